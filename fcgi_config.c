@@ -1,0 +1,675 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_config.c
+ * @brief Directive handlers, option parsing, create and merge.
+ *
+ * Options are parsed from one table per directive, so that every error
+ * can name the directive, the option, the bad value and the valid
+ * choices. httpd adds the file and line to a directive's error.
+ */
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <errno.h>
+
+#include "apr_strings.h"
+#include "apr_network_io.h"
+#include "apr_lib.h"
+
+#include "httpd.h"
+#include "http_config.h"
+
+#include "fcgi_config.h"
+
+/* ------------------------------------------------------------------ */
+/* Option tables                                                       */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+    OPT_INT,        /* a whole number between min and max */
+    OPT_FLAG,       /* no value; sets the field to 1 */
+    OPT_STRING,     /* one value */
+    OPT_LIST,       /* a value; repeatable, collected in an array */
+    OPT_GAIN        /* a real number from 0 to 1 */
+} opt_type_t;
+
+typedef struct {
+    const char *name;   /* as written, without the dash */
+    const char *alias;  /* a second accepted spelling, or NULL */
+    opt_type_t type;
+    size_t offset;      /* of the field in the target struct */
+    int min, max;
+} opt_def_t;
+
+/* Offsets: app options live in fcgix_app_opts_t, inside fcgix_app_t and
+ * fcgix_dynamic_conf_t at their "opts" member. */
+#define APP_OPT(f) (offsetof(fcgix_app_t, opts) + offsetof(fcgix_app_opts_t, f))
+#define APP_FIELD(f) offsetof(fcgix_app_t, f)
+#define DYN_OPT(f)                                                            \
+    (offsetof(fcgix_dynamic_conf_t, opts) + offsetof(fcgix_app_opts_t, f))
+#define DYN_FIELD(f) offsetof(fcgix_dynamic_conf_t, f)
+#define ONE_DAY 86400
+
+static const opt_def_t server_opts[] = {
+    {"appConnTimeout", NULL, OPT_INT, APP_OPT(conn_timeout), 0, ONE_DAY},
+    {"flush", NULL, OPT_FLAG, APP_OPT(flush), 0, 0},
+    {"group", NULL, OPT_STRING, APP_FIELD(group), 0, 0},
+    {"idle-timeout", NULL, OPT_INT, APP_OPT(idle_timeout), 1, ONE_DAY},
+    {"init-start-delay", NULL, OPT_INT, APP_OPT(init_start_delay), 0,
+     ONE_DAY},
+    {"initial-env", NULL, OPT_LIST, APP_OPT(initial_env), 0, 0},
+    {"listen-queue-depth", NULL, OPT_INT, APP_OPT(listen_queue_depth), 1,
+     65535},
+    {"min-server-life", NULL, OPT_INT, APP_OPT(min_server_life), 0, ONE_DAY},
+    {"nph", NULL, OPT_FLAG, APP_OPT(nph), 0, 0},
+    {"pass-header", NULL, OPT_LIST, APP_OPT(pass_headers), 0, 0},
+    {"port", NULL, OPT_INT, APP_FIELD(port), 1, 65535},
+    {"priority", NULL, OPT_INT, APP_OPT(priority), 0, 20},
+    {"processes", NULL, OPT_INT, APP_FIELD(processes), 1, 1024},
+    {"restart-delay", NULL, OPT_INT, APP_OPT(restart_delay), 0, ONE_DAY},
+    {"socket", NULL, OPT_STRING, APP_FIELD(socket_path), 0, 0},
+    {"user", NULL, OPT_STRING, APP_FIELD(user), 0, 0},
+    {NULL, NULL, OPT_FLAG, 0, 0, 0}};
+
+static const opt_def_t external_opts[] = {
+    {"appConnTimeout", NULL, OPT_INT, APP_OPT(conn_timeout), 0, ONE_DAY},
+    {"flush", NULL, OPT_FLAG, APP_OPT(flush), 0, 0},
+    {"group", NULL, OPT_STRING, APP_FIELD(group), 0, 0},
+    {"host", NULL, OPT_STRING, APP_FIELD(host), 0, 0},
+    {"idle-timeout", NULL, OPT_INT, APP_OPT(idle_timeout), 1, ONE_DAY},
+    {"nph", NULL, OPT_FLAG, APP_OPT(nph), 0, 0},
+    {"pass-header", NULL, OPT_LIST, APP_OPT(pass_headers), 0, 0},
+    {"socket", NULL, OPT_STRING, APP_FIELD(socket_path), 0, 0},
+    {"user", NULL, OPT_STRING, APP_FIELD(user), 0, 0},
+    {NULL, NULL, OPT_FLAG, 0, 0, 0}};
+
+static const opt_def_t config_opts[] = {
+    {"appConnTimeout", NULL, OPT_INT, DYN_OPT(conn_timeout), 0, ONE_DAY},
+    {"autoUpdate", NULL, OPT_FLAG, DYN_FIELD(auto_update), 0, 0},
+    {"flush", NULL, OPT_FLAG, DYN_OPT(flush), 0, 0},
+    {"gainValue", NULL, OPT_GAIN, DYN_FIELD(gain_value), 0, 0},
+    {"idle-timeout", NULL, OPT_INT, DYN_OPT(idle_timeout), 1, ONE_DAY},
+    {"init-start-delay", NULL, OPT_INT, DYN_OPT(init_start_delay), 0,
+     ONE_DAY},
+    {"initial-env", NULL, OPT_LIST, DYN_OPT(initial_env), 0, 0},
+    {"killInterval", NULL, OPT_INT, DYN_FIELD(kill_interval), 1, ONE_DAY},
+    {"listen-queue-depth", NULL, OPT_INT, DYN_OPT(listen_queue_depth), 1,
+     65535},
+    {"maxClassProcesses", NULL, OPT_INT, DYN_FIELD(max_class_processes), 1,
+     1024},
+    {"maxProcesses", NULL, OPT_INT, DYN_FIELD(max_processes), 1, 65535},
+    {"min-server-life", NULL, OPT_INT, DYN_OPT(min_server_life), 0, ONE_DAY},
+    {"minProcesses", NULL, OPT_INT, DYN_FIELD(min_processes), 0, 65535},
+    {"multiThreshold", "multiThreshhold", OPT_INT,
+     DYN_FIELD(multi_threshold), 0, 100},
+    {"pass-header", NULL, OPT_LIST, DYN_OPT(pass_headers), 0, 0},
+    {"priority", NULL, OPT_INT, DYN_OPT(priority), 0, 20},
+    {"processSlack", NULL, OPT_INT, DYN_FIELD(process_slack), 0, 65535},
+    {"restart", NULL, OPT_FLAG, DYN_FIELD(restart), 0, 0},
+    {"restart-delay", NULL, OPT_INT, DYN_OPT(restart_delay), 0, ONE_DAY},
+    {"singleThreshold", "singleThreshhold", OPT_INT,
+     DYN_FIELD(single_threshold), 0, 100},
+    {"startDelay", NULL, OPT_INT, DYN_FIELD(start_delay), 1, ONE_DAY},
+    {"updateInterval", NULL, OPT_INT, DYN_FIELD(update_interval), 1,
+     ONE_DAY},
+    {NULL, NULL, OPT_FLAG, 0, 0, 0}};
+
+/* ------------------------------------------------------------------ */
+/* Option parsing                                                      */
+/* ------------------------------------------------------------------ */
+
+static const char *valid_options(apr_pool_t *p, const opt_def_t *table)
+{
+    const char *list = NULL;
+
+    for (; table->name; table++) {
+        list = list ? apr_pstrcat(p, list, ", -", table->name, NULL)
+                    : apr_pstrcat(p, "-", table->name, NULL);
+    }
+    return list;
+}
+
+static const opt_def_t *find_option(const opt_def_t *table, const char *word)
+{
+    if (word[0] != '-') {
+        return NULL;
+    }
+    for (; table->name; table++) {
+        if (!strcasecmp(word + 1, table->name)
+            || (table->alias && !strcasecmp(word + 1, table->alias))) {
+            return table;
+        }
+    }
+    return NULL;
+}
+
+static const char *parse_int(cmd_parms *cmd, const opt_def_t *opt,
+                             const char *value, int *out)
+{
+    char *end;
+    long n;
+
+    errno = 0;
+    n = strtol(value, &end, 10);
+    if (errno || end == value || *end || n < opt->min || n > opt->max) {
+        return apr_psprintf(cmd->pool,
+                            "%s: option '-%s': '%s' is not a whole number "
+                            "from %d to %d",
+                            cmd->cmd->name, opt->name, value, opt->min,
+                            opt->max);
+    }
+    *out = (int)n;
+    return NULL;
+}
+
+static const char *parse_gain(cmd_parms *cmd, const opt_def_t *opt,
+                              const char *value, double *out)
+{
+    char *end;
+    double g;
+
+    errno = 0;
+    g = strtod(value, &end);
+    if (errno || end == value || *end || !(g >= 0.0 && g <= 1.0)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: option '-%s': '%s' is not a number from "
+                            "0 to 1",
+                            cmd->cmd->name, opt->name, value);
+    }
+    *out = g;
+    return NULL;
+}
+
+/* Store one option's value in the target struct. */
+static const char *set_option(cmd_parms *cmd, const opt_def_t *opt,
+                              const char *value, void *target)
+{
+    char *field = (char *)target + opt->offset;
+    apr_array_header_t **list;
+
+    switch (opt->type) {
+    case OPT_INT:
+        return parse_int(cmd, opt, value, (int *)(void *)field);
+    case OPT_GAIN:
+        return parse_gain(cmd, opt, value, (double *)(void *)field);
+    case OPT_FLAG:
+        *(int *)(void *)field = 1;
+        return NULL;
+    case OPT_STRING:
+        *(const char **)(void *)field = value;
+        return NULL;
+    case OPT_LIST:
+        list = (apr_array_header_t **)(void *)field;
+        if (*list == NULL) {
+            *list = apr_array_make(cmd->pool, 4, sizeof(const char *));
+        }
+        *(const char **)apr_array_push(*list) = value;
+        return NULL;
+    }
+    return "internal error: unknown option type";
+}
+
+/* Parse "-name [value] -name [value]..." into target; a repeated
+ * single-valued option is an error, as it is almost always a typo. */
+static const char *parse_options(cmd_parms *cmd, const opt_def_t *table,
+                                 const char *args, void *target)
+{
+    const char *word, *value, *err;
+    const opt_def_t *opt;
+    const char *seen = "";
+
+    while (*args) {
+        word = ap_getword_conf(cmd->temp_pool, &args);
+        if (!*word) {
+            break;
+        }
+        opt = find_option(table, word);
+        if (opt == NULL) {
+            return apr_psprintf(cmd->pool,
+                                "%s: unknown option '%s'; valid options: %s",
+                                cmd->cmd->name, word,
+                                valid_options(cmd->temp_pool, table));
+        }
+        if (opt->type != OPT_LIST
+            && ap_strstr_c(seen, apr_pstrcat(cmd->temp_pool, "|", opt->name,
+                                             "|", NULL))) {
+            return apr_psprintf(cmd->pool, "%s: option '-%s' given twice",
+                                cmd->cmd->name, opt->name);
+        }
+        seen = apr_pstrcat(cmd->temp_pool, seen, "|", opt->name, "|", NULL);
+        value = NULL;
+        if (opt->type != OPT_FLAG) {
+            value = ap_getword_conf(cmd->pool, &args);
+            if (!*value) {
+                return apr_psprintf(cmd->pool,
+                                    "%s: option '-%s' needs a value",
+                                    cmd->cmd->name, opt->name);
+            }
+        }
+        err = set_option(cmd, opt, value, target);
+        if (err) {
+            return err;
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Create, merge, defaults                                             */
+/* ------------------------------------------------------------------ */
+
+static void opts_unset(fcgix_app_opts_t *o)
+{
+    o->conn_timeout = FCGIX_UNSET;
+    o->idle_timeout = FCGIX_UNSET;
+    o->flush = FCGIX_UNSET;
+    o->nph = FCGIX_UNSET;
+    o->pass_headers = NULL;
+    o->initial_env = NULL;
+    o->init_start_delay = FCGIX_UNSET;
+    o->restart_delay = FCGIX_UNSET;
+    o->min_server_life = FCGIX_UNSET;
+    o->listen_queue_depth = FCGIX_UNSET;
+    o->priority = FCGIX_UNSET;
+}
+
+#define DEFAULT_IF_UNSET(field, value)                                        \
+    do {                                                                      \
+        if (e.field == FCGIX_UNSET) {                                         \
+            e.field = (value);                                                \
+        }                                                                     \
+    } while (0)
+
+/* The documented mod_fastcgi defaults, in one place. */
+fcgix_app_opts_t fcgix_app_effective(const fcgix_app_opts_t *opts,
+                                     fcgix_app_kind_t kind)
+{
+    fcgix_app_opts_t e = *opts;
+
+    (void)kind;
+    DEFAULT_IF_UNSET(conn_timeout, 0);
+    DEFAULT_IF_UNSET(idle_timeout, 30);
+    DEFAULT_IF_UNSET(flush, 0);
+    DEFAULT_IF_UNSET(nph, 0);
+    DEFAULT_IF_UNSET(init_start_delay, 1);
+    DEFAULT_IF_UNSET(restart_delay, 5);
+    DEFAULT_IF_UNSET(min_server_life, 30);
+    DEFAULT_IF_UNSET(listen_queue_depth, 100);
+    DEFAULT_IF_UNSET(priority, 0);
+    return e;
+}
+
+void *fcgix_srv_conf_create(apr_pool_t *p, server_rec *s)
+{
+    fcgix_srv_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void)s;
+    conf->apps = apr_array_make(p, 4, sizeof(fcgix_app_t *));
+    conf->dynamic = NULL;
+    conf->ipc_dir = NULL;
+    conf->wrapper_mode = FCGIX_WRAPPER_UNSET;
+    conf->wrapper_path = NULL;
+    return conf;
+}
+
+void *fcgix_srv_conf_merge(apr_pool_t *p, void *base_, void *add_)
+{
+    fcgix_srv_conf_t *base = base_, *add = add_;
+    fcgix_srv_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    /* Applications defined in the main server are reachable from every
+     * virtual host, as with mod_fastcgi. */
+    conf->apps = apr_array_append(p, add->apps, base->apps);
+    conf->dynamic = add->dynamic ? add->dynamic : base->dynamic;
+    conf->ipc_dir = add->ipc_dir ? add->ipc_dir : base->ipc_dir;
+    conf->wrapper_mode = add->wrapper_mode != FCGIX_WRAPPER_UNSET
+                             ? add->wrapper_mode
+                             : base->wrapper_mode;
+    conf->wrapper_path = add->wrapper_mode != FCGIX_WRAPPER_UNSET
+                             ? add->wrapper_path
+                             : base->wrapper_path;
+    return conf;
+}
+
+static void auth_unset(fcgix_auth_conf_t *a)
+{
+    a->path = NULL;
+    a->compat = FCGIX_UNSET;
+    a->authoritative = FCGIX_UNSET;
+}
+
+void *fcgix_dir_conf_create(apr_pool_t *p, char *dir)
+{
+    fcgix_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void)dir;
+    auth_unset(&conf->authenticator);
+    auth_unset(&conf->authorizer);
+    auth_unset(&conf->access_checker);
+    return conf;
+}
+
+static fcgix_auth_conf_t merge_auth(const fcgix_auth_conf_t *base,
+                                    const fcgix_auth_conf_t *add)
+{
+    fcgix_auth_conf_t m;
+
+    /* The app and its -compat flag come from one directive: keep them
+     * together. */
+    m.path = add->path ? add->path : base->path;
+    m.compat = add->path ? add->compat : base->compat;
+    m.authoritative = add->authoritative != FCGIX_UNSET
+                          ? add->authoritative
+                          : base->authoritative;
+    return m;
+}
+
+void *fcgix_dir_conf_merge(apr_pool_t *p, void *base_, void *add_)
+{
+    fcgix_dir_conf_t *base = base_, *add = add_;
+    fcgix_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->authenticator = merge_auth(&base->authenticator,
+                                     &add->authenticator);
+    conf->authorizer = merge_auth(&base->authorizer, &add->authorizer);
+    conf->access_checker = merge_auth(&base->access_checker,
+                                      &add->access_checker);
+    return conf;
+}
+
+/* ------------------------------------------------------------------ */
+/* Directive handlers                                                  */
+/* ------------------------------------------------------------------ */
+
+static const char *where(cmd_parms *cmd)
+{
+    if (cmd->directive && cmd->directive->filename) {
+        return apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                            cmd->directive->line_num);
+    }
+    return "(unknown place)";
+}
+
+static fcgix_app_t *new_app(cmd_parms *cmd, fcgix_app_kind_t kind,
+                            const char **args)
+{
+    fcgix_app_t *app = apr_pcalloc(cmd->pool, sizeof(*app));
+    const char *path = ap_getword_conf(cmd->pool, args);
+
+    if (!*path) {
+        return NULL;
+    }
+    app->kind = kind;
+    app->path = ap_server_root_relative(cmd->pool, path);
+    app->defined_at = where(cmd);
+    opts_unset(&app->opts);
+    app->processes = FCGIX_UNSET;
+    return app;
+}
+
+/* -host host:port; IPv6 as [::1]:9000. */
+static const char *check_host(cmd_parms *cmd, fcgix_app_t *app)
+{
+    char *addr, *scope;
+    apr_port_t port;
+
+    if (apr_parse_addr_port(&addr, &scope, &port, app->host, cmd->pool)
+            != APR_SUCCESS
+        || addr == NULL || port == 0) {
+        return apr_psprintf(cmd->pool,
+                            "%s %s: option '-host': '%s' is not host:port "
+                            "(e.g. 127.0.0.1:9000)",
+                            cmd->cmd->name, app->path, app->host);
+    }
+    app->host = addr;
+    app->port = port;
+    return NULL;
+}
+
+static const char *check_user_group(cmd_parms *cmd, const fcgix_app_t *app)
+{
+    if ((app->user == NULL) != (app->group == NULL)) {
+        return apr_psprintf(cmd->pool,
+                            "%s %s: -user and -group go together; give "
+                            "both or neither",
+                            cmd->cmd->name, app->path);
+    }
+    return NULL;
+}
+
+static void add_app(cmd_parms *cmd, fcgix_app_t *app)
+{
+    fcgix_srv_conf_t *conf = ap_get_module_config(cmd->server->module_config,
+                                                  &fastcgi_x_module);
+
+    *(fcgix_app_t **)apr_array_push(conf->apps) = app;
+}
+
+static const char *cmd_external_server(cmd_parms *cmd, void *dummy,
+                                       const char *args)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+    fcgix_app_t *app;
+
+    (void)dummy;
+    if (err) {
+        return err;
+    }
+    app = new_app(cmd, FCGIX_APP_EXTERNAL, &args);
+    if (app == NULL) {
+        return "FastCgiExternalServer: needs the path of the application, "
+               "then -host host:port or -socket path";
+    }
+    err = parse_options(cmd, external_opts, args, app);
+    if (err) {
+        return err;
+    }
+    if (app->host && app->socket_path) {
+        return apr_psprintf(cmd->pool,
+                            "%s %s: -host and -socket exclude each other; "
+                            "give exactly one",
+                            cmd->cmd->name, app->path);
+    }
+    if (!app->host && !app->socket_path) {
+        return apr_psprintf(cmd->pool,
+                            "%s %s: needs -host host:port or -socket path",
+                            cmd->cmd->name, app->path);
+    }
+    if (app->host && (err = check_host(cmd, app)) != NULL) {
+        return err;
+    }
+    if ((err = check_user_group(cmd, app)) != NULL) {
+        return err;
+    }
+    add_app(cmd, app);
+    return NULL;
+}
+
+static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+    fcgix_app_t *app;
+
+    (void)dummy;
+    if (err) {
+        return err;
+    }
+    app = new_app(cmd, FCGIX_APP_STATIC, &args);
+    if (app == NULL) {
+        return "FastCgiServer: needs the path of the application";
+    }
+    err = parse_options(cmd, server_opts, args, app);
+    if (err) {
+        return err;
+    }
+    if (app->port && app->socket_path) {
+        return apr_psprintf(cmd->pool,
+                            "%s %s: -port and -socket exclude each other; "
+                            "give at most one",
+                            cmd->cmd->name, app->path);
+    }
+    if ((err = check_user_group(cmd, app)) != NULL) {
+        return err;
+    }
+    add_app(cmd, app);
+    return NULL;
+}
+
+static const char *cmd_config(cmd_parms *cmd, void *dummy, const char *args)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    fcgix_srv_conf_t *conf = ap_get_module_config(cmd->server->module_config,
+                                                  &fastcgi_x_module);
+    fcgix_dynamic_conf_t *dyn;
+
+    (void)dummy;
+    if (err) {
+        return err;
+    }
+    if (conf->dynamic) {
+        return apr_psprintf(cmd->pool,
+                            "FastCgiConfig: given twice; the first one is "
+                            "at %s",
+                            conf->dynamic->defined_at);
+    }
+    dyn = apr_pcalloc(cmd->pool, sizeof(*dyn));
+    opts_unset(&dyn->opts);
+    dyn->max_processes = dyn->max_class_processes = FCGIX_UNSET;
+    dyn->min_processes = dyn->kill_interval = FCGIX_UNSET;
+    dyn->update_interval = dyn->single_threshold = FCGIX_UNSET;
+    dyn->multi_threshold = dyn->start_delay = FCGIX_UNSET;
+    dyn->process_slack = dyn->auto_update = dyn->restart = FCGIX_UNSET;
+    dyn->gain_value = -1.0;
+    dyn->defined_at = where(cmd);
+    err = parse_options(cmd, config_opts, args, dyn);
+    if (err) {
+        return err;
+    }
+    conf->dynamic = dyn;
+    return NULL;
+}
+
+static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    fcgix_srv_conf_t *conf = ap_get_module_config(cmd->server->module_config,
+                                                  &fastcgi_x_module);
+
+    (void)dummy;
+    if (err) {
+        return err;
+    }
+    if (!*arg) {
+        return "FastCgiIpcDir: needs a directory";
+    }
+    conf->ipc_dir = ap_server_root_relative(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *cmd_wrapper(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    fcgix_srv_conf_t *conf = ap_get_module_config(cmd->server->module_config,
+                                                  &fastcgi_x_module);
+
+    (void)dummy;
+    if (err) {
+        return err;
+    }
+    if (!strcasecmp(arg, "On")) {
+        conf->wrapper_mode = FCGIX_WRAPPER_SUEXEC;
+    }
+    else if (!strcasecmp(arg, "Off")) {
+        conf->wrapper_mode = FCGIX_WRAPPER_OFF;
+    }
+    else if (arg[0] == '/') {
+        conf->wrapper_mode = FCGIX_WRAPPER_PATH;
+        conf->wrapper_path = arg;
+    }
+    else {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not On, Off or an absolute path "
+                            "to a wrapper program",
+                            cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+/* The three auth directives share one handler; cmd->info is the offset
+ * of their fcgix_auth_conf_t in the directory config. */
+static const char *cmd_auth(cmd_parms *cmd, void *dir_conf, const char *path,
+                            const char *option)
+{
+    fcgix_auth_conf_t *auth =
+        (fcgix_auth_conf_t *)((char *)dir_conf + (size_t)cmd->info);
+
+    if (option && strcasecmp(option, "-compat")) {
+        return apr_psprintf(cmd->pool,
+                            "%s: unknown option '%s'; the only option is "
+                            "-compat",
+                            cmd->cmd->name, option);
+    }
+    auth->path = ap_server_root_relative(cmd->pool, path);
+    auth->compat = option != NULL;
+    return NULL;
+}
+
+static const char *cmd_authoritative(cmd_parms *cmd, void *dir_conf, int on)
+{
+    fcgix_auth_conf_t *auth =
+        (fcgix_auth_conf_t *)((char *)dir_conf + (size_t)cmd->info);
+
+    auth->authoritative = on;
+    return NULL;
+}
+
+#define AUTH_OFFSET(f) ((void *)offsetof(fcgix_dir_conf_t, f))
+
+const command_rec fcgix_cmds[] = {
+    AP_INIT_RAW_ARGS("FastCgiServer", cmd_server, NULL, RSRC_CONF,
+                     "path [-processes n] [-socket name] [-port n] "
+                     "[-initial-env NAME[=value]] ...: a static app"),
+    AP_INIT_RAW_ARGS("AppClass", cmd_server, NULL, RSRC_CONF,
+                     "old name of FastCgiServer"),
+    AP_INIT_RAW_ARGS("FastCgiExternalServer", cmd_external_server, NULL,
+                     RSRC_CONF,
+                     "path (-host host:port | -socket path) "
+                     "[-appConnTimeout s] [-idle-timeout s] "
+                     "[-pass-header Name] [-flush] [-nph]: an app "
+                     "started elsewhere"),
+    AP_INIT_RAW_ARGS("ExternalAppClass", cmd_external_server, NULL,
+                     RSRC_CONF, "old name of FastCgiExternalServer"),
+    AP_INIT_RAW_ARGS("FastCgiConfig", cmd_config, NULL, RSRC_CONF,
+                     "[-maxProcesses n] [-maxClassProcesses n] ...: "
+                     "defaults for dynamic apps"),
+    AP_INIT_RAW_ARGS("FCGIConfig", cmd_config, NULL, RSRC_CONF,
+                     "old name of FastCgiConfig"),
+    AP_INIT_TAKE1("FastCgiIpcDir", cmd_ipc_dir, NULL, RSRC_CONF,
+                  "directory for the apps' Unix sockets"),
+    AP_INIT_TAKE1("FastCgiWrapper", cmd_wrapper, NULL, RSRC_CONF,
+                  "On (httpd's suexec), Off, or a wrapper program's path"),
+    AP_INIT_TAKE1("FastCgiSuexec", cmd_wrapper, NULL, RSRC_CONF,
+                  "old name of FastCgiWrapper"),
+    AP_INIT_TAKE12("FastCgiAuthenticator", cmd_auth,
+                   AUTH_OFFSET(authenticator), ACCESS_CONF | OR_AUTHCFG,
+                   "path [-compat]: app for the authentication phase"),
+    AP_INIT_FLAG("FastCgiAuthenticatorAuthoritative", cmd_authoritative,
+                 AUTH_OFFSET(authenticator), ACCESS_CONF | OR_AUTHCFG,
+                 "Off lets other modules authenticate when the app denies"),
+    AP_INIT_TAKE12("FastCgiAuthorizer", cmd_auth, AUTH_OFFSET(authorizer),
+                   ACCESS_CONF | OR_AUTHCFG,
+                   "path [-compat]: app for the authorization phase"),
+    AP_INIT_FLAG("FastCgiAuthorizerAuthoritative", cmd_authoritative,
+                 AUTH_OFFSET(authorizer), ACCESS_CONF | OR_AUTHCFG,
+                 "Off lets other modules authorize when the app denies"),
+    AP_INIT_TAKE12("FastCgiAccessChecker", cmd_auth,
+                   AUTH_OFFSET(access_checker), ACCESS_CONF | OR_AUTHCFG,
+                   "path [-compat]: app for the access-check phase"),
+    AP_INIT_FLAG("FastCgiAccessCheckerAuthoritative", cmd_authoritative,
+                 AUTH_OFFSET(access_checker), ACCESS_CONF | OR_AUTHCFG,
+                 "Off lets other modules decide when the app denies"),
+    {NULL}};

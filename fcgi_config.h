@@ -1,0 +1,149 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_config.h
+ * @brief Configuration structures of mod_fastcgi_x and the directive
+ *        table, in mod_fastcgi's vocabulary.
+ *
+ * Every field starts at an explicit "unset" value (FCGIX_UNSET or NULL)
+ * and is merged field by field; defaults are applied in one place,
+ * fcgix_app_effective(), when a value is read.
+ */
+
+#ifndef FCGIX_CONFIG_H
+#define FCGIX_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "apr_tables.h"
+
+/** The "not set in this scope" value of every integer field. */
+#define FCGIX_UNSET (-1)
+
+/** The kinds of application class. */
+typedef enum {
+    FCGIX_APP_STATIC = 1,   /**< FastCgiServer: started by the PM at boot */
+    FCGIX_APP_EXTERNAL,     /**< FastCgiExternalServer: started elsewhere */
+    FCGIX_APP_DYNAMIC       /**< any fastcgi-script file, started on demand */
+} fcgix_app_kind_t;
+
+/** Options shared by FastCgiServer, FastCgiExternalServer and
+ *  FastCgiConfig (the defaults of dynamic apps). */
+typedef struct {
+    int conn_timeout;           /**< -appConnTimeout, seconds, 0 blocking */
+    int idle_timeout;           /**< -idle-timeout, seconds */
+    int flush;                  /**< -flush */
+    int nph;                    /**< -nph */
+    apr_array_header_t *pass_headers;   /**< -pass-header, const char * */
+    apr_array_header_t *initial_env;    /**< -initial-env, const char * */
+    int init_start_delay;       /**< -init-start-delay, seconds */
+    int restart_delay;          /**< -restart-delay, seconds */
+    int min_server_life;        /**< -min-server-life, seconds */
+    int listen_queue_depth;     /**< -listen-queue-depth */
+    int priority;               /**< -priority, nice value */
+} fcgix_app_opts_t;
+
+/** One application class defined by FastCgiServer or
+ *  FastCgiExternalServer. */
+typedef struct {
+    fcgix_app_kind_t kind;
+    const char *path;           /**< absolute file name of the app */
+    const char *defined_at;     /**< "file:line" of its definition */
+    fcgix_app_opts_t opts;
+    const char *host;           /**< -host: address part, or NULL */
+    int port;                   /**< -host's port, or -port for static */
+    const char *socket_path;    /**< -socket, or NULL */
+    int processes;              /**< -processes (static) */
+    const char *user;           /**< -user (with a wrapper) */
+    const char *group;          /**< -group (with a wrapper) */
+} fcgix_app_t;
+
+/** FastCgiConfig: defaults for dynamic apps and the PM's tuning. */
+typedef struct {
+    fcgix_app_opts_t opts;
+    int max_processes;          /**< -maxProcesses */
+    int max_class_processes;    /**< -maxClassProcesses */
+    int min_processes;          /**< -minProcesses */
+    int kill_interval;          /**< -killInterval, seconds */
+    int update_interval;        /**< -updateInterval, seconds */
+    int single_threshold;       /**< -singleThreshold, percent */
+    int multi_threshold;        /**< -multiThreshold, percent */
+    int start_delay;            /**< -startDelay, seconds */
+    int process_slack;          /**< -processSlack */
+    int auto_update;            /**< -autoUpdate */
+    int restart;                /**< -restart */
+    double gain_value;          /**< -gainValue, 0..1; < 0 when unset */
+    const char *defined_at;     /**< where FastCgiConfig was, or NULL */
+} fcgix_dynamic_conf_t;
+
+/** FastCgiWrapper settings. */
+typedef enum {
+    FCGIX_WRAPPER_UNSET = 0,
+    FCGIX_WRAPPER_OFF,
+    FCGIX_WRAPPER_SUEXEC,       /**< On: httpd's own suexec */
+    FCGIX_WRAPPER_PATH          /**< a wrapper program */
+} fcgix_wrapper_mode_t;
+
+/** Per-server configuration. */
+typedef struct {
+    apr_array_header_t *apps;   /**< fcgix_app_t *, defined in this scope */
+    fcgix_dynamic_conf_t *dynamic;      /**< FastCgiConfig, or NULL */
+    const char *ipc_dir;        /**< FastCgiIpcDir, or NULL */
+    fcgix_wrapper_mode_t wrapper_mode;
+    const char *wrapper_path;   /**< FastCgiWrapper path, or NULL */
+} fcgix_srv_conf_t;
+
+/** One of the three authorizer phases. */
+typedef struct {
+    const char *path;           /**< the auth app, or NULL when unset */
+    int compat;                 /**< -compat: spec-only behaviour */
+    int authoritative;          /**< ...Authoritative, FCGIX_UNSET */
+} fcgix_auth_conf_t;
+
+/** Per-directory configuration. */
+typedef struct {
+    fcgix_auth_conf_t authenticator;
+    fcgix_auth_conf_t authorizer;
+    fcgix_auth_conf_t access_checker;
+} fcgix_dir_conf_t;
+
+/** The module record, defined in mod_fastcgi_x.c. */
+extern module AP_MODULE_DECLARE_DATA fastcgi_x_module;
+
+/** The module's directive table. */
+extern const command_rec fcgix_cmds[];
+
+/**
+ * Create a per-server configuration with every field unset.
+ */
+void *fcgix_srv_conf_create(apr_pool_t *p, server_rec *s);
+
+/**
+ * Merge a virtual host's configuration over the main server's.
+ */
+void *fcgix_srv_conf_merge(apr_pool_t *p, void *base, void *add);
+
+/**
+ * Create a per-directory configuration with every field unset.
+ */
+void *fcgix_dir_conf_create(apr_pool_t *p, char *dir);
+
+/**
+ * Merge a per-directory configuration field by field.
+ */
+void *fcgix_dir_conf_merge(apr_pool_t *p, void *base, void *add);
+
+/**
+ * Fill the unset fields of @a opts with the documented defaults
+ * (mod_fastcgi's) for an application of the given kind.
+ * @param opts  options as configured
+ * @param kind  the kind of application
+ * @return a copy with every field set
+ */
+fcgix_app_opts_t fcgix_app_effective(const fcgix_app_opts_t *opts,
+                                     fcgix_app_kind_t kind);
+
+#endif /* FCGIX_CONFIG_H */
