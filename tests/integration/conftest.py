@@ -1,0 +1,477 @@
+"""pytest fixtures for the mod_fastcgi_x integration tests.
+
+Fixtures:
+  workdir    a private temp dir under /tmp (0755, so httpd's run user can
+             traverse it), removed afterwards (kept with FCGIX_KEEP_TMP=1)
+  httpd      factory: httpd(extra_conf="", load_module=True) -> Httpd, an
+             unstarted server with its own ServerRoot, config and free port;
+             .check() runs apache2 -t, .start() runs it in the foreground
+  responder  build/fcgi_responder listening on a Unix socket in workdir
+  responder_factory  more of them: responder_factory(address=None)
+  evil       factory: evil(mode="ok", unix=False) -> a running
+             tests/apps/evil_backend.py
+
+Every process is started in its own session and stopped by its PID
+(SIGTERM, bounded wait, then SIGKILL to the process group it leads), in
+fixture teardown, so it also happens when a test fails. When a test fails,
+the logs of the servers it used are attached to its report.
+
+Only 127.0.0.1 is used; ports come from binding port 0.
+"""
+
+import http.client
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MODULE = REPO / ".libs" / "mod_fastcgi_x.so"
+RESPONDER = REPO / "build" / "fcgi_responder"
+EVIL = REPO / "tests" / "apps" / "evil_backend.py"
+APACHE = "/usr/sbin/apache2"
+MODDIR = Path("/usr/lib/apache2/modules")
+RUN_USER = "www-data"
+
+STD_MODULES = [
+    ("mpm_event_module", "mod_mpm_event.so"),
+    ("authz_core_module", "mod_authz_core.so"),
+    ("mime_module", "mod_mime.so"),
+    ("alias_module", "mod_alias.so"),
+    ("actions_module", "mod_actions.so"),
+    ("env_module", "mod_env.so"),
+    ("setenvif_module", "mod_setenvif.so"),
+    ("dir_module", "mod_dir.so"),
+]
+
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+LOG_TAIL = 40000
+
+BUILD_HINT = ("build it first (make -f Makefile.apxs; the responder: cc "
+              "-std=c99 -Wall -Wextra -Werror -O2 -o build/fcgi_responder "
+              "tests/apps/fcgi_responder.c -lfcgi)")
+
+
+# --- helpers -----------------------------------------------------------------
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, interval=0.05):
+    """Poll predicate until it returns a true value or timeout passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def can_connect(address, timeout=0.5):
+    try:
+        if isinstance(address, tuple):
+            s = socket.create_connection(address, timeout=timeout)
+        else:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(timeout)
+            s.connect(address)
+    except OSError:
+        return False
+    s.close()
+    return True
+
+
+def read_text(path, tail=LOG_TAIL):
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        return "(cannot read %s: %s)" % (path, e)
+    if len(data) > tail:
+        data = b"[... %d bytes cut ...]\n" % (len(data) - tail) + data[-tail:]
+    return data.decode("utf-8", "replace")
+
+
+def stop_process(proc, timeout=STOP_TIMEOUT):
+    """SIGTERM the PID, wait (bounded), then SIGKILL its process group.
+
+    proc was started with start_new_session=True, so its pid is also the
+    id of a process group that holds only what it started.
+    """
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        try:
+            os.kill(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    if proc.poll() is None:
+        sys.stderr.write("pid %d ignored SIGTERM, killing\n" % proc.pid)
+    try:
+        os.killpg(proc.pid, 0)
+        if proc.poll() is not None:
+            sys.stderr.write("process group %d outlived its leader, "
+                             "killing it\n" % proc.pid)
+        os.killpg(proc.pid, signal.SIGKILL)   # only what proc started
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        sys.stderr.write("pid %d did not die\n" % proc.pid)
+    return proc.returncode
+
+
+def run_user():
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(RUN_USER)
+    except KeyError:
+        return None
+    return RUN_USER
+
+
+class Response:
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers     # http.client.HTTPMessage (case-insens.)
+        self.body = body
+
+    def __repr__(self):
+        return "Response(%d %s, %d bytes)" % (self.status, self.reason,
+                                             len(self.body))
+
+
+# --- httpd ---------------------------------------------------------------
+
+class Httpd:
+    """One private apache2: config, check, start, stop, requests."""
+
+    def __init__(self, root, extra_conf="", load_module=True,
+                 log_level="info"):
+        self.root = Path(root)
+        self.extra_conf = extra_conf
+        self.load_module = load_module
+        self.log_level = log_level
+        self.proc = None
+        for sub in ("conf", "logs", "run", "htdocs"):
+            (self.root / sub).mkdir(mode=0o755, parents=True, exist_ok=True)
+        self.conf = self.root / "conf" / "httpd.conf"
+        self.docroot = self.root / "htdocs"
+        self.error_log = self.root / "logs" / "error_log"
+        self.console_log = self.root / "logs" / "console.log"
+        self.port = free_port()
+        if load_module and not MODULE.exists():
+            pytest.fail("%s does not exist: %s" % (MODULE, BUILD_HINT),
+                        pytrace=False)
+
+    def config_text(self):
+        lines = ['ServerRoot "%s"' % self.root,
+                 "ServerName 127.0.0.1",
+                 "Listen 127.0.0.1:%d" % self.port,
+                 'PidFile "%s"' % (self.root / "run" / "httpd.pid"),
+                 'DefaultRuntimeDir "%s"' % (self.root / "run"),
+                 'ErrorLog "%s"' % self.error_log,
+                 "TypesConfig /dev/null"]
+        user = run_user()
+        if user:
+            lines += ["User %s" % user, "Group %s" % user]
+        for name, so in STD_MODULES:
+            if (MODDIR / so).exists():
+                lines.append('LoadModule %s "%s"' % (name, MODDIR / so))
+        level = self.log_level
+        if self.load_module:
+            lines.append('LoadModule fastcgi_x_module "%s"' % MODULE)
+            level += " fastcgi_x:trace8"
+        lines += ["LogLevel %s" % level,
+                  "StartServers 1", "ServerLimit 2", "ThreadLimit 16",
+                  "ThreadsPerChild 16", "MaxRequestWorkers 32",
+                  "MinSpareThreads 4", "MaxSpareThreads 32",
+                  "Timeout 30",
+                  "AddType text/plain .txt",
+                  "AddType text/html .html",
+                  'DocumentRoot "%s"' % self.docroot,
+                  '<Directory "%s">' % self.docroot,
+                  "    Require all granted",
+                  "</Directory>",
+                  "", "# test-specific configuration", self.extra_conf, ""]
+        return "\n".join(lines)
+
+    def write_conf(self):
+        self.conf.write_text(self.config_text())
+
+    def _cmd(self, *extra):
+        return [APACHE, "-d", str(self.root), "-f", str(self.conf)] + list(
+            extra)
+
+    def check(self, timeout=30):
+        """apache2 -t: (returncode, combined stdout and stderr)."""
+        self.write_conf()
+        p = subprocess.run(self._cmd("-t"), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout,
+                           env=dict(os.environ, LANG="C"))
+        return p.returncode, p.stdout.decode("utf-8", "replace")
+
+    def modules(self, timeout=30):
+        """Names listed by apache2 -M for this config."""
+        self.write_conf()
+        p = subprocess.run(self._cmd("-M"), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout)
+        return p.stdout.decode("utf-8", "replace")
+
+    def start(self, timeout=START_TIMEOUT):
+        """Start in the foreground, wait until the port accepts."""
+        assert self.proc is None, "already started"
+        for _attempt in range(3):
+            self.write_conf()
+            with open(self.console_log, "ab") as out:
+                self.proc = subprocess.Popen(
+                    self._cmd("-DFOREGROUND"), stdin=subprocess.DEVNULL,
+                    stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True, env=dict(os.environ, LANG="C"))
+            up = wait_for(lambda: self.proc.poll() is not None
+                          or can_connect(("127.0.0.1", self.port)), timeout)
+            if up and self.proc.poll() is None:
+                return self
+            stop_process(self.proc)
+            self.proc = None
+            if "Address already in use" not in read_text(self.error_log):
+                break
+            self.port = free_port()       # lost a race for the port
+        pytest.fail("apache2 did not start on port %d:\n%s\n%s" % (
+            self.port, read_text(self.console_log),
+            read_text(self.error_log)), pytrace=False)
+
+    def stop(self):
+        rc = stop_process(self.proc)
+        self.proc = None
+        return rc
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def url(self, path="/"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port,
+                                          timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return Response(r.status, r.reason, r.headers, r.read())
+        finally:
+            conn.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def log_sections(self):
+        return [("apache2 error_log (%s)" % self.root,
+                 read_text(self.error_log)),
+                ("apache2 console (%s)" % self.root,
+                 read_text(self.console_log))]
+
+
+# --- backends --------------------------------------------------------------
+
+class Backend:
+    """A test backend process: the responder or evil_backend.py."""
+
+    def __init__(self, name, argv, log_path):
+        self.name = name
+        self.log_path = log_path
+        self.address = None       # "/path" or ("127.0.0.1", port)
+        with open(log_path, "ab") as out:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    @property
+    def host_port(self):
+        """HOST:PORT of a TCP backend, for FastCgiExternalServer -host."""
+        return "%s:%d" % self.address
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        return stop_process(self.proc)
+
+    def fail_if_dead(self, what):
+        if not self.alive():
+            pytest.fail("%s exited (%s) before %s:\n%s" % (
+                self.name, self.proc.returncode, what,
+                read_text(self.log_path)), pytrace=False)
+
+    def log_sections(self):
+        return [("%s log" % self.name, read_text(self.log_path))]
+
+
+def start_responder(workdir, address=None, index=0):
+    if not RESPONDER.exists():
+        pytest.fail("%s does not exist: %s" % (RESPONDER, BUILD_HINT),
+                    pytrace=False)
+    if address is None:
+        address = str(workdir / ("responder%d.sock" % index))
+    b = Backend("fcgi_responder", [str(RESPONDER), address],
+                workdir / ("responder%d.log" % index))
+    if address.startswith("/"):
+        target = address
+    else:
+        host, _, port = address.rpartition(":")
+        target = (host, int(port))
+    if not wait_for(lambda: not b.alive() or can_connect(target), 10):
+        b.stop()
+        pytest.fail("fcgi_responder not listening on %s" % address)
+    b.fail_if_dead("listening")
+    if isinstance(target, str):
+        os.chmod(target, 0o777)   # httpd's children run as www-data
+    b.address = target
+    return b
+
+
+def start_evil(workdir, mode="ok", unix=False, index=0):
+    log = workdir / ("evil%d.log" % index)
+    if unix:
+        path = str(workdir / ("evil%d.sock" % index))
+        b = Backend("evil_backend", [sys.executable, str(EVIL), "--listen",
+                                     path, "--mode", mode], log)
+        ready = wait_for(lambda: not b.alive() or can_connect(path), 10)
+        b.address = path
+    else:
+        pf = workdir / ("evil%d.port" % index)
+        b = Backend("evil_backend", [sys.executable, str(EVIL), "--listen",
+                                     "127.0.0.1:0", "--port-file", str(pf),
+                                     "--mode", mode], log)
+        ready = wait_for(lambda: not b.alive() or pf.exists(), 10)
+        if ready and b.alive():
+            b.address = ("127.0.0.1", int(pf.read_text()))
+    if not ready:
+        b.stop()
+        pytest.fail("evil_backend (%s) did not come up:\n%s"
+                    % (mode, read_text(log)), pytrace=False)
+    b.fail_if_dead("listening")
+    return b
+
+
+# --- reporting -----------------------------------------------------------
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Record each phase's report on the item (item.rep_setup, rep_call,
+    rep_teardown) and attach the logs of the servers a failed test used."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+    if rep.failed and rep.when in ("setup", "call"):
+        for owner in getattr(item, "fcgix_log_owners", []):
+            for title, text in owner.log_sections():
+                if text.strip():
+                    rep.sections.append((title, text))
+
+
+def node_failed(node):
+    return any(getattr(node, "rep_" + w, None) is not None
+               and getattr(node, "rep_" + w).failed
+               for w in ("setup", "call"))
+
+
+def track(request, owner):
+    """Let the report hook find owner's logs if the test fails."""
+    if not hasattr(request.node, "fcgix_log_owners"):
+        request.node.fcgix_log_owners = []
+    request.node.fcgix_log_owners.append(owner)
+
+
+# --- fixtures ------------------------------------------------------------
+
+@pytest.fixture
+def workdir():
+    path = Path(tempfile.mkdtemp(prefix="fcgix-", dir="/tmp"))
+    os.chmod(path, 0o755)
+    yield path
+    if os.environ.get("FCGIX_KEEP_TMP"):
+        sys.stderr.write("kept %s\n" % path)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def httpd(request, workdir):
+    servers = []
+
+    def make(extra_conf="", load_module=True, log_level="info"):
+        srv = Httpd(workdir / ("httpd%d" % len(servers)), extra_conf,
+                    load_module, log_level)
+        servers.append(srv)
+        track(request, srv)
+        return srv
+
+    yield make
+    for srv in servers:
+        srv.stop()
+    if node_failed(request.node):
+        for srv in servers:
+            print("error_log of %s:\n%s" % (srv.root,
+                                            read_text(srv.error_log)))
+
+
+@pytest.fixture
+def responder_factory(request, workdir):
+    started = []
+
+    def make(address=None):
+        b = start_responder(workdir, address, len(started))
+        started.append(b)
+        track(request, b)
+        return b
+
+    yield make
+    for b in started:
+        b.stop()
+
+
+@pytest.fixture
+def responder(responder_factory):
+    return responder_factory()
+
+
+@pytest.fixture
+def evil(request, workdir):
+    started = []
+
+    def make(mode="ok", unix=False):
+        b = start_evil(workdir, mode, unix, len(started))
+        started.append(b)
+        track(request, b)
+        return b
+
+    yield make
+    for b in started:
+        b.stop()
