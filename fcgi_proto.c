@@ -70,8 +70,10 @@ int fcgix_stream_header(unsigned char out[FCGIX_HEADER_LEN], uint8_t type,
         return FCGIX_EINVAL;
     }
     /* PHP-FPM refuses a record whose content plus padding exceeds 65535,
-     * although the header could encode it. */
-    if (content_len + padding > FCGIX_MAX_CONTENT_LEN) {
+     * although the header could encode it. The first test keeps the sum
+     * from wrapping around. */
+    if (content_len > FCGIX_MAX_CONTENT_LEN
+        || content_len + padding > FCGIX_MAX_CONTENT_LEN) {
         return FCGIX_ETOOLONG;
     }
     fcgix_rec_header(out, type, request_id, (uint16_t)content_len, padding);
@@ -89,8 +91,8 @@ long fcgix_stream_record(unsigned char *out, size_t out_len, uint8_t type,
     if (len > 0 && data == NULL) {
         return FCGIX_EINVAL;
     }
-    if (is_stream_type(type) && len + padding <= FCGIX_MAX_CONTENT_LEN
-        && out_len < total) {
+    if (is_stream_type(type) && len <= FCGIX_MAX_CONTENT_LEN
+        && len + padding <= FCGIX_MAX_CONTENT_LEN && out_len < total) {
         return FCGIX_ENOSPC;
     }
     rc = fcgix_stream_header(out, type, request_id, len, pad8);
@@ -267,7 +269,10 @@ int fcgix_params_add(fcgix_params_t *p, const char *name, size_t name_len,
     size_t size = fcgix_nv_size(name_len, value_len);
     size_t need;
 
-    if (size == 0 || size > p->max_content) {
+    /* A pair that cannot fit one record, or even an empty buffer, would
+     * make the caller's flush-and-retry loop spin forever. */
+    if (size == 0 || size > p->max_content
+        || size + 2 * FCGIX_HEADER_LEN > p->cap) {
         return FCGIX_ETOOLONG;
     }
     if (p->rec_open
@@ -465,7 +470,10 @@ int fcgix_dec_step(fcgix_dec_t *d, const unsigned char *in, size_t len,
         case FCGIX_DEC_HEADER:
             n = FCGIX_HEADER_LEN - d->have;
             n = n < len - pos ? n : len - pos;
-            memcpy(d->hdr + d->have, in + pos, n);
+            if (n > 0) {
+                /* in may be NULL when len is 0 */
+                memcpy(d->hdr + d->have, in + pos, n);
+            }
             d->have += n;
             pos += n;
             *consumed = pos;
@@ -493,7 +501,10 @@ int fcgix_dec_step(fcgix_dec_t *d, const unsigned char *in, size_t len,
         case FCGIX_DEC_FIXED_BODY:
             n = FCGIX_FIXED_BODY_LEN - d->have;
             n = n < len - pos ? n : len - pos;
-            memcpy(d->body + d->have, in + pos, n);
+            if (n > 0) {
+                /* in may be NULL when len is 0 */
+                memcpy(d->body + d->have, in + pos, n);
+            }
             d->have += n;
             pos += n;
             *consumed = pos;
@@ -570,10 +581,12 @@ const char *fcgix_type_name(int type)
 /* CGI header-end scanner                                              */
 /* ------------------------------------------------------------------ */
 
-/* States: inside a line, at the start of a line, after a CR at the start
+/* States: at the start of a line, inside a line, after a CR at the start
  * of a line, past the blank line. A CR inside a line needs no state of its
- * own: "\r\n" and "\n" both end the line. */
-enum { HS_TEXT = 0, HS_LINE_START, HS_LINE_START_CR, HS_FOUND };
+ * own: "\r\n" and "\n" both end the line. The start of a line is 0 so that
+ * a zeroed scanner, which the header allows, is at the start of the
+ * response. */
+enum { HS_LINE_START = 0, HS_TEXT, HS_LINE_START_CR, HS_FOUND };
 
 void fcgix_hdrscan_init(fcgix_hdrscan_t *s)
 {

@@ -305,9 +305,11 @@ void fcgix_params_init(fcgix_params_t *p, unsigned char *buf, size_t cap,
 /**
  * Add one pair, opening a new record when the open one cannot take it.
  * @return FCGIX_OK; FCGIX_ENOSPC when the buffer is full (send what
- *         fcgix_params_close() returns, call fcgix_params_reset(), retry);
- *         FCGIX_ETOOLONG when the pair can never fit one record (skip it
- *         and say so in the log)
+ *         fcgix_params_close() returns, call fcgix_params_reset(), retry:
+ *         the retry then succeeds); FCGIX_ETOOLONG when the pair can never
+ *         fit one record or the empty buffer (skip it and say so in the
+ *         log). A buffer of max_content + 16 bytes takes any pair that
+ *         fits a record.
  * @note Room for the closing empty PARAMS record is always kept.
  */
 int fcgix_params_add(fcgix_params_t *p, const char *name, size_t name_len,
