@@ -19,9 +19,11 @@
 #include "apr_strings.h"
 #include "apr_network_io.h"
 #include "apr_lib.h"
+#include "apr_hash.h"
 
 #include "httpd.h"
 #include "http_config.h"
+#include "http_log.h"
 
 #include "fcgi_config.h"
 
@@ -313,6 +315,7 @@ void *fcgix_srv_conf_create(apr_pool_t *p, server_rec *s)
     conf->ipc_dir = NULL;
     conf->wrapper_mode = FCGIX_WRAPPER_UNSET;
     conf->wrapper_path = NULL;
+    conf->stderr_level = FCGIX_UNSET;
     return conf;
 }
 
@@ -332,6 +335,9 @@ void *fcgix_srv_conf_merge(apr_pool_t *p, void *base_, void *add_)
     conf->wrapper_path = add->wrapper_mode != FCGIX_WRAPPER_UNSET
                              ? add->wrapper_path
                              : base->wrapper_path;
+    conf->stderr_level = add->stderr_level != FCGIX_UNSET
+                             ? add->stderr_level
+                             : base->stderr_level;
     return conf;
 }
 
@@ -347,6 +353,7 @@ void *fcgix_dir_conf_create(apr_pool_t *p, char *dir)
     fcgix_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
     (void)dir;
+    conf->chunked_body = FCGIX_CHUNKED_UNSET;
     auth_unset(&conf->authenticator);
     auth_unset(&conf->authorizer);
     auth_unset(&conf->access_checker);
@@ -373,6 +380,9 @@ void *fcgix_dir_conf_merge(apr_pool_t *p, void *base_, void *add_)
     fcgix_dir_conf_t *base = base_, *add = add_;
     fcgix_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
+    conf->chunked_body = add->chunked_body != FCGIX_CHUNKED_UNSET
+                             ? add->chunked_body
+                             : base->chunked_body;
     conf->authenticator = merge_auth(&base->authenticator,
                                      &add->authenticator);
     conf->authorizer = merge_auth(&base->authorizer, &add->authorizer);
@@ -441,12 +451,89 @@ static const char *check_user_group(cmd_parms *cmd, const fcgix_app_t *app)
     return NULL;
 }
 
-static void add_app(cmd_parms *cmd, fcgix_app_t *app)
+static int same_list(const apr_array_header_t *a,
+                     const apr_array_header_t *b)
+{
+    int i;
+
+    if (a == NULL || b == NULL) {
+        return a == b;
+    }
+    if (a->nelts != b->nelts) {
+        return 0;
+    }
+    for (i = 0; i < a->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(a, i, const char *),
+                   APR_ARRAY_IDX(b, i, const char *))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int same_string(const char *a, const char *b)
+{
+    return (a == NULL || b == NULL) ? a == b : !strcmp(a, b);
+}
+
+/* Do two definitions of one path say the same thing? */
+static int same_app(const fcgix_app_t *a, const fcgix_app_t *b)
+{
+    const fcgix_app_opts_t *x = &a->opts, *y = &b->opts;
+
+    return a->kind == b->kind && same_string(a->host, b->host)
+           && a->port == b->port && same_string(a->socket_path, b->socket_path)
+           && a->processes == b->processes && same_string(a->user, b->user)
+           && same_string(a->group, b->group)
+           && x->conn_timeout == y->conn_timeout
+           && x->idle_timeout == y->idle_timeout && x->flush == y->flush
+           && x->nph == y->nph && same_list(x->pass_headers, y->pass_headers)
+           && same_list(x->initial_env, y->initial_env)
+           && x->init_start_delay == y->init_start_delay
+           && x->restart_delay == y->restart_delay
+           && x->min_server_life == y->min_server_life
+           && x->listen_queue_depth == y->listen_queue_depth
+           && x->priority == y->priority;
+}
+
+#define REGISTRY_KEY "fcgix_app_registry"
+
+apr_hash_t *fcgix_registry(apr_pool_t *pconf)
+{
+    void *registry = NULL;
+
+    apr_pool_userdata_get(&registry, REGISTRY_KEY, pconf);
+    if (registry == NULL) {
+        registry = apr_hash_make(pconf);
+        apr_pool_userdata_set(registry, REGISTRY_KEY, apr_pool_cleanup_null,
+                              pconf);
+    }
+    return registry;
+}
+
+/* Record an application in the registry of this configuration pass. The
+ * same definition in several virtual hosts is fine (mod_fastcgi called it
+ * a redefinition); a different one for the same path is an error that
+ * names both places. */
+static const char *add_app(cmd_parms *cmd, fcgix_app_t *app)
 {
     fcgix_srv_conf_t *conf = ap_get_module_config(cmd->server->module_config,
                                                   &fastcgi_x_module);
+    apr_hash_t *registry = fcgix_registry(cmd->pool);
+    const fcgix_app_t *old = apr_hash_get(registry, app->path,
+                                          APR_HASH_KEY_STRING);
 
+    if (old && !same_app(old, app)) {
+        return apr_psprintf(cmd->pool,
+                            "%s %s: conflicts with the definition of the "
+                            "same path at %s",
+                            cmd->cmd->name, app->path, old->defined_at);
+    }
+    if (old == NULL) {
+        apr_hash_set(registry, app->path, APR_HASH_KEY_STRING, app);
+    }
     *(fcgix_app_t **)apr_array_push(conf->apps) = app;
+    return NULL;
 }
 
 static const char *cmd_external_server(cmd_parms *cmd, void *dummy,
@@ -485,8 +572,7 @@ static const char *cmd_external_server(cmd_parms *cmd, void *dummy,
     if ((err = check_user_group(cmd, app)) != NULL) {
         return err;
     }
-    add_app(cmd, app);
-    return NULL;
+    return add_app(cmd, app);
 }
 
 static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
@@ -515,8 +601,7 @@ static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
     if ((err = check_user_group(cmd, app)) != NULL) {
         return err;
     }
-    add_app(cmd, app);
-    return NULL;
+    return add_app(cmd, app);
 }
 
 static const char *cmd_config(cmd_parms *cmd, void *dummy, const char *args)
@@ -627,6 +712,50 @@ static const char *cmd_authoritative(cmd_parms *cmd, void *dir_conf, int on)
     return NULL;
 }
 
+static const char *cmd_chunked_body(cmd_parms *cmd, void *dir_conf,
+                                    const char *arg)
+{
+    fcgix_dir_conf_t *conf = dir_conf;
+
+    if (!strcasecmp(arg, "spool")) {
+        conf->chunked_body = FCGIX_CHUNKED_SPOOL;
+    }
+    else if (!strcasecmp(arg, "stream")) {
+        conf->chunked_body = FCGIX_CHUNKED_STREAM;
+    }
+    else if (!strcasecmp(arg, "refuse")) {
+        conf->chunked_body = FCGIX_CHUNKED_REFUSE;
+    }
+    else {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not one of spool, stream, refuse",
+                            cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+static const char *cmd_stderr_level(cmd_parms *cmd, void *dummy,
+                                    const char *arg)
+{
+    static const char *const names[] = {"emerg", "alert", "crit", "error",
+                                        "warn", "notice", "info", "debug"};
+    fcgix_srv_conf_t *conf = ap_get_module_config(cmd->server->module_config,
+                                                  &fastcgi_x_module);
+    int i;
+
+    (void)dummy;
+    for (i = 0; i < 8; i++) {
+        if (!strcasecmp(arg, names[i])) {
+            conf->stderr_level = APLOG_EMERG + i;
+            return NULL;
+        }
+    }
+    return apr_psprintf(cmd->pool,
+                        "%s: '%s' is not a log level (emerg, alert, crit, "
+                        "error, warn, notice, info, debug)",
+                        cmd->cmd->name, arg);
+}
+
 #define AUTH_OFFSET(f) ((void *)offsetof(fcgix_dir_conf_t, f))
 
 const command_rec fcgix_cmds[] = {
@@ -654,6 +783,11 @@ const command_rec fcgix_cmds[] = {
                   "On (httpd's suexec), Off, or a wrapper program's path"),
     AP_INIT_TAKE1("FastCgiSuexec", cmd_wrapper, NULL, RSRC_CONF,
                   "old name of FastCgiWrapper"),
+    AP_INIT_TAKE1("FastCgiChunkedBody", cmd_chunked_body, NULL, OR_FILEINFO,
+                  "spool (default: read whole, send CONTENT_LENGTH), "
+                  "stream (no CONTENT_LENGTH) or refuse (411)"),
+    AP_INIT_TAKE1("FastCgiStderrLogLevel", cmd_stderr_level, NULL, RSRC_CONF,
+                  "log level of the apps' stderr lines (default warn)"),
     AP_INIT_TAKE12("FastCgiAuthenticator", cmd_auth,
                    AUTH_OFFSET(authenticator), ACCESS_CONF | OR_AUTHCFG,
                    "path [-compat]: app for the authentication phase"),

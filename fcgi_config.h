@@ -19,6 +19,7 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "apr_tables.h"
+#include "apr_hash.h"
 
 /** The "not set in this scope" value of every integer field. */
 #define FCGIX_UNSET (-1)
@@ -89,6 +90,7 @@ typedef enum {
 
 /** Per-server configuration. */
 typedef struct {
+    int stderr_level;           /**< FastCgiStderrLogLevel, FCGIX_UNSET */
     apr_array_header_t *apps;   /**< fcgix_app_t *, defined in this scope */
     fcgix_dynamic_conf_t *dynamic;      /**< FastCgiConfig, or NULL */
     const char *ipc_dir;        /**< FastCgiIpcDir, or NULL */
@@ -103,8 +105,17 @@ typedef struct {
     int authoritative;          /**< ...Authoritative, FCGIX_UNSET */
 } fcgix_auth_conf_t;
 
+/** FastCgiChunkedBody: what to do with a chunked request body. */
+typedef enum {
+    FCGIX_CHUNKED_UNSET = 0,
+    FCGIX_CHUNKED_SPOOL,        /**< read it whole, send CONTENT_LENGTH */
+    FCGIX_CHUNKED_STREAM,       /**< stream it, no CONTENT_LENGTH */
+    FCGIX_CHUNKED_REFUSE        /**< answer 411 Length Required */
+} fcgix_chunked_mode_t;
+
 /** Per-directory configuration. */
 typedef struct {
+    fcgix_chunked_mode_t chunked_body;  /**< FastCgiChunkedBody */
     fcgix_auth_conf_t authenticator;
     fcgix_auth_conf_t authorizer;
     fcgix_auth_conf_t access_checker;
@@ -115,6 +126,12 @@ extern module AP_MODULE_DECLARE_DATA fastcgi_x_module;
 
 /** The module's directive table. */
 extern const command_rec fcgix_cmds[];
+
+/**
+ * The applications defined by FastCgiServer and FastCgiExternalServer in
+ * this configuration, by path (fcgix_app_t *), kept with @a pconf.
+ */
+apr_hash_t *fcgix_registry(apr_pool_t *pconf);
 
 /**
  * Create a per-server configuration with every field unset.

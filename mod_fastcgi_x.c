@@ -18,35 +18,107 @@
 #include "http_protocol.h"
 #include "http_request.h"
 
+#include "apr_strings.h"
+#include "apr_hash.h"
+
 #include "fcgi_config.h"
+#include "fcgi_handler.h"
 
 /* AP_DECLARE_MODULE below also declares APLOG_USE_MODULE(fastcgi_x). */
 
 
-/** Our own log tags; never httpd's AH numbers. */
-#define FCGIX_LOGNO(n) "FCGIX" #n ": "
-
 /** The handler name, mod_fastcgi's. */
 #define FCGIX_HANDLER "fastcgi-script"
 
+/* The applications of the running configuration, by path; set in
+ * post_config, read-only afterwards (children inherit it). */
+static apr_hash_t *app_registry;
+
+static const fcgix_app_t *find_app(const char *path)
+{
+    return app_registry
+               ? apr_hash_get(app_registry, path, APR_HASH_KEY_STRING)
+               : NULL;
+}
+
+/* An application path followed by "/extra": split it so that "/extra"
+ * becomes (the start of) PATH_INFO. */
+static const fcgix_app_t *find_app_prefix(request_rec *r)
+{
+    char *path = apr_pstrdup(r->pool, r->filename);
+    const fcgix_app_t *app;
+    char *slash;
+
+    while ((slash = strrchr(path, '/')) != NULL && slash != path) {
+        *slash = '\0';
+        app = find_app(path);
+        if (app) {
+            r->path_info = apr_pstrcat(r->pool, r->filename + (slash - path),
+                                       r->path_info, NULL);
+            r->filename = path;
+            return app;
+        }
+    }
+    return NULL;
+}
+
+/* A request for a FastCgiServer or FastCgiExternalServer path goes to it
+ * without AddHandler, and the file need not exist (mod_fastcgi does the
+ * same in its fixups). */
+static int fcgix_fixups(request_rec *r)
+{
+    if (r->filename == NULL || app_registry == NULL) {
+        return DECLINED;
+    }
+    if (find_app(r->filename) || find_app_prefix(r)) {
+        r->handler = FCGIX_HANDLER;
+    }
+    return DECLINED;
+}
+
 static int fcgix_handler(request_rec *r)
 {
+    const fcgix_app_t *app;
+
     if (strcmp(r->handler, FCGIX_HANDLER)) {
         return DECLINED;
     }
-    /* The responder (issue "Responder") is not written yet: say so
-     * plainly instead of serving the script's source. */
+    app = r->filename ? find_app(r->filename) : NULL;
+    if (app && app->kind == FCGIX_APP_EXTERNAL) {
+        return fcgix_serve(r, app);
+    }
+    if (app == NULL && r->finfo.filetype == APR_NOFILE) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      FCGIX_LOGNO(00002) "%s: no such FastCGI app",
+                      r->filename ? r->filename : r->uri);
+        return HTTP_NOT_FOUND;
+    }
+    /* Static and dynamic apps need the process manager, which is not
+     * written yet: say so plainly instead of serving the script's
+     * source. */
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                  FCGIX_LOGNO(00001) "%s: the FastCGI responder is not "
-                  "implemented in this build of mod_fastcgi_x",
-                  r->filename ? r->filename : r->uri);
+                  FCGIX_LOGNO(00001) "%s: %s apps need the process manager, "
+                  "which this build of mod_fastcgi_x does not have yet",
+                  r->filename, app ? "FastCgiServer" : "dynamic");
     apr_table_setn(r->err_headers_out, "Retry-After", "60");
     return HTTP_SERVICE_UNAVAILABLE;
+}
+
+static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *s)
+{
+    (void)plog;
+    (void)ptemp;
+    (void)s;
+    app_registry = fcgix_registry(pconf);
+    return OK;
 }
 
 static void fcgix_register_hooks(apr_pool_t *p)
 {
     (void)p;
+    ap_hook_post_config(fcgix_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_fixups(fcgix_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(fcgix_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

@@ -1,0 +1,1111 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_handler.c
+ * @brief The RESPONDER request path.
+ *
+ * Scope: one request per backend connection (request id 1, no
+ * FCGI_KEEP_CONN yet). The exchange runs in one poll loop over the backend
+ * socket: POLLOUT while request body (STDIN) remains, POLLIN always, so an
+ * app that writes its output while it reads its input never deadlocks.
+ * Memory is bounded: one read buffer and one write buffer per request,
+ * transient buckets passed on at once, brigades cleaned every pass.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "apr_strings.h"
+#include "apr_lib.h"
+#include "apr_network_io.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_script.h"
+
+#include "fcgi_handler.h"
+#include "fcgi_proto.h"
+
+APLOG_USE_MODULE(fastcgi_x);
+
+/* One request per connection, so the request id is always 1. */
+#define REQUEST_ID 1
+/* Read buffer for backend output; one record's content fits. */
+#define READ_BUF_SIZE 65536
+/* Write buffer: BEGIN_REQUEST plus a full PARAMS record, or one STDIN
+ * record (header, content, and the empty STDIN record behind it). */
+#define WRITE_BUF_SIZE (FCGIX_MAX_CONTENT_LEN + 4 * FCGIX_HEADER_LEN)
+/* STDIN content per record; a multiple of 8 below 65535. */
+#define STDIN_CHUNK 65528
+/* Response header block cap: beyond it the app is misbehaving. */
+#define MAX_HEADER_BYTES (64 * 1024)
+/* httpd's header scanner reads lines of at most MAX_STRING_LEN - 2 bytes
+ * (CR and LF not counted); a longer line would reach it cut in two. */
+#define MAX_HEADER_LINE (MAX_STRING_LEN - 2)
+/* A stderr line longer than this is logged in pieces. */
+#define STDERR_LINE_MAX 4096
+/* How long to wait for END_REQUEST after FCGI_ABORT_REQUEST. */
+#define ABORT_WAIT_MS 1000
+/* Chunked request bodies are spooled in memory up to this size, then to a
+ * temporary file, so that CONTENT_LENGTH can be sent (PHP needs it). */
+#define SPOOL_MEMORY_MAX (1024 * 1024)
+
+/* The pump's verdict after each step. */
+typedef enum {
+    STEP_CONTINUE = 0,
+    STEP_FINISHED,      /* stop; req->status says what to return */
+    STEP_FAILED         /* stop; the failure was logged and mapped */
+} step_t;
+
+typedef struct {
+    request_rec *r;
+    const fcgix_app_t *app;
+    fcgix_app_opts_t opts;      /* effective options */
+    const fcgix_dir_conf_t *dconf;
+    int fd;
+    int status;                 /* what the handler returns */
+    int idle_ms;                /* -idle-timeout as a poll timeout */
+
+    /* Server to app: BEGIN_REQUEST, PARAMS, STDIN records. */
+    unsigned char *wbuf;
+    size_t wlen, wpos;
+    apr_bucket_brigade *body_bb;        /* request body not yet sent */
+    int body_spooled;           /* body_bb holds the whole body */
+    int body_eos;               /* no more request body */
+    int stdin_done;             /* empty STDIN record queued */
+
+    /* App to server. */
+    unsigned char *rbuf;
+    fcgix_dec_t dec;
+    fcgix_hdrscan_t scan;
+    apr_bucket_brigade *hdr_bb; /* response header bytes (copied) */
+    size_t hdr_bytes;
+    size_t line_len;            /* current header line, CR/LF excluded */
+    int headers_done;           /* headers handed to httpd */
+    apr_bucket_brigade *out_bb; /* body to the client */
+    int unflushed;
+    int flush_always;           /* -flush or X-Accel-Buffering: no */
+    char *err_line;             /* stderr line being assembled */
+    size_t err_len;
+    int ended;                  /* END_REQUEST seen */
+} fcgix_req_t;
+
+/* ------------------------------------------------------------------ */
+/* Failure mapping and logging                                         */
+/* ------------------------------------------------------------------ */
+
+/* Log a failure that names the app, and map it: before the response
+ * headers went out, the client gets @status; after, the response is cut
+ * short with an error bucket so that httpd closes the connection. */
+static step_t fail(fcgix_req_t *req, int status, const char *logno,
+                   const char *fmt, ...)
+{
+    request_rec *r = req->r;
+    apr_bucket *b;
+    va_list ap;
+    const char *msg;
+
+    va_start(ap, fmt);
+    msg = apr_pvsprintf(r->pool, fmt, ap);
+    va_end(ap);
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%sFastCGI app %s: %s", logno,
+                  req->app->path, msg);
+    if (!req->headers_done) {
+        req->status = status;
+        if (status == HTTP_SERVICE_UNAVAILABLE) {
+            apr_table_setn(r->err_headers_out, "Retry-After", "5");
+        }
+        return STEP_FAILED;
+    }
+    apr_brigade_cleanup(req->out_bb);
+    b = ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool,
+                               r->connection->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(req->out_bb, b);
+    APR_BRIGADE_INSERT_TAIL(req->out_bb, apr_bucket_eos_create(
+                                             r->connection->bucket_alloc));
+    ap_pass_brigade(r->output_filters, req->out_bb);
+    apr_brigade_cleanup(req->out_bb);
+    req->status = OK;
+    return STEP_FAILED;
+}
+
+static apr_status_t close_backend(void *data)
+{
+    fcgix_req_t *req = data;
+
+    if (req->fd >= 0) {
+        close(req->fd);
+        req->fd = -1;
+    }
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connecting                                                          */
+/* ------------------------------------------------------------------ */
+
+/* A socket whose blocking connect() gives up after @timeout seconds:
+ * Linux honours SO_SNDTIMEO for TCP and for a full Unix-socket backlog. */
+static int open_socket(int family, int timeout)
+{
+    struct timeval tv;
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd >= 0) {
+        tv.tv_sec = timeout;
+        tv.tv_usec = 0;
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    }
+    return fd;
+}
+
+static int connect_unix(fcgix_req_t *req, int timeout, int *fd)
+{
+    struct sockaddr_un sun;
+    size_t len = strlen(req->app->socket_path);
+
+    if (len >= sizeof(sun.sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, req->app->socket_path, len + 1);
+    *fd = open_socket(AF_UNIX, timeout);
+    if (*fd < 0) {
+        return -1;
+    }
+    return connect(*fd, (struct sockaddr *)&sun, sizeof(sun));
+}
+
+static int connect_tcp(fcgix_req_t *req, int timeout, int *fd)
+{
+    apr_sockaddr_t *sa;
+    apr_status_t rv;
+
+    rv = apr_sockaddr_info_get(&sa, req->app->host, APR_UNSPEC,
+                               (apr_port_t)req->app->port, 0, req->r->pool);
+    if (rv != APR_SUCCESS) {
+        errno = EHOSTUNREACH;
+        return -1;
+    }
+    *fd = open_socket(sa->family, timeout);
+    if (*fd < 0) {
+        return -1;
+    }
+    return connect(*fd, (struct sockaddr *)&sa->sa, sa->salen);
+}
+
+static step_t connect_backend(fcgix_req_t *req)
+{
+    int rc, fd = -1, timeout = req->opts.conn_timeout;
+    const char *where = req->app->socket_path
+        ? req->app->socket_path
+        : apr_psprintf(req->r->pool, "%s:%d", req->app->host,
+                       req->app->port);
+
+    /* 0 meant a blocking connect() in mod_fastcgi; an unbounded wait is
+     * never what an admin wants, so use httpd's Timeout instead. */
+    if (timeout <= 0) {
+        timeout = (int)apr_time_sec(req->r->server->timeout);
+    }
+    errno = 0;
+    rc = req->app->socket_path ? connect_unix(req, timeout, &fd)
+                               : connect_tcp(req, timeout, &fd);
+    if (fd >= 0) {
+        req->fd = fd;
+        apr_pool_cleanup_register(req->r->pool, req, close_backend,
+                                  apr_pool_cleanup_null);
+    }
+    if (rc != 0) {
+        if (errno == EAGAIN || errno == EINPROGRESS) {
+            return fail(req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00021),
+                        "cannot connect to %s: no answer within %d s "
+                        "(-appConnTimeout)", where, timeout);
+        }
+        return fail(req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00020),
+                    "cannot connect to %s: %s", where, strerror(errno));
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return STEP_CONTINUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Server to app: records                                              */
+/* ------------------------------------------------------------------ */
+
+/* Send what the write buffer holds, as far as the socket takes it now.
+ * Returns 0, or -1 with errno when the app closed its end. */
+static int send_pending(fcgix_req_t *req)
+{
+    ssize_t n;
+
+    while (req->wpos < req->wlen) {
+        n = send(req->fd, req->wbuf + req->wpos, req->wlen - req->wpos,
+                 MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+        }
+        req->wpos += (size_t)n;
+    }
+    req->wpos = req->wlen = 0;
+    return 0;
+}
+
+/* Send the whole write buffer, waiting for the socket at most the idle
+ * timeout each time. Only used for PARAMS, which an app reads before it
+ * writes anything. */
+static step_t send_all(fcgix_req_t *req)
+{
+    struct pollfd pfd;
+    int n;
+
+    while (req->wpos < req->wlen) {
+        if (send_pending(req) < 0) {
+            return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00022),
+                        "closed the connection while receiving the "
+                        "request: %s", strerror(errno));
+        }
+        if (req->wlen == 0) {
+            break;
+        }
+        pfd.fd = req->fd;
+        pfd.events = POLLOUT;
+        n = poll(&pfd, 1, req->idle_ms);
+        if (n == 0) {
+            return fail(req, HTTP_GATEWAY_TIME_OUT, FCGIX_LOGNO(00023),
+                        "did not read the request within %d s "
+                        "(-idle-timeout)", req->idle_ms / 1000);
+        }
+    }
+    return STEP_CONTINUE;
+}
+
+/* The name of an environment variable for a -pass-header header. */
+static const char *pass_header_name(apr_pool_t *p, const char *header)
+{
+    char *name = apr_pstrcat(p, "HTTP_", header, NULL);
+    char *c;
+
+    for (c = name + 5; *c; c++) {
+        *c = apr_isalnum(*c) ? apr_toupper(*c) : '_';
+    }
+    return name;
+}
+
+/* The CGI/1.1 environment, built by httpd itself so that its hardening
+ * applies (httpoxy: no HTTP_PROXY; headers with characters other than
+ * letters, digits and '-' are dropped). */
+static apr_table_t *build_env(fcgix_req_t *req, apr_off_t spooled_len)
+{
+    request_rec *r = req->r;
+    apr_array_header_t *pass = req->opts.pass_headers;
+    const char *value;
+    int i;
+
+    ap_add_common_vars(r);
+    ap_add_cgi_vars(r);
+    for (i = 0; pass && i < pass->nelts; i++) {
+        const char *header = APR_ARRAY_IDX(pass, i, const char *);
+
+        value = apr_table_get(r->headers_in, header);
+        if (value) {
+            apr_table_setn(r->subprocess_env,
+                           pass_header_name(r->pool, header), value);
+        }
+    }
+    if (spooled_len >= 0) {
+        apr_table_setn(r->subprocess_env, "CONTENT_LENGTH",
+                       apr_off_t_toa(r->pool, spooled_len));
+    }
+    return r->subprocess_env;
+}
+
+/* Pack the environment into PARAMS records behind BEGIN_REQUEST and send
+ * them; the packer keeps whole pairs per record (PHP-FPM needs that). */
+static step_t send_params(fcgix_req_t *req, const apr_table_t *env)
+{
+    const apr_array_header_t *arr = apr_table_elts(env);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    fcgix_params_t pk;
+    size_t base = FCGIX_BEGIN_REQUEST_LEN;
+    int i, rc;
+    step_t st;
+
+    fcgix_rec_begin_request(req->wbuf, REQUEST_ID, FCGIX_RESPONDER, 0);
+    /* Room is kept at the end for an empty STDIN record. */
+    fcgix_params_init(&pk, req->wbuf + base,
+                      WRITE_BUF_SIZE - base - FCGIX_HEADER_LEN, REQUEST_ID,
+                      FCGIX_MAX_CONTENT_LEN);
+    for (i = 0; i < arr->nelts; i++) {
+        if (!e[i].key || !e[i].val) {
+            continue;
+        }
+        rc = fcgix_params_add(&pk, e[i].key, strlen(e[i].key), e[i].val,
+                              strlen(e[i].val));
+        if (rc == FCGIX_ENOSPC) {
+            req->wlen = base + fcgix_params_close(&pk, 0);
+            if ((st = send_all(req)) != STEP_CONTINUE) {
+                return st;
+            }
+            base = 0;
+            fcgix_params_init(&pk, req->wbuf,
+                              WRITE_BUF_SIZE - FCGIX_HEADER_LEN, REQUEST_ID,
+                              FCGIX_MAX_CONTENT_LEN);
+            rc = fcgix_params_add(&pk, e[i].key, strlen(e[i].key),
+                                  e[i].val, strlen(e[i].val));
+        }
+        if (rc != FCGIX_OK) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
+                          FCGIX_LOGNO(00024) "FastCGI app %s: variable %s "
+                          "left out: its value does not fit one record",
+                          req->app->path, e[i].key);
+        }
+    }
+    req->wlen = base + fcgix_params_close(&pk, 1);
+    /* The rest stays queued and goes out with STDIN in the pump. */
+    return STEP_CONTINUE;
+}
+
+/* Queue an empty STDIN record: the end of the request body. */
+static void queue_stdin_end(fcgix_req_t *req)
+{
+    fcgix_rec_header(req->wbuf + req->wlen, FCGIX_STDIN, REQUEST_ID, 0, 0);
+    req->wlen += FCGIX_HEADER_LEN;
+    req->stdin_done = 1;
+}
+
+/* Move request body into req->body_bb; note and drop its EOS. */
+static apr_status_t read_body(fcgix_req_t *req)
+{
+    apr_bucket *b, *next;
+    apr_status_t rv;
+
+    rv = ap_get_brigade(req->r->input_filters, req->body_bb,
+                        AP_MODE_READBYTES, APR_BLOCK_READ, STDIN_CHUNK);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    for (b = APR_BRIGADE_FIRST(req->body_bb);
+         b != APR_BRIGADE_SENTINEL(req->body_bb); b = next) {
+        next = APR_BUCKET_NEXT(b);
+        if (APR_BUCKET_IS_EOS(b)) {
+            req->body_eos = 1;
+        }
+        if (APR_BUCKET_IS_METADATA(b)) {
+            apr_bucket_delete(b);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Queue one STDIN record of request body, and the end record once the body
+ * is all read. Called only when the app can take more, so the client is
+ * read (blocking) only as fast as the app consumes. */
+static step_t fill_stdin(fcgix_req_t *req)
+{
+    unsigned char *content = req->wbuf + req->wlen + FCGIX_HEADER_LEN;
+    apr_bucket_brigade *bb = req->body_bb;
+    apr_size_t len = STDIN_CHUNK;
+    apr_bucket *rest;
+    apr_status_t rv;
+
+    if (APR_BRIGADE_EMPTY(bb) && !req->body_eos) {
+        rv = read_body(req);
+        if (rv != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, req->r,
+                          FCGIX_LOGNO(00025) "reading the request body "
+                          "failed");
+            req->status = ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+            return STEP_FAILED;
+        }
+    }
+    rv = apr_brigade_flatten(bb, (char *)content, &len);
+    rest = APR_BRIGADE_FIRST(bb);
+    if (rv == APR_SUCCESS && len > 0) {
+        rv = apr_brigade_partition(bb, (apr_off_t)len, &rest);
+    }
+    if (rv != APR_SUCCESS) {
+        return fail(req, HTTP_INTERNAL_SERVER_ERROR, FCGIX_LOGNO(00026),
+                    "reading the spooled request body failed: %pm", &rv);
+    }
+    while (APR_BRIGADE_FIRST(bb) != rest) {
+        apr_bucket_delete(APR_BRIGADE_FIRST(bb));
+    }
+    if (len > 0) {
+        fcgix_rec_header(req->wbuf + req->wlen, FCGIX_STDIN, REQUEST_ID,
+                         (uint16_t)len, 0);
+        req->wlen += FCGIX_HEADER_LEN + len;
+    }
+    if (req->body_eos && APR_BRIGADE_EMPTY(bb)) {
+        queue_stdin_end(req);
+    }
+    return STEP_CONTINUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* App to server: STDERR                                               */
+/* ------------------------------------------------------------------ */
+
+static void log_stderr_line(fcgix_req_t *req)
+{
+    fcgix_srv_conf_t *sconf = ap_get_module_config(
+        req->r->server->module_config, &fastcgi_x_module);
+    int level = sconf->stderr_level == FCGIX_UNSET ? APLOG_WARNING
+                                                   : sconf->stderr_level;
+    size_t len = req->err_len;
+
+    if (len > 0 && req->err_line[len - 1] == '\r') {
+        len--;
+    }
+    req->err_line[len] = '\0';
+    /* ap_escape_logitem: an app must not write control characters or
+     * fake log lines into the error log. */
+    ap_log_rerror(APLOG_MARK, level, 0, req->r,
+                  FCGIX_LOGNO(00030) "FastCGI app %s stderr: %s",
+                  req->app->path, ap_escape_logitem(req->r->pool,
+                                                    req->err_line));
+    req->err_len = 0;
+}
+
+/* Reassemble STDERR into lines across records; never into the
+ * response. */
+static void on_stderr(fcgix_req_t *req, const unsigned char *data,
+                      size_t len)
+{
+    size_t i;
+
+    if (req->err_line == NULL) {
+        req->err_line = apr_palloc(req->r->pool, STDERR_LINE_MAX + 1);
+    }
+    for (i = 0; i < len; i++) {
+        if (data[i] == '\n') {
+            log_stderr_line(req);
+            continue;
+        }
+        req->err_line[req->err_len++] = data[i] ? (char)data[i] : '?';
+        if (req->err_len == STDERR_LINE_MAX) {
+            log_stderr_line(req);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* App to server: response headers                                     */
+/* ------------------------------------------------------------------ */
+
+/* Check a slice of header bytes against the caps, then keep a copy. */
+static step_t collect_header_bytes(fcgix_req_t *req, const unsigned char *data,
+                                   size_t len)
+{
+    size_t i;
+
+    if (req->hdr_bytes + len > MAX_HEADER_BYTES) {
+        return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00031),
+                    "response headers larger than %d bytes",
+                    MAX_HEADER_BYTES);
+    }
+    for (i = 0; i < len; i++) {
+        if (data[i] == '\n') {
+            req->line_len = 0;
+        }
+        else if (data[i] != '\r' && ++req->line_len > MAX_HEADER_LINE) {
+            return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00032),
+                        "a response header line is longer than %d bytes",
+                        MAX_HEADER_LINE);
+        }
+    }
+    req->hdr_bytes += len;
+    apr_brigade_write(req->hdr_bb, NULL, NULL, (const char *)data, len);
+    return STEP_CONTINUE;
+}
+
+/* The response must not carry the app's framing: httpd frames the body
+ * itself (CVE-2024-24795). */
+static void drop_framing_headers(request_rec *r)
+{
+    apr_table_unset(r->headers_out, "Content-Length");
+    apr_table_unset(r->headers_out, "Transfer-Encoding");
+    apr_table_unset(r->err_headers_out, "Content-Length");
+    apr_table_unset(r->err_headers_out, "Transfer-Encoding");
+}
+
+/* X-Accel-Buffering: no turns buffering off for this response only; the
+ * header is for us, not for the client. */
+static void take_buffering_header(fcgix_req_t *req)
+{
+    request_rec *r = req->r;
+    const char *v = apr_table_get(r->err_headers_out, "X-Accel-Buffering");
+
+    if (v == NULL) {
+        v = apr_table_get(r->headers_out, "X-Accel-Buffering");
+    }
+    if (v && !strcasecmp(v, "no")) {
+        req->flush_always = 1;
+    }
+    apr_table_unset(r->err_headers_out, "X-Accel-Buffering");
+    apr_table_unset(r->headers_out, "X-Accel-Buffering");
+}
+
+/* A local Location with no Status becomes an internal redirect, as in
+ * mod_cgi: the client never sees the app's answer. */
+static step_t redirect_internally(fcgix_req_t *req, const char *location)
+{
+    request_rec *r = req->r;
+
+    close_backend(req);
+    if (!req->body_eos) {
+        ap_discard_request_body(r);
+    }
+    r->method = "GET";
+    r->method_number = M_GET;
+    apr_table_unset(r->headers_in, "Content-Length");
+    ap_internal_redirect_handler(location, r);
+    req->status = OK;
+    return STEP_FINISHED;
+}
+
+/* The blank line arrived: let httpd's own scanner parse the header block
+ * (its hardening applies), then decide what the response is. */
+static step_t finish_headers(fcgix_req_t *req)
+{
+    request_rec *r = req->r;
+    const char *location;
+    int ret;
+
+    ret = ap_scan_script_header_err_brigade_ex(r, req->hdr_bb, NULL,
+                                               APLOG_MODULE_INDEX);
+    apr_brigade_cleanup(req->hdr_bb);
+    drop_framing_headers(r);
+    take_buffering_header(req);
+    if (ret != OK) {
+        /* 304 or 412 from the conditional headers, or 500 for malformed
+         * headers (httpd logged why). */
+        if (ret == HTTP_NOT_MODIFIED) {
+            r->status = ret;
+            ret = OK;
+        }
+        req->status = ret;
+        return STEP_FINISHED;
+    }
+    if (r->status < 100 || r->status > 599) {
+        return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00033),
+                    "invalid Status in the response: %d", r->status);
+    }
+    location = apr_table_get(r->headers_out, "Location");
+    if (location && r->status == HTTP_OK) {
+        if (location[0] == '/') {
+            return redirect_internally(req, location);
+        }
+        req->status = HTTP_MOVED_TEMPORARILY;
+        return STEP_FINISHED;
+    }
+    req->headers_done = 1;
+    if (req->opts.flush) {
+        req->flush_always = 1;
+    }
+    if (r->header_only) {
+        req->status = OK;
+        return STEP_FINISHED;
+    }
+    return STEP_CONTINUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* App to server: body and end                                         */
+/* ------------------------------------------------------------------ */
+
+/* STDOUT data: header bytes until the blank line, body after it. */
+static step_t on_stdout(fcgix_req_t *req, const unsigned char *data,
+                        size_t len)
+{
+    size_t used;
+    step_t st;
+    int found;
+
+    if (!req->headers_done) {
+        found = fcgix_hdrscan(&req->scan, (const char *)data, len, &used);
+        st = collect_header_bytes(req, data, used);
+        if (st != STEP_CONTINUE || !found) {
+            return st;
+        }
+        st = finish_headers(req);
+        if (st != STEP_CONTINUE) {
+            return st;
+        }
+        data += used;
+        len -= used;
+    }
+    if (len > 0) {
+        /* Transient: the bytes live in the read buffer until the brigade
+         * is passed at the end of this read; httpd copies what it keeps. */
+        APR_BRIGADE_INSERT_TAIL(req->out_bb, apr_bucket_transient_create(
+            (const char *)data, len, req->r->connection->bucket_alloc));
+        req->unflushed = 1;
+    }
+    return STEP_CONTINUE;
+}
+
+static const char *protocol_status_name(int status)
+{
+    switch (status) {
+    case FCGIX_CANT_MPX_CONN:
+        return "FCGI_CANT_MPX_CONN";
+    case FCGIX_OVERLOADED:
+        return "FCGI_OVERLOADED";
+    case FCGIX_UNKNOWN_ROLE:
+        return "FCGI_UNKNOWN_ROLE";
+    default:
+        return "an unknown protocolStatus";
+    }
+}
+
+static step_t on_end_request(fcgix_req_t *req, const fcgix_event_t *ev)
+{
+    req->ended = 1;
+    if (ev->protocol_status != FCGIX_REQUEST_COMPLETE) {
+        return fail(req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00034),
+                    "refused the request with %s",
+                    protocol_status_name(ev->protocol_status));
+    }
+    if (ev->app_status != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
+                      FCGIX_LOGNO(00035) "FastCGI app %s: request ended "
+                      "with appStatus %u", req->app->path,
+                      (unsigned)ev->app_status);
+    }
+    if (req->err_len > 0) {
+        log_stderr_line(req);
+    }
+    if (!req->headers_done) {
+        /* No blank line: let httpd's scanner say what is wrong (500,
+         * "End of script output before headers"). */
+        finish_headers(req);
+    }
+    return STEP_FINISHED;
+}
+
+static step_t on_event(fcgix_req_t *req, const fcgix_event_t *ev)
+{
+    switch (ev->type) {
+    case FCGIX_STDOUT:
+        return on_stdout(req, ev->data, ev->len);
+    case FCGIX_STDERR:
+        on_stderr(req, ev->data, ev->len);
+        return STEP_CONTINUE;
+    case FCGIX_END_REQUEST:
+        return on_end_request(req, ev);
+    default:
+        /* GET_VALUES_RESULT or UNKNOWN_TYPE: we sent no management
+         * record, so there is nothing to match them with. */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, req->r,
+                      FCGIX_LOGNO(00036) "FastCGI app %s: ignored %s",
+                      req->app->path, fcgix_type_name(ev->type));
+        return STEP_CONTINUE;
+    }
+}
+
+/* Hand the body gathered from one read to httpd, with a flush when
+ * asked. A failure means the client went away. */
+static apr_status_t pass_output(fcgix_req_t *req, int flush)
+{
+    conn_rec *c = req->r->connection;
+    apr_status_t rv;
+
+    if (flush) {
+        APR_BRIGADE_INSERT_TAIL(req->out_bb,
+                                apr_bucket_flush_create(c->bucket_alloc));
+        req->unflushed = 0;
+    }
+    if (APR_BRIGADE_EMPTY(req->out_bb)) {
+        return APR_SUCCESS;
+    }
+    rv = ap_pass_brigade(req->r->output_filters, req->out_bb);
+    apr_brigade_cleanup(req->out_bb);
+    return rv == APR_SUCCESS && c->aborted ? APR_ECONNABORTED : rv;
+}
+
+/* Decode everything one recv() brought. */
+static step_t decode_input(fcgix_req_t *req, size_t n)
+{
+    const unsigned char *p = req->rbuf;
+    fcgix_event_t ev;
+    size_t used;
+    step_t st;
+    int rc;
+
+    while (n > 0 || !fcgix_dec_done(&req->dec)) {
+        rc = fcgix_dec_step(&req->dec, p, n, &used, &ev);
+        p += used;
+        n -= used;
+        if (rc == FCGIX_AGAIN) {
+            return STEP_CONTINUE;
+        }
+        if (rc < 0) {
+            return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00037),
+                        "malformed response: %s", fcgix_strerror(rc));
+        }
+        if (ev.type == FCGIX_END_REQUEST && n > 0) {
+            return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00038),
+                        "malformed response: %s",
+                        fcgix_strerror(FCGIX_ESTATE));
+        }
+        st = on_event(req, &ev);
+        if (st != STEP_CONTINUE) {
+            return st;
+        }
+    }
+    return STEP_CONTINUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* The pump                                                            */
+/* ------------------------------------------------------------------ */
+
+/* The client went away: tell the app (FCGI_ABORT_REQUEST), give it a
+ * moment to end the request, then close. */
+static step_t abort_request(fcgix_req_t *req)
+{
+    unsigned char rec[FCGIX_HEADER_LEN];
+    struct pollfd pfd;
+    apr_time_t deadline = apr_time_now() + apr_time_from_msec(ABORT_WAIT_MS);
+    ssize_t n;
+
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, req->r,
+                  FCGIX_LOGNO(00040) "FastCGI app %s: client went away; "
+                  "sending FCGI_ABORT_REQUEST", req->app->path);
+    fcgix_rec_abort_request(rec, REQUEST_ID);
+    if (send(req->fd, rec, sizeof(rec), MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
+        pfd.fd = req->fd;
+        pfd.events = POLLIN;
+        /* Drain until the app closes or the short wait is over; what it
+         * says no longer matters. */
+        while (apr_time_now() < deadline
+               && poll(&pfd, 1, ABORT_WAIT_MS) > 0) {
+            n = recv(req->fd, req->rbuf, READ_BUF_SIZE, MSG_DONTWAIT);
+            if (n <= 0) {
+                break;
+            }
+        }
+    }
+    close_backend(req);
+    req->status = OK;
+    return STEP_FAILED;
+}
+
+static step_t on_readable(fcgix_req_t *req)
+{
+    ssize_t n = recv(req->fd, req->rbuf, READ_BUF_SIZE, 0);
+    step_t st;
+
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+            return STEP_CONTINUE;
+        }
+        return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00041),
+                    "reading the response failed: %s", strerror(errno));
+    }
+    if (n == 0) {
+        return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00042),
+                    "closed the connection before FCGI_END_REQUEST");
+    }
+    st = decode_input(req, (size_t)n);
+    if (st == STEP_FAILED) {
+        return st;
+    }
+    if (req->headers_done
+        && pass_output(req, req->flush_always) != APR_SUCCESS) {
+        return abort_request(req);
+    }
+    return st;
+}
+
+static step_t on_writable(fcgix_req_t *req)
+{
+    step_t st;
+
+    if (req->wlen == 0 && !req->stdin_done) {
+        st = fill_stdin(req);
+        if (st != STEP_CONTINUE) {
+            return st;
+        }
+    }
+    if (send_pending(req) < 0) {
+        /* The app stopped reading its input (it may have answered
+         * already): stop sending and keep reading. */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, errno, req->r,
+                      FCGIX_LOGNO(00043) "FastCGI app %s closed its input",
+                      req->app->path);
+        req->wlen = req->wpos = 0;
+        req->stdin_done = 1;
+    }
+    return STEP_CONTINUE;
+}
+
+/* Wait for the backend. When it has nothing ready now, the app paused:
+ * flush what the client has not seen yet, then wait up to the idle
+ * timeout. Returns poll's result. */
+static int wait_backend(fcgix_req_t *req, struct pollfd *pfd)
+{
+    int n;
+
+    do {
+        n = poll(pfd, 1, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n != 0) {
+        return n;
+    }
+    if (req->unflushed && pass_output(req, 1) != APR_SUCCESS) {
+        return -2;
+    }
+    do {
+        n = poll(pfd, 1, req->idle_ms);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+static step_t pump(fcgix_req_t *req)
+{
+    struct pollfd pfd;
+    step_t st = STEP_CONTINUE;
+    int n;
+
+    while (st == STEP_CONTINUE) {
+        pfd.fd = req->fd;
+        pfd.events = POLLIN;
+        if (req->wlen > 0 || !req->stdin_done) {
+            pfd.events |= POLLOUT;
+        }
+        n = wait_backend(req, &pfd);
+        if (n == -2) {
+            return abort_request(req);
+        }
+        if (n == 0) {
+            return fail(req, HTTP_GATEWAY_TIME_OUT, FCGIX_LOGNO(00044),
+                        "no response for %d s (-idle-timeout)",
+                        req->idle_ms / 1000);
+        }
+        if (n < 0) {
+            return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00045),
+                        "poll failed: %s", strerror(errno));
+        }
+        if (pfd.revents & POLLOUT) {
+            st = on_writable(req);
+        }
+        if (st == STEP_CONTINUE && (pfd.revents & ~POLLOUT)) {
+            st = on_readable(req);
+        }
+    }
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Request bodies                                                      */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    apr_file_t *file;           /* created when memory is not enough */
+    apr_off_t total;
+    apr_off_t file_len;
+} spool_t;
+
+static apr_status_t spool_to_file(fcgix_req_t *req, spool_t *sp,
+                                  const char *data, apr_size_t len)
+{
+    const char *dir;
+    apr_status_t rv;
+
+    if (sp->file == NULL) {
+        rv = apr_temp_dir_get(&dir, req->r->pool);
+        if (rv == APR_SUCCESS) {
+            rv = apr_file_mktemp(&sp->file,
+                                 apr_pstrcat(req->r->pool, dir,
+                                             "/fcgix-body-XXXXXX", NULL),
+                                 APR_FOPEN_CREATE | APR_FOPEN_READ
+                                     | APR_FOPEN_WRITE | APR_FOPEN_EXCL
+                                     | APR_FOPEN_DELONCLOSE,
+                                 req->r->pool);
+        }
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    sp->file_len += (apr_off_t)len;
+    return apr_file_write_full(sp->file, data, len, NULL);
+}
+
+/* Move the data of @bb into the spool: memory while the total stays
+ * under SPOOL_MEMORY_MAX, a temporary file for the rest. */
+static apr_status_t spool_brigade(fcgix_req_t *req, apr_bucket_brigade *bb,
+                                  spool_t *sp)
+{
+    const char *data;
+    apr_size_t len;
+    apr_bucket *b;
+    apr_status_t rv;
+
+    while (!APR_BRIGADE_EMPTY(bb)) {
+        b = APR_BRIGADE_FIRST(bb);
+        if (APR_BUCKET_IS_METADATA(b)) {
+            req->body_eos |= APR_BUCKET_IS_EOS(b);
+            apr_bucket_delete(b);
+            continue;
+        }
+        rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        if (sp->file == NULL && sp->total + len <= SPOOL_MEMORY_MAX) {
+            apr_bucket_setaside(b, req->r->pool);
+            APR_BUCKET_REMOVE(b);
+            APR_BRIGADE_INSERT_TAIL(req->body_bb, b);
+        }
+        else {
+            if ((rv = spool_to_file(req, sp, data, len)) != APR_SUCCESS) {
+                return rv;
+            }
+            apr_bucket_delete(b);
+        }
+        sp->total += (apr_off_t)len;
+    }
+    return APR_SUCCESS;
+}
+
+/* Read a chunked body whole, so that CONTENT_LENGTH can be sent (PHP
+ * needs it). Returns OK or an HTTP status. */
+static int spool_body(fcgix_req_t *req, apr_off_t *total)
+{
+    request_rec *r = req->r;
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool,
+                                                r->connection->bucket_alloc);
+    spool_t sp = {NULL, 0, 0};
+    apr_status_t rv;
+
+    while (!req->body_eos) {
+        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
+                            APR_BLOCK_READ, STDIN_CHUNK);
+        if (rv == APR_SUCCESS) {
+            rv = spool_brigade(req, bb, &sp);
+        }
+        if (rv != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r,
+                          FCGIX_LOGNO(00050) "spooling the chunked request "
+                          "body failed");
+            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+        }
+    }
+    if (sp.file) {
+        apr_brigade_insert_file(req->body_bb, sp.file, 0, sp.file_len,
+                                r->pool);
+    }
+    req->body_spooled = 1;
+    *total = sp.total;
+    return OK;
+}
+
+/* Decide how the request body travels. Returns OK or an HTTP status;
+ * @spooled_len is the length to announce, or -1 to keep httpd's. */
+static int prepare_body(fcgix_req_t *req, apr_off_t *spooled_len)
+{
+    request_rec *r = req->r;
+    const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    int mode = req->dconf->chunked_body;
+
+    *spooled_len = -1;
+    if (te == NULL) {
+        /* No body at all: the end of STDIN goes out with the PARAMS. */
+        if (cl == NULL || !strcmp(cl, "0")) {
+            req->body_eos = 1;
+        }
+        return OK;
+    }
+    if (mode == FCGIX_CHUNKED_REFUSE) {
+        return HTTP_LENGTH_REQUIRED;
+    }
+    if (mode == FCGIX_CHUNKED_STREAM) {
+        return OK;
+    }
+    return spool_body(req, spooled_len);
+}
+
+/* ------------------------------------------------------------------ */
+/* Entry point                                                         */
+/* ------------------------------------------------------------------ */
+
+static fcgix_req_t *new_request(request_rec *r, const fcgix_app_t *app)
+{
+    fcgix_req_t *req = apr_pcalloc(r->pool, sizeof(*req));
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    int idle;
+
+    req->r = r;
+    req->app = app;
+    req->opts = fcgix_app_effective(&app->opts, app->kind);
+    req->dconf = ap_get_module_config(r->per_dir_config, &fastcgi_x_module);
+    req->fd = -1;
+    req->status = OK;
+    /* Unset -idle-timeout: httpd's Timeout (mod_fastcgi's 30 s cut slow
+     * pages short). */
+    idle = req->opts.idle_timeout > 0
+               ? req->opts.idle_timeout
+               : (int)apr_time_sec(r->server->timeout);
+    req->idle_ms = idle * 1000;
+    req->wbuf = apr_palloc(r->pool, WRITE_BUF_SIZE);
+    req->rbuf = apr_palloc(r->pool, READ_BUF_SIZE);
+    req->body_bb = apr_brigade_create(r->pool, ba);
+    req->hdr_bb = apr_brigade_create(r->pool, ba);
+    req->out_bb = apr_brigade_create(r->pool, ba);
+    fcgix_dec_init(&req->dec, REQUEST_ID);
+    fcgix_hdrscan_init(&req->scan);
+    return req;
+}
+
+int fcgix_serve(request_rec *r, const fcgix_app_t *app)
+{
+    fcgix_req_t *req = new_request(r, app);
+    apr_off_t spooled_len;
+    apr_table_t *env;
+    step_t st;
+    int status;
+
+    status = prepare_body(req, &spooled_len);
+    if (status != OK) {
+        return status;
+    }
+    env = build_env(req, spooled_len);
+    st = connect_backend(req);
+    if (st == STEP_CONTINUE) {
+        st = send_params(req, env);
+    }
+    if (st == STEP_CONTINUE && req->body_eos
+        && APR_BRIGADE_EMPTY(req->body_bb)) {
+        queue_stdin_end(req);
+    }
+    if (st == STEP_CONTINUE) {
+        st = pump(req);
+    }
+    if (st == STEP_FINISHED && req->status == OK && req->headers_done) {
+        APR_BRIGADE_INSERT_TAIL(req->out_bb, apr_bucket_eos_create(
+                                                 r->connection->bucket_alloc));
+        pass_output(req, 0);
+    }
+    close_backend(req);
+    return req->status;
+}
