@@ -46,8 +46,17 @@ Group www-data"
     chmod 755 "$RUN" "$RUN/htdocs"
 fi
 
-# The libfcgi test responder, listening on a Unix socket of its own.
-build/fcgi_responder "$RUN/responder.sock" 2>>"$RUN/responder.log" &
+# The libfcgi test responder, listening on a Unix socket of its own. As
+# root it runs as www-data, the user httpd's children connect as.
+RUN_AS=()
+if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$RUN/sockets"
+    chown www-data:www-data "$RUN/sockets"
+    RUN_AS=(setpriv --reuid=www-data --regid=www-data --init-groups)
+fi
+mkdir -p "$RUN/sockets"
+"${RUN_AS[@]}" build/fcgi_responder "$RUN/sockets/responder.sock" \
+    2>>"$RUN/responder.log" &
 PIDS+=($!)
 
 cat >"$RUN/httpd.conf" <<EOF
@@ -73,10 +82,7 @@ DirectoryIndex index.html
 </Directory>
 
 # The classic external-server recipe, served by the libfcgi test app.
-FastCgiExternalServer "$RUN/htdocs/hello.fcgi" -socket "$RUN/responder.sock"
-<Location /hello.fcgi>
-    SetHandler fastcgi-script
-</Location>
+FastCgiExternalServer "$RUN/htdocs/hello.fcgi" -socket "$RUN/sockets/responder.sock"
 EOF
 
 /usr/sbin/apache2 -t -f "$RUN/httpd.conf"
@@ -96,11 +102,12 @@ mod_fastcgi_x demo: httpd (pid ${PIDS[1]}) on http://127.0.0.1:$PORT/
   config     $RUN/httpd.conf
   error log  $RUN/error.log
   started    httpd with mod_fastcgi_x loaded from $TOP/.libs/
-             the libfcgi test responder (pid ${PIDS[0]}) on $RUN/responder.sock
+             the libfcgi test responder (pid ${PIDS[0]}) on $RUN/sockets/responder.sock
 
-  http://127.0.0.1:$PORT/             what works so far
-  http://127.0.0.1:$PORT/hello.fcgi   an external FastCGI server (answers 503
-                                      until the responder issue lands)
+  http://127.0.0.1:$PORT/                          what works so far
+  http://127.0.0.1:$PORT/hello.fcgi                the libfcgi app
+  http://127.0.0.1:$PORT/hello.fcgi/path?env       its CGI environment
+  http://127.0.0.1:$PORT/hello.fcgi?chunks=5&pause=500   streamed output
 
 Ctrl-C stops everything.
 EOF
