@@ -52,9 +52,10 @@ APLOG_USE_MODULE(fastcgi_x);
 #define STDIN_CHUNK 65528
 /* Response header block cap: beyond it the app is misbehaving. */
 #define MAX_HEADER_BYTES (64 * 1024)
-/* httpd's header scanner reads lines of at most MAX_STRING_LEN - 2 bytes
- * (CR and LF not counted); a longer line would reach it cut in two. */
-#define MAX_HEADER_LINE (MAX_STRING_LEN - 2)
+/* httpd's header scanner reads lines of at most MAX_STRING_LEN - 3 bytes
+ * (CRs and the LF not counted); a longer line would make it fail with a
+ * misleading "premature end of script headers". */
+#define MAX_HEADER_LINE (MAX_STRING_LEN - 3)
 /* A stderr line longer than this is logged in pieces. */
 #define STDERR_LINE_MAX 4096
 /* How long to wait for END_REQUEST after FCGI_ABORT_REQUEST. */
@@ -99,6 +100,7 @@ typedef struct {
     int unflushed;
     int flush_always;           /* -flush or X-Accel-Buffering: no */
     char *err_line;             /* stderr line being assembled */
+    apr_pool_t *scratch;        /* for one log line; cleared after it */
     size_t err_len;
     int ended;                  /* END_REQUEST seen */
 } fcgix_req_t;
@@ -107,39 +109,46 @@ typedef struct {
 /* Failure mapping and logging                                         */
 /* ------------------------------------------------------------------ */
 
-/* Log a failure that names the app, and map it: before the response
- * headers went out, the client gets @status; after, the response is cut
- * short with an error bucket so that httpd closes the connection. */
-static step_t fail(fcgix_req_t *req, int status, const char *logno,
-                   const char *fmt, ...)
+/* Map a failure: before the response headers went out, the client gets
+ * @status; after, the response is cut short with an error bucket so that
+ * httpd closes the connection instead of appending an error page. */
+static step_t end_with(fcgix_req_t *req, int status)
 {
     request_rec *r = req->r;
-    apr_bucket *b;
-    va_list ap;
-    const char *msg;
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
 
-    va_start(ap, fmt);
-    msg = apr_pvsprintf(r->pool, fmt, ap);
-    va_end(ap);
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%sFastCGI app %s: %s", logno,
-                  req->app->path, msg);
     if (!req->headers_done) {
         req->status = status;
+        r->status_line = NULL;      /* the app's, if it sent one */
         if (status == HTTP_SERVICE_UNAVAILABLE) {
             apr_table_setn(r->err_headers_out, "Retry-After", "5");
         }
         return STEP_FAILED;
     }
     apr_brigade_cleanup(req->out_bb);
-    b = ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool,
-                               r->connection->bucket_alloc);
-    APR_BRIGADE_INSERT_TAIL(req->out_bb, b);
-    APR_BRIGADE_INSERT_TAIL(req->out_bb, apr_bucket_eos_create(
-                                             r->connection->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(req->out_bb,
+                            ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL,
+                                                   r->pool, ba));
+    APR_BRIGADE_INSERT_TAIL(req->out_bb, apr_bucket_eos_create(ba));
     ap_pass_brigade(r->output_filters, req->out_bb);
     apr_brigade_cleanup(req->out_bb);
     req->status = OK;
     return STEP_FAILED;
+}
+
+/* Log a failure that names the app, then map it (end_with). */
+static step_t fail(fcgix_req_t *req, int status, const char *logno,
+                   const char *fmt, ...)
+{
+    va_list ap;
+    const char *msg;
+
+    va_start(ap, fmt);
+    msg = apr_pvsprintf(req->r->pool, fmt, ap);
+    va_end(ap);
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r, "%sFastCGI app %s: %s",
+                  logno, req->app->path, msg);
+    return end_with(req, status);
 }
 
 static apr_status_t close_backend(void *data)
@@ -429,11 +438,13 @@ static step_t fill_stdin(fcgix_req_t *req)
     if (APR_BRIGADE_EMPTY(bb) && !req->body_eos) {
         rv = read_body(req);
         if (rv != APR_SUCCESS) {
+            /* The client's fault (or its going away): not worth more
+             * than a debug line. */
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, req->r,
                           FCGIX_LOGNO(00025) "reading the request body "
                           "failed");
-            req->status = ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-            return STEP_FAILED;
+            return end_with(req,
+                            ap_map_http_request_error(rv, HTTP_BAD_REQUEST));
         }
     }
     rv = apr_brigade_flatten(bb, (char *)content, &len);
@@ -479,8 +490,10 @@ static void log_stderr_line(fcgix_req_t *req)
      * fake log lines into the error log. */
     ap_log_rerror(APLOG_MARK, level, 0, req->r,
                   FCGIX_LOGNO(00030) "FastCGI app %s stderr: %s",
-                  req->app->path, ap_escape_logitem(req->r->pool,
+                  req->app->path, ap_escape_logitem(req->scratch,
                                                     req->err_line));
+    /* A chatty app must not grow the request's memory line by line. */
+    apr_pool_clear(req->scratch);
     req->err_len = 0;
 }
 
@@ -493,6 +506,7 @@ static void on_stderr(fcgix_req_t *req, const unsigned char *data,
 
     if (req->err_line == NULL) {
         req->err_line = apr_palloc(req->r->pool, STDERR_LINE_MAX + 1);
+        apr_pool_create(&req->scratch, req->r->pool);
     }
     for (i = 0; i < len; i++) {
         if (data[i] == '\n') {
