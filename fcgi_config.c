@@ -64,8 +64,10 @@ static const opt_def_t server_opts[] = {
     {"init-start-delay", NULL, OPT_INT, APP_OPT(init_start_delay), 0,
      ONE_DAY},
     {"initial-env", NULL, OPT_LIST, APP_OPT(initial_env), 0, 0},
+    {"keep-conn", NULL, OPT_FLAG, APP_OPT(keep_conn), 0, 0},
     {"listen-queue-depth", NULL, OPT_INT, APP_OPT(listen_queue_depth), 1,
      65535},
+    {"max-conns", NULL, OPT_INT, APP_OPT(max_conns), 1, 1024},
     {"min-server-life", NULL, OPT_INT, APP_OPT(min_server_life), 0, ONE_DAY},
     {"nph", NULL, OPT_FLAG, APP_OPT(nph), 0, 0},
     {"pass-header", NULL, OPT_LIST, APP_OPT(pass_headers), 0, 0},
@@ -83,6 +85,8 @@ static const opt_def_t external_opts[] = {
     {"group", NULL, OPT_STRING, APP_FIELD(group), 0, 0},
     {"host", NULL, OPT_STRING, APP_FIELD(host), 0, 0},
     {"idle-timeout", NULL, OPT_INT, APP_OPT(idle_timeout), 1, ONE_DAY},
+    {"keep-conn", NULL, OPT_FLAG, APP_OPT(keep_conn), 0, 0},
+    {"max-conns", NULL, OPT_INT, APP_OPT(max_conns), 1, 1024},
     {"nph", NULL, OPT_FLAG, APP_OPT(nph), 0, 0},
     {"pass-header", NULL, OPT_LIST, APP_OPT(pass_headers), 0, 0},
     {"socket", NULL, OPT_STRING, APP_FIELD(socket_path), 0, 0},
@@ -277,6 +281,8 @@ static void opts_unset(fcgix_app_opts_t *o)
     o->min_server_life = FCGIX_UNSET;
     o->listen_queue_depth = FCGIX_UNSET;
     o->priority = FCGIX_UNSET;
+    o->keep_conn = FCGIX_UNSET;
+    o->max_conns = FCGIX_UNSET;
 }
 
 #define DEFAULT_IF_UNSET(field, value)                                        \
@@ -293,8 +299,9 @@ fcgix_app_opts_t fcgix_app_effective(const fcgix_app_opts_t *opts,
     fcgix_app_opts_t e = *opts;
 
     (void)kind;
-    DEFAULT_IF_UNSET(conn_timeout, 0);
-    DEFAULT_IF_UNSET(idle_timeout, 30);
+    /* -appConnTimeout and -idle-timeout stay unset: the handler then uses
+     * httpd's Timeout. mod_fastcgi's 30 s idle default cut slow pages
+     * short, and its blocking connect could wait forever. */
     DEFAULT_IF_UNSET(flush, 0);
     DEFAULT_IF_UNSET(nph, 0);
     DEFAULT_IF_UNSET(init_start_delay, 1);
@@ -302,6 +309,8 @@ fcgix_app_opts_t fcgix_app_effective(const fcgix_app_opts_t *opts,
     DEFAULT_IF_UNSET(min_server_life, 30);
     DEFAULT_IF_UNSET(listen_queue_depth, 100);
     DEFAULT_IF_UNSET(priority, 0);
+    DEFAULT_IF_UNSET(keep_conn, 0);
+    DEFAULT_IF_UNSET(max_conns, FCGIX_DEFAULT_MAX_CONNS);
     return e;
 }
 
@@ -493,7 +502,8 @@ static int same_app(const fcgix_app_t *a, const fcgix_app_t *b)
            && x->restart_delay == y->restart_delay
            && x->min_server_life == y->min_server_life
            && x->listen_queue_depth == y->listen_queue_depth
-           && x->priority == y->priority;
+           && x->priority == y->priority && x->keep_conn == y->keep_conn
+           && x->max_conns == y->max_conns;
 }
 
 #define REGISTRY_KEY "fcgix_app_registry"

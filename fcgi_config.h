@@ -45,7 +45,13 @@ typedef struct {
     int min_server_life;        /**< -min-server-life, seconds */
     int listen_queue_depth;     /**< -listen-queue-depth */
     int priority;               /**< -priority, nice value */
+    int keep_conn;              /**< -keep-conn: FCGI_KEEP_CONN */
+    int max_conns;              /**< -max-conns: idle kept, per child */
 } fcgix_app_opts_t;
+
+/** Idle kept connections per httpd child and app when -max-conns is
+ *  unset. */
+#define FCGIX_DEFAULT_MAX_CONNS 4
 
 /** One application class defined by FastCgiServer or
  *  FastCgiExternalServer. */

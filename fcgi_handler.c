@@ -36,6 +36,7 @@
 #include "http_request.h"
 #include "util_script.h"
 
+#include "fcgi_conns.h"
 #include "fcgi_handler.h"
 #include "fcgi_proto.h"
 
@@ -68,7 +69,8 @@ APLOG_USE_MODULE(fastcgi_x);
 typedef enum {
     STEP_CONTINUE = 0,
     STEP_FINISHED,      /* stop; req->status says what to return */
-    STEP_FAILED         /* stop; the failure was logged and mapped */
+    STEP_FAILED,        /* stop; the failure was logged and mapped */
+    STEP_RETRY          /* a kept connection was found dead before use */
 } step_t;
 
 typedef struct {
@@ -77,6 +79,10 @@ typedef struct {
     fcgix_app_opts_t opts;      /* effective options */
     const fcgix_dir_conf_t *dconf;
     int fd;
+    fcgix_conn_t conn;          /* the connection's history */
+    int reused;                 /* a kept connection, not a new one */
+    int received;               /* any byte came from the app */
+    int stdin_cut;              /* the app stopped reading STDIN */
     int status;                 /* what the handler returns */
     int idle_ms;                /* -idle-timeout as a poll timeout */
 
@@ -86,6 +92,7 @@ typedef struct {
     apr_bucket_brigade *body_bb;        /* request body not yet sent */
     int body_spooled;           /* body_bb holds the whole body */
     int body_eos;               /* no more request body */
+    int body_taken;             /* some body was read from the client */
     int stdin_done;             /* empty STDIN record queued */
 
     /* App to server. */
@@ -226,6 +233,17 @@ static step_t connect_backend(fcgix_req_t *req)
         : apr_psprintf(req->r->pool, "%s:%d", req->app->host,
                        req->app->port);
 
+    if (req->opts.keep_conn == 1 && !req->reused
+        && fcgix_conns_take(req->app, &req->conn)) {
+        req->fd = req->conn.fd;
+        req->reused = 1;
+        apr_pool_cleanup_register(req->r->pool, req, close_backend,
+                                  apr_pool_cleanup_null);
+        return STEP_CONTINUE;
+    }
+    req->reused = 0;
+    req->conn.born = apr_time_now();
+    req->conn.uses = 0;
     /* 0 meant a blocking connect() in mod_fastcgi; an unbounded wait is
      * never what an admin wants, so use httpd's Timeout instead. */
     if (timeout <= 0) {
@@ -287,6 +305,9 @@ static step_t send_all(fcgix_req_t *req)
 
     while (req->wpos < req->wlen) {
         if (send_pending(req) < 0) {
+            if (req->reused) {
+                return STEP_RETRY;
+            }
             return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00022),
                         "closed the connection while receiving the "
                         "request: %s", strerror(errno));
@@ -357,7 +378,8 @@ static step_t send_params(fcgix_req_t *req, const apr_table_t *env)
     int i, rc;
     step_t st;
 
-    fcgix_rec_begin_request(req->wbuf, REQUEST_ID, FCGIX_RESPONDER, 0);
+    fcgix_rec_begin_request(req->wbuf, REQUEST_ID, FCGIX_RESPONDER,
+                            req->opts.keep_conn == 1 ? FCGIX_KEEP_CONN : 0);
     /* Room is kept at the end for an empty STDIN record. */
     fcgix_params_init(&pk, req->wbuf + base,
                       WRITE_BUF_SIZE - base - FCGIX_HEADER_LEN, REQUEST_ID,
@@ -435,6 +457,7 @@ static step_t fill_stdin(fcgix_req_t *req)
     apr_bucket *rest;
     apr_status_t rv;
 
+    req->body_taken = 1;
     if (APR_BRIGADE_EMPTY(bb) && !req->body_eos) {
         rv = read_body(req);
         if (rv != APR_SUCCESS) {
@@ -792,6 +815,13 @@ static step_t decode_input(fcgix_req_t *req, size_t n)
 /* The pump                                                            */
 /* ------------------------------------------------------------------ */
 
+/* A request can go again on a new connection only if no request body was
+ * taken from the client yet: a body cannot be read twice. */
+static int retry_is_safe(const fcgix_req_t *req)
+{
+    return !req->body_taken;
+}
+
 /* The client went away: tell the app (FCGI_ABORT_REQUEST), give it a
  * moment to end the request, then close. */
 static step_t abort_request(fcgix_req_t *req)
@@ -828,6 +858,9 @@ static step_t on_readable(fcgix_req_t *req)
     ssize_t n = recv(req->fd, req->rbuf, READ_BUF_SIZE, 0);
     step_t st;
 
+    if (n <= 0 && req->reused && !req->received && retry_is_safe(req)) {
+        return STEP_RETRY;
+    }
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
             return STEP_CONTINUE;
@@ -839,6 +872,7 @@ static step_t on_readable(fcgix_req_t *req)
         return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00042),
                     "closed the connection before FCGI_END_REQUEST");
     }
+    req->received = 1;
     st = decode_input(req, (size_t)n);
     if (st == STEP_FAILED) {
         return st;
@@ -868,6 +902,7 @@ static step_t on_writable(fcgix_req_t *req)
                       req->app->path);
         req->wlen = req->wpos = 0;
         req->stdin_done = 1;
+        req->stdin_cut = 1;
     }
     return STEP_CONTINUE;
 }
@@ -1059,6 +1094,30 @@ static int prepare_body(fcgix_req_t *req, apr_off_t *spooled_len)
     return spool_body(req, spooled_len);
 }
 
+/* -nph (or an app named nph-*): the app writes the whole HTTP response,
+ * status line included, so nothing above the connection may touch it (as
+ * mod_cgi does for nph- scripts). */
+static void start_nph(fcgix_req_t *req)
+{
+    request_rec *r = req->r;
+    const char *base = strrchr(r->filename, '/');
+    ap_filter_t *f;
+
+    base = base ? base + 1 : r->filename;
+    if (!req->opts.nph && strncmp(base, "nph-", 4)) {
+        return;
+    }
+    f = r->proto_output_filters;
+    while (f && f->frec->ftype < AP_FTYPE_CONNECTION) {
+        f = f->next;
+    }
+    r->output_filters = r->proto_output_filters = f;
+    /* Only the app knows how its response is framed. */
+    r->connection->keepalive = AP_CONN_CLOSE;
+    req->headers_done = 1;
+    req->flush_always = req->opts.flush;
+}
+
 /* ------------------------------------------------------------------ */
 /* Entry point                                                         */
 /* ------------------------------------------------------------------ */
@@ -1091,6 +1150,54 @@ static fcgix_req_t *new_request(request_rec *r, const fcgix_app_t *app)
     return req;
 }
 
+/* Connect, send the request, pump the exchange. */
+static step_t exchange(fcgix_req_t *req, const apr_table_t *env)
+{
+    step_t st = connect_backend(req);
+
+    if (st == STEP_CONTINUE) {
+        st = send_params(req, env);
+    }
+    if (st == STEP_CONTINUE && req->body_eos
+        && APR_BRIGADE_EMPTY(req->body_bb)) {
+        queue_stdin_end(req);
+    }
+    if (st == STEP_CONTINUE) {
+        start_nph(req);
+        st = pump(req);
+    }
+    return st;
+}
+
+/* Forget a dead kept connection's exchange before trying a new one;
+ * nothing was received and no body was taken. */
+static void reset_exchange(fcgix_req_t *req)
+{
+    close_backend(req);
+    req->wlen = req->wpos = 0;
+    req->stdin_done = 0;
+    req->headers_done = 0;
+    fcgix_dec_init(&req->dec, REQUEST_ID);
+    fcgix_hdrscan_init(&req->scan);
+}
+
+/* Keep the connection for the next request when the exchange ended
+ * cleanly: END_REQUEST with nothing after it, and the whole STDIN stream
+ * sent (an unread STDIN record would be taken by the app as the start of
+ * the next request). Otherwise close it. */
+static void release_backend(fcgix_req_t *req, step_t st)
+{
+    if (req->fd >= 0 && req->opts.keep_conn == 1 && st == STEP_FINISHED
+        && req->ended && fcgix_dec_done(&req->dec) && req->stdin_done
+        && !req->stdin_cut && req->wlen == 0) {
+        req->conn.fd = req->fd;
+        req->conn.uses++;
+        fcgix_conns_give(req->app, &req->conn);
+        req->fd = -1;
+    }
+    close_backend(req);
+}
+
 int fcgix_serve(request_rec *r, const fcgix_app_t *app)
 {
     fcgix_req_t *req = new_request(r, app);
@@ -1104,22 +1211,21 @@ int fcgix_serve(request_rec *r, const fcgix_app_t *app)
         return status;
     }
     env = build_env(req, spooled_len);
-    st = connect_backend(req);
-    if (st == STEP_CONTINUE) {
-        st = send_params(req, env);
-    }
-    if (st == STEP_CONTINUE && req->body_eos
-        && APR_BRIGADE_EMPTY(req->body_bb)) {
-        queue_stdin_end(req);
-    }
-    if (st == STEP_CONTINUE) {
-        st = pump(req);
+    st = exchange(req, env);
+    if (st == STEP_RETRY) {
+        /* The kept connection had been closed by the app (php-fpm's
+         * pm.max_requests, an idle timeout): once more on a new one. */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      FCGIX_LOGNO(00046) "FastCGI app %s: kept connection "
+                      "was closed; retrying on a new one", app->path);
+        reset_exchange(req);
+        st = exchange(req, env);
     }
     if (st == STEP_FINISHED && req->status == OK && req->headers_done) {
         APR_BRIGADE_INSERT_TAIL(req->out_bb, apr_bucket_eos_create(
                                                  r->connection->bucket_alloc));
         pass_output(req, 0);
     }
-    close_backend(req);
+    release_backend(req, st);
     return req->status;
 }

@@ -22,6 +22,7 @@
 #include "apr_hash.h"
 
 #include "fcgi_config.h"
+#include "fcgi_conns.h"
 #include "fcgi_handler.h"
 
 /* AP_DECLARE_MODULE below also declares APLOG_USE_MODULE(fastcgi_x). */
@@ -114,9 +115,17 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    if (app_registry) {
+        fcgix_conns_child_init(pchild, app_registry, s);
+    }
+}
+
 static void fcgix_register_hooks(apr_pool_t *p)
 {
     (void)p;
+    ap_hook_child_init(fcgix_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(fcgix_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(fcgix_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(fcgix_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -1,0 +1,205 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_conns.c
+ * @brief Kept backend connections; see fcgi_conns.h for why they are
+ *        held so briefly.
+ */
+
+#include <poll.h>
+#include <unistd.h>
+
+#include "apr_hash.h"
+#include "apr_thread_mutex.h"
+#include "apr_thread_proc.h"
+
+#include "httpd.h"
+#include "http_log.h"
+
+#include "fcgi_conns.h"
+#include "fcgi_handler.h"
+
+APLOG_USE_MODULE(fastcgi_x);
+
+/* An idle connection pins its app process: close it this soon. */
+#define KEEP_IDLE_MAX apr_time_from_msec(20)
+/* How often the reaper looks. */
+#define REAP_INTERVAL apr_time_from_msec(10)
+/* Retire a connection after this long or this many requests, so that its
+ * app process goes back to accept() and serves whoever else waits. */
+#define KEEP_LIFETIME apr_time_from_msec(100)
+#define KEEP_MAX_USES 100
+
+typedef struct {
+    fcgix_conn_t conn;
+    apr_time_t idle_since;
+} idle_conn_t;
+
+typedef struct {
+    apr_thread_mutex_t *lock;
+    idle_conn_t *idle;          /* a stack: the most recent on top */
+    int count;
+    int max;
+} conn_pool_t;
+
+/* Per child: app -> conn_pool_t; built in child_init, then read-only. */
+static apr_hash_t *pools;
+static volatile int reaper_stop;
+
+static conn_pool_t *pool_of(const fcgix_app_t *app)
+{
+    return pools ? apr_hash_get(pools, &app, sizeof(app)) : NULL;
+}
+
+/* A kept connection the app closed (idle timeout, max requests) reads
+ * as EOF; any readable byte on an idle connection is wrong either way. */
+static int looks_alive(int fd)
+{
+    struct pollfd pfd;
+
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    return poll(&pfd, 1, 0) == 0;
+}
+
+int fcgix_conns_take(const fcgix_app_t *app, fcgix_conn_t *conn)
+{
+    conn_pool_t *pool = pool_of(app);
+    int found = 0;
+
+    if (pool == NULL) {
+        return 0;
+    }
+    apr_thread_mutex_lock(pool->lock);
+    while (!found && pool->count > 0) {
+        *conn = pool->idle[--pool->count].conn;
+        found = looks_alive(conn->fd);
+        if (!found) {
+            close(conn->fd);
+        }
+    }
+    apr_thread_mutex_unlock(pool->lock);
+    return found;
+}
+
+void fcgix_conns_give(const fcgix_app_t *app, const fcgix_conn_t *conn)
+{
+    conn_pool_t *pool = pool_of(app);
+    apr_time_t now = apr_time_now();
+    int kept = 0;
+
+    if (pool && conn->uses < KEEP_MAX_USES
+        && now - conn->born < KEEP_LIFETIME) {
+        apr_thread_mutex_lock(pool->lock);
+        if (pool->count < pool->max) {
+            pool->idle[pool->count].conn = *conn;
+            pool->idle[pool->count].idle_since = now;
+            pool->count++;
+            kept = 1;
+        }
+        apr_thread_mutex_unlock(pool->lock);
+    }
+    if (!kept) {
+        close(conn->fd);
+    }
+}
+
+/* Close the idle connections older than KEEP_IDLE_MAX; the stack's
+ * oldest entries are at the bottom. */
+static void reap_pool(conn_pool_t *pool, apr_time_t now)
+{
+    int i, keep = 0;
+
+    apr_thread_mutex_lock(pool->lock);
+    for (i = 0; i < pool->count; i++) {
+        if (now - pool->idle[i].idle_since >= KEEP_IDLE_MAX) {
+            close(pool->idle[i].conn.fd);
+        }
+        else {
+            pool->idle[keep++] = pool->idle[i];
+        }
+    }
+    pool->count = keep;
+    apr_thread_mutex_unlock(pool->lock);
+}
+
+static void *APR_THREAD_FUNC reaper(apr_thread_t *thd, void *data)
+{
+    apr_hash_index_t *hi;
+
+    (void)data;
+    while (!reaper_stop) {
+        apr_sleep(REAP_INTERVAL);
+        /* A NULL pool: the hash's own iterator, no allocation per pass;
+         * only this thread iterates. */
+        for (hi = apr_hash_first(NULL, pools); hi; hi = apr_hash_next(hi)) {
+            reap_pool(apr_hash_this_val(hi), apr_time_now());
+        }
+    }
+    apr_thread_exit(thd, APR_SUCCESS);
+    return NULL;
+}
+
+static apr_status_t stop_reaper(void *data)
+{
+    apr_thread_t *thd = data;
+    apr_status_t rv;
+
+    reaper_stop = 1;
+    apr_thread_join(&rv, thd);
+    return APR_SUCCESS;
+}
+
+static conn_pool_t *new_pool(apr_pool_t *p, int max)
+{
+    conn_pool_t *pool = apr_pcalloc(p, sizeof(*pool));
+
+    apr_thread_mutex_create(&pool->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    pool->max = max;
+    pool->idle = apr_pcalloc(p, sizeof(idle_conn_t) * (apr_size_t)max);
+    return pool;
+}
+
+void fcgix_conns_child_init(apr_pool_t *pchild, apr_hash_t *registry,
+                            server_rec *s)
+{
+    apr_hash_index_t *hi;
+    apr_thread_t *thd;
+    apr_status_t rv;
+
+    pools = apr_hash_make(pchild);
+    for (hi = apr_hash_first(pchild, registry); hi; hi = apr_hash_next(hi)) {
+        const fcgix_app_t *app = apr_hash_this_val(hi);
+        const fcgix_app_t **key;
+
+        if (app->opts.keep_conn != 1) {
+            continue;
+        }
+        key = apr_palloc(pchild, sizeof(*key));
+        *key = app;
+        apr_hash_set(pools, key, sizeof(*key),
+                     new_pool(pchild, app->opts.max_conns > 0
+                                          ? app->opts.max_conns
+                                          : FCGIX_DEFAULT_MAX_CONNS));
+    }
+    if (apr_hash_count(pools) == 0) {
+        return;
+    }
+    reaper_stop = 0;
+    rv = apr_thread_create(&thd, NULL, reaper, pchild, pchild);
+    if (rv != APR_SUCCESS) {
+        /* Without the reaper idle connections could pin app processes:
+         * keep none. */
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     FCGIX_LOGNO(00060) "cannot start the thread that "
+                     "closes idle FastCGI connections; -keep-conn is off "
+                     "in this process");
+        pools = NULL;
+        return;
+    }
+    apr_pool_cleanup_register(pchild, thd, stop_reaper,
+                              apr_pool_cleanup_null);
+}

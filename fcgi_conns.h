@@ -1,0 +1,63 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_conns.h
+ * @brief Kept backend connections (FCGI_KEEP_CONN), per httpd child
+ *        process and application, for apps configured with -keep-conn.
+ *
+ * An idle kept connection pins a single-threaded app process (php-fpm,
+ * libfcgi): it blocks in read() on that connection and accepts nobody
+ * else, which is how mod_proxy_fcgi's enablereuse hangs a small php-fpm
+ * pool. So idle connections are closed after a short idle time by a
+ * reaper thread, and a connection is retired after a bounded lifetime,
+ * which sends its app process back to accept() where waiting connections
+ * (from other httpd children) are served in order.
+ */
+
+#ifndef FCGIX_CONNS_H
+#define FCGIX_CONNS_H
+
+#include "apr_pools.h"
+#include "apr_time.h"
+#include "httpd.h"
+
+#include "fcgi_config.h"
+
+/** A kept connection's history, carried while a request uses it. */
+typedef struct {
+    int fd;                 /**< the socket, or -1 */
+    apr_time_t born;        /**< when it was connected */
+    int uses;               /**< requests it has carried */
+} fcgix_conn_t;
+
+/**
+ * Set up the pools of this httpd child for every app with -keep-conn and
+ * start the reaper thread.
+ * @param pchild    the child's pool; everything ends with it
+ * @param registry  the applications, by path
+ * @param s         the main server, for log lines
+ */
+void fcgix_conns_child_init(apr_pool_t *pchild, apr_hash_t *registry,
+                            server_rec *s);
+
+/**
+ * Take an idle connection to @a app that still looks alive.
+ * @param app   the application
+ * @param conn  out: the connection, when one was found
+ * @return 1 when @a conn holds a connection, 0 when a new one is needed
+ */
+int fcgix_conns_take(const fcgix_app_t *app, fcgix_conn_t *conn);
+
+/**
+ * Give a connection back after a request that ended cleanly. It is kept
+ * if there is room and it has not reached its lifetime; otherwise it is
+ * closed.
+ * @param app   the application
+ * @param conn  the connection; its fd belongs to the pool afterwards
+ */
+void fcgix_conns_give(const fcgix_app_t *app, const fcgix_conn_t *conn);
+
+#endif /* FCGIX_CONNS_H */
