@@ -59,6 +59,28 @@ mkdir -p "$RUN/sockets"
     2>>"$RUN/responder.log" &
 PIDS+=($!)
 
+# PHP through php-fpm, on a Unix socket, started here with its own config.
+PHP_FPM=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -1)
+cp demo/info.php "$RUN/htdocs/info.php"
+cat >"$RUN/php-fpm.conf" <<EOF
+[global]
+pid = $RUN/php-fpm.pid
+error_log = $RUN/php-fpm.log
+daemonize = no
+[demo]
+listen = $RUN/sockets/php-fpm.sock
+listen.mode = 0660
+pm = static
+pm.max_children = 2
+catch_workers_output = yes
+EOF
+if [ "$(id -u)" = 0 ]; then
+    printf 'user = www-data\ngroup = www-data\nlisten.owner = www-data\nlisten.group = www-data\n' \
+        >>"$RUN/php-fpm.conf"
+fi
+"$PHP_FPM" -F -y "$RUN/php-fpm.conf" 2>>"$RUN/php-fpm.log" &
+PIDS+=($!)
+
 cat >"$RUN/httpd.conf" <<EOF
 ServerRoot "$RUN"
 ServerName 127.0.0.1
@@ -83,11 +105,20 @@ DirectoryIndex index.html
 
 # The classic external-server recipe, served by the libfcgi test app.
 FastCgiExternalServer "$RUN/htdocs/hello.fcgi" -socket "$RUN/sockets/responder.sock"
+
+# The classic mod_fastcgi + php-fpm recipe.
+LoadModule alias_module $MODULES/mod_alias.so
+LoadModule actions_module $MODULES/mod_actions.so
+AddHandler php-fcgi .php
+Action php-fcgi /php-fcgi
+Alias /php-fcgi "$RUN/php-fcgi"
+FastCgiExternalServer "$RUN/php-fcgi" -socket "$RUN/sockets/php-fpm.sock" -pass-header Authorization
 EOF
 
 /usr/sbin/apache2 -t -f "$RUN/httpd.conf"
 /usr/sbin/apache2 -f "$RUN/httpd.conf" -DFOREGROUND &
 PIDS+=($!)
+HTTPD_PID=$!
 
 for _ in $(seq 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
@@ -98,18 +129,20 @@ done
 
 cat <<EOF
 
-mod_fastcgi_x demo: httpd (pid ${PIDS[1]}) on http://127.0.0.1:$PORT/
+mod_fastcgi_x demo: httpd (pid $HTTPD_PID) on http://127.0.0.1:$PORT/
   config     $RUN/httpd.conf
   error log  $RUN/error.log
   started    httpd with mod_fastcgi_x loaded from $TOP/.libs/
              the libfcgi test responder (pid ${PIDS[0]}) on $RUN/sockets/responder.sock
+             php-fpm (pid ${PIDS[1]}) on $RUN/sockets/php-fpm.sock
 
   http://127.0.0.1:$PORT/                          what works so far
   http://127.0.0.1:$PORT/hello.fcgi                the libfcgi app
   http://127.0.0.1:$PORT/hello.fcgi/path?env       its CGI environment
   http://127.0.0.1:$PORT/hello.fcgi?chunks=5&pause=500   streamed output
+  http://127.0.0.1:$PORT/info.php                  PHP through php-fpm
 
 Ctrl-C stops everything.
 EOF
 
-wait "${PIDS[1]}"
+wait "$HTTPD_PID"

@@ -7,8 +7,8 @@ set -eu
 
 BUILD="gcc make apache2-bin apache2-dev libapr1-dev libaprutil1-dev"
 CHECK="$BUILD libcmocka-dev libfcgi-dev python3 python3-pytest curl clang
-libclang-rt-14-dev"
-DEMO="$BUILD libfcgi-dev curl"
+libclang-rt-14-dev php-fpm"
+DEMO="$BUILD libfcgi-dev curl php-fpm"
 
 case "${1:-check}" in
     build) WANT=$BUILD ;;
