@@ -93,6 +93,8 @@ typedef struct {
     int body_spooled;           /* body_bb holds the whole body */
     int body_eos;               /* no more request body */
     int body_taken;             /* some body was read from the client */
+    char *small_body;           /* a whole small body, kept for a resend */
+    apr_size_t small_len;
     int stdin_done;             /* empty STDIN record queued */
 
     /* App to server. */
@@ -1118,6 +1120,66 @@ static void start_nph(fcgix_req_t *req)
     req->flush_always = req->opts.flush;
 }
 
+/* With -keep-conn, a small body is read whole before anything is sent,
+ * so that the request can go again on a new connection when a kept one
+ * turns out to be dead (php-fpm's pm.max_requests closes them). */
+static int keep_small_body(fcgix_req_t *req)
+{
+    request_rec *r = req->r;
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_size_t len = STDIN_CHUNK;
+    apr_off_t total = -1;
+    apr_status_t rv;
+    char *body;
+
+    if (req->opts.keep_conn != 1 || (req->body_eos && !req->body_spooled)) {
+        return OK;
+    }
+    if (!req->body_spooled
+        && (cl == NULL || apr_atoi64(cl) > (apr_int64_t)STDIN_CHUNK)) {
+        return OK;
+    }
+    while (!req->body_eos) {
+        rv = read_body(req);
+        if (rv != APR_SUCCESS) {
+            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+        }
+    }
+    body = apr_palloc(r->pool, STDIN_CHUNK);
+    rv = apr_brigade_flatten(req->body_bb, body, &len);
+    if (rv == APR_SUCCESS) {
+        rv = apr_brigade_length(req->body_bb, 1, &total);
+    }
+    /* Larger than a record after all, or unreadable: the body stays in
+     * body_bb and goes the usual way. */
+    if (rv == APR_SUCCESS && total == (apr_off_t)len) {
+        apr_brigade_cleanup(req->body_bb);
+        req->small_body = body;
+        req->small_len = len;
+    }
+    return OK;
+}
+
+/* Queue the kept small body and the end of STDIN after the PARAMS. */
+static step_t queue_small_body(fcgix_req_t *req)
+{
+    step_t st;
+
+    if (req->wlen + req->small_len + 2 * FCGIX_HEADER_LEN > WRITE_BUF_SIZE
+        && (st = send_all(req)) != STEP_CONTINUE) {
+        return st;
+    }
+    if (req->small_len > 0) {
+        fcgix_rec_header(req->wbuf + req->wlen, FCGIX_STDIN, REQUEST_ID,
+                         (uint16_t)req->small_len, 0);
+        memcpy(req->wbuf + req->wlen + FCGIX_HEADER_LEN, req->small_body,
+               req->small_len);
+        req->wlen += FCGIX_HEADER_LEN + req->small_len;
+    }
+    queue_stdin_end(req);
+    return STEP_CONTINUE;
+}
+
 /* ------------------------------------------------------------------ */
 /* Entry point                                                         */
 /* ------------------------------------------------------------------ */
@@ -1158,8 +1220,11 @@ static step_t exchange(fcgix_req_t *req, const apr_table_t *env)
     if (st == STEP_CONTINUE) {
         st = send_params(req, env);
     }
-    if (st == STEP_CONTINUE && req->body_eos
-        && APR_BRIGADE_EMPTY(req->body_bb)) {
+    if (st == STEP_CONTINUE && req->small_body) {
+        st = queue_small_body(req);
+    }
+    else if (st == STEP_CONTINUE && req->body_eos
+             && APR_BRIGADE_EMPTY(req->body_bb)) {
         queue_stdin_end(req);
     }
     if (st == STEP_CONTINUE) {
@@ -1207,6 +1272,9 @@ int fcgix_serve(request_rec *r, const fcgix_app_t *app)
     int status;
 
     status = prepare_body(req, &spooled_len);
+    if (status == OK) {
+        status = keep_small_body(req);
+    }
     if (status != OK) {
         return status;
     }

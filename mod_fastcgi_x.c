@@ -63,6 +63,36 @@ static const fcgix_app_t *find_app_prefix(request_rec *r)
     return NULL;
 }
 
+/* An application path under a directory that does not exist: httpd's
+ * walk stopped at the missing directory and put the rest in PATH_INFO.
+ * Try the filename followed by the leading parts of PATH_INFO. */
+static const fcgix_app_t *find_app_in_path_info(request_rec *r)
+{
+    const char *info = r->path_info;
+    const fcgix_app_t *app;
+    size_t i, len;
+    char *path;
+
+    if (info == NULL || info[0] != '/') {
+        return NULL;
+    }
+    len = strlen(info);
+    for (i = 1; i <= len; i++) {
+        if (i < len && info[i] != '/') {
+            continue;
+        }
+        path = apr_pstrcat(r->pool, r->filename,
+                           apr_pstrmemdup(r->pool, info, i), NULL);
+        app = find_app(path);
+        if (app) {
+            r->filename = path;
+            r->path_info = apr_pstrdup(r->pool, info + i);
+            return app;
+        }
+    }
+    return NULL;
+}
+
 /* A request for a FastCgiServer or FastCgiExternalServer path goes to it
  * without AddHandler, and the file need not exist (mod_fastcgi does the
  * same in its fixups). */
@@ -71,7 +101,8 @@ static int fcgix_fixups(request_rec *r)
     if (r->filename == NULL || app_registry == NULL) {
         return DECLINED;
     }
-    if (find_app(r->filename) || find_app_prefix(r)) {
+    if (find_app(r->filename) || find_app_prefix(r)
+        || find_app_in_path_info(r)) {
         r->handler = FCGIX_HANDLER;
     }
     return DECLINED;
