@@ -34,7 +34,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-MODULE = REPO / ".libs" / "mod_fastcgi_x.so"
+# FCGIX_MODULE picks another build (the sanitizer one: make itest-asan).
+MODULE = Path(os.environ.get("FCGIX_MODULE")
+              or REPO / ".libs" / "mod_fastcgi_x.so")
 RESPONDER = REPO / "build" / "fcgi_responder"
 EVIL = REPO / "tests" / "apps" / "evil_backend.py"
 APACHE = "/usr/sbin/apache2"
@@ -77,6 +79,22 @@ def wait_for(predicate, timeout, interval=0.05):
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+def httpd_env():
+    """apache2's environment; with FCGIX_PRELOAD (the sanitizer runtimes,
+    since apache2 itself is not instrumented) reports go to files in
+    FCGIX_SAN_LOG_DIR, which the Makefile checks after the run."""
+    env = dict(os.environ, LANG="C")
+    preload = os.environ.get("FCGIX_PRELOAD")
+    log_dir = os.environ.get("FCGIX_SAN_LOG_DIR", "/tmp")
+    if preload:
+        env["LD_PRELOAD"] = preload
+        env["ASAN_OPTIONS"] = ("detect_leaks=0:verify_asan_link_order=0:"
+                               "log_path=%s/asan" % log_dir)
+        env["UBSAN_OPTIONS"] = ("print_stacktrace=1:"
+                                "log_path=%s/ubsan" % log_dir)
+    return env
 
 
 def can_connect(address, timeout=0.5):
@@ -226,14 +244,15 @@ class Httpd:
         self.write_conf()
         p = subprocess.run(self._cmd("-t"), stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=timeout,
-                           env=dict(os.environ, LANG="C"))
+                           env=httpd_env())
         return p.returncode, p.stdout.decode("utf-8", "replace")
 
     def modules(self, timeout=30):
         """Names listed by apache2 -M for this config."""
         self.write_conf()
         p = subprocess.run(self._cmd("-M"), stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=timeout)
+                           stderr=subprocess.STDOUT, timeout=timeout,
+                           env=httpd_env())
         return p.stdout.decode("utf-8", "replace")
 
     def start(self, timeout=START_TIMEOUT):
@@ -245,7 +264,7 @@ class Httpd:
                 self.proc = subprocess.Popen(
                     self._cmd("-DFOREGROUND"), stdin=subprocess.DEVNULL,
                     stdout=out, stderr=subprocess.STDOUT,
-                    start_new_session=True, env=dict(os.environ, LANG="C"))
+                    start_new_session=True, env=httpd_env())
             up = wait_for(lambda: self.proc.poll() is not None
                           or can_connect(("127.0.0.1", self.port)), timeout)
             if up and self.proc.poll() is None:

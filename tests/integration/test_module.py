@@ -111,3 +111,18 @@ def test_invalid_directive_fails(httpd, directive, words):
             assert w in out.lower(), "%r missing from:\n%s" % (w, out)
         else:
             assert w in out, "%r missing from:\n%s" % (w, out)
+
+
+def test_sanitizer_build_is_really_loaded(httpd):
+    """Under make itest-asan the httpd processes must run the sanitizer
+    runtime and the instrumented module; otherwise that suite would prove
+    nothing."""
+    import os
+    if not os.environ.get("FCGIX_PRELOAD"):
+        pytest.skip("only meaningful under make itest-asan")
+    srv = httpd()
+    srv.start()
+    maps = open("/proc/%d/maps" % srv.pid).read()
+    assert "libasan" in maps, "ASan runtime not loaded into apache2"
+    assert str(conftest.MODULE) in maps or "mod_fastcgi_x" in maps
+    assert "asan" in str(conftest.MODULE)
