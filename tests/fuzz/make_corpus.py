@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain a
+# copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+"""Write the hand-made seed corpus of the fuzz targets, deterministically.
+
+    python3 tests/fuzz/make_corpus.py [OUTDIR]
+
+OUTDIR defaults to tests/fuzz/corpus next to this script. Only the files
+named here are written; others (such as crash-regression-*) are left alone.
+The input layouts are described at the top of each fuzz_*.c file.
+"""
+
+import os
+import struct
+import sys
+
+VERSION = 1
+END_REQUEST, PARAMS, STDIN, STDOUT, STDERR = 3, 4, 5, 6, 7
+BEGIN_REQUEST, ABORT_REQUEST, DATA, GET_VALUES = 1, 2, 8, 9
+GET_VALUES_RESULT, UNKNOWN_TYPE = 10, 11
+
+
+def rec(rtype, content=b"", rid=1, padding=None, version=VERSION,
+        clen=None):
+    """One record; padding defaults to rounding up to 8, clen may lie."""
+    if padding is None:
+        padding = -len(content) % 8
+    if clen is None:
+        clen = len(content)
+    return (struct.pack(">BBHHBx", version, rtype, rid, clen, padding)
+            + content + b"\0" * padding)
+
+
+def end_request(app_status=0, proto_status=0, rid=1, padding=0):
+    body = struct.pack(">IB3x", app_status, proto_status)
+    return rec(END_REQUEST, body, rid, padding)
+
+
+def nv_len(n):
+    return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
+
+
+def nv(name, value):
+    return nv_len(len(name)) + nv_len(len(value)) + name + value
+
+
+HEAD = b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+NORMAL = rec(STDOUT, HEAD + b"hello\n") + rec(STDOUT) + end_request()
+
+
+def decoder_seeds():
+    """Prefix: byte 0 = id choice (bits 0-1) and schedule kind (bits 2-3),
+    byte 1 = schedule seed; id choice 0 expects request id 1."""
+    s = {
+        "normal": NORMAL,
+        "normal-unpadded": rec(STDOUT, HEAD + b"x", padding=0)
+        + rec(STDOUT, padding=0) + end_request(),
+        "padding-255": rec(STDOUT, HEAD, padding=255)
+        + rec(STDOUT, b"body", padding=255) + rec(STDOUT, padding=255)
+        + end_request(padding=255),
+        "stderr-interleaved": rec(STDOUT, HEAD) + rec(STDERR, b"warn 1\n")
+        + rec(STDOUT, b"part 1") + rec(STDERR, b"warn 2\n")
+        + rec(STDOUT, b"part 2") + rec(STDERR) + rec(STDOUT)
+        + end_request(),
+        "end-app-status": rec(STDOUT, HEAD) + rec(STDOUT)
+        + end_request(0xfedcba98),
+        "end-cant-mpx": end_request(0, 1),
+        "end-overloaded": end_request(0, 2),
+        "end-unknown-role": end_request(1, 3),
+        "end-before-eof": rec(STDOUT, HEAD + b"cut") + end_request(),
+        "management": rec(GET_VALUES_RESULT, nv(b"FCGI_MAX_CONNS", b"10")
+                          + nv(b"FCGI_MPXS_CONNS", b"0"), rid=0)
+        + rec(UNKNOWN_TYPE, bytes([42]) + b"\0" * 7, rid=0) + NORMAL,
+        "truncated-header": NORMAL[:5],
+        "truncated-content": rec(STDOUT, b"abc", clen=65535),
+        "truncated-padding": rec(STDOUT, b"abc", padding=200)[:20],
+        "truncated-end": rec(STDOUT) + end_request()[:12],
+        "bad-version-0": rec(STDOUT, HEAD) + rec(STDOUT, b"x", version=0),
+        "bad-version-2": rec(STDOUT, HEAD, version=2),
+        "wrong-id": rec(STDOUT, HEAD) + rec(STDOUT, b"x", rid=2),
+        "stdout-id-0": rec(STDOUT, HEAD, rid=0),
+        "mgmt-id-1": rec(UNKNOWN_TYPE, b"\x05" + b"\0" * 7, rid=1),
+        "type-begin": rec(BEGIN_REQUEST, b"\0\x01\0\0\0\0\0\0"),
+        "type-stdin-params": rec(STDIN, b"in") + rec(PARAMS),
+        "type-0": rec(0, b"x"),
+        "type-12": rec(12, b"x"),
+        "end-body-7": rec(END_REQUEST, b"\0" * 7),
+        "end-body-9": rec(END_REQUEST, b"\0" * 9),
+        "after-end": NORMAL + rec(STDOUT, b"late"),
+        "after-end-1byte": NORMAL + b"\x01",
+    }
+    out = {}
+    for i, (name, body) in enumerate(s.items()):
+        kind = i % 4
+        out["dec-" + name] = bytes([kind << 2, (i * 37) & 0xff]) + body
+    # Request id 0xffff (choice 3), fed byte-sized chunks.
+    out["dec-id-ffff"] = bytes([3, 7]) + (
+        rec(STDOUT, HEAD, rid=0xffff) + rec(STDOUT, rid=0xffff)
+        + end_request(rid=0xffff))
+    return out
+
+
+def nv_seeds():
+    """Prefix: bytes 0-1 max_content mode, byte 2 packer capacity, byte 3
+    request id; the rest is both a name-value stream and length specs."""
+    cgi = (nv(b"SCRIPT_NAME", b"/index.php") + nv(b"QUERY_STRING", b"")
+           + nv(b"REQUEST_METHOD", b"GET") + nv(b"", b""))
+    big = nv(b"N" * 128, b"v" * 200) + nv(b"HTTP_COOKIE", b"c" * 300)
+    return {
+        "nv-cgi-1byte": b"\x80\x00\x00\x01" + cgi,
+        "nv-4byte": b"\x80\x00\x10\x01" + big,
+        "nv-127-128": b"\x40\x80\x00\x01" + nv(b"a" * 127, b"b" * 128),
+        "nv-4byte-nonminimal": b"\x80\x00\x00\x01"
+        + b"\x80\x00\x00\x03\x80\x00\x00\x01abcd",
+        "nv-get-values": b"\x80\x00\x00\x00" + nv(b"FCGI_MAX_CONNS", b"")
+        + nv(b"FCGI_MAX_REQS", b"") + nv(b"FCGI_MPXS_CONNS", b""),
+        "nv-trunc-value": b"\x80\x00\x00\x01" + b"\x03\x0aabcxyz",
+        "nv-trunc-4byte-len": b"\x80\x00\x00\x01" + nv(b"A", b"B")
+        + b"\x80\x00",
+        "nv-huge-len": b"\x80\x00\x00\x01" + b"\xff\xff\xff\xff\x00abc",
+        "nv-split-mc16": b"\x00\x0f\x00\x02" + cgi + nv(b"X", b"y" * 20),
+        "nv-mc1-all-toolong": b"\x00\x00\x00\x03" + cgi,
+        "nv-enospc": b"\x00\x1f\x00\x09" + cgi + cgi,
+        "nv-small-cap": b"\x80\x00\x88\x01" + cgi + big,
+        "nv-spec-large": b"\xc0\x00\x05\x05"
+        + b"\xff\x84\x01" + b"\xe7\xff\x05" + b"\xff\x00\x00",
+        "nv-spec-mc-near-max": b"\xff\x08\x00\x04"
+        + b"\xff\x7e\x00" + b"\x10\x20",
+    }
+
+
+def hdrscan_seeds():
+    """Prefix: byte 0 = schedule kind (bits 0-1) and seed."""
+    s = {
+        "lf": b"Content-Type: text/html\n\n<html>",
+        "crlf": b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nbody",
+        "mixed-lf-crlf": b"A: b\r\nC: d\n\r\nbody",
+        "mixed-crlf-lf": b"A: b\r\nC: d\r\n\nbody",
+        "empty-first-lf": b"\nbody",
+        "empty-first-crlf": b"\r\nbody",
+        "no-end": b"A: b\r\nC: d\r\n",
+        "no-end-cr": b"A: b\r\nC: d\r\n\r",
+        "cr-cr-lf": b"A: b\n\r\r\nC: d\n\nbody",
+        "lone-cr": b"A: b\rC: d\n\r\n",
+        "lf-cr-text": b"A: b\n\rX: y\n\n",
+        "nul-bytes": b"A: \0\n\0\n\n",
+        "long-line": b"X-Long: " + b"a" * 300 + b"\r\n\r\n",
+        "body-has-blank": b"A: b\n\nbody\n\nmore\r\n\r\n",
+    }
+    return {"hs-" + k: bytes([i * 53 & 0xff]) + v
+            for i, (k, v) in enumerate(s.items())}
+
+
+def write(outdir, sub, seeds):
+    path = os.path.join(outdir, sub)
+    os.makedirs(path, exist_ok=True)
+    for name, data in sorted(seeds.items()):
+        with open(os.path.join(path, name), "wb") as f:
+            f.write(data)
+    return len(seeds)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here,
+                                                                "corpus")
+    n = write(outdir, "decoder", decoder_seeds())
+    n += write(outdir, "nv", nv_seeds())
+    n += write(outdir, "hdrscan", hdrscan_seeds())
+    print("make_corpus: %d seeds in %s" % (n, outdir))
+
+
+if __name__ == "__main__":
+    main()
