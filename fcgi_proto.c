@@ -451,6 +451,26 @@ static int end_padding(fcgix_dec_t *d, fcgix_event_t *ev)
     return 0;
 }
 
+/* Gather a fixed-size part (header or fixed body) that may arrive split:
+ * copy what is missing from in[*pos..len). Returns non-zero once all
+ * @want bytes are there. */
+static int collect(unsigned char *buf, size_t want, size_t *have,
+                   const unsigned char *in, size_t len, size_t *pos)
+{
+    size_t n = want - *have;
+
+    if (n > len - *pos) {
+        n = len - *pos;
+    }
+    if (n > 0) {
+        /* in may be NULL when len is 0 */
+        memcpy(buf + *have, in + *pos, n);
+    }
+    *have += n;
+    *pos += n;
+    return *have == want;
+}
+
 int fcgix_dec_step(fcgix_dec_t *d, const unsigned char *in, size_t len,
                    size_t *consumed, fcgix_event_t *ev)
 {
@@ -468,18 +488,11 @@ int fcgix_dec_step(fcgix_dec_t *d, const unsigned char *in, size_t len,
             }
             return FCGIX_AGAIN;
         case FCGIX_DEC_HEADER:
-            n = FCGIX_HEADER_LEN - d->have;
-            n = n < len - pos ? n : len - pos;
-            if (n > 0) {
-                /* in may be NULL when len is 0 */
-                memcpy(d->hdr + d->have, in + pos, n);
-            }
-            d->have += n;
-            pos += n;
-            *consumed = pos;
-            if (d->have < FCGIX_HEADER_LEN) {
+            if (!collect(d->hdr, FCGIX_HEADER_LEN, &d->have, in, len, &pos)) {
+                *consumed = pos;
                 return FCGIX_AGAIN;
             }
+            *consumed = pos;
             rc = start_record(d);
             if (rc < 0) {
                 return rc;
@@ -499,18 +512,12 @@ int fcgix_dec_step(fcgix_dec_t *d, const unsigned char *in, size_t len,
             *consumed = pos;
             return FCGIX_OK;
         case FCGIX_DEC_FIXED_BODY:
-            n = FCGIX_FIXED_BODY_LEN - d->have;
-            n = n < len - pos ? n : len - pos;
-            if (n > 0) {
-                /* in may be NULL when len is 0 */
-                memcpy(d->body + d->have, in + pos, n);
-            }
-            d->have += n;
-            pos += n;
-            *consumed = pos;
-            if (d->have < FCGIX_FIXED_BODY_LEN) {
+            if (!collect(d->body, FCGIX_FIXED_BODY_LEN, &d->have, in, len,
+                         &pos)) {
+                *consumed = pos;
                 return FCGIX_AGAIN;
             }
+            *consumed = pos;
             d->state = FCGIX_DEC_PADDING;
             break;
         case FCGIX_DEC_PADDING:
