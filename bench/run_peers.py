@@ -1,0 +1,1078 @@
+#!/usr/bin/python3
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain a
+# copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+"""mod_fastcgi_x against its peers, in one run, in front of one app.
+
+A benchmark, not a test: see bench/README.md and
+shared/reference/benchmarking.md (the method this follows). Python 3
+standard library only; needs root (Apache runs as User www-data), wrk,
+spawn-fcgi, taskset, a C compiler, libfcgi-dev and Debian's apache2-bin
+with mod_proxy_fcgi, mod_fcgid and mod_cgid.
+
+    /usr/bin/python3 bench/run_peers.py            # REPS=3, D=3 s
+    /usr/bin/python3 bench/run_peers.py --quick    # REPS=1, D=2 s
+    BENCH_REPS=5 BENCH_DURATION=5 /usr/bin/python3 bench/run_peers.py
+"""
+
+import argparse
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+APACHE = "/usr/sbin/apache2"
+MODDIR = "/usr/lib/apache2/modules"
+RUN_USER = "www-data"
+SERVER_CPU = "1"
+CLIENT_CPU = "0"
+APP_PROCS = 4
+HELLO = b"Hello, world\n"
+MIB = 1 << 20
+GET_SIZE = MIB
+POST_SIZE = 10 * MIB
+RSS_PERIOD = 0.25
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 15.0
+HTTP_TIMEOUT = 120.0
+IDLE_LIMIT_PCT = 50.0
+IDLE_CHECK_EVERY = 60.0
+IDLE_WAIT_MAX = 1800.0
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def pattern(n):
+    """The first n bytes of HELLO repeated: what bench_app's ?size=n sends."""
+    reps = n // len(HELLO) + 1
+    return (HELLO * reps)[:n]
+
+
+def log(msg=""):
+    print(msg, flush=True)
+
+
+# ------------------------------------------------------------------ configs
+
+class Config:
+    """One httpd instance (and, for some, its spawn-fcgi pool)."""
+
+    def __init__(self, key, title, peer, static=False, pool=False):
+        self.key = key
+        self.title = title
+        self.peer = peer          # counts for "best peer"
+        self.static = static      # serves files, not the app
+        self.pool = pool          # needs a spawn-fcgi pool
+        self.dir = None
+        self.port = None
+        self.proc = None
+        self.pool_pids = []
+        self.sock = None
+        self.failed = None        # reason, once it failed
+        self.rss_idle = None
+
+    def url_path(self, workload):
+        if self.static:
+            return {"hello": "/hello.txt", "get": "/1m.txt"}.get(workload)
+        if workload == "hello":
+            return "/app.fcgi"
+        if workload == "get":
+            return "/app.fcgi?size=%d" % GET_SIZE
+        return "/app.fcgi"
+
+
+CONFIGS = [
+    Config("fastcgi_x", "mod_fastcgi_x ExternalServer unix", False,
+           pool=True),
+    Config("proxy_fcgi", "mod_proxy_fcgi unix", True, pool=True),
+    Config("proxy_reuse", "mod_proxy_fcgi unix + enablereuse", True,
+           pool=True),
+    Config("fcgid", "mod_fcgid", True),
+    Config("cgid", "mod_cgid (CGI build)", True),
+    Config("static", "static file (upper bound)", False, static=True),
+]
+
+# name, kind, concurrency, unit
+WORKLOADS = [
+    ("hello_c1", "hello", 1, "req/s"),
+    ("hello_c16", "hello", 16, "req/s"),
+    ("hello_c64", "hello", 64, "req/s"),
+    ("get1m_c8", "get", 8, "MB/s"),
+    ("post10m_c4", "post", 4, "MB/s"),
+]
+
+
+def common_conf(cfg, docroot, modules):
+    loads = "\n".join("LoadModule %s_module %s/mod_%s.so" % (m, MODDIR, m)
+                      for m in ["mpm_event", "authz_core", "mime"] + modules)
+    return """ServerRoot "{d}"
+PidFile "{d}/httpd.pid"
+DefaultRuntimeDir "{d}/run"
+ErrorLog "{d}/error.log"
+LogLevel warn
+Listen 127.0.0.1:{port}
+ServerName 127.0.0.1
+User {user}
+Group {user}
+{loads}
+StartServers 1
+ServerLimit 1
+ThreadLimit 128
+ThreadsPerChild 128
+MaxRequestWorkers 128
+MinSpareThreads 1
+MaxSpareThreads 256
+MaxConnectionsPerChild 0
+KeepAlive On
+MaxKeepAliveRequests 0
+KeepAliveTimeout 15
+Timeout 120
+EnableSendfile On
+LimitRequestBody 0
+TypesConfig /dev/null
+AddType text/plain .txt
+DocumentRoot "{www}"
+<Directory "{www}">
+    Options None
+    AllowOverride None
+    Require all granted
+</Directory>
+""".format(d=cfg.dir, port=cfg.port, user=RUN_USER, loads=loads,
+           www=docroot)
+
+
+def specific_conf(cfg, docroot, module_so):
+    app = os.path.join(docroot, "app.fcgi")
+    if cfg.key == "fastcgi_x":
+        return ("LoadModule fastcgi_x_module %s\n"
+                "FastCgiExternalServer %s -socket %s\n"
+                % (module_so, app, cfg.sock)), []
+    if cfg.key == "proxy_fcgi":
+        return ('<Files "app.fcgi">\n'
+                '    SetHandler "proxy:unix:%s|fcgi://localhost/"\n'
+                '</Files>\n' % cfg.sock), ["proxy", "proxy_fcgi"]
+    if cfg.key == "proxy_reuse":
+        return ('<Proxy "unix:%s|fcgi://localhost/">\n'
+                '    ProxySet enablereuse=on max=%d\n'
+                '</Proxy>\n'
+                '<Files "app.fcgi">\n'
+                '    SetHandler "proxy:unix:%s|fcgi://localhost/"\n'
+                '</Files>\n' % (cfg.sock, APP_PROCS, cfg.sock)), \
+            ["proxy", "proxy_fcgi"]
+    if cfg.key == "fcgid":
+        return ('FcgidIPCDir "%s/run/fcgid"\n'
+                'FcgidProcessTableFile "%s/run/fcgid_shm"\n'
+                'FcgidMaxProcessesPerClass %d\n'
+                'FcgidMaxRequestLen %d\n'
+                'FcgidIOTimeout 120\n'
+                '<Files "app.fcgi">\n'
+                '    SetHandler fcgid-script\n'
+                '    Options +ExecCGI\n'
+                '</Files>\n' % (cfg.dir, cfg.dir, APP_PROCS, 1 << 30)), \
+            ["fcgid"]
+    if cfg.key == "cgid":
+        return ('ScriptSock "%s/run/cgisock"\n'
+                '<Files "app.fcgi">\n'
+                '    SetHandler cgi-script\n'
+                '    Options +ExecCGI\n'
+                '</Files>\n' % cfg.dir), ["cgid"]
+    return "", []
+
+
+# ------------------------------------------------------------------ /proc
+
+def proc_stat(pid):
+    """(comm, state, ppid, utime+stime) or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except OSError:
+        return None
+    lp, rp = data.index("("), data.rindex(")")
+    rest = data[rp + 2:].split()
+    return data[lp + 1:rp], rest[0], int(rest[1]), \
+        int(rest[11]) + int(rest[12])
+
+
+def all_pids():
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def descendants(root):
+    """root and every process below it (one /proc scan)."""
+    children = {}
+    for pid in all_pids():
+        st = proc_stat(pid)
+        if st:
+            children.setdefault(st[2], []).append(pid)
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def rss_bytes(pid):
+    try:
+        with open("/proc/%d/statm" % pid) as f:
+            return int(f.read().split()[1]) * PAGE
+    except OSError:
+        return 0
+
+
+def apache_rss(cfg):
+    """Summed RSS of every apache2 process of this config."""
+    if not cfg.proc:
+        return 0
+    total = 0
+    for pid in descendants(cfg.proc.pid):
+        st = proc_stat(pid)
+        if st and st[0] == "apache2" and st[1] != "Z":
+            total += rss_bytes(pid)
+    return total
+
+
+def alive(pid):
+    st = proc_stat(pid)
+    return st is not None and st[1] != "Z"
+
+
+class RssSampler(threading.Thread):
+    """Samples the active config's httpd RSS every RSS_PERIOD seconds."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.lock = threading.Lock()
+        self.active = None
+        self.peak = {}
+        self.window_peak = 0
+        self.stop_ev = threading.Event()
+
+    def set_active(self, cfg):
+        with self.lock:
+            self.active = cfg
+            self.window_peak = 0
+
+    def take_window(self):
+        with self.lock:
+            return self.window_peak
+
+    def run(self):
+        while not self.stop_ev.wait(RSS_PERIOD):
+            with self.lock:
+                cfg = self.active
+            if cfg is None:
+                continue
+            rss = apache_rss(cfg)
+            with self.lock:
+                if cfg is self.active:
+                    self.window_peak = max(self.window_peak, rss)
+                self.peak[cfg.key] = max(self.peak.get(cfg.key, 0), rss)
+
+
+def foreign_cpu(seconds, own):
+    """{pid: (pct, cmd)} of processes not in own using CPU over seconds."""
+    hz = os.sysconf("SC_CLK_TCK")
+    before = {}
+    for pid in all_pids():
+        st = proc_stat(pid)
+        if st:
+            before[pid] = st[3]
+    time.sleep(seconds)
+    busy = {}
+    for pid, t0 in before.items():
+        if pid in own:
+            continue
+        st = proc_stat(pid)
+        if not st:
+            continue
+        pct = 100.0 * (st[3] - t0) / hz / seconds
+        if pct > 1.0:
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(
+                        "utf-8", "replace").strip()[:100]
+            except OSError:
+                cmd = st[0]
+            busy[pid] = (pct, cmd or st[0])
+    return busy
+
+
+# ------------------------------------------------------------------ runner
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.tmp = None
+        self.module_so = None
+        self.app = None
+        self.docroot = None
+        self.configs = [c for c in CONFIGS
+                        if not args.configs or c.key in args.configs]
+        self.sampler = RssSampler()
+        self.results = {}   # (workload, cfg) -> list of dicts
+        self.errors = {}    # (workload, cfg) -> [str]
+        self.lua = None
+        self.post_expect = None
+        self.contended = []
+
+    # ---------------------------------------------------------- setup
+
+    def own_pids(self):
+        own = set(descendants(os.getpid()))
+        for cfg in self.configs:
+            own.update(cfg.pool_pids)
+        return own
+
+    def setup(self):
+        self.tmp = tempfile.mkdtemp(prefix="fcgix-bench-")
+        os.chmod(self.tmp, 0o755)
+        for sub in ("bin", "www", "sock"):
+            os.mkdir(os.path.join(self.tmp, sub), 0o755)
+        log("run dir: %s" % self.tmp)
+        self.app = os.path.join(self.tmp, "bin", "bench_app")
+        subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra",
+                        "-Werror", "-o", self.app,
+                        os.path.join(HERE, "bench_app.c"), "-lfcgi"],
+                       check=True, timeout=120)
+        # A private copy: a rebuild of the tree during the run must not
+        # change what is measured.
+        self.module_so = os.path.join(self.tmp, "bin", "mod_fastcgi_x.so")
+        shutil.copy2(self.args.module, self.module_so)
+        st = os.stat(self.args.module)
+        log("module: %s (%d bytes, built %s)" % (
+            self.args.module, st.st_size,
+            time.strftime("%Y-%m-%d %H:%M:%S",
+                          time.localtime(st.st_mtime))))
+        self.docroot = os.path.join(self.tmp, "www")
+        shutil.copy2(self.app, os.path.join(self.docroot, "app.fcgi"))
+        os.chmod(os.path.join(self.docroot, "app.fcgi"), 0o755)
+        with open(os.path.join(self.docroot, "hello.txt"), "wb") as f:
+            f.write(HELLO)
+        with open(os.path.join(self.docroot, "1m.txt"), "wb") as f:
+            f.write(pattern(GET_SIZE))
+        body = pattern(POST_SIZE)
+        self.post_expect = "length=%d crc32=%08x\n" % (
+            POST_SIZE, zlib.crc32(body))
+        self.lua = os.path.join(self.tmp, "post.lua")
+        with open(self.lua, "w") as f:
+            f.write(LUA_POST % {"n": POST_SIZE, "reps": POST_SIZE // 13 + 1,
+                                "expect": self.post_expect.strip()})
+
+    def free_port(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    def start_pool(self, cfg):
+        pidfile = os.path.join(self.tmp, "sock", cfg.key + ".pid")
+        cfg.sock = os.path.join(self.tmp, "sock", cfg.key + ".sock")
+        subprocess.run(["taskset", "-c", SERVER_CPU, "spawn-fcgi",
+                        "-F", str(APP_PROCS), "-s", cfg.sock, "-M", "0660",
+                        "-U", RUN_USER, "-G", RUN_USER, "-u", RUN_USER,
+                        "-g", RUN_USER, "-P", pidfile, "--", self.app],
+                       check=True, timeout=30, stdout=subprocess.DEVNULL,
+                       start_new_session=True)
+        with open(pidfile) as f:
+            cfg.pool_pids = [int(x) for x in f.read().split()]
+        if len(cfg.pool_pids) != APP_PROCS:
+            raise RuntimeError("spawn-fcgi started %d processes"
+                               % len(cfg.pool_pids))
+
+    def start_config(self, cfg):
+        cfg.dir = os.path.join(self.tmp, cfg.key)
+        os.makedirs(os.path.join(cfg.dir, "run"), 0o755)
+        shutil.chown(os.path.join(cfg.dir, "run"), RUN_USER, RUN_USER)
+        cfg.port = self.free_port()
+        if cfg.pool:
+            self.start_pool(cfg)
+        extra, modules = specific_conf(cfg, self.docroot, self.module_so)
+        conf = os.path.join(cfg.dir, "httpd.conf")
+        with open(conf, "w") as f:
+            f.write(common_conf(cfg, self.docroot, modules) + extra)
+        out = open(os.path.join(cfg.dir, "stdout.log"), "wb")
+        cfg.proc = subprocess.Popen(
+            ["taskset", "-c", SERVER_CPU, APACHE, "-f", conf,
+             "-DFOREGROUND"], stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True)
+        out.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if cfg.proc.poll() is not None:
+                raise RuntimeError("httpd exited with %d: %s" % (
+                    cfg.proc.returncode, self.tail(cfg, "stdout.log")
+                    + self.tail(cfg, "error.log")))
+            try:
+                with socket.create_connection(("127.0.0.1", cfg.port), 1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("httpd did not listen within %.0f s"
+                           % START_TIMEOUT)
+
+    def tail(self, cfg, name, n=10):
+        try:
+            with open(os.path.join(cfg.dir, name), errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    # ---------------------------------------------------------- checks
+
+    def http(self, cfg, method, path, body=None, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", cfg.port,
+                                          timeout=HTTP_TIMEOUT)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def verify(self, cfg):
+        """Raises if cfg does not serve the right bytes."""
+        status, body = self.http(cfg, "GET", cfg.url_path("hello"))
+        if status != 200 or body != HELLO:
+            raise RuntimeError("GET hello: %d %r" % (status, body[:80]))
+        status, body = self.http(cfg, "GET", cfg.url_path("get"))
+        if status != 200 or body != pattern(GET_SIZE):
+            raise RuntimeError("GET 1 MiB: %d, %d bytes, %s" % (
+                status, len(body), "right bytes" if body ==
+                pattern(GET_SIZE)[:len(body)] else "wrong bytes"))
+        if cfg.static:
+            return
+        for n in (0, 65537, POST_SIZE):
+            data = os.urandom(n) if n != POST_SIZE else pattern(n)
+            want = "length=%d crc32=%08x\n" % (n, zlib.crc32(data))
+            status, body = self.http(
+                cfg, "POST", "/app.fcgi", body=data,
+                headers={"Content-Type": "application/octet-stream"})
+            got = body.decode("latin-1")
+            if status != 200 or got != want:
+                raise RuntimeError("POST %d bytes: %d %r, want %r" % (
+                    n, status, got[:80], want))
+
+    def wait_idle(self):
+        if self.args.no_idle_wait:
+            log("idle check skipped (--no-idle-wait)")
+            return
+        deadline = time.monotonic() + IDLE_WAIT_MAX
+        while True:
+            busy = {p: v for p, v in foreign_cpu(3.0, self.own_pids())
+                    .items() if v[0] > IDLE_LIMIT_PCT}
+            if not busy:
+                log("machine idle: no other process above %.0f%% CPU"
+                    % IDLE_LIMIT_PCT)
+                return
+            for pid, (pct, cmd) in sorted(busy.items()):
+                log("  busy: pid %d %.0f%% %s" % (pid, pct, cmd))
+            if time.monotonic() + IDLE_CHECK_EVERY > deadline:
+                log("WARNING: machine still busy after %.0f min; measuring "
+                    "anyway, numbers are suspect" % (IDLE_WAIT_MAX / 60))
+                self.contended.append("busy before the run: " + ", ".join(
+                    "%s %.0f%%" % (c[:40], p) for p, c in busy.values()))
+                return
+            log("waiting %.0f s for the machine to become idle ..."
+                % IDLE_CHECK_EVERY)
+            time.sleep(IDLE_CHECK_EVERY)
+
+    # ---------------------------------------------------------- wrk
+
+    def wrk(self, cfg, kind, conns, seconds):
+        url = "http://127.0.0.1:%d%s" % (cfg.port, cfg.url_path(kind))
+        cmd = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c%d" % conns,
+               "-d%ds" % seconds, "--latency", "--timeout", "10s"]
+        if kind == "post":
+            cmd += ["-s", self.lua]
+        cmd.append(url)
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True,
+                                 timeout=seconds + 60,
+                                 start_new_session=True)
+        except subprocess.TimeoutExpired:
+            return {"error": "wrk hung (timeout)"}
+        return parse_wrk(out.stdout + out.stderr, kind)
+
+    def run_one(self, wl, cfg):
+        name, kind, conns, unit = wl
+        self.wrk(cfg, kind, conns, self.args.warmup)
+        self.sampler.set_active(cfg)
+        cpu0 = snapshot_cpu()
+        r = self.wrk(cfg, kind, conns, self.args.duration)
+        r["rss"] = self.sampler.take_window()
+        self.sampler.set_active(None)
+        hot = foreign_since(cpu0, self.own_pids(), 1.0)
+        r["foreign"] = sum(p for p, _ in hot)
+        r["foreign_top"] = hot[0][1][:60] if hot else ""
+        if "rps" in r:
+            size = {"hello": len(HELLO), "get": GET_SIZE,
+                    "post": POST_SIZE}[kind]
+            r["mbps"] = r["rps"] * size / 1e6
+            r["metric"] = r["rps"] if unit == "req/s" else r["mbps"]
+        problems = wrk_problems(r)
+        if problems:
+            self.errors.setdefault((name, cfg.key), []).append(problems)
+        self.results.setdefault((name, cfg.key), []).append(r)
+        return r, problems
+
+    # ---------------------------------------------------------- main
+
+    def run(self):
+        self.setup()
+        self.sampler.start()
+        for cfg in self.configs:
+            try:
+                self.start_config(cfg)
+                self.verify(cfg)
+                log("started %-12s port %d: checks passed (GET 13 B, "
+                    "GET 1 MiB%s)" % (cfg.key, cfg.port, "" if cfg.static
+                                      else ", POST 0/65537/10 MiB CRC"))
+            except Exception as e:  # noqa: BLE001 - report and go on
+                cfg.failed = "start/verify: %s" % e
+                log("FAILED %s: %s" % (cfg.key, e))
+        live = [c for c in self.configs if not c.failed]
+        # Warm every app pool (mod_fcgid spawns lazily), unmeasured.
+        for cfg in live:
+            self.wrk(cfg, "hello", 16, 2)
+            cfg.rss_idle = apache_rss(cfg)
+        self.wait_idle()
+        reps = self.args.reps
+        log("\nmeasuring: %d repetitions x %d workloads x %d configs, "
+            "%d s warm-up + %d s each" % (reps, len(WORKLOADS), len(live),
+                                          self.args.warmup,
+                                          self.args.duration))
+        for rep in range(reps):
+            cpu0 = snapshot_cpu()
+            for wi, wl in enumerate(WORKLOADS):
+                order = [c for c in live
+                         if not (c.static and wl[1] == "post")]
+                shift = (rep * len(WORKLOADS) + wi) % len(order)
+                order = order[shift:] + order[:shift]
+                for cfg in order:
+                    r, problems = self.run_one(wl, cfg)
+                    log("[rep %d/%d] %-10s %-12s %s%s%s" % (
+                        rep + 1, reps, wl[0], cfg.key, fmt_progress(r, wl),
+                        "  (other processes: %.0f%% CPU)" % r["foreign"]
+                        if r["foreign"] >= 5 else "",
+                        ("  !! " + problems) if problems else ""))
+                    if r["foreign"] >= 20:
+                        self.contended.append(
+                            "rep %d %s %s: other processes used %.0f%% CPU"
+                            " (most: %s)" % (rep + 1, wl[0], cfg.key,
+                                             r["foreign"], r["foreign_top"]))
+            hot = foreign_since(cpu0, self.own_pids())
+            if hot:
+                note = "rep %d: other processes used CPU: %s" % (
+                    rep + 1, ", ".join("%s %.0f%%" % (c[:40], p)
+                                       for p, c in hot))
+                self.contended.append(note)
+                log("  note: " + note)
+        self.upload_check()
+        self.report()
+
+    def upload_check(self):
+        cfg = next((c for c in self.configs
+                    if c.key == "fastcgi_x" and not c.failed), None)
+        if cfg is None or self.args.upload_mib <= 0:
+            self.upload = None
+            return
+        n = self.args.upload_mib * MIB
+        log("\nupload check: POST %d MiB to mod_fastcgi_x ..." % (n // MIB))
+        chunk = pattern(MIB)
+        crc = 0
+        for _ in range(n // MIB):
+            crc = zlib.crc32(chunk, crc)
+        want = "length=%d crc32=%08x\n" % (n, crc)
+
+        def gen():
+            for _ in range(n // MIB):
+                yield chunk
+
+        time.sleep(1.0)
+        base = apache_rss(cfg)
+        self.sampler.set_active(cfg)
+        t0 = time.monotonic()
+        try:
+            status, body = self.http(
+                cfg, "POST", "/app.fcgi", body=gen(),
+                headers={"Content-Length": str(n),
+                         "Content-Type": "application/octet-stream"})
+            got = body.decode("latin-1")
+            ok = status == 200 and got == want
+            detail = "" if ok else "got %d %r, want %r" % (status, got[:80],
+                                                           want)
+        except Exception as e:  # noqa: BLE001
+            ok, detail = False, "error: %s" % e
+        secs = time.monotonic() - t0
+        time.sleep(2 * RSS_PERIOD)
+        peak = max(self.sampler.take_window(), apache_rss(cfg))
+        self.sampler.set_active(None)
+        self.upload = dict(n=n, base=base, peak=peak, secs=secs, ok=ok,
+                           detail=detail)
+
+    # ---------------------------------------------------------- report
+
+    def report(self):
+        log("\n" + "=" * 78)
+        log("RESULTS: medians of %d repetitions, %d s each (noise = "
+            "(max-min)/median)" % (self.args.reps, self.args.duration))
+        log("Apache %s, mpm_event 1 child x 128 threads, server on CPU %s, "
+            "wrk -t1 on CPU %s; MB = 10^6 bytes of body"
+            % (apache_version(), SERVER_CPU, CLIENT_CPU))
+        live = [c for c in self.configs if not c.failed]
+        summary = {}
+        for wl in WORKLOADS:
+            name, kind, conns, unit = wl
+            log("\n%s (%s)" % (name, unit))
+            log("  %-12s %10s %7s %9s %9s %8s  %s" % (
+                "config", unit, "noise", "p50 ms", "p99 ms", "errors", ""))
+            for cfg in live:
+                rs = [r for r in self.results.get((name, cfg.key), [])
+                      if "metric" in r]
+                if not rs:
+                    continue
+                m = med([r["metric"] for r in rs])
+                noise = (max(r["metric"] for r in rs)
+                         - min(r["metric"] for r in rs)) / m if m else 0
+                p50 = med([r["p50"] for r in rs])
+                p99 = med([r["p99"] for r in rs])
+                errs = sum(r.get("nerr", 0) for r in rs)
+                summary[(name, cfg.key)] = dict(m=m, noise=noise, p50=p50,
+                                                p99=p99, errs=errs)
+                log("  %-12s %10s %6.0f%% %9.3f %9.3f %8d  %s" % (
+                    cfg.key, fmt_num(m), 100 * noise, p50, p99, errs,
+                    cfg.title))
+            log("  " + ratio_line(summary, self.results, name, live))
+        log("\nhttpd RSS (summed apache2 processes), MiB")
+        log("  %-12s %8s %8s" % ("config", "idle", "peak"))
+        for cfg in live:
+            log("  %-12s %8.1f %8.1f" % (
+                cfg.key, (cfg.rss_idle or 0) / MIB,
+                self.sampler.peak.get(cfg.key, 0) / MIB))
+        self.summary_table(summary, live)
+        if self.upload:
+            u = self.upload
+            log("\n%d MiB upload to mod_fastcgi_x: %s, %.1f s (%.0f MB/s); "
+                "httpd RSS %.1f -> peak %.1f MiB, growth %.1f MiB%s" % (
+                    u["n"] // MIB, "response OK (length+CRC)" if u["ok"] else
+                    "FAILED " + u["detail"], u["secs"], u["n"] / u["secs"]
+                    / 1e6, u["base"] / MIB, u["peak"] / MIB,
+                    (u["peak"] - u["base"]) / MIB,
+                    "" if u["peak"] - u["base"] < 16 * MIB
+                    else "  (over the 16 MiB floor)"))
+        self.report_failures()
+
+    def summary_table(self, summary, live):
+        log("\n| config | hello c1 req/s | hello c16 req/s (p50/p99 ms) | "
+            "hello c64 req/s (p50/p99 ms) | 1 MiB GET MB/s | "
+            "10 MiB POST MB/s | httpd RSS peak MiB |")
+        log("|---|---|---|---|---|---|---|")
+
+        def cell(name, key, lat=False):
+            s = summary.get((name, key))
+            if not s:
+                return "-"
+            txt = fmt_num(s["m"])
+            if lat:
+                txt += " (%s/%s)" % (fmt_ms(s["p50"]), fmt_ms(s["p99"]))
+            if s["errs"]:
+                txt += " !%d err" % s["errs"]
+            return txt
+
+        for cfg in live:
+            log("| %s | %s | %s | %s | %s | %s | %.0f |" % (
+                cfg.title, cell("hello_c1", cfg.key),
+                cell("hello_c16", cfg.key, True),
+                cell("hello_c64", cfg.key, True),
+                cell("get1m_c8", cfg.key), cell("post10m_c4", cfg.key),
+                self.sampler.peak.get(cfg.key, 0) / MIB))
+        row, rep_row = [], []
+        for name, _, _, _ in WORKLOADS:
+            r = best_peer_ratio(summary, name, live)
+            row.append("%.2fx" % r[0] if r else "-")
+            rr = per_rep_ratios(self.results, name, live)
+            rep_row.append("%.2fx" % med(rr) if rr else "-")
+        p99 = best_peer_p99(summary, "hello_c64", live)
+        log("| **fastcgi_x / best peer** | %s | %s | %s (p99 %s) | %s | %s "
+            "| |" % (row[0], row[1], row[2], p99, row[3], row[4]))
+        log("| **same, median of per-repetition ratios** | %s | %s | %s | "
+            "%s | %s | |" % tuple(rep_row))
+
+    def report_failures(self):
+        log("")
+        bad = False
+        for cfg in self.configs:
+            if cfg.failed:
+                bad = True
+                log("FAILED config %s: %s" % (cfg.key, cfg.failed))
+        for (name, key), probs in sorted(self.errors.items()):
+            bad = True
+            log("errors in %s / %s: %s" % (name, key, "; ".join(probs)))
+        for note in self.contended:
+            log("contention: " + note)
+        for cfg in self.configs:
+            lines = error_log_lines(cfg)
+            if lines:
+                log("error_log of %s: %d error lines, kinds:" % (
+                    cfg.key, sum(n for n, _ in lines)))
+                for n, text in lines[:8]:
+                    log("  %6dx %s" % (n, text))
+        if not bad:
+            log("no failed configuration, no wrk errors")
+
+    # ---------------------------------------------------------- teardown
+
+    def stop(self):
+        self.sampler.stop_ev.set()
+        for cfg in self.configs:
+            if cfg.proc and cfg.proc.poll() is None:
+                tree = descendants(cfg.proc.pid)
+                cfg.proc.send_signal(signal.SIGTERM)
+                try:
+                    cfg.proc.wait(STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    log("httpd %s (pid %d) ignored SIGTERM; killing" % (
+                        cfg.key, cfg.proc.pid))
+                    for pid in tree:
+                        kill(pid, signal.SIGKILL)
+                    cfg.proc.wait(5)
+            for pid in cfg.pool_pids:
+                kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        for cfg in self.configs:
+            for pid in cfg.pool_pids:
+                while alive(pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if alive(pid):
+                    kill(pid, signal.SIGKILL)
+        if self.tmp:
+            self.sweep()
+            failed = any(c.failed for c in self.configs) or self.errors
+            if self.args.keep or failed:
+                log("run dir kept: %s" % self.tmp)
+            else:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def sweep(self):
+        """Kill, by PID, anything still running from the run dir."""
+        me = os.getpid()
+        for pid in all_pids():
+            if pid == me or not alive(pid):
+                continue
+            try:
+                exe = os.readlink("/proc/%d/exe" % pid)
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    cmd = f.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            if exe.startswith(self.tmp) or self.tmp in cmd:
+                log("leftover pid %d (%s): killing" % (pid, exe))
+                kill(pid, signal.SIGKILL)
+
+
+LUA_POST = """-- generated by bench/run_peers.py: POST a %(n)d-byte body, check answers
+wrk.method = "POST"
+wrk.body = string.sub(string.rep("Hello, world\\n", %(reps)d), 1, %(n)d)
+wrk.headers["Content-Type"] = "application/octet-stream"
+local expect = "%(expect)s\\n"
+good = 0
+bad = 0
+local threads = {}
+function setup(thread)
+    table.insert(threads, thread)
+end
+function response(status, headers, body)
+    if status == 200 and body == expect then
+        good = good + 1
+    else
+        bad = bad + 1
+    end
+end
+function done(summary, latency, requests)
+    for _, t in ipairs(threads) do
+        io.write(string.format("BENCH_CHECK good=%%d bad=%%d\\n",
+                               t:get("good"), t:get("bad")))
+    end
+end
+"""
+
+
+# ------------------------------------------------------------------ helpers
+
+def kill(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except OSError:
+        pass
+
+
+def med(xs):
+    return statistics.median(xs) if xs else 0.0
+
+
+def to_ms(val, unit):
+    return float(val) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4,
+                         "h": 3.6e6}[unit]
+
+
+def parse_wrk(text, kind):
+    r = {"raw": text}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if not m:
+        r["error"] = "no result from wrk: " + text.strip()[-200:]
+        return r
+    r["rps"] = float(m.group(1))
+    m = re.search(r"(\d+) requests in", text)
+    r["requests"] = int(m.group(1)) if m else 0
+    for pct in ("50", "99"):
+        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s|m|h)\s*$" % pct, text,
+                      re.M)
+        r["p" + pct] = to_ms(m.group(1), m.group(2)) if m else float("nan")
+    nerr = 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+                  r"timeout (\d+)", text)
+    if m:
+        r["sock"] = tuple(int(x) for x in m.groups())
+        nerr += sum(r["sock"])
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if m:
+        r["non2xx"] = int(m.group(1))
+        nerr += r["non2xx"]
+    if kind == "post":
+        good = bad = 0
+        for g, b in re.findall(r"BENCH_CHECK good=(\d+) bad=(\d+)", text):
+            good += int(g)
+            bad += int(b)
+        r["crc_good"], r["crc_bad"] = good, bad
+        if good == 0 and bad == 0:
+            r["error"] = "POST check did not run"
+        # the body check counts non-2xx too; count each bad answer once
+        nerr = max(nerr - r.get("non2xx", 0), 0) + bad
+    if r["requests"] == 0:
+        r["error"] = "no request completed"
+    r["nerr"] = nerr
+    return r
+
+
+def wrk_problems(r):
+    out = []
+    if "error" in r:
+        out.append(r["error"])
+    if r.get("sock") and sum(r["sock"]):
+        out.append("socket errors connect/read/write/timeout %d/%d/%d/%d"
+                   % r["sock"])
+    if r.get("non2xx"):
+        out.append("%d non-2xx" % r["non2xx"])
+    if r.get("crc_bad"):
+        out.append("%d wrong POST answers (length/CRC)" % r["crc_bad"])
+    return "; ".join(out)
+
+
+def fmt_num(x):
+    return "{:,.0f}".format(x)
+
+
+def fmt_ms(x):
+    return "%.2f" % x if x < 10 else "%.0f" % x
+
+
+def fmt_progress(r, wl):
+    if "rps" not in r:
+        return "-"
+    if wl[3] == "MB/s":
+        return "%8s MB/s  p50 %7.2f ms  p99 %8.2f ms  RSS %5.1f MiB" % (
+            fmt_num(r["mbps"]), r["p50"], r["p99"], r["rss"] / MIB)
+    return "%8s req/s p50 %7.2f ms  p99 %8.2f ms  RSS %5.1f MiB" % (
+        fmt_num(r["rps"]), r["p50"], r["p99"], r["rss"] / MIB)
+
+
+def best_peer_ratio(summary, name, live):
+    mine = summary.get((name, "fastcgi_x"))
+    peers = [(summary[(name, c.key)]["m"], c.key) for c in live
+             if c.peer and (name, c.key) in summary]
+    if not mine or not peers:
+        return None
+    best, key = max(peers)
+    return mine["m"] / best, key
+
+
+def best_peer_p99(summary, name, live):
+    mine = summary.get((name, "fastcgi_x"))
+    peers = [(summary[(name, c.key)]["p99"], c.key) for c in live
+             if c.peer and (name, c.key) in summary]
+    if not mine or not peers:
+        return "-"
+    best, key = min(peers)
+    return "%s vs %s ms" % (fmt_ms(mine["p99"]), fmt_ms(best))
+
+
+def per_rep_ratios(results, name, live):
+    """fastcgi_x / best peer within each repetition: configurations of one
+    repetition ran minutes apart at most, so these ratios resist drift of
+    the machine better than a ratio of medians."""
+    mine = results.get((name, "fastcgi_x"), [])
+    out = []
+    for i, r in enumerate(mine):
+        peers = [results[(name, c.key)][i]["metric"] for c in live
+                 if c.peer and len(results.get((name, c.key), [])) > i
+                 and "metric" in results[(name, c.key)][i]]
+        if "metric" in r and peers and max(peers) > 0:
+            out.append(r["metric"] / max(peers))
+    return out
+
+
+def fmt_rep_ratios(ratios):
+    if not ratios:
+        return "-"
+    return "%.2fx (%s)" % (med(ratios), "/".join("%.2f" % x for x in ratios))
+
+
+def ratio_line(summary, results, name, live):
+    r = best_peer_ratio(summary, name, live)
+    if not r:
+        return "fastcgi_x / best peer: -"
+    txt = "fastcgi_x / best peer (%s): %.2fx; per repetition: %s" % (
+        r[1], r[0], fmt_rep_ratios(per_rep_ratios(results, name, live)))
+    if name.startswith("hello"):
+        mine = summary[(name, "fastcgi_x")]["p99"]
+        best, key = min((summary[(name, c.key)]["p99"], c.key) for c in live
+                        if c.peer and (name, c.key) in summary)
+        txt += "; p99 %.3f ms vs best peer p99 %.3f ms (%s)" % (
+            mine, best, key)
+    return txt
+
+
+def snapshot_cpu():
+    snap = {}
+    for pid in all_pids():
+        st = proc_stat(pid)
+        if st:
+            snap[pid] = st[3]
+    return snap, time.monotonic()
+
+
+def foreign_since(start, own, floor=10.0):
+    """[(pct, cmd)] of other processes above floor % CPU since start."""
+    snap, t0 = start
+    secs = max(time.monotonic() - t0, 1e-3)
+    hz = os.sysconf("SC_CLK_TCK")
+    hot = []
+    for pid in all_pids():
+        if pid in own:
+            continue
+        st = proc_stat(pid)
+        if not st:
+            continue
+        # a process started since the snapshot counts from zero
+        pct = 100.0 * (st[3] - snap.get(pid, 0)) / hz / secs
+        if pct > floor:
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(
+                        "utf-8", "replace").strip()
+            except OSError:
+                cmd = st[0]
+            hot.append((pct, cmd or st[0]))
+    return sorted(hot, reverse=True)
+
+
+HARMLESS = ("Partial results are valid", "Broken pipe",
+            "Connection reset by peer")
+
+
+def error_log_lines(cfg):
+    """[(count, normalised text)] of error-level lines, most frequent
+    first; the harmless client-abort lines are counted apart."""
+    if not cfg.dir:
+        return []
+    counts = {}
+    try:
+        with open(os.path.join(cfg.dir, "error.log"),
+                  errors="replace") as f:
+            for line in f:
+                if not re.search(r":(error|crit|alert|emerg)\]", line):
+                    continue
+                text = re.sub(r"^\[[^]]*\] ", "", line.strip())
+                text = re.sub(r"\[pid \d+(:tid \d+)?\] ", "", text)
+                text = re.sub(r"\[client [^]]*\] ", "", text)
+                if any(h in text for h in HARMLESS):
+                    text = "(client abort at end of run) " + text[:60]
+                counts[text[:200]] = counts.get(text[:200], 0) + 1
+    except OSError:
+        return []
+    return sorted(((n, t) for t, n in counts.items()), reverse=True)
+
+
+def apache_version():
+    try:
+        out = subprocess.run([APACHE, "-v"], capture_output=True, text=True,
+                             timeout=10).stdout
+        m = re.search(r"Apache/(\S+)", out)
+        return m.group(1) if m else "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int,
+                    default=int(os.environ.get("BENCH_REPS", 3)))
+    ap.add_argument("--duration", type=int,
+                    default=int(os.environ.get("BENCH_DURATION", 3)),
+                    help="measured seconds per run (whole seconds)")
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--quick", action="store_true",
+                    help="REPS=1, D=2")
+    ap.add_argument("--module",
+                    default=os.path.join(TOP, ".libs", "mod_fastcgi_x.so"))
+    ap.add_argument("--configs", nargs="*",
+                    help="subset of: " + " ".join(c.key for c in CONFIGS))
+    ap.add_argument("--upload-mib", type=int, default=1024,
+                    help="size of the upload RSS check (0: skip)")
+    ap.add_argument("--no-idle-wait", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the run dir")
+    args = ap.parse_args()
+    if args.quick:
+        args.reps, args.duration = 1, 2
+    if args.reps < 1 or args.duration < 1 or args.warmup < 1:
+        ap.error("--reps, --duration and --warmup must be >= 1")
+    if os.geteuid() != 0:
+        ap.error("run as root (httpd switches to User %s)" % RUN_USER)
+    if os.cpu_count() is None or os.cpu_count() < 2:
+        ap.error("needs 2 CPUs (server on CPU 1, wrk on CPU 0)")
+    if not os.path.exists(args.module):
+        ap.error("no module at %s: make -f Makefile.apxs" % args.module)
+    for tool in ("wrk", "spawn-fcgi", "taskset", "cc"):
+        if not shutil.which(tool):
+            ap.error("%s not found" % tool)
+    os.sched_setaffinity(0, {int(CLIENT_CPU)})
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    bench = Bench(args)
+    try:
+        bench.run()
+    except KeyboardInterrupt:
+        log("\ninterrupted; stopping everything")
+        return 130
+    finally:
+        bench.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
