@@ -916,14 +916,17 @@ static int wait_backend(fcgix_req_t *req, struct pollfd *pfd)
 {
     int n;
 
-    do {
-        n = poll(pfd, 1, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n != 0) {
-        return n;
-    }
-    if (req->unflushed && pass_output(req, 1) != APR_SUCCESS) {
-        return -2;
+    /* Look without waiting only when there is something to flush. */
+    if (req->unflushed) {
+        do {
+            n = poll(pfd, 1, 0);
+        } while (n < 0 && errno == EINTR);
+        if (n != 0) {
+            return n;
+        }
+        if (pass_output(req, 1) != APR_SUCCESS) {
+            return -2;
+        }
     }
     do {
         n = poll(pfd, 1, req->idle_ms);

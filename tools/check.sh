@@ -72,18 +72,26 @@ for suite in fuzz pmtest; do
 done
 
 # pytest -q ends with "N passed, M failed in Xs" (parts may be absent).
-run_suite itest itest
-rc=$?
-line=$(grep -E '[0-9]+ (passed|failed|error)' "$LOG_DIR/itest.log" | tail -1)
-passed=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
-failed=$(echo "$line" | grep -oE '[0-9]+ (failed|errors?)' \
-    | awk '{ n += $1 } END { print n + 0 }')
-passed=${passed:-0}
-failed=${failed:-0}
-if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then
-    failed=1
-fi
-record itest "$passed" "$failed" ""
+pytest_suite() {
+    local line passed failed rc
+    run_suite "$1" "$1"
+    rc=$?
+    line=$(grep -E '[0-9]+ (passed|failed|error)' "$LOG_DIR/$1.log" \
+        | tail -1)
+    passed=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+    failed=$(echo "$line" | grep -oE '[0-9]+ (failed|errors?)' \
+        | awk '{ n += $1 } END { print n + 0 }')
+    passed=${passed:-0}
+    failed=${failed:-0}
+    if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then
+        failed=1    # a sanitizer report, or pytest did not run
+    fi
+    record "$1" "$passed" "$failed" ""
+}
+
+pytest_suite itest
+# Once more against the module built with ASan and UBSan.
+pytest_suite itest-asan
 
 echo
 echo "=== summary ==="
