@@ -175,19 +175,49 @@ static apr_status_t close_backend(void *data)
 /* Connecting                                                          */
 /* ------------------------------------------------------------------ */
 
-/* A socket whose blocking connect() gives up after @timeout seconds:
- * Linux honours SO_SNDTIMEO for TCP and for a full Unix-socket backlog. */
-static int open_socket(int family, int timeout)
+/* Connect without waiting when the app can take the connection now (the
+ * common case: one system call). Otherwise wait at most @timeout seconds:
+ * on poll() for TCP; for a Unix socket whose backlog is full (EAGAIN,
+ * which cannot be polled) in a blocking connect() under SO_SNDTIMEO,
+ * which Linux honours there. */
+static int connect_bounded(int fd, const struct sockaddr *sa, socklen_t len,
+                           int timeout)
 {
+    struct pollfd pfd;
     struct timeval tv;
-    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    socklen_t elen = sizeof(int);
+    int rc, err = 0;
 
-    if (fd >= 0) {
-        tv.tv_sec = timeout;
-        tv.tv_usec = 0;
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(fd, sa, len) == 0) {
+        return 0;
     }
-    return fd;
+    if (errno == EINPROGRESS) {
+        pfd.fd = fd;
+        pfd.events = POLLOUT;
+        do {
+            rc = poll(&pfd, 1, timeout * 1000);
+        } while (rc < 0 && errno == EINTR);
+        if (rc == 0) {
+            errno = ETIMEDOUT;
+        }
+        if (rc <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen)) {
+            return -1;
+        }
+        errno = err;
+        return err ? -1 : 0;
+    }
+    if (errno != EAGAIN) {
+        return -1;
+    }
+    tv.tv_sec = timeout;
+    tv.tv_usec = 0;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    rc = connect(fd, sa, len);
+    err = errno;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    errno = err;
+    return rc;
 }
 
 static int connect_unix(fcgix_req_t *req, int timeout, int *fd)
@@ -202,11 +232,12 @@ static int connect_unix(fcgix_req_t *req, int timeout, int *fd)
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
     memcpy(sun.sun_path, req->app->socket_path, len + 1);
-    *fd = open_socket(AF_UNIX, timeout);
+    *fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (*fd < 0) {
         return -1;
     }
-    return connect(*fd, (struct sockaddr *)&sun, sizeof(sun));
+    return connect_bounded(*fd, (struct sockaddr *)&sun, sizeof(sun),
+                           timeout);
 }
 
 static int connect_tcp(fcgix_req_t *req, int timeout, int *fd)
@@ -220,11 +251,12 @@ static int connect_tcp(fcgix_req_t *req, int timeout, int *fd)
         errno = EHOSTUNREACH;
         return -1;
     }
-    *fd = open_socket(sa->family, timeout);
+    *fd = socket(sa->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (*fd < 0) {
         return -1;
     }
-    return connect(*fd, (struct sockaddr *)&sa->sa, sa->salen);
+    return connect_bounded(*fd, (struct sockaddr *)&sa->sa, sa->salen,
+                           timeout);
 }
 
 static step_t connect_backend(fcgix_req_t *req)
@@ -260,7 +292,7 @@ static step_t connect_backend(fcgix_req_t *req)
                                   apr_pool_cleanup_null);
     }
     if (rc != 0) {
-        if (errno == EAGAIN || errno == EINPROGRESS) {
+        if (errno == EAGAIN || errno == EINPROGRESS || errno == ETIMEDOUT) {
             return fail(req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00021),
                         "cannot connect to %s: no answer within %d s "
                         "(-appConnTimeout)", where, timeout);
@@ -268,7 +300,6 @@ static step_t connect_backend(fcgix_req_t *req)
         return fail(req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00020),
                     "cannot connect to %s: %s", where, strerror(errno));
     }
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return STEP_CONTINUE;
 }
 
