@@ -2,19 +2,21 @@
 # Install the Debian packages that building, testing or the demo need.
 # As root, installs what is missing with apt-get; otherwise prints the exact
 # command and fails, so nothing happens behind the user's back.
-# Usage: tools/deps.sh build|check|demo
+# Usage: tools/deps.sh build|check|demo|bench
 set -eu
 
 BUILD="gcc make apache2-bin apache2-dev libapr1-dev libaprutil1-dev"
 CHECK="$BUILD libcmocka-dev libfcgi-dev python3 python3-pytest curl clang
 libclang-rt-14-dev php-fpm"
 DEMO="$BUILD libfcgi-dev curl php-fpm"
+BENCH="$BUILD libfcgi-dev wrk spawn-fcgi libapache2-mod-fcgid curl"
 
 case "${1:-check}" in
     build) WANT=$BUILD ;;
     check) WANT=$CHECK ;;
     demo) WANT=$DEMO ;;
-    *) echo "usage: $0 build|check|demo" >&2; exit 2 ;;
+    bench) WANT=$BENCH ;;
+    *) echo "usage: $0 build|check|demo|bench" >&2; exit 2 ;;
 esac
 
 MISSING=""
