@@ -614,11 +614,19 @@ static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
     return add_app(cmd, app);
 }
 
+/* The main server's configuration, for directives allowed only there;
+ * *err says so when the directive stands in a virtual host. */
+static fcgix_srv_conf_t *global_conf(cmd_parms *cmd, const char **err)
+{
+    *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    return ap_get_module_config(cmd->server->module_config,
+                                &fastcgi_x_module);
+}
+
 static const char *cmd_config(cmd_parms *cmd, void *dummy, const char *args)
 {
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    fcgix_srv_conf_t *conf = ap_get_module_config(cmd->server->module_config,
-                                                  &fastcgi_x_module);
+    const char *err;
+    fcgix_srv_conf_t *conf = global_conf(cmd, &err);
     fcgix_dynamic_conf_t *dyn;
 
     (void)dummy;
@@ -650,9 +658,8 @@ static const char *cmd_config(cmd_parms *cmd, void *dummy, const char *args)
 
 static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
 {
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    fcgix_srv_conf_t *conf = ap_get_module_config(cmd->server->module_config,
-                                                  &fastcgi_x_module);
+    const char *err;
+    fcgix_srv_conf_t *conf = global_conf(cmd, &err);
 
     (void)dummy;
     if (err) {
@@ -667,9 +674,8 @@ static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
 
 static const char *cmd_wrapper(cmd_parms *cmd, void *dummy, const char *arg)
 {
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    fcgix_srv_conf_t *conf = ap_get_module_config(cmd->server->module_config,
-                                                  &fastcgi_x_module);
+    const char *err;
+    fcgix_srv_conf_t *conf = global_conf(cmd, &err);
 
     (void)dummy;
     if (err) {

@@ -102,3 +102,13 @@ def test_https_and_mod_ssl_variables(httpd, responder, workdir):
     assert env.get("HTTPS") == "on", body
     assert env.get("REQUEST_SCHEME") == "https", body
     assert env.get("SSL_PROTOCOL", "").startswith("TLS"), body
+
+
+def test_server_wide_directives_refused_in_a_vhost(httpd):
+    for line in ("FastCgiIpcDir /tmp/fcgix-ipc", "FastCgiWrapper Off",
+                 "FastCgiConfig -maxProcesses 4"):
+        srv = httpd()
+        srv.extra_conf = vhosts(srv, line, "")
+        rc, out = srv.check()
+        assert rc != 0, (line, out)
+        assert line.split()[0] in out, (line, out)
