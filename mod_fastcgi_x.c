@@ -5,10 +5,12 @@
 
 /**
  * @file  mod_fastcgi_x.c
- * @brief Module glue: the module record, hook registration and the
- *        fastcgi-script handler entry point.
+ * @brief Module glue: the module record, hook registration, routing of
+ *        requests to applications (fixups) and the fastcgi-script handler
+ *        entry point.
  *
- * Directives and configuration live in fcgi_config.c, the wire format in
+ * Directives and configuration live in fcgi_config.c, the request path in
+ * fcgi_handler.c, kept connections in fcgi_conns.c, the wire format in
  * fcgi_proto.c.
  */
 
@@ -25,8 +27,7 @@
 #include "fcgi_conns.h"
 #include "fcgi_handler.h"
 
-/* AP_DECLARE_MODULE below also declares APLOG_USE_MODULE(fastcgi_x). */
-
+/* No APLOG_USE_MODULE here: AP_DECLARE_MODULE at the end declares it. */
 
 /** The handler name, mod_fastcgi's. */
 #define FCGIX_HANDLER "fastcgi-script"
