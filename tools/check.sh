@@ -40,22 +40,29 @@ single build all
 single check-deps check-deps
 single exports exports
 
-# cmocka: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), ..."
-run_suite unit unit
-rc=$?
-passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' \
-    "$LOG_DIR/unit.log" | tail -1)
-failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' \
-    "$LOG_DIR/unit.log" | tail -1)
-passed=${passed:-0}
-failed=${failed:-0}
-if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then
-    failed=1    # crashed or did not build
-fi
-record unit "$passed" "$failed" ""
 
-# fuzz and pmtest print "NAME: N passed, M failed" themselves.
-for suite in fuzz pmtest; do
+# cmocka: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), ..."
+cmocka_suite() {
+    local rc passed failed
+    run_suite "$1" "$1"
+    rc=$?
+    passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' \
+        "$LOG_DIR/$1.log" | tail -1)
+    failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' \
+        "$LOG_DIR/$1.log" | tail -1)
+    passed=${passed:-0}
+    failed=${failed:-0}
+    if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then
+        failed=1    # crashed or did not build
+    fi
+    record "$1" "$passed" "$failed" ""
+}
+
+cmocka_suite unit
+cmocka_suite pmtest
+
+# fuzz prints "fuzz: N passed, M failed" itself.
+for suite in fuzz; do
     run_suite "$suite" "$suite"
     rc=$?
     line=$(grep -E "^$suite: [0-9]+ passed, [0-9]+ failed" \

@@ -1,0 +1,98 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_pm.h
+ * @brief The process manager core: binds each application's listening
+ *        Unix socket, starts and supervises its processes, shuts them down.
+ *
+ * This layer knows nothing about httpd or APR: the module forks, prepares
+ * the child (listeners closed, privileges dropped) and then calls
+ * fcgix_pm_run(), which only returns when the PM is told to stop or its
+ * parent is gone. Everything here is testable by forking it from a test.
+ */
+
+#ifndef FCGIX_PM_H
+#define FCGIX_PM_H
+
+/** Exit status for a PM that cannot start at all (for example it cannot
+ *  bind a socket): the parent must not restart it. */
+#define FCGIX_PM_EXIT_STARTUP 3
+
+/** Log levels passed to the log callback. */
+#define FCGIX_PM_LOG_ERR   0
+#define FCGIX_PM_LOG_WARN  1
+#define FCGIX_PM_LOG_INFO  2
+#define FCGIX_PM_LOG_DEBUG 3
+
+/** Back-off bounds for failed starts, in milliseconds. */
+#define FCGIX_PM_MIN_BACKOFF_MS 100
+#define FCGIX_PM_MAX_BACKOFF_MS 60000
+
+/** Used when fcgix_pm_app_t.min_server_life_ms is <= 0. */
+#define FCGIX_PM_DEFAULT_MIN_LIFE_MS 1000
+/** Used when fcgix_pm_app_t.listen_queue_depth is <= 0 (mod_fastcgi's). */
+#define FCGIX_PM_DEFAULT_LISTEN_QUEUE 100
+/** Grace period between SIGTERM and SIGKILL at shutdown; fits inside
+ *  APR's 3 s kill-after-timeout window. */
+#define FCGIX_PM_SHUTDOWN_GRACE_MS 2000
+
+/** One statically configured application class. */
+typedef struct {
+    const char *path;          /**< executable */
+    const char *socket_path;   /**< Unix socket shared by its processes */
+    int processes;             /**< instances to keep running (<= 0: 1) */
+    int listen_queue_depth;    /**< listen() backlog (<= 0: default) */
+    const char *const *argv;   /**< NULL: { path, NULL } */
+    const char *const *env;    /**< NAME=value list, NULL-terminated;
+                                    NULL: empty. Nothing else is passed. */
+    const char *dir;           /**< working directory; NULL: dirname(path) */
+    int restart_delay_ms;      /**< delay before restarting a process that
+                                    lived long enough */
+    int min_server_life_ms;    /**< a process that lived less counts as a
+                                    failed start (<= 0: default) */
+} fcgix_pm_app_t;
+
+/**
+ * Log callback. Every line names the application and the pid concerned.
+ * @param baton  the caller's pointer given to fcgix_pm_run()
+ * @param level  one of FCGIX_PM_LOG_*
+ * @param msg    the message, without a trailing newline
+ */
+typedef void fcgix_pm_log_fn(void *baton, int level, const char *msg);
+
+/**
+ * Run the process manager until SIGTERM, SIGHUP or SIGINT, or until the
+ * caller's parent (the process that was the parent when this was called)
+ * goes away; then stop every application process and remove the sockets.
+ * @param apps   the application classes
+ * @param napps  how many
+ * @param log    log callback, must not be NULL
+ * @param baton  passed to @p log
+ * @return 0 after an orderly shutdown, FCGIX_PM_EXIT_STARTUP when nothing
+ *         could be started (bad arguments, a socket that cannot be bound).
+ * @note Installs handlers for SIGTERM, SIGHUP, SIGINT and SIGCHLD, and
+ *       restores the previous ones before returning. Must be called from
+ *       a single-threaded process (normally a freshly forked child): it
+ *       reaps with waitpid(-1).
+ * @note Processes get the socket as fd 0 (FCGI_LISTENSOCK_FILENO), keep
+ *       fds 1 and 2, and no other descriptor; they get SIGTERM when the
+ *       PM dies (PR_SET_PDEATHSIG).
+ */
+int fcgix_pm_run(const fcgix_pm_app_t *apps, int napps,
+                 fcgix_pm_log_fn *log, void *baton);
+
+/**
+ * The delay before the next start of a process slot.
+ * @param restart_delay_ms  the application's restart delay
+ * @param failures          consecutive failed starts (0: the last process
+ *                          lived long enough)
+ * @return @p restart_delay_ms (at least 0) when @p failures is 0; else
+ *         max(restart_delay_ms, FCGIX_PM_MIN_BACKOFF_MS) doubled
+ *         @p failures times, capped at FCGIX_PM_MAX_BACKOFF_MS.
+ */
+long fcgix_pm_backoff_ms(int restart_delay_ms, int failures);
+
+#endif /* FCGIX_PM_H */
