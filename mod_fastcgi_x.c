@@ -16,16 +16,30 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
 
+#include "ap_listen.h"
+#include "ap_mpm.h"
+#include "mpm_common.h"
+#include "unixd.h"
+
 #include "apr_strings.h"
 #include "apr_hash.h"
+#include "apr_md5.h"
+#include "apr_file_io.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "fcgi_config.h"
 #include "fcgi_conns.h"
 #include "fcgi_handler.h"
+#include "fcgi_pm.h"
 
 /* No APLOG_USE_MODULE here: AP_DECLARE_MODULE at the end declares it. */
 
@@ -117,7 +131,8 @@ static int fcgix_handler(request_rec *r)
         return DECLINED;
     }
     app = r->filename ? find_app(r->filename) : NULL;
-    if (app && app->kind == FCGIX_APP_EXTERNAL) {
+    if (app && (app->kind == FCGIX_APP_EXTERNAL
+                || (app->kind == FCGIX_APP_STATIC && app->socket_path))) {
         return fcgix_serve(r, app);
     }
     if (app == NULL && r->finfo.filetype == APR_NOFILE) {
@@ -126,25 +141,244 @@ static int fcgix_handler(request_rec *r)
                       r->filename ? r->filename : r->uri);
         return HTTP_NOT_FOUND;
     }
-    /* Static and dynamic apps need the process manager, which is not
-     * written yet: say so plainly instead of serving the script's
-     * source. */
+    /* Dynamic apps (started on demand) are not written yet: say so
+     * plainly instead of serving the script's source. */
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                  FCGIX_LOGNO(00001) "%s: %s apps need the process manager, "
-                  "which this build of mod_fastcgi_x does not have yet",
-                  r->filename, app ? "FastCgiServer" : "dynamic");
+                  FCGIX_LOGNO(00001) "%s: dynamic FastCGI apps (no "
+                  "FastCgiServer or FastCgiExternalServer for this file) "
+                  "are not supported by this build of mod_fastcgi_x yet",
+                  r->filename);
     apr_table_setn(r->err_headers_out, "Retry-After", "60");
     return HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* ------------------------------------------------------------------ */
+/* The process manager for FastCgiServer apps                          */
+/* ------------------------------------------------------------------ */
+
+/* What the PM child runs, kept for restarting it. */
+static fcgix_pm_app_t *pm_apps;
+static int pm_napps;
+static server_rec *pm_server;
+
+static void pm_log(void *baton, int level, const char *msg)
+{
+    static const int levels[] = {APLOG_ERR, APLOG_WARNING, APLOG_INFO,
+                                 APLOG_DEBUG};
+    server_rec *s = baton;
+
+    /* The PM's messages name the PM or the app and the pid already. */
+    ap_log_error(APLOG_MARK, levels[level & 3], 0, s,
+                 FCGIX_LOGNO(00070) "%s", msg);
+}
+
+/* -initial-env NAME=value, or a bare NAME copied from httpd's
+ * environment. */
+static const char *const *app_env(apr_pool_t *p, const fcgix_app_t *app)
+{
+    const apr_array_header_t *list = app->opts.initial_env;
+    const char **env = apr_pcalloc(p, sizeof(char *)
+                                          * (size_t)((list ? list->nelts
+                                                           : 0) + 1));
+    const char *item, *value;
+    int i, n = 0;
+
+    for (i = 0; list && i < list->nelts; i++) {
+        item = APR_ARRAY_IDX(list, i, const char *);
+        if (strchr(item, '=')) {
+            env[n++] = item;
+        }
+        else if ((value = getenv(item)) != NULL) {
+            env[n++] = apr_pstrcat(p, item, "=", value, NULL);
+        }
+    }
+    return env;
+}
+
+/* The socket of a FastCgiServer app: -socket under the IPC directory, or
+ * a name derived from the app's path. */
+static const char *app_socket_path(apr_pool_t *p, const char *ipc_dir,
+                                   const fcgix_app_t *app)
+{
+    unsigned char digest[APR_MD5_DIGESTSIZE];
+    char hex[2 * APR_MD5_DIGESTSIZE + 1];
+    int i;
+
+    if (app->socket_path) {
+        return app->socket_path[0] == '/'
+                   ? app->socket_path
+                   : apr_pstrcat(p, ipc_dir, "/", app->socket_path, NULL);
+    }
+    apr_md5(digest, app->path, strlen(app->path));
+    for (i = 0; i < APR_MD5_DIGESTSIZE; i++) {
+        apr_snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    }
+    return apr_pstrcat(p, ipc_dir, "/", hex, ".sock", NULL);
+}
+
+/* Create FastCgiIpcDir (0700, owned by User) if it is missing. */
+static int make_ipc_dir(apr_pool_t *p, const char *dir, server_rec *s)
+{
+    apr_status_t rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD
+                                                      | APR_FPROT_UWRITE
+                                                      | APR_FPROT_UEXECUTE,
+                                             p);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     FCGIX_LOGNO(00071) "FastCgiIpcDir %s: cannot create it",
+                     dir);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (geteuid() == 0
+        && chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id)) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                     FCGIX_LOGNO(00072) "FastCgiIpcDir %s: cannot give it "
+                     "to User", dir);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+/* Turn each FastCgiServer definition into what the PM runs; the socket
+ * path is also what the handler connects to. */
+static int collect_static_apps(apr_pool_t *p, const char *ipc_dir,
+                               server_rec *s)
+{
+    apr_array_header_t *apps = apr_array_make(p, 4, sizeof(fcgix_pm_app_t));
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(p, app_registry); hi; hi = apr_hash_next(hi)) {
+        fcgix_app_t *app = apr_hash_this_val(hi);
+        fcgix_app_opts_t o = fcgix_app_effective(&app->opts, app->kind);
+        fcgix_pm_app_t *pa;
+
+        if (app->kind != FCGIX_APP_STATIC) {
+            continue;
+        }
+        if (app->port) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         FCGIX_LOGNO(00073) "FastCgiServer %s (%s): -port is "
+                         "not supported yet; use -socket",
+                         app->path, app->defined_at);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        app->socket_path = app_socket_path(p, ipc_dir, app);
+        if (strlen(app->socket_path) >= sizeof(((struct sockaddr_un *)0)
+                                                   ->sun_path)) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         FCGIX_LOGNO(00078) "FastCgiServer %s (%s): socket "
+                         "path %s is longer than a Unix socket path may be",
+                         app->path, app->defined_at, app->socket_path);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        pa = apr_array_push(apps);
+        memset(pa, 0, sizeof(*pa));
+        pa->path = app->path;
+        pa->socket_path = app->socket_path;
+        pa->processes = app->processes > 0 ? app->processes : 1;
+        pa->listen_queue_depth = o.listen_queue_depth;
+        pa->env = app_env(p, app);
+        pa->restart_delay_ms = o.restart_delay * 1000;
+        pa->min_server_life_ms = o.min_server_life * 1000;
+    }
+    pm_apps = (fcgix_pm_app_t *)apps->elts;
+    pm_napps = apps->nelts;
+    return OK;
+}
+
+static void pm_maint(int reason, void *data, apr_wait_t status);
+
+/* Fork the PM: a direct child of httpd's parent, which restarts it if it
+ * dies (apr_proc_other_child). */
+static int start_pm(apr_pool_t *pconf, server_rec *s)
+{
+    apr_proc_t *proc = apr_pcalloc(pconf, sizeof(*proc));
+    apr_status_t rv = apr_proc_fork(proc, pconf);
+    int rc;
+
+    if (rv == APR_INCHILD) {
+        apr_pool_t *p;
+
+        apr_pool_create(&p, pconf);
+        ap_close_listeners();
+        if (ap_run_drop_privileges(p, s) != OK) {
+            _exit(FCGIX_PM_EXIT_STARTUP);
+        }
+        rc = fcgix_pm_run(pm_apps, pm_napps, pm_log, s);
+        _exit(rc);
+    }
+    if (rv != APR_INPARENT) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     FCGIX_LOGNO(00074) "cannot fork the FastCGI process "
+                     "manager");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    apr_pool_note_subprocess(pconf, proc, APR_KILL_AFTER_TIMEOUT);
+    apr_proc_other_child_register(proc, pm_maint, proc, NULL, pconf);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 FCGIX_LOGNO(00075) "FastCGI process manager started "
+                 "(pid %d, %d application%s)",
+                 (int)proc->pid, pm_napps, pm_napps == 1 ? "" : "s");
+    return OK;
+}
+
+/* httpd's parent learns that the PM died: start it again, unless httpd
+ * is stopping or the PM said it cannot work at all. */
+static void pm_maint(int reason, void *data, apr_wait_t status)
+{
+    apr_proc_t *proc = data;
+    int stopping;
+
+    if (reason != APR_OC_REASON_DEATH && reason != APR_OC_REASON_LOST) {
+        return;
+    }
+    apr_proc_other_child_unregister(data);
+    if (ap_mpm_query(AP_MPMQ_MPM_STATE, &stopping) == APR_SUCCESS
+        && stopping == AP_MPMQ_STOPPING) {
+        return;
+    }
+    if (reason == APR_OC_REASON_DEATH && WIFEXITED(status)
+        && WEXITSTATUS(status) == FCGIX_PM_EXIT_STARTUP) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, pm_server,
+                     FCGIX_LOGNO(00076) "FastCGI process manager (pid %d) "
+                     "could not start; not restarting it",
+                     (int)proc->pid);
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, pm_server,
+                 FCGIX_LOGNO(00077) "FastCGI process manager (pid %d) died; "
+                 "starting a new one", (int)proc->pid);
+    start_pm(pm_server->process->pconf, pm_server);
 }
 
 static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
+    fcgix_srv_conf_t *sconf = ap_get_module_config(s->module_config,
+                                                   &fastcgi_x_module);
+    const char *ipc_dir;
+    int rc;
+
     (void)plog;
     (void)ptemp;
-    (void)s;
     app_registry = fcgix_registry(pconf);
-    return OK;
+    /* The first configuration pass only checks; start nothing. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    ipc_dir = sconf->ipc_dir ? sconf->ipc_dir
+                             : ap_runtime_dir_relative(pconf, "fastcgi");
+    rc = collect_static_apps(pconf, ipc_dir, s);
+    if (rc != OK || pm_napps == 0) {
+        return rc;
+    }
+    rc = make_ipc_dir(pconf, ipc_dir, s);
+    if (rc != OK) {
+        return rc;
+    }
+    pm_server = s;
+    return start_pm(pconf, s);
 }
 
 static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
