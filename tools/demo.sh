@@ -37,6 +37,7 @@ fi
 rm -rf "$RUN"
 mkdir -p "$RUN/htdocs"
 cp demo/index.html "$RUN/htdocs/index.html"
+cp build/fcgi_responder "$RUN/htdocs/managed.fcgi"
 
 USER_LINES=""
 if [ "$(id -u)" = 0 ]; then
@@ -106,6 +107,10 @@ DirectoryIndex index.html
 # The classic external-server recipe, served by the libfcgi test app.
 FastCgiExternalServer "$RUN/htdocs/hello.fcgi" -socket "$RUN/sockets/responder.sock"
 
+# The same app started and supervised by mod_fastcgi_x's process manager.
+FastCgiIpcDir "$RUN/fastcgi"
+FastCgiServer "$RUN/htdocs/managed.fcgi" -processes 2
+
 # The classic mod_fastcgi + php-fpm recipe.
 LoadModule alias_module $MODULES/mod_alias.so
 LoadModule actions_module $MODULES/mod_actions.so
@@ -141,6 +146,7 @@ mod_fastcgi_x demo: httpd (pid $HTTPD_PID) on http://127.0.0.1:$PORT/
   http://127.0.0.1:$PORT/hello.fcgi/path?env       its CGI environment
   http://127.0.0.1:$PORT/hello.fcgi?chunks=5&pause=500   streamed output
   http://127.0.0.1:$PORT/info.php                  PHP through php-fpm
+  http://127.0.0.1:$PORT/managed.fcgi?pid          an app run by the PM
 
 Ctrl-C stops everything.
 EOF
