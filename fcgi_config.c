@@ -32,18 +32,18 @@
 /* ------------------------------------------------------------------ */
 
 typedef enum {
-    OPT_INT,        /* a whole number between min and max */
-    OPT_FLAG,       /* no value; sets the field to 1 */
-    OPT_STRING,     /* one value */
-    OPT_LIST,       /* a value; repeatable, collected in an array */
-    OPT_GAIN        /* a real number from 0 to 1 */
+    OPT_INT,    /* a whole number between min and max */
+    OPT_FLAG,   /* no value; sets the field to 1 */
+    OPT_STRING, /* one value */
+    OPT_LIST,   /* a value; repeatable, collected in an array */
+    OPT_GAIN    /* a real number from 0 to 1 */
 } opt_type_t;
 
 typedef struct {
-    const char *name;   /* as written, without the dash */
-    const char *alias;  /* a second accepted spelling, or NULL */
+    const char *name;  /* as written, without the dash */
+    const char *alias; /* a second accepted spelling, or NULL */
     opt_type_t type;
-    size_t offset;      /* of the field in the target struct */
+    size_t offset; /* of the field in the target struct */
     int min, max;
 } opt_def_t;
 
@@ -51,7 +51,7 @@ typedef struct {
  * fcgix_dynamic_conf_t at their "opts" member. */
 #define APP_OPT(f) (offsetof(fcgix_app_t, opts) + offsetof(fcgix_app_opts_t, f))
 #define APP_FIELD(f) offsetof(fcgix_app_t, f)
-#define DYN_OPT(f)                                                            \
+#define DYN_OPT(f)                                                             \
     (offsetof(fcgix_dynamic_conf_t, opts) + offsetof(fcgix_app_opts_t, f))
 #define DYN_FIELD(f) offsetof(fcgix_dynamic_conf_t, f)
 #define ONE_DAY 86400
@@ -61,8 +61,7 @@ static const opt_def_t server_opts[] = {
     {"flush", NULL, OPT_FLAG, APP_OPT(flush), 0, 0},
     {"group", NULL, OPT_STRING, APP_FIELD(group), 0, 0},
     {"idle-timeout", NULL, OPT_INT, APP_OPT(idle_timeout), 1, ONE_DAY},
-    {"init-start-delay", NULL, OPT_INT, APP_OPT(init_start_delay), 0,
-     ONE_DAY},
+    {"init-start-delay", NULL, OPT_INT, APP_OPT(init_start_delay), 0, ONE_DAY},
     {"initial-env", NULL, OPT_LIST, APP_OPT(initial_env), 0, 0},
     {"keep-conn", NULL, OPT_FLAG, APP_OPT(keep_conn), 0, 0},
     {"listen-queue-depth", NULL, OPT_INT, APP_OPT(listen_queue_depth), 1,
@@ -99,8 +98,7 @@ static const opt_def_t config_opts[] = {
     {"flush", NULL, OPT_FLAG, DYN_OPT(flush), 0, 0},
     {"gainValue", NULL, OPT_GAIN, DYN_FIELD(gain_value), 0, 0},
     {"idle-timeout", NULL, OPT_INT, DYN_OPT(idle_timeout), 1, ONE_DAY},
-    {"init-start-delay", NULL, OPT_INT, DYN_OPT(init_start_delay), 0,
-     ONE_DAY},
+    {"init-start-delay", NULL, OPT_INT, DYN_OPT(init_start_delay), 0, ONE_DAY},
     {"initial-env", NULL, OPT_LIST, DYN_OPT(initial_env), 0, 0},
     {"killInterval", NULL, OPT_INT, DYN_FIELD(kill_interval), 1, ONE_DAY},
     {"listen-queue-depth", NULL, OPT_INT, DYN_OPT(listen_queue_depth), 1,
@@ -110,8 +108,8 @@ static const opt_def_t config_opts[] = {
     {"maxProcesses", NULL, OPT_INT, DYN_FIELD(max_processes), 1, 65535},
     {"min-server-life", NULL, OPT_INT, DYN_OPT(min_server_life), 0, ONE_DAY},
     {"minProcesses", NULL, OPT_INT, DYN_FIELD(min_processes), 0, 65535},
-    {"multiThreshold", "multiThreshhold", OPT_INT,
-     DYN_FIELD(multi_threshold), 0, 100},
+    {"multiThreshold", "multiThreshhold", OPT_INT, DYN_FIELD(multi_threshold),
+     0, 100},
     {"pass-header", NULL, OPT_LIST, DYN_OPT(pass_headers), 0, 0},
     {"priority", NULL, OPT_INT, DYN_OPT(priority), 0, 20},
     {"processSlack", NULL, OPT_INT, DYN_FIELD(process_slack), 0, 65535},
@@ -120,8 +118,7 @@ static const opt_def_t config_opts[] = {
     {"singleThreshold", "singleThreshhold", OPT_INT,
      DYN_FIELD(single_threshold), 0, 100},
     {"startDelay", NULL, OPT_INT, DYN_FIELD(start_delay), 1, ONE_DAY},
-    {"updateInterval", NULL, OPT_INT, DYN_FIELD(update_interval), 1,
-     ONE_DAY},
+    {"updateInterval", NULL, OPT_INT, DYN_FIELD(update_interval), 1, ONE_DAY},
     {NULL, NULL, OPT_FLAG, 0, 0, 0}};
 
 /* ------------------------------------------------------------------ */
@@ -235,14 +232,13 @@ static const char *parse_options(cmd_parms *cmd, const opt_def_t *table,
         }
         opt = find_option(table, word);
         if (opt == NULL) {
-            return apr_psprintf(cmd->pool,
-                                "%s: unknown option '%s'; valid options: %s",
-                                cmd->cmd->name, word,
-                                valid_options(cmd->temp_pool, table));
+            return apr_psprintf(
+                cmd->pool, "%s: unknown option '%s'; valid options: %s",
+                cmd->cmd->name, word, valid_options(cmd->temp_pool, table));
         }
         if (opt->type != OPT_LIST
-            && ap_strstr_c(seen, apr_pstrcat(cmd->temp_pool, "|", opt->name,
-                                             "|", NULL))) {
+            && ap_strstr_c(
+                seen, apr_pstrcat(cmd->temp_pool, "|", opt->name, "|", NULL))) {
             return apr_psprintf(cmd->pool, "%s: option '-%s' given twice",
                                 cmd->cmd->name, opt->name);
         }
@@ -251,8 +247,7 @@ static const char *parse_options(cmd_parms *cmd, const opt_def_t *table,
         if (opt->type != OPT_FLAG) {
             value = ap_getword_conf(cmd->pool, &args);
             if (!*value) {
-                return apr_psprintf(cmd->pool,
-                                    "%s: option '-%s' needs a value",
+                return apr_psprintf(cmd->pool, "%s: option '-%s' needs a value",
                                     cmd->cmd->name, opt->name);
             }
         }
@@ -285,11 +280,11 @@ static void opts_unset(fcgix_app_opts_t *o)
     o->max_conns = FCGIX_UNSET;
 }
 
-#define DEFAULT_IF_UNSET(field, value)                                        \
-    do {                                                                      \
-        if (e.field == FCGIX_UNSET) {                                         \
-            e.field = (value);                                                \
-        }                                                                     \
+#define DEFAULT_IF_UNSET(field, value)                                         \
+    do {                                                                       \
+        if (e.field == FCGIX_UNSET) {                                          \
+            e.field = (value);                                                 \
+        }                                                                      \
     } while (0)
 
 /* The documented mod_fastcgi defaults, in one place. */
@@ -344,9 +339,8 @@ void *fcgix_srv_conf_merge(apr_pool_t *p, void *base_, void *add_)
     conf->wrapper_path = add->wrapper_mode != FCGIX_WRAPPER_UNSET
                              ? add->wrapper_path
                              : base->wrapper_path;
-    conf->stderr_level = add->stderr_level != FCGIX_UNSET
-                             ? add->stderr_level
-                             : base->stderr_level;
+    conf->stderr_level = add->stderr_level != FCGIX_UNSET ? add->stderr_level
+                                                          : base->stderr_level;
     return conf;
 }
 
@@ -378,9 +372,8 @@ static fcgix_auth_conf_t merge_auth(const fcgix_auth_conf_t *base,
      * together. */
     m.path = add->path ? add->path : base->path;
     m.compat = add->path ? add->compat : base->compat;
-    m.authoritative = add->authoritative != FCGIX_UNSET
-                          ? add->authoritative
-                          : base->authoritative;
+    m.authoritative = add->authoritative != FCGIX_UNSET ? add->authoritative
+                                                        : base->authoritative;
     return m;
 }
 
@@ -392,11 +385,10 @@ void *fcgix_dir_conf_merge(apr_pool_t *p, void *base_, void *add_)
     conf->chunked_body = add->chunked_body != FCGIX_CHUNKED_UNSET
                              ? add->chunked_body
                              : base->chunked_body;
-    conf->authenticator = merge_auth(&base->authenticator,
-                                     &add->authenticator);
+    conf->authenticator = merge_auth(&base->authenticator, &add->authenticator);
     conf->authorizer = merge_auth(&base->authorizer, &add->authorizer);
-    conf->access_checker = merge_auth(&base->access_checker,
-                                      &add->access_checker);
+    conf->access_checker =
+        merge_auth(&base->access_checker, &add->access_checker);
     return conf;
 }
 
@@ -460,8 +452,7 @@ static const char *check_user_group(cmd_parms *cmd, const fcgix_app_t *app)
     return NULL;
 }
 
-static int same_list(const apr_array_header_t *a,
-                     const apr_array_header_t *b)
+static int same_list(const apr_array_header_t *a, const apr_array_header_t *b)
 {
     int i;
 
@@ -527,11 +518,11 @@ apr_hash_t *fcgix_registry(apr_pool_t *pconf)
  * names both places. */
 static const char *add_app(cmd_parms *cmd, fcgix_app_t *app)
 {
-    fcgix_srv_conf_t *conf = ap_get_module_config(cmd->server->module_config,
-                                                  &fastcgi_x_module);
+    fcgix_srv_conf_t *conf =
+        ap_get_module_config(cmd->server->module_config, &fastcgi_x_module);
     apr_hash_t *registry = fcgix_registry(cmd->pool);
-    const fcgix_app_t *old = apr_hash_get(registry, app->path,
-                                          APR_HASH_KEY_STRING);
+    const fcgix_app_t *old =
+        apr_hash_get(registry, app->path, APR_HASH_KEY_STRING);
 
     if (old && !same_app(old, app)) {
         return apr_psprintf(cmd->pool,
@@ -619,8 +610,7 @@ static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
 static fcgix_srv_conf_t *global_conf(cmd_parms *cmd, const char **err)
 {
     *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    return ap_get_module_config(cmd->server->module_config,
-                                &fastcgi_x_module);
+    return ap_get_module_config(cmd->server->module_config, &fastcgi_x_module);
 }
 
 static const char *cmd_config(cmd_parms *cmd, void *dummy, const char *args)
@@ -753,10 +743,10 @@ static const char *cmd_chunked_body(cmd_parms *cmd, void *dir_conf,
 static const char *cmd_stderr_level(cmd_parms *cmd, void *dummy,
                                     const char *arg)
 {
-    static const char *const names[] = {"emerg", "alert", "crit", "error",
-                                        "warn", "notice", "info", "debug"};
-    fcgix_srv_conf_t *conf = ap_get_module_config(cmd->server->module_config,
-                                                  &fastcgi_x_module);
+    static const char *const names[] = {"emerg", "alert",  "crit", "error",
+                                        "warn",  "notice", "info", "debug"};
+    fcgix_srv_conf_t *conf =
+        ap_get_module_config(cmd->server->module_config, &fastcgi_x_module);
     int i;
 
     (void)dummy;
@@ -786,8 +776,8 @@ const command_rec fcgix_cmds[] = {
                      "[-appConnTimeout s] [-idle-timeout s] "
                      "[-pass-header Name] [-flush] [-nph]: an app "
                      "started elsewhere"),
-    AP_INIT_RAW_ARGS("ExternalAppClass", cmd_external_server, NULL,
-                     RSRC_CONF, "old name of FastCgiExternalServer"),
+    AP_INIT_RAW_ARGS("ExternalAppClass", cmd_external_server, NULL, RSRC_CONF,
+                     "old name of FastCgiExternalServer"),
     AP_INIT_RAW_ARGS("FastCgiConfig", cmd_config, NULL, RSRC_CONF,
                      "[-maxProcesses n] [-maxClassProcesses n] ...: "
                      "defaults for dynamic apps"),
@@ -804,8 +794,8 @@ const command_rec fcgix_cmds[] = {
                   "stream (no CONTENT_LENGTH) or refuse (411)"),
     AP_INIT_TAKE1("FastCgiStderrLogLevel", cmd_stderr_level, NULL, RSRC_CONF,
                   "log level of the apps' stderr lines (default warn)"),
-    AP_INIT_TAKE12("FastCgiAuthenticator", cmd_auth,
-                   AUTH_OFFSET(authenticator), ACCESS_CONF | OR_AUTHCFG,
+    AP_INIT_TAKE12("FastCgiAuthenticator", cmd_auth, AUTH_OFFSET(authenticator),
+                   ACCESS_CONF | OR_AUTHCFG,
                    "path [-compat]: app for the authentication phase"),
     AP_INIT_FLAG("FastCgiAuthenticatorAuthoritative", cmd_authoritative,
                  AUTH_OFFSET(authenticator), ACCESS_CONF | OR_AUTHCFG,

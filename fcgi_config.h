@@ -26,27 +26,27 @@
 
 /** The kinds of application class. */
 typedef enum {
-    FCGIX_APP_STATIC = 1,   /**< FastCgiServer: started by the PM at boot */
-    FCGIX_APP_EXTERNAL,     /**< FastCgiExternalServer: started elsewhere */
-    FCGIX_APP_DYNAMIC       /**< any fastcgi-script file, started on demand */
+    FCGIX_APP_STATIC = 1, /**< FastCgiServer: started by the PM at boot */
+    FCGIX_APP_EXTERNAL,   /**< FastCgiExternalServer: started elsewhere */
+    FCGIX_APP_DYNAMIC     /**< any fastcgi-script file, started on demand */
 } fcgix_app_kind_t;
 
 /** Options shared by FastCgiServer, FastCgiExternalServer and
  *  FastCgiConfig (the defaults of dynamic apps). */
 typedef struct {
-    int conn_timeout;           /**< -appConnTimeout, seconds, 0 blocking */
-    int idle_timeout;           /**< -idle-timeout, seconds */
-    int flush;                  /**< -flush */
-    int nph;                    /**< -nph */
-    apr_array_header_t *pass_headers;   /**< -pass-header, const char * */
-    apr_array_header_t *initial_env;    /**< -initial-env, const char * */
-    int init_start_delay;       /**< -init-start-delay, seconds */
-    int restart_delay;          /**< -restart-delay, seconds */
-    int min_server_life;        /**< -min-server-life, seconds */
-    int listen_queue_depth;     /**< -listen-queue-depth */
-    int priority;               /**< -priority, nice value */
-    int keep_conn;              /**< -keep-conn: FCGI_KEEP_CONN */
-    int max_conns;              /**< -max-conns: idle kept, per child */
+    int conn_timeout; /**< -appConnTimeout, seconds, 0 blocking */
+    int idle_timeout; /**< -idle-timeout, seconds */
+    int flush;        /**< -flush */
+    int nph;          /**< -nph */
+    apr_array_header_t *pass_headers; /**< -pass-header, const char * */
+    apr_array_header_t *initial_env;  /**< -initial-env, const char * */
+    int init_start_delay;             /**< -init-start-delay, seconds */
+    int restart_delay;                /**< -restart-delay, seconds */
+    int min_server_life;              /**< -min-server-life, seconds */
+    int listen_queue_depth;           /**< -listen-queue-depth */
+    int priority;                     /**< -priority, nice value */
+    int keep_conn;                    /**< -keep-conn: FCGI_KEEP_CONN */
+    int max_conns;                    /**< -max-conns: idle kept, per child */
 } fcgix_app_opts_t;
 
 /** Idle kept connections per httpd child and app when -max-conns is
@@ -57,71 +57,71 @@ typedef struct {
  *  FastCgiExternalServer. */
 typedef struct {
     fcgix_app_kind_t kind;
-    const char *path;           /**< absolute file name of the app */
-    const char *defined_at;     /**< "file:line" of its definition */
+    const char *path;       /**< absolute file name of the app */
+    const char *defined_at; /**< "file:line" of its definition */
     fcgix_app_opts_t opts;
-    const char *host;           /**< -host: address part, or NULL */
-    int port;                   /**< -host's port, or -port for static */
-    const char *socket_path;    /**< -socket, or NULL */
-    int processes;              /**< -processes (static) */
-    const char *user;           /**< -user (with a wrapper) */
-    const char *group;          /**< -group (with a wrapper) */
+    const char *host;        /**< -host: address part, or NULL */
+    int port;                /**< -host's port, or -port for static */
+    const char *socket_path; /**< -socket, or NULL */
+    int processes;           /**< -processes (static) */
+    const char *user;        /**< -user (with a wrapper) */
+    const char *group;       /**< -group (with a wrapper) */
 } fcgix_app_t;
 
 /** FastCgiConfig: defaults for dynamic apps and the PM's tuning. */
 typedef struct {
     fcgix_app_opts_t opts;
-    int max_processes;          /**< -maxProcesses */
-    int max_class_processes;    /**< -maxClassProcesses */
-    int min_processes;          /**< -minProcesses */
-    int kill_interval;          /**< -killInterval, seconds */
-    int update_interval;        /**< -updateInterval, seconds */
-    int single_threshold;       /**< -singleThreshold, percent */
-    int multi_threshold;        /**< -multiThreshold, percent */
-    int start_delay;            /**< -startDelay, seconds */
-    int process_slack;          /**< -processSlack */
-    int auto_update;            /**< -autoUpdate */
-    int restart;                /**< -restart */
-    double gain_value;          /**< -gainValue, 0..1; < 0 when unset */
-    const char *defined_at;     /**< where FastCgiConfig was, or NULL */
+    int max_processes;       /**< -maxProcesses */
+    int max_class_processes; /**< -maxClassProcesses */
+    int min_processes;       /**< -minProcesses */
+    int kill_interval;       /**< -killInterval, seconds */
+    int update_interval;     /**< -updateInterval, seconds */
+    int single_threshold;    /**< -singleThreshold, percent */
+    int multi_threshold;     /**< -multiThreshold, percent */
+    int start_delay;         /**< -startDelay, seconds */
+    int process_slack;       /**< -processSlack */
+    int auto_update;         /**< -autoUpdate */
+    int restart;             /**< -restart */
+    double gain_value;       /**< -gainValue, 0..1; < 0 when unset */
+    const char *defined_at;  /**< where FastCgiConfig was, or NULL */
 } fcgix_dynamic_conf_t;
 
 /** FastCgiWrapper settings. */
 typedef enum {
     FCGIX_WRAPPER_UNSET = 0,
     FCGIX_WRAPPER_OFF,
-    FCGIX_WRAPPER_SUEXEC,       /**< On: httpd's own suexec */
-    FCGIX_WRAPPER_PATH          /**< a wrapper program */
+    FCGIX_WRAPPER_SUEXEC, /**< On: httpd's own suexec */
+    FCGIX_WRAPPER_PATH    /**< a wrapper program */
 } fcgix_wrapper_mode_t;
 
 /** Per-server configuration. */
 typedef struct {
-    int stderr_level;           /**< FastCgiStderrLogLevel, FCGIX_UNSET */
-    apr_array_header_t *apps;   /**< fcgix_app_t *, defined in this scope */
-    fcgix_dynamic_conf_t *dynamic;      /**< FastCgiConfig, or NULL */
-    const char *ipc_dir;        /**< FastCgiIpcDir, or NULL */
+    int stderr_level;              /**< FastCgiStderrLogLevel, FCGIX_UNSET */
+    apr_array_header_t *apps;      /**< fcgix_app_t *, defined in this scope */
+    fcgix_dynamic_conf_t *dynamic; /**< FastCgiConfig, or NULL */
+    const char *ipc_dir;           /**< FastCgiIpcDir, or NULL */
     fcgix_wrapper_mode_t wrapper_mode;
-    const char *wrapper_path;   /**< FastCgiWrapper path, or NULL */
+    const char *wrapper_path; /**< FastCgiWrapper path, or NULL */
 } fcgix_srv_conf_t;
 
 /** One of the three authorizer phases. */
 typedef struct {
-    const char *path;           /**< the auth app, or NULL when unset */
-    int compat;                 /**< -compat: spec-only behaviour */
-    int authoritative;          /**< ...Authoritative, FCGIX_UNSET */
+    const char *path;  /**< the auth app, or NULL when unset */
+    int compat;        /**< -compat: spec-only behaviour */
+    int authoritative; /**< ...Authoritative, FCGIX_UNSET */
 } fcgix_auth_conf_t;
 
 /** FastCgiChunkedBody: what to do with a chunked request body. */
 typedef enum {
     FCGIX_CHUNKED_UNSET = 0,
-    FCGIX_CHUNKED_SPOOL,        /**< read it whole, send CONTENT_LENGTH */
-    FCGIX_CHUNKED_STREAM,       /**< stream it, no CONTENT_LENGTH */
-    FCGIX_CHUNKED_REFUSE        /**< answer 411 Length Required */
+    FCGIX_CHUNKED_SPOOL,  /**< read it whole, send CONTENT_LENGTH */
+    FCGIX_CHUNKED_STREAM, /**< stream it, no CONTENT_LENGTH */
+    FCGIX_CHUNKED_REFUSE  /**< answer 411 Length Required */
 } fcgix_chunked_mode_t;
 
 /** Per-directory configuration. */
 typedef struct {
-    fcgix_chunked_mode_t chunked_body;  /**< FastCgiChunkedBody */
+    fcgix_chunked_mode_t chunked_body; /**< FastCgiChunkedBody */
     fcgix_auth_conf_t authenticator;
     fcgix_auth_conf_t authorizer;
     fcgix_auth_conf_t access_checker;

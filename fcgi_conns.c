@@ -40,7 +40,7 @@ typedef struct {
 
 typedef struct {
     apr_thread_mutex_t *lock;
-    idle_conn_t *idle;          /* a stack: the most recent on top */
+    idle_conn_t *idle; /* a stack: the most recent on top */
     int count;
     int max;
 } conn_pool_t;
@@ -193,13 +193,14 @@ void fcgix_conns_child_init(apr_pool_t *pchild, apr_hash_t *registry,
     if (rv != APR_SUCCESS) {
         /* Without the reaper idle connections could pin app processes:
          * keep none. */
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     FCGIX_LOGNO(00060) "cannot start the thread that "
-                     "closes idle FastCGI connections; -keep-conn is off "
-                     "in this process");
+        ap_log_error(
+            APLOG_MARK, APLOG_ERR, rv, s,
+            FCGIX_LOGNO(
+                00060) "cannot start the thread that "
+                       "closes idle FastCGI connections; -keep-conn is off "
+                       "in this process");
         pools = NULL;
         return;
     }
-    apr_pool_cleanup_register(pchild, thd, stop_reaper,
-                              apr_pool_cleanup_null);
+    apr_pool_cleanup_register(pchild, thd, stop_reaper, apr_pool_cleanup_null);
 }

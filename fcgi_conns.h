@@ -28,9 +28,9 @@
 
 /** A kept connection's history, carried while a request uses it. */
 typedef struct {
-    int fd;                 /**< the socket, or -1 */
-    apr_time_t born;        /**< when it was connected */
-    int uses;               /**< requests it has carried */
+    int fd;          /**< the socket, or -1 */
+    apr_time_t born; /**< when it was connected */
+    int uses;        /**< requests it has carried */
 } fcgix_conn_t;
 
 /**

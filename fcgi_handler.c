@@ -68,34 +68,34 @@ APLOG_USE_MODULE(fastcgi_x);
 /* The pump's verdict after each step. */
 typedef enum {
     STEP_CONTINUE = 0,
-    STEP_FINISHED,      /* stop; req->status says what to return */
-    STEP_FAILED,        /* stop; the failure was logged and mapped */
-    STEP_RETRY          /* a kept connection was found dead before use */
+    STEP_FINISHED, /* stop; req->status says what to return */
+    STEP_FAILED,   /* stop; the failure was logged and mapped */
+    STEP_RETRY     /* a kept connection was found dead before use */
 } step_t;
 
 typedef struct {
     request_rec *r;
     const fcgix_app_t *app;
-    fcgix_app_opts_t opts;      /* effective options */
+    fcgix_app_opts_t opts; /* effective options */
     const fcgix_dir_conf_t *dconf;
     int fd;
-    fcgix_conn_t conn;          /* the connection's history */
-    int reused;                 /* a kept connection, not a new one */
-    int received;               /* any byte came from the app */
-    int stdin_cut;              /* the app stopped reading STDIN */
-    int status;                 /* what the handler returns */
-    int idle_ms;                /* -idle-timeout as a poll timeout */
+    fcgix_conn_t conn; /* the connection's history */
+    int reused;        /* a kept connection, not a new one */
+    int received;      /* any byte came from the app */
+    int stdin_cut;     /* the app stopped reading STDIN */
+    int status;        /* what the handler returns */
+    int idle_ms;       /* -idle-timeout as a poll timeout */
 
     /* Server to app: BEGIN_REQUEST, PARAMS, STDIN records. */
     unsigned char *wbuf;
     size_t wlen, wpos;
-    apr_bucket_brigade *body_bb;        /* request body not yet sent */
-    int body_spooled;           /* body_bb holds the whole body */
-    int body_eos;               /* no more request body */
-    int body_taken;             /* some body was read from the client */
-    char *small_body;           /* a whole small body, kept for a resend */
+    apr_bucket_brigade *body_bb; /* request body not yet sent */
+    int body_spooled;            /* body_bb holds the whole body */
+    int body_eos;                /* no more request body */
+    int body_taken;              /* some body was read from the client */
+    char *small_body;            /* a whole small body, kept for a resend */
     apr_size_t small_len;
-    int stdin_done;             /* empty STDIN record queued */
+    int stdin_done; /* empty STDIN record queued */
 
     /* App to server. */
     unsigned char *rbuf;
@@ -107,11 +107,11 @@ typedef struct {
     int headers_done;           /* headers handed to httpd */
     apr_bucket_brigade *out_bb; /* body to the client */
     int unflushed;
-    int flush_always;           /* -flush or X-Accel-Buffering: no */
-    char *err_line;             /* stderr line being assembled */
-    apr_pool_t *scratch;        /* for one log line; cleared after it */
+    int flush_always;    /* -flush or X-Accel-Buffering: no */
+    char *err_line;      /* stderr line being assembled */
+    apr_pool_t *scratch; /* for one log line; cleared after it */
     size_t err_len;
-    int ended;                  /* END_REQUEST seen */
+    int ended; /* END_REQUEST seen */
 } fcgix_req_t;
 
 /* ------------------------------------------------------------------ */
@@ -128,16 +128,16 @@ static step_t end_with(fcgix_req_t *req, int status)
 
     if (!req->headers_done) {
         req->status = status;
-        r->status_line = NULL;      /* the app's, if it sent one */
+        r->status_line = NULL; /* the app's, if it sent one */
         if (status == HTTP_SERVICE_UNAVAILABLE) {
             apr_table_setn(r->err_headers_out, "Retry-After", "5");
         }
         return STEP_FAILED;
     }
     apr_brigade_cleanup(req->out_bb);
-    APR_BRIGADE_INSERT_TAIL(req->out_bb,
-                            ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL,
-                                                   r->pool, ba));
+    APR_BRIGADE_INSERT_TAIL(
+        req->out_bb,
+        ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool, ba));
     APR_BRIGADE_INSERT_TAIL(req->out_bb, apr_bucket_eos_create(ba));
     ap_pass_brigade(r->output_filters, req->out_bb);
     apr_brigade_cleanup(req->out_bb);
@@ -236,8 +236,7 @@ static int connect_unix(fcgix_req_t *req, int timeout, int *fd)
     if (*fd < 0) {
         return -1;
     }
-    return connect_bounded(*fd, (struct sockaddr *)&sun, sizeof(sun),
-                           timeout);
+    return connect_bounded(*fd, (struct sockaddr *)&sun, sizeof(sun), timeout);
 }
 
 static int connect_tcp(fcgix_req_t *req, int timeout, int *fd)
@@ -255,17 +254,16 @@ static int connect_tcp(fcgix_req_t *req, int timeout, int *fd)
     if (*fd < 0) {
         return -1;
     }
-    return connect_bounded(*fd, (struct sockaddr *)&sa->sa, sa->salen,
-                           timeout);
+    return connect_bounded(*fd, (struct sockaddr *)&sa->sa, sa->salen, timeout);
 }
 
 static step_t connect_backend(fcgix_req_t *req)
 {
     int rc, fd = -1, timeout = req->opts.conn_timeout;
     const char *where = req->app->socket_path
-        ? req->app->socket_path
-        : apr_psprintf(req->r->pool, "%s:%d", req->app->host,
-                       req->app->port);
+                            ? req->app->socket_path
+                            : apr_psprintf(req->r->pool, "%s:%d",
+                                           req->app->host, req->app->port);
 
     if (req->opts.keep_conn == 1 && !req->reused
         && fcgix_conns_take(req->app, &req->conn)) {
@@ -295,7 +293,8 @@ static step_t connect_backend(fcgix_req_t *req)
         if (errno == EAGAIN || errno == EINPROGRESS || errno == ETIMEDOUT) {
             return fail(req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00021),
                         "cannot connect to %s: no answer within %d s "
-                        "(-appConnTimeout)", where, timeout);
+                        "(-appConnTimeout)",
+                        where, timeout);
         }
         return fail(req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00020),
                     "cannot connect to %s: %s", where, strerror(errno));
@@ -343,7 +342,8 @@ static step_t send_all(fcgix_req_t *req)
             }
             return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00022),
                         "closed the connection while receiving the "
-                        "request: %s", strerror(errno));
+                        "request: %s",
+                        strerror(errno));
         }
         if (req->wlen == 0) {
             break;
@@ -354,7 +354,8 @@ static step_t send_all(fcgix_req_t *req)
         if (n == 0) {
             return fail(req, HTTP_GATEWAY_TIME_OUT, FCGIX_LOGNO(00023),
                         "did not read the request within %d s "
-                        "(-idle-timeout)", req->idle_ms / 1000);
+                        "(-idle-timeout)",
+                        req->idle_ms / 1000);
         }
     }
     return STEP_CONTINUE;
@@ -389,8 +390,8 @@ static apr_table_t *build_env(fcgix_req_t *req, apr_off_t spooled_len)
 
         value = apr_table_get(r->headers_in, header);
         if (value) {
-            apr_table_setn(r->subprocess_env,
-                           pass_header_name(r->pool, header), value);
+            apr_table_setn(r->subprocess_env, pass_header_name(r->pool, header),
+                           value);
         }
     }
     if (spooled_len >= 0) {
@@ -429,17 +430,18 @@ static step_t send_params(fcgix_req_t *req, const apr_table_t *env)
                 return st;
             }
             base = 0;
-            fcgix_params_init(&pk, req->wbuf,
-                              WRITE_BUF_SIZE - FCGIX_HEADER_LEN, REQUEST_ID,
-                              FCGIX_MAX_CONTENT_LEN);
-            rc = fcgix_params_add(&pk, e[i].key, strlen(e[i].key),
-                                  e[i].val, strlen(e[i].val));
+            fcgix_params_init(&pk, req->wbuf, WRITE_BUF_SIZE - FCGIX_HEADER_LEN,
+                              REQUEST_ID, FCGIX_MAX_CONTENT_LEN);
+            rc = fcgix_params_add(&pk, e[i].key, strlen(e[i].key), e[i].val,
+                                  strlen(e[i].val));
         }
         if (rc != FCGIX_OK) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
-                          FCGIX_LOGNO(00024) "FastCGI app %s: variable %s "
-                          "left out: its value does not fit one record",
-                          req->app->path, e[i].key);
+            ap_log_rerror(
+                APLOG_MARK, APLOG_WARNING, 0, req->r,
+                FCGIX_LOGNO(
+                    00024) "FastCGI app %s: variable %s "
+                           "left out: its value does not fit one record",
+                req->app->path, e[i].key);
         }
     }
     req->wlen = base + fcgix_params_close(&pk, 1);
@@ -461,8 +463,8 @@ static apr_status_t read_body(fcgix_req_t *req)
     apr_bucket *b, *next;
     apr_status_t rv;
 
-    rv = ap_get_brigade(req->r->input_filters, req->body_bb,
-                        AP_MODE_READBYTES, APR_BLOCK_READ, STDIN_CHUNK);
+    rv = ap_get_brigade(req->r->input_filters, req->body_bb, AP_MODE_READBYTES,
+                        APR_BLOCK_READ, STDIN_CHUNK);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -498,7 +500,7 @@ static step_t fill_stdin(fcgix_req_t *req)
              * than a debug line. */
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, req->r,
                           FCGIX_LOGNO(00025) "reading the request body "
-                          "failed");
+                                             "failed");
             return end_with(req,
                             ap_map_http_request_error(rv, HTTP_BAD_REQUEST));
         }
@@ -532,8 +534,8 @@ static step_t fill_stdin(fcgix_req_t *req)
 
 static void log_stderr_line(fcgix_req_t *req)
 {
-    fcgix_srv_conf_t *sconf = ap_get_module_config(
-        req->r->server->module_config, &fastcgi_x_module);
+    fcgix_srv_conf_t *sconf =
+        ap_get_module_config(req->r->server->module_config, &fastcgi_x_module);
     int level = sconf->stderr_level == FCGIX_UNSET ? APLOG_WARNING
                                                    : sconf->stderr_level;
     size_t len = req->err_len;
@@ -546,8 +548,8 @@ static void log_stderr_line(fcgix_req_t *req)
      * fake log lines into the error log. */
     ap_log_rerror(APLOG_MARK, level, 0, req->r,
                   FCGIX_LOGNO(00030) "FastCGI app %s stderr: %s",
-                  req->app->path, ap_escape_logitem(req->scratch,
-                                                    req->err_line));
+                  req->app->path,
+                  ap_escape_logitem(req->scratch, req->err_line));
     /* A chatty app must not grow the request's memory line by line. */
     apr_pool_clear(req->scratch);
     req->err_len = 0;
@@ -555,8 +557,7 @@ static void log_stderr_line(fcgix_req_t *req)
 
 /* Reassemble STDERR into lines across records; never into the
  * response. */
-static void on_stderr(fcgix_req_t *req, const unsigned char *data,
-                      size_t len)
+static void on_stderr(fcgix_req_t *req, const unsigned char *data, size_t len)
 {
     size_t i;
 
@@ -588,8 +589,7 @@ static step_t collect_header_bytes(fcgix_req_t *req, const unsigned char *data,
 
     if (req->hdr_bytes + len > MAX_HEADER_BYTES) {
         return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00031),
-                    "response headers larger than %d bytes",
-                    MAX_HEADER_BYTES);
+                    "response headers larger than %d bytes", MAX_HEADER_BYTES);
     }
     for (i = 0; i < len; i++) {
         if (data[i] == '\n') {
@@ -702,8 +702,7 @@ static step_t finish_headers(fcgix_req_t *req)
 /* ------------------------------------------------------------------ */
 
 /* STDOUT data: header bytes until the blank line, body after it. */
-static step_t on_stdout(fcgix_req_t *req, const unsigned char *data,
-                        size_t len)
+static step_t on_stdout(fcgix_req_t *req, const unsigned char *data, size_t len)
 {
     size_t used;
     step_t st;
@@ -725,8 +724,10 @@ static step_t on_stdout(fcgix_req_t *req, const unsigned char *data,
     if (len > 0) {
         /* Transient: the bytes live in the read buffer until the brigade
          * is passed at the end of this read; httpd copies what it keeps. */
-        APR_BRIGADE_INSERT_TAIL(req->out_bb, apr_bucket_transient_create(
-            (const char *)data, len, req->r->connection->bucket_alloc));
+        APR_BRIGADE_INSERT_TAIL(
+            req->out_bb,
+            apr_bucket_transient_create((const char *)data, len,
+                                        req->r->connection->bucket_alloc));
         req->unflushed = 1;
     }
     return STEP_CONTINUE;
@@ -757,8 +758,8 @@ static step_t on_end_request(fcgix_req_t *req, const fcgix_event_t *ev)
     if (ev->app_status != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
                       FCGIX_LOGNO(00035) "FastCGI app %s: request ended "
-                      "with appStatus %u", req->app->path,
-                      (unsigned)ev->app_status);
+                                         "with appStatus %u",
+                      req->app->path, (unsigned)ev->app_status);
     }
     if (req->err_len > 0) {
         log_stderr_line(req);
@@ -833,8 +834,7 @@ static step_t decode_input(fcgix_req_t *req, size_t n)
         }
         if (ev.type == FCGIX_END_REQUEST && n > 0) {
             return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00038),
-                        "malformed response: %s",
-                        fcgix_strerror(FCGIX_ESTATE));
+                        "malformed response: %s", fcgix_strerror(FCGIX_ESTATE));
         }
         st = on_event(req, &ev);
         if (st != STEP_CONTINUE) {
@@ -866,15 +866,15 @@ static step_t abort_request(fcgix_req_t *req)
 
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, req->r,
                   FCGIX_LOGNO(00040) "FastCGI app %s: client went away; "
-                  "sending FCGI_ABORT_REQUEST", req->app->path);
+                                     "sending FCGI_ABORT_REQUEST",
+                  req->app->path);
     fcgix_rec_abort_request(rec, REQUEST_ID);
     if (send(req->fd, rec, sizeof(rec), MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
         pfd.fd = req->fd;
         pfd.events = POLLIN;
         /* Drain until the app closes or the short wait is over; what it
          * says no longer matters. */
-        while (apr_time_now() < deadline
-               && poll(&pfd, 1, ABORT_WAIT_MS) > 0) {
+        while (apr_time_now() < deadline && poll(&pfd, 1, ABORT_WAIT_MS) > 0) {
             n = recv(req->fd, req->rbuf, READ_BUF_SIZE, MSG_DONTWAIT);
             if (n <= 0) {
                 break;
@@ -1005,7 +1005,7 @@ static step_t pump(fcgix_req_t *req)
 /* ------------------------------------------------------------------ */
 
 typedef struct {
-    apr_file_t *file;           /* created when memory is not enough */
+    apr_file_t *file; /* created when memory is not enough */
     apr_off_t total;
     apr_off_t file_len;
 } spool_t;
@@ -1019,13 +1019,12 @@ static apr_status_t spool_to_file(fcgix_req_t *req, spool_t *sp,
     if (sp->file == NULL) {
         rv = apr_temp_dir_get(&dir, req->r->pool);
         if (rv == APR_SUCCESS) {
-            rv = apr_file_mktemp(&sp->file,
-                                 apr_pstrcat(req->r->pool, dir,
-                                             "/fcgix-body-XXXXXX", NULL),
-                                 APR_FOPEN_CREATE | APR_FOPEN_READ
-                                     | APR_FOPEN_WRITE | APR_FOPEN_EXCL
-                                     | APR_FOPEN_DELONCLOSE,
-                                 req->r->pool);
+            rv = apr_file_mktemp(
+                &sp->file,
+                apr_pstrcat(req->r->pool, dir, "/fcgix-body-XXXXXX", NULL),
+                APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE
+                    | APR_FOPEN_EXCL | APR_FOPEN_DELONCLOSE,
+                req->r->pool);
         }
         if (rv != APR_SUCCESS) {
             return rv;
@@ -1077,8 +1076,8 @@ static apr_status_t spool_brigade(fcgix_req_t *req, apr_bucket_brigade *bb,
 static int spool_body(fcgix_req_t *req, apr_off_t *total)
 {
     request_rec *r = req->r;
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool,
-                                                r->connection->bucket_alloc);
+    apr_bucket_brigade *bb =
+        apr_brigade_create(r->pool, r->connection->bucket_alloc);
     spool_t sp = {NULL, 0, 0};
     apr_status_t rv;
 
@@ -1091,13 +1090,12 @@ static int spool_body(fcgix_req_t *req, apr_off_t *total)
         if (rv != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r,
                           FCGIX_LOGNO(00050) "spooling the chunked request "
-                          "body failed");
+                                             "body failed");
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
     }
     if (sp.file) {
-        apr_brigade_insert_file(req->body_bb, sp.file, 0, sp.file_len,
-                                r->pool);
+        apr_brigade_insert_file(req->body_bb, sp.file, 0, sp.file_len, r->pool);
     }
     req->body_spooled = 1;
     *total = sp.total;
@@ -1232,9 +1230,8 @@ static fcgix_req_t *new_request(request_rec *r, const fcgix_app_t *app)
     req->status = OK;
     /* Unset -idle-timeout: httpd's Timeout (mod_fastcgi's 30 s cut slow
      * pages short). */
-    idle = req->opts.idle_timeout > 0
-               ? req->opts.idle_timeout
-               : (int)apr_time_sec(r->server->timeout);
+    idle = req->opts.idle_timeout > 0 ? req->opts.idle_timeout
+                                      : (int)apr_time_sec(r->server->timeout);
     req->idle_ms = idle * 1000;
     req->wbuf = apr_palloc(r->pool, WRITE_BUF_SIZE);
     req->rbuf = apr_palloc(r->pool, READ_BUF_SIZE);
@@ -1319,13 +1316,14 @@ int fcgix_serve(request_rec *r, const fcgix_app_t *app)
          * pm.max_requests, an idle timeout): once more on a new one. */
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       FCGIX_LOGNO(00046) "FastCGI app %s: kept connection "
-                      "was closed; retrying on a new one", app->path);
+                                         "was closed; retrying on a new one",
+                      app->path);
         reset_exchange(req);
         st = exchange(req, env);
     }
     if (st == STEP_FINISHED && req->status == OK && req->headers_done) {
-        APR_BRIGADE_INSERT_TAIL(req->out_bb, apr_bucket_eos_create(
-                                                 r->connection->bucket_alloc));
+        APR_BRIGADE_INSERT_TAIL(
+            req->out_bb, apr_bucket_eos_create(r->connection->bucket_alloc));
         pass_output(req, 0);
     }
     release_backend(req, st);

@@ -43,17 +43,17 @@ enum { SLOT_WAITING = 0, SLOT_RUNNING, SLOT_STOPPING };
 typedef struct {
     pid_t pid;
     int state;
-    long long started;     /* ms, monotonic */
-    long long next_start;  /* ms, monotonic; SLOT_WAITING only */
-    int failures;          /* consecutive failed starts */
-    int exec_failed;       /* the child reported a failure before exec */
+    long long started;    /* ms, monotonic */
+    long long next_start; /* ms, monotonic; SLOT_WAITING only */
+    int failures;         /* consecutive failed starts */
+    int exec_failed;      /* the child reported a failure before exec */
 } slot_t;
 
 typedef struct {
     const fcgix_pm_app_t *cfg;
-    int fd;                /* listening socket, -1 when not bound */
+    int fd; /* listening socket, -1 when not bound */
     char *dir;
-    const char *argv0[2];  /* used when cfg->argv is NULL */
+    const char *argv0[2]; /* used when cfg->argv is NULL */
     slot_t *slots;
     int nslots;
     long min_life;
@@ -69,7 +69,7 @@ typedef struct {
 
 /* What a child writes to the error pipe when it fails before execve. */
 typedef struct {
-    int stage;             /* 0: chdir, 1: execve, 2: parent gone */
+    int stage; /* 0: chdir, 1: execve, 2: parent gone */
     int err;
 } spawn_err_t;
 
@@ -77,7 +77,7 @@ static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t wake_fd = -1;
 static int wake_rd = -1;
 
-static const int handled_signals[] = { SIGTERM, SIGHUP, SIGINT, SIGCHLD };
+static const int handled_signals[] = {SIGTERM, SIGHUP, SIGINT, SIGCHLD};
 #define NHANDLED (int)(sizeof(handled_signals) / sizeof(handled_signals[0]))
 
 static long long now_ms(void)
@@ -134,7 +134,8 @@ long fcgix_pm_backoff_ms(int restart_delay_ms, int failures)
         return restart_delay_ms > 0 ? restart_delay_ms : 0;
     }
     delay = restart_delay_ms > FCGIX_PM_MIN_BACKOFF_MS
-                ? restart_delay_ms : FCGIX_PM_MIN_BACKOFF_MS;
+                ? restart_delay_ms
+                : FCGIX_PM_MIN_BACKOFF_MS;
     for (i = 0; i < failures && delay < FCGIX_PM_MAX_BACKOFF_MS; i++) {
         delay *= 2;
     }
@@ -225,8 +226,8 @@ static int bind_app(const pm_t *pm, app_t *app)
     sa.sun_family = AF_UNIX;
     if (strlen(path) >= sizeof(sa.sun_path)) {
         pm_log(pm, FCGIX_PM_LOG_ERR, app, getpid(),
-               "socket path too long (max %zu): %s",
-               sizeof(sa.sun_path) - 1, path);
+               "socket path too long (max %zu): %s", sizeof(sa.sun_path) - 1,
+               path);
         return -1;
     }
     strcpy(sa.sun_path, path);
@@ -244,8 +245,8 @@ static int bind_app(const pm_t *pm, app_t *app)
     old_mask = umask(0077); /* socket file 0600: only our user connects */
     rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
     umask(old_mask);
-    if (rc != 0 || listen(fd, depth > 0 ? depth
-                                        : FCGIX_PM_DEFAULT_LISTEN_QUEUE)) {
+    if (rc != 0
+        || listen(fd, depth > 0 ? depth : FCGIX_PM_DEFAULT_LISTEN_QUEUE)) {
         pm_log(pm, FCGIX_PM_LOG_ERR, app, getpid(), "cannot %s %s: %s",
                rc != 0 ? "bind" : "listen on", path, strerror(errno));
         close(fd);
@@ -310,7 +311,7 @@ static void child_fail(int errfd, int stage, int err)
 static void exec_child(const app_t *app, pid_t pm_pid, int errfd)
 {
     const char *const *argv = app->cfg->argv ? app->cfg->argv : app->argv0;
-    static const char *const empty_env[] = { NULL };
+    static const char *const empty_env[] = {NULL};
     const char *const *env = app->cfg->env ? app->cfg->env : empty_env;
 
     reset_signals();
@@ -345,10 +346,9 @@ static void set_state(slot_t *s, int state, pid_t pid, long long next)
 
 /* Read the child's verdict: EOF means execve succeeded (the pipe end is
  * close-on-exec), a record means it failed before. */
-static void read_verdict(const pm_t *pm, const app_t *app, slot_t *s,
-                         int rd)
+static void read_verdict(const pm_t *pm, const app_t *app, slot_t *s, int rd)
 {
-    static const char *const what[] = { "chdir to", "exec", "start" };
+    static const char *const what[] = {"chdir to", "exec", "start"};
     spawn_err_t e;
     ssize_t n;
 
@@ -393,9 +393,10 @@ static void spawn(const pm_t *pm, app_t *app, slot_t *s)
         pm_log(pm, FCGIX_PM_LOG_ERR, app, getpid(), "fork: %s",
                strerror(errno));
         s->failures++;
-        set_state(s, SLOT_WAITING, 0,
-                  now_ms() + fcgix_pm_backoff_ms(app->cfg->restart_delay_ms,
-                                                 s->failures));
+        set_state(
+            s, SLOT_WAITING, 0,
+            now_ms()
+                + fcgix_pm_backoff_ms(app->cfg->restart_delay_ms, s->failures));
     }
     else {
         set_state(s, SLOT_RUNNING, pid, 0);
@@ -438,8 +439,7 @@ static void log_exit(const pm_t *pm, const app_t *app, pid_t pid, int st)
 }
 
 /* A process of a running PM ended: decide when its slot starts again. */
-static void schedule_restart(const pm_t *pm, app_t *app, slot_t *s,
-                             pid_t pid)
+static void schedule_restart(const pm_t *pm, app_t *app, slot_t *s, pid_t pid)
 {
     long long lived = now_ms() - s->started;
     int failed = s->exec_failed || lived < app->min_life;
@@ -450,8 +450,8 @@ static void schedule_restart(const pm_t *pm, app_t *app, slot_t *s,
     if (failed) {
         pm_log(pm, FCGIX_PM_LOG_WARN, app, pid,
                "exited after %lld ms, %d%s failure in a row; "
-               "next start in %ld ms", lived, s->failures,
-               ordinal(s->failures), delay);
+               "next start in %ld ms",
+               lived, s->failures, ordinal(s->failures), delay);
     }
     else {
         pm_log(pm, FCGIX_PM_LOG_INFO, app, pid,
@@ -633,16 +633,15 @@ static int init_app(const pm_t *pm, app_t *app, const fcgix_pm_app_t *cfg)
     }
     app->argv0[0] = cfg->path;
     app->nslots = cfg->processes > 0 ? cfg->processes : 1;
-    app->min_life = cfg->min_server_life_ms > 0
-                        ? cfg->min_server_life_ms
-                        : FCGIX_PM_DEFAULT_MIN_LIFE_MS;
+    app->min_life = cfg->min_server_life_ms > 0 ? cfg->min_server_life_ms
+                                                : FCGIX_PM_DEFAULT_MIN_LIFE_MS;
     slash = strrchr(cfg->path, '/');
     if (cfg->dir) {
         app->dir = strdup(cfg->dir);
     }
     else if (slash) {
-        app->dir = strndup(cfg->path, slash == cfg->path
-                                          ? 1 : (size_t)(slash - cfg->path));
+        app->dir = strndup(
+            cfg->path, slash == cfg->path ? 1 : (size_t)(slash - cfg->path));
     }
     else {
         app->dir = strdup(".");
@@ -693,8 +692,8 @@ static void close_wake_pipe(void)
     wake_rd = -1;
 }
 
-int fcgix_pm_run(const fcgix_pm_app_t *apps, int napps,
-                 fcgix_pm_log_fn *log, void *baton)
+int fcgix_pm_run(const fcgix_pm_app_t *apps, int napps, fcgix_pm_log_fn *log,
+                 void *baton)
 {
     struct sigaction old[NHANDLED];
     pm_t pm;
@@ -724,8 +723,7 @@ int fcgix_pm_run(const fcgix_pm_app_t *apps, int napps,
                "cannot set up signals: %s", strerror(errno));
         goto cleanup;
     }
-    pm_log(&pm, FCGIX_PM_LOG_INFO, NULL, getpid(), "started, %d app(s)",
-           napps);
+    pm_log(&pm, FCGIX_PM_LOG_INFO, NULL, getpid(), "started, %d app(s)", napps);
     supervise(&pm);
     shutdown_all(&pm);
     restore_signals(old);

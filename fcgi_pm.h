@@ -22,9 +22,9 @@
 #define FCGIX_PM_EXIT_STARTUP 3
 
 /** Log levels passed to the log callback. */
-#define FCGIX_PM_LOG_ERR   0
-#define FCGIX_PM_LOG_WARN  1
-#define FCGIX_PM_LOG_INFO  2
+#define FCGIX_PM_LOG_ERR 0
+#define FCGIX_PM_LOG_WARN 1
+#define FCGIX_PM_LOG_INFO 2
 #define FCGIX_PM_LOG_DEBUG 3
 
 /** Back-off bounds for failed starts, in milliseconds. */
@@ -41,18 +41,18 @@
 
 /** One statically configured application class. */
 typedef struct {
-    const char *path;          /**< executable */
-    const char *socket_path;   /**< Unix socket shared by its processes */
-    int processes;             /**< instances to keep running (<= 0: 1) */
-    int listen_queue_depth;    /**< listen() backlog (<= 0: default) */
-    const char *const *argv;   /**< NULL: { path, NULL } */
-    const char *const *env;    /**< NAME=value list, NULL-terminated;
-                                    NULL: empty. Nothing else is passed. */
-    const char *dir;           /**< working directory; NULL: dirname(path) */
-    int restart_delay_ms;      /**< delay before restarting a process that
-                                    lived long enough */
-    int min_server_life_ms;    /**< a process that lived less counts as a
-                                    failed start (<= 0: default) */
+    const char *path;        /**< executable */
+    const char *socket_path; /**< Unix socket shared by its processes */
+    int processes;           /**< instances to keep running (<= 0: 1) */
+    int listen_queue_depth;  /**< listen() backlog (<= 0: default) */
+    const char *const *argv; /**< NULL: { path, NULL } */
+    const char *const *env;  /**< NAME=value list, NULL-terminated;
+                                  NULL: empty. Nothing else is passed. */
+    const char *dir;         /**< working directory; NULL: dirname(path) */
+    int restart_delay_ms;    /**< delay before restarting a process that
+                                  lived long enough */
+    int min_server_life_ms;  /**< a process that lived less counts as a
+                                  failed start (<= 0: default) */
 } fcgix_pm_app_t;
 
 /**
@@ -81,8 +81,8 @@ typedef void fcgix_pm_log_fn(void *baton, int level, const char *msg);
  *       fds 1 and 2, and no other descriptor; they get SIGTERM when the
  *       PM dies (PR_SET_PDEATHSIG).
  */
-int fcgix_pm_run(const fcgix_pm_app_t *apps, int napps,
-                 fcgix_pm_log_fn *log, void *baton);
+int fcgix_pm_run(const fcgix_pm_app_t *apps, int napps, fcgix_pm_log_fn *log,
+                 void *baton);
 
 /**
  * The delay before the next start of a process slot.

@@ -35,8 +35,7 @@ void fcgix_rec_header(unsigned char out[FCGIX_HEADER_LEN], uint8_t type,
 }
 
 void fcgix_rec_begin_request(unsigned char out[FCGIX_BEGIN_REQUEST_LEN],
-                             uint16_t request_id, uint16_t role,
-                             uint8_t flags)
+                             uint16_t request_id, uint16_t role, uint8_t flags)
 {
     fcgix_rec_header(out, FCGIX_BEGIN_REQUEST, request_id, 8, 0);
     out[8] = (unsigned char)(role >> 8);
@@ -226,8 +225,8 @@ long fcgix_rec_get_values(unsigned char *out, size_t out_len,
                      (uint16_t)content, 0);
     n = FCGIX_HEADER_LEN;
     for (i = 0; i < count; i++) {
-        n += fcgix_nv_put(out + n, out_len - n, names[i], strlen(names[i]),
-                          "", 0);
+        n += fcgix_nv_put(out + n, out_len - n, names[i], strlen(names[i]), "",
+                          0);
     }
     return (long)n;
 }
@@ -290,8 +289,8 @@ int fcgix_params_add(fcgix_params_t *p, const char *name, size_t name_len,
         p->used += FCGIX_HEADER_LEN;
         p->rec_open = 1;
     }
-    p->used += fcgix_nv_put(p->buf + p->used, p->cap - p->used, name,
-                            name_len, value, value_len);
+    p->used += fcgix_nv_put(p->buf + p->used, p->cap - p->used, name, name_len,
+                            value, value_len);
     return FCGIX_OK;
 }
 
@@ -301,8 +300,7 @@ size_t fcgix_params_close(fcgix_params_t *p, int final)
         close_record(p);
     }
     if (final && p->cap >= p->used + FCGIX_HEADER_LEN) {
-        fcgix_rec_header(p->buf + p->used, FCGIX_PARAMS, p->request_id, 0,
-                         0);
+        fcgix_rec_header(p->buf + p->used, FCGIX_PARAMS, p->request_id, 0, 0);
         p->used += FCGIX_HEADER_LEN;
     }
     return p->used;
@@ -339,8 +337,7 @@ static int fail(fcgix_dec_t *d, int rc)
 }
 
 /* Is this type one an application may send, and with which request id? */
-static int check_type_and_id(const fcgix_dec_t *d, uint8_t type,
-                             uint16_t id)
+static int check_type_and_id(const fcgix_dec_t *d, uint8_t type, uint16_t id)
 {
     switch (type) {
     case FCGIX_STDOUT:
@@ -423,8 +420,8 @@ static void finish_fixed_record(fcgix_dec_t *d, fcgix_event_t *ev)
 }
 
 /* Emit a slice of stream content; the caller advanced nothing yet. */
-static size_t take_content(fcgix_dec_t *d, const unsigned char *in,
-                           size_t len, fcgix_event_t *ev)
+static size_t take_content(fcgix_dec_t *d, const unsigned char *in, size_t len,
+                           fcgix_event_t *ev)
 {
     size_t n = len < d->content_left ? len : d->content_left;
 
@@ -572,11 +569,18 @@ const char *fcgix_strerror(int rc)
 
 const char *fcgix_type_name(int type)
 {
-    static const char *const names[] = {
-        "unknown", "FCGI_BEGIN_REQUEST", "FCGI_ABORT_REQUEST",
-        "FCGI_END_REQUEST", "FCGI_PARAMS", "FCGI_STDIN", "FCGI_STDOUT",
-        "FCGI_STDERR", "FCGI_DATA", "FCGI_GET_VALUES",
-        "FCGI_GET_VALUES_RESULT", "FCGI_UNKNOWN_TYPE"};
+    static const char *const names[] = {"unknown",
+                                        "FCGI_BEGIN_REQUEST",
+                                        "FCGI_ABORT_REQUEST",
+                                        "FCGI_END_REQUEST",
+                                        "FCGI_PARAMS",
+                                        "FCGI_STDIN",
+                                        "FCGI_STDOUT",
+                                        "FCGI_STDERR",
+                                        "FCGI_DATA",
+                                        "FCGI_GET_VALUES",
+                                        "FCGI_GET_VALUES_RESULT",
+                                        "FCGI_UNKNOWN_TYPE"};
 
     if (type < 1 || type > FCGIX_MAXTYPE) {
         return names[0];
@@ -615,8 +619,7 @@ static int hdrscan_next(int state, char c)
     return HS_TEXT;
 }
 
-int fcgix_hdrscan(fcgix_hdrscan_t *s, const char *buf, size_t len,
-                  size_t *used)
+int fcgix_hdrscan(fcgix_hdrscan_t *s, const char *buf, size_t len, size_t *used)
 {
     size_t i = 0;
     const char *nl;

@@ -71,18 +71,18 @@
 /** Return codes. Zero or positive is success; each defect has its own code,
  *  and "need more input" (FCGIX_AGAIN) is not an error. */
 enum {
-    FCGIX_OK = 0,           /**< an event was produced */
-    FCGIX_AGAIN = -1,       /**< all input consumed, need more */
-    FCGIX_EVERSION = -2,    /**< record version is not 1 */
-    FCGIX_ETYPE = -3,       /**< a server-to-app type sent by the app */
-    FCGIX_EUNKNOWNTYPE = -4,/**< type 0 or above FCGIX_MAXTYPE */
-    FCGIX_EREQID = -5,      /**< request id not the expected one */
-    FCGIX_EBODYLEN = -6,    /**< fixed-size body of the wrong length */
-    FCGIX_ESTATE = -7,      /**< bytes after END_REQUEST */
-    FCGIX_ENOSPC = -8,      /**< encoder: output buffer too small */
-    FCGIX_ETOOLONG = -9,    /**< a length the format cannot carry */
-    FCGIX_ETRUNC = -10,     /**< name-value pair runs past its buffer */
-    FCGIX_EINVAL = -11      /**< caller passed an invalid argument */
+    FCGIX_OK = 0,            /**< an event was produced */
+    FCGIX_AGAIN = -1,        /**< all input consumed, need more */
+    FCGIX_EVERSION = -2,     /**< record version is not 1 */
+    FCGIX_ETYPE = -3,        /**< a server-to-app type sent by the app */
+    FCGIX_EUNKNOWNTYPE = -4, /**< type 0 or above FCGIX_MAXTYPE */
+    FCGIX_EREQID = -5,       /**< request id not the expected one */
+    FCGIX_EBODYLEN = -6,     /**< fixed-size body of the wrong length */
+    FCGIX_ESTATE = -7,       /**< bytes after END_REQUEST */
+    FCGIX_ENOSPC = -8,       /**< encoder: output buffer too small */
+    FCGIX_ETOOLONG = -9,     /**< a length the format cannot carry */
+    FCGIX_ETRUNC = -10,      /**< name-value pair runs past its buffer */
+    FCGIX_EINVAL = -11       /**< caller passed an invalid argument */
 };
 
 /** Decoder states (internal; exposed only so the struct can live on the
@@ -101,12 +101,12 @@ enum {
  *  private. */
 typedef struct {
     int state;
-    int error;                  /**< sticky error once FAILED */
-    uint16_t request_id;        /**< the request id we expect */
+    int error;           /**< sticky error once FAILED */
+    uint16_t request_id; /**< the request id we expect */
     unsigned char hdr[FCGIX_HEADER_LEN];
     unsigned char body[FCGIX_FIXED_BODY_LEN];
-    size_t have;                /**< header or fixed-body bytes collected */
-    uint8_t type;               /**< type of the record being decoded */
+    size_t have;  /**< header or fixed-body bytes collected */
+    uint8_t type; /**< type of the record being decoded */
     size_t content_left;
     size_t padding_left;
 } fcgix_dec_t;
@@ -123,9 +123,9 @@ typedef struct {
     size_t len;
     /** Non-zero when this slice ends its record's content. */
     int record_end;
-    uint32_t app_status;        /**< END_REQUEST only */
-    uint8_t protocol_status;    /**< END_REQUEST only */
-    uint8_t unknown_type;       /**< UNKNOWN_TYPE only */
+    uint32_t app_status;     /**< END_REQUEST only */
+    uint8_t protocol_status; /**< END_REQUEST only */
+    uint8_t unknown_type;    /**< UNKNOWN_TYPE only */
 } fcgix_event_t;
 
 /**
@@ -190,8 +190,7 @@ void fcgix_rec_header(unsigned char out[FCGIX_HEADER_LEN], uint8_t type,
  * @param flags       0 or FCGIX_KEEP_CONN
  */
 void fcgix_rec_begin_request(unsigned char out[FCGIX_BEGIN_REQUEST_LEN],
-                             uint16_t request_id, uint16_t role,
-                             uint8_t flags);
+                             uint16_t request_id, uint16_t role, uint8_t flags);
 
 /**
  * Write an ABORT_REQUEST record (a header with empty content).
@@ -285,7 +284,7 @@ typedef struct {
     unsigned char *buf;
     size_t cap;
     size_t used;
-    size_t rec_start;           /**< header offset of the open record */
+    size_t rec_start; /**< header offset of the open record */
     int rec_open;
     size_t max_content;
     uint16_t request_id;

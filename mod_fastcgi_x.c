@@ -52,9 +52,8 @@ static apr_hash_t *app_registry;
 
 static const fcgix_app_t *find_app(const char *path)
 {
-    return app_registry
-               ? apr_hash_get(app_registry, path, APR_HASH_KEY_STRING)
-               : NULL;
+    return app_registry ? apr_hash_get(app_registry, path, APR_HASH_KEY_STRING)
+                        : NULL;
 }
 
 /* An application path followed by "/extra": split it so that "/extra"
@@ -131,8 +130,9 @@ static int fcgix_handler(request_rec *r)
         return DECLINED;
     }
     app = r->filename ? find_app(r->filename) : NULL;
-    if (app && (app->kind == FCGIX_APP_EXTERNAL
-                || (app->kind == FCGIX_APP_STATIC && app->socket_path))) {
+    if (app
+        && (app->kind == FCGIX_APP_EXTERNAL
+            || (app->kind == FCGIX_APP_STATIC && app->socket_path))) {
         return fcgix_serve(r, app);
     }
     if (app == NULL && r->finfo.filetype == APR_NOFILE) {
@@ -143,11 +143,13 @@ static int fcgix_handler(request_rec *r)
     }
     /* Dynamic apps (started on demand) are not written yet: say so
      * plainly instead of serving the script's source. */
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                  FCGIX_LOGNO(00001) "%s: dynamic FastCGI apps (no "
-                  "FastCgiServer or FastCgiExternalServer for this file) "
-                  "are not supported by this build of mod_fastcgi_x yet",
-                  r->filename);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_ERR, 0, r,
+        FCGIX_LOGNO(
+            00001) "%s: dynamic FastCGI apps (no "
+                   "FastCgiServer or FastCgiExternalServer for this file) "
+                   "are not supported by this build of mod_fastcgi_x yet",
+        r->filename);
     apr_table_setn(r->err_headers_out, "Retry-After", "60");
     return HTTP_SERVICE_UNAVAILABLE;
 }
@@ -168,8 +170,8 @@ static void pm_log(void *baton, int level, const char *msg)
     server_rec *s = baton;
 
     /* The PM's messages name the PM or the app and the pid already. */
-    ap_log_error(APLOG_MARK, levels[level & 3], 0, s,
-                 FCGIX_LOGNO(00070) "%s", msg);
+    ap_log_error(APLOG_MARK, levels[level & 3], 0, s, FCGIX_LOGNO(00070) "%s",
+                 msg);
 }
 
 /* -initial-env NAME=value, or a bare NAME copied from httpd's
@@ -177,9 +179,8 @@ static void pm_log(void *baton, int level, const char *msg)
 static const char *const *app_env(apr_pool_t *p, const fcgix_app_t *app)
 {
     const apr_array_header_t *list = app->opts.initial_env;
-    const char **env = apr_pcalloc(p, sizeof(char *)
-                                          * (size_t)((list ? list->nelts
-                                                           : 0) + 1));
+    const char **env =
+        apr_pcalloc(p, sizeof(char *) * (size_t)((list ? list->nelts : 0) + 1));
     const char *item, *value;
     int i, n = 0;
 
@@ -219,10 +220,8 @@ static const char *app_socket_path(apr_pool_t *p, const char *ipc_dir,
 /* Create FastCgiIpcDir (0700, owned by User) if it is missing. */
 static int make_ipc_dir(apr_pool_t *p, const char *dir, server_rec *s)
 {
-    apr_status_t rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD
-                                                      | APR_FPROT_UWRITE
-                                                      | APR_FPROT_UEXECUTE,
-                                             p);
+    apr_status_t rv = apr_dir_make_recursive(
+        dir, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE, p);
 
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
@@ -234,7 +233,8 @@ static int make_ipc_dir(apr_pool_t *p, const char *dir, server_rec *s)
         && chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id)) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
                      FCGIX_LOGNO(00072) "FastCgiIpcDir %s: cannot give it "
-                     "to User", dir);
+                                        "to User",
+                     dir);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -259,17 +259,19 @@ static int collect_static_apps(apr_pool_t *p, const char *ipc_dir,
         if (app->port) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                          FCGIX_LOGNO(00073) "FastCgiServer %s (%s): -port is "
-                         "not supported yet; use -socket",
+                                            "not supported yet; use -socket",
                          app->path, app->defined_at);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         app->socket_path = app_socket_path(p, ipc_dir, app);
-        if (strlen(app->socket_path) >= sizeof(((struct sockaddr_un *)0)
-                                                   ->sun_path)) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                         FCGIX_LOGNO(00078) "FastCgiServer %s (%s): socket "
-                         "path %s is longer than a Unix socket path may be",
-                         app->path, app->defined_at, app->socket_path);
+        if (strlen(app->socket_path)
+            >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+            ap_log_error(
+                APLOG_MARK, APLOG_CRIT, 0, s,
+                FCGIX_LOGNO(
+                    00078) "FastCgiServer %s (%s): socket "
+                           "path %s is longer than a Unix socket path may be",
+                app->path, app->defined_at, app->socket_path);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         pa = apr_array_push(apps);
@@ -311,14 +313,14 @@ static int start_pm(apr_pool_t *pconf, server_rec *s)
     if (rv != APR_INPARENT) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      FCGIX_LOGNO(00074) "cannot fork the FastCGI process "
-                     "manager");
+                                        "manager");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     apr_pool_note_subprocess(pconf, proc, APR_KILL_AFTER_TIMEOUT);
     apr_proc_other_child_register(proc, pm_maint, proc, NULL, pconf);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                  FCGIX_LOGNO(00075) "FastCGI process manager started "
-                 "(pid %d, %d application%s)",
+                                    "(pid %d, %d application%s)",
                  (int)proc->pid, pm_napps, pm_napps == 1 ? "" : "s");
     return OK;
 }
@@ -342,21 +344,22 @@ static void pm_maint(int reason, void *data, apr_wait_t status)
         && WEXITSTATUS(status) == FCGIX_PM_EXIT_STARTUP) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, pm_server,
                      FCGIX_LOGNO(00076) "FastCGI process manager (pid %d) "
-                     "could not start; not restarting it",
+                                        "could not start; not restarting it",
                      (int)proc->pid);
         return;
     }
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, pm_server,
                  FCGIX_LOGNO(00077) "FastCGI process manager (pid %d) died; "
-                 "starting a new one", (int)proc->pid);
+                                    "starting a new one",
+                 (int)proc->pid);
     start_pm(pm_server->process->pconf, pm_server);
 }
 
 static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
-    fcgix_srv_conf_t *sconf = ap_get_module_config(s->module_config,
-                                                   &fastcgi_x_module);
+    fcgix_srv_conf_t *sconf =
+        ap_get_module_config(s->module_config, &fastcgi_x_module);
     const char *ipc_dir;
     int rc;
 
@@ -398,12 +401,8 @@ static void fcgix_register_hooks(apr_pool_t *p)
 }
 
 AP_DECLARE_MODULE(fastcgi_x) = {
-    STANDARD20_MODULE_STUFF,
-    fcgix_dir_conf_create,
-    fcgix_dir_conf_merge,
-    fcgix_srv_conf_create,
-    fcgix_srv_conf_merge,
-    fcgix_cmds,
+    STANDARD20_MODULE_STUFF,    fcgix_dir_conf_create, fcgix_dir_conf_merge,
+    fcgix_srv_conf_create,      fcgix_srv_conf_merge,  fcgix_cmds,
     fcgix_register_hooks,
 #if defined(AP_MODULE_FLAG_NONE)
     AP_MODULE_FLAG_ALWAYS_MERGE

@@ -39,6 +39,7 @@ single() {
 single build all
 single check-deps check-deps
 single exports exports
+single format format-check
 
 
 # cmocka: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), ..."
