@@ -288,12 +288,10 @@ static void opts_unset(fcgix_app_opts_t *o)
     } while (0)
 
 /* The documented mod_fastcgi defaults, in one place. */
-fcgix_app_opts_t fcgix_app_effective(const fcgix_app_opts_t *opts,
-                                     fcgix_app_kind_t kind)
+fcgix_app_opts_t fcgix_app_effective(const fcgix_app_opts_t *opts)
 {
     fcgix_app_opts_t e = *opts;
 
-    (void)kind;
     /* -appConnTimeout and -idle-timeout stay unset: the handler then uses
      * httpd's Timeout. mod_fastcgi's 30 s idle default cut slow pages
      * short, and its blocking connect could wait forever. */
@@ -314,7 +312,6 @@ void *fcgix_srv_conf_create(apr_pool_t *p, server_rec *s)
     fcgix_srv_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
     (void)s;
-    conf->apps = apr_array_make(p, 4, sizeof(fcgix_app_t *));
     conf->dynamic = NULL;
     conf->ipc_dir = NULL;
     conf->wrapper_mode = FCGIX_WRAPPER_UNSET;
@@ -328,9 +325,6 @@ void *fcgix_srv_conf_merge(apr_pool_t *p, void *base_, void *add_)
     fcgix_srv_conf_t *base = base_, *add = add_;
     fcgix_srv_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
-    /* Applications defined in the main server are reachable from every
-     * virtual host, as with mod_fastcgi. */
-    conf->apps = apr_array_append(p, add->apps, base->apps);
     conf->dynamic = add->dynamic ? add->dynamic : base->dynamic;
     conf->ipc_dir = add->ipc_dir ? add->ipc_dir : base->ipc_dir;
     conf->wrapper_mode = add->wrapper_mode != FCGIX_WRAPPER_UNSET
@@ -518,8 +512,6 @@ apr_hash_t *fcgix_registry(apr_pool_t *pconf)
  * names both places. */
 static const char *add_app(cmd_parms *cmd, fcgix_app_t *app)
 {
-    fcgix_srv_conf_t *conf =
-        ap_get_module_config(cmd->server->module_config, &fastcgi_x_module);
     apr_hash_t *registry = fcgix_registry(cmd->pool);
     const fcgix_app_t *old =
         apr_hash_get(registry, app->path, APR_HASH_KEY_STRING);
@@ -533,7 +525,6 @@ static const char *add_app(cmd_parms *cmd, fcgix_app_t *app)
     if (old == NULL) {
         apr_hash_set(registry, app->path, APR_HASH_KEY_STRING, app);
     }
-    *(fcgix_app_t **)apr_array_push(conf->apps) = app;
     return NULL;
 }
 

@@ -20,6 +20,7 @@
 #include "http_config.h"
 #include "apr_tables.h"
 #include "apr_hash.h"
+#include "apr_network_io.h"
 
 /** The "not set in this scope" value of every integer field. */
 #define FCGIX_UNSET (-1)
@@ -62,6 +63,7 @@ typedef struct {
     fcgix_app_opts_t opts;
     const char *host;        /**< -host: address part, or NULL */
     int port;                /**< -host's port, or -port for static */
+    apr_sockaddr_t *addr;    /**< -host resolved in post_config, or NULL */
     const char *socket_path; /**< -socket, or NULL */
     int processes;           /**< -processes (static) */
     const char *user;        /**< -user (with a wrapper) */
@@ -97,7 +99,6 @@ typedef enum {
 /** Per-server configuration. */
 typedef struct {
     int stderr_level;              /**< FastCgiStderrLogLevel, FCGIX_UNSET */
-    apr_array_header_t *apps;      /**< fcgix_app_t *, defined in this scope */
     fcgix_dynamic_conf_t *dynamic; /**< FastCgiConfig, or NULL */
     const char *ipc_dir;           /**< FastCgiIpcDir, or NULL */
     fcgix_wrapper_mode_t wrapper_mode;
@@ -161,12 +162,10 @@ void *fcgix_dir_conf_merge(apr_pool_t *p, void *base, void *add);
 
 /**
  * Fill the unset fields of @a opts with the documented defaults
- * (mod_fastcgi's) for an application of the given kind.
+ * (mod_fastcgi's; the timeouts stay unset and mean httpd's Timeout).
  * @param opts  options as configured
- * @param kind  the kind of application
- * @return a copy with every field set
+ * @return a copy with every other field set
  */
-fcgix_app_opts_t fcgix_app_effective(const fcgix_app_opts_t *opts,
-                                     fcgix_app_kind_t kind);
+fcgix_app_opts_t fcgix_app_effective(const fcgix_app_opts_t *opts);
 
 #endif /* FCGIX_CONFIG_H */

@@ -49,8 +49,9 @@ APLOG_USE_MODULE(fastcgi_x);
 /* Write buffer: BEGIN_REQUEST plus a full PARAMS record, or one STDIN
  * record (header, content, and the empty STDIN record behind it). */
 #define WRITE_BUF_SIZE (FCGIX_MAX_CONTENT_LEN + 4 * FCGIX_HEADER_LEN)
-/* STDIN content per record; a multiple of 8 below 65535. */
-#define STDIN_CHUNK 65528
+/* STDIN content per record: the most that 8-byte padding would allow, so
+ * a padding app-side reader never meets a record PHP-FPM would refuse. */
+#define STDIN_CHUNK FCGIX_MAX_PADDED_CONTENT_LEN
 /* Response header block cap: beyond it the app is misbehaving. */
 #define MAX_HEADER_BYTES (64 * 1024)
 /* httpd's header scanner reads lines of at most MAX_STRING_LEN - 3 bytes
@@ -241,12 +242,13 @@ static int connect_unix(fcgix_req_t *req, int timeout, int *fd)
 
 static int connect_tcp(fcgix_req_t *req, int timeout, int *fd)
 {
-    apr_sockaddr_t *sa;
-    apr_status_t rv;
+    apr_sockaddr_t *sa = req->app->addr;
 
-    rv = apr_sockaddr_info_get(&sa, req->app->host, APR_UNSPEC,
-                               (apr_port_t)req->app->port, 0, req->r->pool);
-    if (rv != APR_SUCCESS) {
+    /* Resolved once in post_config; again here only if that failed. */
+    if (sa == NULL
+        && apr_sockaddr_info_get(&sa, req->app->host, APR_UNSPEC,
+                                 (apr_port_t)req->app->port, 0, req->r->pool)
+               != APR_SUCCESS) {
         errno = EHOSTUNREACH;
         return -1;
     }
@@ -257,20 +259,23 @@ static int connect_tcp(fcgix_req_t *req, int timeout, int *fd)
     return connect_bounded(*fd, (struct sockaddr *)&sa->sa, sa->salen, timeout);
 }
 
+/* Where the app listens, for log lines. */
+static const char *backend_address(const fcgix_req_t *req)
+{
+    if (req->app->socket_path) {
+        return req->app->socket_path;
+    }
+    return apr_psprintf(req->r->pool, "%s:%d", req->app->host, req->app->port);
+}
+
 static step_t connect_backend(fcgix_req_t *req)
 {
     int rc, fd = -1, timeout = req->opts.conn_timeout;
-    const char *where = req->app->socket_path
-                            ? req->app->socket_path
-                            : apr_psprintf(req->r->pool, "%s:%d",
-                                           req->app->host, req->app->port);
 
     if (req->opts.keep_conn == 1 && !req->reused
         && fcgix_conns_take(req->app, &req->conn)) {
         req->fd = req->conn.fd;
         req->reused = 1;
-        apr_pool_cleanup_register(req->r->pool, req, close_backend,
-                                  apr_pool_cleanup_null);
         return STEP_CONTINUE;
     }
     req->reused = 0;
@@ -284,20 +289,19 @@ static step_t connect_backend(fcgix_req_t *req)
     errno = 0;
     rc = req->app->socket_path ? connect_unix(req, timeout, &fd)
                                : connect_tcp(req, timeout, &fd);
-    if (fd >= 0) {
-        req->fd = fd;
-        apr_pool_cleanup_register(req->r->pool, req, close_backend,
-                                  apr_pool_cleanup_null);
-    }
+    req->fd = fd;
     if (rc != 0) {
-        if (errno == EAGAIN || errno == EINPROGRESS || errno == ETIMEDOUT) {
+        int err = errno;
+
+        if (err == EAGAIN || err == EINPROGRESS || err == ETIMEDOUT) {
             return fail(req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00021),
                         "cannot connect to %s: no answer within %d s "
                         "(-appConnTimeout)",
-                        where, timeout);
+                        backend_address(req), timeout);
         }
         return fail(req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00020),
-                    "cannot connect to %s: %s", where, strerror(errno));
+                    "cannot connect to %s: %s", backend_address(req),
+                    strerror(err));
     }
     return STEP_CONTINUE;
 }
@@ -401,6 +405,36 @@ static apr_table_t *build_env(fcgix_req_t *req, apr_off_t spooled_len)
     return r->subprocess_env;
 }
 
+/* Add one variable; when the buffer is full, send it and start again at
+ * its beginning (*base: where the packer's buffer starts in wbuf). */
+static step_t add_param(fcgix_req_t *req, fcgix_params_t *pk, size_t *base,
+                        const char *name, const char *value)
+{
+    size_t nlen = strlen(name), vlen = strlen(value);
+    int rc = fcgix_params_add(pk, name, nlen, value, vlen);
+    step_t st;
+
+    if (rc == FCGIX_ENOSPC) {
+        req->wlen = *base + fcgix_params_close(pk, 0);
+        if ((st = send_all(req)) != STEP_CONTINUE) {
+            return st;
+        }
+        *base = 0;
+        /* Room is kept at the end for an empty STDIN record. */
+        fcgix_params_init(pk, req->wbuf, WRITE_BUF_SIZE - FCGIX_HEADER_LEN,
+                          REQUEST_ID, FCGIX_MAX_CONTENT_LEN);
+        rc = fcgix_params_add(pk, name, nlen, value, vlen);
+    }
+    if (rc != FCGIX_OK) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, req->r,
+            FCGIX_LOGNO(00024) "FastCGI app %s: variable %s left "
+                               "out: its value does not fit one record",
+            req->app->path, name);
+    }
+    return STEP_CONTINUE;
+}
+
 /* Pack the environment into PARAMS records behind BEGIN_REQUEST and send
  * them; the packer keeps whole pairs per record (PHP-FPM needs that). */
 static step_t send_params(fcgix_req_t *req, const apr_table_t *env)
@@ -409,44 +443,22 @@ static step_t send_params(fcgix_req_t *req, const apr_table_t *env)
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
     fcgix_params_t pk;
     size_t base = FCGIX_BEGIN_REQUEST_LEN;
-    int i, rc;
-    step_t st;
+    step_t st = STEP_CONTINUE;
+    int i;
 
     fcgix_rec_begin_request(req->wbuf, REQUEST_ID, FCGIX_RESPONDER,
                             req->opts.keep_conn == 1 ? FCGIX_KEEP_CONN : 0);
-    /* Room is kept at the end for an empty STDIN record. */
     fcgix_params_init(&pk, req->wbuf + base,
                       WRITE_BUF_SIZE - base - FCGIX_HEADER_LEN, REQUEST_ID,
                       FCGIX_MAX_CONTENT_LEN);
-    for (i = 0; i < arr->nelts; i++) {
-        if (!e[i].key || !e[i].val) {
-            continue;
-        }
-        rc = fcgix_params_add(&pk, e[i].key, strlen(e[i].key), e[i].val,
-                              strlen(e[i].val));
-        if (rc == FCGIX_ENOSPC) {
-            req->wlen = base + fcgix_params_close(&pk, 0);
-            if ((st = send_all(req)) != STEP_CONTINUE) {
-                return st;
-            }
-            base = 0;
-            fcgix_params_init(&pk, req->wbuf, WRITE_BUF_SIZE - FCGIX_HEADER_LEN,
-                              REQUEST_ID, FCGIX_MAX_CONTENT_LEN);
-            rc = fcgix_params_add(&pk, e[i].key, strlen(e[i].key), e[i].val,
-                                  strlen(e[i].val));
-        }
-        if (rc != FCGIX_OK) {
-            ap_log_rerror(
-                APLOG_MARK, APLOG_WARNING, 0, req->r,
-                FCGIX_LOGNO(
-                    00024) "FastCGI app %s: variable %s "
-                           "left out: its value does not fit one record",
-                req->app->path, e[i].key);
+    for (i = 0; i < arr->nelts && st == STEP_CONTINUE; i++) {
+        if (e[i].key && e[i].val) {
+            st = add_param(req, &pk, &base, e[i].key, e[i].val);
         }
     }
+    /* What is left stays queued and goes out with STDIN in the pump. */
     req->wlen = base + fcgix_params_close(&pk, 1);
-    /* The rest stays queued and goes out with STDIN in the pump. */
-    return STEP_CONTINUE;
+    return st;
 }
 
 /* Queue an empty STDIN record: the end of the request body. */
@@ -498,9 +510,11 @@ static step_t fill_stdin(fcgix_req_t *req)
         if (rv != APR_SUCCESS) {
             /* The client's fault (or its going away): not worth more
              * than a debug line. */
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, req->r,
-                          FCGIX_LOGNO(00025) "reading the request body "
-                                             "failed");
+            ap_log_rerror(
+                APLOG_MARK, APLOG_DEBUG, rv, req->r,
+                FCGIX_LOGNO(00025) "FastCGI app %s: reading the "
+                                   "request body from the client failed",
+                req->app->path);
             return end_with(req,
                             ap_map_http_request_error(rv, HTTP_BAD_REQUEST));
         }
@@ -1088,9 +1102,11 @@ static int spool_body(fcgix_req_t *req, apr_off_t *total)
             rv = spool_brigade(req, bb, &sp);
         }
         if (rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r,
-                          FCGIX_LOGNO(00050) "spooling the chunked request "
-                                             "body failed");
+            ap_log_rerror(
+                APLOG_MARK, APLOG_DEBUG, rv, r,
+                FCGIX_LOGNO(00050) "FastCGI app %s: reading the "
+                                   "chunked request body to spool it failed",
+                req->app->path);
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
     }
@@ -1224,9 +1240,11 @@ static fcgix_req_t *new_request(request_rec *r, const fcgix_app_t *app)
 
     req->r = r;
     req->app = app;
-    req->opts = fcgix_app_effective(&app->opts, app->kind);
+    req->opts = fcgix_app_effective(&app->opts);
     req->dconf = ap_get_module_config(r->per_dir_config, &fastcgi_x_module);
     req->fd = -1;
+    apr_pool_cleanup_register(r->pool, req, close_backend,
+                              apr_pool_cleanup_null);
     req->status = OK;
     /* Unset -idle-timeout: httpd's Timeout (mod_fastcgi's 30 s cut slow
      * pages short). */

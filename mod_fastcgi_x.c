@@ -56,55 +56,33 @@ static const fcgix_app_t *find_app(const char *path)
                         : NULL;
 }
 
-/* An application path followed by "/extra": split it so that "/extra"
- * becomes (the start of) PATH_INFO. */
-static const fcgix_app_t *find_app_prefix(request_rec *r)
+/* The app whose path is a leading part of r->filename + r->path_info
+ * that ends at a '/' (or at the end); the rest becomes PATH_INFO. This
+ * covers "app path + /extra" and an app under a directory that does not
+ * exist (httpd's walk stopped there and put the rest in PATH_INFO).
+ * Lookups use lengths, so nothing is allocated for requests that are not
+ * for an app. */
+static const fcgix_app_t *find_app_in_path(request_rec *r)
 {
-    char *path = apr_pstrdup(r->pool, r->filename);
+    const char *full = r->filename, *slash;
     const fcgix_app_t *app;
-    char *slash;
+    size_t len;
 
-    while ((slash = strrchr(path, '/')) != NULL && slash != path) {
-        *slash = '\0';
-        app = find_app(path);
+    if (r->path_info && *r->path_info) {
+        full = apr_pstrcat(r->pool, r->filename, r->path_info, NULL);
+    }
+    for (slash = strchr(full + 1, '/');; slash = strchr(slash + 1, '/')) {
+        len = slash ? (size_t)(slash - full) : strlen(full);
+        app = apr_hash_get(app_registry, full, (apr_ssize_t)len);
         if (app) {
-            r->path_info = apr_pstrcat(r->pool, r->filename + (slash - path),
-                                       r->path_info, NULL);
-            r->filename = path;
+            r->filename = apr_pstrmemdup(r->pool, full, len);
+            r->path_info = apr_pstrdup(r->pool, full + len);
             return app;
         }
-    }
-    return NULL;
-}
-
-/* An application path under a directory that does not exist: httpd's
- * walk stopped at the missing directory and put the rest in PATH_INFO.
- * Try the filename followed by the leading parts of PATH_INFO. */
-static const fcgix_app_t *find_app_in_path_info(request_rec *r)
-{
-    const char *info = r->path_info;
-    const fcgix_app_t *app;
-    size_t i, len;
-    char *path;
-
-    if (info == NULL || info[0] != '/') {
-        return NULL;
-    }
-    len = strlen(info);
-    for (i = 1; i <= len; i++) {
-        if (i < len && info[i] != '/') {
-            continue;
-        }
-        path = apr_pstrcat(r->pool, r->filename,
-                           apr_pstrmemdup(r->pool, info, i), NULL);
-        app = find_app(path);
-        if (app) {
-            r->filename = path;
-            r->path_info = apr_pstrdup(r->pool, info + i);
-            return app;
+        if (slash == NULL) {
+            return NULL;
         }
     }
-    return NULL;
 }
 
 /* A request for a FastCgiServer or FastCgiExternalServer path goes to it
@@ -112,11 +90,11 @@ static const fcgix_app_t *find_app_in_path_info(request_rec *r)
  * same in its fixups). */
 static int fcgix_fixups(request_rec *r)
 {
-    if (r->filename == NULL || app_registry == NULL) {
+    if (r->filename == NULL || r->filename[0] != '/' || app_registry == NULL
+        || apr_hash_count(app_registry) == 0) {
         return DECLINED;
     }
-    if (find_app(r->filename) || find_app_prefix(r)
-        || find_app_in_path_info(r)) {
+    if (find_app(r->filename) || find_app_in_path(r)) {
         r->handler = FCGIX_HANDLER;
     }
     return DECLINED;
@@ -250,7 +228,7 @@ static int collect_static_apps(apr_pool_t *p, const char *ipc_dir,
 
     for (hi = apr_hash_first(p, app_registry); hi; hi = apr_hash_next(hi)) {
         fcgix_app_t *app = apr_hash_this_val(hi);
-        fcgix_app_opts_t o = fcgix_app_effective(&app->opts, app->kind);
+        fcgix_app_opts_t o = fcgix_app_effective(&app->opts);
         fcgix_pm_app_t *pa;
 
         if (app->kind != FCGIX_APP_STATIC) {
@@ -287,6 +265,33 @@ static int collect_static_apps(apr_pool_t *p, const char *ipc_dir,
     pm_apps = (fcgix_pm_app_t *)apps->elts;
     pm_napps = apps->nelts;
     return OK;
+}
+
+/* Resolve each -host once, here, rather than on every request. A name
+ * that does not resolve now is tried again per request. */
+static void resolve_hosts(apr_pool_t *p, server_rec *s)
+{
+    apr_hash_index_t *hi;
+    apr_status_t rv;
+
+    for (hi = apr_hash_first(p, app_registry); hi; hi = apr_hash_next(hi)) {
+        fcgix_app_t *app = apr_hash_this_val(hi);
+
+        if (app->host == NULL) {
+            continue;
+        }
+        rv = apr_sockaddr_info_get(&app->addr, app->host, APR_UNSPEC,
+                                   (apr_port_t)app->port, 0, p);
+        if (rv != APR_SUCCESS) {
+            app->addr = NULL;
+            ap_log_error(
+                APLOG_MARK, APLOG_WARNING, rv, s,
+                FCGIX_LOGNO(
+                    00079) "FastCgiExternalServer %s (%s): "
+                           "cannot resolve %s now; trying again per request",
+                app->path, app->defined_at, app->host);
+        }
+    }
 }
 
 static void pm_maint(int reason, void *data, apr_wait_t status);
@@ -370,6 +375,7 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
+    resolve_hosts(pconf, s);
     ipc_dir = sconf->ipc_dir ? sconf->ipc_dir
                              : ap_runtime_dir_relative(pconf, "fastcgi");
     rc = collect_static_apps(pconf, ipc_dir, s);
