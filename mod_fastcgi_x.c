@@ -345,8 +345,9 @@ static void pm_maint(int reason, void *data, apr_wait_t status)
         && stopping == AP_MPMQ_STOPPING) {
         return;
     }
-    if (reason == APR_OC_REASON_DEATH && WIFEXITED(status)
-        && WEXITSTATUS(status) == FCGIX_PM_EXIT_STARTUP) {
+    /* The MPM hands over the exit code itself (apr_proc_wait's), not a
+     * raw wait() status: no WEXITSTATUS here. */
+    if (reason == APR_OC_REASON_DEATH && status == FCGIX_PM_EXIT_STARTUP) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, pm_server,
                      FCGIX_LOGNO(00076) "FastCGI process manager (pid %d) "
                                         "could not start; not restarting it",
