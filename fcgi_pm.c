@@ -5,16 +5,18 @@
 
 /**
  * @file  fcgi_pm.c
- * @brief Process manager core: sockets, spawning, supervision, shutdown.
+ * @brief Process manager core: sockets, spawning, supervision, scaling,
+ *        the control socket, shutdown.
  *
- * Scope: static pools only. State is a fixed array of process slots per
- * application, allocated at start and owned by this file; a slot changes
- * state only through set_state(). Signal handlers only set flags and wake
- * the loop through a self-pipe.
+ * What others may read lives on the scoreboard (fcgi_sb.h); what only
+ * the PM needs (listening sockets, back-off counters, what to do after a
+ * stop) lives in the private arrays below, indexed like the board. A
+ * slot changes state only through set_state(). Signal handlers only set
+ * flags and wake the loop through a self-pipe.
  */
 
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* close_range, prctl, pipe2 */
+#define _GNU_SOURCE /* close_range, prctl, pipe2, accept4 */
 #endif
 
 #include <errno.h>
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -35,35 +38,56 @@
 
 #include "fcgi_pm.h"
 
-/* Slot states. WAITING: not running, next start at next_start. */
-enum { SLOT_WAITING = 0, SLOT_RUNNING, SLOT_STOPPING };
-
 #define TICK_MS 1000
+#define MAX_WAITERS 256
+/* How long a START may wait for a process that is being replaced. */
+#define WAITER_MS 5000
+
+/* What happens to a slot once the process we stopped has exited. */
+enum { AFTER_EMPTY = 0, AFTER_RESTART };
 
 typedef struct {
     pid_t pid;
-    int state;
+    int state;            /* FCGIX_SB_* */
+    int fd;               /* listening socket, -1 when not bound */
     long long started;    /* ms, monotonic */
-    long long next_start; /* ms, monotonic; SLOT_WAITING only */
+    long long next_start; /* ms, monotonic; BACKOFF only */
     int failures;         /* consecutive failed starts */
     int exec_failed;      /* the child reported a failure before exec */
-} slot_t;
+    int after_stop;       /* AFTER_*, STOPPING only */
+    int update_pending;   /* replace once idle: the file changed */
+    int ever_started;
+} pslot_t;
 
 typedef struct {
-    const fcgix_pm_app_t *cfg;
-    int fd; /* listening socket, -1 when not bound */
+    fcgix_pm_app_t cfg;
+    int dynamic;
+    char *path; /* owned copies */
+    char *base;
     char *dir;
-    const char *argv0[2]; /* used when cfg->argv is NULL */
-    slot_t *slots;
-    int nslots;
+    const char *argv0[2]; /* used when cfg.argv is NULL */
     long min_life;
-} app_t;
+} pclass_t;
 
 typedef struct {
-    app_t *apps;
-    int napps;
-    fcgix_pm_log_fn *log;
-    void *baton;
+    int fd;
+    int cls;
+    long long deadline;
+} waiter_t;
+
+typedef struct {
+    const fcgix_pm_config_t *cfg;
+    fcgix_sb_t *sb;
+    pclass_t *classes; /* like the board's */
+    int nclasses;      /* in use */
+    pslot_t *slots;    /* like the board's */
+    int nslots;        /* in use */
+    int dyn_slot_base; /* first slot of the dynamic classes */
+    int dyn_per_class;
+    int dyn_live; /* dynamic processes running or starting */
+    int ctl_fd;
+    waiter_t waiters[MAX_WAITERS];
+    int nwaiters;
     pid_t parent;
 } pm_t;
 
@@ -73,11 +97,13 @@ typedef struct {
     int err;
 } spawn_err_t;
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag;     /* signal number */
+static volatile sig_atomic_t graceful_flag; /* SIGUSR1 */
 static volatile sig_atomic_t wake_fd = -1;
 static int wake_rd = -1;
 
-static const int handled_signals[] = {SIGTERM, SIGHUP, SIGINT, SIGCHLD};
+static const int handled_signals[] = {SIGTERM, SIGHUP, SIGINT, SIGUSR1,
+                                      SIGCHLD};
 #define NHANDLED (int)(sizeof(handled_signals) / sizeof(handled_signals[0]))
 
 static long long now_ms(void)
@@ -88,24 +114,32 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void pm_log(const pm_t *pm, int level, const app_t *app, pid_t pid,
+static long long wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pm_log(const pm_t *pm, int level, const pclass_t *cls, pid_t pid,
                    const char *fmt, ...)
 {
-    char msg[512], line[1024];
+    char msg[512], line[1600];
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (app) {
-        snprintf(line, sizeof(line), "fastcgi pm: app %s (pid %ld): %s",
-                 app->cfg->path, (long)pid, msg);
+    if (cls) {
+        snprintf(line, sizeof(line), "fastcgi pm: %sapp %s (pid %ld): %s",
+                 cls->dynamic ? "dynamic " : "", cls->path, (long)pid, msg);
     }
     else {
         snprintf(line, sizeof(line), "fastcgi pm (pid %ld): %s", (long)pid,
                  msg);
     }
-    pm->log(pm->baton, level, line);
+    pm->cfg->log(pm->cfg->baton, level, line);
 }
 
 static const char *ordinal(int n)
@@ -142,6 +176,40 @@ long fcgix_pm_backoff_ms(int restart_delay_ms, int failures)
     return delay < FCGIX_PM_MAX_BACKOFF_MS ? delay : FCGIX_PM_MAX_BACKOFF_MS;
 }
 
+/* Dynamic classes and slots per class the board has room for. */
+static int dynamic_room(const fcgix_pm_config_t *cfg, int *per_class)
+{
+    int max = cfg->max_processes > 0 ? cfg->max_processes
+                                     : FCGIX_PM_DEFAULT_MAX_PROCESSES;
+    int per = cfg->dynamic.processes > 0 ? cfg->dynamic.processes : 1;
+    int classes;
+
+    if (cfg->control_path == NULL) {
+        *per_class = 0;
+        return 0;
+    }
+    if (per > max) {
+        per = max;
+    }
+    classes = max;
+    if ((long)classes * per > FCGIX_PM_MAX_DYNAMIC_SLOTS) {
+        classes = FCGIX_PM_MAX_DYNAMIC_SLOTS / per;
+    }
+    *per_class = per;
+    return classes;
+}
+
+int fcgix_pm_board_slots(const fcgix_pm_config_t *cfg, int *nclasses)
+{
+    int i, per, dyn = dynamic_room(cfg, &per), slots = dyn * per;
+
+    for (i = 0; i < cfg->napps; i++) {
+        slots += cfg->apps[i].processes > 0 ? cfg->apps[i].processes : 1;
+    }
+    *nclasses = cfg->napps + dyn;
+    return slots;
+}
+
 /* ------------------------------------------------------------------ */
 /* Signals                                                             */
 /* ------------------------------------------------------------------ */
@@ -151,7 +219,10 @@ static void on_signal(int sig)
     int saved = errno;
     char c = 0;
 
-    if (sig != SIGCHLD) {
+    if (sig == SIGUSR1) {
+        graceful_flag = 1;
+    }
+    else if (sig != SIGCHLD) {
         stop_flag = sig;
     }
     if (wake_fd >= 0 && write(wake_fd, &c, 1) < 0) {
@@ -214,46 +285,83 @@ static int remove_stale(const char *path)
     return unlink(path);
 }
 
-static int bind_app(const pm_t *pm, app_t *app)
+/* A listening Unix socket at @path, mode 0600; -1 with errno and *what
+ * naming the step that failed. */
+static int listen_unix(const char *path, int depth, const char **what)
 {
     struct sockaddr_un sa;
-    const char *path = app->cfg->socket_path;
-    int depth = app->cfg->listen_queue_depth;
     mode_t old_mask;
-    int fd, rc;
+    int fd, rc, err;
 
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
+    *what = "bind";
     if (strlen(path) >= sizeof(sa.sun_path)) {
-        pm_log(pm, FCGIX_PM_LOG_ERR, app, getpid(),
-               "socket path too long (max %zu): %s", sizeof(sa.sun_path) - 1,
-               path);
+        errno = ENAMETOOLONG;
         return -1;
     }
     strcpy(sa.sun_path, path);
     if (remove_stale(path) != 0) {
-        pm_log(pm, FCGIX_PM_LOG_ERR, app, getpid(),
-               "cannot remove stale socket %s: %s", path, strerror(errno));
+        *what = "remove the stale socket";
         return -1;
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        pm_log(pm, FCGIX_PM_LOG_ERR, app, getpid(), "socket: %s",
-               strerror(errno));
+        *what = "create a socket for";
         return -1;
     }
     old_mask = umask(0077); /* socket file 0600: only our user connects */
     rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
     umask(old_mask);
-    if (rc != 0
-        || listen(fd, depth > 0 ? depth : FCGIX_PM_DEFAULT_LISTEN_QUEUE)) {
-        pm_log(pm, FCGIX_PM_LOG_ERR, app, getpid(), "cannot %s %s: %s",
-               rc != 0 ? "bind" : "listen on", path, strerror(errno));
+    if (rc == 0 && listen(fd, depth) != 0) {
+        *what = "listen on";
+        rc = -1;
+    }
+    if (rc != 0) {
+        err = errno;
         close(fd);
+        errno = err;
         return -1;
     }
-    app->fd = fd;
+    return fd;
+}
+
+static int slot_index_in_class(const pm_t *pm, int i, int c)
+{
+    return i - (int)fcgix_sb_class(pm->sb, c)->first_slot;
+}
+
+/* Bind the slot's socket unless it is bound already (it stays bound
+ * across restarts of its process, so queued connections survive). */
+static int bind_slot(pm_t *pm, int c, int i)
+{
+    pclass_t *cls = &pm->classes[c];
+    fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
+    int depth = cls->cfg.listen_queue_depth > 0 ? cls->cfg.listen_queue_depth
+                                                : FCGIX_PM_DEFAULT_LISTEN_QUEUE;
+    const char *what;
+
+    if (pm->slots[i].fd >= 0) {
+        return 0;
+    }
+    snprintf(s->socket_path, sizeof(s->socket_path), "%s.%d", cls->base,
+             slot_index_in_class(pm, i, c));
+    pm->slots[i].fd = listen_unix(s->socket_path, depth, &what);
+    if (pm->slots[i].fd < 0) {
+        pm_log(pm, FCGIX_PM_LOG_ERR, cls, getpid(), "cannot %s %s: %s", what,
+               s->socket_path, strerror(errno));
+        return -1;
+    }
     return 0;
+}
+
+static void unbind_slot(pm_t *pm, int i)
+{
+    if (pm->slots[i].fd >= 0) {
+        close(pm->slots[i].fd);
+        pm->slots[i].fd = -1;
+        unlink(fcgix_sb_slot(pm->sb, i)->socket_path);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -308,11 +416,12 @@ static void child_fail(int errfd, int stage, int err)
 
 /* In the child, after fork: never returns. Only async-signal-safe calls
  * (the PM is single-threaded, but stay strict anyway). */
-static void exec_child(const app_t *app, pid_t pm_pid, int errfd)
+static void exec_child(const pclass_t *cls, int listen_fd, pid_t pm_pid,
+                       int errfd)
 {
-    const char *const *argv = app->cfg->argv ? app->cfg->argv : app->argv0;
+    const char *const *argv = cls->cfg.argv ? cls->cfg.argv : cls->argv0;
     static const char *const empty_env[] = {NULL};
-    const char *const *env = app->cfg->env ? app->cfg->env : empty_env;
+    const char *const *env = cls->cfg.env ? cls->cfg.env : empty_env;
 
     reset_signals();
     /* The app must not outlive the PM; check getppid() afterwards in case
@@ -320,33 +429,42 @@ static void exec_child(const app_t *app, pid_t pm_pid, int errfd)
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != pm_pid) {
         child_fail(errfd, 2, ESRCH);
     }
-    if (dup2(app->fd, 0) != 0) { /* FCGI_LISTENSOCK_FILENO */
+    if (dup2(listen_fd, 0) != 0) { /* FCGI_LISTENSOCK_FILENO */
         child_fail(errfd, 1, errno);
     }
     close_other_fds(errfd);
-    if (chdir(app->dir) != 0) {
+    if (chdir(cls->dir) != 0) {
         child_fail(errfd, 0, errno);
     }
-    execve(app->cfg->path, (char *const *)argv, (char *const *)env);
+    if (cls->cfg.priority > 0) {
+        setpriority(PRIO_PROCESS, 0, cls->cfg.priority);
+    }
+    execve(cls->path, (char *const *)argv, (char *const *)env);
     child_fail(errfd, 1, errno);
 }
 
-static void set_state(slot_t *s, int state, pid_t pid, long long next)
+/* The one place where a slot's state changes; the board mirrors it. */
+static void set_state(pm_t *pm, int i, int state, pid_t pid)
 {
-    s->state = state;
-    s->pid = pid;
-    if (state == SLOT_RUNNING) {
-        s->started = now_ms();
-        s->exec_failed = 0;
-    }
-    else if (state == SLOT_WAITING) {
-        s->next_start = next;
+    fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
+    pslot_t *ps = &pm->slots[i];
+
+    ps->state = state;
+    ps->pid = pid;
+    __atomic_store_n(&s->pid, (int32_t)pid, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->state, (uint32_t)state, __ATOMIC_RELEASE);
+    if (state == FCGIX_SB_RUNNING) {
+        ps->started = now_ms();
+        ps->exec_failed = 0;
+        s->started_ms = wall_ms();
+        s->backoff_until_ms = 0;
     }
 }
 
 /* Read the child's verdict: EOF means execve succeeded (the pipe end is
  * close-on-exec), a record means it failed before. */
-static void read_verdict(const pm_t *pm, const app_t *app, slot_t *s, int rd)
+static int read_verdict(const pm_t *pm, const pclass_t *cls, pid_t pid,
+                        int rd)
 {
     static const char *const what[] = {"chdir to", "exec", "start"};
     spawn_err_t e;
@@ -356,26 +474,38 @@ static void read_verdict(const pm_t *pm, const app_t *app, slot_t *s, int rd)
         n = read(rd, &e, sizeof(e));
     } while (n < 0 && errno == EINTR);
     if (n == (ssize_t)sizeof(e) && e.stage >= 0 && e.stage <= 2) {
-        s->exec_failed = 1;
-        pm_log(pm, FCGIX_PM_LOG_ERR, app, s->pid, "cannot %s %s: %s",
-               what[e.stage], e.stage == 0 ? app->dir : app->cfg->path,
+        pm_log(pm, FCGIX_PM_LOG_ERR, cls, pid, "cannot %s %s: %s",
+               what[e.stage], e.stage == 0 ? cls->dir : cls->path,
                strerror(e.err));
+        return -1;
     }
-    else {
-        pm_log(pm, FCGIX_PM_LOG_INFO, app, s->pid, "started");
-    }
+    return 0;
 }
 
-static void spawn(const pm_t *pm, app_t *app, slot_t *s)
+static void schedule_start(pm_t *pm, int i, long delay)
 {
+    fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
+
+    pm->slots[i].next_start = now_ms() + delay;
+    s->backoff_until_ms = wall_ms() + delay;
+    set_state(pm, i, FCGIX_SB_BACKOFF, 0);
+}
+
+/* Start the process of slot @i of class @c; on success the slot takes
+ * requests. */
+static void spawn(pm_t *pm, int c, int i)
+{
+    pclass_t *cls = &pm->classes[c];
+    pslot_t *ps = &pm->slots[i];
+    fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
     sigset_t all, old;
     int errpipe[2];
     pid_t pid, self = getpid();
 
-    if (pipe2(errpipe, O_CLOEXEC) != 0) {
-        pm_log(pm, FCGIX_PM_LOG_ERR, app, getpid(), "pipe: %s",
-               strerror(errno));
-        set_state(s, SLOT_WAITING, 0, now_ms() + FCGIX_PM_MIN_BACKOFF_MS);
+    if (bind_slot(pm, c, i) != 0 || pipe2(errpipe, O_CLOEXEC) != 0) {
+        ps->failures++;
+        schedule_start(
+            pm, i, fcgix_pm_backoff_ms(cls->cfg.restart_delay_ms, ps->failures));
         return;
     }
     /* Block signals so that the child cannot run our handlers before it
@@ -385,22 +515,36 @@ static void spawn(const pm_t *pm, app_t *app, slot_t *s)
     pid = fork();
     if (pid == 0) {
         close(errpipe[0]);
-        exec_child(app, self, errpipe[1]);
+        exec_child(cls, ps->fd, self, errpipe[1]);
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     close(errpipe[1]);
     if (pid < 0) {
-        pm_log(pm, FCGIX_PM_LOG_ERR, app, getpid(), "fork: %s",
+        pm_log(pm, FCGIX_PM_LOG_ERR, cls, getpid(), "fork: %s",
                strerror(errno));
-        s->failures++;
-        set_state(
-            s, SLOT_WAITING, 0,
-            now_ms()
-                + fcgix_pm_backoff_ms(app->cfg->restart_delay_ms, s->failures));
+        ps->failures++;
+        schedule_start(
+            pm, i, fcgix_pm_backoff_ms(cls->cfg.restart_delay_ms, ps->failures));
+        close(errpipe[0]);
+        return;
+    }
+    if (cls->dynamic && ps->state == FCGIX_SB_EMPTY) {
+        pm->dyn_live++;
+    }
+    if (ps->ever_started) {
+        s->restarts++;
+    }
+    ps->ever_started = 1;
+    set_state(pm, i, FCGIX_SB_RUNNING, pid);
+    ps->update_pending = 0;
+    __atomic_store_n(&s->retiring, 0, __ATOMIC_RELEASE);
+    if (read_verdict(pm, cls, pid, errpipe[0]) != 0) {
+        ps->exec_failed = 1; /* it exits at once; reap() backs off */
     }
     else {
-        set_state(s, SLOT_RUNNING, pid, 0);
-        read_verdict(pm, app, s, errpipe[0]);
+        fcgix_sb_open(s);
+        pm_log(pm, FCGIX_PM_LOG_INFO, cls, pid, "started on %s",
+               s->socket_path);
     }
     close(errpipe[0]);
 }
@@ -409,120 +553,629 @@ static void spawn(const pm_t *pm, app_t *app, slot_t *s)
 /* Supervision                                                         */
 /* ------------------------------------------------------------------ */
 
-static slot_t *find_slot(const pm_t *pm, pid_t pid, app_t **appp)
+static int class_of_slot(const pm_t *pm, int i)
 {
-    int i, j;
+    int c;
 
-    for (i = 0; i < pm->napps; i++) {
-        for (j = 0; j < pm->apps[i].nslots; j++) {
-            if (pm->apps[i].slots[j].pid == pid
-                && pm->apps[i].slots[j].state != SLOT_WAITING) {
-                *appp = &pm->apps[i];
-                return &pm->apps[i].slots[j];
-            }
+    for (c = 0; c < pm->nclasses; c++) {
+        fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+
+        if (i >= (int)k->first_slot && i < (int)(k->first_slot + k->nslots)) {
+            return c;
         }
     }
-    return NULL;
+    return -1;
 }
 
-static void log_exit(const pm_t *pm, const app_t *app, pid_t pid, int st)
+static int find_slot(const pm_t *pm, pid_t pid)
+{
+    int i;
+
+    for (i = 0; i < pm->nslots; i++) {
+        if (pm->slots[i].pid == pid
+            && (pm->slots[i].state == FCGIX_SB_RUNNING
+                || pm->slots[i].state == FCGIX_SB_STOPPING)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void log_exit(const pm_t *pm, const pclass_t *cls, pid_t pid, int st)
 {
     if (WIFEXITED(st)) {
-        pm_log(pm, FCGIX_PM_LOG_WARN, app, pid, "exited with status %d",
+        pm_log(pm, FCGIX_PM_LOG_WARN, cls, pid, "exited with status %d",
                WEXITSTATUS(st));
     }
     else if (WIFSIGNALED(st)) {
-        pm_log(pm, FCGIX_PM_LOG_WARN, app, pid, "died of signal %d (%s)%s",
+        pm_log(pm, FCGIX_PM_LOG_WARN, cls, pid, "died of signal %d (%s)%s",
                WTERMSIG(st), strsignal(WTERMSIG(st)),
                WCOREDUMP(st) ? ", core dumped" : "");
     }
 }
 
-/* A process of a running PM ended: decide when its slot starts again. */
-static void schedule_restart(const pm_t *pm, app_t *app, slot_t *s, pid_t pid)
+/* A process died on its own: decide when its slot starts again. */
+static void schedule_restart(pm_t *pm, int c, int i, pid_t pid)
 {
-    long long lived = now_ms() - s->started;
-    int failed = s->exec_failed || lived < app->min_life;
+    pclass_t *cls = &pm->classes[c];
+    pslot_t *ps = &pm->slots[i];
+    long long lived = now_ms() - ps->started;
+    int failed = ps->exec_failed || lived < cls->min_life;
     long delay;
 
-    s->failures = failed ? s->failures + 1 : 0;
-    delay = fcgix_pm_backoff_ms(app->cfg->restart_delay_ms, s->failures);
+    ps->failures = failed ? ps->failures + 1 : 0;
+    delay = fcgix_pm_backoff_ms(cls->cfg.restart_delay_ms, ps->failures);
     if (failed) {
-        pm_log(pm, FCGIX_PM_LOG_WARN, app, pid,
+        fcgix_sb_class(pm->sb, c)->failed_starts++;
+        pm_log(pm, FCGIX_PM_LOG_WARN, cls, pid,
                "exited after %lld ms, %d%s failure in a row; "
-               "next start in %ld ms",
-               lived, s->failures, ordinal(s->failures), delay);
+               "backing off, next start in %ld ms",
+               lived, ps->failures, ordinal(ps->failures), delay);
     }
     else {
-        pm_log(pm, FCGIX_PM_LOG_INFO, app, pid,
+        pm_log(pm, FCGIX_PM_LOG_INFO, cls, pid,
                "lived %lld ms; restarting in %ld ms", lived, delay);
     }
-    set_state(s, SLOT_WAITING, 0, now_ms() + delay);
+    schedule_start(pm, i, delay);
 }
 
-static void reap(const pm_t *pm)
+/* A process we stopped has exited. */
+static void stopped(pm_t *pm, int c, int i)
 {
-    app_t *app;
-    slot_t *s;
+    pslot_t *ps = &pm->slots[i];
+
+    if (ps->after_stop == AFTER_RESTART && !stop_flag && !graceful_flag) {
+        ps->failures = 0;
+        schedule_start(pm, i, 0);
+        return;
+    }
+    set_state(pm, i, FCGIX_SB_EMPTY, 0);
+    unbind_slot(pm, i);
+    if (pm->classes[c].dynamic) {
+        pm->dyn_live--;
+    }
+}
+
+static void reap(pm_t *pm)
+{
     pid_t pid;
-    int st;
+    int st, i, c;
 
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-        s = find_slot(pm, pid, &app);
-        if (s == NULL) {
+        i = find_slot(pm, pid);
+        if (i < 0) {
             continue; /* not ours (the caller's own children) */
         }
-        if (s->state == SLOT_STOPPING) {
-            set_state(s, SLOT_WAITING, 0, 0); /* we sent the signal */
+        c = class_of_slot(pm, i);
+        if (pm->slots[i].state == FCGIX_SB_STOPPING) {
+            stopped(pm, c, i);
             continue;
         }
-        log_exit(pm, app, pid, st);
-        schedule_restart(pm, app, s, pid);
+        /* No new request may queue on a socket nobody serves; leases
+         * taken before are ignored when given back. */
+        fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
+        log_exit(pm, &pm->classes[c], pid, st);
+        schedule_restart(pm, c, i, pid);
     }
 }
 
-/* Start every slot that is due; return ms until the next due start
- * (capped at the tick). */
-static int start_due(const pm_t *pm)
+/* Stop the process of a slot that no request uses any more. */
+static void stop_slot(pm_t *pm, int c, int i, int after, const char *why)
+{
+    pslot_t *ps = &pm->slots[i];
+
+    pm_log(pm, FCGIX_PM_LOG_INFO, &pm->classes[c], ps->pid, "stopping: %s",
+           why);
+    ps->after_stop = after;
+    kill(ps->pid, SIGTERM);
+    set_state(pm, i, FCGIX_SB_STOPPING, ps->pid);
+}
+
+/* ------------------------------------------------------------------ */
+/* Classes                                                             */
+/* ------------------------------------------------------------------ */
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL) {
+        return strdup(".");
+    }
+    return strndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
+/* Set up class @c (board and private parts) with @n slots from @first. */
+static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
+                      const char *path, const char *base, int first, int n,
+                      int dynamic)
+{
+    pclass_t *cls = &pm->classes[c];
+    fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+    struct stat st;
+    int i;
+
+    cls->cfg = *cfg;
+    cls->dynamic = dynamic;
+    cls->path = strdup(path);
+    cls->base = strdup(base);
+    cls->dir = cfg->dir ? strdup(cfg->dir) : dir_of(path);
+    if (cls->path == NULL || cls->base == NULL || cls->dir == NULL
+        || strlen(path) >= sizeof(k->path)) {
+        return -1;
+    }
+    cls->argv0[0] = cls->path;
+    cls->min_life = cfg->min_server_life_ms > 0 ? cfg->min_server_life_ms
+                                                : FCGIX_PM_DEFAULT_MIN_LIFE_MS;
+    for (i = first; i < first + n; i++) {
+        pm->slots[i].fd = -1;
+        set_state(pm, i, FCGIX_SB_EMPTY, 0);
+    }
+    strcpy(k->path, path);
+    k->kind = dynamic ? FCGIX_SB_DYNAMIC : FCGIX_SB_STATIC;
+    k->first_slot = (uint32_t)first;
+    k->nslots = (uint32_t)n;
+    k->mtime_s = stat(path, &st) == 0 ? (int64_t)st.st_mtime : 0;
+    __atomic_store_n(&k->ready, 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* Static classes: every slot starts now, -init-start-delay apart. */
+static int init_static(pm_t *pm)
+{
+    const fcgix_pm_config_t *cfg = pm->cfg;
+    int c, i, n, first = 0;
+
+    for (c = 0; c < cfg->napps; c++) {
+        const fcgix_pm_app_t *app = &cfg->apps[c];
+
+        n = app->processes > 0 ? app->processes : 1;
+        if (app->path == NULL || app->socket_base == NULL
+            || init_class(pm, c, app, app->path, app->socket_base, first, n,
+                          0)
+                   != 0) {
+            pm_log(pm, FCGIX_PM_LOG_ERR, NULL, getpid(),
+                   "app %d: no path, no socket or path too long", c);
+            return -1;
+        }
+        pm->nclasses = c + 1;
+        pm->nslots = first + n;
+        for (i = 0; i < n; i++) {
+            /* Bind every socket now: a path that cannot be bound is a
+             * startup error, not something to retry. */
+            if (bind_slot(pm, c, first + i) != 0) {
+                return -1;
+            }
+            pm->slots[first + i].next_start =
+                now_ms() + (long long)i * app->init_start_delay_ms;
+            set_state(pm, first + i, FCGIX_SB_BACKOFF, 0);
+        }
+        first += n;
+    }
+    pm->dyn_slot_base = first;
+    return 0;
+}
+
+static int class_open_slots(const pm_t *pm, int c)
+{
+    const fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+    int i, open = 0;
+
+    for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots); i++) {
+        open += fcgix_sb_users(fcgix_sb_slot(pm->sb, i)) >= 0;
+    }
+    return open;
+}
+
+/* A dynamic class for @path, created if there is room. -1 when there is
+ * none. */
+static int dynamic_class(pm_t *pm, const char *path)
+{
+    int c = fcgix_sb_find_class(pm->sb, path), first;
+    char base[FCGIX_SB_SOCK_MAX];
+
+    if (c >= 0) {
+        return c;
+    }
+    if (pm->nclasses >= (int)pm->sb->nclasses) {
+        return -1;
+    }
+    c = pm->nclasses;
+    first = pm->dyn_slot_base + (c - pm->cfg->napps) * pm->dyn_per_class;
+    snprintf(base, sizeof(base), "%s%d", pm->cfg->dynamic_base,
+             c - pm->cfg->napps);
+    if (init_class(pm, c, &pm->cfg->dynamic, path, base, first,
+                   pm->dyn_per_class, 1)
+        != 0) {
+        return -1;
+    }
+    pm->nclasses = c + 1;
+    pm->nslots = first + pm->dyn_per_class;
+    pm_log(pm, FCGIX_PM_LOG_INFO, &pm->classes[c], getpid(),
+           "new dynamic class, up to %d process(es)", pm->dyn_per_class);
+    return c;
+}
+
+/* Start one more process of dynamic class @c if the limits allow. */
+static int grow_class(pm_t *pm, int c)
+{
+    const fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+    int max = pm->cfg->max_processes > 0 ? pm->cfg->max_processes
+                                         : FCGIX_PM_DEFAULT_MAX_PROCESSES;
+    int i;
+
+    if (pm->dyn_live >= max) {
+        return -1;
+    }
+    for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots); i++) {
+        if (pm->slots[i].state == FCGIX_SB_EMPTY) {
+            spawn(pm, c, i);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Maintenance: starts, scaling, recycling, updates                    */
+/* ------------------------------------------------------------------ */
+
+/* The file of class @c changed: replace its processes once idle. */
+static void take_update(pm_t *pm, int c)
+{
+    fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+    struct stat st;
+    int i;
+
+    if (stat(pm->classes[c].path, &st) != 0 || st.st_mtime == k->mtime_s) {
+        return;
+    }
+    k->mtime_s = st.st_mtime;
+    pm_log(pm, FCGIX_PM_LOG_INFO, &pm->classes[c], getpid(),
+           "file changed; replacing its processes as they become idle");
+    for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots); i++) {
+        if (pm->slots[i].state == FCGIX_SB_RUNNING) {
+            pm->slots[i].update_pending = 1;
+            __atomic_store_n(&fcgix_sb_slot(pm->sb, i)->retiring, 1,
+                             __ATOMIC_RELEASE);
+        }
+    }
+}
+
+/* Why a running process should stop now, or NULL; *after says what
+ * follows. Only idle processes are stopped: the caller closes the slot
+ * first and stops nothing that a request uses. */
+static const char *stop_reason(pm_t *pm, int c, int i, int *after)
+{
+    const pclass_t *cls = &pm->classes[c];
+    fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
+    long long idle_since;
+
+    *after = AFTER_RESTART;
+    if (pm->slots[i].update_pending) {
+        return "its file changed";
+    }
+    if (cls->cfg.max_requests > 0
+        && (long)__atomic_load_n(&s->requests, __ATOMIC_ACQUIRE)
+               >= cls->cfg.max_requests) {
+        __atomic_store_n(&s->retiring, 1, __ATOMIC_RELEASE);
+        return "served its -max-requests";
+    }
+    if (!cls->dynamic || pm->dyn_live <= pm->cfg->min_processes
+        || pm->cfg->kill_interval_ms <= 0) {
+        return NULL;
+    }
+    idle_since = __atomic_load_n(&s->last_used_ms, __ATOMIC_ACQUIRE);
+    if (idle_since < s->started_ms) {
+        idle_since = s->started_ms;
+    }
+    if (wall_ms() - idle_since >= pm->cfg->kill_interval_ms) {
+        *after = AFTER_EMPTY;
+        return "idle longer than -killInterval";
+    }
+    return NULL;
+}
+
+static void maintain_slot(pm_t *pm, int c, int i)
+{
+    const char *why;
+    int after;
+
+    if (pm->slots[i].state != FCGIX_SB_RUNNING || pm->slots[i].exec_failed) {
+        return;
+    }
+    why = stop_reason(pm, c, i, &after);
+    if (why && fcgix_sb_close_if_idle(fcgix_sb_slot(pm->sb, i))) {
+        stop_slot(pm, c, i, after, why);
+    }
+}
+
+static void maintain_class(pm_t *pm, int c)
+{
+    fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+    int i;
+
+    if (__atomic_exchange_n(&k->update_wanted, 0, __ATOMIC_ACQ_REL)) {
+        take_update(pm, c);
+    }
+    if (__atomic_exchange_n(&k->more_wanted, 0, __ATOMIC_ACQ_REL)
+        && pm->classes[c].dynamic && grow_class(pm, c) == 0) {
+        pm_log(pm, FCGIX_PM_LOG_INFO, &pm->classes[c], getpid(),
+               "every process was busy; started one more");
+    }
+    for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots); i++) {
+        maintain_slot(pm, c, i);
+    }
+}
+
+/* Start every slot that is due; return ms until the next due start. */
+static long long start_due(pm_t *pm)
 {
     long long now = now_ms(), wait = TICK_MS;
-    int i, j;
+    int c, i;
 
-    for (i = 0; i < pm->napps; i++) {
-        app_t *app = &pm->apps[i];
+    for (c = 0; c < pm->nclasses; c++) {
+        fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
 
-        for (j = 0; j < app->nslots; j++) {
-            slot_t *s = &app->slots[j];
+        for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots);
+             i++) {
+            pslot_t *ps = &pm->slots[i];
 
-            if (s->state != SLOT_WAITING) {
+            if (ps->state != FCGIX_SB_BACKOFF) {
                 continue;
             }
-            if (s->next_start <= now) {
-                spawn(pm, app, s);
+            if (ps->next_start <= now) {
+                spawn(pm, c, i);
                 now = now_ms();
             }
-            if (s->state == SLOT_WAITING && s->next_start - now < wait) {
-                wait = s->next_start > now ? s->next_start - now : 0;
+            if (ps->state == FCGIX_SB_BACKOFF && ps->next_start - now < wait) {
+                wait = ps->next_start > now ? ps->next_start - now : 0;
             }
         }
     }
-    return (int)wait;
+    return wait;
 }
 
-static void supervise(const pm_t *pm)
+/* ------------------------------------------------------------------ */
+/* Control socket                                                      */
+/* ------------------------------------------------------------------ */
+
+static void reply(int fd, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n > 0 && send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        /* the requester gave up; nothing to do */
+    }
+    close(fd);
+}
+
+/* Seconds until the earliest restart of class @c, at least 1; 0 when
+ * no slot is backing off. */
+static int backoff_left_s(const pm_t *pm, int c)
+{
+    const fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+    long long now = now_ms(), best = -1;
+    int i;
+
+    for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots); i++) {
+        const pslot_t *ps = &pm->slots[i];
+
+        if (ps->state == FCGIX_SB_BACKOFF && ps->failures > 0
+            && (best < 0 || ps->next_start < best)) {
+            best = ps->next_start;
+        }
+    }
+    if (best < 0) {
+        return 0;
+    }
+    return best - now > 1000 ? (int)((best - now + 999) / 1000) : 1;
+}
+
+/* Answer a waiting START if its class can take a request now (or never
+ * will soon). @return 1 when answered. */
+static int answer_waiter(pm_t *pm, const waiter_t *w, long long now)
+{
+    int left;
+
+    if (class_open_slots(pm, w->cls) > 0) {
+        reply(w->fd, "OK\n");
+        return 1;
+    }
+    left = backoff_left_s(pm, w->cls);
+    if (left > 1) {
+        reply(w->fd, "BUSY %d the app is backing off after failed starts\n",
+              left);
+        return 1;
+    }
+    if (now >= w->deadline) {
+        reply(w->fd, "BUSY 1 no process became ready in time\n");
+        return 1;
+    }
+    return 0;
+}
+
+static void answer_waiters(pm_t *pm)
+{
+    long long now = now_ms();
+    int i = 0;
+
+    while (i < pm->nwaiters) {
+        if (answer_waiter(pm, &pm->waiters[i], now)) {
+            pm->waiters[i] = pm->waiters[--pm->nwaiters];
+        }
+        else {
+            i++;
+        }
+    }
+}
+
+static void wait_for_class(pm_t *pm, int fd, int c)
+{
+    waiter_t w;
+
+    w.fd = fd;
+    w.cls = c;
+    w.deadline = now_ms() + WAITER_MS;
+    if (answer_waiter(pm, &w, now_ms())) {
+        return;
+    }
+    if (pm->nwaiters == MAX_WAITERS) {
+        reply(fd, "BUSY 1 too many requests waiting for a start\n");
+        return;
+    }
+    pm->waiters[pm->nwaiters++] = w;
+}
+
+/* Only executables the httpd user may run become dynamic apps. */
+static const char *check_executable(const char *path)
+{
+    struct stat st;
+
+    if (path[0] != '/') {
+        return "not an absolute path";
+    }
+    if (stat(path, &st) != 0) {
+        return strerror(errno);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return "not a regular file";
+    }
+    if (access(path, X_OK) != 0) {
+        return "not executable by the httpd user";
+    }
+    return NULL;
+}
+
+static void handle_start(pm_t *pm, int fd, const char *path)
+{
+    const char *bad;
+    int c = fcgix_sb_find_class(pm->sb, path);
+
+    if (c < 0 || pm->classes[c].dynamic) {
+        bad = check_executable(path);
+        if (bad) {
+            reply(fd, "FAIL %s: %s\n", path, bad);
+            return;
+        }
+    }
+    if (c < 0 && (pm->cfg->control_path == NULL
+                  || (c = dynamic_class(pm, path)) < 0)) {
+        pm_log(pm, FCGIX_PM_LOG_ERR, NULL, getpid(),
+               "cannot start %s: no room for another dynamic app "
+               "(-maxProcesses)",
+               path);
+        reply(fd, "BUSY 10 too many dynamic apps\n");
+        return;
+    }
+    if (class_open_slots(pm, c) == 0 && pm->classes[c].dynamic
+        && backoff_left_s(pm, c) == 0 && grow_class(pm, c) != 0) {
+        int live = 0, i;
+        const fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+
+        for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots);
+             i++) {
+            live += pm->slots[i].state != FCGIX_SB_EMPTY;
+        }
+        if (live == 0) {
+            pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[c], getpid(),
+                   "cannot start: %d dynamic processes run already "
+                   "(-maxProcesses)",
+                   pm->dyn_live);
+            reply(fd, "BUSY 5 -maxProcesses dynamic processes run already\n");
+            return;
+        }
+    }
+    wait_for_class(pm, fd, c);
+}
+
+/* Read one line from a fresh control connection; the requester writes
+ * it at once, so wait briefly only. */
+static int read_control_line(int fd, char *buf, size_t size)
 {
     struct pollfd pfd;
-    int timeout;
+    size_t len = 0;
+    ssize_t n;
 
-    pfd.fd = wake_rd;
+    pfd.fd = fd;
     pfd.events = POLLIN;
-    while (!stop_flag) {
-        timeout = start_due(pm);
-        if (stop_flag) {
-            break;
+    while (len < size - 1) {
+        if (poll(&pfd, 1, FCGIX_PM_CONTROL_READ_MS) <= 0) {
+            return -1;
         }
-        if (poll(&pfd, 1, timeout) > 0) {
-            drain_wake_pipe();
+        n = recv(fd, buf + len, size - 1 - len, 0);
+        if (n <= 0) {
+            return -1;
+        }
+        len += (size_t)n;
+        buf[len] = '\0';
+        if (memchr(buf, '\n', len)) {
+            *strchr(buf, '\n') = '\0';
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void handle_control(pm_t *pm)
+{
+    char line[FCGIX_PM_CONTROL_MAX + 1];
+    int fd;
+
+    while ((fd = accept4(pm->ctl_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+        if (read_control_line(fd, line, sizeof(line)) != 0) {
+            close(fd);
+        }
+        else if (strncmp(line, "START ", 6) == 0) {
+            handle_start(pm, fd, line + 6);
+        }
+        else {
+            close(fd); /* TICK: the maintenance pass follows */
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Main loop and shutdown                                              */
+/* ------------------------------------------------------------------ */
+
+static long long maintain(pm_t *pm)
+{
+    int c;
+
+    for (c = 0; c < pm->nclasses; c++) {
+        maintain_class(pm, c);
+    }
+    answer_waiters(pm);
+    return start_due(pm);
+}
+
+static void supervise(pm_t *pm)
+{
+    struct pollfd pfd[2];
+    long long timeout;
+
+    pfd[0].fd = wake_rd;
+    pfd[0].events = POLLIN;
+    pfd[1].fd = pm->ctl_fd;
+    pfd[1].events = POLLIN;
+    while (!stop_flag && !graceful_flag) {
+        timeout = maintain(pm);
+        if (pm->nwaiters > 0 && timeout > 50) {
+            timeout = 50; /* waiters are answered by the next pass */
+        }
+        if (poll(pfd, pm->ctl_fd >= 0 ? 2 : 1, (int)timeout) > 0) {
+            if (pfd[0].revents) {
+                drain_wake_pipe();
+            }
+            if (pm->ctl_fd >= 0 && pfd[1].revents) {
+                handle_control(pm);
+            }
         }
         reap(pm);
         if (getppid() != pm->parent) {
@@ -533,73 +1186,120 @@ static void supervise(const pm_t *pm)
     }
 }
 
-/* ------------------------------------------------------------------ */
-/* Shutdown                                                            */
-/* ------------------------------------------------------------------ */
-
 /* Signal every live process; return how many there are. */
-static int signal_all(const pm_t *pm, int sig)
+static int signal_all(pm_t *pm, int sig)
 {
-    int i, j, live = 0;
+    int i, live = 0;
 
-    for (i = 0; i < pm->napps; i++) {
-        for (j = 0; j < pm->apps[i].nslots; j++) {
-            slot_t *s = &pm->apps[i].slots[j];
+    for (i = 0; i < pm->nslots; i++) {
+        pslot_t *ps = &pm->slots[i];
 
-            if (s->state == SLOT_WAITING) {
-                continue;
-            }
-            if (sig == SIGKILL) {
-                pm_log(pm, FCGIX_PM_LOG_WARN, &pm->apps[i], s->pid,
-                       "still running after %d ms; sending SIGKILL",
-                       FCGIX_PM_SHUTDOWN_GRACE_MS);
-            }
-            kill(s->pid, sig);
-            s->state = SLOT_STOPPING;
-            live++;
+        if (ps->state != FCGIX_SB_RUNNING && ps->state != FCGIX_SB_STOPPING) {
+            continue;
         }
+        if (sig == SIGKILL) {
+            pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[class_of_slot(pm, i)],
+                   ps->pid, "still running after %d ms; sending SIGKILL",
+                   FCGIX_PM_SHUTDOWN_GRACE_MS);
+        }
+        if (sig != 0) {
+            fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
+            kill(ps->pid, sig);
+            ps->after_stop = AFTER_EMPTY;
+            set_state(pm, i, FCGIX_SB_STOPPING, ps->pid);
+        }
+        live++;
     }
     return live;
 }
 
-static void shutdown_all(const pm_t *pm)
+/* Reap and wait on the wake pipe until @deadline or until no process is
+ * left; @step runs before each wait. @return processes left. */
+static int wait_processes(pm_t *pm, long long deadline, void (*step)(pm_t *))
 {
-    long long deadline = now_ms() + FCGIX_PM_SHUTDOWN_GRACE_MS;
     struct pollfd pfd;
     long long left;
-    int live;
 
     pfd.fd = wake_rd;
     pfd.events = POLLIN;
+    for (;;) {
+        reap(pm);
+        if (step) {
+            step(pm);
+        }
+        if (signal_all(pm, 0) == 0 || (left = deadline - now_ms()) <= 0) {
+            return signal_all(pm, 0);
+        }
+        if (poll(&pfd, 1, (int)(left < 50 ? left : 50)) > 0) {
+            drain_wake_pipe();
+        }
+    }
+}
+
+/* Graceful stop: each process stops once no request uses it. */
+static void stop_idle_processes(pm_t *pm)
+{
+    int i;
+
+    for (i = 0; i < pm->nslots; i++) {
+        pslot_t *ps = &pm->slots[i];
+
+        if (ps->state == FCGIX_SB_BACKOFF) {
+            set_state(pm, i, FCGIX_SB_EMPTY, 0);
+        }
+        else if (ps->state == FCGIX_SB_RUNNING
+                 && fcgix_sb_close_if_idle(fcgix_sb_slot(pm->sb, i))) {
+            stop_slot(pm, class_of_slot(pm, i), i, AFTER_EMPTY,
+                      "graceful stop, no request in it");
+        }
+    }
+}
+
+static void close_control(pm_t *pm)
+{
+    int i;
+
+    for (i = 0; i < pm->nwaiters; i++) {
+        reply(pm->waiters[i].fd, "BUSY 1 the process manager is stopping\n");
+    }
+    pm->nwaiters = 0;
+    if (pm->ctl_fd >= 0) {
+        close(pm->ctl_fd);
+        pm->ctl_fd = -1;
+        unlink(pm->cfg->control_path);
+    }
+}
+
+static void shutdown_all(pm_t *pm)
+{
+    int live;
+
+    close_control(pm);
+    if (graceful_flag && !stop_flag) {
+        pm_log(pm, FCGIX_PM_LOG_INFO, NULL, getpid(),
+               "graceful stop: waiting up to %d ms for requests in flight",
+               pm->cfg->drain_ms);
+        wait_processes(pm, now_ms() + pm->cfg->drain_ms, stop_idle_processes);
+    }
     live = signal_all(pm, SIGTERM);
     if (stop_flag) {
         pm_log(pm, FCGIX_PM_LOG_INFO, NULL, getpid(),
                "%s received; stopping %d process(es)",
                strsignal((int)stop_flag), live);
     }
-    if (live == 0) {
+    if (wait_processes(pm, now_ms() + FCGIX_PM_SHUTDOWN_GRACE_MS, NULL) == 0) {
         return;
-    }
-    while ((left = deadline - now_ms()) > 0) {
-        reap(pm);
-        if (signal_all(pm, 0) == 0) {
-            return;
-        }
-        if (poll(&pfd, 1, (int)(left < 50 ? left : 50)) > 0) {
-            drain_wake_pipe();
-        }
     }
     signal_all(pm, SIGKILL);
     while (signal_all(pm, 0) > 0) {
         pid_t pid = waitpid(-1, NULL, 0);
-        app_t *app;
-        slot_t *s;
+        int i;
 
         if (pid < 0 && errno != EINTR) {
             break; /* ECHILD: nothing left to wait for */
         }
-        if (pid > 0 && (s = find_slot(pm, pid, &app)) != NULL) {
-            set_state(s, SLOT_WAITING, 0, 0);
+        if (pid > 0 && (i = find_slot(pm, pid)) >= 0) {
+            set_state(pm, i, FCGIX_SB_EMPTY, 0);
         }
     }
 }
@@ -621,53 +1321,22 @@ static void ensure_stdio(void)
     }
 }
 
-static int init_app(const pm_t *pm, app_t *app, const fcgix_pm_app_t *cfg)
+static int open_control(pm_t *pm)
 {
-    const char *slash;
+    const char *what;
 
-    memset(app, 0, sizeof(*app));
-    app->cfg = cfg;
-    app->fd = -1;
-    if (cfg->path == NULL || cfg->socket_path == NULL) {
+    pm->ctl_fd = -1;
+    if (pm->cfg->control_path == NULL) {
+        return 0;
+    }
+    pm->ctl_fd = listen_unix(pm->cfg->control_path, 128, &what);
+    if (pm->ctl_fd < 0) {
+        pm_log(pm, FCGIX_PM_LOG_ERR, NULL, getpid(), "cannot %s %s: %s", what,
+               pm->cfg->control_path, strerror(errno));
         return -1;
     }
-    app->argv0[0] = cfg->path;
-    app->nslots = cfg->processes > 0 ? cfg->processes : 1;
-    app->min_life = cfg->min_server_life_ms > 0 ? cfg->min_server_life_ms
-                                                : FCGIX_PM_DEFAULT_MIN_LIFE_MS;
-    slash = strrchr(cfg->path, '/');
-    if (cfg->dir) {
-        app->dir = strdup(cfg->dir);
-    }
-    else if (slash) {
-        app->dir = strndup(
-            cfg->path, slash == cfg->path ? 1 : (size_t)(slash - cfg->path));
-    }
-    else {
-        app->dir = strdup(".");
-    }
-    app->slots = calloc((size_t)app->nslots, sizeof(slot_t));
-    if (app->dir == NULL || app->slots == NULL) {
-        return -1;
-    }
-    return bind_app(pm, app);
-}
-
-static void free_apps(pm_t *pm)
-{
-    int i;
-
-    for (i = 0; i < pm->napps; i++) {
-        app_t *app = &pm->apps[i];
-
-        if (app->fd >= 0) {
-            close(app->fd);
-            unlink(app->cfg->socket_path);
-        }
-        free(app->dir);
-        free(app->slots);
-    }
-    free(pm->apps);
+    fcntl(pm->ctl_fd, F_SETFL, fcntl(pm->ctl_fd, F_GETFL) | O_NONBLOCK);
+    return 0;
 }
 
 static int open_wake_pipe(void)
@@ -692,51 +1361,85 @@ static void close_wake_pipe(void)
     wake_rd = -1;
 }
 
-int fcgix_pm_run(const fcgix_pm_app_t *apps, int napps, fcgix_pm_log_fn *log,
-                 void *baton)
+static void free_pm(pm_t *pm)
+{
+    int c, i;
+
+    close_control(pm);
+    for (i = 0; i < pm->nslots; i++) {
+        unbind_slot(pm, i);
+        fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
+    }
+    for (c = 0; c < pm->nclasses; c++) {
+        free(pm->classes[c].path);
+        free(pm->classes[c].base);
+        free(pm->classes[c].dir);
+    }
+    free(pm->classes);
+    free(pm->slots);
+}
+
+static int init_pm(pm_t *pm, const fcgix_pm_config_t *cfg)
+{
+    int nclasses, nslots = fcgix_pm_board_slots(cfg, &nclasses);
+
+    memset(pm, 0, sizeof(*pm));
+    pm->cfg = cfg;
+    pm->sb = cfg->sb;
+    pm->parent = getppid();
+    pm->ctl_fd = -1;
+    dynamic_room(cfg, &pm->dyn_per_class);
+    if (cfg->sb == NULL || (int)cfg->sb->nclasses < nclasses
+        || (int)cfg->sb->nslots < nslots) {
+        return -1;
+    }
+    pm->classes = calloc((size_t)nclasses + 1, sizeof(pclass_t));
+    pm->slots = calloc((size_t)nslots + 1, sizeof(pslot_t));
+    if (pm->classes == NULL || pm->slots == NULL) {
+        return -1;
+    }
+    cfg->sb->pm_pid = (uint32_t)getpid();
+    cfg->sb->pm_started_ms = wall_ms();
+    return 0;
+}
+
+int fcgix_pm_run(const fcgix_pm_config_t *cfg)
 {
     struct sigaction old[NHANDLED];
     pm_t pm;
-    int i, rc = FCGIX_PM_EXIT_STARTUP;
+    int rc = FCGIX_PM_EXIT_STARTUP;
 
-    memset(&pm, 0, sizeof(pm));
-    pm.log = log;
-    pm.baton = baton;
-    pm.parent = getppid();
-    if (log == NULL || napps <= 0 || apps == NULL) {
+    if (cfg == NULL || cfg->log == NULL || cfg->napps < 0
+        || (cfg->napps == 0 && cfg->control_path == NULL)) {
         return FCGIX_PM_EXIT_STARTUP;
     }
     ensure_stdio();
-    pm.apps = calloc((size_t)napps, sizeof(app_t));
-    if (pm.apps == NULL) {
+    if (init_pm(&pm, cfg) != 0) {
+        free(pm.classes);
+        free(pm.slots);
         return FCGIX_PM_EXIT_STARTUP;
     }
-    for (pm.napps = 0; pm.napps < napps; pm.napps++) {
-        if (init_app(&pm, &pm.apps[pm.napps], &apps[pm.napps]) != 0) {
-            pm.napps++;
-            goto cleanup;
-        }
+    if (init_static(&pm) != 0 || open_control(&pm) != 0) {
+        goto cleanup;
     }
-    stop_flag = 0;
+    stop_flag = graceful_flag = 0;
     if (open_wake_pipe() != 0 || install_signals(old) != 0) {
         pm_log(&pm, FCGIX_PM_LOG_ERR, NULL, getpid(),
                "cannot set up signals: %s", strerror(errno));
         goto cleanup;
     }
-    pm_log(&pm, FCGIX_PM_LOG_INFO, NULL, getpid(), "started, %d app(s)", napps);
+    pm_log(&pm, FCGIX_PM_LOG_INFO, NULL, getpid(),
+           "started, %d static app(s)%s", cfg->napps,
+           cfg->control_path ? ", dynamic apps on demand" : "");
     supervise(&pm);
     shutdown_all(&pm);
     restore_signals(old);
-    for (i = 0; i < pm.napps; i++) {
-        pm_log(&pm, FCGIX_PM_LOG_DEBUG, &pm.apps[i], getpid(),
-               "removing socket %s", pm.apps[i].cfg->socket_path);
-    }
     pm_log(&pm, FCGIX_PM_LOG_INFO, NULL, getpid(), "stopped");
     rc = 0;
 cleanup:
     if (wake_rd >= 0) {
         close_wake_pipe();
     }
-    free_apps(&pm);
+    free_pm(&pm);
     return rc;
 }

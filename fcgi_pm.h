@@ -17,6 +17,8 @@
 #ifndef FCGIX_PM_H
 #define FCGIX_PM_H
 
+#include "fcgi_sb.h"
+
 /** Exit status for a PM that cannot start at all (for example it cannot
  *  bind a socket): the parent must not restart it. */
 #define FCGIX_PM_EXIT_STARTUP 3
@@ -39,11 +41,23 @@
  *  APR's 3 s kill-after-timeout window. */
 #define FCGIX_PM_SHUTDOWN_GRACE_MS 2000
 
-/** One statically configured application class. */
+/** Room for dynamic slots on the board, at most. */
+#define FCGIX_PM_MAX_DYNAMIC_SLOTS 16384
+/** Used when fcgix_pm_config_t.max_processes is <= 0 (mod_fastcgi's). */
+#define FCGIX_PM_DEFAULT_MAX_PROCESSES 50
+/** How long a control request may take to arrive, in milliseconds. */
+#define FCGIX_PM_CONTROL_READ_MS 200
+/** Longest control line, with its newline. */
+#define FCGIX_PM_CONTROL_MAX (FCGIX_SB_PATH_MAX + 16)
+
+/** One application class: a FastCgiServer, or the template FastCgiConfig
+ *  gives every dynamic app. */
 typedef struct {
-    const char *path;        /**< executable */
-    const char *socket_path; /**< Unix socket shared by its processes */
-    int processes;           /**< instances to keep running (<= 0: 1) */
+    const char *path;        /**< executable; NULL in the dynamic template */
+    const char *socket_base; /**< slot i listens on "<base>.<i>"; NULL in
+                                  the dynamic template */
+    int processes;           /**< static: processes to keep running;
+                                  dynamic: most per class (<= 0: 1) */
     int listen_queue_depth;  /**< listen() backlog (<= 0: default) */
     const char *const *argv; /**< NULL: { path, NULL } */
     const char *const *env;  /**< NAME=value list, NULL-terminated;
@@ -53,6 +67,10 @@ typedef struct {
                                   lived long enough */
     int min_server_life_ms;  /**< a process that lived less counts as a
                                   failed start (<= 0: default) */
+    long max_requests;       /**< replace a process after this many
+                                  requests (0: never) */
+    int init_start_delay_ms; /**< between starts of a class's processes */
+    int priority;            /**< nice value added at start (0: none) */
 } fcgix_pm_app_t;
 
 /**
@@ -63,26 +81,61 @@ typedef struct {
  */
 typedef void fcgix_pm_log_fn(void *baton, int level, const char *msg);
 
+/** Everything the PM runs and how. */
+typedef struct {
+    const fcgix_pm_app_t *apps; /**< static classes: board classes 0.. */
+    int napps;
+    fcgix_sb_t *sb;           /**< the board, shared with the handlers; its
+                                   first napps classes and the slots they
+                                   need are filled here */
+    const char *control_path; /**< Unix socket for start requests; NULL:
+                                   no dynamic apps */
+    const char *dynamic_base; /**< socket prefix of dynamic classes */
+    fcgix_pm_app_t dynamic;   /**< template of every dynamic class */
+    int max_processes;        /**< dynamic processes in all (<= 0: 50) */
+    int min_processes;        /**< dynamic ones never stopped for idling */
+    int kill_interval_ms;     /**< a dynamic process idle this long stops */
+    int drain_ms;             /**< graceful stop: wait this long for
+                                   requests in flight */
+    fcgix_pm_log_fn *log;     /**< must not be NULL */
+    void *baton;              /**< passed to log */
+} fcgix_pm_config_t;
+
 /**
- * Run the process manager until SIGTERM, SIGHUP or SIGINT, or until the
- * caller's parent (the process that was the parent when this was called)
- * goes away; then stop every application process and remove the sockets.
- * @param apps   the application classes
- * @param napps  how many
- * @param log    log callback, must not be NULL
- * @param baton  passed to @p log
+ * Run the process manager until a signal or until the caller's parent
+ * (the process that was the parent when this was called) goes away.
+ * SIGTERM, SIGINT, SIGHUP and the parent's death stop every process
+ * (SIGTERM, then SIGKILL after FCGIX_PM_SHUTDOWN_GRACE_MS); SIGUSR1 is a
+ * graceful stop: each process is stopped once no request uses it, for at
+ * most drain_ms. The sockets are removed before it returns.
+ *
+ * Control protocol (one line per connection on control_path):
+ * "START <path>" gets "OK" once a process of that class takes requests,
+ * or "BUSY <seconds> <why>"; "TICK" (no answer) makes the PM look at the
+ * board now (a busy class, a process to recycle, an updated file).
+ *
  * @return 0 after an orderly shutdown, FCGIX_PM_EXIT_STARTUP when nothing
  *         could be started (bad arguments, a socket that cannot be bound).
- * @note Installs handlers for SIGTERM, SIGHUP, SIGINT and SIGCHLD, and
- *       restores the previous ones before returning. Must be called from
- *       a single-threaded process (normally a freshly forked child): it
- *       reaps with waitpid(-1).
- * @note Processes get the socket as fd 0 (FCGI_LISTENSOCK_FILENO), keep
+ * @note Installs handlers for SIGTERM, SIGHUP, SIGINT, SIGUSR1 and
+ *       SIGCHLD, and restores the previous ones before returning. Must be
+ *       called from a single-threaded process (normally a freshly forked
+ *       child): it reaps with waitpid(-1).
+ * @note Processes get their socket as fd 0 (FCGI_LISTENSOCK_FILENO), keep
  *       fds 1 and 2, and no other descriptor; they get SIGTERM when the
  *       PM dies (PR_SET_PDEATHSIG).
  */
-int fcgix_pm_run(const fcgix_pm_app_t *apps, int napps, fcgix_pm_log_fn *log,
-                 void *baton);
+int fcgix_pm_run(const fcgix_pm_config_t *cfg);
+
+/**
+ * The size of board this configuration needs: a class and -processes
+ * slots per static app, and room for dynamic classes of
+ * dynamic.processes slots each (at most max_processes classes, and at
+ * most FCGIX_PM_MAX_DYNAMIC_SLOTS slots for them in all).
+ * @param cfg       the configuration (sb unused)
+ * @param nclasses  set to the classes the board needs
+ * @return the slots the board needs
+ */
+int fcgix_pm_board_slots(const fcgix_pm_config_t *cfg, int *nclasses);
 
 /**
  * The delay before the next start of a process slot.

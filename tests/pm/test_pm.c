@@ -50,7 +50,8 @@
 
 typedef struct {
     char dir[64];
-    char sock[128];
+    char base[96]; /* slot i listens on "<base>.<i>" */
+    char sock[128]; /* slot 0's socket */
     char log[128];
     pid_t pm;       /* the PM (our child, or our grandchild in test 6) */
     pid_t mid;      /* the intermediate parent of test 6 */
@@ -192,6 +193,24 @@ static void log_to_fd(void *baton, int level, const char *msg)
     dprintf(*(int *)baton, "%d %s\n", level, msg);
 }
 
+/* Run the PM for one static app on a private board. */
+static int run_one(const fcgix_pm_app_t *app, int *logfd)
+{
+    fcgix_pm_config_t cfg;
+    int nclasses, nslots;
+    void *mem;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.apps = app;
+    cfg.napps = 1;
+    cfg.log = log_to_fd;
+    cfg.baton = logfd;
+    nslots = fcgix_pm_board_slots(&cfg, &nclasses);
+    mem = calloc(1, fcgix_sb_size(nclasses, nslots));
+    cfg.sb = fcgix_sb_init(mem, nclasses, nslots);
+    return fcgix_pm_run(&cfg);
+}
+
 /* In the forked child: run the PM, never return. */
 static void run_pm(const fixture_t *fx, const char *path, const char *dir,
                    int procs, int restart_ms, int min_life_ms)
@@ -204,7 +223,7 @@ static void run_pm(const fixture_t *fx, const char *path, const char *dir,
     fd = open(fx->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     memset(&app, 0, sizeof(app));
     app.path = path;
-    app.socket_path = fx->sock;
+    app.socket_base = fx->base;
     app.processes = procs;
     app.listen_queue_depth = 16;
     app.env = env;
@@ -212,7 +231,7 @@ static void run_pm(const fixture_t *fx, const char *path, const char *dir,
     app.dir = dir;
     app.restart_delay_ms = restart_ms;
     app.min_server_life_ms = min_life_ms;
-    _exit(fcgix_pm_run(&app, 1, log_to_fd, &fd));
+    _exit(run_one(&app, &fd));
 }
 
 static pid_t start_pm(fixture_t *fx, const char *path, const char *dir,
@@ -296,7 +315,8 @@ static int setup(void **state)
         free(fx);
         return -1;
     }
-    snprintf(fx->sock, sizeof(fx->sock), "%s/app.sock", fx->dir);
+    snprintf(fx->base, sizeof(fx->base), "%s/app", fx->dir);
+    snprintf(fx->sock, sizeof(fx->sock), "%s.0", fx->base);
     snprintf(fx->log, sizeof(fx->log), "%s/pm.log", fx->dir);
     *state = fx;
     return 0;
@@ -333,7 +353,12 @@ static int teardown(void **state)
     if (getenv("PM_TEST_VERBOSE")) {
         dump_log(fx);
     }
-    unlink(fx->sock);
+    for (i = 0; i < 8; i++) {
+        char sock[160];
+
+        snprintf(sock, sizeof(sock), "%s.%d", fx->base, i);
+        unlink(sock);
+    }
     unlink(fx->log);
     rmdir(fx->dir);
     free(fx);
@@ -460,8 +485,11 @@ static void test_pool_serves_request(void **state)
     assert_int_equal(stat(fx->sock, &st), 0);
     assert_true(S_ISSOCK(st.st_mode));
     assert_int_equal(st.st_mode & 0077, 0); /* umask 0077 at bind */
-    for (i = 0; i < 3; i++) { /* a few, to use the shared backlog */
-        fcgi_get(fx->sock, body, sizeof(body));
+    for (i = 0; i < 3; i++) { /* each process has its own socket */
+        char sock[160];
+
+        snprintf(sock, sizeof(sock), "%s.%d", fx->base, i);
+        fcgi_get(sock, body, sizeof(body));
         assert_non_null(strstr(body, "hello"));
     }
 }
@@ -515,13 +543,13 @@ static int run_failing(fixture_t *fx, const char *path, const char *dir,
 static void test_instant_exit_no_storm(void **state)
 {
     fixture_t *fx = *state;
-    int starts = run_failing(fx, "/bin/false", NULL, "): started\n");
+    int starts = run_failing(fx, "/bin/false", NULL, "): started on ");
 
     /* 100 ms doubling from 200: starts at 0, .2, .6, 1.4 (and 3.0). */
     assert_in_range(starts, 2, 6);
     assert_true(log_count(fx, "exited with status 1") >= 2);
-    assert_true(log_count(fx, "failure in a row; next start in") >= 2);
-    assert_int_equal(log_count(fx, "3rd failure in a row; next start in "
+    assert_true(log_count(fx, "failure in a row; backing off, next start in") >= 2);
+    assert_int_equal(log_count(fx, "3rd failure in a row; backing off, next start in "
                                    "800 ms"), 1);
 }
 
@@ -533,8 +561,8 @@ static void test_missing_executable(void **state)
                             "file");
 
     assert_in_range(fails, 2, 6);
-    assert_true(log_count(fx, "failure in a row; next start in") >= 2);
-    assert_int_equal(log_count(fx, "): started\n"), 0);
+    assert_true(log_count(fx, "failure in a row; backing off, next start in") >= 2);
+    assert_int_equal(log_count(fx, "): started on "), 0);
 }
 
 static void test_sigterm_cleans_up(void **state)
@@ -736,8 +764,8 @@ static void test_startup_error(void **state)
         fd = open(fx->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         memset(&app, 0, sizeof(app));
         app.path = RESPONDER;
-        app.socket_path = fx->sock;
-        _exit(fcgix_pm_run(&app, 1, log_to_fd, &fd));
+        app.socket_base = fx->base;
+        _exit(run_one(&app, &fd));
     }
     fx->pm = pid;
     st_code = wait_exit(pid, 3000);
@@ -746,7 +774,7 @@ static void test_startup_error(void **state)
     fx->pm = 0;
     assert_int_equal(stat(fx->sock, &st), 0);
     assert_true(S_ISREG(st.st_mode));
-    assert_int_equal(log_count(fx, "cannot remove stale socket"), 1);
+    assert_int_equal(log_count(fx, "cannot remove the stale socket"), 1);
 }
 
 static void test_backoff_table(void **state)

@@ -1,0 +1,204 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_sb.c
+ * @brief The scoreboard: layout and the lock-free lease protocol.
+ *
+ * A slot's lease word packs an epoch (high 32 bits) and a user count (low
+ * 32 bits, signed, -1 = closed). Handlers only move the count between
+ * 0 and n by compare-and-swap, and only while it is >= 0; the PM closes a
+ * slot by swapping 0 for -1, so a slot it stops has no request in it and
+ * none can arrive. Reopening bumps the epoch, so a lease taken before a
+ * PM restart cannot decrement the new count.
+ */
+
+#include <string.h>
+
+#include "fcgi_sb.h"
+
+#define SB_MAGIC 0x46435842u /* "FCXB" */
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+static uint32_t lease_epoch(uint64_t v)
+{
+    return (uint32_t)(v >> 32);
+}
+
+static int32_t lease_users(uint64_t v)
+{
+    return (int32_t)(uint32_t)(v & 0xffffffffu);
+}
+
+static uint64_t lease_make(uint32_t epoch, int32_t users)
+{
+    return ((uint64_t)epoch << 32) | (uint32_t)users;
+}
+
+static int lease_cas(uint64_t *word, uint64_t *expected, uint64_t desired)
+{
+    return __atomic_compare_exchange_n(word, expected, desired, 0,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+size_t fcgix_sb_size(int nclasses, int nslots)
+{
+    return sizeof(fcgix_sb_t) + (size_t)nclasses * sizeof(fcgix_sb_class_t)
+           + (size_t)nslots * sizeof(fcgix_sb_slot_t);
+}
+
+fcgix_sb_t *fcgix_sb_init(void *mem, int nclasses, int nslots)
+{
+    fcgix_sb_t *sb = mem;
+    int i;
+
+    memset(mem, 0, fcgix_sb_size(nclasses, nslots));
+    sb->magic = SB_MAGIC;
+    sb->nclasses = (uint32_t)nclasses;
+    sb->nslots = (uint32_t)nslots;
+    for (i = 0; i < nslots; i++) {
+        fcgix_sb_slot(sb, i)->lease = lease_make(0, -1);
+    }
+    return sb;
+}
+
+fcgix_sb_class_t *fcgix_sb_class(fcgix_sb_t *sb, int i)
+{
+    return (fcgix_sb_class_t *)(sb + 1) + i;
+}
+
+fcgix_sb_slot_t *fcgix_sb_slot(fcgix_sb_t *sb, int i)
+{
+    return (fcgix_sb_slot_t *)((fcgix_sb_class_t *)(sb + 1) + sb->nclasses)
+           + i;
+}
+
+int fcgix_sb_find_class(fcgix_sb_t *sb, const char *path)
+{
+    int i;
+
+    for (i = 0; i < (int)sb->nclasses; i++) {
+        fcgix_sb_class_t *c = fcgix_sb_class(sb, i);
+
+        if (LOAD(&c->ready) && strcmp(c->path, path) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* The least used open slot; retiring slots count as busier than any
+ * other. -1 when none is open. */
+static int least_used(fcgix_sb_t *sb, const fcgix_sb_class_t *c,
+                      uint64_t *seen)
+{
+    int64_t best_load = INT64_MAX;
+    int best = -1;
+    uint32_t i;
+
+    for (i = 0; i < c->nslots; i++) {
+        fcgix_sb_slot_t *s = fcgix_sb_slot(sb, (int)(c->first_slot + i));
+        uint64_t v = LOAD(&s->lease);
+        int64_t load = lease_users(v);
+
+        if (load < 0) {
+            continue;
+        }
+        if (LOAD(&s->retiring)) {
+            load += INT32_MAX;
+        }
+        if (load < best_load) {
+            best_load = load;
+            best = (int)(c->first_slot + i);
+            *seen = v;
+        }
+    }
+    return best;
+}
+
+int fcgix_sb_acquire(fcgix_sb_t *sb, int ci, fcgix_sb_lease_t *lease)
+{
+    const fcgix_sb_class_t *c = fcgix_sb_class(sb, ci);
+    uint64_t v = 0;
+    int tries;
+
+    lease->slot = -1;
+    lease->busy = 0;
+    /* A failed swap means another request took or gave back a slot at
+     * that instant: look again. Bounded so a storm cannot spin. */
+    for (tries = 0; tries < 64; tries++) {
+        int i = least_used(sb, c, &v);
+
+        if (i < 0) {
+            return -1;
+        }
+        if (lease_cas(&fcgix_sb_slot(sb, i)->lease, &v,
+                      lease_make(lease_epoch(v), lease_users(v) + 1))) {
+            lease->slot = i;
+            lease->epoch = lease_epoch(v);
+            lease->busy = lease_users(v) > 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+uint64_t fcgix_sb_release(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease,
+                          int64_t now_ms)
+{
+    fcgix_sb_slot_t *s;
+    uint64_t v;
+
+    if (lease->slot < 0) {
+        return 0;
+    }
+    s = fcgix_sb_slot(sb, lease->slot);
+    v = LOAD(&s->lease);
+    do {
+        if (lease_epoch(v) != lease->epoch || lease_users(v) <= 0) {
+            return 0;
+        }
+    } while (!lease_cas(&s->lease, &v,
+                        lease_make(lease_epoch(v), lease_users(v) - 1)));
+    STORE(&s->last_used_ms, now_ms);
+    __atomic_add_fetch(&s->total_requests, 1, __ATOMIC_RELAXED);
+    return __atomic_add_fetch(&s->requests, 1, __ATOMIC_ACQ_REL);
+}
+
+int fcgix_sb_close_if_idle(fcgix_sb_slot_t *s)
+{
+    uint64_t v = LOAD(&s->lease);
+
+    if (lease_users(v) < 0) {
+        return 1;
+    }
+    if (lease_users(v) != 0) {
+        return 0;
+    }
+    return lease_cas(&s->lease, &v, lease_make(lease_epoch(v), -1));
+}
+
+void fcgix_sb_open(fcgix_sb_slot_t *s)
+{
+    uint64_t v = LOAD(&s->lease);
+
+    STORE(&s->requests, 0);
+    STORE(&s->lease, lease_make(lease_epoch(v) + 1, 0));
+}
+
+void fcgix_sb_close(fcgix_sb_slot_t *s)
+{
+    uint64_t v = LOAD(&s->lease);
+
+    while (!lease_cas(&s->lease, &v, lease_make(lease_epoch(v), -1))) {
+    }
+}
+
+int fcgix_sb_users(const fcgix_sb_slot_t *s)
+{
+    return lease_users(LOAD(&s->lease));
+}

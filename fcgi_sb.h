@@ -1,0 +1,140 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_sb.h
+ * @brief The FastCGI scoreboard: the one place where the state of every
+ *        application class and process lives, in memory shared by
+ *        httpd's parent, its children and the process manager.
+ *
+ * Ownership: the PM writes everything except three fields per slot that
+ * the request handlers update atomically: the "lease" word (how many
+ * requests use the slot), the request counters and the last-use time.
+ * Readers (handlers, a status page) read without locks; every field that
+ * crosses processes is a naturally aligned word read and written with
+ * __atomic built-ins.
+ *
+ * Each process of a class has its own slot and its own listening socket,
+ * so that the module knows which process is busy, can stop only idle
+ * ones (scaling down, recycling, graceful restart) and can count
+ * requests per process.
+ *
+ * No httpd or APR dependency: the PM tests use it directly.
+ */
+
+#ifndef FCGIX_SB_H
+#define FCGIX_SB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** Longest application path a class can hold, with its NUL. */
+#define FCGIX_SB_PATH_MAX 1024
+/** sizeof(sockaddr_un.sun_path) on Linux. */
+#define FCGIX_SB_SOCK_MAX 108
+
+/** Class kinds. */
+enum { FCGIX_SB_STATIC = 1, FCGIX_SB_DYNAMIC = 2 };
+
+/** Slot states, for status and for the PM's own bookkeeping. */
+enum {
+    FCGIX_SB_EMPTY = 0, /**< no process, none wanted */
+    FCGIX_SB_RUNNING,   /**< process started, socket open to requests */
+    FCGIX_SB_BACKOFF,   /**< process died; restart scheduled */
+    FCGIX_SB_STOPPING   /**< closed to requests, being stopped */
+};
+
+/** One process of a class. */
+typedef struct {
+    /** Lease word: high 32 bits an epoch the PM bumps when it reopens the
+     *  slot, low 32 bits (signed) the number of requests using it, or -1
+     *  while the slot takes no requests. */
+    uint64_t lease;
+    int32_t pid;
+    uint32_t state;       /**< FCGIX_SB_* */
+    uint32_t retiring;    /**< PM or handler: avoid for new requests */
+    uint32_t restarts;    /**< starts after the first one */
+    int64_t started_ms;   /**< wall clock, ms */
+    int64_t last_used_ms; /**< wall clock, ms, set at each release */
+    int64_t backoff_until_ms; /**< wall clock, ms; BACKOFF only */
+    uint64_t requests;        /**< served by the current process */
+    uint64_t total_requests;  /**< served by this slot since boot */
+    char socket_path[FCGIX_SB_SOCK_MAX];
+} fcgix_sb_slot_t;
+
+/** One application class: a FastCgiServer or a dynamic app. */
+typedef struct {
+    uint32_t ready;       /**< 0 free; 1 in use (set last by the PM) */
+    uint32_t kind;        /**< FCGIX_SB_STATIC or FCGIX_SB_DYNAMIC */
+    uint32_t nslots;      /**< capacity: -processes or maxClassProcesses */
+    uint32_t first_slot;  /**< index of its first slot */
+    uint32_t more_wanted; /**< handler: every process was busy */
+    uint32_t update_wanted; /**< handler: the file changed (-autoUpdate) */
+    int64_t mtime_s;        /**< the file's mtime when it was started */
+    uint64_t failed_starts; /**< total, for status */
+    char path[FCGIX_SB_PATH_MAX];
+} fcgix_sb_class_t;
+
+/** The whole board; classes then slots follow the header. */
+typedef struct {
+    uint32_t magic;
+    uint32_t nclasses; /**< capacity */
+    uint32_t nslots;   /**< capacity */
+    uint32_t pm_pid;
+    int64_t pm_started_ms;
+} fcgix_sb_t;
+
+/** Bytes needed for a board with these capacities. */
+size_t fcgix_sb_size(int nclasses, int nslots);
+
+/** Initialise a board in @p mem of fcgix_sb_size() bytes (zeroed). */
+fcgix_sb_t *fcgix_sb_init(void *mem, int nclasses, int nslots);
+
+/** The class at @p i, 0 <= i < nclasses. */
+fcgix_sb_class_t *fcgix_sb_class(fcgix_sb_t *sb, int i);
+
+/** The slot at @p i, 0 <= i < nslots. */
+fcgix_sb_slot_t *fcgix_sb_slot(fcgix_sb_t *sb, int i);
+
+/** The ready class whose path is @p path, or -1. */
+int fcgix_sb_find_class(fcgix_sb_t *sb, const char *path);
+
+/** What a request holds while it uses a slot. */
+typedef struct {
+    int slot;       /**< index, -1 when none */
+    uint32_t epoch; /**< the slot's epoch when it was taken */
+    int busy;       /**< every open slot had a request already */
+} fcgix_sb_lease_t;
+
+/**
+ * Take the least used open slot of class @p c, preferring slots that are
+ * not retiring.
+ * @return 0 with @p lease filled, or -1 when no slot takes requests
+ */
+int fcgix_sb_acquire(fcgix_sb_t *sb, int c, fcgix_sb_lease_t *lease);
+
+/**
+ * Give a slot back; counts the request and returns how many requests
+ * the slot's current process has served. Does nothing (returns 0) when
+ * the slot was reopened since it was taken (a restarted PM).
+ */
+uint64_t fcgix_sb_release(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease,
+                          int64_t now_ms);
+
+/** PM: close an idle slot to new requests. @return 1 when it was idle
+ *  and is now closed, 0 when requests use it. */
+int fcgix_sb_close_if_idle(fcgix_sb_slot_t *s);
+
+/** PM: open a slot to requests with a new epoch (leases of the old one
+ *  are ignored when they are released). */
+void fcgix_sb_open(fcgix_sb_slot_t *s);
+
+/** PM: close a slot whatever uses it (a dying PM, a forced stop). */
+void fcgix_sb_close(fcgix_sb_slot_t *s);
+
+/** Requests using the slot now; -1 when it is closed. */
+int fcgix_sb_users(const fcgix_sb_slot_t *s);
+
+#endif /* FCGIX_SB_H */
