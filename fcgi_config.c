@@ -12,8 +12,10 @@
  * choices. httpd adds the file and line to a directive's error.
  */
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <errno.h>
 
 #include "apr_strings.h"
@@ -67,6 +69,7 @@ static const opt_def_t server_opts[] = {
     {"listen-queue-depth", NULL, OPT_INT, APP_OPT(listen_queue_depth), 1,
      65535},
     {"max-conns", NULL, OPT_INT, APP_OPT(max_conns), 1, 1024},
+    {"max-requests", "maxRequests", OPT_INT, APP_OPT(max_requests), 0, INT_MAX},
     {"min-server-life", NULL, OPT_INT, APP_OPT(min_server_life), 0, ONE_DAY},
     {"nph", NULL, OPT_FLAG, APP_OPT(nph), 0, 0},
     {"pass-header", NULL, OPT_LIST, APP_OPT(pass_headers), 0, 0},
@@ -106,6 +109,7 @@ static const opt_def_t config_opts[] = {
     {"maxClassProcesses", NULL, OPT_INT, DYN_FIELD(max_class_processes), 1,
      1024},
     {"maxProcesses", NULL, OPT_INT, DYN_FIELD(max_processes), 1, 65535},
+    {"max-requests", "maxRequests", OPT_INT, DYN_OPT(max_requests), 0, INT_MAX},
     {"min-server-life", NULL, OPT_INT, DYN_OPT(min_server_life), 0, ONE_DAY},
     {"minProcesses", NULL, OPT_INT, DYN_FIELD(min_processes), 0, 65535},
     {"multiThreshold", "multiThreshhold", OPT_INT, DYN_FIELD(multi_threshold),
@@ -118,6 +122,8 @@ static const opt_def_t config_opts[] = {
     {"singleThreshold", "singleThreshhold", OPT_INT,
      DYN_FIELD(single_threshold), 0, 100},
     {"startDelay", NULL, OPT_INT, DYN_FIELD(start_delay), 1, ONE_DAY},
+    {"startTimeout", "start-timeout", OPT_INT, DYN_FIELD(start_timeout), 1,
+     3600},
     {"updateInterval", NULL, OPT_INT, DYN_FIELD(update_interval), 1, ONE_DAY},
     {NULL, NULL, OPT_FLAG, 0, 0, 0}};
 
@@ -278,6 +284,7 @@ static void opts_unset(fcgix_app_opts_t *o)
     o->priority = FCGIX_UNSET;
     o->keep_conn = FCGIX_UNSET;
     o->max_conns = FCGIX_UNSET;
+    o->max_requests = FCGIX_UNSET;
 }
 
 #define DEFAULT_IF_UNSET(field, value)                                         \
@@ -304,6 +311,44 @@ fcgix_app_opts_t fcgix_app_effective(const fcgix_app_opts_t *opts)
     DEFAULT_IF_UNSET(priority, 0);
     DEFAULT_IF_UNSET(keep_conn, 0);
     DEFAULT_IF_UNSET(max_conns, FCGIX_DEFAULT_MAX_CONNS);
+    DEFAULT_IF_UNSET(max_requests, 0);
+    return e;
+}
+
+fcgix_dynamic_conf_t fcgix_dynamic_effective(const fcgix_dynamic_conf_t *d)
+{
+    fcgix_dynamic_conf_t e;
+
+    if (d) {
+        e = *d;
+    }
+    else {
+        memset(&e, 0, sizeof(e));
+        opts_unset(&e.opts);
+        e.max_processes = e.max_class_processes = FCGIX_UNSET;
+        e.min_processes = e.kill_interval = e.update_interval = FCGIX_UNSET;
+        e.single_threshold = e.multi_threshold = FCGIX_UNSET;
+        e.start_delay = e.process_slack = FCGIX_UNSET;
+        e.auto_update = e.restart = e.start_timeout = FCGIX_UNSET;
+        e.gain_value = -1.0;
+    }
+    e.opts = fcgix_app_effective(&e.opts);
+    /* mod_fastcgi's defaults. */
+    DEFAULT_IF_UNSET(max_processes, 50);
+    DEFAULT_IF_UNSET(max_class_processes, 10);
+    DEFAULT_IF_UNSET(min_processes, 5);
+    DEFAULT_IF_UNSET(kill_interval, 300);
+    DEFAULT_IF_UNSET(update_interval, 10);
+    DEFAULT_IF_UNSET(single_threshold, 0);
+    DEFAULT_IF_UNSET(multi_threshold, 50);
+    DEFAULT_IF_UNSET(start_delay, 3);
+    DEFAULT_IF_UNSET(process_slack, 5);
+    DEFAULT_IF_UNSET(auto_update, 0);
+    DEFAULT_IF_UNSET(restart, 0);
+    DEFAULT_IF_UNSET(start_timeout, FCGIX_DEFAULT_START_TIMEOUT);
+    if (e.gain_value < 0) {
+        e.gain_value = 0.5;
+    }
     return e;
 }
 
@@ -627,6 +672,7 @@ static const char *cmd_config(cmd_parms *cmd, void *dummy, const char *args)
     dyn->update_interval = dyn->single_threshold = FCGIX_UNSET;
     dyn->multi_threshold = dyn->start_delay = FCGIX_UNSET;
     dyn->process_slack = dyn->auto_update = dyn->restart = FCGIX_UNSET;
+    dyn->start_timeout = FCGIX_UNSET;
     dyn->gain_value = -1.0;
     dyn->defined_at = where(cmd);
     err = parse_options(cmd, config_opts, args, dyn);

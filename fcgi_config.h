@@ -48,7 +48,13 @@ typedef struct {
     int priority;                     /**< -priority, nice value */
     int keep_conn;                    /**< -keep-conn: FCGI_KEEP_CONN */
     int max_conns;                    /**< -max-conns: idle kept, per child */
+    int max_requests; /**< -max-requests: replace a process after this
+                           many requests (0: never); ours */
 } fcgix_app_opts_t;
+
+/** Seconds a request waits for a process to start when -startTimeout
+ *  is unset. */
+#define FCGIX_DEFAULT_START_TIMEOUT 10
 
 /** Idle kept connections per httpd child and app when -max-conns is
  *  unset. */
@@ -66,6 +72,7 @@ typedef struct {
     apr_sockaddr_t *addr;    /**< -host resolved in post_config, or NULL */
     const char *socket_path; /**< -socket, or NULL */
     int processes;           /**< -processes (static) */
+    int board_class;         /**< static: its class on the scoreboard */
     const char *user;        /**< -user (with a wrapper) */
     const char *group;       /**< -group (with a wrapper) */
 } fcgix_app_t;
@@ -85,6 +92,8 @@ typedef struct {
     int auto_update;         /**< -autoUpdate */
     int restart;             /**< -restart */
     double gain_value;       /**< -gainValue, 0..1; < 0 when unset */
+    int start_timeout;       /**< -startTimeout: how long a request waits
+                                  for a dynamic app to start, seconds */
     const char *defined_at;  /**< where FastCgiConfig was, or NULL */
 } fcgix_dynamic_conf_t;
 
@@ -167,5 +176,12 @@ void *fcgix_dir_conf_merge(apr_pool_t *p, void *base, void *add);
  * @return a copy with every other field set
  */
 fcgix_app_opts_t fcgix_app_effective(const fcgix_app_opts_t *opts);
+
+/**
+ * FastCgiConfig with mod_fastcgi's defaults in every unset field.
+ * @param d  the configuration, or NULL when there is no FastCgiConfig
+ * @return a copy with every field set (opts through fcgix_app_effective)
+ */
+fcgix_dynamic_conf_t fcgix_dynamic_effective(const fcgix_dynamic_conf_t *d);
 
 #endif /* FCGIX_CONFIG_H */

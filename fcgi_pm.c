@@ -65,7 +65,10 @@ typedef struct {
     char *path; /* owned copies */
     char *base;
     char *dir;
-    const char *argv0[2]; /* used when cfg.argv is NULL */
+    char *user; /* owned copies, wrapper only */
+    char *group;
+    const char *exec_path; /* path, or the wrapper */
+    const char *argv0[5];  /* used when cfg.argv is NULL */
     long min_life;
 } pclass_t;
 
@@ -439,7 +442,7 @@ static void exec_child(const pclass_t *cls, int listen_fd, pid_t pm_pid,
     if (cls->cfg.priority > 0) {
         setpriority(PRIO_PROCESS, 0, cls->cfg.priority);
     }
-    execve(cls->path, (char *const *)argv, (char *const *)env);
+    execve(cls->exec_path, (char *const *)argv, (char *const *)env);
     child_fail(errfd, 1, errno);
 }
 
@@ -463,8 +466,7 @@ static void set_state(pm_t *pm, int i, int state, pid_t pid)
 
 /* Read the child's verdict: EOF means execve succeeded (the pipe end is
  * close-on-exec), a record means it failed before. */
-static int read_verdict(const pm_t *pm, const pclass_t *cls, pid_t pid,
-                        int rd)
+static int read_verdict(const pm_t *pm, const pclass_t *cls, pid_t pid, int rd)
 {
     static const char *const what[] = {"chdir to", "exec", "start"};
     spawn_err_t e;
@@ -475,7 +477,7 @@ static int read_verdict(const pm_t *pm, const pclass_t *cls, pid_t pid,
     } while (n < 0 && errno == EINTR);
     if (n == (ssize_t)sizeof(e) && e.stage >= 0 && e.stage <= 2) {
         pm_log(pm, FCGIX_PM_LOG_ERR, cls, pid, "cannot %s %s: %s",
-               what[e.stage], e.stage == 0 ? cls->dir : cls->path,
+               what[e.stage], e.stage == 0 ? cls->dir : cls->exec_path,
                strerror(e.err));
         return -1;
     }
@@ -505,7 +507,8 @@ static void spawn(pm_t *pm, int c, int i)
     if (bind_slot(pm, c, i) != 0 || pipe2(errpipe, O_CLOEXEC) != 0) {
         ps->failures++;
         schedule_start(
-            pm, i, fcgix_pm_backoff_ms(cls->cfg.restart_delay_ms, ps->failures));
+            pm, i,
+            fcgix_pm_backoff_ms(cls->cfg.restart_delay_ms, ps->failures));
         return;
     }
     /* Block signals so that the child cannot run our handlers before it
@@ -524,7 +527,8 @@ static void spawn(pm_t *pm, int c, int i)
                strerror(errno));
         ps->failures++;
         schedule_start(
-            pm, i, fcgix_pm_backoff_ms(cls->cfg.restart_delay_ms, ps->failures));
+            pm, i,
+            fcgix_pm_backoff_ms(cls->cfg.restart_delay_ms, ps->failures));
         close(errpipe[0]);
         return;
     }
@@ -686,6 +690,31 @@ static char *dir_of(const char *path)
 }
 
 /* Set up class @c (board and private parts) with @n slots from @first. */
+/* How the process is run: the app itself, or "wrapper user group name"
+ * in the app's directory (suexec takes a name relative to its cwd). */
+static int set_command(pclass_t *cls, const char *user, const char *group)
+{
+    const char *slash = strrchr(cls->path, '/');
+
+    cls->exec_path = cls->path;
+    cls->argv0[0] = cls->path;
+    if (cls->cfg.wrapper == NULL) {
+        return 0;
+    }
+    cls->user = strdup(user ? user : "");
+    cls->group = strdup(group ? group : "");
+    if (cls->user == NULL || cls->group == NULL || !*cls->user
+        || !*cls->group) {
+        return -1;
+    }
+    cls->exec_path = cls->cfg.wrapper;
+    cls->argv0[0] = cls->cfg.wrapper;
+    cls->argv0[1] = cls->user;
+    cls->argv0[2] = cls->group;
+    cls->argv0[3] = slash ? slash + 1 : cls->path;
+    return 0;
+}
+
 static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
                       const char *path, const char *base, int first, int n,
                       int dynamic)
@@ -701,10 +730,10 @@ static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
     cls->base = strdup(base);
     cls->dir = cfg->dir ? strdup(cfg->dir) : dir_of(path);
     if (cls->path == NULL || cls->base == NULL || cls->dir == NULL
-        || strlen(path) >= sizeof(k->path)) {
+        || strlen(path) >= sizeof(k->path)
+        || set_command(cls, cfg->user, cfg->group) != 0) {
         return -1;
     }
-    cls->argv0[0] = cls->path;
     cls->min_life = cfg->min_server_life_ms > 0 ? cfg->min_server_life_ms
                                                 : FCGIX_PM_DEFAULT_MIN_LIFE_MS;
     for (i = first; i < first + n; i++) {
@@ -731,8 +760,7 @@ static int init_static(pm_t *pm)
 
         n = app->processes > 0 ? app->processes : 1;
         if (app->path == NULL || app->socket_base == NULL
-            || init_class(pm, c, app, app->path, app->socket_base, first, n,
-                          0)
+            || init_class(pm, c, app, app->path, app->socket_base, first, n, 0)
                    != 0) {
             pm_log(pm, FCGIX_PM_LOG_ERR, NULL, getpid(),
                    "app %d: no path, no socket or path too long", c);
@@ -767,12 +795,15 @@ static int class_open_slots(const pm_t *pm, int c)
     return open;
 }
 
-/* A dynamic class for @path, created if there is room. -1 when there is
- * none. */
-static int dynamic_class(pm_t *pm, const char *path)
+/* A dynamic class for @path, created if there is room (run as
+ * @user/@group when there is a wrapper; NULL: the template's). -1 when
+ * there is none. */
+static int dynamic_class(pm_t *pm, const char *path, const char *user,
+                         const char *group)
 {
     int c = fcgix_sb_find_class(pm->sb, path), first;
     char base[FCGIX_SB_SOCK_MAX];
+    fcgix_pm_app_t cfg = pm->cfg->dynamic;
 
     if (c >= 0) {
         return c;
@@ -784,9 +815,11 @@ static int dynamic_class(pm_t *pm, const char *path)
     first = pm->dyn_slot_base + (c - pm->cfg->napps) * pm->dyn_per_class;
     snprintf(base, sizeof(base), "%s%d", pm->cfg->dynamic_base,
              c - pm->cfg->napps);
-    if (init_class(pm, c, &pm->cfg->dynamic, path, base, first,
-                   pm->dyn_per_class, 1)
-        != 0) {
+    if (user && group) {
+        cfg.user = user;
+        cfg.group = group;
+    }
+    if (init_class(pm, c, &cfg, path, base, first, pm->dyn_per_class, 1) != 0) {
         return -1;
     }
     pm->nclasses = c + 1;
@@ -1052,11 +1085,15 @@ static const char *check_executable(const char *path)
     return NULL;
 }
 
-static void handle_start(pm_t *pm, int fd, const char *path)
+static void handle_start(pm_t *pm, int fd, const char *path, const char *user,
+                         const char *group)
 {
     const char *bad;
     int c = fcgix_sb_find_class(pm->sb, path);
 
+    if (c >= pm->nclasses) {
+        c = -1; /* a predecessor's entry: forget_board() cleared it */
+    }
     if (c < 0 || pm->classes[c].dynamic) {
         bad = check_executable(path);
         if (bad) {
@@ -1064,8 +1101,9 @@ static void handle_start(pm_t *pm, int fd, const char *path)
             return;
         }
     }
-    if (c < 0 && (pm->cfg->control_path == NULL
-                  || (c = dynamic_class(pm, path)) < 0)) {
+    if (c < 0
+        && (pm->cfg->control_path == NULL
+            || (c = dynamic_class(pm, path, user, group)) < 0)) {
         pm_log(pm, FCGIX_PM_LOG_ERR, NULL, getpid(),
                "cannot start %s: no room for another dynamic app "
                "(-maxProcesses)",
@@ -1092,6 +1130,22 @@ static void handle_start(pm_t *pm, int fd, const char *path)
         }
     }
     wait_for_class(pm, fd, c);
+}
+
+/* "STARTAS <user> <group> <path>" */
+static void start_as(pm_t *pm, int fd, char *args)
+{
+    char *user = args, *group, *path;
+
+    group = strchr(user, ' ');
+    path = group ? strchr(group + 1, ' ') : NULL;
+    if (path == NULL) {
+        reply(fd, "FAIL malformed STARTAS\n");
+        return;
+    }
+    *group++ = '\0';
+    *path++ = '\0';
+    handle_start(pm, fd, path, user, group);
 }
 
 /* Read one line from a fresh control connection; the requester writes
@@ -1132,7 +1186,10 @@ static void handle_control(pm_t *pm)
             close(fd);
         }
         else if (strncmp(line, "START ", 6) == 0) {
-            handle_start(pm, fd, line + 6);
+            handle_start(pm, fd, line + 6, NULL, NULL);
+        }
+        else if (strncmp(line, "STARTAS ", 8) == 0) {
+            start_as(pm, fd, line + 8);
         }
         else {
             close(fd); /* TICK: the maintenance pass follows */
@@ -1374,9 +1431,29 @@ static void free_pm(pm_t *pm)
         free(pm->classes[c].path);
         free(pm->classes[c].base);
         free(pm->classes[c].dir);
+        free(pm->classes[c].user);
+        free(pm->classes[c].group);
     }
     free(pm->classes);
     free(pm->slots);
+}
+
+/* A PM restarted after a crash finds its predecessor's board: its
+ * processes died with it, so close every slot and forget every class. */
+static void forget_board(fcgix_sb_t *sb)
+{
+    int i;
+
+    for (i = 0; i < (int)sb->nclasses; i++) {
+        __atomic_store_n(&fcgix_sb_class(sb, i)->ready, 0, __ATOMIC_RELEASE);
+    }
+    for (i = 0; i < (int)sb->nslots; i++) {
+        fcgix_sb_slot_t *s = fcgix_sb_slot(sb, i);
+
+        fcgix_sb_close(s);
+        s->pid = 0;
+        s->state = FCGIX_SB_EMPTY;
+    }
 }
 
 static int init_pm(pm_t *pm, const fcgix_pm_config_t *cfg)
@@ -1398,6 +1475,7 @@ static int init_pm(pm_t *pm, const fcgix_pm_config_t *cfg)
     if (pm->classes == NULL || pm->slots == NULL) {
         return -1;
     }
+    forget_board(cfg->sb);
     cfg->sb->pm_pid = (uint32_t)getpid();
     cfg->sb->pm_started_ms = wall_ms();
     return 0;

@@ -71,6 +71,11 @@ typedef struct {
                                   requests (0: never) */
     int init_start_delay_ms; /**< between starts of a class's processes */
     int priority;            /**< nice value added at start (0: none) */
+    const char *wrapper;     /**< FastCgiWrapper (suexec): the process runs
+                                  "wrapper user group basename(path)" in
+                                  dir; NULL: path runs itself */
+    const char *user;        /**< for the wrapper */
+    const char *group;       /**< for the wrapper */
 } fcgix_pm_app_t;
 
 /**
@@ -111,8 +116,11 @@ typedef struct {
  *
  * Control protocol (one line per connection on control_path):
  * "START <path>" gets "OK" once a process of that class takes requests,
- * or "BUSY <seconds> <why>"; "TICK" (no answer) makes the PM look at the
- * board now (a busy class, a process to recycle, an updated file).
+ * "BUSY <seconds> <why>" or "FAIL <why>"; "STARTAS <user> <group> <path>"
+ * the same for a dynamic class run by the wrapper as that user (the first
+ * start of a class sets its user); "TICK" (no answer) makes the PM look
+ * at the board now (a busy class, a process to recycle, an updated
+ * file).
  *
  * @return 0 after an orderly shutdown, FCGIX_PM_EXIT_STARTUP when nothing
  *         could be started (bad arguments, a socket that cannot be bound).

@@ -73,8 +73,7 @@ fcgix_sb_class_t *fcgix_sb_class(fcgix_sb_t *sb, int i)
 
 fcgix_sb_slot_t *fcgix_sb_slot(fcgix_sb_t *sb, int i)
 {
-    return (fcgix_sb_slot_t *)((fcgix_sb_class_t *)(sb + 1) + sb->nclasses)
-           + i;
+    return (fcgix_sb_slot_t *)((fcgix_sb_class_t *)(sb + 1) + sb->nclasses) + i;
 }
 
 int fcgix_sb_find_class(fcgix_sb_t *sb, const char *path)
@@ -93,8 +92,7 @@ int fcgix_sb_find_class(fcgix_sb_t *sb, const char *path)
 
 /* The least used open slot; retiring slots count as busier than any
  * other. -1 when none is open. */
-static int least_used(fcgix_sb_t *sb, const fcgix_sb_class_t *c,
-                      uint64_t *seen)
+static int least_used(fcgix_sb_t *sb, const fcgix_sb_class_t *c, uint64_t *seen)
 {
     int64_t best_load = INT64_MAX;
     int best = -1;

@@ -53,11 +53,11 @@ typedef struct {
      *  while the slot takes no requests. */
     uint64_t lease;
     int32_t pid;
-    uint32_t state;       /**< FCGIX_SB_* */
-    uint32_t retiring;    /**< PM or handler: avoid for new requests */
-    uint32_t restarts;    /**< starts after the first one */
-    int64_t started_ms;   /**< wall clock, ms */
-    int64_t last_used_ms; /**< wall clock, ms, set at each release */
+    uint32_t state;           /**< FCGIX_SB_* */
+    uint32_t retiring;        /**< PM or handler: avoid for new requests */
+    uint32_t restarts;        /**< starts after the first one */
+    int64_t started_ms;       /**< wall clock, ms */
+    int64_t last_used_ms;     /**< wall clock, ms, set at each release */
     int64_t backoff_until_ms; /**< wall clock, ms; BACKOFF only */
     uint64_t requests;        /**< served by the current process */
     uint64_t total_requests;  /**< served by this slot since boot */
@@ -66,11 +66,11 @@ typedef struct {
 
 /** One application class: a FastCgiServer or a dynamic app. */
 typedef struct {
-    uint32_t ready;       /**< 0 free; 1 in use (set last by the PM) */
-    uint32_t kind;        /**< FCGIX_SB_STATIC or FCGIX_SB_DYNAMIC */
-    uint32_t nslots;      /**< capacity: -processes or maxClassProcesses */
-    uint32_t first_slot;  /**< index of its first slot */
-    uint32_t more_wanted; /**< handler: every process was busy */
+    uint32_t ready;         /**< 0 free; 1 in use (set last by the PM) */
+    uint32_t kind;          /**< FCGIX_SB_STATIC or FCGIX_SB_DYNAMIC */
+    uint32_t nslots;        /**< capacity: -processes or maxClassProcesses */
+    uint32_t first_slot;    /**< index of its first slot */
+    uint32_t more_wanted;   /**< handler: every process was busy */
     uint32_t update_wanted; /**< handler: the file changed (-autoUpdate) */
     int64_t mtime_s;        /**< the file's mtime when it was started */
     uint64_t failed_starts; /**< total, for status */

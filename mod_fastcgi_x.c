@@ -30,6 +30,7 @@
 #include "apr_hash.h"
 #include "apr_md5.h"
 #include "apr_file_io.h"
+#include "apr_shm.h"
 
 #include <errno.h>
 #include <string.h>
@@ -39,7 +40,9 @@
 #include "fcgi_config.h"
 #include "fcgi_conns.h"
 #include "fcgi_handler.h"
+#include "fcgi_managed.h"
 #include "fcgi_pm.h"
+#include "fcgi_sb.h"
 
 /* No APLOG_USE_MODULE here: AP_DECLARE_MODULE at the end declares it. */
 
@@ -100,6 +103,34 @@ static int fcgix_fixups(request_rec *r)
     return DECLINED;
 }
 
+/* A dynamic app: any fastcgi-script file without a definition. Like
+ * mod_fastcgi (and mod_cgi), only where Options ExecCGI is on. */
+static int serve_dynamic(request_rec *r)
+{
+    if (r->finfo.filetype == APR_NOFILE) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      FCGIX_LOGNO(00002) "%s: no such FastCGI app",
+                      r->filename ? r->filename : r->uri);
+        return HTTP_NOT_FOUND;
+    }
+    if (r->finfo.filetype != APR_REG) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      FCGIX_LOGNO(00086) "%s: not a regular file; cannot "
+                                         "run it as a FastCGI app",
+                      r->filename);
+        return HTTP_FORBIDDEN;
+    }
+    if (!(ap_allow_options(r) & OPT_EXECCGI)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      FCGIX_LOGNO(00001) "%s: Options ExecCGI is off in "
+                                         "this directory; not starting it "
+                                         "as a dynamic FastCGI app",
+                      r->filename);
+        return HTTP_FORBIDDEN;
+    }
+    return fcgix_managed_serve(r, NULL);
+}
+
 static int fcgix_handler(request_rec *r)
 {
     const fcgix_app_t *app;
@@ -108,38 +139,23 @@ static int fcgix_handler(request_rec *r)
         return DECLINED;
     }
     app = r->filename ? find_app(r->filename) : NULL;
-    if (app
-        && (app->kind == FCGIX_APP_EXTERNAL
-            || (app->kind == FCGIX_APP_STATIC && app->socket_path))) {
+    if (app && app->kind == FCGIX_APP_EXTERNAL) {
         return fcgix_serve(r, app);
     }
-    if (app == NULL && r->finfo.filetype == APR_NOFILE) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      FCGIX_LOGNO(00002) "%s: no such FastCGI app",
-                      r->filename ? r->filename : r->uri);
-        return HTTP_NOT_FOUND;
+    if (app && app->kind == FCGIX_APP_STATIC) {
+        return fcgix_managed_serve(r, app);
     }
-    /* Dynamic apps (started on demand) are not written yet: say so
-     * plainly instead of serving the script's source. */
-    ap_log_rerror(
-        APLOG_MARK, APLOG_ERR, 0, r,
-        FCGIX_LOGNO(
-            00001) "%s: dynamic FastCGI apps (no "
-                   "FastCgiServer or FastCgiExternalServer for this file) "
-                   "are not supported by this build of mod_fastcgi_x yet",
-        r->filename);
-    apr_table_setn(r->err_headers_out, "Retry-After", "60");
-    return HTTP_SERVICE_UNAVAILABLE;
+    return serve_dynamic(r);
 }
 
 /* ------------------------------------------------------------------ */
-/* The process manager for FastCgiServer apps                          */
+/* The process manager                                                 */
 /* ------------------------------------------------------------------ */
 
 /* What the PM child runs, kept for restarting it. */
-static fcgix_pm_app_t *pm_apps;
-static int pm_napps;
+static fcgix_pm_config_t pm_cfg;
 static server_rec *pm_server;
+static pid_t pm_parent_pid;
 
 static void pm_log(void *baton, int level, const char *msg)
 {
@@ -154,9 +170,8 @@ static void pm_log(void *baton, int level, const char *msg)
 
 /* -initial-env NAME=value, or a bare NAME copied from httpd's
  * environment. */
-static const char *const *app_env(apr_pool_t *p, const fcgix_app_t *app)
+static const char *const *app_env(apr_pool_t *p, const apr_array_header_t *list)
 {
-    const apr_array_header_t *list = app->opts.initial_env;
     const char **env =
         apr_pcalloc(p, sizeof(char *) * (size_t)((list ? list->nelts : 0) + 1));
     const char *item, *value;
@@ -174,25 +189,39 @@ static const char *const *app_env(apr_pool_t *p, const fcgix_app_t *app)
     return env;
 }
 
-/* The socket of a FastCgiServer app: -socket under the IPC directory, or
- * a name derived from the app's path. */
-static const char *app_socket_path(apr_pool_t *p, const char *ipc_dir,
-                                   const fcgix_app_t *app)
+/* The socket prefix of a FastCgiServer app (process i listens on
+ * "<prefix>.<i>"): -socket under the IPC directory, or a name derived
+ * from the app's path; with the configuration generation, so that the
+ * PMs of two generations never share a socket during a graceful
+ * restart. */
+static const char *app_socket_base(apr_pool_t *p, const char *ipc_dir,
+                                   const fcgix_app_t *app, int gen)
 {
     unsigned char digest[APR_MD5_DIGESTSIZE];
     char hex[2 * APR_MD5_DIGESTSIZE + 1];
+    const char *name;
     int i;
 
     if (app->socket_path) {
-        return app->socket_path[0] == '/'
+        name = app->socket_path[0] == '/'
                    ? app->socket_path
                    : apr_pstrcat(p, ipc_dir, "/", app->socket_path, NULL);
+        return apr_psprintf(p, "%s.g%d", name, gen);
     }
     apr_md5(digest, app->path, strlen(app->path));
     for (i = 0; i < APR_MD5_DIGESTSIZE; i++) {
         apr_snprintf(hex + 2 * i, 3, "%02x", digest[i]);
     }
-    return apr_pstrcat(p, ipc_dir, "/", hex, ".sock", NULL);
+    return apr_psprintf(p, "%s/%s.g%d", ipc_dir, hex, gen);
+}
+
+/* Room for ".<process number>" after a socket prefix. */
+#define SOCKET_SUFFIX_ROOM 6
+
+static int socket_fits(const char *prefix)
+{
+    return strlen(prefix) + SOCKET_SUFFIX_ROOM
+           < sizeof(((struct sockaddr_un *)0)->sun_path);
 }
 
 /* Create FastCgiIpcDir (0700, owned by User) if it is missing. */
@@ -218,17 +247,75 @@ static int make_ipc_dir(apr_pool_t *p, const char *dir, server_rec *s)
     return OK;
 }
 
-/* Turn each FastCgiServer definition into what the PM runs; the socket
- * path is also what the handler connects to. */
-static int collect_static_apps(apr_pool_t *p, const char *ipc_dir,
-                               server_rec *s)
+/* What the PM needs of one app's options. */
+static void pm_app_options(apr_pool_t *p, fcgix_pm_app_t *pa,
+                           const fcgix_app_opts_t *opts)
+{
+    fcgix_app_opts_t o = fcgix_app_effective(opts);
+
+    pa->listen_queue_depth = o.listen_queue_depth;
+    pa->env = app_env(p, o.initial_env);
+    pa->restart_delay_ms = o.restart_delay * 1000;
+    pa->min_server_life_ms = o.min_server_life * 1000;
+    pa->init_start_delay_ms = o.init_start_delay * 1000;
+    pa->max_requests = o.max_requests;
+    pa->priority = o.priority;
+}
+
+/* FastCgiWrapper: the program the PM runs apps through, or NULL. *err
+ * is set when it is On but httpd's suexec cannot be used. */
+static const char *wrapper_program(const fcgix_srv_conf_t *sconf,
+                                   const char **err)
+{
+    *err = NULL;
+    switch (sconf->wrapper_mode) {
+    case FCGIX_WRAPPER_SUEXEC:
+        if (!ap_unixd_config.suexec_enabled) {
+            *err = ap_unixd_config.suexec_disabled_reason
+                       ? ap_unixd_config.suexec_disabled_reason
+                       : "suexec is not enabled";
+            return NULL;
+        }
+        return SUEXEC_BIN;
+    case FCGIX_WRAPPER_PATH:
+        return sconf->wrapper_path;
+    default:
+        return NULL;
+    }
+}
+
+/* -user/-group only mean something with a wrapper; without one, say so
+ * rather than run the app as httpd's User while the admin expects
+ * another user. */
+static int set_identity(fcgix_pm_app_t *pa, const fcgix_app_t *app,
+                        const char *wrapper, server_rec *s)
+{
+    if (wrapper == NULL) {
+        if (app->user) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         FCGIX_LOGNO(00089) "FastCgiServer %s (%s): -user "
+                                            "and -group need FastCgiWrapper",
+                         app->path, app->defined_at);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return OK;
+    }
+    pa->wrapper = wrapper;
+    pa->user = app->user ? app->user : ap_unixd_config.user_name;
+    pa->group = app->group ? app->group : ap_unixd_config.group_name;
+    return OK;
+}
+
+/* Turn each FastCgiServer definition into what the PM runs; each gets
+ * its class on the scoreboard, in this order. */
+static int collect_static_apps(apr_pool_t *p, const char *ipc_dir, int gen,
+                               const char *wrapper, server_rec *s)
 {
     apr_array_header_t *apps = apr_array_make(p, 4, sizeof(fcgix_pm_app_t));
     apr_hash_index_t *hi;
 
     for (hi = apr_hash_first(p, app_registry); hi; hi = apr_hash_next(hi)) {
         fcgix_app_t *app = apr_hash_this_val(hi);
-        fcgix_app_opts_t o = fcgix_app_effective(&app->opts);
         fcgix_pm_app_t *pa;
 
         if (app->kind != FCGIX_APP_STATIC) {
@@ -241,29 +328,79 @@ static int collect_static_apps(apr_pool_t *p, const char *ipc_dir,
                          app->path, app->defined_at);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        app->socket_path = app_socket_path(p, ipc_dir, app);
-        if (strlen(app->socket_path)
-            >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        pa = apr_array_push(apps);
+        memset(pa, 0, sizeof(*pa));
+        pa->path = app->path;
+        pa->socket_base = app_socket_base(p, ipc_dir, app, gen);
+        if (!socket_fits(pa->socket_base)) {
             ap_log_error(
                 APLOG_MARK, APLOG_CRIT, 0, s,
                 FCGIX_LOGNO(
                     00078) "FastCgiServer %s (%s): socket "
-                           "path %s is longer than a Unix socket path may be",
-                app->path, app->defined_at, app->socket_path);
+                           "path %s.N is longer than a Unix socket path may be",
+                app->path, app->defined_at, pa->socket_base);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        pa = apr_array_push(apps);
-        memset(pa, 0, sizeof(*pa));
-        pa->path = app->path;
-        pa->socket_path = app->socket_path;
         pa->processes = app->processes > 0 ? app->processes : 1;
-        pa->listen_queue_depth = o.listen_queue_depth;
-        pa->env = app_env(p, app);
-        pa->restart_delay_ms = o.restart_delay * 1000;
-        pa->min_server_life_ms = o.min_server_life * 1000;
+        pm_app_options(p, pa, &app->opts);
+        if (set_identity(pa, app, wrapper, s) != OK) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        app->board_class = apps->nelts - 1;
     }
-    pm_apps = (fcgix_pm_app_t *)apps->elts;
-    pm_napps = apps->nelts;
+    pm_cfg.apps = (fcgix_pm_app_t *)apps->elts;
+    pm_cfg.napps = apps->nelts;
+    return OK;
+}
+
+/* Dynamic apps: FastCgiConfig's limits and options, the control socket,
+ * and the app template requests use. */
+static fcgix_app_t *configure_dynamic(apr_pool_t *p, server_rec *s,
+                                      const char *ipc_dir, int gen,
+                                      const char *wrapper)
+{
+    fcgix_srv_conf_t *sconf =
+        ap_get_module_config(s->module_config, &fastcgi_x_module);
+    fcgix_dynamic_conf_t d = fcgix_dynamic_effective(sconf->dynamic);
+    fcgix_app_t *tmpl = apr_pcalloc(p, sizeof(*tmpl));
+
+    tmpl->kind = FCGIX_APP_DYNAMIC;
+    tmpl->defined_at = d.defined_at ? d.defined_at : "dynamic (FastCgiConfig)";
+    tmpl->opts = d.opts;
+    tmpl->board_class = -1;
+    pm_cfg.control_path = apr_psprintf(p, "%s/g%d-pm.sock", ipc_dir, gen);
+    pm_cfg.dynamic_base = apr_psprintf(p, "%s/g%d-dyn", ipc_dir, gen);
+    pm_cfg.dynamic.processes = d.max_class_processes;
+    pm_app_options(p, &pm_cfg.dynamic, &d.opts);
+    pm_cfg.dynamic.init_start_delay_ms = 0; /* started on demand */
+    pm_cfg.dynamic.wrapper = wrapper;
+    pm_cfg.dynamic.user = ap_unixd_config.user_name;
+    pm_cfg.dynamic.group = ap_unixd_config.group_name;
+    pm_cfg.max_processes = d.max_processes;
+    pm_cfg.min_processes = d.min_processes;
+    pm_cfg.kill_interval_ms = d.kill_interval * 1000;
+    pm_cfg.drain_ms = (int)apr_time_as_msec(s->timeout);
+    return tmpl;
+}
+
+/* The scoreboard, in anonymous shared memory that httpd's children and
+ * the PM inherit; a new one for each configuration generation. */
+static int create_board(apr_pool_t *pconf, server_rec *s)
+{
+    int nclasses, nslots = fcgix_pm_board_slots(&pm_cfg, &nclasses);
+    size_t size = fcgix_sb_size(nclasses, nslots);
+    apr_shm_t *shm;
+    apr_status_t rv = apr_shm_create(&shm, size, NULL, pconf);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     FCGIX_LOGNO(00087) "cannot create the FastCGI "
+                                        "scoreboard (%" APR_SIZE_T_FMT
+                                        " bytes)",
+                     size);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    pm_cfg.sb = fcgix_sb_init(apr_shm_baseaddr_get(shm), nclasses, nslots);
     return OK;
 }
 
@@ -302,7 +439,6 @@ static int start_pm(apr_pool_t *pconf, server_rec *s)
 {
     apr_proc_t *proc = apr_pcalloc(pconf, sizeof(*proc));
     apr_status_t rv = apr_proc_fork(proc, pconf);
-    int rc;
 
     if (rv == APR_INCHILD) {
         apr_pool_t *p;
@@ -312,8 +448,9 @@ static int start_pm(apr_pool_t *pconf, server_rec *s)
         if (ap_run_drop_privileges(p, s) != OK) {
             _exit(FCGIX_PM_EXIT_STARTUP);
         }
-        rc = fcgix_pm_run(pm_apps, pm_napps, pm_log, s);
-        _exit(rc);
+        pm_cfg.log = pm_log;
+        pm_cfg.baton = s;
+        _exit(fcgix_pm_run(&pm_cfg));
     }
     if (rv != APR_INPARENT) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
@@ -321,13 +458,47 @@ static int start_pm(apr_pool_t *pconf, server_rec *s)
                                         "manager");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    apr_pool_note_subprocess(pconf, proc, APR_KILL_AFTER_TIMEOUT);
     apr_proc_other_child_register(proc, pm_maint, proc, NULL, pconf);
+    pm_cfg.sb->pm_pid = (uint32_t)proc->pid;
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                  FCGIX_LOGNO(00075) "FastCGI process manager started "
-                                    "(pid %d, %d application%s)",
-                 (int)proc->pid, pm_napps, pm_napps == 1 ? "" : "s");
+                                    "(pid %d, %d static application%s)",
+                 (int)proc->pid, pm_cfg.napps, pm_cfg.napps == 1 ? "" : "s");
     return OK;
+}
+
+/* The configuration goes away. On a restart (graceful or not) the PM of
+ * this generation stops each process once no request uses it, while the
+ * next generation's PM serves new requests (SIGUSR1, not awaited); when
+ * httpd stops, it stops everything now and we wait for it, as APR would
+ * for a subprocess. */
+static apr_status_t stop_pm(void *data)
+{
+    (void)data;
+    if (getpid() != pm_parent_pid || pm_cfg.sb == NULL
+        || pm_cfg.sb->pm_pid == 0) {
+        return APR_SUCCESS;
+    }
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING) {
+        kill((pid_t)pm_cfg.sb->pm_pid, SIGUSR1);
+        return APR_SUCCESS;
+    }
+    kill((pid_t)pm_cfg.sb->pm_pid, SIGTERM);
+    {
+        apr_proc_t proc;
+        int waited;
+
+        proc.pid = (pid_t)pm_cfg.sb->pm_pid;
+        for (waited = 0; waited < 3000; waited += 10) {
+            if (apr_proc_wait(&proc, NULL, NULL, APR_NOWAIT)
+                == APR_CHILD_DONE) {
+                return APR_SUCCESS;
+            }
+            apr_sleep(apr_time_from_msec(10));
+        }
+        kill(proc.pid, SIGKILL);
+    }
+    return APR_SUCCESS;
 }
 
 /* httpd's parent learns that the PM died: start it again, unless httpd
@@ -352,6 +523,7 @@ static void pm_maint(int reason, void *data, apr_wait_t status)
                      FCGIX_LOGNO(00076) "FastCGI process manager (pid %d) "
                                         "could not start; not restarting it",
                      (int)proc->pid);
+        pm_cfg.sb->pm_pid = 0;
         return;
     }
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, pm_server,
@@ -366,12 +538,15 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     fcgix_srv_conf_t *sconf =
         ap_get_module_config(s->module_config, &fastcgi_x_module);
-    const char *ipc_dir;
-    int rc;
+    fcgix_managed_t managed;
+    fcgix_dynamic_conf_t d = fcgix_dynamic_effective(sconf->dynamic);
+    const char *ipc_dir, *wrapper, *err;
+    int rc, gen = ap_state_query(AP_SQ_CONFIG_GEN);
 
     (void)plog;
     (void)ptemp;
     app_registry = fcgix_registry(pconf);
+    memset(&pm_cfg, 0, sizeof(pm_cfg));
     /* The first configuration pass only checks; start nothing. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
@@ -379,15 +554,44 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     resolve_hosts(pconf, s);
     ipc_dir = sconf->ipc_dir ? sconf->ipc_dir
                              : ap_runtime_dir_relative(pconf, "fastcgi");
-    rc = collect_static_apps(pconf, ipc_dir, s);
-    if (rc != OK || pm_napps == 0) {
-        return rc;
+    wrapper = wrapper_program(sconf, &err);
+    if (err) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     FCGIX_LOGNO(00090) "FastCgiWrapper On: httpd's suexec "
+                                        "(%s) cannot be used: %s",
+                     SUEXEC_BIN, err);
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
-    rc = make_ipc_dir(pconf, ipc_dir, s);
+    rc = collect_static_apps(pconf, ipc_dir, gen, wrapper, s);
     if (rc != OK) {
         return rc;
     }
+    memset(&managed, 0, sizeof(managed));
+    managed.dynamic = configure_dynamic(pconf, s, ipc_dir, gen, wrapper);
+    managed.wrapper = wrapper != NULL;
+    if (!socket_fits(pm_cfg.dynamic_base)
+        || !socket_fits(pm_cfg.control_path)) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     FCGIX_LOGNO(00088) "FastCgiIpcDir %s is too long for "
+                                        "Unix socket paths in it",
+                     ipc_dir);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rc = make_ipc_dir(pconf, ipc_dir, s);
+    if (rc == OK) {
+        rc = create_board(pconf, s);
+    }
+    if (rc != OK) {
+        return rc;
+    }
+    managed.sb = pm_cfg.sb;
+    managed.control_path = pm_cfg.control_path;
+    managed.start_timeout = d.start_timeout;
+    managed.auto_update = d.auto_update;
+    fcgix_managed_init(&managed);
     pm_server = s;
+    pm_parent_pid = getpid();
+    apr_pool_cleanup_register(pconf, NULL, stop_pm, apr_pool_cleanup_null);
     return start_pm(pconf, s);
 }
 

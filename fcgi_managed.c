@@ -1,0 +1,328 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_managed.c
+ * @brief Requests to PM-run apps: a lease on the least used process, a
+ *        start request to the PM when no process takes requests, and the
+ *        notices (TICK) that make the PM scale up, recycle or update.
+ *
+ * The lease is given back by a pool cleanup on the request pool, so it
+ * is released on every path, errors included.
+ */
+
+#include "httpd.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "unixd.h"
+
+#include "apr_strings.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "fcgi_handler.h"
+#include "fcgi_managed.h"
+#include "fcgi_pm.h"
+
+APLOG_USE_MODULE(fastcgi_x);
+
+static fcgix_managed_t managed;
+
+void fcgix_managed_init(const fcgix_managed_t *m)
+{
+    managed = *m;
+}
+
+/* ------------------------------------------------------------------ */
+/* Talking to the PM                                                   */
+/* ------------------------------------------------------------------ */
+
+static int connect_control(int nonblock)
+{
+    struct sockaddr_un sun;
+    size_t len = strlen(managed.control_path);
+    int fd;
+
+    if (len >= sizeof(sun.sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, managed.control_path, len + 1);
+    fd = socket(AF_UNIX,
+                SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+    if (fd < 0) {
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+        int err = errno;
+
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+/* Ask the PM to look at the board now; no answer is awaited. */
+static void tick_pm(void)
+{
+    int fd = connect_control(1);
+
+    if (fd >= 0) {
+        if (send(fd, "TICK\n", 5, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+            /* the PM looks at the board each second anyway */
+        }
+        close(fd);
+    }
+}
+
+/* The start request for the app of @r: "START <path>", or with a
+ * wrapper "STARTAS <uid> <gid> <path>" with the request's suexec
+ * identity (SuexecUserGroup), else httpd's User and Group. */
+static const char *start_line(request_rec *r)
+{
+    ap_unix_identity_t *id;
+
+    if (!managed.wrapper) {
+        return "START ";
+    }
+    id = ap_run_get_suexec_identity(r);
+    if (id) {
+        return apr_psprintf(r->pool, "STARTAS %ld %ld ", (long)id->uid,
+                            (long)id->gid);
+    }
+    return apr_psprintf(r->pool, "STARTAS %ld %ld ",
+                        (long)ap_unixd_config.user_id,
+                        (long)ap_unixd_config.group_id);
+}
+
+/* Send the start request and wait at most @timeout s for the answer
+ * line. @return 0 with @answer filled, or -1 with errno (ETIMEDOUT). */
+static int ask_start(request_rec *r, int timeout, char *answer, size_t size)
+{
+    const char *path = r->filename, *verb = start_line(r);
+    struct pollfd pfd;
+    struct iovec iov[3];
+    ssize_t n;
+    int fd = connect_control(0), rc;
+
+    if (fd < 0) {
+        return -1;
+    }
+    iov[0].iov_base = (void *)verb;
+    iov[0].iov_len = strlen(verb);
+    iov[1].iov_base = (void *)path;
+    iov[1].iov_len = strlen(path);
+    iov[2].iov_base = (void *)"\n";
+    iov[2].iov_len = 1;
+    if (writev(fd, iov, 3) < 0) {
+        rc = errno;
+        close(fd);
+        errno = rc;
+        return -1;
+    }
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    do {
+        rc = poll(&pfd, 1, timeout * 1000);
+    } while (rc < 0 && errno == EINTR);
+    n = rc > 0 ? recv(fd, answer, size - 1, 0) : -1;
+    close(fd);
+    if (n <= 0) {
+        errno = rc == 0 ? ETIMEDOUT : (n == 0 ? ECONNRESET : errno);
+        return -1;
+    }
+    answer[n] = '\0';
+    answer[strcspn(answer, "\n")] = '\0';
+    return 0;
+}
+
+static int unavailable(request_rec *r, int retry_after)
+{
+    apr_table_setn(r->err_headers_out, "Retry-After",
+                   apr_itoa(r->pool, retry_after > 0 ? retry_after : 1));
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* Have the PM start a process of the class of @path; OK when one takes
+ * requests, else the HTTP status to answer. */
+static int start_class(request_rec *r)
+{
+    char answer[FCGIX_PM_CONTROL_MAX];
+    const char *path = r->filename;
+    int timeout = managed.start_timeout;
+
+    if (ask_start(r, timeout, answer, sizeof(answer)) != 0) {
+        int err = errno;
+
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, err, r,
+                      FCGIX_LOGNO(00081) "FastCGI app %s: %s", path,
+                      err == ETIMEDOUT
+                          ? apr_psprintf(r->pool,
+                                         "not started within %d s "
+                                         "(-startTimeout)",
+                                         timeout)
+                          : apr_psprintf(r->pool,
+                                         "cannot reach the process "
+                                         "manager at %s",
+                                         managed.control_path));
+        return unavailable(r, err == ETIMEDOUT ? 1 : 5);
+    }
+    if (strcmp(answer, "OK") == 0) {
+        return OK;
+    }
+    if (strncmp(answer, "BUSY ", 5) == 0) {
+        char *why = NULL;
+        long secs = strtol(answer + 5, &why, 10);
+
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      FCGIX_LOGNO(00082) "FastCGI app %s: no process can "
+                                         "take the request:%s",
+                      path, why ? why : "");
+        return unavailable(r, secs > 0 && secs < 3600 ? (int)secs : 1);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  FCGIX_LOGNO(00083) "FastCGI app %s: the process manager "
+                                     "cannot start it: %s",
+                  path, strncmp(answer, "FAIL ", 5) == 0 ? answer + 5 : answer);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* ------------------------------------------------------------------ */
+/* Leases                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    fcgix_sb_lease_t lease;
+    long max_requests;
+} held_t;
+
+/* Pool cleanup: give the process back; when it has served its
+ * -max-requests, mark it so that no new request picks it and tell the
+ * PM, which replaces it once it is idle. */
+static apr_status_t give_back(void *data)
+{
+    held_t *h = data;
+    uint64_t served = fcgix_sb_release(managed.sb, &h->lease,
+                                       apr_time_as_msec(apr_time_now()));
+
+    if (h->max_requests > 0 && served >= (uint64_t)h->max_requests) {
+        __atomic_store_n(&fcgix_sb_slot(managed.sb, h->lease.slot)->retiring, 1,
+                         __ATOMIC_RELEASE);
+        tick_pm();
+    }
+    return APR_SUCCESS;
+}
+
+/* A dynamic app whose file is newer than its processes: ask the PM once
+ * to replace them (it does so as they become idle). */
+static void note_update(request_rec *r, int c)
+{
+    fcgix_sb_class_t *k = fcgix_sb_class(managed.sb, c);
+    uint32_t no = 0;
+
+    if (r->finfo.filetype == APR_REG
+        && apr_time_sec(r->finfo.mtime) != (apr_time_t)k->mtime_s
+        && __atomic_compare_exchange_n(&k->update_wanted, &no, 1, 0,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        tick_pm();
+    }
+}
+
+/* Every process of the class had a request already: ask for one more
+ * (once until the PM has looked). */
+static void note_busy(int c)
+{
+    fcgix_sb_class_t *k = fcgix_sb_class(managed.sb, c);
+    uint32_t no = 0;
+
+    if (k->kind == FCGIX_SB_DYNAMIC
+        && __atomic_compare_exchange_n(&k->more_wanted, &no, 1, 0,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        tick_pm();
+    }
+}
+
+/* The class of the request's app on the board, or -1. */
+static int class_of(const request_rec *r, const fcgix_app_t *app)
+{
+    return app ? app->board_class
+               : fcgix_sb_find_class(managed.sb, r->filename);
+}
+
+/* Take a process of the app, starting one if needed. */
+static int take_process(request_rec *r, const fcgix_app_t *app, held_t *h)
+{
+    int c = class_of(r, app), status;
+
+    if (c >= 0 && fcgix_sb_acquire(managed.sb, c, &h->lease) == 0) {
+        return OK;
+    }
+    status = start_class(r);
+    if (status != OK) {
+        return status;
+    }
+    c = class_of(r, app);
+    if (c >= 0 && fcgix_sb_acquire(managed.sb, c, &h->lease) == 0) {
+        return OK;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  FCGIX_LOGNO(00084) "FastCGI app %s: started, but every "
+                                     "process was taken back before this "
+                                     "request could use one",
+                  r->filename);
+    return unavailable(r, 1);
+}
+
+int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
+{
+    const fcgix_app_t *base = app ? app : managed.dynamic;
+    held_t *h = apr_pcalloc(r->pool, sizeof(*h));
+    fcgix_app_t *target;
+    int c, status;
+
+    if (managed.sb == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      FCGIX_LOGNO(00085) "FastCGI app %s: the process "
+                                         "manager is not running",
+                      r->filename);
+        return unavailable(r, 5);
+    }
+    c = class_of(r, app);
+    if (app == NULL && managed.auto_update && c >= 0) {
+        note_update(r, c);
+    }
+    h->lease.slot = -1;
+    status = take_process(r, app, h);
+    if (status != OK) {
+        return status;
+    }
+    h->max_requests = fcgix_app_effective(&base->opts).max_requests;
+    apr_pool_cleanup_register(r->pool, h, give_back, apr_pool_cleanup_null);
+    if (h->lease.busy) {
+        note_busy(class_of(r, app));
+    }
+    /* The request's own copy: this process's socket, one request per
+     * connection (a kept connection would pin the process). */
+    target = apr_pmemdup(r->pool, base, sizeof(*target));
+    target->path = r->filename;
+    target->socket_path = apr_pstrdup(
+        r->pool, fcgix_sb_slot(managed.sb, h->lease.slot)->socket_path);
+    target->host = NULL;
+    target->addr = NULL;
+    target->opts.keep_conn = 0;
+    return fcgix_serve(r, target);
+}

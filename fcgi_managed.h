@@ -1,0 +1,47 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_managed.h
+ * @brief Requests to the apps the process manager runs: FastCgiServer
+ *        pools and dynamic apps. Picks a process on the scoreboard, asks
+ *        the PM to start one when none takes requests, and hands the
+ *        request to the responder data path (fcgi_handler.h).
+ */
+
+#ifndef FCGIX_MANAGED_H
+#define FCGIX_MANAGED_H
+
+#include "httpd.h"
+
+#include "fcgi_config.h"
+#include "fcgi_sb.h"
+
+/** What the request side needs to know of the running PM; set in
+ *  post_config, read-only afterwards (children inherit it). */
+typedef struct {
+    fcgix_sb_t *sb;             /**< the scoreboard, or NULL: no PM */
+    const char *control_path;   /**< the PM's control socket */
+    const fcgix_app_t *dynamic; /**< template of dynamic apps (FastCgiConfig
+                                     options) */
+    int start_timeout;          /**< seconds a request waits for a start */
+    int auto_update;            /**< FastCgiConfig -autoUpdate */
+    int wrapper;                /**< FastCgiWrapper: dynamic apps run as
+                                     the request's suexec identity */
+} fcgix_managed_t;
+
+/** Set what fcgix_managed_serve() uses. */
+void fcgix_managed_init(const fcgix_managed_t *m);
+
+/**
+ * Serve a request through a PM-run app.
+ * @param r    the request; r->filename is the app's path
+ * @param app  its FastCgiServer definition, or NULL for a dynamic app
+ * @return as fcgix_serve(); 503 with Retry-After when no process can
+ *         take the request within -startTimeout
+ */
+int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app);
+
+#endif /* FCGIX_MANAGED_H */
