@@ -588,8 +588,8 @@ static int find_slot(const pm_t *pm, pid_t pid)
 static void log_exit(const pm_t *pm, const pclass_t *cls, pid_t pid, int st)
 {
     if (WIFEXITED(st)) {
-        pm_log(pm, FCGIX_PM_LOG_WARN, cls, pid, "exited with status %d",
-               WEXITSTATUS(st));
+        pm_log(pm, WEXITSTATUS(st) ? FCGIX_PM_LOG_WARN : FCGIX_PM_LOG_INFO, cls,
+               pid, "exited with status %d", WEXITSTATUS(st));
     }
     else if (WIFSIGNALED(st)) {
         pm_log(pm, FCGIX_PM_LOG_WARN, cls, pid, "died of signal %d (%s)%s",
@@ -598,15 +598,32 @@ static void log_exit(const pm_t *pm, const pclass_t *cls, pid_t pid, int st)
     }
 }
 
+/* A process that ends before -min-server-life is a failed start, unless
+ * it served requests and exited with status 0: php-cgi does that after
+ * PHP_FCGI_MAX_REQUESTS, and must not be backed off for it. */
+static int failed_start(const pm_t *pm, int c, int i, int status)
+{
+    const pslot_t *ps = &pm->slots[i];
+    uint64_t served =
+        __atomic_load_n(&fcgix_sb_slot(pm->sb, i)->requests, __ATOMIC_ACQUIRE);
+
+    if (ps->exec_failed) {
+        return 1;
+    }
+    if (now_ms() - ps->started >= pm->classes[c].min_life) {
+        return 0;
+    }
+    return served == 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+}
+
 /* A process died on its own: decide when its slot starts again. */
-static void schedule_restart(pm_t *pm, int c, int i, pid_t pid)
+static void schedule_restart(pm_t *pm, int c, int i, pid_t pid, int status)
 {
     pclass_t *cls = &pm->classes[c];
     pslot_t *ps = &pm->slots[i];
     long long lived = now_ms() - ps->started;
-    int failed = ps->exec_failed || lived < cls->min_life;
+    int failed = failed_start(pm, c, i, status);
     long delay;
-
     ps->failures = failed ? ps->failures + 1 : 0;
     delay = fcgix_pm_backoff_ms(cls->cfg.restart_delay_ms, ps->failures);
     if (failed) {
@@ -659,7 +676,7 @@ static void reap(pm_t *pm)
          * taken before are ignored when given back. */
         fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
         log_exit(pm, &pm->classes[c], pid, st);
-        schedule_restart(pm, c, i, pid);
+        schedule_restart(pm, c, i, pid, st);
     }
 }
 

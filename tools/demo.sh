@@ -38,13 +38,27 @@ rm -rf "$RUN"
 mkdir -p "$RUN/htdocs"
 cp demo/index.html "$RUN/htdocs/index.html"
 cp build/fcgi_responder "$RUN/htdocs/managed.fcgi"
+# Dynamic apps: any .fcgi in dyn/ starts on its first request.
+mkdir -p "$RUN/htdocs/dyn" "$RUN/htdocs/phpcgi" "$RUN/php-bin"
+cp build/fcgi_responder "$RUN/htdocs/dyn/hello.fcgi"
+cp demo/info.php "$RUN/htdocs/phpcgi/info.php"
+# php-cgi as a dynamic app: one PHP process per FastCGI process (the PM
+# scales them), never forking children of its own.
+cat >"$RUN/php-bin/php.fcgi" <<'EOF2'
+#!/bin/sh
+PHP_FCGI_CHILDREN=0
+export PHP_FCGI_CHILDREN
+exec /usr/bin/php-cgi
+EOF2
+chmod 755 "$RUN/php-bin/php.fcgi"
 
 USER_LINES=""
 if [ "$(id -u)" = 0 ]; then
     # httpd's children run as www-data: they must reach the run dir.
     USER_LINES="User www-data
 Group www-data"
-    chmod 755 "$RUN" "$RUN/htdocs"
+    chmod 755 "$RUN" "$RUN/htdocs" "$RUN/htdocs/dyn" "$RUN/htdocs/phpcgi" \
+        "$RUN/php-bin"
 fi
 
 # The libfcgi test responder, listening on a Unix socket of its own. As
@@ -118,6 +132,26 @@ AddHandler php-fcgi .php
 Action php-fcgi /php-fcgi
 Alias /php-fcgi "$RUN/php-fcgi"
 FastCgiExternalServer "$RUN/php-fcgi" -socket "$RUN/sockets/php-fpm.sock" -pass-header Authorization
+
+# Dynamic apps: started on the first request, more while all are busy,
+# stopped after 60 s idle.
+FastCgiConfig -maxClassProcesses 4 -minProcesses 0 -killInterval 60 -autoUpdate
+<Directory "$RUN/htdocs/dyn">
+    Options +ExecCGI
+    AddHandler fastcgi-script .fcgi
+</Directory>
+
+# PHP through php-cgi started as a dynamic app (mod_fastcgi's recipe).
+Alias /php-bin/ "$RUN/php-bin/"
+<Directory "$RUN/php-bin">
+    Require all granted
+    Options +ExecCGI
+    SetHandler fastcgi-script
+</Directory>
+<Directory "$RUN/htdocs/phpcgi">
+    AddHandler php-cgi-dynamic .php
+    Action php-cgi-dynamic /php-bin/php.fcgi
+</Directory>
 EOF
 
 /usr/sbin/apache2 -t -f "$RUN/httpd.conf"
@@ -147,6 +181,10 @@ mod_fastcgi_x demo: httpd (pid $HTTPD_PID) on http://127.0.0.1:$PORT/
   http://127.0.0.1:$PORT/hello.fcgi?chunks=5&pause=500   streamed output
   http://127.0.0.1:$PORT/info.php                  PHP through php-fpm
   http://127.0.0.1:$PORT/managed.fcgi?pid          an app run by the PM
+  http://127.0.0.1:$PORT/dyn/hello.fcgi?pid         a dynamic app, started
+                                                   on its first request
+  http://127.0.0.1:$PORT/phpcgi/info.php           PHP through php-cgi,
+                                                   a dynamic app
 
 Ctrl-C stops everything.
 EOF
