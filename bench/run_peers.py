@@ -46,6 +46,8 @@ RSS_PERIOD = 0.25
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 15.0
 HTTP_TIMEOUT = 120.0
+FIRST_RUNS = 3            # first-request timings, on fresh httpds
+FIRST_TIMED = ("fastcgi_x_dyn", "fastcgi_x_static")
 IDLE_LIMIT_PCT = 50.0
 IDLE_CHECK_EVERY = 60.0
 IDLE_WAIT_MAX = 1800.0
@@ -67,12 +69,15 @@ def log(msg=""):
 class Config:
     """One httpd instance (and, for some, its spawn-fcgi pool)."""
 
-    def __init__(self, key, title, peer, static=False, pool=False):
+    def __init__(self, key, title, peer, static=False, pool=False,
+                 ours=False, tag=None):
         self.key = key
         self.title = title
         self.peer = peer          # counts for "best peer"
         self.static = static      # serves files, not the app
         self.pool = pool          # needs a spawn-fcgi pool
+        self.ours = ours          # a mod_fastcgi_x configuration
+        self.tag = tag            # a throwaway instance (cold starts)
         self.dir = None
         self.port = None
         self.proc = None
@@ -80,6 +85,12 @@ class Config:
         self.sock = None
         self.failed = None        # reason, once it failed
         self.rss_idle = None
+
+    def throwaway(self, tag):
+        """A second instance of this configuration, started and stopped
+        apart from the measured one."""
+        return Config(self.key, self.title, self.peer, self.static,
+                      self.pool, self.ours, tag)
 
     def url_path(self, workload):
         if self.static:
@@ -93,7 +104,11 @@ class Config:
 
 CONFIGS = [
     Config("fastcgi_x", "mod_fastcgi_x ExternalServer unix", False,
-           pool=True),
+           pool=True, ours=True),
+    Config("fastcgi_x_static", "mod_fastcgi_x FastCgiServer -processes %d"
+           % APP_PROCS, False, ours=True),
+    Config("fastcgi_x_dyn", "mod_fastcgi_x dynamic app (max %d processes)"
+           % APP_PROCS, False, ours=True),
     Config("proxy_fcgi", "mod_proxy_fcgi unix", True, pool=True),
     Config("proxy_reuse", "mod_proxy_fcgi unix + enablereuse", True,
            pool=True),
@@ -157,6 +172,22 @@ def specific_conf(cfg, docroot, module_so):
         return ("LoadModule fastcgi_x_module %s\n"
                 "FastCgiExternalServer %s -socket %s\n"
                 % (module_so, app, cfg.sock)), []
+    if cfg.key == "fastcgi_x_static":
+        # the module's PM starts the processes, each on its own socket
+        # under DefaultRuntimeDir/fastcgi
+        return ("LoadModule fastcgi_x_module %s\n"
+                "FastCgiServer %s -processes %d\n"
+                % (module_so, app, APP_PROCS)), []
+    if cfg.key == "fastcgi_x_dyn":
+        # started on the first request, one more while all are busy;
+        # -minProcesses and -killInterval keep them between workloads
+        return ("LoadModule fastcgi_x_module %s\n"
+                "FastCgiConfig -maxClassProcesses %d -minProcesses %d "
+                "-killInterval 600\n"
+                '<Files "app.fcgi">\n'
+                "    SetHandler fastcgi-script\n"
+                "    Options +ExecCGI\n"
+                "</Files>\n" % (module_so, APP_PROCS, APP_PROCS)), []
     if cfg.key == "proxy_fcgi":
         return ('<Files "app.fcgi">\n'
                 '    SetHandler "proxy:unix:%s|fcgi://localhost/"\n'
@@ -202,6 +233,33 @@ def proc_stat(pid):
     rest = data[rp + 2:].split()
     return data[lp + 1:rp], rest[0], int(rest[1]), \
         int(rest[11]) + int(rest[12])
+
+
+def proc_ident(pid):
+    """(start time, session id) of pid, or None: a pid with the same start
+    time is the same process, not a reused pid."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except OSError:
+        return None
+    rest = data[data.rindex(")") + 2:].split()
+    return int(rest[19]), int(rest[3])
+
+
+def app_processes(cfg, app):
+    """Live processes below cfg's httpd running the app binary app."""
+    if not cfg.proc:
+        return 0
+    n = 0
+    for pid in descendants(cfg.proc.pid):
+        try:
+            exe = os.readlink("/proc/%d/exe" % pid)
+        except OSError:
+            continue
+        if exe == app and alive(pid):
+            n += 1
+    return n
 
 
 def all_pids():
@@ -326,6 +384,12 @@ class Bench:
         self.lua = None
         self.post_expect = None
         self.contended = []
+        self.throwaways = []  # extra instances for the first-request timing
+        self.first = {}       # key -> [(ttfb ms, total ms)]
+        self.first_errors = []
+        self.tracked = {}     # pid -> start time: httpd trees, for stop()
+        self.sessions = {}    # httpd pid (= its session id) -> start time
+        self.app_count = {}   # key -> [after warm-up, at the end]
 
     # ---------------------------------------------------------- setup
 
@@ -391,7 +455,8 @@ class Bench:
                                % len(cfg.pool_pids))
 
     def start_config(self, cfg):
-        cfg.dir = os.path.join(self.tmp, cfg.key)
+        cfg.dir = os.path.join(self.tmp, cfg.key + (
+            "-" + cfg.tag if cfg.tag else ""))
         os.makedirs(os.path.join(cfg.dir, "run"), 0o755)
         shutil.chown(os.path.join(cfg.dir, "run"), RUN_USER, RUN_USER)
         cfg.port = self.free_port()
@@ -407,6 +472,9 @@ class Bench:
              "-DFOREGROUND"], stdout=out, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True)
         out.close()
+        ident = proc_ident(cfg.proc.pid)
+        if ident:
+            self.sessions[cfg.proc.pid] = ident[0]
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if cfg.proc.poll() is not None:
@@ -462,6 +530,57 @@ class Bench:
             if status != 200 or got != want:
                 raise RuntimeError("POST %d bytes: %d %r, want %r" % (
                     n, status, got[:80], want))
+
+    def first_request(self, cfg):
+        """(TTFB, total) in ms of one GET of the app, the first one since
+        httpd started. A static file is fetched first, so the time is the
+        app's, not that of httpd's worker child coming up."""
+        status, body = self.http(cfg, "GET", "/hello.txt")
+        if status != 200 or body != HELLO:
+            raise RuntimeError("GET /hello.txt: %d %r" % (status, body[:80]))
+        conn = http.client.HTTPConnection("127.0.0.1", cfg.port,
+                                          timeout=HTTP_TIMEOUT)
+        try:
+            t0 = time.monotonic()
+            conn.request("GET", cfg.url_path("hello"))
+            resp = conn.getresponse()
+            t1 = time.monotonic()
+            body = resp.read()
+            t2 = time.monotonic()
+        finally:
+            conn.close()
+        if resp.status != 200 or body != HELLO:
+            raise RuntimeError("first GET of the app: %d %r" % (
+                resp.status, body[:80]))
+        return 1e3 * (t1 - t0), 1e3 * (t2 - t0)
+
+    def time_first(self, cfg, inst, run):
+        """Times inst's first request into self.first[cfg.key]."""
+        try:
+            ttfb, total = self.first_request(inst)
+        except Exception as e:  # noqa: BLE001 - report and go on
+            self.first_errors.append("%s run %d: %s" % (cfg.key, run, e))
+            log("  %s first request, run %d: FAILED %s" % (cfg.key, run, e))
+            return
+        self.first.setdefault(cfg.key, []).append((ttfb, total))
+        log("  %s first request, run %d: TTFB %.1f ms, total %.1f ms" % (
+            cfg.key, run, ttfb, total))
+
+    def first_runs(self, cfg):
+        """FIRST_RUNS - 1 first requests on throwaway instances of cfg,
+        each stopped at once; the measured instance gives the last one."""
+        for i in range(1, FIRST_RUNS):
+            inst = cfg.throwaway("first%d" % i)
+            self.throwaways.append(inst)
+            try:
+                self.start_config(inst)
+                self.time_first(cfg, inst, i)
+            except Exception as e:  # noqa: BLE001
+                self.first_errors.append("%s run %d: start: %s" % (
+                    cfg.key, i, e))
+                log("  %s run %d: FAILED to start: %s" % (cfg.key, i, e))
+            finally:
+                self.stop_httpd(inst)
 
     def wait_idle(self):
         if self.args.no_idle_wait:
@@ -533,9 +652,13 @@ class Bench:
         self.sampler.start()
         for cfg in self.configs:
             try:
+                if cfg.key in FIRST_TIMED:
+                    self.first_runs(cfg)
                 self.start_config(cfg)
+                if cfg.key in FIRST_TIMED:
+                    self.time_first(cfg, cfg, FIRST_RUNS)
                 self.verify(cfg)
-                log("started %-12s port %d: checks passed (GET 13 B, "
+                log("started %-16s port %d: checks passed (GET 13 B, "
                     "GET 1 MiB%s)" % (cfg.key, cfg.port, "" if cfg.static
                                       else ", POST 0/65537/10 MiB CRC"))
             except Exception as e:  # noqa: BLE001 - report and go on
@@ -546,6 +669,7 @@ class Bench:
         for cfg in live:
             self.wrk(cfg, "hello", 16, 2)
             cfg.rss_idle = apache_rss(cfg)
+        self.count_apps(live, "after warm-up")
         self.wait_idle()
         reps = self.args.reps
         log("\nmeasuring: %d repetitions x %d workloads x %d configs, "
@@ -561,7 +685,7 @@ class Bench:
                 order = order[shift:] + order[:shift]
                 for cfg in order:
                     r, problems = self.run_one(wl, cfg)
-                    log("[rep %d/%d] %-10s %-12s %s%s%s" % (
+                    log("[rep %d/%d] %-10s %-16s %s%s%s" % (
                         rep + 1, reps, wl[0], cfg.key, fmt_progress(r, wl),
                         "  (other processes: %.0f%% CPU)" % r["foreign"]
                         if r["foreign"] >= 5 else "",
@@ -578,8 +702,20 @@ class Bench:
                                        for p, c in hot))
                 self.contended.append(note)
                 log("  note: " + note)
+        self.count_apps(live, "after the measured runs")
         self.upload_check()
         self.report()
+
+    def count_apps(self, live, when):
+        """Notes how many app processes httpd itself runs (the module's
+        PM, mod_fcgid): dynamic ones must not be stopped between runs."""
+        app = os.path.join(self.docroot, "app.fcgi")
+        for cfg in live:
+            if cfg.pool or cfg.static or cfg.key == "cgid":
+                continue
+            n = app_processes(cfg, app)
+            self.app_count.setdefault(cfg.key, []).append(n)
+            log("%s: %d app processes %s" % (cfg.key, n, when))
 
     def upload_check(self):
         cfg = next((c for c in self.configs
@@ -635,7 +771,7 @@ class Bench:
         for wl in WORKLOADS:
             name, kind, conns, unit = wl
             log("\n%s (%s)" % (name, unit))
-            log("  %-12s %10s %7s %9s %9s %8s  %s" % (
+            log("  %-16s %10s %7s %9s %9s %8s  %s" % (
                 "config", unit, "noise", "p50 ms", "p99 ms", "errors", ""))
             for cfg in live:
                 rs = [r for r in self.results.get((name, cfg.key), [])
@@ -650,17 +786,21 @@ class Bench:
                 errs = sum(r.get("nerr", 0) for r in rs)
                 summary[(name, cfg.key)] = dict(m=m, noise=noise, p50=p50,
                                                 p99=p99, errs=errs)
-                log("  %-12s %10s %6.0f%% %9.3f %9.3f %8d  %s" % (
+                log("  %-16s %10s %6.0f%% %9.3f %9.3f %8d  %s" % (
                     cfg.key, fmt_num(m), 100 * noise, p50, p99, errs,
                     cfg.title))
-            log("  " + ratio_line(summary, self.results, name, live))
+            for cfg in live:
+                if cfg.ours and (name, cfg.key) in summary:
+                    log("  " + ratio_line(summary, self.results, name, live,
+                                          cfg.key))
         log("\nhttpd RSS (summed apache2 processes), MiB")
-        log("  %-12s %8s %8s" % ("config", "idle", "peak"))
+        log("  %-16s %8s %8s" % ("config", "idle", "peak"))
         for cfg in live:
-            log("  %-12s %8.1f %8.1f" % (
+            log("  %-16s %8.1f %8.1f" % (
                 cfg.key, (cfg.rss_idle or 0) / MIB,
                 self.sampler.peak.get(cfg.key, 0) / MIB))
         self.summary_table(summary, live)
+        self.report_first()
         if self.upload:
             u = self.upload
             log("\n%d MiB upload to mod_fastcgi_x: %s, %.1f s (%.0f MB/s); "
@@ -697,17 +837,49 @@ class Bench:
                 cell("hello_c64", cfg.key, True),
                 cell("get1m_c8", cfg.key), cell("post10m_c4", cfg.key),
                 self.sampler.peak.get(cfg.key, 0) / MIB))
+        for cfg in live:
+            if cfg.ours:
+                self.ratio_rows(summary, live, cfg.key)
+
+    def ratio_rows(self, summary, live, key):
         row, rep_row = [], []
         for name, _, _, _ in WORKLOADS:
-            r = best_peer_ratio(summary, name, live)
+            r = best_peer_ratio(summary, name, live, key)
             row.append("%.2fx" % r[0] if r else "-")
-            rr = per_rep_ratios(self.results, name, live)
+            rr = per_rep_ratios(self.results, name, live, key)
             rep_row.append("%.2fx" % med(rr) if rr else "-")
-        p99 = best_peer_p99(summary, "hello_c64", live)
-        log("| **fastcgi_x / best peer** | %s | %s | %s (p99 %s) | %s | %s "
-            "| |" % (row[0], row[1], row[2], p99, row[3], row[4]))
-        log("| **same, median of per-repetition ratios** | %s | %s | %s | "
-            "%s | %s | |" % tuple(rep_row))
+        p99 = best_peer_p99(summary, "hello_c64", live, key)
+        log("| **%s / best peer** | %s | %s | %s (p99 %s) | %s | %s "
+            "| |" % (key, row[0], row[1], row[2], p99, row[3], row[4]))
+        log("| **%s, median of per-repetition ratios** | %s | %s | %s | "
+            "%s | %s | |" % ((key,) + tuple(rep_row)))
+        cg = [cgid_ratio(summary, n, key)
+              for n in ("hello_c1", "hello_c16", "hello_c64")]
+        log("| **%s / mod_cgid** | %s | %s | %s | | | |" % (
+            (key,) + tuple("-" if x is None else "%.2fx" % x for x in cg)))
+
+    def report_first(self):
+        labels = {
+            "fastcgi_x_dyn": "cold start of a dynamic app",
+            "fastcgi_x_static": "first request to a FastCgiServer app right "
+                                "after httpd start (its processes were "
+                                "started by the PM at boot: not a cold "
+                                "start)"}
+        if self.first or self.first_errors:
+            log("")
+        for key in FIRST_TIMED:
+            runs = self.first.get(key)
+            if not runs:
+                continue
+            for i, what in ((0, "TTFB"), (1, "total")):
+                log("%s (%s): median %.1f ms (runs: %s)" % (
+                    labels[key], what, med([r[i] for r in runs]),
+                    ", ".join("%.1f" % r[i] for r in runs)))
+        for err in self.first_errors:
+            log("first-request timing FAILED: " + err)
+        for key, counts in sorted(self.app_count.items()):
+            log("%s: app processes after warm-up / at the end: %s" % (
+                key, " / ".join(str(n) for n in counts)))
 
     def report_failures(self):
         log("")
@@ -719,13 +891,15 @@ class Bench:
         for (name, key), probs in sorted(self.errors.items()):
             bad = True
             log("errors in %s / %s: %s" % (name, key, "; ".join(probs)))
+        if self.first_errors:
+            bad = True
         for note in self.contended:
             log("contention: " + note)
-        for cfg in self.configs:
+        for cfg in self.configs + self.throwaways:
             lines = error_log_lines(cfg)
             if lines:
                 log("error_log of %s: %d error lines, kinds:" % (
-                    cfg.key, sum(n for n, _ in lines)))
+                    os.path.basename(cfg.dir), sum(n for n, _ in lines)))
                 for n, text in lines[:8]:
                     log("  %6dx %s" % (n, text))
         if not bad:
@@ -733,20 +907,60 @@ class Bench:
 
     # ---------------------------------------------------------- teardown
 
+    def note_tree(self, cfg):
+        """Remembers cfg's httpd and everything below it (the module's PM
+        and apps, mod_fcgid's, mod_cgid's daemon) by pid and start time;
+        returns its pids."""
+        tree = descendants(cfg.proc.pid)
+        for pid in tree:
+            ident = proc_ident(pid)
+            if ident:
+                self.tracked[pid] = ident[0]
+        return tree
+
+    def stop_httpd(self, cfg):
+        """SIGTERM to cfg's httpd (SIGKILL to its tree after STOP_TIMEOUT),
+        then SIGKILL to whatever of its tree outlived it."""
+        if not cfg.proc or cfg.proc.poll() is not None:
+            return
+        tree = self.note_tree(cfg)
+        cfg.proc.send_signal(signal.SIGTERM)
+        try:
+            cfg.proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            log("httpd %s (pid %d) ignored SIGTERM; killing" % (
+                cfg.key, cfg.proc.pid))
+            for pid in set(tree + self.note_tree(cfg)):
+                self.kill_tracked(pid)
+            cfg.proc.wait(5)
+        self.reap_tracked(2.0)
+
+    def kill_tracked(self, pid):
+        ident = proc_ident(pid)
+        if ident and ident[0] == self.tracked.get(pid) and alive(pid):
+            kill(pid, signal.SIGKILL)
+            return True
+        return False
+
+    def reap_tracked(self, grace):
+        """Waits up to grace s for tracked processes to end, then kills
+        the survivors (same pid and start time only)."""
+        deadline = time.monotonic() + grace
+        for pid, start in list(self.tracked.items()):
+            while time.monotonic() < deadline:
+                ident = proc_ident(pid)
+                if not ident or ident[0] != start or not alive(pid):
+                    break
+                time.sleep(0.05)
+            if self.kill_tracked(pid):
+                log("leftover pid %d of an httpd tree: killed" % pid)
+            else:
+                del self.tracked[pid]
+
     def stop(self):
         self.sampler.stop_ev.set()
-        for cfg in self.configs:
-            if cfg.proc and cfg.proc.poll() is None:
-                tree = descendants(cfg.proc.pid)
-                cfg.proc.send_signal(signal.SIGTERM)
-                try:
-                    cfg.proc.wait(STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    log("httpd %s (pid %d) ignored SIGTERM; killing" % (
-                        cfg.key, cfg.proc.pid))
-                    for pid in tree:
-                        kill(pid, signal.SIGKILL)
-                    cfg.proc.wait(5)
+        for cfg in self.throwaways + self.configs:
+            self.stop_httpd(cfg)
             for pid in cfg.pool_pids:
                 kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 5
@@ -758,15 +972,19 @@ class Bench:
                     kill(pid, signal.SIGKILL)
         if self.tmp:
             self.sweep()
-            failed = any(c.failed for c in self.configs) or self.errors
+            failed = any(c.failed for c in self.configs) or self.errors \
+                or self.first_errors
             if self.args.keep or failed:
                 log("run dir kept: %s" % self.tmp)
             else:
                 shutil.rmtree(self.tmp, ignore_errors=True)
 
     def sweep(self):
-        """Kill, by PID, anything still running from the run dir."""
+        """Kill, by PID, anything still running from the run dir, from an
+        httpd's tree, or from an httpd's session (httpd runs in its own
+        session; a process started after the tree was noted is in it)."""
         me = os.getpid()
+        self.reap_tracked(0)
         for pid in all_pids():
             if pid == me or not alive(pid):
                 continue
@@ -776,9 +994,19 @@ class Bench:
                     cmd = f.read().decode("utf-8", "replace")
             except OSError:
                 continue
-            if exe.startswith(self.tmp) or self.tmp in cmd:
+            if exe.startswith(self.tmp) or self.tmp in cmd \
+                    or self.in_our_session(pid):
                 log("leftover pid %d (%s): killing" % (pid, exe))
                 kill(pid, signal.SIGKILL)
+
+    def in_our_session(self, pid):
+        ident = proc_ident(pid)
+        if not ident or ident[1] not in self.sessions:
+            return False
+        start = self.sessions[ident[1]]
+        leader = proc_ident(ident[1])
+        # a live leader with another start time: the pid was reused
+        return ident[0] >= start and (leader is None or leader[0] == start)
 
 
 LUA_POST = """-- generated by bench/run_peers.py: POST a %(n)d-byte body, check answers
@@ -897,8 +1125,8 @@ def fmt_progress(r, wl):
         fmt_num(r["rps"]), r["p50"], r["p99"], r["rss"] / MIB)
 
 
-def best_peer_ratio(summary, name, live):
-    mine = summary.get((name, "fastcgi_x"))
+def best_peer_ratio(summary, name, live, key):
+    mine = summary.get((name, key))
     peers = [(summary[(name, c.key)]["m"], c.key) for c in live
              if c.peer and (name, c.key) in summary]
     if not mine or not peers:
@@ -907,8 +1135,8 @@ def best_peer_ratio(summary, name, live):
     return mine["m"] / best, key
 
 
-def best_peer_p99(summary, name, live):
-    mine = summary.get((name, "fastcgi_x"))
+def best_peer_p99(summary, name, live, key):
+    mine = summary.get((name, key))
     peers = [(summary[(name, c.key)]["p99"], c.key) for c in live
              if c.peer and (name, c.key) in summary]
     if not mine or not peers:
@@ -917,11 +1145,11 @@ def best_peer_p99(summary, name, live):
     return "%s vs %s ms" % (fmt_ms(mine["p99"]), fmt_ms(best))
 
 
-def per_rep_ratios(results, name, live):
-    """fastcgi_x / best peer within each repetition: configurations of one
+def per_rep_ratios(results, name, live, key):
+    """key / best peer within each repetition: configurations of one
     repetition ran minutes apart at most, so these ratios resist drift of
     the machine better than a ratio of medians."""
-    mine = results.get((name, "fastcgi_x"), [])
+    mine = results.get((name, key), [])
     out = []
     for i, r in enumerate(mine):
         peers = [results[(name, c.key)][i]["metric"] for c in live
@@ -938,18 +1166,30 @@ def fmt_rep_ratios(ratios):
     return "%.2fx (%s)" % (med(ratios), "/".join("%.2f" % x for x in ratios))
 
 
-def ratio_line(summary, results, name, live):
-    r = best_peer_ratio(summary, name, live)
+def cgid_ratio(summary, name, key):
+    """key / mod_cgid, the CGI baseline, or None."""
+    mine, cgi = summary.get((name, key)), summary.get((name, "cgid"))
+    if not mine or not cgi or not cgi["m"]:
+        return None
+    return mine["m"] / cgi["m"]
+
+
+def ratio_line(summary, results, name, live, key):
+    r = best_peer_ratio(summary, name, live, key)
     if not r:
-        return "fastcgi_x / best peer: -"
-    txt = "fastcgi_x / best peer (%s): %.2fx; per repetition: %s" % (
-        r[1], r[0], fmt_rep_ratios(per_rep_ratios(results, name, live)))
+        return "%s / best peer: -" % key
+    txt = "%s / best peer (%s): %.2fx; per repetition: %s" % (
+        key, r[1], r[0],
+        fmt_rep_ratios(per_rep_ratios(results, name, live, key)))
     if name.startswith("hello"):
-        mine = summary[(name, "fastcgi_x")]["p99"]
-        best, key = min((summary[(name, c.key)]["p99"], c.key) for c in live
-                        if c.peer and (name, c.key) in summary)
+        mine = summary[(name, key)]["p99"]
+        best, peer = min((summary[(name, c.key)]["p99"], c.key)
+                         for c in live if c.peer and (name, c.key) in summary)
         txt += "; p99 %.3f ms vs best peer p99 %.3f ms (%s)" % (
-            mine, best, key)
+            mine, best, peer)
+        cg = cgid_ratio(summary, name, key)
+        if cg is not None:
+            txt += "; / mod_cgid %.2fx" % cg
     return txt
 
 
