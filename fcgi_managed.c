@@ -242,15 +242,23 @@ static void note_update(request_rec *r, int c)
     }
 }
 
-/* Every process of the class had a request already: ask for one more
- * (once until the PM has looked). */
+/* Wake the PM for a busy class at most this often: at saturation every
+ * request finds all processes busy. */
+#define MORE_TICK_MS 100
+
+/* Every process of the class had a request already: ask for one more. */
 static void note_busy(int c)
 {
     fcgix_sb_class_t *k = fcgix_sb_class(managed.sb, c);
-    uint32_t no = 0;
+    int64_t now = apr_time_as_msec(apr_time_now());
+    int64_t last = __atomic_load_n(&k->more_tick_ms, __ATOMIC_ACQUIRE);
 
-    if (k->kind == FCGIX_SB_DYNAMIC
-        && __atomic_compare_exchange_n(&k->more_wanted, &no, 1, 0,
+    if (k->kind != FCGIX_SB_DYNAMIC) {
+        return;
+    }
+    __atomic_store_n(&k->more_wanted, 1, __ATOMIC_RELEASE);
+    if (now - last >= MORE_TICK_MS
+        && __atomic_compare_exchange_n(&k->more_tick_ms, &last, now, 0,
                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         tick_pm();
     }

@@ -72,6 +72,8 @@ typedef struct {
     uint32_t first_slot;    /**< index of its first slot */
     uint32_t more_wanted;   /**< handler: every process was busy */
     uint32_t update_wanted; /**< handler: the file changed (-autoUpdate) */
+    int64_t more_tick_ms;   /**< handler: when it last woke the PM for
+                                 more_wanted (wall clock, ms) */
     int64_t mtime_s;        /**< the file's mtime when it was started */
     uint64_t failed_starts; /**< total, for status */
     char path[FCGIX_SB_PATH_MAX];
