@@ -1,0 +1,213 @@
+"""Supervision of the process manager: requests that race its start-up,
+no orphan when httpd's parent is killed, a new PM when the PM is killed,
+and graceful restarts under load that lose no request and leave no
+process of the old generation."""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import conftest
+from test_pm_dynamic import (apps_of, current_pm, dynamic_server, fetch,
+                             install, log_lines, newest_pm, pm_pids,
+                             processes_running, start)
+from test_pm_static import children_of, gone
+
+
+def static_and_dynamic(httpd, processes=2):
+    """httpd with a FastCgiServer (static.fcgi, `processes` of it) and a
+    dynamic app (dyn/app.fcgi), both the test responder."""
+    srv, dyn = dynamic_server(httpd)
+    install(conftest.RESPONDER, dyn / "app.fcgi")
+    static = install(conftest.RESPONDER, srv.docroot / "static.fcgi")
+    srv.extra_conf += "\nFastCgiServer %s -processes %d" % (static, processes)
+    start(srv)
+    return srv
+
+
+def knock(srv, path, got, stop):
+    """GET path as soon as httpd listens; append the Result to got."""
+    while not stop.is_set():
+        r = fetch(srv, path, 15)
+        if r.status is not None:
+            got.append(r)
+            return
+        time.sleep(0.005)     # not listening yet: knock again
+
+
+def test_requests_racing_pm_startup_are_not_refused(httpd):
+    """httpd's children take requests as soon as they run, maybe before
+    the PM (forked at the same time) has bound its control socket. Such a
+    request must wait for the PM (up to -startTimeout), not get a 503
+    "cannot reach the process manager". Each round starts httpd with
+    clients already knocking, then stops it. A FastCgiServer with 100
+    processes widens the window the way a real config would: the PM binds
+    every static socket before its control socket (some 40 ms here)."""
+    srv, dyn = dynamic_server(httpd)
+    install(conftest.RESPONDER, dyn / "app.fcgi")
+    big = install(conftest.RESPONDER, srv.docroot / "big.fcgi")
+    srv.extra_conf += "\nFastCgiServer %s -processes 100" % big
+    rounds, clients = 10, 8
+    results = []
+    for _ in range(rounds):
+        got = []
+        stop = threading.Event()
+        threads = [threading.Thread(target=knock, daemon=True,
+                                    args=(srv, "/dyn/app.fcgi?pid", got,
+                                          stop))
+                   for _ in range(clients)]
+        for t in threads:
+            t.start()
+        try:
+            srv.start()
+            for t in threads:
+                t.join(20)
+        finally:
+            stop.set()
+            srv.stop()
+        assert not any(t.is_alive() for t in threads), "a client is stuck"
+        results += got
+    refused = [r for r in results if r.status != 200]
+    print("%d start-ups, %d requests at start-up: %d not 200" % (
+        rounds, len(results), len(refused)))
+    assert len(results) == rounds * clients
+    assert not refused, "%r\n%s" % (refused[:3], "\n".join(
+        line.split("] ", 3)[-1] for line in log_lines(srv, "FCGIX00081")[:3]))
+
+
+def test_killing_httpd_parent_leaves_no_orphan(httpd):
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    assert fetch(srv, "/dyn/app.fcgi?pid", 15).status == 200
+    procs = conftest.wait_for(
+        lambda: (lambda a: a if len(a) == 3 else None)(
+            apps_of(pm, "static.fcgi") + apps_of(pm, "app.fcgi")), 10)
+    assert procs, "expected 2 static + 1 dynamic under the PM: %r" % (
+        children_of(pm))
+
+    os.kill(srv.pid, signal.SIGKILL)
+    t0 = time.monotonic()
+    everything = [pm] + procs
+    all_gone = conftest.wait_for(lambda: all(gone(p) for p in everything),
+                                 5, 0.05)
+    print("PM and %d app processes gone %.2f s after kill -9 of httpd"
+          % (len(procs), time.monotonic() - t0))
+    assert all_gone, "left after 5 s: %r" % [
+        p for p in everything if not gone(p)]
+    # The fixture's stop still works: it reaps the killed parent and
+    # kills what is left of its process group (httpd's own children).
+
+
+def test_killing_pm_starts_a_new_one_and_dynamic_apps_work(httpd):
+    srv, dyn = dynamic_server(httpd)
+    install(conftest.RESPONDER, dyn / "app.fcgi")
+    start(srv)
+    pm = current_pm(srv)
+    first = fetch(srv, "/dyn/app.fcgi?pid", 15)
+    assert first.status == 200 and first.pid, first
+
+    os.kill(pm, signal.SIGKILL)
+    assert conftest.wait_for(lambda: gone(pm), 5), "PM survived SIGKILL"
+    assert conftest.wait_for(lambda: gone(first.pid), 5), "app outlived PM"
+    new_pm = conftest.wait_for(
+        lambda: newest_pm(srv) not in (None, pm) and newest_pm(srv), 10)
+    assert new_pm, "no new PM 10 s after kill -9 of %d" % pm
+    assert log_lines(srv, "FCGIX00077")
+
+    t0 = time.monotonic()
+    results = []
+
+    def works():
+        results.append(fetch(srv, "/dyn/app.fcgi?pid", 10))
+        return results[-1].status == 200
+    assert conftest.wait_for(works, 15, 0.2), results[-5:]
+    print("dynamic app served again %.2f s after the new PM was seen, "
+          "%d request(s)" % (time.monotonic() - t0, len(results)))
+    assert results[-1].pid != first.pid
+    assert results[-1].pid in children_of(new_pm)
+
+
+def load_clients(srv, urls, nthreads, seconds):
+    """Start nthreads clients cycling through urls for `seconds`; returns
+    (threads, results), results a list of (path, Result) they append to."""
+    results = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def client(k):
+        i = k
+        while time.monotonic() < stop_at:
+            path = urls[i % len(urls)]
+            i += 1
+            r = fetch(srv, path, 30)
+            with lock:
+                results.append((path, r))
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True)
+               for k in range(nthreads)]
+    for t in threads:
+        t.start()
+    return threads, results
+
+
+@pytest.mark.parametrize("restarts,gap", [(2, 2.0), (6, 1.0)],
+                         ids=["2-restarts", "6-restarts"])
+def test_graceful_restart_under_load_loses_nothing(httpd, restarts, gap):
+    srv = static_and_dynamic(httpd, 2)
+    first_pm = current_pm(srv)
+    for path in ("/static.fcgi?pid", "/dyn/app.fcgi?pid"):
+        r = fetch(srv, path, 15)
+        assert r.status == 200, (path, r)
+
+    urls = ["/static.fcgi?pid", "/dyn/app.fcgi?pid",
+            "/static.fcgi?sleep=300&pid", "/dyn/app.fcgi?sleep=300&pid"]
+    lead = 1.5
+    load_s = lead + (restarts - 1) * gap + 2.5
+    threads, results = load_clients(srv, urls, 8, load_s)
+    try:
+        time.sleep(lead)
+        for i in range(restarts):
+            if i:
+                time.sleep(gap)
+            os.kill(srv.pid, signal.SIGUSR1)     # httpd -k graceful
+    finally:
+        for t in threads:
+            t.join(max(0.1, load_s + 35 - lead))
+    assert not any(t.is_alive() for t in threads), "a client is stuck"
+
+    failed = [(p, r) for p, r in results if r.status != 200 or not r.pid]
+    errors = [x for x in failed if x[1].status is None]
+    print("%d requests in %.1f s with %d graceful restarts: %d non-200, "
+          "%d connection errors" % (len(results), load_s, restarts,
+                                    len(failed) - len(errors), len(errors)))
+    assert results
+    assert not failed, "%d of %d failed, e.g. %r\n%s" % (
+        len(failed), len(results), failed[:5], "\n".join(
+            line.split("] ", 3)[-1] for line in
+            (log_lines(srv, ":error]") + log_lines(srv, ":crit]"))[:8]))
+
+    # A generation per restart, each with its PM; only the newest remains,
+    # and every app process left is its child.
+    pms = conftest.wait_for(
+        lambda: (lambda p: p if len(p) > restarts else None)(pm_pids(srv)),
+        10)
+    assert pms and pms[0] == first_pm, pm_pids(srv)
+    pm = current_pm(srv)
+    assert pm == pms[-1]
+    t0 = time.monotonic()
+
+    def only_current():
+        procs = processes_running(str(srv.docroot))
+        return (all(gone(p) for p in pms[:-1])
+                and procs and set(procs.values()) == {pm})
+    settled = conftest.wait_for(only_current, 15, 0.1)
+    print("old generations gone %.2f s after the load" % (
+        time.monotonic() - t0))
+    assert settled, "old PMs alive: %r; app processes and parents: %r" % (
+        [p for p in pms[:-1] if not gone(p)],
+        processes_running(str(srv.docroot)))
+    assert len(apps_of(pm, "static.fcgi")) == 2
+    assert fetch(srv, "/dyn/app.fcgi?pid", 15).status == 200
