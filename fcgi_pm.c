@@ -329,6 +329,13 @@ static int listen_unix(const char *path, int depth, const char **what)
     return fd;
 }
 
+int fcgix_pm_control_listen(const char *path)
+{
+    const char *what;
+
+    return listen_unix(path, 128, &what);
+}
+
 static int slot_index_in_class(const pm_t *pm, int i, int c)
 {
     return i - (int)fcgix_sb_class(pm->sb, c)->first_slot;
@@ -673,8 +680,11 @@ static void reap(pm_t *pm)
             continue;
         }
         /* No new request may queue on a socket nobody serves; leases
-         * taken before are ignored when given back. */
+         * taken before are ignored when given back. Connections already
+         * queued are reset rather than left waiting for a restart that
+         * may be backed off for a minute. */
         fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
+        unbind_slot(pm, i);
         log_exit(pm, &pm->classes[c], pid, st);
         schedule_restart(pm, c, i, pid, st);
     }
@@ -762,6 +772,7 @@ static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
     k->first_slot = (uint32_t)first;
     k->nslots = (uint32_t)n;
     k->mtime_s = stat(path, &st) == 0 ? (int64_t)st.st_mtime : 0;
+    k->max_requests = cfg->max_requests > 0 ? (uint64_t)cfg->max_requests : 0;
     __atomic_store_n(&k->ready, 1, __ATOMIC_RELEASE);
     return 0;
 }
@@ -801,13 +812,14 @@ static int init_static(pm_t *pm)
     return 0;
 }
 
+/* Slots of class @c that would take a request now. */
 static int class_open_slots(const pm_t *pm, int c)
 {
     const fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
     int i, open = 0;
 
     for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots); i++) {
-        open += fcgix_sb_users(fcgix_sb_slot(pm->sb, i)) >= 0;
+        open += fcgix_sb_slot_available(pm->sb, c, i);
     }
     return open;
 }
@@ -1229,18 +1241,94 @@ static long long maintain(pm_t *pm)
     return start_due(pm);
 }
 
+/* Graceful stop: the old configuration's httpd children still finish
+ * requests (and may start some) for a moment after the signal, so
+ * everything keeps working; a process stops once it has been idle for
+ * DRAIN_QUIET_MS, and the PM leaves when none is left and nothing has
+ * happened for that long, or at drain_ms. */
+#define DRAIN_QUIET_MS 1000
+
+static int live_processes(const pm_t *pm)
+{
+    int i, live = 0;
+
+    for (i = 0; i < pm->nslots; i++) {
+        live += pm->slots[i].state == FCGIX_SB_RUNNING
+                || pm->slots[i].state == FCGIX_SB_STOPPING;
+    }
+    return live;
+}
+
+static void stop_quiet_processes(pm_t *pm, long long drain_start)
+{
+    long long now = wall_ms();
+    int i;
+
+    for (i = 0; i < pm->nslots; i++) {
+        pslot_t *ps = &pm->slots[i];
+        fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
+        long long idle_since =
+            __atomic_load_n(&s->last_used_ms, __ATOMIC_ACQUIRE);
+
+        if (ps->state == FCGIX_SB_BACKOFF) {
+            set_state(pm, i, FCGIX_SB_EMPTY, 0); /* no restart now */
+            unbind_slot(pm, i);
+            continue;
+        }
+        if (idle_since < s->started_ms) {
+            idle_since = s->started_ms;
+        }
+        if (idle_since < drain_start) {
+            idle_since = drain_start;
+        }
+        if (ps->state == FCGIX_SB_RUNNING && now - idle_since >= DRAIN_QUIET_MS
+            && fcgix_sb_close_if_idle(s)) {
+            stop_slot(pm, class_of_slot(pm, i), i, AFTER_EMPTY,
+                      "graceful stop, idle");
+        }
+    }
+}
+
+/* While draining: @return 1 when the PM may leave. */
+static int drained(pm_t *pm, long long drain_start, long long deadline)
+{
+    long long now = wall_ms();
+
+    stop_quiet_processes(pm, drain_start);
+    if (now >= deadline) {
+        pm_log(pm, FCGIX_PM_LOG_WARN, NULL, getpid(),
+               "graceful stop: %d process(es) still busy after %d ms; "
+               "stopping them",
+               live_processes(pm), pm->cfg->drain_ms);
+        return 1;
+    }
+    return live_processes(pm) == 0 && pm->nwaiters == 0
+           && now - drain_start >= DRAIN_QUIET_MS;
+}
+
 static void supervise(pm_t *pm)
 {
     struct pollfd pfd[2];
-    long long timeout;
+    long long timeout, drain_start = 0, deadline = 0;
 
     pfd[0].fd = wake_rd;
     pfd[0].events = POLLIN;
     pfd[1].fd = pm->ctl_fd;
     pfd[1].events = POLLIN;
-    while (!stop_flag && !graceful_flag) {
+    while (!stop_flag) {
+        if (graceful_flag && drain_start == 0) {
+            drain_start = wall_ms();
+            deadline = drain_start + pm->cfg->drain_ms;
+            pm_log(pm, FCGIX_PM_LOG_INFO, NULL, getpid(),
+                   "graceful stop: each process stops after %d ms idle, "
+                   "within %d ms",
+                   DRAIN_QUIET_MS, pm->cfg->drain_ms);
+        }
+        if (drain_start && drained(pm, drain_start, deadline)) {
+            break;
+        }
         timeout = maintain(pm);
-        if (pm->nwaiters > 0 && timeout > 50) {
+        if ((pm->nwaiters > 0 || drain_start) && timeout > 50) {
             timeout = 50; /* waiters are answered by the next pass */
         }
         if (poll(pfd, pm->ctl_fd >= 0 ? 2 : 1, (int)timeout) > 0) {
@@ -1288,8 +1376,8 @@ static int signal_all(pm_t *pm, int sig)
 }
 
 /* Reap and wait on the wake pipe until @deadline or until no process is
- * left; @step runs before each wait. @return processes left. */
-static int wait_processes(pm_t *pm, long long deadline, void (*step)(pm_t *))
+ * left. @return processes left. */
+static int wait_processes(pm_t *pm, long long deadline)
 {
     struct pollfd pfd;
     long long left;
@@ -1298,33 +1386,11 @@ static int wait_processes(pm_t *pm, long long deadline, void (*step)(pm_t *))
     pfd.events = POLLIN;
     for (;;) {
         reap(pm);
-        if (step) {
-            step(pm);
-        }
         if (signal_all(pm, 0) == 0 || (left = deadline - now_ms()) <= 0) {
             return signal_all(pm, 0);
         }
         if (poll(&pfd, 1, (int)(left < 50 ? left : 50)) > 0) {
             drain_wake_pipe();
-        }
-    }
-}
-
-/* Graceful stop: each process stops once no request uses it. */
-static void stop_idle_processes(pm_t *pm)
-{
-    int i;
-
-    for (i = 0; i < pm->nslots; i++) {
-        pslot_t *ps = &pm->slots[i];
-
-        if (ps->state == FCGIX_SB_BACKOFF) {
-            set_state(pm, i, FCGIX_SB_EMPTY, 0);
-        }
-        else if (ps->state == FCGIX_SB_RUNNING
-                 && fcgix_sb_close_if_idle(fcgix_sb_slot(pm->sb, i))) {
-            stop_slot(pm, class_of_slot(pm, i), i, AFTER_EMPTY,
-                      "graceful stop, no request in it");
         }
     }
 }
@@ -1349,19 +1415,13 @@ static void shutdown_all(pm_t *pm)
     int live;
 
     close_control(pm);
-    if (graceful_flag && !stop_flag) {
-        pm_log(pm, FCGIX_PM_LOG_INFO, NULL, getpid(),
-               "graceful stop: waiting up to %d ms for requests in flight",
-               pm->cfg->drain_ms);
-        wait_processes(pm, now_ms() + pm->cfg->drain_ms, stop_idle_processes);
-    }
     live = signal_all(pm, SIGTERM);
     if (stop_flag) {
         pm_log(pm, FCGIX_PM_LOG_INFO, NULL, getpid(),
                "%s received; stopping %d process(es)",
                strsignal((int)stop_flag), live);
     }
-    if (wait_processes(pm, now_ms() + FCGIX_PM_SHUTDOWN_GRACE_MS, NULL) == 0) {
+    if (wait_processes(pm, now_ms() + FCGIX_PM_SHUTDOWN_GRACE_MS) == 0) {
         return;
     }
     signal_all(pm, SIGKILL);
@@ -1403,7 +1463,12 @@ static int open_control(pm_t *pm)
     if (pm->cfg->control_path == NULL) {
         return 0;
     }
-    pm->ctl_fd = listen_unix(pm->cfg->control_path, 128, &what);
+    if (pm->cfg->control_fd > 2) {
+        pm->ctl_fd = pm->cfg->control_fd; /* bound by our parent */
+    }
+    else {
+        pm->ctl_fd = listen_unix(pm->cfg->control_path, 128, &what);
+    }
     if (pm->ctl_fd < 0) {
         pm_log(pm, FCGIX_PM_LOG_ERR, NULL, getpid(), "cannot %s %s: %s", what,
                pm->cfg->control_path, strerror(errno));

@@ -95,6 +95,11 @@ typedef struct {
                                    need are filled here */
     const char *control_path; /**< Unix socket for start requests; NULL:
                                    no dynamic apps */
+    int control_fd;           /**< > 2: control_path already listening
+                                   there (from fcgix_pm_control_listen() in
+                                   the parent, so that it exists before
+                                   the PM runs and across PM restarts);
+                                   else the PM binds it */
     const char *dynamic_base; /**< socket prefix of dynamic classes */
     fcgix_pm_app_t dynamic;   /**< template of every dynamic class */
     int max_processes;        /**< dynamic processes in all (<= 0: 50) */
@@ -133,6 +138,13 @@ typedef struct {
  *       PM dies (PR_SET_PDEATHSIG).
  */
 int fcgix_pm_run(const fcgix_pm_config_t *cfg);
+
+/**
+ * A listening control socket at @p path (mode 0600; a stale socket there
+ * is replaced, any other file is an error).
+ * @return the descriptor (close-on-exec), or -1 with errno
+ */
+int fcgix_pm_control_listen(const char *path);
 
 /**
  * The size of board this configuration needs: a class and -processes

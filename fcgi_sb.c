@@ -90,6 +90,15 @@ int fcgix_sb_find_class(fcgix_sb_t *sb, const char *path)
     return -1;
 }
 
+/* The process of the slot has served, or is serving, all it may. */
+static int used_up(const fcgix_sb_class_t *c, const fcgix_sb_slot_t *s,
+                   int32_t users)
+{
+    uint64_t max = LOAD(&c->max_requests);
+
+    return max > 0 && LOAD(&s->requests) + (uint64_t)users >= max;
+}
+
 /* The least used open slot; retiring slots count as busier than any
  * other. -1 when none is open. */
 static int least_used(fcgix_sb_t *sb, const fcgix_sb_class_t *c, uint64_t *seen)
@@ -103,7 +112,7 @@ static int least_used(fcgix_sb_t *sb, const fcgix_sb_class_t *c, uint64_t *seen)
         uint64_t v = LOAD(&s->lease);
         int64_t load = lease_users(v);
 
-        if (load < 0) {
+        if (load < 0 || used_up(c, s, lease_users(v))) {
             continue;
         }
         if (LOAD(&s->retiring)) {
@@ -149,22 +158,37 @@ uint64_t fcgix_sb_release(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease,
                           int64_t now_ms)
 {
     fcgix_sb_slot_t *s;
-    uint64_t v;
+    uint64_t v, served;
 
     if (lease->slot < 0) {
         return 0;
     }
     s = fcgix_sb_slot(sb, lease->slot);
     v = LOAD(&s->lease);
+    if (lease_epoch(v) != lease->epoch || lease_users(v) <= 0) {
+        return 0;
+    }
+    /* Count before giving back: served + in flight never dips, so a
+     * process cannot be leased past max_requests in between. */
+    served = __atomic_add_fetch(&s->requests, 1, __ATOMIC_ACQ_REL);
+    __atomic_add_fetch(&s->total_requests, 1, __ATOMIC_RELAXED);
+    STORE(&s->last_used_ms, now_ms);
     do {
         if (lease_epoch(v) != lease->epoch || lease_users(v) <= 0) {
             return 0;
         }
     } while (!lease_cas(&s->lease, &v,
                         lease_make(lease_epoch(v), lease_users(v) - 1)));
-    STORE(&s->last_used_ms, now_ms);
-    __atomic_add_fetch(&s->total_requests, 1, __ATOMIC_RELAXED);
-    return __atomic_add_fetch(&s->requests, 1, __ATOMIC_ACQ_REL);
+    return served;
+}
+
+int fcgix_sb_slot_available(fcgix_sb_t *sb, int ci, int i)
+{
+    const fcgix_sb_class_t *c = fcgix_sb_class(sb, ci);
+    const fcgix_sb_slot_t *s = fcgix_sb_slot(sb, i);
+    int32_t users = lease_users(LOAD(&s->lease));
+
+    return users >= 0 && !used_up(c, s, users);
 }
 
 int fcgix_sb_close_if_idle(fcgix_sb_slot_t *s)

@@ -76,6 +76,8 @@ typedef struct {
                                  more_wanted (wall clock, ms) */
     int64_t mtime_s;        /**< the file's mtime when it was started */
     uint64_t failed_starts; /**< total, for status */
+    uint64_t max_requests;  /**< a process takes no request beyond this
+                                 many (served + in flight); 0: no limit */
     char path[FCGIX_SB_PATH_MAX];
 } fcgix_sb_class_t;
 
@@ -112,7 +114,8 @@ typedef struct {
 
 /**
  * Take the least used open slot of class @p c, preferring slots that are
- * not retiring.
+ * not retiring, and never one whose process has served or is serving its
+ * class's max_requests.
  * @return 0 with @p lease filled, or -1 when no slot takes requests
  */
 int fcgix_sb_acquire(fcgix_sb_t *sb, int c, fcgix_sb_lease_t *lease);
@@ -124,6 +127,10 @@ int fcgix_sb_acquire(fcgix_sb_t *sb, int c, fcgix_sb_lease_t *lease);
  */
 uint64_t fcgix_sb_release(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease,
                           int64_t now_ms);
+
+/** Whether slot @p i of class @p c would take a request now (open, and
+ *  not used up by max_requests). */
+int fcgix_sb_slot_available(fcgix_sb_t *sb, int c, int i);
 
 /** PM: close an idle slot to new requests. @return 1 when it was idle
  *  and is now closed, 0 when requests use it. */

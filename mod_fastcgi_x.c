@@ -431,6 +431,43 @@ static void resolve_hosts(apr_pool_t *p, server_rec *s)
     }
 }
 
+static apr_status_t close_control(void *data)
+{
+    (void)data;
+    if (pm_cfg.control_fd > 2) {
+        close(pm_cfg.control_fd);
+        pm_cfg.control_fd = -1;
+    }
+    return APR_SUCCESS;
+}
+
+/* The PM's control socket, bound here in httpd's parent: it exists
+ * before any child serves a request, and a PM restarted after a crash
+ * inherits it with the requests queued on it. */
+static int open_control(apr_pool_t *pconf, server_rec *s)
+{
+    pm_cfg.control_fd = fcgix_pm_control_listen(pm_cfg.control_path);
+    if (pm_cfg.control_fd < 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                     FCGIX_LOGNO(00091) "cannot listen on the FastCGI "
+                                        "process manager's socket %s",
+                     pm_cfg.control_path);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    apr_pool_cleanup_register(pconf, NULL, close_control,
+                              apr_pool_cleanup_null);
+    if (geteuid() == 0
+        && chown(pm_cfg.control_path, ap_unixd_config.user_id,
+                 ap_unixd_config.group_id)) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                     FCGIX_LOGNO(00092) "cannot give the FastCGI process "
+                                        "manager's socket %s to User",
+                     pm_cfg.control_path);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
 static void pm_maint(int reason, void *data, apr_wait_t status);
 
 /* Fork the PM: a direct child of httpd's parent, which restarts it if it
@@ -579,6 +616,9 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     }
     rc = make_ipc_dir(pconf, ipc_dir, s);
     if (rc == OK) {
+        rc = open_control(pconf, s);
+    }
+    if (rc == OK) {
         rc = create_board(pconf, s);
     }
     if (rc != OK) {
@@ -597,6 +637,7 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    close_control(NULL); /* only the PM accepts on it */
     if (app_registry) {
         fcgix_conns_child_init(pchild, app_registry, s);
     }
