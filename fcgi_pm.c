@@ -57,6 +57,7 @@ typedef struct {
     int after_stop;       /* AFTER_*, STOPPING only */
     int update_pending;   /* replace once idle: the file changed */
     int ever_started;
+    int dynamic; /* belongs to a dynamic class */
 } pslot_t;
 
 typedef struct {
@@ -87,7 +88,8 @@ typedef struct {
     int nslots;        /* in use */
     int dyn_slot_base; /* first slot of the dynamic classes */
     int dyn_per_class;
-    int dyn_live; /* dynamic processes running or starting */
+    int dyn_live; /* dynamic slots that count against -maxProcesses and
+                     -minProcesses: see counts_as_live() */
     int ctl_fd;
     waiter_t waiters[MAX_WAITERS];
     int nwaiters;
@@ -453,13 +455,28 @@ static void exec_child(const pclass_t *cls, int listen_fd, pid_t pm_pid,
     child_fail(errfd, 1, errno);
 }
 
-/* The one place where a slot's state changes; the board mirrors it. */
+/* A dynamic slot counts against the limits while its process runs, is
+ * due to restart, or is being replaced; not once it is being stopped for
+ * good (so one pass cannot stop more idle processes than -minProcesses
+ * allows). */
+static int counts_as_live(const pslot_t *ps)
+{
+    return ps->dynamic
+           && (ps->state == FCGIX_SB_RUNNING || ps->state == FCGIX_SB_BACKOFF
+               || (ps->state == FCGIX_SB_STOPPING
+                   && ps->after_stop == AFTER_RESTART));
+}
+
+/* The one place where a slot's state changes; the board mirrors it.
+ * Callers set after_stop before moving a slot to STOPPING. */
 static void set_state(pm_t *pm, int i, int state, pid_t pid)
 {
     fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
     pslot_t *ps = &pm->slots[i];
 
+    pm->dyn_live -= counts_as_live(ps);
     ps->state = state;
+    pm->dyn_live += counts_as_live(ps);
     ps->pid = pid;
     __atomic_store_n(&s->pid, (int32_t)pid, __ATOMIC_RELEASE);
     __atomic_store_n(&s->state, (uint32_t)state, __ATOMIC_RELEASE);
@@ -538,9 +555,6 @@ static void spawn(pm_t *pm, int c, int i)
             fcgix_pm_backoff_ms(cls->cfg.restart_delay_ms, ps->failures));
         close(errpipe[0]);
         return;
-    }
-    if (cls->dynamic && ps->state == FCGIX_SB_EMPTY) {
-        pm->dyn_live++;
     }
     if (ps->ever_started) {
         s->restarts++;
@@ -648,7 +662,7 @@ static void schedule_restart(pm_t *pm, int c, int i, pid_t pid, int status)
 }
 
 /* A process we stopped has exited. */
-static void stopped(pm_t *pm, int c, int i)
+static void stopped(pm_t *pm, int i)
 {
     pslot_t *ps = &pm->slots[i];
 
@@ -659,9 +673,6 @@ static void stopped(pm_t *pm, int c, int i)
     }
     set_state(pm, i, FCGIX_SB_EMPTY, 0);
     unbind_slot(pm, i);
-    if (pm->classes[c].dynamic) {
-        pm->dyn_live--;
-    }
 }
 
 static void reap(pm_t *pm)
@@ -676,7 +687,7 @@ static void reap(pm_t *pm)
         }
         c = class_of_slot(pm, i);
         if (pm->slots[i].state == FCGIX_SB_STOPPING) {
-            stopped(pm, c, i);
+            stopped(pm, i);
             continue;
         }
         /* No new request may queue on a socket nobody serves; leases
@@ -765,6 +776,7 @@ static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
                                                 : FCGIX_PM_DEFAULT_MIN_LIFE_MS;
     for (i = first; i < first + n; i++) {
         pm->slots[i].fd = -1;
+        pm->slots[i].dynamic = dynamic;
         set_state(pm, i, FCGIX_SB_EMPTY, 0);
     }
     strcpy(k->path, path);
@@ -872,7 +884,7 @@ static int grow_class(pm_t *pm, int c)
     for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots); i++) {
         if (pm->slots[i].state == FCGIX_SB_EMPTY) {
             spawn(pm, c, i);
-            return 0;
+            return pm->slots[i].state == FCGIX_SB_RUNNING ? 0 : -1;
         }
     }
     return -1;
@@ -1181,19 +1193,24 @@ static void start_as(pm_t *pm, int fd, char *args)
  * it at once, so wait briefly only. */
 static int read_control_line(int fd, char *buf, size_t size)
 {
+    long long deadline = now_ms() + FCGIX_PM_CONTROL_READ_MS, left;
     struct pollfd pfd;
     size_t len = 0;
     ssize_t n;
 
     pfd.fd = fd;
     pfd.events = POLLIN;
-    while (len < size - 1) {
-        if (poll(&pfd, 1, FCGIX_PM_CONTROL_READ_MS) <= 0) {
+    /* SIGCHLD interrupts poll() and recv() (no SA_RESTART): carry on. */
+    while (len < size - 1 && (left = deadline - now_ms()) > 0) {
+        if (poll(&pfd, 1, (int)left) <= 0) {
+            continue;
+        }
+        n = recv(fd, buf + len, size - 1 - len, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
             return -1;
         }
-        n = recv(fd, buf + len, size - 1 - len, 0);
-        if (n <= 0) {
-            return -1;
+        if (n < 0) {
+            continue;
         }
         len += (size_t)n;
         buf[len] = '\0';

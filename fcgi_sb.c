@@ -127,30 +127,53 @@ static int least_used(fcgix_sb_t *sb, const fcgix_sb_class_t *c, uint64_t *seen)
     return best;
 }
 
+/* Undo a lease that must not be used: no request is counted. */
+static void give_back_uncounted(fcgix_sb_slot_t *s,
+                                const fcgix_sb_lease_t *lease)
+{
+    uint64_t v = LOAD(&s->lease);
+
+    do {
+        if (lease_epoch(v) != lease->epoch || lease_users(v) <= 0) {
+            return;
+        }
+    } while (!lease_cas(&s->lease, &v,
+                        lease_make(lease_epoch(v), lease_users(v) - 1)));
+}
+
 int fcgix_sb_acquire(fcgix_sb_t *sb, int ci, fcgix_sb_lease_t *lease)
 {
     const fcgix_sb_class_t *c = fcgix_sb_class(sb, ci);
+    fcgix_sb_slot_t *s;
     uint64_t v = 0;
-    int tries;
+    int tries, i;
 
-    lease->slot = -1;
     lease->busy = 0;
     /* A failed swap means another request took or gave back a slot at
      * that instant: look again. Bounded so a storm cannot spin. */
     for (tries = 0; tries < 64; tries++) {
-        int i = least_used(sb, c, &v);
-
+        i = least_used(sb, c, &v);
         if (i < 0) {
-            return -1;
+            break;
         }
-        if (lease_cas(&fcgix_sb_slot(sb, i)->lease, &v,
-                      lease_make(lease_epoch(v), lease_users(v) + 1))) {
-            lease->slot = i;
-            lease->epoch = lease_epoch(v);
-            lease->busy = lease_users(v) > 0;
-            return 0;
+        s = fcgix_sb_slot(sb, i);
+        if (!lease_cas(&s->lease, &v,
+                       lease_make(lease_epoch(v), lease_users(v) + 1))) {
+            continue;
         }
+        lease->slot = i;
+        lease->epoch = lease_epoch(v);
+        /* The swap cannot see requests served since least_used() looked
+         * (a lease taken and given back leaves the word as it was); served
+         * + in flight never goes down, so checking again now is exact. */
+        if (used_up(c, s, lease_users(LOAD(&s->lease)) - 1)) {
+            give_back_uncounted(s, lease);
+            continue;
+        }
+        lease->busy = lease_users(v) > 0;
+        return 0;
     }
+    lease->slot = -1;
     return -1;
 }
 

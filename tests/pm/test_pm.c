@@ -7,7 +7,10 @@
  * @file  test_pm.c
  * @brief Process manager tests without httpd: each test forks
  *        fcgix_pm_run() (with an alarm() watchdog) and watches it from
- *        outside through /proc, the log file and the socket.
+ *        outside through /proc, the log file and the sockets. Tests of
+ *        the reworked PM share the scoreboard with it (mmap MAP_SHARED
+ *        before the fork): they take and give leases and raise class
+ *        flags as httpd's handlers do, and talk to its control socket.
  *
  * The test process is a child subreaper, so that processes orphaned by a
  * test come back to it and can be reaped; teardown kills everything a test
@@ -32,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -58,6 +62,10 @@ typedef struct {
     pid_t seen[MAXPIDS]; /* instances recorded by the test */
     int nseen;
     const char *const *argv; /* NULL: the PM's default */
+    char ctl[128];  /* control socket */
+    char dyn[128];  /* socket prefix of dynamic classes */
+    fcgix_sb_t *sb; /* board shared with the PM (mmap), or NULL */
+    size_t sb_size;
 } fixture_t;
 
 static long long now_ms(void)
@@ -318,8 +326,28 @@ static int setup(void **state)
     snprintf(fx->base, sizeof(fx->base), "%s/app", fx->dir);
     snprintf(fx->sock, sizeof(fx->sock), "%s.0", fx->base);
     snprintf(fx->log, sizeof(fx->log), "%s/pm.log", fx->dir);
+    snprintf(fx->ctl, sizeof(fx->ctl), "%s/pm.sock", fx->dir);
+    snprintf(fx->dyn, sizeof(fx->dyn), "%s/dyn", fx->dir);
     *state = fx;
     return 0;
+}
+
+/* Remove the files of our own mkdtemp() directory (no subdirectories). */
+static void empty_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[320];
+
+    while (d && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
 }
 
 /* Kill everything the test started, by pid, then reap what comes back to
@@ -353,13 +381,10 @@ static int teardown(void **state)
     if (getenv("PM_TEST_VERBOSE")) {
         dump_log(fx);
     }
-    for (i = 0; i < 8; i++) {
-        char sock[160];
-
-        snprintf(sock, sizeof(sock), "%s.%d", fx->base, i);
-        unlink(sock);
+    if (fx->sb) {
+        munmap(fx->sb, fx->sb_size);
     }
-    unlink(fx->log);
+    empty_dir(fx->dir); /* sockets, the log, copies of apps */
     rmdir(fx->dir);
     free(fx);
     return 0;
@@ -803,6 +828,1058 @@ static void test_backoff_table(void **state)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* The board, shared with the PM                                       */
+/* ------------------------------------------------------------------ */
+
+static long long wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The board lives in memory shared with the forked PM, so that the test
+ * takes and gives leases the way httpd's handlers do and sees what the
+ * PM writes. */
+static fcgix_sb_t *map_board(fixture_t *fx, int nclasses, int nslots)
+{
+    void *mem;
+
+    fx->sb_size = fcgix_sb_size(nclasses, nslots);
+    mem = mmap(NULL, fx->sb_size, PROT_READ | PROT_WRITE,
+               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(mem != MAP_FAILED);
+    fx->sb = fcgix_sb_init(mem, nclasses, nslots);
+    return fx->sb;
+}
+
+/* Board index of slot @p k of class @p c. */
+static int slot_index(const fixture_t *fx, int c, int k)
+{
+    return (int)fcgix_sb_class(fx->sb, c)->first_slot + k;
+}
+
+static fcgix_sb_slot_t *slot_of(const fixture_t *fx, int c, int k)
+{
+    return fcgix_sb_slot(fx->sb, slot_index(fx, c, k));
+}
+
+static pid_t slot_pid(const fcgix_sb_slot_t *s)
+{
+    return (pid_t)__atomic_load_n(&s->pid, __ATOMIC_ACQUIRE);
+}
+
+static uint32_t slot_state(const fcgix_sb_slot_t *s)
+{
+    return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+}
+
+/* Wait until @p s takes requests with a process other than @p old;
+ * return that pid (remembered for teardown), 0 on timeout. */
+static pid_t wait_open(fixture_t *fx, const fcgix_sb_slot_t *s, pid_t old,
+                       long timeout_ms)
+{
+    long long end = now_ms() + timeout_ms;
+
+    while (now_ms() < end) {
+        pid_t pid = slot_pid(s);
+
+        if (pid > 0 && pid != old && slot_state(s) == FCGIX_SB_RUNNING
+            && fcgix_sb_users(s) >= 0) {
+            remember(fx, &pid, 1);
+            return pid;
+        }
+        sleep_ms(10);
+    }
+    return 0;
+}
+
+static int wait_gone(pid_t pid, long timeout_ms)
+{
+    long long end = now_ms() + timeout_ms;
+
+    while (now_ms() < end) {
+        if (gone(pid)) {
+            return 1;
+        }
+        sleep_ms(10);
+    }
+    return gone(pid);
+}
+
+static int wait_unlinked(const char *path, long timeout_ms)
+{
+    long long end = now_ms() + timeout_ms;
+    struct stat st;
+
+    while (now_ms() < end) {
+        if (lstat(path, &st) != 0 && errno == ENOENT) {
+            return 1;
+        }
+        sleep_ms(10);
+    }
+    return 0;
+}
+
+/* Wait until the log has at least @p n lines containing @p needle. */
+static int wait_log(const fixture_t *fx, const char *needle, int n,
+                    long timeout_ms)
+{
+    long long end = now_ms() + timeout_ms;
+
+    while (now_ms() < end) {
+        if (log_count(fx, needle) >= n) {
+            return 1;
+        }
+        sleep_ms(20);
+    }
+    return 0;
+}
+
+static void take(const fixture_t *fx, int c, fcgix_sb_lease_t *l)
+{
+    assert_int_equal(fcgix_sb_acquire(fx->sb, c, l), 0);
+    assert_true(l->slot >= 0);
+}
+
+static void give(const fixture_t *fx, const fcgix_sb_lease_t *l)
+{
+    fcgix_sb_release(fx->sb, l, wall_ms());
+}
+
+/* Socket files left in @p dir. */
+static int sockets_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    struct stat st;
+    char path[320];
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+            fprintf(stderr, "left behind: %s\n", path);
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    assert_int_equal(fchmod(fd, mode), 0); /* whatever the umask */
+    close(fd);
+}
+
+/* A private copy of the test app: its own class, and a file whose mtime
+ * a test may change without touching the build. */
+static void copy_app(const char *to)
+{
+    char buf[65536];
+    int in = open(RESPONDER, O_RDONLY | O_CLOEXEC);
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+    ssize_t n;
+
+    assert_true(in >= 0 && out >= 0);
+    while ((n = read(in, buf, sizeof(buf))) > 0) {
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    }
+    assert_int_equal(n, 0);
+    close(in);
+    close(out); /* before any execve: ETXTBSY otherwise */
+}
+
+/* ------------------------------------------------------------------ */
+/* A full configuration and the control socket                         */
+/* ------------------------------------------------------------------ */
+
+static const char *const test_env[] = { "FCGIX_TEST=1", NULL };
+
+/* Control socket and dynamic template: up to @p per_class processes per
+ * app, @p max dynamic ones in all; no static app, no idle reaping. */
+static void dyn_config(const fixture_t *fx, fcgix_pm_config_t *cfg,
+                       int per_class, int max)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->control_path = fx->ctl;
+    cfg->dynamic_base = fx->dyn;
+    cfg->dynamic.processes = per_class;
+    cfg->dynamic.listen_queue_depth = 16;
+    cfg->dynamic.env = test_env;
+    cfg->dynamic.restart_delay_ms = 100;
+    cfg->max_processes = max;
+    cfg->drain_ms = 5000;
+}
+
+/* The test app as a static class of @p procs on the fixture's base. */
+static void static_app(const fixture_t *fx, fcgix_pm_app_t *app, int procs)
+{
+    memset(app, 0, sizeof(*app));
+    app->path = RESPONDER;
+    app->socket_base = fx->base;
+    app->processes = procs;
+    app->listen_queue_depth = 16;
+    app->env = test_env;
+    app->restart_delay_ms = 100;
+}
+
+/* Fork the PM with @p cfg on a shared board sized for it. */
+static pid_t start_pm_cfg(fixture_t *fx, fcgix_pm_config_t *cfg)
+{
+    int nclasses, nslots = fcgix_pm_board_slots(cfg, &nclasses);
+    pid_t pid;
+
+    cfg->sb = map_board(fx, nclasses, nslots);
+    cfg->log = log_to_fd;
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd;
+
+        alarm(30); /* watchdog, as in run_pm() */
+        fd = open(fx->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        cfg->baton = &fd;
+        _exit(fcgix_pm_run(cfg));
+    }
+    fx->pm = pid;
+    return pid;
+}
+
+/* Connect to the control socket; the PM may still be binding it. */
+static int connect_ctl(const fixture_t *fx)
+{
+    long long end = now_ms() + 5000;
+    struct sockaddr_un sa;
+    int fd;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    strcpy(sa.sun_path, fx->ctl);
+    for (;;) {
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+            return fd;
+        }
+        close(fd);
+        assert_true(now_ms() < end);
+        sleep_ms(20);
+    }
+}
+
+/* Send @p line; the answer (without its newline) goes to @p out, ""
+ * when none came within @p timeout_ms or the PM dropped the request. */
+static void control(const fixture_t *fx, const char *line, char *out,
+                    size_t cap, long timeout_ms)
+{
+    long long end = now_ms() + timeout_ms;
+    struct pollfd pfd;
+    size_t len = 0;
+    int fd = connect_ctl(fx);
+    ssize_t n;
+    char *nl;
+
+    out[0] = '\0';
+    if (write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
+        close(fd); /* EPIPE: closed unread */
+        return;
+    }
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    while (len < cap - 1 && now_ms() < end && !strchr(out, '\n')) {
+        if (poll(&pfd, 1, 20) <= 0) {
+            continue;
+        }
+        n = read(fd, out + len, cap - 1 - len);
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+        out[len] = '\0';
+    }
+    close(fd);
+    if ((nl = strchr(out, '\n')) != NULL) {
+        *nl = '\0';
+    }
+}
+
+/* "START <path>", answered within 6 s. */
+static void start_cmd(const fixture_t *fx, const char *path, char *out,
+                      size_t cap)
+{
+    char line[FCGIX_PM_CONTROL_MAX];
+
+    snprintf(line, sizeof(line), "START %s\n", path);
+    control(fx, line, out, cap, 6000);
+}
+
+/* START that must answer OK; returns the class on the board. */
+static int start_ok(const fixture_t *fx, const char *path)
+{
+    char answer[256];
+    int c;
+
+    start_cmd(fx, path, answer, sizeof(answer));
+    assert_string_equal(answer, "OK");
+    c = fcgix_sb_find_class(fx->sb, path);
+    assert_true(c >= 0);
+    return c;
+}
+
+static void tick(const fixture_t *fx)
+{
+    int fd = connect_ctl(fx);
+
+    assert_int_equal(write(fd, "TICK\n", 5), 5);
+    close(fd);
+}
+
+/* Raise a class flag as a handler does, send TICK, and wait until the
+ * PM has taken the flag (it clears it before acting on it). */
+static void raise_flag(const fixture_t *fx, uint32_t *flag)
+{
+    long long end = now_ms() + 5000;
+
+    __atomic_store_n(flag, 1, __ATOMIC_RELEASE);
+    tick(fx);
+    while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) != 0) {
+        assert_true(now_ms() < end);
+        sleep_ms(10);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Scoreboard tests, no PM                                             */
+/* ------------------------------------------------------------------ */
+
+/* A board with one class of @p n slots, set up as the PM would. */
+static void board_class(fixture_t *fx, int n)
+{
+    fcgix_sb_class_t *k = fcgix_sb_class(map_board(fx, 1, n), 0);
+
+    strcpy(k->path, "/srv/app");
+    k->kind = FCGIX_SB_STATIC;
+    k->first_slot = 0;
+    k->nslots = (uint32_t)n;
+    k->ready = 1;
+}
+
+static void open_all(fixture_t *fx, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        fcgix_sb_open(fcgix_sb_slot(fx->sb, i));
+    }
+}
+
+static void test_sb_least_used(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_lease_t l[4];
+    int i;
+
+    board_class(fx, 3);
+    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/app"), 0);
+    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/other"), -1);
+    /* a freshly initialised slot is closed */
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l[0]), -1);
+    assert_int_equal(l[0].slot, -1);
+    open_all(fx, 3);
+    for (i = 0; i < 3; i++) {
+        take(fx, 0, &l[i]);
+        assert_int_equal(l[i].slot, i);
+        assert_false(l[i].busy);
+    }
+    take(fx, 0, &l[3]); /* every slot has a request: the busy signal */
+    assert_true(l[3].busy);
+    assert_int_equal(fcgix_sb_users(fcgix_sb_slot(fx->sb, l[3].slot)), 2);
+    give(fx, &l[1]);
+    take(fx, 0, &l[1]); /* the slot just freed is the least used */
+    assert_int_equal(l[1].slot, 1);
+    assert_false(l[1].busy);
+}
+
+static void test_sb_retiring_last(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_lease_t l;
+    int i;
+
+    board_class(fx, 3);
+    open_all(fx, 3);
+    fcgix_sb_slot(fx->sb, 0)->retiring = 1;
+    fcgix_sb_slot(fx->sb, 1)->retiring = 1;
+    for (i = 0; i < 3; i++) { /* even with 0, 1, 2 requests in it */
+        take(fx, 0, &l);
+        assert_int_equal(l.slot, 2);
+    }
+    fcgix_sb_close(fcgix_sb_slot(fx->sb, 2));
+    take(fx, 0, &l); /* no other open slot: a retiring one, least used */
+    assert_int_equal(l.slot, 0);
+    take(fx, 0, &l);
+    assert_int_equal(l.slot, 1);
+    fcgix_sb_close(fcgix_sb_slot(fx->sb, 0));
+    fcgix_sb_close(fcgix_sb_slot(fx->sb, 1));
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l), -1);
+    assert_int_equal(l.slot, -1);
+}
+
+static void test_sb_close_if_idle(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_slot_t *s;
+    fcgix_sb_lease_t l;
+
+    board_class(fx, 1);
+    s = fcgix_sb_slot(fx->sb, 0);
+    fcgix_sb_open(s);
+    take(fx, 0, &l);
+    assert_int_equal(fcgix_sb_close_if_idle(s), 0);
+    assert_int_equal(fcgix_sb_users(s), 1);
+    give(fx, &l);
+    assert_int_equal(fcgix_sb_users(s), 0);
+    assert_int_equal(fcgix_sb_close_if_idle(s), 1);
+    assert_int_equal(fcgix_sb_users(s), -1);
+    assert_int_equal(fcgix_sb_close_if_idle(s), 1); /* closed already */
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l), -1);
+    assert_int_equal(fcgix_sb_users(s), -1);
+}
+
+/* A lease taken before the slot was reopened (a restarted process or PM)
+ * must not move the new process's counts. */
+static void test_sb_stale_lease(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_slot_t *s;
+    fcgix_sb_lease_t old, cur;
+
+    board_class(fx, 1);
+    s = fcgix_sb_slot(fx->sb, 0);
+    fcgix_sb_open(s);
+    take(fx, 0, &old);
+    fcgix_sb_close(s); /* the process died under the request */
+    assert_int_equal(fcgix_sb_users(s), -1);
+    fcgix_sb_open(s); /* its replacement */
+    assert_int_equal(fcgix_sb_users(s), 0);
+    take(fx, 0, &cur);
+    assert_int_equal(cur.slot, 0);
+    assert_true(cur.epoch != old.epoch);
+    assert_int_equal(fcgix_sb_release(fx->sb, &old, 1234), 0);
+    assert_int_equal(fcgix_sb_users(s), 1);
+    assert_int_equal(s->requests, 0);
+    assert_int_equal(s->total_requests, 0);
+    assert_int_equal(s->last_used_ms, 0);
+    assert_int_equal(fcgix_sb_release(fx->sb, &cur, 5678), 1);
+    assert_int_equal(fcgix_sb_users(s), 0);
+    assert_int_equal(s->last_used_ms, 5678);
+    /* given back twice: the count does not go below zero */
+    assert_int_equal(fcgix_sb_release(fx->sb, &cur, 5678), 0);
+    assert_int_equal(fcgix_sb_users(s), 0);
+}
+
+static void test_sb_request_counts(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_slot_t *s;
+    fcgix_sb_lease_t l;
+    int i;
+
+    board_class(fx, 1);
+    s = fcgix_sb_slot(fx->sb, 0);
+    fcgix_sb_open(s);
+    for (i = 1; i <= 3; i++) {
+        take(fx, 0, &l);
+        assert_int_equal(fcgix_sb_release(fx->sb, &l, 100 + i), i);
+    }
+    assert_int_equal(s->requests, 3);
+    assert_int_equal(s->total_requests, 3);
+    assert_int_equal(s->last_used_ms, 103);
+    fcgix_sb_close(s);
+    fcgix_sb_open(s); /* a new process: its own count, the slot's goes on */
+    assert_int_equal(s->requests, 0);
+    take(fx, 0, &l);
+    assert_int_equal(fcgix_sb_release(fx->sb, &l, 200), 1);
+    assert_int_equal(s->total_requests, 4);
+    l.slot = -1;
+    assert_int_equal(fcgix_sb_release(fx->sb, &l, 300), 0);
+}
+
+/* -max-requests on the board: a process that has served, or is
+ * serving, its class's max_requests is never leased again. */
+static void test_sb_max_requests(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_lease_t l[4];
+    int i;
+
+    board_class(fx, 2);
+    fcgix_sb_class(fx->sb, 0)->max_requests = 3;
+    open_all(fx, 2);
+    for (i = 0; i < 3; i++) { /* idle slots tie: the first one serves */
+        take(fx, 0, &l[0]);
+        assert_int_equal(l[0].slot, 0);
+        give(fx, &l[0]);
+    }
+    assert_false(fcgix_sb_slot_available(fx->sb, 0, 0));
+    assert_true(fcgix_sb_slot_available(fx->sb, 0, 1));
+    take(fx, 0, &l[0]);
+    assert_int_equal(l[0].slot, 1);
+    give(fx, &l[0]);
+    fcgix_sb_close(fcgix_sb_slot(fx->sb, 1));
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l[0]), -1);
+    /* in flight counts too: three requests at once use it up */
+    fcgix_sb_open(fcgix_sb_slot(fx->sb, 0)); /* a new process */
+    assert_true(fcgix_sb_slot_available(fx->sb, 0, 0));
+    for (i = 0; i < 3; i++) {
+        take(fx, 0, &l[i]);
+        assert_int_equal(l[i].slot, 0);
+    }
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l[3]), -1);
+    give(fx, &l[0]); /* 1 served + 2 in flight */
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l[3]), -1);
+    assert_false(fcgix_sb_slot_available(fx->sb, 0, 0));
+}
+
+/* ------------------------------------------------------------------ */
+/* Dynamic apps through the control socket                             */
+/* ------------------------------------------------------------------ */
+
+static void test_dynamic_start(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_sb_class_t *k;
+    fcgix_sb_slot_t *s;
+    char body[4096];
+    pid_t kid, pid;
+    int c;
+
+    dyn_config(fx, &cfg, 2, 4);
+    start_pm_cfg(fx, &cfg);
+    c = start_ok(fx, RESPONDER);
+    k = fcgix_sb_class(fx->sb, c);
+    assert_int_equal(k->kind, FCGIX_SB_DYNAMIC);
+    assert_int_equal(k->nslots, 2);
+    s = slot_of(fx, c, 0);
+    pid = wait_open(fx, s, 0, 1000); /* OK means a slot is open already */
+    assert_true(pid > 0);
+    assert_int_equal(children_of(fx->pm, &kid, 1), 1);
+    assert_int_equal(kid, pid);
+    assert_int_equal(strncmp(s->socket_path, fx->dyn, strlen(fx->dyn)), 0);
+    fcgi_get(s->socket_path, body, sizeof(body));
+    assert_non_null(strstr(body, "hello"));
+    assert_int_equal(start_ok(fx, RESPONDER), c); /* same class */
+    sleep_ms(300);
+    assert_int_equal(children_of(fx->pm, NULL, 0), 1);
+    assert_int_equal(slot_state(slot_of(fx, c, 1)), FCGIX_SB_EMPTY);
+    assert_int_equal(log_count(fx, "new dynamic class"), 1);
+}
+
+static void expect_fail(const fixture_t *fx, const char *path, const char *why)
+{
+    char answer[1400];
+
+    start_cmd(fx, path, answer, sizeof(answer));
+    if (strncmp(answer, "FAIL ", 5) != 0 || !strstr(answer, why)) {
+        fprintf(stderr, "START %s: \"%s\", want FAIL ...%s\n", path, answer,
+                why);
+    }
+    assert_int_equal(strncmp(answer, "FAIL ", 5), 0);
+    assert_non_null(strstr(answer, why));
+    assert_int_equal(fcgix_sb_find_class(fx->sb, path), -1);
+}
+
+static void test_dynamic_refused(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    char noexec[160], missing[160];
+
+    snprintf(noexec, sizeof(noexec), "%s/noexec", fx->dir);
+    snprintf(missing, sizeof(missing), "%s/missing", fx->dir);
+    write_file(noexec, "#!/bin/sh\nexit 0\n", 0644);
+    dyn_config(fx, &cfg, 2, 4);
+    start_pm_cfg(fx, &cfg);
+    expect_fail(fx, noexec, "not executable");
+    expect_fail(fx, missing, "No such file");
+    expect_fail(fx, "build/fcgi_responder", "not an absolute path");
+    expect_fail(fx, fx->dir, "not a regular file");
+    sleep_ms(200);
+    assert_int_equal(children_of(fx->pm, NULL, 0), 0);
+    assert_int_equal(log_count(fx, "new dynamic class"), 0);
+    assert_int_equal(log_count(fx, "): started on "), 0);
+}
+
+/* Hold a lease on the newest process and ask for one more, as a handler
+ * that found every process busy does. */
+static void grow_once(fixture_t *fx, int c, int k, fcgix_sb_lease_t *l)
+{
+    fcgix_sb_class_t *cls = fcgix_sb_class(fx->sb, c);
+
+    take(fx, c, l);
+    assert_int_equal(l->slot, slot_index(fx, c, k - 1));
+    raise_flag(fx, &cls->more_wanted);
+    assert_true(wait_open(fx, slot_of(fx, c, k), 0, 5000) > 0);
+}
+
+static void test_scale_up(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_sb_lease_t la[4], lb;
+    char a[160], b[160];
+    int ca, cb;
+
+    snprintf(a, sizeof(a), "%s/app_a", fx->dir);
+    snprintf(b, sizeof(b), "%s/app_b", fx->dir);
+    copy_app(a);
+    copy_app(b);
+    dyn_config(fx, &cfg, 3, 4);
+    start_pm_cfg(fx, &cfg);
+    ca = start_ok(fx, a);
+    grow_once(fx, ca, 1, &la[0]);
+    grow_once(fx, ca, 2, &la[1]);
+    assert_true(wait_children(fx->pm, 3, 2000));
+    take(fx, ca, &la[2]);
+    take(fx, ca, &la[3]); /* a 4th request finds every process busy */
+    assert_true(la[3].busy);
+    raise_flag(fx, &fcgix_sb_class(fx->sb, ca)->more_wanted);
+    sleep_ms(500); /* a start would have happened in the pass that took it */
+    assert_int_equal(children_of(fx->pm, NULL, 0), 3); /* -processes */
+    /* the 4th dynamic process, of another class, is the last allowed */
+    cb = start_ok(fx, b);
+    assert_true(wait_children(fx->pm, 4, 2000));
+    take(fx, cb, &lb);
+    raise_flag(fx, &fcgix_sb_class(fx->sb, cb)->more_wanted);
+    sleep_ms(500);
+    assert_int_equal(children_of(fx->pm, NULL, 0), 4); /* -maxProcesses */
+    assert_int_equal(slot_state(slot_of(fx, cb, 1)), FCGIX_SB_EMPTY);
+    assert_int_equal(log_count(fx, "every process was busy; started one"), 2);
+}
+
+static void test_idle_reaping(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_sb_slot_t *s;
+    fcgix_sb_lease_t l;
+    char sock[FCGIX_SB_SOCK_MAX];
+    long long t0;
+    pid_t pid;
+    int c;
+
+    dyn_config(fx, &cfg, 2, 4);
+    cfg.kill_interval_ms = 500;
+    cfg.min_processes = 0;
+    start_pm_cfg(fx, &cfg);
+    c = start_ok(fx, RESPONDER);
+    t0 = now_ms();
+    s = slot_of(fx, c, 0);
+    pid = wait_open(fx, s, 0, 1000);
+    assert_true(pid > 0);
+    strcpy(sock, s->socket_path);
+    assert_true(wait_gone(pid, 5000));
+    assert_true(now_ms() - t0 >= 300); /* -killInterval, not at once */
+    /* gone() counts a zombie: give the PM time to reap and unlink */
+    assert_true(wait_unlinked(sock, 3000));
+    assert_int_equal(slot_state(s), FCGIX_SB_EMPTY);
+    assert_int_equal(log_count(fx, "idle longer than -killInterval"), 1);
+
+    /* Started again on demand; a process in use is never idle. */
+    assert_int_equal(start_ok(fx, RESPONDER), c);
+    pid = wait_open(fx, s, 0, 1000);
+    assert_true(pid > 0);
+    take(fx, c, &l);
+    sleep_ms(2000);
+    assert_false(gone(pid));
+    assert_int_equal(slot_state(s), FCGIX_SB_RUNNING);
+    assert_int_equal(fcgix_sb_users(s), 1);
+    give(fx, &l);
+    assert_true(wait_gone(pid, 5000));
+    assert_int_equal(log_count(fx, "idle longer than -killInterval"), 2);
+    assert_int_equal(log_count(fx, "failure in a row"), 0);
+}
+
+/* -minProcesses: dynamic processes never stopped for idling. Two idle
+ * processes and a minimum of one: only one may stop. */
+static void test_idle_keeps_min_processes(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_sb_lease_t l0, l1;
+    pid_t p0, p1;
+    int c;
+
+    dyn_config(fx, &cfg, 2, 4);
+    cfg.kill_interval_ms = 500;
+    cfg.min_processes = 1;
+    start_pm_cfg(fx, &cfg);
+    c = start_ok(fx, RESPONDER);
+    p0 = wait_open(fx, slot_of(fx, c, 0), 0, 1000);
+    grow_once(fx, c, 1, &l0);
+    p1 = slot_pid(slot_of(fx, c, 1));
+    take(fx, c, &l1);
+    assert_int_equal(l1.slot, slot_index(fx, c, 1));
+    give(fx, &l0); /* both idle from the same instant */
+    give(fx, &l1);
+    assert_true(wait_log(fx, "idle longer than -killInterval", 1, 5000));
+    sleep_ms(1500); /* two more passes of the PM */
+    assert_int_equal(gone(p0) + gone(p1), 1);
+    assert_int_equal(children_of(fx->pm, NULL, 0), 1);
+}
+
+/* -maxProcesses counts a process whose first start failed (here: its
+ * socket path is taken by a regular file) once it does start: with 3 in
+ * all, app A's 2 processes and app B's first leave no room for more. */
+static void test_max_processes_after_failed_bind(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_sb_lease_t la, lb;
+    char a[160], b[160], blocker[160];
+    int ca, cb;
+
+    snprintf(a, sizeof(a), "%s/app_a", fx->dir);
+    snprintf(b, sizeof(b), "%s/app_b", fx->dir);
+    copy_app(a);
+    copy_app(b);
+    dyn_config(fx, &cfg, 2, 3);
+    start_pm_cfg(fx, &cfg);
+    ca = start_ok(fx, a);
+    /* slot 1's socket is slot 0's with ".1" for ".0" */
+    snprintf(blocker, sizeof(blocker), "%s", slot_of(fx, ca, 0)->socket_path);
+    blocker[strlen(blocker) - 1] = '1';
+    write_file(blocker, "", 0600);
+    take(fx, ca, &la);
+    raise_flag(fx, &fcgix_sb_class(fx->sb, ca)->more_wanted);
+    assert_true(wait_log(fx, "cannot remove the stale socket", 1, 3000));
+    assert_int_equal(unlink(blocker), 0); /* the retry binds */
+    assert_true(wait_open(fx, slot_of(fx, ca, 1), 0, 5000) > 0);
+    cb = start_ok(fx, b);
+    assert_int_equal(children_of(fx->pm, NULL, 0), 3); /* the maximum */
+    take(fx, cb, &lb);
+    raise_flag(fx, &fcgix_sb_class(fx->sb, cb)->more_wanted);
+    sleep_ms(500);
+    assert_int_equal(children_of(fx->pm, NULL, 0), 3);
+}
+
+/* ------------------------------------------------------------------ */
+/* Replacing processes: -max-requests, -autoUpdate                     */
+/* ------------------------------------------------------------------ */
+
+static void test_recycle_max_requests(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    fcgix_sb_slot_t *s;
+    fcgix_sb_lease_t l;
+    pid_t p0, p1;
+    int i;
+
+    dyn_config(fx, &cfg, 1, 4); /* for the control socket (TICK) */
+    static_app(fx, &app, 1);
+    app.max_requests = 3;
+    cfg.apps = &app;
+    cfg.napps = 1;
+    start_pm_cfg(fx, &cfg);
+    s = fcgix_sb_slot(fx->sb, 0);
+    p0 = wait_open(fx, s, 0, 5000);
+    assert_true(p0 > 0);
+    for (i = 1; i <= 3; i++) {
+        take(fx, 0, &l);
+        assert_int_equal(l.slot, 0);
+        assert_int_equal(fcgix_sb_release(fx->sb, &l, wall_ms()), i);
+        if (i == 2) { /* not yet due */
+            tick(fx);
+            sleep_ms(300);
+            assert_int_equal(slot_pid(s), p0);
+        }
+    }
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l), -1); /* used up */
+    tick(fx);
+    p1 = wait_open(fx, s, p0, 5000);
+    assert_true(p1 > 0);
+    assert_true(wait_gone(p0, 3000));
+    assert_int_equal(s->restarts, 1);
+    assert_int_equal(s->requests, 0);
+    assert_int_equal(s->total_requests, 3);
+    assert_int_equal(s->retiring, 0);
+    assert_int_equal(log_count(fx, "served its -max-requests"), 1);
+    assert_int_equal(log_count(fx, "failure in a row"), 0);
+    assert_int_equal(log_count(fx, "exited with status"), 0);
+    take(fx, 0, &l); /* the new process takes requests */
+    assert_int_equal(fcgix_sb_release(fx->sb, &l, wall_ms()), 1);
+}
+
+/* Give @p path an mtime @p secs later than it has. */
+static void touch_later(const char *path, int secs)
+{
+    struct timespec ts[2];
+    struct stat st;
+
+    assert_int_equal(stat(path, &st), 0);
+    ts[0].tv_sec = 0;
+    ts[0].tv_nsec = UTIME_OMIT;
+    ts[1].tv_sec = st.st_mtime + secs;
+    ts[1].tv_nsec = 0;
+    assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void test_auto_update(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_sb_class_t *k;
+    fcgix_sb_slot_t *s;
+    fcgix_sb_lease_t l;
+    struct stat st;
+    char app[160];
+    pid_t p1, p2, p3;
+    int c;
+
+    snprintf(app, sizeof(app), "%s/app_u", fx->dir);
+    copy_app(app);
+    dyn_config(fx, &cfg, 1, 4);
+    start_pm_cfg(fx, &cfg);
+    c = start_ok(fx, app);
+    k = fcgix_sb_class(fx->sb, c);
+    s = slot_of(fx, c, 0);
+    p1 = wait_open(fx, s, 0, 1000);
+    assert_true(p1 > 0);
+
+    /* Idle: replaced at once. */
+    touch_later(app, 100);
+    raise_flag(fx, &k->update_wanted);
+    p2 = wait_open(fx, s, p1, 5000);
+    assert_true(p2 > 0);
+    assert_true(wait_gone(p1, 3000));
+    assert_int_equal(stat(app, &st), 0);
+    assert_int_equal(k->mtime_s, (int64_t)st.st_mtime);
+    assert_int_equal(log_count(fx, "stopping: its file changed"), 1);
+
+    /* In use: avoided, and replaced only once given back. */
+    take(fx, c, &l);
+    touch_later(app, 100);
+    raise_flag(fx, &k->update_wanted);
+    sleep_ms(1500);
+    assert_int_equal(slot_pid(s), p2);
+    assert_false(gone(p2));
+    assert_int_equal(s->retiring, 1);
+    give(fx, &l);
+    p3 = wait_open(fx, s, p2, 5000); /* the PM's own pass, no TICK */
+    assert_true(p3 > 0);
+    assert_true(wait_gone(p2, 3000));
+    assert_int_equal(s->retiring, 0);
+    assert_int_equal(log_count(fx, "stopping: its file changed"), 2);
+    assert_int_equal(log_count(fx, "failure in a row"), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Graceful stop (SIGUSR1)                                             */
+/* ------------------------------------------------------------------ */
+
+/* Static app of @p procs with the control socket; every slot open. */
+static void start_static(fixture_t *fx, fcgix_pm_config_t *cfg,
+                         fcgix_pm_app_t *app, int procs, int drain_ms,
+                         pid_t *pids)
+{
+    int i;
+
+    dyn_config(fx, cfg, 1, 4);
+    static_app(fx, app, procs);
+    cfg->apps = app;
+    cfg->napps = 1;
+    cfg->drain_ms = drain_ms;
+    start_pm_cfg(fx, cfg);
+    for (i = 0; i < procs; i++) {
+        pids[i] = wait_open(fx, fcgix_sb_slot(fx->sb, i), 0, 5000);
+        assert_true(pids[i] > 0);
+    }
+}
+
+static void expect_exit0(fixture_t *fx, long timeout_ms)
+{
+    int st = wait_exit(fx->pm, timeout_ms);
+
+    assert_true(st != -1);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    fx->pm = 0;
+}
+
+static void test_graceful_waits_for_lease(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    fcgix_sb_lease_t l;
+    pid_t pids[3];
+    long long t0;
+    int i;
+
+    start_static(fx, &cfg, &app, 3, 8000, pids);
+    take(fx, 0, &l);
+    assert_int_equal(l.slot, 0);
+    t0 = now_ms();
+    assert_int_equal(kill(fx->pm, SIGUSR1), 0);
+    for (i = 1; i < 3; i++) {
+        assert_true(wait_gone(pids[i], 3000));
+    }
+    sleep_ms(1000);
+    assert_false(gone(pids[0]));
+    assert_int_equal(waitpid(fx->pm, NULL, WNOHANG), 0);
+    give(fx, &l);
+    expect_exit0(fx, 4000);
+    assert_true(now_ms() - t0 < cfg.drain_ms); /* not the deadline */
+    assert_int_equal(proc_stat(pids[0], NULL), 0);
+    assert_int_equal(sockets_in(fx->dir), 0);
+    assert_int_equal(log_count(fx, "stopping: graceful stop"), 3);
+    assert_int_equal(log_count(fx, "sending SIGKILL"), 0);
+}
+
+static void test_graceful_drain_deadline(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    fcgix_sb_lease_t l;
+    pid_t pid;
+    long long t0, took;
+
+    start_static(fx, &cfg, &app, 1, 1500, &pid);
+    take(fx, 0, &l); /* never given back: a request that hangs */
+    t0 = now_ms();
+    assert_int_equal(kill(fx->pm, SIGUSR1), 0);
+    expect_exit0(fx, cfg.drain_ms + FCGIX_PM_SHUTDOWN_GRACE_MS + 3000);
+    took = now_ms() - t0;
+    assert_true(took >= cfg.drain_ms - 100);
+    assert_true(took < cfg.drain_ms + FCGIX_PM_SHUTDOWN_GRACE_MS + 1000);
+    assert_int_equal(proc_stat(pid, NULL), 0);
+    assert_int_equal(sockets_in(fx->dir), 0);
+    /* the slot was closed under the lease: giving it back counts nothing */
+    assert_int_equal(fcgix_sb_release(fx->sb, &l, wall_ms()), 0);
+    assert_int_equal(fcgix_sb_users(fcgix_sb_slot(fx->sb, 0)), -1);
+}
+
+/* A fast stop (SIGTERM) during a graceful one must not wait for the
+ * drain: httpd gives the PM 3 s before SIGKILL. */
+static void test_sigterm_cuts_graceful_drain(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    fcgix_sb_lease_t l;
+    pid_t pid;
+
+    start_static(fx, &cfg, &app, 1, 10000, &pid);
+    take(fx, 0, &l);
+    assert_int_equal(kill(fx->pm, SIGUSR1), 0);
+    assert_true(wait_log(fx, "): graceful stop: ", 1, 2000));
+    assert_int_equal(kill(fx->pm, SIGTERM), 0);
+    expect_exit0(fx, FCGIX_PM_SHUTDOWN_GRACE_MS + 1500);
+    assert_true(wait_gone(pid, 1000));
+}
+
+/* ------------------------------------------------------------------ */
+/* The control socket: signals, back-off answers                       */
+/* ------------------------------------------------------------------ */
+
+/* A signal (here SIGCHLD, which a dying app sends at any time) that
+ * reaches the PM while it waits for a control line must not lose the
+ * request. The line is sent 50 ms after the connect, well inside the
+ * PM's FCGIX_PM_CONTROL_READ_MS; an attempt that took longer than that
+ * (a stalled test process) proves nothing and is made again. */
+static void test_control_line_survives_signal(void **state)
+{
+    static const char line[] = "START " RESPONDER "\n";
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    char answer[256];
+    int attempt, fd, done = 0;
+    long long t0;
+    ssize_t n;
+
+    dyn_config(fx, &cfg, 1, 4);
+    start_pm_cfg(fx, &cfg);
+    start_ok(fx, RESPONDER); /* the class exists: the next START is quick */
+    for (attempt = 0; attempt < 5 && !done; attempt++) {
+        fd = connect_ctl(fx);
+        t0 = now_ms();
+        sleep_ms(30); /* the PM accepts and waits for the line */
+        assert_int_equal(kill(fx->pm, SIGCHLD), 0);
+        sleep_ms(20); /* and takes the signal before the line arrives */
+        n = write(fd, line, sizeof(line) - 1);
+        if (now_ms() - t0 >= FCGIX_PM_CONTROL_READ_MS - 50) {
+            close(fd);
+            continue;
+        }
+        answer[0] = '\0';
+        if (n == (ssize_t)sizeof(line) - 1) {
+            struct pollfd pfd = { fd, POLLIN, 0 };
+
+            if (poll(&pfd, 1, 6000) > 0
+                && (n = read(fd, answer, sizeof(answer) - 1)) > 0) {
+                answer[n] = '\0';
+            }
+        }
+        close(fd);
+        done = 1;
+    }
+    assert_true(done);
+    assert_string_equal(answer, "OK\n");
+}
+
+static void test_start_backoff_answer(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_sb_class_t *k;
+    char app[160], answer[256];
+    long long end, t;
+    int busy = 0, dropped = 0;
+
+    snprintf(app, sizeof(app), "%s/exit1.sh", fx->dir);
+    write_file(app, "#!/bin/sh\nexit 1\n", 0755);
+    dyn_config(fx, &cfg, 1, 4);
+    start_pm_cfg(fx, &cfg);
+    end = now_ms() + 15000;
+    while (!busy && now_ms() < end) {
+        t = now_ms();
+        start_cmd(fx, app, answer, sizeof(answer));
+        assert_true(now_ms() - t < 6000); /* answered, not left hanging */
+        if (answer[0] == '\0' && dropped++ < 3) {
+            /* Dropped at once by a SIGCHLD of the dying app: the bug
+             * test_control_line_survives_signal shows; not this one. */
+            continue;
+        }
+        if (strncmp(answer, "BUSY ", 5) == 0) {
+            busy = atoi(answer + 5);
+            assert_true(busy >= 1);
+            assert_non_null(strstr(answer, "backing off"));
+        }
+        else {
+            /* a start that exec'd counts as ready until it exits */
+            assert_string_equal(answer, "OK");
+        }
+    }
+    assert_true(busy >= 1);
+    assert_true(log_count(fx, "failure in a row") >= 2);
+    assert_true(log_count(fx, "): started on ") <= 8); /* no storm */
+    k = fcgix_sb_class(fx->sb, fcgix_sb_find_class(fx->sb, app));
+    assert_true(k->failed_starts >= 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -822,6 +1899,34 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_instance_fds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_startup_error, setup, teardown),
         cmocka_unit_test(test_backoff_table),
+        cmocka_unit_test_setup_teardown(test_sb_least_used, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_retiring_last, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_close_if_idle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_stale_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_request_counts, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sb_max_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dynamic_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dynamic_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scale_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_reaping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_keeps_min_processes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_max_processes_after_failed_bind,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recycle_max_requests, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_auto_update, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_graceful_waits_for_lease, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_graceful_drain_deadline, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_cuts_graceful_drain, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_start_backoff_answer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_control_line_survives_signal,
+                                        setup, teardown),
     };
 
     if (access(RESPONDER, X_OK) != 0) {
