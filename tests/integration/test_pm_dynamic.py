@@ -258,8 +258,11 @@ def test_execcgi_off_is_403_and_missing_file_is_404(httpd):
 
 
 def test_app_exiting_at_once_gets_503_without_fork_storm(httpd):
-    """An app that exits at once: every request gets 503 + Retry-After
-    within -startTimeout + 5 s, and restarts back off."""
+    """An app that exits at once: every request ends within -startTimeout
+    + 5 s, and restarts back off. The request that started it may get 502
+    (it was handed the new process, which died without answering: its
+    queued connection is reset at once); every later one gets 503 +
+    Retry-After while the app is backed off."""
     start_timeout = 5
     bound = start_timeout + 5
     # -idle-timeout below the bound: a request stuck on a socket nobody
@@ -291,8 +294,11 @@ def test_app_exiting_at_once_gets_503_without_fork_storm(httpd):
           "%d s" % (len(results), time.monotonic() - t0, results,
                     len(exits), window))
     assert not any(t.is_alive() for t in threads), "a request did not end"
-    bad = [r for r in results if r.status != 503 or r.seconds >= bound
-           or "Retry-After" not in r.headers]
+    first_502 = [r for r in results[:1] if r.status == 502]
+    bad = [r for r in results
+           if r not in first_502 and (r.status != 503 or r.seconds >= bound
+                                      or "Retry-After" not in r.headers)]
+    bad += [r for r in first_502 if r.seconds >= bound]
     assert not bad, "expected 503 + Retry-After within %d s each: %r" % (
         bound, bad)
     assert len(exits) < 12, "fork storm: %d exits in %d s" % (
