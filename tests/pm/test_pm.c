@@ -1622,6 +1622,60 @@ static void test_recycle_max_requests(void **state)
     assert_int_equal(fcgix_sb_release(fx->sb, &l, wall_ms()), 1);
 }
 
+/* Line number of the first log line containing @p needle, 0 if none. */
+static int log_first(const fixture_t *fx, const char *needle)
+{
+    char line[1024];
+    int n = 0, found = 0;
+    FILE *f = fopen(fx->log, "r");
+
+    while (f && !found && fgets(line, sizeof(line), f)) {
+        n++;
+        found = strstr(line, needle) != NULL;
+    }
+    if (f) {
+        fclose(f);
+    }
+    return found ? n : 0;
+}
+
+/* An app that exits 0 soon after starting (before -min-server-life):
+ * after serving a request that is a normal end (php-cgi after
+ * PHP_FCGI_MAX_REQUESTS), restarted at once; without one it is a failed
+ * start, backed off. */
+static void test_clean_exit_after_requests(void **state)
+{
+    fixture_t *fx = *state;
+    char app_path[160];
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    fcgix_sb_lease_t l;
+    fcgix_sb_slot_t *s;
+    int lived, failed;
+
+    snprintf(app_path, sizeof(app_path), "%s/quick.sh", fx->dir);
+    write_file(app_path, "#!/bin/sh\nsleep 0.3\nexit 0\n", 0755);
+    dyn_config(fx, &cfg, 1, 4);
+    static_app(fx, &app, 1);
+    app.path = app_path;
+    app.min_server_life_ms = 5000;
+    cfg.apps = &app;
+    cfg.napps = 1;
+    start_pm_cfg(fx, &cfg);
+    s = fcgix_sb_slot(fx->sb, 0);
+    assert_true(wait_open(fx, s, 0, 5000) > 0);
+    take(fx, 0, &l); /* one request served by the first process */
+    give(fx, &l);
+    assert_true(wait_log(fx, "failure in a row", 1, 5000));
+    lived = log_first(fx, "): lived ");
+    failed = log_first(fx, "failure in a row");
+    /* The first process served a request: restarted without back-off;
+     * the second served none: its exit is a failed start. */
+    assert_true(lived > 0);
+    assert_true(failed > lived);
+    assert_int_equal(log_count(fx, "1st failure in a row"), 1);
+}
+
 /* Give @p path an mtime @p secs later than it has. */
 static void touch_later(const char *path, int secs)
 {
@@ -1914,6 +1968,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_max_processes_after_failed_bind,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clean_exit_after_requests, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_recycle_max_requests, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_auto_update, setup, teardown),
