@@ -207,21 +207,20 @@ static int start_class(request_rec *r)
 
 typedef struct {
     fcgix_sb_lease_t lease;
-    long max_requests;
+    int cls;
 } held_t;
 
 /* Pool cleanup: give the process back; when it has served its
- * -max-requests, mark it so that no new request picks it and tell the
- * PM, which replaces it once it is idle. */
+ * -max-requests, tell the PM, which replaces it once it is idle (no new
+ * request is given to it meanwhile: fcgix_sb_acquire). */
 static apr_status_t give_back(void *data)
 {
     held_t *h = data;
+    uint64_t max = fcgix_sb_class(managed.sb, h->cls)->max_requests;
     uint64_t served = fcgix_sb_release(managed.sb, &h->lease,
                                        apr_time_as_msec(apr_time_now()));
 
-    if (h->max_requests > 0 && served >= (uint64_t)h->max_requests) {
-        __atomic_store_n(&fcgix_sb_slot(managed.sb, h->lease.slot)->retiring, 1,
-                         __ATOMIC_RELEASE);
+    if (max > 0 && served >= max) {
         tick_pm();
     }
     return APR_SUCCESS;
@@ -274,17 +273,18 @@ static int class_of(const request_rec *r, const fcgix_app_t *app)
 /* Take a process of the app, starting one if needed. */
 static int take_process(request_rec *r, const fcgix_app_t *app, held_t *h)
 {
-    int c = class_of(r, app), status;
+    int status;
 
-    if (c >= 0 && fcgix_sb_acquire(managed.sb, c, &h->lease) == 0) {
+    h->cls = class_of(r, app);
+    if (h->cls >= 0 && fcgix_sb_acquire(managed.sb, h->cls, &h->lease) == 0) {
         return OK;
     }
     status = start_class(r);
     if (status != OK) {
         return status;
     }
-    c = class_of(r, app);
-    if (c >= 0 && fcgix_sb_acquire(managed.sb, c, &h->lease) == 0) {
+    h->cls = class_of(r, app);
+    if (h->cls >= 0 && fcgix_sb_acquire(managed.sb, h->cls, &h->lease) == 0) {
         return OK;
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -318,19 +318,21 @@ int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
     if (status != OK) {
         return status;
     }
-    h->max_requests = fcgix_app_effective(&base->opts).max_requests;
     apr_pool_cleanup_register(r->pool, h, give_back, apr_pool_cleanup_null);
     if (h->lease.busy) {
-        note_busy(class_of(r, app));
+        note_busy(h->cls);
     }
     /* The request's own copy: this process's socket, one request per
      * connection (a kept connection would pin the process). */
     target = apr_pmemdup(r->pool, base, sizeof(*target));
     target->path = r->filename;
+    target->opts.keep_conn = 0;
+    if (app && app->port) {
+        return fcgix_serve(r, target); /* -port: 127.0.0.1:port, shared */
+    }
     target->socket_path = apr_pstrdup(
         r->pool, fcgix_sb_slot(managed.sb, h->lease.slot)->socket_path);
     target->host = NULL;
     target->addr = NULL;
-    target->opts.keep_conn = 0;
     return fcgix_serve(r, target);
 }

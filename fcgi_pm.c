@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -57,7 +58,8 @@ typedef struct {
     int after_stop;       /* AFTER_*, STOPPING only */
     int update_pending;   /* replace once idle: the file changed */
     int ever_started;
-    int dynamic; /* belongs to a dynamic class */
+    int dynamic;    /* belongs to a dynamic class */
+    int port_waits; /* -port still in use: retries so far */
 } pslot_t;
 
 typedef struct {
@@ -69,6 +71,7 @@ typedef struct {
     char *user; /* owned copies, wrapper only */
     char *group;
     const char *exec_path; /* path, or the wrapper */
+    int shared_fd;         /* -port: the TCP socket all processes share */
     const char *argv0[5];  /* used when cfg.argv is NULL */
     long min_life;
 } pclass_t;
@@ -95,6 +98,8 @@ typedef struct {
     int nwaiters;
     pid_t parent;
 } pm_t;
+
+static int class_of_slot(const pm_t *pm, int i);
 
 /* What a child writes to the error pipe when it fails before execve. */
 typedef struct {
@@ -343,6 +348,72 @@ static int slot_index_in_class(const pm_t *pm, int i, int c)
     return i - (int)fcgix_sb_class(pm->sb, c)->first_slot;
 }
 
+/* A listening TCP socket on 127.0.0.1:@port; -1 with errno. */
+static int listen_tcp(int port, int depth)
+{
+    struct sockaddr_in sa;
+    int fd, on = 1, err;
+
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0
+        || listen(fd, depth) != 0) {
+        err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+/* During a graceful restart the previous configuration's PM holds a
+ * -port socket until its processes are idle: try again soon, for a
+ * while, before counting it as a failure. */
+#define PORT_RETRY_MS 200
+#define PORT_RETRIES 100
+
+static int is_shared(const pclass_t *cls)
+{
+    return cls->cfg.port > 0;
+}
+
+/* -port: every process of the class accepts on one TCP socket, bound
+ * when the first one starts. */
+static int bind_shared(pm_t *pm, int c, int i, int depth)
+{
+    pclass_t *cls = &pm->classes[c];
+    fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
+
+    snprintf(s->socket_path, sizeof(s->socket_path), "127.0.0.1:%d",
+             cls->cfg.port);
+    if (cls->shared_fd < 0) {
+        cls->shared_fd = listen_tcp(cls->cfg.port, depth);
+    }
+    if (cls->shared_fd < 0) {
+        int err = errno, waits = pm->slots[i].port_waits;
+
+        if (err != EADDRINUSE || waits == 0 || waits >= PORT_RETRIES) {
+            pm_log(pm, FCGIX_PM_LOG_ERR, cls, getpid(),
+                   "cannot listen on %s: %s%s", s->socket_path, strerror(err),
+                   err == EADDRINUSE && waits < PORT_RETRIES
+                       ? "; trying again every 200 ms for 20 s (the "
+                         "previous configuration may still hold it)"
+                       : "");
+        }
+        errno = err;
+        return -1;
+    }
+    pm->slots[i].fd = cls->shared_fd;
+    return 0;
+}
+
 /* Bind the slot's socket unless it is bound already (it stays bound
  * across restarts of its process, so queued connections survive). */
 static int bind_slot(pm_t *pm, int c, int i)
@@ -356,6 +427,9 @@ static int bind_slot(pm_t *pm, int c, int i)
     if (pm->slots[i].fd >= 0) {
         return 0;
     }
+    if (is_shared(cls)) {
+        return bind_shared(pm, c, i, depth);
+    }
     snprintf(s->socket_path, sizeof(s->socket_path), "%s.%d", cls->base,
              slot_index_in_class(pm, i, c));
     pm->slots[i].fd = listen_unix(s->socket_path, depth, &what);
@@ -367,13 +441,39 @@ static int bind_slot(pm_t *pm, int c, int i)
     return 0;
 }
 
+/* Close a -port class's socket once none of its processes is left, so
+ * that the next configuration's PM can bind the port. */
+static void release_shared(pm_t *pm, int c)
+{
+    pclass_t *cls = &pm->classes[c];
+    const fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+    int i;
+
+    for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots); i++) {
+        if (pm->slots[i].fd >= 0) {
+            return;
+        }
+    }
+    close(cls->shared_fd);
+    cls->shared_fd = -1;
+}
+
 static void unbind_slot(pm_t *pm, int i)
 {
-    if (pm->slots[i].fd >= 0) {
-        close(pm->slots[i].fd);
-        pm->slots[i].fd = -1;
-        unlink(fcgix_sb_slot(pm->sb, i)->socket_path);
+    int c;
+
+    if (pm->slots[i].fd < 0) {
+        return;
     }
+    c = class_of_slot(pm, i);
+    if (c >= 0 && is_shared(&pm->classes[c])) {
+        pm->slots[i].fd = -1; /* the others still accept on it */
+        release_shared(pm, c);
+        return;
+    }
+    close(pm->slots[i].fd);
+    pm->slots[i].fd = -1;
+    unlink(fcgix_sb_slot(pm->sb, i)->socket_path);
 }
 
 /* ------------------------------------------------------------------ */
@@ -517,6 +617,16 @@ static void schedule_start(pm_t *pm, int i, long delay)
     set_state(pm, i, FCGIX_SB_BACKOFF, 0);
 }
 
+static int port_still_held(const pclass_t *cls, pslot_t *ps, int err)
+{
+    if (!is_shared(cls) || err != EADDRINUSE
+        || ps->port_waits >= PORT_RETRIES) {
+        return 0;
+    }
+    ps->port_waits++;
+    return 1;
+}
+
 /* Start the process of slot @i of class @c; on success the slot takes
  * requests. */
 static void spawn(pm_t *pm, int c, int i)
@@ -529,6 +639,10 @@ static void spawn(pm_t *pm, int c, int i)
     pid_t pid, self = getpid();
 
     if (bind_slot(pm, c, i) != 0 || pipe2(errpipe, O_CLOEXEC) != 0) {
+        if (port_still_held(cls, ps, errno)) {
+            schedule_start(pm, i, PORT_RETRY_MS);
+            return;
+        }
         ps->failures++;
         schedule_start(
             pm, i,
@@ -560,6 +674,7 @@ static void spawn(pm_t *pm, int c, int i)
         s->restarts++;
     }
     ps->ever_started = 1;
+    ps->port_waits = 0;
     set_state(pm, i, FCGIX_SB_RUNNING, pid);
     ps->update_pending = 0;
     __atomic_store_n(&s->retiring, 0, __ATOMIC_RELEASE);
@@ -764,6 +879,7 @@ static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
 
     cls->cfg = *cfg;
     cls->dynamic = dynamic;
+    cls->shared_fd = -1;
     cls->path = strdup(path);
     cls->base = strdup(base);
     cls->dir = cfg->dir ? strdup(cfg->dir) : dir_of(path);
@@ -784,7 +900,9 @@ static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
     k->first_slot = (uint32_t)first;
     k->nslots = (uint32_t)n;
     k->mtime_s = stat(path, &st) == 0 ? (int64_t)st.st_mtime : 0;
-    k->max_requests = cfg->max_requests > 0 ? (uint64_t)cfg->max_requests : 0;
+    k->max_requests = cfg->max_requests > 0 && cfg->port <= 0
+                          ? (uint64_t)cfg->max_requests
+                          : 0;
     __atomic_store_n(&k->ready, 1, __ATOMIC_RELEASE);
     return 0;
 }
@@ -810,8 +928,10 @@ static int init_static(pm_t *pm)
         pm->nslots = first + n;
         for (i = 0; i < n; i++) {
             /* Bind every socket now: a path that cannot be bound is a
-             * startup error, not something to retry. */
-            if (bind_slot(pm, c, first + i) != 0) {
+             * startup error, not something to retry. A -port socket is
+             * bound by the first start, and retried with back-off: during
+             * a graceful restart the previous PM may hold the port. */
+            if (!is_shared(&pm->classes[c]) && bind_slot(pm, c, first + i)) {
                 return -1;
             }
             pm->slots[first + i].next_start =
@@ -929,7 +1049,7 @@ static const char *stop_reason(pm_t *pm, int c, int i, int *after)
     if (pm->slots[i].update_pending) {
         return "its file changed";
     }
-    if (cls->cfg.max_requests > 0
+    if (cls->cfg.max_requests > 0 && !is_shared(cls)
         && (long)__atomic_load_n(&s->requests, __ATOMIC_ACQUIRE)
                >= cls->cfg.max_requests) {
         __atomic_store_n(&s->retiring, 1, __ATOMIC_RELEASE);
@@ -1276,32 +1396,79 @@ static int live_processes(const pm_t *pm)
     return live;
 }
 
+/* The slot's process has had no request for DRAIN_QUIET_MS (counting
+ * from the start of the drain at the earliest). */
+static int quiet(pm_t *pm, int i, long long drain_start, long long now)
+{
+    fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
+    long long idle_since = __atomic_load_n(&s->last_used_ms, __ATOMIC_ACQUIRE);
+
+    if (idle_since < s->started_ms) {
+        idle_since = s->started_ms;
+    }
+    if (idle_since < drain_start) {
+        idle_since = drain_start;
+    }
+    return fcgix_sb_users(s) == 0 && now - idle_since >= DRAIN_QUIET_MS;
+}
+
+/* Processes sharing a -port socket are stopped together, once none of
+ * their slots has a request: any of them may be serving any request. */
+static void stop_quiet_shared(pm_t *pm, int c, long long drain_start,
+                              long long now)
+{
+    const fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+    int first = (int)k->first_slot, end = first + (int)k->nslots, i, j;
+
+    for (i = first; i < end; i++) {
+        if (pm->slots[i].state == FCGIX_SB_RUNNING
+            && !quiet(pm, i, drain_start, now)) {
+            return;
+        }
+    }
+    for (i = first; i < end; i++) {
+        if (pm->slots[i].state == FCGIX_SB_RUNNING
+            && !fcgix_sb_close_if_idle(fcgix_sb_slot(pm->sb, i))) {
+            for (j = first; j < i; j++) { /* a request came: not yet */
+                if (pm->slots[j].state == FCGIX_SB_RUNNING) {
+                    fcgix_sb_open(fcgix_sb_slot(pm->sb, j));
+                }
+            }
+            return;
+        }
+    }
+    for (i = first; i < end; i++) {
+        if (pm->slots[i].state == FCGIX_SB_RUNNING) {
+            stop_slot(pm, c, i, AFTER_EMPTY, "graceful stop, class idle");
+        }
+    }
+}
+
 static void stop_quiet_processes(pm_t *pm, long long drain_start)
 {
     long long now = wall_ms();
-    int i;
+    int c, i;
 
     for (i = 0; i < pm->nslots; i++) {
-        pslot_t *ps = &pm->slots[i];
-        fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
-        long long idle_since =
-            __atomic_load_n(&s->last_used_ms, __ATOMIC_ACQUIRE);
-
-        if (ps->state == FCGIX_SB_BACKOFF) {
+        if (pm->slots[i].state == FCGIX_SB_BACKOFF) {
             set_state(pm, i, FCGIX_SB_EMPTY, 0); /* no restart now */
             unbind_slot(pm, i);
+        }
+    }
+    for (c = 0; c < pm->nclasses; c++) {
+        const fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+
+        if (is_shared(&pm->classes[c])) {
+            stop_quiet_shared(pm, c, drain_start, now);
             continue;
         }
-        if (idle_since < s->started_ms) {
-            idle_since = s->started_ms;
-        }
-        if (idle_since < drain_start) {
-            idle_since = drain_start;
-        }
-        if (ps->state == FCGIX_SB_RUNNING && now - idle_since >= DRAIN_QUIET_MS
-            && fcgix_sb_close_if_idle(s)) {
-            stop_slot(pm, class_of_slot(pm, i), i, AFTER_EMPTY,
-                      "graceful stop, idle");
+        for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots);
+             i++) {
+            if (pm->slots[i].state == FCGIX_SB_RUNNING
+                && quiet(pm, i, drain_start, now)
+                && fcgix_sb_close_if_idle(fcgix_sb_slot(pm->sb, i))) {
+                stop_slot(pm, c, i, AFTER_EMPTY, "graceful stop, idle");
+            }
         }
     }
 }

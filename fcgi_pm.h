@@ -71,6 +71,10 @@ typedef struct {
                                   requests (0: never) */
     int init_start_delay_ms; /**< between starts of a class's processes */
     int priority;            /**< nice value added at start (0: none) */
+    int port;                /**< > 0: -port, every process accepts on one
+                                  TCP socket on 127.0.0.1:port (socket_base
+                                  unused); the PM then stops its processes
+                                  only together, when none is busy */
     const char *wrapper;     /**< FastCgiWrapper (suexec): the process runs
                                   "wrapper user group basename(path)" in
                                   dir; NULL: path runs itself */

@@ -321,10 +321,12 @@ static int collect_static_apps(apr_pool_t *p, const char *ipc_dir, int gen,
         if (app->kind != FCGIX_APP_STATIC) {
             continue;
         }
-        if (app->port) {
+        if (app->port && fcgix_app_effective(&app->opts).max_requests) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                         FCGIX_LOGNO(00073) "FastCgiServer %s (%s): -port is "
-                                            "not supported yet; use -socket",
+                         FCGIX_LOGNO(00073) "FastCgiServer %s (%s): "
+                                            "-max-requests cannot be used "
+                                            "with -port (its processes "
+                                            "share one socket)",
                          app->path, app->defined_at);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -343,6 +345,12 @@ static int collect_static_apps(apr_pool_t *p, const char *ipc_dir, int gen,
         }
         pa->processes = app->processes > 0 ? app->processes : 1;
         pm_app_options(p, pa, &app->opts);
+        if (app->port) {
+            /* mod_fastcgi listened on every interface; here only on
+             * loopback (FastCgiExternalServer serves remote apps). */
+            pa->port = app->port;
+            app->host = "127.0.0.1";
+        }
         if (set_identity(pa, app, wrapper, s) != OK) {
             return HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -588,7 +596,6 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
-    resolve_hosts(pconf, s);
     ipc_dir = sconf->ipc_dir ? sconf->ipc_dir
                              : ap_runtime_dir_relative(pconf, "fastcgi");
     wrapper = wrapper_program(sconf, &err);
@@ -603,6 +610,7 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (rc != OK) {
         return rc;
     }
+    resolve_hosts(pconf, s);
     memset(&managed, 0, sizeof(managed));
     managed.dynamic = configure_dynamic(pconf, s, ipc_dir, gen, wrapper);
     managed.wrapper = wrapper != NULL;

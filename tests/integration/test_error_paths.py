@@ -126,13 +126,15 @@ def static_app(srv, opts):
     return "FastCgiServer %s %s" % (app, opts)
 
 
-def test_static_port_refused_at_startup(httpd):
+def test_static_port_with_max_requests_refused_at_startup(httpd):
+    """-port processes share one socket, so the PM cannot tell which one
+    served a request: -max-requests cannot work there."""
     srv = httpd()
-    srv.extra_conf = static_app(srv, "-port 9123")
+    srv.extra_conf = static_app(srv, "-port 9123 -max-requests 10")
     rc, log = run_to_exit(srv)
     assert rc not in (None, 0), log
-    assert "-port is not supported yet" in log and "app.fcgi" in log, log
-    assert "%s:" % srv.conf in log, log      # the definition's file:line
+    assert "-max-requests cannot be used with -port" in log, log
+    assert "app.fcgi" in log and "%s:" % srv.conf in log, log
 
 
 def test_static_socket_path_too_long_refused_at_startup(httpd):

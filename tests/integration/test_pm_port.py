@@ -1,0 +1,93 @@
+"""FastCgiServer -port: the app's processes share one TCP socket on
+127.0.0.1:port (mod_fastcgi's option; here loopback only)."""
+
+import os
+import signal
+import socket
+import time
+
+import conftest
+from test_pm_static import children_of, cmdline, gone
+
+
+def start_port_app(httpd, processes=2, extra=""):
+    srv = httpd()
+    port = conftest.free_port()
+    app = srv.docroot / "tcp.fcgi"
+    app.write_bytes(conftest.RESPONDER.read_bytes())
+    app.chmod(0o755)
+    srv.extra_conf = "FastCgiServer %s -port %d -processes %d %s" % (
+        app, port, processes, extra)
+    srv.start()
+    return srv, port
+
+
+def app_pids(srv):
+    out = []
+    for pm in children_of(srv.pid):
+        out += [p for p in children_of(pm) if "tcp.fcgi" in cmdline(p)]
+    return out
+
+
+def listening_on(port):
+    """Whether something accepts on 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def test_port_app_serves_from_shared_socket(httpd):
+    srv, port = start_port_app(httpd, 2)
+    assert conftest.wait_for(lambda: len(app_pids(srv)) == 2, 10)
+    pids = set()
+    for _ in range(20):
+        r = srv.get("/tcp.fcgi?pid")
+        assert r.status == 200, (r, conftest.read_text(srv.error_log))
+        pids.add(r.body.strip())
+    assert 1 <= len(pids) <= 2
+    assert listening_on(port)
+    # Both processes hold the same socket as fd 0.
+    inodes = {os.readlink("/proc/%d/fd/0" % p) for p in app_pids(srv)}
+    assert len(inodes) == 1 and next(iter(inodes)).startswith("socket:")
+
+
+def test_port_app_survives_a_killed_process(httpd):
+    srv, port = start_port_app(httpd, 2)
+    assert conftest.wait_for(lambda: len(app_pids(srv)) == 2, 10)
+    victim = app_pids(srv)[0]
+    os.kill(victim, signal.SIGKILL)
+    assert conftest.wait_for(lambda: gone(victim), 5)
+    # The other process keeps the shared socket open: requests go on.
+    for _ in range(5):
+        assert srv.get("/tcp.fcgi").status == 200
+    assert conftest.wait_for(lambda: len(app_pids(srv)) == 2, 10)
+
+
+def test_port_released_when_httpd_stops(httpd):
+    srv, port = start_port_app(httpd, 1)
+    assert conftest.wait_for(lambda: srv.get("/tcp.fcgi").status == 200, 10)
+    srv.stop()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and listening_on(port):
+        time.sleep(0.1)
+    assert not listening_on(port)
+
+
+def test_port_app_across_graceful_restart(httpd):
+    """The new configuration's PM binds the port once the old one has
+    stopped its idle processes; requests meanwhile wait (bounded by
+    -startTimeout) instead of failing."""
+    srv, port = start_port_app(httpd, 1)
+    assert conftest.wait_for(lambda: srv.get("/tcp.fcgi").status == 200, 10)
+    old = app_pids(srv)
+    os.kill(srv.pid, signal.SIGUSR1)
+    statuses = []
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        statuses.append(srv.get("/tcp.fcgi", timeout=15).status)
+        time.sleep(0.1)
+    assert statuses and all(s == 200 for s in statuses), statuses
+    assert conftest.wait_for(lambda: all(gone(p) for p in old), 10)
+    assert srv.get("/tcp.fcgi").status == 200
