@@ -512,6 +512,23 @@ static int start_pm(apr_pool_t *pconf, server_rec *s)
     return OK;
 }
 
+/* Wait for the PM to exit, at most APR's 3 s for a subprocess, then
+ * SIGKILL it. */
+static void wait_for_pm(pid_t pid)
+{
+    apr_proc_t proc;
+    int waited;
+
+    proc.pid = pid;
+    for (waited = 0; waited < 3000; waited += 10) {
+        if (apr_proc_wait(&proc, NULL, NULL, APR_NOWAIT) == APR_CHILD_DONE) {
+            return;
+        }
+        apr_sleep(apr_time_from_msec(10));
+    }
+    kill(pid, SIGKILL);
+}
+
 /* The configuration goes away. On a restart (graceful or not) the PM of
  * this generation stops each process once no request uses it, while the
  * next generation's PM serves new requests (SIGUSR1, not awaited); when
@@ -529,20 +546,7 @@ static apr_status_t stop_pm(void *data)
         return APR_SUCCESS;
     }
     kill((pid_t)pm_cfg.sb->pm_pid, SIGTERM);
-    {
-        apr_proc_t proc;
-        int waited;
-
-        proc.pid = (pid_t)pm_cfg.sb->pm_pid;
-        for (waited = 0; waited < 3000; waited += 10) {
-            if (apr_proc_wait(&proc, NULL, NULL, APR_NOWAIT)
-                == APR_CHILD_DONE) {
-                return APR_SUCCESS;
-            }
-            apr_sleep(apr_time_from_msec(10));
-        }
-        kill(proc.pid, SIGKILL);
-    }
+    wait_for_pm((pid_t)pm_cfg.sb->pm_pid);
     return APR_SUCCESS;
 }
 
