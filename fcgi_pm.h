@@ -5,8 +5,11 @@
 
 /**
  * @file  fcgi_pm.h
- * @brief The process manager core: binds each application's listening
- *        Unix socket, starts and supervises its processes, shuts them down.
+ * @brief The process manager core: binds a listening socket per process,
+ *        starts and supervises the processes of static and dynamic
+ *        applications, scales, recycles and stops them, answers start
+ *        requests on a control socket. Its state for others is on the
+ *        scoreboard (fcgi_sb.h).
  *
  * This layer knows nothing about httpd or APR: the module forks, prepares
  * the child (listeners closed, privileges dropped) and then calls
