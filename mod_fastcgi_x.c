@@ -103,6 +103,46 @@ static int fcgix_fixups(request_rec *r)
     return DECLINED;
 }
 
+/* FastCgiAuthenticator, FastCgiAuthorizer and FastCgiAccessChecker are
+ * parsed but their role is not built yet (issue 5). Serving a request
+ * that the admin meant to protect as if they were not there would open
+ * it to everyone: refuse such requests instead (fail closed). Runs in
+ * header_parser, where the directory configuration is merged and before
+ * any access check. */
+static int refuse_unchecked_auth(request_rec *r)
+{
+    const fcgix_dir_conf_t *d =
+        ap_get_module_config(r->per_dir_config, &fastcgi_x_module);
+    const char *directive = NULL, *app = NULL;
+
+    if (d == NULL) {
+        return DECLINED;
+    }
+    if (d->authenticator.path) {
+        directive = "FastCgiAuthenticator";
+        app = d->authenticator.path;
+    }
+    else if (d->authorizer.path) {
+        directive = "FastCgiAuthorizer";
+        app = d->authorizer.path;
+    }
+    else if (d->access_checker.path) {
+        directive = "FastCgiAccessChecker";
+        app = d->access_checker.path;
+    }
+    if (directive == NULL) {
+        return DECLINED;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  FCGIX_LOGNO(00093) "%s %s applies to %s, but this build of "
+                                     "mod_fastcgi_x does not run the FastCGI "
+                                     "authorizer role yet: refusing the "
+                                     "request rather than serving it "
+                                     "unchecked",
+                  directive, app, r->uri);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
 /* A dynamic app: any fastcgi-script file without a definition. Like
  * mod_fastcgi (and mod_cgi), only where Options ExecCGI is on. */
 static int serve_dynamic(request_rec *r)
@@ -661,6 +701,7 @@ static void fcgix_register_hooks(apr_pool_t *p)
     ap_hook_child_init(fcgix_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(fcgix_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(fcgix_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_header_parser(refuse_unchecked_auth, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(fcgix_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
