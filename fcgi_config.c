@@ -388,6 +388,7 @@ static void auth_unset(fcgix_auth_conf_t *a)
     a->path = NULL;
     a->compat = FCGIX_UNSET;
     a->authoritative = FCGIX_UNSET;
+    a->from_htaccess = 0;
 }
 
 void *fcgix_dir_conf_create(apr_pool_t *p, char *dir)
@@ -411,6 +412,7 @@ static fcgix_auth_conf_t merge_auth(const fcgix_auth_conf_t *base,
      * together. */
     m.path = add->path ? add->path : base->path;
     m.compat = add->path ? add->compat : base->compat;
+    m.from_htaccess = add->path ? add->from_htaccess : base->from_htaccess;
     m.authoritative = add->authoritative != FCGIX_UNSET ? add->authoritative
                                                         : base->authoritative;
     return m;
@@ -743,6 +745,9 @@ static const char *cmd_auth(cmd_parms *cmd, void *dir_conf, const char *path,
     }
     auth->path = ap_server_root_relative(cmd->pool, path);
     auth->compat = option != NULL;
+    /* Sections of the server config carry ACCESS_CONF; .htaccess files
+     * only their AllowOverride bits. */
+    auth->from_htaccess = !(cmd->override & ACCESS_CONF);
     return NULL;
 }
 

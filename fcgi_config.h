@@ -119,6 +119,7 @@ typedef struct {
     const char *path;  /**< the auth app, or NULL when unset */
     int compat;        /**< -compat: spec-only behaviour */
     int authoritative; /**< ...Authoritative, FCGIX_UNSET */
+    int from_htaccess; /**< set in .htaccess: may only name a defined app */
 } fcgix_auth_conf_t;
 
 /** FastCgiChunkedBody: what to do with a chunked request body. */

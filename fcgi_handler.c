@@ -113,6 +113,11 @@ typedef struct {
     apr_pool_t *scratch; /* for one log line; cleared after it */
     size_t err_len;
     int ended; /* END_REQUEST seen */
+
+    /* AUTHORIZER role: the whole response is kept, not sent. */
+    int role;                   /* FCGIX_RESPONDER or FCGIX_AUTHORIZER */
+    apr_bucket_brigade *cap_bb; /* the kept response, or NULL */
+    apr_size_t cap_len;
 } fcgix_req_t;
 
 /* ------------------------------------------------------------------ */
@@ -446,7 +451,8 @@ static step_t send_params(fcgix_req_t *req, const apr_table_t *env)
     step_t st = STEP_CONTINUE;
     int i;
 
-    fcgix_rec_begin_request(req->wbuf, REQUEST_ID, FCGIX_RESPONDER,
+    fcgix_rec_begin_request(req->wbuf, REQUEST_ID,
+                            req->role ? req->role : FCGIX_RESPONDER,
                             req->opts.keep_conn == 1 ? FCGIX_KEEP_CONN : 0);
     fcgix_params_init(&pk, req->wbuf + base,
                       WRITE_BUF_SIZE - base - FCGIX_HEADER_LEN, REQUEST_ID,
@@ -716,12 +722,30 @@ static step_t finish_headers(fcgix_req_t *req)
 /* ------------------------------------------------------------------ */
 
 /* STDOUT data: header bytes until the blank line, body after it. */
+/* An authorizer's response is small: headers and a short page. */
+#define AUTH_REPLY_MAX (MAX_HEADER_BYTES + 1024 * 1024)
+
+/* AUTHORIZER role: keep the response for the caller to judge. */
+static step_t capture(fcgix_req_t *req, const unsigned char *data, size_t len)
+{
+    if (req->cap_len + len > AUTH_REPLY_MAX) {
+        return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00094),
+                    "authorizer response longer than %d bytes", AUTH_REPLY_MAX);
+    }
+    req->cap_len += len;
+    apr_brigade_write(req->cap_bb, NULL, NULL, (const char *)data, len);
+    return STEP_CONTINUE;
+}
+
 static step_t on_stdout(fcgix_req_t *req, const unsigned char *data, size_t len)
 {
     size_t used;
     step_t st;
     int found;
 
+    if (req->cap_bb) {
+        return capture(req, data, len);
+    }
     if (!req->headers_done) {
         found = fcgix_hdrscan(&req->scan, (const char *)data, len, &used);
         st = collect_header_bytes(req, data, used);
@@ -777,6 +801,9 @@ static step_t on_end_request(fcgix_req_t *req, const fcgix_event_t *ev)
     }
     if (req->err_len > 0) {
         log_stderr_line(req);
+    }
+    if (req->cap_bb) {
+        return STEP_FINISHED; /* the caller judges the kept response */
     }
     if (!req->headers_done) {
         /* No blank line: let httpd's scanner say what is wrong (500,
@@ -1346,4 +1373,134 @@ int fcgix_serve(request_rec *r, const fcgix_app_t *app)
     }
     release_backend(req, st);
     return req->status;
+}
+
+/* ------------------------------------------------------------------ */
+/* AUTHORIZER role                                                     */
+/* ------------------------------------------------------------------ */
+
+/* The authorizer's environment: the request's CGI variables without
+ * CONTENT_LENGTH, PATH_INFO, PATH_TRANSLATED and SCRIPT_NAME (FastCGI
+ * 6.3), plus FCGI_APACHE_ROLE and the credentials. The request's own
+ * subprocess_env is left as it was. */
+static apr_table_t *auth_env(fcgix_req_t *req, const fcgix_auth_call_t *call)
+{
+    request_rec *r = req->r;
+    apr_table_t *saved = apr_table_copy(r->pool, r->subprocess_env);
+    apr_table_t *env;
+
+    ap_add_common_vars(r);
+    ap_add_cgi_vars(r);
+    env = r->subprocess_env;
+    r->subprocess_env = saved;
+    apr_table_unset(env, "CONTENT_LENGTH");
+    apr_table_unset(env, "PATH_INFO");
+    apr_table_unset(env, "PATH_TRANSLATED");
+    apr_table_unset(env, "SCRIPT_NAME");
+    apr_table_setn(env, "FCGI_APACHE_ROLE", call->apache_role);
+    if (call->user) {
+        apr_table_setn(env, "REMOTE_USER", call->user);
+    }
+    if (call->password) {
+        apr_table_setn(env, "REMOTE_PASSWD", call->password);
+    }
+    return env;
+}
+
+/* A malformed authorizer response denies (500) with a log line. */
+static int bad_reply(fcgix_req_t *req, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r,
+                  FCGIX_LOGNO(00095) "FastCGI authorizer %s: malformed "
+                                     "response: %s; denying",
+                  req->app->path, why);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* One "Name: value" header line of the kept response. */
+static int take_reply_header(fcgix_req_t *req, const char *line,
+                             const char *end, fcgix_auth_reply_t *reply)
+{
+    apr_pool_t *p = req->r->pool;
+    const char *colon = memchr(line, ':', (size_t)(end - line));
+    const char *value;
+    char *name;
+
+    if (colon == NULL || colon == line) {
+        return bad_reply(req, "a header line without a name and a colon");
+    }
+    name = apr_pstrmemdup(p, line, (apr_size_t)(colon - line));
+    for (value = colon + 1; value < end && (*value == ' ' || *value == '\t');
+         value++) {
+    }
+    value = apr_pstrmemdup(p, value, (apr_size_t)(end - value));
+    if (strcasecmp(name, "Status") == 0) {
+        reply->status = atoi(value);
+        if (reply->status < 100 || reply->status > 599) {
+            return bad_reply(req, "an invalid Status");
+        }
+    }
+    else if (strncasecmp(name, "Variable-", 9) == 0 && name[9]) {
+        apr_table_set(reply->variables, name + 9, value);
+    }
+    else {
+        apr_table_add(reply->headers, name, value);
+    }
+    return OK;
+}
+
+/* Split the kept response into status, headers, Variable-* and body. */
+static int parse_reply(fcgix_req_t *req, fcgix_auth_reply_t *reply)
+{
+    apr_pool_t *p = req->r->pool;
+    char *buf, *pos, *end, *nl, *line_end;
+    apr_size_t len;
+    int rc;
+
+    if (apr_brigade_pflatten(req->cap_bb, &buf, &len, p) != APR_SUCCESS) {
+        return bad_reply(req, "cannot read it");
+    }
+    reply->status = HTTP_OK;
+    reply->headers = apr_table_make(p, 4);
+    reply->variables = apr_table_make(p, 4);
+    for (pos = buf, end = buf + len;; pos = nl + 1) {
+        nl = memchr(pos, '\n', (size_t)(end - pos));
+        if (nl == NULL) {
+            return bad_reply(req, "no blank line after the headers");
+        }
+        line_end = nl > pos && nl[-1] == '\r' ? nl - 1 : nl;
+        if (line_end == pos) {
+            break;
+        }
+        rc = take_reply_header(req, pos, line_end, reply);
+        if (rc != OK) {
+            return rc;
+        }
+    }
+    reply->body = apr_pstrmemdup(p, nl + 1, (apr_size_t)(end - nl - 1));
+    reply->body_len = (apr_size_t)(end - nl - 1);
+    return OK;
+}
+
+int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
+                    const fcgix_auth_call_t *call, fcgix_auth_reply_t *reply)
+{
+    fcgix_req_t *req = new_request(r, app);
+    step_t st;
+
+    req->role = FCGIX_AUTHORIZER;
+    req->cap_bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    req->body_eos = 1; /* an authorizer gets no request body */
+    req->opts.keep_conn = 0;
+    req->opts.nph = 0;
+    st = exchange(req, auth_env(req, call));
+    close_backend(req);
+    if (st != STEP_FINISHED || req->status != OK) {
+        /* Fail closed: the failure was logged naming the app; no access.
+         * 503 when the app could not be reached, else 500. */
+        return req->status == HTTP_SERVICE_UNAVAILABLE
+                   ? HTTP_SERVICE_UNAVAILABLE
+                   : HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return parse_reply(req, reply);
 }

@@ -29,4 +29,36 @@
  */
 int fcgix_serve(request_rec *r, const fcgix_app_t *app);
 
+/** What an authorizer is asked. */
+typedef struct {
+    const char *apache_role; /**< FCGI_APACHE_ROLE: AUTHENTICATOR,
+                                  AUTHORIZER or ACCESS_CHECKER */
+    const char *user;        /**< REMOTE_USER, or NULL */
+    const char *password;    /**< REMOTE_PASSWD, or NULL */
+} fcgix_auth_call_t;
+
+/** What an authorizer answered. */
+typedef struct {
+    int status;             /**< its Status (200 when it sent none) */
+    apr_table_t *headers;   /**< its other headers */
+    apr_table_t *variables; /**< its Variable-NAME headers, as NAME */
+    const char *body;       /**< its body, NUL-terminated */
+    apr_size_t body_len;
+} fcgix_auth_reply_t;
+
+/**
+ * Ask an app in the AUTHORIZER role about a request (FastCGI 6.3): no
+ * request body, and no CONTENT_LENGTH, PATH_INFO, PATH_TRANSLATED or
+ * SCRIPT_NAME. The response is kept whole (at most 1 MiB + 64 KiB), not
+ * sent.
+ * @param r      the request being checked
+ * @param app    the authorizer app (its socket or host)
+ * @param call   role and credentials
+ * @param reply  filled when OK is returned
+ * @return OK, or 500/503 when the app failed (logged, naming the app):
+ *         never a grant
+ */
+int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
+                    const fcgix_auth_call_t *call, fcgix_auth_reply_t *reply);
+
 #endif /* FCGIX_HANDLER_H */

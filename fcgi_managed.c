@@ -111,9 +111,10 @@ static const char *start_line(request_rec *r)
 
 /* Send the start request and wait at most @timeout s for the answer
  * line. @return 0 with @answer filled, or -1 with errno (ETIMEDOUT). */
-static int ask_start(request_rec *r, int timeout, char *answer, size_t size)
+static int ask_start(request_rec *r, const char *path, int timeout,
+                     char *answer, size_t size)
 {
-    const char *path = r->filename, *verb = start_line(r);
+    const char *verb = start_line(r);
     struct pollfd pfd;
     struct iovec iov[3];
     ssize_t n;
@@ -159,13 +160,12 @@ static int unavailable(request_rec *r, int retry_after)
 
 /* Have the PM start a process of the class of @path; OK when one takes
  * requests, else the HTTP status to answer. */
-static int start_class(request_rec *r)
+static int start_class(request_rec *r, const char *path)
 {
     char answer[FCGIX_PM_CONTROL_MAX];
-    const char *path = r->filename;
     int timeout = managed.start_timeout;
 
-    if (ask_start(r, timeout, answer, sizeof(answer)) != 0) {
+    if (ask_start(r, path, timeout, answer, sizeof(answer)) != 0) {
         int err = errno;
 
         ap_log_rerror(APLOG_MARK, APLOG_ERR, err, r,
@@ -263,27 +263,27 @@ static void note_busy(int c)
     }
 }
 
-/* The class of the request's app on the board, or -1. */
-static int class_of(const request_rec *r, const fcgix_app_t *app)
+/* The class of the app on the board, or -1. */
+static int class_of(const char *path, const fcgix_app_t *app)
 {
-    return app ? app->board_class
-               : fcgix_sb_find_class(managed.sb, r->filename);
+    return app ? app->board_class : fcgix_sb_find_class(managed.sb, path);
 }
 
-/* Take a process of the app, starting one if needed. */
-static int take_process(request_rec *r, const fcgix_app_t *app, held_t *h)
+/* Take a process of the app at @path, starting one if needed. */
+static int take_process(request_rec *r, const fcgix_app_t *app,
+                        const char *path, held_t *h)
 {
     int status;
 
-    h->cls = class_of(r, app);
+    h->cls = class_of(path, app);
     if (h->cls >= 0 && fcgix_sb_acquire(managed.sb, h->cls, &h->lease) == 0) {
         return OK;
     }
-    status = start_class(r);
+    status = start_class(r, path);
     if (status != OK) {
         return status;
     }
-    h->cls = class_of(r, app);
+    h->cls = class_of(path, app);
     if (h->cls >= 0 && fcgix_sb_acquire(managed.sb, h->cls, &h->lease) == 0) {
         return OK;
     }
@@ -291,30 +291,35 @@ static int take_process(request_rec *r, const fcgix_app_t *app, held_t *h)
                   FCGIX_LOGNO(00084) "FastCGI app %s: started, but every "
                                      "process was taken back before this "
                                      "request could use one",
-                  r->filename);
+                  path);
     return unavailable(r, 1);
 }
 
-int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
+/* Lease a process of the PM-run app at @path (@app: its FastCgiServer
+ * definition, NULL for a dynamic app) for the rest of the request, and
+ * make the request's own copy of the app that points at it. */
+static int lease_target(request_rec *r, const fcgix_app_t *app,
+                        const char *path, fcgix_app_t **target)
 {
     const fcgix_app_t *base = app ? app : managed.dynamic;
     held_t *h = apr_pcalloc(r->pool, sizeof(*h));
-    fcgix_app_t *target;
+    fcgix_app_t *t;
     int c, status;
 
     if (managed.sb == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       FCGIX_LOGNO(00085) "FastCGI app %s: the process "
                                          "manager is not running",
-                      r->filename);
+                      path);
         return unavailable(r, 5);
     }
-    c = class_of(r, app);
-    if (app == NULL && managed.auto_update && c >= 0) {
+    c = class_of(path, app);
+    if (app == NULL && managed.auto_update && c >= 0
+        && strcmp(path, r->filename) == 0) {
         note_update(r, c);
     }
     h->lease.slot = -1;
-    status = take_process(r, app, h);
+    status = take_process(r, app, path, h);
     if (status != OK) {
         return status;
     }
@@ -324,15 +329,38 @@ int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
     }
     /* The request's own copy: this process's socket, one request per
      * connection (a kept connection would pin the process). */
-    target = apr_pmemdup(r->pool, base, sizeof(*target));
-    target->path = r->filename;
-    target->opts.keep_conn = 0;
-    if (app && app->port) {
-        return fcgix_serve(r, target); /* -port: 127.0.0.1:port, shared */
+    t = apr_pmemdup(r->pool, base, sizeof(*t));
+    t->path = path;
+    t->opts.keep_conn = 0;
+    if (!(app && app->port)) { /* -port: 127.0.0.1:port, shared */
+        t->socket_path = apr_pstrdup(
+            r->pool, fcgix_sb_slot(managed.sb, h->lease.slot)->socket_path);
+        t->host = NULL;
+        t->addr = NULL;
     }
-    target->socket_path = apr_pstrdup(
-        r->pool, fcgix_sb_slot(managed.sb, h->lease.slot)->socket_path);
-    target->host = NULL;
-    target->addr = NULL;
-    return fcgix_serve(r, target);
+    *target = t;
+    return OK;
+}
+
+int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
+{
+    fcgix_app_t *target;
+    int status = lease_target(r, app, r->filename, &target);
+
+    return status == OK ? fcgix_serve(r, target) : status;
+}
+
+int fcgix_managed_authorize(request_rec *r, const fcgix_app_t *app,
+                            const char *path, const fcgix_auth_call_t *call,
+                            fcgix_auth_reply_t *reply)
+{
+    fcgix_app_t *target;
+    int status = lease_target(r, app, path, &target);
+
+    /* A failure to get a process denies: 503 stays 503, else 500. */
+    if (status != OK) {
+        return status == HTTP_SERVICE_UNAVAILABLE ? status
+                                                  : HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return fcgix_authorize(r, target, call, reply);
 }

@@ -17,6 +17,7 @@
 #include "httpd.h"
 
 #include "fcgi_config.h"
+#include "fcgi_handler.h"
 #include "fcgi_sb.h"
 
 /** What the request side needs to know of the running PM; set in
@@ -43,5 +44,15 @@ void fcgix_managed_init(const fcgix_managed_t *m);
  *         take the request within -startTimeout
  */
 int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app);
+
+/**
+ * Ask a PM-run app in the AUTHORIZER role (fcgix_authorize()).
+ * @param path  the authorizer app's path
+ * @param app   its FastCgiServer definition, or NULL for a dynamic app
+ * @return as fcgix_authorize()
+ */
+int fcgix_managed_authorize(request_rec *r, const fcgix_app_t *app,
+                            const char *path, const fcgix_auth_call_t *call,
+                            fcgix_auth_reply_t *reply);
 
 #endif /* FCGIX_MANAGED_H */

@@ -103,44 +103,193 @@ static int fcgix_fixups(request_rec *r)
     return DECLINED;
 }
 
-/* FastCgiAuthenticator, FastCgiAuthorizer and FastCgiAccessChecker are
- * parsed but their role is not built yet (issue 5). Serving a request
- * that the admin meant to protect as if they were not there would open
- * it to everyone: refuse such requests instead (fail closed). Runs in
- * header_parser, where the directory configuration is merged and before
- * any access check. */
-static int refuse_unchecked_auth(request_rec *r)
-{
-    const fcgix_dir_conf_t *d =
-        ap_get_module_config(r->per_dir_config, &fastcgi_x_module);
-    const char *directive = NULL, *app = NULL;
+/* ------------------------------------------------------------------ */
+/* The AUTHORIZER role: FastCgiAuthenticator, FastCgiAuthorizer and     */
+/* FastCgiAccessChecker                                                */
+/* ------------------------------------------------------------------ */
 
-    if (d == NULL) {
+/* Ask the authorizer app configured by @auth. In .htaccess only an app
+ * the server config defines may be named: never an arbitrary file. */
+static int ask_authorizer(request_rec *r, const fcgix_auth_conf_t *auth,
+                          const char *directive, const fcgix_auth_call_t *call,
+                          fcgix_auth_reply_t *reply)
+{
+    const fcgix_app_t *app = find_app(auth->path);
+
+    if (app && app->kind == FCGIX_APP_EXTERNAL) {
+        return fcgix_authorize(r, app, call, reply);
+    }
+    if (app && app->kind == FCGIX_APP_STATIC) {
+        return fcgix_managed_authorize(r, app, auth->path, call, reply);
+    }
+    if (auth->from_htaccess) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      FCGIX_LOGNO(00093) "%s %s (in .htaccess) is not a "
+                                         "FastCgiServer or "
+                                         "FastCgiExternalServer app; "
+                                         ".htaccess may only name those: "
+                                         "denying",
+                      directive, auth->path);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return fcgix_managed_authorize(r, NULL, auth->path, call, reply);
+}
+
+/* The app said no: its status, headers and body go to the client (a
+ * subrequest only returns the status). */
+static int send_denial(request_rec *r, const fcgix_auth_reply_t *reply)
+{
+    const char *type = apr_table_get(reply->headers, "Content-Type");
+
+    apr_table_unset(reply->headers, "Content-Type");
+    apr_table_unset(reply->headers, "Content-Length");
+    apr_table_unset(reply->headers, "Transfer-Encoding");
+    apr_table_overlap(r->err_headers_out, reply->headers,
+                      APR_OVERLAP_TABLES_SET);
+    if (reply->body_len == 0 || r->main) {
+        return reply->status;
+    }
+    r->status = reply->status;
+    ap_set_content_type(r, type ? type : "text/html");
+    ap_rwrite(reply->body, (int)reply->body_len, r);
+    return DONE; /* the response is sent */
+}
+
+/* Apply the app's verdict for the phase of @directive. */
+static int judge(request_rec *r, const fcgix_auth_conf_t *auth,
+                 const char *directive, int rc, const fcgix_auth_reply_t *reply)
+{
+    if (rc != OK) {
+        return rc; /* the app failed: denied, and logged naming it */
+    }
+    if (reply->status == HTTP_OK) {
+        /* Variable-NAME: value becomes NAME for the rest of the request
+         * (the responder, mod_rewrite, the logs). */
+        apr_table_overlap(r->subprocess_env, reply->variables,
+                          APR_OVERLAP_TABLES_SET);
+        return OK;
+    }
+    if (auth->authoritative == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      FCGIX_LOGNO(00096) "%s %s said %d; not "
+                                         "authoritative: other modules "
+                                         "decide",
+                      directive, auth->path, reply->status);
         return DECLINED;
     }
-    if (d->authenticator.path) {
-        directive = "FastCgiAuthenticator";
-        app = d->authenticator.path;
-    }
-    else if (d->authorizer.path) {
-        directive = "FastCgiAuthorizer";
-        app = d->authorizer.path;
-    }
-    else if (d->access_checker.path) {
-        directive = "FastCgiAccessChecker";
-        app = d->access_checker.path;
-    }
-    if (directive == NULL) {
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  FCGIX_LOGNO(00097) "%s %s denied %s with %d", directive,
+                  auth->path, r->uri, reply->status);
+    return send_denial(r, reply);
+}
+
+static const fcgix_dir_conf_t *dir_conf(request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &fastcgi_x_module);
+}
+
+/* FastCgiAuthorizer where no AuthType is set: there will be no user,
+ * and httpd would skip the authorization phase without a Require; the
+ * app decides here, in the access phase, instead of never. */
+static int authorize_without_user(request_rec *r)
+{
+    const fcgix_auth_conf_t *auth = &dir_conf(r)->authorizer;
+    fcgix_auth_call_t call = {"AUTHORIZER", NULL, NULL};
+    fcgix_auth_reply_t reply;
+
+    if (auth->path == NULL || ap_auth_type(r)) {
         return DECLINED;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                  FCGIX_LOGNO(00093) "%s %s applies to %s, but this build of "
-                                     "mod_fastcgi_x does not run the FastCGI "
-                                     "authorizer role yet: refusing the "
-                                     "request rather than serving it "
-                                     "unchecked",
-                  directive, app, r->uri);
-    return HTTP_INTERNAL_SERVER_ERROR;
+    return judge(r, auth, "FastCgiAuthorizer",
+                 ask_authorizer(r, auth, "FastCgiAuthorizer", &call, &reply),
+                 &reply);
+}
+
+/* FastCgiAccessChecker: before authentication, on the request alone. */
+static int fcgix_access_checker(request_rec *r)
+{
+    const fcgix_auth_conf_t *auth = &dir_conf(r)->access_checker;
+    fcgix_auth_call_t call = {"ACCESS_CHECKER", NULL, NULL};
+    fcgix_auth_reply_t reply;
+    int rc;
+
+    if (auth->path != NULL) {
+        rc = judge(
+            r, auth, "FastCgiAccessChecker",
+            ask_authorizer(r, auth, "FastCgiAccessChecker", &call, &reply),
+            &reply);
+        if (rc != OK && rc != DECLINED) {
+            return rc;
+        }
+    }
+    return authorize_without_user(r);
+}
+
+/* httpd runs the authentication and authorization phases only when a
+ * Require asks for them; a configured FastCgiAuthenticator (or
+ * FastCgiAuthorizer with an AuthType) must run anyway, never be skipped
+ * in silence. */
+static int fcgix_force_authn(request_rec *r)
+{
+    const fcgix_dir_conf_t *d = dir_conf(r);
+
+    if (d->authenticator.path || (d->authorizer.path && ap_auth_type(r))) {
+        return OK;
+    }
+    return DECLINED;
+}
+
+/* FastCgiAuthenticator: checks the Basic credentials. Hooked first, so
+ * that mod_auth_basic (loaded before us in Debian) does not answer for
+ * it with "AuthUserFile not specified". */
+static int fcgix_authenticator(request_rec *r)
+{
+    const fcgix_auth_conf_t *auth = &dir_conf(r)->authenticator;
+    fcgix_auth_call_t call = {"AUTHENTICATOR", NULL, NULL};
+    fcgix_auth_reply_t reply;
+    const char *password;
+    int rc;
+
+    if (auth->path == NULL) {
+        return DECLINED;
+    }
+    rc = ap_get_basic_auth_pw(r, &password);
+    if (rc == DECLINED) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      FCGIX_LOGNO(00098) "FastCgiAuthenticator %s needs "
+                                         "AuthType Basic; denying",
+                      auth->path);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (rc != OK) {
+        return rc; /* no credentials: 401 with WWW-Authenticate */
+    }
+    call.user = r->user;
+    call.password = password;
+    rc = judge(r, auth, "FastCgiAuthenticator",
+               ask_authorizer(r, auth, "FastCgiAuthenticator", &call, &reply),
+               &reply);
+    if (rc == HTTP_UNAUTHORIZED
+        && !apr_table_get(r->err_headers_out, "WWW-Authenticate")) {
+        ap_note_auth_failure(r);
+    }
+    return rc;
+}
+
+/* FastCgiAuthorizer: after authentication, with REMOTE_USER. */
+static int fcgix_authorizer(request_rec *r)
+{
+    const fcgix_auth_conf_t *auth = &dir_conf(r)->authorizer;
+    fcgix_auth_call_t call = {"AUTHORIZER", NULL, NULL};
+    fcgix_auth_reply_t reply;
+
+    if (auth->path == NULL || !ap_auth_type(r)) {
+        return DECLINED; /* no AuthType: done in the access phase */
+    }
+    call.user = r->user;
+    return judge(r, auth, "FastCgiAuthorizer",
+                 ask_authorizer(r, auth, "FastCgiAuthorizer", &call, &reply),
+                 &reply);
 }
 
 /* A dynamic app: any fastcgi-script file without a definition. Like
@@ -701,7 +850,13 @@ static void fcgix_register_hooks(apr_pool_t *p)
     ap_hook_child_init(fcgix_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(fcgix_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(fcgix_fixups, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_header_parser(refuse_unchecked_auth, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_check_access(fcgix_access_checker, NULL, NULL, APR_HOOK_FIRST,
+                         AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_authn(fcgix_authenticator, NULL, NULL, APR_HOOK_FIRST,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_authz(fcgix_authorizer, NULL, NULL, APR_HOOK_FIRST,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_force_authn(fcgix_force_authn, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(fcgix_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

@@ -113,32 +113,3 @@ def test_server_wide_directives_refused_in_a_vhost(httpd):
         assert rc != 0, (line, out)
         assert line.split()[0] in out, (line, out)
 
-
-def test_auth_directives_fail_closed_until_the_role_exists(httpd):
-    """FastCgiAuthenticator/Authorizer/AccessChecker are parsed but the
-    AUTHORIZER role is not built yet: a request they cover is refused
-    (500 + a log line naming the directive and app), never served
-    unchecked; other requests are unaffected."""
-    srv = httpd()
-    for name in ("open", "authn", "authz", "access"):
-        (srv.docroot / name).mkdir()
-        (srv.docroot / name / "page.txt").write_text("secret\n")
-    srv.extra_conf = "\n".join([
-        '<Directory "%s/authn">' % srv.docroot,
-        "    FastCgiAuthenticator /srv/auth/check.fcgi",
-        "</Directory>",
-        "<Location /authz>",
-        "    FastCgiAuthorizer /srv/auth/authz.fcgi",
-        "</Location>",
-        "<Location /access>",
-        "    FastCgiAccessChecker /srv/auth/ip.fcgi",
-        "</Location>"])
-    srv.start()
-    assert srv.get("/open/page.txt").status == 200
-    for name, directive in (("authn", "FastCgiAuthenticator"),
-                            ("authz", "FastCgiAuthorizer"),
-                            ("access", "FastCgiAccessChecker")):
-        r = srv.get("/%s/page.txt" % name)
-        assert r.status == 500 and b"secret" not in r.body, (name, r)
-        log = conftest.read_text(srv.error_log)
-        assert "FCGIX00093: %s" % directive in log, log
