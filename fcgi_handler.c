@@ -1398,6 +1398,9 @@ static apr_table_t *auth_env(fcgix_req_t *req, const fcgix_auth_call_t *call)
     apr_table_unset(env, "PATH_TRANSLATED");
     apr_table_unset(env, "SCRIPT_NAME");
     apr_table_setn(env, "FCGI_APACHE_ROLE", call->apache_role);
+    if (call->script) {
+        apr_table_setn(env, "SCRIPT_FILENAME", call->script);
+    }
     if (call->user) {
         apr_table_setn(env, "REMOTE_USER", call->user);
     }

@@ -35,6 +35,9 @@ typedef struct {
                                   AUTHORIZER or ACCESS_CHECKER */
     const char *user;        /**< REMOTE_USER, or NULL */
     const char *password;    /**< REMOTE_PASSWD, or NULL */
+    const char *script;      /**< SCRIPT_FILENAME: the authorizer app,
+                                  so that php-fpm runs it (not the file
+                                  requested, which is in REQUEST_URI) */
 } fcgix_auth_call_t;
 
 /** What an authorizer answered. */

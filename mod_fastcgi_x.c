@@ -111,11 +111,12 @@ static int fcgix_fixups(request_rec *r)
 /* Ask the authorizer app configured by @auth. In .htaccess only an app
  * the server config defines may be named: never an arbitrary file. */
 static int ask_authorizer(request_rec *r, const fcgix_auth_conf_t *auth,
-                          const char *directive, const fcgix_auth_call_t *call,
+                          const char *directive, fcgix_auth_call_t *call,
                           fcgix_auth_reply_t *reply)
 {
     const fcgix_app_t *app = find_app(auth->path);
 
+    call->script = auth->path;
     if (app && app->kind == FCGIX_APP_EXTERNAL) {
         return fcgix_authorize(r, app, call, reply);
     }
@@ -164,7 +165,13 @@ static int judge(request_rec *r, const fcgix_auth_conf_t *auth,
     }
     if (reply->status == HTTP_OK) {
         /* Variable-NAME: value becomes NAME for the rest of the request
-         * (the responder, mod_rewrite, the logs). */
+         * (the responder, mod_rewrite, the logs). Without -compat, as
+         * mod_fastcgi did, the other headers of the 200 too; with it,
+         * only the Variable-* ones (the FastCGI spec). */
+        if (auth->compat != 1) {
+            apr_table_overlap(r->subprocess_env, reply->headers,
+                              APR_OVERLAP_TABLES_SET);
+        }
         apr_table_overlap(r->subprocess_env, reply->variables,
                           APR_OVERLAP_TABLES_SET);
         return OK;
@@ -194,7 +201,7 @@ static const fcgix_dir_conf_t *dir_conf(request_rec *r)
 static int authorize_without_user(request_rec *r)
 {
     const fcgix_auth_conf_t *auth = &dir_conf(r)->authorizer;
-    fcgix_auth_call_t call = {"AUTHORIZER", NULL, NULL};
+    fcgix_auth_call_t call = {"AUTHORIZER", NULL, NULL, NULL};
     fcgix_auth_reply_t reply;
 
     if (auth->path == NULL || ap_auth_type(r)) {
@@ -209,7 +216,7 @@ static int authorize_without_user(request_rec *r)
 static int fcgix_access_checker(request_rec *r)
 {
     const fcgix_auth_conf_t *auth = &dir_conf(r)->access_checker;
-    fcgix_auth_call_t call = {"ACCESS_CHECKER", NULL, NULL};
+    fcgix_auth_call_t call = {"ACCESS_CHECKER", NULL, NULL, NULL};
     fcgix_auth_reply_t reply;
     int rc;
 
@@ -245,7 +252,7 @@ static int fcgix_force_authn(request_rec *r)
 static int fcgix_authenticator(request_rec *r)
 {
     const fcgix_auth_conf_t *auth = &dir_conf(r)->authenticator;
-    fcgix_auth_call_t call = {"AUTHENTICATOR", NULL, NULL};
+    fcgix_auth_call_t call = {"AUTHENTICATOR", NULL, NULL, NULL};
     fcgix_auth_reply_t reply;
     const char *password;
     int rc;
@@ -280,7 +287,7 @@ static int fcgix_authenticator(request_rec *r)
 static int fcgix_authorizer(request_rec *r)
 {
     const fcgix_auth_conf_t *auth = &dir_conf(r)->authorizer;
-    fcgix_auth_call_t call = {"AUTHORIZER", NULL, NULL};
+    fcgix_auth_call_t call = {"AUTHORIZER", NULL, NULL, NULL};
     fcgix_auth_reply_t reply;
 
     if (auth->path == NULL || !ap_auth_type(r)) {

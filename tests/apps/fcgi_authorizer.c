@@ -14,9 +14,9 @@
  *                   no page; else 200
  *   any role        "crash": abort(); "garbage": no header block;
  *                   "status500": 500 with a page
- * A 200 carries Variable-FCGIX_<ROLE> with what the app saw: its role,
- * the user, and which of CONTENT_LENGTH, PATH_INFO, PATH_TRANSLATED and
- * SCRIPT_NAME it received (it should receive none).
+ * A 200 carries X-Plain-Header and Variable-FCGIX_<ROLE> with what the app saw:
+ * its role, the user, and which of CONTENT_LENGTH, PATH_INFO, PATH_TRANSLATED
+ * and SCRIPT_NAME it received (it should receive none).
  *
  * Usage: fcgi_authorizer [socket-path | host:port]   (none: fd 0)
  */
@@ -41,6 +41,7 @@ static void allow(FCGX_Request *rq, const char *role)
 {
     FCGX_FPrintF(rq->out,
                  "Status: 200\r\n"
+                 "X-Plain-Header: plain\r\n"
                  "Variable-FCGIX_%s: role=%s fcgi_role=%s user=%s "
                  "content_length=%d path_info=%d path_translated=%d "
                  "script_name=%d\r\n\r\n",

@@ -7,6 +7,7 @@ import base64
 import pytest
 
 import conftest
+from test_php import php_fpm  # noqa: F401 - the php-fpm fixture
 
 AUTHZ = conftest.REPO / "build" / "fcgi_authorizer"
 MODDIR = conftest.MODDIR
@@ -304,3 +305,63 @@ def test_auth_directives_without_require_are_not_skipped(httpd, responder,
     # AuthType but no Require: the authorizer still runs.
     r = srv.get("/internal/page.txt?deny", headers=basic("alice", "secret"))
     assert r.status in (401, 403, 500) and b"protected" not in r.body, r
+
+
+@pytest.mark.parametrize("compat", [False, True])
+def test_compat_passes_only_variables(httpd, responder, authz_app, compat):
+    """Without -compat (mod_fastcgi's way) every header of the 200 becomes
+    a variable; with -compat only the Variable-* ones (the spec)."""
+    conf = AUTHN_CONF.replace("DOCROOT/basic", "DOCROOT").replace(
+        "FastCgiAuthenticator AUTHZ",
+        "FastCgiAuthenticator AUTHZ%s" % (" -compat" if compat else ""))
+    srv = site(httpd, responder, authz_app, conf)
+    r = srv.get("/app.fcgi?env", headers=basic("alice", "secret"))
+    assert r.status == 200, (r, conftest.read_text(srv.error_log))
+    assert b"FCGIX_AUTHENTICATOR=role=AUTHENTICATOR" in r.body
+    plain = [l for l in r.body.decode().splitlines()
+             if l.upper().startswith(("X-PLAIN-HEADER=", "X_PLAIN_HEADER="))]
+    assert bool(plain) != compat, (compat, plain)
+
+
+AUTH_PHP = b"""<?php
+// An authorizer in PHP on php-fpm: FCGI_ROLE AUTHORIZER.
+$role = getenv('FCGI_APACHE_ROLE') ?: ($_SERVER['FCGI_APACHE_ROLE'] ?? '');
+$uri = $_SERVER['REQUEST_URI'] ?? '';
+if (strpos($uri, 'deny') !== false) {
+    http_response_code(403);
+    header('Content-Type: text/plain');
+    echo "php says no\\n";
+    exit;
+}
+header('Variable-PHP_AUTHZ: ' . $role . ' ' . ($_SERVER['FCGI_ROLE'] ?? ''));
+"""
+
+
+def test_php_authorizer_on_php_fpm(httpd, responder, php_fpm):
+    sock = php_fpm
+    srv = httpd(load_module=False)
+    app = srv.docroot / "app.fcgi"
+    auth = srv.docroot / "auth.php"
+    auth.write_bytes(AUTH_PHP)
+    auth.chmod(0o644)
+    (srv.docroot / "api").mkdir()
+    (srv.docroot / "api" / "page.txt").write_text("protected page\n")
+    srv.extra_conf = "\n".join([
+        AUTH_MODULES,
+        'LoadModule fastcgi_x_module "%s"' % conftest.MODULE,
+        "FastCgiExternalServer %s -socket %s" % (app, responder.address),
+        "FastCgiExternalServer %s -socket %s" % (auth, sock),
+        "<Location /api>",
+        "    FastCgiAuthorizer %s" % auth,
+        "</Location>",
+        "<Location /app.fcgi>",
+        "    FastCgiAuthorizer %s" % auth,
+        "</Location>"])
+    srv.start()
+    assert srv.get("/api/page.txt").status == 200, \
+        conftest.read_text(srv.error_log)
+    r = srv.get("/api/page.txt?deny")
+    assert r.status == 403 and r.body == b"php says no\n", r
+    r = srv.get("/app.fcgi?env")
+    assert r.status == 200, r
+    assert b"PHP_AUTHZ=AUTHORIZER AUTHORIZER" in r.body, r.body
