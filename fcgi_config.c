@@ -389,6 +389,7 @@ static void auth_unset(fcgix_auth_conf_t *a)
     a->compat = FCGIX_UNSET;
     a->authoritative = FCGIX_UNSET;
     a->from_htaccess = 0;
+    a->provider_only = 0;
 }
 
 void *fcgix_dir_conf_create(apr_pool_t *p, char *dir)
@@ -412,6 +413,7 @@ static fcgix_auth_conf_t merge_auth(const fcgix_auth_conf_t *base,
      * together. */
     m.path = add->path ? add->path : base->path;
     m.compat = add->path ? add->compat : base->compat;
+    m.provider_only = add->path ? add->provider_only : base->provider_only;
     m.from_htaccess = add->path ? add->from_htaccess : base->from_htaccess;
     m.authoritative = add->authoritative != FCGIX_UNSET ? add->authoritative
                                                         : base->authoritative;
@@ -731,20 +733,43 @@ static const char *cmd_wrapper(cmd_parms *cmd, void *dummy, const char *arg)
 
 /* The three auth directives share one handler; cmd->info is the offset
  * of their fcgix_auth_conf_t in the directory config. */
+/* One option of FastCgiAuthenticator, ...Authorizer, ...AccessChecker. */
+static const char *auth_option(cmd_parms *cmd, fcgix_auth_conf_t *auth,
+                               const char *option)
+{
+    int provider_ok =
+        (size_t)cmd->info != offsetof(fcgix_dir_conf_t, access_checker);
+
+    if (option == NULL) {
+        return NULL;
+    }
+    if (!strcasecmp(option, "-compat")) {
+        auth->compat = 1;
+        return NULL;
+    }
+    if (provider_ok && !strcasecmp(option, "-provider")) {
+        auth->provider_only = 1;
+        return NULL;
+    }
+    return apr_psprintf(cmd->pool, "%s: unknown option '%s'; valid: -compat%s",
+                        cmd->cmd->name, option,
+                        provider_ok ? ", -provider" : "");
+}
+
 static const char *cmd_auth(cmd_parms *cmd, void *dir_conf, const char *path,
-                            const char *option)
+                            const char *opt1, const char *opt2)
 {
     fcgix_auth_conf_t *auth =
         (fcgix_auth_conf_t *)((char *)dir_conf + (size_t)cmd->info);
+    const char *err;
 
-    if (option && strcasecmp(option, "-compat")) {
-        return apr_psprintf(cmd->pool,
-                            "%s: unknown option '%s'; the only option is "
-                            "-compat",
-                            cmd->cmd->name, option);
+    auth->compat = 0;
+    auth->provider_only = 0;
+    if ((err = auth_option(cmd, auth, opt1)) != NULL
+        || (err = auth_option(cmd, auth, opt2)) != NULL) {
+        return err;
     }
     auth->path = ap_server_root_relative(cmd->pool, path);
-    auth->compat = option != NULL;
     /* Sections of the server config carry ACCESS_CONF; .htaccess files
      * only their AllowOverride bits. */
     auth->from_htaccess = !(cmd->override & ACCESS_CONF);
@@ -836,21 +861,23 @@ const command_rec fcgix_cmds[] = {
                   "stream (no CONTENT_LENGTH) or refuse (411)"),
     AP_INIT_TAKE1("FastCgiStderrLogLevel", cmd_stderr_level, NULL, RSRC_CONF,
                   "log level of the apps' stderr lines (default warn)"),
-    AP_INIT_TAKE12("FastCgiAuthenticator", cmd_auth, AUTH_OFFSET(authenticator),
-                   ACCESS_CONF | OR_AUTHCFG,
-                   "path [-compat]: app for the authentication phase"),
+    AP_INIT_TAKE123("FastCgiAuthenticator", cmd_auth,
+                    AUTH_OFFSET(authenticator), ACCESS_CONF | OR_AUTHCFG,
+                    "path [-compat] [-provider]: app for the authentication "
+                    "phase (-provider: only as AuthBasicProvider fastcgi)"),
     AP_INIT_FLAG("FastCgiAuthenticatorAuthoritative", cmd_authoritative,
                  AUTH_OFFSET(authenticator), ACCESS_CONF | OR_AUTHCFG,
                  "Off lets other modules authenticate when the app denies"),
-    AP_INIT_TAKE12("FastCgiAuthorizer", cmd_auth, AUTH_OFFSET(authorizer),
-                   ACCESS_CONF | OR_AUTHCFG,
-                   "path [-compat]: app for the authorization phase"),
+    AP_INIT_TAKE123("FastCgiAuthorizer", cmd_auth, AUTH_OFFSET(authorizer),
+                    ACCESS_CONF | OR_AUTHCFG,
+                    "path [-compat] [-provider]: app for the authorization "
+                    "phase (-provider: only as Require fastcgi-authorizer)"),
     AP_INIT_FLAG("FastCgiAuthorizerAuthoritative", cmd_authoritative,
                  AUTH_OFFSET(authorizer), ACCESS_CONF | OR_AUTHCFG,
                  "Off lets other modules authorize when the app denies"),
-    AP_INIT_TAKE12("FastCgiAccessChecker", cmd_auth,
-                   AUTH_OFFSET(access_checker), ACCESS_CONF | OR_AUTHCFG,
-                   "path [-compat]: app for the access-check phase"),
+    AP_INIT_TAKE123("FastCgiAccessChecker", cmd_auth,
+                    AUTH_OFFSET(access_checker), ACCESS_CONF | OR_AUTHCFG,
+                    "path [-compat]: app for the access-check phase"),
     AP_INIT_FLAG("FastCgiAccessCheckerAuthoritative", cmd_authoritative,
                  AUTH_OFFSET(access_checker), ACCESS_CONF | OR_AUTHCFG,
                  "Off lets other modules decide when the app denies"),

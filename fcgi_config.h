@@ -120,6 +120,9 @@ typedef struct {
     int compat;        /**< -compat: spec-only behaviour */
     int authoritative; /**< ...Authoritative, FCGIX_UNSET */
     int from_htaccess; /**< set in .htaccess: may only name a defined app */
+    int provider_only; /**< -provider: used only through the provider API
+                            (AuthBasicProvider fastcgi, Require
+                            fastcgi-authorizer), not as a phase hook */
 } fcgix_auth_conf_t;
 
 /** FastCgiChunkedBody: what to do with a chunked request body. */

@@ -22,6 +22,8 @@
 #include "http_request.h"
 
 #include "ap_listen.h"
+#include "ap_provider.h"
+#include "mod_auth.h"
 #include "ap_mpm.h"
 #include "mpm_common.h"
 #include "unixd.h"
@@ -156,6 +158,21 @@ static int send_denial(request_rec *r, const fcgix_auth_reply_t *reply)
     return DONE; /* the response is sent */
 }
 
+/* A 200: Variable-NAME: value becomes NAME for the rest of the request
+ * (the responder, mod_rewrite, the logs). Without -compat, as
+ * mod_fastcgi did, the other headers of the 200 too; with it, only the
+ * Variable-* ones (the FastCGI spec). */
+static void pass_variables(request_rec *r, const fcgix_auth_conf_t *auth,
+                           const fcgix_auth_reply_t *reply)
+{
+    if (auth->compat != 1) {
+        apr_table_overlap(r->subprocess_env, reply->headers,
+                          APR_OVERLAP_TABLES_SET);
+    }
+    apr_table_overlap(r->subprocess_env, reply->variables,
+                      APR_OVERLAP_TABLES_SET);
+}
+
 /* Apply the app's verdict for the phase of @directive. */
 static int judge(request_rec *r, const fcgix_auth_conf_t *auth,
                  const char *directive, int rc, const fcgix_auth_reply_t *reply)
@@ -164,16 +181,7 @@ static int judge(request_rec *r, const fcgix_auth_conf_t *auth,
         return rc; /* the app failed: denied, and logged naming it */
     }
     if (reply->status == HTTP_OK) {
-        /* Variable-NAME: value becomes NAME for the rest of the request
-         * (the responder, mod_rewrite, the logs). Without -compat, as
-         * mod_fastcgi did, the other headers of the 200 too; with it,
-         * only the Variable-* ones (the FastCGI spec). */
-        if (auth->compat != 1) {
-            apr_table_overlap(r->subprocess_env, reply->headers,
-                              APR_OVERLAP_TABLES_SET);
-        }
-        apr_table_overlap(r->subprocess_env, reply->variables,
-                          APR_OVERLAP_TABLES_SET);
+        pass_variables(r, auth, reply);
         return OK;
     }
     if (auth->authoritative == 0) {
@@ -204,7 +212,7 @@ static int authorize_without_user(request_rec *r)
     fcgix_auth_call_t call = {"AUTHORIZER", NULL, NULL, NULL};
     fcgix_auth_reply_t reply;
 
-    if (auth->path == NULL || ap_auth_type(r)) {
+    if (auth->path == NULL || auth->provider_only || ap_auth_type(r)) {
         return DECLINED;
     }
     return judge(r, auth, "FastCgiAuthorizer",
@@ -240,7 +248,9 @@ static int fcgix_force_authn(request_rec *r)
 {
     const fcgix_dir_conf_t *d = dir_conf(r);
 
-    if (d->authenticator.path || (d->authorizer.path && ap_auth_type(r))) {
+    if ((d->authenticator.path && !d->authenticator.provider_only)
+        || (d->authorizer.path && !d->authorizer.provider_only
+            && ap_auth_type(r))) {
         return OK;
     }
     return DECLINED;
@@ -257,7 +267,7 @@ static int fcgix_authenticator(request_rec *r)
     const char *password;
     int rc;
 
-    if (auth->path == NULL) {
+    if (auth->path == NULL || auth->provider_only) {
         return DECLINED;
     }
     rc = ap_get_basic_auth_pw(r, &password);
@@ -290,7 +300,7 @@ static int fcgix_authorizer(request_rec *r)
     fcgix_auth_call_t call = {"AUTHORIZER", NULL, NULL, NULL};
     fcgix_auth_reply_t reply;
 
-    if (auth->path == NULL || !ap_auth_type(r)) {
+    if (auth->path == NULL || auth->provider_only || !ap_auth_type(r)) {
         return DECLINED; /* no AuthType: done in the access phase */
     }
     call.user = r->user;
@@ -298,6 +308,69 @@ static int fcgix_authorizer(request_rec *r)
                  ask_authorizer(r, auth, "FastCgiAuthorizer", &call, &reply),
                  &reply);
 }
+
+/* The provider API: "AuthBasicProvider fastcgi" asks the app of
+ * FastCgiAuthenticator, "Require fastcgi-authorizer" the app of
+ * FastCgiAuthorizer (give them -provider so that they are not also run as
+ * phase hooks). A provider cannot send the app's page: a denial is
+ * httpd's own 401 or 403. */
+static authn_status provider_check_password(request_rec *r, const char *user,
+                                            const char *password)
+{
+    const fcgix_auth_conf_t *auth = &dir_conf(r)->authenticator;
+    fcgix_auth_call_t call = {"AUTHENTICATOR", NULL, NULL, NULL};
+    fcgix_auth_reply_t reply;
+
+    if (auth->path == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      FCGIX_LOGNO(00099) "AuthBasicProvider fastcgi needs "
+                                         "FastCgiAuthenticator");
+        return AUTH_GENERAL_ERROR;
+    }
+    call.user = user;
+    call.password = password;
+    if (ask_authorizer(r, auth, "FastCgiAuthenticator", &call, &reply) != OK) {
+        return AUTH_GENERAL_ERROR; /* logged; never a grant */
+    }
+    if (reply.status != HTTP_OK) {
+        return AUTH_DENIED;
+    }
+    pass_variables(r, auth, &reply);
+    return AUTH_GRANTED;
+}
+
+static authz_status provider_authorize(request_rec *r, const char *require_line,
+                                       const void *parsed)
+{
+    const fcgix_auth_conf_t *auth = &dir_conf(r)->authorizer;
+    fcgix_auth_call_t call = {"AUTHORIZER", NULL, NULL, NULL};
+    fcgix_auth_reply_t reply;
+
+    (void)require_line;
+    (void)parsed;
+    if (auth->path == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      FCGIX_LOGNO(00100) "Require fastcgi-authorizer needs "
+                                         "FastCgiAuthorizer");
+        return AUTHZ_GENERAL_ERROR;
+    }
+    if (r->user == NULL) {
+        return AUTHZ_DENIED_NO_USER; /* authenticate first */
+    }
+    call.user = r->user;
+    if (ask_authorizer(r, auth, "FastCgiAuthorizer", &call, &reply) != OK) {
+        return AUTHZ_GENERAL_ERROR;
+    }
+    if (reply.status != HTTP_OK) {
+        return AUTHZ_DENIED;
+    }
+    pass_variables(r, auth, &reply);
+    return AUTHZ_GRANTED;
+}
+
+static const authn_provider fastcgi_authn_provider = {provider_check_password,
+                                                      NULL};
+static const authz_provider fastcgi_authz_provider = {provider_authorize, NULL};
 
 /* A dynamic app: any fastcgi-script file without a definition. Like
  * mod_fastcgi (and mod_cgi), only where Options ExecCGI is on. */
@@ -853,7 +926,6 @@ static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
 
 static void fcgix_register_hooks(apr_pool_t *p)
 {
-    (void)p;
     ap_hook_child_init(fcgix_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(fcgix_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(fcgix_fixups, NULL, NULL, APR_HOOK_MIDDLE);
@@ -864,6 +936,12 @@ static void fcgix_register_hooks(apr_pool_t *p)
     ap_hook_check_authz(fcgix_authorizer, NULL, NULL, APR_HOOK_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_force_authn(fcgix_force_authn, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_register_auth_provider(p, AUTHN_PROVIDER_GROUP, "fastcgi",
+                              AUTHN_PROVIDER_VERSION, &fastcgi_authn_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "fastcgi-authorizer",
+                              AUTHZ_PROVIDER_VERSION, &fastcgi_authz_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_handler(fcgix_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

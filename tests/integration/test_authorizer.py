@@ -365,3 +365,32 @@ def test_php_authorizer_on_php_fpm(httpd, responder, php_fpm):
     r = srv.get("/app.fcgi?env")
     assert r.status == 200, r
     assert b"PHP_AUTHZ=AUTHORIZER AUTHORIZER" in r.body, r.body
+
+
+PROVIDER_CONF = """
+<Directory DOCROOT/basic>
+    AuthType Basic
+    AuthName "private"
+    AuthBasicProvider fastcgi
+    FastCgiAuthenticator AUTHZ -provider
+    FastCgiAuthorizer AUTHZ -provider
+    Require fastcgi-authorizer
+</Directory>
+"""
+
+
+def test_provider_api(httpd, responder, authz_app):
+    """AuthBasicProvider fastcgi and Require fastcgi-authorizer: the apps
+    through httpd's provider API (denials are httpd's own pages)."""
+    srv = site(httpd, responder, authz_app, PROVIDER_CONF)
+    ok = basic("alice", "secret")
+    r = srv.get("/basic/page.txt", headers=ok)
+    assert r.status == 200 and r.body == b"protected page\n", (
+        r, conftest.read_text(srv.error_log))
+    r = srv.get("/basic/page.txt", headers=basic("alice", "bad"))
+    assert r.status == 401 and "Basic" in r.headers.get(
+        "WWW-Authenticate", ""), r
+    r = srv.get("/basic/page.txt?deny", headers=ok)
+    assert r.status in (401, 403) and b"protected" not in r.body, r
+    r = srv.get("/basic/page.txt?crash", headers=ok)
+    assert r.status == 500 and b"protected" not in r.body, r
