@@ -3,6 +3,7 @@ FastCgiAccessChecker with a libfcgi app (tests/apps/fcgi_authorizer.c),
 as an external server and as a PM-run app."""
 
 import base64
+import os
 
 import pytest
 
@@ -394,3 +395,77 @@ def test_provider_api(httpd, responder, authz_app):
     assert r.status in (401, 403) and b"protected" not in r.body, r
     r = srv.get("/basic/page.txt?crash", headers=ok)
     assert r.status == 500 and b"protected" not in r.body, r
+
+
+PHASE_CONF = {
+    "authenticator": """
+    AuthType Basic
+    AuthName "private"
+    FastCgiAuthenticator APP
+    Require valid-user""",
+    "authorizer": """
+    AuthType Basic
+    AuthName "private"
+    FastCgiAuthenticator APP
+    FastCgiAuthorizer APP
+    Require valid-user""",
+    "access_checker": """
+    FastCgiAccessChecker APP""",
+}
+DENY = {"authenticator": ("bad", 401), "authorizer": ("deny", 403),
+        "access_checker": ("blocked", 403)}
+
+
+@pytest.mark.parametrize("kind", ["unix", "tcp", "static", "dynamic"])
+@pytest.mark.parametrize("phase", sorted(PHASE_CONF))
+def test_each_phase_on_each_kind_of_app(httpd, responder, workdir, request,
+                                        kind, phase):
+    srv = httpd(load_module=False)
+    area = srv.docroot / "area"
+    area.mkdir()
+    (area / "page.txt").write_text("protected page\n")
+    app = srv.docroot / "auth" / "check.fcgi"
+    app.parent.mkdir()
+    define = ""
+    backend = None
+    if kind in ("static", "dynamic"):
+        app.write_bytes(AUTHZ.read_bytes())
+        app.chmod(0o755)
+        if kind == "static":
+            define = "FastCgiServer %s -processes 1" % app
+    else:
+        address = (str(workdir / "check.sock") if kind == "unix"
+                   else ":%d" % conftest.free_port())
+        backend = conftest.Backend("fcgi_authorizer", [str(AUTHZ), address],
+                                   workdir / "check.log")
+        conftest.track(request, backend)
+        request.addfinalizer(backend.stop)
+        if kind == "unix":
+            assert conftest.wait_for(
+                lambda: os.path.exists(address), 10)
+            os.chmod(address, 0o777)
+            define = "FastCgiExternalServer %s -socket %s" % (app, address)
+        else:
+            port = int(address[1:])
+            assert conftest.wait_for(
+                lambda: conftest.can_connect(("127.0.0.1", port)), 10)
+            define = "FastCgiExternalServer %s -host 127.0.0.1:%d" % (
+                app, port)
+    srv.extra_conf = "\n".join([
+        AUTH_MODULES,
+        'LoadModule fastcgi_x_module "%s"' % conftest.MODULE,
+        define,
+        '<Directory "%s">' % area,
+        PHASE_CONF[phase].replace("APP", str(app)),
+        "</Directory>"])
+    srv.start()
+    ok = basic("alice", "secret")
+    r = srv.get("/area/page.txt", headers=ok)
+    assert r.status == 200 and r.body == b"protected page\n", (
+        r, conftest.read_text(srv.error_log))
+    word, status = DENY[phase]
+    if phase == "authenticator":
+        r = srv.get("/area/page.txt", headers=basic("alice", word))
+    else:
+        r = srv.get("/area/page.txt?" + word, headers=ok)
+    assert r.status == status and b"protected page" not in r.body, r
