@@ -12,7 +12,8 @@
  *   ACCESS_CHECKER  "blocked": 403 with a page; else 200
  *   AUTHORIZER      "deny": 403 with X-Why and a page; "nobody": 403 with
  *                   no page; else 200
- *   any role        "crash": abort(); "garbage": no header block;
+ *   any role        "crash": abort(); "slow": 5 s late; "garbage": no
+ *                   header block;
  *                   "status500": 500 with a page
  * A 200 carries X-Plain-Header and Variable-FCGIX_<ROLE> with what the app saw:
  * its role, the user, and which of CONTENT_LENGTH, PATH_INFO, PATH_TRANSLATED
@@ -24,6 +25,7 @@
 #include <fcgiapp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *param(FCGX_Request *rq, const char *name)
 {
@@ -69,6 +71,9 @@ static void answer(FCGX_Request *rq)
 
     if (strstr(uri, "crash")) {
         abort();
+    }
+    if (strstr(uri, "slow")) {
+        sleep(5); /* longer than the test's -idle-timeout */
     }
     if (strstr(uri, "garbage")) {
         FCGX_PutS("this is not a header block", rq->out);

@@ -469,3 +469,16 @@ def test_each_phase_on_each_kind_of_app(httpd, responder, workdir, request,
     else:
         r = srv.get("/area/page.txt?" + word, headers=ok)
     assert r.status == status and b"protected page" not in r.body, r
+
+
+def test_authorizer_that_times_out_fails_closed(httpd, responder,
+                                                authz_app):
+    srv = site(httpd, responder, authz_app, AUTHZ_CONF)
+    srv.extra_conf = srv.extra_conf.replace(
+        "authz.sock", "authz.sock -idle-timeout 1")
+    srv.stop()
+    srv.start()
+    r = srv.get("/api/page.txt?slow", headers=basic("alice", "secret"),
+                timeout=30)
+    assert r.status == 500 and b"protected" not in r.body, r
+    assert "-idle-timeout" in conftest.read_text(srv.error_log)
