@@ -149,6 +149,10 @@ static int send_denial(request_rec *r, const fcgix_auth_reply_t *reply)
     apr_table_unset(reply->headers, "Transfer-Encoding");
     apr_table_overlap(r->err_headers_out, reply->headers,
                       APR_OVERLAP_TABLES_SET);
+    if (reply->status == HTTP_UNAUTHORIZED && ap_auth_type(r)
+        && !apr_table_get(r->err_headers_out, "WWW-Authenticate")) {
+        ap_note_auth_failure(r); /* a 401 must carry a challenge */
+    }
     if (reply->body_len == 0 || r->main) {
         return reply->status;
     }
@@ -283,14 +287,9 @@ static int fcgix_authenticator(request_rec *r)
     }
     call.user = r->user;
     call.password = password;
-    rc = judge(r, auth, "FastCgiAuthenticator",
-               ask_authorizer(r, auth, "FastCgiAuthenticator", &call, &reply),
-               &reply);
-    if (rc == HTTP_UNAUTHORIZED
-        && !apr_table_get(r->err_headers_out, "WWW-Authenticate")) {
-        ap_note_auth_failure(r);
-    }
-    return rc;
+    return judge(r, auth, "FastCgiAuthenticator",
+                 ask_authorizer(r, auth, "FastCgiAuthenticator", &call, &reply),
+                 &reply);
 }
 
 /* FastCgiAuthorizer: after authentication, with REMOTE_USER. */

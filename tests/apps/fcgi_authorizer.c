@@ -8,7 +8,8 @@
  * @brief A libfcgi app in the AUTHORIZER role for the tests. It answers by
  *        FCGI_APACHE_ROLE and by words in REQUEST_URI:
  *   AUTHENTICATOR   user alice, password secret: 200; else 401 with
- *                   WWW-Authenticate and a page
+ *                   WWW-Authenticate and a page ("nochallenge": 401 with
+ *                   a page and no WWW-Authenticate)
  *   ACCESS_CHECKER  "blocked": 403 with a page; else 200
  *   AUTHORIZER      "deny": 403 with X-Why and a page; "nobody": 403 with
  *                   no page; else 200
@@ -82,8 +83,11 @@ static void answer(FCGX_Request *rq)
         deny(rq, 500, "", "the authorizer broke\n");
     }
     else if (strcmp(role, "AUTHENTICATOR") == 0) {
-        if (strcmp(param(rq, "REMOTE_USER"), "alice") == 0
-            && strcmp(param(rq, "REMOTE_PASSWD"), "secret") == 0) {
+        if (strstr(uri, "nochallenge")) {
+            deny(rq, 401, "", "a 401 without a challenge\n");
+        }
+        else if (strcmp(param(rq, "REMOTE_USER"), "alice") == 0
+                 && strcmp(param(rq, "REMOTE_PASSWD"), "secret") == 0) {
             allow(rq, role);
         }
         else {

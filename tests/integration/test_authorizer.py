@@ -482,3 +482,12 @@ def test_authorizer_that_times_out_fails_closed(httpd, responder,
                 timeout=30)
     assert r.status == 500 and b"protected" not in r.body, r
     assert "-idle-timeout" in conftest.read_text(srv.error_log)
+
+
+def test_401_without_challenge_gets_one(httpd, responder, authz_app):
+    """A 401 must carry WWW-Authenticate: when the app sends none, httpd's
+    Basic challenge is added to the app's page."""
+    srv = site(httpd, responder, authz_app, AUTHN_CONF)
+    r = srv.get("/basic/page.txt?nochallenge", headers=basic("alice", "x"))
+    assert r.status == 401 and r.body == b"a 401 without a challenge\n", r
+    assert r.headers.get("WWW-Authenticate") == 'Basic realm="private"', r
