@@ -207,36 +207,40 @@ static const fcgix_dir_conf_t *dir_conf(request_rec *r)
     return ap_get_module_config(r->per_dir_config, &fastcgi_x_module);
 }
 
+/* Run the app of @auth for one phase and apply its verdict. */
+static int run_phase(request_rec *r, const fcgix_auth_conf_t *auth,
+                     const char *directive, const char *role, const char *user,
+                     const char *password)
+{
+    fcgix_auth_call_t call = {role, user, password, NULL};
+    fcgix_auth_reply_t reply;
+
+    return judge(r, auth, directive,
+                 ask_authorizer(r, auth, directive, &call, &reply), &reply);
+}
+
 /* FastCgiAuthorizer where no AuthType is set: there will be no user,
  * and httpd would skip the authorization phase without a Require; the
  * app decides here, in the access phase, instead of never. */
 static int authorize_without_user(request_rec *r)
 {
     const fcgix_auth_conf_t *auth = &dir_conf(r)->authorizer;
-    fcgix_auth_call_t call = {"AUTHORIZER", NULL, NULL, NULL};
-    fcgix_auth_reply_t reply;
 
     if (auth->path == NULL || auth->provider_only || ap_auth_type(r)) {
         return DECLINED;
     }
-    return judge(r, auth, "FastCgiAuthorizer",
-                 ask_authorizer(r, auth, "FastCgiAuthorizer", &call, &reply),
-                 &reply);
+    return run_phase(r, auth, "FastCgiAuthorizer", "AUTHORIZER", NULL, NULL);
 }
 
 /* FastCgiAccessChecker: before authentication, on the request alone. */
 static int fcgix_access_checker(request_rec *r)
 {
     const fcgix_auth_conf_t *auth = &dir_conf(r)->access_checker;
-    fcgix_auth_call_t call = {"ACCESS_CHECKER", NULL, NULL, NULL};
-    fcgix_auth_reply_t reply;
     int rc;
 
     if (auth->path != NULL) {
-        rc = judge(
-            r, auth, "FastCgiAccessChecker",
-            ask_authorizer(r, auth, "FastCgiAccessChecker", &call, &reply),
-            &reply);
+        rc = run_phase(r, auth, "FastCgiAccessChecker", "ACCESS_CHECKER", NULL,
+                       NULL);
         if (rc != OK && rc != DECLINED) {
             return rc;
         }
@@ -266,8 +270,6 @@ static int fcgix_force_authn(request_rec *r)
 static int fcgix_authenticator(request_rec *r)
 {
     const fcgix_auth_conf_t *auth = &dir_conf(r)->authenticator;
-    fcgix_auth_call_t call = {"AUTHENTICATOR", NULL, NULL, NULL};
-    fcgix_auth_reply_t reply;
     const char *password;
     int rc;
 
@@ -285,27 +287,19 @@ static int fcgix_authenticator(request_rec *r)
     if (rc != OK) {
         return rc; /* no credentials: 401 with WWW-Authenticate */
     }
-    call.user = r->user;
-    call.password = password;
-    return judge(r, auth, "FastCgiAuthenticator",
-                 ask_authorizer(r, auth, "FastCgiAuthenticator", &call, &reply),
-                 &reply);
+    return run_phase(r, auth, "FastCgiAuthenticator", "AUTHENTICATOR", r->user,
+                     password);
 }
 
 /* FastCgiAuthorizer: after authentication, with REMOTE_USER. */
 static int fcgix_authorizer(request_rec *r)
 {
     const fcgix_auth_conf_t *auth = &dir_conf(r)->authorizer;
-    fcgix_auth_call_t call = {"AUTHORIZER", NULL, NULL, NULL};
-    fcgix_auth_reply_t reply;
 
     if (auth->path == NULL || auth->provider_only || !ap_auth_type(r)) {
         return DECLINED; /* no AuthType: done in the access phase */
     }
-    call.user = r->user;
-    return judge(r, auth, "FastCgiAuthorizer",
-                 ask_authorizer(r, auth, "FastCgiAuthorizer", &call, &reply),
-                 &reply);
+    return run_phase(r, auth, "FastCgiAuthorizer", "AUTHORIZER", r->user, NULL);
 }
 
 /* The provider API: "AuthBasicProvider fastcgi" asks the app of
