@@ -211,3 +211,70 @@ def test_graceful_restart_under_load_loses_nothing(httpd, restarts, gap):
         processes_running(str(srv.docroot)))
     assert len(apps_of(pm, "static.fcgi")) == 2
     assert fetch(srv, "/dyn/app.fcgi?pid", 15).status == 200
+
+
+def test_app_processes_get_no_httpd_descriptor(httpd):
+    """An app process holds its socket as fd 0, stdout and stderr, and
+    nothing else of httpd's: no listener, no log file beyond fd 2, not the
+    PM's control socket (static pool and dynamic app alike)."""
+    srv = httpd()
+    pool = srv.docroot / "pool.fcgi"
+    pool.write_bytes(conftest.RESPONDER.read_bytes())
+    pool.chmod(0o755)
+    dyn = srv.docroot / "dyn"
+    dyn.mkdir()
+    app = dyn / "app.fcgi"
+    app.write_bytes(conftest.RESPONDER.read_bytes())
+    app.chmod(0o755)
+    srv.extra_conf = "\n".join([
+        "FastCgiServer %s -processes 1" % pool,
+        '<Directory "%s">' % dyn,
+        "    Options +ExecCGI",
+        "    AddHandler fastcgi-script .fcgi",
+        "</Directory>"])
+    srv.start()
+    for path in ("/pool.fcgi?pid", "/dyn/app.fcgi?pid"):
+        r = srv.get(path)
+        assert r.status == 200, (r, conftest.read_text(srv.error_log))
+        pid = int(r.body.split(b"=")[1])
+        fds = {int(fd): os.readlink("/proc/%d/fd/%s" % (pid, fd))
+               for fd in os.listdir("/proc/%d/fd" % pid)}
+        assert set(fds) == {0, 1, 2}, (path, fds)
+        assert fds[0].startswith("socket:"), fds
+        assert not fds[1].startswith("socket:"), fds
+        assert not fds[2].startswith("socket:"), fds
+
+
+def test_overload_gives_bounded_503_not_a_hang(httpd):
+    """Many more concurrent requests than 2 busy processes and their small
+    backlogs can hold: the overflow waits at most -appConnTimeout, then
+    503 with Retry-After; the rest are served; nothing hangs and nothing
+    sleeps in a loop."""
+    srv = httpd()
+    pool = srv.docroot / "pool.fcgi"
+    pool.write_bytes(conftest.RESPONDER.read_bytes())
+    pool.chmod(0o755)
+    srv.extra_conf = ("FastCgiServer %s -processes 2 -listen-queue-depth 1 "
+                      "-appConnTimeout 2 -init-start-delay 0" % pool)
+    srv.start()
+    assert conftest.wait_for(lambda: srv.get("/pool.fcgi").status == 200, 10)
+    results, threads = [], []
+    t0 = time.monotonic()
+    for _ in range(30):
+        threads.append(threading.Thread(
+            target=lambda: results.append(
+                fetch(srv, "/pool.fcgi?sleep=1500", timeout=60)),
+            daemon=True))
+        threads[-1].start()
+    for t in threads:
+        t.join(max(0.1, t0 + 60 - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), "a request hung"
+    statuses = sorted(r.status for r in results)
+    print("30 concurrent slow requests on 2 processes: %r in %.1f s" % (
+        statuses, time.monotonic() - t0))
+    assert set(statuses) <= {200, 503}, statuses
+    assert 200 in statuses and 503 in statuses, statuses
+    for r in results:
+        if r.status == 503:
+            assert r.headers.get("Retry-After"), r
+            assert r.seconds < 2 + 3, r     # -appConnTimeout + slack
