@@ -61,6 +61,9 @@ cmocka_suite() {
 
 cmocka_suite unit
 cmocka_suite pmtest
+# The same two under valgrind memcheck.
+cmocka_suite vg-unit
+cmocka_suite vg-pm
 
 # fuzz prints "fuzz: N passed, M failed" itself.
 for suite in fuzz; do

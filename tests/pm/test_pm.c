@@ -207,6 +207,7 @@ static int run_one(const fcgix_pm_app_t *app, int *logfd)
     fcgix_pm_config_t cfg;
     int nclasses, nslots;
     void *mem;
+    int rc;
 
     memset(&cfg, 0, sizeof(cfg));
     cfg.apps = app;
@@ -216,7 +217,9 @@ static int run_one(const fcgix_pm_app_t *app, int *logfd)
     nslots = fcgix_pm_board_slots(&cfg, &nclasses);
     mem = calloc(1, fcgix_sb_size(nclasses, nslots));
     cfg.sb = fcgix_sb_init(mem, nclasses, nslots);
-    return fcgix_pm_run(&cfg);
+    rc = fcgix_pm_run(&cfg);
+    free(mem); /* valgrind checks the PM's own frees, not ours */
+    return rc;
 }
 
 /* In the forked child: run the PM, never return. */
