@@ -1023,6 +1023,8 @@ static step_t pump(fcgix_req_t *req)
             return abort_request(req);
         }
         if (n == 0) {
+            /* The process manager replaces a process that hangs. */
+            apr_table_setn(req->r->notes, FCGIX_NOTE_HUNG, "1");
             return fail(req, HTTP_GATEWAY_TIME_OUT, FCGIX_LOGNO(00044),
                         "no response for %d s (-idle-timeout)",
                         req->idle_ms / 1000);

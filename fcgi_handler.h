@@ -17,6 +17,9 @@
 
 #include "fcgi_config.h"
 
+/** Request note set when the app did not answer within -idle-timeout. */
+#define FCGIX_NOTE_HUNG "fcgix-app-hung"
+
 /** Our own log tags; never httpd's AH numbers. */
 #define FCGIX_LOGNO(n) "FCGIX" #n ": "
 

@@ -208,6 +208,7 @@ static int start_class(request_rec *r, const char *path)
 typedef struct {
     fcgix_sb_lease_t lease;
     int cls;
+    request_rec *r;
 } held_t;
 
 /* Pool cleanup: give the process back; when it has served its
@@ -220,7 +221,14 @@ static apr_status_t give_back(void *data)
     uint64_t served = fcgix_sb_release(managed.sb, &h->lease,
                                        apr_time_as_msec(apr_time_now()));
 
-    if (max > 0 && served >= max) {
+    if (apr_table_get(h->r->notes, FCGIX_NOTE_HUNG)) {
+        /* The process did not answer within -idle-timeout: it may serve
+         * nobody else; the PM kills and replaces it. */
+        __atomic_store_n(&fcgix_sb_slot(managed.sb, h->lease.slot)->hung, 1,
+                         __ATOMIC_RELEASE);
+        tick_pm();
+    }
+    else if (max > 0 && served >= max) {
         tick_pm();
     }
     return APR_SUCCESS;
@@ -319,6 +327,7 @@ static int lease_target(request_rec *r, const fcgix_app_t *app,
         note_update(r, c);
     }
     h->lease.slot = -1;
+    h->r = r;
     status = take_process(r, app, path, h);
     if (status != OK) {
         return status;

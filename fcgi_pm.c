@@ -678,6 +678,7 @@ static void spawn(pm_t *pm, int c, int i)
     set_state(pm, i, FCGIX_SB_RUNNING, pid);
     ps->update_pending = 0;
     __atomic_store_n(&s->retiring, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->hung, 0, __ATOMIC_RELEASE);
     if (read_verdict(pm, cls, pid, errpipe[0]) != 0) {
         ps->exec_failed = 1; /* it exits at once; reap() backs off */
     }
@@ -1070,12 +1071,34 @@ static const char *stop_reason(pm_t *pm, int c, int i, int *after)
     return NULL;
 }
 
+/* A request got no answer from this process within -idle-timeout: a
+ * hung process would hold every request queued on its socket. Kill it
+ * (it may ignore SIGTERM) and start a new one on the same socket, which
+ * serves the queued requests; not counted as a failed start. */
+static void replace_hung(pm_t *pm, int c, int i)
+{
+    pslot_t *ps = &pm->slots[i];
+
+    pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[c], ps->pid,
+           "did not answer a request within -idle-timeout; killing it "
+           "(SIGKILL) and starting a new one");
+    fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
+    ps->after_stop = AFTER_RESTART;
+    kill(ps->pid, SIGKILL);
+    set_state(pm, i, FCGIX_SB_STOPPING, ps->pid);
+}
+
 static void maintain_slot(pm_t *pm, int c, int i)
 {
     const char *why;
     int after;
 
     if (pm->slots[i].state != FCGIX_SB_RUNNING || pm->slots[i].exec_failed) {
+        return;
+    }
+    if (__atomic_exchange_n(&fcgix_sb_slot(pm->sb, i)->hung, 0,
+                            __ATOMIC_ACQ_REL)) {
+        replace_hung(pm, c, i);
         return;
     }
     why = stop_reason(pm, c, i, &after);

@@ -55,6 +55,9 @@ typedef struct {
     int32_t pid;
     uint32_t state;           /**< FCGIX_SB_* */
     uint32_t retiring;        /**< PM or handler: avoid for new requests */
+    uint32_t hung;            /**< handler: a request got no answer within
+                                   -idle-timeout; the PM kills and replaces
+                                   the process */
     uint32_t restarts;        /**< starts after the first one */
     int64_t started_ms;       /**< wall clock, ms */
     int64_t last_used_ms;     /**< wall clock, ms, set at each release */

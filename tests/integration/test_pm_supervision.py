@@ -278,3 +278,28 @@ def test_overload_gives_bounded_503_not_a_hang(httpd):
         if r.status == 503:
             assert r.headers.get("Retry-After"), r
             assert r.seconds < 2 + 3, r     # -appConnTimeout + slack
+
+
+def test_hung_process_is_killed_and_replaced(httpd):
+    """An app process that does not answer within -idle-timeout: 504 for
+    that request, then the PM kills the process and starts a new one, so
+    the next request is not stuck behind it."""
+    srv = httpd()
+    pool = srv.docroot / "pool.fcgi"
+    pool.write_bytes(conftest.RESPONDER.read_bytes())
+    pool.chmod(0o755)
+    srv.extra_conf = "FastCgiServer %s -processes 1 -idle-timeout 1" % pool
+    srv.start()
+    assert conftest.wait_for(lambda: srv.get("/pool.fcgi").status == 200, 10)
+    old = int(srv.get("/pool.fcgi?pid").body.split(b"=")[1])
+    r = fetch(srv, "/pool.fcgi?sleep=8000", timeout=30)
+    assert r.status == 504 and r.seconds < 5, r
+    t0 = time.monotonic()
+    r = fetch(srv, "/pool.fcgi?pid", timeout=5)   # the app sleeps 8 s
+    assert r.status == 200, (r, conftest.read_text(srv.error_log))
+    assert int(r.body.split(b"=")[1]) != old
+    assert time.monotonic() - t0 < 4
+    assert conftest.wait_for(lambda: gone(old), 5)
+    log = conftest.read_text(srv.error_log)
+    assert "did not answer a request within -idle-timeout" in log, log
+    assert "failure in a row" not in log, log
