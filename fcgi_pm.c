@@ -1107,6 +1107,42 @@ static void maintain_slot(pm_t *pm, int c, int i)
     }
 }
 
+/* Requests in flight on class @c, and its processes that take them. */
+static void class_load(pm_t *pm, int c, int *in_flight, int *live)
+{
+    const fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+    int i, users;
+
+    *in_flight = *live = 0;
+    for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots); i++) {
+        users = fcgix_sb_users(fcgix_sb_slot(pm->sb, i));
+        if (users >= 0) {
+            *in_flight += users;
+            *live += 1;
+        }
+    }
+}
+
+/* A request found every process of dynamic class @c busy: start one
+ * more, or as many as the requests in flight need at once (a burst), up
+ * to the limits. */
+static void scale_up(pm_t *pm, int c)
+{
+    int in_flight, live, want, started = 0;
+
+    class_load(pm, c, &in_flight, &live);
+    want = in_flight > live + 1 ? in_flight : live + 1;
+    while (live + started < want && grow_class(pm, c) == 0) {
+        started++;
+    }
+    if (started > 0) {
+        pm_log(pm, FCGIX_PM_LOG_INFO, &pm->classes[c], getpid(),
+               "%d request(s) in flight on %d busy process(es); started "
+               "%d more",
+               in_flight, live, started);
+    }
+}
+
 static void maintain_class(pm_t *pm, int c)
 {
     fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
@@ -1116,9 +1152,8 @@ static void maintain_class(pm_t *pm, int c)
         take_update(pm, c);
     }
     if (__atomic_exchange_n(&k->more_wanted, 0, __ATOMIC_ACQ_REL)
-        && pm->classes[c].dynamic && grow_class(pm, c) == 0) {
-        pm_log(pm, FCGIX_PM_LOG_INFO, &pm->classes[c], getpid(),
-               "every process was busy; started one more");
+        && pm->classes[c].dynamic) {
+        scale_up(pm, c);
     }
     for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots); i++) {
         maintain_slot(pm, c, i);

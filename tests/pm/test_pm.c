@@ -1467,7 +1467,7 @@ static void test_scale_up(void **state)
     sleep_ms(500);
     assert_int_equal(children_of(fx->pm, NULL, 0), 4); /* -maxProcesses */
     assert_int_equal(slot_state(slot_of(fx, cb, 1)), FCGIX_SB_EMPTY);
-    assert_int_equal(log_count(fx, "every process was busy; started one"), 2);
+    assert_int_equal(log_count(fx, "busy process(es); started 1 more"), 2);
 }
 
 static void test_idle_reaping(void **state)
