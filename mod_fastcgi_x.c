@@ -317,7 +317,9 @@ static authn_status provider_check_password(request_rec *r, const char *user,
     if (auth->path == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       FCGIX_LOGNO(00099) "AuthBasicProvider fastcgi needs "
-                                         "FastCgiAuthenticator");
+                                         "FastCgiAuthenticator where %s is "
+                                         "served; denying",
+                      r->uri);
         return AUTH_GENERAL_ERROR;
     }
     call.user = user;
@@ -344,7 +346,9 @@ static authz_status provider_authorize(request_rec *r, const char *require_line,
     if (auth->path == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       FCGIX_LOGNO(00100) "Require fastcgi-authorizer needs "
-                                         "FastCgiAuthorizer");
+                                         "FastCgiAuthorizer where %s is "
+                                         "served; denying",
+                      r->uri);
         return AUTHZ_GENERAL_ERROR;
     }
     if (r->user == NULL) {

@@ -491,3 +491,30 @@ def test_401_without_challenge_gets_one(httpd, responder, authz_app):
     r = srv.get("/basic/page.txt?nochallenge", headers=basic("alice", "x"))
     assert r.status == 401 and r.body == b"a 401 without a challenge\n", r
     assert r.headers.get("WWW-Authenticate") == 'Basic realm="private"', r
+
+
+def test_provider_without_its_directive_denies(httpd, responder, authz_app):
+    """AuthBasicProvider fastcgi without FastCgiAuthenticator (and Require
+    fastcgi-authorizer without FastCgiAuthorizer): 500, never access, and
+    a log line saying what is missing and where."""
+    conf = """
+<Directory DOCROOT/basic>
+    AuthType Basic
+    AuthName "private"
+    AuthBasicProvider fastcgi
+    Require valid-user
+</Directory>
+<Directory DOCROOT/api>
+    AuthType Basic
+    AuthName "private"
+    FastCgiAuthenticator AUTHZ
+    Require fastcgi-authorizer
+</Directory>
+"""
+    srv = site(httpd, responder, authz_app, conf)
+    for path in ("/basic/page.txt", "/api/page.txt"):
+        r = srv.get(path, headers=basic("alice", "secret"))
+        assert r.status == 500 and b"protected" not in r.body, (path, r)
+    log = conftest.read_text(srv.error_log)
+    assert "FCGIX00099" in log and "/basic/page.txt" in log, log
+    assert "FCGIX00100" in log and "/api/page.txt" in log, log
