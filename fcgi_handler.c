@@ -60,6 +60,9 @@ APLOG_USE_MODULE(fastcgi_x);
 #define MAX_HEADER_LINE (MAX_STRING_LEN - 3)
 /* A stderr line longer than this is logged in pieces. */
 #define STDERR_LINE_MAX 4096
+/* Stderr logged per request at most; the rest is counted, not logged,
+ * so that an app stuck in a loop cannot fill the disk through us. */
+#define STDERR_LOG_MAX (64 * 1024)
 /* How long to wait for END_REQUEST after FCGI_ABORT_REQUEST. */
 #define ABORT_WAIT_MS 1000
 /* Chunked request bodies are spooled in memory up to this size, then to a
@@ -112,7 +115,9 @@ typedef struct {
     char *err_line;      /* stderr line being assembled */
     apr_pool_t *scratch; /* for one log line; cleared after it */
     size_t err_len;
-    int ended; /* END_REQUEST seen */
+    apr_size_t err_logged; /* stderr bytes logged so far */
+    apr_off_t err_dropped; /* stderr bytes over STDERR_LOG_MAX */
+    int ended;             /* END_REQUEST seen */
 
     /* AUTHORIZER role: the whole response is kept, not sent. */
     int role;                   /* FCGIX_RESPONDER or FCGIX_AUTHORIZER */
@@ -575,13 +580,41 @@ static void log_stderr_line(fcgix_req_t *req)
     req->err_len = 0;
 }
 
+/* Past STDERR_LOG_MAX, say once that the rest is dropped. */
+static void drop_stderr(fcgix_req_t *req, size_t len)
+{
+    if (req->err_dropped == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
+                      FCGIX_LOGNO(00101) "FastCGI app %s wrote more than "
+                                         "%d bytes to stderr in this request; "
+                                         "the rest is not logged",
+                      req->app->path, STDERR_LOG_MAX);
+    }
+    req->err_dropped += len;
+}
+
+/* At the end of a request: how much stderr was not logged. */
+static void report_dropped_stderr(fcgix_req_t *req)
+{
+    if (req->err_dropped > 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
+                      FCGIX_LOGNO(00102) "FastCGI app %s: %" APR_OFF_T_FMT
+                                         " bytes of stderr not logged",
+                      req->app->path, req->err_dropped);
+    }
+}
+
 /* Reassemble STDERR into lines across records; never into the
  * response. */
 static void on_stderr(fcgix_req_t *req, const unsigned char *data, size_t len)
 {
+    size_t keep = STDERR_LOG_MAX - req->err_logged;
+    size_t dropped = len > keep ? len - keep : 0;
     size_t i;
 
-    if (req->err_line == NULL) {
+    len -= dropped;
+    req->err_logged += len;
+    if (len > 0 && req->err_line == NULL) {
         req->err_line = apr_palloc(req->r->pool, STDERR_LINE_MAX + 1);
         apr_pool_create(&req->scratch, req->r->pool);
     }
@@ -594,6 +627,12 @@ static void on_stderr(fcgix_req_t *req, const unsigned char *data, size_t len)
         if (req->err_len == STDERR_LINE_MAX) {
             log_stderr_line(req);
         }
+    }
+    if (dropped > 0) {
+        if (req->err_len > 0) {
+            log_stderr_line(req); /* the last piece that fitted */
+        }
+        drop_stderr(req, dropped);
     }
 }
 
@@ -802,6 +841,7 @@ static step_t on_end_request(fcgix_req_t *req, const fcgix_event_t *ev)
     if (req->err_len > 0) {
         log_stderr_line(req);
     }
+    report_dropped_stderr(req);
     if (req->cap_bb) {
         return STEP_FINISHED; /* the caller judges the kept response */
     }

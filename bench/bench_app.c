@@ -70,8 +70,9 @@ static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n)
 {
     crc = ~crc;
     while (n >= 8) {
-        uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8
-                             | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        uint32_t lo = crc
+                      ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8
+                         | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
         uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8
                       | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
         crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff]
@@ -144,8 +145,8 @@ static void handle(void)
     if (method && strcmp(method, "POST") == 0) {
         uint32_t crc;
         long long len = read_body(&crc);
-        printf("Content-Type: text/plain\r\n\r\nlength=%lld crc32=%08lx\n",
-               len, (unsigned long)crc);
+        printf("Content-Type: text/plain\r\n\r\nlength=%lld crc32=%08lx\n", len,
+               (unsigned long)crc);
         return;
     }
     long long size = parse_size(getenv("QUERY_STRING"));

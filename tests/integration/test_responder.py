@@ -1451,6 +1451,28 @@ def test_stderr_flood_memory_bounded(httpd, scripted):
         % growth)
 
 
+def test_stderr_flood_logged_up_to_a_cap(httpd, scripted):
+    """An app stuck writing stderr does not fill the disk: 64 KiB per
+    request are logged, then one line says the rest is not, and the end
+    of the request says how much was dropped."""
+    app = scripted(stderr_flood(4), raw=True)
+    srv = start_app(httpd, app.address, log_level="warn",
+                    extra="LogLevel warn fastcgi_x:warn")
+    start = srv.error_log.stat().st_size
+    r = srv.get("/" + APP, timeout=60)
+    assert r.status == 200 and r.body == b"ok\n", r
+    log = srv.error_log.read_bytes()[start:].decode("latin-1")
+    # 4000-byte lines: 16 whole ones and a piece make up the 64 KiB.
+    logged = sum(len(line.split(" stderr: ", 1)[1])
+                 for line in log.splitlines() if "FCGIX00030" in line)
+    assert logged == 64 * 1024 - 16, logged
+    assert log.count("FCGIX00101") == 1, log[-2000:]
+    written = 4 * 16 * 16 * 4000  # what stderr_flood(4) writes
+    assert "FCGIX00102" in log and "%d bytes of stderr not logged" % (
+        written - 64 * 1024) in log, log[-2000:]
+    assert len(log) < 100 * 1024, len(log)
+
+
 # =============================================================================
 # Evil backend: every mode mapped to its status
 # =============================================================================
