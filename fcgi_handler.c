@@ -761,15 +761,29 @@ static step_t finish_headers(fcgix_req_t *req)
 /* ------------------------------------------------------------------ */
 
 /* STDOUT data: header bytes until the blank line, body after it. */
+/* The header scanner refused a byte: 502, and the log says what and in
+ * which line of the header block. */
+static step_t refuse_headers(fcgix_req_t *req)
+{
+    return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00103),
+                "malformed response header block: %s in line %u", req->scan.why,
+                req->scan.line);
+}
+
 /* An authorizer's response is small: headers and a short page. */
 #define AUTH_REPLY_MAX (MAX_HEADER_BYTES + 1024 * 1024)
 
 /* AUTHORIZER role: keep the response for the caller to judge. */
 static step_t capture(fcgix_req_t *req, const unsigned char *data, size_t len)
 {
+    size_t used;
+
     if (req->cap_len + len > AUTH_REPLY_MAX) {
         return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00094),
                     "authorizer response longer than %d bytes", AUTH_REPLY_MAX);
+    }
+    if (fcgix_hdrscan(&req->scan, (const char *)data, len, &used) < 0) {
+        return refuse_headers(req);
     }
     req->cap_len += len;
     apr_brigade_write(req->cap_bb, NULL, NULL, (const char *)data, len);
@@ -787,6 +801,9 @@ static step_t on_stdout(fcgix_req_t *req, const unsigned char *data, size_t len)
     }
     if (!req->headers_done) {
         found = fcgix_hdrscan(&req->scan, (const char *)data, len, &used);
+        if (found < 0) {
+            return refuse_headers(req);
+        }
         st = collect_header_bytes(req, data, used);
         if (st != STEP_CONTINUE || !found) {
             return st;

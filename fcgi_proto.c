@@ -592,57 +592,116 @@ const char *fcgix_type_name(int type)
 /* CGI header-end scanner                                              */
 /* ------------------------------------------------------------------ */
 
-/* States: at the start of a line, inside a line, after a CR at the start
- * of a line, past the blank line. A CR inside a line needs no state of its
- * own: "\r\n" and "\n" both end the line. The start of a line is 0 so that
- * a zeroed scanner, which the header allows, is at the start of the
- * response. */
-enum { HS_LINE_START = 0, HS_TEXT, HS_LINE_START_CR, HS_FOUND };
+/* States: at the start of a line, after a CR there, in a header name,
+ * in a value, after a CR in a value, past the blank line, refused. The
+ * start of a line is 0 so that a zeroed scanner, which the header allows,
+ * is at the start of the response. */
+enum {
+    HS_LINE_START = 0,
+    HS_LINE_START_CR,
+    HS_NAME,
+    HS_VALUE,
+    HS_VALUE_CR,
+    HS_FOUND,
+    HS_BAD
+};
 
 void fcgix_hdrscan_init(fcgix_hdrscan_t *s)
 {
     /* The response starts at the start of a line: an empty first line
      * means no headers at all. */
     s->state = HS_LINE_START;
+    s->line = 0;
+    s->why = NULL;
 }
 
-static int hdrscan_next(int state, char c)
+/* RFC 9110 token characters: what a header name may hold. */
+static int is_tchar(unsigned char c)
 {
-    if (c == '\n') {
-        return state == HS_TEXT ? HS_LINE_START : HS_FOUND;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9')
+           || (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* Any byte but a control character, except HTAB. Bytes above 0x7f
+ * (obs-text) pass: apps send Latin-1 file names in Content-Disposition. */
+static int is_value_char(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+static int refuse(fcgix_hdrscan_t *s, const char *why)
+{
+    s->why = why;
+    return HS_BAD;
+}
+
+/* One byte of the header block; returns the next state. A CR must be
+ * followed by LF: a lone CR is how a header is split for the clients
+ * that take it as a line end (response splitting). */
+static int hdrscan_next(fcgix_hdrscan_t *s, unsigned char c)
+{
+    switch (s->state) {
+    case HS_LINE_START:
+        if (c == '\n') {
+            return HS_FOUND;
+        }
+        if (c == '\r') {
+            return HS_LINE_START_CR;
+        }
+        if (c == ' ' || c == '\t') {
+            return refuse(s, "a folded header line (starts with a space)");
+        }
+        return is_tchar(c) ? HS_NAME
+                           : refuse(s, "an empty or invalid header "
+                                       "name");
+    case HS_LINE_START_CR:
+        return c == '\n' ? HS_FOUND : refuse(s, "a CR not followed by LF");
+    case HS_NAME:
+        if (c == ':') {
+            return HS_VALUE;
+        }
+        if (c == '\n' || c == '\r') {
+            return refuse(s, "a header line without a colon");
+        }
+        return is_tchar(c) ? HS_NAME
+                           : refuse(s, "an invalid character in a "
+                                       "header name");
+    case HS_VALUE:
+        if (c == '\n') {
+            return HS_LINE_START;
+        }
+        if (c == '\r') {
+            return HS_VALUE_CR;
+        }
+        return is_value_char(c) ? HS_VALUE
+                                : refuse(s, "a control character in a header "
+                                            "value");
+    default: /* HS_VALUE_CR */
+        return c == '\n' ? HS_LINE_START : refuse(s, "a CR not followed by LF");
     }
-    if (c == '\r' && state == HS_LINE_START) {
-        return HS_LINE_START_CR;
-    }
-    /* "\r\r" at the start of a line is a line holding a CR, not a blank
-     * line: httpd's own header reader sees it that way. */
-    return HS_TEXT;
 }
 
 int fcgix_hdrscan(fcgix_hdrscan_t *s, const char *buf, size_t len, size_t *used)
 {
-    size_t i = 0;
-    const char *nl;
+    size_t i;
 
-    if (s->state == HS_FOUND) {
+    if (s->state == HS_FOUND || s->state == HS_BAD) {
         *used = 0;
-        return 1;
+        return s->state == HS_FOUND ? 1 : -1;
     }
-    while (i < len) {
-        if (s->state == HS_TEXT) {
-            /* Fast path: skip to the next line feed. */
-            nl = memchr(buf + i, '\n', len - i);
-            if (nl == NULL) {
-                break;
-            }
-            i = (size_t)(nl - buf) + 1;
-            s->state = HS_LINE_START;
-            continue;
+    for (i = 0; i < len; i++) {
+        if (s->state == HS_LINE_START) {
+            s->line++;
         }
-        s->state = hdrscan_next(s->state, buf[i++]);
+        s->state = hdrscan_next(s, (unsigned char)buf[i]);
         if (s->state == HS_FOUND) {
-            *used = i;
+            *used = i + 1;
             return 1;
+        }
+        if (s->state == HS_BAD) {
+            *used = i;
+            return -1;
         }
     }
     *used = len;

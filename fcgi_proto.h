@@ -326,9 +326,11 @@ size_t fcgix_params_close(fcgix_params_t *p, int final);
  */
 void fcgix_params_reset(fcgix_params_t *p);
 
-/** CGI header-end scanner state; zero-initialise or fcgix_hdrscan_init. */
+/** CGI header scanner state; zero-initialise or fcgix_hdrscan_init. */
 typedef struct {
     int state;
+    unsigned line;   /**< line of the header block being read, from 1 */
+    const char *why; /**< when refused: what is wrong, for a log line */
 } fcgix_hdrscan_t;
 
 /**
@@ -337,15 +339,22 @@ typedef struct {
 void fcgix_hdrscan_init(fcgix_hdrscan_t *s);
 
 /**
- * Look for the blank line that ends CGI response headers. Lines may end in
- * "\n" or "\r\n", mixed; the input may be split anywhere. An empty first
- * line means a response without headers.
+ * Find the blank line that ends CGI response headers, and refuse a header
+ * block that is not well-formed. Lines may end in "\n" or "\r\n", mixed;
+ * the input may be split anywhere. An empty first line means a response
+ * without headers. Every other line must be NAME ":" VALUE: NAME a token
+ * (RFC 9110), VALUE without control characters but HTAB, and no CR except
+ * right before LF, so that an app cannot split a response for clients
+ * that end lines at a CR. Folded (obsolete) lines are refused.
  * @param s     scanner state, carried between calls
  * @param buf   next bytes of the response
  * @param len   their number
  * @param used  out: when found, bytes of @a buf up to and including the
- *              blank line; otherwise @a len
- * @return 1 when the end of the headers was found, 0 when not yet
+ *              blank line; when refused, the offset of the bad byte in
+ *              @a buf; otherwise @a len
+ * @return 1 when the end of the headers was found, 0 when not yet, -1
+ *         when refused (s->why says why, s->line where); once 1 or -1,
+ *         later calls return the same with *used 0
  */
 int fcgix_hdrscan(fcgix_hdrscan_t *s, const char *buf, size_t len,
                   size_t *used);

@@ -6,7 +6,8 @@
 /**
  * @file  fuzz_hdrscan.c
  * @brief libFuzzer target for fcgix_hdrscan(): whole, byte-by-byte and
- *        scheduled-chunk scanning agree with a line-by-line reference.
+ *        scheduled-chunk scanning agree with a line-by-line reference, on
+ *        where the headers end and on the first byte refused.
  *
  * Input layout:
  *   byte 0   bits 0-1: kind of chunk schedule; all bits seed it
@@ -31,6 +32,8 @@
     } while (0)
 
 /** Outcome of one scan: found, and where the body starts. */
+/* found: 1 headers end at off; -1 the byte at off is refused; 0 neither
+ * yet. */
 typedef struct {
     int found;
     size_t off;
@@ -49,6 +52,48 @@ static void fail(const char *what, int line)
 
 /* Reference: a line is the bytes up to "\n"; the headers end after the
  * first line that is empty or just "\r". */
+static int ref_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9') || c == '!' || c == '#' || c == '$'
+           || c == '%' || c == '&' || c == '\'' || c == '*' || c == '+'
+           || c == '-' || c == '.' || c == '^' || c == '_' || c == '`'
+           || c == '|' || c == '~';
+}
+
+#define NONE ((size_t)-1)
+
+/* The offset of the first refused byte of the line s[0..len) (len
+ * excludes its LF; @a ended says whether the LF is there; offset len is
+ * the LF), or NONE. A line is NAME ":" VALUE: a token name; a value
+ * without controls but HTAB, CR only right before the LF. */
+static size_t ref_line_bad(const unsigned char *s, size_t len, int ended)
+{
+    size_t i = 0;
+
+    while (i < len && ref_tchar(s[i])) {
+        i++;
+    }
+    if (i == len) {
+        return ended ? len : NONE; /* no colon: the LF is refused */
+    }
+    if (i == 0 || s[i] != ':') {
+        return i;
+    }
+    for (i++; i < len; i++) {
+        if (s[i] == '\r') {
+            if (i + 1 < len) {
+                return i + 1; /* a lone CR: the byte after it */
+            }
+            continue; /* before the LF, or at the end of the input */
+        }
+        if (s[i] != '\t' && (s[i] < 0x20 || s[i] == 0x7f)) {
+            return i;
+        }
+    }
+    return NONE;
+}
+
 static scan_t ref_scan(const unsigned char *s, size_t n)
 {
     scan_t r = {0, 0};
@@ -56,28 +101,35 @@ static scan_t ref_scan(const unsigned char *s, size_t n)
 
     while (pos < n) {
         const unsigned char *nl = memchr(s + pos, '\n', n - pos);
-        size_t line;
+        size_t line = nl ? (size_t)(nl - (s + pos)) : n - pos;
+        size_t bad;
 
+        if (line == 0 || (line == 1 && s[pos] == '\r')) {
+            if (nl != NULL) {
+                r.found = 1;
+                r.off = pos + line + 1;
+            }
+            return r; /* the blank line, or its CR at the end */
+        }
+        bad = s[pos] == '\r' ? 1 : ref_line_bad(s + pos, line, nl != NULL);
+        if (bad != NONE) {
+            r.found = -1;
+            r.off = pos + bad;
+            return r;
+        }
         if (nl == NULL) {
-            break;
+            return r; /* a well-formed line, unfinished */
         }
-        line = (size_t)(nl - (s + pos));
         pos += line + 1;
-        if (line == 0 || (line == 1 && s[pos - 2] == '\r')) {
-            r.found = 1;
-            r.off = pos;
-            break;
-        }
     }
     return r;
 }
 
-/* The blank line is "\n" or "\r\n" after a "\n", or the very first line. */
 static void check_shape(const unsigned char *s, scan_t r)
 {
     size_t o = r.off;
 
-    if (!r.found) {
+    if (r.found != 1) {
         return;
     }
     CHECK(o >= 1 && s[o - 1] == '\n');
@@ -105,11 +157,21 @@ static int scan_chunk(fcgix_hdrscan_t *st, const unsigned char *b, size_t len,
     size_t used = (size_t)-1;
     int rc = fcgix_hdrscan(st, (const char *)b, len, &used);
 
-    CHECK(rc == 0 || rc == 1);
+    CHECK(rc == 0 || rc == 1 || rc == -1);
     CHECK(used <= len);
     if (rc == 0) {
         CHECK(used == len);
         return 0;
+    }
+    if (rc == -1) {
+        /* The refused byte is in this chunk; the scanner says why and
+         * stays refused. */
+        CHECK(used < len);
+        CHECK(st->why != NULL && st->line >= 1);
+        CHECK(fcgix_hdrscan(st, (const char *)b, len, &len) == -1 && len == 0);
+        r->found = -1;
+        r->off = base + used;
+        return 1;
     }
     /* The blank line ends inside this chunk, never in an earlier one. */
     CHECK(used >= 1);

@@ -147,6 +147,12 @@ def hdrscan_seeds():
         "nul-bytes": b"A: \0\n\0\n\n",
         "long-line": b"X-Long: " + b"a" * 300 + b"\r\n\r\n",
         "body-has-blank": b"A: b\n\nbody\n\nmore\r\n\r\n",
+        "folded": b"A: b\r\n c\r\n\r\nbody",
+        "no-colon": b"A: b\r\nNoColon\r\n\r\nbody",
+        "bad-name": b"A: b\r\nX(Y): z\r\n\r\nbody",
+        "ctl-value": b"A: b\x01c\x7f\r\n\r\nbody",
+        "latin1-value": b"A: \xe9t\xe9\tx\r\n\r\nbody",
+        "tokens": b"!#$%&'*+-.^_`|~09azAZ: v\r\n\r\nbody",
     }
     return {"hs-" + k: bytes([i * 53 & 0xff]) + v
             for i, (k, v) in enumerate(s.items())}

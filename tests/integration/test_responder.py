@@ -1229,22 +1229,25 @@ def test_lf_only_header_block(httpd, scripted):
     assert r.body == b"lf\n"
 
 
-def test_no_header_block_is_500(httpd, responder):
+def test_no_header_block_is_502(httpd, responder):
+    """Output that is not a CGI header block is a bad answer from the
+    app: 502 (as nginx says for an upstream's invalid header)."""
     srv = start_app(httpd, responder.address)
     r = srv.get("/app.fcgi?noheaders", timeout=15)
-    assert r.status == 500, r
+    assert r.status == 502, r
     assert b"not a CGI header block" not in r.body
+    assert wait_log(srv, "malformed response header block", severe=True)
 
 
 @pytest.mark.parametrize("block", [
     b"Content-Type: text/plain\r\nNo colon here\r\n\r\nbody\n",
     b"Content-Type: text/plain\r\nBad Name: x\r\n\r\nbody\n",
 ], ids=["no-colon", "space-in-name"])
-def test_malformed_response_header_is_500(httpd, scripted, block):
+def test_malformed_response_header_is_502(httpd, scripted, block):
     app = scripted(lambda req: block)
     srv = start_app(httpd, app.address)
     r = srv.get("/" + APP, timeout=15)
-    assert r.status == 500, r
+    assert r.status == 502, r
     assert b"\nbody\n" not in r.body, "the app's body leaked"
 
 

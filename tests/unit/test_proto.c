@@ -2308,9 +2308,11 @@ static void test_error_codes_distinct(void **state)
 typedef struct {
     const char *in;
     size_t len;
-    long want; /* offset past the blank line, or -1 */
+    long want; /* offset past the blank line, -1, or BAD_AT(offset) */
 } scan_case_t;
 
+/* A refused header block, and the offset of the byte refused. */
+#define BAD_AT(off) (-100 - (long)(off))
 /* Fields of a scan_case_t: the input and where its headers end. */
 #define SCAN(lit, want) lit, sizeof(lit) - 1, want
 /* Headers then a body: the headers end where the body starts. */
@@ -2336,7 +2338,7 @@ static const scan_case_t scan_cases[] = {
     {SCAN_BODY("Location: /x\n\n", "body")},
     {SCAN_BODY("A: 1\r\nB: 2\n\r\n", "rest")},
     {SCAN_BODY("A: 1\nB: 2\r\n\n", "\n\n")},
-    {SCAN_BODY("A\n\r\n", "x")},
+    {SCAN("A\n\r\nx", BAD_AT(1))},
     {SCAN("", -1)},
     {SCAN("abc", -1)},
     {SCAN("Content-Type: a\r\n", -1)},
@@ -2344,15 +2346,35 @@ static const scan_case_t scan_cases[] = {
     {SCAN("A: b\r", -1)},
     {SCAN("A: b\r\n\r", -1)},
     {SCAN("\r", -1)},
-    {SCAN("\r\r\n", -1)},
-    {SCAN("A: b\r\r\n", -1)},
-    {SCAN("A: b\r\n\r\r\nC: d\r\n", -1)},
-    {SCAN_BODY("\r\r\n\r\n", "body")},
-    {SCAN_BODY("A: b\r\n\r\r\n\n", "body")},
-    {SCAN_BODY("\rX\n\n", "body")},
-    {SCAN_BODY("A: x\ry\r\n\r\n", "body")},
-    {SCAN_BODY("A: x\r\r\ny\n\n", "body")},
-    {SCAN_BODY("A: \rx\n\n", "\r\n")},
+    {SCAN("\r\r\n", BAD_AT(1))},
+    {SCAN("A: b\r\r\n", BAD_AT(5))},
+    {SCAN("A: b\r\n\r\r\nC: d\r\n", BAD_AT(7))},
+    {SCAN("\r\r\n\r\nbody", BAD_AT(1))},
+    {SCAN("A: b\r\n\r\r\n\nbody", BAD_AT(7))},
+    {SCAN("\rX\n\nbody", BAD_AT(1))},
+    /* a lone CR in a value: response splitting */
+    {SCAN("A: x\rSet-Cookie: y\r\n\r\nbody", BAD_AT(5))},
+    {SCAN("A: x\r\r\ny\n\nbody", BAD_AT(5))},
+    {SCAN("A: \rx\n\n\r\n", BAD_AT(4))},
+    /* names are tokens; values hold no control character but HTAB */
+    {SCAN(" A: b\n\n", BAD_AT(0))},
+    {SCAN("A: b\n c\n\n", BAD_AT(5))},
+    {SCAN("A: b\n\tc\n\n", BAD_AT(5))},
+    {SCAN(": b\n\n", BAD_AT(0))},
+    {SCAN("A b: c\n\n", BAD_AT(1))},
+    {SCAN("X(A): 1\n\n", BAD_AT(1))},
+    {SCAN("\xc3\x9c: 1\n\n", BAD_AT(0))},
+    {SCAN("A: b\0c\n\n", BAD_AT(4))},
+    {SCAN("A\0: b\n\n", BAD_AT(1))},
+    {SCAN("A: \x7f\n\n", BAD_AT(3))},
+    {SCAN("A: \x01\n\n", BAD_AT(3))},
+    {SCAN("no colon\n\n", BAD_AT(2))},
+    {SCAN("nocolon\n\n", BAD_AT(7))},
+    {SCAN("nocolon\r\n\r\n", BAD_AT(7))},
+    {SCAN_BODY("A: b\tc\n\n", "x")},
+    {SCAN_BODY("A:\n\n", "x")},
+    {SCAN_BODY("Content-Disposition: a; filename=\"\xe9t\xe9\"\r\n\r\n", "x")},
+    {SCAN_BODY("X-Tok!#$%&'*+-.^_`|~09az: v\r\n\r\n", "x")},
 };
 
 typedef struct {
@@ -2384,6 +2406,10 @@ static long scan_plan(const scan_case_t *c, guard_t *g, const size_t *cuts,
         rc = fcgix_hdrscan(&s, in, end - start, &used);
         if (rc == 1) {
             return used >= 1 && used <= end - start ? (long)(start + used) : -2;
+        }
+        if (rc == -1) {
+            return used < end - start && s.why != NULL ? BAD_AT(start + used)
+                                                       : -2;
         }
         if (rc != 0 || used != end - start) {
             return -3;
