@@ -80,7 +80,8 @@ typedef enum {
 typedef struct {
     request_rec *r;
     const fcgix_app_t *app;
-    fcgix_app_opts_t opts; /* effective options */
+    const fcgix_process_ops_t *lease; /* PM-run app: its process */
+    fcgix_app_opts_t opts;            /* effective options */
     const fcgix_dir_conf_t *dconf;
     int fd;
     fcgix_conn_t conn; /* the connection's history */
@@ -88,6 +89,7 @@ typedef struct {
     int received;      /* any byte came from the app */
     int stdin_cut;     /* the app stopped reading STDIN */
     int status;        /* what the handler returns */
+    int retargets;     /* other processes tried (PM-run apps) */
     int idle_ms;       /* -idle-timeout as a poll timeout */
 
     /* Server to app: BEGIN_REQUEST, PARAMS, STDIN records. */
@@ -140,7 +142,8 @@ static step_t end_with(fcgix_req_t *req, int status)
     if (!req->headers_done) {
         req->status = status;
         r->status_line = NULL; /* the app's, if it sent one */
-        if (status == HTTP_SERVICE_UNAVAILABLE) {
+        if (status == HTTP_SERVICE_UNAVAILABLE
+            && !apr_table_get(r->err_headers_out, "Retry-After")) {
             apr_table_setn(r->err_headers_out, "Retry-After", "5");
         }
         return STEP_FAILED;
@@ -278,9 +281,40 @@ static const char *backend_address(const fcgix_req_t *req)
     return apr_psprintf(req->r->pool, "%s:%d", req->app->host, req->app->port);
 }
 
+/* Connecting to a PM-run process again and again is bounded: each
+ * attempt marks a process for replacement, and the PM start request that
+ * follows when none is left waits at most -startTimeout. */
+#define MAX_RETARGETS 16
+
+/* Nobody listens on a PM-run process's socket (it died with its PM, or
+ * its socket file was removed): lease another process, which the PM
+ * may have to start, instead of failing the request. 1 when tried
+ * (@a status: OK with req->app the new target, or what to answer); 0
+ * to fail as usual. */
+static int try_another_process(fcgix_req_t *req, int err, int *status)
+{
+    const fcgix_app_t *app = req->app;
+
+    if (req->lease == NULL || (err != ECONNREFUSED && err != ENOENT)
+        || req->retargets >= MAX_RETARGETS) {
+        return 0;
+    }
+    req->retargets++;
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
+                  FCGIX_LOGNO(00104) "FastCGI app %s: cannot connect to %s: "
+                                     "%s; the process is replaced, and the "
+                                     "request goes to another one",
+                  app->path, backend_address(req), strerror(err));
+    *status = req->lease->next(req->r, req->lease->baton, &app, err);
+    if (*status == OK) {
+        req->app = app;
+    }
+    return 1;
+}
+
 static step_t connect_backend(fcgix_req_t *req)
 {
-    int rc, fd = -1, timeout = req->opts.conn_timeout;
+    int rc, fd = -1, timeout = req->opts.conn_timeout, status;
 
     if (req->opts.keep_conn == 1 && !req->reused
         && fcgix_conns_take(req->app, &req->conn)) {
@@ -303,6 +337,10 @@ static step_t connect_backend(fcgix_req_t *req)
     if (rc != 0) {
         int err = errno;
 
+        if (try_another_process(req, err, &status)) {
+            close_backend(req);
+            return status == OK ? connect_backend(req) : end_with(req, status);
+        }
         if (err == EAGAIN || err == EINPROGRESS || err == ETIMEDOUT) {
             return fail(req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00021),
                         "cannot connect to %s: no answer within %d s "
@@ -1381,6 +1419,16 @@ static void reset_exchange(fcgix_req_t *req)
     fcgix_hdrscan_init(&req->scan);
 }
 
+/* A PM-run app's process is free once the exchange is over: say so
+ * before the end of the response goes out, or a client quick to send
+ * its next request could find the process still taken. */
+static void give_back_process(fcgix_req_t *req)
+{
+    if (req->lease) {
+        req->lease->done(req->lease->baton);
+    }
+}
+
 /* Keep the connection for the next request when the exchange ended
  * cleanly: END_REQUEST with nothing after it, and the whole STDIN stream
  * sent (an unread STDIN record would be taken by the app as the start of
@@ -1398,7 +1446,8 @@ static void release_backend(fcgix_req_t *req, step_t st)
     close_backend(req);
 }
 
-int fcgix_serve(request_rec *r, const fcgix_app_t *app)
+int fcgix_serve(request_rec *r, const fcgix_app_t *app,
+                const fcgix_process_ops_t *rt)
 {
     fcgix_req_t *req = new_request(r, app);
     apr_off_t spooled_len;
@@ -1406,6 +1455,7 @@ int fcgix_serve(request_rec *r, const fcgix_app_t *app)
     step_t st;
     int status;
 
+    req->lease = rt;
     status = prepare_body(req, &spooled_len);
     if (status == OK) {
         status = keep_small_body(req);
@@ -1425,12 +1475,13 @@ int fcgix_serve(request_rec *r, const fcgix_app_t *app)
         reset_exchange(req);
         st = exchange(req, env);
     }
+    release_backend(req, st);
+    give_back_process(req);
     if (st == STEP_FINISHED && req->status == OK && req->headers_done) {
         APR_BRIGADE_INSERT_TAIL(
             req->out_bb, apr_bucket_eos_create(r->connection->bucket_alloc));
         pass_output(req, 0);
     }
-    release_backend(req, st);
     return req->status;
 }
 
@@ -1545,11 +1596,13 @@ static int parse_reply(fcgix_req_t *req, fcgix_auth_reply_t *reply)
 }
 
 int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
-                    const fcgix_auth_call_t *call, fcgix_auth_reply_t *reply)
+                    const fcgix_auth_call_t *call, fcgix_auth_reply_t *reply,
+                    const fcgix_process_ops_t *rt)
 {
     fcgix_req_t *req = new_request(r, app);
     step_t st;
 
+    req->lease = rt;
     req->role = FCGIX_AUTHORIZER;
     req->cap_bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     req->body_eos = 1; /* an authorizer gets no request body */
@@ -1557,6 +1610,7 @@ int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
     req->opts.nph = 0;
     st = exchange(req, auth_env(req, call));
     close_backend(req);
+    give_back_process(req);
     if (st != STEP_FINISHED || req->status != OK) {
         /* Fail closed: the failure was logged naming the app; no access.
          * 503 when the app could not be reached, else 500. */

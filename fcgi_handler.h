@@ -23,14 +23,31 @@
 /** Our own log tags; never httpd's AH numbers. */
 #define FCGIX_LOGNO(n) "FCGIX" #n ": "
 
+/** For PM-run apps: what the handler tells the owner of the lease on
+ * the app process it talks to. */
+typedef struct {
+    /** Give up the process @a *app points at, which refused the
+     * connection or whose socket file is gone (@a err), and lease
+     * another: OK with @a *app replaced, or the HTTP status to answer
+     * (already logged). */
+    int (*next)(request_rec *r, void *baton, const fcgix_app_t **app, int err);
+    /** The exchange with the process is over (the response may still be
+     * on its way to the client): give the process back now, so that the
+     * next request finds it idle. */
+    void (*done)(void *baton);
+    void *baton;
+} fcgix_process_ops_t;
+
 /**
  * Serve a request through a FastCGI application in the RESPONDER role.
  * @param r    the request; r->filename is the application's path
  * @param app  the application class that serves it
+ * @param rt   the lease on the process of a PM-run app, or NULL
  * @return OK when a response was sent (or the client went away), or an
  *         HTTP status for httpd to send as an error page
  */
-int fcgix_serve(request_rec *r, const fcgix_app_t *app);
+int fcgix_serve(request_rec *r, const fcgix_app_t *app,
+                const fcgix_process_ops_t *rt);
 
 /** What an authorizer is asked. */
 typedef struct {
@@ -61,10 +78,12 @@ typedef struct {
  * @param app    the authorizer app (its socket or host)
  * @param call   role and credentials
  * @param reply  filled when OK is returned
+ * @param rt     the lease on the process of a PM-run app, or NULL
  * @return OK, or 500/503 when the app failed (logged, naming the app):
  *         never a grant
  */
 int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
-                    const fcgix_auth_call_t *call, fcgix_auth_reply_t *reply);
+                    const fcgix_auth_call_t *call, fcgix_auth_reply_t *reply,
+                    const fcgix_process_ops_t *rt);
 
 #endif /* FCGIX_HANDLER_H */

@@ -209,7 +209,17 @@ typedef struct {
     fcgix_sb_lease_t lease;
     int cls;
     request_rec *r;
+    const fcgix_app_t *app; /* FastCgiServer definition, NULL: dynamic */
+    const char *path;
 } held_t;
+
+/* A process no request may use any more: the PM replaces it. */
+static void mark_for_replacement(int slot, uint32_t why)
+{
+    __atomic_store_n(&fcgix_sb_slot(managed.sb, slot)->hung, why,
+                     __ATOMIC_RELEASE);
+    tick_pm();
+}
 
 /* Pool cleanup: give the process back; when it has served its
  * -max-requests, tell the PM, which replaces it once it is idle (no new
@@ -221,12 +231,13 @@ static apr_status_t give_back(void *data)
     uint64_t served = fcgix_sb_release(managed.sb, &h->lease,
                                        apr_time_as_msec(apr_time_now()));
 
+    if (h->lease.slot < 0) {
+        return APR_SUCCESS; /* given back already: give_back_now */
+    }
     if (apr_table_get(h->r->notes, FCGIX_NOTE_HUNG)) {
         /* The process did not answer within -idle-timeout: it may serve
          * nobody else; the PM kills and replaces it. */
-        __atomic_store_n(&fcgix_sb_slot(managed.sb, h->lease.slot)->hung, 1,
-                         __ATOMIC_RELEASE);
-        tick_pm();
+        mark_for_replacement(h->lease.slot, FCGIX_SB_HUNG);
     }
     else if (max > 0 && served >= max) {
         tick_pm();
@@ -303,15 +314,32 @@ static int take_process(request_rec *r, const fcgix_app_t *app,
     return unavailable(r, 1);
 }
 
+/* The request's own copy of the app, pointing at the leased process's
+ * socket, one request per connection (a kept connection would pin the
+ * process). */
+static fcgix_app_t *target_of(const held_t *h)
+{
+    const fcgix_app_t *base = h->app ? h->app : managed.dynamic;
+    fcgix_app_t *t = apr_pmemdup(h->r->pool, base, sizeof(*t));
+
+    t->path = h->path;
+    t->opts.keep_conn = 0;
+    if (!(h->app && h->app->port)) { /* -port: 127.0.0.1:port, shared */
+        t->socket_path = apr_pstrdup(
+            h->r->pool, fcgix_sb_slot(managed.sb, h->lease.slot)->socket_path);
+        t->host = NULL;
+        t->addr = NULL;
+    }
+    return t;
+}
+
 /* Lease a process of the PM-run app at @path (@app: its FastCgiServer
  * definition, NULL for a dynamic app) for the rest of the request, and
  * make the request's own copy of the app that points at it. */
 static int lease_target(request_rec *r, const fcgix_app_t *app,
-                        const char *path, fcgix_app_t **target)
+                        const char *path, fcgix_app_t **target, held_t **held)
 {
-    const fcgix_app_t *base = app ? app : managed.dynamic;
     held_t *h = apr_pcalloc(r->pool, sizeof(*h));
-    fcgix_app_t *t;
     int c, status;
 
     if (managed.sb == NULL) {
@@ -328,6 +356,8 @@ static int lease_target(request_rec *r, const fcgix_app_t *app,
     }
     h->lease.slot = -1;
     h->r = r;
+    h->app = app;
+    h->path = path;
     status = take_process(r, app, path, h);
     if (status != OK) {
         return status;
@@ -336,40 +366,65 @@ static int lease_target(request_rec *r, const fcgix_app_t *app,
     if (h->lease.busy) {
         note_busy(h->cls);
     }
-    /* The request's own copy: this process's socket, one request per
-     * connection (a kept connection would pin the process). */
-    t = apr_pmemdup(r->pool, base, sizeof(*t));
-    t->path = path;
-    t->opts.keep_conn = 0;
-    if (!(app && app->port)) { /* -port: 127.0.0.1:port, shared */
-        t->socket_path = apr_pstrdup(
-            r->pool, fcgix_sb_slot(managed.sb, h->lease.slot)->socket_path);
-        t->host = NULL;
-        t->addr = NULL;
-    }
-    *target = t;
+    *target = target_of(h);
+    *held = h;
     return OK;
+}
+
+/* fcgix_process_ops_t.done: the process is free before the request
+ * ends; the pool cleanup then has nothing left to do. */
+static void give_back_now(void *baton)
+{
+    held_t *h = baton;
+
+    give_back(h);
+    h->lease.slot = -1;
+}
+
+/* fcgix_process_ops_t.next: the leased process cannot be reached; have it
+ * replaced and lease another (or wait for the PM to start one). */
+static int lease_another(request_rec *r, void *baton, const fcgix_app_t **app,
+                         int err)
+{
+    held_t *h = baton;
+    int status;
+
+    (void)err;
+    mark_for_replacement(h->lease.slot, FCGIX_SB_UNREACHABLE);
+    fcgix_sb_release(managed.sb, &h->lease, apr_time_as_msec(apr_time_now()));
+    h->lease.slot = -1;
+    status = take_process(r, h->app, h->path, h);
+    if (status == OK) {
+        *app = target_of(h);
+    }
+    return status;
 }
 
 int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
 {
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL};
     fcgix_app_t *target;
-    int status = lease_target(r, app, r->filename, &target);
+    held_t *h = NULL;
+    int status = lease_target(r, app, r->filename, &target, &h);
 
-    return status == OK ? fcgix_serve(r, target) : status;
+    rt.baton = h;
+    return status == OK ? fcgix_serve(r, target, &rt) : status;
 }
 
 int fcgix_managed_authorize(request_rec *r, const fcgix_app_t *app,
                             const char *path, const fcgix_auth_call_t *call,
                             fcgix_auth_reply_t *reply)
 {
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL};
     fcgix_app_t *target;
-    int status = lease_target(r, app, path, &target);
+    held_t *h = NULL;
+    int status = lease_target(r, app, path, &target, &h);
 
     /* A failure to get a process denies: 503 stays 503, else 500. */
     if (status != OK) {
         return status == HTTP_SERVICE_UNAVAILABLE ? status
                                                   : HTTP_INTERNAL_SERVER_ERROR;
     }
-    return fcgix_authorize(r, target, call, reply);
+    rt.baton = h;
+    return fcgix_authorize(r, target, call, reply, &rt);
 }

@@ -708,6 +708,13 @@ static int class_of_slot(const pm_t *pm, int i)
     return -1;
 }
 
+/* Requests the process in slot @i has served (given back). */
+static uint64_t served_requests(const pm_t *pm, int i)
+{
+    return __atomic_load_n(&fcgix_sb_slot(pm->sb, i)->requests,
+                           __ATOMIC_ACQUIRE);
+}
+
 static int find_slot(const pm_t *pm, pid_t pid)
 {
     int i;
@@ -735,34 +742,37 @@ static void log_exit(const pm_t *pm, const pclass_t *cls, pid_t pid, int st)
     }
 }
 
-/* A process that ends before -min-server-life is a failed start, unless
- * it served requests and exited with status 0: php-cgi does that after
- * PHP_FCGI_MAX_REQUESTS, and must not be backed off for it. */
-static int failed_start(const pm_t *pm, int c, int i, int status)
+/* A process that ends before -min-server-life without having served a
+ * request is a failed start, and so is one that could not be executed:
+ * those are backed off. */
+static int failed_start(const pm_t *pm, int c, int i)
 {
     const pslot_t *ps = &pm->slots[i];
-    uint64_t served =
-        __atomic_load_n(&fcgix_sb_slot(pm->sb, i)->requests, __ATOMIC_ACQUIRE);
 
     if (ps->exec_failed) {
         return 1;
     }
-    if (now_ms() - ps->started >= pm->classes[c].min_life) {
-        return 0;
-    }
-    return served == 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    return served_requests(pm, i) == 0
+           && now_ms() - ps->started < pm->classes[c].min_life;
 }
 
-/* A process died on its own: decide when its slot starts again. */
-static void schedule_restart(pm_t *pm, int c, int i, pid_t pid, int status)
+/* A process died on its own: decide when its slot starts again. One
+ * that served requests had started well; it crashed or exited (php-cgi
+ * after PHP_FCGI_MAX_REQUESTS), and is replaced at once, so that the
+ * requests after a crash are served. Other deaths wait -restart-delay,
+ * failed starts longer each time in a row. */
+static void schedule_restart(pm_t *pm, int c, int i, pid_t pid)
 {
     pclass_t *cls = &pm->classes[c];
     pslot_t *ps = &pm->slots[i];
     long long lived = now_ms() - ps->started;
-    int failed = failed_start(pm, c, i, status);
+    int failed = failed_start(pm, c, i);
     long delay;
+
     ps->failures = failed ? ps->failures + 1 : 0;
-    delay = fcgix_pm_backoff_ms(cls->cfg.restart_delay_ms, ps->failures);
+    delay = served_requests(pm, i) > 0
+                ? 0
+                : fcgix_pm_backoff_ms(cls->cfg.restart_delay_ms, ps->failures);
     if (failed) {
         fcgix_sb_class(pm->sb, c)->failed_starts++;
         pm_log(pm, FCGIX_PM_LOG_WARN, cls, pid,
@@ -813,7 +823,7 @@ static void reap(pm_t *pm)
         fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
         unbind_slot(pm, i);
         log_exit(pm, &pm->classes[c], pid, st);
-        schedule_restart(pm, c, i, pid, st);
+        schedule_restart(pm, c, i, pid);
     }
 }
 
@@ -1074,31 +1084,42 @@ static const char *stop_reason(pm_t *pm, int c, int i, int *after)
 /* A request got no answer from this process within -idle-timeout: a
  * hung process would hold every request queued on its socket. Kill it
  * (it may ignore SIGTERM) and start a new one on the same socket, which
- * serves the queued requests; not counted as a failed start. */
-static void replace_hung(pm_t *pm, int c, int i)
+ * serves the queued requests; not counted as a failed start. A process
+ * whose socket takes no connection (its file was removed) is replaced
+ * the same way, on a new socket file. */
+static void replace_hung(pm_t *pm, int c, int i, uint32_t why)
 {
     pslot_t *ps = &pm->slots[i];
 
     pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[c], ps->pid,
-           "did not answer a request within -idle-timeout; killing it "
-           "(SIGKILL) and starting a new one");
+           "%s; killing it (SIGKILL) and starting a new one",
+           why == FCGIX_SB_UNREACHABLE
+               ? "takes no connection on its socket (was the socket file "
+                 "removed?)"
+               : "did not answer a request within -idle-timeout");
     fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
     ps->after_stop = AFTER_RESTART;
     kill(ps->pid, SIGKILL);
     set_state(pm, i, FCGIX_SB_STOPPING, ps->pid);
+    if (why == FCGIX_SB_UNREACHABLE) {
+        unbind_slot(pm, i); /* the new process gets a new socket file */
+    }
 }
 
 static void maintain_slot(pm_t *pm, int c, int i)
 {
     const char *why;
+    uint32_t hung;
     int after;
 
     if (pm->slots[i].state != FCGIX_SB_RUNNING || pm->slots[i].exec_failed) {
         return;
     }
-    if (__atomic_exchange_n(&fcgix_sb_slot(pm->sb, i)->hung, 0,
-                            __ATOMIC_ACQ_REL)) {
-        replace_hung(pm, c, i);
+    /* The flag stays set until the new process opens the slot, so that
+     * no request takes the old one meanwhile. */
+    hung = __atomic_load_n(&fcgix_sb_slot(pm->sb, i)->hung, __ATOMIC_ACQUIRE);
+    if (hung) {
+        replace_hung(pm, c, i, hung);
         return;
     }
     why = stop_reason(pm, c, i, &after);

@@ -112,8 +112,8 @@ static int least_used(fcgix_sb_t *sb, const fcgix_sb_class_t *c, uint64_t *seen)
         uint64_t v = LOAD(&s->lease);
         int64_t load = lease_users(v);
 
-        if (load < 0 || used_up(c, s, lease_users(v))) {
-            continue;
+        if (load < 0 || used_up(c, s, lease_users(v)) || LOAD(&s->hung)) {
+            continue; /* closed, used up, or waiting to be replaced */
         }
         if (LOAD(&s->retiring)) {
             load += INT32_MAX;
@@ -211,7 +211,7 @@ int fcgix_sb_slot_available(fcgix_sb_t *sb, int ci, int i)
     const fcgix_sb_slot_t *s = fcgix_sb_slot(sb, i);
     int32_t users = lease_users(LOAD(&s->lease));
 
-    return users >= 0 && !used_up(c, s, users);
+    return users >= 0 && !used_up(c, s, users) && !LOAD(&s->hung);
 }
 
 int fcgix_sb_close_if_idle(fcgix_sb_slot_t *s)

@@ -47,6 +47,11 @@ enum {
 };
 
 /** One process of a class. */
+/** Slot.hung: a request got no answer within -idle-timeout. */
+#define FCGIX_SB_HUNG 1
+/** Slot.hung: nobody accepts on the socket (gone, or its file removed). */
+#define FCGIX_SB_UNREACHABLE 2
+
 typedef struct {
     /** Lease word: high 32 bits an epoch the PM bumps when it reopens the
      *  slot, low 32 bits (signed) the number of requests using it, or -1
@@ -55,9 +60,10 @@ typedef struct {
     int32_t pid;
     uint32_t state;           /**< FCGIX_SB_* */
     uint32_t retiring;        /**< PM or handler: avoid for new requests */
-    uint32_t hung;            /**< handler: a request got no answer within
-                                   -idle-timeout; the PM kills and replaces
-                                   the process */
+    uint32_t hung;            /**< handler: FCGIX_SB_HUNG or
+                                   FCGIX_SB_UNREACHABLE; no new request
+                                   takes the slot, and the PM kills and
+                                   replaces the process */
     uint32_t restarts;        /**< starts after the first one */
     int64_t started_ms;       /**< wall clock, ms */
     int64_t last_used_ms;     /**< wall clock, ms, set at each release */
@@ -131,8 +137,8 @@ int fcgix_sb_acquire(fcgix_sb_t *sb, int c, fcgix_sb_lease_t *lease);
 uint64_t fcgix_sb_release(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease,
                           int64_t now_ms);
 
-/** Whether slot @p i of class @p c would take a request now (open, and
- *  not used up by max_requests). */
+/** Whether slot @p i of class @p c would take a request now (open, not
+ *  used up by max_requests, not waiting to be replaced). */
 int fcgix_sb_slot_available(fcgix_sb_t *sb, int c, int i);
 
 /** PM: close an idle slot to new requests. @return 1 when it was idle

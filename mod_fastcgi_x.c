@@ -36,6 +36,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -120,7 +121,7 @@ static int ask_authorizer(request_rec *r, const fcgix_auth_conf_t *auth,
 
     call->script = auth->path;
     if (app && app->kind == FCGIX_APP_EXTERNAL) {
-        return fcgix_authorize(r, app, call, reply);
+        return fcgix_authorize(r, app, call, reply, NULL);
     }
     if (app && app->kind == FCGIX_APP_STATIC) {
         return fcgix_managed_authorize(r, app, auth->path, call, reply);
@@ -406,7 +407,7 @@ static int fcgix_handler(request_rec *r)
     }
     app = r->filename ? find_app(r->filename) : NULL;
     if (app && app->kind == FCGIX_APP_EXTERNAL) {
-        return fcgix_serve(r, app);
+        return fcgix_serve(r, app, NULL);
     }
     if (app && app->kind == FCGIX_APP_STATIC) {
         return fcgix_managed_serve(r, app);
@@ -490,23 +491,61 @@ static int socket_fits(const char *prefix)
            < sizeof(((struct sockaddr_un *)0)->sun_path);
 }
 
-/* Create FastCgiIpcDir (0700, owned by User) if it is missing. */
+/* An existing FastCgiIpcDir must be ours: another user who owns it, or
+ * may write in it, could plant sockets or links where httpd connects or
+ * binds. NULL when it is fine, else what is wrong and how to fix it. */
+static const char *ipc_dir_problem(apr_pool_t *p, const char *dir,
+                                   const struct stat *st)
+{
+    uid_t user = ap_unixd_config.user_id;
+    const char *fix = apr_psprintf(p, "chown %s %s && chmod 700 %s",
+                                   ap_unixd_config.user_name, dir, dir);
+
+    if (!S_ISDIR(st->st_mode)) {
+        return "is not a directory (a symbolic link is not followed)";
+    }
+    if (st->st_uid != user && st->st_uid != 0) {
+        return apr_psprintf(p,
+                            "is owned by uid %ld, not by httpd's User "
+                            "(uid %ld) or root; fix: %s",
+                            (long)st->st_uid, (long)user, fix);
+    }
+    if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+        return apr_psprintf(p,
+                            "has mode %04o: other users may create files "
+                            "in it; fix: %s",
+                            (unsigned)(st->st_mode & 07777), fix);
+    }
+    return NULL;
+}
+
+/* Create FastCgiIpcDir if it is missing, refuse one that others control,
+ * and leave it 0700 and owned by User. */
 static int make_ipc_dir(apr_pool_t *p, const char *dir, server_rec *s)
 {
     apr_status_t rv = apr_dir_make_recursive(
         dir, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE, p);
+    const char *problem;
+    struct stat st;
 
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+    if (rv != APR_SUCCESS || lstat(dir, &st) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv ? rv : errno, s,
                      FCGIX_LOGNO(00071) "FastCgiIpcDir %s: cannot create it",
                      dir);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    problem = ipc_dir_problem(p, dir, &st);
+    if (problem) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     FCGIX_LOGNO(00105) "FastCgiIpcDir %s %s", dir, problem);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     if (geteuid() == 0
-        && chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id)) {
+        && (chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id)
+            || chmod(dir, S_IRWXU))) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
                      FCGIX_LOGNO(00072) "FastCgiIpcDir %s: cannot give it "
-                                        "to User",
+                                        "to User with mode 0700",
                      dir);
         return HTTP_INTERNAL_SERVER_ERROR;
     }

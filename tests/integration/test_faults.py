@@ -1,0 +1,270 @@
+"""Faults around managed apps (issue 6): an app that crashes in the middle
+of a response, the PM killed with SIGKILL under load, a hard restart under
+load, a socket file removed, an IPC directory with the wrong owner or
+mode. Each test asserts what the client gets, what the log says, and that
+the module recovers: requests that were not in flight at the fault are
+served."""
+
+import os
+import signal
+import threading
+import time
+
+import conftest
+from test_error_paths import run_to_exit
+from test_pm_dynamic import (apps_of, current_pm, fetch, install, log_lines,
+                             newest_pm, pm_pids, start)
+from test_pm_static import gone
+from test_pm_supervision import static_and_dynamic
+from test_responder import assert_truncated, raw_request
+
+WWW_DATA = conftest.pwd.getpwnam("www-data")
+
+
+def static_pool(httpd, processes=1, opts=""):
+    srv = httpd()
+    app = install(conftest.RESPONDER, srv.docroot / "static.fcgi")
+    srv.extra_conf = "FastCgiServer %s -processes %d %s" % (app, processes,
+                                                            opts)
+    start(srv)
+    return srv
+
+
+def served_pid(srv, path="/static.fcgi?pid"):
+    r = fetch(srv, path, 15)
+    assert r.status == 200 and r.pid, r
+    return r.pid
+
+
+def ipc_dir(srv):
+    return srv.root / "run" / "fastcgi"
+
+
+def sockets_of(srv):
+    return sorted(p for p in ipc_dir(srv).iterdir()
+                  if p.is_socket() and not p.name.endswith("-pm.sock"))
+
+
+def timed_load(srv, urls, nthreads, seconds):
+    """nthreads clients cycling through urls for `seconds`; returns
+    (threads, results), results a list of (start, end, path, Result) with
+    monotonic times."""
+    results = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def client(k):
+        i = k
+        while time.monotonic() < stop_at:
+            path = urls[i % len(urls)]
+            i += 1
+            t0 = time.monotonic()
+            r = fetch(srv, path, 30)
+            with lock:
+                results.append((t0, time.monotonic(), path, r))
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True)
+               for k in range(nthreads)]
+    for t in threads:
+        t.start()
+    return threads, results
+
+
+def summarise(results):
+    failed = [x for x in results if x[3].status != 200 or not x[3].pid]
+    return failed, "%d requests, %d failed, e.g. %r" % (
+        len(results), len(failed), [(p, r) for _, _, p, r in failed[:4]])
+
+
+def assert_only_in_flight_failed(results, fault_at, clients, summary):
+    """Requests that failed were under way at the fault: begun before it
+    or in the instant the app processes take to die after it (they are
+    killed by the kernel when their parent dies), at most two per
+    client."""
+    failed, _ = summarise(results)
+    late = [(round(t0 - fault_at, 3), p, r) for t0, _, p, r in failed
+            if t0 > fault_at + 0.5]
+    assert not late, "requests begun after the fault failed: %r\n%s" % (
+        late[:5], summary)
+    assert len(failed) <= 2 * clients, summary
+
+
+def log_digest(srv, limit=12):
+    """The module's error lines, counted by kind, for a failure message."""
+    kinds = {}
+    for line in log_lines(srv, "FCGIX"):
+        if ":error]" in line or ":warn]" in line or ":crit]" in line:
+            key = line.split("] ", 4)[-1][:160]
+            kinds[key] = kinds.get(key, 0) + 1
+    return "\n".join("%5d x %s" % (n, k) for k, n in sorted(
+        kinds.items(), key=lambda kv: -kv[1])[:limit])
+
+
+# --- an app crashes in the middle of a response ------------------------------
+
+def test_crash_mid_response_truncates_and_process_is_respawned(httpd):
+    srv = static_pool(httpd, 1)
+    first = served_pid(srv)
+    r = raw_request(srv, "GET", "/static.fcgi?chunks=3&pause=200&crash=after")
+    assert_truncated(r, "a pool process crashing mid-response")
+    assert bytes(r.body).startswith(b"chunk 0\n"), r.body
+    assert conftest.wait_for(
+        lambda: log_lines(srv, "FCGIX") and any(
+            "static.fcgi" in line and ("closed" in line or "END_REQUEST"
+                                       in line)
+            for line in log_lines(srv, ":error]")), 5), log_lines(
+        srv, "FCGIX")
+    assert conftest.wait_for(lambda: gone(first), 5)
+    # The next request is served by the process the PM started instead.
+    again = fetch(srv, "/static.fcgi?pid", 15)
+    assert again.status == 200 and again.pid and again.pid != first, again
+    assert log_lines(srv, "exit signal") == []
+
+
+# --- the PM killed under load ------------------------------------------------
+
+def test_pm_sigkill_under_load_fails_only_requests_in_flight(httpd):
+    """kill -9 of the PM takes its app processes with it (they die with
+    their parent): the requests they were serving fail; every request
+    made after that waits for the PM that httpd starts instead and is
+    served."""
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    for path in ("/static.fcgi?pid", "/dyn/app.fcgi?pid"):
+        assert fetch(srv, path, 15).status == 200
+    clients = 6
+    urls = ["/static.fcgi?pid", "/dyn/app.fcgi?pid",
+            "/static.fcgi?sleep=100&pid", "/dyn/app.fcgi?sleep=100&pid"]
+    threads, results = timed_load(srv, urls, clients, 8.0)
+    try:
+        time.sleep(2.0)
+        killed_at = len(results)
+        fault_at = time.monotonic()
+        os.kill(pm, signal.SIGKILL)
+    finally:
+        for t in threads:
+            t.join(45)
+    assert not any(t.is_alive() for t in threads), "a client is stuck"
+    failed, summary = summarise(results)
+    print("PM killed after %d requests; %s" % (killed_at, summary))
+    summary += "\n" + log_digest(srv)
+    assert len(results) > killed_at + 50, summary
+    assert_only_in_flight_failed(results, fault_at, clients, summary)
+    assert newest_pm(srv) not in (None, pm), pm_pids(srv)
+    assert fetch(srv, "/static.fcgi?pid", 15).status == 200
+
+
+# --- a hard restart under load -----------------------------------------------
+
+def test_hard_restart_under_load_recovers(httpd):
+    """SIGHUP (apachectl restart) kills httpd's children and the PM: the
+    requests in flight may fail, and everything after is served by the
+    new generation; no process of the old one is left."""
+    srv = static_and_dynamic(httpd, 2)
+    old_pm = current_pm(srv)
+    old_apps = apps_of(old_pm, "static.fcgi")
+    clients = 6
+    urls = ["/static.fcgi?pid", "/dyn/app.fcgi?pid",
+            "/static.fcgi?sleep=100&pid", "/dyn/app.fcgi?sleep=100&pid"]
+    threads, results = timed_load(srv, urls, clients, 8.0)
+    try:
+        time.sleep(2.0)
+        before = len(results)
+        fault_at = time.monotonic()
+        os.kill(srv.pid, signal.SIGHUP)
+    finally:
+        for t in threads:
+            t.join(45)
+    assert not any(t.is_alive() for t in threads), "a client is stuck"
+    failed, summary = summarise(results)
+    print("hard restart after %d requests; %s" % (before, summary))
+    summary += "\n" + log_digest(srv)
+    assert len(results) > before + 50, summary
+    assert_only_in_flight_failed(results, fault_at, clients, summary)
+    new_pm = current_pm(srv)
+    assert new_pm != old_pm
+    assert conftest.wait_for(
+        lambda: gone(old_pm) and all(gone(p) for p in old_apps), 10)
+    assert len(apps_of(new_pm, "static.fcgi")) == 2
+
+
+# --- a socket file removed ---------------------------------------------------
+
+def test_removed_socket_is_logged_and_process_replaced(httpd):
+    """Someone (a tmp cleaner) removes a pool process's socket file: the
+    request that finds it gone logs it, naming the socket, and waits for
+    the PM to replace the process, which listens on a new socket file;
+    it and the requests after it are served."""
+    srv = static_pool(httpd, 1)
+    first = served_pid(srv)
+    socks = sockets_of(srv)
+    assert len(socks) == 1, socks
+    socks[0].unlink()
+    r = fetch(srv, "/static.fcgi?pid", 15)
+    assert r.status == 200 and r.pid and r.pid != first, (
+        r, log_digest(srv))
+    assert [line for line in log_lines(srv, "FCGIX00104")
+            if str(socks[0]) in line and "No such file" in line], \
+        log_digest(srv)
+    assert conftest.wait_for(lambda: log_lines(srv, "socket file removed"),
+                             5), log_digest(srv)
+    assert socks[0].is_socket()
+    assert gone(first)
+    assert served_pid(srv) == r.pid
+
+
+# --- the IPC directory's owner and mode --------------------------------------
+
+def test_ipc_dir_is_private_to_the_httpd_user(httpd):
+    srv = static_pool(httpd, 1)
+    served_pid(srv)
+    st = os.stat(ipc_dir(srv))
+    assert st.st_uid == WWW_DATA.pw_uid, st
+    assert st.st_mode & 0o777 == 0o700, oct(st.st_mode)
+
+
+def test_ipc_dir_made_unreachable_at_runtime_then_fixed(httpd):
+    """The IPC directory chmod 000 (or given to another owner) while httpd
+    runs: 503 with a log line that names the socket and the cause; once
+    the mode is fixed, requests are served again without a restart."""
+    srv = static_pool(httpd, 1)
+    served_pid(srv)
+    d = ipc_dir(srv)
+    os.chmod(d, 0)
+    try:
+        r = fetch(srv, "/static.fcgi?pid", 15)
+        assert r.status == 503, r
+        assert conftest.wait_for(
+            lambda: [line for line in log_lines(srv, ":error]")
+                     if "ermission denied" in line and str(d) in line], 5), \
+            log_lines(srv, "FCGIX")
+    finally:
+        os.chmod(d, 0o700)
+    assert conftest.wait_for(
+        lambda: fetch(srv, "/static.fcgi?pid", 15).status == 200, 10, 0.2)
+
+    os.chown(d, 0, 0)
+    try:
+        assert fetch(srv, "/static.fcgi?pid", 15).status == 503
+    finally:
+        os.chown(d, WWW_DATA.pw_uid, WWW_DATA.pw_gid)
+    assert conftest.wait_for(
+        lambda: fetch(srv, "/static.fcgi?pid", 15).status == 200, 10, 0.2)
+
+
+def test_ipc_dir_of_another_user_is_refused_at_startup(httpd):
+    """An existing FastCgiIpcDir owned by another (non-root) user, or open
+    to others, could hold sockets or links planted by that user: httpd
+    does not start, and the error names the directory and the fix."""
+    for owner, mode, needle in ((65534, 0o700, "owned by"),
+                                (WWW_DATA.pw_uid, 0o777, "mode")):
+        srv = httpd()
+        d = srv.root / "evil-ipc"
+        d.mkdir()
+        os.chown(d, owner, owner)
+        os.chmod(d, mode)
+        srv.extra_conf = "FastCgiIpcDir %s\nFastCgiServer %s" % (
+            d, install(conftest.RESPONDER, srv.docroot / "static.fcgi"))
+        rc, log = run_to_exit(srv)
+        assert rc not in (None, 0), log
+        assert str(d) in log and needle in log, log
