@@ -3,6 +3,10 @@ cannot be poisoned through request headers, and paths cannot start a
 dynamic app that httpd would not run."""
 
 import os
+import subprocess
+import sys
+
+import pytest
 
 import conftest
 
@@ -72,3 +76,99 @@ def test_paths_cannot_start_apps_outside_execcgi(httpd, workdir):
     assert r.status == 403, r
     log = conftest.read_text(srv.error_log)
     assert "started on" not in log, log   # the PM started nothing
+
+
+# --- local users --------------------------------------------------------------
+
+NOBODY = 65534
+
+
+def try_as_nobody(code):
+    """Run Python `code` as uid/gid 65534 (another local user); its
+    stdout."""
+    def drop():
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+    out = subprocess.run([sys.executable, "-c", code], preexec_fn=drop,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_sockets_are_unreachable_by_other_users(httpd):
+    """Another local user can neither list the IPC directory nor connect
+    to an app's socket or the PM's control socket (which would let it
+    talk FastCGI to the apps, or start dynamic apps)."""
+    srv = httpd()
+    pool = srv.docroot / "pool.fcgi"
+    pool.write_bytes(conftest.RESPONDER.read_bytes())
+    pool.chmod(0o755)
+    dyn = srv.docroot / "dyn"
+    dyn.mkdir()
+    app = dyn / "app.fcgi"
+    app.write_bytes(conftest.RESPONDER.read_bytes())
+    app.chmod(0o755)
+    srv.extra_conf = "\n".join([
+        "FastCgiServer %s -processes 1" % pool,
+        '<Directory "%s">' % dyn,
+        "    Options +ExecCGI",
+        "    AddHandler fastcgi-script .fcgi",
+        "</Directory>"])
+    srv.start()
+    for path in ("/pool.fcgi", "/dyn/app.fcgi"):
+        assert srv.get(path).status == 200
+    ipc = srv.root / "run" / "fastcgi"
+    socks = sorted(str(p) for p in ipc.iterdir() if p.is_socket())
+    assert len(socks) >= 3, socks   # pool, dynamic app, control socket
+    out = try_as_nobody("\n".join([
+        "import os, socket",
+        "try:",
+        "    os.listdir(%r)" % str(ipc),
+        "    print('listed')",
+        "except PermissionError:",
+        "    print('list: denied')",
+        "for p in %r:" % socks,
+        "    s = socket.socket(socket.AF_UNIX)",
+        "    try:",
+        "        s.connect(p)",
+        "        print('connected', p)",
+        "    except PermissionError:",
+        "        print('connect: denied')",
+        "    except OSError as e:",
+        "        print('connect:', e)",
+    ]))
+    assert out.splitlines() == ["list: denied"] + ["connect: denied"] * len(
+        socks), out
+
+
+@pytest.mark.parametrize("directive", [
+    "FastCgiServer {app}",
+    "FastCgiExternalServer {app} -host 127.0.0.1:9",
+    "FastCgiConfig -maxProcesses 1",
+    "FastCgiWrapper /bin/sh",
+    "FastCgiIpcDir /tmp",
+])
+def test_htaccess_cannot_choose_an_executable(httpd, directive):
+    """With AllowOverride All, .htaccess still cannot define an app, a
+    wrapper or the IPC directory: httpd refuses the file (500) and the PM
+    starts nothing."""
+    srv = httpd()
+    sub = srv.docroot / "sub"
+    sub.mkdir()
+    app = sub / "evil.fcgi"
+    app.write_bytes(conftest.RESPONDER.read_bytes())
+    app.chmod(0o755)
+    (sub / "index.txt").write_text("hi\n")
+    (sub / ".htaccess").write_text(directive.format(app=app) + "\n")
+    srv.extra_conf = "\n".join([
+        "AccessFileName .htaccess",
+        '<Directory "%s">' % sub,
+        "    AllowOverride All",
+        "</Directory>"])
+    srv.start()
+    r = srv.get("/sub/index.txt")
+    assert r.status == 500, r
+    log = conftest.read_text(srv.error_log)
+    assert "not allowed here" in log, log
+    assert "started on" not in log, log
