@@ -1593,6 +1593,58 @@ def test_evil_app_status_logged(httpd, evil):
     assert found, "no error-log line with the app status 3"
 
 
+def children_fds(srv):
+    """Open descriptors of the httpd children of srv, summed."""
+    total = 0
+    for pid in httpd_children(srv):
+        try:
+            total += len(os.listdir("/proc/%d/fd" % pid))
+        except OSError:
+            pass
+    return total
+
+
+def httpd_children(srv):
+    """PIDs of the children of httpd's parent (workers, the PM)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                status = Path("/proc/%s/status" % pid).read_text()
+            except OSError:
+                continue
+            if "\nPPid:\t%d\n" % srv.pid in status:
+                out.append(int(pid))
+    return out
+
+
+def test_evil_catalogue_leaks_nothing(httpd, evil):
+    """Every evil mode, round after round, on one httpd child: its open
+    descriptors come back to where they were and its memory stays flat
+    (a leaked socket, brigade or pool per failure would show)."""
+    srv = evil_app(httpd, evil, opts="-idle-timeout 1")
+    srv.extra_conf += "\nStartServers 1\nServerLimit 1\nMaxSpareThreads 25"
+    srv.stop()
+    srv.start()
+    modes = sorted(eb.MODES)
+
+    def one_round():
+        for mode in modes:
+            r = raw_request(srv, "GET", "/app.fcgi?mode=" + mode, timeout=15)
+            assert not r.timed_out, (mode, r)
+    one_round()
+    fds0, rss0 = children_fds(srv), children_rss_kib(srv)
+    rounds = 8
+    for _ in range(rounds):
+        one_round()
+    fds1, rss1 = children_fds(srv), children_rss_kib(srv)
+    print("%d modes x %d rounds: httpd children fds %d -> %d, RSS %d -> "
+          "%d KiB" % (len(modes), rounds, fds0, fds1, rss0, rss1))
+    assert fds1 <= fds0, (fds0, fds1)
+    assert rss1 - rss0 < 2048, (rss0, rss1)
+    assert_no_child_crash(srv, SETTLE)
+
+
 def test_evil_hang_is_504_with_idle_timeout(httpd, evil):
     srv = evil_app(httpd, evil, opts="-idle-timeout 2")
     t0 = time.monotonic()
