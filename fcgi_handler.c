@@ -1531,25 +1531,16 @@ static int bad_reply(fcgix_req_t *req, const char *why)
 }
 
 /* One "Name: value" header line of the kept response. */
-static int take_reply_header(fcgix_req_t *req, const char *line,
-                             const char *end, fcgix_auth_reply_t *reply)
+static int take_reply_header(fcgix_req_t *req, const fcgix_header_t *h,
+                             fcgix_auth_reply_t *reply)
 {
     apr_pool_t *p = req->r->pool;
-    const char *colon = memchr(line, ':', (size_t)(end - line));
-    const char *value;
-    char *name;
+    char *name = apr_pstrmemdup(p, h->name, h->name_len);
+    char *value = apr_pstrmemdup(p, h->value, h->value_len);
 
-    if (colon == NULL || colon == line) {
-        return bad_reply(req, "a header line without a name and a colon");
-    }
-    name = apr_pstrmemdup(p, line, (apr_size_t)(colon - line));
-    for (value = colon + 1; value < end && (*value == ' ' || *value == '\t');
-         value++) {
-    }
-    value = apr_pstrmemdup(p, value, (apr_size_t)(end - value));
     if (strcasecmp(name, "Status") == 0) {
-        reply->status = atoi(value);
-        if (reply->status < 100 || reply->status > 599) {
+        reply->status = fcgix_status_code(h->value, h->value_len);
+        if (reply->status < 0) {
             return bad_reply(req, "an invalid Status");
         }
     }
@@ -1566,8 +1557,9 @@ static int take_reply_header(fcgix_req_t *req, const char *line,
 static int parse_reply(fcgix_req_t *req, fcgix_auth_reply_t *reply)
 {
     apr_pool_t *p = req->r->pool;
-    char *buf, *pos, *end, *nl, *line_end;
-    apr_size_t len;
+    fcgix_header_t h;
+    apr_size_t len, pos = 0, used;
+    char *buf;
     int rc;
 
     if (apr_brigade_pflatten(req->cap_bb, &buf, &len, p) != APR_SUCCESS) {
@@ -1576,22 +1568,18 @@ static int parse_reply(fcgix_req_t *req, fcgix_auth_reply_t *reply)
     reply->status = HTTP_OK;
     reply->headers = apr_table_make(p, 4);
     reply->variables = apr_table_make(p, 4);
-    for (pos = buf, end = buf + len;; pos = nl + 1) {
-        nl = memchr(pos, '\n', (size_t)(end - pos));
-        if (nl == NULL) {
-            return bad_reply(req, "no blank line after the headers");
-        }
-        line_end = nl > pos && nl[-1] == '\r' ? nl - 1 : nl;
-        if (line_end == pos) {
-            break;
-        }
-        rc = take_reply_header(req, pos, line_end, reply);
-        if (rc != OK) {
+    while ((rc = fcgix_header_next(buf + pos, len - pos, &used, &h)) == 1) {
+        pos += used;
+        if ((rc = take_reply_header(req, &h, reply)) != OK) {
             return rc;
         }
     }
-    reply->body = apr_pstrmemdup(p, nl + 1, (apr_size_t)(end - nl - 1));
-    reply->body_len = (apr_size_t)(end - nl - 1);
+    if (rc < 0) {
+        return bad_reply(req, "no blank line after the headers");
+    }
+    pos += used;
+    reply->body = apr_pstrmemdup(p, buf + pos, len - pos);
+    reply->body_len = len - pos;
     return OK;
 }
 

@@ -707,3 +707,70 @@ int fcgix_hdrscan(fcgix_hdrscan_t *s, const char *buf, size_t len, size_t *used)
     *used = len;
     return 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* Header lines                                                        */
+/* ------------------------------------------------------------------ */
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+int fcgix_header_next(const char *buf, size_t len, size_t *used,
+                      fcgix_header_t *h)
+{
+    const char *nl = memchr(buf, '\n', len);
+    const char *end, *colon, *v;
+    size_t i;
+
+    if (nl == NULL) {
+        return -1;
+    }
+    *used = (size_t)(nl - buf) + 1;
+    end = nl > buf && nl[-1] == '\r' ? nl - 1 : nl;
+    if (end == buf) {
+        return 0;
+    }
+    colon = memchr(buf, ':', (size_t)(end - buf));
+    if (colon == NULL || colon == buf) {
+        return -1;
+    }
+    for (i = 0; buf + i < colon; i++) {
+        if (!is_tchar((unsigned char)buf[i])) {
+            return -1;
+        }
+    }
+    for (v = colon + 1; v < end && is_blank(*v); v++) {
+    }
+    while (end > v && is_blank(end[-1])) {
+        end--;
+    }
+    for (i = 0; v + i < end; i++) {
+        if (!is_value_char((unsigned char)v[i])) {
+            return -1;
+        }
+    }
+    h->name = buf;
+    h->name_len = (size_t)(colon - buf);
+    h->value = v;
+    h->value_len = (size_t)(end - v);
+    return 1;
+}
+
+int fcgix_status_code(const char *value, size_t len)
+{
+    int code = 0;
+    size_t i;
+
+    if (len < 3 || (len > 3 && !is_blank(value[3]))) {
+        return -1;
+    }
+    for (i = 0; i < 3; i++) {
+        if (value[i] < '0' || value[i] > '9') {
+            return -1;
+        }
+        code = code * 10 + (value[i] - '0');
+    }
+    return code >= 100 && code <= 599 ? code : -1;
+}

@@ -359,4 +359,32 @@ void fcgix_hdrscan_init(fcgix_hdrscan_t *s);
 int fcgix_hdrscan(fcgix_hdrscan_t *s, const char *buf, size_t len,
                   size_t *used);
 
+/** One line of a CGI header block, pointing into the caller's buffer. */
+typedef struct {
+    const char *name;
+    size_t name_len;
+    const char *value; /**< without the blanks around it */
+    size_t value_len;
+} fcgix_header_t;
+
+/**
+ * Take the next line of a header block, one that fcgix_hdrscan() accepted
+ * (other input is refused, never read past @a len).
+ * @param buf   the rest of the block
+ * @param len   its length
+ * @param used  out: bytes of the line, its "\n" or "\r\n" included
+ * @param h     out: when 1 is returned, the line's name and value
+ * @return 1 for a header line, 0 for the blank line that ends the block,
+ *         -1 for an incomplete or malformed line
+ */
+int fcgix_header_next(const char *buf, size_t len, size_t *used,
+                      fcgix_header_t *h);
+
+/**
+ * The code of a CGI "Status:" value: three digits from 100 to 599, alone
+ * or followed by a blank and a reason phrase.
+ * @return the code, or -1
+ */
+int fcgix_status_code(const char *value, size_t len);
+
 #endif /* FCGIX_PROTO_H */

@@ -158,6 +158,22 @@ def hdrscan_seeds():
             for i, (k, v) in enumerate(s.items())}
 
 
+def reply_seeds():
+    """An authorizer's reply: header lines, the blank line, a page."""
+    s = {
+        "allow": b"Status: 200 OK\r\nVariable-USER_ID: 42\r\n\r\n",
+        "deny": b"Status: 403 Forbidden\r\nContent-Type: text/html\r\n"
+                b"\r\n<p>no</p>",
+        "redirect": b"Status: 302\nLocation: /login\n\n",
+        "blanks": b"X-A:  \t v \t\r\nStatus:\t401\t\r\n\r\n",
+        "bad-status": b"Status: 2000\r\n\r\n",
+        "status-reason": b"Status: 599 x y z\r\n\r\n",
+        "no-end": b"Status: 200\r\nX: y",
+        "empty-value": b"X-Empty:\r\nVariable-:x\r\n\r\n",
+    }
+    return {"rp-" + k: v for k, v in s.items()}
+
+
 def write(outdir, sub, seeds):
     path = os.path.join(outdir, sub)
     os.makedirs(path, exist_ok=True)
@@ -174,6 +190,7 @@ def main():
     n = write(outdir, "decoder", decoder_seeds())
     n += write(outdir, "nv", nv_seeds())
     n += write(outdir, "hdrscan", hdrscan_seeds())
+    n += write(outdir, "reply", reply_seeds())
     print("make_corpus: %d seeds in %s" % (n, outdir))
 
 

@@ -15,7 +15,7 @@
 
 set -eu
 
-TARGETS="decoder nv hdrscan"
+TARGETS="decoder nv hdrscan reply"
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 CLANG=${CLANG:-clang}
 FUZZ_CFLAGS="-std=c99 -g -O1 -fsanitize=fuzzer,address,undefined

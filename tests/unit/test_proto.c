@@ -2471,6 +2471,62 @@ static void test_hdrscan_zero_init(void **state)
     assert_int_equal(used, 2);
 }
 
+/* Header lines and Status values */
+
+static void test_header_next(void **state)
+{
+    static const char block[] = "Status:  403 Forbidden \t\r\n"
+                                "X-Empty:\n"
+                                "Variable-ID: 42\r\n"
+                                "\r\nbody";
+    const char *p = block;
+    size_t left = sizeof(block) - 1, used;
+    fcgix_header_t h;
+
+    (void)state;
+    assert_int_equal(fcgix_header_next(p, left, &used, &h), 1);
+    assert_int_equal(used, 27);
+    assert_int_equal(h.name_len, 6);
+    assert_memory_equal(h.name, "Status", 6);
+    assert_int_equal(h.value_len, 13);
+    assert_memory_equal(h.value, "403 Forbidden", 13);
+    assert_int_equal(fcgix_status_code(h.value, h.value_len), 403);
+    p += used;
+    left -= used;
+    assert_int_equal(fcgix_header_next(p, left, &used, &h), 1);
+    assert_int_equal(h.value_len, 0);
+    p += used;
+    left -= used;
+    assert_int_equal(fcgix_header_next(p, left, &used, &h), 1);
+    assert_memory_equal(h.value, "42", 2);
+    p += used;
+    left -= used;
+    assert_int_equal(fcgix_header_next(p, left, &used, &h), 0);
+    assert_int_equal(used, 2);
+    /* incomplete or malformed lines */
+    assert_int_equal(fcgix_header_next("X: y", 4, &used, &h), -1);
+    assert_int_equal(fcgix_header_next("no colon\n", 9, &used, &h), -1);
+    assert_int_equal(fcgix_header_next(": v\n", 4, &used, &h), -1);
+    assert_int_equal(fcgix_header_next("X(: v\n", 6, &used, &h), -1);
+    assert_int_equal(fcgix_header_next("X: a\rb\n", 7, &used, &h), -1);
+}
+
+static void test_status_code(void **state)
+{
+    (void)state;
+    assert_int_equal(fcgix_status_code("200", 3), 200);
+    assert_int_equal(fcgix_status_code("404 Not Found", 13), 404);
+    assert_int_equal(fcgix_status_code("599\tx", 5), 599);
+    assert_int_equal(fcgix_status_code("100", 3), 100);
+    assert_int_equal(fcgix_status_code("099", 3), -1);
+    assert_int_equal(fcgix_status_code("600", 3), -1);
+    assert_int_equal(fcgix_status_code("2000", 4), -1);
+    assert_int_equal(fcgix_status_code("20", 2), -1);
+    assert_int_equal(fcgix_status_code("2x0", 3), -1);
+    assert_int_equal(fcgix_status_code("200OK", 5), -1);
+    assert_int_equal(fcgix_status_code("", 0), -1);
+}
+
 /* Constants against libfcgi */
 
 static void test_constants_match_libfcgi(void **state)
@@ -2628,6 +2684,8 @@ int main(void)
         cmocka_unit_test(test_error_codes_distinct),
         cmocka_unit_test(test_hdrscan_table),
         cmocka_unit_test(test_hdrscan_zero_init),
+        cmocka_unit_test(test_header_next),
+        cmocka_unit_test(test_status_code),
         cmocka_unit_test(test_constants_match_libfcgi),
         cmocka_unit_test(test_types_match_libfcgi),
         cmocka_unit_test(test_get_values_names_match_libfcgi),
