@@ -2485,7 +2485,7 @@ static void test_header_next(void **state)
 
     (void)state;
     assert_int_equal(fcgix_header_next(p, left, &used, &h), 1);
-    assert_int_equal(used, 27);
+    assert_int_equal(used, 26);
     assert_int_equal(h.name_len, 6);
     assert_memory_equal(h.name, "Status", 6);
     assert_int_equal(h.value_len, 13);
