@@ -268,3 +268,56 @@ def test_ipc_dir_of_another_user_is_refused_at_startup(httpd):
         rc, log = run_to_exit(srv)
         assert rc not in (None, 0), log
         assert str(d) in log and needle in log, log
+
+
+# --- many more clients than processes ----------------------------------------
+
+def test_200_clients_on_2_processes_bounded_wait(httpd):
+    """200 concurrent clients on a pool of 2 processes with small listen
+    queues, 10 s of work for 2 processes: each request is served or gets
+    503 with Retry-After after at most -appConnTimeout; none hangs."""
+    srv = httpd()
+    app = install(conftest.RESPONDER, srv.docroot / "static.fcgi")
+    # Workers for all 200 at once: httpd itself must not be the queue.
+    srv.extra_conf = "\n".join([
+        "ServerLimit 4", "StartServers 4", "ThreadLimit 64",
+        "ThreadsPerChild 64", "MaxRequestWorkers 256",
+        "MaxSpareThreads 256",
+        "FastCgiServer %s -processes 2 -listen-queue-depth 8 "
+        "-appConnTimeout 2 -init-start-delay 0" % app])
+    start(srv)
+    assert conftest.wait_for(
+        lambda: fetch(srv, "/static.fcgi?pid", 5).status == 200, 10)
+    results = []
+    lock = threading.Lock()
+    go = threading.Event()
+
+    def client():
+        go.wait(10)
+        t0 = time.monotonic()
+        r = fetch(srv, "/static.fcgi?sleep=100", 60)
+        with lock:
+            results.append((time.monotonic() - t0, r))
+
+    threads = [threading.Thread(target=client, daemon=True)
+               for _ in range(200)]
+    for t in threads:
+        t.start()
+    t0 = time.monotonic()
+    go.set()
+    for t in threads:
+        t.join(max(0.1, t0 + 60 - time.monotonic()))
+    elapsed = time.monotonic() - t0
+    assert not any(t.is_alive() for t in threads), "a request hung"
+    by_status = {}
+    for secs, r in results:
+        by_status.setdefault(r.status, []).append(secs)
+    print("200 clients on 2 processes in %.1f s: %s" % (elapsed, {
+        s: "%d (max %.2f s)" % (len(v), max(v)) for s, v in
+        by_status.items()}))
+    assert set(by_status) == {200, 503}, by_status.keys()
+    assert len(by_status[200]) >= 2 * 8, by_status.keys()
+    for secs, r in results:
+        if r.status == 503:
+            assert r.headers.get("Retry-After"), r
+            assert secs < 2 + 3, (secs, r)      # -appConnTimeout + slack
