@@ -54,10 +54,11 @@ static int ref_status(const char *v, size_t n)
     if (n < 3 || (n > 3 && v[3] != ' ' && v[3] != '\t')) {
         return -1;
     }
-    if (strspn(memcpy(digits, v, 3), "0123456789") < 3) {
+    memcpy(digits, v, 3);
+    digits[3] = '\0';
+    if (strspn(digits, "0123456789") < 3) {
         return -1;
     }
-    digits[3] = '\0';
     code = strtol(digits, NULL, 10);
     return code >= 100 && code <= 599 ? (int)code : -1;
 }
