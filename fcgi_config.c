@@ -537,7 +537,8 @@ static int same_app(const fcgix_app_t *a, const fcgix_app_t *b)
            && x->min_server_life == y->min_server_life
            && x->listen_queue_depth == y->listen_queue_depth
            && x->priority == y->priority && x->keep_conn == y->keep_conn
-           && x->max_conns == y->max_conns;
+           && x->max_conns == y->max_conns
+           && x->max_requests == y->max_requests;
 }
 
 #define REGISTRY_KEY "fcgix_app_registry"

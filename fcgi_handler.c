@@ -84,13 +84,14 @@ typedef struct {
     fcgix_app_opts_t opts;            /* effective options */
     const fcgix_dir_conf_t *dconf;
     int fd;
-    fcgix_conn_t conn; /* the connection's history */
-    int reused;        /* a kept connection, not a new one */
-    int received;      /* any byte came from the app */
-    int stdin_cut;     /* the app stopped reading STDIN */
-    int status;        /* what the handler returns */
-    int retargets;     /* other processes tried (PM-run apps) */
-    int idle_ms;       /* -idle-timeout as a poll timeout */
+    fcgix_conn_t conn;   /* the connection's history */
+    int reused;          /* a kept connection, not a new one */
+    int received;        /* any byte came from the app */
+    int stdin_cut;       /* the app stopped reading STDIN */
+    int status;          /* what the handler returns */
+    int retargets;       /* unreachable processes passed over */
+    int process_retries; /* requests reset by a dying process, resent */
+    int idle_ms;         /* -idle-timeout as a poll timeout */
 
     /* Server to app: BEGIN_REQUEST, PARAMS, STDIN records. */
     unsigned char *wbuf;
@@ -379,6 +380,28 @@ static int send_pending(fcgix_req_t *req)
     return 0;
 }
 
+/* A request can go again on a new connection only if no request body was
+ * taken from the client yet: a body cannot be read twice. */
+static int retry_is_safe(const fcgix_req_t *req)
+{
+    return !req->body_taken;
+}
+
+/* A PM-run process that dies with our request queued on its socket (it
+ * crashed serving another request, or php-cgi left after
+ * PHP_FCGI_MAX_REQUESTS) resets the connection before it answers. A
+ * bodiless GET is safe to send to another process; anything else could
+ * have been acted on, and fails as usual. */
+#define MAX_PROCESS_RETRIES 3
+
+static int may_go_elsewhere(const fcgix_req_t *req, int err)
+{
+    return req->lease && err == ECONNRESET && !req->received
+           && retry_is_safe(req) && req->process_retries < MAX_PROCESS_RETRIES
+           && (req->r->method_number == M_GET
+               || req->r->method_number == M_OPTIONS);
+}
+
 /* Send the whole write buffer, waiting for the socket at most the idle
  * timeout each time. Only used for PARAMS, which an app reads before it
  * writes anything. */
@@ -389,7 +412,7 @@ static step_t send_all(fcgix_req_t *req)
 
     while (req->wpos < req->wlen) {
         if (send_pending(req) < 0) {
-            if (req->reused) {
+            if (req->reused || may_go_elsewhere(req, errno)) {
                 return STEP_RETRY;
             }
             return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00022),
@@ -984,13 +1007,6 @@ static step_t decode_input(fcgix_req_t *req, size_t n)
 /* The pump                                                            */
 /* ------------------------------------------------------------------ */
 
-/* A request can go again on a new connection only if no request body was
- * taken from the client yet: a body cannot be read twice. */
-static int retry_is_safe(const fcgix_req_t *req)
-{
-    return !req->body_taken;
-}
-
 /* The client went away: tell the app (FCGI_ABORT_REQUEST), give it a
  * moment to end the request, then close. */
 static step_t abort_request(fcgix_req_t *req)
@@ -1028,6 +1044,9 @@ static step_t on_readable(fcgix_req_t *req)
     step_t st;
 
     if (n <= 0 && req->reused && !req->received && retry_is_safe(req)) {
+        return STEP_RETRY;
+    }
+    if (n < 0 && may_go_elsewhere(req, errno)) {
         return STEP_RETRY;
     }
     if (n < 0) {
@@ -1429,6 +1448,28 @@ static void give_back_process(fcgix_req_t *req)
     }
 }
 
+/* The process reset our queued request (may_go_elsewhere): send it to
+ * another process of the app, which the PM may have to start. */
+static step_t retry_on_another_process(fcgix_req_t *req, const apr_table_t *env)
+{
+    const fcgix_app_t *app = req->app;
+    int status;
+
+    req->process_retries++;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, req->r,
+                  FCGIX_LOGNO(00106) "FastCGI app %s: the process on %s "
+                                     "went away before answering; sending "
+                                     "the request to another one",
+                  app->path, backend_address(req));
+    reset_exchange(req);
+    status = req->lease->next(req->r, req->lease->baton, &app, ECONNRESET);
+    if (status != OK) {
+        return end_with(req, status);
+    }
+    req->app = app;
+    return exchange(req, env);
+}
+
 /* Keep the connection for the next request when the exchange ended
  * cleanly: END_REQUEST with nothing after it, and the whole STDIN stream
  * sent (an unread STDIN record would be taken by the app as the start of
@@ -1465,7 +1506,7 @@ int fcgix_serve(request_rec *r, const fcgix_app_t *app,
     }
     env = build_env(req, spooled_len);
     st = exchange(req, env);
-    if (st == STEP_RETRY) {
+    if (st == STEP_RETRY && !req->lease) {
         /* The kept connection had been closed by the app (php-fpm's
          * pm.max_requests, an idle timeout): once more on a new one. */
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -1474,6 +1515,9 @@ int fcgix_serve(request_rec *r, const fcgix_app_t *app,
                       app->path);
         reset_exchange(req);
         st = exchange(req, env);
+    }
+    while (st == STEP_RETRY && req->lease) {
+        st = retry_on_another_process(req, env);
     }
     release_backend(req, st);
     give_back_process(req);
@@ -1588,6 +1632,7 @@ int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
                     const fcgix_process_ops_t *rt)
 {
     fcgix_req_t *req = new_request(r, app);
+    apr_table_t *env;
     step_t st;
 
     req->lease = rt;
@@ -1596,7 +1641,11 @@ int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
     req->body_eos = 1; /* an authorizer gets no request body */
     req->opts.keep_conn = 0;
     req->opts.nph = 0;
-    st = exchange(req, auth_env(req, call));
+    env = auth_env(req, call);
+    st = exchange(req, env);
+    while (st == STEP_RETRY && req->lease) {
+        st = retry_on_another_process(req, env);
+    }
     close_backend(req);
     give_back_process(req);
     if (st != STEP_FINISHED || req->status != OK) {

@@ -288,6 +288,22 @@ static int class_of(const char *path, const fcgix_app_t *app)
     return app ? app->board_class : fcgix_sb_find_class(managed.sb, path);
 }
 
+/* start_class(), counted on the board as a waiting request while it
+ * waits (the status page shows it): on the class, or, for an app that has
+ * none yet (a dynamic app's first start), on the board. start_class()
+ * returns on every path, so the count always comes back down. */
+static int wait_for_start(request_rec *r, const char *path, int c)
+{
+    uint32_t *waiting = c >= 0 ? &fcgix_sb_class(managed.sb, c)->waiting
+                               : &managed.sb->waiting_new;
+    int status;
+
+    __atomic_add_fetch(waiting, 1, __ATOMIC_RELAXED);
+    status = start_class(r, path);
+    __atomic_sub_fetch(waiting, 1, __ATOMIC_RELAXED);
+    return status;
+}
+
 /* Take a process of the app at @path, starting one if needed. */
 static int take_process(request_rec *r, const fcgix_app_t *app,
                         const char *path, held_t *h)
@@ -298,7 +314,7 @@ static int take_process(request_rec *r, const fcgix_app_t *app,
     if (h->cls >= 0 && fcgix_sb_acquire(managed.sb, h->cls, &h->lease) == 0) {
         return OK;
     }
-    status = start_class(r, path);
+    status = wait_for_start(r, path, h->cls);
     if (status != OK) {
         return status;
     }
@@ -389,8 +405,12 @@ static int lease_another(request_rec *r, void *baton, const fcgix_app_t **app,
     held_t *h = baton;
     int status;
 
-    (void)err;
-    mark_for_replacement(h->lease.slot, FCGIX_SB_UNREACHABLE);
+    /* A reset means the process died (the PM sees that by itself); one
+     * that takes no connection is replaced, unless the PM has done so
+     * since the lease was taken. */
+    if (err != ECONNRESET && fcgix_sb_lease_current(managed.sb, &h->lease)) {
+        mark_for_replacement(h->lease.slot, FCGIX_SB_UNREACHABLE);
+    }
     fcgix_sb_release(managed.sb, &h->lease, apr_time_as_msec(apr_time_now()));
     h->lease.slot = -1;
     status = take_process(r, h->app, h->path, h);

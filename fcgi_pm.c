@@ -1294,7 +1294,9 @@ static void wait_for_class(pm_t *pm, int fd, int c)
 
     w.fd = fd;
     w.cls = c;
-    w.deadline = now_ms() + WAITER_MS;
+    w.deadline =
+        now_ms()
+        + (pm->cfg->start_wait_ms > 0 ? pm->cfg->start_wait_ms : WAITER_MS);
     if (answer_waiter(pm, &w, now_ms())) {
         return;
     }

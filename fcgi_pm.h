@@ -112,6 +112,8 @@ typedef struct {
     int max_processes;        /**< dynamic processes in all (<= 0: 50) */
     int min_processes;        /**< dynamic ones never stopped for idling */
     int kill_interval_ms;     /**< a dynamic process idle this long stops */
+    int start_wait_ms;        /**< how long a START waits for a process
+                                   (-startTimeout); 0: 5 s */
     int drain_ms;             /**< graceful stop: wait this long for
                                    requests in flight */
     fcgix_pm_log_fn *log;     /**< must not be NULL */

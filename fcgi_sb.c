@@ -205,6 +205,13 @@ uint64_t fcgix_sb_release(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease,
     return served;
 }
 
+int fcgix_sb_lease_current(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease)
+{
+    return lease->slot >= 0
+           && lease_epoch(LOAD(&fcgix_sb_slot(sb, lease->slot)->lease))
+                  == lease->epoch;
+}
+
 int fcgix_sb_slot_available(fcgix_sb_t *sb, int ci, int i)
 {
     const fcgix_sb_class_t *c = fcgix_sb_class(sb, ci);

@@ -87,6 +87,8 @@ typedef struct {
     uint64_t failed_starts; /**< total, for status */
     uint64_t max_requests;  /**< a process takes no request beyond this
                                  many (served + in flight); 0: no limit */
+    uint32_t waiting;       /**< handler: requests waiting now for the PM
+                                 to start a process (status page) */
     char path[FCGIX_SB_PATH_MAX];
 } fcgix_sb_class_t;
 
@@ -97,6 +99,9 @@ typedef struct {
     uint32_t nslots;   /**< capacity */
     uint32_t pm_pid;
     int64_t pm_started_ms;
+    uint32_t waiting_new; /**< handler: requests waiting now for the PM to
+                               start an app that has no class yet (a
+                               dynamic app's first start; status page) */
 } fcgix_sb_t;
 
 /** Bytes needed for a board with these capacities. */
@@ -136,6 +141,10 @@ int fcgix_sb_acquire(fcgix_sb_t *sb, int c, fcgix_sb_lease_t *lease);
  */
 uint64_t fcgix_sb_release(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease,
                           int64_t now_ms);
+
+/** Whether @p lease is on the process that holds the slot now, not on
+ *  one the PM has replaced since. */
+int fcgix_sb_lease_current(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease);
 
 /** Whether slot @p i of class @p c would take a request now (open, not
  *  used up by max_requests, not waiting to be replaced). */

@@ -188,6 +188,7 @@ class Httpd:
         self.extra_conf = extra_conf
         self.load_module = load_module
         self.log_level = log_level
+        self.mpm = "event"          # or "prefork", set before start()
         self.proc = None
         for sub in ("conf", "logs", "run", "htdocs"):
             (self.root / sub).mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -212,17 +213,24 @@ class Httpd:
         if user:
             lines += ["User %s" % user, "Group %s" % user]
         for name, so in STD_MODULES:
+            if name == "mpm_event_module":
+                name = "mpm_%s_module" % self.mpm
+                so = "mod_mpm_%s.so" % self.mpm
             if (MODDIR / so).exists():
                 lines.append('LoadModule %s "%s"' % (name, MODDIR / so))
         level = self.log_level
         if self.load_module:
             lines.append('LoadModule fastcgi_x_module "%s"' % MODULE)
             level += " fastcgi_x:trace8"
-        lines += ["LogLevel %s" % level,
-                  "StartServers 1", "ServerLimit 2", "ThreadLimit 16",
-                  "ThreadsPerChild 16", "MaxRequestWorkers 32",
-                  "MinSpareThreads 4", "MaxSpareThreads 32",
-                  "Timeout 30",
+        lines.append("LogLevel %s" % level)
+        if self.mpm == "event":
+            lines += ["StartServers 1", "ServerLimit 2", "ThreadLimit 16",
+                      "ThreadsPerChild 16", "MaxRequestWorkers 32",
+                      "MinSpareThreads 4", "MaxSpareThreads 32"]
+        else:
+            lines += ["StartServers 4", "MinSpareServers 2",
+                      "MaxSpareServers 8", "MaxRequestWorkers 16"]
+        lines += ["Timeout 30",
                   "AddType text/plain .txt",
                   "AddType text/html .html",
                   'DocumentRoot "%s"' % self.docroot,

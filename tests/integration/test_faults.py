@@ -121,6 +121,29 @@ def test_crash_mid_response_truncates_and_process_is_respawned(httpd):
     assert log_lines(srv, "exit signal") == []
 
 
+def test_request_queued_on_a_crashing_process_goes_to_another(httpd):
+    """A GET queued on the socket of a process that then dies (here it
+    crashes serving the request before; php-cgi also leaves after
+    PHP_FCGI_MAX_REQUESTS) is reset by the kernel before the app saw it:
+    it is sent to the process the PM starts instead, not answered 502."""
+    srv = static_pool(httpd, 1)
+    first = served_pid(srv)
+    crashing = {}
+
+    def crash():
+        crashing["r"] = raw_request(
+            srv, "GET", "/static.fcgi?chunks=2&pause=300&crash=after")
+    t = threading.Thread(target=crash, daemon=True)
+    t.start()
+    time.sleep(0.15)         # the crashing request holds the process
+    queued = fetch(srv, "/static.fcgi?pid", 15)
+    t.join(15)
+    assert_truncated(crashing["r"], "the crashing request")
+    assert queued.status == 200 and queued.pid and queued.pid != first, (
+        queued, log_digest(srv))
+    assert log_lines(srv, "FCGIX00106"), log_digest(srv)
+
+
 # --- the PM killed under load ------------------------------------------------
 
 def test_pm_sigkill_under_load_fails_only_requests_in_flight(httpd):
@@ -186,6 +209,30 @@ def test_hard_restart_under_load_recovers(httpd):
     assert conftest.wait_for(
         lambda: gone(old_pm) and all(gone(p) for p in old_apps), 10)
     assert len(apps_of(new_pm, "static.fcgi")) == 2
+
+
+def test_prefork_hard_restart_does_not_kill_the_apps(httpd):
+    """prefork signals a restart with SIGHUP to httpd's process group:
+    the PM and its apps are in a group of their own, so they are not
+    killed by it (each app death would be logged as a crash and backed
+    off); the old PM stops its processes as with the event MPM."""
+    srv = httpd()
+    srv.mpm = "prefork"
+    app = install(conftest.RESPONDER, srv.docroot / "static.fcgi")
+    srv.extra_conf = "FastCgiServer %s -processes 2" % app
+    start(srv)
+    assert served_pid(srv)
+    old_pm = current_pm(srv)
+    os.kill(srv.pid, signal.SIGHUP)
+    new_pm = conftest.wait_for(
+        lambda: newest_pm(srv) not in (None, old_pm) and newest_pm(srv), 15)
+    assert new_pm, pm_pids(srv)
+    assert conftest.wait_for(lambda: gone(old_pm), 10)
+    assert served_pid(srv)
+    assert not log_lines(srv, "died of signal 1 "), log_digest(srv)
+    assert not log_lines(srv, "failure in a row"), log_digest(srv)
+    # Not the group's SIGHUP: httpd's own request to drain.
+    assert not log_lines(srv, "Hangup received"), log_lines(srv, "fastcgi pm")
 
 
 # --- a socket file removed ---------------------------------------------------

@@ -237,8 +237,14 @@ def test_app_processes_get_no_httpd_descriptor(httpd):
         r = srv.get(path)
         assert r.status == 200, (r, conftest.read_text(srv.error_log))
         pid = int(r.body.split(b"=")[1])
-        fds = {int(fd): os.readlink("/proc/%d/fd/%s" % (pid, fd))
-               for fd in os.listdir("/proc/%d/fd" % pid)}
+
+        def fds_of_app():
+            return {int(fd): os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                    for fd in os.listdir("/proc/%d/fd" % pid)}
+        # libfcgi holds the connection it just served for a moment after
+        # the response (it waits for our side to close it): wait that out.
+        conftest.wait_for(lambda: set(fds_of_app()) == {0, 1, 2}, 3)
+        fds = fds_of_app()
         assert set(fds) == {0, 1, 2}, (path, fds)
         assert fds[0].startswith("socket:"), fds
         assert not fds[1].startswith("socket:"), fds
