@@ -107,6 +107,20 @@ void fcgix_conns_give(const fcgix_app_t *app, const fcgix_conn_t *conn)
     }
 }
 
+int fcgix_conns_idle_count(const fcgix_app_t *app)
+{
+    conn_pool_t *pool = pool_of(app);
+    int count;
+
+    if (pool == NULL) {
+        return -1;
+    }
+    apr_thread_mutex_lock(pool->lock);
+    count = pool->count;
+    apr_thread_mutex_unlock(pool->lock);
+    return count;
+}
+
 /* Close the idle connections older than KEEP_IDLE_MAX; the stack's
  * oldest entries are at the bottom. */
 static void reap_pool(conn_pool_t *pool, apr_time_t now)

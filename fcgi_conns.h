@@ -60,4 +60,13 @@ int fcgix_conns_take(const fcgix_app_t *app, fcgix_conn_t *conn);
  */
 void fcgix_conns_give(const fcgix_app_t *app, const fcgix_conn_t *conn);
 
+/**
+ * How many idle kept connections to @a app this httpd child holds now
+ * (each child has a pool of its own); for the status page.
+ * @param app  the application
+ * @return the count, or -1 when this child keeps none for @a app (no
+ *         -keep-conn, or kept connections are off in this child)
+ */
+int fcgix_conns_idle_count(const fcgix_app_t *app);
+
 #endif /* FCGIX_CONNS_H */

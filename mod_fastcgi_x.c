@@ -11,7 +11,7 @@
  *
  * Directives and configuration live in fcgi_config.c, the request path in
  * fcgi_handler.c, kept connections in fcgi_conns.c, the wire format in
- * fcgi_proto.c.
+ * fcgi_proto.c, the fastcgi-status page in fcgi_status.c.
  */
 
 #include "httpd.h"
@@ -40,12 +40,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fcgi_check.h"
 #include "fcgi_config.h"
 #include "fcgi_conns.h"
 #include "fcgi_handler.h"
 #include "fcgi_managed.h"
 #include "fcgi_pm.h"
 #include "fcgi_sb.h"
+#include "fcgi_status.h"
 
 /* No APLOG_USE_MODULE here: AP_DECLARE_MODULE at the end declares it. */
 
@@ -589,26 +591,17 @@ static const char *wrapper_program(const fcgix_srv_conf_t *sconf,
     }
 }
 
-/* -user/-group only mean something with a wrapper; without one, say so
- * rather than run the app as httpd's User while the admin expects
- * another user. */
-static int set_identity(fcgix_pm_app_t *pa, const fcgix_app_t *app,
-                        const char *wrapper, server_rec *s)
+/* -user/-group only mean something with a wrapper (fcgix_check_config
+ * refuses them without one). */
+static void set_identity(fcgix_pm_app_t *pa, const fcgix_app_t *app,
+                         const char *wrapper)
 {
     if (wrapper == NULL) {
-        if (app->user) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                         FCGIX_LOGNO(00089) "FastCgiServer %s (%s): -user "
-                                            "and -group need FastCgiWrapper",
-                         app->path, app->defined_at);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        return OK;
+        return;
     }
     pa->wrapper = wrapper;
     pa->user = app->user ? app->user : ap_unixd_config.user_name;
     pa->group = app->group ? app->group : ap_unixd_config.group_name;
-    return OK;
 }
 
 /* Turn each FastCgiServer definition into what the PM runs; each gets
@@ -625,15 +618,6 @@ static int collect_static_apps(apr_pool_t *p, const char *ipc_dir, int gen,
 
         if (app->kind != FCGIX_APP_STATIC) {
             continue;
-        }
-        if (app->port && fcgix_app_effective(&app->opts).max_requests) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                         FCGIX_LOGNO(00073) "FastCgiServer %s (%s): "
-                                            "-max-requests cannot be used "
-                                            "with -port (its processes "
-                                            "share one socket)",
-                         app->path, app->defined_at);
-            return HTTP_INTERNAL_SERVER_ERROR;
         }
         pa = apr_array_push(apps);
         memset(pa, 0, sizeof(*pa));
@@ -656,9 +640,7 @@ static int collect_static_apps(apr_pool_t *p, const char *ipc_dir, int gen,
             pa->port = app->port;
             app->host = "127.0.0.1";
         }
-        if (set_identity(pa, app, wrapper, s) != OK) {
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
+        set_identity(pa, app, wrapper);
         app->board_class = apps->nelts - 1;
     }
     pm_cfg.apps = (fcgix_pm_app_t *)apps->elts;
@@ -692,6 +674,7 @@ static fcgix_app_t *configure_dynamic(apr_pool_t *p, server_rec *s,
     pm_cfg.max_processes = d.max_processes;
     pm_cfg.min_processes = d.min_processes;
     pm_cfg.kill_interval_ms = d.kill_interval * 1000;
+    pm_cfg.start_wait_ms = d.start_timeout * 1000;
     pm_cfg.drain_ms = (int)apr_time_as_msec(s->timeout);
     return tmpl;
 }
@@ -719,6 +702,23 @@ static int create_board(apr_pool_t *pconf, server_rec *s)
 
 /* Resolve each -host once, here, rather than on every request. A name
  * that does not resolve now is tried again per request. */
+/* A relative FastCgiExternalServer -socket is in FastCgiIpcDir, as with
+ * mod_fastcgi (its configs say "-socket php.sock"). */
+static void place_external_sockets(apr_pool_t *p, const char *ipc_dir)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(p, app_registry); hi; hi = apr_hash_next(hi)) {
+        fcgix_app_t *app = apr_hash_this_val(hi);
+
+        if (app->kind == FCGIX_APP_EXTERNAL && app->socket_path
+            && app->socket_path[0] != '/') {
+            app->socket_path =
+                apr_pstrcat(p, ipc_dir, "/", app->socket_path, NULL);
+        }
+    }
+}
+
 static void resolve_hosts(apr_pool_t *p, server_rec *s)
 {
     apr_hash_index_t *hi;
@@ -794,6 +794,10 @@ static int start_pm(apr_pool_t *pconf, server_rec *s)
         apr_pool_t *p;
 
         apr_pool_create(&p, pconf);
+        /* Its own process group: prefork signals a restart with SIGHUP to
+         * httpd's whole group, which would kill the PM and every app
+         * process at once; httpd's parent tells the PM itself. */
+        setpgid(0, 0);
         ap_close_listeners();
         if (ap_run_drop_privileges(p, s) != OK) {
             _exit(FCGIX_PM_EXIT_STARTUP);
@@ -919,6 +923,7 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (rc != OK) {
         return rc;
     }
+    place_external_sockets(pconf, ipc_dir);
     resolve_hosts(pconf, s);
     memset(&managed, 0, sizeof(managed));
     managed.dynamic = configure_dynamic(pconf, s, ipc_dir, gen, wrapper);
@@ -946,6 +951,7 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     managed.start_timeout = d.start_timeout;
     managed.auto_update = d.auto_update;
     fcgix_managed_init(&managed);
+    fcgix_status_init(pconf, pm_cfg.sb, app_registry);
     pm_server = s;
     pm_parent_pid = getpid();
     apr_pool_cleanup_register(pconf, NULL, stop_pm, apr_pool_cleanup_null);
@@ -963,6 +969,7 @@ static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
 static void fcgix_register_hooks(apr_pool_t *p)
 {
     ap_hook_child_init(fcgix_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(fcgix_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(fcgix_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(fcgix_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_access(fcgix_access_checker, NULL, NULL, APR_HOOK_FIRST,
@@ -979,6 +986,7 @@ static void fcgix_register_hooks(apr_pool_t *p)
                               AUTHZ_PROVIDER_VERSION, &fastcgi_authz_provider,
                               AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_handler(fcgix_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    fcgix_status_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(fastcgi_x) = {

@@ -1,9 +1,12 @@
 """Configuration behaviour of the responder: definitions across virtual
 hosts, FastCgiStderrLogLevel, and HTTPS variables through mod_ssl."""
 
+import os
 import ssl
 import subprocess
 import http.client
+
+import pytest
 
 import conftest
 
@@ -113,3 +116,127 @@ def test_server_wide_directives_refused_in_a_vhost(httpd):
         assert rc != 0, (line, out)
         assert line.split()[0] in out, (line, out)
 
+
+
+# --- apachectl -t catches what would fail at start (issue 7) -----------------
+
+def app_file(srv, name="app.fcgi", mode=0o755):
+    path = srv.docroot / name
+    path.write_bytes(conftest.RESPONDER.read_bytes())
+    path.chmod(mode)
+    return path
+
+
+def conf_line(srv, needle):
+    """file:line of the first config line containing needle."""
+    for n, line in enumerate(srv.config_text().splitlines(), 1):
+        if needle in line:
+            return "%s:%d" % (srv.conf, n)
+    raise AssertionError("%r not in the config" % needle)
+
+
+@pytest.mark.parametrize("case", ["missing", "not-executable", "directory"])
+def test_configtest_refuses_an_app_that_cannot_run(httpd, case):
+    srv = httpd()
+    if case == "missing":
+        path, why = srv.docroot / "nope.fcgi", "No such file or directory"
+    elif case == "not-executable":
+        path = app_file(srv, mode=0o644)
+        why = "not executable by httpd's User www-data (mode 0644"
+    else:
+        path, why = srv.docroot, "is not a regular file"
+    srv.extra_conf = "FastCgiServer %s -processes 2" % path
+    rc, out = srv.check()
+    assert rc != 0, out
+    assert "FastCgiServer %s (%s)" % (path, conf_line(srv, "FastCgiServer")) \
+        in out, out
+    assert why in out, out
+
+
+def test_configtest_refuses_a_socket_path_too_long(httpd):
+    srv = httpd()
+    srv.extra_conf = "FastCgiServer %s -socket %s" % (
+        app_file(srv), "s" * 100)
+    rc, out = srv.check()
+    assert rc != 0, out
+    assert "longer than a Unix socket path may be (107 bytes)" in out, out
+    assert conf_line(srv, "FastCgiServer") in out, out
+
+
+def test_configtest_refuses_user_without_a_wrapper(httpd):
+    srv = httpd()
+    srv.extra_conf = "FastCgiServer %s -user nobody -group nogroup" % (
+        app_file(srv))
+    rc, out = srv.check()
+    assert rc != 0, out
+    assert "-user and -group need FastCgiWrapper" in out, out
+    assert conf_line(srv, "FastCgiServer") in out, out
+
+
+def test_configtest_refuses_an_ipc_dir_too_long(httpd):
+    srv = httpd()
+    srv.extra_conf = "FastCgiIpcDir /tmp/%s" % ("d" * 80)
+    rc, out = srv.check()
+    assert rc != 0, out
+    assert "FastCgiIpcDir /tmp/ddd" in out and "too long" in out, out
+
+
+def test_configtest_warns_about_port_and_remote_hosts(httpd):
+    """Risky but valid: -t passes, and says why each is risky."""
+    srv = httpd()
+    srv.extra_conf = "\n".join([
+        "FastCgiServer %s -port 9123" % app_file(srv),
+        "FastCgiExternalServer %s/remote.php -host 192.0.2.7:9000"
+        % srv.docroot])
+    rc, out = srv.check()
+    assert rc == 0, out
+    assert "-port 9123 listens on TCP 127.0.0.1:9123" in out, out
+    assert conf_line(srv, "-port 9123") in out, out
+    assert "-host 192.0.2.7:9000 is not this machine" in out, out
+
+
+@pytest.mark.parametrize("directive,words", [
+    ("FastCgiServer {app} -processes many",
+     ["FastCgiServer", "-processes", "'many'", "whole number"]),
+    ("FastCgiServer {app} -procs 2",
+     ["FastCgiServer", "unknown option", "'-procs'", "valid options",
+      "-processes"]),
+    ("FastCgiExternalServer /x.php -host 127.0.0.1:9000 -socket /tmp/s",
+     ["FastCgiExternalServer", "/x.php", "-host and -socket"]),
+    ("FastCgiChunkedBody sometimes",
+     ["FastCgiChunkedBody", "sometimes", "spool", "stream", "refuse"]),
+    ("FastCgiStderrLogLevel loud",
+     ["FastCgiStderrLogLevel", "loud", "warn", "debug"]),
+    ("FastCgiConfig -gainValue 2",
+     ["FastCgiConfig", "-gainValue", "'2'", "0 to 1"]),
+])
+def test_directive_errors_name_directive_value_place_and_choices(
+        httpd, directive, words):
+    srv = httpd()
+    srv.extra_conf = directive.format(app=app_file(srv))
+    rc, out = srv.check()
+    assert rc != 0, out
+    line = conf_line(srv, directive.split()[0])
+    n = line.rsplit(":", 1)[1]
+    assert "line %s of %s" % (n, srv.conf) in out, out
+    for w in words:
+        assert w in out, (w, out)
+
+
+def test_relative_external_socket_is_in_the_ipc_dir(httpd, responder_factory,
+                                                    workdir):
+    """mod_fastcgi's configs say `-socket php.sock`: relative to
+    FastCgiIpcDir (it was used relative to httpd's working directory)."""
+    ipc = workdir / "ipc"
+    ipc.mkdir(mode=0o700)
+    os.chown(ipc, conftest.pwd.getpwnam("www-data").pw_uid,
+             conftest.pwd.getpwnam("www-data").pw_gid)
+    responder_factory(str(ipc / "resp.sock"))
+    srv = httpd()
+    srv.extra_conf = "\n".join([
+        "FastCgiIpcDir %s" % ipc,
+        "FastCgiExternalServer %s/app.fcgi -socket resp.sock" % srv.docroot])
+    srv.start()
+    r = srv.get("/app.fcgi")
+    assert r.status == 200 and r.body == b"hello\n", (
+        r, conftest.read_text(srv.error_log))

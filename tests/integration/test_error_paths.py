@@ -102,21 +102,25 @@ def test_handler_without_app(httpd):
 
 
 def run_to_exit(srv, timeout=15):
-    """Start httpd expecting it to stop by itself; (exit code, error_log).
-    Stopped by PID if it does not."""
+    """Start httpd expecting it to stop by itself; (exit code, what it
+    said: its console, where errors found before the logs are open go,
+    then the error_log). Stopped by PID if it does not stop."""
     srv.write_conf()
-    proc = subprocess.Popen(srv._cmd("-DFOREGROUND"),
-                            stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL,
-                            start_new_session=True, env=conftest.httpd_env())
-    try:
-        rc = proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        rc = None
-    finally:
-        conftest.stop_process(proc)
-    return rc, conftest.read_text(srv.error_log)
+    console = srv.root / "run_to_exit.out"
+    with open(console, "wb") as out:
+        proc = subprocess.Popen(srv._cmd("-DFOREGROUND"),
+                                stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT,
+                                start_new_session=True,
+                                env=conftest.httpd_env())
+        try:
+            rc = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            rc = None
+        finally:
+            conftest.stop_process(proc)
+    return rc, (conftest.read_text(console) + "\n"
+                + conftest.read_text(srv.error_log))
 
 
 def static_app(srv, opts):

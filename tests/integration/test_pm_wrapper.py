@@ -137,4 +137,4 @@ def test_user_without_wrapper_is_refused(httpd, app_dir, app_user):
         app, APP_USER, APP_USER))
     rc, log = run_to_exit(srv)
     assert rc not in (None, 0), log
-    assert "FCGIX00089" in log and "need FastCgiWrapper" in log, log
+    assert "FCGIX00110" in log and "need FastCgiWrapper" in log, log
