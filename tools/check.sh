@@ -100,6 +100,10 @@ pytest_suite() {
     record "$1" "$passed" "$failed" ""
 }
 
+# The Debian package: build, install into the system's Apache, one
+# request, purge (tests/pkg/test_deb.sh; root).
+single deb deb-test
+
 pytest_suite itest
 # Once more against the module built with ASan and UBSan.
 pytest_suite itest-asan

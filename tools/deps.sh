@@ -2,7 +2,7 @@
 # Install the Debian packages that building, testing or the demo need.
 # As root, installs what is missing with apt-get; otherwise prints the exact
 # command and fails, so nothing happens behind the user's back.
-# Usage: tools/deps.sh build|check|demo|bench
+# Usage: tools/deps.sh build|check|demo|bench|pkg
 set -eu
 
 BUILD="gcc make apache2-bin apache2-dev libapr1-dev libaprutil1-dev"
@@ -12,13 +12,19 @@ apache2-suexec-pristine wrk
 clang-format valgrind"
 DEMO="$BUILD libfcgi-dev curl php-fpm php-cgi"
 BENCH="$BUILD libfcgi-dev wrk spawn-fcgi libapache2-mod-fcgid curl"
+# The Debian package (make deb) and its test (make deb-test): apache2 for
+# a2enmod and apache2ctl, lintian to check the .deb.
+PKG_TOOLS="debhelper dpkg-dev apache2 lintian"
+PKG="$BUILD $PKG_TOOLS libfcgi-dev curl python3"
+CHECK="$CHECK $PKG_TOOLS"
 
 case "${1:-check}" in
     build) WANT=$BUILD ;;
     check) WANT=$CHECK ;;
     demo) WANT=$DEMO ;;
     bench) WANT=$BENCH ;;
-    *) echo "usage: $0 build|check|demo|bench" >&2; exit 2 ;;
+    pkg) WANT=$PKG ;;
+    *) echo "usage: $0 build|check|demo|bench|pkg" >&2; exit 2 ;;
 esac
 
 MISSING=""
