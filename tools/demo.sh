@@ -109,6 +109,7 @@ AddType text/html .html
 $USER_LINES
 LoadModule mpm_event_module $MODULES/mod_mpm_event.so
 LoadModule authz_core_module $MODULES/mod_authz_core.so
+LoadModule authz_host_module $MODULES/mod_authz_host.so
 LoadModule mime_module $MODULES/mod_mime.so
 LoadModule dir_module $MODULES/mod_dir.so
 LoadModule fastcgi_x_module $TOP/.libs/mod_fastcgi_x.so
@@ -152,6 +153,13 @@ Alias /php-bin/ "$RUN/php-bin/"
     AddHandler php-cgi-dynamic .php
     Action php-cgi-dynamic /php-bin/php.fcgi
 </Directory>
+
+# What the process manager runs, for people (HTML) and scripts (?json,
+# ?auto); like server-status, only from this machine.
+<Location /fcgi-status>
+    SetHandler fastcgi-status
+    Require local
+</Location>
 EOF
 
 /usr/sbin/apache2 -t -f "$RUN/httpd.conf"
@@ -185,8 +193,16 @@ mod_fastcgi_x demo: httpd (pid $HTTPD_PID) on http://127.0.0.1:$PORT/
                                                    on its first request
   http://127.0.0.1:$PORT/phpcgi/info.php           PHP through php-cgi,
                                                    a dynamic app
+  http://127.0.0.1:$PORT/fcgi-status               the status page (?json,
+                                                   ?auto for scripts)
 
 Ctrl-C stops everything.
 EOF
+
+# What the process manager started, from the status page.
+sleep 0.5
+curl -s "http://127.0.0.1:$PORT/fcgi-status?auto" |
+    sed -n 's/^FastCGIManagerPid: \(.*\)/  process manager: pid \1/p
+        s/^Process: path=\([^ ]*\) slot=[^ ]* pid=\([0-9]*\) state=\([a-z]*\).* socket=\(.*\)/  app \1: pid \2 (\3) on \4/p'
 
 wait "$HTTPD_PID"
