@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -151,6 +152,15 @@ static int ask_start(request_rec *r, const char *path, int timeout,
     return 0;
 }
 
+/* Whether the PM of this configuration runs: it failed at start, or
+ * httpd is restarting it. Signal 0 only asks; the PM runs as User. */
+static int pm_alive(void)
+{
+    uint32_t pid = __atomic_load_n(&managed.sb->pm_pid, __ATOMIC_ACQUIRE);
+
+    return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
 static int unavailable(request_rec *r, int retry_after)
 {
     apr_table_setn(r->err_headers_out, "Retry-After",
@@ -165,12 +175,27 @@ static int start_class(request_rec *r, const char *path)
     char answer[FCGIX_PM_CONTROL_MAX];
     int timeout = managed.start_timeout;
 
+    if (__atomic_load_n(&managed.sb->pm_pid, __ATOMIC_ACQUIRE) == 0) {
+        /* It could not start and httpd does not restart it: no use
+         * waiting for an answer. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      FCGIX_LOGNO(00107) "FastCGI app %s: the process "
+                                         "manager is not running (it could "
+                                         "not start: see FCGIX00076 and the "
+                                         "lines before it)",
+                      path);
+        return unavailable(r, 60);
+    }
+
     if (ask_start(r, path, timeout, answer, sizeof(answer)) != 0) {
         int err = errno;
 
         ap_log_rerror(APLOG_MARK, APLOG_ERR, err, r,
                       FCGIX_LOGNO(00081) "FastCGI app %s: %s", path,
-                      err == ETIMEDOUT
+                      !pm_alive()
+                          ? "the process manager is not running (see the "
+                            "error log of httpd's start or last restart)"
+                      : err == ETIMEDOUT
                           ? apr_psprintf(r->pool,
                                          "not started within %d s "
                                          "(-startTimeout)",

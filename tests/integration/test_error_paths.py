@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 
 import conftest
 from test_responder import scripted, start_app  # noqa: F401 (fixture)
@@ -167,3 +168,8 @@ def test_pm_that_cannot_start_is_not_restarted(httpd, workdir):
     assert srv.get("/hello.txt").status == 200
     log = conftest.read_text(srv.error_log)
     assert log.count("FastCGI process manager started") == 1, log
+    # Its app's requests are refused at once, saying why.
+    t0 = time.monotonic()
+    r = srv.get("/app.fcgi")
+    assert r.status == 503 and time.monotonic() - t0 < 2, r
+    assert "FCGIX00107" in conftest.read_text(srv.error_log)
