@@ -190,20 +190,19 @@ static int start_class(request_rec *r, const char *path)
     if (ask_start(r, path, timeout, answer, sizeof(answer)) != 0) {
         int err = errno;
 
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, err, r,
-                      FCGIX_LOGNO(00081) "FastCGI app %s: %s", path,
-                      !pm_alive()
-                          ? "the process manager is not running (see the "
-                            "error log of httpd's start or last restart)"
-                      : err == ETIMEDOUT
-                          ? apr_psprintf(r->pool,
-                                         "not started within %d s "
-                                         "(-startTimeout)",
-                                         timeout)
-                          : apr_psprintf(r->pool,
-                                         "cannot reach the process "
-                                         "manager at %s",
-                                         managed.control_path));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, err, r,
+            FCGIX_LOGNO(00081) "FastCGI app %s: %s", path,
+            !pm_alive()        ? "the process manager is not running (see the "
+                                 "error log of httpd's start or last restart)"
+            : err == ETIMEDOUT ? apr_psprintf(r->pool,
+                                              "not started within %d s "
+                                              "(-startTimeout)",
+                                              timeout)
+                               : apr_psprintf(r->pool,
+                                              "cannot reach the process "
+                                              "manager at %s",
+                                              managed.control_path));
         return unavailable(r, err == ETIMEDOUT ? 1 : 5);
     }
     if (strcmp(answer, "OK") == 0) {
