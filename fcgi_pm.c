@@ -180,7 +180,9 @@ long fcgix_pm_backoff_ms(int restart_delay_ms, int failures)
     delay = restart_delay_ms > FCGIX_PM_MIN_BACKOFF_MS
                 ? restart_delay_ms
                 : FCGIX_PM_MIN_BACKOFF_MS;
-    for (i = 0; i < failures && delay < FCGIX_PM_MAX_BACKOFF_MS; i++) {
+    /* The first failure waits -restart-delay (mod_fastcgi's meaning),
+     * each one after it twice as long as the one before. */
+    for (i = 1; i < failures && delay < FCGIX_PM_MAX_BACKOFF_MS; i++) {
         delay *= 2;
     }
     return delay < FCGIX_PM_MAX_BACKOFF_MS ? delay : FCGIX_PM_MAX_BACKOFF_MS;

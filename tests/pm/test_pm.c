@@ -573,12 +573,12 @@ static void test_instant_exit_no_storm(void **state)
     fixture_t *fx = *state;
     int starts = run_failing(fx, "/bin/false", NULL, "): started on ");
 
-    /* 100 ms doubling from 200: starts at 0, .2, .6, 1.4 (and 3.0). */
-    assert_in_range(starts, 2, 6);
+    /* 100 ms doubling: starts at 0, .1, .3, .7, 1.5 (and 3.1). */
+    assert_in_range(starts, 2, 7);
     assert_true(log_count(fx, "exited with status 1") >= 2);
     assert_true(log_count(fx, "failure in a row; backing off, next start in") >= 2);
     assert_int_equal(log_count(fx, "3rd failure in a row; backing off, next start in "
-                                   "800 ms"), 1);
+                                   "400 ms"), 1);
 }
 
 static void test_missing_executable(void **state)
@@ -812,9 +812,10 @@ static void test_backoff_table(void **state)
         long want;
     } t[] = {
         { 100, 0, 100 },     { 0, 0, 0 },         { -5, 0, 0 },
-        { 5000, 0, 5000 },   { 100, 1, 200 },     { 100, 2, 400 },
-        { 100, 3, 800 },     { 0, 1, 200 },       { 50, 3, 800 },
-        { 1000, 5, 32000 },  { 1000, 6, 60000 },  { 100, 30, 60000 },
+        { 5000, 0, 5000 },   { 100, 1, 100 },     { 100, 2, 200 },
+        { 100, 3, 400 },     { 0, 1, 100 },       { 50, 3, 400 },
+        { 5000, 1, 5000 },   { 5000, 2, 10000 },
+        { 1000, 6, 32000 },  { 1000, 7, 60000 },  { 100, 30, 60000 },
         { 100, 1000000, 60000 }, { 70000, 1, 60000 }, { 100, -1, 100 },
     };
     size_t i;
