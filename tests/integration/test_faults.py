@@ -15,7 +15,7 @@ from test_error_paths import run_to_exit
 from test_pm_dynamic import (apps_of, current_pm, fetch, install, log_lines,
                              newest_pm, pm_pids, start)
 from test_pm_static import gone
-from test_pm_supervision import static_and_dynamic
+from test_pm_supervision import load_clients, static_and_dynamic
 from test_responder import assert_truncated, raw_request
 
 WWW_DATA = conftest.pwd.getpwnam("www-data")
@@ -43,31 +43,6 @@ def ipc_dir(srv):
 def sockets_of(srv):
     return sorted(p for p in ipc_dir(srv).iterdir()
                   if p.is_socket() and not p.name.endswith("-pm.sock"))
-
-
-def timed_load(srv, urls, nthreads, seconds):
-    """nthreads clients cycling through urls for `seconds`; returns
-    (threads, results), results a list of (start, end, path, Result) with
-    monotonic times."""
-    results = []
-    lock = threading.Lock()
-    stop_at = time.monotonic() + seconds
-
-    def client(k):
-        i = k
-        while time.monotonic() < stop_at:
-            path = urls[i % len(urls)]
-            i += 1
-            t0 = time.monotonic()
-            r = fetch(srv, path, 30)
-            with lock:
-                results.append((t0, time.monotonic(), path, r))
-
-    threads = [threading.Thread(target=client, args=(k,), daemon=True)
-               for k in range(nthreads)]
-    for t in threads:
-        t.start()
-    return threads, results
 
 
 def summarise(results):
@@ -146,6 +121,32 @@ def test_request_queued_on_a_crashing_process_goes_to_another(httpd):
 
 # --- the PM killed under load ------------------------------------------------
 
+LOAD_CLIENTS = 6
+LOAD_URLS = ["/static.fcgi?pid", "/dyn/app.fcgi?pid",
+             "/static.fcgi?sleep=100&pid", "/dyn/app.fcgi?sleep=100&pid"]
+
+
+def fault_under_load(srv, what, fault):
+    """LOAD_CLIENTS clients on a pool and a dynamic app for 8 s; fault()
+    after 2 s. Asserts that only requests under way at the fault failed
+    and that many were served after it."""
+    threads, results = load_clients(srv, LOAD_URLS, LOAD_CLIENTS, 8.0)
+    try:
+        time.sleep(2.0)
+        before = len(results)
+        fault_at = time.monotonic()
+        fault()
+    finally:
+        for t in threads:
+            t.join(45)
+    assert not any(t.is_alive() for t in threads), "a client is stuck"
+    failed, summary = summarise(results)
+    print("%s after %d requests; %s" % (what, before, summary))
+    summary += "\n" + log_digest(srv)
+    assert len(results) > before + 50, summary
+    assert_only_in_flight_failed(results, fault_at, LOAD_CLIENTS, summary)
+
+
 def test_pm_sigkill_under_load_fails_only_requests_in_flight(httpd):
     """kill -9 of the PM takes its app processes with it (they die with
     their parent): the requests they were serving fail; every request
@@ -155,24 +156,8 @@ def test_pm_sigkill_under_load_fails_only_requests_in_flight(httpd):
     pm = current_pm(srv)
     for path in ("/static.fcgi?pid", "/dyn/app.fcgi?pid"):
         assert fetch(srv, path, 15).status == 200
-    clients = 6
-    urls = ["/static.fcgi?pid", "/dyn/app.fcgi?pid",
-            "/static.fcgi?sleep=100&pid", "/dyn/app.fcgi?sleep=100&pid"]
-    threads, results = timed_load(srv, urls, clients, 8.0)
-    try:
-        time.sleep(2.0)
-        killed_at = len(results)
-        fault_at = time.monotonic()
-        os.kill(pm, signal.SIGKILL)
-    finally:
-        for t in threads:
-            t.join(45)
-    assert not any(t.is_alive() for t in threads), "a client is stuck"
-    failed, summary = summarise(results)
-    print("PM killed after %d requests; %s" % (killed_at, summary))
-    summary += "\n" + log_digest(srv)
-    assert len(results) > killed_at + 50, summary
-    assert_only_in_flight_failed(results, fault_at, clients, summary)
+    fault_under_load(srv, "PM killed",
+                     lambda: os.kill(pm, signal.SIGKILL))
     assert newest_pm(srv) not in (None, pm), pm_pids(srv)
     assert fetch(srv, "/static.fcgi?pid", 15).status == 200
 
@@ -180,30 +165,15 @@ def test_pm_sigkill_under_load_fails_only_requests_in_flight(httpd):
 # --- a hard restart under load -----------------------------------------------
 
 def test_hard_restart_under_load_recovers(httpd):
-    """SIGHUP (apachectl restart) kills httpd's children and the PM: the
-    requests in flight may fail, and everything after is served by the
-    new generation; no process of the old one is left."""
+    """SIGHUP (apachectl restart) kills httpd's children; the old PM
+    drains and leaves: the requests in flight may fail, and everything
+    after is served by the new generation; no process of the old one is
+    left."""
     srv = static_and_dynamic(httpd, 2)
     old_pm = current_pm(srv)
     old_apps = apps_of(old_pm, "static.fcgi")
-    clients = 6
-    urls = ["/static.fcgi?pid", "/dyn/app.fcgi?pid",
-            "/static.fcgi?sleep=100&pid", "/dyn/app.fcgi?sleep=100&pid"]
-    threads, results = timed_load(srv, urls, clients, 8.0)
-    try:
-        time.sleep(2.0)
-        before = len(results)
-        fault_at = time.monotonic()
-        os.kill(srv.pid, signal.SIGHUP)
-    finally:
-        for t in threads:
-            t.join(45)
-    assert not any(t.is_alive() for t in threads), "a client is stuck"
-    failed, summary = summarise(results)
-    print("hard restart after %d requests; %s" % (before, summary))
-    summary += "\n" + log_digest(srv)
-    assert len(results) > before + 50, summary
-    assert_only_in_flight_failed(results, fault_at, clients, summary)
+    fault_under_load(srv, "hard restart",
+                     lambda: os.kill(srv.pid, signal.SIGHUP))
     new_pm = current_pm(srv)
     assert new_pm != old_pm
     assert conftest.wait_for(

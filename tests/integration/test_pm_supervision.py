@@ -132,7 +132,8 @@ def test_killing_pm_starts_a_new_one_and_dynamic_apps_work(httpd):
 
 def load_clients(srv, urls, nthreads, seconds):
     """Start nthreads clients cycling through urls for `seconds`; returns
-    (threads, results), results a list of (path, Result) they append to."""
+    (threads, results), results a list of (start, end, path, Result) they
+    append to, times from time.monotonic()."""
     results = []
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
@@ -142,9 +143,10 @@ def load_clients(srv, urls, nthreads, seconds):
         while time.monotonic() < stop_at:
             path = urls[i % len(urls)]
             i += 1
+            t0 = time.monotonic()
             r = fetch(srv, path, 30)
             with lock:
-                results.append((path, r))
+                results.append((t0, time.monotonic(), path, r))
 
     threads = [threading.Thread(target=client, args=(k,), daemon=True)
                for k in range(nthreads)]
@@ -178,7 +180,8 @@ def test_graceful_restart_under_load_loses_nothing(httpd, restarts, gap):
             t.join(max(0.1, load_s + 35 - lead))
     assert not any(t.is_alive() for t in threads), "a client is stuck"
 
-    failed = [(p, r) for p, r in results if r.status != 200 or not r.pid]
+    failed = [(p, r) for _, _, p, r in results
+              if r.status != 200 or not r.pid]
     errors = [x for x in failed if x[1].status is None]
     print("%d requests in %.1f s with %d graceful restarts: %d non-200, "
           "%d connection errors" % (len(results), load_s, restarts,

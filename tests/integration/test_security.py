@@ -9,6 +9,7 @@ import sys
 import pytest
 
 import conftest
+from test_pm_supervision import static_and_dynamic
 
 
 def env_of(body):
@@ -100,23 +101,8 @@ def test_sockets_are_unreachable_by_other_users(httpd):
     """Another local user can neither list the IPC directory nor connect
     to an app's socket or the PM's control socket (which would let it
     talk FastCGI to the apps, or start dynamic apps)."""
-    srv = httpd()
-    pool = srv.docroot / "pool.fcgi"
-    pool.write_bytes(conftest.RESPONDER.read_bytes())
-    pool.chmod(0o755)
-    dyn = srv.docroot / "dyn"
-    dyn.mkdir()
-    app = dyn / "app.fcgi"
-    app.write_bytes(conftest.RESPONDER.read_bytes())
-    app.chmod(0o755)
-    srv.extra_conf = "\n".join([
-        "FastCgiServer %s -processes 1" % pool,
-        '<Directory "%s">' % dyn,
-        "    Options +ExecCGI",
-        "    AddHandler fastcgi-script .fcgi",
-        "</Directory>"])
-    srv.start()
-    for path in ("/pool.fcgi", "/dyn/app.fcgi"):
+    srv = static_and_dynamic(httpd, 1)
+    for path in ("/static.fcgi", "/dyn/app.fcgi"):
         assert srv.get(path).status == 200
     ipc = srv.root / "run" / "fastcgi"
     socks = sorted(str(p) for p in ipc.iterdir() if p.is_socket())
