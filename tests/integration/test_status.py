@@ -270,6 +270,8 @@ def test_failing_app_shows_backoff_and_failures(httpd):
 
     def backing_off():
         doc = status_json(srv)
+        if not any(c["path"] == str(app) for c in doc["classes"]):
+            return None     # the PM has not put the class on the board yet
         cls = class_of(doc, app)
         procs = cls["process_list"]
         if cls["failed_starts"] >= 1 and procs and \
