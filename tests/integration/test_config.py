@@ -44,6 +44,18 @@ def test_conflicting_definitions_name_both_places(httpd):
     assert str(srv.conf) in out and "%s:" % srv.conf in out, out
 
 
+def test_definitions_differing_in_max_requests_conflict(httpd):
+    """-max-requests is part of a definition: the first one must not win
+    silently (it did: the comparison left it out)."""
+    srv = httpd()
+    srv.extra_conf = vhosts(
+        srv, "FastCgiServer /srv/app.fcgi -max-requests 10",
+        "FastCgiServer /srv/app.fcgi -max-requests 20")
+    rc, out = srv.check()
+    assert rc != 0, out
+    assert "conflicts" in out and "/srv/app.fcgi" in out, out
+
+
 def test_stderr_log_level_is_configurable(httpd, responder):
     srv = httpd(log_level="warn")
     app = srv.docroot / "app.fcgi"
