@@ -251,13 +251,16 @@ static void mark_for_replacement(int slot, uint32_t why)
 static apr_status_t give_back(void *data)
 {
     held_t *h = data;
-    uint64_t max = fcgix_sb_class(managed.sb, h->cls)->max_requests;
-    uint64_t served = fcgix_sb_release(managed.sb, &h->lease,
-                                       apr_time_as_msec(apr_time_now()));
+    uint64_t max, served;
 
     if (h->lease.slot < 0) {
-        return APR_SUCCESS; /* given back already: give_back_now */
+        /* given back already (give_back_now), or no process was found
+         * again after lease_another() gave one up */
+        return APR_SUCCESS;
     }
+    max = fcgix_sb_class(managed.sb, h->cls)->max_requests;
+    served = fcgix_sb_release(managed.sb, &h->lease,
+                              apr_time_as_msec(apr_time_now()));
     if (apr_table_get(h->r->notes, FCGIX_NOTE_HUNG)) {
         /* The process did not answer within -idle-timeout: it may serve
          * nobody else; the PM kills and replaces it. */
@@ -435,7 +438,7 @@ static int lease_another(request_rec *r, void *baton, const fcgix_app_t **app,
     if (err != ECONNRESET && fcgix_sb_lease_current(managed.sb, &h->lease)) {
         mark_for_replacement(h->lease.slot, FCGIX_SB_UNREACHABLE);
     }
-    fcgix_sb_release(managed.sb, &h->lease, apr_time_as_msec(apr_time_now()));
+    fcgix_sb_return(managed.sb, &h->lease); /* it served nothing */
     h->lease.slot = -1;
     status = take_process(r, h->app, h->path, h);
     if (status == OK) {

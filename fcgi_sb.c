@@ -205,6 +205,13 @@ uint64_t fcgix_sb_release(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease,
     return served;
 }
 
+void fcgix_sb_return(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease)
+{
+    if (lease->slot >= 0) {
+        give_back_uncounted(fcgix_sb_slot(sb, lease->slot), lease);
+    }
+}
+
 int fcgix_sb_lease_current(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease)
 {
     return lease->slot >= 0

@@ -142,6 +142,10 @@ int fcgix_sb_acquire(fcgix_sb_t *sb, int c, fcgix_sb_lease_t *lease);
 uint64_t fcgix_sb_release(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease,
                           int64_t now_ms);
 
+/** Give a slot back without counting a request: the request never
+ *  reached the process. */
+void fcgix_sb_return(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease);
+
 /** Whether @p lease is on the process that holds the slot now, not on
  *  one the PM has replaced since. */
 int fcgix_sb_lease_current(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease);
