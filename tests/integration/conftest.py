@@ -121,6 +121,46 @@ def read_text(path, tail=LOG_TAIL):
     return data.decode("utf-8", "replace")
 
 
+def start_time(pid):
+    """The start time of pid (clock ticks since boot), or None: with the
+    pid, it names one process even if the pid is reused."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def descendants(pid):
+    """[(pid, start time)] of every process below pid."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append((child, start_time(child)))
+            todo.append(child)
+    return out
+
+
+def kill_leftovers(family):
+    """SIGKILL each (pid, start time) still alive, by its PID."""
+    for pid, started in family:
+        if started is not None and start_time(pid) == started:
+            sys.stderr.write("pid %d outlived httpd, killing it\n" % pid)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def stop_process(proc, timeout=STOP_TIMEOUT):
     """SIGTERM the PID, wait (bounded), then SIGKILL its process group.
 
@@ -287,7 +327,12 @@ class Httpd:
             read_text(self.error_log)), pytrace=False)
 
     def stop(self):
+        # The PM runs in a process group of its own, which stop_process's
+        # killpg does not reach: a PM a test left stopped (SIGSTOP) would
+        # outlive httpd. Whatever httpd started and is left is killed.
+        family = descendants(self.proc.pid) if self.proc else []
         rc = stop_process(self.proc)
+        kill_leftovers(family)
         self.proc = None
         return rc
 
