@@ -484,15 +484,6 @@ static const char *app_socket_base(apr_pool_t *p, const char *ipc_dir,
     return apr_psprintf(p, "%s/%s.g%d", ipc_dir, hex, gen);
 }
 
-/* Room for ".<process number>" after a socket prefix. */
-#define SOCKET_SUFFIX_ROOM 6
-
-static int socket_fits(const char *prefix)
-{
-    return strlen(prefix) + SOCKET_SUFFIX_ROOM
-           < sizeof(((struct sockaddr_un *)0)->sun_path);
-}
-
 /* An existing FastCgiIpcDir must be ours: another user who owns it, or
  * may write in it, could plant sockets or links where httpd connects or
  * binds. NULL when it is fine, else what is wrong and how to fix it. */
@@ -606,8 +597,8 @@ static void set_identity(fcgix_pm_app_t *pa, const fcgix_app_t *app,
 
 /* Turn each FastCgiServer definition into what the PM runs; each gets
  * its class on the scoreboard, in this order. */
-static int collect_static_apps(apr_pool_t *p, const char *ipc_dir, int gen,
-                               const char *wrapper, server_rec *s)
+static void collect_static_apps(apr_pool_t *p, const char *ipc_dir, int gen,
+                                const char *wrapper)
 {
     apr_array_header_t *apps = apr_array_make(p, 4, sizeof(fcgix_pm_app_t));
     apr_hash_index_t *hi;
@@ -623,15 +614,6 @@ static int collect_static_apps(apr_pool_t *p, const char *ipc_dir, int gen,
         memset(pa, 0, sizeof(*pa));
         pa->path = app->path;
         pa->socket_base = app_socket_base(p, ipc_dir, app, gen);
-        if (!socket_fits(pa->socket_base)) {
-            ap_log_error(
-                APLOG_MARK, APLOG_CRIT, 0, s,
-                FCGIX_LOGNO(
-                    00078) "FastCgiServer %s (%s): socket "
-                           "path %s.N is longer than a Unix socket path may be",
-                app->path, app->defined_at, pa->socket_base);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
         pa->processes = app->processes > 0 ? app->processes : 1;
         pm_app_options(p, pa, &app->opts);
         if (app->port) {
@@ -645,7 +627,6 @@ static int collect_static_apps(apr_pool_t *p, const char *ipc_dir, int gen,
     }
     pm_cfg.apps = (fcgix_pm_app_t *)apps->elts;
     pm_cfg.napps = apps->nelts;
-    return OK;
 }
 
 /* Dynamic apps: FastCgiConfig's limits and options, the control socket,
@@ -919,23 +900,13 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                      SUEXEC_BIN, err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    rc = collect_static_apps(pconf, ipc_dir, gen, wrapper, s);
-    if (rc != OK) {
-        return rc;
-    }
+    collect_static_apps(pconf, ipc_dir, gen, wrapper);
     place_external_sockets(pconf, ipc_dir);
     resolve_hosts(pconf, s);
     memset(&managed, 0, sizeof(managed));
     managed.dynamic = configure_dynamic(pconf, s, ipc_dir, gen, wrapper);
     managed.wrapper = wrapper != NULL;
-    if (!socket_fits(pm_cfg.dynamic_base)
-        || !socket_fits(pm_cfg.control_path)) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     FCGIX_LOGNO(00088) "FastCgiIpcDir %s is too long for "
-                                        "Unix socket paths in it",
-                     ipc_dir);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
+    /* Socket path lengths were checked by fcgix_check_config(). */
     rc = make_ipc_dir(pconf, ipc_dir, s);
     if (rc == OK) {
         rc = open_control(pconf, s);
