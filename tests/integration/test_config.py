@@ -252,3 +252,14 @@ def test_relative_external_socket_is_in_the_ipc_dir(httpd, responder_factory,
     r = srv.get("/app.fcgi")
     assert r.status == 200 and r.body == b"hello\n", (
         r, conftest.read_text(srv.error_log))
+
+
+def test_configtest_warns_when_mod_fcgid_is_loaded(httpd):
+    """mod_fcgid takes FastCgiAuthorizer and its kin (old names of its
+    directives) whatever the load order: -t says so."""
+    srv = httpd()
+    srv.extra_conf = 'LoadModule fcgid_module "%s"' % (
+        conftest.MODDIR / "mod_fcgid.so")
+    rc, out = srv.check()
+    assert rc == 0, out
+    assert "FCGIX00114" in out and "mod_fcgid is loaded too" in out, out
