@@ -38,6 +38,7 @@ single() {
 
 single build all
 single check-deps check-deps
+single check-paths check-paths
 single exports exports
 single format format-check
 

@@ -58,12 +58,6 @@ def test_module_serves_static_file(httpd):
     assert srv.stop() == 0
 
 
-# --- (b) handler name -------------------------------------------------------------
-
-def test_addhandler_fastcgi_script_syntax_ok(httpd):
-    assert_syntax_ok(httpd("AddHandler fastcgi-script .fcgi"))
-
-
 # --- (c) directive errors --------------------------------------------------------
 
 VALID = [

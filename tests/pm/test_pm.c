@@ -47,9 +47,11 @@
 #include "fcgi_pm.h"
 #include "fcgi_proto.h"
 
-#ifndef RESPONDER /* override with -DRESPONDER=\"path\" */
-#define RESPONDER "/work/main/build/fcgi_responder"
-#endif
+/* The libfcgi test app, found at run time: $FCGIX_RESPONDER, else
+ * build/fcgi_responder under the current directory (make runs the tests
+ * from the top of the tree). Never a path written into the source. */
+static char responder_path[4096];
+#define RESPONDER ((const char *)responder_path)
 #define MAXPIDS 64
 
 typedef struct {
@@ -1860,14 +1862,15 @@ static void test_sigterm_cuts_graceful_drain(void **state)
  * (a stalled test process) proves nothing and is made again. */
 static void test_control_line_survives_signal(void **state)
 {
-    static const char line[] = "START " RESPONDER "\n";
     fixture_t *fx = *state;
+    char line[sizeof(responder_path) + 8];
     fcgix_pm_config_t cfg;
     char answer[256];
     int attempt, fd, done = 0;
     long long t0;
     ssize_t n;
 
+    snprintf(line, sizeof(line), "START %s\n", RESPONDER);
     dyn_config(fx, &cfg, 1, 4);
     start_pm_cfg(fx, &cfg);
     start_ok(fx, RESPONDER); /* the class exists: the next START is quick */
@@ -1877,13 +1880,13 @@ static void test_control_line_survives_signal(void **state)
         sleep_ms(30); /* the PM accepts and waits for the line */
         assert_int_equal(kill(fx->pm, SIGCHLD), 0);
         sleep_ms(20); /* and takes the signal before the line arrives */
-        n = write(fd, line, sizeof(line) - 1);
+        n = write(fd, line, strlen(line));
         if (now_ms() - t0 >= FCGIX_PM_CONTROL_READ_MS - 50) {
             close(fd);
             continue;
         }
         answer[0] = '\0';
-        if (n == (ssize_t)sizeof(line) - 1) {
+        if (n == (ssize_t)strlen(line)) {
             struct pollfd pfd = { fd, POLLIN, 0 };
 
             if (poll(&pfd, 1, 6000) > 0
@@ -1938,6 +1941,24 @@ static void test_start_backoff_answer(void **state)
     assert_true(k->failed_starts >= 2);
 }
 
+/* Absolute path of the test app, or exit with a message saying what is
+ * missing. */
+static void find_responder(void)
+{
+    const char *env = getenv("FCGIX_RESPONDER");
+    const char *rel = env && *env ? env : "build/fcgi_responder";
+
+    if (realpath(rel, responder_path) == NULL
+        || access(responder_path, X_OK) != 0) {
+        fprintf(stderr,
+                "test_pm: %s: %s (build it with make -f Makefile.apxs "
+                "apps, and run the tests from the top of the tree or set "
+                "FCGIX_RESPONDER)\n",
+                rel, strerror(errno));
+        exit(2);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1989,13 +2010,9 @@ int main(void)
                                         setup, teardown),
     };
 
-    if (access(RESPONDER, X_OK) != 0) {
-        fprintf(stderr, "%s missing: make -f Makefile.apxs apps\n",
-                RESPONDER);
-        return 1;
-    }
     /* Orphans of a test come back to us, so teardown can reap them. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     signal(SIGPIPE, SIG_IGN);
+    find_responder();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
