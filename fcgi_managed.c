@@ -156,7 +156,7 @@ static int ask_start(request_rec *r, const char *path, int timeout,
  * httpd is restarting it. Signal 0 only asks; the PM runs as User. */
 static int pm_alive(void)
 {
-    uint32_t pid = __atomic_load_n(&managed.sb->pm_pid, __ATOMIC_ACQUIRE);
+    uint32_t pid = __atomic_load_n(&managed.sb->head->pm_pid, __ATOMIC_ACQUIRE);
 
     return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
@@ -175,7 +175,7 @@ static int start_class(request_rec *r, const char *path)
     char answer[FCGIX_PM_CONTROL_MAX];
     int timeout = managed.start_timeout;
 
-    if (__atomic_load_n(&managed.sb->pm_pid, __ATOMIC_ACQUIRE) == 0) {
+    if (__atomic_load_n(&managed.sb->head->pm_pid, __ATOMIC_ACQUIRE) == 0) {
         /* It could not start and httpd does not restart it: no use
          * waiting for an answer. */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -322,7 +322,7 @@ static int class_of(const char *path, const fcgix_app_t *app)
 static int wait_for_start(request_rec *r, const char *path, int c)
 {
     uint32_t *waiting = c >= 0 ? &fcgix_sb_class(managed.sb, c)->waiting
-                               : &managed.sb->waiting_new;
+                               : &managed.sb->head->waiting_new;
     int status;
 
     __atomic_add_fetch(waiting, 1, __ATOMIC_RELAXED);
@@ -368,8 +368,11 @@ static fcgix_app_t *target_of(const held_t *h)
     t->path = h->path;
     t->opts.keep_conn = 0;
     if (!(h->app && h->app->port)) { /* -port: 127.0.0.1:port, shared */
+        char path[FCGIX_SB_SOCK_MAX];
+
         t->socket_path = apr_pstrdup(
-            h->r->pool, fcgix_sb_slot(managed.sb, h->lease.slot)->socket_path);
+            h->r->pool, fcgix_sb_slot_socket(managed.sb, h->lease.slot, path,
+                                             sizeof(path)));
         t->host = NULL;
         t->addr = NULL;
     }

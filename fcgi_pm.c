@@ -60,6 +60,8 @@ typedef struct {
     int ever_started;
     int dynamic;    /* belongs to a dynamic class */
     int port_waits; /* -port still in use: retries so far */
+    char socket_path[FCGIX_SB_SOCK_MAX]; /* what we bound; the board's
+                                            copy is for others to read */
 } pslot_t;
 
 typedef struct {
@@ -74,6 +76,8 @@ typedef struct {
     int shared_fd;         /* -port: the TCP socket all processes share */
     const char *argv0[5];  /* used when cfg.argv is NULL */
     long min_life;
+    int first;  /* its slots: first .. first + nslots - 1; the PM's own */
+    int nslots; /* copy, never read back from the board */
 } pclass_t;
 
 typedef struct {
@@ -100,6 +104,19 @@ typedef struct {
 } pm_t;
 
 static int class_of_slot(const pm_t *pm, int i);
+
+/* The slots of class @c, from the PM's own records: a process of the
+ * User may write anything on the board, and the PM indexes its private
+ * arrays with these. */
+static int first_slot(const pm_t *pm, int c)
+{
+    return pm->classes[c].first;
+}
+
+static int end_slot(const pm_t *pm, int c)
+{
+    return pm->classes[c].first + pm->classes[c].nslots;
+}
 
 /* What a child writes to the error pipe when it fails before execve. */
 typedef struct {
@@ -347,7 +364,7 @@ int fcgix_pm_control_listen(const char *path)
 
 static int slot_index_in_class(const pm_t *pm, int i, int c)
 {
-    return i - (int)fcgix_sb_class(pm->sb, c)->first_slot;
+    return i - first_slot(pm, c);
 }
 
 /* A listening TCP socket on 127.0.0.1:@port; -1 with errno. */
@@ -388,13 +405,23 @@ static int is_shared(const pclass_t *cls)
 
 /* -port: every process of the class accepts on one TCP socket, bound
  * when the first one starts. */
+/* Show the slot's socket on the board, for the handlers and the status
+ * page. */
+static void publish_socket(pm_t *pm, int i)
+{
+    fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
+
+    memcpy(s->socket_path, pm->slots[i].socket_path, sizeof(s->socket_path));
+}
+
 static int bind_shared(pm_t *pm, int c, int i, int depth)
 {
     pclass_t *cls = &pm->classes[c];
-    fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
+    pslot_t *ps = &pm->slots[i];
 
-    snprintf(s->socket_path, sizeof(s->socket_path), "127.0.0.1:%d",
+    snprintf(ps->socket_path, sizeof(ps->socket_path), "127.0.0.1:%d",
              cls->cfg.port);
+    publish_socket(pm, i);
     if (cls->shared_fd < 0) {
         cls->shared_fd = listen_tcp(cls->cfg.port, depth);
     }
@@ -403,7 +430,7 @@ static int bind_shared(pm_t *pm, int c, int i, int depth)
 
         if (err != EADDRINUSE || waits == 0 || waits >= PORT_RETRIES) {
             pm_log(pm, FCGIX_PM_LOG_ERR, cls, getpid(),
-                   "cannot listen on %s: %s%s", s->socket_path, strerror(err),
+                   "cannot listen on %s: %s%s", ps->socket_path, strerror(err),
                    err == EADDRINUSE && waits < PORT_RETRIES
                        ? "; trying again every 200 ms for 20 s (the "
                          "previous configuration may still hold it)"
@@ -421,7 +448,7 @@ static int bind_shared(pm_t *pm, int c, int i, int depth)
 static int bind_slot(pm_t *pm, int c, int i)
 {
     pclass_t *cls = &pm->classes[c];
-    fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
+    pslot_t *ps = &pm->slots[i];
     int depth = cls->cfg.listen_queue_depth > 0 ? cls->cfg.listen_queue_depth
                                                 : FCGIX_PM_DEFAULT_LISTEN_QUEUE;
     const char *what;
@@ -432,12 +459,13 @@ static int bind_slot(pm_t *pm, int c, int i)
     if (is_shared(cls)) {
         return bind_shared(pm, c, i, depth);
     }
-    snprintf(s->socket_path, sizeof(s->socket_path), "%s.%d", cls->base,
+    snprintf(ps->socket_path, sizeof(ps->socket_path), "%s.%d", cls->base,
              slot_index_in_class(pm, i, c));
-    pm->slots[i].fd = listen_unix(s->socket_path, depth, &what);
-    if (pm->slots[i].fd < 0) {
+    publish_socket(pm, i);
+    ps->fd = listen_unix(ps->socket_path, depth, &what);
+    if (ps->fd < 0) {
         pm_log(pm, FCGIX_PM_LOG_ERR, cls, getpid(), "cannot %s %s: %s", what,
-               s->socket_path, strerror(errno));
+               ps->socket_path, strerror(errno));
         return -1;
     }
     return 0;
@@ -448,10 +476,9 @@ static int bind_slot(pm_t *pm, int c, int i)
 static void release_shared(pm_t *pm, int c)
 {
     pclass_t *cls = &pm->classes[c];
-    const fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
     int i;
 
-    for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots); i++) {
+    for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
         if (pm->slots[i].fd >= 0) {
             return;
         }
@@ -475,7 +502,7 @@ static void unbind_slot(pm_t *pm, int i)
     }
     close(pm->slots[i].fd);
     pm->slots[i].fd = -1;
-    unlink(fcgix_sb_slot(pm->sb, i)->socket_path);
+    unlink(pm->slots[i].socket_path); /* never a path read from the board */
 }
 
 /* ------------------------------------------------------------------ */
@@ -687,7 +714,7 @@ static void spawn(pm_t *pm, int c, int i)
     else {
         fcgix_sb_open(s);
         pm_log(pm, FCGIX_PM_LOG_INFO, cls, pid, "started on %s",
-               s->socket_path);
+               ps->socket_path);
     }
     close(errpipe[0]);
 }
@@ -701,9 +728,7 @@ static int class_of_slot(const pm_t *pm, int i)
     int c;
 
     for (c = 0; c < pm->nclasses; c++) {
-        fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
-
-        if (i >= (int)k->first_slot && i < (int)(k->first_slot + k->nslots)) {
+        if (i >= first_slot(pm, c) && i < end_slot(pm, c)) {
             return c;
         }
     }
@@ -910,6 +935,8 @@ static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
     }
     strcpy(k->path, path);
     k->kind = dynamic ? FCGIX_SB_DYNAMIC : FCGIX_SB_STATIC;
+    cls->first = first;
+    cls->nslots = n;
     k->first_slot = (uint32_t)first;
     k->nslots = (uint32_t)n;
     k->mtime_s = stat(path, &st) == 0 ? (int64_t)st.st_mtime : 0;
@@ -960,13 +987,26 @@ static int init_static(pm_t *pm)
 /* Slots of class @c that would take a request now. */
 static int class_open_slots(const pm_t *pm, int c)
 {
-    const fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
     int i, open = 0;
 
-    for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots); i++) {
+    for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
         open += fcgix_sb_slot_available(pm->sb, c, i);
     }
     return open;
+}
+
+/* The class of @path in the PM's own records (never the board's), or
+ * -1. */
+static int find_class(const pm_t *pm, const char *path)
+{
+    int c;
+
+    for (c = 0; c < pm->nclasses; c++) {
+        if (strcmp(pm->classes[c].path, path) == 0) {
+            return c;
+        }
+    }
+    return -1;
 }
 
 /* A dynamic class for @path, created if there is room (run as
@@ -975,7 +1015,7 @@ static int class_open_slots(const pm_t *pm, int c)
 static int dynamic_class(pm_t *pm, const char *path, const char *user,
                          const char *group)
 {
-    int c = fcgix_sb_find_class(pm->sb, path), first;
+    int c = find_class(pm, path), first;
     char base[FCGIX_SB_SOCK_MAX];
     fcgix_pm_app_t cfg = pm->cfg->dynamic;
 
@@ -1006,7 +1046,6 @@ static int dynamic_class(pm_t *pm, const char *path, const char *user,
 /* Start one more process of dynamic class @c if the limits allow. */
 static int grow_class(pm_t *pm, int c)
 {
-    const fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
     int max = pm->cfg->max_processes > 0 ? pm->cfg->max_processes
                                          : FCGIX_PM_DEFAULT_MAX_PROCESSES;
     int i;
@@ -1014,7 +1053,7 @@ static int grow_class(pm_t *pm, int c)
     if (pm->dyn_live >= max) {
         return -1;
     }
-    for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots); i++) {
+    for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
         if (pm->slots[i].state == FCGIX_SB_EMPTY) {
             spawn(pm, c, i);
             return pm->slots[i].state == FCGIX_SB_RUNNING ? 0 : -1;
@@ -1040,7 +1079,7 @@ static void take_update(pm_t *pm, int c)
     k->mtime_s = st.st_mtime;
     pm_log(pm, FCGIX_PM_LOG_INFO, &pm->classes[c], getpid(),
            "file changed; replacing its processes as they become idle");
-    for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots); i++) {
+    for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
         if (pm->slots[i].state == FCGIX_SB_RUNNING) {
             pm->slots[i].update_pending = 1;
             __atomic_store_n(&fcgix_sb_slot(pm->sb, i)->retiring, 1,
@@ -1133,11 +1172,10 @@ static void maintain_slot(pm_t *pm, int c, int i)
 /* Requests in flight on class @c, and its processes that take them. */
 static void class_load(pm_t *pm, int c, int *in_flight, int *live)
 {
-    const fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
     int i, users;
 
     *in_flight = *live = 0;
-    for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots); i++) {
+    for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
         users = fcgix_sb_users(fcgix_sb_slot(pm->sb, i));
         if (users >= 0) {
             *in_flight += users;
@@ -1166,11 +1204,30 @@ static void scale_up(pm_t *pm, int c)
     }
 }
 
+/* The board mirrors the PM's records: put back the geometry of class @c
+ * if something overwrote it, so that handlers find its slots again. */
+static void republish_geometry(pm_t *pm, int c)
+{
+    fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+    const pclass_t *cls = &pm->classes[c];
+
+    if (k->first_slot != (uint32_t)cls->first
+        || k->nslots != (uint32_t)cls->nslots) {
+        pm_log(pm, FCGIX_PM_LOG_WARN, cls, getpid(),
+               "its slots on the shared board were overwritten "
+               "(first %u, %u slots); restoring them",
+               (unsigned)k->first_slot, (unsigned)k->nslots);
+        k->first_slot = (uint32_t)cls->first;
+        k->nslots = (uint32_t)cls->nslots;
+    }
+}
+
 static void maintain_class(pm_t *pm, int c)
 {
     fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
     int i;
 
+    republish_geometry(pm, c);
     if (__atomic_exchange_n(&k->update_wanted, 0, __ATOMIC_ACQ_REL)) {
         take_update(pm, c);
     }
@@ -1178,7 +1235,7 @@ static void maintain_class(pm_t *pm, int c)
         && pm->classes[c].dynamic) {
         scale_up(pm, c);
     }
-    for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots); i++) {
+    for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
         maintain_slot(pm, c, i);
     }
 }
@@ -1190,10 +1247,7 @@ static long long start_due(pm_t *pm)
     int c, i;
 
     for (c = 0; c < pm->nclasses; c++) {
-        fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
-
-        for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots);
-             i++) {
+        for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
             pslot_t *ps = &pm->slots[i];
 
             if (ps->state != FCGIX_SB_BACKOFF) {
@@ -1234,11 +1288,10 @@ static void reply(int fd, const char *fmt, ...)
  * no slot is backing off. */
 static int backoff_left_s(const pm_t *pm, int c)
 {
-    const fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
     long long now = now_ms(), best = -1;
     int i;
 
-    for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots); i++) {
+    for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
         const pslot_t *ps = &pm->slots[i];
 
         if (ps->state == FCGIX_SB_BACKOFF && ps->failures > 0
@@ -1333,11 +1386,8 @@ static void handle_start(pm_t *pm, int fd, const char *path, const char *user,
                          const char *group)
 {
     const char *bad;
-    int c = fcgix_sb_find_class(pm->sb, path);
+    int c = find_class(pm, path);
 
-    if (c >= pm->nclasses) {
-        c = -1; /* a predecessor's entry: forget_board() cleared it */
-    }
     if (c < 0 || pm->classes[c].dynamic) {
         bad = check_executable(path);
         if (bad) {
@@ -1358,10 +1408,8 @@ static void handle_start(pm_t *pm, int fd, const char *path, const char *user,
     if (class_open_slots(pm, c) == 0 && pm->classes[c].dynamic
         && backoff_left_s(pm, c) == 0 && grow_class(pm, c) != 0) {
         int live = 0, i;
-        const fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
 
-        for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots);
-             i++) {
+        for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
             live += pm->slots[i].state != FCGIX_SB_EMPTY;
         }
         if (live == 0) {
@@ -1500,8 +1548,7 @@ static int quiet(pm_t *pm, int i, long long drain_start, long long now)
 static void stop_quiet_shared(pm_t *pm, int c, long long drain_start,
                               long long now)
 {
-    const fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
-    int first = (int)k->first_slot, end = first + (int)k->nslots, i, j;
+    int first = first_slot(pm, c), end = end_slot(pm, c), i, j;
 
     for (i = first; i < end; i++) {
         if (pm->slots[i].state == FCGIX_SB_RUNNING
@@ -1539,14 +1586,11 @@ static void stop_quiet_processes(pm_t *pm, long long drain_start)
         }
     }
     for (c = 0; c < pm->nclasses; c++) {
-        const fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
-
         if (is_shared(&pm->classes[c])) {
             stop_quiet_shared(pm, c, drain_start, now);
             continue;
         }
-        for (i = (int)k->first_slot; i < (int)(k->first_slot + k->nslots);
-             i++) {
+        for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
             if (pm->slots[i].state == FCGIX_SB_RUNNING
                 && quiet(pm, i, drain_start, now)
                 && fcgix_sb_close_if_idle(fcgix_sb_slot(pm->sb, i))) {
@@ -1825,8 +1869,8 @@ static int init_pm(pm_t *pm, const fcgix_pm_config_t *cfg)
         return -1;
     }
     forget_board(cfg->sb);
-    cfg->sb->pm_pid = (uint32_t)getpid();
-    cfg->sb->pm_started_ms = wall_ms();
+    cfg->sb->head->pm_pid = (uint32_t)getpid();
+    cfg->sb->head->pm_started_ms = wall_ms();
     return 0;
 }
 

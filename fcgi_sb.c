@@ -47,43 +47,95 @@ static int lease_cas(uint64_t *word, uint64_t *expected, uint64_t desired)
 
 size_t fcgix_sb_size(int nclasses, int nslots)
 {
-    return sizeof(fcgix_sb_t) + (size_t)nclasses * sizeof(fcgix_sb_class_t)
+    return sizeof(fcgix_sb_head_t) + (size_t)nclasses * sizeof(fcgix_sb_class_t)
            + (size_t)nslots * sizeof(fcgix_sb_slot_t);
 }
 
-fcgix_sb_t *fcgix_sb_init(void *mem, int nclasses, int nslots)
+fcgix_sb_t *fcgix_sb_init(fcgix_sb_t *sb, void *mem, int nclasses, int nslots)
 {
-    fcgix_sb_t *sb = mem;
+    fcgix_sb_head_t *head = mem;
     int i;
 
     memset(mem, 0, fcgix_sb_size(nclasses, nslots));
-    sb->magic = SB_MAGIC;
-    sb->nclasses = (uint32_t)nclasses;
-    sb->nslots = (uint32_t)nslots;
+    head->magic = SB_MAGIC;
+    head->nclasses = (uint32_t)nclasses;
+    head->nslots = (uint32_t)nslots;
+    sb->head = head;
+    sb->classes = (fcgix_sb_class_t *)(head + 1);
+    sb->slots = (fcgix_sb_slot_t *)(sb->classes + nclasses);
+    sb->nclasses = nclasses;
+    sb->nslots = nslots;
     for (i = 0; i < nslots; i++) {
-        fcgix_sb_slot(sb, i)->lease = lease_make(0, -1);
+        sb->slots[i].lease = lease_make(0, -1);
     }
     return sb;
 }
 
-fcgix_sb_class_t *fcgix_sb_class(fcgix_sb_t *sb, int i)
+fcgix_sb_class_t *fcgix_sb_class(const fcgix_sb_t *sb, int i)
 {
-    return (fcgix_sb_class_t *)(sb + 1) + i;
+    return i >= 0 && i < sb->nclasses ? sb->classes + i : NULL;
 }
 
-fcgix_sb_slot_t *fcgix_sb_slot(fcgix_sb_t *sb, int i)
+fcgix_sb_slot_t *fcgix_sb_slot(const fcgix_sb_t *sb, int i)
 {
-    return (fcgix_sb_slot_t *)((fcgix_sb_class_t *)(sb + 1) + sb->nclasses) + i;
+    return i >= 0 && i < sb->nslots ? sb->slots + i : NULL;
+}
+
+int fcgix_sb_class_slots(const fcgix_sb_t *sb, int c, int *first, int *n)
+{
+    const fcgix_sb_class_t *k = fcgix_sb_class(sb, c);
+    uint32_t f, count;
+
+    if (k == NULL) {
+        return -1;
+    }
+    f = LOAD(&k->first_slot);
+    count = LOAD(&k->nslots);
+    if (f > (uint32_t)sb->nslots || count > (uint32_t)sb->nslots - f) {
+        return -1;
+    }
+    *first = (int)f;
+    *n = (int)count;
+    return 0;
+}
+
+const char *fcgix_sb_slot_socket(const fcgix_sb_t *sb, int i, char *buf,
+                                 size_t size)
+{
+    const fcgix_sb_slot_t *s = fcgix_sb_slot(sb, i);
+    const char *end;
+    size_t len;
+
+    if (size == 0) {
+        return buf;
+    }
+    buf[0] = '\0';
+    if (s == NULL) {
+        return buf;
+    }
+    end = memchr(s->socket_path, '\0', sizeof(s->socket_path));
+    len = end ? (size_t)(end - s->socket_path) : sizeof(s->socket_path);
+    if (len >= size) {
+        len = size - 1;
+    }
+    memcpy(buf, s->socket_path, len);
+    buf[len] = '\0';
+    return buf;
 }
 
 int fcgix_sb_find_class(fcgix_sb_t *sb, const char *path)
 {
+    size_t len = strlen(path);
     int i;
 
-    for (i = 0; i < (int)sb->nclasses; i++) {
-        fcgix_sb_class_t *c = fcgix_sb_class(sb, i);
+    if (len >= FCGIX_SB_PATH_MAX) {
+        return -1;
+    }
+    for (i = 0; i < sb->nclasses; i++) {
+        const fcgix_sb_class_t *c = sb->classes + i;
 
-        if (LOAD(&c->ready) && strcmp(c->path, path) == 0) {
+        /* memcmp over len + 1 bytes stays inside the field, NUL or not */
+        if (LOAD(&c->ready) && memcmp(c->path, path, len + 1) == 0) {
             return i;
         }
     }
@@ -101,14 +153,17 @@ static int used_up(const fcgix_sb_class_t *c, const fcgix_sb_slot_t *s,
 
 /* The least used open slot; retiring slots count as busier than any
  * other. -1 when none is open. */
-static int least_used(fcgix_sb_t *sb, const fcgix_sb_class_t *c, uint64_t *seen)
+static int least_used(fcgix_sb_t *sb, int ci, uint64_t *seen)
 {
+    const fcgix_sb_class_t *c = fcgix_sb_class(sb, ci);
     int64_t best_load = INT64_MAX;
-    int best = -1;
-    uint32_t i;
+    int best = -1, first, n, i;
 
-    for (i = 0; i < c->nslots; i++) {
-        fcgix_sb_slot_t *s = fcgix_sb_slot(sb, (int)(c->first_slot + i));
+    if (fcgix_sb_class_slots(sb, ci, &first, &n) != 0) {
+        return -1; /* corrupted geometry: no slot of it is trusted */
+    }
+    for (i = first; i < first + n; i++) {
+        fcgix_sb_slot_t *s = sb->slots + i;
         uint64_t v = LOAD(&s->lease);
         int64_t load = lease_users(v);
 
@@ -120,7 +175,7 @@ static int least_used(fcgix_sb_t *sb, const fcgix_sb_class_t *c, uint64_t *seen)
         }
         if (load < best_load) {
             best_load = load;
-            best = (int)(c->first_slot + i);
+            best = i;
             *seen = v;
         }
     }
@@ -149,10 +204,14 @@ int fcgix_sb_acquire(fcgix_sb_t *sb, int ci, fcgix_sb_lease_t *lease)
     int tries, i;
 
     lease->busy = 0;
+    lease->slot = -1;
+    if (c == NULL) {
+        return -1;
+    }
     /* A failed swap means another request took or gave back a slot at
      * that instant: look again. Bounded so a storm cannot spin. */
     for (tries = 0; tries < 64; tries++) {
-        i = least_used(sb, c, &v);
+        i = least_used(sb, ci, &v);
         if (i < 0) {
             break;
         }
@@ -223,8 +282,12 @@ int fcgix_sb_slot_available(fcgix_sb_t *sb, int ci, int i)
 {
     const fcgix_sb_class_t *c = fcgix_sb_class(sb, ci);
     const fcgix_sb_slot_t *s = fcgix_sb_slot(sb, i);
-    int32_t users = lease_users(LOAD(&s->lease));
+    int32_t users;
 
+    if (c == NULL || s == NULL) {
+        return 0;
+    }
+    users = lease_users(LOAD(&s->lease));
     return users >= 0 && !used_up(c, s, users) && !LOAD(&s->hung);
 }
 

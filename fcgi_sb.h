@@ -92,29 +92,65 @@ typedef struct {
     char path[FCGIX_SB_PATH_MAX];
 } fcgix_sb_class_t;
 
-/** The whole board; classes then slots follow the header. */
+/** The head of the shared board; classes then slots follow it. Like
+ *  everything in shared memory, any process of the User can write it:
+ *  its capacities are a copy for readers such as the status page, never
+ *  what a process indexes with (fcgix_sb_t holds those). */
 typedef struct {
     uint32_t magic;
-    uint32_t nclasses; /**< capacity */
-    uint32_t nslots;   /**< capacity */
-    uint32_t pm_pid;
+    uint32_t nclasses; /**< capacity (a copy; see fcgix_sb_t) */
+    uint32_t nslots;   /**< capacity (a copy; see fcgix_sb_t) */
+    uint32_t pm_pid;   /**< for display and liveness checks only: the
+                            parent signals the pid it keeps itself */
     int64_t pm_started_ms;
     uint32_t waiting_new; /**< handler: requests waiting now for the PM to
                                start an app that has no class yet (a
                                dynamic app's first start; status page) */
+} fcgix_sb_head_t;
+
+/**
+ * A process's own handle on the board: where it is mapped and how many
+ * classes and slots it has, in the process's private memory (set once by
+ * fcgix_sb_init() in httpd's parent, inherited by fork). Every index into
+ * the board is checked against these, never against the shared copies.
+ */
+typedef struct {
+    fcgix_sb_head_t *head;
+    fcgix_sb_class_t *classes;
+    fcgix_sb_slot_t *slots;
+    int nclasses;
+    int nslots;
 } fcgix_sb_t;
 
 /** Bytes needed for a board with these capacities. */
 size_t fcgix_sb_size(int nclasses, int nslots);
 
-/** Initialise a board in @p mem of fcgix_sb_size() bytes (zeroed). */
-fcgix_sb_t *fcgix_sb_init(void *mem, int nclasses, int nslots);
+/**
+ * Format a board in @p mem of fcgix_sb_size() bytes and fill the handle
+ * @p sb for it.
+ * @return @p sb
+ */
+fcgix_sb_t *fcgix_sb_init(fcgix_sb_t *sb, void *mem, int nclasses, int nslots);
 
-/** The class at @p i, 0 <= i < nclasses. */
-fcgix_sb_class_t *fcgix_sb_class(fcgix_sb_t *sb, int i);
+/** The class at @p i; NULL unless 0 <= i < sb->nclasses. */
+fcgix_sb_class_t *fcgix_sb_class(const fcgix_sb_t *sb, int i);
 
-/** The slot at @p i, 0 <= i < nslots. */
-fcgix_sb_slot_t *fcgix_sb_slot(fcgix_sb_t *sb, int i);
+/** The slot at @p i; NULL unless 0 <= i < sb->nslots. */
+fcgix_sb_slot_t *fcgix_sb_slot(const fcgix_sb_t *sb, int i);
+
+/**
+ * The slots of class @p c as the board says, checked: 0 with @p first
+ * and @p n set when they lie inside the board, else -1 (a corrupted
+ * board: the class has no usable slot).
+ */
+int fcgix_sb_class_slots(const fcgix_sb_t *sb, int c, int *first, int *n);
+
+/**
+ * Copy slot @p i's socket path into @p buf (always NUL-terminated, even
+ * when the board's copy is not). @return @p buf, "" for a bad index
+ */
+const char *fcgix_sb_slot_socket(const fcgix_sb_t *sb, int i, char *buf,
+                                 size_t size);
 
 /** The ready class whose path is @p path, or -1. */
 int fcgix_sb_find_class(fcgix_sb_t *sb, const char *path);

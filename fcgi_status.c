@@ -169,8 +169,8 @@ static void count_proc(counts_t *sum, const proc_snap_t *ps)
 
 /* The slots of a class (@first, cs->slots of them) that are not empty;
  * the sums count them all. */
-static void snap_slots(apr_pool_t *p, fcgix_sb_t *sb, uint32_t first,
-                       int64_t now, class_snap_t *cs)
+static void snap_slots(apr_pool_t *p, fcgix_sb_t *sb, int first, int64_t now,
+                       class_snap_t *cs)
 {
     int i;
 
@@ -178,7 +178,7 @@ static void snap_slots(apr_pool_t *p, fcgix_sb_t *sb, uint32_t first,
     for (i = 0; i < cs->slots; i++) {
         proc_snap_t *ps = &cs->procs[cs->nprocs];
 
-        snap_slot(fcgix_sb_slot(sb, (int)first + i), now, ps);
+        snap_slot(fcgix_sb_slot(sb, first + i), now, ps);
         count_proc(&cs->sum, ps);
         if (ps->state != FCGIX_SB_EMPTY) {
             ps->slot = i;
@@ -218,15 +218,13 @@ static int snap_board_class(apr_pool_t *p, fcgix_sb_t *sb, int c, int64_t now,
                             class_snap_t *cs)
 {
     const fcgix_sb_class_t *k = fcgix_sb_class(sb, c);
-    uint32_t first, n;
+    int first, n;
 
     if (!LOAD(&k->ready)) {
         return 0;
     }
-    first = LOAD(&k->first_slot);
-    n = LOAD(&k->nslots);
-    if (first > sb->nslots || n > sb->nslots - first) {
-        return 0; /* being rewritten by a restarted PM */
+    if (fcgix_sb_class_slots(sb, c, &first, &n) != 0) {
+        return 0; /* being rewritten by a restarted PM, or corrupted */
     }
     memset(cs, 0, sizeof(*cs));
     cs->kind = LOAD(&k->kind) == FCGIX_SB_DYNAMIC ? FCGIX_APP_DYNAMIC
@@ -295,15 +293,15 @@ static int pm_alive(int pid)
 
 static void snap_pm(fcgix_sb_t *sb, int64_t now, snap_t *sn)
 {
-    sn->pm_pid = (int)LOAD(&sb->pm_pid);
+    sn->pm_pid = (int)LOAD(&sb->head->pm_pid);
     sn->pm_running = pm_alive(sn->pm_pid);
     if (!sn->pm_running) {
         sn->pm_pid = 0;
     }
     else {
-        sn->pm_uptime_ms = not_negative(now - LOAD(&sb->pm_started_ms));
+        sn->pm_uptime_ms = not_negative(now - LOAD(&sb->head->pm_started_ms));
     }
-    sn->waiting_new = LOAD(&sb->waiting_new);
+    sn->waiting_new = LOAD(&sb->head->waiting_new);
 }
 
 static snap_t *take_snapshot(apr_pool_t *p)
@@ -316,11 +314,11 @@ static snap_t *take_snapshot(apr_pool_t *p)
     sn->pm_uptime_ms = -1;
     sn->total.kept = -1;
     sn->generation = ap_state_query(AP_SQ_CONFIG_GEN);
-    room += sb ? (int)sb->nclasses : 0;
+    room += sb ? sb->nclasses : 0;
     sn->classes = apr_pcalloc(p, sizeof(class_snap_t) * (size_t)(room + 1));
     if (sb) {
         snap_pm(sb, now, sn);
-        for (c = 0; c < (int)sb->nclasses; c++) {
+        for (c = 0; c < sb->nclasses; c++) {
             sn->nclasses +=
                 snap_board_class(p, sb, c, now, &sn->classes[sn->nclasses]);
         }

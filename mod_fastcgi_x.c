@@ -425,6 +425,11 @@ static int fcgix_handler(request_rec *r)
 static fcgix_pm_config_t pm_cfg;
 static server_rec *pm_server;
 static pid_t pm_parent_pid;
+/* The parent's own handle on the board and its own record of the PM's
+ * pid: what root signals and waits for is never read from shared
+ * memory, which every process of the User can write. 0: no PM. */
+static fcgix_sb_t board;
+static pid_t pm_pid;
 
 static void pm_log(void *baton, int level, const char *msg)
 {
@@ -677,7 +682,8 @@ static int create_board(apr_pool_t *pconf, server_rec *s)
                      size);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    pm_cfg.sb = fcgix_sb_init(apr_shm_baseaddr_get(shm), nclasses, nslots);
+    pm_cfg.sb =
+        fcgix_sb_init(&board, apr_shm_baseaddr_get(shm), nclasses, nslots);
     return OK;
 }
 
@@ -794,7 +800,8 @@ static int start_pm(apr_pool_t *pconf, server_rec *s)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     apr_proc_other_child_register(proc, pm_maint, proc, NULL, pconf);
-    pm_cfg.sb->pm_pid = (uint32_t)proc->pid;
+    pm_pid = proc->pid;
+    pm_cfg.sb->head->pm_pid = (uint32_t)proc->pid; /* for display only */
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                  FCGIX_LOGNO(00075) "FastCGI process manager started "
                                     "(pid %d, %d static application%s)",
@@ -826,17 +833,19 @@ static void wait_for_pm(pid_t pid)
  * for a subprocess. */
 static apr_status_t stop_pm(void *data)
 {
+    pid_t pid = pm_pid;
+
     (void)data;
-    if (getpid() != pm_parent_pid || pm_cfg.sb == NULL
-        || pm_cfg.sb->pm_pid == 0) {
+    if (getpid() != pm_parent_pid || pid <= 0) {
         return APR_SUCCESS;
     }
+    pm_pid = 0; /* this generation's PM is told once */
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING) {
-        kill((pid_t)pm_cfg.sb->pm_pid, SIGUSR1);
+        kill(pid, SIGUSR1);
         return APR_SUCCESS;
     }
-    kill((pid_t)pm_cfg.sb->pm_pid, SIGTERM);
-    wait_for_pm((pid_t)pm_cfg.sb->pm_pid);
+    kill(pid, SIGTERM);
+    wait_for_pm(pid);
     return APR_SUCCESS;
 }
 
@@ -851,6 +860,9 @@ static void pm_maint(int reason, void *data, apr_wait_t status)
         return;
     }
     apr_proc_other_child_unregister(data);
+    if (pm_pid == proc->pid) {
+        pm_pid = 0; /* reaped: its pid may be reused by anyone */
+    }
     if (ap_mpm_query(AP_MPMQ_MPM_STATE, &stopping) == APR_SUCCESS
         && stopping == AP_MPMQ_STOPPING) {
         return;
@@ -862,7 +874,7 @@ static void pm_maint(int reason, void *data, apr_wait_t status)
                      FCGIX_LOGNO(00076) "FastCGI process manager (pid %d) "
                                         "could not start; not restarting it",
                      (int)proc->pid);
-        pm_cfg.sb->pm_pid = 0;
+        pm_cfg.sb->head->pm_pid = 0;
         return;
     }
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, pm_server,

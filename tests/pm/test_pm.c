@@ -67,6 +67,7 @@ typedef struct {
     char ctl[128];  /* control socket */
     char dyn[128];  /* socket prefix of dynamic classes */
     fcgix_sb_t *sb; /* board shared with the PM (mmap), or NULL */
+    fcgix_sb_t board; /* what sb points to: our handle on it */
     size_t sb_size;
 } fixture_t;
 
@@ -207,6 +208,7 @@ static void log_to_fd(void *baton, int level, const char *msg)
 static int run_one(const fcgix_pm_app_t *app, int *logfd)
 {
     fcgix_pm_config_t cfg;
+    fcgix_sb_t board;
     int nclasses, nslots;
     void *mem;
     int rc;
@@ -218,7 +220,7 @@ static int run_one(const fcgix_pm_app_t *app, int *logfd)
     cfg.baton = logfd;
     nslots = fcgix_pm_board_slots(&cfg, &nclasses);
     mem = calloc(1, fcgix_sb_size(nclasses, nslots));
-    cfg.sb = fcgix_sb_init(mem, nclasses, nslots);
+    cfg.sb = fcgix_sb_init(&board, mem, nclasses, nslots);
     rc = fcgix_pm_run(&cfg);
     free(mem); /* valgrind checks the PM's own frees, not ours */
     return rc;
@@ -387,7 +389,7 @@ static int teardown(void **state)
         dump_log(fx);
     }
     if (fx->sb) {
-        munmap(fx->sb, fx->sb_size);
+        munmap(fx->sb->head, fx->sb_size);
     }
     empty_dir(fx->dir); /* sockets, the log, copies of apps */
     rmdir(fx->dir);
@@ -857,7 +859,7 @@ static fcgix_sb_t *map_board(fixture_t *fx, int nclasses, int nslots)
     mem = mmap(NULL, fx->sb_size, PROT_READ | PROT_WRITE,
                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(mem != MAP_FAILED);
-    fx->sb = fcgix_sb_init(mem, nclasses, nslots);
+    fx->sb = fcgix_sb_init(&fx->board, mem, nclasses, nslots);
     return fx->sb;
 }
 
@@ -1941,6 +1943,63 @@ static void test_start_backoff_answer(void **state)
     assert_true(k->failed_starts >= 2);
 }
 
+/* ------------------------------------------------------------------ */
+/* A board written by a process of the User                            */
+/* ------------------------------------------------------------------ */
+
+/* Every slot's socket path on the board names a victim file and the
+ * class's geometry points far outside the board; an app dies, so the PM
+ * reaps it and unbinds its socket. The PM must unlink only the socket it
+ * bound, index nothing with what the board says, and put the geometry
+ * back. */
+static void test_board_tamper(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    fcgix_sb_class_t *k;
+    char victim[160], own[FCGIX_SB_SOCK_MAX];
+    pid_t p0, p1;
+    int i;
+
+    snprintf(victim, sizeof(victim), "%s/victim", fx->dir);
+    write_file(victim, "keep me\n", 0644);
+    dyn_config(fx, &cfg, 1, 4);
+    static_app(fx, &app, 2);
+    cfg.apps = &app;
+    cfg.napps = 1;
+    start_pm_cfg(fx, &cfg);
+    p0 = wait_open(fx, fcgix_sb_slot(fx->sb, 0), 0, 5000);
+    assert_true(p0 > 0);
+    assert_true(wait_open(fx, fcgix_sb_slot(fx->sb, 1), 0, 5000) > 0);
+    snprintf(own, sizeof(own), "%s", fcgix_sb_slot(fx->sb, 0)->socket_path);
+    for (i = 0; i < fx->sb->nslots; i++) {
+        memset(fcgix_sb_slot(fx->sb, i)->socket_path, 'x', FCGIX_SB_SOCK_MAX);
+        memcpy(fcgix_sb_slot(fx->sb, i)->socket_path, victim,
+               strlen(victim) + 1);
+    }
+    kill(p0, SIGKILL); /* reaped: its socket is unbound */
+    assert_true(wait_gone(p0, 3000));
+    p1 = wait_open(fx, fcgix_sb_slot(fx->sb, 0), p0, 5000);
+    assert_true(p1 > 0);
+    assert_int_equal(access(victim, F_OK), 0);
+    /* its own socket was replaced, at its own path */
+    assert_string_equal(fcgix_sb_slot(fx->sb, 0)->socket_path, own);
+
+    k = fcgix_sb_class(fx->sb, 0);
+    k->first_slot = 0xFFFFFF00u;
+    k->nslots = 0x7FFFFFFFu;
+    kill(p1, SIGKILL);
+    assert_true(wait_gone(p1, 3000));
+    tick(fx);
+    assert_true(wait_log(fx, "were overwritten", 1, 3000));
+    assert_int_equal(k->first_slot, 0);
+    assert_int_equal(k->nslots, 2);
+    assert_true(wait_open(fx, fcgix_sb_slot(fx->sb, 0), p1, 5000) > 0);
+    assert_false(gone(fx->pm));
+    assert_int_equal(access(victim, F_OK), 0);
+}
+
 /* Absolute path of the test app, or exit with a message saying what is
  * missing. */
 static void find_responder(void)
@@ -2008,6 +2067,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_control_line_survives_signal,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_board_tamper, setup, teardown),
     };
 
     /* Orphans of a test come back to us, so teardown can reap them. */
