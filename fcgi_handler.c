@@ -794,6 +794,14 @@ static step_t finish_headers(fcgix_req_t *req)
         req->status = ret;
         return STEP_FINISHED;
     }
+    if (r->status >= 100 && r->status < 200) {
+        /* An interim status is no answer, and passed on as a final one a
+         * 101 would switch a front proxy into tunnel mode. */
+        return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00300),
+                    "Status %d in the response is an interim (1xx) status; "
+                    "an app must answer with 200-599",
+                    r->status);
+    }
     if (r->status < 100 || r->status > 599) {
         return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00033),
                     "invalid Status in the response: %d", r->status);
@@ -1574,6 +1582,18 @@ static int bad_reply(fcgix_req_t *req, const char *why)
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 
+/* A 1xx is no verdict: as a denial it would reach the client as an
+ * interim status (a 101 switches a front proxy into tunnel mode). */
+static int interim_reply(fcgix_req_t *req, int status)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r,
+                  FCGIX_LOGNO(00301) "FastCGI authorizer %s: Status %d is "
+                                     "an interim (1xx) status, not a "
+                                     "verdict; denying",
+                  req->app->path, status);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
 /* One "Name: value" header line of the kept response. */
 static int take_reply_header(fcgix_req_t *req, const fcgix_header_t *h,
                              fcgix_auth_reply_t *reply)
@@ -1586,6 +1606,9 @@ static int take_reply_header(fcgix_req_t *req, const fcgix_header_t *h,
         reply->status = fcgix_status_code(h->value, h->value_len);
         if (reply->status < 0) {
             return bad_reply(req, "an invalid Status");
+        }
+        if (reply->status < 200) {
+            return interim_reply(req, reply->status);
         }
     }
     else if (strncasecmp(name, "Variable-", 9) == 0 && name[9]) {
