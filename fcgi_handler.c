@@ -121,6 +121,7 @@ typedef struct {
     apr_size_t err_logged; /* stderr bytes logged so far */
     apr_off_t err_dropped; /* stderr bytes over STDERR_LOG_MAX */
     int ended;             /* END_REQUEST seen */
+    int trailing;          /* bytes came after END_REQUEST */
 
     /* AUTHORIZER role: the whole response is kept, not sent. */
     int role;                   /* FCGIX_RESPONDER or FCGIX_AUTHORIZER */
@@ -979,6 +980,22 @@ static apr_status_t pass_output(fcgix_req_t *req, int flush)
     return rv == APR_SUCCESS && c->aborted ? APR_ECONNABORTED : rv;
 }
 
+/* Bytes after END_REQUEST: the response END_REQUEST closed is complete
+ * and goes out as it is, but the connection is out of step with the
+ * protocol, so it is never kept for another request. Said once. */
+static void note_trailing_bytes(fcgix_req_t *req)
+{
+    if (req->trailing) {
+        return;
+    }
+    req->trailing = 1;
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
+                  FCGIX_LOGNO(00302) "FastCGI app %s sent bytes after "
+                                     "FCGI_END_REQUEST; they are ignored and "
+                                     "the connection is closed",
+                  req->app->path);
+}
+
 /* Decode everything one recv() brought. */
 static step_t decode_input(fcgix_req_t *req, size_t n)
 {
@@ -999,11 +1016,10 @@ static step_t decode_input(fcgix_req_t *req, size_t n)
             return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00037),
                         "malformed response: %s", fcgix_strerror(rc));
         }
-        if (ev.type == FCGIX_END_REQUEST && n > 0) {
-            return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00038),
-                        "malformed response: %s", fcgix_strerror(FCGIX_ESTATE));
-        }
         st = on_event(req, &ev);
+        if (ev.type == FCGIX_END_REQUEST && n > 0) {
+            note_trailing_bytes(req);
+        }
         if (st != STEP_CONTINUE) {
             return st;
         }
@@ -1478,6 +1494,21 @@ static step_t retry_on_another_process(fcgix_req_t *req, const apr_table_t *env)
     return exchange(req, env);
 }
 
+/* Whether the app sent more after END_REQUEST than the read that
+ * brought END_REQUEST took: a byte waiting now would be read as the
+ * start of the next request's answer. An EOF (the app closed a kept
+ * connection) is not worth a warning, but ends the connection too. */
+static int more_after_end(fcgix_req_t *req)
+{
+    char byte;
+    ssize_t n = recv(req->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    if (n > 0) {
+        note_trailing_bytes(req);
+    }
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 /* Keep the connection for the next request when the exchange ended
  * cleanly: END_REQUEST with nothing after it, and the whole STDIN stream
  * sent (an unread STDIN record would be taken by the app as the start of
@@ -1486,7 +1517,8 @@ static void release_backend(fcgix_req_t *req, step_t st)
 {
     if (req->fd >= 0 && req->opts.keep_conn == 1 && st == STEP_FINISHED
         && req->ended && fcgix_dec_done(&req->dec) && req->stdin_done
-        && !req->stdin_cut && req->wlen == 0) {
+        && !req->stdin_cut && req->wlen == 0 && !req->trailing
+        && !more_after_end(req)) {
         req->conn.fd = req->fd;
         req->conn.uses++;
         fcgix_conns_give(req->app, &req->conn);

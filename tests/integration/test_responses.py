@@ -93,3 +93,52 @@ def test_interim_status_from_authorizer_denies(httpd, scripted):
     assert line is not None and line.split(" ")[1] == "500", line
     assert wait_log(srv, "FCGIX00301", str(authz), "101"), \
         log_text(srv)[-3000:]
+
+
+# =============================================================================
+# Bytes after FCGI_END_REQUEST
+# =============================================================================
+
+def answer_with_trailer(req):
+    """A complete response, END_REQUEST, then one more STDOUT record."""
+    q = req.params.get(b"QUERY_STRING", b"")
+    return (eb.stream(eb.STDOUT, req.rid,
+                      b"Content-Type: text/plain\r\n\r\nanswer to " + q
+                      + b"\n")
+            + eb.end_request(req.rid)
+            + eb.rec(eb.STDOUT, req.rid, b"after END_REQUEST\n"))
+
+
+def test_bytes_after_end_request_deliver_the_response(httpd, scripted):
+    app = scripted(answer_with_trailer, raw=True)
+    srv = start_app(httpd, app.address)
+    r = srv.get("/app.fcgi?one", timeout=15)
+    assert r.status == 200, r
+    assert r.body == b"answer to one\n", r.body
+    lines = wait_log(srv, "FCGIX00302", str(srv.app_path))
+    assert len(lines) == 1, log_text(srv)[-3000:]
+    assert "[fastcgi_x:warn]" in lines[0], lines
+    assert "after END_REQUEST" not in r.body.decode("latin-1")
+
+
+def test_bytes_after_end_request_never_reuse_the_connection(httpd, scripted):
+    """With -keep-conn, a connection that carried bytes after END_REQUEST
+    is closed: ten back-to-back requests need ten backend connections
+    (test_keep_conn_reuses_connections shows that clean ones are
+    reused)."""
+    app = scripted(answer_with_trailer, raw=True, keep=True)
+    srv = start_app(httpd, app.address, opts="-keep-conn")
+    conn = RawConn(srv.port, 15)
+    try:
+        for i in range(10):
+            conn.send(request_bytes(srv, "GET", "/app.fcgi?n%d" % i))
+            r = read_response(conn, "GET", 15)
+            assert r.status == 200 and r.complete, (i, r)
+            assert bytes(r.body) == b"answer to n%d\n" % i, (i, r.body)
+    finally:
+        conn.close()
+    assert all(app.keep_flags), "FCGI_KEEP_CONN not asked for"
+    assert app.connections == 10, (
+        "%d backend connections for 10 requests: a connection with bytes "
+        "after END_REQUEST was kept" % app.connections)
+    assert len(log_lines(srv, "FCGIX00302")) == 10
