@@ -352,6 +352,12 @@ fcgix_dynamic_conf_t fcgix_dynamic_effective(const fcgix_dynamic_conf_t *d)
     return e;
 }
 
+apr_off_t fcgix_spool_limit(const fcgix_dir_conf_t *d)
+{
+    return d->spool_limit == FCGIX_UNSET ? FCGIX_DEFAULT_SPOOL_LIMIT
+                                         : d->spool_limit;
+}
+
 void *fcgix_srv_conf_create(apr_pool_t *p, server_rec *s)
 {
     fcgix_srv_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
@@ -398,6 +404,7 @@ void *fcgix_dir_conf_create(apr_pool_t *p, char *dir)
 
     (void)dir;
     conf->chunked_body = FCGIX_CHUNKED_UNSET;
+    conf->spool_limit = FCGIX_UNSET;
     auth_unset(&conf->authenticator);
     auth_unset(&conf->authorizer);
     auth_unset(&conf->access_checker);
@@ -428,6 +435,8 @@ void *fcgix_dir_conf_merge(apr_pool_t *p, void *base_, void *add_)
     conf->chunked_body = add->chunked_body != FCGIX_CHUNKED_UNSET
                              ? add->chunked_body
                              : base->chunked_body;
+    conf->spool_limit = add->spool_limit != FCGIX_UNSET ? add->spool_limit
+                                                        : base->spool_limit;
     conf->authenticator = merge_auth(&base->authenticator, &add->authenticator);
     conf->authorizer = merge_auth(&base->authorizer, &add->authorizer);
     conf->access_checker =
@@ -808,6 +817,49 @@ static const char *cmd_chunked_body(cmd_parms *cmd, void *dir_conf,
     return NULL;
 }
 
+/* A size in bytes: digits, then optionally K, M or G (powers of 1024).
+ * 0 when @s is one, -1 otherwise or when it does not fit. */
+static int parse_size(const char *s, apr_off_t *out)
+{
+    static const char units[] = "kmg";
+    apr_int64_t n, unit = 1;
+    const char *u;
+    char *end;
+
+    if (!apr_isdigit(*s)) {
+        return -1; /* no sign, no blank, not empty */
+    }
+    errno = 0;
+    n = apr_strtoi64(s, &end, 10);
+    if (errno) {
+        return -1;
+    }
+    if (*end && !end[1] && (u = strchr(units, apr_tolower(*end))) != NULL) {
+        unit <<= 10 * (u - units + 1);
+        end++;
+    }
+    if (*end || n > APR_INT64_MAX / unit) {
+        return -1;
+    }
+    *out = (apr_off_t)(n * unit);
+    return 0;
+}
+
+static const char *cmd_spool_limit(cmd_parms *cmd, void *dir_conf,
+                                   const char *arg)
+{
+    fcgix_dir_conf_t *conf = dir_conf;
+
+    if (parse_size(arg, &conf->spool_limit) != 0) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a size in bytes (digits, "
+                            "optionally followed by K, M or G; 0 for no "
+                            "limit of its own)",
+                            cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
 static const char *cmd_stderr_level(cmd_parms *cmd, void *dummy,
                                     const char *arg)
 {
@@ -860,6 +912,10 @@ const command_rec fcgix_cmds[] = {
     AP_INIT_TAKE1("FastCgiChunkedBody", cmd_chunked_body, NULL, OR_FILEINFO,
                   "spool (default: read whole, send CONTENT_LENGTH), "
                   "stream (no CONTENT_LENGTH) or refuse (411)"),
+    AP_INIT_TAKE1("FastCgiSpoolLimit", cmd_spool_limit, NULL, OR_FILEINFO,
+                  "bytes (K, M, G allowed) a spooled chunked request body "
+                  "may have, 413 above (default 1G; 0: no limit of its "
+                  "own)"),
     AP_INIT_TAKE1("FastCgiStderrLogLevel", cmd_stderr_level, NULL, RSRC_CONF,
                   "log level of the apps' stderr lines (default warn)"),
     AP_INIT_TAKE123("FastCgiAuthenticator", cmd_auth,

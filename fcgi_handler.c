@@ -1187,38 +1187,101 @@ static step_t pump(fcgix_req_t *req)
 
 typedef struct {
     apr_file_t *file; /* created when memory is not enough */
+    const char *dir;  /* where the file is */
     apr_off_t total;
     apr_off_t file_len;
+    apr_off_t limit; /* FastCgiSpoolLimit; 0: none */
 } spool_t;
 
-static apr_status_t spool_to_file(fcgix_req_t *req, spool_t *sp,
-                                  const char *data, apr_size_t len)
+/* The temporary file is unlinked as soon as it exists: nothing can stay
+ * behind in the temp dir, not even when httpd is killed mid-request, and
+ * its space is freed when it is closed. */
+static apr_status_t open_spool_file(fcgix_req_t *req, spool_t *sp)
 {
-    const char *dir;
+    apr_pool_t *p = req->r->pool;
+    char *name;
     apr_status_t rv;
 
-    if (sp->file == NULL) {
-        rv = apr_temp_dir_get(&dir, req->r->pool);
-        if (rv == APR_SUCCESS) {
-            rv = apr_file_mktemp(
-                &sp->file,
-                apr_pstrcat(req->r->pool, dir, "/fcgix-body-XXXXXX", NULL),
-                APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE
-                    | APR_FOPEN_EXCL | APR_FOPEN_DELONCLOSE,
-                req->r->pool);
-        }
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
+    rv = apr_temp_dir_get(&sp->dir, p);
+    if (rv != APR_SUCCESS) {
+        sp->dir = "the temp dir";
+        return rv;
     }
-    sp->file_len += (apr_off_t)len;
-    return apr_file_write_full(sp->file, data, len, NULL);
+    name = apr_pstrcat(p, sp->dir, "/fcgix-body-XXXXXX", NULL);
+    rv = apr_file_mktemp(&sp->file, name,
+                         APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE
+                             | APR_FOPEN_EXCL,
+                         p);
+    if (rv != APR_SUCCESS) {
+        sp->file = NULL;
+        return rv;
+    }
+    rv = apr_file_remove(name, p);
+    if (rv != APR_SUCCESS) {
+        apr_file_close(sp->file);
+        sp->file = NULL;
+    }
+    return rv;
 }
 
-/* Move the data of @bb into the spool: memory while the total stays
- * under SPOOL_MEMORY_MAX, a temporary file for the rest. */
-static apr_status_t spool_brigade(fcgix_req_t *req, apr_bucket_brigade *bb,
-                                  spool_t *sp)
+/* Keep one bucket's data: memory while the total stays under
+ * SPOOL_MEMORY_MAX, the temporary file for the rest. */
+static apr_status_t spool_store(fcgix_req_t *req, spool_t *sp, apr_bucket *b,
+                                const char *data, apr_size_t len)
+{
+    apr_status_t rv;
+
+    if (sp->file == NULL && sp->total + len <= SPOOL_MEMORY_MAX) {
+        rv = apr_bucket_setaside(b, req->r->pool);
+        APR_BUCKET_REMOVE(b);
+        APR_BRIGADE_INSERT_TAIL(req->body_bb, b);
+        return rv;
+    }
+    if (sp->file == NULL && (rv = open_spool_file(req, sp)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = apr_file_write_full(sp->file, data, len, NULL);
+    sp->file_len += (apr_off_t)len;
+    apr_bucket_delete(b);
+    return rv;
+}
+
+/* The client's failure (or its going away): not worth more than a debug
+ * line; LimitRequestBody maps to 413. */
+static int spool_read_failed(fcgix_req_t *req, apr_status_t rv)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, req->r,
+                  FCGIX_LOGNO(00050) "FastCGI app %s: reading the "
+                                     "chunked request body to spool it failed",
+                  req->app->path);
+    return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+}
+
+static int over_spool_limit(fcgix_req_t *req, const spool_t *sp)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, req->r,
+                  FCGIX_LOGNO(00303) "FastCGI app %s: chunked request body "
+                                     "larger than FastCgiSpoolLimit (%" APR_OFF_T_FMT
+                                     " bytes); refused with 413",
+                  req->app->path, sp->limit);
+    return HTTP_REQUEST_ENTITY_TOO_LARGE;
+}
+
+/* Our failure (disk full, temp dir not writable), not the client's. */
+static int spool_write_failed(fcgix_req_t *req, const spool_t *sp,
+                              apr_status_t rv)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r,
+                  FCGIX_LOGNO(00304) "FastCGI app %s: cannot spool the "
+                                     "chunked request body to a temporary "
+                                     "file in %s: %pm",
+                  req->app->path, sp->dir, &rv);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* Move the data of @bb into the spool. Returns OK or an HTTP status. */
+static int spool_brigade(fcgix_req_t *req, apr_bucket_brigade *bb,
+                         spool_t *sp)
 {
     const char *data;
     apr_size_t len;
@@ -1234,48 +1297,44 @@ static apr_status_t spool_brigade(fcgix_req_t *req, apr_bucket_brigade *bb,
         }
         rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
         if (rv != APR_SUCCESS) {
-            return rv;
+            return spool_read_failed(req, rv);
         }
-        if (sp->file == NULL && sp->total + len <= SPOOL_MEMORY_MAX) {
-            apr_bucket_setaside(b, req->r->pool);
-            APR_BUCKET_REMOVE(b);
-            APR_BRIGADE_INSERT_TAIL(req->body_bb, b);
+        if (sp->limit > 0 && sp->total + (apr_off_t)len > sp->limit) {
+            return over_spool_limit(req, sp);
         }
-        else {
-            if ((rv = spool_to_file(req, sp, data, len)) != APR_SUCCESS) {
-                return rv;
-            }
-            apr_bucket_delete(b);
+        rv = spool_store(req, sp, b, data, len);
+        if (rv != APR_SUCCESS) {
+            return spool_write_failed(req, sp, rv);
         }
         sp->total += (apr_off_t)len;
     }
-    return APR_SUCCESS;
+    return OK;
 }
 
 /* Read a chunked body whole, so that CONTENT_LENGTH can be sent (PHP
- * needs it). Returns OK or an HTTP status. */
+ * needs it), at most FastCgiSpoolLimit bytes. Returns OK or an HTTP
+ * status; on failure the file is closed at once, freeing its space. */
 static int spool_body(fcgix_req_t *req, apr_off_t *total)
 {
     request_rec *r = req->r;
     apr_bucket_brigade *bb =
         apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    spool_t sp = {NULL, 0, 0};
+    spool_t sp = {NULL, NULL, 0, 0, fcgix_spool_limit(req->dconf)};
     apr_status_t rv;
+    int status = OK;
 
-    while (!req->body_eos) {
+    while (status == OK && !req->body_eos) {
         rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
                             APR_BLOCK_READ, STDIN_CHUNK);
-        if (rv == APR_SUCCESS) {
-            rv = spool_brigade(req, bb, &sp);
+        status = rv == APR_SUCCESS ? spool_brigade(req, bb, &sp)
+                                   : spool_read_failed(req, rv);
+    }
+    apr_brigade_cleanup(bb);
+    if (status != OK) {
+        if (sp.file) {
+            apr_file_close(sp.file);
         }
-        if (rv != APR_SUCCESS) {
-            ap_log_rerror(
-                APLOG_MARK, APLOG_DEBUG, rv, r,
-                FCGIX_LOGNO(00050) "FastCGI app %s: reading the "
-                                   "chunked request body to spool it failed",
-                req->app->path);
-            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-        }
+        return status;
     }
     if (sp.file) {
         apr_brigade_insert_file(req->body_bb, sp.file, 0, sp.file_len, r->pool);

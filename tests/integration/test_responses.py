@@ -142,3 +142,154 @@ def test_bytes_after_end_request_never_reuse_the_connection(httpd, scripted):
         "%d backend connections for 10 requests: a connection with bytes "
         "after END_REQUEST was kept" % app.connections)
     assert len(log_lines(srv, "FCGIX00302")) == 10
+
+
+# =============================================================================
+# FastCgiSpoolLimit
+# =============================================================================
+
+def test_spool_limit_gives_413_above_it(httpd, responder):
+    srv = start_app(httpd, responder.address, extra="\n".join([
+        '<Directory "{docroot}">',
+        "    FastCgiSpoolLimit 100000",
+        "</Directory>"]))
+    small = os.urandom(60000)
+    r = srv.request("POST", "/app.fcgi?echo", body=chunked_body(small),
+                    timeout=15)
+    assert r.status == 200 and r.body == small, r
+    r = srv.request("POST", "/app.fcgi?echo",
+                    body=chunked_body(b"x" * 200000), timeout=15)
+    assert r.status == 413, r
+    assert wait_log(srv, "FCGIX00303", str(srv.app_path), "100000"), \
+        log_text(srv)[-3000:]
+    # A body with Content-Length streams and is not spooled: no cap.
+    big = os.urandom(200000)
+    r = srv.post("/app.fcgi?echo", big, timeout=15)
+    assert r.status == 200 and r.body == big, r
+
+
+def test_spool_limit_counts_the_file_part(httpd, responder):
+    """A cap above the 1 MiB memory spool bounds the temporary file."""
+    srv = start_app(httpd, responder.address, extra="\n".join([
+        "<Location /app.fcgi>",
+        "    FastCgiSpoolLimit 2M",
+        "</Location>"]))
+    ok = os.urandom(2 << 20)
+    r = srv.request("POST", "/app.fcgi?echo", body=chunked_body(ok, 65536),
+                    timeout=30)
+    assert r.status == 200 and r.body == ok, r
+    r = srv.request("POST", "/app.fcgi?echo",
+                    body=chunked_body(b"y" * ((2 << 20) + 1), 65536),
+                    timeout=30)
+    assert r.status == 413, r
+
+
+def test_spool_limit_in_htaccess(httpd, responder):
+    srv = httpd()
+    srv.app_path = srv.docroot / APP
+    (srv.docroot / ".htaccess").write_text("FastCgiSpoolLimit 1000\n")
+    srv.extra_conf = "\n".join([
+        "FastCgiExternalServer %s -socket %s" % (srv.app_path,
+                                                 responder.address),
+        "AccessFileName .htaccess",
+        '<Directory "%s">' % srv.docroot,
+        "    AllowOverride FileInfo",
+        "</Directory>"])
+    srv.start()
+    r = srv.request("POST", "/app.fcgi?echo", body=chunked_body(b"z" * 5000),
+                    timeout=15)
+    assert r.status == 413, r
+
+
+@pytest.mark.parametrize("value", ["12abc", "-5", "1T5", "1.5G", " 7",
+                                   "99999999999999999999", "9999999999G"])
+def test_spool_limit_bad_value_names_directive_and_value(httpd, value):
+    srv = httpd()
+    srv.extra_conf = 'FastCgiSpoolLimit "%s"' % value
+    rc, out = srv.check()
+    assert rc != 0, out
+    assert "FastCgiSpoolLimit" in out and "'%s'" % value in out, out
+
+
+@pytest.fixture
+def full_tmpfs(workdir):
+    """A 1 MiB tmpfs (root only), unmounted after httpd is stopped (ask
+    for it before httpd)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    where = workdir / "smalltmp"
+    where.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=1777",
+                    "tmpfs", str(where)], check=True, timeout=10)
+    try:
+        yield where
+    finally:
+        if subprocess.run(["umount", str(where)], timeout=10).returncode:
+            subprocess.run(["umount", "-l", str(where)], timeout=10)
+
+
+def test_spool_on_a_full_disk_is_500_and_leaves_no_file(full_tmpfs, httpd,
+                                                        responder,
+                                                        monkeypatch):
+    """httpd's temp dir (APR: $TMPDIR) is a 1 MiB tmpfs: a 3 MiB chunked
+    body fills it. The client gets a 500 (not the client's 400), the log
+    says why, naming the app, and no spool file stays."""
+    monkeypatch.setenv("TMPDIR", str(full_tmpfs))
+    srv = start_app(httpd, responder.address)
+    r = srv.request("POST", "/app.fcgi?echo",
+                    body=chunked_body(os.urandom(3 << 20), 65536), timeout=30)
+    assert r.status == 500, r
+    lines = wait_log(srv, "FCGIX00304", str(srv.app_path))
+    assert lines and "No space left on device" in lines[0], \
+        log_text(srv)[-3000:]
+    assert os.listdir(full_tmpfs) == [], os.listdir(full_tmpfs)
+    # A small chunked body, held in memory, still works.
+    r = srv.request("POST", "/app.fcgi?echo", body=chunked_body(b"ok" * 100),
+                    timeout=15)
+    assert r.status == 200 and r.body == b"ok" * 100, r
+
+
+def spool_fds(srv, where):
+    """Descriptors of srv's children open on a file under where: the
+    link texts in /proc/PID/fd."""
+    found = []
+    for pid, _started in conftest.descendants(srv.pid):
+        try:
+            fds = os.listdir("/proc/%d/fd" % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if target.startswith(str(where)):
+                found.append(target)
+    return found
+
+
+def test_spool_file_has_no_name_while_in_use(httpd, responder, workdir,
+                                             monkeypatch):
+    """While a chunked upload is being spooled to a file, the file is
+    open but already unlinked: nothing to leave behind if httpd dies."""
+    tmp = workdir / "spooltmp"
+    tmp.mkdir()
+    tmp.chmod(0o1777)
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    srv = start_app(httpd, responder.address)
+    conn = RawConn(srv.port, 15)
+    try:
+        conn.send(("POST /app.fcgi?echo HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n").encode())
+        piece = b"s" * 65536
+        for _ in range(24):             # 1.5 MiB: past the memory spool
+            conn.send(b"%x\r\n" % len(piece) + piece + b"\r\n")
+        held = conftest.wait_for(lambda: spool_fds(srv, tmp), 10)
+        assert held, "no httpd child holds a spool file in %s" % tmp
+        assert os.listdir(tmp) == [], (os.listdir(tmp), held)
+        assert all(t.endswith(" (deleted)") for t in held), held
+        conn.send(b"0\r\n\r\n")
+        r = read_response(conn, "POST", 15)
+        assert r.status == 200 and r.body_len == 24 * 65536, r
+    finally:
+        conn.close()
