@@ -116,7 +116,6 @@ typedef struct {
     int unflushed;
     int flush_always;    /* -flush or X-Accel-Buffering: no */
     char *err_line;      /* stderr line being assembled */
-    apr_pool_t *scratch; /* for one log line; cleared after it */
     size_t err_len;
     apr_size_t err_logged; /* stderr bytes logged so far */
     apr_off_t err_dropped; /* stderr bytes over STDERR_LOG_MAX */
@@ -631,14 +630,13 @@ static void log_stderr_line(fcgix_req_t *req)
         len--;
     }
     req->err_line[len] = '\0';
-    /* ap_escape_logitem: an app must not write control characters or
-     * fake log lines into the error log. */
+    /* Passed as it is: httpd's error log escapes every message itself
+     * (control characters as \xhh, backslashes doubled), so an app
+     * cannot write raw control bytes or fake lines into it. Escaping
+     * here too showed PHP's 'key "X"' as 'key \\"X\\"'. */
     ap_log_rerror(APLOG_MARK, level, 0, req->r,
                   FCGIX_LOGNO(00030) "FastCGI app %s stderr: %s",
-                  req->app->path,
-                  ap_escape_logitem(req->scratch, req->err_line));
-    /* A chatty app must not grow the request's memory line by line. */
-    apr_pool_clear(req->scratch);
+                  req->app->path, req->err_line);
     req->err_len = 0;
 }
 
@@ -678,7 +676,6 @@ static void on_stderr(fcgix_req_t *req, const unsigned char *data, size_t len)
     req->err_logged += len;
     if (len > 0 && req->err_line == NULL) {
         req->err_line = apr_palloc(req->r->pool, STDERR_LINE_MAX + 1);
-        apr_pool_create(&req->scratch, req->r->pool);
     }
     for (i = 0; i < len; i++) {
         if (data[i] == '\n') {

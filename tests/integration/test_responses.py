@@ -293,3 +293,72 @@ def test_spool_file_has_no_name_while_in_use(httpd, responder, workdir,
         assert r.status == 200 and r.body_len == 24 * 65536, r
     finally:
         conn.close()
+
+
+# =============================================================================
+# STDERR escaping
+# =============================================================================
+
+def httpd_log_escape(text):
+    """What httpd's error log does to any message (ap_escape_errorlog_item
+    as Debian's httpd runs it): a backslash is doubled, \\b \\n \\r \\t
+    \\v keep their letters, other control bytes become \\xhh; a double
+    quote stays as it is (only the access log escapes it)."""
+    named = {"\b": "\\b", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+             "\v": "\\v", "\\": "\\\\"}
+    out = []
+    for ch in text:
+        if ch in named:
+            out.append(named[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append("\\x%02x" % ord(ch))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def test_stderr_line_is_escaped_once(httpd, responder):
+    """PHP's 'Undefined array key "REMOTE_USER"' with control bytes and
+    a backslash: the log shows the line as httpd escapes any message
+    (as mod_proxy_fcgi's lines look): the quotes as they are, not
+    \\"REMOTE_USER\\", and no raw control byte."""
+    line = ('Undefined array key "REMOTE_USER" \x1b[31m back\\slash'
+            '\ttab \x01 \x7f end')
+    srv = start_app(httpd, responder.address)
+    query = "stderr=" + "".join("%%%02X" % b for b in line.encode())
+    r = srv.get("/app.fcgi?" + query, timeout=15)
+    assert r.status == 200, r
+    lines = wait_log(srv, "FCGIX00030", "REMOTE_USER")
+    assert lines, log_text(srv)[-3000:]
+    assert not [l for l in lines if any(ord(c) < 0x20 or ord(c) == 0x7F
+                                        for c in l)], "raw control byte"
+    expected = "stderr: " + httpd_log_escape(line)
+    assert any(l.endswith(expected) for l in lines), (expected, lines)
+
+
+PROXY_FCGI = conftest.MODDIR / "mod_proxy_fcgi.so"
+
+
+@pytest.mark.skipif(not PROXY_FCGI.exists(), reason="no mod_proxy_fcgi")
+def test_stderr_line_reads_as_mod_proxy_fcgi_logs_it(httpd, responder):
+    """The same stderr line through mod_proxy_fcgi (AH01071 "Got error
+    '...'") and through this module: the logged text is the same."""
+    line = 'key "X" \x1b[1m a\\b\tc \x02'
+    query = "stderr=" + "".join("%%%02X" % b for b in line.encode())
+    ours = start_app(httpd, responder.address)
+    theirs = httpd(load_module=False)
+    theirs.extra_conf = "\n".join([
+        'LoadModule proxy_module "%s"' % (conftest.MODDIR / "mod_proxy.so"),
+        'LoadModule proxy_fcgi_module "%s"' % PROXY_FCGI,
+        "ProxyPass /app.fcgi unix:%s|fcgi://localhost/" % responder.address])
+    theirs.start()
+    for srv in (ours, theirs):
+        assert srv.get("/app.fcgi?" + query, timeout=15).status == 200
+    mine = wait_log(ours, "FCGIX00030", "key")
+    ref = wait_log(theirs, "AH01071")
+    assert mine and ref, (log_text(ours)[-2000:], log_text(theirs)[-2000:])
+    logged = ref[0].split("Got error '", 1)[1]
+    logged = logged[:logged.rindex("'")]
+    if logged.endswith("\\n"):          # it keeps the app's newline
+        logged = logged[:-2]
+    assert mine[0].endswith("stderr: " + logged), (mine[0], ref[0])
