@@ -114,8 +114,8 @@ typedef struct {
     int headers_done;           /* headers handed to httpd */
     apr_bucket_brigade *out_bb; /* body to the client */
     int unflushed;
-    int flush_always;    /* -flush or X-Accel-Buffering: no */
-    char *err_line;      /* stderr line being assembled */
+    int flush_always; /* -flush or X-Accel-Buffering: no */
+    char *err_line;   /* stderr line being assembled */
     size_t err_len;
     apr_size_t err_logged; /* stderr bytes logged so far */
     apr_off_t err_dropped; /* stderr bytes over STDERR_LOG_MAX */
@@ -1256,11 +1256,12 @@ static int spool_read_failed(fcgix_req_t *req, apr_status_t rv)
 
 static int over_spool_limit(fcgix_req_t *req, const spool_t *sp)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, req->r,
-                  FCGIX_LOGNO(00303) "FastCGI app %s: chunked request body "
-                                     "larger than FastCgiSpoolLimit (%" APR_OFF_T_FMT
-                                     " bytes); refused with 413",
-                  req->app->path, sp->limit);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, 0, req->r,
+        FCGIX_LOGNO(00303) "FastCGI app %s: chunked request body "
+                           "larger than FastCgiSpoolLimit (%" APR_OFF_T_FMT
+                           " bytes); refused with 413",
+        req->app->path, sp->limit);
     return HTTP_REQUEST_ENTITY_TOO_LARGE;
 }
 
@@ -1277,8 +1278,7 @@ static int spool_write_failed(fcgix_req_t *req, const spool_t *sp,
 }
 
 /* Move the data of @bb into the spool. Returns OK or an HTTP status. */
-static int spool_brigade(fcgix_req_t *req, apr_bucket_brigade *bb,
-                         spool_t *sp)
+static int spool_brigade(fcgix_req_t *req, apr_bucket_brigade *bb, spool_t *sp)
 {
     const char *data;
     apr_size_t len;
