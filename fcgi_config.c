@@ -368,6 +368,7 @@ void *fcgix_srv_conf_create(apr_pool_t *p, server_rec *s)
     conf->wrapper_mode = FCGIX_WRAPPER_UNSET;
     conf->wrapper_path = NULL;
     conf->stderr_level = FCGIX_UNSET;
+    conf->status_show_all = FCGIX_UNSET;
     return conf;
 }
 
@@ -386,6 +387,9 @@ void *fcgix_srv_conf_merge(apr_pool_t *p, void *base_, void *add_)
                              : base->wrapper_path;
     conf->stderr_level = add->stderr_level != FCGIX_UNSET ? add->stderr_level
                                                           : base->stderr_level;
+    conf->status_show_all = add->status_show_all != FCGIX_UNSET
+                                ? add->status_show_all
+                                : base->status_show_all;
     return conf;
 }
 
@@ -435,8 +439,8 @@ void *fcgix_dir_conf_merge(apr_pool_t *p, void *base_, void *add_)
     conf->chunked_body = add->chunked_body != FCGIX_CHUNKED_UNSET
                              ? add->chunked_body
                              : base->chunked_body;
-    conf->spool_limit = add->spool_limit != FCGIX_UNSET ? add->spool_limit
-                                                        : base->spool_limit;
+    conf->spool_limit =
+        add->spool_limit != FCGIX_UNSET ? add->spool_limit : base->spool_limit;
     conf->authenticator = merge_auth(&base->authenticator, &add->authenticator);
     conf->authorizer = merge_auth(&base->authorizer, &add->authorizer);
     conf->access_checker =
@@ -568,12 +572,12 @@ apr_hash_t *fcgix_registry(apr_pool_t *pconf)
 /* Record an application in the registry of this configuration pass. The
  * same definition in several virtual hosts is fine (mod_fastcgi called it
  * a redefinition); a different one for the same path is an error that
- * names both places. */
+ * names both places. Each host that defines it is noted, for the
+ * status page. */
 static const char *add_app(cmd_parms *cmd, fcgix_app_t *app)
 {
     apr_hash_t *registry = fcgix_registry(cmd->pool);
-    const fcgix_app_t *old =
-        apr_hash_get(registry, app->path, APR_HASH_KEY_STRING);
+    fcgix_app_t *old = apr_hash_get(registry, app->path, APR_HASH_KEY_STRING);
 
     if (old && !same_app(old, app)) {
         return apr_psprintf(cmd->pool,
@@ -582,8 +586,11 @@ static const char *add_app(cmd_parms *cmd, fcgix_app_t *app)
                             cmd->cmd->name, app->path, old->defined_at);
     }
     if (old == NULL) {
+        old = app;
+        old->servers = apr_array_make(cmd->pool, 1, sizeof(server_rec *));
         apr_hash_set(registry, app->path, APR_HASH_KEY_STRING, app);
     }
+    APR_ARRAY_PUSH(old->servers, server_rec *) = cmd->server;
     return NULL;
 }
 
@@ -882,6 +889,17 @@ static const char *cmd_stderr_level(cmd_parms *cmd, void *dummy,
                         cmd->cmd->name, arg);
 }
 
+/* Not in .htaccess: a tenant must not widen its own view. */
+static const char *cmd_status_show_all(cmd_parms *cmd, void *dummy, int on)
+{
+    fcgix_srv_conf_t *conf =
+        ap_get_module_config(cmd->server->module_config, &fastcgi_x_module);
+
+    (void)dummy;
+    conf->status_show_all = on;
+    return NULL;
+}
+
 #define AUTH_OFFSET(f) ((void *)offsetof(fcgix_dir_conf_t, f))
 
 const command_rec fcgix_cmds[] = {
@@ -918,6 +936,9 @@ const command_rec fcgix_cmds[] = {
                   "own)"),
     AP_INIT_TAKE1("FastCgiStderrLogLevel", cmd_stderr_level, NULL, RSRC_CONF,
                   "log level of the apps' stderr lines (default warn)"),
+    AP_INIT_FLAG("FastCgiStatusShowAll", cmd_status_show_all, NULL, RSRC_CONF,
+                 "On: the fastcgi-status page of this server shows every "
+                 "virtual host's apps (default Off: only its own)"),
     AP_INIT_TAKE123("FastCgiAuthenticator", cmd_auth,
                     AUTH_OFFSET(authenticator), ACCESS_CONF | OR_AUTHCFG,
                     "path [-compat] [-provider]: app for the authentication "

@@ -75,6 +75,10 @@ typedef struct {
     int board_class;         /**< static: its class on the scoreboard */
     const char *user;        /**< -user (with a wrapper) */
     const char *group;       /**< -group (with a wrapper) */
+
+    /** server_rec *: the main server or the virtual hosts whose
+     *  configuration defines it (the status page shows it to them) */
+    apr_array_header_t *servers;
 } fcgix_app_t;
 
 /** FastCgiConfig: defaults for dynamic apps and the PM's tuning. */
@@ -112,6 +116,7 @@ typedef struct {
     const char *ipc_dir;           /**< FastCgiIpcDir, or NULL */
     fcgix_wrapper_mode_t wrapper_mode;
     const char *wrapper_path; /**< FastCgiWrapper path, or NULL */
+    int status_show_all;      /**< FastCgiStatusShowAll, FCGIX_UNSET */
 } fcgix_srv_conf_t;
 
 /** One of the three authorizer phases. */
