@@ -352,6 +352,12 @@ fcgix_dynamic_conf_t fcgix_dynamic_effective(const fcgix_dynamic_conf_t *d)
     return e;
 }
 
+apr_off_t fcgix_spool_limit(const fcgix_dir_conf_t *d)
+{
+    return d->spool_limit == FCGIX_UNSET ? FCGIX_DEFAULT_SPOOL_LIMIT
+                                         : d->spool_limit;
+}
+
 void *fcgix_srv_conf_create(apr_pool_t *p, server_rec *s)
 {
     fcgix_srv_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
@@ -362,6 +368,7 @@ void *fcgix_srv_conf_create(apr_pool_t *p, server_rec *s)
     conf->wrapper_mode = FCGIX_WRAPPER_UNSET;
     conf->wrapper_path = NULL;
     conf->stderr_level = FCGIX_UNSET;
+    conf->status_show_all = FCGIX_UNSET;
     return conf;
 }
 
@@ -380,6 +387,9 @@ void *fcgix_srv_conf_merge(apr_pool_t *p, void *base_, void *add_)
                              : base->wrapper_path;
     conf->stderr_level = add->stderr_level != FCGIX_UNSET ? add->stderr_level
                                                           : base->stderr_level;
+    conf->status_show_all = add->status_show_all != FCGIX_UNSET
+                                ? add->status_show_all
+                                : base->status_show_all;
     return conf;
 }
 
@@ -398,6 +408,7 @@ void *fcgix_dir_conf_create(apr_pool_t *p, char *dir)
 
     (void)dir;
     conf->chunked_body = FCGIX_CHUNKED_UNSET;
+    conf->spool_limit = FCGIX_UNSET;
     auth_unset(&conf->authenticator);
     auth_unset(&conf->authorizer);
     auth_unset(&conf->access_checker);
@@ -428,6 +439,8 @@ void *fcgix_dir_conf_merge(apr_pool_t *p, void *base_, void *add_)
     conf->chunked_body = add->chunked_body != FCGIX_CHUNKED_UNSET
                              ? add->chunked_body
                              : base->chunked_body;
+    conf->spool_limit =
+        add->spool_limit != FCGIX_UNSET ? add->spool_limit : base->spool_limit;
     conf->authenticator = merge_auth(&base->authenticator, &add->authenticator);
     conf->authorizer = merge_auth(&base->authorizer, &add->authorizer);
     conf->access_checker =
@@ -559,12 +572,12 @@ apr_hash_t *fcgix_registry(apr_pool_t *pconf)
 /* Record an application in the registry of this configuration pass. The
  * same definition in several virtual hosts is fine (mod_fastcgi called it
  * a redefinition); a different one for the same path is an error that
- * names both places. */
+ * names both places. Each host that defines it is noted, for the
+ * status page. */
 static const char *add_app(cmd_parms *cmd, fcgix_app_t *app)
 {
     apr_hash_t *registry = fcgix_registry(cmd->pool);
-    const fcgix_app_t *old =
-        apr_hash_get(registry, app->path, APR_HASH_KEY_STRING);
+    fcgix_app_t *old = apr_hash_get(registry, app->path, APR_HASH_KEY_STRING);
 
     if (old && !same_app(old, app)) {
         return apr_psprintf(cmd->pool,
@@ -573,8 +586,11 @@ static const char *add_app(cmd_parms *cmd, fcgix_app_t *app)
                             cmd->cmd->name, app->path, old->defined_at);
     }
     if (old == NULL) {
+        old = app;
+        old->servers = apr_array_make(cmd->pool, 1, sizeof(server_rec *));
         apr_hash_set(registry, app->path, APR_HASH_KEY_STRING, app);
     }
+    APR_ARRAY_PUSH(old->servers, server_rec *) = cmd->server;
     return NULL;
 }
 
@@ -808,6 +824,49 @@ static const char *cmd_chunked_body(cmd_parms *cmd, void *dir_conf,
     return NULL;
 }
 
+/* A size in bytes: digits, then optionally K, M or G (powers of 1024).
+ * 0 when @s is one, -1 otherwise or when it does not fit. */
+static int parse_size(const char *s, apr_off_t *out)
+{
+    static const char units[] = "kmg";
+    apr_int64_t n, unit = 1;
+    const char *u;
+    char *end;
+
+    if (!apr_isdigit(*s)) {
+        return -1; /* no sign, no blank, not empty */
+    }
+    errno = 0;
+    n = apr_strtoi64(s, &end, 10);
+    if (errno) {
+        return -1;
+    }
+    if (*end && !end[1] && (u = strchr(units, apr_tolower(*end))) != NULL) {
+        unit <<= 10 * (u - units + 1);
+        end++;
+    }
+    if (*end || n > APR_INT64_MAX / unit) {
+        return -1;
+    }
+    *out = (apr_off_t)(n * unit);
+    return 0;
+}
+
+static const char *cmd_spool_limit(cmd_parms *cmd, void *dir_conf,
+                                   const char *arg)
+{
+    fcgix_dir_conf_t *conf = dir_conf;
+
+    if (parse_size(arg, &conf->spool_limit) != 0) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a size in bytes (digits, "
+                            "optionally followed by K, M or G; 0 for no "
+                            "limit of its own)",
+                            cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
 static const char *cmd_stderr_level(cmd_parms *cmd, void *dummy,
                                     const char *arg)
 {
@@ -828,6 +887,17 @@ static const char *cmd_stderr_level(cmd_parms *cmd, void *dummy,
                         "%s: '%s' is not a log level (emerg, alert, crit, "
                         "error, warn, notice, info, debug)",
                         cmd->cmd->name, arg);
+}
+
+/* Not in .htaccess: a tenant must not widen its own view. */
+static const char *cmd_status_show_all(cmd_parms *cmd, void *dummy, int on)
+{
+    fcgix_srv_conf_t *conf =
+        ap_get_module_config(cmd->server->module_config, &fastcgi_x_module);
+
+    (void)dummy;
+    conf->status_show_all = on;
+    return NULL;
 }
 
 #define AUTH_OFFSET(f) ((void *)offsetof(fcgix_dir_conf_t, f))
@@ -860,8 +930,15 @@ const command_rec fcgix_cmds[] = {
     AP_INIT_TAKE1("FastCgiChunkedBody", cmd_chunked_body, NULL, OR_FILEINFO,
                   "spool (default: read whole, send CONTENT_LENGTH), "
                   "stream (no CONTENT_LENGTH) or refuse (411)"),
+    AP_INIT_TAKE1("FastCgiSpoolLimit", cmd_spool_limit, NULL, OR_FILEINFO,
+                  "bytes (K, M, G allowed) a spooled chunked request body "
+                  "may have, 413 above (default 1G; 0: no limit of its "
+                  "own)"),
     AP_INIT_TAKE1("FastCgiStderrLogLevel", cmd_stderr_level, NULL, RSRC_CONF,
                   "log level of the apps' stderr lines (default warn)"),
+    AP_INIT_FLAG("FastCgiStatusShowAll", cmd_status_show_all, NULL, RSRC_CONF,
+                 "On: the fastcgi-status page of this server shows every "
+                 "virtual host's apps (default Off: only its own)"),
     AP_INIT_TAKE123("FastCgiAuthenticator", cmd_auth,
                     AUTH_OFFSET(authenticator), ACCESS_CONF | OR_AUTHCFG,
                     "path [-compat] [-provider]: app for the authentication "

@@ -75,6 +75,10 @@ typedef struct {
     int board_class;         /**< static: its class on the scoreboard */
     const char *user;        /**< -user (with a wrapper) */
     const char *group;       /**< -group (with a wrapper) */
+
+    /** server_rec *: the main server or the virtual hosts whose
+     *  configuration defines it (the status page shows it to them) */
+    apr_array_header_t *servers;
 } fcgix_app_t;
 
 /** FastCgiConfig: defaults for dynamic apps and the PM's tuning. */
@@ -112,6 +116,7 @@ typedef struct {
     const char *ipc_dir;           /**< FastCgiIpcDir, or NULL */
     fcgix_wrapper_mode_t wrapper_mode;
     const char *wrapper_path; /**< FastCgiWrapper path, or NULL */
+    int status_show_all;      /**< FastCgiStatusShowAll, FCGIX_UNSET */
 } fcgix_srv_conf_t;
 
 /** One of the three authorizer phases. */
@@ -133,9 +138,18 @@ typedef enum {
     FCGIX_CHUNKED_REFUSE  /**< answer 411 Length Required */
 } fcgix_chunked_mode_t;
 
+/** The most a spooled chunked request body may have when
+ *  FastCgiSpoolLimit is unset: 1 GiB, httpd's own LimitRequestBody
+ *  default, so that no body httpd takes by default is refused; the cap
+ *  matters where LimitRequestBody is raised for bodies with a length
+ *  (which stream, never touching the disk) or is 0. */
+#define FCGIX_DEFAULT_SPOOL_LIMIT ((apr_off_t)1 << 30)
+
 /** Per-directory configuration. */
 typedef struct {
     fcgix_chunked_mode_t chunked_body; /**< FastCgiChunkedBody */
+    apr_off_t spool_limit;             /**< FastCgiSpoolLimit, bytes (0:
+                                            none of its own); FCGIX_UNSET */
     fcgix_auth_conf_t authenticator;
     fcgix_auth_conf_t authorizer;
     fcgix_auth_conf_t access_checker;
@@ -180,6 +194,14 @@ void *fcgix_dir_conf_merge(apr_pool_t *p, void *base, void *add);
  * @return a copy with every other field set
  */
 fcgix_app_opts_t fcgix_app_effective(const fcgix_app_opts_t *opts);
+
+/**
+ * The effective FastCgiSpoolLimit of a directory.
+ * @param d  the directory's configuration
+ * @return the most bytes a spooled chunked body may have; 0: no limit
+ *         of the module's own (LimitRequestBody still applies)
+ */
+apr_off_t fcgix_spool_limit(const fcgix_dir_conf_t *d);
 
 /**
  * FastCgiConfig with mod_fastcgi's defaults in every unset field.

@@ -114,13 +114,13 @@ typedef struct {
     int headers_done;           /* headers handed to httpd */
     apr_bucket_brigade *out_bb; /* body to the client */
     int unflushed;
-    int flush_always;    /* -flush or X-Accel-Buffering: no */
-    char *err_line;      /* stderr line being assembled */
-    apr_pool_t *scratch; /* for one log line; cleared after it */
+    int flush_always; /* -flush or X-Accel-Buffering: no */
+    char *err_line;   /* stderr line being assembled */
     size_t err_len;
     apr_size_t err_logged; /* stderr bytes logged so far */
     apr_off_t err_dropped; /* stderr bytes over STDERR_LOG_MAX */
     int ended;             /* END_REQUEST seen */
+    int trailing;          /* bytes came after END_REQUEST */
 
     /* AUTHORIZER role: the whole response is kept, not sent. */
     int role;                   /* FCGIX_RESPONDER or FCGIX_AUTHORIZER */
@@ -630,14 +630,13 @@ static void log_stderr_line(fcgix_req_t *req)
         len--;
     }
     req->err_line[len] = '\0';
-    /* ap_escape_logitem: an app must not write control characters or
-     * fake log lines into the error log. */
+    /* Passed as it is: httpd's error log escapes every message itself
+     * (control characters as \xhh, backslashes doubled), so an app
+     * cannot write raw control bytes or fake lines into it. Escaping
+     * here too showed PHP's 'key "X"' as 'key \\"X\\"'. */
     ap_log_rerror(APLOG_MARK, level, 0, req->r,
                   FCGIX_LOGNO(00030) "FastCGI app %s stderr: %s",
-                  req->app->path,
-                  ap_escape_logitem(req->scratch, req->err_line));
-    /* A chatty app must not grow the request's memory line by line. */
-    apr_pool_clear(req->scratch);
+                  req->app->path, req->err_line);
     req->err_len = 0;
 }
 
@@ -677,7 +676,6 @@ static void on_stderr(fcgix_req_t *req, const unsigned char *data, size_t len)
     req->err_logged += len;
     if (len > 0 && req->err_line == NULL) {
         req->err_line = apr_palloc(req->r->pool, STDERR_LINE_MAX + 1);
-        apr_pool_create(&req->scratch, req->r->pool);
     }
     for (i = 0; i < len; i++) {
         if (data[i] == '\n') {
@@ -793,6 +791,14 @@ static step_t finish_headers(fcgix_req_t *req)
         }
         req->status = ret;
         return STEP_FINISHED;
+    }
+    if (r->status >= 100 && r->status < 200) {
+        /* An interim status is no answer, and passed on as a final one a
+         * 101 would switch a front proxy into tunnel mode. */
+        return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00300),
+                    "Status %d in the response is an interim (1xx) status; "
+                    "an app must answer with 200-599",
+                    r->status);
     }
     if (r->status < 100 || r->status > 599) {
         return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00033),
@@ -971,6 +977,22 @@ static apr_status_t pass_output(fcgix_req_t *req, int flush)
     return rv == APR_SUCCESS && c->aborted ? APR_ECONNABORTED : rv;
 }
 
+/* Bytes after END_REQUEST: the response END_REQUEST closed is complete
+ * and goes out as it is, but the connection is out of step with the
+ * protocol, so it is never kept for another request. Said once. */
+static void note_trailing_bytes(fcgix_req_t *req)
+{
+    if (req->trailing) {
+        return;
+    }
+    req->trailing = 1;
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
+                  FCGIX_LOGNO(00302) "FastCGI app %s sent bytes after "
+                                     "FCGI_END_REQUEST; they are ignored and "
+                                     "the connection is closed",
+                  req->app->path);
+}
+
 /* Decode everything one recv() brought. */
 static step_t decode_input(fcgix_req_t *req, size_t n)
 {
@@ -991,11 +1013,10 @@ static step_t decode_input(fcgix_req_t *req, size_t n)
             return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00037),
                         "malformed response: %s", fcgix_strerror(rc));
         }
-        if (ev.type == FCGIX_END_REQUEST && n > 0) {
-            return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00038),
-                        "malformed response: %s", fcgix_strerror(FCGIX_ESTATE));
-        }
         st = on_event(req, &ev);
+        if (ev.type == FCGIX_END_REQUEST && n > 0) {
+            note_trailing_bytes(req);
+        }
         if (st != STEP_CONTINUE) {
             return st;
         }
@@ -1163,38 +1184,101 @@ static step_t pump(fcgix_req_t *req)
 
 typedef struct {
     apr_file_t *file; /* created when memory is not enough */
+    const char *dir;  /* where the file is */
     apr_off_t total;
     apr_off_t file_len;
+    apr_off_t limit; /* FastCgiSpoolLimit; 0: none */
 } spool_t;
 
-static apr_status_t spool_to_file(fcgix_req_t *req, spool_t *sp,
-                                  const char *data, apr_size_t len)
+/* The temporary file is unlinked as soon as it exists: nothing can stay
+ * behind in the temp dir, not even when httpd is killed mid-request, and
+ * its space is freed when it is closed. */
+static apr_status_t open_spool_file(fcgix_req_t *req, spool_t *sp)
 {
-    const char *dir;
+    apr_pool_t *p = req->r->pool;
+    char *name;
     apr_status_t rv;
 
-    if (sp->file == NULL) {
-        rv = apr_temp_dir_get(&dir, req->r->pool);
-        if (rv == APR_SUCCESS) {
-            rv = apr_file_mktemp(
-                &sp->file,
-                apr_pstrcat(req->r->pool, dir, "/fcgix-body-XXXXXX", NULL),
-                APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE
-                    | APR_FOPEN_EXCL | APR_FOPEN_DELONCLOSE,
-                req->r->pool);
-        }
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
+    rv = apr_temp_dir_get(&sp->dir, p);
+    if (rv != APR_SUCCESS) {
+        sp->dir = "the temp dir";
+        return rv;
     }
-    sp->file_len += (apr_off_t)len;
-    return apr_file_write_full(sp->file, data, len, NULL);
+    name = apr_pstrcat(p, sp->dir, "/fcgix-body-XXXXXX", NULL);
+    rv = apr_file_mktemp(&sp->file, name,
+                         APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE
+                             | APR_FOPEN_EXCL,
+                         p);
+    if (rv != APR_SUCCESS) {
+        sp->file = NULL;
+        return rv;
+    }
+    rv = apr_file_remove(name, p);
+    if (rv != APR_SUCCESS) {
+        apr_file_close(sp->file);
+        sp->file = NULL;
+    }
+    return rv;
 }
 
-/* Move the data of @bb into the spool: memory while the total stays
- * under SPOOL_MEMORY_MAX, a temporary file for the rest. */
-static apr_status_t spool_brigade(fcgix_req_t *req, apr_bucket_brigade *bb,
-                                  spool_t *sp)
+/* Keep one bucket's data: memory while the total stays under
+ * SPOOL_MEMORY_MAX, the temporary file for the rest. */
+static apr_status_t spool_store(fcgix_req_t *req, spool_t *sp, apr_bucket *b,
+                                const char *data, apr_size_t len)
+{
+    apr_status_t rv;
+
+    if (sp->file == NULL && sp->total + len <= SPOOL_MEMORY_MAX) {
+        rv = apr_bucket_setaside(b, req->r->pool);
+        APR_BUCKET_REMOVE(b);
+        APR_BRIGADE_INSERT_TAIL(req->body_bb, b);
+        return rv;
+    }
+    if (sp->file == NULL && (rv = open_spool_file(req, sp)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = apr_file_write_full(sp->file, data, len, NULL);
+    sp->file_len += (apr_off_t)len;
+    apr_bucket_delete(b);
+    return rv;
+}
+
+/* The client's failure (or its going away): not worth more than a debug
+ * line; LimitRequestBody maps to 413. */
+static int spool_read_failed(fcgix_req_t *req, apr_status_t rv)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, req->r,
+                  FCGIX_LOGNO(00050) "FastCGI app %s: reading the "
+                                     "chunked request body to spool it failed",
+                  req->app->path);
+    return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+}
+
+static int over_spool_limit(fcgix_req_t *req, const spool_t *sp)
+{
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, 0, req->r,
+        FCGIX_LOGNO(00303) "FastCGI app %s: chunked request body "
+                           "larger than FastCgiSpoolLimit (%" APR_OFF_T_FMT
+                           " bytes); refused with 413",
+        req->app->path, sp->limit);
+    return HTTP_REQUEST_ENTITY_TOO_LARGE;
+}
+
+/* Our failure (disk full, temp dir not writable), not the client's. */
+static int spool_write_failed(fcgix_req_t *req, const spool_t *sp,
+                              apr_status_t rv)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r,
+                  FCGIX_LOGNO(00304) "FastCGI app %s: cannot spool the "
+                                     "chunked request body to a temporary "
+                                     "file in %s: %pm",
+                  req->app->path, sp->dir, &rv);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* Move the data of @bb into the spool. Returns OK or an HTTP status. */
+static int spool_brigade(fcgix_req_t *req, apr_bucket_brigade *bb, spool_t *sp)
 {
     const char *data;
     apr_size_t len;
@@ -1210,48 +1294,44 @@ static apr_status_t spool_brigade(fcgix_req_t *req, apr_bucket_brigade *bb,
         }
         rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
         if (rv != APR_SUCCESS) {
-            return rv;
+            return spool_read_failed(req, rv);
         }
-        if (sp->file == NULL && sp->total + len <= SPOOL_MEMORY_MAX) {
-            apr_bucket_setaside(b, req->r->pool);
-            APR_BUCKET_REMOVE(b);
-            APR_BRIGADE_INSERT_TAIL(req->body_bb, b);
+        if (sp->limit > 0 && sp->total + (apr_off_t)len > sp->limit) {
+            return over_spool_limit(req, sp);
         }
-        else {
-            if ((rv = spool_to_file(req, sp, data, len)) != APR_SUCCESS) {
-                return rv;
-            }
-            apr_bucket_delete(b);
+        rv = spool_store(req, sp, b, data, len);
+        if (rv != APR_SUCCESS) {
+            return spool_write_failed(req, sp, rv);
         }
         sp->total += (apr_off_t)len;
     }
-    return APR_SUCCESS;
+    return OK;
 }
 
 /* Read a chunked body whole, so that CONTENT_LENGTH can be sent (PHP
- * needs it). Returns OK or an HTTP status. */
+ * needs it), at most FastCgiSpoolLimit bytes. Returns OK or an HTTP
+ * status; on failure the file is closed at once, freeing its space. */
 static int spool_body(fcgix_req_t *req, apr_off_t *total)
 {
     request_rec *r = req->r;
     apr_bucket_brigade *bb =
         apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    spool_t sp = {NULL, 0, 0};
+    spool_t sp = {NULL, NULL, 0, 0, fcgix_spool_limit(req->dconf)};
     apr_status_t rv;
+    int status = OK;
 
-    while (!req->body_eos) {
+    while (status == OK && !req->body_eos) {
         rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
                             APR_BLOCK_READ, STDIN_CHUNK);
-        if (rv == APR_SUCCESS) {
-            rv = spool_brigade(req, bb, &sp);
+        status = rv == APR_SUCCESS ? spool_brigade(req, bb, &sp)
+                                   : spool_read_failed(req, rv);
+    }
+    apr_brigade_cleanup(bb);
+    if (status != OK) {
+        if (sp.file) {
+            apr_file_close(sp.file);
         }
-        if (rv != APR_SUCCESS) {
-            ap_log_rerror(
-                APLOG_MARK, APLOG_DEBUG, rv, r,
-                FCGIX_LOGNO(00050) "FastCGI app %s: reading the "
-                                   "chunked request body to spool it failed",
-                req->app->path);
-            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-        }
+        return status;
     }
     if (sp.file) {
         apr_brigade_insert_file(req->body_bb, sp.file, 0, sp.file_len, r->pool);
@@ -1470,6 +1550,21 @@ static step_t retry_on_another_process(fcgix_req_t *req, const apr_table_t *env)
     return exchange(req, env);
 }
 
+/* Whether the app sent more after END_REQUEST than the read that
+ * brought END_REQUEST took: a byte waiting now would be read as the
+ * start of the next request's answer. An EOF (the app closed a kept
+ * connection) is not worth a warning, but ends the connection too. */
+static int more_after_end(fcgix_req_t *req)
+{
+    char byte;
+    ssize_t n = recv(req->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    if (n > 0) {
+        note_trailing_bytes(req);
+    }
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 /* Keep the connection for the next request when the exchange ended
  * cleanly: END_REQUEST with nothing after it, and the whole STDIN stream
  * sent (an unread STDIN record would be taken by the app as the start of
@@ -1478,7 +1573,8 @@ static void release_backend(fcgix_req_t *req, step_t st)
 {
     if (req->fd >= 0 && req->opts.keep_conn == 1 && st == STEP_FINISHED
         && req->ended && fcgix_dec_done(&req->dec) && req->stdin_done
-        && !req->stdin_cut && req->wlen == 0) {
+        && !req->stdin_cut && req->wlen == 0 && !req->trailing
+        && !more_after_end(req)) {
         req->conn.fd = req->fd;
         req->conn.uses++;
         fcgix_conns_give(req->app, &req->conn);
@@ -1574,6 +1670,18 @@ static int bad_reply(fcgix_req_t *req, const char *why)
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 
+/* A 1xx is no verdict: as a denial it would reach the client as an
+ * interim status (a 101 switches a front proxy into tunnel mode). */
+static int interim_reply(fcgix_req_t *req, int status)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r,
+                  FCGIX_LOGNO(00301) "FastCGI authorizer %s: Status %d is "
+                                     "an interim (1xx) status, not a "
+                                     "verdict; denying",
+                  req->app->path, status);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
 /* One "Name: value" header line of the kept response. */
 static int take_reply_header(fcgix_req_t *req, const fcgix_header_t *h,
                              fcgix_auth_reply_t *reply)
@@ -1586,6 +1694,9 @@ static int take_reply_header(fcgix_req_t *req, const fcgix_header_t *h,
         reply->status = fcgix_status_code(h->value, h->value_len);
         if (reply->status < 0) {
             return bad_reply(req, "an invalid Status");
+        }
+        if (reply->status < 200) {
+            return interim_reply(req, reply->status);
         }
     }
     else if (strncasecmp(name, "Variable-", 9) == 0 && name[9]) {

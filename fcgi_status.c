@@ -96,6 +96,7 @@ typedef struct {
 } class_snap_t;
 
 typedef struct {
+    int all;              /* every host's apps, or the request's host's */
     int pm_running;       /* its PM process exists now */
     int pm_pid;           /* 0 when none */
     int64_t pm_uptime_ms; /* -1 when not running */
@@ -105,6 +106,69 @@ typedef struct {
     class_snap_t *classes;
     counts_t total;
 } snap_t;
+
+/** Whose applications a page shows: every one (FastCgiStatusShowAll
+ *  On), or those of the request's virtual host, so that a tenant's
+ *  .htaccess page does not list other tenants' apps, pids and sockets. */
+typedef struct {
+    int all;
+    const server_rec *server; /* the request's host */
+    const char *docroot;      /* its DocumentRoot, for dynamic apps */
+    size_t docroot_len;       /* without trailing slashes */
+} view_t;
+
+static view_t view_of(request_rec *r)
+{
+    const fcgix_srv_conf_t *conf =
+        ap_get_module_config(r->server->module_config, &fastcgi_x_module);
+    view_t v;
+
+    v.all = conf->status_show_all == 1;
+    v.server = r->server;
+    /* The request's root: a per-request one (mod_vhost_alias) counts. */
+    v.docroot = ap_document_root(r);
+    v.docroot_len = strlen(v.docroot);
+    while (v.docroot_len > 0 && v.docroot[v.docroot_len - 1] == '/') {
+        v.docroot_len--;
+    }
+    return v;
+}
+
+/* FastCgiServer and FastCgiExternalServer apps belong to the hosts
+ * whose configuration defines them. */
+static int defined_here(const view_t *v, const fcgix_app_t *app)
+{
+    int i;
+
+    for (i = 0; app->servers && i < app->servers->nelts; i++) {
+        if (APR_ARRAY_IDX(app->servers, i, server_rec *) == v->server) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A dynamic app belongs to the host whose DocumentRoot holds its file
+ * (the board does not say which host's request started it). */
+static int under_docroot(const view_t *v, const char *path)
+{
+    return strncmp(path, v->docroot, v->docroot_len) == 0
+           && path[v->docroot_len] == '/';
+}
+
+static int shows(const view_t *v, fcgix_app_kind_t kind, const char *path)
+{
+    const fcgix_app_t *app;
+
+    if (v->all) {
+        return 1;
+    }
+    if (kind == FCGIX_APP_DYNAMIC) {
+        return under_docroot(v, path);
+    }
+    app = registry ? apr_hash_get(registry, path, APR_HASH_KEY_STRING) : NULL;
+    return app != NULL && defined_here(v, app);
+}
 
 static int64_t now_ms(void)
 {
@@ -213,9 +277,9 @@ static const char *shared_address(apr_pool_t *p, const char *path)
 }
 
 /* Class @c of the board; 0 when it is not in use (free, or the PM is
- * still filling it in: "ready" is stored last). */
-static int snap_board_class(apr_pool_t *p, fcgix_sb_t *sb, int c, int64_t now,
-                            class_snap_t *cs)
+ * still filling it in: "ready" is stored last) or not in @v. */
+static int snap_board_class(apr_pool_t *p, const view_t *v, fcgix_sb_t *sb,
+                            int c, int64_t now, class_snap_t *cs)
 {
     const fcgix_sb_class_t *k = fcgix_sb_class(sb, c);
     int first, n;
@@ -230,6 +294,9 @@ static int snap_board_class(apr_pool_t *p, fcgix_sb_t *sb, int c, int64_t now,
     cs->kind = LOAD(&k->kind) == FCGIX_SB_DYNAMIC ? FCGIX_APP_DYNAMIC
                                                   : FCGIX_APP_STATIC;
     cs->path = apr_pstrndup(p, k->path, sizeof(k->path) - 1);
+    if (!shows(v, cs->kind, cs->path)) {
+        return 0;
+    }
     cs->address = shared_address(p, cs->path);
     cs->slots = (int)n;
     cs->max_requests = LOAD(&k->max_requests);
@@ -246,8 +313,8 @@ static int by_path(const void *a, const void *b)
                   ((const class_snap_t *)b)->path);
 }
 
-/* The FastCgiExternalServer apps, by path, appended to @sn. */
-static void snap_externals(apr_pool_t *p, snap_t *sn)
+/* The FastCgiExternalServer apps in @v, by path, appended to @sn. */
+static void snap_externals(apr_pool_t *p, const view_t *v, snap_t *sn)
 {
     apr_hash_index_t *hi;
     int first = sn->nclasses;
@@ -256,7 +323,8 @@ static void snap_externals(apr_pool_t *p, snap_t *sn)
         const fcgix_app_t *app = apr_hash_this_val(hi);
         class_snap_t *cs = &sn->classes[sn->nclasses];
 
-        if (app->kind != FCGIX_APP_EXTERNAL) {
+        if (app->kind != FCGIX_APP_EXTERNAL
+            || !shows(v, app->kind, app->path)) {
             continue;
         }
         memset(cs, 0, sizeof(*cs));
@@ -304,13 +372,17 @@ static void snap_pm(fcgix_sb_t *sb, int64_t now, snap_t *sn)
     sn->waiting_new = LOAD(&sb->head->waiting_new);
 }
 
-static snap_t *take_snapshot(apr_pool_t *p)
+/* What the page for @r shows: the apps in its view (view_of). */
+static snap_t *take_snapshot(request_rec *r)
 {
+    apr_pool_t *p = r->pool;
     snap_t *sn = apr_pcalloc(p, sizeof(*sn));
     fcgix_sb_t *sb = board;
+    view_t v = view_of(r);
     int64_t now = now_ms();
     int c, room = registry ? (int)apr_hash_count(registry) : 0;
 
+    sn->all = v.all;
     sn->pm_uptime_ms = -1;
     sn->total.kept = -1;
     sn->generation = ap_state_query(AP_SQ_CONFIG_GEN);
@@ -320,11 +392,15 @@ static snap_t *take_snapshot(apr_pool_t *p)
         snap_pm(sb, now, sn);
         for (c = 0; c < sb->nclasses; c++) {
             sn->nclasses +=
-                snap_board_class(p, sb, c, now, &sn->classes[sn->nclasses]);
+                snap_board_class(p, &v, sb, c, now, &sn->classes[sn->nclasses]);
         }
     }
     if (registry) {
-        snap_externals(p, sn);
+        snap_externals(p, &v, sn);
+    }
+    if (!v.all) {
+        /* Requests for an app without a class yet: no host to name. */
+        sn->waiting_new = 0;
     }
     for (c = 0; c < sn->nclasses; c++) {
         add_counts(&sn->total, &sn->classes[c].sum);
@@ -452,6 +528,15 @@ static void html_pm(request_rec *r, const snap_t *sn)
                sn->generation);
 }
 
+static void html_view(request_rec *r, const snap_t *sn)
+{
+    if (!sn->all) {
+        ap_rputs("<p>Applications of this virtual host only "
+                 "(FastCgiStatusShowAll Off).</p>\n",
+                 r);
+    }
+}
+
 static void html_totals(request_rec *r, const snap_t *sn)
 {
     const counts_t *t = &sn->total;
@@ -566,6 +651,7 @@ static void html_sections(request_rec *r, const snap_t *sn)
     int i;
 
     html_pm(r, sn);
+    html_view(r, sn);
     html_totals(r, sn);
     if (sn->waiting_new) {
         ap_rprintf(r,
@@ -743,6 +829,7 @@ static void json_page(request_rec *r, const snap_t *sn)
                sn->pm_running ? apr_itoa(r->pool, sn->pm_pid) : "null",
                seconds(r->pool, sn->pm_uptime_ms, "null"), sn->generation,
                (unsigned)sn->waiting_new);
+    ap_rprintf(r, "  \"view\": \"%s\",\n", sn->all ? "all" : "virtual host");
     ap_rprintf(r, "  \"totals\": {\"classes\": %d, ", sn->nclasses);
     json_counts(r, &sn->total);
     ap_rputs("},\n  \"classes\": [\n", r);
@@ -793,7 +880,8 @@ static void auto_summary(request_rec *r, const snap_t *sn)
                "FastCGIProcesses: %d\nFastCGIBusyProcesses: %d\n"
                "FastCGIIdleProcesses: %d\nFastCGIRequestsServed: %s\n"
                "FastCGIWaitingRequests: %u\nFastCGIFailedStarts: %s\n"
-               "FastCGIRestarts: %s\nFastCGIKeptConnections: %d\n",
+               "FastCGIRestarts: %s\nFastCGIKeptConnections: %d\n"
+               "FastCGIView: %s\n",
                sn->pm_running ? "running" : "not running", sn->pm_pid,
                sn->pm_uptime_ms < 0 ? "0"
                                     : apr_psprintf(p, "%" APR_INT64_T_FMT,
@@ -801,7 +889,7 @@ static void auto_summary(request_rec *r, const snap_t *sn)
                sn->nclasses, t->processes, t->busy, t->processes - t->busy,
                u64(p, t->requests), (unsigned)t->waiting,
                u64(p, t->failed_starts), u64(p, t->restarts),
-               t->kept < 0 ? 0 : t->kept);
+               t->kept < 0 ? 0 : t->kept, sn->all ? "all" : "host");
 }
 
 static void auto_proc(request_rec *r, const char *path, const proc_snap_t *ps)
@@ -903,13 +991,13 @@ static int status_handler(request_rec *r)
         return OK;
     }
     if (json) {
-        json_page(r, take_snapshot(r->pool));
+        json_page(r, take_snapshot(r));
     }
     else if (plain) {
-        auto_page(r, take_snapshot(r->pool));
+        auto_page(r, take_snapshot(r));
     }
     else {
-        html_page(r, take_snapshot(r->pool));
+        html_page(r, take_snapshot(r));
     }
     return OK;
 }
@@ -918,7 +1006,7 @@ static int status_handler(request_rec *r)
  * HTML sections (only the summary for ?notable). */
 static int status_hook(request_rec *r, int flags)
 {
-    snap_t *sn = take_snapshot(r->pool);
+    snap_t *sn = take_snapshot(r);
 
     if (flags & AP_STATUS_SHORT) {
         auto_summary(r, sn);

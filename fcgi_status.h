@@ -5,11 +5,13 @@
 
 /**
  * @file  fcgi_status.h
- * @brief The status page: `SetHandler fastcgi-status` shows every
- *        application class (FastCgiServer pools, dynamic apps, external
- *        servers) with its processes, as HTML, as JSON (?json) or as
- *        mod_status's "Key: value" lines (?auto); and a FastCGI section
- *        in mod_status's server-status when mod_status is loaded.
+ * @brief The status page: `SetHandler fastcgi-status` shows the
+ *        application classes (FastCgiServer pools, dynamic apps, external
+ *        servers) of the request's virtual host, or every one with
+ *        FastCgiStatusShowAll On, with their processes, as HTML, as JSON
+ *        (?json) or as mod_status's "Key: value" lines (?auto); and a
+ *        FastCGI section in mod_status's server-status when mod_status
+ *        is loaded.
  *
  * Read-only: the process manager owns the state on the scoreboard; the
  * page copies what it needs from the board and the configuration into a

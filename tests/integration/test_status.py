@@ -319,7 +319,9 @@ def test_waiting_requests_are_counted(httpd):
     """A request waiting for the PM to start a process is counted: on the
     board for a dynamic app's first start (it has no class yet), on its
     class once it has one (here after its process was stopped for
-    idling). The PM is held with SIGSTOP to make the wait last."""
+    idling). The PM is held with SIGSTOP to make the wait last. Waits
+    for a first start belong to no host yet: only a page with
+    FastCgiStatusShowAll On counts them."""
     srv = httpd()
     dyn = srv.docroot / "dyn"
     dyn.mkdir(mode=0o755)
@@ -327,6 +329,7 @@ def test_waiting_requests_are_counted(httpd):
     srv.extra_conf = "\n".join([
         dynamic_dir_conf(dyn),
         "FastCgiConfig -minProcesses 0 -killInterval 1 -startTimeout 20",
+        "FastCgiStatusShowAll On",
         STATUS_CONF])
     start(srv)
     pm = current_pm(srv)
