@@ -155,7 +155,10 @@ Alias /php-bin/ "$RUN/php-bin/"
 </Directory>
 
 # What the process manager runs, for people (HTML) and scripts (?json,
-# ?auto); like server-status, only from this machine.
+# ?auto); like server-status, only from this machine. A virtual host's
+# page shows only its own apps; this one is the admin's, so it shows all
+# (php.fcgi lives outside DocumentRoot).
+FastCgiStatusShowAll On
 <Location /fcgi-status>
     SetHandler fastcgi-status
     Require local
