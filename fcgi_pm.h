@@ -151,6 +151,9 @@ int fcgix_pm_run(const fcgix_pm_config_t *cfg);
 /**
  * A listening control socket at @p path (mode 0600; a stale socket there
  * is replaced, any other file is an error).
+ * @note It works by path: call it as the user who owns the directory,
+ *       never as root in a directory others can write (httpd's parent
+ *       calls it in a child that has become User, see fcgi_ipc.h).
  * @return the descriptor (close-on-exec), or -1 with errno
  */
 int fcgix_pm_control_listen(const char *path);

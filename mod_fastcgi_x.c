@@ -44,6 +44,7 @@
 #include "fcgi_config.h"
 #include "fcgi_conns.h"
 #include "fcgi_handler.h"
+#include "fcgi_ipc.h"
 #include "fcgi_managed.h"
 #include "fcgi_pm.h"
 #include "fcgi_sb.h"
@@ -491,22 +492,30 @@ static const char *app_socket_base(apr_pool_t *p, const char *ipc_dir,
 
 /* An existing FastCgiIpcDir must be ours: another user who owns it, or
  * may write in it, could plant sockets or links where httpd connects or
- * binds. NULL when it is fine, else what is wrong and how to fix it. */
+ * binds. NULL when it is fine, else what is wrong and how to fix it.
+ * (It was opened as a directory, never through a link.) */
 static const char *ipc_dir_problem(apr_pool_t *p, const char *dir,
-                                   const struct stat *st)
+                                   const struct stat *st, int parent_root_only)
 {
     uid_t user = ap_unixd_config.user_id;
     const char *fix = apr_psprintf(p, "chown %s %s && chmod 700 %s",
                                    ap_unixd_config.user_name, dir, dir);
 
-    if (!S_ISDIR(st->st_mode)) {
-        return "is not a directory (a symbolic link is not followed)";
-    }
     if (st->st_uid != user && st->st_uid != 0) {
         return apr_psprintf(p,
                             "is owned by uid %ld, not by httpd's User "
                             "(uid %ld) or root; fix: %s",
                             (long)st->st_uid, (long)user, fix);
+    }
+    /* rename() keeps the owner: where others can write, a directory of
+     * root's may have been moved in, and giving it to User would hand
+     * root's files to the User. */
+    if (st->st_uid == 0 && user != 0 && !parent_root_only && geteuid() == 0) {
+        return apr_psprintf(p,
+                            "is owned by root in a directory that others "
+                            "can write, so it may not be the one root "
+                            "made; fix: %s",
+                            fix);
     }
     if (st->st_mode & (S_IWGRP | S_IWOTH)) {
         return apr_psprintf(p,
@@ -517,30 +526,41 @@ static const char *ipc_dir_problem(apr_pool_t *p, const char *dir,
     return NULL;
 }
 
-/* Create FastCgiIpcDir if it is missing, refuse one that others control,
- * and leave it 0700 and owned by User. */
-static int make_ipc_dir(apr_pool_t *p, const char *dir, server_rec *s)
+/* Open FastCgiIpcDir (made if missing), refuse one that others control,
+ * and leave it 0700 and owned by User. *fd is its descriptor: root acts
+ * on it only through that, since a second look-up of its path could lead
+ * somewhere else (its parent may be the User's). */
+static int make_ipc_dir(apr_pool_t *p, const char *dir, server_rec *s, int *fd)
 {
-    apr_status_t rv = apr_dir_make_recursive(
-        dir, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE, p);
+    fcgix_ipc_dir_t d;
     const char *problem;
     struct stat st;
 
-    if (rv != APR_SUCCESS || lstat(dir, &st) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv ? rv : errno, s,
-                     FCGIX_LOGNO(00071) "FastCgiIpcDir %s: cannot create it",
+    *fd = -1;
+    if (fcgix_ipc_dir_open(p, dir, &d) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     FCGIX_LOGNO(00071) "FastCgiIpcDir %s: cannot create "
+                                        "or open it (%s: %s)",
+                     dir, d.at, d.why);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    *fd = d.fd;
+    if (fstat(d.fd, &st) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                     FCGIX_LOGNO(00071) "FastCgiIpcDir %s: cannot create "
+                                        "or open it (fstat)",
                      dir);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    problem = ipc_dir_problem(p, dir, &st);
+    problem = ipc_dir_problem(p, dir, &st, d.parent_root_only);
     if (problem) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      FCGIX_LOGNO(00105) "FastCgiIpcDir %s %s", dir, problem);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (geteuid() == 0
-        && (chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id)
-            || chmod(dir, S_IRWXU))) {
+        && (fchown(d.fd, ap_unixd_config.user_id, ap_unixd_config.group_id)
+            || fchmod(d.fd, S_IRWXU))) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
                      FCGIX_LOGNO(00072) "FastCgiIpcDir %s: cannot give it "
                                         "to User with mode 0700",
@@ -741,30 +761,73 @@ static apr_status_t close_control(void *data)
     return APR_SUCCESS;
 }
 
-/* The PM's control socket, bound here in httpd's parent: it exists
- * before any child serves a request, and a PM restarted after a crash
- * inherits it with the requests queued on it. */
-static int open_control(apr_pool_t *pconf, server_rec *s)
+/* @path's name if it is directly in @dir, else NULL. */
+static const char *name_in(const char *dir, const char *path)
 {
-    pm_cfg.control_fd = fcgix_pm_control_listen(pm_cfg.control_path);
+    size_t n = strlen(dir);
+
+    if (path == NULL || strncmp(path, dir, n) != 0 || path[n] != '/'
+        || strchr(path + n + 1, '/') != NULL) {
+        return NULL;
+    }
+    return path + n + 1;
+}
+
+/* The names the new PM binds its static apps' sockets at in the IPC
+ * directory ("<base>.<i>", as its bind_slot() makes them); a socket
+ * elsewhere (an absolute -socket) is not in a directory root sets up. */
+static apr_hash_t *static_socket_names(apr_pool_t *p, const char *ipc_dir)
+{
+    apr_hash_t *names = apr_hash_make(p);
+    const char *base;
+    int i, j;
+
+    for (i = 0; i < pm_cfg.napps; i++) {
+        const fcgix_pm_app_t *pa = &pm_cfg.apps[i];
+
+        base = pa->port > 0 ? NULL : name_in(ipc_dir, pa->socket_base);
+        for (j = 0; base && j < pa->processes; j++) {
+            apr_hash_set(names, apr_psprintf(p, "%s.%d", base, j),
+                         APR_HASH_KEY_STRING, "");
+        }
+    }
+    return names;
+}
+
+/* The PM's control socket, held by httpd's parent: it exists before any
+ * child serves a request, and a PM restarted after a crash inherits it
+ * with the requests queued on it. Root neither creates nor chowns it by
+ * path: a User's process could rename a link over the socket between
+ * bind() and chown(), and fchown() on a socket's descriptor does not
+ * change its file. A child that has become the User binds it (the file
+ * is then the User's, mode 0600) through the directory's descriptor,
+ * after clearing this generation's socket names, and hands the listening
+ * descriptor back. */
+static int open_control(apr_pool_t *pconf, server_rec *s, const char *ipc_dir,
+                        int ipc_fd)
+{
+    fcgix_ipc_names_t names;
+    const char *name = NULL, *what = "bind";
+
+    names.dir_fd = ipc_fd;
+    names.dir = ipc_dir;
+    names.control = name_in(ipc_dir, pm_cfg.control_path);
+    names.dynamic = name_in(ipc_dir, pm_cfg.dynamic_base);
+    names.statics = static_socket_names(pconf, ipc_dir);
+    errno = EINVAL;
+    pm_cfg.control_fd =
+        names.control ? fcgix_ipc_open_control(pconf, &names, s, &name, &what)
+                      : -1;
     if (pm_cfg.control_fd < 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
-                     FCGIX_LOGNO(00091) "cannot listen on the FastCGI "
-                                        "process manager's socket %s",
-                     pm_cfg.control_path);
+                     FCGIX_LOGNO(00091) "cannot %s the FastCGI process "
+                                        "manager's socket %s",
+                     what, pm_cfg.control_path);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    pm_cfg.control_path = apr_pstrcat(pconf, ipc_dir, "/", name, NULL);
     apr_pool_cleanup_register(pconf, NULL, close_control,
                               apr_pool_cleanup_null);
-    if (geteuid() == 0
-        && chown(pm_cfg.control_path, ap_unixd_config.user_id,
-                 ap_unixd_config.group_id)) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
-                     FCGIX_LOGNO(00092) "cannot give the FastCGI process "
-                                        "manager's socket %s to User",
-                     pm_cfg.control_path);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
     return OK;
 }
 
@@ -892,7 +955,7 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     fcgix_managed_t managed;
     fcgix_dynamic_conf_t d = fcgix_dynamic_effective(sconf->dynamic);
     const char *ipc_dir, *wrapper, *err;
-    int rc, gen = ap_state_query(AP_SQ_CONFIG_GEN);
+    int rc, ipc_fd, gen = ap_state_query(AP_SQ_CONFIG_GEN);
 
     (void)plog;
     (void)ptemp;
@@ -919,9 +982,12 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     managed.dynamic = configure_dynamic(pconf, s, ipc_dir, gen, wrapper);
     managed.wrapper = wrapper != NULL;
     /* Socket path lengths were checked by fcgix_check_config(). */
-    rc = make_ipc_dir(pconf, ipc_dir, s);
+    rc = make_ipc_dir(pconf, ipc_dir, s, &ipc_fd);
     if (rc == OK) {
-        rc = open_control(pconf, s);
+        rc = open_control(pconf, s, ipc_dir, ipc_fd);
+    }
+    if (ipc_fd >= 0) {
+        close(ipc_fd); /* the PM must not inherit it */
     }
     if (rc == OK) {
         rc = create_board(pconf, s);
