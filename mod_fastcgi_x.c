@@ -547,8 +547,8 @@ static int make_ipc_dir(apr_pool_t *p, const char *dir, server_rec *s, int *fd)
     *fd = d.fd;
     if (fstat(d.fd, &st) != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
-                     FCGIX_LOGNO(00071) "FastCgiIpcDir %s: cannot create "
-                                        "or open it (fstat)",
+                     FCGIX_LOGNO(00403) "FastCgiIpcDir %s: cannot fstat "
+                                        "it once opened",
                      dir);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
