@@ -665,12 +665,32 @@ static fcgix_app_t *configure_dynamic(apr_pool_t *p, server_rec *s,
     return tmpl;
 }
 
+/* Holder records on the board: one per httpd worker thread, from the
+ * MPM's hard limits (fcgix_sb_size() caps the count). */
+static int holder_records(void)
+{
+    int daemons = 0, threads = 0;
+
+    if (ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &daemons) != APR_SUCCESS
+        || daemons < 1) {
+        daemons = 1;
+    }
+    if (ap_mpm_query(AP_MPMQ_HARD_LIMIT_THREADS, &threads) != APR_SUCCESS
+        || threads < 1) {
+        threads = 1;
+    }
+    return (long)daemons * threads < FCGIX_SB_MAX_HOLDERS
+               ? daemons * threads
+               : FCGIX_SB_MAX_HOLDERS;
+}
+
 /* The scoreboard, in anonymous shared memory that httpd's children and
  * the PM inherit; a new one for each configuration generation. */
 static int create_board(apr_pool_t *pconf, server_rec *s)
 {
     int nclasses, nslots = fcgix_pm_board_slots(&pm_cfg, &nclasses);
-    size_t size = fcgix_sb_size(nclasses, nslots);
+    int nholders = holder_records();
+    size_t size = fcgix_sb_size(nclasses, nslots, nholders);
     apr_shm_t *shm;
     apr_status_t rv = apr_shm_create(&shm, size, NULL, pconf);
 
@@ -682,8 +702,8 @@ static int create_board(apr_pool_t *pconf, server_rec *s)
                      size);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    pm_cfg.sb =
-        fcgix_sb_init(&board, apr_shm_baseaddr_get(shm), nclasses, nslots);
+    pm_cfg.sb = fcgix_sb_init(&board, apr_shm_baseaddr_get(shm), nclasses,
+                              nslots, nholders);
     return OK;
 }
 

@@ -53,6 +53,8 @@
 static char responder_path[4096];
 #define RESPONDER ((const char *)responder_path)
 #define MAXPIDS 64
+/* Holder records on the test boards (httpd's worker threads). */
+#define TEST_HOLDERS 32
 
 typedef struct {
     char dir[64];
@@ -219,8 +221,8 @@ static int run_one(const fcgix_pm_app_t *app, int *logfd)
     cfg.log = log_to_fd;
     cfg.baton = logfd;
     nslots = fcgix_pm_board_slots(&cfg, &nclasses);
-    mem = calloc(1, fcgix_sb_size(nclasses, nslots));
-    cfg.sb = fcgix_sb_init(&board, mem, nclasses, nslots);
+    mem = calloc(1, fcgix_sb_size(nclasses, nslots, TEST_HOLDERS));
+    cfg.sb = fcgix_sb_init(&board, mem, nclasses, nslots, TEST_HOLDERS);
     rc = fcgix_pm_run(&cfg);
     free(mem); /* valgrind checks the PM's own frees, not ours */
     return rc;
@@ -855,11 +857,11 @@ static fcgix_sb_t *map_board(fixture_t *fx, int nclasses, int nslots)
 {
     void *mem;
 
-    fx->sb_size = fcgix_sb_size(nclasses, nslots);
+    fx->sb_size = fcgix_sb_size(nclasses, nslots, TEST_HOLDERS);
     mem = mmap(NULL, fx->sb_size, PROT_READ | PROT_WRITE,
                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(mem != MAP_FAILED);
-    fx->sb = fcgix_sb_init(&fx->board, mem, nclasses, nslots);
+    fx->sb = fcgix_sb_init(&fx->board, mem, nclasses, nslots, TEST_HOLDERS);
     return fx->sb;
 }
 
@@ -1356,6 +1358,78 @@ static void test_sb_max_requests(void **state)
     give(fx, &l[0]); /* 1 served + 2 in flight */
     assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l[3]), -1);
     assert_false(fcgix_sb_slot_available(fx->sb, 0, 0));
+}
+
+/* A class index that passes to another app: a path matched before must
+ * not count once the PM has freed the class or set it up anew. */
+static void test_sb_class_generation(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_class_t *k;
+    uint32_t gen, gen2;
+
+    board_class(fx, 1);
+    k = fcgix_sb_class(fx->sb, 0);
+    assert_int_equal(fcgix_sb_find_class_gen(fx->sb, "/srv/app", &gen), 0);
+    assert_true(fcgix_sb_class_is(fx->sb, 0, gen));
+    fcgix_sb_class_begin(k); /* freed: not found, old generation void */
+    assert_int_equal(k->ready, 0);
+    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/app"), -1);
+    assert_false(fcgix_sb_class_is(fx->sb, 0, gen));
+    strcpy(k->path, "/srv/other");
+    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/other"), -1);
+    fcgix_sb_class_end(k); /* another app now */
+    assert_int_equal(fcgix_sb_find_class_gen(fx->sb, "/srv/other", &gen2), 0);
+    assert_true(gen2 != gen && (gen2 & 1) == 0);
+    assert_false(fcgix_sb_class_is(fx->sb, 0, gen));
+    assert_true(fcgix_sb_class_is(fx->sb, 0, gen2));
+    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/app"), -1);
+    /* the same app again gets a new generation too */
+    fcgix_sb_class_begin(k);
+    strcpy(k->path, "/srv/app");
+    fcgix_sb_class_end(k);
+    assert_int_equal(fcgix_sb_find_class_gen(fx->sb, "/srv/app", &gen2), 0);
+    assert_true(gen2 != gen);
+}
+
+/* Holder records: taken from the hint on (past a taken one), cleared by
+ * the holder, or emptied by the PM for a dead holder, in which case the
+ * holder must not give the lease back a second time. */
+static void test_sb_holders(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_lease_t l0, l1, got;
+    int r0, r1;
+
+    board_class(fx, 2);
+    open_all(fx, 2);
+    take(fx, 0, &l0);
+    take(fx, 0, &l1);
+    r0 = fcgix_sb_hold(fx->sb, TEST_HOLDERS - 1, &l0, 1000);
+    r1 = fcgix_sb_hold(fx->sb, TEST_HOLDERS - 1, &l1, 1001);
+    assert_int_equal(r0, TEST_HOLDERS - 1);
+    assert_int_equal(r1, 0); /* probed past the taken one, wrapping */
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, r0), 1000);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, r1), 1001);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, TEST_HOLDERS), 0);
+    assert_int_equal(fcgix_sb_hold(fx->sb, 0, &l0, 0), -1); /* no pid */
+
+    /* the holder gives back: the record is free again */
+    assert_int_equal(fcgix_sb_unhold(fx->sb, r0, &l0), 1);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, r0), 0);
+    assert_int_equal(fcgix_sb_holder_take(fx->sb, r0, 1000, &got), 0);
+
+    /* the PM takes a dead holder's record: only for that pid */
+    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 999, &got), 0);
+    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 1001, &got), 1);
+    assert_int_equal(got.slot, l1.slot);
+    assert_int_equal(got.epoch, l1.epoch);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, r1), 0);
+    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 1001, &got), 0);
+    /* a holder that was only thought dead does not give it back again */
+    assert_int_equal(fcgix_sb_unhold(fx->sb, r1, &l1), 0);
+    /* no record: the holder always gives back */
+    assert_int_equal(fcgix_sb_unhold(fx->sb, -1, &l1), 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2044,6 +2118,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sb_request_counts, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sb_max_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_class_generation, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sb_holders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dynamic_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dynamic_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scale_up, setup, teardown),
