@@ -261,7 +261,8 @@ static apr_status_t give_back(void *data)
     max = fcgix_sb_class(managed.sb, h->cls)->max_requests;
     served = fcgix_sb_release(managed.sb, &h->lease,
                               apr_time_as_msec(apr_time_now()));
-    if (apr_table_get(h->r->notes, FCGIX_NOTE_HUNG)) {
+    if (apr_table_get(h->r->notes, FCGIX_NOTE_HUNG)
+        && fcgix_sb_lease_current(managed.sb, &h->lease)) {
         /* The process did not answer within -idle-timeout: it may serve
          * nobody else; the PM kills and replaces it. */
         mark_for_replacement(h->lease.slot, FCGIX_SB_HUNG);
@@ -309,10 +310,38 @@ static void note_busy(int c)
     }
 }
 
-/* The class of the app on the board, or -1. */
-static int class_of(const char *path, const fcgix_app_t *app)
+/* The class of the app on the board, or -1; @gen its generation. */
+static int class_of(const char *path, const fcgix_app_t *app, uint32_t *gen)
 {
-    return app ? app->board_class : fcgix_sb_find_class(managed.sb, path);
+    if (app) {
+        *gen = fcgix_sb_class_gen(managed.sb, app->board_class);
+        return app->board_class;
+    }
+    return fcgix_sb_find_class_gen(managed.sb, path, gen);
+}
+
+/* Lease a process of the app's class. A dynamic app's class index may
+ * pass to another app meanwhile (the PM frees a class whose last
+ * process is gone): the lease counts only if the class still has the
+ * generation it had when its path matched. @return 0 or -1. */
+static int lease_class(const char *path, const fcgix_app_t *app, held_t *h)
+{
+    uint32_t gen;
+    int tries;
+
+    for (tries = 0; tries < 4; tries++) {
+        h->cls = class_of(path, app, &gen);
+        if (h->cls < 0
+            || fcgix_sb_acquire(managed.sb, h->cls, &h->lease) != 0) {
+            return -1;
+        }
+        if (fcgix_sb_class_is(managed.sb, h->cls, gen)) {
+            return 0;
+        }
+        fcgix_sb_return(managed.sb, &h->lease); /* another app's process */
+        h->lease.slot = -1;
+    }
+    return -1;
 }
 
 /* start_class(), counted on the board as a waiting request while it
@@ -337,16 +366,14 @@ static int take_process(request_rec *r, const fcgix_app_t *app,
 {
     int status;
 
-    h->cls = class_of(path, app);
-    if (h->cls >= 0 && fcgix_sb_acquire(managed.sb, h->cls, &h->lease) == 0) {
+    if (lease_class(path, app, h) == 0) {
         return OK;
     }
     status = wait_for_start(r, path, h->cls);
     if (status != OK) {
         return status;
     }
-    h->cls = class_of(path, app);
-    if (h->cls >= 0 && fcgix_sb_acquire(managed.sb, h->cls, &h->lease) == 0) {
+    if (lease_class(path, app, h) == 0) {
         return OK;
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -386,6 +413,7 @@ static int lease_target(request_rec *r, const fcgix_app_t *app,
                         const char *path, fcgix_app_t **target, held_t **held)
 {
     held_t *h = apr_pcalloc(r->pool, sizeof(*h));
+    uint32_t gen;
     int c, status;
 
     if (managed.sb == NULL) {
@@ -395,7 +423,7 @@ static int lease_target(request_rec *r, const fcgix_app_t *app,
                       path);
         return unavailable(r, 5);
     }
-    c = class_of(path, app);
+    c = class_of(path, app, &gen);
     if (app == NULL && managed.auto_update && c >= 0
         && strcmp(path, r->filename) == 0) {
         note_update(r, c);

@@ -1655,6 +1655,126 @@ static void test_max_processes_after_failed_bind(void **state)
     assert_int_equal(children_of(fx->pm, NULL, 0), 3);
 }
 
+/* Dynamic classes are freed when their last process is gone (here:
+ * idle-stopped), and their index, slots and socket names go to the next
+ * app: more distinct apps than -maxProcesses over time all start. */
+static void test_dynamic_class_reuse(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    char a[160], b[160], c[160], body[4096];
+    uint32_t gen_a, first_a, first_b;
+    int ca, cb, cc;
+
+    snprintf(a, sizeof(a), "%s/app_a", fx->dir);
+    snprintf(b, sizeof(b), "%s/app_b", fx->dir);
+    snprintf(c, sizeof(c), "%s/app_c", fx->dir);
+    copy_app(a);
+    copy_app(b);
+    copy_app(c);
+    dyn_config(fx, &cfg, 1, 2); /* room for two classes */
+    cfg.kill_interval_ms = 500;
+    cfg.min_processes = 0;
+    start_pm_cfg(fx, &cfg);
+    ca = start_ok(fx, a);
+    cb = start_ok(fx, b);
+    gen_a = fcgix_sb_class(fx->sb, ca)->gen;
+    first_a = fcgix_sb_class(fx->sb, ca)->first_slot;
+    first_b = fcgix_sb_class(fx->sb, cb)->first_slot;
+    assert_true(wait_log(fx, "its class is free for another app", 2, 5000));
+    assert_int_equal(fcgix_sb_find_class(fx->sb, a), -1);
+    assert_int_equal(fcgix_sb_find_class(fx->sb, b), -1);
+    assert_false(fcgix_sb_class_is(fx->sb, ca, gen_a));
+
+    cc = start_ok(fx, c); /* a third app, with two classes */
+    assert_true(cc == ca || cc == cb);
+    assert_int_equal(fcgix_sb_class(fx->sb, cc)->first_slot,
+                     cc == ca ? first_a : first_b);
+    assert_true(wait_open(fx, slot_of(fx, cc, 0), 0, 1000) > 0);
+    fcgi_get(slot_of(fx, cc, 0)->socket_path, body, sizeof(body));
+    assert_non_null(strstr(body, "hello"));
+    assert_true(start_ok(fx, a) >= 0); /* and the first one again */
+    assert_int_equal(log_count(fx, "too many dynamic apps"), 0);
+}
+
+/* Read the answer to a START sent on @p fd, within @p timeout_ms. */
+static void read_answer(int fd, char *out, size_t cap, long timeout_ms)
+{
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    ssize_t n = 0;
+
+    out[0] = '\0';
+    if (poll(&pfd, 1, (int)timeout_ms) > 0
+        && (n = read(fd, out, cap - 1)) > 0) {
+        out[n] = '\0';
+        out[strcspn(out, "\n")] = '\0';
+    }
+    close(fd);
+}
+
+/* At -maxProcesses a new app gets the room of the least recently used
+ * idle process of another app; with none idle its START waits (bounded)
+ * and then gets BUSY, or OK if a process becomes idle in time. */
+static void test_lru_eviction(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_sb_lease_t l, lb, lc;
+    char a[160], b[160], c[160], line[200], answer[256];
+    pid_t pa, pb, pc;
+    long long t0;
+    int ca, cb, cc, fd;
+
+    snprintf(a, sizeof(a), "%s/app_a", fx->dir);
+    snprintf(b, sizeof(b), "%s/app_b", fx->dir);
+    snprintf(c, sizeof(c), "%s/app_c", fx->dir);
+    copy_app(a);
+    copy_app(b);
+    copy_app(c);
+    dyn_config(fx, &cfg, 1, 2); /* no idle reaping */
+    cfg.start_wait_ms = 1500;
+    start_pm_cfg(fx, &cfg);
+    ca = start_ok(fx, a);
+    pa = wait_open(fx, slot_of(fx, ca, 0), 0, 1000);
+    take(fx, ca, &l);
+    give(fx, &l);
+    sleep_ms(20);
+    cb = start_ok(fx, b);
+    pb = wait_open(fx, slot_of(fx, cb, 0), 0, 1000);
+    take(fx, cb, &l);
+    give(fx, &l); /* b used last: a is the least recently used */
+
+    cc = start_ok(fx, c);
+    pc = wait_open(fx, slot_of(fx, cc, 0), 0, 1000);
+    assert_true(pa > 0 && pb > 0 && pc > 0);
+    assert_true(wait_gone(pa, 3000));
+    assert_false(gone(pb));
+    assert_int_equal(log_count(fx, "making room for another app"), 1);
+
+    /* Nothing idle: the START for a waits start_wait_ms, then BUSY. */
+    take(fx, cb, &lb);
+    take(fx, cc, &lc);
+    t0 = now_ms();
+    start_cmd(fx, a, answer, sizeof(answer));
+    assert_int_equal(strncmp(answer, "BUSY 5 ", 7), 0);
+    assert_true(now_ms() - t0 >= cfg.start_wait_ms - 200);
+    assert_false(gone(pb));
+    assert_false(gone(pc));
+
+    /* c becomes idle while a START waits: it makes room for a. */
+    snprintf(line, sizeof(line), "START %s\n", a);
+    fd = connect_ctl(fx);
+    assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+    sleep_ms(300);
+    give(fx, &lc);
+    read_answer(fd, answer, sizeof(answer), 3000);
+    assert_string_equal(answer, "OK");
+    assert_true(wait_gone(pc, 3000));
+    assert_false(gone(pb));
+    assert_int_equal(log_count(fx, "making room for another app"), 2);
+    give(fx, &lb);
+}
+
 /* ------------------------------------------------------------------ */
 /* Replacing processes: -max-requests, -autoUpdate                     */
 /* ------------------------------------------------------------------ */
@@ -2145,6 +2265,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_control_line_survives_signal,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_board_tamper, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dynamic_class_reuse, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),
     };
 
     /* Orphans of a test come back to us, so teardown can reap them. */
