@@ -17,6 +17,7 @@
 #include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
+#include "scoreboard.h"
 #include "unixd.h"
 
 #include "apr_strings.h"
@@ -25,6 +26,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -231,6 +233,7 @@ static int start_class(request_rec *r, const char *path)
 
 typedef struct {
     fcgix_sb_lease_t lease;
+    int record; /* its holder record on the board, -1: none */
     int cls;
     request_rec *r;
     const fcgix_app_t *app; /* FastCgiServer definition, NULL: dynamic */
@@ -258,6 +261,10 @@ static apr_status_t give_back(void *data)
          * again after lease_another() gave one up */
         return APR_SUCCESS;
     }
+    if (!fcgix_sb_unhold(managed.sb, h->record, &h->lease)) {
+        return APR_SUCCESS; /* the PM took us for dead and gave it back */
+    }
+    h->record = -1;
     max = fcgix_sb_class(managed.sb, h->cls)->max_requests;
     served = fcgix_sb_release(managed.sb, &h->lease,
                               apr_time_as_msec(apr_time_now()));
@@ -320,10 +327,31 @@ static int class_of(const char *path, const fcgix_app_t *app, uint32_t *gen)
     return fcgix_sb_find_class_gen(managed.sb, path, gen);
 }
 
-/* Lease a process of the app's class. A dynamic app's class index may
- * pass to another app meanwhile (the PM frees a class whose last
- * process is gone): the lease counts only if the class still has the
- * generation it had when its path matched. @return 0 or -1. */
+/* Where this thread's holder record usually is: its place among httpd's
+ * worker scores (child_num * thread_limit + thread_num), so that records
+ * rarely clash. Only a hint: fcgix_sb_hold() probes past a taken one. */
+static unsigned holder_hint(const request_rec *r)
+{
+    worker_score *ws = NULL;
+    uintptr_t base, at;
+
+    if (r->connection->sbh && ap_scoreboard_image) {
+        ws = ap_get_scoreboard_worker(r->connection->sbh);
+    }
+    if (ws == NULL) {
+        return (unsigned)getpid();
+    }
+    base = (uintptr_t)ap_scoreboard_image->servers[0];
+    at = (uintptr_t)ws;
+    return at >= base ? (unsigned)((at - base) / sizeof(*ws))
+                      : (unsigned)getpid();
+}
+
+/* Lease a process of the app's class, recording who holds it so that the
+ * PM can give it back if this httpd child dies. A dynamic app's class
+ * index may pass to another app meanwhile (the PM frees a class whose
+ * last process is gone): the lease counts only if the class still has
+ * the generation it had when its path matched. @return 0 or -1. */
 static int lease_class(const char *path, const fcgix_app_t *app, held_t *h)
 {
     uint32_t gen;
@@ -336,6 +364,8 @@ static int lease_class(const char *path, const fcgix_app_t *app, held_t *h)
             return -1;
         }
         if (fcgix_sb_class_is(managed.sb, h->cls, gen)) {
+            h->record = fcgix_sb_hold(managed.sb, holder_hint(h->r), &h->lease,
+                                      (int32_t)getpid());
             return 0;
         }
         fcgix_sb_return(managed.sb, &h->lease); /* another app's process */
@@ -429,6 +459,7 @@ static int lease_target(request_rec *r, const fcgix_app_t *app,
         note_update(r, c);
     }
     h->lease.slot = -1;
+    h->record = -1;
     h->r = r;
     h->app = app;
     h->path = path;
@@ -469,7 +500,10 @@ static int lease_another(request_rec *r, void *baton, const fcgix_app_t **app,
     if (err != ECONNRESET && fcgix_sb_lease_current(managed.sb, &h->lease)) {
         mark_for_replacement(h->lease.slot, FCGIX_SB_UNREACHABLE);
     }
-    fcgix_sb_return(managed.sb, &h->lease); /* it served nothing */
+    if (fcgix_sb_unhold(managed.sb, h->record, &h->lease)) {
+        fcgix_sb_return(managed.sb, &h->lease); /* it served nothing */
+    }
+    h->record = -1;
     h->lease.slot = -1;
     status = take_process(r, h->app, h->path, h);
     if (status == OK) {

@@ -98,9 +98,10 @@ typedef struct {
     int nslots;        /* in use */
     int dyn_slot_base; /* first slot of the dynamic classes */
     int dyn_per_class;
-    int dyn_classes; /* room for dynamic classes (the PM's own count) */
-    int dyn_live;    /* dynamic slots that count against -maxProcesses and
-                        -minProcesses: see counts_as_live() */
+    int dyn_classes;        /* room for dynamic classes (the PM's own count) */
+    long long holders_seen; /* ms, monotonic: last look at the holders */
+    int dyn_live; /* dynamic slots that count against -maxProcesses and
+                     -minProcesses: see counts_as_live() */
     int ctl_fd;
     waiter_t waiters[MAX_WAITERS];
     int nwaiters;
@@ -1508,6 +1509,55 @@ static long long start_due(pm_t *pm)
     return wait;
 }
 
+/* Give back the lease @lease of an httpd process @holder that died
+ * while it held it (nobody else ever would: its slot would look busy for
+ * good). The slot comes from the board: checked against our own count. */
+static void give_back_dead(pm_t *pm, const fcgix_sb_lease_t *lease,
+                           pid_t holder)
+{
+    int c;
+
+    if (lease->slot < 0 || lease->slot >= pm->nslots
+        || (c = class_of_slot(pm, lease->slot)) < 0
+        || !fcgix_sb_lease_current(pm->sb, lease)) {
+        return; /* not ours, or its process was replaced since */
+    }
+    fcgix_sb_return(pm->sb, lease);
+    pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[c], pm->slots[lease->slot].pid,
+           "httpd process %ld died during a request to it; the request's "
+           "lease is given back",
+           (long)holder);
+}
+
+/* Leases whose holder died, found once a second (not on every pass of a
+ * busy loop): kill(pid, 0) fails with ESRCH only for a pid that is gone
+ * (the PM runs as httpd's User, so a live child answers 0). */
+static void reclaim_dead_leases(pm_t *pm)
+{
+    fcgix_sb_lease_t lease;
+    long long now = now_ms();
+    int32_t pid, last = 0;
+    int rec, dead = 0;
+
+    if (now - pm->holders_seen < TICK_MS) {
+        return;
+    }
+    pm->holders_seen = now;
+    for (rec = 0; rec < pm->sb->nholders; rec++) {
+        pid = fcgix_sb_holder_pid(pm->sb, rec);
+        if (pid <= 0) {
+            continue;
+        }
+        if (pid != last) { /* a child's threads sit side by side */
+            last = pid;
+            dead = kill(pid, 0) != 0 && errno == ESRCH;
+        }
+        if (dead && fcgix_sb_holder_take(pm->sb, rec, pid, &lease)) {
+            give_back_dead(pm, &lease, pid);
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Control socket                                                      */
 /* ------------------------------------------------------------------ */
@@ -1822,6 +1872,7 @@ static long long maintain(pm_t *pm)
 {
     int c;
 
+    reclaim_dead_leases(pm);
     for (c = 0; c < pm->nclasses; c++) {
         if (class_used(pm, c)) {
             maintain_class(pm, c);

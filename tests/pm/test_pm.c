@@ -2047,6 +2047,54 @@ static void test_sigterm_cuts_graceful_drain(void **state)
     assert_true(wait_gone(pid, 1000));
 }
 
+/* An httpd child that dies holding a lease (kill -9 mid-request) never
+ * gives it back: the PM does, from the holder record, and only for a
+ * holder that is gone. */
+static void test_dead_holder_lease(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    fcgix_sb_lease_t mine;
+    fcgix_sb_slot_t *s;
+    long long end;
+    pid_t pid, holder;
+    int rec, st;
+
+    start_static(fx, &cfg, &app, 1, 8000, &pid);
+    s = fcgix_sb_slot(fx->sb, 0);
+    holder = fork();
+    assert_true(holder >= 0);
+    if (holder == 0) { /* takes a lease and dies with it */
+        fcgix_sb_lease_t l;
+
+        _exit(fcgix_sb_acquire(fx->sb, 0, &l) != 0
+              || fcgix_sb_hold(fx->sb, 3, &l, (int32_t)getpid()) != 3);
+    }
+    assert_int_equal(waitpid(holder, &st, 0), holder);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(fcgix_sb_users(s), 1);
+    take(fx, 0, &mine); /* a live holder: us */
+    rec = fcgix_sb_hold(fx->sb, 3, &mine, (int32_t)getpid());
+    assert_int_equal(rec, 4);
+    end = now_ms() + 3000;
+    while (fcgix_sb_users(s) != 1 && now_ms() < end) {
+        sleep_ms(20);
+    }
+    assert_int_equal(fcgix_sb_users(s), 1);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, 3), 0);
+    assert_true(wait_log(fx, "died during a request to it", 1, 1000));
+    sleep_ms(1200); /* another look: ours stays */
+    assert_int_equal(fcgix_sb_users(s), 1);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, rec), getpid());
+    assert_int_equal(log_count(fx, "died during a request to it"), 1);
+    /* given back by us, a graceful stop does not wait for the drain */
+    assert_int_equal(fcgix_sb_unhold(fx->sb, rec, &mine), 1);
+    give(fx, &mine);
+    assert_int_equal(kill(fx->pm, SIGUSR1), 0);
+    expect_exit0(fx, 4000);
+}
+
 /* ------------------------------------------------------------------ */
 /* The control socket: signals, back-off answers                       */
 /* ------------------------------------------------------------------ */
@@ -2268,6 +2316,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dynamic_class_reuse, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_holder_lease, setup,
+                                        teardown),
     };
 
     /* Orphans of a test come back to us, so teardown can reap them. */
