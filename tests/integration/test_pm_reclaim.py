@@ -1,8 +1,9 @@
 """The process manager takes back what nobody gives back: the classes of
 dynamic apps that no longer run (more distinct apps than -maxProcesses
-are served over time), and the lease of an httpd child killed
-mid-request (its process is stopped or drained as if the request had
-ended)."""
+are served over time), the lease of an httpd child killed mid-request
+(its process is stopped or drained as if the request had ended), and
+its own start after a signal whose number is its startup-error status
+(SIGQUIT is 3)."""
 
 import os
 import signal
@@ -11,7 +12,7 @@ import time
 
 import conftest
 from test_pm_dynamic import (current_pm, dynamic_server, fetch, install,
-                             log_lines, processes_running, start)
+                             log_lines, newest_pm, processes_running, start)
 from test_pm_static import children_of, gone
 
 
@@ -120,3 +121,29 @@ def test_lease_of_killed_httpd_child_does_not_hold_graceful_restart(httpd):
         "the old PM waited %.1f s (Timeout is 30 s)" % took)
     assert log_lines(srv, "died during a request to it")
     assert not log_lines(srv, "still busy after")
+
+
+def test_pm_killed_by_sigquit_is_restarted(httpd):
+    """SIGQUIT is signal 3, the PM's startup-error exit status: a PM it
+    killed must be restarted like any other that dies. Before, httpd took
+    it for a PM that could not start (FCGIX00076) and left it dead."""
+    srv, dyn = dynamic_server(httpd)
+    install(conftest.RESPONDER, dyn / "app.fcgi")
+    start(srv)
+    pm = current_pm(srv)
+    first = fetch(srv, "/dyn/app.fcgi?pid", 15)
+    assert first.status == 200, first
+
+    os.kill(pm, signal.SIGQUIT)
+    assert conftest.wait_for(lambda: gone(pm), 5), "PM survived SIGQUIT"
+    new_pm = conftest.wait_for(
+        lambda: newest_pm(srv) not in (None, pm) and newest_pm(srv), 10)
+    assert new_pm, "no new PM 10 s after SIGQUIT: %r" % log_lines(
+        srv, "FCGIX0007")
+    assert not log_lines(srv, "FCGIX00076")
+    t0 = time.monotonic()
+    served = conftest.wait_for(
+        lambda: fetch(srv, "/dyn/app.fcgi?pid", 10).status == 200, 10, 0.2)
+    print("served again %.1f s after the new PM was seen"
+          % (time.monotonic() - t0))
+    assert served
