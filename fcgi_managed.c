@@ -17,6 +17,7 @@
 #include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
+#include "scoreboard.h"
 #include "unixd.h"
 
 #include "apr_strings.h"
@@ -25,6 +26,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -231,6 +233,7 @@ static int start_class(request_rec *r, const char *path)
 
 typedef struct {
     fcgix_sb_lease_t lease;
+    int record; /* its holder record on the board, -1: none */
     int cls;
     request_rec *r;
     const fcgix_app_t *app; /* FastCgiServer definition, NULL: dynamic */
@@ -258,10 +261,15 @@ static apr_status_t give_back(void *data)
          * again after lease_another() gave one up */
         return APR_SUCCESS;
     }
+    if (!fcgix_sb_unhold(managed.sb, h->record, &h->lease)) {
+        return APR_SUCCESS; /* the PM took us for dead and gave it back */
+    }
+    h->record = -1;
     max = fcgix_sb_class(managed.sb, h->cls)->max_requests;
     served = fcgix_sb_release(managed.sb, &h->lease,
                               apr_time_as_msec(apr_time_now()));
-    if (apr_table_get(h->r->notes, FCGIX_NOTE_HUNG)) {
+    if (apr_table_get(h->r->notes, FCGIX_NOTE_HUNG)
+        && fcgix_sb_lease_current(managed.sb, &h->lease)) {
         /* The process did not answer within -idle-timeout: it may serve
          * nobody else; the PM kills and replaces it. */
         mark_for_replacement(h->lease.slot, FCGIX_SB_HUNG);
@@ -309,10 +317,61 @@ static void note_busy(int c)
     }
 }
 
-/* The class of the app on the board, or -1. */
-static int class_of(const char *path, const fcgix_app_t *app)
+/* The class of the app on the board, or -1; @gen its generation. */
+static int class_of(const char *path, const fcgix_app_t *app, uint32_t *gen)
 {
-    return app ? app->board_class : fcgix_sb_find_class(managed.sb, path);
+    if (app) {
+        *gen = fcgix_sb_class_gen(managed.sb, app->board_class);
+        return app->board_class;
+    }
+    return fcgix_sb_find_class_gen(managed.sb, path, gen);
+}
+
+/* Where this thread's holder record usually is: its place among httpd's
+ * worker scores (child_num * thread_limit + thread_num), so that records
+ * rarely clash. Only a hint: fcgix_sb_hold() probes past a taken one. */
+static unsigned holder_hint(const request_rec *r)
+{
+    worker_score *ws = NULL;
+    uintptr_t base, at;
+
+    if (r->connection->sbh && ap_scoreboard_image) {
+        ws = ap_get_scoreboard_worker(r->connection->sbh);
+    }
+    if (ws == NULL) {
+        return (unsigned)getpid();
+    }
+    base = (uintptr_t)ap_scoreboard_image->servers[0];
+    at = (uintptr_t)ws;
+    return at >= base ? (unsigned)((at - base) / sizeof(*ws))
+                      : (unsigned)getpid();
+}
+
+/* Lease a process of the app's class, recording who holds it so that the
+ * PM can give it back if this httpd child dies. A dynamic app's class
+ * index may pass to another app meanwhile (the PM frees a class whose
+ * last process is gone): the lease counts only if the class still has
+ * the generation it had when its path matched. @return 0 or -1. */
+static int lease_class(const char *path, const fcgix_app_t *app, held_t *h)
+{
+    uint32_t gen;
+    int tries;
+
+    for (tries = 0; tries < 4; tries++) {
+        h->cls = class_of(path, app, &gen);
+        if (h->cls < 0
+            || fcgix_sb_acquire(managed.sb, h->cls, &h->lease) != 0) {
+            return -1;
+        }
+        if (fcgix_sb_class_is(managed.sb, h->cls, gen)) {
+            h->record = fcgix_sb_hold(managed.sb, holder_hint(h->r), &h->lease,
+                                      (int32_t)getpid());
+            return 0;
+        }
+        fcgix_sb_return(managed.sb, &h->lease); /* another app's process */
+        h->lease.slot = -1;
+    }
+    return -1;
 }
 
 /* start_class(), counted on the board as a waiting request while it
@@ -337,16 +396,14 @@ static int take_process(request_rec *r, const fcgix_app_t *app,
 {
     int status;
 
-    h->cls = class_of(path, app);
-    if (h->cls >= 0 && fcgix_sb_acquire(managed.sb, h->cls, &h->lease) == 0) {
+    if (lease_class(path, app, h) == 0) {
         return OK;
     }
     status = wait_for_start(r, path, h->cls);
     if (status != OK) {
         return status;
     }
-    h->cls = class_of(path, app);
-    if (h->cls >= 0 && fcgix_sb_acquire(managed.sb, h->cls, &h->lease) == 0) {
+    if (lease_class(path, app, h) == 0) {
         return OK;
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -386,6 +443,7 @@ static int lease_target(request_rec *r, const fcgix_app_t *app,
                         const char *path, fcgix_app_t **target, held_t **held)
 {
     held_t *h = apr_pcalloc(r->pool, sizeof(*h));
+    uint32_t gen;
     int c, status;
 
     if (managed.sb == NULL) {
@@ -395,12 +453,13 @@ static int lease_target(request_rec *r, const fcgix_app_t *app,
                       path);
         return unavailable(r, 5);
     }
-    c = class_of(path, app);
+    c = class_of(path, app, &gen);
     if (app == NULL && managed.auto_update && c >= 0
         && strcmp(path, r->filename) == 0) {
         note_update(r, c);
     }
     h->lease.slot = -1;
+    h->record = -1;
     h->r = r;
     h->app = app;
     h->path = path;
@@ -441,7 +500,10 @@ static int lease_another(request_rec *r, void *baton, const fcgix_app_t **app,
     if (err != ECONNRESET && fcgix_sb_lease_current(managed.sb, &h->lease)) {
         mark_for_replacement(h->lease.slot, FCGIX_SB_UNREACHABLE);
     }
-    fcgix_sb_return(managed.sb, &h->lease); /* it served nothing */
+    if (fcgix_sb_unhold(managed.sb, h->record, &h->lease)) {
+        fcgix_sb_return(managed.sb, &h->lease); /* it served nothing */
+    }
+    h->record = -1;
     h->lease.slot = -1;
     status = take_process(r, h->app, h->path, h);
     if (status == OK) {

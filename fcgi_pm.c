@@ -82,8 +82,11 @@ typedef struct {
 
 typedef struct {
     int fd;
-    int cls;
+    int cls; /* -1: no class yet (none was free when the START came) */
     long long deadline;
+    char *path; /* cls -1 only: owned copies, to make its class with */
+    char *user;
+    char *group;
 } waiter_t;
 
 typedef struct {
@@ -95,6 +98,8 @@ typedef struct {
     int nslots;        /* in use */
     int dyn_slot_base; /* first slot of the dynamic classes */
     int dyn_per_class;
+    int dyn_classes;        /* room for dynamic classes (the PM's own count) */
+    long long holders_seen; /* ms, monotonic: last look at the holders */
     int dyn_live; /* dynamic slots that count against -maxProcesses and
                      -minProcesses: see counts_as_live() */
     int ctl_fd;
@@ -104,6 +109,14 @@ typedef struct {
 } pm_t;
 
 static int class_of_slot(const pm_t *pm, int i);
+static const char *check_executable(const char *path);
+
+/* Whether class @c holds an app: a dynamic class is freed once its last
+ * process is gone, and its index given to the next app. */
+static int class_used(const pm_t *pm, int c)
+{
+    return pm->classes[c].path != NULL;
+}
 
 /* The slots of class @c, from the PM's own records: a process of the
  * User may write anything on the board, and the PM indexes its private
@@ -728,7 +741,8 @@ static int class_of_slot(const pm_t *pm, int i)
     int c;
 
     for (c = 0; c < pm->nclasses; c++) {
-        if (i >= first_slot(pm, c) && i < end_slot(pm, c)) {
+        if (class_used(pm, c) && i >= first_slot(pm, c)
+            && i < end_slot(pm, c)) {
             return c;
         }
     }
@@ -906,6 +920,51 @@ static int set_command(pclass_t *cls, const char *user, const char *group)
     return 0;
 }
 
+/* Forget the app class @c held (its slots are empty and unbound). */
+static void clear_class(pm_t *pm, int c)
+{
+    pclass_t *cls = &pm->classes[c];
+
+    free(cls->path);
+    free(cls->base);
+    free(cls->dir);
+    free(cls->user);
+    free(cls->group);
+    memset(cls, 0, sizeof(*cls));
+    cls->shared_fd = -1;
+}
+
+/* A slot as new, for the app its class gets now: nothing of the
+ * previous app's process may show on the board (a hung mark would kill
+ * the new one); the lease word keeps its epoch and stays closed. */
+static void reset_slot(pm_t *pm, int i, int dynamic)
+{
+    fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
+
+    memset(&pm->slots[i], 0, sizeof(pm->slots[i]));
+    pm->slots[i].fd = -1;
+    pm->slots[i].dynamic = dynamic;
+    set_state(pm, i, FCGIX_SB_EMPTY, 0);
+    __atomic_store_n(&s->retiring, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->hung, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->requests, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->total_requests, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->last_used_ms, 0, __ATOMIC_RELEASE);
+    s->restarts = 0;
+    s->started_ms = 0;
+    s->backoff_until_ms = 0;
+    memset(s->socket_path, 0, sizeof(s->socket_path));
+}
+
+/* Board fields of class @c that handlers raise, cleared for a new app. */
+static void reset_flags(fcgix_sb_class_t *k)
+{
+    __atomic_store_n(&k->more_wanted, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&k->update_wanted, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&k->more_tick_ms, 0, __ATOMIC_RELEASE);
+    k->failed_starts = 0;
+}
+
 static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
                       const char *path, const char *base, int first, int n,
                       int dynamic)
@@ -915,6 +974,8 @@ static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
     struct stat st;
     int i;
 
+    /* Handlers stop matching the index before its path changes. */
+    fcgix_sb_class_begin(k);
     cls->cfg = *cfg;
     cls->dynamic = dynamic;
     cls->shared_fd = -1;
@@ -924,15 +985,15 @@ static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
     if (cls->path == NULL || cls->base == NULL || cls->dir == NULL
         || strlen(path) >= sizeof(k->path)
         || set_command(cls, cfg->user, cfg->group) != 0) {
+        clear_class(pm, c);
         return -1;
     }
     cls->min_life = cfg->min_server_life_ms > 0 ? cfg->min_server_life_ms
                                                 : FCGIX_PM_DEFAULT_MIN_LIFE_MS;
     for (i = first; i < first + n; i++) {
-        pm->slots[i].fd = -1;
-        pm->slots[i].dynamic = dynamic;
-        set_state(pm, i, FCGIX_SB_EMPTY, 0);
+        reset_slot(pm, i, dynamic);
     }
+    reset_flags(k);
     strcpy(k->path, path);
     k->kind = dynamic ? FCGIX_SB_DYNAMIC : FCGIX_SB_STATIC;
     cls->first = first;
@@ -943,7 +1004,7 @@ static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
     k->max_requests = cfg->max_requests > 0 && cfg->port <= 0
                           ? (uint64_t)cfg->max_requests
                           : 0;
-    __atomic_store_n(&k->ready, 1, __ATOMIC_RELEASE);
+    fcgix_sb_class_end(k);
     return 0;
 }
 
@@ -1002,16 +1063,35 @@ static int find_class(const pm_t *pm, const char *path)
     int c;
 
     for (c = 0; c < pm->nclasses; c++) {
-        if (strcmp(pm->classes[c].path, path) == 0) {
+        if (class_used(pm, c) && strcmp(pm->classes[c].path, path) == 0) {
             return c;
         }
     }
     return -1;
 }
 
+/* A free dynamic class index (one never used, or freed), or -1. Each
+ * index has its own slots and socket names, whoever holds it. */
+static int free_dynamic_index(const pm_t *pm)
+{
+    int c, end = pm->cfg->napps + pm->dyn_classes;
+
+    for (c = pm->cfg->napps; c < end; c++) {
+        if (c >= pm->nclasses || !class_used(pm, c)) {
+            return c;
+        }
+    }
+    return -1;
+}
+
+/* Returned by dynamic_class() when no class is free now. */
+#define NO_ROOM -1
+/* Returned by dynamic_class() when the app cannot have a class. */
+#define NO_CLASS -2
+
 /* A dynamic class for @path, created if there is room (run as
- * @user/@group when there is a wrapper; NULL: the template's). -1 when
- * there is none. */
+ * @user/@group when there is a wrapper; NULL: the template's); NO_ROOM
+ * or NO_CLASS when there is none. */
 static int dynamic_class(pm_t *pm, const char *path, const char *user,
                          const char *group)
 {
@@ -1022,10 +1102,10 @@ static int dynamic_class(pm_t *pm, const char *path, const char *user,
     if (c >= 0) {
         return c;
     }
-    if (pm->nclasses >= (int)pm->sb->nclasses) {
-        return -1;
+    c = free_dynamic_index(pm);
+    if (c < 0) {
+        return NO_ROOM;
     }
-    c = pm->nclasses;
     first = pm->dyn_slot_base + (c - pm->cfg->napps) * pm->dyn_per_class;
     snprintf(base, sizeof(base), "%s%d", pm->cfg->dynamic_base,
              c - pm->cfg->napps);
@@ -1034,23 +1114,101 @@ static int dynamic_class(pm_t *pm, const char *path, const char *user,
         cfg.group = group;
     }
     if (init_class(pm, c, &cfg, path, base, first, pm->dyn_per_class, 1) != 0) {
-        return -1;
+        pm_log(pm, FCGIX_PM_LOG_ERR, NULL, getpid(),
+               "cannot set up a dynamic class for %s", path);
+        return NO_CLASS;
     }
-    pm->nclasses = c + 1;
-    pm->nslots = first + pm->dyn_per_class;
+    if (c >= pm->nclasses) {
+        pm->nclasses = c + 1;
+        pm->nslots = first + pm->dyn_per_class;
+    }
     pm_log(pm, FCGIX_PM_LOG_INFO, &pm->classes[c], getpid(),
            "new dynamic class, up to %d process(es)", pm->dyn_per_class);
     return c;
 }
 
-/* Start one more process of dynamic class @c if the limits allow. */
-static int grow_class(pm_t *pm, int c)
+/* Whether a START waits for class @c. */
+static int class_awaited(const pm_t *pm, int c)
+{
+    int i;
+
+    for (i = 0; i < pm->nwaiters; i++) {
+        if (pm->waiters[i].cls == c) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Slots of class @c with a process, or one due or being stopped. */
+static int class_slots_used(const pm_t *pm, int c)
+{
+    int i, used = 0;
+
+    for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
+        used += pm->slots[i].state != FCGIX_SB_EMPTY;
+    }
+    return used;
+}
+
+/* Free dynamic class @c, whose last process is gone: handlers stop
+ * finding it first (not ready, new generation), then the PM forgets it;
+ * its index and slots go to the next app that needs a class. */
+static void free_class(pm_t *pm, int c)
+{
+    pm_log(pm, FCGIX_PM_LOG_INFO, &pm->classes[c], getpid(),
+           "no process left; its class is free for another app");
+    fcgix_sb_class_begin(fcgix_sb_class(pm->sb, c));
+    clear_class(pm, c);
+}
+
+static void free_unused_classes(pm_t *pm)
+{
+    int c;
+
+    for (c = pm->cfg->napps; c < pm->nclasses; c++) {
+        if (class_used(pm, c) && pm->classes[c].dynamic
+            && class_slots_used(pm, c) == 0 && !class_awaited(pm, c)) {
+            free_class(pm, c);
+        }
+    }
+}
+
+/* A dynamic class on its way to being free: nothing of it runs or is
+ * due to start (its last process may still be stopping). */
+static int class_going(const pm_t *pm)
+{
+    int c, i, live;
+
+    for (c = pm->cfg->napps; c < pm->nclasses; c++) {
+        if (!class_used(pm, c) || class_awaited(pm, c)) {
+            continue;
+        }
+        for (live = 0, i = first_slot(pm, c); i < end_slot(pm, c); i++) {
+            live += counts_as_live(&pm->slots[i]);
+        }
+        if (live == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Every dynamic process -maxProcesses allows runs (or is due). */
+static int at_max_processes(const pm_t *pm)
 {
     int max = pm->cfg->max_processes > 0 ? pm->cfg->max_processes
                                          : FCGIX_PM_DEFAULT_MAX_PROCESSES;
+
+    return pm->dyn_live >= max;
+}
+
+/* Start one more process of dynamic class @c if the limits allow. */
+static int grow_class(pm_t *pm, int c)
+{
     int i;
 
-    if (pm->dyn_live >= max) {
+    if (at_max_processes(pm)) {
         return -1;
     }
     for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
@@ -1088,6 +1246,16 @@ static void take_update(pm_t *pm, int c)
     }
 }
 
+/* Wall-clock ms since which slot @i's process has had no request (its
+ * start, if it never had one). */
+static long long idle_since(const pm_t *pm, int i)
+{
+    const fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
+    long long since = __atomic_load_n(&s->last_used_ms, __ATOMIC_ACQUIRE);
+
+    return since < s->started_ms ? s->started_ms : since;
+}
+
 /* Why a running process should stop now, or NULL; *after says what
  * follows. Only idle processes are stopped: the caller closes the slot
  * first and stops nothing that a request uses. */
@@ -1095,7 +1263,6 @@ static const char *stop_reason(pm_t *pm, int c, int i, int *after)
 {
     const pclass_t *cls = &pm->classes[c];
     fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
-    long long idle_since;
 
     *after = AFTER_RESTART;
     if (pm->slots[i].update_pending) {
@@ -1111,11 +1278,7 @@ static const char *stop_reason(pm_t *pm, int c, int i, int *after)
         || pm->cfg->kill_interval_ms <= 0) {
         return NULL;
     }
-    idle_since = __atomic_load_n(&s->last_used_ms, __ATOMIC_ACQUIRE);
-    if (idle_since < s->started_ms) {
-        idle_since = s->started_ms;
-    }
-    if (wall_ms() - idle_since >= pm->cfg->kill_interval_ms) {
+    if (wall_ms() - idle_since(pm, i) >= pm->cfg->kill_interval_ms) {
         *after = AFTER_EMPTY;
         return "idle longer than -killInterval";
     }
@@ -1166,6 +1329,66 @@ static void maintain_slot(pm_t *pm, int c, int i)
     why = stop_reason(pm, c, i, &after);
     if (why && fcgix_sb_close_if_idle(fcgix_sb_slot(pm->sb, i))) {
         stop_slot(pm, c, i, after, why);
+    }
+}
+
+/* A process started for a START that has not leased it yet is spared
+ * this long: taking it away would leave that request with nothing. */
+#define FRESH_MS 2000
+
+/* Whether slot @i's process may be stopped to make room for another
+ * app: running, no request in it, and not one just started that no
+ * request has used yet. */
+static int evictable(pm_t *pm, int i)
+{
+    const pslot_t *ps = &pm->slots[i];
+
+    return ps->state == FCGIX_SB_RUNNING && !ps->exec_failed
+           && fcgix_sb_users(fcgix_sb_slot(pm->sb, i)) == 0
+           && (served_requests(pm, i) > 0
+               || now_ms() - ps->started >= FRESH_MS);
+}
+
+/* At -maxProcesses (or with no class free): stop the least recently used
+ * idle process of a dynamic app other than class @except, closing its
+ * slot first so that no request can take it meanwhile. 0 when one was
+ * stopped, -1 when none is idle. */
+static int evict_idle(pm_t *pm, int except)
+{
+    long long oldest = 0;
+    int c, i, best = -1, best_c = -1;
+
+    for (c = pm->cfg->napps; c < pm->nclasses; c++) {
+        if (c == except || !class_used(pm, c) || !pm->classes[c].dynamic) {
+            continue;
+        }
+        for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
+            if (evictable(pm, i) && (best < 0 || idle_since(pm, i) < oldest)) {
+                best = i;
+                best_c = c;
+                oldest = idle_since(pm, i);
+            }
+        }
+    }
+    if (best < 0 || !fcgix_sb_close_if_idle(fcgix_sb_slot(pm->sb, best))) {
+        return -1; /* none idle, or a request took it just now */
+    }
+    stop_slot(pm, best_c, best, AFTER_EMPTY,
+              "least recently used; making room for another app "
+              "(-maxProcesses)");
+    return 0;
+}
+
+/* A START waits for dynamic class @c, which has no process at all:
+ * start one, at -maxProcesses after stopping another app's idle one. */
+static void start_with_room(pm_t *pm, int c)
+{
+    if (!pm->classes[c].dynamic || class_slots_used(pm, c) > 0
+        || grow_class(pm, c) == 0) {
+        return;
+    }
+    if (at_max_processes(pm) && evict_idle(pm, c) == 0) {
+        grow_class(pm, c);
     }
 }
 
@@ -1240,6 +1463,24 @@ static void maintain_class(pm_t *pm, int c)
     }
 }
 
+/* A dynamic app whose file is gone or no longer executable cannot
+ * start again: drop its restart, so that its class is freed (a new START
+ * checks the file again). @return 1 when slot @i was dropped. */
+static int gone_for_good(pm_t *pm, int c, int i)
+{
+    const char *why;
+
+    if (!pm->classes[c].dynamic
+        || (why = check_executable(pm->classes[c].path)) == NULL) {
+        return 0;
+    }
+    pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[c], getpid(),
+           "cannot be started any more (%s); not restarting it", why);
+    set_state(pm, i, FCGIX_SB_EMPTY, 0);
+    unbind_slot(pm, i);
+    return 1;
+}
+
 /* Start every slot that is due; return ms until the next due start. */
 static long long start_due(pm_t *pm)
 {
@@ -1247,13 +1488,16 @@ static long long start_due(pm_t *pm)
     int c, i;
 
     for (c = 0; c < pm->nclasses; c++) {
+        if (!class_used(pm, c)) {
+            continue;
+        }
         for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
             pslot_t *ps = &pm->slots[i];
 
             if (ps->state != FCGIX_SB_BACKOFF) {
                 continue;
             }
-            if (ps->next_start <= now) {
+            if (ps->next_start <= now && !gone_for_good(pm, c, i)) {
                 spawn(pm, c, i);
                 now = now_ms();
             }
@@ -1263,6 +1507,55 @@ static long long start_due(pm_t *pm)
         }
     }
     return wait;
+}
+
+/* Give back the lease @lease of an httpd process @holder that died
+ * while it held it (nobody else ever would: its slot would look busy for
+ * good). The slot comes from the board: checked against our own count. */
+static void give_back_dead(pm_t *pm, const fcgix_sb_lease_t *lease,
+                           pid_t holder)
+{
+    int c;
+
+    if (lease->slot < 0 || lease->slot >= pm->nslots
+        || (c = class_of_slot(pm, lease->slot)) < 0
+        || !fcgix_sb_lease_current(pm->sb, lease)) {
+        return; /* not ours, or its process was replaced since */
+    }
+    fcgix_sb_return(pm->sb, lease);
+    pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[c], pm->slots[lease->slot].pid,
+           "httpd process %ld died during a request to it; the request's "
+           "lease is given back",
+           (long)holder);
+}
+
+/* Leases whose holder died, found once a second (not on every pass of a
+ * busy loop): kill(pid, 0) fails with ESRCH only for a pid that is gone
+ * (the PM runs as httpd's User, so a live child answers 0). */
+static void reclaim_dead_leases(pm_t *pm)
+{
+    fcgix_sb_lease_t lease;
+    long long now = now_ms();
+    int32_t pid, last = 0;
+    int rec, dead = 0;
+
+    if (now - pm->holders_seen < TICK_MS) {
+        return;
+    }
+    pm->holders_seen = now;
+    for (rec = 0; rec < pm->sb->nholders; rec++) {
+        pid = fcgix_sb_holder_pid(pm->sb, rec);
+        if (pid <= 0) {
+            continue;
+        }
+        if (pid != last) { /* a child's threads sit side by side */
+            last = pid;
+            dead = kill(pid, 0) != 0 && errno == ESRCH;
+        }
+        if (dead && fcgix_sb_holder_take(pm->sb, rec, pid, &lease)) {
+            give_back_dead(pm, &lease, pid);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -1305,12 +1598,82 @@ static int backoff_left_s(const pm_t *pm, int c)
     return best - now > 1000 ? (int)((best - now + 999) / 1000) : 1;
 }
 
+static void free_copies(waiter_t *w)
+{
+    free(w->path);
+    free(w->user);
+    free(w->group);
+    w->path = w->user = w->group = NULL;
+}
+
+/* Copy what a START without a class needs to make one later. */
+static int keep_copies(waiter_t *w, const char *path, const char *user,
+                       const char *group)
+{
+    w->path = strdup(path);
+    w->user = user ? strdup(user) : NULL;
+    w->group = group ? strdup(group) : NULL;
+    if (w->path == NULL || (user && !w->user) || (group && !w->group)) {
+        free_copies(w);
+        return -1;
+    }
+    return 0;
+}
+
+/* A START whose app had no class: give it one once a class is free;
+ * meanwhile stop an idle process, unless a class is about to be freed
+ * already. @return 0 once w->cls is set. */
+static int take_class(pm_t *pm, waiter_t *w)
+{
+    int c = dynamic_class(pm, w->path, w->user, w->group);
+
+    if (c == NO_ROOM) {
+        if (!class_going(pm)) {
+            evict_idle(pm, -1);
+        }
+        return -1;
+    }
+    free_copies(w);
+    w->cls = c; /* NO_CLASS too: answered as a failure below */
+    return 0;
+}
+
+/* Answer a START that found no room, once its wait is over. */
+static void answer_no_room(pm_t *pm, const waiter_t *w)
+{
+    if (w->cls < 0) {
+        pm_log(pm, FCGIX_PM_LOG_ERR, NULL, getpid(),
+               "cannot start %s: no room for another dynamic app and no "
+               "idle process to stop (-maxProcesses)",
+               w->path);
+        reply(w->fd, "BUSY 5 too many dynamic apps\n");
+        return;
+    }
+    pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[w->cls], getpid(),
+           "cannot start: %d dynamic processes run already and none is "
+           "idle (-maxProcesses)",
+           pm->dyn_live);
+    reply(w->fd, "BUSY 5 -maxProcesses dynamic processes run already\n");
+}
+
 /* Answer a waiting START if its class can take a request now (or never
  * will soon). @return 1 when answered. */
-static int answer_waiter(pm_t *pm, const waiter_t *w, long long now)
+static int answer_waiter(pm_t *pm, waiter_t *w, long long now)
 {
     int left;
 
+    if (w->cls < 0 && take_class(pm, w) != 0) {
+        if (now >= w->deadline) {
+            answer_no_room(pm, w);
+            return 1;
+        }
+        return 0;
+    }
+    if (w->cls == NO_CLASS) {
+        reply(w->fd, "FAIL cannot set up a class for the app\n");
+        return 1;
+    }
+    start_with_room(pm, w->cls);
     if (class_open_slots(pm, w->cls) > 0) {
         reply(w->fd, "OK\n");
         return 1;
@@ -1322,10 +1685,21 @@ static int answer_waiter(pm_t *pm, const waiter_t *w, long long now)
         return 1;
     }
     if (now >= w->deadline) {
-        reply(w->fd, "BUSY 1 no process became ready in time\n");
+        if (class_slots_used(pm, w->cls) == 0 && pm->classes[w->cls].dynamic) {
+            answer_no_room(pm, w);
+        }
+        else {
+            reply(w->fd, "BUSY 1 no process became ready in time\n");
+        }
         return 1;
     }
     return 0;
+}
+
+static void drop_waiter(pm_t *pm, int i)
+{
+    free_copies(&pm->waiters[i]);
+    pm->waiters[i] = pm->waiters[--pm->nwaiters];
 }
 
 static void answer_waiters(pm_t *pm)
@@ -1335,7 +1709,7 @@ static void answer_waiters(pm_t *pm)
 
     while (i < pm->nwaiters) {
         if (answer_waiter(pm, &pm->waiters[i], now)) {
-            pm->waiters[i] = pm->waiters[--pm->nwaiters];
+            drop_waiter(pm, i);
         }
         else {
             i++;
@@ -1343,20 +1717,30 @@ static void answer_waiters(pm_t *pm)
     }
 }
 
-static void wait_for_class(pm_t *pm, int fd, int c)
+/* Answer the START on @fd for class @c (-1: none yet, for @path run as
+ * @user/@group) now, or queue it for at most the start wait. */
+static void wait_for_class(pm_t *pm, int fd, int c, const char *path,
+                           const char *user, const char *group)
 {
     waiter_t w;
 
+    memset(&w, 0, sizeof(w));
     w.fd = fd;
     w.cls = c;
     w.deadline =
         now_ms()
         + (pm->cfg->start_wait_ms > 0 ? pm->cfg->start_wait_ms : WAITER_MS);
+    if (c < 0 && keep_copies(&w, path, user, group) != 0) {
+        reply(fd, "BUSY 1 out of memory\n");
+        return;
+    }
     if (answer_waiter(pm, &w, now_ms())) {
+        free_copies(&w);
         return;
     }
     if (pm->nwaiters == MAX_WAITERS) {
         reply(fd, "BUSY 1 too many requests waiting for a start\n");
+        free_copies(&w);
         return;
     }
     pm->waiters[pm->nwaiters++] = w;
@@ -1395,33 +1779,19 @@ static void handle_start(pm_t *pm, int fd, const char *path, const char *user,
             return;
         }
     }
-    if (c < 0
-        && (pm->cfg->control_path == NULL
-            || (c = dynamic_class(pm, path, user, group)) < 0)) {
-        pm_log(pm, FCGIX_PM_LOG_ERR, NULL, getpid(),
-               "cannot start %s: no room for another dynamic app "
-               "(-maxProcesses)",
-               path);
-        reply(fd, "BUSY 10 too many dynamic apps\n");
+    if (c < 0) {
+        /* A new app: its class now if one is free, else once the wait
+         * has made room (take_class). */
+        wait_for_class(pm, fd, -1, path, user, group);
         return;
     }
+    /* Every process busy or used up: one more, if the limits allow; an
+     * app with none at all gets room made for it (start_with_room). */
     if (class_open_slots(pm, c) == 0 && pm->classes[c].dynamic
-        && backoff_left_s(pm, c) == 0 && grow_class(pm, c) != 0) {
-        int live = 0, i;
-
-        for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
-            live += pm->slots[i].state != FCGIX_SB_EMPTY;
-        }
-        if (live == 0) {
-            pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[c], getpid(),
-                   "cannot start: %d dynamic processes run already "
-                   "(-maxProcesses)",
-                   pm->dyn_live);
-            reply(fd, "BUSY 5 -maxProcesses dynamic processes run already\n");
-            return;
-        }
+        && backoff_left_s(pm, c) == 0 && class_slots_used(pm, c) > 0) {
+        grow_class(pm, c);
     }
-    wait_for_class(pm, fd, c);
+    wait_for_class(pm, fd, c, path, user, group);
 }
 
 /* "STARTAS <user> <group> <path>" */
@@ -1502,9 +1872,13 @@ static long long maintain(pm_t *pm)
 {
     int c;
 
+    reclaim_dead_leases(pm);
     for (c = 0; c < pm->nclasses; c++) {
-        maintain_class(pm, c);
+        if (class_used(pm, c)) {
+            maintain_class(pm, c);
+        }
     }
+    free_unused_classes(pm);
     answer_waiters(pm);
     return start_due(pm);
 }
@@ -1586,6 +1960,9 @@ static void stop_quiet_processes(pm_t *pm, long long drain_start)
         }
     }
     for (c = 0; c < pm->nclasses; c++) {
+        if (!class_used(pm, c)) {
+            continue;
+        }
         if (is_shared(&pm->classes[c])) {
             stop_quiet_shared(pm, c, drain_start, now);
             continue;
@@ -1708,12 +2085,10 @@ static int wait_processes(pm_t *pm, long long deadline)
 
 static void close_control(pm_t *pm)
 {
-    int i;
-
-    for (i = 0; i < pm->nwaiters; i++) {
-        reply(pm->waiters[i].fd, "BUSY 1 the process manager is stopping\n");
+    while (pm->nwaiters > 0) {
+        reply(pm->waiters[0].fd, "BUSY 1 the process manager is stopping\n");
+        drop_waiter(pm, 0);
     }
-    pm->nwaiters = 0;
     if (pm->ctl_fd >= 0) {
         close(pm->ctl_fd);
         pm->ctl_fd = -1;
@@ -1858,7 +2233,7 @@ static int init_pm(pm_t *pm, const fcgix_pm_config_t *cfg)
     pm->sb = cfg->sb;
     pm->parent = getppid();
     pm->ctl_fd = -1;
-    dynamic_room(cfg, &pm->dyn_per_class);
+    pm->dyn_classes = dynamic_room(cfg, &pm->dyn_per_class);
     if (cfg->sb == NULL || (int)cfg->sb->nclasses < nclasses
         || (int)cfg->sb->nslots < nslots) {
         return -1;

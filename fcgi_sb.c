@@ -45,26 +45,40 @@ static int lease_cas(uint64_t *word, uint64_t *expected, uint64_t desired)
                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
-size_t fcgix_sb_size(int nclasses, int nslots)
+static int clamp_holders(int nholders)
 {
-    return sizeof(fcgix_sb_head_t) + (size_t)nclasses * sizeof(fcgix_sb_class_t)
-           + (size_t)nslots * sizeof(fcgix_sb_slot_t);
+    if (nholders < 1) {
+        return 1;
+    }
+    return nholders < FCGIX_SB_MAX_HOLDERS ? nholders : FCGIX_SB_MAX_HOLDERS;
 }
 
-fcgix_sb_t *fcgix_sb_init(fcgix_sb_t *sb, void *mem, int nclasses, int nslots)
+size_t fcgix_sb_size(int nclasses, int nslots, int nholders)
+{
+    return sizeof(fcgix_sb_head_t) + (size_t)nclasses * sizeof(fcgix_sb_class_t)
+           + (size_t)nslots * sizeof(fcgix_sb_slot_t)
+           + (size_t)clamp_holders(nholders) * sizeof(fcgix_sb_holder_t);
+}
+
+fcgix_sb_t *fcgix_sb_init(fcgix_sb_t *sb, void *mem, int nclasses, int nslots,
+                          int nholders)
 {
     fcgix_sb_head_t *head = mem;
     int i;
 
-    memset(mem, 0, fcgix_sb_size(nclasses, nslots));
+    nholders = clamp_holders(nholders);
+    memset(mem, 0, fcgix_sb_size(nclasses, nslots, nholders));
     head->magic = SB_MAGIC;
     head->nclasses = (uint32_t)nclasses;
     head->nslots = (uint32_t)nslots;
+    head->nholders = (uint32_t)nholders;
     sb->head = head;
     sb->classes = (fcgix_sb_class_t *)(head + 1);
     sb->slots = (fcgix_sb_slot_t *)(sb->classes + nclasses);
+    sb->holders = (fcgix_sb_holder_t *)(sb->slots + nslots);
     sb->nclasses = nclasses;
     sb->nslots = nslots;
+    sb->nholders = nholders;
     for (i = 0; i < nslots; i++) {
         sb->slots[i].lease = lease_make(0, -1);
     }
@@ -123,7 +137,29 @@ const char *fcgix_sb_slot_socket(const fcgix_sb_t *sb, int i, char *buf,
     return buf;
 }
 
-int fcgix_sb_find_class(fcgix_sb_t *sb, const char *path)
+/* Whether ready class @k has @path (@len bytes): the generation read
+ * before and after the comparison must be the same even value, or the PM
+ * was changing the class meanwhile (a seqlock read). */
+static int class_has_path(const fcgix_sb_class_t *k, const char *path,
+                          size_t len, uint32_t *gen)
+{
+    uint32_t g = LOAD(&k->gen);
+    int same;
+
+    if ((g & 1) || !LOAD(&k->ready)) {
+        return 0;
+    }
+    /* memcmp over len + 1 bytes stays inside the field, NUL or not */
+    same = memcmp(k->path, path, len + 1) == 0;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (!same || __atomic_load_n(&k->gen, __ATOMIC_RELAXED) != g) {
+        return 0;
+    }
+    *gen = g;
+    return 1;
+}
+
+int fcgix_sb_find_class_gen(fcgix_sb_t *sb, const char *path, uint32_t *gen)
 {
     size_t len = strlen(path);
     int i;
@@ -132,14 +168,51 @@ int fcgix_sb_find_class(fcgix_sb_t *sb, const char *path)
         return -1;
     }
     for (i = 0; i < sb->nclasses; i++) {
-        const fcgix_sb_class_t *c = sb->classes + i;
-
-        /* memcmp over len + 1 bytes stays inside the field, NUL or not */
-        if (LOAD(&c->ready) && memcmp(c->path, path, len + 1) == 0) {
+        if (class_has_path(sb->classes + i, path, len, gen)) {
             return i;
         }
     }
     return -1;
+}
+
+int fcgix_sb_find_class(fcgix_sb_t *sb, const char *path)
+{
+    uint32_t gen;
+
+    return fcgix_sb_find_class_gen(sb, path, &gen);
+}
+
+uint32_t fcgix_sb_class_gen(const fcgix_sb_t *sb, int c)
+{
+    const fcgix_sb_class_t *k = fcgix_sb_class(sb, c);
+
+    return k ? LOAD(&k->gen) : 0;
+}
+
+int fcgix_sb_class_is(const fcgix_sb_t *sb, int c, uint32_t gen)
+{
+    const fcgix_sb_class_t *k = fcgix_sb_class(sb, c);
+
+    return k && LOAD(&k->ready) && LOAD(&k->gen) == gen;
+}
+
+void fcgix_sb_class_begin(fcgix_sb_class_t *k)
+{
+    uint32_t g = LOAD(&k->gen);
+
+    STORE(&k->ready, 0);
+    if ((g & 1) == 0) {
+        STORE(&k->gen, g + 1);
+    }
+    /* the odd generation is seen before any field written after it */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+void fcgix_sb_class_end(fcgix_sb_class_t *k)
+{
+    /* even, and past any value a handler may have read before */
+    STORE(&k->gen, (LOAD(&k->gen) | 1u) + 1u);
+    STORE(&k->ready, 1);
 }
 
 /* The process of the slot has served, or is serving, all it may. */
@@ -323,4 +396,92 @@ void fcgix_sb_close(fcgix_sb_slot_t *s)
 int fcgix_sb_users(const fcgix_sb_slot_t *s)
 {
     return lease_users(LOAD(&s->lease));
+}
+
+/* A holder record's lease word: never 0 for a real lease. */
+static uint64_t holder_what(const fcgix_sb_lease_t *lease)
+{
+    return ((uint64_t)lease->epoch << 32) | ((uint32_t)lease->slot + 1u);
+}
+
+/* Probing from the hint finds a free record when two threads share a
+ * position (an HTTP/2 stream's worker, a module's own thread). */
+#define HOLD_PROBES 16
+
+int fcgix_sb_hold(fcgix_sb_t *sb, unsigned hint, const fcgix_sb_lease_t *lease,
+                  int32_t pid)
+{
+    int i;
+
+    if (lease->slot < 0 || pid <= 0) {
+        return -1;
+    }
+    for (i = 0; i < HOLD_PROBES && i < sb->nholders; i++) {
+        int rec = (int)((hint + (unsigned)i) % (unsigned)sb->nholders);
+        fcgix_sb_holder_t *h = sb->holders + rec;
+        int32_t free_pid = 0;
+
+        if (LOAD(&h->pid) == 0
+            && __atomic_compare_exchange_n(&h->pid, &free_pid, pid, 0,
+                                           __ATOMIC_ACQ_REL,
+                                           __ATOMIC_ACQUIRE)) {
+            STORE(&h->what, holder_what(lease));
+            return rec;
+        }
+    }
+    return -1;
+}
+
+int fcgix_sb_unhold(fcgix_sb_t *sb, int rec, const fcgix_sb_lease_t *lease)
+{
+    fcgix_sb_holder_t *h;
+    uint64_t mine = holder_what(lease);
+    int ours;
+
+    if (rec < 0 || rec >= sb->nholders) {
+        return 1; /* no record: nobody else could give it back */
+    }
+    h = sb->holders + rec;
+    /* Whoever swaps the lease out of the record gives it back: us, or
+     * the PM if it took us for dead. */
+    ours = __atomic_compare_exchange_n(&h->what, &mine, 0, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
+    STORE(&h->pid, 0);
+    return ours;
+}
+
+int32_t fcgix_sb_holder_pid(const fcgix_sb_t *sb, int rec)
+{
+    if (rec < 0 || rec >= sb->nholders) {
+        return 0;
+    }
+    return LOAD(&sb->holders[rec].pid);
+}
+
+int fcgix_sb_holder_take(fcgix_sb_t *sb, int rec, int32_t pid,
+                         fcgix_sb_lease_t *lease)
+{
+    fcgix_sb_holder_t *h;
+    uint64_t what;
+    int32_t expect = pid;
+
+    if (rec < 0 || rec >= sb->nholders || pid <= 0) {
+        return 0;
+    }
+    h = sb->holders + rec;
+    /* Claim the record (-1: neither free nor anyone's) before emptying
+     * it, so that a record taken anew meanwhile is left alone. */
+    if (!__atomic_compare_exchange_n(&h->pid, &expect, -1, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        return 0;
+    }
+    what = __atomic_exchange_n(&h->what, 0, __ATOMIC_ACQ_REL);
+    STORE(&h->pid, 0);
+    if (what == 0) {
+        return 0;
+    }
+    lease->slot = (int)((uint32_t)what - 1u);
+    lease->epoch = (uint32_t)(what >> 32);
+    lease->busy = 0;
+    return 1;
 }

@@ -73,9 +73,14 @@ typedef struct {
     char socket_path[FCGIX_SB_SOCK_MAX];
 } fcgix_sb_slot_t;
 
-/** One application class: a FastCgiServer or a dynamic app. */
+/** One application class: a FastCgiServer or a dynamic app. The PM
+ *  frees a dynamic class once it has no process left and may give its
+ *  index (and slots) to another app: "gen" tells the two apart. */
 typedef struct {
     uint32_t ready;         /**< 0 free; 1 in use (set last by the PM) */
+    uint32_t gen;           /**< PM: odd while the class is free or being
+                                 set up, even while in use; a new value for
+                                 each app the index holds */
     uint32_t kind;          /**< FCGIX_SB_STATIC or FCGIX_SB_DYNAMIC */
     uint32_t nslots;        /**< capacity: -processes or maxClassProcesses */
     uint32_t first_slot;    /**< index of its first slot */
@@ -106,7 +111,21 @@ typedef struct {
     uint32_t waiting_new; /**< handler: requests waiting now for the PM to
                                start an app that has no class yet (a
                                dynamic app's first start; status page) */
+    uint32_t nholders;    /**< capacity (a copy; see fcgix_sb_t) */
 } fcgix_sb_head_t;
+
+/** Who holds a lease: one record per request in flight, taken by the
+ *  handler with its lease and cleared when it gives the lease back, so
+ *  that the PM can give back the leases of an httpd child that died
+ *  mid-request. Input from any process of the User, like the rest. */
+typedef struct {
+    int32_t pid; /**< the holder (an httpd child); 0: record free */
+    uint32_t pad;
+    uint64_t what; /**< the lease: epoch << 32 | (slot + 1); 0: none */
+} fcgix_sb_holder_t;
+
+/** Most holder records a board has (see fcgix_sb_size()). */
+#define FCGIX_SB_MAX_HOLDERS 65536
 
 /**
  * A process's own handle on the board: where it is mapped and how many
@@ -118,19 +137,23 @@ typedef struct {
     fcgix_sb_head_t *head;
     fcgix_sb_class_t *classes;
     fcgix_sb_slot_t *slots;
+    fcgix_sb_holder_t *holders;
     int nclasses;
     int nslots;
+    int nholders;
 } fcgix_sb_t;
 
-/** Bytes needed for a board with these capacities. */
-size_t fcgix_sb_size(int nclasses, int nslots);
+/** Bytes needed for a board with these capacities; @p nholders is
+ *  clamped to 1..FCGIX_SB_MAX_HOLDERS (so is the board's). */
+size_t fcgix_sb_size(int nclasses, int nslots, int nholders);
 
 /**
  * Format a board in @p mem of fcgix_sb_size() bytes and fill the handle
  * @p sb for it.
  * @return @p sb
  */
-fcgix_sb_t *fcgix_sb_init(fcgix_sb_t *sb, void *mem, int nclasses, int nslots);
+fcgix_sb_t *fcgix_sb_init(fcgix_sb_t *sb, void *mem, int nclasses, int nslots,
+                          int nholders);
 
 /** The class at @p i; NULL unless 0 <= i < sb->nclasses. */
 fcgix_sb_class_t *fcgix_sb_class(const fcgix_sb_t *sb, int i);
@@ -154,6 +177,28 @@ const char *fcgix_sb_slot_socket(const fcgix_sb_t *sb, int i, char *buf,
 
 /** The ready class whose path is @p path, or -1. */
 int fcgix_sb_find_class(fcgix_sb_t *sb, const char *path);
+
+/**
+ * As fcgix_sb_find_class(), and set @p gen to the class's generation,
+ * read so that the path compared belongs to it: a lease taken on the
+ * class afterwards is on this app's process if fcgix_sb_class_is() still
+ * holds once the lease is taken.
+ */
+int fcgix_sb_find_class_gen(fcgix_sb_t *sb, const char *path, uint32_t *gen);
+
+/** The generation of class @p c now (0 for a bad index). */
+uint32_t fcgix_sb_class_gen(const fcgix_sb_t *sb, int c);
+
+/** Whether class @p c is ready and still has generation @p gen: the PM
+ *  has not freed it (nor given it to another app) since @p gen was
+ *  read. */
+int fcgix_sb_class_is(const fcgix_sb_t *sb, int c, uint32_t gen);
+
+/** PM: class @p c is about to change hands: not ready, odd generation. */
+void fcgix_sb_class_begin(fcgix_sb_class_t *k);
+
+/** PM: class @p c is set up: even generation, then ready. */
+void fcgix_sb_class_end(fcgix_sb_class_t *k);
 
 /** What a request holds while it uses a slot. */
 typedef struct {
@@ -203,5 +248,35 @@ void fcgix_sb_close(fcgix_sb_slot_t *s);
 
 /** Requests using the slot now; -1 when it is closed. */
 int fcgix_sb_users(const fcgix_sb_slot_t *s);
+
+/**
+ * Handler: record that process @p pid holds @p lease, in the first free
+ * holder record from @p hint on (a few are tried; the hint is the
+ * caller's position among httpd's threads, so records rarely clash).
+ * @return the record's index, -1 when none was free (the lease then
+ *         cannot be given back if @p pid dies)
+ */
+int fcgix_sb_hold(fcgix_sb_t *sb, unsigned hint, const fcgix_sb_lease_t *lease,
+                  int32_t pid);
+
+/**
+ * Handler: clear record @p rec taken by fcgix_sb_hold() for @p lease.
+ * @return 1 when the record still named the lease (the caller gives it
+ *         back), 0 when the PM has given it back already
+ */
+int fcgix_sb_unhold(fcgix_sb_t *sb, int rec, const fcgix_sb_lease_t *lease);
+
+/** The holder pid of record @p rec (0: free or bad index). */
+int32_t fcgix_sb_holder_pid(const fcgix_sb_t *sb, int rec);
+
+/**
+ * PM: take over record @p rec, whose holder @p pid has died: the record
+ * is freed and @p lease set to what it held.
+ * @return 1 with @p lease filled (slot unchecked: the caller checks it
+ *         against its own counts), 0 when the record held no lease or
+ *         was no longer @p pid's
+ */
+int fcgix_sb_holder_take(fcgix_sb_t *sb, int rec, int32_t pid,
+                         fcgix_sb_lease_t *lease);
 
 #endif /* FCGIX_SB_H */

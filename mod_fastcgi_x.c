@@ -35,6 +35,7 @@
 #include "apr_shm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -432,6 +433,19 @@ static pid_t pm_parent_pid;
 static fcgix_sb_t board;
 static pid_t pm_pid;
 
+/* A running PM as httpd's parent knows it: the process, and the read end
+ * of a pipe on which the PM writes one byte before it exits because it
+ * cannot start. Its exit status cannot tell: the MPM hands over the exit
+ * code or the number of the signal that killed it alike, and SIGQUIT is
+ * 3, FCGIX_PM_EXIT_STARTUP. Nothing on the board is trusted for it. */
+typedef struct {
+    apr_proc_t proc;
+    int startup_rd; /* -1 once read */
+} pm_child_t;
+
+/* The current PM's startup_rd, which httpd's children close. */
+static int pm_startup_rd = -1;
+
 static void pm_log(void *baton, int level, const char *msg)
 {
     static const int levels[] = {APLOG_ERR, APLOG_WARNING, APLOG_INFO,
@@ -685,12 +699,32 @@ static fcgix_app_t *configure_dynamic(apr_pool_t *p, server_rec *s,
     return tmpl;
 }
 
+/* Holder records on the board: one per httpd worker thread, from the
+ * MPM's hard limits (fcgix_sb_size() caps the count). */
+static int holder_records(void)
+{
+    int daemons = 0, threads = 0;
+
+    if (ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &daemons) != APR_SUCCESS
+        || daemons < 1) {
+        daemons = 1;
+    }
+    if (ap_mpm_query(AP_MPMQ_HARD_LIMIT_THREADS, &threads) != APR_SUCCESS
+        || threads < 1) {
+        threads = 1;
+    }
+    return (long)daemons * threads < FCGIX_SB_MAX_HOLDERS
+               ? daemons * threads
+               : FCGIX_SB_MAX_HOLDERS;
+}
+
 /* The scoreboard, in anonymous shared memory that httpd's children and
  * the PM inherit; a new one for each configuration generation. */
 static int create_board(apr_pool_t *pconf, server_rec *s)
 {
     int nclasses, nslots = fcgix_pm_board_slots(&pm_cfg, &nclasses);
-    size_t size = fcgix_sb_size(nclasses, nslots);
+    int nholders = holder_records();
+    size_t size = fcgix_sb_size(nclasses, nslots, nholders);
     apr_shm_t *shm;
     apr_status_t rv = apr_shm_create(&shm, size, NULL, pconf);
 
@@ -702,8 +736,8 @@ static int create_board(apr_pool_t *pconf, server_rec *s)
                      size);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    pm_cfg.sb =
-        fcgix_sb_init(&board, apr_shm_baseaddr_get(shm), nclasses, nslots);
+    pm_cfg.sb = fcgix_sb_init(&board, apr_shm_baseaddr_get(shm), nclasses,
+                              nslots, nholders);
     return OK;
 }
 
@@ -833,42 +867,91 @@ static int open_control(apr_pool_t *pconf, server_rec *s, const char *ipc_dir,
 
 static void pm_maint(int reason, void *data, apr_wait_t status);
 
+/* In the PM: tell httpd's parent that it cannot start, then exit. */
+static void pm_exit_startup(int startup_wr)
+{
+    if (write(startup_wr, "!", 1) != 1) {
+        /* the parent then restarts it, once per death */
+    }
+    _exit(FCGIX_PM_EXIT_STARTUP);
+}
+
+/* In the PM, just forked: never returns. */
+static void run_pm_child(apr_pool_t *pconf, server_rec *s, int startup_wr)
+{
+    apr_pool_t *p;
+    int rc;
+
+    apr_pool_create(&p, pconf);
+    /* Its own process group: prefork signals a restart with SIGHUP to
+     * httpd's whole group, which would kill the PM and every app
+     * process at once; httpd's parent tells the PM itself. */
+    setpgid(0, 0);
+    ap_close_listeners();
+    if (ap_run_drop_privileges(p, s) != OK) {
+        pm_exit_startup(startup_wr);
+    }
+    pm_cfg.log = pm_log;
+    pm_cfg.baton = s;
+    rc = fcgix_pm_run(&pm_cfg);
+    if (rc == FCGIX_PM_EXIT_STARTUP) {
+        pm_exit_startup(startup_wr);
+    }
+    _exit(rc);
+}
+
+static apr_status_t close_startup_pipe(void *data)
+{
+    pm_child_t *pc = data;
+
+    if (pc->startup_rd >= 0) {
+        close(pc->startup_rd);
+        if (pm_startup_rd == pc->startup_rd) {
+            pm_startup_rd = -1;
+        }
+        pc->startup_rd = -1;
+    }
+    return APR_SUCCESS;
+}
+
 /* Fork the PM: a direct child of httpd's parent, which restarts it if it
  * dies (apr_proc_other_child). */
 static int start_pm(apr_pool_t *pconf, server_rec *s)
 {
-    apr_proc_t *proc = apr_pcalloc(pconf, sizeof(*proc));
-    apr_status_t rv = apr_proc_fork(proc, pconf);
+    pm_child_t *pc = apr_pcalloc(pconf, sizeof(*pc));
+    apr_status_t rv;
+    int startup[2];
 
-    if (rv == APR_INCHILD) {
-        apr_pool_t *p;
-
-        apr_pool_create(&p, pconf);
-        /* Its own process group: prefork signals a restart with SIGHUP to
-         * httpd's whole group, which would kill the PM and every app
-         * process at once; httpd's parent tells the PM itself. */
-        setpgid(0, 0);
-        ap_close_listeners();
-        if (ap_run_drop_privileges(p, s) != OK) {
-            _exit(FCGIX_PM_EXIT_STARTUP);
-        }
-        pm_cfg.log = pm_log;
-        pm_cfg.baton = s;
-        _exit(fcgix_pm_run(&pm_cfg));
+    if (pipe2(startup, O_CLOEXEC) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                     FCGIX_LOGNO(00430) "cannot make a pipe for the FastCGI "
+                                        "process manager; not starting it");
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
+    rv = apr_proc_fork(&pc->proc, pconf);
+    if (rv == APR_INCHILD) {
+        close(startup[0]);
+        run_pm_child(pconf, s, startup[1]);
+    }
+    close(startup[1]);
     if (rv != APR_INPARENT) {
+        close(startup[0]);
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      FCGIX_LOGNO(00074) "cannot fork the FastCGI process "
                                         "manager");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    apr_proc_other_child_register(proc, pm_maint, proc, NULL, pconf);
-    pm_pid = proc->pid;
-    pm_cfg.sb->head->pm_pid = (uint32_t)proc->pid; /* for display only */
+    fcntl(startup[0], F_SETFL, O_NONBLOCK);
+    pc->startup_rd = pm_startup_rd = startup[0];
+    apr_pool_cleanup_register(pconf, pc, close_startup_pipe,
+                              apr_pool_cleanup_null);
+    apr_proc_other_child_register(&pc->proc, pm_maint, pc, NULL, pconf);
+    pm_pid = pc->proc.pid;
+    pm_cfg.sb->head->pm_pid = (uint32_t)pc->proc.pid; /* for display only */
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                  FCGIX_LOGNO(00075) "FastCGI process manager started "
                                     "(pid %d, %d static application%s)",
-                 (int)proc->pid, pm_cfg.napps, pm_cfg.napps == 1 ? "" : "s");
+                 (int)pc->proc.pid, pm_cfg.napps, pm_cfg.napps == 1 ? "" : "s");
     return OK;
 }
 
@@ -912,38 +995,49 @@ static apr_status_t stop_pm(void *data)
     return APR_SUCCESS;
 }
 
+/* Whether the PM of @pc said it cannot start (its byte is in the pipe
+ * before it exits); the pipe is closed either way. */
+static int pm_said_startup_failed(pm_child_t *pc)
+{
+    char c;
+    int said = pc->startup_rd >= 0 && read(pc->startup_rd, &c, 1) == 1;
+
+    close_startup_pipe(pc);
+    return said;
+}
+
 /* httpd's parent learns that the PM died: start it again, unless httpd
  * is stopping or the PM said it cannot work at all. */
 static void pm_maint(int reason, void *data, apr_wait_t status)
 {
-    apr_proc_t *proc = data;
-    int stopping;
+    pm_child_t *pc = data;
+    int stopping, startup_failed;
 
+    (void)status; /* an exit code and a signal number look alike */
     if (reason != APR_OC_REASON_DEATH && reason != APR_OC_REASON_LOST) {
         return;
     }
     apr_proc_other_child_unregister(data);
-    if (pm_pid == proc->pid) {
+    startup_failed = pm_said_startup_failed(pc);
+    if (pm_pid == pc->proc.pid) {
         pm_pid = 0; /* reaped: its pid may be reused by anyone */
     }
     if (ap_mpm_query(AP_MPMQ_MPM_STATE, &stopping) == APR_SUCCESS
         && stopping == AP_MPMQ_STOPPING) {
         return;
     }
-    /* The MPM hands over the exit code itself (apr_proc_wait's), not a
-     * raw wait() status: no WEXITSTATUS here. */
-    if (reason == APR_OC_REASON_DEATH && status == FCGIX_PM_EXIT_STARTUP) {
+    if (startup_failed) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, pm_server,
                      FCGIX_LOGNO(00076) "FastCGI process manager (pid %d) "
                                         "could not start; not restarting it",
-                     (int)proc->pid);
+                     (int)pc->proc.pid);
         pm_cfg.sb->head->pm_pid = 0;
         return;
     }
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, pm_server,
                  FCGIX_LOGNO(00077) "FastCGI process manager (pid %d) died; "
                                     "starting a new one",
-                 (int)proc->pid);
+                 (int)pc->proc.pid);
     start_pm(pm_server->process->pconf, pm_server);
 }
 
@@ -1010,6 +1104,10 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
 {
     close_control(NULL); /* only the PM accepts on it */
+    if (pm_startup_rd >= 0) {
+        close(pm_startup_rd); /* the parent's alone */
+        pm_startup_rd = -1;
+    }
     if (app_registry) {
         fcgix_conns_child_init(pchild, app_registry, s);
     }

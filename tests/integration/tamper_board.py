@@ -36,12 +36,14 @@ class Head(ctypes.Structure):
     _fields_ = [("magic", ctypes.c_uint32), ("nclasses", ctypes.c_uint32),
                 ("nslots", ctypes.c_uint32), ("pm_pid", ctypes.c_uint32),
                 ("pm_started_ms", ctypes.c_int64),
-                ("waiting_new", ctypes.c_uint32)]
+                ("waiting_new", ctypes.c_uint32),
+                ("nholders", ctypes.c_uint32)]
 
 
 class Class(ctypes.Structure):
     """fcgix_sb_class_t (fcgi_sb.h)."""
-    _fields_ = [("ready", ctypes.c_uint32), ("kind", ctypes.c_uint32),
+    _fields_ = [("ready", ctypes.c_uint32), ("gen", ctypes.c_uint32),
+                ("kind", ctypes.c_uint32),
                 ("nslots", ctypes.c_uint32), ("first_slot", ctypes.c_uint32),
                 ("more_wanted", ctypes.c_uint32),
                 ("update_wanted", ctypes.c_uint32),

@@ -294,13 +294,16 @@ def test_failing_app_shows_backoff_and_failures(httpd):
     assert procs[0]["state"] == "backoff" and procs[0]["pid"] == "0"
 
 
-def wait_while_pm_stopped(srv, pm, path, waiting_of):
-    """Stop the PM (SIGSTOP), GET path in a thread, which then waits for
-    the PM's answer to its START, and return the status JSON once
-    waiting_of(doc) is 1; then let the PM go on and check the request is
-    served and nothing is counted as waiting any more."""
+def wait_while_pm_stopped(srv, pm, path, waiting_of, first=None):
+    """Stop the PM (SIGSTOP), call first() if given, GET path in a thread,
+    which then waits for the PM's answer to its START, and return the
+    status JSON once waiting_of(doc) is 1; then let the PM go on and
+    check the request is served and nothing is counted as waiting any
+    more."""
     os.kill(pm, signal.SIGSTOP)
     try:
+        if first:
+            first()
         t, box = in_thread(srv.get, path)
         doc = conftest.wait_for(
             lambda: (lambda d: d if waiting_of(d) == 1 else None)(
@@ -318,17 +321,18 @@ def wait_while_pm_stopped(srv, pm, path, waiting_of):
 def test_waiting_requests_are_counted(httpd):
     """A request waiting for the PM to start a process is counted: on the
     board for a dynamic app's first start (it has no class yet), on its
-    class once it has one (here after its process was stopped for
-    idling). The PM is held with SIGSTOP to make the wait last. Waits
-    for a first start belong to no host yet: only a page with
-    FastCgiStatusShowAll On counts them."""
+    class once it has one (here: its only process has served its
+    -max-requests, and the PM has not replaced it yet; a class whose
+    process is stopped for idling is freed). The PM is held with SIGSTOP
+    to make the wait last. Waits for a first start belong to no host yet:
+    only a page with FastCgiStatusShowAll On counts them."""
     srv = httpd()
     dyn = srv.docroot / "dyn"
     dyn.mkdir(mode=0o755)
     install(conftest.RESPONDER, dyn / "d.fcgi")
     srv.extra_conf = "\n".join([
         dynamic_dir_conf(dyn),
-        "FastCgiConfig -minProcesses 0 -killInterval 1 -startTimeout 20",
+        "FastCgiConfig -minProcesses 0 -max-requests 2 -startTimeout 20",
         "FastCgiStatusShowAll On",
         STATUS_CONF])
     start(srv)
@@ -337,13 +341,12 @@ def test_waiting_requests_are_counted(httpd):
         srv, pm, "/dyn/d.fcgi",
         lambda d: d["process_manager"]["waiting_first_start"])
     app = dyn / "d.fcgi"
-    assert conftest.wait_for(
-        lambda: class_of(status_json(srv), app)["processes"] == 0, 10, 0.2)
     doc = wait_while_pm_stopped(
         srv, pm, "/dyn/d.fcgi",
-        lambda d: class_of(d, app)["waiting"])
+        lambda d: class_of(d, app)["waiting"],
+        first=lambda: srv.get("/dyn/d.fcgi"))   # its 2nd, the last
     assert doc["process_manager"]["waiting_first_start"] == 0
-    assert class_of(status_json(srv), app)["requests"] == 2
+    assert class_of(status_json(srv), app)["requests"] == 3
 
 
 # --- escaping, methods, mod_status -------------------------------------------

@@ -53,6 +53,8 @@
 static char responder_path[4096];
 #define RESPONDER ((const char *)responder_path)
 #define MAXPIDS 64
+/* Holder records on the test boards (httpd's worker threads). */
+#define TEST_HOLDERS 32
 
 typedef struct {
     char dir[64];
@@ -219,8 +221,8 @@ static int run_one(const fcgix_pm_app_t *app, int *logfd)
     cfg.log = log_to_fd;
     cfg.baton = logfd;
     nslots = fcgix_pm_board_slots(&cfg, &nclasses);
-    mem = calloc(1, fcgix_sb_size(nclasses, nslots));
-    cfg.sb = fcgix_sb_init(&board, mem, nclasses, nslots);
+    mem = calloc(1, fcgix_sb_size(nclasses, nslots, TEST_HOLDERS));
+    cfg.sb = fcgix_sb_init(&board, mem, nclasses, nslots, TEST_HOLDERS);
     rc = fcgix_pm_run(&cfg);
     free(mem); /* valgrind checks the PM's own frees, not ours */
     return rc;
@@ -855,11 +857,11 @@ static fcgix_sb_t *map_board(fixture_t *fx, int nclasses, int nslots)
 {
     void *mem;
 
-    fx->sb_size = fcgix_sb_size(nclasses, nslots);
+    fx->sb_size = fcgix_sb_size(nclasses, nslots, TEST_HOLDERS);
     mem = mmap(NULL, fx->sb_size, PROT_READ | PROT_WRITE,
                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(mem != MAP_FAILED);
-    fx->sb = fcgix_sb_init(&fx->board, mem, nclasses, nslots);
+    fx->sb = fcgix_sb_init(&fx->board, mem, nclasses, nslots, TEST_HOLDERS);
     return fx->sb;
 }
 
@@ -1358,6 +1360,78 @@ static void test_sb_max_requests(void **state)
     assert_false(fcgix_sb_slot_available(fx->sb, 0, 0));
 }
 
+/* A class index that passes to another app: a path matched before must
+ * not count once the PM has freed the class or set it up anew. */
+static void test_sb_class_generation(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_class_t *k;
+    uint32_t gen, gen2;
+
+    board_class(fx, 1);
+    k = fcgix_sb_class(fx->sb, 0);
+    assert_int_equal(fcgix_sb_find_class_gen(fx->sb, "/srv/app", &gen), 0);
+    assert_true(fcgix_sb_class_is(fx->sb, 0, gen));
+    fcgix_sb_class_begin(k); /* freed: not found, old generation void */
+    assert_int_equal(k->ready, 0);
+    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/app"), -1);
+    assert_false(fcgix_sb_class_is(fx->sb, 0, gen));
+    strcpy(k->path, "/srv/other");
+    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/other"), -1);
+    fcgix_sb_class_end(k); /* another app now */
+    assert_int_equal(fcgix_sb_find_class_gen(fx->sb, "/srv/other", &gen2), 0);
+    assert_true(gen2 != gen && (gen2 & 1) == 0);
+    assert_false(fcgix_sb_class_is(fx->sb, 0, gen));
+    assert_true(fcgix_sb_class_is(fx->sb, 0, gen2));
+    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/app"), -1);
+    /* the same app again gets a new generation too */
+    fcgix_sb_class_begin(k);
+    strcpy(k->path, "/srv/app");
+    fcgix_sb_class_end(k);
+    assert_int_equal(fcgix_sb_find_class_gen(fx->sb, "/srv/app", &gen2), 0);
+    assert_true(gen2 != gen);
+}
+
+/* Holder records: taken from the hint on (past a taken one), cleared by
+ * the holder, or emptied by the PM for a dead holder, in which case the
+ * holder must not give the lease back a second time. */
+static void test_sb_holders(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_lease_t l0, l1, got;
+    int r0, r1;
+
+    board_class(fx, 2);
+    open_all(fx, 2);
+    take(fx, 0, &l0);
+    take(fx, 0, &l1);
+    r0 = fcgix_sb_hold(fx->sb, TEST_HOLDERS - 1, &l0, 1000);
+    r1 = fcgix_sb_hold(fx->sb, TEST_HOLDERS - 1, &l1, 1001);
+    assert_int_equal(r0, TEST_HOLDERS - 1);
+    assert_int_equal(r1, 0); /* probed past the taken one, wrapping */
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, r0), 1000);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, r1), 1001);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, TEST_HOLDERS), 0);
+    assert_int_equal(fcgix_sb_hold(fx->sb, 0, &l0, 0), -1); /* no pid */
+
+    /* the holder gives back: the record is free again */
+    assert_int_equal(fcgix_sb_unhold(fx->sb, r0, &l0), 1);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, r0), 0);
+    assert_int_equal(fcgix_sb_holder_take(fx->sb, r0, 1000, &got), 0);
+
+    /* the PM takes a dead holder's record: only for that pid */
+    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 999, &got), 0);
+    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 1001, &got), 1);
+    assert_int_equal(got.slot, l1.slot);
+    assert_int_equal(got.epoch, l1.epoch);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, r1), 0);
+    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 1001, &got), 0);
+    /* a holder that was only thought dead does not give it back again */
+    assert_int_equal(fcgix_sb_unhold(fx->sb, r1, &l1), 0);
+    /* no record: the holder always gives back */
+    assert_int_equal(fcgix_sb_unhold(fx->sb, -1, &l1), 1);
+}
+
 /* ------------------------------------------------------------------ */
 /* Dynamic apps through the control socket                             */
 /* ------------------------------------------------------------------ */
@@ -1579,6 +1653,126 @@ static void test_max_processes_after_failed_bind(void **state)
     raise_flag(fx, &fcgix_sb_class(fx->sb, cb)->more_wanted);
     sleep_ms(500);
     assert_int_equal(children_of(fx->pm, NULL, 0), 3);
+}
+
+/* Dynamic classes are freed when their last process is gone (here:
+ * idle-stopped), and their index, slots and socket names go to the next
+ * app: more distinct apps than -maxProcesses over time all start. */
+static void test_dynamic_class_reuse(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    char a[160], b[160], c[160], body[4096];
+    uint32_t gen_a, first_a, first_b;
+    int ca, cb, cc;
+
+    snprintf(a, sizeof(a), "%s/app_a", fx->dir);
+    snprintf(b, sizeof(b), "%s/app_b", fx->dir);
+    snprintf(c, sizeof(c), "%s/app_c", fx->dir);
+    copy_app(a);
+    copy_app(b);
+    copy_app(c);
+    dyn_config(fx, &cfg, 1, 2); /* room for two classes */
+    cfg.kill_interval_ms = 500;
+    cfg.min_processes = 0;
+    start_pm_cfg(fx, &cfg);
+    ca = start_ok(fx, a);
+    cb = start_ok(fx, b);
+    gen_a = fcgix_sb_class(fx->sb, ca)->gen;
+    first_a = fcgix_sb_class(fx->sb, ca)->first_slot;
+    first_b = fcgix_sb_class(fx->sb, cb)->first_slot;
+    assert_true(wait_log(fx, "its class is free for another app", 2, 5000));
+    assert_int_equal(fcgix_sb_find_class(fx->sb, a), -1);
+    assert_int_equal(fcgix_sb_find_class(fx->sb, b), -1);
+    assert_false(fcgix_sb_class_is(fx->sb, ca, gen_a));
+
+    cc = start_ok(fx, c); /* a third app, with two classes */
+    assert_true(cc == ca || cc == cb);
+    assert_int_equal(fcgix_sb_class(fx->sb, cc)->first_slot,
+                     cc == ca ? first_a : first_b);
+    assert_true(wait_open(fx, slot_of(fx, cc, 0), 0, 1000) > 0);
+    fcgi_get(slot_of(fx, cc, 0)->socket_path, body, sizeof(body));
+    assert_non_null(strstr(body, "hello"));
+    assert_true(start_ok(fx, a) >= 0); /* and the first one again */
+    assert_int_equal(log_count(fx, "too many dynamic apps"), 0);
+}
+
+/* Read the answer to a START sent on @p fd, within @p timeout_ms. */
+static void read_answer(int fd, char *out, size_t cap, long timeout_ms)
+{
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    ssize_t n = 0;
+
+    out[0] = '\0';
+    if (poll(&pfd, 1, (int)timeout_ms) > 0
+        && (n = read(fd, out, cap - 1)) > 0) {
+        out[n] = '\0';
+        out[strcspn(out, "\n")] = '\0';
+    }
+    close(fd);
+}
+
+/* At -maxProcesses a new app gets the room of the least recently used
+ * idle process of another app; with none idle its START waits (bounded)
+ * and then gets BUSY, or OK if a process becomes idle in time. */
+static void test_lru_eviction(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_sb_lease_t l, lb, lc;
+    char a[160], b[160], c[160], line[200], answer[256];
+    pid_t pa, pb, pc;
+    long long t0;
+    int ca, cb, cc, fd;
+
+    snprintf(a, sizeof(a), "%s/app_a", fx->dir);
+    snprintf(b, sizeof(b), "%s/app_b", fx->dir);
+    snprintf(c, sizeof(c), "%s/app_c", fx->dir);
+    copy_app(a);
+    copy_app(b);
+    copy_app(c);
+    dyn_config(fx, &cfg, 1, 2); /* no idle reaping */
+    cfg.start_wait_ms = 1500;
+    start_pm_cfg(fx, &cfg);
+    ca = start_ok(fx, a);
+    pa = wait_open(fx, slot_of(fx, ca, 0), 0, 1000);
+    take(fx, ca, &l);
+    give(fx, &l);
+    sleep_ms(20);
+    cb = start_ok(fx, b);
+    pb = wait_open(fx, slot_of(fx, cb, 0), 0, 1000);
+    take(fx, cb, &l);
+    give(fx, &l); /* b used last: a is the least recently used */
+
+    cc = start_ok(fx, c);
+    pc = wait_open(fx, slot_of(fx, cc, 0), 0, 1000);
+    assert_true(pa > 0 && pb > 0 && pc > 0);
+    assert_true(wait_gone(pa, 3000));
+    assert_false(gone(pb));
+    assert_int_equal(log_count(fx, "making room for another app"), 1);
+
+    /* Nothing idle: the START for a waits start_wait_ms, then BUSY. */
+    take(fx, cb, &lb);
+    take(fx, cc, &lc);
+    t0 = now_ms();
+    start_cmd(fx, a, answer, sizeof(answer));
+    assert_int_equal(strncmp(answer, "BUSY 5 ", 7), 0);
+    assert_true(now_ms() - t0 >= cfg.start_wait_ms - 200);
+    assert_false(gone(pb));
+    assert_false(gone(pc));
+
+    /* c becomes idle while a START waits: it makes room for a. */
+    snprintf(line, sizeof(line), "START %s\n", a);
+    fd = connect_ctl(fx);
+    assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+    sleep_ms(300);
+    give(fx, &lc);
+    read_answer(fd, answer, sizeof(answer), 3000);
+    assert_string_equal(answer, "OK");
+    assert_true(wait_gone(pc, 3000));
+    assert_false(gone(pb));
+    assert_int_equal(log_count(fx, "making room for another app"), 2);
+    give(fx, &lb);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1853,6 +2047,54 @@ static void test_sigterm_cuts_graceful_drain(void **state)
     assert_true(wait_gone(pid, 1000));
 }
 
+/* An httpd child that dies holding a lease (kill -9 mid-request) never
+ * gives it back: the PM does, from the holder record, and only for a
+ * holder that is gone. */
+static void test_dead_holder_lease(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    fcgix_sb_lease_t mine;
+    fcgix_sb_slot_t *s;
+    long long end;
+    pid_t pid, holder;
+    int rec, st;
+
+    start_static(fx, &cfg, &app, 1, 8000, &pid);
+    s = fcgix_sb_slot(fx->sb, 0);
+    holder = fork();
+    assert_true(holder >= 0);
+    if (holder == 0) { /* takes a lease and dies with it */
+        fcgix_sb_lease_t l;
+
+        _exit(fcgix_sb_acquire(fx->sb, 0, &l) != 0
+              || fcgix_sb_hold(fx->sb, 3, &l, (int32_t)getpid()) != 3);
+    }
+    assert_int_equal(waitpid(holder, &st, 0), holder);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(fcgix_sb_users(s), 1);
+    take(fx, 0, &mine); /* a live holder: us */
+    rec = fcgix_sb_hold(fx->sb, 3, &mine, (int32_t)getpid());
+    assert_int_equal(rec, 4);
+    end = now_ms() + 3000;
+    while (fcgix_sb_users(s) != 1 && now_ms() < end) {
+        sleep_ms(20);
+    }
+    assert_int_equal(fcgix_sb_users(s), 1);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, 3), 0);
+    assert_true(wait_log(fx, "died during a request to it", 1, 1000));
+    sleep_ms(1200); /* another look: ours stays */
+    assert_int_equal(fcgix_sb_users(s), 1);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, rec), getpid());
+    assert_int_equal(log_count(fx, "died during a request to it"), 1);
+    /* given back by us, a graceful stop does not wait for the drain */
+    assert_int_equal(fcgix_sb_unhold(fx->sb, rec, &mine), 1);
+    give(fx, &mine);
+    assert_int_equal(kill(fx->pm, SIGUSR1), 0);
+    expect_exit0(fx, 4000);
+}
+
 /* ------------------------------------------------------------------ */
 /* The control socket: signals, back-off answers                       */
 /* ------------------------------------------------------------------ */
@@ -2044,6 +2286,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sb_request_counts, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sb_max_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_class_generation, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sb_holders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dynamic_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dynamic_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scale_up, setup, teardown),
@@ -2068,6 +2313,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_control_line_survives_signal,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_board_tamper, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dynamic_class_reuse, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_holder_lease, setup,
+                                        teardown),
     };
 
     /* Orphans of a test come back to us, so teardown can reap them. */
