@@ -1400,6 +1400,7 @@ static int read_control_line(int fd, char *buf, size_t size)
     struct pollfd pfd;
     size_t len = 0;
     ssize_t n;
+    char *nl;
 
     pfd.fd = fd;
     pfd.events = POLLIN;
@@ -1417,8 +1418,13 @@ static int read_control_line(int fd, char *buf, size_t size)
         }
         len += (size_t)n;
         buf[len] = '\0';
-        if (memchr(buf, '\n', len)) {
-            *strchr(buf, '\n') = '\0';
+        if ((nl = memchr(buf, '\n', len)) != NULL) {
+            /* A NUL before the newline would cut the line short: no
+             * requester sends one, so refuse the line. */
+            if (memchr(buf, '\0', (size_t)(nl - buf)) != NULL) {
+                return -1;
+            }
+            *nl = '\0';
             return 0;
         }
     }

@@ -1941,6 +1941,47 @@ static void test_start_backoff_answer(void **state)
     assert_true(k->failed_starts >= 2);
 }
 
+/* A control line with a NUL before its newline: the PM refuses it (closes
+ * the connection without an answer) and lives on; before the fix it
+ * crashed on it, and every app died with it. */
+static void test_control_nul_line(void **state)
+{
+    static const char tail[] = "\0/junk\n";
+    fixture_t *fx = *state;
+    char line[sizeof(responder_path) + 16], answer[256];
+    fcgix_pm_config_t cfg;
+    size_t len;
+    pid_t app;
+    int c, fd;
+
+    dyn_config(fx, &cfg, 1, 4);
+    start_pm_cfg(fx, &cfg);
+    c = start_ok(fx, RESPONDER);
+    app = wait_open(fx, slot_of(fx, c, 0), 0, 1000);
+    assert_true(app > 0);
+    len = (size_t)snprintf(line, sizeof(line), "START %s", RESPONDER);
+    memcpy(line + len, tail, sizeof(tail) - 1);
+    len += sizeof(tail) - 1;
+    fd = connect_ctl(fx);
+    assert_int_equal(write(fd, line, len), (ssize_t)len);
+    answer[0] = '\0';
+    {
+        struct pollfd pfd = { fd, POLLIN, 0 };
+        ssize_t n = 0;
+
+        if (poll(&pfd, 1, 3000) > 0) {
+            n = read(fd, answer, sizeof(answer) - 1);
+        }
+        answer[n > 0 ? n : 0] = '\0';
+    }
+    close(fd);
+    assert_string_equal(answer, ""); /* refused: no answer */
+    assert_int_equal(wait_exit(fx->pm, 300), -1); /* the PM lives */
+    assert_int_equal(start_ok(fx, RESPONDER), c);
+    assert_int_equal(slot_pid(slot_of(fx, c, 0)), app); /* same process */
+    assert_false(gone(app));
+}
+
 /* Absolute path of the test app, or exit with a message saying what is
  * missing. */
 static void find_responder(void)
@@ -2008,11 +2049,16 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_control_line_survives_signal,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_control_nul_line, setup,
+                                        teardown),
     };
 
     /* Orphans of a test come back to us, so teardown can reap them. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     signal(SIGPIPE, SIG_IGN);
     find_responder();
+    if (getenv("PM_TEST_FILTER")) { /* e.g. "test_control_*" */
+        cmocka_set_test_filter(getenv("PM_TEST_FILTER"));
+    }
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
