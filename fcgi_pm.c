@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fcgi_ctl.h"
 #include "fcgi_pm.h"
 
 #define TICK_MS 1000
@@ -82,6 +83,24 @@ typedef struct {
     long long deadline;
 } waiter_t;
 
+/* A control connection whose request line is not complete yet. */
+typedef struct {
+    int fd; /* -1: free */
+    long pid, uid;
+    unsigned long long seq; /* order of arrival */
+    long long deadline;     /* ms, monotonic: closed then */
+    size_t len;
+    char buf[FCGIX_CTL_REQUEST_MAX];
+} client_t;
+
+/* Why control clients were turned away; see note_refusal(). */
+enum { REFUSE_STRANGER, REFUSE_FULL, REFUSE_LATE, REFUSE_BAD, NREFUSALS };
+
+typedef struct {
+    long long last_ms;      /* when one was last logged; 0: never */
+    unsigned long unlogged; /* refused since, not logged */
+} refusal_t;
+
 typedef struct {
     const fcgix_pm_config_t *cfg;
     fcgix_sb_t *sb;
@@ -97,6 +116,14 @@ typedef struct {
     waiter_t waiters[MAX_WAITERS];
     int nwaiters;
     pid_t parent;
+    uid_t uid;                     /* ours: the User (or root in tests) */
+    client_t *clients;             /* FCGIX_PM_CONTROL_CLIENTS of them */
+    unsigned long long client_seq; /* clients admitted so far */
+    refusal_t refusals[NREFUSALS];
+    long long accept_paused; /* ms: out of descriptors until then */
+    struct pollfd *pfds;     /* the poll set, rebuilt each pass */
+    int *pfd_owner;          /* what each entry serves (client index) */
+    int npfds;
 } pm_t;
 
 static int class_of_slot(const pm_t *pm, int i);
@@ -1215,19 +1242,57 @@ static long long start_due(pm_t *pm)
 /* Control socket                                                      */
 /* ------------------------------------------------------------------ */
 
-static void reply(int fd, const char *fmt, ...)
+/* The answer is the last thing said on a connection: send it (never
+ * blocking: the requester reads it at once or has given up) and close. */
+static void send_answer(int fd, const char *line, long n)
 {
-    char line[256];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
     if (n > 0 && send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         /* the requester gave up; nothing to do */
     }
     close(fd);
+}
+
+static void reply_ok(int fd)
+{
+    char line[FCGIX_CTL_ANSWER_MAX];
+
+    send_answer(fd, line, fcgix_ctl_put_ok(line, sizeof(line)));
+}
+
+/* BUSY (@secs >= 0) or FAIL (@secs < 0) with the reason @fmt, cut to
+ * the longest reason. Paths in reasons come from parsed requests, so
+ * they hold no control byte; should a reason still be refused, a fixed
+ * one is sent rather than nothing. */
+static void reply_why(int fd, int secs, const char *fmt, va_list ap)
+{
+    char why[FCGIX_CTL_WHY_MAX + 1], line[FCGIX_CTL_ANSWER_MAX];
+    long n;
+
+    vsnprintf(why, sizeof(why), fmt, ap);
+    n = secs >= 0 ? fcgix_ctl_put_busy(line, sizeof(line), secs, why)
+                  : fcgix_ctl_put_fail(line, sizeof(line), why);
+    if (n < 0) {
+        n = fcgix_ctl_put_fail(line, sizeof(line), "unprintable reason");
+    }
+    send_answer(fd, line, n);
+}
+
+static void reply_busy(int fd, int secs, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    reply_why(fd, secs, fmt, ap);
+    va_end(ap);
+}
+
+static void reply_fail(int fd, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    reply_why(fd, -1, fmt, ap);
+    va_end(ap);
 }
 
 /* Seconds until the earliest restart of class @c, at least 1; 0 when
@@ -1259,17 +1324,16 @@ static int answer_waiter(pm_t *pm, const waiter_t *w, long long now)
     int left;
 
     if (class_open_slots(pm, w->cls) > 0) {
-        reply(w->fd, "OK\n");
+        reply_ok(w->fd);
         return 1;
     }
     left = backoff_left_s(pm, w->cls);
     if (left > 1) {
-        reply(w->fd, "BUSY %d the app is backing off after failed starts\n",
-              left);
+        reply_busy(w->fd, left, "the app is backing off after failed starts");
         return 1;
     }
     if (now >= w->deadline) {
-        reply(w->fd, "BUSY 1 no process became ready in time\n");
+        reply_busy(w->fd, 1, "no process became ready in time");
         return 1;
     }
     return 0;
@@ -1303,7 +1367,7 @@ static void wait_for_class(pm_t *pm, int fd, int c)
         return;
     }
     if (pm->nwaiters == MAX_WAITERS) {
-        reply(fd, "BUSY 1 too many requests waiting for a start\n");
+        reply_busy(fd, 1, "too many requests waiting for a start");
         return;
     }
     pm->waiters[pm->nwaiters++] = w;
@@ -1341,7 +1405,7 @@ static void handle_start(pm_t *pm, int fd, const char *path, const char *user,
     if (c < 0 || pm->classes[c].dynamic) {
         bad = check_executable(path);
         if (bad) {
-            reply(fd, "FAIL %s: %s\n", path, bad);
+            reply_fail(fd, "%s: %s", path, bad);
             return;
         }
     }
@@ -1352,7 +1416,7 @@ static void handle_start(pm_t *pm, int fd, const char *path, const char *user,
                "cannot start %s: no room for another dynamic app "
                "(-maxProcesses)",
                path);
-        reply(fd, "BUSY 10 too many dynamic apps\n");
+        reply_busy(fd, 10, "too many dynamic apps");
         return;
     }
     if (class_open_slots(pm, c) == 0 && pm->classes[c].dynamic
@@ -1369,86 +1433,312 @@ static void handle_start(pm_t *pm, int fd, const char *path, const char *user,
                    "cannot start: %d dynamic processes run already "
                    "(-maxProcesses)",
                    pm->dyn_live);
-            reply(fd, "BUSY 5 -maxProcesses dynamic processes run already\n");
+            reply_busy(fd, 5, "-maxProcesses dynamic processes run already");
             return;
         }
     }
     wait_for_class(pm, fd, c);
 }
 
-/* "STARTAS <user> <group> <path>" */
-static void start_as(pm_t *pm, int fd, char *args)
-{
-    char *user = args, *group, *path;
+/* ------------------------------------------------------------------ */
+/* Control clients                                                     */
+/* ------------------------------------------------------------------ */
 
-    group = strchr(user, ' ');
-    path = group ? strchr(group + 1, ' ') : NULL;
-    if (path == NULL) {
-        reply(fd, "FAIL malformed STARTAS\n");
+/* Each connection is served from the main loop with a buffer and a
+ * deadline of its own, so that no client (an idle one, one that sends
+ * half a line, a flood of them) delays a start, a reap or another
+ * client. Anyone of the User can connect, so refusals are logged at
+ * most once per REFUSAL_LOG_MS and reason, with a count of the others. */
+#define REFUSAL_LOG_MS 10000
+/* Connections taken per pass: the backlog is 128. */
+#define ACCEPT_BATCH 256
+/* Out of descriptors: leave the queued connections there this long. */
+#define ACCEPT_PAUSE_MS 100
+/* read_client(): the client closed or failed before a complete line. */
+#define CLIENT_GONE (-1000)
+
+static void note_refusal(pm_t *pm, int why, const char *fmt, ...)
+{
+    refusal_t *r = &pm->refusals[why];
+    long long now = now_ms();
+    char msg[400];
+    va_list ap;
+
+    if (r->last_ms != 0 && now - r->last_ms < REFUSAL_LOG_MS) {
+        r->unlogged++;
         return;
     }
-    *group++ = '\0';
-    *path++ = '\0';
-    handle_start(pm, fd, path, user, group);
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (r->unlogged > 0) {
+        pm_log(pm, FCGIX_PM_LOG_WARN, NULL, getpid(),
+               "control socket: %s (and %lu more like it not logged; "
+               "one line per %d s)",
+               msg, r->unlogged, REFUSAL_LOG_MS / 1000);
+    }
+    else {
+        pm_log(pm, FCGIX_PM_LOG_WARN, NULL, getpid(), "control socket: %s",
+               msg);
+    }
+    r->last_ms = now;
+    r->unlogged = 0;
 }
 
-/* Read one line from a fresh control connection; the requester writes
- * it at once, so wait briefly only. */
-static int read_control_line(int fd, char *buf, size_t size)
+/* Read what client @c has sent so far. @return the parser's result, or
+ * CLIENT_GONE when it closed (or failed) before a complete line. */
+static long read_client(client_t *c, fcgix_ctl_request_t *req)
 {
-    long long deadline = now_ms() + FCGIX_PM_CONTROL_READ_MS, left;
-    struct pollfd pfd;
-    size_t len = 0;
     ssize_t n;
-    char *nl;
+    long rc;
 
-    pfd.fd = fd;
-    pfd.events = POLLIN;
-    /* SIGCHLD interrupts poll() and recv() (no SA_RESTART): carry on. */
-    while (len < size - 1 && (left = deadline - now_ms()) > 0) {
-        if (poll(&pfd, 1, (int)left) <= 0) {
-            continue;
+    /* The buffer holds the longest line: when it is full, the parser
+     * says FCGIX_CTL_ELONG, so recv() is never asked for 0 bytes. */
+    do {
+        n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, MSG_DONTWAIT);
+        if (n > 0) {
+            c->len += (size_t)n;
         }
-        n = recv(fd, buf + len, size - 1 - len, MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
-            return -1;
+        rc = fcgix_ctl_parse_request(c->buf, c->len, req);
+    } while (rc == FCGIX_CTL_AGAIN && (n > 0 || (n < 0 && errno == EINTR)));
+    if (rc == FCGIX_CTL_AGAIN && (n == 0 || errno != EAGAIN)) {
+        return CLIENT_GONE;
+    }
+    return rc;
+}
+
+static void run_request(pm_t *pm, int fd, const fcgix_ctl_request_t *req)
+{
+    switch (req->verb) {
+    case FCGIX_CTL_START:
+        handle_start(pm, fd, req->path, NULL, NULL);
+        break;
+    case FCGIX_CTL_STARTAS:
+        handle_start(pm, fd, req->path, req->user, req->group);
+        break;
+    default:
+        close(fd); /* TICK: the maintenance pass follows */
+    }
+}
+
+/* Client @c may have sent more: act on its line once complete. A line
+ * that cannot be parsed gets FAIL with the defect, then the connection
+ * is closed; bytes after the line are ignored (one line per
+ * connection). */
+static void serve_client(pm_t *pm, client_t *c)
+{
+    fcgix_ctl_request_t req;
+    long rc = read_client(c, &req);
+    int fd = c->fd;
+
+    if (rc == FCGIX_CTL_AGAIN) {
+        return; /* the rest may come before the deadline */
+    }
+    c->fd = -1; /* it leaves the table either way */
+    if (rc == CLIENT_GONE) {
+        close(fd);
+    }
+    else if (rc < 0) {
+        note_refusal(pm, REFUSE_BAD,
+                     "refused a request from pid %ld (uid %ld): %s", c->pid,
+                     c->uid, fcgix_ctl_strerror(rc));
+        reply_fail(fd, "malformed request: %s", fcgix_ctl_strerror(rc));
+    }
+    else {
+        run_request(pm, fd, &req);
+    }
+}
+
+/* A free entry of the client table; when every entry is taken, the
+ * oldest client is closed: a flood of idle connections cannot lock out
+ * the requests that follow it. (Many arrive within one millisecond, so
+ * age is the order of arrival, not the deadline.) */
+static client_t *free_client(pm_t *pm)
+{
+    client_t *oldest = &pm->clients[0];
+    int i;
+
+    for (i = 0; i < FCGIX_PM_CONTROL_CLIENTS; i++) {
+        client_t *c = &pm->clients[i];
+
+        if (c->fd < 0) {
+            return c;
         }
-        if (n < 0) {
-            continue;
-        }
-        len += (size_t)n;
-        buf[len] = '\0';
-        if ((nl = memchr(buf, '\n', len)) != NULL) {
-            /* A NUL before the newline would cut the line short: no
-             * requester sends one, so refuse the line. */
-            if (memchr(buf, '\0', (size_t)(nl - buf)) != NULL) {
-                return -1;
-            }
-            *nl = '\0';
-            return 0;
+        if (c->seq < oldest->seq) {
+            oldest = c;
         }
     }
-    return -1;
+    note_refusal(pm, REFUSE_FULL,
+                 "%d clients have not sent a complete line; closed the "
+                 "oldest (pid %ld, uid %ld)",
+                 FCGIX_PM_CONTROL_CLIENTS, oldest->pid, oldest->uid);
+    close(oldest->fd);
+    oldest->fd = -1;
+    return oldest;
 }
 
-static void handle_control(pm_t *pm)
+/* Only root (httpd's parent) and our own user (httpd's children) may
+ * talk to the PM: the socket's mode says so too, but a mode can be
+ * changed, and a wrapped app runs as another user. */
+static int allowed_peer(pm_t *pm, int fd, struct ucred *cred)
 {
-    char line[FCGIX_PM_CONTROL_MAX + 1];
-    int fd;
+    socklen_t len = sizeof(*cred);
 
-    while ((fd = accept4(pm->ctl_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-        if (read_control_line(fd, line, sizeof(line)) != 0) {
-            close(fd);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) != 0
+        || len != sizeof(*cred)) {
+        cred->pid = 0;
+        cred->uid = (uid_t)-1;
+        return 0;
+    }
+    return fcgix_ctl_peer_allowed((unsigned long)cred->uid,
+                                  (unsigned long)pm->uid);
+}
+
+/* A new connection: checked, entered in the table, and served at once,
+ * since its line is usually there already. */
+static void admit_client(pm_t *pm, int fd)
+{
+    struct ucred cred;
+    client_t *c;
+
+    if (!allowed_peer(pm, fd, &cred)) {
+        note_refusal(pm, REFUSE_STRANGER,
+                     "refused a client of uid %ld (pid %ld): only root and "
+                     "uid %ld may send requests",
+                     (long)cred.uid, (long)cred.pid, (long)pm->uid);
+        close(fd);
+        return;
+    }
+    c = free_client(pm);
+    c->fd = fd;
+    c->pid = (long)cred.pid;
+    c->uid = (long)cred.uid;
+    c->len = 0;
+    c->seq = ++pm->client_seq;
+    c->deadline = now_ms() + FCGIX_PM_CONTROL_READ_MS;
+    serve_client(pm, c);
+}
+
+static void accept_clients(pm_t *pm)
+{
+    int i, fd;
+
+    for (i = 0; i < ACCEPT_BATCH; i++) {
+        fd = accept4(pm->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd >= 0) {
+            admit_client(pm, fd);
+            continue;
         }
-        else if (strncmp(line, "START ", 6) == 0) {
-            handle_start(pm, fd, line + 6, NULL, NULL);
+        if (errno == EMFILE || errno == ENFILE) {
+            /* poll() would report the queued connections again at once:
+             * leave them queued for a moment instead of spinning. */
+            pm_log(pm, FCGIX_PM_LOG_ERR, NULL, getpid(),
+                   "control socket: cannot accept: %s", strerror(errno));
+            pm->accept_paused = now_ms() + ACCEPT_PAUSE_MS;
         }
-        else if (strncmp(line, "STARTAS ", 8) == 0) {
-            start_as(pm, fd, line + 8);
+        if (errno != EINTR && errno != ECONNABORTED) {
+            return;
         }
-        else {
-            close(fd); /* TICK: the maintenance pass follows */
+    }
+}
+
+/* Close the clients whose deadline has passed: they sent nothing, or
+ * half a line. @return ms until the next deadline, at most @wait. */
+static long long expire_clients(pm_t *pm, long long wait)
+{
+    long long now = now_ms();
+    int i;
+
+    for (i = 0; i < FCGIX_PM_CONTROL_CLIENTS; i++) {
+        client_t *c = &pm->clients[i];
+
+        if (c->fd < 0) {
+            continue;
         }
+        if (c->deadline <= now) {
+            note_refusal(pm, REFUSE_LATE,
+                         "closed a client (pid %ld, uid %ld) that sent no "
+                         "complete line within %d ms (%zu bytes)",
+                         c->pid, c->uid, FCGIX_PM_CONTROL_READ_MS, c->len);
+            close(c->fd);
+            c->fd = -1;
+        }
+        else if (c->deadline - now < wait) {
+            wait = c->deadline - now;
+        }
+    }
+    return wait;
+}
+
+static void close_clients(pm_t *pm)
+{
+    int i;
+
+    for (i = 0; pm->clients && i < FCGIX_PM_CONTROL_CLIENTS; i++) {
+        if (pm->clients[i].fd >= 0) {
+            close(pm->clients[i].fd);
+            pm->clients[i].fd = -1;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* The poll set                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Entries of the poll set that are not clients. */
+enum { OWNER_WAKE = -1, OWNER_LISTEN = -2 };
+
+static void poll_add(pm_t *pm, int fd, int owner)
+{
+    pm->pfds[pm->npfds].fd = fd;
+    pm->pfds[pm->npfds].events = POLLIN;
+    pm->pfds[pm->npfds].revents = 0;
+    pm->pfd_owner[pm->npfds++] = owner;
+}
+
+/* The wake pipe, the control socket (unless out of descriptors) and
+ * every client. */
+static void fill_poll_set(pm_t *pm)
+{
+    int i;
+
+    pm->npfds = 0;
+    poll_add(pm, wake_rd, OWNER_WAKE);
+    if (pm->ctl_fd >= 0 && now_ms() >= pm->accept_paused) {
+        poll_add(pm, pm->ctl_fd, OWNER_LISTEN);
+    }
+    for (i = 0; i < FCGIX_PM_CONTROL_CLIENTS; i++) {
+        if (pm->clients[i].fd >= 0) {
+            poll_add(pm, pm->clients[i].fd, i);
+        }
+    }
+}
+
+/* Serve what poll() reported: clients first, then new connections
+ * (which may take the entries of clients just served). */
+static void serve_poll_set(pm_t *pm)
+{
+    int k, listen_ready = 0;
+
+    for (k = 0; k < pm->npfds; k++) {
+        int owner = pm->pfd_owner[k];
+
+        if (pm->pfds[k].revents == 0) {
+            continue;
+        }
+        if (owner == OWNER_WAKE) {
+            drain_wake_pipe();
+        }
+        else if (owner == OWNER_LISTEN) {
+            listen_ready = 1;
+        }
+        else if (pm->clients[owner].fd == pm->pfds[k].fd) {
+            serve_client(pm, &pm->clients[owner]);
+        }
+    }
+    if (listen_ready) {
+        accept_clients(pm);
     }
 }
 
@@ -1581,13 +1871,8 @@ static int drained(pm_t *pm, long long drain_start, long long deadline)
 
 static void supervise(pm_t *pm)
 {
-    struct pollfd pfd[2];
     long long timeout, drain_start = 0, deadline = 0;
 
-    pfd[0].fd = wake_rd;
-    pfd[0].events = POLLIN;
-    pfd[1].fd = pm->ctl_fd;
-    pfd[1].events = POLLIN;
     while (!stop_flag) {
         if (graceful_flag && drain_start == 0) {
             drain_start = wall_ms();
@@ -1604,13 +1889,13 @@ static void supervise(pm_t *pm)
         if ((pm->nwaiters > 0 || drain_start) && timeout > 50) {
             timeout = 50; /* waiters are answered by the next pass */
         }
-        if (poll(pfd, pm->ctl_fd >= 0 ? 2 : 1, (int)timeout) > 0) {
-            if (pfd[0].revents) {
-                drain_wake_pipe();
-            }
-            if (pm->ctl_fd >= 0 && pfd[1].revents) {
-                handle_control(pm);
-            }
+        if (pm->accept_paused > now_ms() && timeout > ACCEPT_PAUSE_MS) {
+            timeout = ACCEPT_PAUSE_MS;
+        }
+        timeout = expire_clients(pm, timeout);
+        fill_poll_set(pm);
+        if (poll(pm->pfds, (nfds_t)pm->npfds, (int)timeout) > 0) {
+            serve_poll_set(pm);
         }
         reap(pm);
         if (getppid() != pm->parent) {
@@ -1673,9 +1958,10 @@ static void close_control(pm_t *pm)
     int i;
 
     for (i = 0; i < pm->nwaiters; i++) {
-        reply(pm->waiters[i].fd, "BUSY 1 the process manager is stopping\n");
+        reply_busy(pm->waiters[i].fd, 1, "the process manager is stopping");
     }
     pm->nwaiters = 0;
+    close_clients(pm);
     if (pm->ctl_fd >= 0) {
         close(pm->ctl_fd);
         pm->ctl_fd = -1;
@@ -1791,6 +2077,9 @@ static void free_pm(pm_t *pm)
     }
     free(pm->classes);
     free(pm->slots);
+    free(pm->clients);
+    free(pm->pfds);
+    free(pm->pfd_owner);
 }
 
 /* A PM restarted after a crash finds its predecessor's board: its
@@ -1811,6 +2100,24 @@ static void forget_board(fcgix_sb_t *sb)
     }
 }
 
+/* The client table and the poll set: the wake pipe, the control socket
+ * and the clients. */
+static int init_poll(pm_t *pm)
+{
+    int i, room = 2 + FCGIX_PM_CONTROL_CLIENTS;
+
+    pm->clients = calloc(FCGIX_PM_CONTROL_CLIENTS, sizeof(client_t));
+    pm->pfds = calloc((size_t)room, sizeof(struct pollfd));
+    pm->pfd_owner = calloc((size_t)room, sizeof(int));
+    if (pm->clients == NULL || pm->pfds == NULL || pm->pfd_owner == NULL) {
+        return -1;
+    }
+    for (i = 0; i < FCGIX_PM_CONTROL_CLIENTS; i++) {
+        pm->clients[i].fd = -1;
+    }
+    return 0;
+}
+
 static int init_pm(pm_t *pm, const fcgix_pm_config_t *cfg)
 {
     int nclasses, nslots = fcgix_pm_board_slots(cfg, &nclasses);
@@ -1819,6 +2126,7 @@ static int init_pm(pm_t *pm, const fcgix_pm_config_t *cfg)
     pm->cfg = cfg;
     pm->sb = cfg->sb;
     pm->parent = getppid();
+    pm->uid = geteuid();
     pm->ctl_fd = -1;
     dynamic_room(cfg, &pm->dyn_per_class);
     if (cfg->sb == NULL || (int)cfg->sb->nclasses < nclasses
@@ -1827,7 +2135,7 @@ static int init_pm(pm_t *pm, const fcgix_pm_config_t *cfg)
     }
     pm->classes = calloc((size_t)nclasses + 1, sizeof(pclass_t));
     pm->slots = calloc((size_t)nslots + 1, sizeof(pslot_t));
-    if (pm->classes == NULL || pm->slots == NULL) {
+    if (pm->classes == NULL || pm->slots == NULL || init_poll(pm) != 0) {
         return -1;
     }
     forget_board(cfg->sb);
@@ -1850,6 +2158,9 @@ int fcgix_pm_run(const fcgix_pm_config_t *cfg)
     if (init_pm(&pm, cfg) != 0) {
         free(pm.classes);
         free(pm.slots);
+        free(pm.clients);
+        free(pm.pfds);
+        free(pm.pfd_owner);
         return FCGIX_PM_EXIT_STARTUP;
     }
     if (init_static(&pm) != 0 || open_control(&pm) != 0) {

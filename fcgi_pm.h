@@ -48,10 +48,13 @@
 #define FCGIX_PM_MAX_DYNAMIC_SLOTS 16384
 /** Used when fcgix_pm_config_t.max_processes is <= 0 (mod_fastcgi's). */
 #define FCGIX_PM_DEFAULT_MAX_PROCESSES 50
-/** How long a control request may take to arrive, in milliseconds. */
-#define FCGIX_PM_CONTROL_READ_MS 200
-/** Longest control line, with its newline. */
-#define FCGIX_PM_CONTROL_MAX (FCGIX_SB_PATH_MAX + 16)
+/** How long a control client may take to send its request line, in
+ *  milliseconds; it is closed then. Clients are served side by side, so
+ *  a slow one delays nobody. */
+#define FCGIX_PM_CONTROL_READ_MS 1000
+/** Control clients whose line is not complete yet, at most; a new one
+ *  beyond that closes the oldest. */
+#define FCGIX_PM_CONTROL_CLIENTS 64
 
 /** One application class: a FastCgiServer, or the template FastCgiConfig
  *  gives every dynamic app. */
@@ -128,13 +131,20 @@ typedef struct {
  * graceful stop: each process is stopped once no request uses it, for at
  * most drain_ms. The sockets are removed before it returns.
  *
- * Control protocol (one line per connection on control_path):
- * "START <path>" gets "OK" once a process of that class takes requests,
- * "BUSY <seconds> <why>" or "FAIL <why>"; "STARTAS <user> <group> <path>"
- * the same for a dynamic class run by the wrapper as that user (the first
- * start of a class sets its user); "TICK" (no answer) makes the PM look
- * at the board now (a busy class, a process to recycle, an updated
- * file).
+ * Control protocol (one line per connection on control_path; the lines
+ * are defined, parsed and encoded by fcgi_ctl.h): "START <path>" gets
+ * "OK" once a process of that class takes requests, "BUSY <seconds>
+ * <why>" or "FAIL <why>"; "STARTAS <user> <group> <path>" the same for a
+ * dynamic class run by the wrapper as that user (the first start of a
+ * class sets its user); "TICK" (no answer) makes the PM look at the
+ * board now (a busy class, a process to recycle, an updated file). A
+ * line the parser refuses gets "FAIL malformed request: <defect>".
+ * Clients are served from the main loop, each with its own buffer and
+ * deadline (FCGIX_PM_CONTROL_READ_MS; at most FCGIX_PM_CONTROL_CLIENTS
+ * wait for their line, a new one closes the oldest), so that no client
+ * delays another or the PM's work. Only root and the PM's own user may
+ * send requests (SO_PEERCRED); others are closed unanswered. Refusals
+ * are logged at most once per 10 s and reason.
  *
  * @return 0 after an orderly shutdown, FCGIX_PM_EXIT_STARTUP when nothing
  *         could be started (bad arguments, a socket that cannot be bound).
