@@ -101,6 +101,19 @@ typedef struct {
     unsigned long unlogged; /* refused since, not logged */
 } refusal_t;
 
+/* The raw stderr (fd 2) of the process of a slot: see "The apps' raw
+ * stderr". */
+typedef struct {
+    int fd; /* the pipe's read end; -1: none */
+    int cls;
+    pid_t pid;
+    char *line; /* FCGIX_PM_STDERR_LINE_MAX bytes, from the first pipe on */
+    size_t len;
+    long long window_start;     /* ms, monotonic */
+    size_t logged;              /* bytes in this window */
+    unsigned long long dropped; /* bytes over the cap, not yet reported */
+} applog_t;
+
 typedef struct {
     const fcgix_pm_config_t *cfg;
     fcgix_sb_t *sb;
@@ -121,8 +134,10 @@ typedef struct {
     unsigned long long client_seq; /* clients admitted so far */
     refusal_t refusals[NREFUSALS];
     long long accept_paused; /* ms: out of descriptors until then */
+    applog_t *applogs;       /* like the board's slots */
     struct pollfd *pfds;     /* the poll set, rebuilt each pass */
-    int *pfd_owner;          /* what each entry serves (client index) */
+    int *pfd_owner;          /* what each entry serves: a client index,
+                                or FCGIX_PM_CONTROL_CLIENTS + a slot */
     int npfds;
 } pm_t;
 
@@ -506,6 +521,267 @@ static void unbind_slot(pm_t *pm, int i)
 }
 
 /* ------------------------------------------------------------------ */
+/* The apps' raw stderr                                                */
+/* ------------------------------------------------------------------ */
+
+/* Each process's fd 2 is a pipe the PM reads from its loop, never
+ * blocking: each line goes to the log named after the app and the pid,
+ * as the app wrote it (the log callback escapes: httpd's error log
+ * escapes every message, so escaping here too would show "\\x1b" for
+ * an ESC), and at most FCGIX_PM_STDERR_MAX bytes per
+ * FCGIX_PM_STDERR_WINDOW_MS, so that a flood neither fills the disk nor
+ * holds the loop (the rest is read and counted). A pipe is read at most
+ * STDERR_PASS bytes per pass. */
+#define STDERR_CHUNK 16384
+#define STDERR_PASS (4 * STDERR_CHUNK)
+
+/* The letter of the two-character escape of @c, or 0 (those of httpd's
+ * ap_escape_errorlog_item()). */
+static char named_escape(unsigned char c)
+{
+    switch (c) {
+    case '\b':
+        return 'b';
+    case '\n':
+        return 'n';
+    case '\r':
+        return 'r';
+    case '\t':
+        return 't';
+    case '\v':
+        return 'v';
+    case '\\':
+        return '\\';
+    default:
+        return 0;
+    }
+}
+
+size_t fcgix_pm_escape(char *out, size_t cap, const char *in, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0, i, k;
+    char esc[4];
+
+    if (cap == 0) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+
+        k = 0;
+        if (named_escape(c)) {
+            esc[k++] = '\\';
+            esc[k++] = named_escape(c);
+        }
+        else if (c < 0x20 || c >= 0x7f) {
+            esc[k++] = '\\';
+            esc[k++] = 'x';
+            esc[k++] = hex[c >> 4];
+            esc[k++] = hex[c & 15];
+        }
+        else {
+            esc[k++] = (char)c;
+        }
+        if (o + k >= cap) {
+            break; /* never half an escape */
+        }
+        memcpy(out + o, esc, k);
+        o += k;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+static void log_app_line(pm_t *pm, applog_t *a)
+{
+    char line[FCGIX_PM_STDERR_LINE_MAX + FCGIX_SB_PATH_MAX + 64];
+    const pclass_t *cls = &pm->classes[a->cls];
+    size_t len = a->len, i;
+
+    if (len > 0 && a->line[len - 1] == '\r') {
+        len--; /* CRLF, as the handler does */
+    }
+    for (i = 0; i < len; i++) {
+        if (a->line[i] == '\0') {
+            a->line[i] = '?'; /* as the handler does; C strings end there */
+        }
+    }
+    snprintf(line, sizeof(line), "fastcgi pm: %sapp %s (pid %ld) stderr: %.*s",
+             cls->dynamic ? "dynamic " : "", cls->path, (long)a->pid, (int)len,
+             a->line);
+    pm->cfg->log(pm->cfg->baton, FCGIX_PM_LOG_WARN, line);
+    a->len = 0;
+}
+
+/* Say how much the cap dropped since it was last said. */
+static void report_dropped(pm_t *pm, applog_t *a)
+{
+    if (a->dropped > 0) {
+        pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[a->cls], a->pid,
+               "%llu bytes of stderr dropped (more than %d bytes in %d s)",
+               a->dropped, FCGIX_PM_STDERR_MAX,
+               FCGIX_PM_STDERR_WINDOW_MS / 1000);
+        a->dropped = 0;
+    }
+}
+
+/* A new window once the current one is over. */
+static void roll_window(pm_t *pm, applog_t *a, long long now)
+{
+    if (now - a->window_start >= FCGIX_PM_STDERR_WINDOW_MS) {
+        report_dropped(pm, a);
+        a->window_start = now;
+        a->logged = 0;
+    }
+}
+
+/* Bytes past the window's budget: the partial line is logged, the
+ * first drop said at once, and the rest counted. */
+static void drop_bytes(pm_t *pm, applog_t *a, size_t n)
+{
+    if (a->dropped == 0) {
+        if (a->len > 0) {
+            log_app_line(pm, a);
+        }
+        pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[a->cls], a->pid,
+               "wrote more than %d bytes to stderr within %d s; the rest "
+               "of them is dropped",
+               FCGIX_PM_STDERR_MAX, FCGIX_PM_STDERR_WINDOW_MS / 1000);
+    }
+    a->dropped += n;
+}
+
+/* Cut what fits the budget into lines; a line longer than
+ * FCGIX_PM_STDERR_LINE_MAX is logged in pieces. */
+static void take_stderr(pm_t *pm, applog_t *a, const char *data, size_t n)
+{
+    size_t room = FCGIX_PM_STDERR_MAX - a->logged, i;
+    size_t take = n < room ? n : room;
+
+    a->logged += take;
+    for (i = 0; i < take; i++) {
+        if (data[i] == '\n') {
+            log_app_line(pm, a);
+            continue;
+        }
+        a->line[a->len++] = data[i];
+        if (a->len == FCGIX_PM_STDERR_LINE_MAX) {
+            log_app_line(pm, a);
+        }
+    }
+    if (take < n) {
+        drop_bytes(pm, a, n - take);
+    }
+}
+
+/* The process is gone (or replaced): what it wrote last, then close. */
+static void close_stderr(pm_t *pm, applog_t *a)
+{
+    if (a->fd < 0) {
+        return;
+    }
+    if (a->len > 0) {
+        log_app_line(pm, a);
+    }
+    report_dropped(pm, a);
+    close(a->fd);
+    a->fd = -1;
+    free(a->line);
+    a->line = NULL;
+}
+
+/* Read what the process of slot @i wrote, up to STDERR_PASS bytes. */
+static void read_stderr(pm_t *pm, int i)
+{
+    applog_t *a = &pm->applogs[i];
+    char buf[STDERR_CHUNK];
+    size_t total = 0;
+    ssize_t n;
+
+    while (a->fd >= 0 && total < STDERR_PASS) {
+        n = read(a->fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            return;
+        }
+        if (n <= 0) {
+            close_stderr(pm, a); /* EOF: every writer is gone */
+            return;
+        }
+        roll_window(pm, a, now_ms());
+        take_stderr(pm, a, buf, (size_t)n);
+        total += (size_t)n;
+    }
+}
+
+/* A pipe for the fd 2 of the process about to start in slot @i of
+ * class @c; its read end is kept in the slot's log. @return the write
+ * end for the child, or -1: the child keeps the PM's fd 2. */
+static int open_stderr(pm_t *pm, int c, int i)
+{
+    applog_t *a = &pm->applogs[i];
+    int p[2];
+
+    /* Still open: a child of the previous process holds its write end.
+     * Whatever it has written so far is logged; the rest is not. */
+    if (a->fd >= 0) {
+        read_stderr(pm, i);
+        close_stderr(pm, a);
+    }
+    if (a->line == NULL
+        && (a->line = malloc(FCGIX_PM_STDERR_LINE_MAX)) == NULL) {
+        return -1;
+    }
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[c], getpid(),
+               "cannot make a pipe for the stderr of a process: %s; it "
+               "writes to the PM's",
+               strerror(errno));
+        return -1;
+    }
+    fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+    a->fd = p[0];
+    a->cls = c;
+    a->len = 0;
+    a->logged = 0;
+    a->dropped = 0;
+    a->window_start = now_ms();
+    return p[1];
+}
+
+/* Without poll(): during the shutdown, so that no process blocks on a
+ * full pipe while it is being stopped. */
+static void read_all_stderr(pm_t *pm)
+{
+    int i;
+
+    for (i = 0; i < pm->nslots; i++) {
+        if (pm->applogs[i].fd >= 0) {
+            read_stderr(pm, i);
+        }
+    }
+}
+
+/* Windows that ended with bytes dropped: say so now rather than at the
+ * process's next write, which may never come. */
+static void report_windows(pm_t *pm)
+{
+    long long now = now_ms();
+    int i;
+
+    for (i = 0; i < pm->nslots; i++) {
+        applog_t *a = &pm->applogs[i];
+
+        if (a->fd >= 0 && a->dropped > 0) {
+            roll_window(pm, a, now);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* Spawning                                                            */
 /* ------------------------------------------------------------------ */
 
@@ -558,7 +834,7 @@ static void child_fail(int errfd, int stage, int err)
 /* In the child, after fork: never returns. Only async-signal-safe calls
  * (the PM is single-threaded, but stay strict anyway). */
 static void exec_child(const pclass_t *cls, int listen_fd, pid_t pm_pid,
-                       int errfd)
+                       int errfd, int stderr_fd)
 {
     const char *const *argv = cls->cfg.argv ? cls->cfg.argv : cls->argv0;
     static const char *const empty_env[] = {NULL};
@@ -571,6 +847,9 @@ static void exec_child(const pclass_t *cls, int listen_fd, pid_t pm_pid,
         child_fail(errfd, 2, ESRCH);
     }
     if (dup2(listen_fd, 0) != 0) { /* FCGI_LISTENSOCK_FILENO */
+        child_fail(errfd, 1, errno);
+    }
+    if (stderr_fd >= 0 && dup2(stderr_fd, 2) != 2) { /* read by the PM */
         child_fail(errfd, 1, errno);
     }
     close_other_fds(errfd);
@@ -664,7 +943,7 @@ static void spawn(pm_t *pm, int c, int i)
     pslot_t *ps = &pm->slots[i];
     fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
     sigset_t all, old;
-    int errpipe[2];
+    int errpipe[2], err_w;
     pid_t pid, self = getpid();
 
     if (bind_slot(pm, c, i) != 0 || pipe2(errpipe, O_CLOEXEC) != 0) {
@@ -678,6 +957,7 @@ static void spawn(pm_t *pm, int c, int i)
             fcgix_pm_backoff_ms(cls->cfg.restart_delay_ms, ps->failures));
         return;
     }
+    err_w = open_stderr(pm, c, i);
     /* Block signals so that the child cannot run our handlers before it
      * has reset them. */
     sigfillset(&all);
@@ -685,11 +965,16 @@ static void spawn(pm_t *pm, int c, int i)
     pid = fork();
     if (pid == 0) {
         close(errpipe[0]);
-        exec_child(cls, ps->fd, self, errpipe[1]);
+        exec_child(cls, ps->fd, self, errpipe[1], err_w);
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     close(errpipe[1]);
+    if (err_w >= 0) {
+        close(err_w);
+    }
+    pm->applogs[i].pid = pid;
     if (pid < 0) {
+        close_stderr(pm, &pm->applogs[i]);
         pm_log(pm, FCGIX_PM_LOG_ERR, cls, getpid(), "fork: %s",
                strerror(errno));
         ps->failures++;
@@ -1686,8 +1971,13 @@ static void close_clients(pm_t *pm)
 /* The poll set                                                        */
 /* ------------------------------------------------------------------ */
 
-/* Entries of the poll set that are not clients. */
-enum { OWNER_WAKE = -1, OWNER_LISTEN = -2 };
+/* Entries of the poll set that are not clients; the pipe of slot i is
+ * OWNER_APPLOG + i. */
+enum {
+    OWNER_WAKE = -1,
+    OWNER_LISTEN = -2,
+    OWNER_APPLOG = FCGIX_PM_CONTROL_CLIENTS
+};
 
 static void poll_add(pm_t *pm, int fd, int owner)
 {
@@ -1697,8 +1987,8 @@ static void poll_add(pm_t *pm, int fd, int owner)
     pm->pfd_owner[pm->npfds++] = owner;
 }
 
-/* The wake pipe, the control socket (unless out of descriptors) and
- * every client. */
+/* The wake pipe, the control socket (unless out of descriptors), every
+ * client and every process's stderr. */
 static void fill_poll_set(pm_t *pm)
 {
     int i;
@@ -1711,6 +2001,11 @@ static void fill_poll_set(pm_t *pm)
     for (i = 0; i < FCGIX_PM_CONTROL_CLIENTS; i++) {
         if (pm->clients[i].fd >= 0) {
             poll_add(pm, pm->clients[i].fd, i);
+        }
+    }
+    for (i = 0; i < pm->nslots; i++) {
+        if (pm->applogs[i].fd >= 0) {
+            poll_add(pm, pm->applogs[i].fd, OWNER_APPLOG + i);
         }
     }
 }
@@ -1732,6 +2027,9 @@ static void serve_poll_set(pm_t *pm)
         }
         else if (owner == OWNER_LISTEN) {
             listen_ready = 1;
+        }
+        else if (owner >= OWNER_APPLOG) {
+            read_stderr(pm, owner - OWNER_APPLOG);
         }
         else if (pm->clients[owner].fd == pm->pfds[k].fd) {
             serve_client(pm, &pm->clients[owner]);
@@ -1893,6 +2191,7 @@ static void supervise(pm_t *pm)
             timeout = ACCEPT_PAUSE_MS;
         }
         timeout = expire_clients(pm, timeout);
+        report_windows(pm);
         fill_poll_set(pm);
         if (poll(pm->pfds, (nfds_t)pm->npfds, (int)timeout) > 0) {
             serve_poll_set(pm);
@@ -1943,6 +2242,7 @@ static int wait_processes(pm_t *pm, long long deadline)
     pfd.fd = wake_rd;
     pfd.events = POLLIN;
     for (;;) {
+        read_all_stderr(pm);
         reap(pm);
         if (signal_all(pm, 0) == 0 || (left = deadline - now_ms()) <= 0) {
             return signal_all(pm, 0);
@@ -2059,11 +2359,26 @@ static void close_wake_pipe(void)
     wake_rd = -1;
 }
 
+/* What the processes wrote last, then every pipe closed. */
+static void free_applogs(pm_t *pm)
+{
+    int i;
+
+    for (i = 0; pm->applogs && i < pm->nslots; i++) {
+        read_stderr(pm, i);
+        close_stderr(pm, &pm->applogs[i]);
+        free(pm->applogs[i].line);
+    }
+    free(pm->applogs);
+    pm->applogs = NULL;
+}
+
 static void free_pm(pm_t *pm)
 {
     int c, i;
 
     close_control(pm);
+    free_applogs(pm); /* its lines name the classes */
     for (i = 0; i < pm->nslots; i++) {
         unbind_slot(pm, i);
         fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
@@ -2100,16 +2415,21 @@ static void forget_board(fcgix_sb_t *sb)
     }
 }
 
-/* The client table and the poll set: the wake pipe, the control socket
- * and the clients. */
-static int init_poll(pm_t *pm)
+/* The client table, the stderr pipes of @nslots slots, and the poll
+ * set: the wake pipe, the control socket, the clients and the pipes. */
+static int init_poll(pm_t *pm, int nslots)
 {
-    int i, room = 2 + FCGIX_PM_CONTROL_CLIENTS;
+    int i, room = 2 + FCGIX_PM_CONTROL_CLIENTS + nslots;
 
+    pm->applogs = calloc((size_t)nslots + 1, sizeof(applog_t));
+    for (i = 0; pm->applogs && i <= nslots; i++) {
+        pm->applogs[i].fd = -1;
+    }
     pm->clients = calloc(FCGIX_PM_CONTROL_CLIENTS, sizeof(client_t));
     pm->pfds = calloc((size_t)room, sizeof(struct pollfd));
     pm->pfd_owner = calloc((size_t)room, sizeof(int));
-    if (pm->clients == NULL || pm->pfds == NULL || pm->pfd_owner == NULL) {
+    if (pm->applogs == NULL || pm->clients == NULL || pm->pfds == NULL
+        || pm->pfd_owner == NULL) {
         return -1;
     }
     for (i = 0; i < FCGIX_PM_CONTROL_CLIENTS; i++) {
@@ -2135,7 +2455,8 @@ static int init_pm(pm_t *pm, const fcgix_pm_config_t *cfg)
     }
     pm->classes = calloc((size_t)nclasses + 1, sizeof(pclass_t));
     pm->slots = calloc((size_t)nslots + 1, sizeof(pslot_t));
-    if (pm->classes == NULL || pm->slots == NULL || init_poll(pm) != 0) {
+    if (pm->classes == NULL || pm->slots == NULL
+        || init_poll(pm, nslots) != 0) {
         return -1;
     }
     forget_board(cfg->sb);
@@ -2158,6 +2479,7 @@ int fcgix_pm_run(const fcgix_pm_config_t *cfg)
     if (init_pm(&pm, cfg) != 0) {
         free(pm.classes);
         free(pm.slots);
+        free(pm.applogs);
         free(pm.clients);
         free(pm.pfds);
         free(pm.pfd_owner);

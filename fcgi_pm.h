@@ -55,6 +55,13 @@
 /** Control clients whose line is not complete yet, at most; a new one
  *  beyond that closes the oldest. */
 #define FCGIX_PM_CONTROL_CLIENTS 64
+/** What an app process writes to its fd 2 is logged by the PM, at most
+ *  this many bytes per FCGIX_PM_STDERR_WINDOW_MS; the rest is dropped
+ *  and counted. */
+#define FCGIX_PM_STDERR_MAX (64 * 1024)
+#define FCGIX_PM_STDERR_WINDOW_MS 60000
+/** A longer stderr line is logged in pieces of this many bytes. */
+#define FCGIX_PM_STDERR_LINE_MAX 1024
 
 /** One application class: a FastCgiServer, or the template FastCgiConfig
  *  gives every dynamic app. */
@@ -92,7 +99,12 @@ typedef struct {
  * Log callback. Every line names the application and the pid concerned.
  * @param baton  the caller's pointer given to fcgix_pm_run()
  * @param level  one of FCGIX_PM_LOG_*
- * @param msg    the message, without a trailing newline
+ * @param msg    the message, without a trailing newline. It may hold any
+ *               byte but NUL: an app's stderr line is passed as the app
+ *               wrote it, so the callback must make control characters
+ *               harmless, as httpd's error log does with every message
+ *               (ap_escape_errorlog_item()); others can use
+ *               fcgix_pm_escape().
  */
 typedef void fcgix_pm_log_fn(void *baton, int level, const char *msg);
 
@@ -152,9 +164,14 @@ typedef struct {
  *       SIGCHLD, and restores the previous ones before returning. Must be
  *       called from a single-threaded process (normally a freshly forked
  *       child): it reaps with waitpid(-1).
- * @note Processes get their socket as fd 0 (FCGI_LISTENSOCK_FILENO), keep
- *       fds 1 and 2, and no other descriptor; they get SIGTERM when the
- *       PM dies (PR_SET_PDEATHSIG).
+ * @note Processes get their socket as fd 0 (FCGI_LISTENSOCK_FILENO),
+ *       keep fd 1, get a pipe to the PM as fd 2 and no other descriptor;
+ *       they get SIGTERM when the PM dies (PR_SET_PDEATHSIG). Each line
+ *       written to the pipe is logged (level WARN) as "fastcgi pm: app
+ *       <path> (pid <pid>) stderr: <line>" (a NUL in it as '?', a final
+ *       CR dropped), at most FCGIX_PM_STDERR_MAX bytes per
+ *       FCGIX_PM_STDERR_WINDOW_MS and process; how much was dropped
+ *       beyond that is logged.
  */
 int fcgix_pm_run(const fcgix_pm_config_t *cfg);
 
@@ -186,5 +203,20 @@ int fcgix_pm_board_slots(const fcgix_pm_config_t *cfg, int *nclasses);
  *         @p failures times, capped at FCGIX_PM_MAX_BACKOFF_MS.
  */
 long fcgix_pm_backoff_ms(int restart_delay_ms, int failures);
+
+/**
+ * Escape a log message as httpd's error log escapes every message
+ * (ap_escape_errorlog_item()), for a log callback that writes elsewhere:
+ * '\\' becomes "\\\\", \b \n \r \t \v their letter after a backslash,
+ * other bytes below 0x20 or from 0x7f up \xhh; everything else is
+ * copied.
+ * @param out  receives the escaped text and a NUL
+ * @param cap  size of @p out (at least 1); the text is cut before an
+ *             escape that does not fit
+ * @param in   the line (any bytes, NULs included)
+ * @param len  its length
+ * @return the length written, without the NUL
+ */
+size_t fcgix_pm_escape(char *out, size_t cap, const char *in, size_t len);
 
 #endif /* FCGIX_PM_H */

@@ -199,9 +199,14 @@ static int wait_comm(pid_t pid, const char *comm, long timeout_ms)
 /* The PM under test                                                   */
 /* ------------------------------------------------------------------ */
 
+/* Escaped as httpd's error log escapes every message: the PM passes an
+ * app's stderr line as it is. */
 static void log_to_fd(void *baton, int level, const char *msg)
 {
-    dprintf(*(int *)baton, "%d %s\n", level, msg);
+    char esc[8192];
+
+    fcgix_pm_escape(esc, sizeof(esc), msg, strlen(msg));
+    dprintf(*(int *)baton, "%d %s\n", level, esc);
 }
 
 /* Run the PM for one static app on a private board. */
@@ -2192,6 +2197,131 @@ static void test_control_stranger(void **state)
     start_ok(fx, RESPONDER); /* root still may */
 }
 
+/* ------------------------------------------------------------------ */
+/* The apps' raw stderr                                                */
+/* ------------------------------------------------------------------ */
+
+static void expect_escape(const char *in, size_t len, size_t cap,
+                          const char *want)
+{
+    char out[256];
+    size_t n;
+
+    memset(out, '#', sizeof(out));
+    n = fcgix_pm_escape(out, cap, in, len);
+    assert_int_equal(n, strlen(want));
+    assert_string_equal(out, want);
+    assert_int_equal(out[cap], '#'); /* nothing past @p cap */
+}
+
+/* The escapes of httpd's ap_escape_errorlog_item(), never half an escape
+ * at the end. */
+static void test_escape_table(void **state)
+{
+    static const char all[] = "a\"b\\c\bd\ne\rf\tg\vh\x01i\x1bj\x7fk\x80l\xff";
+
+    (void)state;
+    expect_escape("plain text", 10, 64, "plain text");
+    expect_escape(all, sizeof(all) - 1, 200,
+                  "a\"b\\\\c\\bd\\ne\\rf\\tg\\vh\\x01i\\x1bj\\x7fk\\x80l"
+                  "\\xff");
+    expect_escape("a\0b", 3, 64, "a\\x00b");
+    expect_escape("", 0, 1, "");
+    expect_escape("abc", 3, 1, "");
+    expect_escape("abc", 3, 3, "ab");
+    expect_escape("a\x01", 2, 5, "a");     /* \x01 needs 4 + NUL */
+    expect_escape("a\x01", 2, 6, "a\\x01");
+    expect_escape("a\n", 2, 3, "a");
+    expect_escape("a\n", 2, 4, "a\\n");
+    assert_int_equal(fcgix_pm_escape(NULL, 0, "abc", 3), 0);
+}
+
+/* A scrap of shell that writes a line with control characters to its
+ * raw fd 2, floods it from a background process for 2 s, and becomes the
+ * test app. */
+static void write_stderr_app(const fixture_t *fx, char *path, size_t cap)
+{
+    char text[sizeof(responder_path) + 256];
+
+    snprintf(path, cap, "%s/stderr.sh", fx->dir);
+    snprintf(text, sizeof(text),
+             "#!/bin/sh\n"
+             "printf 'bell\\007 esc\\033[31m tab\\t back\\\\ quote\" "
+             "end\\r\\n' >&2\n"
+             "(timeout 2 yes flood-line) >&2 &\n"
+             "exec %s\n",
+             RESPONDER);
+    write_file(path, text, 0755);
+}
+
+/* No byte of the log is a control character other than its newlines. */
+static int log_is_clean(const fixture_t *fx)
+{
+    FILE *f = fopen(fx->log, "r");
+    int c, clean = 1;
+
+    assert_non_null(f);
+    while ((c = getc(f)) != EOF) {
+        if ((c < 0x20 && c != '\n') || c == 0x7f) {
+            clean = 0;
+        }
+    }
+    fclose(f);
+    return clean;
+}
+
+/* An app's raw fd 2 reaches the log through the PM: each line named
+ * after the app and the pid, escaped once, a flood capped at
+ * FCGIX_PM_STDERR_MAX (the drop said once, the count at the end), and
+ * the PM answers at once meanwhile. Before, fd 2 was the PM's own (httpd's
+ * ErrorLog): raw bytes, no name, no cap. */
+static void test_app_stderr(void **state)
+{
+    fixture_t *fx = *state;
+    char app[160], want[400], body[4096];
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t sapp;
+    long long t0, took;
+    int floods;
+    pid_t pid;
+
+    write_stderr_app(fx, app, sizeof(app));
+    static_app(fx, &sapp, 1);
+    sapp.path = app;
+    dyn_config(fx, &cfg, 1, 4);
+    cfg.apps = &sapp;
+    cfg.napps = 1;
+    start_pm_cfg(fx, &cfg);
+    pid = wait_open(fx, slot_of(fx, 0, 0), 0, 5000);
+    assert_true(pid > 0);
+    snprintf(want, sizeof(want),
+             "1 fastcgi pm: app %s (pid %ld) stderr: bell\\x07 "
+             "esc\\x1b[31m tab\\t back\\\\ quote\" end\n",
+             app, (long)pid);
+    assert_true(wait_log(fx, want, 1, 3000));
+    assert_true(wait_log(fx, "wrote more than 65536 bytes to stderr", 1,
+                         3000));
+    /* During the flood: a first start and a request, at once. */
+    t0 = now_ms();
+    start_ok(fx, RESPONDER);
+    took = now_ms() - t0;
+    fcgi_get(fx->sock, body, sizeof(body));
+    fprintf(stderr, "first start during a stderr flood: %lld ms\n", took);
+    assert_true(took < 1000);
+    assert_non_null(strstr(body, "hello"));
+    assert_int_equal(kill(fx->pm, SIGTERM), 0);
+    assert_true(wait_exit(fx->pm, 6000) >= 0);
+    fx->pm = 0;
+    floods = log_count(fx, ") stderr: flood-line");
+    fprintf(stderr, "flood lines logged: %d\n", floods);
+    assert_true(floods >= 1000 && floods <= FCGIX_PM_STDERR_MAX / 11 + 1);
+    assert_int_equal(log_count(fx, "wrote more than 65536 bytes"), 1);
+    assert_int_equal(log_count(fx, "bytes of stderr dropped (more than "
+                                   "65536 bytes in 60 s)"),
+                     1);
+    assert_true(log_is_clean(fx));
+}
+
 /* Absolute path of the test app, or exit with a message saying what is
  * missing. */
 static void find_responder(void)
@@ -2267,6 +2397,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_control_stranger, setup,
                                         teardown),
+        cmocka_unit_test(test_escape_table),
+        cmocka_unit_test_setup_teardown(test_app_stderr, setup, teardown),
     };
 
     /* Orphans of a test come back to us, so teardown can reap them. */
