@@ -43,16 +43,18 @@ static const word_t answers[] = {
 
 #define NWORDS(a) (sizeof(a) / sizeof((a)[0]))
 
-/* C0 controls and DEL: never part of a line, so that nothing the PM logs
- * or passes on from a line can break a log line or a command. */
-static int is_control(unsigned char c)
+/* NUL, CR and LF are never inside a line: a NUL would cut the C string
+ * the PM makes of a field, a CR or LF would end it early or make two
+ * lines of one. Other control characters may be in a file name; the log
+ * escapes them (httpd's error log escapes every message). */
+static int breaks_line(unsigned char c)
 {
-    return c < 0x20 || c == 0x7f;
+    return c == '\0' || c == '\r' || c == '\n';
 }
 
 /* The length of the first line with its newline; FCGIX_CTL_AGAIN while
- * none is complete. A control byte or a missing newline within @max
- * bytes is a defect as soon as it is seen, whatever follows. */
+ * none is complete. A NUL or CR, or a missing newline within @max
+ * bytes, is a defect as soon as it is seen, whatever follows. */
 static long find_line(const char *buf, size_t len, size_t max)
 {
     size_t i, n = len < max ? len : max;
@@ -63,7 +65,7 @@ static long find_line(const char *buf, size_t len, size_t max)
         if (c == '\n') {
             return (long)i + 1;
         }
-        if (is_control(c)) {
+        if (breaks_line(c)) {
             return FCGIX_CTL_ECHAR;
         }
     }
@@ -90,12 +92,12 @@ static int lookup(const word_t *words, size_t n, const char *s, size_t len)
     return 0;
 }
 
-static int has_control(const char *s, size_t n)
+static int has_line_break(const char *s, size_t n)
 {
     size_t i;
 
     for (i = 0; i < n; i++) {
-        if (is_control((unsigned char)s[i])) {
+        if (breaks_line((unsigned char)s[i])) {
             return 1;
         }
     }
@@ -107,7 +109,7 @@ static int check_path(const char *s, size_t n)
     if (n == 0) {
         return FCGIX_CTL_ESYNTAX;
     }
-    if (has_control(s, n)) {
+    if (has_line_break(s, n)) {
         return FCGIX_CTL_ECHAR;
     }
     if (s[0] != '/') {
@@ -140,7 +142,7 @@ static int check_why(const char *s, size_t n)
     if (n == 0) {
         return FCGIX_CTL_ESYNTAX;
     }
-    if (has_control(s, n)) {
+    if (has_line_break(s, n)) {
         return FCGIX_CTL_ECHAR;
     }
     return n > FCGIX_CTL_WHY_MAX ? FCGIX_CTL_EWHY : 0;
@@ -455,7 +457,7 @@ const char *fcgix_ctl_strerror(long code)
     case FCGIX_CTL_ELONG:
         return "line too long";
     case FCGIX_CTL_ECHAR:
-        return "control character in the line";
+        return "NUL, CR or LF inside the line";
     case FCGIX_CTL_EVERB:
         return "unknown verb";
     case FCGIX_CTL_ESYNTAX:

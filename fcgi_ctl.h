@@ -22,12 +22,13 @@
  *   "BUSY <seconds> <why>\n" none can now; ask again after <seconds>
  *   "FAIL <why>\n"          the app cannot be started
  *
- * A path is absolute and has no control byte (NUL, CR, LF, ...); it may
- * contain spaces (it runs to the end of the line). A user or group is
+ * No line holds a NUL or a CR, nor a LF but at its end. A path is
+ * absolute; it may contain spaces (it runs to the end of the line) and
+ * other control characters (the log escapes them). A user or group is
  * 1..FCGIX_CTL_NAME_MAX of [A-Za-z0-9._-], not starting with '-' (the
  * wrapper gets it as an argument). Seconds are 0..FCGIX_CTL_BUSY_MAX_S in
- * decimal without sign or leading zero. A reason is non-empty text
- * without control bytes. Every line the parsers accept is canonical: the
+ * decimal without sign or leading zero. A reason is non-empty text.
+ * Every line the parsers accept is canonical: the
  * encoders give back exactly its bytes.
  *
  * Pure C99: no APR, no httpd, no allocation, no I/O, no globals. The
@@ -66,7 +67,7 @@ enum { FCGIX_CTL_OK = 1, FCGIX_CTL_BUSY, FCGIX_CTL_FAIL };
 enum {
     FCGIX_CTL_AGAIN = 0,      /**< no complete line yet: need more bytes */
     FCGIX_CTL_ELONG = -1,     /**< no newline within the longest line */
-    FCGIX_CTL_ECHAR = -2,     /**< a control byte (NUL, CR, ...) */
+    FCGIX_CTL_ECHAR = -2,     /**< a NUL, CR or LF inside the line */
     FCGIX_CTL_EVERB = -3,     /**< unknown verb */
     FCGIX_CTL_ESYNTAX = -4,   /**< missing, empty or extra field */
     FCGIX_CTL_ERELATIVE = -5, /**< a path that is not absolute */

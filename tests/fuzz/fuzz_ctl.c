@@ -14,7 +14,7 @@
  *     (whole line first, then fields with strchr on a C string) on
  *     whether a line is complete, accepted or refused.
  * (b) An accepted line is canonical: encoding what was parsed gives back
- *     exactly its bytes; its fields hold no control byte.
+ *     exactly its bytes; its fields hold no NUL, CR or LF.
  * (c) The input cut at an offset taken from its first byte parses to
  *     FCGIX_CTL_AGAIN or to the same result as the whole input.
  * (d) The encoders, given the input split at NULs into fields, accept
@@ -49,14 +49,10 @@ static void fail(const char *what, int line)
 /* Reference                                                           */
 /* ------------------------------------------------------------------ */
 
+/* No CR or LF (a C string has no NUL). */
 static int ref_text_ok(const char *s)
 {
-    for (; *s; s++) {
-        if ((unsigned char)*s < 0x20 || *s == 0x7f) {
-            return 0;
-        }
-    }
-    return 1;
+    return strpbrk(s, "\r\n") == NULL;
 }
 
 static int ref_path_ok(const char *s)
@@ -80,7 +76,7 @@ static int ref_why_ok(const char *s)
 }
 
 /* The first line as a C string (its newline dropped): 1; 0 when it is
- * incomplete; -1 when a control byte or the length limit comes first. */
+ * incomplete; -1 when a NUL, a CR or the length limit comes first. */
 static int ref_line(const uint8_t *d, size_t n, size_t max, char *line)
 {
     size_t i;
@@ -91,7 +87,7 @@ static int ref_line(const uint8_t *d, size_t n, size_t max, char *line)
             line[i] = '\0';
             return 1;
         }
-        if (d[i] < 0x20 || d[i] == 0x7f) {
+        if (d[i] == '\0' || d[i] == '\r') {
             return -1;
         }
     }

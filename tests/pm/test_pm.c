@@ -1989,7 +1989,7 @@ static void test_control_nul_line(void **state)
     close(fd);
     /* refused with the defect */
     assert_string_equal(answer,
-                        "FAIL malformed request: control character in the "
+                        "FAIL malformed request: NUL, CR or LF inside the "
                         "line\n");
     assert_int_equal(wait_exit(fx->pm, 300), -1); /* the PM lives */
     assert_int_equal(start_ok(fx, RESPONDER), c);
@@ -2078,15 +2078,17 @@ static void test_control_garbage(void **state)
     assert_non_null(huge);
     memset(huge, 'A', 64 * 1024);
     for (i = 0; i < sizeof(binary); i++) {
-        binary[i] = (char)(i + 1);
+        binary[i] = (char)i; /* NUL first; LF after 1..9 */
     }
     expect_answer(fx, "huge", huge, 64 * 1024, 0,
                   "FAIL malformed request: line too long\n");
     free(huge);
     expect_answer(fx, "binary", binary, sizeof(binary), 0,
-                  "FAIL malformed request: control character in the line\n");
+                  "FAIL malformed request: NUL, CR or LF inside the line\n");
+    expect_answer(fx, "binary without NUL", binary + 1, sizeof(binary) - 1,
+                  0, "FAIL malformed request: unknown verb\n");
     expect_answer(fx, "http", "GET / HTTP/1.0\r\n\r\n", 18, 0,
-                  "FAIL malformed request: control character in the line\n");
+                  "FAIL malformed request: NUL, CR or LF inside the line\n");
     expect_answer(fx, "verb", "HELLO\n", 6, 0,
                   "FAIL malformed request: unknown verb\n");
     expect_answer(fx, "option as user", "STARTAS -x g /bin/sh\n", 21, 0,
@@ -2098,6 +2100,7 @@ static void test_control_garbage(void **state)
     expect_answer(fx, "many lines", line, n, 0, "OK\n");
     assert_int_equal(wait_exit(fx->pm, 100), -1); /* the PM lives */
     assert_int_equal(log_count(fx, "refused a request from pid"), 1);
+    assert_int_equal(log_count(fx, "line too long"), 1); /* the first */
 }
 
 /* Idle clients and clients that send half a line delay nobody: a

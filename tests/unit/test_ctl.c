@@ -209,15 +209,18 @@ static const req_case_t request_table[] = {
     {BYTES(""), FCGIX_CTL_AGAIN, 0, NULL, NULL, NULL},
     {BYTES("TICK"), FCGIX_CTL_AGAIN, 0, NULL, NULL, NULL},
     {BYTES("START /half a line"), FCGIX_CTL_AGAIN, 0, NULL, NULL, NULL},
-    /* control bytes, wherever they are */
+    /* other control characters may be in a path (the log escapes them) */
+    {BYTES("START /x\ty\n"), 11, FCGIX_CTL_START, NULL, NULL, "/x\ty"},
+    {BYTES("START /x\x7f\x01\x1b\n"), 12, FCGIX_CTL_START, NULL, NULL,
+     "/x\x7f\x01\x1b"},
+    /* NUL and CR, wherever they are */
     {BYTES("START /x\0y\n"), FCGIX_CTL_ECHAR, 0, NULL, NULL, NULL},
     {BYTES("START /x\r\n"), FCGIX_CTL_ECHAR, 0, NULL, NULL, NULL},
-    {BYTES("START /x\ty\n"), FCGIX_CTL_ECHAR, 0, NULL, NULL, NULL},
-    {BYTES("START /x\x7f\n"), FCGIX_CTL_ECHAR, 0, NULL, NULL, NULL},
+
     {BYTES("\0"), FCGIX_CTL_ECHAR, 0, NULL, NULL, NULL},
-    {BYTES("\x01\x02\x03"), FCGIX_CTL_ECHAR, 0, NULL, NULL, NULL},
+    {BYTES("\x01\x02\x03"), FCGIX_CTL_AGAIN, 0, NULL, NULL, NULL},
     {BYTES("TICK\r\n"), FCGIX_CTL_ECHAR, 0, NULL, NULL, NULL},
-    {BYTES("\x1b[2J\n"), FCGIX_CTL_ECHAR, 0, NULL, NULL, NULL},
+    {BYTES("\x1b[2J\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL},
     /* verbs */
     {BYTES("\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL},
     {BYTES("tick\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL},
@@ -397,7 +400,8 @@ static const ans_case_t answer_table[] = {
     {BYTES("BUSY 5 waiting"), FCGIX_CTL_AGAIN, 0, 0, NULL},
     {BYTES("OK\r\n"), FCGIX_CTL_ECHAR, 0, 0, NULL},
     {BYTES("FAIL a\0b\n"), FCGIX_CTL_ECHAR, 0, 0, NULL},
-    {BYTES("FAIL \x1b[31m\n"), FCGIX_CTL_ECHAR, 0, 0, NULL},
+    {BYTES("FAIL \x1b[31m\n"), 11, FCGIX_CTL_FAIL, 0, "\x1b[31m"},
+    {BYTES("FAIL a\rb\n"), FCGIX_CTL_ECHAR, 0, 0, NULL},
     {BYTES("ok\n"), FCGIX_CTL_EVERB, 0, 0, NULL},
     {BYTES("OKAY\n"), FCGIX_CTL_EVERB, 0, 0, NULL},
     {BYTES("\n"), FCGIX_CTL_EVERB, 0, 0, NULL},
