@@ -30,10 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fcgi_ctl.h"
 #include "fcgi_handler.h"
 #include "fcgi_managed.h"
 #include "fcgi_pm.h"
@@ -82,76 +82,118 @@ static int connect_control(int nonblock)
 /* Ask the PM to look at the board now; no answer is awaited. */
 static void tick_pm(void)
 {
+    char line[16];
+    long n = fcgix_ctl_put_tick(line, sizeof(line));
     int fd = connect_control(1);
 
     if (fd >= 0) {
-        if (send(fd, "TICK\n", 5, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        if (send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
             /* the PM looks at the board each second anyway */
         }
         close(fd);
     }
 }
 
-/* The start request for the app of @r: "START <path>", or with a
- * wrapper "STARTAS <uid> <gid> <path>" with the request's suexec
- * identity (SuexecUserGroup), else httpd's User and Group. */
-static const char *start_line(request_rec *r)
+/* The start request for the app of @r at @path, encoded in @buf:
+ * "START <path>", or with a wrapper "STARTAS <uid> <gid> <path>" with
+ * the request's suexec identity (SuexecUserGroup), else httpd's User and
+ * Group. @return its length, or the defect that keeps @path from being
+ * sent (fcgi_ctl.h: a control byte in it, ...). */
+static long start_line(request_rec *r, const char *path, char *buf, size_t cap)
 {
     ap_unix_identity_t *id;
+    char uid[24], gid[24];
 
     if (!managed.wrapper) {
-        return "START ";
+        return fcgix_ctl_put_start(buf, cap, path);
     }
     id = ap_run_get_suexec_identity(r);
-    if (id) {
-        return apr_psprintf(r->pool, "STARTAS %ld %ld ", (long)id->uid,
-                            (long)id->gid);
-    }
-    return apr_psprintf(r->pool, "STARTAS %ld %ld ",
-                        (long)ap_unixd_config.user_id,
-                        (long)ap_unixd_config.group_id);
+    apr_snprintf(uid, sizeof(uid), "%ld",
+                 id ? (long)id->uid : (long)ap_unixd_config.user_id);
+    apr_snprintf(gid, sizeof(gid), "%ld",
+                 id ? (long)id->gid : (long)ap_unixd_config.group_id);
+    return fcgix_ctl_put_startas(buf, cap, uid, gid, path);
 }
 
-/* Send the start request and wait at most @timeout s for the answer
- * line. @return 0 with @answer filled, or -1 with errno (ETIMEDOUT). */
-static int ask_start(request_rec *r, const char *path, int timeout,
-                     char *answer, size_t size)
+/* Write all of @line (a blocking socket; a signal may cut a write). */
+static int send_line(int fd, const char *line, size_t len)
 {
-    const char *verb = start_line(r);
-    struct pollfd pfd;
-    struct iovec iov[3];
     ssize_t n;
-    int fd = connect_control(0), rc;
+
+    while (len > 0) {
+        n = send(fd, line, len, MSG_NOSIGNAL);
+        if (n < 0 && errno != EINTR) {
+            return -1;
+        }
+        if (n > 0) {
+            line += n;
+            len -= (size_t)n;
+        }
+    }
+    return 0;
+}
+
+/* Read and parse the PM's answer line, waiting until @end at most.
+ * @return 0, or -1 with errno: ETIMEDOUT, ECONNRESET (closed without an
+ * answer), EPROTO (a malformed answer; *defect says why), another. */
+static int read_answer(int fd, apr_time_t end, fcgix_ctl_answer_t *ans,
+                       long *defect)
+{
+    char buf[FCGIX_CTL_ANSWER_MAX];
+    struct pollfd pfd;
+    size_t len = 0;
+    long rc = FCGIX_CTL_AGAIN;
+    apr_time_t left;
+    ssize_t n;
+
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    while (rc == FCGIX_CTL_AGAIN) {
+        if ((left = end - apr_time_now()) <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (poll(&pfd, 1, (int)apr_time_as_msec(left) + 1) <= 0) {
+            continue; /* EINTR, or the time is up */
+        }
+        n = recv(fd, buf + len, sizeof(buf) - len, MSG_DONTWAIT);
+        if (n == 0) {
+            errno = ECONNRESET;
+            return -1;
+        }
+        if (n < 0 && errno != EINTR && errno != EAGAIN) {
+            return -1;
+        }
+        len += n > 0 ? (size_t)n : 0;
+        rc = fcgix_ctl_parse_answer(buf, len, ans);
+    }
+    if (rc < 0) {
+        *defect = rc;
+        errno = EPROTO;
+        return -1;
+    }
+    return 0;
+}
+
+/* Send the start request @line and wait at most @timeout s for the
+ * answer. @return 0 with @ans filled, or -1 with errno as read_answer(). */
+static int ask_start(const char *line, size_t len, int timeout,
+                     fcgix_ctl_answer_t *ans, long *defect)
+{
+    apr_time_t end = apr_time_now() + apr_time_from_sec(timeout);
+    int fd = connect_control(0), rc, err;
 
     if (fd < 0) {
         return -1;
     }
-    iov[0].iov_base = (void *)verb;
-    iov[0].iov_len = strlen(verb);
-    iov[1].iov_base = (void *)path;
-    iov[1].iov_len = strlen(path);
-    iov[2].iov_base = (void *)"\n";
-    iov[2].iov_len = 1;
-    if (writev(fd, iov, 3) < 0) {
-        rc = errno;
-        close(fd);
-        errno = rc;
-        return -1;
+    rc = send_line(fd, line, len);
+    if (rc == 0) {
+        rc = read_answer(fd, end, ans, defect);
     }
-    pfd.fd = fd;
-    pfd.events = POLLIN;
-    do {
-        rc = poll(&pfd, 1, timeout * 1000);
-    } while (rc < 0 && errno == EINTR);
-    n = rc > 0 ? recv(fd, answer, size - 1, 0) : -1;
+    err = errno;
     close(fd);
-    if (n <= 0) {
-        errno = rc == 0 ? ETIMEDOUT : (n == 0 ? ECONNRESET : errno);
-        return -1;
-    }
-    answer[n] = '\0';
-    answer[strcspn(answer, "\n")] = '\0';
-    return 0;
+    errno = err;
+    return rc;
 }
 
 /* Whether the PM of this configuration runs: it failed at start, or
@@ -170,12 +212,53 @@ static int unavailable(request_rec *r, int retry_after)
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
+/* The start request could not be sent, or its answer was not one:
+ * logged, and a 500 (a bug or a path no app may have, not a load
+ * problem). */
+static int bad_exchange(request_rec *r, const char *path, long defect, int sent)
+{
+    if (!sent) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      FCGIX_LOGNO(00350) "FastCGI app %s: cannot ask the "
+                                         "process manager to start it: %s",
+                      ap_escape_logitem(r->pool, path),
+                      fcgix_ctl_strerror(defect));
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      FCGIX_LOGNO(00351) "FastCGI app %s: the process "
+                                         "manager's answer is malformed: %s",
+                      path, fcgix_ctl_strerror(defect));
+    }
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* No answer from the PM: why, logged, and a 503. */
+static int no_answer(request_rec *r, const char *path, int err, int timeout)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, err, r,
+                  FCGIX_LOGNO(00081) "FastCGI app %s: %s", path,
+                  !pm_alive() ? "the process manager is not running (see the "
+                                "error log of httpd's start or last restart)"
+                  : err == ETIMEDOUT ? apr_psprintf(r->pool,
+                                                    "not started within %d s "
+                                                    "(-startTimeout)",
+                                                    timeout)
+                                     : apr_psprintf(r->pool,
+                                                    "cannot reach the process "
+                                                    "manager at %s",
+                                                    managed.control_path));
+    return unavailable(r, err == ETIMEDOUT ? 1 : 5);
+}
+
 /* Have the PM start a process of the class of @path; OK when one takes
  * requests, else the HTTP status to answer. */
 static int start_class(request_rec *r, const char *path)
 {
-    char answer[FCGIX_PM_CONTROL_MAX];
+    char line[FCGIX_CTL_REQUEST_MAX];
+    fcgix_ctl_answer_t ans;
     int timeout = managed.start_timeout;
+    long n, defect = 0;
 
     if (__atomic_load_n(&managed.sb->head->pm_pid, __ATOMIC_ACQUIRE) == 0) {
         /* It could not start and httpd does not restart it: no use
@@ -188,42 +271,28 @@ static int start_class(request_rec *r, const char *path)
                       path);
         return unavailable(r, 60);
     }
-
-    if (ask_start(r, path, timeout, answer, sizeof(answer)) != 0) {
-        int err = errno;
-
-        ap_log_rerror(
-            APLOG_MARK, APLOG_ERR, err, r,
-            FCGIX_LOGNO(00081) "FastCGI app %s: %s", path,
-            !pm_alive()        ? "the process manager is not running (see the "
-                                 "error log of httpd's start or last restart)"
-            : err == ETIMEDOUT ? apr_psprintf(r->pool,
-                                              "not started within %d s "
-                                              "(-startTimeout)",
-                                              timeout)
-                               : apr_psprintf(r->pool,
-                                              "cannot reach the process "
-                                              "manager at %s",
-                                              managed.control_path));
-        return unavailable(r, err == ETIMEDOUT ? 1 : 5);
+    if ((n = start_line(r, path, line, sizeof(line))) < 0) {
+        return bad_exchange(r, path, n, 0);
     }
-    if (strcmp(answer, "OK") == 0) {
+    if (ask_start(line, (size_t)n, timeout, &ans, &defect) != 0) {
+        return errno == EPROTO ? bad_exchange(r, path, defect, 1)
+                               : no_answer(r, path, errno, timeout);
+    }
+    if (ans.kind == FCGIX_CTL_OK) {
         return OK;
     }
-    if (strncmp(answer, "BUSY ", 5) == 0) {
-        char *why = NULL;
-        long secs = strtol(answer + 5, &why, 10);
-
+    if (ans.kind == FCGIX_CTL_BUSY) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       FCGIX_LOGNO(00082) "FastCGI app %s: no process can "
-                                         "take the request:%s",
-                      path, why ? why : "");
-        return unavailable(r, secs > 0 && secs < 3600 ? (int)secs : 1);
+                                         "take the request: %s",
+                      path, ans.why);
+        return unavailable(
+            r, ans.seconds > 0 && ans.seconds < 3600 ? ans.seconds : 1);
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                   FCGIX_LOGNO(00083) "FastCGI app %s: the process manager "
                                      "cannot start it: %s",
-                  path, strncmp(answer, "FAIL ", 5) == 0 ? answer + 5 : answer);
+                  path, ans.why);
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 

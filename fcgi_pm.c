@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fcgi_ctl.h"
 #include "fcgi_pm.h"
 
 #define TICK_MS 1000
@@ -89,6 +90,37 @@ typedef struct {
     char *group;
 } waiter_t;
 
+/* A control connection whose request line is not complete yet. */
+typedef struct {
+    int fd; /* -1: free */
+    long pid, uid;
+    unsigned long long seq; /* order of arrival */
+    long long deadline;     /* ms, monotonic: closed then */
+    size_t len;
+    char buf[FCGIX_CTL_REQUEST_MAX];
+} client_t;
+
+/* Why control clients were turned away; see note_refusal(). */
+enum { REFUSE_STRANGER, REFUSE_FULL, REFUSE_LATE, REFUSE_BAD, NREFUSALS };
+
+typedef struct {
+    long long last_ms;      /* when one was last logged; 0: never */
+    unsigned long unlogged; /* refused since, not logged */
+} refusal_t;
+
+/* The raw stderr (fd 2) of the process of a slot: see "The apps' raw
+ * stderr". */
+typedef struct {
+    int fd; /* the pipe's read end; -1: none */
+    int cls;
+    pid_t pid;
+    char *line; /* FCGIX_PM_STDERR_LINE_MAX bytes, from the first pipe on */
+    size_t len;
+    long long window_start;     /* ms, monotonic */
+    size_t logged;              /* bytes in this window */
+    unsigned long long dropped; /* bytes over the cap, not yet reported */
+} applog_t;
+
 typedef struct {
     const fcgix_pm_config_t *cfg;
     fcgix_sb_t *sb;
@@ -106,6 +138,16 @@ typedef struct {
     waiter_t waiters[MAX_WAITERS];
     int nwaiters;
     pid_t parent;
+    uid_t uid;                     /* ours: the User (or root in tests) */
+    client_t *clients;             /* FCGIX_PM_CONTROL_CLIENTS of them */
+    unsigned long long client_seq; /* clients admitted so far */
+    refusal_t refusals[NREFUSALS];
+    long long accept_paused; /* ms: out of descriptors until then */
+    applog_t *applogs;       /* like the board's slots */
+    struct pollfd *pfds;     /* the poll set, rebuilt each pass */
+    int *pfd_owner;          /* what each entry serves: a client index,
+                                or FCGIX_PM_CONTROL_CLIENTS + a slot */
+    int npfds;
 } pm_t;
 
 static int class_of_slot(const pm_t *pm, int i);
@@ -519,6 +561,267 @@ static void unbind_slot(pm_t *pm, int i)
 }
 
 /* ------------------------------------------------------------------ */
+/* The apps' raw stderr                                                */
+/* ------------------------------------------------------------------ */
+
+/* Each process's fd 2 is a pipe the PM reads from its loop, never
+ * blocking: each line goes to the log named after the app and the pid,
+ * as the app wrote it (the log callback escapes: httpd's error log
+ * escapes every message, so escaping here too would show "\\x1b" for
+ * an ESC), and at most FCGIX_PM_STDERR_MAX bytes per
+ * FCGIX_PM_STDERR_WINDOW_MS, so that a flood neither fills the disk nor
+ * holds the loop (the rest is read and counted). A pipe is read at most
+ * STDERR_PASS bytes per pass. */
+#define STDERR_CHUNK 16384
+#define STDERR_PASS (4 * STDERR_CHUNK)
+
+/* The letter of the two-character escape of @c, or 0 (those of httpd's
+ * ap_escape_errorlog_item()). */
+static char named_escape(unsigned char c)
+{
+    switch (c) {
+    case '\b':
+        return 'b';
+    case '\n':
+        return 'n';
+    case '\r':
+        return 'r';
+    case '\t':
+        return 't';
+    case '\v':
+        return 'v';
+    case '\\':
+        return '\\';
+    default:
+        return 0;
+    }
+}
+
+size_t fcgix_pm_escape(char *out, size_t cap, const char *in, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0, i, k;
+    char esc[4];
+
+    if (cap == 0) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+
+        k = 0;
+        if (named_escape(c)) {
+            esc[k++] = '\\';
+            esc[k++] = named_escape(c);
+        }
+        else if (c < 0x20 || c >= 0x7f) {
+            esc[k++] = '\\';
+            esc[k++] = 'x';
+            esc[k++] = hex[c >> 4];
+            esc[k++] = hex[c & 15];
+        }
+        else {
+            esc[k++] = (char)c;
+        }
+        if (o + k >= cap) {
+            break; /* never half an escape */
+        }
+        memcpy(out + o, esc, k);
+        o += k;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+static void log_app_line(pm_t *pm, applog_t *a)
+{
+    char line[FCGIX_PM_STDERR_LINE_MAX + FCGIX_SB_PATH_MAX + 64];
+    const pclass_t *cls = &pm->classes[a->cls];
+    size_t len = a->len, i;
+
+    if (len > 0 && a->line[len - 1] == '\r') {
+        len--; /* CRLF, as the handler does */
+    }
+    for (i = 0; i < len; i++) {
+        if (a->line[i] == '\0') {
+            a->line[i] = '?'; /* as the handler does; C strings end there */
+        }
+    }
+    snprintf(line, sizeof(line), "fastcgi pm: %sapp %s (pid %ld) stderr: %.*s",
+             cls->dynamic ? "dynamic " : "", cls->path, (long)a->pid, (int)len,
+             a->line);
+    pm->cfg->log(pm->cfg->baton, FCGIX_PM_LOG_WARN, line);
+    a->len = 0;
+}
+
+/* Say how much the cap dropped since it was last said. */
+static void report_dropped(pm_t *pm, applog_t *a)
+{
+    if (a->dropped > 0) {
+        pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[a->cls], a->pid,
+               "%llu bytes of stderr dropped (more than %d bytes in %d s)",
+               a->dropped, FCGIX_PM_STDERR_MAX,
+               FCGIX_PM_STDERR_WINDOW_MS / 1000);
+        a->dropped = 0;
+    }
+}
+
+/* A new window once the current one is over. */
+static void roll_window(pm_t *pm, applog_t *a, long long now)
+{
+    if (now - a->window_start >= FCGIX_PM_STDERR_WINDOW_MS) {
+        report_dropped(pm, a);
+        a->window_start = now;
+        a->logged = 0;
+    }
+}
+
+/* Bytes past the window's budget: the partial line is logged, the
+ * first drop said at once, and the rest counted. */
+static void drop_bytes(pm_t *pm, applog_t *a, size_t n)
+{
+    if (a->dropped == 0) {
+        if (a->len > 0) {
+            log_app_line(pm, a);
+        }
+        pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[a->cls], a->pid,
+               "wrote more than %d bytes to stderr within %d s; the rest "
+               "of them is dropped",
+               FCGIX_PM_STDERR_MAX, FCGIX_PM_STDERR_WINDOW_MS / 1000);
+    }
+    a->dropped += n;
+}
+
+/* Cut what fits the budget into lines; a line longer than
+ * FCGIX_PM_STDERR_LINE_MAX is logged in pieces. */
+static void take_stderr(pm_t *pm, applog_t *a, const char *data, size_t n)
+{
+    size_t room = FCGIX_PM_STDERR_MAX - a->logged, i;
+    size_t take = n < room ? n : room;
+
+    a->logged += take;
+    for (i = 0; i < take; i++) {
+        if (data[i] == '\n') {
+            log_app_line(pm, a);
+            continue;
+        }
+        a->line[a->len++] = data[i];
+        if (a->len == FCGIX_PM_STDERR_LINE_MAX) {
+            log_app_line(pm, a);
+        }
+    }
+    if (take < n) {
+        drop_bytes(pm, a, n - take);
+    }
+}
+
+/* The process is gone (or replaced): what it wrote last, then close. */
+static void close_stderr(pm_t *pm, applog_t *a)
+{
+    if (a->fd < 0) {
+        return;
+    }
+    if (a->len > 0) {
+        log_app_line(pm, a);
+    }
+    report_dropped(pm, a);
+    close(a->fd);
+    a->fd = -1;
+    free(a->line);
+    a->line = NULL;
+}
+
+/* Read what the process of slot @i wrote, up to STDERR_PASS bytes. */
+static void read_stderr(pm_t *pm, int i)
+{
+    applog_t *a = &pm->applogs[i];
+    char buf[STDERR_CHUNK];
+    size_t total = 0;
+    ssize_t n;
+
+    while (a->fd >= 0 && total < STDERR_PASS) {
+        n = read(a->fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            return;
+        }
+        if (n <= 0) {
+            close_stderr(pm, a); /* EOF: every writer is gone */
+            return;
+        }
+        roll_window(pm, a, now_ms());
+        take_stderr(pm, a, buf, (size_t)n);
+        total += (size_t)n;
+    }
+}
+
+/* A pipe for the fd 2 of the process about to start in slot @i of
+ * class @c; its read end is kept in the slot's log. @return the write
+ * end for the child, or -1: the child keeps the PM's fd 2. */
+static int open_stderr(pm_t *pm, int c, int i)
+{
+    applog_t *a = &pm->applogs[i];
+    int p[2];
+
+    /* Still open: a child of the previous process holds its write end.
+     * Whatever it has written so far is logged; the rest is not. */
+    if (a->fd >= 0) {
+        read_stderr(pm, i);
+        close_stderr(pm, a);
+    }
+    if (a->line == NULL
+        && (a->line = malloc(FCGIX_PM_STDERR_LINE_MAX)) == NULL) {
+        return -1;
+    }
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[c], getpid(),
+               "cannot make a pipe for the stderr of a process: %s; it "
+               "writes to the PM's",
+               strerror(errno));
+        return -1;
+    }
+    fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+    a->fd = p[0];
+    a->cls = c;
+    a->len = 0;
+    a->logged = 0;
+    a->dropped = 0;
+    a->window_start = now_ms();
+    return p[1];
+}
+
+/* Without poll(): during the shutdown, so that no process blocks on a
+ * full pipe while it is being stopped. */
+static void read_all_stderr(pm_t *pm)
+{
+    int i;
+
+    for (i = 0; i < pm->nslots; i++) {
+        if (pm->applogs[i].fd >= 0) {
+            read_stderr(pm, i);
+        }
+    }
+}
+
+/* Windows that ended with bytes dropped: say so now rather than at the
+ * process's next write, which may never come. */
+static void report_windows(pm_t *pm)
+{
+    long long now = now_ms();
+    int i;
+
+    for (i = 0; i < pm->nslots; i++) {
+        applog_t *a = &pm->applogs[i];
+
+        if (a->fd >= 0 && a->dropped > 0) {
+            roll_window(pm, a, now);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* Spawning                                                            */
 /* ------------------------------------------------------------------ */
 
@@ -571,7 +874,7 @@ static void child_fail(int errfd, int stage, int err)
 /* In the child, after fork: never returns. Only async-signal-safe calls
  * (the PM is single-threaded, but stay strict anyway). */
 static void exec_child(const pclass_t *cls, int listen_fd, pid_t pm_pid,
-                       int errfd)
+                       int errfd, int stderr_fd)
 {
     const char *const *argv = cls->cfg.argv ? cls->cfg.argv : cls->argv0;
     static const char *const empty_env[] = {NULL};
@@ -584,6 +887,9 @@ static void exec_child(const pclass_t *cls, int listen_fd, pid_t pm_pid,
         child_fail(errfd, 2, ESRCH);
     }
     if (dup2(listen_fd, 0) != 0) { /* FCGI_LISTENSOCK_FILENO */
+        child_fail(errfd, 1, errno);
+    }
+    if (stderr_fd >= 0 && dup2(stderr_fd, 2) != 2) { /* read by the PM */
         child_fail(errfd, 1, errno);
     }
     close_other_fds(errfd);
@@ -677,7 +983,7 @@ static void spawn(pm_t *pm, int c, int i)
     pslot_t *ps = &pm->slots[i];
     fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
     sigset_t all, old;
-    int errpipe[2];
+    int errpipe[2], err_w;
     pid_t pid, self = getpid();
 
     if (bind_slot(pm, c, i) != 0 || pipe2(errpipe, O_CLOEXEC) != 0) {
@@ -691,6 +997,7 @@ static void spawn(pm_t *pm, int c, int i)
             fcgix_pm_backoff_ms(cls->cfg.restart_delay_ms, ps->failures));
         return;
     }
+    err_w = open_stderr(pm, c, i);
     /* Block signals so that the child cannot run our handlers before it
      * has reset them. */
     sigfillset(&all);
@@ -698,11 +1005,16 @@ static void spawn(pm_t *pm, int c, int i)
     pid = fork();
     if (pid == 0) {
         close(errpipe[0]);
-        exec_child(cls, ps->fd, self, errpipe[1]);
+        exec_child(cls, ps->fd, self, errpipe[1], err_w);
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     close(errpipe[1]);
+    if (err_w >= 0) {
+        close(err_w);
+    }
+    pm->applogs[i].pid = pid;
     if (pid < 0) {
+        close_stderr(pm, &pm->applogs[i]);
         pm_log(pm, FCGIX_PM_LOG_ERR, cls, getpid(), "fork: %s",
                strerror(errno));
         ps->failures++;
@@ -1562,19 +1874,57 @@ static void reclaim_dead_leases(pm_t *pm)
 /* Control socket                                                      */
 /* ------------------------------------------------------------------ */
 
-static void reply(int fd, const char *fmt, ...)
+/* The answer is the last thing said on a connection: send it (never
+ * blocking: the requester reads it at once or has given up) and close. */
+static void send_answer(int fd, const char *line, long n)
 {
-    char line[256];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
     if (n > 0 && send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         /* the requester gave up; nothing to do */
     }
     close(fd);
+}
+
+static void reply_ok(int fd)
+{
+    char line[FCGIX_CTL_ANSWER_MAX];
+
+    send_answer(fd, line, fcgix_ctl_put_ok(line, sizeof(line)));
+}
+
+/* BUSY (@secs >= 0) or FAIL (@secs < 0) with the reason @fmt, cut to
+ * the longest reason. Paths in reasons come from parsed requests, so
+ * they hold no control byte; should a reason still be refused, a fixed
+ * one is sent rather than nothing. */
+static void reply_why(int fd, int secs, const char *fmt, va_list ap)
+{
+    char why[FCGIX_CTL_WHY_MAX + 1], line[FCGIX_CTL_ANSWER_MAX];
+    long n;
+
+    vsnprintf(why, sizeof(why), fmt, ap);
+    n = secs >= 0 ? fcgix_ctl_put_busy(line, sizeof(line), secs, why)
+                  : fcgix_ctl_put_fail(line, sizeof(line), why);
+    if (n < 0) {
+        n = fcgix_ctl_put_fail(line, sizeof(line), "unprintable reason");
+    }
+    send_answer(fd, line, n);
+}
+
+static void reply_busy(int fd, int secs, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    reply_why(fd, secs, fmt, ap);
+    va_end(ap);
+}
+
+static void reply_fail(int fd, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    reply_why(fd, -1, fmt, ap);
+    va_end(ap);
 }
 
 /* Seconds until the earliest restart of class @c, at least 1; 0 when
@@ -1646,14 +1996,14 @@ static void answer_no_room(pm_t *pm, const waiter_t *w)
                "cannot start %s: no room for another dynamic app and no "
                "idle process to stop (-maxProcesses)",
                w->path);
-        reply(w->fd, "BUSY 5 too many dynamic apps\n");
+        reply_busy(w->fd, 5, "too many dynamic apps");
         return;
     }
     pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[w->cls], getpid(),
            "cannot start: %d dynamic processes run already and none is "
            "idle (-maxProcesses)",
            pm->dyn_live);
-    reply(w->fd, "BUSY 5 -maxProcesses dynamic processes run already\n");
+    reply_busy(w->fd, 5, "-maxProcesses dynamic processes run already");
 }
 
 /* Answer a waiting START if its class can take a request now (or never
@@ -1670,18 +2020,17 @@ static int answer_waiter(pm_t *pm, waiter_t *w, long long now)
         return 0;
     }
     if (w->cls == NO_CLASS) {
-        reply(w->fd, "FAIL cannot set up a class for the app\n");
+        reply_fail(w->fd, "cannot set up a class for the app");
         return 1;
     }
     start_with_room(pm, w->cls);
     if (class_open_slots(pm, w->cls) > 0) {
-        reply(w->fd, "OK\n");
+        reply_ok(w->fd);
         return 1;
     }
     left = backoff_left_s(pm, w->cls);
     if (left > 1) {
-        reply(w->fd, "BUSY %d the app is backing off after failed starts\n",
-              left);
+        reply_busy(w->fd, left, "the app is backing off after failed starts");
         return 1;
     }
     if (now >= w->deadline) {
@@ -1689,7 +2038,7 @@ static int answer_waiter(pm_t *pm, waiter_t *w, long long now)
             answer_no_room(pm, w);
         }
         else {
-            reply(w->fd, "BUSY 1 no process became ready in time\n");
+            reply_busy(w->fd, 1, "no process became ready in time");
         }
         return 1;
     }
@@ -1731,7 +2080,7 @@ static void wait_for_class(pm_t *pm, int fd, int c, const char *path,
         now_ms()
         + (pm->cfg->start_wait_ms > 0 ? pm->cfg->start_wait_ms : WAITER_MS);
     if (c < 0 && keep_copies(&w, path, user, group) != 0) {
-        reply(fd, "BUSY 1 out of memory\n");
+        reply_busy(fd, 1, "out of memory");
         return;
     }
     if (answer_waiter(pm, &w, now_ms())) {
@@ -1739,7 +2088,7 @@ static void wait_for_class(pm_t *pm, int fd, int c, const char *path,
         return;
     }
     if (pm->nwaiters == MAX_WAITERS) {
-        reply(fd, "BUSY 1 too many requests waiting for a start\n");
+        reply_busy(fd, 1, "too many requests waiting for a start");
         free_copies(&w);
         return;
     }
@@ -1775,7 +2124,7 @@ static void handle_start(pm_t *pm, int fd, const char *path, const char *user,
     if (c < 0 || pm->classes[c].dynamic) {
         bad = check_executable(path);
         if (bad) {
-            reply(fd, "FAIL %s: %s\n", path, bad);
+            reply_fail(fd, "%s: %s", path, bad);
             return;
         }
     }
@@ -1794,73 +2143,318 @@ static void handle_start(pm_t *pm, int fd, const char *path, const char *user,
     wait_for_class(pm, fd, c, path, user, group);
 }
 
-/* "STARTAS <user> <group> <path>" */
-static void start_as(pm_t *pm, int fd, char *args)
-{
-    char *user = args, *group, *path;
+/* ------------------------------------------------------------------ */
+/* Control clients                                                     */
+/* ------------------------------------------------------------------ */
 
-    group = strchr(user, ' ');
-    path = group ? strchr(group + 1, ' ') : NULL;
-    if (path == NULL) {
-        reply(fd, "FAIL malformed STARTAS\n");
+/* Each connection is served from the main loop with a buffer and a
+ * deadline of its own, so that no client (an idle one, one that sends
+ * half a line, a flood of them) delays a start, a reap or another
+ * client. Anyone of the User can connect, so refusals are logged at
+ * most once per REFUSAL_LOG_MS and reason, with a count of the others. */
+#define REFUSAL_LOG_MS 10000
+/* Connections taken per pass: the backlog is 128. */
+#define ACCEPT_BATCH 256
+/* Out of descriptors: leave the queued connections there this long. */
+#define ACCEPT_PAUSE_MS 100
+/* read_client(): the client closed or failed before a complete line. */
+#define CLIENT_GONE (-1000)
+
+static void note_refusal(pm_t *pm, int why, const char *fmt, ...)
+{
+    refusal_t *r = &pm->refusals[why];
+    long long now = now_ms();
+    char msg[400];
+    va_list ap;
+
+    if (r->last_ms != 0 && now - r->last_ms < REFUSAL_LOG_MS) {
+        r->unlogged++;
         return;
     }
-    *group++ = '\0';
-    *path++ = '\0';
-    handle_start(pm, fd, path, user, group);
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (r->unlogged > 0) {
+        pm_log(pm, FCGIX_PM_LOG_WARN, NULL, getpid(),
+               "control socket: %s (and %lu more like it not logged; "
+               "one line per %d s)",
+               msg, r->unlogged, REFUSAL_LOG_MS / 1000);
+    }
+    else {
+        pm_log(pm, FCGIX_PM_LOG_WARN, NULL, getpid(), "control socket: %s",
+               msg);
+    }
+    r->last_ms = now;
+    r->unlogged = 0;
 }
 
-/* Read one line from a fresh control connection; the requester writes
- * it at once, so wait briefly only. */
-static int read_control_line(int fd, char *buf, size_t size)
+/* Read what client @c has sent so far. @return the parser's result, or
+ * CLIENT_GONE when it closed (or failed) before a complete line. */
+static long read_client(client_t *c, fcgix_ctl_request_t *req)
 {
-    long long deadline = now_ms() + FCGIX_PM_CONTROL_READ_MS, left;
-    struct pollfd pfd;
-    size_t len = 0;
     ssize_t n;
+    long rc;
 
-    pfd.fd = fd;
-    pfd.events = POLLIN;
-    /* SIGCHLD interrupts poll() and recv() (no SA_RESTART): carry on. */
-    while (len < size - 1 && (left = deadline - now_ms()) > 0) {
-        if (poll(&pfd, 1, (int)left) <= 0) {
-            continue;
+    /* The buffer holds the longest line: when it is full, the parser
+     * says FCGIX_CTL_ELONG, so recv() is never asked for 0 bytes. */
+    do {
+        n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, MSG_DONTWAIT);
+        if (n > 0) {
+            c->len += (size_t)n;
         }
-        n = recv(fd, buf + len, size - 1 - len, MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
-            return -1;
+        rc = fcgix_ctl_parse_request(c->buf, c->len, req);
+    } while (rc == FCGIX_CTL_AGAIN && (n > 0 || (n < 0 && errno == EINTR)));
+    if (rc == FCGIX_CTL_AGAIN && (n == 0 || errno != EAGAIN)) {
+        return CLIENT_GONE;
+    }
+    return rc;
+}
+
+static void run_request(pm_t *pm, int fd, const fcgix_ctl_request_t *req)
+{
+    switch (req->verb) {
+    case FCGIX_CTL_START:
+        handle_start(pm, fd, req->path, NULL, NULL);
+        break;
+    case FCGIX_CTL_STARTAS:
+        handle_start(pm, fd, req->path, req->user, req->group);
+        break;
+    default:
+        close(fd); /* TICK: the maintenance pass follows */
+    }
+}
+
+/* Client @c may have sent more: act on its line once complete. A line
+ * that cannot be parsed gets FAIL with the defect, then the connection
+ * is closed; bytes after the line are ignored (one line per
+ * connection). */
+static void serve_client(pm_t *pm, client_t *c)
+{
+    fcgix_ctl_request_t req;
+    long rc = read_client(c, &req);
+    int fd = c->fd;
+
+    if (rc == FCGIX_CTL_AGAIN) {
+        return; /* the rest may come before the deadline */
+    }
+    c->fd = -1; /* it leaves the table either way */
+    if (rc == CLIENT_GONE) {
+        close(fd);
+    }
+    else if (rc < 0) {
+        note_refusal(pm, REFUSE_BAD,
+                     "refused a request from pid %ld (uid %ld): %s", c->pid,
+                     c->uid, fcgix_ctl_strerror(rc));
+        reply_fail(fd, "malformed request: %s", fcgix_ctl_strerror(rc));
+    }
+    else {
+        run_request(pm, fd, &req);
+    }
+}
+
+/* A free entry of the client table; when every entry is taken, the
+ * oldest client is closed: a flood of idle connections cannot lock out
+ * the requests that follow it. (Many arrive within one millisecond, so
+ * age is the order of arrival, not the deadline.) */
+static client_t *free_client(pm_t *pm)
+{
+    client_t *oldest = &pm->clients[0];
+    int i;
+
+    for (i = 0; i < FCGIX_PM_CONTROL_CLIENTS; i++) {
+        client_t *c = &pm->clients[i];
+
+        if (c->fd < 0) {
+            return c;
         }
-        if (n < 0) {
-            continue;
-        }
-        len += (size_t)n;
-        buf[len] = '\0';
-        if (memchr(buf, '\n', len)) {
-            *strchr(buf, '\n') = '\0';
-            return 0;
+        if (c->seq < oldest->seq) {
+            oldest = c;
         }
     }
-    return -1;
+    note_refusal(pm, REFUSE_FULL,
+                 "%d clients have not sent a complete line; closed the "
+                 "oldest (pid %ld, uid %ld)",
+                 FCGIX_PM_CONTROL_CLIENTS, oldest->pid, oldest->uid);
+    close(oldest->fd);
+    oldest->fd = -1;
+    return oldest;
 }
 
-static void handle_control(pm_t *pm)
+/* Only root (httpd's parent) and our own user (httpd's children) may
+ * talk to the PM: the socket's mode says so too, but a mode can be
+ * changed, and a wrapped app runs as another user. */
+static int allowed_peer(pm_t *pm, int fd, struct ucred *cred)
 {
-    char line[FCGIX_PM_CONTROL_MAX + 1];
-    int fd;
+    socklen_t len = sizeof(*cred);
 
-    while ((fd = accept4(pm->ctl_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-        if (read_control_line(fd, line, sizeof(line)) != 0) {
-            close(fd);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) != 0
+        || len != sizeof(*cred)) {
+        cred->pid = 0;
+        cred->uid = (uid_t)-1;
+        return 0;
+    }
+    return fcgix_ctl_peer_allowed((unsigned long)cred->uid,
+                                  (unsigned long)pm->uid);
+}
+
+/* A new connection: checked, entered in the table, and served at once,
+ * since its line is usually there already. */
+static void admit_client(pm_t *pm, int fd)
+{
+    struct ucred cred;
+    client_t *c;
+
+    if (!allowed_peer(pm, fd, &cred)) {
+        note_refusal(pm, REFUSE_STRANGER,
+                     "refused a client of uid %ld (pid %ld): only root and "
+                     "uid %ld may send requests",
+                     (long)cred.uid, (long)cred.pid, (long)pm->uid);
+        close(fd);
+        return;
+    }
+    c = free_client(pm);
+    c->fd = fd;
+    c->pid = (long)cred.pid;
+    c->uid = (long)cred.uid;
+    c->len = 0;
+    c->seq = ++pm->client_seq;
+    c->deadline = now_ms() + FCGIX_PM_CONTROL_READ_MS;
+    serve_client(pm, c);
+}
+
+static void accept_clients(pm_t *pm)
+{
+    int i, fd;
+
+    for (i = 0; i < ACCEPT_BATCH; i++) {
+        fd = accept4(pm->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd >= 0) {
+            admit_client(pm, fd);
+            continue;
         }
-        else if (strncmp(line, "START ", 6) == 0) {
-            handle_start(pm, fd, line + 6, NULL, NULL);
+        if (errno == EMFILE || errno == ENFILE) {
+            /* poll() would report the queued connections again at once:
+             * leave them queued for a moment instead of spinning. */
+            pm_log(pm, FCGIX_PM_LOG_ERR, NULL, getpid(),
+                   "control socket: cannot accept: %s", strerror(errno));
+            pm->accept_paused = now_ms() + ACCEPT_PAUSE_MS;
         }
-        else if (strncmp(line, "STARTAS ", 8) == 0) {
-            start_as(pm, fd, line + 8);
+        if (errno != EINTR && errno != ECONNABORTED) {
+            return;
         }
-        else {
-            close(fd); /* TICK: the maintenance pass follows */
+    }
+}
+
+/* Close the clients whose deadline has passed: they sent nothing, or
+ * half a line. @return ms until the next deadline, at most @wait. */
+static long long expire_clients(pm_t *pm, long long wait)
+{
+    long long now = now_ms();
+    int i;
+
+    for (i = 0; i < FCGIX_PM_CONTROL_CLIENTS; i++) {
+        client_t *c = &pm->clients[i];
+
+        if (c->fd < 0) {
+            continue;
         }
+        if (c->deadline <= now) {
+            note_refusal(pm, REFUSE_LATE,
+                         "closed a client (pid %ld, uid %ld) that sent no "
+                         "complete line within %d ms (%zu bytes)",
+                         c->pid, c->uid, FCGIX_PM_CONTROL_READ_MS, c->len);
+            close(c->fd);
+            c->fd = -1;
+        }
+        else if (c->deadline - now < wait) {
+            wait = c->deadline - now;
+        }
+    }
+    return wait;
+}
+
+static void close_clients(pm_t *pm)
+{
+    int i;
+
+    for (i = 0; pm->clients && i < FCGIX_PM_CONTROL_CLIENTS; i++) {
+        if (pm->clients[i].fd >= 0) {
+            close(pm->clients[i].fd);
+            pm->clients[i].fd = -1;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* The poll set                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Entries of the poll set that are not clients; the pipe of slot i is
+ * OWNER_APPLOG + i. */
+enum {
+    OWNER_WAKE = -1,
+    OWNER_LISTEN = -2,
+    OWNER_APPLOG = FCGIX_PM_CONTROL_CLIENTS
+};
+
+static void poll_add(pm_t *pm, int fd, int owner)
+{
+    pm->pfds[pm->npfds].fd = fd;
+    pm->pfds[pm->npfds].events = POLLIN;
+    pm->pfds[pm->npfds].revents = 0;
+    pm->pfd_owner[pm->npfds++] = owner;
+}
+
+/* The wake pipe, the control socket (unless out of descriptors), every
+ * client and every process's stderr. */
+static void fill_poll_set(pm_t *pm)
+{
+    int i;
+
+    pm->npfds = 0;
+    poll_add(pm, wake_rd, OWNER_WAKE);
+    if (pm->ctl_fd >= 0 && now_ms() >= pm->accept_paused) {
+        poll_add(pm, pm->ctl_fd, OWNER_LISTEN);
+    }
+    for (i = 0; i < FCGIX_PM_CONTROL_CLIENTS; i++) {
+        if (pm->clients[i].fd >= 0) {
+            poll_add(pm, pm->clients[i].fd, i);
+        }
+    }
+    for (i = 0; i < pm->nslots; i++) {
+        if (pm->applogs[i].fd >= 0) {
+            poll_add(pm, pm->applogs[i].fd, OWNER_APPLOG + i);
+        }
+    }
+}
+
+/* Serve what poll() reported: clients first, then new connections
+ * (which may take the entries of clients just served). */
+static void serve_poll_set(pm_t *pm)
+{
+    int k, listen_ready = 0;
+
+    for (k = 0; k < pm->npfds; k++) {
+        int owner = pm->pfd_owner[k];
+
+        if (pm->pfds[k].revents == 0) {
+            continue;
+        }
+        if (owner == OWNER_WAKE) {
+            drain_wake_pipe();
+        }
+        else if (owner == OWNER_LISTEN) {
+            listen_ready = 1;
+        }
+        else if (owner >= OWNER_APPLOG) {
+            read_stderr(pm, owner - OWNER_APPLOG);
+        }
+        else if (pm->clients[owner].fd == pm->pfds[k].fd) {
+            serve_client(pm, &pm->clients[owner]);
+        }
+    }
+    if (listen_ready) {
+        accept_clients(pm);
     }
 }
 
@@ -1996,13 +2590,8 @@ static int drained(pm_t *pm, long long drain_start, long long deadline)
 
 static void supervise(pm_t *pm)
 {
-    struct pollfd pfd[2];
     long long timeout, drain_start = 0, deadline = 0;
 
-    pfd[0].fd = wake_rd;
-    pfd[0].events = POLLIN;
-    pfd[1].fd = pm->ctl_fd;
-    pfd[1].events = POLLIN;
     while (!stop_flag) {
         if (graceful_flag && drain_start == 0) {
             drain_start = wall_ms();
@@ -2019,13 +2608,14 @@ static void supervise(pm_t *pm)
         if ((pm->nwaiters > 0 || drain_start) && timeout > 50) {
             timeout = 50; /* waiters are answered by the next pass */
         }
-        if (poll(pfd, pm->ctl_fd >= 0 ? 2 : 1, (int)timeout) > 0) {
-            if (pfd[0].revents) {
-                drain_wake_pipe();
-            }
-            if (pm->ctl_fd >= 0 && pfd[1].revents) {
-                handle_control(pm);
-            }
+        if (pm->accept_paused > now_ms() && timeout > ACCEPT_PAUSE_MS) {
+            timeout = ACCEPT_PAUSE_MS;
+        }
+        timeout = expire_clients(pm, timeout);
+        report_windows(pm);
+        fill_poll_set(pm);
+        if (poll(pm->pfds, (nfds_t)pm->npfds, (int)timeout) > 0) {
+            serve_poll_set(pm);
         }
         reap(pm);
         if (getppid() != pm->parent) {
@@ -2073,6 +2663,7 @@ static int wait_processes(pm_t *pm, long long deadline)
     pfd.fd = wake_rd;
     pfd.events = POLLIN;
     for (;;) {
+        read_all_stderr(pm);
         reap(pm);
         if (signal_all(pm, 0) == 0 || (left = deadline - now_ms()) <= 0) {
             return signal_all(pm, 0);
@@ -2086,9 +2677,10 @@ static int wait_processes(pm_t *pm, long long deadline)
 static void close_control(pm_t *pm)
 {
     while (pm->nwaiters > 0) {
-        reply(pm->waiters[0].fd, "BUSY 1 the process manager is stopping\n");
+        reply_busy(pm->waiters[0].fd, 1, "the process manager is stopping");
         drop_waiter(pm, 0);
     }
+    close_clients(pm);
     if (pm->ctl_fd >= 0) {
         close(pm->ctl_fd);
         pm->ctl_fd = -1;
@@ -2186,11 +2778,26 @@ static void close_wake_pipe(void)
     wake_rd = -1;
 }
 
+/* What the processes wrote last, then every pipe closed. */
+static void free_applogs(pm_t *pm)
+{
+    int i;
+
+    for (i = 0; pm->applogs && i < pm->nslots; i++) {
+        read_stderr(pm, i);
+        close_stderr(pm, &pm->applogs[i]);
+        free(pm->applogs[i].line);
+    }
+    free(pm->applogs);
+    pm->applogs = NULL;
+}
+
 static void free_pm(pm_t *pm)
 {
     int c, i;
 
     close_control(pm);
+    free_applogs(pm); /* its lines name the classes */
     for (i = 0; i < pm->nslots; i++) {
         unbind_slot(pm, i);
         fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
@@ -2204,6 +2811,9 @@ static void free_pm(pm_t *pm)
     }
     free(pm->classes);
     free(pm->slots);
+    free(pm->clients);
+    free(pm->pfds);
+    free(pm->pfd_owner);
 }
 
 /* A PM restarted after a crash finds its predecessor's board: its
@@ -2224,6 +2834,29 @@ static void forget_board(fcgix_sb_t *sb)
     }
 }
 
+/* The client table, the stderr pipes of @nslots slots, and the poll
+ * set: the wake pipe, the control socket, the clients and the pipes. */
+static int init_poll(pm_t *pm, int nslots)
+{
+    int i, room = 2 + FCGIX_PM_CONTROL_CLIENTS + nslots;
+
+    pm->applogs = calloc((size_t)nslots + 1, sizeof(applog_t));
+    for (i = 0; pm->applogs && i <= nslots; i++) {
+        pm->applogs[i].fd = -1;
+    }
+    pm->clients = calloc(FCGIX_PM_CONTROL_CLIENTS, sizeof(client_t));
+    pm->pfds = calloc((size_t)room, sizeof(struct pollfd));
+    pm->pfd_owner = calloc((size_t)room, sizeof(int));
+    if (pm->applogs == NULL || pm->clients == NULL || pm->pfds == NULL
+        || pm->pfd_owner == NULL) {
+        return -1;
+    }
+    for (i = 0; i < FCGIX_PM_CONTROL_CLIENTS; i++) {
+        pm->clients[i].fd = -1;
+    }
+    return 0;
+}
+
 static int init_pm(pm_t *pm, const fcgix_pm_config_t *cfg)
 {
     int nclasses, nslots = fcgix_pm_board_slots(cfg, &nclasses);
@@ -2232,6 +2865,7 @@ static int init_pm(pm_t *pm, const fcgix_pm_config_t *cfg)
     pm->cfg = cfg;
     pm->sb = cfg->sb;
     pm->parent = getppid();
+    pm->uid = geteuid();
     pm->ctl_fd = -1;
     pm->dyn_classes = dynamic_room(cfg, &pm->dyn_per_class);
     if (cfg->sb == NULL || (int)cfg->sb->nclasses < nclasses
@@ -2240,7 +2874,8 @@ static int init_pm(pm_t *pm, const fcgix_pm_config_t *cfg)
     }
     pm->classes = calloc((size_t)nclasses + 1, sizeof(pclass_t));
     pm->slots = calloc((size_t)nslots + 1, sizeof(pslot_t));
-    if (pm->classes == NULL || pm->slots == NULL) {
+    if (pm->classes == NULL || pm->slots == NULL
+        || init_poll(pm, nslots) != 0) {
         return -1;
     }
     forget_board(cfg->sb);
@@ -2263,6 +2898,10 @@ int fcgix_pm_run(const fcgix_pm_config_t *cfg)
     if (init_pm(&pm, cfg) != 0) {
         free(pm.classes);
         free(pm.slots);
+        free(pm.applogs);
+        free(pm.clients);
+        free(pm.pfds);
+        free(pm.pfd_owner);
         return FCGIX_PM_EXIT_STARTUP;
     }
     if (init_static(&pm) != 0 || open_control(&pm) != 0) {

@@ -48,10 +48,20 @@
 #define FCGIX_PM_MAX_DYNAMIC_SLOTS 16384
 /** Used when fcgix_pm_config_t.max_processes is <= 0 (mod_fastcgi's). */
 #define FCGIX_PM_DEFAULT_MAX_PROCESSES 50
-/** How long a control request may take to arrive, in milliseconds. */
-#define FCGIX_PM_CONTROL_READ_MS 200
-/** Longest control line, with its newline. */
-#define FCGIX_PM_CONTROL_MAX (FCGIX_SB_PATH_MAX + 16)
+/** How long a control client may take to send its request line, in
+ *  milliseconds; it is closed then. Clients are served side by side, so
+ *  a slow one delays nobody. */
+#define FCGIX_PM_CONTROL_READ_MS 1000
+/** Control clients whose line is not complete yet, at most; a new one
+ *  beyond that closes the oldest. */
+#define FCGIX_PM_CONTROL_CLIENTS 64
+/** What an app process writes to its fd 2 is logged by the PM, at most
+ *  this many bytes per FCGIX_PM_STDERR_WINDOW_MS; the rest is dropped
+ *  and counted. */
+#define FCGIX_PM_STDERR_MAX (64 * 1024)
+#define FCGIX_PM_STDERR_WINDOW_MS 60000
+/** A longer stderr line is logged in pieces of this many bytes. */
+#define FCGIX_PM_STDERR_LINE_MAX 1024
 
 /** One application class: a FastCgiServer, or the template FastCgiConfig
  *  gives every dynamic app. */
@@ -89,7 +99,12 @@ typedef struct {
  * Log callback. Every line names the application and the pid concerned.
  * @param baton  the caller's pointer given to fcgix_pm_run()
  * @param level  one of FCGIX_PM_LOG_*
- * @param msg    the message, without a trailing newline
+ * @param msg    the message, without a trailing newline. It may hold any
+ *               byte but NUL: an app's stderr line is passed as the app
+ *               wrote it, so the callback must make control characters
+ *               harmless, as httpd's error log does with every message
+ *               (ap_escape_errorlog_item()); others can use
+ *               fcgix_pm_escape().
  */
 typedef void fcgix_pm_log_fn(void *baton, int level, const char *msg);
 
@@ -128,13 +143,20 @@ typedef struct {
  * graceful stop: each process is stopped once no request uses it, for at
  * most drain_ms. The sockets are removed before it returns.
  *
- * Control protocol (one line per connection on control_path):
- * "START <path>" gets "OK" once a process of that class takes requests,
- * "BUSY <seconds> <why>" or "FAIL <why>"; "STARTAS <user> <group> <path>"
- * the same for a dynamic class run by the wrapper as that user (the first
- * start of a class sets its user); "TICK" (no answer) makes the PM look
- * at the board now (a busy class, a process to recycle, an updated
- * file).
+ * Control protocol (one line per connection on control_path; the lines
+ * are defined, parsed and encoded by fcgi_ctl.h): "START <path>" gets
+ * "OK" once a process of that class takes requests, "BUSY <seconds>
+ * <why>" or "FAIL <why>"; "STARTAS <user> <group> <path>" the same for a
+ * dynamic class run by the wrapper as that user (the first start of a
+ * class sets its user); "TICK" (no answer) makes the PM look at the
+ * board now (a busy class, a process to recycle, an updated file). A
+ * line the parser refuses gets "FAIL malformed request: <defect>".
+ * Clients are served from the main loop, each with its own buffer and
+ * deadline (FCGIX_PM_CONTROL_READ_MS; at most FCGIX_PM_CONTROL_CLIENTS
+ * wait for their line, a new one closes the oldest), so that no client
+ * delays another or the PM's work. Only root and the PM's own user may
+ * send requests (SO_PEERCRED); others are closed unanswered. Refusals
+ * are logged at most once per 10 s and reason.
  *
  * @return 0 after an orderly shutdown, FCGIX_PM_EXIT_STARTUP when nothing
  *         could be started (bad arguments, a socket that cannot be bound).
@@ -142,9 +164,14 @@ typedef struct {
  *       SIGCHLD, and restores the previous ones before returning. Must be
  *       called from a single-threaded process (normally a freshly forked
  *       child): it reaps with waitpid(-1).
- * @note Processes get their socket as fd 0 (FCGI_LISTENSOCK_FILENO), keep
- *       fds 1 and 2, and no other descriptor; they get SIGTERM when the
- *       PM dies (PR_SET_PDEATHSIG).
+ * @note Processes get their socket as fd 0 (FCGI_LISTENSOCK_FILENO),
+ *       keep fd 1, get a pipe to the PM as fd 2 and no other descriptor;
+ *       they get SIGTERM when the PM dies (PR_SET_PDEATHSIG). Each line
+ *       written to the pipe is logged (level WARN) as "fastcgi pm: app
+ *       <path> (pid <pid>) stderr: <line>" (a NUL in it as '?', a final
+ *       CR dropped), at most FCGIX_PM_STDERR_MAX bytes per
+ *       FCGIX_PM_STDERR_WINDOW_MS and process; how much was dropped
+ *       beyond that is logged.
  */
 int fcgix_pm_run(const fcgix_pm_config_t *cfg);
 
@@ -179,5 +206,20 @@ int fcgix_pm_board_slots(const fcgix_pm_config_t *cfg, int *nclasses);
  *         @p failures times, capped at FCGIX_PM_MAX_BACKOFF_MS.
  */
 long fcgix_pm_backoff_ms(int restart_delay_ms, int failures);
+
+/**
+ * Escape a log message as httpd's error log escapes every message
+ * (ap_escape_errorlog_item()), for a log callback that writes elsewhere:
+ * '\\' becomes "\\\\", \b \n \r \t \v their letter after a backslash,
+ * other bytes below 0x20 or from 0x7f up \xhh; everything else is
+ * copied.
+ * @param out  receives the escaped text and a NUL
+ * @param cap  size of @p out (at least 1); the text is cut before an
+ *             escape that does not fit
+ * @param in   the line (any bytes, NULs included)
+ * @param len  its length
+ * @return the length written, without the NUL
+ */
+size_t fcgix_pm_escape(char *out, size_t cap, const char *in, size_t len);
 
 #endif /* FCGIX_PM_H */

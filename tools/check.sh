@@ -43,15 +43,16 @@ single exports exports
 single format format-check
 
 
-# cmocka: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), ..."
+# cmocka: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), ...",
+# once per test binary of the suite (unit runs two): summed.
 cmocka_suite() {
     local rc passed failed
     run_suite "$1" "$1"
     rc=$?
     passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' \
-        "$LOG_DIR/$1.log" | tail -1)
+        "$LOG_DIR/$1.log" | awk '{ n += $1 } END { if (NR) print n }')
     failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' \
-        "$LOG_DIR/$1.log" | tail -1)
+        "$LOG_DIR/$1.log" | awk '{ n += $1 } END { if (NR) print n }')
     passed=${passed:-0}
     failed=${failed:-0}
     if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then

@@ -174,6 +174,37 @@ def reply_seeds():
     return {"rp-" + k: v for k, v in s.items()}
 
 
+def ctl_seeds():
+    """Control-socket bytes: requests and answers, good and bad (see
+    fcgi_ctl.h); the same target parses each as both."""
+    path = b"/srv/www/dyn/app.fcgi"
+    s = {
+        "tick": b"TICK\n",
+        "start": b"START " + path + b"\n",
+        "start-spaces": b"START /srv/a b/c d.fcgi\n",
+        "startas": b"STARTAS 33 33 " + path + b"\n",
+        "startas-names": b"STARTAS www-data www-data " + path + b"\n",
+        "many-lines": b"TICK\nSTART /a\nSTART /b\nTICK\n",
+        "nul-before-newline": b"START " + path + b"\0junk\n",
+        "crlf": b"START " + path + b"\r\n",
+        "no-newline": b"START " + path,
+        "relative": b"START app.fcgi\n",
+        "long-path": b"START /" + b"p" * 1030 + b"\n",
+        "huge-line": b"START /" + b"h" * 1200,
+        "bad-name": b"STARTAS -x 33 /a\n",
+        "binary": bytes(range(256)),
+        "http": b"GET / HTTP/1.0\r\nHost: x\r\n\r\n",
+        "fields-for-encoders": b"www-data\0www-data\0/srv/a.fcgi",
+        "ok": b"OK\n",
+        "busy": b"BUSY 5 -maxProcesses dynamic processes run already\n",
+        "busy-max": b"BUSY 86400 x\n",
+        "busy-bad-number": b"BUSY 05 x\n",
+        "busy-no-reason": b"BUSY 5\n",
+        "fail": b"FAIL " + path + b": not executable by the httpd user\n",
+    }
+    return {"ctl-" + k: v for k, v in s.items()}
+
+
 def write(outdir, sub, seeds):
     path = os.path.join(outdir, sub)
     os.makedirs(path, exist_ok=True)
@@ -191,6 +222,7 @@ def main():
     n += write(outdir, "nv", nv_seeds())
     n += write(outdir, "hdrscan", hdrscan_seeds())
     n += write(outdir, "reply", reply_seeds())
+    n += write(outdir, "ctl", ctl_seeds())
     print("make_corpus: %d seeds in %s" % (n, outdir))
 
 

@@ -15,7 +15,7 @@
 
 set -eu
 
-TARGETS="decoder nv hdrscan reply"
+TARGETS="decoder nv hdrscan reply ctl"
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 CLANG=${CLANG:-clang}
 FUZZ_CFLAGS="-std=c99 -g -O1 -fsanitize=fuzzer,address,undefined
@@ -78,10 +78,13 @@ fuzz_one()
     dir=$tmp/$t
     execs=0
     mkdir -p "$dir/art"
+    # The control protocol has its own module; the others test fcgi_proto.
+    src=fcgi_proto.c
+    [ "$t" = ctl ] && src=fcgi_ctl.c
 
     # shellcheck disable=SC2086
     if ! timeout 300 "$CLANG" $FUZZ_CFLAGS -I. -o "$bin" \
-        "tests/fuzz/fuzz_$t.c" fcgi_proto.c >"$dir/build.log" 2>&1; then
+        "tests/fuzz/fuzz_$t.c" "$src" >"$dir/build.log" 2>&1; then
         show_log "$dir/build.log"
         result="build failed"
         return

@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fcgi_ctl.h"
 #include "fcgi_pm.h"
 #include "fcgi_proto.h"
 
@@ -201,9 +202,14 @@ static int wait_comm(pid_t pid, const char *comm, long timeout_ms)
 /* The PM under test                                                   */
 /* ------------------------------------------------------------------ */
 
+/* Escaped as httpd's error log escapes every message: the PM passes an
+ * app's stderr line as it is. */
 static void log_to_fd(void *baton, int level, const char *msg)
 {
-    dprintf(*(int *)baton, "%d %s\n", level, msg);
+    char esc[8192];
+
+    fcgix_pm_escape(esc, sizeof(esc), msg, strlen(msg));
+    dprintf(*(int *)baton, "%d %s\n", level, esc);
 }
 
 /* Run the PM for one static app on a private board. */
@@ -1126,9 +1132,13 @@ static void control(const fixture_t *fx, const char *line, char *out,
 static void start_cmd(const fixture_t *fx, const char *path, char *out,
                       size_t cap)
 {
-    char line[FCGIX_PM_CONTROL_MAX];
+    char line[FCGIX_CTL_REQUEST_MAX + 1];
+    long n = fcgix_ctl_put_start(line, sizeof(line) - 1, path);
 
-    snprintf(line, sizeof(line), "START %s\n", path);
+    if (n <= 0) { /* a path the encoder refuses: the PM must refuse it */
+        n = snprintf(line, sizeof(line), "START %s\n", path);
+    }
+    line[n] = '\0';
     control(fx, line, out, cap, 6000);
 }
 
@@ -1147,9 +1157,11 @@ static int start_ok(const fixture_t *fx, const char *path)
 
 static void tick(const fixture_t *fx)
 {
+    char line[16];
+    long n = fcgix_ctl_put_tick(line, sizeof(line));
     int fd = connect_ctl(fx);
 
-    assert_int_equal(write(fd, "TICK\n", 5), 5);
+    assert_int_equal(write(fd, line, (size_t)n), n);
     close(fd);
 }
 
@@ -2242,6 +2254,378 @@ static void test_board_tamper(void **state)
     assert_int_equal(access(victim, F_OK), 0);
 }
 
+/* A control line with a NUL before its newline: the PM refuses it (FAIL,
+ * then it closes the connection) and lives on; before the fix it
+ * crashed on it, and every app died with it. */
+static void test_control_nul_line(void **state)
+{
+    static const char tail[] = "\0/junk\n";
+    fixture_t *fx = *state;
+    char line[sizeof(responder_path) + 16], answer[256];
+    fcgix_pm_config_t cfg;
+    size_t len;
+    pid_t app;
+    int c, fd;
+
+    dyn_config(fx, &cfg, 1, 4);
+    start_pm_cfg(fx, &cfg);
+    c = start_ok(fx, RESPONDER);
+    app = wait_open(fx, slot_of(fx, c, 0), 0, 1000);
+    assert_true(app > 0);
+    len = (size_t)snprintf(line, sizeof(line), "START %s", RESPONDER);
+    memcpy(line + len, tail, sizeof(tail) - 1);
+    len += sizeof(tail) - 1;
+    fd = connect_ctl(fx);
+    assert_int_equal(write(fd, line, len), (ssize_t)len);
+    answer[0] = '\0';
+    {
+        struct pollfd pfd = { fd, POLLIN, 0 };
+        ssize_t n = 0;
+
+        if (poll(&pfd, 1, 3000) > 0) {
+            n = read(fd, answer, sizeof(answer) - 1);
+        }
+        answer[n > 0 ? n : 0] = '\0';
+    }
+    close(fd);
+    /* refused with the defect */
+    assert_string_equal(answer,
+                        "FAIL malformed request: NUL, CR or LF inside the "
+                        "line\n");
+    assert_int_equal(wait_exit(fx->pm, 300), -1); /* the PM lives */
+    assert_int_equal(start_ok(fx, RESPONDER), c);
+    assert_int_equal(slot_pid(slot_of(fx, c, 0)), app); /* same process */
+    assert_false(gone(app));
+}
+
+/* ------------------------------------------------------------------ */
+/* Control clients: garbage, silence, strangers                        */
+/* ------------------------------------------------------------------ */
+
+/* Send @p len bytes (then shut down our side when @p half_close) and
+ * return the answer ("" for none) within @p timeout_ms. */
+static void exchange(const fixture_t *fx, const char *bytes, size_t len,
+                     int half_close, char *out, size_t cap, long timeout_ms)
+{
+    long long end = now_ms() + timeout_ms;
+    int fd = connect_ctl(fx);
+    size_t got = 0;
+    ssize_t n;
+
+    out[0] = '\0';
+    if (len > 0 && write(fd, bytes, len) != (ssize_t)len) {
+        close(fd); /* EPIPE: the PM closed it already */
+        return;
+    }
+    if (half_close) {
+        shutdown(fd, SHUT_WR);
+    }
+    while (got < cap - 1 && now_ms() < end) {
+        struct pollfd pfd = { fd, POLLIN, 0 };
+
+        if (poll(&pfd, 1, 20) <= 0) {
+            continue;
+        }
+        n = read(fd, out + got, cap - 1 - got);
+        if (n <= 0) {
+            break; /* closed (or reset after a refused flood) */
+        }
+        got += (size_t)n;
+        out[got] = '\0';
+    }
+    close(fd);
+}
+
+/* Wait (bounded) until the PM closes @p fd; return how long it took in
+ * ms, or -1. */
+static long long closed_after(int fd, long long t0, long timeout_ms)
+{
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    char c;
+
+    while (now_ms() - t0 < timeout_ms) {
+        if (poll(&pfd, 1, 20) > 0 && read(fd, &c, 1) <= 0) {
+            return now_ms() - t0;
+        }
+    }
+    return -1;
+}
+
+static void expect_answer(const fixture_t *fx, const char *what,
+                          const char *bytes, size_t len, int half_close,
+                          const char *want)
+{
+    char answer[256];
+
+    exchange(fx, bytes, len, half_close, answer, sizeof(answer), 3000);
+    if (strcmp(answer, want) != 0) {
+        fprintf(stderr, "%s: got \"%s\", want \"%s\"\n", what, answer, want);
+    }
+    assert_string_equal(answer, want);
+}
+
+/* Garbage of every shape gets FAIL with its defect, or is closed, and
+ * the PM lives on and still starts apps. */
+static void test_control_garbage(void **state)
+{
+    fixture_t *fx = *state;
+    char line[sizeof(responder_path) + 32], *huge, binary[255];
+    fcgix_pm_config_t cfg;
+    size_t i, n;
+
+    dyn_config(fx, &cfg, 1, 4);
+    start_pm_cfg(fx, &cfg);
+    huge = malloc(64 * 1024);
+    assert_non_null(huge);
+    memset(huge, 'A', 64 * 1024);
+    for (i = 0; i < sizeof(binary); i++) {
+        binary[i] = (char)i; /* NUL first; LF after 1..9 */
+    }
+    expect_answer(fx, "huge", huge, 64 * 1024, 0,
+                  "FAIL malformed request: line too long\n");
+    free(huge);
+    expect_answer(fx, "binary", binary, sizeof(binary), 0,
+                  "FAIL malformed request: NUL, CR or LF inside the line\n");
+    expect_answer(fx, "binary without NUL", binary + 1, sizeof(binary) - 1,
+                  0, "FAIL malformed request: unknown verb\n");
+    expect_answer(fx, "http", "GET / HTTP/1.0\r\n\r\n", 18, 0,
+                  "FAIL malformed request: NUL, CR or LF inside the line\n");
+    expect_answer(fx, "verb", "HELLO\n", 6, 0,
+                  "FAIL malformed request: unknown verb\n");
+    expect_answer(fx, "option as user", "STARTAS -x g /bin/sh\n", 21, 0,
+                  "FAIL malformed request: bad user or group name\n");
+    expect_answer(fx, "no newline, then EOF", "START /x", 8, 1, "");
+    expect_answer(fx, "many ticks", "TICK\nTICK\nSTART /x\n", 19, 0, "");
+    n = (size_t)snprintf(line, sizeof(line), "START %s\nSTART /y\nTICK\n",
+                         RESPONDER);
+    expect_answer(fx, "many lines", line, n, 0, "OK\n");
+    assert_int_equal(wait_exit(fx->pm, 100), -1); /* the PM lives */
+    assert_int_equal(log_count(fx, "refused a request from pid"), 1);
+    assert_int_equal(log_count(fx, "line too long"), 1); /* the first */
+}
+
+/* Idle clients and clients that send half a line delay nobody: a
+ * dynamic app's first start behind 100 of them is answered at once;
+ * each is closed at its deadline; the table never holds more than
+ * FCGIX_PM_CONTROL_CLIENTS (the oldest is closed to make room). Before
+ * the PM served clients from its loop, each cost it
+ * FCGIX_PM_CONTROL_READ_MS in turn, and the start timed out. */
+static void test_control_silent_clients(void **state)
+{
+    enum { SILENT = 100, HALF = 10 };
+    fixture_t *fx = *state;
+    int fds[SILENT + HALF], i, closed = 0;
+    fcgix_pm_config_t cfg;
+    long long t0, took, first_close = -1;
+
+    dyn_config(fx, &cfg, 1, 4);
+    start_pm_cfg(fx, &cfg);
+    tick(fx); /* the PM is up */
+    t0 = now_ms();
+    for (i = 0; i < SILENT + HALF; i++) {
+        fds[i] = connect_ctl(fx);
+        if (i >= SILENT) {
+            assert_int_equal(write(fds[i], "START /half", 11), 11);
+        }
+    }
+    took = now_ms();
+    start_ok(fx, RESPONDER); /* the first start of a dynamic class */
+    took = now_ms() - took;
+    fprintf(stderr, "first start behind %d silent clients: %lld ms\n",
+            SILENT + HALF, took);
+    assert_true(took < 1000);
+    /* The oldest made room for the others at once... */
+    first_close = closed_after(fds[0], t0, FCGIX_PM_CONTROL_READ_MS);
+    assert_true(first_close >= 0 && first_close < FCGIX_PM_CONTROL_READ_MS);
+    /* ...the newest (half a line) stayed until its deadline... */
+    took = closed_after(fds[SILENT + HALF - 1], t0,
+                        FCGIX_PM_CONTROL_READ_MS + 3000);
+    fprintf(stderr, "oldest closed after %lld ms, newest after %lld ms\n",
+            first_close, took);
+    assert_true(took >= FCGIX_PM_CONTROL_READ_MS - 50);
+    /* ...and none is left open. */
+    for (i = 0; i < SILENT + HALF; i++) {
+        closed += closed_after(fds[i], t0, FCGIX_PM_CONTROL_READ_MS + 3000)
+                  >= 0;
+        close(fds[i]);
+    }
+    assert_int_equal(closed, SILENT + HALF);
+    assert_int_equal(wait_exit(fx->pm, 100), -1);
+    /* one line per reason per REFUSAL_LOG_MS, however many clients */
+    assert_int_equal(log_count(fx, "sent no complete line within"), 1);
+    assert_int_equal(log_count(fx, "closed the oldest"), 1);
+}
+
+/* A client whose uid is neither root nor the PM's is closed unanswered
+ * and starts nothing, even when the socket's mode lets it connect
+ * (relaxed here on purpose); refusals are logged once per period. */
+static void test_control_stranger(void **state)
+{
+    fixture_t *fx = *state;
+    char line[sizeof(responder_path) + 16];
+    fcgix_pm_config_t cfg;
+    int st;
+    pid_t kid;
+
+    if (geteuid() != 0) {
+        skip(); /* needs setuid() */
+    }
+    snprintf(line, sizeof(line), "START %s\n", RESPONDER);
+    dyn_config(fx, &cfg, 1, 4);
+    start_pm_cfg(fx, &cfg);
+    tick(fx);
+    assert_int_equal(chmod(fx->dir, 0711), 0);
+    assert_int_equal(chmod(fx->ctl, 0666), 0);
+    kid = fork();
+    assert_true(kid >= 0);
+    if (kid == 0) {
+        char answer[64];
+        int k, answered = 0;
+
+        alarm(20);
+        if (setgid(65534) != 0 || setuid(65534) != 0) {
+            _exit(3);
+        }
+        for (k = 0; k < 3; k++) {
+            exchange(fx, line, strlen(line), 0, answer, sizeof(answer), 3000);
+            answered += answer[0] != '\0';
+        }
+        _exit(answered ? 1 : 0);
+    }
+    assert_int_equal(waitpid(kid, &st, 0), kid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0); /* 1: the stranger was answered */
+    assert_int_equal(fcgix_sb_find_class(fx->sb, RESPONDER), -1);
+    assert_int_equal(children_of(fx->pm, NULL, 0), 0);
+    assert_int_equal(log_count(fx, "refused a client of uid 65534"), 1);
+    start_ok(fx, RESPONDER); /* root still may */
+}
+
+/* ------------------------------------------------------------------ */
+/* The apps' raw stderr                                                */
+/* ------------------------------------------------------------------ */
+
+static void expect_escape(const char *in, size_t len, size_t cap,
+                          const char *want)
+{
+    char out[256];
+    size_t n;
+
+    memset(out, '#', sizeof(out));
+    n = fcgix_pm_escape(out, cap, in, len);
+    assert_int_equal(n, strlen(want));
+    assert_string_equal(out, want);
+    assert_int_equal(out[cap], '#'); /* nothing past @p cap */
+}
+
+/* The escapes of httpd's ap_escape_errorlog_item(), never half an escape
+ * at the end. */
+static void test_escape_table(void **state)
+{
+    static const char all[] = "a\"b\\c\bd\ne\rf\tg\vh\x01i\x1bj\x7fk\x80l\xff";
+
+    (void)state;
+    expect_escape("plain text", 10, 64, "plain text");
+    expect_escape(all, sizeof(all) - 1, 200,
+                  "a\"b\\\\c\\bd\\ne\\rf\\tg\\vh\\x01i\\x1bj\\x7fk\\x80l"
+                  "\\xff");
+    expect_escape("a\0b", 3, 64, "a\\x00b");
+    expect_escape("", 0, 1, "");
+    expect_escape("abc", 3, 1, "");
+    expect_escape("abc", 3, 3, "ab");
+    expect_escape("a\x01", 2, 5, "a");     /* \x01 needs 4 + NUL */
+    expect_escape("a\x01", 2, 6, "a\\x01");
+    expect_escape("a\n", 2, 3, "a");
+    expect_escape("a\n", 2, 4, "a\\n");
+    assert_int_equal(fcgix_pm_escape(NULL, 0, "abc", 3), 0);
+}
+
+/* A scrap of shell that writes a line with control characters to its
+ * raw fd 2, floods it from a background process for 2 s, and becomes the
+ * test app. */
+static void write_stderr_app(const fixture_t *fx, char *path, size_t cap)
+{
+    char text[sizeof(responder_path) + 256];
+
+    snprintf(path, cap, "%s/stderr.sh", fx->dir);
+    snprintf(text, sizeof(text),
+             "#!/bin/sh\n"
+             "printf 'bell\\007 esc\\033[31m tab\\t back\\\\ quote\" "
+             "end\\r\\n' >&2\n"
+             "(timeout 2 yes flood-line) >&2 &\n"
+             "exec %s\n",
+             RESPONDER);
+    write_file(path, text, 0755);
+}
+
+/* No byte of the log is a control character other than its newlines. */
+static int log_is_clean(const fixture_t *fx)
+{
+    FILE *f = fopen(fx->log, "r");
+    int c, clean = 1;
+
+    assert_non_null(f);
+    while ((c = getc(f)) != EOF) {
+        if ((c < 0x20 && c != '\n') || c == 0x7f) {
+            clean = 0;
+        }
+    }
+    fclose(f);
+    return clean;
+}
+
+/* An app's raw fd 2 reaches the log through the PM: each line named
+ * after the app and the pid, escaped once, a flood capped at
+ * FCGIX_PM_STDERR_MAX (the drop said once, the count at the end), and
+ * the PM answers at once meanwhile. Before, fd 2 was the PM's own (httpd's
+ * ErrorLog): raw bytes, no name, no cap. */
+static void test_app_stderr(void **state)
+{
+    fixture_t *fx = *state;
+    char app[160], want[400], body[4096];
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t sapp;
+    long long t0, took;
+    int floods;
+    pid_t pid;
+
+    write_stderr_app(fx, app, sizeof(app));
+    static_app(fx, &sapp, 1);
+    sapp.path = app;
+    dyn_config(fx, &cfg, 1, 4);
+    cfg.apps = &sapp;
+    cfg.napps = 1;
+    start_pm_cfg(fx, &cfg);
+    pid = wait_open(fx, slot_of(fx, 0, 0), 0, 5000);
+    assert_true(pid > 0);
+    snprintf(want, sizeof(want),
+             "1 fastcgi pm: app %s (pid %ld) stderr: bell\\x07 "
+             "esc\\x1b[31m tab\\t back\\\\ quote\" end\n",
+             app, (long)pid);
+    assert_true(wait_log(fx, want, 1, 3000));
+    assert_true(wait_log(fx, "wrote more than 65536 bytes to stderr", 1,
+                         3000));
+    /* During the flood: a first start and a request, at once. */
+    t0 = now_ms();
+    start_ok(fx, RESPONDER);
+    took = now_ms() - t0;
+    fcgi_get(fx->sock, body, sizeof(body));
+    fprintf(stderr, "first start during a stderr flood: %lld ms\n", took);
+    assert_true(took < 1000);
+    assert_non_null(strstr(body, "hello"));
+    assert_int_equal(kill(fx->pm, SIGTERM), 0);
+    assert_true(wait_exit(fx->pm, 6000) >= 0);
+    fx->pm = 0;
+    floods = log_count(fx, ") stderr: flood-line");
+    fprintf(stderr, "flood lines logged: %d\n", floods);
+    assert_true(floods >= 1000 && floods <= FCGIX_PM_STDERR_MAX / 11 + 1);
+    assert_int_equal(log_count(fx, "wrote more than 65536 bytes"), 1);
+    assert_int_equal(log_count(fx, "bytes of stderr dropped (more than "
+                                   "65536 bytes in 60 s)"),
+                     1);
+    assert_true(log_is_clean(fx));
+}
+
 /* Absolute path of the test app, or exit with a message saying what is
  * missing. */
 static void find_responder(void)
@@ -2318,11 +2702,24 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_holder_lease, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_control_nul_line, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_control_garbage, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_control_silent_clients, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_control_stranger, setup,
+                                        teardown),
+        cmocka_unit_test(test_escape_table),
+        cmocka_unit_test_setup_teardown(test_app_stderr, setup, teardown),
     };
 
     /* Orphans of a test come back to us, so teardown can reap them. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     signal(SIGPIPE, SIG_IGN);
     find_responder();
+    if (getenv("PM_TEST_FILTER")) { /* e.g. "test_control_*" */
+        cmocka_set_test_filter(getenv("PM_TEST_FILTER"));
+    }
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

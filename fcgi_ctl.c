@@ -1,0 +1,485 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_ctl.c
+ * @brief The control protocol between the handlers and the process
+ *        manager: parsers and encoders of its lines (fcgi_ctl.h).
+ *
+ * The parsers run on bytes from any local process of the User, so they
+ * look at each byte once, in order, never past @len, and stop at the
+ * first defect. The encoders check their fields with the same functions
+ * the parsers use, so that they produce only lines the parsers accept.
+ */
+
+#include <string.h>
+
+#include "fcgi_ctl.h"
+
+typedef struct {
+    const char *name;
+    size_t len;
+    int code;
+} word_t;
+
+#define WORD(s, c)                                                             \
+    {                                                                          \
+        s, sizeof(s) - 1, c                                                    \
+    }
+
+static const word_t requests[] = {
+    WORD("TICK", FCGIX_CTL_TICK),
+    WORD("START", FCGIX_CTL_START),
+    WORD("STARTAS", FCGIX_CTL_STARTAS),
+};
+
+static const word_t answers[] = {
+    WORD("OK", FCGIX_CTL_OK),
+    WORD("BUSY", FCGIX_CTL_BUSY),
+    WORD("FAIL", FCGIX_CTL_FAIL),
+};
+
+#define NWORDS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* NUL, CR and LF are never inside a line: a NUL would cut the C string
+ * the PM makes of a field, a CR or LF would end it early or make two
+ * lines of one. Other control characters may be in a file name; the log
+ * escapes them (httpd's error log escapes every message). */
+static int breaks_line(unsigned char c)
+{
+    return c == '\0' || c == '\r' || c == '\n';
+}
+
+/* The length of the first line with its newline; FCGIX_CTL_AGAIN while
+ * none is complete. A NUL or CR, or a missing newline within @max
+ * bytes, is a defect as soon as it is seen, whatever follows. */
+static long find_line(const char *buf, size_t len, size_t max)
+{
+    size_t i, n = len < max ? len : max;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)buf[i];
+
+        if (c == '\n') {
+            return (long)i + 1;
+        }
+        if (breaks_line(c)) {
+            return FCGIX_CTL_ECHAR;
+        }
+    }
+    return len >= max ? FCGIX_CTL_ELONG : FCGIX_CTL_AGAIN;
+}
+
+/* Length of the field at @s: up to the next space or @end. */
+static size_t field_len(const char *s, const char *end)
+{
+    const char *sp = memchr(s, ' ', (size_t)(end - s));
+
+    return sp ? (size_t)(sp - s) : (size_t)(end - s);
+}
+
+static int lookup(const word_t *words, size_t n, const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (words[i].len == len && memcmp(words[i].name, s, len) == 0) {
+            return words[i].code;
+        }
+    }
+    return 0;
+}
+
+static int has_line_break(const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (breaks_line((unsigned char)s[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int check_path(const char *s, size_t n)
+{
+    if (n == 0) {
+        return FCGIX_CTL_ESYNTAX;
+    }
+    if (has_line_break(s, n)) {
+        return FCGIX_CTL_ECHAR;
+    }
+    if (s[0] != '/') {
+        return FCGIX_CTL_ERELATIVE;
+    }
+    return n > FCGIX_CTL_PATH_MAX ? FCGIX_CTL_EPATHLEN : 0;
+}
+
+/* A portable user or group name, or a number; never an option. */
+static int check_name(const char *s, size_t n)
+{
+    size_t i;
+
+    if (n == 0 || n > FCGIX_CTL_NAME_MAX || s[0] == '-') {
+        return FCGIX_CTL_ENAME;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) {
+            return FCGIX_CTL_ENAME;
+        }
+    }
+    return 0;
+}
+
+static int check_why(const char *s, size_t n)
+{
+    if (n == 0) {
+        return FCGIX_CTL_ESYNTAX;
+    }
+    if (has_line_break(s, n)) {
+        return FCGIX_CTL_ECHAR;
+    }
+    return n > FCGIX_CTL_WHY_MAX ? FCGIX_CTL_EWHY : 0;
+}
+
+/* Decimal without sign or leading zero, 0..FCGIX_CTL_BUSY_MAX_S. */
+static int parse_seconds(const char *s, size_t n, int *out)
+{
+    long v = 0;
+    size_t i;
+
+    if (n == 0 || n > 5 || (n > 1 && s[0] == '0')) {
+        return FCGIX_CTL_ENUMBER;
+    }
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return FCGIX_CTL_ENUMBER;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v > FCGIX_CTL_BUSY_MAX_S) {
+        return FCGIX_CTL_ENUMBER;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static void copy_field(char *dst, const char *s, size_t n)
+{
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                            */
+/* ------------------------------------------------------------------ */
+
+/* "<user> <group> <path>" of STARTAS, in [s, end). */
+static int parse_startas(const char *s, const char *end,
+                         fcgix_ctl_request_t *req)
+{
+    size_t ulen = field_len(s, end), glen;
+    const char *g, *p;
+    int rc;
+
+    if (s + ulen == end) {
+        return FCGIX_CTL_ESYNTAX;
+    }
+    g = s + ulen + 1;
+    glen = field_len(g, end);
+    if (g + glen == end) {
+        return FCGIX_CTL_ESYNTAX;
+    }
+    p = g + glen + 1;
+    if ((rc = check_name(s, ulen)) != 0 || (rc = check_name(g, glen)) != 0
+        || (rc = check_path(p, (size_t)(end - p))) != 0) {
+        return rc;
+    }
+    copy_field(req->user, s, ulen);
+    copy_field(req->group, g, glen);
+    copy_field(req->path, p, (size_t)(end - p));
+    return 0;
+}
+
+/* The fields after the verb, in [s, end); @s is end when there are
+ * none. */
+static int parse_request_args(int verb, const char *s, const char *end,
+                              fcgix_ctl_request_t *req)
+{
+    int rc;
+
+    switch (verb) {
+    case FCGIX_CTL_TICK:
+        return s == end ? 0 : FCGIX_CTL_ESYNTAX;
+    case FCGIX_CTL_START:
+        if ((rc = check_path(s, (size_t)(end - s))) != 0) {
+            return rc;
+        }
+        copy_field(req->path, s, (size_t)(end - s));
+        return 0;
+    default:
+        return parse_startas(s, end, req);
+    }
+}
+
+long fcgix_ctl_parse_request(const char *buf, size_t len,
+                             fcgix_ctl_request_t *req)
+{
+    long n = find_line(buf, len, FCGIX_CTL_REQUEST_MAX);
+    const char *end, *args;
+    size_t vlen;
+    int rc;
+
+    if (n <= 0) {
+        return n;
+    }
+    end = buf + n - 1; /* the newline */
+    vlen = field_len(buf, end);
+    req->verb = lookup(requests, NWORDS(requests), buf, vlen);
+    req->path[0] = req->user[0] = req->group[0] = '\0';
+    if (req->verb == 0) {
+        return FCGIX_CTL_EVERB;
+    }
+    /* A verb without fields ends the line; one with fields has exactly
+     * one space after it (the fields decide what follows). */
+    args = buf + vlen == end ? end : buf + vlen + 1;
+    if (buf + vlen == end && req->verb != FCGIX_CTL_TICK) {
+        return FCGIX_CTL_ESYNTAX;
+    }
+    if (buf + vlen != end && req->verb == FCGIX_CTL_TICK) {
+        return FCGIX_CTL_ESYNTAX;
+    }
+    rc = parse_request_args(req->verb, args, end, req);
+    return rc != 0 ? rc : n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Answers                                                             */
+/* ------------------------------------------------------------------ */
+
+static int parse_answer_args(int kind, const char *s, const char *end,
+                             fcgix_ctl_answer_t *ans)
+{
+    size_t slen;
+    int rc;
+
+    if (kind == FCGIX_CTL_BUSY) {
+        slen = field_len(s, end);
+        if (s + slen == end) {
+            return FCGIX_CTL_ESYNTAX; /* no reason */
+        }
+        if ((rc = parse_seconds(s, slen, &ans->seconds)) != 0) {
+            return rc;
+        }
+        s += slen + 1;
+    }
+    if ((rc = check_why(s, (size_t)(end - s))) != 0) {
+        return rc;
+    }
+    copy_field(ans->why, s, (size_t)(end - s));
+    return 0;
+}
+
+long fcgix_ctl_parse_answer(const char *buf, size_t len,
+                            fcgix_ctl_answer_t *ans)
+{
+    long n = find_line(buf, len, FCGIX_CTL_ANSWER_MAX);
+    const char *end;
+    size_t vlen;
+    int rc;
+
+    if (n <= 0) {
+        return n;
+    }
+    end = buf + n - 1; /* the newline */
+    vlen = field_len(buf, end);
+    ans->kind = lookup(answers, NWORDS(answers), buf, vlen);
+    ans->seconds = 0;
+    ans->why[0] = '\0';
+    if (ans->kind == 0) {
+        return FCGIX_CTL_EVERB;
+    }
+    if (ans->kind == FCGIX_CTL_OK) {
+        return buf + vlen == end ? n : FCGIX_CTL_ESYNTAX;
+    }
+    if (buf + vlen == end) {
+        return FCGIX_CTL_ESYNTAX;
+    }
+    rc = parse_answer_args(ans->kind, buf + vlen + 1, end, ans);
+    return rc != 0 ? rc : n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Encoders                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Append @n bytes of @s at *@pos if they fit. */
+static int put(char *buf, size_t cap, size_t *pos, const char *s, size_t n)
+{
+    if (n > cap - *pos) {
+        return -1;
+    }
+    memcpy(buf + *pos, s, n);
+    *pos += n;
+    return 0;
+}
+
+/* Up to four fields joined by single spaces, then the newline. */
+static long put_line(char *buf, size_t cap, const char *const *fields,
+                     int nfields)
+{
+    size_t pos = 0;
+    int i;
+
+    for (i = 0; i < nfields; i++) {
+        if ((i > 0 && put(buf, cap, &pos, " ", 1) != 0)
+            || put(buf, cap, &pos, fields[i], strlen(fields[i])) != 0) {
+            return FCGIX_CTL_ESPACE;
+        }
+    }
+    if (put(buf, cap, &pos, "\n", 1) != 0) {
+        return FCGIX_CTL_ESPACE;
+    }
+    return (long)pos;
+}
+
+long fcgix_ctl_put_tick(char *buf, size_t cap)
+{
+    const char *f[] = {"TICK"};
+
+    return put_line(buf, cap, f, 1);
+}
+
+long fcgix_ctl_put_start(char *buf, size_t cap, const char *path)
+{
+    const char *f[] = {"START", path};
+    int rc = check_path(path, strlen(path));
+
+    return rc != 0 ? rc : put_line(buf, cap, f, 2);
+}
+
+long fcgix_ctl_put_startas(char *buf, size_t cap, const char *user,
+                           const char *group, const char *path)
+{
+    const char *f[] = {"STARTAS", user, group, path};
+    int rc;
+
+    if ((rc = check_name(user, strlen(user))) != 0
+        || (rc = check_name(group, strlen(group))) != 0
+        || (rc = check_path(path, strlen(path))) != 0) {
+        return rc;
+    }
+    return put_line(buf, cap, f, 4);
+}
+
+long fcgix_ctl_put_request(char *buf, size_t cap,
+                           const fcgix_ctl_request_t *req)
+{
+    switch (req->verb) {
+    case FCGIX_CTL_TICK:
+        return fcgix_ctl_put_tick(buf, cap);
+    case FCGIX_CTL_START:
+        return fcgix_ctl_put_start(buf, cap, req->path);
+    case FCGIX_CTL_STARTAS:
+        return fcgix_ctl_put_startas(buf, cap, req->user, req->group,
+                                     req->path);
+    default:
+        return FCGIX_CTL_EVERB;
+    }
+}
+
+long fcgix_ctl_put_ok(char *buf, size_t cap)
+{
+    const char *f[] = {"OK"};
+
+    return put_line(buf, cap, f, 1);
+}
+
+long fcgix_ctl_put_busy(char *buf, size_t cap, int seconds, const char *why)
+{
+    char digits[8];
+    const char *f[] = {"BUSY", digits, why};
+    int rc = check_why(why, strlen(why)), i = (int)sizeof(digits) - 1;
+
+    if (seconds < 0 || seconds > FCGIX_CTL_BUSY_MAX_S) {
+        return FCGIX_CTL_ENUMBER;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    /* Canonical decimal, written backwards: no locale, no printf. */
+    digits[i] = '\0';
+    do {
+        digits[--i] = (char)('0' + seconds % 10);
+        seconds /= 10;
+    } while (seconds > 0);
+    f[1] = digits + i;
+    return put_line(buf, cap, f, 3);
+}
+
+long fcgix_ctl_put_fail(char *buf, size_t cap, const char *why)
+{
+    const char *f[] = {"FAIL", why};
+    int rc = check_why(why, strlen(why));
+
+    return rc != 0 ? rc : put_line(buf, cap, f, 2);
+}
+
+long fcgix_ctl_put_answer(char *buf, size_t cap, const fcgix_ctl_answer_t *ans)
+{
+    switch (ans->kind) {
+    case FCGIX_CTL_OK:
+        return fcgix_ctl_put_ok(buf, cap);
+    case FCGIX_CTL_BUSY:
+        return fcgix_ctl_put_busy(buf, cap, ans->seconds, ans->why);
+    case FCGIX_CTL_FAIL:
+        return fcgix_ctl_put_fail(buf, cap, ans->why);
+    default:
+        return FCGIX_CTL_EVERB;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Misc                                                                */
+/* ------------------------------------------------------------------ */
+
+const char *fcgix_ctl_strerror(long code)
+{
+    switch (code) {
+    case FCGIX_CTL_AGAIN:
+        return "incomplete line";
+    case FCGIX_CTL_ELONG:
+        return "line too long";
+    case FCGIX_CTL_ECHAR:
+        return "NUL, CR or LF inside the line";
+    case FCGIX_CTL_EVERB:
+        return "unknown verb";
+    case FCGIX_CTL_ESYNTAX:
+        return "malformed line";
+    case FCGIX_CTL_ERELATIVE:
+        return "not an absolute path";
+    case FCGIX_CTL_EPATHLEN:
+        return "path too long";
+    case FCGIX_CTL_ENAME:
+        return "bad user or group name";
+    case FCGIX_CTL_ENUMBER:
+        return "bad number of seconds";
+    case FCGIX_CTL_EWHY:
+        return "reason too long";
+    case FCGIX_CTL_ESPACE:
+        return "buffer too small";
+    default:
+        return code > 0 ? "no error" : "unknown error";
+    }
+}
+
+int fcgix_ctl_peer_allowed(unsigned long peer_uid, unsigned long own_uid)
+{
+    return peer_uid == 0 || peer_uid == own_uid;
+}
