@@ -1597,7 +1597,7 @@ def test_evil_app_status_logged(httpd, evil):
     assert found, "no error-log line with the app status 3"
 
 
-def children_fds(srv):
+def children_fds_now(srv):
     """Open descriptors of the httpd children of srv, summed."""
     total = 0
     for pid in httpd_children(srv):
@@ -1606,6 +1606,23 @@ def children_fds(srv):
         except OSError:
             pass
     return total
+
+
+def children_fds(srv, settle=3.0):
+    """children_fds_now() once it has held still for 0.3 s (at most
+    settle s; the smallest count seen then): the event MPM closes a
+    client's socket after its lingering close, a moment after the
+    response, so one look may count a connection that is going away."""
+    deadline = time.monotonic() + settle
+    last, low = children_fds_now(srv), None
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = children_fds_now(srv)
+        low = now if low is None else min(low, now)
+        if now == last:
+            return now
+        last = now
+    return low
 
 
 def httpd_children(srv):
