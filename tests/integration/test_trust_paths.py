@@ -265,6 +265,25 @@ def test_link_swapped_in_at_the_control_socket(httpd, workdir, strace,
                                         tracer.calls())
 
 
+def tenant_dir(workdir):
+    """A directory of the User's (www-data), as a tenant's home is."""
+    tenant = workdir / "tenant"
+    tenant.mkdir(mode=0o755)
+    os.chown(tenant, WWW_DATA.pw_uid, WWW_DATA.pw_gid)
+    return tenant
+
+
+def serving_from_tenant_dir(httpd, workdir):
+    """(tenant dir, IPC dir, httpd) with FastCgiIpcDir in a directory of
+    the User's, serving."""
+    tenant = tenant_dir(workdir)
+    ipc = tenant / "ipc"
+    srv, _ = server(httpd, ipc_dir=ipc)
+    srv.start()
+    assert conftest.wait_for(lambda: serves(srv, "/static.fcgi"), 15)
+    return tenant, ipc, srv
+
+
 def test_link_swapped_in_at_the_ipc_dir(httpd, workdir, strace):
     """FastCgiIpcDir in a directory of the User's: while root is held at
     its first chown-family call of the restart, the User renames the IPC
@@ -272,13 +291,7 @@ def test_link_swapped_in_at_the_ipc_dir(httpd, workdir, strace):
     place. The directory keeps its owner and mode."""
     victim = make_victim(workdir, "dir")
     before = identity(victim)
-    tenant = workdir / "tenant"
-    tenant.mkdir(mode=0o755)
-    os.chown(tenant, WWW_DATA.pw_uid, WWW_DATA.pw_gid)
-    ipc = tenant / "ipc"
-    srv, _ = server(httpd, ipc_dir=ipc)
-    srv.start()
-    assert conftest.wait_for(lambda: serves(srv, "/static.fcgi"), 15)
+    tenant, ipc, srv = serving_from_tenant_dir(httpd, workdir)
     tracer = strace(srv.pid, workdir / "strace.out")
     pms = len(pm_pids(srv))
     os.kill(srv.pid, signal.SIGUSR1)
@@ -301,13 +314,7 @@ def test_link_at_the_ipc_dir_before_a_restart(httpd, workdir):
     directory keeps its owner and mode."""
     victim = make_victim(workdir, "dir")
     before = identity(victim)
-    tenant = workdir / "tenant"
-    tenant.mkdir(mode=0o755)
-    os.chown(tenant, WWW_DATA.pw_uid, WWW_DATA.pw_gid)
-    ipc = tenant / "ipc"
-    srv, _ = server(httpd, ipc_dir=ipc)
-    srv.start()
-    assert conftest.wait_for(lambda: serves(srv, "/static.fcgi"), 15)
+    tenant, ipc, srv = serving_from_tenant_dir(httpd, workdir)
     as_www_data("import os\nos.rename(%r, %r)\nos.symlink(%r, %r)\n" % (
         str(ipc), str(tenant / "ipc.old"), str(victim), str(ipc)))
     os.kill(srv.pid, signal.SIGUSR1)
@@ -323,10 +330,7 @@ def test_root_dir_in_a_users_dir_is_not_taken_over(httpd, workdir):
     """A root-owned directory at FastCgiIpcDir in a directory of the
     User's may be one of root's that the User renamed there (rename keeps
     the owner): httpd does not start, and the directory stays root's."""
-    tenant = workdir / "tenant"
-    tenant.mkdir(mode=0o755)
-    os.chown(tenant, WWW_DATA.pw_uid, WWW_DATA.pw_gid)
-    ipc = tenant / "ipc"
+    ipc = tenant_dir(workdir) / "ipc"
     ipc.mkdir(mode=0o700)
     before = identity(ipc)
     srv, _ = server(httpd, ipc_dir=ipc)
