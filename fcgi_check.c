@@ -30,7 +30,7 @@
 
 #include "fcgi_check.h"
 #include "fcgi_config.h"
-#include "fcgi_handler.h"
+#include "fcgi_log.h"
 
 APLOG_USE_MODULE(fastcgi_x);
 

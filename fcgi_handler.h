@@ -16,12 +16,10 @@
 #include "httpd.h"
 
 #include "fcgi_config.h"
+#include "fcgi_log.h"
 
 /** Request note set when the app did not answer within -idle-timeout. */
 #define FCGIX_NOTE_HUNG "fcgix-app-hung"
-
-/** Our own log tags; never httpd's AH numbers. */
-#define FCGIX_LOGNO(n) "FCGIX" #n ": "
 
 /** For PM-run apps: what the handler tells the owner of the lease on
  * the app process it talks to. */

@@ -45,8 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fcgi_handler.h"
 #include "fcgi_ipc.h"
+#include "fcgi_log.h"
 #include "fcgi_pm.h"
 
 APLOG_USE_MODULE(fastcgi_x);

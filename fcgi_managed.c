@@ -35,6 +35,7 @@
 
 #include "fcgi_ctl.h"
 #include "fcgi_handler.h"
+#include "fcgi_log.h"
 #include "fcgi_managed.h"
 #include "fcgi_pm.h"
 
