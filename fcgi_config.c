@@ -28,6 +28,7 @@
 #include "http_log.h"
 
 #include "fcgi_config.h"
+#include "fcgi_defaults.h"
 
 /* ------------------------------------------------------------------ */
 /* Option tables                                                       */
@@ -294,7 +295,7 @@ static void opts_unset(fcgix_app_opts_t *o)
         }                                                                      \
     } while (0)
 
-/* The documented mod_fastcgi defaults, in one place. */
+/* Unset options take their defaults, all in fcgi_defaults.h. */
 fcgix_app_opts_t fcgix_app_effective(const fcgix_app_opts_t *opts)
 {
     fcgix_app_opts_t e = *opts;
@@ -302,16 +303,16 @@ fcgix_app_opts_t fcgix_app_effective(const fcgix_app_opts_t *opts)
     /* -appConnTimeout and -idle-timeout stay unset: the handler then uses
      * httpd's Timeout. mod_fastcgi's 30 s idle default cut slow pages
      * short, and its blocking connect could wait forever. */
-    DEFAULT_IF_UNSET(flush, 0);
-    DEFAULT_IF_UNSET(nph, 0);
-    DEFAULT_IF_UNSET(init_start_delay, 1);
-    DEFAULT_IF_UNSET(restart_delay, 5);
-    DEFAULT_IF_UNSET(min_server_life, 30);
-    DEFAULT_IF_UNSET(listen_queue_depth, 100);
-    DEFAULT_IF_UNSET(priority, 0);
-    DEFAULT_IF_UNSET(keep_conn, 0);
+    DEFAULT_IF_UNSET(flush, FCGIX_DEFAULT_FLUSH);
+    DEFAULT_IF_UNSET(nph, FCGIX_DEFAULT_NPH);
+    DEFAULT_IF_UNSET(init_start_delay, FCGIX_DEFAULT_INIT_START_DELAY);
+    DEFAULT_IF_UNSET(restart_delay, FCGIX_DEFAULT_RESTART_DELAY);
+    DEFAULT_IF_UNSET(min_server_life, FCGIX_DEFAULT_MIN_SERVER_LIFE);
+    DEFAULT_IF_UNSET(listen_queue_depth, FCGIX_DEFAULT_LISTEN_QUEUE_DEPTH);
+    DEFAULT_IF_UNSET(priority, FCGIX_DEFAULT_PRIORITY);
+    DEFAULT_IF_UNSET(keep_conn, FCGIX_DEFAULT_KEEP_CONN);
     DEFAULT_IF_UNSET(max_conns, FCGIX_DEFAULT_MAX_CONNS);
-    DEFAULT_IF_UNSET(max_requests, 0);
+    DEFAULT_IF_UNSET(max_requests, FCGIX_DEFAULT_MAX_REQUESTS);
     return e;
 }
 
@@ -333,21 +334,20 @@ fcgix_dynamic_conf_t fcgix_dynamic_effective(const fcgix_dynamic_conf_t *d)
         e.gain_value = -1.0;
     }
     e.opts = fcgix_app_effective(&e.opts);
-    /* mod_fastcgi's defaults. */
-    DEFAULT_IF_UNSET(max_processes, 50);
-    DEFAULT_IF_UNSET(max_class_processes, 10);
-    DEFAULT_IF_UNSET(min_processes, 5);
-    DEFAULT_IF_UNSET(kill_interval, 300);
-    DEFAULT_IF_UNSET(update_interval, 10);
-    DEFAULT_IF_UNSET(single_threshold, 0);
-    DEFAULT_IF_UNSET(multi_threshold, 50);
-    DEFAULT_IF_UNSET(start_delay, 3);
-    DEFAULT_IF_UNSET(process_slack, 5);
-    DEFAULT_IF_UNSET(auto_update, 0);
-    DEFAULT_IF_UNSET(restart, 0);
+    DEFAULT_IF_UNSET(max_processes, FCGIX_DEFAULT_MAX_PROCESSES);
+    DEFAULT_IF_UNSET(max_class_processes, FCGIX_DEFAULT_MAX_CLASS_PROCESSES);
+    DEFAULT_IF_UNSET(min_processes, FCGIX_DEFAULT_MIN_PROCESSES);
+    DEFAULT_IF_UNSET(kill_interval, FCGIX_DEFAULT_KILL_INTERVAL);
+    DEFAULT_IF_UNSET(update_interval, FCGIX_DEFAULT_UPDATE_INTERVAL);
+    DEFAULT_IF_UNSET(single_threshold, FCGIX_DEFAULT_SINGLE_THRESHOLD);
+    DEFAULT_IF_UNSET(multi_threshold, FCGIX_DEFAULT_MULTI_THRESHOLD);
+    DEFAULT_IF_UNSET(start_delay, FCGIX_DEFAULT_START_DELAY);
+    DEFAULT_IF_UNSET(process_slack, FCGIX_DEFAULT_PROCESS_SLACK);
+    DEFAULT_IF_UNSET(auto_update, FCGIX_DEFAULT_AUTO_UPDATE);
+    DEFAULT_IF_UNSET(restart, FCGIX_DEFAULT_RESTART);
     DEFAULT_IF_UNSET(start_timeout, FCGIX_DEFAULT_START_TIMEOUT);
     if (e.gain_value < 0) {
-        e.gain_value = 0.5;
+        e.gain_value = FCGIX_DEFAULT_GAIN_VALUE;
     }
     return e;
 }

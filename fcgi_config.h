@@ -9,8 +9,9 @@
  *        table, in mod_fastcgi's vocabulary.
  *
  * Every field starts at an explicit "unset" value (FCGIX_UNSET or NULL)
- * and is merged field by field; defaults are applied in one place,
- * fcgix_app_effective(), when a value is read.
+ * and is merged field by field; defaults are applied when a value is
+ * read, by fcgix_app_effective(), fcgix_dynamic_effective() and
+ * fcgix_spool_limit(), from the one table in fcgi_defaults.h.
  */
 
 #ifndef FCGIX_CONFIG_H
@@ -51,14 +52,6 @@ typedef struct {
     int max_requests; /**< -max-requests: replace a process after this
                            many requests (0: never); ours */
 } fcgix_app_opts_t;
-
-/** Seconds a request waits for a process to start when -startTimeout
- *  is unset. */
-#define FCGIX_DEFAULT_START_TIMEOUT 10
-
-/** Idle kept connections per httpd child and app when -max-conns is
- *  unset. */
-#define FCGIX_DEFAULT_MAX_CONNS 4
 
 /** One application class defined by FastCgiServer or
  *  FastCgiExternalServer. */
@@ -137,13 +130,6 @@ typedef enum {
     FCGIX_CHUNKED_STREAM, /**< stream it, no CONTENT_LENGTH */
     FCGIX_CHUNKED_REFUSE  /**< answer 411 Length Required */
 } fcgix_chunked_mode_t;
-
-/** The most a spooled chunked request body may have when
- *  FastCgiSpoolLimit is unset: 1 GiB, httpd's own LimitRequestBody
- *  default, so that no body httpd takes by default is refused; the cap
- *  matters where LimitRequestBody is raised for bodies with a length
- *  (which stream, never touching the disk) or is 0. */
-#define FCGIX_DEFAULT_SPOOL_LIMIT ((apr_off_t)1 << 30)
 
 /** Per-directory configuration. */
 typedef struct {

@@ -20,6 +20,7 @@
 #include "http_log.h"
 
 #include "fcgi_conns.h"
+#include "fcgi_defaults.h"
 #include "fcgi_log.h"
 
 APLOG_USE_MODULE(fastcgi_x);

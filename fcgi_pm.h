@@ -20,6 +20,7 @@
 #ifndef FCGIX_PM_H
 #define FCGIX_PM_H
 
+#include "fcgi_defaults.h"
 #include "fcgi_sb.h"
 
 /** Exit status for a PM that cannot start at all (for example it cannot
@@ -36,18 +37,20 @@
 #define FCGIX_PM_MIN_BACKOFF_MS 100
 #define FCGIX_PM_MAX_BACKOFF_MS 60000
 
-/** Used when fcgix_pm_app_t.min_server_life_ms is <= 0. */
-#define FCGIX_PM_DEFAULT_MIN_LIFE_MS 1000
-/** Used when fcgix_pm_app_t.listen_queue_depth is <= 0 (mod_fastcgi's). */
-#define FCGIX_PM_DEFAULT_LISTEN_QUEUE 100
+/** Used when fcgix_pm_app_t.min_server_life_ms is <= 0: what
+ *  -min-server-life 0 means (1 s). An unset -min-server-life is
+ *  FCGIX_DEFAULT_MIN_SERVER_LIFE (30 s), applied by the configuration. */
+#define FCGIX_PM_DEFAULT_MIN_LIFE_MS FCGIX_MIN_SERVER_LIFE_ZERO_MS
+/** Used when fcgix_pm_app_t.listen_queue_depth is <= 0. */
+#define FCGIX_PM_DEFAULT_LISTEN_QUEUE FCGIX_DEFAULT_LISTEN_QUEUE_DEPTH
 /** Grace period between SIGTERM and SIGKILL at shutdown; fits inside
  *  APR's 3 s kill-after-timeout window. */
 #define FCGIX_PM_SHUTDOWN_GRACE_MS 2000
 
 /** Room for dynamic slots on the board, at most. */
 #define FCGIX_PM_MAX_DYNAMIC_SLOTS 16384
-/** Used when fcgix_pm_config_t.max_processes is <= 0 (mod_fastcgi's). */
-#define FCGIX_PM_DEFAULT_MAX_PROCESSES 50
+/** Used when fcgix_pm_config_t.max_processes is <= 0. */
+#define FCGIX_PM_DEFAULT_MAX_PROCESSES FCGIX_DEFAULT_MAX_PROCESSES
 /** How long a control client may take to send its request line, in
  *  milliseconds; it is closed then. Clients are served side by side, so
  *  a slow one delays nobody. */

@@ -44,6 +44,7 @@
 #include "fcgi_check.h"
 #include "fcgi_config.h"
 #include "fcgi_conns.h"
+#include "fcgi_defaults.h"
 #include "fcgi_handler.h"
 #include "fcgi_ipc.h"
 #include "fcgi_managed.h"
@@ -653,7 +654,8 @@ static void collect_static_apps(apr_pool_t *p, const char *ipc_dir, int gen,
         memset(pa, 0, sizeof(*pa));
         pa->path = app->path;
         pa->socket_base = app_socket_base(p, ipc_dir, app, gen);
-        pa->processes = app->processes > 0 ? app->processes : 1;
+        pa->processes =
+            app->processes > 0 ? app->processes : FCGIX_DEFAULT_PROCESSES;
         pm_app_options(p, pa, &app->opts);
         if (app->port) {
             /* mod_fastcgi listened on every interface; here only on
