@@ -1,0 +1,738 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_launch.c
+ * @brief Starting the process manager from httpd's parent: FastCgiIpcDir,
+ *        the PM's configuration from the apps, the scoreboard, the control
+ *        socket, the fork, and restarting or stopping the PM.
+ *
+ * The PM itself is fcgi_pm.c, which knows nothing of httpd.
+ */
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+
+#include "ap_listen.h"
+#include "ap_mpm.h"
+#include "mpm_common.h"
+#include "unixd.h"
+
+#include "apr_strings.h"
+#include "apr_hash.h"
+#include "apr_md5.h"
+#include "apr_shm.h"
+#include "apr_thread_proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fcgi_config.h"
+#include "fcgi_defaults.h"
+#include "fcgi_ipc.h"
+#include "fcgi_launch.h"
+#include "fcgi_log.h"
+#include "fcgi_managed.h"
+#include "fcgi_pm.h"
+#include "fcgi_sb.h"
+#include "fcgi_status.h"
+
+APLOG_USE_MODULE(fastcgi_x);
+
+/* The applications of the running configuration, by path (the glue's
+ * registry, handed over in post_config). */
+static apr_hash_t *app_registry;
+
+/* What the PM child runs, kept for restarting it. */
+static fcgix_pm_config_t pm_cfg;
+static server_rec *pm_server;
+static pid_t pm_parent_pid;
+/* The parent's own handle on the board and its own record of the PM's
+ * pid: what root signals and waits for is never read from shared
+ * memory, which every process of the User can write. 0: no PM. */
+static fcgix_sb_t board;
+static pid_t pm_pid;
+
+/* A running PM as httpd's parent knows it: the process, and the read end
+ * of a pipe on which the PM writes one byte before it exits because it
+ * cannot start. Its exit status cannot tell: the MPM hands over the exit
+ * code or the number of the signal that killed it alike, and SIGQUIT is
+ * 3, FCGIX_PM_EXIT_STARTUP. Nothing on the board is trusted for it. */
+typedef struct {
+    apr_proc_t proc;
+    int startup_rd; /* -1 once read */
+} pm_child_t;
+
+/* The current PM's startup_rd, which httpd's children close. */
+static int pm_startup_rd = -1;
+
+static void pm_log(void *baton, int level, const char *msg)
+{
+    static const int levels[] = {APLOG_ERR, APLOG_WARNING, APLOG_INFO,
+                                 APLOG_DEBUG};
+    server_rec *s = baton;
+
+    /* The PM's messages name the PM or the app and the pid already. */
+    ap_log_error(APLOG_MARK, levels[level & 3], 0, s, FCGIX_LOGNO(00070) "%s",
+                 msg);
+}
+
+/* -initial-env NAME=value, or a bare NAME copied from httpd's
+ * environment. */
+static const char *const *app_env(apr_pool_t *p, const apr_array_header_t *list)
+{
+    const char **env =
+        apr_pcalloc(p, sizeof(char *) * (size_t)((list ? list->nelts : 0) + 1));
+    const char *item, *value;
+    int i, n = 0;
+
+    for (i = 0; list && i < list->nelts; i++) {
+        item = APR_ARRAY_IDX(list, i, const char *);
+        if (strchr(item, '=')) {
+            env[n++] = item;
+        }
+        else if ((value = getenv(item)) != NULL) {
+            env[n++] = apr_pstrcat(p, item, "=", value, NULL);
+        }
+    }
+    return env;
+}
+
+/* The socket prefix of a FastCgiServer app (process i listens on
+ * "<prefix>.<i>"): -socket under the IPC directory, or a name derived
+ * from the app's path; with the configuration generation, so that the
+ * PMs of two generations never share a socket during a graceful
+ * restart. */
+static const char *app_socket_base(apr_pool_t *p, const char *ipc_dir,
+                                   const fcgix_app_t *app, int gen)
+{
+    unsigned char digest[APR_MD5_DIGESTSIZE];
+    char hex[2 * APR_MD5_DIGESTSIZE + 1];
+    const char *name;
+    int i;
+
+    if (app->socket_path) {
+        name = app->socket_path[0] == '/'
+                   ? app->socket_path
+                   : apr_pstrcat(p, ipc_dir, "/", app->socket_path, NULL);
+        return apr_psprintf(p, "%s.g%d", name, gen);
+    }
+    apr_md5(digest, app->path, strlen(app->path));
+    for (i = 0; i < APR_MD5_DIGESTSIZE; i++) {
+        apr_snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    }
+    return apr_psprintf(p, "%s/%s.g%d", ipc_dir, hex, gen);
+}
+
+/* An existing FastCgiIpcDir must be ours: another user who owns it, or
+ * may write in it, could plant sockets or links where httpd connects or
+ * binds. NULL when it is fine, else what is wrong and how to fix it.
+ * (It was opened as a directory, never through a link.) */
+static const char *ipc_dir_problem(apr_pool_t *p, const char *dir,
+                                   const struct stat *st, int parent_root_only)
+{
+    uid_t user = ap_unixd_config.user_id;
+    const char *fix = apr_psprintf(p, "chown %s %s && chmod 700 %s",
+                                   ap_unixd_config.user_name, dir, dir);
+
+    if (st->st_uid != user && st->st_uid != 0) {
+        return apr_psprintf(p,
+                            "is owned by uid %ld, not by httpd's User "
+                            "(uid %ld) or root; fix: %s",
+                            (long)st->st_uid, (long)user, fix);
+    }
+    /* rename() keeps the owner: where others can write, a directory of
+     * root's may have been moved in, and giving it to User would hand
+     * root's files to the User. */
+    if (st->st_uid == 0 && user != 0 && !parent_root_only && geteuid() == 0) {
+        return apr_psprintf(p,
+                            "is owned by root in a directory that others "
+                            "can write, so it may not be the one root "
+                            "made; fix: %s",
+                            fix);
+    }
+    if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+        return apr_psprintf(p,
+                            "has mode %04o: other users may create files "
+                            "in it; fix: %s",
+                            (unsigned)(st->st_mode & 07777), fix);
+    }
+    return NULL;
+}
+
+/* Open FastCgiIpcDir (made if missing), refuse one that others control,
+ * and leave it 0700 and owned by User. *fd is its descriptor: root acts
+ * on it only through that, since a second look-up of its path could lead
+ * somewhere else (its parent may be the User's). */
+static int make_ipc_dir(apr_pool_t *p, const char *dir, server_rec *s, int *fd)
+{
+    fcgix_ipc_dir_t d;
+    const char *problem;
+    struct stat st;
+
+    *fd = -1;
+    if (fcgix_ipc_dir_open(p, dir, &d) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     FCGIX_LOGNO(00071) "FastCgiIpcDir %s: cannot create "
+                                        "or open it (%s: %s)",
+                     dir, d.at, d.why);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    *fd = d.fd;
+    if (fstat(d.fd, &st) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                     FCGIX_LOGNO(00403) "FastCgiIpcDir %s: cannot fstat "
+                                        "it once opened",
+                     dir);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    problem = ipc_dir_problem(p, dir, &st, d.parent_root_only);
+    if (problem) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     FCGIX_LOGNO(00105) "FastCgiIpcDir %s %s", dir, problem);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (geteuid() == 0
+        && (fchown(d.fd, ap_unixd_config.user_id, ap_unixd_config.group_id)
+            || fchmod(d.fd, S_IRWXU))) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                     FCGIX_LOGNO(00072) "FastCgiIpcDir %s: cannot give it "
+                                        "to User with mode 0700",
+                     dir);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+/* What the PM needs of one app's options. */
+static void pm_app_options(apr_pool_t *p, fcgix_pm_app_t *pa,
+                           const fcgix_app_opts_t *opts)
+{
+    fcgix_app_opts_t o = fcgix_app_effective(opts);
+
+    pa->listen_queue_depth = o.listen_queue_depth;
+    pa->env = app_env(p, o.initial_env);
+    pa->restart_delay_ms = o.restart_delay * 1000;
+    pa->min_server_life_ms = o.min_server_life * 1000;
+    pa->init_start_delay_ms = o.init_start_delay * 1000;
+    pa->max_requests = o.max_requests;
+    pa->priority = o.priority;
+}
+
+/* FastCgiWrapper: the program the PM runs apps through, or NULL. *err
+ * is set when it is On but httpd's suexec cannot be used. */
+static const char *wrapper_program(const fcgix_srv_conf_t *sconf,
+                                   const char **err)
+{
+    *err = NULL;
+    switch (sconf->wrapper_mode) {
+    case FCGIX_WRAPPER_SUEXEC:
+        if (!ap_unixd_config.suexec_enabled) {
+            *err = ap_unixd_config.suexec_disabled_reason
+                       ? ap_unixd_config.suexec_disabled_reason
+                       : "suexec is not enabled";
+            return NULL;
+        }
+        return SUEXEC_BIN;
+    case FCGIX_WRAPPER_PATH:
+        return sconf->wrapper_path;
+    default:
+        return NULL;
+    }
+}
+
+/* -user/-group only mean something with a wrapper (fcgix_check_config
+ * refuses them without one). */
+static void set_identity(fcgix_pm_app_t *pa, const fcgix_app_t *app,
+                         const char *wrapper)
+{
+    if (wrapper == NULL) {
+        return;
+    }
+    pa->wrapper = wrapper;
+    pa->user = app->user ? app->user : ap_unixd_config.user_name;
+    pa->group = app->group ? app->group : ap_unixd_config.group_name;
+}
+
+/* Turn each FastCgiServer definition into what the PM runs; each gets
+ * its class on the scoreboard, in this order. */
+static void collect_static_apps(apr_pool_t *p, const char *ipc_dir, int gen,
+                                const char *wrapper)
+{
+    apr_array_header_t *apps = apr_array_make(p, 4, sizeof(fcgix_pm_app_t));
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(p, app_registry); hi; hi = apr_hash_next(hi)) {
+        fcgix_app_t *app = apr_hash_this_val(hi);
+        fcgix_pm_app_t *pa;
+
+        if (app->kind != FCGIX_APP_STATIC) {
+            continue;
+        }
+        pa = apr_array_push(apps);
+        memset(pa, 0, sizeof(*pa));
+        pa->path = app->path;
+        pa->socket_base = app_socket_base(p, ipc_dir, app, gen);
+        pa->processes =
+            app->processes > 0 ? app->processes : FCGIX_DEFAULT_PROCESSES;
+        pm_app_options(p, pa, &app->opts);
+        if (app->port) {
+            /* mod_fastcgi listened on every interface; here only on
+             * loopback (FastCgiExternalServer serves remote apps). */
+            pa->port = app->port;
+            app->host = "127.0.0.1";
+        }
+        set_identity(pa, app, wrapper);
+        app->board_class = apps->nelts - 1;
+    }
+    pm_cfg.apps = (fcgix_pm_app_t *)apps->elts;
+    pm_cfg.napps = apps->nelts;
+}
+
+/* Dynamic apps: FastCgiConfig's limits and options, the control socket,
+ * and the app template requests use. */
+static fcgix_app_t *configure_dynamic(apr_pool_t *p, server_rec *s,
+                                      const char *ipc_dir, int gen,
+                                      const char *wrapper)
+{
+    fcgix_srv_conf_t *sconf =
+        ap_get_module_config(s->module_config, &fastcgi_x_module);
+    fcgix_dynamic_conf_t d = fcgix_dynamic_effective(sconf->dynamic);
+    fcgix_app_t *tmpl = apr_pcalloc(p, sizeof(*tmpl));
+
+    tmpl->kind = FCGIX_APP_DYNAMIC;
+    tmpl->defined_at = d.defined_at ? d.defined_at : "dynamic (FastCgiConfig)";
+    tmpl->opts = d.opts;
+    tmpl->board_class = -1;
+    pm_cfg.control_path = apr_psprintf(p, "%s/g%d-pm.sock", ipc_dir, gen);
+    pm_cfg.dynamic_base = apr_psprintf(p, "%s/g%d-dyn", ipc_dir, gen);
+    pm_cfg.dynamic.processes = d.max_class_processes;
+    pm_app_options(p, &pm_cfg.dynamic, &d.opts);
+    pm_cfg.dynamic.init_start_delay_ms = 0; /* started on demand */
+    pm_cfg.dynamic.wrapper = wrapper;
+    pm_cfg.dynamic.user = ap_unixd_config.user_name;
+    pm_cfg.dynamic.group = ap_unixd_config.group_name;
+    pm_cfg.max_processes = d.max_processes;
+    pm_cfg.min_processes = d.min_processes;
+    pm_cfg.kill_interval_ms = d.kill_interval * 1000;
+    pm_cfg.start_wait_ms = d.start_timeout * 1000;
+    pm_cfg.drain_ms = (int)apr_time_as_msec(s->timeout);
+    return tmpl;
+}
+
+/* Holder records on the board: one per httpd worker thread, from the
+ * MPM's hard limits (fcgix_sb_size() caps the count). */
+static int holder_records(void)
+{
+    int daemons = 0, threads = 0;
+
+    if (ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &daemons) != APR_SUCCESS
+        || daemons < 1) {
+        daemons = 1;
+    }
+    if (ap_mpm_query(AP_MPMQ_HARD_LIMIT_THREADS, &threads) != APR_SUCCESS
+        || threads < 1) {
+        threads = 1;
+    }
+    return (long)daemons * threads < FCGIX_SB_MAX_HOLDERS
+               ? daemons * threads
+               : FCGIX_SB_MAX_HOLDERS;
+}
+
+/* The scoreboard, in anonymous shared memory that httpd's children and
+ * the PM inherit; a new one for each configuration generation. */
+static int create_board(apr_pool_t *pconf, server_rec *s)
+{
+    int nclasses, nslots = fcgix_pm_board_slots(&pm_cfg, &nclasses);
+    int nholders = holder_records();
+    size_t size = fcgix_sb_size(nclasses, nslots, nholders);
+    apr_shm_t *shm;
+    apr_status_t rv = apr_shm_create(&shm, size, NULL, pconf);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     FCGIX_LOGNO(00087) "cannot create the FastCGI "
+                                        "scoreboard (%" APR_SIZE_T_FMT
+                                        " bytes)",
+                     size);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    pm_cfg.sb = fcgix_sb_init(&board, apr_shm_baseaddr_get(shm), nclasses,
+                              nslots, nholders);
+    return OK;
+}
+
+/* A relative FastCgiExternalServer -socket is in FastCgiIpcDir, as with
+ * mod_fastcgi (its configs say "-socket php.sock"). */
+static void place_external_sockets(apr_pool_t *p, const char *ipc_dir)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(p, app_registry); hi; hi = apr_hash_next(hi)) {
+        fcgix_app_t *app = apr_hash_this_val(hi);
+
+        if (app->kind == FCGIX_APP_EXTERNAL && app->socket_path
+            && app->socket_path[0] != '/') {
+            app->socket_path =
+                apr_pstrcat(p, ipc_dir, "/", app->socket_path, NULL);
+        }
+    }
+}
+
+/* Resolve each -host once, here, rather than on every request. A name
+ * that does not resolve now is tried again per request. */
+static void resolve_hosts(apr_pool_t *p, server_rec *s)
+{
+    apr_hash_index_t *hi;
+    apr_status_t rv;
+
+    for (hi = apr_hash_first(p, app_registry); hi; hi = apr_hash_next(hi)) {
+        fcgix_app_t *app = apr_hash_this_val(hi);
+
+        if (app->host == NULL) {
+            continue;
+        }
+        rv = apr_sockaddr_info_get(&app->addr, app->host, APR_UNSPEC,
+                                   (apr_port_t)app->port, 0, p);
+        if (rv != APR_SUCCESS) {
+            app->addr = NULL;
+            ap_log_error(
+                APLOG_MARK, APLOG_WARNING, rv, s,
+                FCGIX_LOGNO(
+                    00079) "FastCgiExternalServer %s (%s): "
+                           "cannot resolve %s now; trying again per request",
+                app->path, app->defined_at, app->host);
+        }
+    }
+}
+
+static apr_status_t close_control(void *data)
+{
+    (void)data;
+    if (pm_cfg.control_fd > 2) {
+        close(pm_cfg.control_fd);
+        pm_cfg.control_fd = -1;
+    }
+    return APR_SUCCESS;
+}
+
+/* @path's name if it is directly in @dir, else NULL. */
+static const char *name_in(const char *dir, const char *path)
+{
+    size_t n = strlen(dir);
+
+    if (path == NULL || strncmp(path, dir, n) != 0 || path[n] != '/'
+        || strchr(path + n + 1, '/') != NULL) {
+        return NULL;
+    }
+    return path + n + 1;
+}
+
+/* The names the new PM binds its static apps' sockets at in the IPC
+ * directory ("<base>.<i>", as its bind_slot() makes them); a socket
+ * elsewhere (an absolute -socket) is not in a directory root sets up. */
+static apr_hash_t *static_socket_names(apr_pool_t *p, const char *ipc_dir)
+{
+    apr_hash_t *names = apr_hash_make(p);
+    const char *base;
+    int i, j;
+
+    for (i = 0; i < pm_cfg.napps; i++) {
+        const fcgix_pm_app_t *pa = &pm_cfg.apps[i];
+
+        base = pa->port > 0 ? NULL : name_in(ipc_dir, pa->socket_base);
+        for (j = 0; base && j < pa->processes; j++) {
+            apr_hash_set(names, apr_psprintf(p, "%s.%d", base, j),
+                         APR_HASH_KEY_STRING, "");
+        }
+    }
+    return names;
+}
+
+/* The PM's control socket, held by httpd's parent: it exists before any
+ * child serves a request, and a PM restarted after a crash inherits it
+ * with the requests queued on it. Root neither creates nor chowns it by
+ * path: a User's process could rename a link over the socket between
+ * bind() and chown(), and fchown() on a socket's descriptor does not
+ * change its file. A child that has become the User binds it (the file
+ * is then the User's, mode 0600) through the directory's descriptor,
+ * after clearing this generation's socket names, and hands the listening
+ * descriptor back. */
+static int open_control(apr_pool_t *pconf, server_rec *s, const char *ipc_dir,
+                        int ipc_fd)
+{
+    fcgix_ipc_names_t names;
+    const char *name = NULL, *what = "bind";
+
+    names.dir_fd = ipc_fd;
+    names.dir = ipc_dir;
+    names.control = name_in(ipc_dir, pm_cfg.control_path);
+    names.dynamic = name_in(ipc_dir, pm_cfg.dynamic_base);
+    names.statics = static_socket_names(pconf, ipc_dir);
+    errno = EINVAL;
+    pm_cfg.control_fd =
+        names.control ? fcgix_ipc_open_control(pconf, &names, s, &name, &what)
+                      : -1;
+    if (pm_cfg.control_fd < 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                     FCGIX_LOGNO(00091) "cannot %s the FastCGI process "
+                                        "manager's socket %s",
+                     what, pm_cfg.control_path);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    pm_cfg.control_path = apr_pstrcat(pconf, ipc_dir, "/", name, NULL);
+    apr_pool_cleanup_register(pconf, NULL, close_control,
+                              apr_pool_cleanup_null);
+    return OK;
+}
+
+static void pm_maint(int reason, void *data, apr_wait_t status);
+
+/* In the PM: tell httpd's parent that it cannot start, then exit. */
+static void pm_exit_startup(int startup_wr)
+{
+    if (write(startup_wr, "!", 1) != 1) {
+        /* the parent then restarts it, once per death */
+    }
+    _exit(FCGIX_PM_EXIT_STARTUP);
+}
+
+/* In the PM, just forked: never returns. */
+static void run_pm_child(apr_pool_t *pconf, server_rec *s, int startup_wr)
+{
+    apr_pool_t *p;
+    int rc;
+
+    apr_pool_create(&p, pconf);
+    /* Its own process group: prefork signals a restart with SIGHUP to
+     * httpd's whole group, which would kill the PM and every app
+     * process at once; httpd's parent tells the PM itself. */
+    setpgid(0, 0);
+    ap_close_listeners();
+    if (ap_run_drop_privileges(p, s) != OK) {
+        pm_exit_startup(startup_wr);
+    }
+    pm_cfg.log = pm_log;
+    pm_cfg.baton = s;
+    rc = fcgix_pm_run(&pm_cfg);
+    if (rc == FCGIX_PM_EXIT_STARTUP) {
+        pm_exit_startup(startup_wr);
+    }
+    _exit(rc);
+}
+
+static apr_status_t close_startup_pipe(void *data)
+{
+    pm_child_t *pc = data;
+
+    if (pc->startup_rd >= 0) {
+        close(pc->startup_rd);
+        if (pm_startup_rd == pc->startup_rd) {
+            pm_startup_rd = -1;
+        }
+        pc->startup_rd = -1;
+    }
+    return APR_SUCCESS;
+}
+
+/* Fork the PM: a direct child of httpd's parent, which restarts it if it
+ * dies (apr_proc_other_child). */
+static int start_pm(apr_pool_t *pconf, server_rec *s)
+{
+    pm_child_t *pc = apr_pcalloc(pconf, sizeof(*pc));
+    apr_status_t rv;
+    int startup[2];
+
+    if (pipe2(startup, O_CLOEXEC) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                     FCGIX_LOGNO(00430) "cannot make a pipe for the FastCGI "
+                                        "process manager; not starting it");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rv = apr_proc_fork(&pc->proc, pconf);
+    if (rv == APR_INCHILD) {
+        close(startup[0]);
+        run_pm_child(pconf, s, startup[1]);
+    }
+    close(startup[1]);
+    if (rv != APR_INPARENT) {
+        close(startup[0]);
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     FCGIX_LOGNO(00074) "cannot fork the FastCGI process "
+                                        "manager");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    fcntl(startup[0], F_SETFL, O_NONBLOCK);
+    pc->startup_rd = pm_startup_rd = startup[0];
+    apr_pool_cleanup_register(pconf, pc, close_startup_pipe,
+                              apr_pool_cleanup_null);
+    apr_proc_other_child_register(&pc->proc, pm_maint, pc, NULL, pconf);
+    pm_pid = pc->proc.pid;
+    pm_cfg.sb->head->pm_pid = (uint32_t)pc->proc.pid; /* for display only */
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 FCGIX_LOGNO(00075) "FastCGI process manager started "
+                                    "(pid %d, %d static application%s)",
+                 (int)pc->proc.pid, pm_cfg.napps, pm_cfg.napps == 1 ? "" : "s");
+    return OK;
+}
+
+/* Wait for the PM to exit, at most APR's 3 s for a subprocess, then
+ * SIGKILL it. */
+static void wait_for_pm(pid_t pid)
+{
+    apr_proc_t proc;
+    int waited;
+
+    proc.pid = pid;
+    for (waited = 0; waited < 3000; waited += 10) {
+        if (apr_proc_wait(&proc, NULL, NULL, APR_NOWAIT) == APR_CHILD_DONE) {
+            return;
+        }
+        apr_sleep(apr_time_from_msec(10));
+    }
+    kill(pid, SIGKILL);
+}
+
+/* The configuration goes away. On a restart (graceful or not) the PM of
+ * this generation stops each process once no request uses it, while the
+ * next generation's PM serves new requests (SIGUSR1, not awaited); when
+ * httpd stops, it stops everything now and we wait for it, as APR would
+ * for a subprocess. */
+static apr_status_t stop_pm(void *data)
+{
+    pid_t pid = pm_pid;
+
+    (void)data;
+    if (getpid() != pm_parent_pid || pid <= 0) {
+        return APR_SUCCESS;
+    }
+    pm_pid = 0; /* this generation's PM is told once */
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING) {
+        kill(pid, SIGUSR1);
+        return APR_SUCCESS;
+    }
+    kill(pid, SIGTERM);
+    wait_for_pm(pid);
+    return APR_SUCCESS;
+}
+
+/* Whether the PM of @pc said it cannot start (its byte is in the pipe
+ * before it exits); the pipe is closed either way. */
+static int pm_said_startup_failed(pm_child_t *pc)
+{
+    char c;
+    int said = pc->startup_rd >= 0 && read(pc->startup_rd, &c, 1) == 1;
+
+    close_startup_pipe(pc);
+    return said;
+}
+
+/* httpd's parent learns that the PM died: start it again, unless httpd
+ * is stopping or the PM said it cannot work at all. */
+static void pm_maint(int reason, void *data, apr_wait_t status)
+{
+    pm_child_t *pc = data;
+    int stopping, startup_failed;
+
+    (void)status; /* an exit code and a signal number look alike */
+    if (reason != APR_OC_REASON_DEATH && reason != APR_OC_REASON_LOST) {
+        return;
+    }
+    apr_proc_other_child_unregister(data);
+    startup_failed = pm_said_startup_failed(pc);
+    if (pm_pid == pc->proc.pid) {
+        pm_pid = 0; /* reaped: its pid may be reused by anyone */
+    }
+    if (ap_mpm_query(AP_MPMQ_MPM_STATE, &stopping) == APR_SUCCESS
+        && stopping == AP_MPMQ_STOPPING) {
+        return;
+    }
+    if (startup_failed) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, pm_server,
+                     FCGIX_LOGNO(00076) "FastCGI process manager (pid %d) "
+                                        "could not start; not restarting it",
+                     (int)pc->proc.pid);
+        pm_cfg.sb->head->pm_pid = 0;
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, pm_server,
+                 FCGIX_LOGNO(00077) "FastCGI process manager (pid %d) died; "
+                                    "starting a new one",
+                 (int)pc->proc.pid);
+    start_pm(pm_server->process->pconf, pm_server);
+}
+
+int fcgix_launch_post_config(apr_pool_t *pconf, server_rec *s,
+                             apr_hash_t *registry)
+{
+    fcgix_srv_conf_t *sconf =
+        ap_get_module_config(s->module_config, &fastcgi_x_module);
+    fcgix_managed_t managed;
+    fcgix_dynamic_conf_t d = fcgix_dynamic_effective(sconf->dynamic);
+    const char *ipc_dir, *wrapper, *err;
+    int rc, ipc_fd, gen = ap_state_query(AP_SQ_CONFIG_GEN);
+
+    app_registry = registry;
+    memset(&pm_cfg, 0, sizeof(pm_cfg));
+    /* The first configuration pass only checks; start nothing. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    ipc_dir = sconf->ipc_dir ? sconf->ipc_dir
+                             : ap_runtime_dir_relative(pconf, "fastcgi");
+    wrapper = wrapper_program(sconf, &err);
+    if (err) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     FCGIX_LOGNO(00090) "FastCgiWrapper On: httpd's suexec "
+                                        "(%s) cannot be used: %s",
+                     SUEXEC_BIN, err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    collect_static_apps(pconf, ipc_dir, gen, wrapper);
+    place_external_sockets(pconf, ipc_dir);
+    resolve_hosts(pconf, s);
+    memset(&managed, 0, sizeof(managed));
+    managed.dynamic = configure_dynamic(pconf, s, ipc_dir, gen, wrapper);
+    managed.wrapper = wrapper != NULL;
+    /* Socket path lengths were checked by fcgix_check_config(). */
+    rc = make_ipc_dir(pconf, ipc_dir, s, &ipc_fd);
+    if (rc == OK) {
+        rc = open_control(pconf, s, ipc_dir, ipc_fd);
+    }
+    if (ipc_fd >= 0) {
+        close(ipc_fd); /* the PM must not inherit it */
+    }
+    if (rc == OK) {
+        rc = create_board(pconf, s);
+    }
+    if (rc != OK) {
+        return rc;
+    }
+    managed.sb = pm_cfg.sb;
+    managed.control_path = pm_cfg.control_path;
+    managed.start_timeout = d.start_timeout;
+    managed.auto_update = d.auto_update;
+    fcgix_managed_init(&managed);
+    fcgix_status_init(pconf, pm_cfg.sb, app_registry);
+    pm_server = s;
+    pm_parent_pid = getpid();
+    apr_pool_cleanup_register(pconf, NULL, stop_pm, apr_pool_cleanup_null);
+    return start_pm(pconf, s);
+}
+
+void fcgix_launch_child_init(void)
+{
+    close_control(NULL); /* only the PM accepts on it */
+    if (pm_startup_rd >= 0) {
+        close(pm_startup_rd); /* the parent's alone */
+        pm_startup_rd = -1;
+    }
+}
