@@ -170,7 +170,7 @@ static int shows(const view_t *v, fcgix_app_kind_t kind, const char *path)
     return app != NULL && defined_here(v, app);
 }
 
-static int64_t now_ms(void)
+static int64_t wall_ms(void)
 {
     return (int64_t)apr_time_as_msec(apr_time_now());
 }
@@ -379,7 +379,7 @@ static snap_t *take_snapshot(request_rec *r)
     snap_t *sn = apr_pcalloc(p, sizeof(*sn));
     fcgix_sb_t *sb = board;
     view_t v = view_of(r);
-    int64_t now = now_ms();
+    int64_t now = wall_ms();
     int c, room = registry ? (int)apr_hash_count(registry) : 0;
 
     sn->all = v.all;
