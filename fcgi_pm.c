@@ -204,8 +204,8 @@ static long long wall_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void pm_log(const pm_t *pm, int level, const pclass_t *cls, pid_t pid,
-                   const char *fmt, ...)
+static void pm_log(const pm_t *pm, int level, int logno, const pclass_t *cls,
+                   pid_t pid, const char *fmt, ...)
 {
     char msg[512], line[1600];
     va_list ap;
@@ -221,7 +221,7 @@ static void pm_log(const pm_t *pm, int level, const pclass_t *cls, pid_t pid,
         snprintf(line, sizeof(line), "fastcgi pm (pid %ld): %s", (long)pid,
                  msg);
     }
-    pm->cfg->log(pm->cfg->baton, level, line);
+    pm->cfg->log(pm->cfg->baton, level, logno, line);
 }
 
 static const char *ordinal(int n)
@@ -484,7 +484,7 @@ static int bind_shared(pm_t *pm, int c, int i, int depth)
         int err = errno, waits = pm->slots[i].port_waits;
 
         if (err != EADDRINUSE || waits == 0 || waits >= PORT_RETRIES) {
-            pm_log(pm, FCGIX_PM_LOG_ERR, cls, getpid(),
+            pm_log(pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00500), cls, getpid(),
                    "cannot listen on %s: %s%s", ps->socket_path, strerror(err),
                    err == EADDRINUSE && waits < PORT_RETRIES
                        ? "; trying again every 200 ms for 20 s (the "
@@ -519,8 +519,8 @@ static int bind_slot(pm_t *pm, int c, int i)
     publish_socket(pm, i);
     ps->fd = listen_unix(ps->socket_path, depth, &what);
     if (ps->fd < 0) {
-        pm_log(pm, FCGIX_PM_LOG_ERR, cls, getpid(), "cannot %s %s: %s", what,
-               ps->socket_path, strerror(errno));
+        pm_log(pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00501), cls, getpid(),
+               "cannot %s %s: %s", what, ps->socket_path, strerror(errno));
         return -1;
     }
     return 0;
@@ -650,7 +650,8 @@ static void log_app_line(pm_t *pm, applog_t *a)
     snprintf(line, sizeof(line), "fastcgi pm: %sapp %s (pid %ld) stderr: %.*s",
              cls->dynamic ? "dynamic " : "", cls->path, (long)a->pid, (int)len,
              a->line);
-    pm->cfg->log(pm->cfg->baton, FCGIX_PM_LOG_WARN, line);
+    pm->cfg->log(pm->cfg->baton, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00070),
+                 line);
     a->len = 0;
 }
 
@@ -658,10 +659,10 @@ static void log_app_line(pm_t *pm, applog_t *a)
 static void report_dropped(pm_t *pm, applog_t *a)
 {
     if (a->dropped > 0) {
-        pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[a->cls], a->pid,
-               "%llu bytes of stderr dropped (more than %d bytes in %d s)",
-               a->dropped, FCGIX_PM_STDERR_MAX,
-               FCGIX_PM_STDERR_WINDOW_MS / 1000);
+        pm_log(
+            pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00502), &pm->classes[a->cls],
+            a->pid, "%llu bytes of stderr dropped (more than %d bytes in %d s)",
+            a->dropped, FCGIX_PM_STDERR_MAX, FCGIX_PM_STDERR_WINDOW_MS / 1000);
         a->dropped = 0;
     }
 }
@@ -684,7 +685,8 @@ static void drop_bytes(pm_t *pm, applog_t *a, size_t n)
         if (a->len > 0) {
             log_app_line(pm, a);
         }
-        pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[a->cls], a->pid,
+        pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00503),
+               &pm->classes[a->cls], a->pid,
                "wrote more than %d bytes to stderr within %d s; the rest "
                "of them is dropped",
                FCGIX_PM_STDERR_MAX, FCGIX_PM_STDERR_WINDOW_MS / 1000);
@@ -776,7 +778,8 @@ static int open_stderr(pm_t *pm, int c, int i)
         return -1;
     }
     if (pipe2(p, O_CLOEXEC) != 0) {
-        pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[c], getpid(),
+        pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00504), &pm->classes[c],
+               getpid(),
                "cannot make a pipe for the stderr of a process: %s; it "
                "writes to the PM's",
                strerror(errno));
@@ -948,9 +951,9 @@ static int read_verdict(const pm_t *pm, const pclass_t *cls, pid_t pid, int rd)
         n = read(rd, &e, sizeof(e));
     } while (n < 0 && errno == EINTR);
     if (n == (ssize_t)sizeof(e) && e.stage >= 0 && e.stage <= 2) {
-        pm_log(pm, FCGIX_PM_LOG_ERR, cls, pid, "cannot %s %s: %s",
-               what[e.stage], e.stage == 0 ? cls->dir : cls->exec_path,
-               strerror(e.err));
+        pm_log(pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00505), cls, pid,
+               "cannot %s %s: %s", what[e.stage],
+               e.stage == 0 ? cls->dir : cls->exec_path, strerror(e.err));
         return -1;
     }
     return 0;
@@ -1015,8 +1018,8 @@ static void spawn(pm_t *pm, int c, int i)
     pm->applogs[i].pid = pid;
     if (pid < 0) {
         close_stderr(pm, &pm->applogs[i]);
-        pm_log(pm, FCGIX_PM_LOG_ERR, cls, getpid(), "fork: %s",
-               strerror(errno));
+        pm_log(pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00506), cls, getpid(),
+               "fork: %s", strerror(errno));
         ps->failures++;
         schedule_start(
             pm, i,
@@ -1038,8 +1041,8 @@ static void spawn(pm_t *pm, int c, int i)
     }
     else {
         fcgix_sb_open(s);
-        pm_log(pm, FCGIX_PM_LOG_INFO, cls, pid, "started on %s",
-               ps->socket_path);
+        pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00507), cls, pid,
+               "started on %s", ps->socket_path);
     }
     close(errpipe[0]);
 }
@@ -1085,13 +1088,14 @@ static int find_slot(const pm_t *pm, pid_t pid)
 static void log_exit(const pm_t *pm, const pclass_t *cls, pid_t pid, int st)
 {
     if (WIFEXITED(st)) {
-        pm_log(pm, WEXITSTATUS(st) ? FCGIX_PM_LOG_WARN : FCGIX_PM_LOG_INFO, cls,
-               pid, "exited with status %d", WEXITSTATUS(st));
+        pm_log(pm, WEXITSTATUS(st) ? FCGIX_PM_LOG_WARN : FCGIX_PM_LOG_INFO,
+               FCGIX_PM_LOGNO(00508), cls, pid, "exited with status %d",
+               WEXITSTATUS(st));
     }
     else if (WIFSIGNALED(st)) {
-        pm_log(pm, FCGIX_PM_LOG_WARN, cls, pid, "died of signal %d (%s)%s",
-               WTERMSIG(st), strsignal(WTERMSIG(st)),
-               WCOREDUMP(st) ? ", core dumped" : "");
+        pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00509), cls, pid,
+               "died of signal %d (%s)%s", WTERMSIG(st),
+               strsignal(WTERMSIG(st)), WCOREDUMP(st) ? ", core dumped" : "");
     }
 }
 
@@ -1128,13 +1132,13 @@ static void schedule_restart(pm_t *pm, int c, int i, pid_t pid)
                 : fcgix_pm_backoff_ms(cls->cfg.restart_delay_ms, ps->failures);
     if (failed) {
         fcgix_sb_class(pm->sb, c)->failed_starts++;
-        pm_log(pm, FCGIX_PM_LOG_WARN, cls, pid,
+        pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00510), cls, pid,
                "exited after %lld ms, %d%s failure in a row; "
                "backing off, next start in %ld ms",
                lived, ps->failures, ordinal(ps->failures), delay);
     }
     else {
-        pm_log(pm, FCGIX_PM_LOG_INFO, cls, pid,
+        pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00511), cls, pid,
                "lived %lld ms; restarting in %ld ms", lived, delay);
     }
     schedule_start(pm, i, delay);
@@ -1185,8 +1189,8 @@ static void stop_slot(pm_t *pm, int c, int i, int after, const char *why)
 {
     pslot_t *ps = &pm->slots[i];
 
-    pm_log(pm, FCGIX_PM_LOG_INFO, &pm->classes[c], ps->pid, "stopping: %s",
-           why);
+    pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00512), &pm->classes[c],
+           ps->pid, "stopping: %s", why);
     ps->after_stop = after;
     kill(ps->pid, SIGTERM);
     set_state(pm, i, FCGIX_SB_STOPPING, ps->pid);
@@ -1333,7 +1337,7 @@ static int init_static(pm_t *pm)
         if (app->path == NULL || app->socket_base == NULL
             || init_class(pm, c, app, app->path, app->socket_base, first, n, 0)
                    != 0) {
-            pm_log(pm, FCGIX_PM_LOG_ERR, NULL, getpid(),
+            pm_log(pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00513), NULL, getpid(),
                    "app %d: no path, no socket or path too long", c);
             return -1;
         }
@@ -1426,7 +1430,7 @@ static int dynamic_class(pm_t *pm, const char *path, const char *user,
         cfg.group = group;
     }
     if (init_class(pm, c, &cfg, path, base, first, pm->dyn_per_class, 1) != 0) {
-        pm_log(pm, FCGIX_PM_LOG_ERR, NULL, getpid(),
+        pm_log(pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00514), NULL, getpid(),
                "cannot set up a dynamic class for %s", path);
         return NO_CLASS;
     }
@@ -1434,8 +1438,9 @@ static int dynamic_class(pm_t *pm, const char *path, const char *user,
         pm->nclasses = c + 1;
         pm->nslots = first + pm->dyn_per_class;
     }
-    pm_log(pm, FCGIX_PM_LOG_INFO, &pm->classes[c], getpid(),
-           "new dynamic class, up to %d process(es)", pm->dyn_per_class);
+    pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00515), &pm->classes[c],
+           getpid(), "new dynamic class, up to %d process(es)",
+           pm->dyn_per_class);
     return c;
 }
 
@@ -1468,8 +1473,8 @@ static int class_slots_used(const pm_t *pm, int c)
  * its index and slots go to the next app that needs a class. */
 static void free_class(pm_t *pm, int c)
 {
-    pm_log(pm, FCGIX_PM_LOG_INFO, &pm->classes[c], getpid(),
-           "no process left; its class is free for another app");
+    pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00516), &pm->classes[c],
+           getpid(), "no process left; its class is free for another app");
     fcgix_sb_class_begin(fcgix_sb_class(pm->sb, c));
     clear_class(pm, c);
 }
@@ -1547,7 +1552,8 @@ static void take_update(pm_t *pm, int c)
         return;
     }
     k->mtime_s = st.st_mtime;
-    pm_log(pm, FCGIX_PM_LOG_INFO, &pm->classes[c], getpid(),
+    pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00517), &pm->classes[c],
+           getpid(),
            "file changed; replacing its processes as they become idle");
     for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
         if (pm->slots[i].state == FCGIX_SB_RUNNING) {
@@ -1607,8 +1613,8 @@ static void replace_hung(pm_t *pm, int c, int i, uint32_t why)
 {
     pslot_t *ps = &pm->slots[i];
 
-    pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[c], ps->pid,
-           "%s; killing it (SIGKILL) and starting a new one",
+    pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00518), &pm->classes[c],
+           ps->pid, "%s; killing it (SIGKILL) and starting a new one",
            why == FCGIX_SB_UNREACHABLE
                ? "takes no connection on its socket (was the socket file "
                  "removed?)"
@@ -1732,7 +1738,8 @@ static void scale_up(pm_t *pm, int c)
         started++;
     }
     if (started > 0) {
-        pm_log(pm, FCGIX_PM_LOG_INFO, &pm->classes[c], getpid(),
+        pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00519), &pm->classes[c],
+               getpid(),
                "%d request(s) in flight on %d busy process(es); started "
                "%d more",
                in_flight, live, started);
@@ -1748,7 +1755,7 @@ static void republish_geometry(pm_t *pm, int c)
 
     if (k->first_slot != (uint32_t)cls->first
         || k->nslots != (uint32_t)cls->nslots) {
-        pm_log(pm, FCGIX_PM_LOG_WARN, cls, getpid(),
+        pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00520), cls, getpid(),
                "its slots on the shared board were overwritten "
                "(first %u, %u slots); restoring them",
                (unsigned)k->first_slot, (unsigned)k->nslots);
@@ -1786,8 +1793,8 @@ static int gone_for_good(pm_t *pm, int c, int i)
         || (why = check_executable(pm->classes[c].path)) == NULL) {
         return 0;
     }
-    pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[c], getpid(),
-           "cannot be started any more (%s); not restarting it", why);
+    pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00521), &pm->classes[c],
+           getpid(), "cannot be started any more (%s); not restarting it", why);
     set_state(pm, i, FCGIX_SB_EMPTY, 0);
     unbind_slot(pm, i);
     return 1;
@@ -1835,7 +1842,8 @@ static void give_back_dead(pm_t *pm, const fcgix_sb_lease_t *lease,
         return; /* not ours, or its process was replaced since */
     }
     fcgix_sb_return(pm->sb, lease);
-    pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[c], pm->slots[lease->slot].pid,
+    pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00522), &pm->classes[c],
+           pm->slots[lease->slot].pid,
            "httpd process %ld died during a request to it; the request's "
            "lease is given back",
            (long)holder);
@@ -1992,14 +2000,15 @@ static int take_class(pm_t *pm, waiter_t *w)
 static void answer_no_room(pm_t *pm, const waiter_t *w)
 {
     if (w->cls < 0) {
-        pm_log(pm, FCGIX_PM_LOG_ERR, NULL, getpid(),
+        pm_log(pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00523), NULL, getpid(),
                "cannot start %s: no room for another dynamic app and no "
                "idle process to stop (-maxProcesses)",
                w->path);
         reply_busy(w->fd, 5, "too many dynamic apps");
         return;
     }
-    pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[w->cls], getpid(),
+    pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00524), &pm->classes[w->cls],
+           getpid(),
            "cannot start: %d dynamic processes run already and none is "
            "idle (-maxProcesses)",
            pm->dyn_live);
@@ -2175,14 +2184,14 @@ static void note_refusal(pm_t *pm, int why, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (r->unlogged > 0) {
-        pm_log(pm, FCGIX_PM_LOG_WARN, NULL, getpid(),
+        pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00525), NULL, getpid(),
                "control socket: %s (and %lu more like it not logged; "
                "one line per %d s)",
                msg, r->unlogged, REFUSAL_LOG_MS / 1000);
     }
     else {
-        pm_log(pm, FCGIX_PM_LOG_WARN, NULL, getpid(), "control socket: %s",
-               msg);
+        pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00526), NULL, getpid(),
+               "control socket: %s", msg);
     }
     r->last_ms = now;
     r->unlogged = 0;
@@ -2335,7 +2344,7 @@ static void accept_clients(pm_t *pm)
         if (errno == EMFILE || errno == ENFILE) {
             /* poll() would report the queued connections again at once:
              * leave them queued for a moment instead of spinning. */
-            pm_log(pm, FCGIX_PM_LOG_ERR, NULL, getpid(),
+            pm_log(pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00527), NULL, getpid(),
                    "control socket: cannot accept: %s", strerror(errno));
             pm->accept_paused = now_ms() + ACCEPT_PAUSE_MS;
         }
@@ -2578,7 +2587,7 @@ static int drained(pm_t *pm, long long drain_start, long long deadline)
 
     stop_quiet_processes(pm, drain_start);
     if (now >= deadline) {
-        pm_log(pm, FCGIX_PM_LOG_WARN, NULL, getpid(),
+        pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00528), NULL, getpid(),
                "graceful stop: %d process(es) still busy after %d ms; "
                "stopping them",
                live_processes(pm), pm->cfg->drain_ms);
@@ -2596,7 +2605,7 @@ static void supervise(pm_t *pm)
         if (graceful_flag && drain_start == 0) {
             drain_start = wall_ms();
             deadline = drain_start + pm->cfg->drain_ms;
-            pm_log(pm, FCGIX_PM_LOG_INFO, NULL, getpid(),
+            pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00529), NULL, getpid(),
                    "graceful stop: each process stops after %d ms idle, "
                    "within %d ms",
                    DRAIN_QUIET_MS, pm->cfg->drain_ms);
@@ -2619,7 +2628,7 @@ static void supervise(pm_t *pm)
         }
         reap(pm);
         if (getppid() != pm->parent) {
-            pm_log(pm, FCGIX_PM_LOG_WARN, NULL, getpid(),
+            pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00530), NULL, getpid(),
                    "parent %ld is gone; shutting down", (long)pm->parent);
             break;
         }
@@ -2638,8 +2647,9 @@ static int signal_all(pm_t *pm, int sig)
             continue;
         }
         if (sig == SIGKILL) {
-            pm_log(pm, FCGIX_PM_LOG_WARN, &pm->classes[class_of_slot(pm, i)],
-                   ps->pid, "still running after %d ms; sending SIGKILL",
+            pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00531),
+                   &pm->classes[class_of_slot(pm, i)], ps->pid,
+                   "still running after %d ms; sending SIGKILL",
                    FCGIX_PM_SHUTDOWN_GRACE_MS);
         }
         if (sig != 0) {
@@ -2695,7 +2705,7 @@ static void shutdown_all(pm_t *pm)
     close_control(pm);
     live = signal_all(pm, SIGTERM);
     if (stop_flag) {
-        pm_log(pm, FCGIX_PM_LOG_INFO, NULL, getpid(),
+        pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00532), NULL, getpid(),
                "%s received; stopping %d process(es)",
                strsignal((int)stop_flag), live);
     }
@@ -2748,8 +2758,9 @@ static int open_control(pm_t *pm)
         pm->ctl_fd = listen_unix(pm->cfg->control_path, 128, &what);
     }
     if (pm->ctl_fd < 0) {
-        pm_log(pm, FCGIX_PM_LOG_ERR, NULL, getpid(), "cannot %s %s: %s", what,
-               pm->cfg->control_path, strerror(errno));
+        pm_log(pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00533), NULL, getpid(),
+               "cannot %s %s: %s", what, pm->cfg->control_path,
+               strerror(errno));
         return -1;
     }
     fcntl(pm->ctl_fd, F_SETFL, fcntl(pm->ctl_fd, F_GETFL) | O_NONBLOCK);
@@ -2909,17 +2920,18 @@ int fcgix_pm_run(const fcgix_pm_config_t *cfg)
     }
     stop_flag = graceful_flag = 0;
     if (open_wake_pipe() != 0 || install_signals(old) != 0) {
-        pm_log(&pm, FCGIX_PM_LOG_ERR, NULL, getpid(),
+        pm_log(&pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00534), NULL, getpid(),
                "cannot set up signals: %s", strerror(errno));
         goto cleanup;
     }
-    pm_log(&pm, FCGIX_PM_LOG_INFO, NULL, getpid(),
+    pm_log(&pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00535), NULL, getpid(),
            "started, %d static app(s)%s", cfg->napps,
            cfg->control_path ? ", dynamic apps on demand" : "");
     supervise(&pm);
     shutdown_all(&pm);
     restore_signals(old);
-    pm_log(&pm, FCGIX_PM_LOG_INFO, NULL, getpid(), "stopped");
+    pm_log(&pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00536), NULL, getpid(),
+           "stopped");
     rc = 0;
 cleanup:
     if (wake_rd >= 0) {
