@@ -160,18 +160,15 @@ static int class_used(const pm_t *pm, int c)
     return pm->classes[c].path != NULL;
 }
 
-/* The slots of class @c, from the PM's own records: a process of the
- * User may write anything on the board, and the PM indexes its private
- * arrays with these. */
-static int first_slot(const pm_t *pm, int c)
-{
-    return pm->classes[c].first;
-}
-
-static int end_slot(const pm_t *pm, int c)
-{
-    return pm->classes[c].first + pm->classes[c].nslots;
-}
+/* The one way to walk the slots of class @c:
+ *     for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) { ... }
+ * The bounds come from the PM's own records: a process of the User may
+ * write anything on the board, and the PM indexes its private arrays
+ * with them. */
+#define FCGIX_PM_CLASS_SLOTS(pm, c, i)                                         \
+    (i) = (pm)->classes[c].first;                                              \
+    (i) < (pm)->classes[c].first + (pm)->classes[c].nslots;                    \
+    (i)++
 
 /* What a child writes to the error pipe when it fails before execve. */
 typedef struct {
@@ -419,7 +416,7 @@ int fcgix_pm_control_listen(const char *path)
 
 static int slot_index_in_class(const pm_t *pm, int i, int c)
 {
-    return i - first_slot(pm, c);
+    return i - pm->classes[c].first;
 }
 
 /* A listening TCP socket on 127.0.0.1:@port; -1 with errno. */
@@ -533,7 +530,7 @@ static void release_shared(pm_t *pm, int c)
     pclass_t *cls = &pm->classes[c];
     int i;
 
-    for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
         if (pm->slots[i].fd >= 0) {
             return;
         }
@@ -1056,8 +1053,8 @@ static int class_of_slot(const pm_t *pm, int i)
     int c;
 
     for (c = 0; c < pm->nclasses; c++) {
-        if (class_used(pm, c) && i >= first_slot(pm, c)
-            && i < end_slot(pm, c)) {
+        if (class_used(pm, c) && i >= pm->classes[c].first
+            && i < pm->classes[c].first + pm->classes[c].nslots) {
             return c;
         }
     }
@@ -1306,14 +1303,14 @@ static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
     }
     cls->min_life = cfg->min_server_life_ms > 0 ? cfg->min_server_life_ms
                                                 : FCGIX_PM_DEFAULT_MIN_LIFE_MS;
-    for (i = first; i < first + n; i++) {
+    cls->first = first;
+    cls->nslots = n;
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
         reset_slot(pm, i, dynamic);
     }
     reset_flags(k);
     strcpy(k->path, path);
     k->kind = dynamic ? FCGIX_SB_DYNAMIC : FCGIX_SB_STATIC;
-    cls->first = first;
-    cls->nslots = n;
     k->first_slot = (uint32_t)first;
     k->nslots = (uint32_t)n;
     k->mtime_s = stat(path, &st) == 0 ? (int64_t)st.st_mtime : 0;
@@ -1343,17 +1340,17 @@ static int init_static(pm_t *pm)
         }
         pm->nclasses = c + 1;
         pm->nslots = first + n;
-        for (i = 0; i < n; i++) {
+        for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
             /* Bind every socket now: a path that cannot be bound is a
              * startup error, not something to retry. A -port socket is
              * bound by the first start, and retried with back-off: during
              * a graceful restart the previous PM may hold the port. */
-            if (!is_shared(&pm->classes[c]) && bind_slot(pm, c, first + i)) {
+            if (!is_shared(&pm->classes[c]) && bind_slot(pm, c, i)) {
                 return -1;
             }
-            pm->slots[first + i].next_start =
-                now_ms() + (long long)i * app->init_start_delay_ms;
-            set_state(pm, first + i, FCGIX_SB_BACKOFF, 0);
+            pm->slots[i].next_start =
+                now_ms() + (long long)(i - first) * app->init_start_delay_ms;
+            set_state(pm, i, FCGIX_SB_BACKOFF, 0);
         }
         first += n;
     }
@@ -1366,7 +1363,7 @@ static int class_open_slots(const pm_t *pm, int c)
 {
     int i, open = 0;
 
-    for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
         open += fcgix_sb_slot_available(pm->sb, c, i);
     }
     return open;
@@ -1462,7 +1459,7 @@ static int class_slots_used(const pm_t *pm, int c)
 {
     int i, used = 0;
 
-    for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
         used += pm->slots[i].state != FCGIX_SB_EMPTY;
     }
     return used;
@@ -1501,7 +1498,8 @@ static int class_going(const pm_t *pm)
         if (!class_used(pm, c) || class_awaited(pm, c)) {
             continue;
         }
-        for (live = 0, i = first_slot(pm, c); i < end_slot(pm, c); i++) {
+        live = 0;
+        for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
             live += counts_as_live(&pm->slots[i]);
         }
         if (live == 0) {
@@ -1528,7 +1526,7 @@ static int grow_class(pm_t *pm, int c)
     if (at_max_processes(pm)) {
         return -1;
     }
-    for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
         if (pm->slots[i].state == FCGIX_SB_EMPTY) {
             spawn(pm, c, i);
             return pm->slots[i].state == FCGIX_SB_RUNNING ? 0 : -1;
@@ -1555,7 +1553,7 @@ static void take_update(pm_t *pm, int c)
     pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00517), &pm->classes[c],
            getpid(),
            "file changed; replacing its processes as they become idle");
-    for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
         if (pm->slots[i].state == FCGIX_SB_RUNNING) {
             pm->slots[i].update_pending = 1;
             __atomic_store_n(&fcgix_sb_slot(pm->sb, i)->retiring, 1,
@@ -1680,7 +1678,7 @@ static int evict_idle(pm_t *pm, int except)
         if (c == except || !class_used(pm, c) || !pm->classes[c].dynamic) {
             continue;
         }
-        for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
+        for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
             if (evictable(pm, i) && (best < 0 || idle_since(pm, i) < oldest)) {
                 best = i;
                 best_c = c;
@@ -1716,7 +1714,7 @@ static void class_load(pm_t *pm, int c, int *in_flight, int *live)
     int i, users;
 
     *in_flight = *live = 0;
-    for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
         users = fcgix_sb_users(fcgix_sb_slot(pm->sb, i));
         if (users >= 0) {
             *in_flight += users;
@@ -1777,7 +1775,7 @@ static void maintain_class(pm_t *pm, int c)
         && pm->classes[c].dynamic) {
         scale_up(pm, c);
     }
-    for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
         maintain_slot(pm, c, i);
     }
 }
@@ -1810,7 +1808,7 @@ static long long start_due(pm_t *pm)
         if (!class_used(pm, c)) {
             continue;
         }
-        for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
+        for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
             pslot_t *ps = &pm->slots[i];
 
             if (ps->state != FCGIX_SB_BACKOFF) {
@@ -1942,7 +1940,7 @@ static int backoff_left_s(const pm_t *pm, int c)
     long long now = now_ms(), best = -1;
     int i;
 
-    for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
         const pslot_t *ps = &pm->slots[i];
 
         if (ps->state == FCGIX_SB_BACKOFF && ps->failures > 0
@@ -2525,18 +2523,23 @@ static int quiet(pm_t *pm, int i, long long drain_start, long long now)
 static void stop_quiet_shared(pm_t *pm, int c, long long drain_start,
                               long long now)
 {
-    int first = first_slot(pm, c), end = end_slot(pm, c), i, j;
+    int i, j;
 
-    for (i = first; i < end; i++) {
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
         if (pm->slots[i].state == FCGIX_SB_RUNNING
             && !quiet(pm, i, drain_start, now)) {
             return;
         }
     }
-    for (i = first; i < end; i++) {
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
         if (pm->slots[i].state == FCGIX_SB_RUNNING
             && !fcgix_sb_close_if_idle(fcgix_sb_slot(pm->sb, i))) {
-            for (j = first; j < i; j++) { /* a request came: not yet */
+            /* A request came: not yet; the slots closed before it open
+             * again. */
+            for (FCGIX_PM_CLASS_SLOTS(pm, c, j)) {
+                if (j == i) {
+                    break;
+                }
                 if (pm->slots[j].state == FCGIX_SB_RUNNING) {
                     fcgix_sb_open(fcgix_sb_slot(pm->sb, j));
                 }
@@ -2544,7 +2547,7 @@ static void stop_quiet_shared(pm_t *pm, int c, long long drain_start,
             return;
         }
     }
-    for (i = first; i < end; i++) {
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
         if (pm->slots[i].state == FCGIX_SB_RUNNING) {
             stop_slot(pm, c, i, AFTER_EMPTY, "graceful stop, class idle");
         }
@@ -2570,7 +2573,7 @@ static void stop_quiet_processes(pm_t *pm, long long drain_start)
             stop_quiet_shared(pm, c, drain_start, now);
             continue;
         }
-        for (i = first_slot(pm, c); i < end_slot(pm, c); i++) {
+        for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
             if (pm->slots[i].state == FCGIX_SB_RUNNING
                 && quiet(pm, i, drain_start, now)
                 && fcgix_sb_close_if_idle(fcgix_sb_slot(pm->sb, i))) {
