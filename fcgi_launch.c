@@ -74,14 +74,15 @@ typedef struct {
 /* The current PM's startup_rd, which httpd's children close. */
 static int pm_startup_rd = -1;
 
-static void pm_log(void *baton, int level, const char *msg)
+static void pm_log(void *baton, int level, int logno, const char *msg)
 {
     static const int levels[] = {APLOG_ERR, APLOG_WARNING, APLOG_INFO,
                                  APLOG_DEBUG};
     server_rec *s = baton;
 
-    /* The PM's messages name the PM or the app and the pid already. */
-    ap_log_error(APLOG_MARK, levels[level & 3], 0, s, FCGIX_LOGNO(00070) "%s",
+    /* The PM's messages name the PM or the app and the pid already; the
+     * tag is what FCGIX_LOGNO() makes. */
+    ap_log_error(APLOG_MARK, levels[level & 3], 0, s, "FCGIX%05d: %s", logno,
                  msg);
 }
 

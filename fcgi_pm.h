@@ -98,10 +98,20 @@ typedef struct {
     const char *group;       /**< for the wrapper */
 } fcgix_pm_app_t;
 
+/** The log number of a PM message as an int, written like the handler's
+ *  FCGIX_LOGNO(nnnnn) (five digits) so that one grep finds every use of a
+ *  number: FCGIX_PM_LOGNO(00512) is 512 (pasted to 100512, never read as
+ *  octal). The PM's messages have 00500-00599; an app's stderr line has
+ *  00070 (docs/architecture.md lists them). */
+#define FCGIX_PM_LOGNO(n) (1##n - 100000)
+
 /**
  * Log callback. Every line names the application and the pid concerned.
  * @param baton  the caller's pointer given to fcgix_pm_run()
  * @param level  one of FCGIX_PM_LOG_*
+ * @param logno  the message's log number (see FCGIX_PM_LOGNO()), unique
+ *               to its call site; httpd's error log shows it as
+ *               "FCGIX<5 digits>: " before the message
  * @param msg    the message, without a trailing newline. It may hold any
  *               byte but NUL: an app's stderr line is passed as the app
  *               wrote it, so the callback must make control characters
@@ -109,7 +119,8 @@ typedef struct {
  *               (ap_escape_errorlog_item()); others can use
  *               fcgix_pm_escape().
  */
-typedef void fcgix_pm_log_fn(void *baton, int level, const char *msg);
+typedef void fcgix_pm_log_fn(void *baton, int level, int logno,
+                             const char *msg);
 
 /** Everything the PM runs and how. */
 typedef struct {

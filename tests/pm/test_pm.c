@@ -204,9 +204,11 @@ static int wait_comm(pid_t pid, const char *comm, long timeout_ms)
 
 /* Escaped as httpd's error log escapes every message: the PM passes an
  * app's stderr line as it is. */
-static void log_to_fd(void *baton, int level, const char *msg)
+static void log_to_fd(void *baton, int level, int logno, const char *msg)
 {
     char esc[8192];
+
+    (void)logno;
 
     fcgix_pm_escape(esc, sizeof(esc), msg, strlen(msg));
     dprintf(*(int *)baton, "%d %s\n", level, esc);

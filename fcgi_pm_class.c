@@ -1,0 +1,732 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_pm_class.c
+ * @brief Process manager: classes (static set-up, dynamic allocation,
+ *        freeing, eviction at -maxProcesses) and the maintenance pass
+ *        (scaling, recycling, updates, hung processes, due starts, leases
+ *        of dead holders).
+ */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strndup */
+#endif
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fcgi_pm_int.h"
+
+/* The maintenance pass runs at least this often (ms). */
+#define TICK_MS 1000
+
+/* ------------------------------------------------------------------ */
+/* Classes                                                             */
+/* ------------------------------------------------------------------ */
+
+int fcgix_pm_class_of_slot(const pm_t *pm, int i)
+{
+    int c;
+
+    for (c = 0; c < pm->nclasses; c++) {
+        if (fcgix_pm_class_used(pm, c) && i >= pm->classes[c].first
+            && i < pm->classes[c].first + pm->classes[c].nslots) {
+            return c;
+        }
+    }
+    return -1;
+}
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL) {
+        return strdup(".");
+    }
+    return strndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
+/* Set up class @c (board and private parts) with @n slots from @first. */
+/* How the process is run: the app itself, or "wrapper user group name"
+ * in the app's directory (suexec takes a name relative to its cwd). */
+static int set_command(pclass_t *cls, const char *user, const char *group)
+{
+    const char *slash = strrchr(cls->path, '/');
+
+    cls->exec_path = cls->path;
+    cls->argv0[0] = cls->path;
+    if (cls->cfg.wrapper == NULL) {
+        return 0;
+    }
+    cls->user = strdup(user ? user : "");
+    cls->group = strdup(group ? group : "");
+    if (cls->user == NULL || cls->group == NULL || !*cls->user
+        || !*cls->group) {
+        return -1;
+    }
+    cls->exec_path = cls->cfg.wrapper;
+    cls->argv0[0] = cls->cfg.wrapper;
+    cls->argv0[1] = cls->user;
+    cls->argv0[2] = cls->group;
+    cls->argv0[3] = slash ? slash + 1 : cls->path;
+    return 0;
+}
+
+/* Forget the app class @c held (its slots are empty and unbound). */
+static void clear_class(pm_t *pm, int c)
+{
+    pclass_t *cls = &pm->classes[c];
+
+    free(cls->path);
+    free(cls->base);
+    free(cls->dir);
+    free(cls->user);
+    free(cls->group);
+    memset(cls, 0, sizeof(*cls));
+    cls->shared_fd = -1;
+}
+
+/* A slot as new, for the app its class gets now: nothing of the
+ * previous app's process may show on the board (a hung mark would kill
+ * the new one); the lease word keeps its epoch and stays closed. */
+static void reset_slot(pm_t *pm, int i, int dynamic)
+{
+    fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
+
+    memset(&pm->slots[i], 0, sizeof(pm->slots[i]));
+    pm->slots[i].fd = -1;
+    pm->slots[i].dynamic = dynamic;
+    fcgix_pm_slot_set_state(pm, i, FCGIX_SB_EMPTY, 0);
+    __atomic_store_n(&s->retiring, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->hung, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->requests, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->total_requests, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->last_used_ms, 0, __ATOMIC_RELEASE);
+    s->restarts = 0;
+    s->started_ms = 0;
+    s->backoff_until_ms = 0;
+    memset(s->socket_path, 0, sizeof(s->socket_path));
+}
+
+/* Board fields of class @c that handlers raise, cleared for a new app. */
+static void reset_flags(fcgix_sb_class_t *k)
+{
+    __atomic_store_n(&k->more_wanted, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&k->update_wanted, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&k->more_tick_ms, 0, __ATOMIC_RELEASE);
+    k->failed_starts = 0;
+}
+
+static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
+                      const char *path, const char *base, int first, int n,
+                      int dynamic)
+{
+    pclass_t *cls = &pm->classes[c];
+    fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+    struct stat st;
+    int i;
+
+    /* Handlers stop matching the index before its path changes. */
+    fcgix_sb_class_begin(k);
+    cls->cfg = *cfg;
+    cls->dynamic = dynamic;
+    cls->shared_fd = -1;
+    cls->path = strdup(path);
+    cls->base = strdup(base);
+    cls->dir = cfg->dir ? strdup(cfg->dir) : dir_of(path);
+    if (cls->path == NULL || cls->base == NULL || cls->dir == NULL
+        || strlen(path) >= sizeof(k->path)
+        || set_command(cls, cfg->user, cfg->group) != 0) {
+        clear_class(pm, c);
+        return -1;
+    }
+    cls->min_life = cfg->min_server_life_ms > 0 ? cfg->min_server_life_ms
+                                                : FCGIX_PM_DEFAULT_MIN_LIFE_MS;
+    cls->first = first;
+    cls->nslots = n;
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+        reset_slot(pm, i, dynamic);
+    }
+    reset_flags(k);
+    strcpy(k->path, path);
+    k->kind = dynamic ? FCGIX_SB_DYNAMIC : FCGIX_SB_STATIC;
+    k->first_slot = (uint32_t)first;
+    k->nslots = (uint32_t)n;
+    k->mtime_s = stat(path, &st) == 0 ? (int64_t)st.st_mtime : 0;
+    k->max_requests = cfg->max_requests > 0 && cfg->port <= 0
+                          ? (uint64_t)cfg->max_requests
+                          : 0;
+    fcgix_sb_class_end(k);
+    return 0;
+}
+
+/* Static classes: every slot starts now, -init-start-delay apart. */
+int fcgix_pm_classes_init(pm_t *pm)
+{
+    const fcgix_pm_config_t *cfg = pm->cfg;
+    int c, i, n, first = 0;
+
+    for (c = 0; c < cfg->napps; c++) {
+        const fcgix_pm_app_t *app = &cfg->apps[c];
+
+        n = app->processes > 0 ? app->processes : 1;
+        if (app->path == NULL || app->socket_base == NULL
+            || init_class(pm, c, app, app->path, app->socket_base, first, n, 0)
+                   != 0) {
+            fcgix_pm_log(pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00513), NULL,
+                         getpid(),
+                         "app %d: no path, no socket or path too long", c);
+            return -1;
+        }
+        pm->nclasses = c + 1;
+        pm->nslots = first + n;
+        for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+            /* Bind every socket now: a path that cannot be bound is a
+             * startup error, not something to retry. A -port socket is
+             * bound by the first start, and retried with back-off: during
+             * a graceful restart the previous PM may hold the port. */
+            if (!fcgix_pm_class_shared(&pm->classes[c])
+                && fcgix_pm_slot_bind(pm, c, i)) {
+                return -1;
+            }
+            pm->slots[i].next_start =
+                fcgix_pm_now_ms()
+                + (long long)(i - first) * app->init_start_delay_ms;
+            fcgix_pm_slot_set_state(pm, i, FCGIX_SB_BACKOFF, 0);
+        }
+        first += n;
+    }
+    pm->dyn_slot_base = first;
+    return 0;
+}
+
+/* Slots of class @c that would take a request now. */
+int fcgix_pm_class_open_slots(const pm_t *pm, int c)
+{
+    int i, open = 0;
+
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+        open += fcgix_sb_slot_available(pm->sb, c, i);
+    }
+    return open;
+}
+
+/* The class of @path in the PM's own records (never the board's), or
+ * -1. */
+int fcgix_pm_class_find(const pm_t *pm, const char *path)
+{
+    int c;
+
+    for (c = 0; c < pm->nclasses; c++) {
+        if (fcgix_pm_class_used(pm, c)
+            && strcmp(pm->classes[c].path, path) == 0) {
+            return c;
+        }
+    }
+    return -1;
+}
+
+/* A free dynamic class index (one never used, or freed), or -1. Each
+ * index has its own slots and socket names, whoever holds it. */
+static int free_dynamic_index(const pm_t *pm)
+{
+    int c, end = pm->cfg->napps + pm->dyn_classes;
+
+    for (c = pm->cfg->napps; c < end; c++) {
+        if (c >= pm->nclasses || !fcgix_pm_class_used(pm, c)) {
+            return c;
+        }
+    }
+    return -1;
+}
+
+/* A dynamic class for @path, created if there is room (run as
+ * @user/@group when there is a wrapper; NULL: the template's); FCGIX_PM_NO_ROOM
+ * or FCGIX_PM_NO_CLASS when there is none. */
+int fcgix_pm_class_dynamic(pm_t *pm, const char *path, const char *user,
+                           const char *group)
+{
+    int c = fcgix_pm_class_find(pm, path), first;
+    char base[FCGIX_SB_SOCK_MAX];
+    fcgix_pm_app_t cfg = pm->cfg->dynamic;
+
+    if (c >= 0) {
+        return c;
+    }
+    c = free_dynamic_index(pm);
+    if (c < 0) {
+        return FCGIX_PM_NO_ROOM;
+    }
+    first = pm->dyn_slot_base + (c - pm->cfg->napps) * pm->dyn_per_class;
+    snprintf(base, sizeof(base), "%s%d", pm->cfg->dynamic_base,
+             c - pm->cfg->napps);
+    if (user && group) {
+        cfg.user = user;
+        cfg.group = group;
+    }
+    if (init_class(pm, c, &cfg, path, base, first, pm->dyn_per_class, 1) != 0) {
+        fcgix_pm_log(pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00514), NULL,
+                     getpid(), "cannot set up a dynamic class for %s", path);
+        return FCGIX_PM_NO_CLASS;
+    }
+    if (c >= pm->nclasses) {
+        pm->nclasses = c + 1;
+        pm->nslots = first + pm->dyn_per_class;
+    }
+    fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00515), &pm->classes[c],
+                 getpid(), "new dynamic class, up to %d process(es)",
+                 pm->dyn_per_class);
+    return c;
+}
+
+/* Slots of class @c with a process, or one due or being stopped. */
+int fcgix_pm_class_slots_used(const pm_t *pm, int c)
+{
+    int i, used = 0;
+
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+        used += pm->slots[i].state != FCGIX_SB_EMPTY;
+    }
+    return used;
+}
+
+/* Free dynamic class @c, whose last process is gone: handlers stop
+ * finding it first (not ready, new generation), then the PM forgets it;
+ * its index and slots go to the next app that needs a class. */
+static void free_class(pm_t *pm, int c)
+{
+    fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00516), &pm->classes[c],
+                 getpid(),
+                 "no process left; its class is free for another app");
+    fcgix_sb_class_begin(fcgix_sb_class(pm->sb, c));
+    clear_class(pm, c);
+}
+
+static void free_unused_classes(pm_t *pm)
+{
+    int c;
+
+    for (c = pm->cfg->napps; c < pm->nclasses; c++) {
+        if (fcgix_pm_class_used(pm, c) && pm->classes[c].dynamic
+            && fcgix_pm_class_slots_used(pm, c) == 0
+            && !fcgix_pm_class_awaited(pm, c)) {
+            free_class(pm, c);
+        }
+    }
+}
+
+/* A dynamic class on its way to being free: nothing of it runs or is
+ * due to start (its last process may still be stopping). */
+int fcgix_pm_class_going(const pm_t *pm)
+{
+    int c, i, live;
+
+    for (c = pm->cfg->napps; c < pm->nclasses; c++) {
+        if (!fcgix_pm_class_used(pm, c) || fcgix_pm_class_awaited(pm, c)) {
+            continue;
+        }
+        live = 0;
+        for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+            live += fcgix_pm_slot_live(&pm->slots[i]);
+        }
+        if (live == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Every dynamic process -maxProcesses allows runs (or is due). */
+static int at_max_processes(const pm_t *pm)
+{
+    int max = pm->cfg->max_processes > 0 ? pm->cfg->max_processes
+                                         : FCGIX_PM_DEFAULT_MAX_PROCESSES;
+
+    return pm->dyn_live >= max;
+}
+
+/* Start one more process of dynamic class @c if the limits allow. */
+int fcgix_pm_class_grow(pm_t *pm, int c)
+{
+    int i;
+
+    if (at_max_processes(pm)) {
+        return -1;
+    }
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+        if (pm->slots[i].state == FCGIX_SB_EMPTY) {
+            fcgix_pm_spawn(pm, c, i);
+            return pm->slots[i].state == FCGIX_SB_RUNNING ? 0 : -1;
+        }
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Maintenance: starts, scaling, recycling, updates                    */
+/* ------------------------------------------------------------------ */
+
+/* The file of class @c changed: replace its processes once idle. */
+static void take_update(pm_t *pm, int c)
+{
+    fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+    struct stat st;
+    int i;
+
+    if (stat(pm->classes[c].path, &st) != 0 || st.st_mtime == k->mtime_s) {
+        return;
+    }
+    k->mtime_s = st.st_mtime;
+    fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00517), &pm->classes[c],
+                 getpid(),
+                 "file changed; replacing its processes as they become idle");
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+        if (pm->slots[i].state == FCGIX_SB_RUNNING) {
+            pm->slots[i].update_pending = 1;
+            __atomic_store_n(&fcgix_sb_slot(pm->sb, i)->retiring, 1,
+                             __ATOMIC_RELEASE);
+        }
+    }
+}
+
+/* Wall-clock ms since which slot @i's process has had no request (its
+ * start, if it never had one). */
+static long long idle_since(const pm_t *pm, int i)
+{
+    const fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
+    long long since = __atomic_load_n(&s->last_used_ms, __ATOMIC_ACQUIRE);
+
+    return since < s->started_ms ? s->started_ms : since;
+}
+
+/* Why a running process should stop now, or NULL; *after says what
+ * follows. Only idle processes are stopped: the caller closes the slot
+ * first and stops nothing that a request uses. */
+static const char *stop_reason(pm_t *pm, int c, int i, int *after)
+{
+    const pclass_t *cls = &pm->classes[c];
+    fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
+
+    *after = AFTER_RESTART;
+    if (pm->slots[i].update_pending) {
+        return "its file changed";
+    }
+    if (cls->cfg.max_requests > 0 && !fcgix_pm_class_shared(cls)
+        && (long)__atomic_load_n(&s->requests, __ATOMIC_ACQUIRE)
+               >= cls->cfg.max_requests) {
+        __atomic_store_n(&s->retiring, 1, __ATOMIC_RELEASE);
+        return "served its -max-requests";
+    }
+    if (!cls->dynamic || pm->dyn_live <= pm->cfg->min_processes
+        || pm->cfg->kill_interval_ms <= 0) {
+        return NULL;
+    }
+    if (fcgix_pm_wall_ms() - idle_since(pm, i) >= pm->cfg->kill_interval_ms) {
+        *after = AFTER_EMPTY;
+        return "idle longer than -killInterval";
+    }
+    return NULL;
+}
+
+/* A request got no answer from this process within -idle-timeout: a
+ * hung process would hold every request queued on its socket. Kill it
+ * (it may ignore SIGTERM) and start a new one on the same socket, which
+ * serves the queued requests; not counted as a failed start. A process
+ * whose socket takes no connection (its file was removed) is replaced
+ * the same way, on a new socket file. */
+static void replace_hung(pm_t *pm, int c, int i, uint32_t why)
+{
+    pslot_t *ps = &pm->slots[i];
+
+    fcgix_pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00518), &pm->classes[c],
+                 ps->pid, "%s; killing it (SIGKILL) and starting a new one",
+                 why == FCGIX_SB_UNREACHABLE
+                     ? "takes no connection on its socket (was the socket file "
+                       "removed?)"
+                     : "did not answer a request within -idle-timeout");
+    fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
+    ps->after_stop = AFTER_RESTART;
+    kill(ps->pid, SIGKILL);
+    fcgix_pm_slot_set_state(pm, i, FCGIX_SB_STOPPING, ps->pid);
+    if (why == FCGIX_SB_UNREACHABLE) {
+        fcgix_pm_slot_unbind(pm,
+                             i); /* the new process gets a new socket file */
+    }
+}
+
+static void maintain_slot(pm_t *pm, int c, int i)
+{
+    const char *why;
+    uint32_t hung;
+    int after;
+
+    if (pm->slots[i].state != FCGIX_SB_RUNNING || pm->slots[i].exec_failed) {
+        return;
+    }
+    /* The flag stays set until the new process opens the slot, so that
+     * no request takes the old one meanwhile. */
+    hung = __atomic_load_n(&fcgix_sb_slot(pm->sb, i)->hung, __ATOMIC_ACQUIRE);
+    if (hung) {
+        replace_hung(pm, c, i, hung);
+        return;
+    }
+    why = stop_reason(pm, c, i, &after);
+    if (why && fcgix_sb_close_if_idle(fcgix_sb_slot(pm->sb, i))) {
+        fcgix_pm_slot_stop(pm, c, i, after, why);
+    }
+}
+
+/* A process started for a START that has not leased it yet is spared
+ * this long: taking it away would leave that request with nothing. */
+#define FRESH_MS 2000
+
+/* Whether slot @i's process may be stopped to make room for another
+ * app: running, no request in it, and not one just started that no
+ * request has used yet. */
+static int evictable(pm_t *pm, int i)
+{
+    const pslot_t *ps = &pm->slots[i];
+
+    return ps->state == FCGIX_SB_RUNNING && !ps->exec_failed
+           && fcgix_sb_users(fcgix_sb_slot(pm->sb, i)) == 0
+           && (fcgix_pm_slot_served(pm, i) > 0
+               || fcgix_pm_now_ms() - ps->started >= FRESH_MS);
+}
+
+/* At -maxProcesses (or with no class free): stop the least recently used
+ * idle process of a dynamic app other than class @except, closing its
+ * slot first so that no request can take it meanwhile. 0 when one was
+ * stopped, -1 when none is idle. */
+int fcgix_pm_evict_idle(pm_t *pm, int except)
+{
+    long long oldest = 0;
+    int c, i, best = -1, best_c = -1;
+
+    for (c = pm->cfg->napps; c < pm->nclasses; c++) {
+        if (c == except || !fcgix_pm_class_used(pm, c)
+            || !pm->classes[c].dynamic) {
+            continue;
+        }
+        for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+            if (evictable(pm, i) && (best < 0 || idle_since(pm, i) < oldest)) {
+                best = i;
+                best_c = c;
+                oldest = idle_since(pm, i);
+            }
+        }
+    }
+    if (best < 0 || !fcgix_sb_close_if_idle(fcgix_sb_slot(pm->sb, best))) {
+        return -1; /* none idle, or a request took it just now */
+    }
+    fcgix_pm_slot_stop(pm, best_c, best, AFTER_EMPTY,
+                       "least recently used; making room for another app "
+                       "(-maxProcesses)");
+    return 0;
+}
+
+/* A START waits for dynamic class @c, which has no process at all:
+ * start one, at -maxProcesses after stopping another app's idle one. */
+void fcgix_pm_class_start_with_room(pm_t *pm, int c)
+{
+    if (!pm->classes[c].dynamic || fcgix_pm_class_slots_used(pm, c) > 0
+        || fcgix_pm_class_grow(pm, c) == 0) {
+        return;
+    }
+    if (at_max_processes(pm) && fcgix_pm_evict_idle(pm, c) == 0) {
+        fcgix_pm_class_grow(pm, c);
+    }
+}
+
+/* Requests in flight on class @c, and its processes that take them. */
+static void class_load(pm_t *pm, int c, int *in_flight, int *live)
+{
+    int i, users;
+
+    *in_flight = *live = 0;
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+        users = fcgix_sb_users(fcgix_sb_slot(pm->sb, i));
+        if (users >= 0) {
+            *in_flight += users;
+            *live += 1;
+        }
+    }
+}
+
+/* A request found every process of dynamic class @c busy: start one
+ * more, or as many as the requests in flight need at once (a burst), up
+ * to the limits. */
+static void scale_up(pm_t *pm, int c)
+{
+    int in_flight, live, want, started = 0;
+
+    class_load(pm, c, &in_flight, &live);
+    want = in_flight > live + 1 ? in_flight : live + 1;
+    while (live + started < want && fcgix_pm_class_grow(pm, c) == 0) {
+        started++;
+    }
+    if (started > 0) {
+        fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00519),
+                     &pm->classes[c], getpid(),
+                     "%d request(s) in flight on %d busy process(es); started "
+                     "%d more",
+                     in_flight, live, started);
+    }
+}
+
+/* The board mirrors the PM's records: put back the geometry of class @c
+ * if something overwrote it, so that handlers find its slots again. */
+static void republish_geometry(pm_t *pm, int c)
+{
+    fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+    const pclass_t *cls = &pm->classes[c];
+
+    if (k->first_slot != (uint32_t)cls->first
+        || k->nslots != (uint32_t)cls->nslots) {
+        fcgix_pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00520), cls,
+                     getpid(),
+                     "its slots on the shared board were overwritten "
+                     "(first %u, %u slots); restoring them",
+                     (unsigned)k->first_slot, (unsigned)k->nslots);
+        k->first_slot = (uint32_t)cls->first;
+        k->nslots = (uint32_t)cls->nslots;
+    }
+}
+
+static void maintain_class(pm_t *pm, int c)
+{
+    fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+    int i;
+
+    republish_geometry(pm, c);
+    if (__atomic_exchange_n(&k->update_wanted, 0, __ATOMIC_ACQ_REL)) {
+        take_update(pm, c);
+    }
+    if (__atomic_exchange_n(&k->more_wanted, 0, __ATOMIC_ACQ_REL)
+        && pm->classes[c].dynamic) {
+        scale_up(pm, c);
+    }
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+        maintain_slot(pm, c, i);
+    }
+}
+
+/* A dynamic app whose file is gone or no longer executable cannot
+ * start again: drop its restart, so that its class is freed (a new START
+ * checks the file again). @return 1 when slot @i was dropped. */
+static int gone_for_good(pm_t *pm, int c, int i)
+{
+    const char *why;
+
+    if (!pm->classes[c].dynamic
+        || (why = fcgix_pm_check_executable(pm->classes[c].path)) == NULL) {
+        return 0;
+    }
+    fcgix_pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00521), &pm->classes[c],
+                 getpid(), "cannot be started any more (%s); not restarting it",
+                 why);
+    fcgix_pm_slot_set_state(pm, i, FCGIX_SB_EMPTY, 0);
+    fcgix_pm_slot_unbind(pm, i);
+    return 1;
+}
+
+/* Start every slot that is due; return ms until the next due start. */
+static long long start_due(pm_t *pm)
+{
+    long long now = fcgix_pm_now_ms(), wait = TICK_MS;
+    int c, i;
+
+    for (c = 0; c < pm->nclasses; c++) {
+        if (!fcgix_pm_class_used(pm, c)) {
+            continue;
+        }
+        for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+            pslot_t *ps = &pm->slots[i];
+
+            if (ps->state != FCGIX_SB_BACKOFF) {
+                continue;
+            }
+            if (ps->next_start <= now && !gone_for_good(pm, c, i)) {
+                fcgix_pm_spawn(pm, c, i);
+                now = fcgix_pm_now_ms();
+            }
+            if (ps->state == FCGIX_SB_BACKOFF && ps->next_start - now < wait) {
+                wait = ps->next_start > now ? ps->next_start - now : 0;
+            }
+        }
+    }
+    return wait;
+}
+
+/* Give back the lease @lease of an httpd process @holder that died
+ * while it held it (nobody else ever would: its slot would look busy for
+ * good). The slot comes from the board: checked against our own count. */
+static void give_back_dead(pm_t *pm, const fcgix_sb_lease_t *lease,
+                           pid_t holder)
+{
+    int c;
+
+    if (lease->slot < 0 || lease->slot >= pm->nslots
+        || (c = fcgix_pm_class_of_slot(pm, lease->slot)) < 0
+        || !fcgix_sb_lease_current(pm->sb, lease)) {
+        return; /* not ours, or its process was replaced since */
+    }
+    fcgix_sb_return(pm->sb, lease);
+    fcgix_pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00522), &pm->classes[c],
+                 pm->slots[lease->slot].pid,
+                 "httpd process %ld died during a request to it; the request's "
+                 "lease is given back",
+                 (long)holder);
+}
+
+/* Leases whose holder died, found once a second (not on every pass of a
+ * busy loop): kill(pid, 0) fails with ESRCH only for a pid that is gone
+ * (the PM runs as httpd's User, so a live child answers 0). */
+static void reclaim_dead_leases(pm_t *pm)
+{
+    fcgix_sb_lease_t lease;
+    long long now = fcgix_pm_now_ms();
+    int32_t pid, last = 0;
+    int rec, dead = 0;
+
+    if (now - pm->holders_seen < TICK_MS) {
+        return;
+    }
+    pm->holders_seen = now;
+    for (rec = 0; rec < pm->sb->nholders; rec++) {
+        pid = fcgix_sb_holder_pid(pm->sb, rec);
+        if (pid <= 0) {
+            continue;
+        }
+        if (pid != last) { /* a child's threads sit side by side */
+            last = pid;
+            dead = kill(pid, 0) != 0 && errno == ESRCH;
+        }
+        if (dead && fcgix_sb_holder_take(pm->sb, rec, pid, &lease)) {
+            give_back_dead(pm, &lease, pid);
+        }
+    }
+}
+
+long long fcgix_pm_maintain(pm_t *pm)
+{
+    int c;
+
+    reclaim_dead_leases(pm);
+    for (c = 0; c < pm->nclasses; c++) {
+        if (fcgix_pm_class_used(pm, c)) {
+            maintain_class(pm, c);
+        }
+    }
+    free_unused_classes(pm);
+    fcgix_pm_waiters_answer(pm);
+    return start_due(pm);
+}

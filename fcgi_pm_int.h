@@ -1,0 +1,342 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_pm_int.h
+ * @brief The process manager's own types and the functions its files
+ *        share; nothing outside fcgi_pm*.c includes it.
+ *
+ * The PM is one process and one thread; its files split it by concern:
+ *   - fcgi_pm.c        fcgix_pm_run(): setup, the main loop and its poll
+ *                      set, signals, reaping and restarts, graceful and
+ *                      hard stop, logging;
+ *   - fcgi_pm_spawn.c  sockets (bind, unbind), starting a process, slot
+ *                      states, the apps' stderr pipes;
+ *   - fcgi_pm_class.c  classes (static set-up, dynamic allocation,
+ *                      freeing, eviction) and the maintenance pass
+ *                      (scaling, recycling, updates, due starts);
+ *   - fcgi_pm_ctl.c    the control socket: clients, peer check, START and
+ *                      its waiters.
+ * What others may read lives on the scoreboard (fcgi_sb.h); what only
+ * the PM needs (listening sockets, back-off counters, what to do after a
+ * stop) lives in the private arrays of pm_t, indexed like the board. A
+ * slot changes state only through fcgix_pm_slot_set_state(). Only
+ * fastcgi_x_module leaves the module (exports.map): these functions are
+ * not exported.
+ */
+
+#ifndef FCGIX_PM_INT_H
+#define FCGIX_PM_INT_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fcgi_ctl.h"
+#include "fcgi_pm.h"
+
+/** START requests waiting for a process, at most. */
+#define FCGIX_PM_MAX_WAITERS 256
+
+/** Returned by fcgix_pm_class_dynamic() when no class is free now. */
+#define FCGIX_PM_NO_ROOM -1
+/** Returned by fcgix_pm_class_dynamic() when the app cannot have a
+ *  class. */
+#define FCGIX_PM_NO_CLASS -2
+
+/** Out of descriptors: leave the queued control connections there this
+ *  long (ms). */
+#define FCGIX_PM_ACCEPT_PAUSE_MS 100
+
+/* What happens to a slot once the process we stopped has exited. */
+enum { AFTER_EMPTY = 0, AFTER_RESTART };
+
+typedef struct {
+    pid_t pid;
+    int state;            /* FCGIX_SB_* */
+    int fd;               /* listening socket, -1 when not bound */
+    long long started;    /* ms, monotonic */
+    long long next_start; /* ms, monotonic; BACKOFF only */
+    int failures;         /* consecutive failed starts */
+    int exec_failed;      /* the child reported a failure before exec */
+    int after_stop;       /* AFTER_*, STOPPING only */
+    int update_pending;   /* replace once idle: the file changed */
+    int ever_started;
+    int dynamic;    /* belongs to a dynamic class */
+    int port_waits; /* -port still in use: retries so far */
+    char socket_path[FCGIX_SB_SOCK_MAX]; /* what we bound; the board's
+                                            copy is for others to read */
+} pslot_t;
+
+typedef struct {
+    fcgix_pm_app_t cfg;
+    int dynamic;
+    char *path; /* owned copies */
+    char *base;
+    char *dir;
+    char *user; /* owned copies, wrapper only */
+    char *group;
+    const char *exec_path; /* path, or the wrapper */
+    int shared_fd;         /* -port: the TCP socket all processes share */
+    const char *argv0[5];  /* used when cfg.argv is NULL */
+    long min_life;
+    int first;  /* its slots: first .. first + nslots - 1; the PM's own */
+    int nslots; /* copy, never read back from the board */
+} pclass_t;
+
+typedef struct {
+    int fd;
+    int cls; /* -1: no class yet (none was free when the START came) */
+    long long deadline;
+    char *path; /* cls -1 only: owned copies, to make its class with */
+    char *user;
+    char *group;
+} waiter_t;
+
+/* A control connection whose request line is not complete yet. */
+typedef struct {
+    int fd; /* -1: free */
+    long pid, uid;
+    unsigned long long seq; /* order of arrival */
+    long long deadline;     /* ms, monotonic: closed then */
+    size_t len;
+    char buf[FCGIX_CTL_REQUEST_MAX];
+} client_t;
+
+/* Why control clients were turned away; see note_refusal(). */
+enum { REFUSE_STRANGER, REFUSE_FULL, REFUSE_LATE, REFUSE_BAD, NREFUSALS };
+
+typedef struct {
+    long long last_ms;      /* when one was last logged; 0: never */
+    unsigned long unlogged; /* refused since, not logged */
+} refusal_t;
+
+/* The raw stderr (fd 2) of the process of a slot: see "The apps' raw
+ * stderr". */
+typedef struct {
+    int fd; /* the pipe's read end; -1: none */
+    int cls;
+    pid_t pid;
+    char *line; /* FCGIX_PM_STDERR_LINE_MAX bytes, from the first pipe on */
+    size_t len;
+    long long window_start;     /* ms, monotonic */
+    size_t logged;              /* bytes in this window */
+    unsigned long long dropped; /* bytes over the cap, not yet reported */
+} applog_t;
+
+typedef struct {
+    const fcgix_pm_config_t *cfg;
+    fcgix_sb_t *sb;
+    pclass_t *classes; /* like the board's */
+    int nclasses;      /* in use */
+    pslot_t *slots;    /* like the board's */
+    int nslots;        /* in use */
+    int dyn_slot_base; /* first slot of the dynamic classes */
+    int dyn_per_class;
+    int dyn_classes;        /* room for dynamic classes (the PM's own count) */
+    long long holders_seen; /* ms, monotonic: last look at the holders */
+    int dyn_live; /* dynamic slots that count against -maxProcesses and
+                     -minProcesses: see counts_as_live() */
+    int ctl_fd;
+    waiter_t waiters[FCGIX_PM_MAX_WAITERS];
+    int nwaiters;
+    pid_t parent;
+    uid_t uid;                     /* ours: the User (or root in tests) */
+    client_t *clients;             /* FCGIX_PM_CONTROL_CLIENTS of them */
+    unsigned long long client_seq; /* clients admitted so far */
+    refusal_t refusals[NREFUSALS];
+    long long accept_paused; /* ms: out of descriptors until then */
+    applog_t *applogs;       /* like the board's slots */
+    struct pollfd *pfds;     /* the poll set, rebuilt each pass */
+    int *pfd_owner;          /* what each entry serves: a client index,
+                                or FCGIX_PM_CONTROL_CLIENTS + a slot */
+    int npfds;
+} pm_t;
+
+/** The one way to walk the slots of class @p c:
+ *  for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) { ... }.
+ *  The bounds come from the PM's own records: a process of the User may
+ *  write anything on the board, and the PM indexes its private arrays
+ *  with them. */
+#define FCGIX_PM_CLASS_SLOTS(pm, c, i)                                         \
+    (i) = (pm)->classes[c].first;                                              \
+    (i) < (pm)->classes[c].first + (pm)->classes[c].nslots;                    \
+    (i)++
+
+/** Whether class @p c holds an app: a dynamic class is freed once its
+ *  last process is gone, and its index given to the next app. */
+static inline int fcgix_pm_class_used(const pm_t *pm, int c)
+{
+    return pm->classes[c].path != NULL;
+}
+
+/** Whether the processes of @p cls share one TCP socket (-port). */
+static inline int fcgix_pm_class_shared(const pclass_t *cls)
+{
+    return cls->cfg.port > 0;
+}
+
+/** Whether a dynamic slot counts against the limits: while its process
+ *  runs, is due to restart, or is being replaced; not once it is being
+ *  stopped for good (so one pass cannot stop more idle processes than
+ *  -minProcesses allows). */
+static inline int fcgix_pm_slot_live(const pslot_t *ps)
+{
+    return ps->dynamic
+           && (ps->state == FCGIX_SB_RUNNING || ps->state == FCGIX_SB_BACKOFF
+               || (ps->state == FCGIX_SB_STOPPING
+                   && ps->after_stop == AFTER_RESTART));
+}
+
+/** Requests the process in slot @p i has served (given back). */
+static inline uint64_t fcgix_pm_slot_served(const pm_t *pm, int i)
+{
+    return __atomic_load_n(&fcgix_sb_slot(pm->sb, i)->requests,
+                           __ATOMIC_ACQUIRE);
+}
+
+/* ---------------------------------------------------------- fcgi_pm.c */
+
+/** Monotonic clock, ms. */
+long long fcgix_pm_now_ms(void);
+
+/** Wall clock, ms (what the board shows). */
+long long fcgix_pm_wall_ms(void);
+
+/**
+ * Log through the configuration's callback, naming the app of @p cls
+ * ("fastcgi pm: [dynamic ]app <path> (pid <pid>): ") or, when @p cls is
+ * NULL, the PM ("fastcgi pm (pid <pid>): ").
+ * @param logno  FCGIX_PM_LOGNO(nnnnn), unique to the call site
+ */
+void fcgix_pm_log(const pm_t *pm, int level, int logno, const pclass_t *cls,
+                  pid_t pid, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/** Stop (SIGTERM) the process of slot @p i of class @p c, which no
+ *  request uses any more; @p after (AFTER_*) says what follows its exit,
+ *  @p why is logged. */
+void fcgix_pm_slot_stop(pm_t *pm, int c, int i, int after, const char *why);
+
+/* ---------------------------------------------------- fcgi_pm_spawn.c */
+
+/** A listening Unix socket at @p path, mode 0600, a stale socket there
+ *  replaced; -1 with errno and *@p what naming the step that failed. */
+int fcgix_pm_listen_unix(const char *path, int depth, const char **what);
+
+/** Bind the socket of slot @p i of class @p c unless it is bound already
+ *  (it stays bound across restarts of its process, so that queued
+ *  connections survive). @return 0, or -1 (logged) with errno. */
+int fcgix_pm_slot_bind(pm_t *pm, int c, int i);
+
+/** Close the socket of slot @p i and remove its file (a -port socket
+ *  once no process of its class uses it). */
+void fcgix_pm_slot_unbind(pm_t *pm, int i);
+
+/** The one place where a slot's state changes; the board mirrors it.
+ *  Callers set after_stop before moving a slot to STOPPING. */
+void fcgix_pm_slot_set_state(pm_t *pm, int i, int state, pid_t pid);
+
+/** Slot @p i starts again (BACKOFF) in @p delay ms. */
+void fcgix_pm_slot_schedule(pm_t *pm, int i, long delay);
+
+/** Start the process of slot @p i of class @p c; on success the slot
+ *  takes requests, on failure it backs off. */
+void fcgix_pm_spawn(pm_t *pm, int c, int i);
+
+/** Read what the process of slot @p i wrote to its stderr, a bounded
+ *  amount per call, and log it. */
+void fcgix_pm_stderr_read(pm_t *pm, int i);
+
+/** The process is gone (or replaced): log what it wrote last, close the
+ *  pipe. */
+void fcgix_pm_stderr_close(pm_t *pm, applog_t *a);
+
+/** Read every stderr pipe without poll() (during the shutdown, so that
+ *  no process blocks on a full pipe while it is being stopped). */
+void fcgix_pm_stderr_read_all(pm_t *pm);
+
+/** Say now how much stderr was dropped in windows that have ended. */
+void fcgix_pm_stderr_report(pm_t *pm);
+
+/* ---------------------------------------------------- fcgi_pm_class.c */
+
+/** The class whose slots hold slot @p i, or -1. */
+int fcgix_pm_class_of_slot(const pm_t *pm, int i);
+
+/** Set up the static classes and bind their sockets; every slot starts
+ *  now, -init-start-delay apart. @return 0, or -1 (logged). */
+int fcgix_pm_classes_init(pm_t *pm);
+
+/** Slots of class @p c that would take a request now. */
+int fcgix_pm_class_open_slots(const pm_t *pm, int c);
+
+/** The class of @p path in the PM's own records (never the board's), or
+ *  -1. */
+int fcgix_pm_class_find(const pm_t *pm, const char *path);
+
+/** A dynamic class for @p path, created if there is room (run as
+ *  @p user/@p group when there is a wrapper; NULL: the template's);
+ *  FCGIX_PM_NO_ROOM or FCGIX_PM_NO_CLASS when there is none. */
+int fcgix_pm_class_dynamic(pm_t *pm, const char *path, const char *user,
+                           const char *group);
+
+/** Slots of class @p c with a process, or one due or being stopped. */
+int fcgix_pm_class_slots_used(const pm_t *pm, int c);
+
+/** Whether a dynamic class is on its way to being free: nothing of it
+ *  runs or is due to start. */
+int fcgix_pm_class_going(const pm_t *pm);
+
+/** Start one more process of dynamic class @p c if the limits allow.
+ *  @return 0 when one runs now. */
+int fcgix_pm_class_grow(pm_t *pm, int c);
+
+/** Stop the least recently used idle process of a dynamic app other than
+ *  class @p except (-1: none excepted). @return 0 when one was stopped,
+ *  -1 when none is idle. */
+int fcgix_pm_evict_idle(pm_t *pm, int except);
+
+/** A START waits for dynamic class @p c, which has no process at all:
+ *  start one, at -maxProcesses after stopping another app's idle one. */
+void fcgix_pm_class_start_with_room(pm_t *pm, int c);
+
+/** The maintenance pass: dead holders' leases, updates, scaling,
+ *  recycling, freeing classes, answering waiters, due starts.
+ *  @return ms until the next due start. */
+long long fcgix_pm_maintain(pm_t *pm);
+
+/* ------------------------------------------------------ fcgi_pm_ctl.c */
+
+/** Only executables the httpd user may run become dynamic apps.
+ *  @return NULL, or why @p path is not one. */
+const char *fcgix_pm_check_executable(const char *path);
+
+/** Whether a START waits for class @p c. */
+int fcgix_pm_class_awaited(const pm_t *pm, int c);
+
+/** Answer the waiting STARTs that can be answered now. */
+void fcgix_pm_waiters_answer(pm_t *pm);
+
+/** Client @p c may have sent more: act on its line once complete. */
+void fcgix_pm_client_serve(pm_t *pm, client_t *c);
+
+/** Take the connections queued on the control socket. */
+void fcgix_pm_clients_accept(pm_t *pm);
+
+/** Close the clients whose deadline has passed. @return ms until the
+ *  next deadline, at most @p wait. */
+long long fcgix_pm_clients_expire(pm_t *pm, long long wait);
+
+/** Listen on the control socket (or take the parent's). @return 0, or
+ *  -1 (logged). */
+int fcgix_pm_control_open(pm_t *pm);
+
+/** Answer every waiter BUSY, close the clients and the control socket,
+ *  and remove its file. */
+void fcgix_pm_control_close(pm_t *pm);
+
+#endif /* FCGIX_PM_INT_H */
