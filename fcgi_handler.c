@@ -44,6 +44,7 @@
 
 #include "fcgi_auth.h"
 #include "fcgi_body.h"
+#include "fcgi_connect.h"
 #include "fcgi_conns.h"
 #include "fcgi_handler.h"
 #include "fcgi_proto.h"
@@ -127,98 +128,6 @@ static apr_status_t close_backend(void *data)
 /* Connecting                                                          */
 /* ------------------------------------------------------------------ */
 
-/* Connect without waiting when the app can take the connection now (the
- * common case: one system call). Otherwise wait at most @timeout seconds:
- * on poll() for TCP; for a Unix socket whose backlog is full (EAGAIN,
- * which cannot be polled) in a blocking connect() under SO_SNDTIMEO,
- * which Linux honours there. */
-static int connect_bounded(int fd, const struct sockaddr *sa, socklen_t len,
-                           int timeout)
-{
-    struct pollfd pfd;
-    struct timeval tv;
-    socklen_t elen = sizeof(int);
-    int rc, err = 0;
-
-    if (connect(fd, sa, len) == 0) {
-        return 0;
-    }
-    if (errno == EINPROGRESS) {
-        pfd.fd = fd;
-        pfd.events = POLLOUT;
-        do {
-            rc = poll(&pfd, 1, timeout * 1000);
-        } while (rc < 0 && errno == EINTR);
-        if (rc == 0) {
-            errno = ETIMEDOUT;
-        }
-        if (rc <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen)) {
-            return -1;
-        }
-        errno = err;
-        return err ? -1 : 0;
-    }
-    if (errno != EAGAIN) {
-        return -1;
-    }
-    tv.tv_sec = timeout;
-    tv.tv_usec = 0;
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    rc = connect(fd, sa, len);
-    err = errno;
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    errno = err;
-    return rc;
-}
-
-static int connect_unix(fcgix_req_t *req, int timeout, int *fd)
-{
-    struct sockaddr_un sun;
-    size_t len = strlen(req->app->socket_path);
-
-    if (len >= sizeof(sun.sun_path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    memcpy(sun.sun_path, req->app->socket_path, len + 1);
-    *fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (*fd < 0) {
-        return -1;
-    }
-    return connect_bounded(*fd, (struct sockaddr *)&sun, sizeof(sun), timeout);
-}
-
-static int connect_tcp(fcgix_req_t *req, int timeout, int *fd)
-{
-    apr_sockaddr_t *sa = req->app->addr;
-
-    /* Resolved once in post_config; again here only if that failed. */
-    if (sa == NULL
-        && apr_sockaddr_info_get(&sa, req->app->host, APR_UNSPEC,
-                                 (apr_port_t)req->app->port, 0, req->r->pool)
-               != APR_SUCCESS) {
-        errno = EHOSTUNREACH;
-        return -1;
-    }
-    *fd = socket(sa->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (*fd < 0) {
-        return -1;
-    }
-    return connect_bounded(*fd, (struct sockaddr *)&sa->sa, sa->salen, timeout);
-}
-
-/* Where the app listens, for log lines. */
-static const char *backend_address(const fcgix_req_t *req)
-{
-    if (req->app->socket_path) {
-        return req->app->socket_path;
-    }
-    return apr_psprintf(req->r->pool, "%s:%d", req->app->host, req->app->port);
-}
-
 /* Connecting to a PM-run process again and again is bounded: each
  * attempt marks a process for replacement, and the PM start request that
  * follows when none is left waits at most -startTimeout. */
@@ -242,7 +151,8 @@ static int try_another_process(fcgix_req_t *req, int err, int *status)
                   FCGIX_LOGNO(00104) "FastCGI app %s: cannot connect to %s: "
                                      "%s; the process is replaced, and the "
                                      "request goes to another one",
-                  app->path, backend_address(req), strerror(err));
+                  app->path, fcgix_connect_address(req->app, req->r->pool),
+                  strerror(err));
     *status = req->lease->next(req->r, req->lease->baton, &app, err);
     if (*status == OK) {
         req->app = app;
@@ -269,8 +179,7 @@ static fcgix_step_t connect_backend(fcgix_req_t *req)
         timeout = (int)apr_time_sec(req->r->server->timeout);
     }
     errno = 0;
-    rc = req->app->socket_path ? connect_unix(req, timeout, &fd)
-                               : connect_tcp(req, timeout, &fd);
+    rc = fcgix_connect(req->app, req->r->pool, timeout, &fd);
     req->fd = fd;
     if (rc != 0) {
         int err = errno;
@@ -280,14 +189,15 @@ static fcgix_step_t connect_backend(fcgix_req_t *req)
             return status == OK ? connect_backend(req) : end_with(req, status);
         }
         if (err == EAGAIN || err == EINPROGRESS || err == ETIMEDOUT) {
-            return fcgix_req_fail(req, HTTP_SERVICE_UNAVAILABLE,
-                                  FCGIX_LOGNO(00021),
-                                  "cannot connect to %s: no answer within %d s "
-                                  "(-appConnTimeout)",
-                                  backend_address(req), timeout);
+            return fcgix_req_fail(
+                req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00021),
+                "cannot connect to %s: no answer within %d s "
+                "(-appConnTimeout)",
+                fcgix_connect_address(req->app, req->r->pool), timeout);
         }
         return fcgix_req_fail(req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00020),
-                              "cannot connect to %s: %s", backend_address(req),
+                              "cannot connect to %s: %s",
+                              fcgix_connect_address(req->app, req->r->pool),
                               strerror(err));
     }
     return FCGIX_STEP_CONTINUE;
@@ -1102,7 +1012,7 @@ static fcgix_step_t retry_on_another_process(fcgix_req_t *req,
                   FCGIX_LOGNO(00106) "FastCGI app %s: the process on %s "
                                      "went away before answering; sending "
                                      "the request to another one",
-                  app->path, backend_address(req));
+                  app->path, fcgix_connect_address(req->app, req->r->pool));
     reset_exchange(req);
     status = req->lease->next(req->r, req->lease->baton, &app, ECONNRESET);
     if (status != OK) {
