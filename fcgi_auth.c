@@ -23,6 +23,7 @@
 
 #include "fcgi_auth.h"
 #include "fcgi_handler.h"
+#include "fcgi_headers.h"
 #include "fcgi_req.h"
 
 APLOG_USE_MODULE(fastcgi_x);
@@ -41,7 +42,7 @@ fcgix_step_t fcgix_auth_capture(fcgix_req_t *req, const unsigned char *data,
                               AUTH_REPLY_MAX);
     }
     if (fcgix_hdrscan(&req->scan, (const char *)data, len, &used) < 0) {
-        return fcgix_req_refuse_headers(req);
+        return fcgix_headers_refuse(req);
     }
     req->auth.len += len;
     apr_brigade_write(req->auth.bb, NULL, NULL, (const char *)data, len);

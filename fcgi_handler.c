@@ -16,30 +16,26 @@
  * Memory is bounded: one read buffer and one write buffer per request,
  * transient buckets passed on at once, brigades cleaned every pass.
  *
- * The request body (fcgi_body.c), the STDERR relay (fcgi_stderr.c) and
- * the AUTHORIZER role (fcgi_auth.c) live in files of their own; the state
- * they share with this one is in fcgi_req.h.
+ * Around it, in files of their own: opening the socket (fcgi_connect.c),
+ * the request body (fcgi_body.c), the response header hand-off
+ * (fcgi_headers.c), the STDERR relay (fcgi_stderr.c) and the AUTHORIZER
+ * role (fcgi_auth.c); the state they share with this one is in
+ * fcgi_req.h.
  */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "apr_strings.h"
 #include "apr_lib.h"
-#include "apr_network_io.h"
 
 #include "httpd.h"
 #include "http_config.h"
-#include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
-#include "http_request.h"
 #include "util_script.h"
 
 #include "fcgi_auth.h"
@@ -47,11 +43,13 @@
 #include "fcgi_connect.h"
 #include "fcgi_conns.h"
 #include "fcgi_handler.h"
+#include "fcgi_headers.h"
 #include "fcgi_proto.h"
 #include "fcgi_req.h"
 #include "fcgi_stderr.h"
 
 APLOG_USE_MODULE(fastcgi_x);
+
 /* One request per connection, so the request id is always 1. */
 #define REQUEST_ID 1
 /* Read buffer for backend output; one record's content fits. */
@@ -59,10 +57,6 @@ APLOG_USE_MODULE(fastcgi_x);
 /* Write buffer: BEGIN_REQUEST plus a full PARAMS record, or one STDIN
  * record (header, content, and the empty STDIN record behind it). */
 #define WRITE_BUF_SIZE (FCGIX_MAX_CONTENT_LEN + 4 * FCGIX_HEADER_LEN)
-/* httpd's header scanner reads lines of at most MAX_STRING_LEN - 3 bytes
- * (CRs and the LF not counted); a longer line would make it fail with a
- * misleading "premature end of script headers". */
-#define MAX_HEADER_LINE (MAX_STRING_LEN - 3)
 /* How long to wait for END_REQUEST after FCGI_ABORT_REQUEST. */
 #define ABORT_WAIT_MS 1000
 
@@ -122,6 +116,11 @@ static apr_status_t close_backend(void *data)
         req->fd = -1;
     }
     return APR_SUCCESS;
+}
+
+void fcgix_req_close(fcgix_req_t *req)
+{
+    close_backend(req);
 }
 
 /* ------------------------------------------------------------------ */
@@ -434,148 +433,9 @@ static fcgix_step_t fill_stdin(fcgix_req_t *req)
     return FCGIX_STEP_CONTINUE;
 }
 
-/* App to server: response headers                                     */
 /* ------------------------------------------------------------------ */
-
-/* Check a slice of header bytes against the caps, then keep a copy. */
-static fcgix_step_t collect_header_bytes(fcgix_req_t *req,
-                                         const unsigned char *data, size_t len)
-{
-    size_t i;
-
-    if (req->hdr_bytes + len > FCGIX_MAX_HEADER_BYTES) {
-        return fcgix_req_fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00031),
-                              "response headers larger than %d bytes",
-                              FCGIX_MAX_HEADER_BYTES);
-    }
-    for (i = 0; i < len; i++) {
-        if (data[i] == '\n') {
-            req->line_len = 0;
-        }
-        else if (data[i] != '\r' && ++req->line_len > MAX_HEADER_LINE) {
-            return fcgix_req_fail(
-                req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00032),
-                "a response header line is longer than %d bytes",
-                MAX_HEADER_LINE);
-        }
-    }
-    req->hdr_bytes += len;
-    apr_brigade_write(req->hdr_bb, NULL, NULL, (const char *)data, len);
-    return FCGIX_STEP_CONTINUE;
-}
-
-/* The response must not carry the app's framing: httpd frames the body
- * itself (CVE-2024-24795). */
-static void drop_framing_headers(request_rec *r)
-{
-    apr_table_unset(r->headers_out, "Content-Length");
-    apr_table_unset(r->headers_out, "Transfer-Encoding");
-    apr_table_unset(r->err_headers_out, "Content-Length");
-    apr_table_unset(r->err_headers_out, "Transfer-Encoding");
-}
-
-/* X-Accel-Buffering: no turns buffering off for this response only; the
- * header is for us, not for the client. */
-static void take_buffering_header(fcgix_req_t *req)
-{
-    request_rec *r = req->r;
-    const char *v = apr_table_get(r->err_headers_out, "X-Accel-Buffering");
-
-    if (v == NULL) {
-        v = apr_table_get(r->headers_out, "X-Accel-Buffering");
-    }
-    if (v && !strcasecmp(v, "no")) {
-        req->flush_always = 1;
-    }
-    apr_table_unset(r->err_headers_out, "X-Accel-Buffering");
-    apr_table_unset(r->headers_out, "X-Accel-Buffering");
-}
-
-/* A local Location with no Status becomes an internal redirect, as in
- * mod_cgi: the client never sees the app's answer. */
-static fcgix_step_t redirect_internally(fcgix_req_t *req, const char *location)
-{
-    request_rec *r = req->r;
-
-    close_backend(req);
-    if (!req->body.eos) {
-        ap_discard_request_body(r);
-    }
-    r->method = "GET";
-    r->method_number = M_GET;
-    apr_table_unset(r->headers_in, "Content-Length");
-    ap_internal_redirect_handler(location, r);
-    req->status = OK;
-    return FCGIX_STEP_FINISHED;
-}
-
-/* The blank line arrived: let httpd's own scanner parse the header block
- * (its hardening applies), then decide what the response is. */
-static fcgix_step_t finish_headers(fcgix_req_t *req)
-{
-    request_rec *r = req->r;
-    const char *location;
-    int ret;
-
-    ret = ap_scan_script_header_err_brigade_ex(r, req->hdr_bb, NULL,
-                                               APLOG_MODULE_INDEX);
-    apr_brigade_cleanup(req->hdr_bb);
-    drop_framing_headers(r);
-    take_buffering_header(req);
-    if (ret != OK) {
-        /* 304 or 412 from the conditional headers, or 500 for malformed
-         * headers (httpd logged why). */
-        if (ret == HTTP_NOT_MODIFIED) {
-            r->status = ret;
-            ret = OK;
-        }
-        req->status = ret;
-        return FCGIX_STEP_FINISHED;
-    }
-    if (r->status >= 100 && r->status < 200) {
-        /* An interim status is no answer, and passed on as a final one a
-         * 101 would switch a front proxy into tunnel mode. */
-        return fcgix_req_fail(
-            req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00300),
-            "Status %d in the response is an interim (1xx) status; "
-            "an app must answer with 200-599",
-            r->status);
-    }
-    if (r->status < 100 || r->status > 599) {
-        return fcgix_req_fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00033),
-                              "invalid Status in the response: %d", r->status);
-    }
-    location = apr_table_get(r->headers_out, "Location");
-    if (location && r->status == HTTP_OK) {
-        if (location[0] == '/') {
-            return redirect_internally(req, location);
-        }
-        req->status = HTTP_MOVED_TEMPORARILY;
-        return FCGIX_STEP_FINISHED;
-    }
-    req->headers_done = 1;
-    if (req->opts.flush) {
-        req->flush_always = 1;
-    }
-    if (r->header_only) {
-        req->status = OK;
-        return FCGIX_STEP_FINISHED;
-    }
-    return FCGIX_STEP_CONTINUE;
-}
-
+/* App to server: records                                             */
 /* ------------------------------------------------------------------ */
-/* App to server: body and end                                         */
-/* ------------------------------------------------------------------ */
-
-/* The header scanner refused a byte: 502, and the log says what and in
- * which line of the header block. */
-fcgix_step_t fcgix_req_refuse_headers(fcgix_req_t *req)
-{
-    return fcgix_req_fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00103),
-                          "malformed response header block: %s in line %u",
-                          req->scan.why, req->scan.line);
-}
 
 /* STDOUT data: header bytes until the blank line, body after it; for an
  * authorizer, all of it is kept (fcgi_auth.c). */
@@ -592,13 +452,13 @@ static fcgix_step_t on_stdout(fcgix_req_t *req, const unsigned char *data,
     if (!req->headers_done) {
         found = fcgix_hdrscan(&req->scan, (const char *)data, len, &used);
         if (found < 0) {
-            return fcgix_req_refuse_headers(req);
+            return fcgix_headers_refuse(req);
         }
-        st = collect_header_bytes(req, data, used);
+        st = fcgix_headers_collect(req, data, used);
         if (st != FCGIX_STEP_CONTINUE || !found) {
             return st;
         }
-        st = finish_headers(req);
+        st = fcgix_headers_finish(req);
         if (st != FCGIX_STEP_CONTINUE) {
             return st;
         }
@@ -652,7 +512,7 @@ static fcgix_step_t on_end_request(fcgix_req_t *req, const fcgix_event_t *ev)
     if (!req->headers_done) {
         /* No blank line: let httpd's scanner say what is wrong (500,
          * "End of script output before headers"). */
-        finish_headers(req);
+        fcgix_headers_finish(req);
     }
     return FCGIX_STEP_FINISHED;
 }
@@ -899,30 +759,6 @@ static fcgix_step_t pump(fcgix_req_t *req)
     return st;
 }
 
-/* -nph (or an app named nph-*): the app writes the whole HTTP response,
- * status line included, so nothing above the connection may touch it (as
- * mod_cgi does for nph- scripts). */
-static void start_nph(fcgix_req_t *req)
-{
-    request_rec *r = req->r;
-    const char *base = strrchr(r->filename, '/');
-    ap_filter_t *f;
-
-    base = base ? base + 1 : r->filename;
-    if (!req->opts.nph && strncmp(base, "nph-", 4)) {
-        return;
-    }
-    f = r->proto_output_filters;
-    while (f && f->frec->ftype < AP_FTYPE_CONNECTION) {
-        f = f->next;
-    }
-    r->output_filters = r->proto_output_filters = f;
-    /* Only the app knows how its response is framed. */
-    r->connection->keepalive = AP_CONN_CLOSE;
-    req->headers_done = 1;
-    req->flush_always = req->opts.flush;
-}
-
 /* ------------------------------------------------------------------ */
 /* Entry point                                                         */
 /* ------------------------------------------------------------------ */
@@ -971,7 +807,7 @@ static fcgix_step_t exchange(fcgix_req_t *req, const apr_table_t *env)
         queue_stdin_end(req);
     }
     if (st == FCGIX_STEP_CONTINUE) {
-        start_nph(req);
+        fcgix_headers_start_nph(req);
         st = pump(req);
     }
     return st;

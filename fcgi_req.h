@@ -6,10 +6,11 @@
 /**
  * @file  fcgi_req.h
  * @brief Private to the request path: one exchange with an app, shared by
- *        fcgi_handler.c (connection, records, response, the pump) and
- *        fcgi_auth.c (the AUTHORIZER role). The request body and the
- *        STDERR relay keep their state in their own types (fcgi_body.h,
- *        fcgi_stderr.h) and know nothing of this one.
+ *        fcgi_handler.c (connection, records, the pump), fcgi_headers.c
+ *        (the response header hand-off) and fcgi_auth.c (the AUTHORIZER
+ *        role). The request body and the STDERR relay keep their state in
+ *        types of their own (fcgi_body.h, fcgi_stderr.h) and know nothing
+ *        of this one; neither does fcgi_connect.c.
  */
 
 #ifndef FCGIX_REQ_H
@@ -69,7 +70,7 @@ typedef struct {
     int ended;    /* END_REQUEST seen */
     int trailing; /* bytes came after END_REQUEST */
 
-    /* Response headers and body (fcgi_handler.c). */
+    /* Response: headers (fcgi_headers.c), body (fcgi_handler.c). */
     fcgix_hdrscan_t scan;
     apr_bucket_brigade *hdr_bb; /* response header bytes (copied) */
     size_t hdr_bytes;
@@ -133,11 +134,10 @@ fcgix_step_t fcgix_req_fail(fcgix_req_t *req, int status, const char *logno,
                             const char *fmt, ...);
 
 /**
- * The header scanner (req->scan) refused a byte: 502, logged with what
- * and in which line of the header block.
+ * Close the connection to the app now (also done when the request's pool
+ * goes).
  * @param req  the exchange
- * @return FCGIX_STEP_FAILED
  */
-fcgix_step_t fcgix_req_refuse_headers(fcgix_req_t *req);
+void fcgix_req_close(fcgix_req_t *req);
 
 #endif /* FCGIX_REQ_H */
