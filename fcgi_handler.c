@@ -5,40 +5,48 @@
 
 /**
  * @file  fcgi_handler.c
- * @brief The RESPONDER request path.
+ * @brief The request path: backend connection, records, response headers,
+ *        the pump and the mapping of failures to HTTP statuses.
  *
- * Scope: one request per backend connection (request id 1, no
- * FCGI_KEEP_CONN yet). The exchange runs in one poll loop over the backend
+ * One request per backend connection at a time (request id 1); with
+ * -keep-conn the connection is kept for the next request (FCGI_KEEP_CONN,
+ * fcgi_conns.c). The exchange runs in one poll loop over the backend
  * socket: POLLOUT while request body (STDIN) remains, POLLIN always, so an
  * app that writes its output while it reads its input never deadlocks.
  * Memory is bounded: one read buffer and one write buffer per request,
  * transient buckets passed on at once, brigades cleaned every pass.
+ *
+ * Around it, in files of their own: opening the socket (fcgi_connect.c),
+ * the request body (fcgi_body.c), the response header hand-off
+ * (fcgi_headers.c), the STDERR relay (fcgi_stderr.c) and the AUTHORIZER
+ * role (fcgi_auth.c); the state they share with this one is in
+ * fcgi_req.h.
  */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "apr_strings.h"
 #include "apr_lib.h"
-#include "apr_network_io.h"
 
 #include "httpd.h"
 #include "http_config.h"
-#include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
-#include "http_request.h"
 #include "util_script.h"
 
+#include "fcgi_auth.h"
+#include "fcgi_body.h"
+#include "fcgi_connect.h"
 #include "fcgi_conns.h"
 #include "fcgi_handler.h"
+#include "fcgi_headers.h"
 #include "fcgi_proto.h"
+#include "fcgi_req.h"
+#include "fcgi_stderr.h"
 
 APLOG_USE_MODULE(fastcgi_x);
 
@@ -49,84 +57,8 @@ APLOG_USE_MODULE(fastcgi_x);
 /* Write buffer: BEGIN_REQUEST plus a full PARAMS record, or one STDIN
  * record (header, content, and the empty STDIN record behind it). */
 #define WRITE_BUF_SIZE (FCGIX_MAX_CONTENT_LEN + 4 * FCGIX_HEADER_LEN)
-/* STDIN content per record: the most that 8-byte padding would allow, so
- * a padding app-side reader never meets a record PHP-FPM would refuse. */
-#define STDIN_CHUNK FCGIX_MAX_PADDED_CONTENT_LEN
-/* Response header block cap: beyond it the app is misbehaving. */
-#define MAX_HEADER_BYTES (64 * 1024)
-/* httpd's header scanner reads lines of at most MAX_STRING_LEN - 3 bytes
- * (CRs and the LF not counted); a longer line would make it fail with a
- * misleading "premature end of script headers". */
-#define MAX_HEADER_LINE (MAX_STRING_LEN - 3)
-/* A stderr line longer than this is logged in pieces. */
-#define STDERR_LINE_MAX 4096
-/* Stderr logged per request at most; the rest is counted, not logged,
- * so that an app stuck in a loop cannot fill the disk through us. */
-#define STDERR_LOG_MAX (64 * 1024)
 /* How long to wait for END_REQUEST after FCGI_ABORT_REQUEST. */
 #define ABORT_WAIT_MS 1000
-/* Chunked request bodies are spooled in memory up to this size, then to a
- * temporary file, so that CONTENT_LENGTH can be sent (PHP needs it). */
-#define SPOOL_MEMORY_MAX (1024 * 1024)
-
-/* The pump's verdict after each step. */
-typedef enum {
-    STEP_CONTINUE = 0,
-    STEP_FINISHED, /* stop; req->status says what to return */
-    STEP_FAILED,   /* stop; the failure was logged and mapped */
-    STEP_RETRY     /* a kept connection was found dead before use */
-} step_t;
-
-typedef struct {
-    request_rec *r;
-    const fcgix_app_t *app;
-    const fcgix_process_ops_t *lease; /* PM-run app: its process */
-    fcgix_app_opts_t opts;            /* effective options */
-    const fcgix_dir_conf_t *dconf;
-    int fd;
-    fcgix_conn_t conn;   /* the connection's history */
-    int reused;          /* a kept connection, not a new one */
-    int received;        /* any byte came from the app */
-    int stdin_cut;       /* the app stopped reading STDIN */
-    int status;          /* what the handler returns */
-    int retargets;       /* unreachable processes passed over */
-    int process_retries; /* requests reset by a dying process, resent */
-    int idle_ms;         /* -idle-timeout as a poll timeout */
-
-    /* Server to app: BEGIN_REQUEST, PARAMS, STDIN records. */
-    unsigned char *wbuf;
-    size_t wlen, wpos;
-    apr_bucket_brigade *body_bb; /* request body not yet sent */
-    int body_spooled;            /* body_bb holds the whole body */
-    int body_eos;                /* no more request body */
-    int body_taken;              /* some body was read from the client */
-    char *small_body;            /* a whole small body, kept for a resend */
-    apr_size_t small_len;
-    int stdin_done; /* empty STDIN record queued */
-
-    /* App to server. */
-    unsigned char *rbuf;
-    fcgix_dec_t dec;
-    fcgix_hdrscan_t scan;
-    apr_bucket_brigade *hdr_bb; /* response header bytes (copied) */
-    size_t hdr_bytes;
-    size_t line_len;            /* current header line, CR/LF excluded */
-    int headers_done;           /* headers handed to httpd */
-    apr_bucket_brigade *out_bb; /* body to the client */
-    int unflushed;
-    int flush_always; /* -flush or X-Accel-Buffering: no */
-    char *err_line;   /* stderr line being assembled */
-    size_t err_len;
-    apr_size_t err_logged; /* stderr bytes logged so far */
-    apr_off_t err_dropped; /* stderr bytes over STDERR_LOG_MAX */
-    int ended;             /* END_REQUEST seen */
-    int trailing;          /* bytes came after END_REQUEST */
-
-    /* AUTHORIZER role: the whole response is kept, not sent. */
-    int role;                   /* FCGIX_RESPONDER or FCGIX_AUTHORIZER */
-    apr_bucket_brigade *cap_bb; /* the kept response, or NULL */
-    apr_size_t cap_len;
-} fcgix_req_t;
 
 /* ------------------------------------------------------------------ */
 /* Failure mapping and logging                                         */
@@ -135,7 +67,7 @@ typedef struct {
 /* Map a failure: before the response headers went out, the client gets
  * @status; after, the response is cut short with an error bucket so that
  * httpd closes the connection instead of appending an error page. */
-static step_t end_with(fcgix_req_t *req, int status)
+static fcgix_step_t end_with(fcgix_req_t *req, int status)
 {
     request_rec *r = req->r;
     apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
@@ -147,7 +79,7 @@ static step_t end_with(fcgix_req_t *req, int status)
             && !apr_table_get(r->err_headers_out, "Retry-After")) {
             apr_table_setn(r->err_headers_out, "Retry-After", "5");
         }
-        return STEP_FAILED;
+        return FCGIX_STEP_FAILED;
     }
     apr_brigade_cleanup(req->out_bb);
     APR_BRIGADE_INSERT_TAIL(
@@ -157,12 +89,12 @@ static step_t end_with(fcgix_req_t *req, int status)
     ap_pass_brigade(r->output_filters, req->out_bb);
     apr_brigade_cleanup(req->out_bb);
     req->status = OK;
-    return STEP_FAILED;
+    return FCGIX_STEP_FAILED;
 }
 
 /* Log a failure that names the app, then map it (end_with). */
-static step_t fail(fcgix_req_t *req, int status, const char *logno,
-                   const char *fmt, ...)
+fcgix_step_t fcgix_req_fail(fcgix_req_t *req, int status, const char *logno,
+                            const char *fmt, ...)
 {
     va_list ap;
     const char *msg;
@@ -186,101 +118,14 @@ static apr_status_t close_backend(void *data)
     return APR_SUCCESS;
 }
 
+void fcgix_req_close(fcgix_req_t *req)
+{
+    close_backend(req);
+}
+
 /* ------------------------------------------------------------------ */
 /* Connecting                                                          */
 /* ------------------------------------------------------------------ */
-
-/* Connect without waiting when the app can take the connection now (the
- * common case: one system call). Otherwise wait at most @timeout seconds:
- * on poll() for TCP; for a Unix socket whose backlog is full (EAGAIN,
- * which cannot be polled) in a blocking connect() under SO_SNDTIMEO,
- * which Linux honours there. */
-static int connect_bounded(int fd, const struct sockaddr *sa, socklen_t len,
-                           int timeout)
-{
-    struct pollfd pfd;
-    struct timeval tv;
-    socklen_t elen = sizeof(int);
-    int rc, err = 0;
-
-    if (connect(fd, sa, len) == 0) {
-        return 0;
-    }
-    if (errno == EINPROGRESS) {
-        pfd.fd = fd;
-        pfd.events = POLLOUT;
-        do {
-            rc = poll(&pfd, 1, timeout * 1000);
-        } while (rc < 0 && errno == EINTR);
-        if (rc == 0) {
-            errno = ETIMEDOUT;
-        }
-        if (rc <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen)) {
-            return -1;
-        }
-        errno = err;
-        return err ? -1 : 0;
-    }
-    if (errno != EAGAIN) {
-        return -1;
-    }
-    tv.tv_sec = timeout;
-    tv.tv_usec = 0;
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    rc = connect(fd, sa, len);
-    err = errno;
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    errno = err;
-    return rc;
-}
-
-static int connect_unix(fcgix_req_t *req, int timeout, int *fd)
-{
-    struct sockaddr_un sun;
-    size_t len = strlen(req->app->socket_path);
-
-    if (len >= sizeof(sun.sun_path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    memcpy(sun.sun_path, req->app->socket_path, len + 1);
-    *fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (*fd < 0) {
-        return -1;
-    }
-    return connect_bounded(*fd, (struct sockaddr *)&sun, sizeof(sun), timeout);
-}
-
-static int connect_tcp(fcgix_req_t *req, int timeout, int *fd)
-{
-    apr_sockaddr_t *sa = req->app->addr;
-
-    /* Resolved once in post_config; again here only if that failed. */
-    if (sa == NULL
-        && apr_sockaddr_info_get(&sa, req->app->host, APR_UNSPEC,
-                                 (apr_port_t)req->app->port, 0, req->r->pool)
-               != APR_SUCCESS) {
-        errno = EHOSTUNREACH;
-        return -1;
-    }
-    *fd = socket(sa->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (*fd < 0) {
-        return -1;
-    }
-    return connect_bounded(*fd, (struct sockaddr *)&sa->sa, sa->salen, timeout);
-}
-
-/* Where the app listens, for log lines. */
-static const char *backend_address(const fcgix_req_t *req)
-{
-    if (req->app->socket_path) {
-        return req->app->socket_path;
-    }
-    return apr_psprintf(req->r->pool, "%s:%d", req->app->host, req->app->port);
-}
 
 /* Connecting to a PM-run process again and again is bounded: each
  * attempt marks a process for replacement, and the PM start request that
@@ -305,7 +150,8 @@ static int try_another_process(fcgix_req_t *req, int err, int *status)
                   FCGIX_LOGNO(00104) "FastCGI app %s: cannot connect to %s: "
                                      "%s; the process is replaced, and the "
                                      "request goes to another one",
-                  app->path, backend_address(req), strerror(err));
+                  app->path, fcgix_connect_address(req->app, req->r->pool),
+                  strerror(err));
     *status = req->lease->next(req->r, req->lease->baton, &app, err);
     if (*status == OK) {
         req->app = app;
@@ -313,7 +159,7 @@ static int try_another_process(fcgix_req_t *req, int err, int *status)
     return 1;
 }
 
-static step_t connect_backend(fcgix_req_t *req)
+static fcgix_step_t connect_backend(fcgix_req_t *req)
 {
     int rc, fd = -1, timeout = req->opts.conn_timeout, status;
 
@@ -321,7 +167,7 @@ static step_t connect_backend(fcgix_req_t *req)
         && fcgix_conns_take(req->app, &req->conn)) {
         req->fd = req->conn.fd;
         req->reused = 1;
-        return STEP_CONTINUE;
+        return FCGIX_STEP_CONTINUE;
     }
     req->reused = 0;
     req->conn.born = apr_time_now();
@@ -332,8 +178,7 @@ static step_t connect_backend(fcgix_req_t *req)
         timeout = (int)apr_time_sec(req->r->server->timeout);
     }
     errno = 0;
-    rc = req->app->socket_path ? connect_unix(req, timeout, &fd)
-                               : connect_tcp(req, timeout, &fd);
+    rc = fcgix_connect(req->app, req->r->pool, timeout, &fd);
     req->fd = fd;
     if (rc != 0) {
         int err = errno;
@@ -343,16 +188,18 @@ static step_t connect_backend(fcgix_req_t *req)
             return status == OK ? connect_backend(req) : end_with(req, status);
         }
         if (err == EAGAIN || err == EINPROGRESS || err == ETIMEDOUT) {
-            return fail(req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00021),
-                        "cannot connect to %s: no answer within %d s "
-                        "(-appConnTimeout)",
-                        backend_address(req), timeout);
+            return fcgix_req_fail(
+                req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00021),
+                "cannot connect to %s: no answer within %d s "
+                "(-appConnTimeout)",
+                fcgix_connect_address(req->app, req->r->pool), timeout);
         }
-        return fail(req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00020),
-                    "cannot connect to %s: %s", backend_address(req),
-                    strerror(err));
+        return fcgix_req_fail(req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00020),
+                              "cannot connect to %s: %s",
+                              fcgix_connect_address(req->app, req->r->pool),
+                              strerror(err));
     }
-    return STEP_CONTINUE;
+    return FCGIX_STEP_CONTINUE;
 }
 
 /* ------------------------------------------------------------------ */
@@ -384,7 +231,7 @@ static int send_pending(fcgix_req_t *req)
  * taken from the client yet: a body cannot be read twice. */
 static int retry_is_safe(const fcgix_req_t *req)
 {
-    return !req->body_taken;
+    return !req->body.taken;
 }
 
 /* A PM-run process that dies with our request queued on its socket (it
@@ -405,7 +252,7 @@ static int may_go_elsewhere(const fcgix_req_t *req, int err)
 /* Send the whole write buffer, waiting for the socket at most the idle
  * timeout each time. Only used for PARAMS, which an app reads before it
  * writes anything. */
-static step_t send_all(fcgix_req_t *req)
+static fcgix_step_t send_all(fcgix_req_t *req)
 {
     struct pollfd pfd;
     int n;
@@ -413,12 +260,12 @@ static step_t send_all(fcgix_req_t *req)
     while (req->wpos < req->wlen) {
         if (send_pending(req) < 0) {
             if (req->reused || may_go_elsewhere(req, errno)) {
-                return STEP_RETRY;
+                return FCGIX_STEP_RETRY;
             }
-            return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00022),
-                        "closed the connection while receiving the "
-                        "request: %s",
-                        strerror(errno));
+            return fcgix_req_fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00022),
+                                  "closed the connection while receiving the "
+                                  "request: %s",
+                                  strerror(errno));
         }
         if (req->wlen == 0) {
             break;
@@ -427,13 +274,14 @@ static step_t send_all(fcgix_req_t *req)
         pfd.events = POLLOUT;
         n = poll(&pfd, 1, req->idle_ms);
         if (n == 0) {
-            return fail(req, HTTP_GATEWAY_TIME_OUT, FCGIX_LOGNO(00023),
-                        "did not read the request within %d s "
-                        "(-idle-timeout)",
-                        req->idle_ms / 1000);
+            return fcgix_req_fail(req, HTTP_GATEWAY_TIME_OUT,
+                                  FCGIX_LOGNO(00023),
+                                  "did not read the request within %d s "
+                                  "(-idle-timeout)",
+                                  req->idle_ms / 1000);
         }
     }
-    return STEP_CONTINUE;
+    return FCGIX_STEP_CONTINUE;
 }
 
 /* The name of an environment variable for a -pass-header header. */
@@ -478,16 +326,16 @@ static apr_table_t *build_env(fcgix_req_t *req, apr_off_t spooled_len)
 
 /* Add one variable; when the buffer is full, send it and start again at
  * its beginning (*base: where the packer's buffer starts in wbuf). */
-static step_t add_param(fcgix_req_t *req, fcgix_params_t *pk, size_t *base,
-                        const char *name, const char *value)
+static fcgix_step_t add_param(fcgix_req_t *req, fcgix_params_t *pk,
+                              size_t *base, const char *name, const char *value)
 {
     size_t nlen = strlen(name), vlen = strlen(value);
     int rc = fcgix_params_add(pk, name, nlen, value, vlen);
-    step_t st;
+    fcgix_step_t st;
 
     if (rc == FCGIX_ENOSPC) {
         req->wlen = *base + fcgix_params_close(pk, 0);
-        if ((st = send_all(req)) != STEP_CONTINUE) {
+        if ((st = send_all(req)) != FCGIX_STEP_CONTINUE) {
             return st;
         }
         *base = 0;
@@ -503,27 +351,27 @@ static step_t add_param(fcgix_req_t *req, fcgix_params_t *pk, size_t *base,
                                "out: its value does not fit one record",
             req->app->path, name);
     }
-    return STEP_CONTINUE;
+    return FCGIX_STEP_CONTINUE;
 }
 
 /* Pack the environment into PARAMS records behind BEGIN_REQUEST and send
  * them; the packer keeps whole pairs per record (PHP-FPM needs that). */
-static step_t send_params(fcgix_req_t *req, const apr_table_t *env)
+static fcgix_step_t send_params(fcgix_req_t *req, const apr_table_t *env)
 {
     const apr_array_header_t *arr = apr_table_elts(env);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
     fcgix_params_t pk;
     size_t base = FCGIX_BEGIN_REQUEST_LEN;
-    step_t st = STEP_CONTINUE;
+    fcgix_step_t st = FCGIX_STEP_CONTINUE;
     int i;
 
     fcgix_rec_begin_request(req->wbuf, REQUEST_ID,
-                            req->role ? req->role : FCGIX_RESPONDER,
+                            req->auth.role ? req->auth.role : FCGIX_RESPONDER,
                             req->opts.keep_conn == 1 ? FCGIX_KEEP_CONN : 0);
     fcgix_params_init(&pk, req->wbuf + base,
                       WRITE_BUF_SIZE - base - FCGIX_HEADER_LEN, REQUEST_ID,
                       FCGIX_MAX_CONTENT_LEN);
-    for (i = 0; i < arr->nelts && st == STEP_CONTINUE; i++) {
+    for (i = 0; i < arr->nelts && st == FCGIX_STEP_CONTINUE; i++) {
         if (e[i].key && e[i].val) {
             st = add_param(req, &pk, &base, e[i].key, e[i].val);
         }
@@ -541,342 +389,77 @@ static void queue_stdin_end(fcgix_req_t *req)
     req->stdin_done = 1;
 }
 
-/* Move request body into req->body_bb; note and drop its EOS. */
-static apr_status_t read_body(fcgix_req_t *req)
+/* Queue the kept small body and the end of STDIN after the PARAMS. */
+static fcgix_step_t queue_small_body(fcgix_req_t *req)
 {
-    apr_bucket *b, *next;
-    apr_status_t rv;
+    fcgix_step_t st;
 
-    rv = ap_get_brigade(req->r->input_filters, req->body_bb, AP_MODE_READBYTES,
-                        APR_BLOCK_READ, STDIN_CHUNK);
-    if (rv != APR_SUCCESS) {
-        return rv;
+    if (req->wlen + req->body.small_len + 2 * FCGIX_HEADER_LEN > WRITE_BUF_SIZE
+        && (st = send_all(req)) != FCGIX_STEP_CONTINUE) {
+        return st;
     }
-    for (b = APR_BRIGADE_FIRST(req->body_bb);
-         b != APR_BRIGADE_SENTINEL(req->body_bb); b = next) {
-        next = APR_BUCKET_NEXT(b);
-        if (APR_BUCKET_IS_EOS(b)) {
-            req->body_eos = 1;
-        }
-        if (APR_BUCKET_IS_METADATA(b)) {
-            apr_bucket_delete(b);
-        }
+    if (req->body.small_len > 0) {
+        fcgix_rec_header(req->wbuf + req->wlen, FCGIX_STDIN, REQUEST_ID,
+                         (uint16_t)req->body.small_len, 0);
+        memcpy(req->wbuf + req->wlen + FCGIX_HEADER_LEN, req->body.small,
+               req->body.small_len);
+        req->wlen += FCGIX_HEADER_LEN + req->body.small_len;
     }
-    return APR_SUCCESS;
+    queue_stdin_end(req);
+    return FCGIX_STEP_CONTINUE;
 }
 
 /* Queue one STDIN record of request body, and the end record once the body
  * is all read. Called only when the app can take more, so the client is
  * read (blocking) only as fast as the app consumes. */
-static step_t fill_stdin(fcgix_req_t *req)
+static fcgix_step_t fill_stdin(fcgix_req_t *req)
 {
     unsigned char *content = req->wbuf + req->wlen + FCGIX_HEADER_LEN;
-    apr_bucket_brigade *bb = req->body_bb;
-    apr_size_t len = STDIN_CHUNK;
-    apr_bucket *rest;
-    apr_status_t rv;
+    apr_size_t len = FCGIX_BODY_CHUNK;
+    int status;
 
-    req->body_taken = 1;
-    if (APR_BRIGADE_EMPTY(bb) && !req->body_eos) {
-        rv = read_body(req);
-        if (rv != APR_SUCCESS) {
-            /* The client's fault (or its going away): not worth more
-             * than a debug line. */
-            ap_log_rerror(
-                APLOG_MARK, APLOG_DEBUG, rv, req->r,
-                FCGIX_LOGNO(00025) "FastCGI app %s: reading the "
-                                   "request body from the client failed",
-                req->app->path);
-            return end_with(req,
-                            ap_map_http_request_error(rv, HTTP_BAD_REQUEST));
-        }
-    }
-    rv = apr_brigade_flatten(bb, (char *)content, &len);
-    rest = APR_BRIGADE_FIRST(bb);
-    if (rv == APR_SUCCESS && len > 0) {
-        rv = apr_brigade_partition(bb, (apr_off_t)len, &rest);
-    }
-    if (rv != APR_SUCCESS) {
-        return fail(req, HTTP_INTERNAL_SERVER_ERROR, FCGIX_LOGNO(00026),
-                    "reading the spooled request body failed: %pm", &rv);
-    }
-    while (APR_BRIGADE_FIRST(bb) != rest) {
-        apr_bucket_delete(APR_BRIGADE_FIRST(bb));
+    status = fcgix_body_next(&req->body, req->r, req->app->path, content, &len);
+    if (status != OK) {
+        return end_with(req, status);
     }
     if (len > 0) {
         fcgix_rec_header(req->wbuf + req->wlen, FCGIX_STDIN, REQUEST_ID,
                          (uint16_t)len, 0);
         req->wlen += FCGIX_HEADER_LEN + len;
     }
-    if (req->body_eos && APR_BRIGADE_EMPTY(bb)) {
+    if (fcgix_body_done(&req->body)) {
         queue_stdin_end(req);
     }
-    return STEP_CONTINUE;
+    return FCGIX_STEP_CONTINUE;
 }
 
 /* ------------------------------------------------------------------ */
-/* App to server: STDERR                                               */
+/* App to server: records                                             */
 /* ------------------------------------------------------------------ */
 
-static void log_stderr_line(fcgix_req_t *req)
-{
-    fcgix_srv_conf_t *sconf =
-        ap_get_module_config(req->r->server->module_config, &fastcgi_x_module);
-    int level = sconf->stderr_level == FCGIX_UNSET ? APLOG_WARNING
-                                                   : sconf->stderr_level;
-    size_t len = req->err_len;
-
-    if (len > 0 && req->err_line[len - 1] == '\r') {
-        len--;
-    }
-    req->err_line[len] = '\0';
-    /* Passed as it is: httpd's error log escapes every message itself
-     * (control characters as \xhh, backslashes doubled), so an app
-     * cannot write raw control bytes or fake lines into it. Escaping
-     * here too showed PHP's 'key "X"' as 'key \\"X\\"'. */
-    ap_log_rerror(APLOG_MARK, level, 0, req->r,
-                  FCGIX_LOGNO(00030) "FastCGI app %s stderr: %s",
-                  req->app->path, req->err_line);
-    req->err_len = 0;
-}
-
-/* Past STDERR_LOG_MAX, say once that the rest is dropped. */
-static void drop_stderr(fcgix_req_t *req, size_t len)
-{
-    if (req->err_dropped == 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
-                      FCGIX_LOGNO(00101) "FastCGI app %s wrote more than "
-                                         "%d bytes to stderr in this request; "
-                                         "the rest is not logged",
-                      req->app->path, STDERR_LOG_MAX);
-    }
-    req->err_dropped += len;
-}
-
-/* At the end of a request: how much stderr was not logged. */
-static void report_dropped_stderr(fcgix_req_t *req)
-{
-    if (req->err_dropped > 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
-                      FCGIX_LOGNO(00102) "FastCGI app %s: %" APR_OFF_T_FMT
-                                         " bytes of stderr not logged",
-                      req->app->path, req->err_dropped);
-    }
-}
-
-/* Reassemble STDERR into lines across records; never into the
- * response. */
-static void on_stderr(fcgix_req_t *req, const unsigned char *data, size_t len)
-{
-    size_t keep = STDERR_LOG_MAX - req->err_logged;
-    size_t dropped = len > keep ? len - keep : 0;
-    size_t i;
-
-    len -= dropped;
-    req->err_logged += len;
-    if (len > 0 && req->err_line == NULL) {
-        req->err_line = apr_palloc(req->r->pool, STDERR_LINE_MAX + 1);
-    }
-    for (i = 0; i < len; i++) {
-        if (data[i] == '\n') {
-            log_stderr_line(req);
-            continue;
-        }
-        req->err_line[req->err_len++] = data[i] ? (char)data[i] : '?';
-        if (req->err_len == STDERR_LINE_MAX) {
-            log_stderr_line(req);
-        }
-    }
-    if (dropped > 0) {
-        if (req->err_len > 0) {
-            log_stderr_line(req); /* the last piece that fitted */
-        }
-        drop_stderr(req, dropped);
-    }
-}
-
-/* ------------------------------------------------------------------ */
-/* App to server: response headers                                     */
-/* ------------------------------------------------------------------ */
-
-/* Check a slice of header bytes against the caps, then keep a copy. */
-static step_t collect_header_bytes(fcgix_req_t *req, const unsigned char *data,
-                                   size_t len)
-{
-    size_t i;
-
-    if (req->hdr_bytes + len > MAX_HEADER_BYTES) {
-        return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00031),
-                    "response headers larger than %d bytes", MAX_HEADER_BYTES);
-    }
-    for (i = 0; i < len; i++) {
-        if (data[i] == '\n') {
-            req->line_len = 0;
-        }
-        else if (data[i] != '\r' && ++req->line_len > MAX_HEADER_LINE) {
-            return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00032),
-                        "a response header line is longer than %d bytes",
-                        MAX_HEADER_LINE);
-        }
-    }
-    req->hdr_bytes += len;
-    apr_brigade_write(req->hdr_bb, NULL, NULL, (const char *)data, len);
-    return STEP_CONTINUE;
-}
-
-/* The response must not carry the app's framing: httpd frames the body
- * itself (CVE-2024-24795). */
-static void drop_framing_headers(request_rec *r)
-{
-    apr_table_unset(r->headers_out, "Content-Length");
-    apr_table_unset(r->headers_out, "Transfer-Encoding");
-    apr_table_unset(r->err_headers_out, "Content-Length");
-    apr_table_unset(r->err_headers_out, "Transfer-Encoding");
-}
-
-/* X-Accel-Buffering: no turns buffering off for this response only; the
- * header is for us, not for the client. */
-static void take_buffering_header(fcgix_req_t *req)
-{
-    request_rec *r = req->r;
-    const char *v = apr_table_get(r->err_headers_out, "X-Accel-Buffering");
-
-    if (v == NULL) {
-        v = apr_table_get(r->headers_out, "X-Accel-Buffering");
-    }
-    if (v && !strcasecmp(v, "no")) {
-        req->flush_always = 1;
-    }
-    apr_table_unset(r->err_headers_out, "X-Accel-Buffering");
-    apr_table_unset(r->headers_out, "X-Accel-Buffering");
-}
-
-/* A local Location with no Status becomes an internal redirect, as in
- * mod_cgi: the client never sees the app's answer. */
-static step_t redirect_internally(fcgix_req_t *req, const char *location)
-{
-    request_rec *r = req->r;
-
-    close_backend(req);
-    if (!req->body_eos) {
-        ap_discard_request_body(r);
-    }
-    r->method = "GET";
-    r->method_number = M_GET;
-    apr_table_unset(r->headers_in, "Content-Length");
-    ap_internal_redirect_handler(location, r);
-    req->status = OK;
-    return STEP_FINISHED;
-}
-
-/* The blank line arrived: let httpd's own scanner parse the header block
- * (its hardening applies), then decide what the response is. */
-static step_t finish_headers(fcgix_req_t *req)
-{
-    request_rec *r = req->r;
-    const char *location;
-    int ret;
-
-    ret = ap_scan_script_header_err_brigade_ex(r, req->hdr_bb, NULL,
-                                               APLOG_MODULE_INDEX);
-    apr_brigade_cleanup(req->hdr_bb);
-    drop_framing_headers(r);
-    take_buffering_header(req);
-    if (ret != OK) {
-        /* 304 or 412 from the conditional headers, or 500 for malformed
-         * headers (httpd logged why). */
-        if (ret == HTTP_NOT_MODIFIED) {
-            r->status = ret;
-            ret = OK;
-        }
-        req->status = ret;
-        return STEP_FINISHED;
-    }
-    if (r->status >= 100 && r->status < 200) {
-        /* An interim status is no answer, and passed on as a final one a
-         * 101 would switch a front proxy into tunnel mode. */
-        return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00300),
-                    "Status %d in the response is an interim (1xx) status; "
-                    "an app must answer with 200-599",
-                    r->status);
-    }
-    if (r->status < 100 || r->status > 599) {
-        return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00033),
-                    "invalid Status in the response: %d", r->status);
-    }
-    location = apr_table_get(r->headers_out, "Location");
-    if (location && r->status == HTTP_OK) {
-        if (location[0] == '/') {
-            return redirect_internally(req, location);
-        }
-        req->status = HTTP_MOVED_TEMPORARILY;
-        return STEP_FINISHED;
-    }
-    req->headers_done = 1;
-    if (req->opts.flush) {
-        req->flush_always = 1;
-    }
-    if (r->header_only) {
-        req->status = OK;
-        return STEP_FINISHED;
-    }
-    return STEP_CONTINUE;
-}
-
-/* ------------------------------------------------------------------ */
-/* App to server: body and end                                         */
-/* ------------------------------------------------------------------ */
-
-/* STDOUT data: header bytes until the blank line, body after it. */
-/* The header scanner refused a byte: 502, and the log says what and in
- * which line of the header block. */
-static step_t refuse_headers(fcgix_req_t *req)
-{
-    return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00103),
-                "malformed response header block: %s in line %u", req->scan.why,
-                req->scan.line);
-}
-
-/* An authorizer's response is small: headers and a short page. */
-#define AUTH_REPLY_MAX (MAX_HEADER_BYTES + 1024 * 1024)
-
-/* AUTHORIZER role: keep the response for the caller to judge. */
-static step_t capture(fcgix_req_t *req, const unsigned char *data, size_t len)
+/* STDOUT data: header bytes until the blank line, body after it; for an
+ * authorizer, all of it is kept (fcgi_auth.c). */
+static fcgix_step_t on_stdout(fcgix_req_t *req, const unsigned char *data,
+                              size_t len)
 {
     size_t used;
-
-    if (req->cap_len + len > AUTH_REPLY_MAX) {
-        return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00094),
-                    "authorizer response longer than %d bytes", AUTH_REPLY_MAX);
-    }
-    if (fcgix_hdrscan(&req->scan, (const char *)data, len, &used) < 0) {
-        return refuse_headers(req);
-    }
-    req->cap_len += len;
-    apr_brigade_write(req->cap_bb, NULL, NULL, (const char *)data, len);
-    return STEP_CONTINUE;
-}
-
-static step_t on_stdout(fcgix_req_t *req, const unsigned char *data, size_t len)
-{
-    size_t used;
-    step_t st;
+    fcgix_step_t st;
     int found;
 
-    if (req->cap_bb) {
-        return capture(req, data, len);
+    if (req->auth.bb) {
+        return fcgix_auth_capture(req, data, len);
     }
     if (!req->headers_done) {
         found = fcgix_hdrscan(&req->scan, (const char *)data, len, &used);
         if (found < 0) {
-            return refuse_headers(req);
+            return fcgix_headers_refuse(req);
         }
-        st = collect_header_bytes(req, data, used);
-        if (st != STEP_CONTINUE || !found) {
+        st = fcgix_headers_collect(req, data, used);
+        if (st != FCGIX_STEP_CONTINUE || !found) {
             return st;
         }
-        st = finish_headers(req);
-        if (st != STEP_CONTINUE) {
+        st = fcgix_headers_finish(req);
+        if (st != FCGIX_STEP_CONTINUE) {
             return st;
         }
         data += used;
@@ -891,7 +474,7 @@ static step_t on_stdout(fcgix_req_t *req, const unsigned char *data, size_t len)
                                         req->r->connection->bucket_alloc));
         req->unflushed = 1;
     }
-    return STEP_CONTINUE;
+    return FCGIX_STEP_CONTINUE;
 }
 
 static const char *protocol_status_name(int status)
@@ -908,13 +491,13 @@ static const char *protocol_status_name(int status)
     }
 }
 
-static step_t on_end_request(fcgix_req_t *req, const fcgix_event_t *ev)
+static fcgix_step_t on_end_request(fcgix_req_t *req, const fcgix_event_t *ev)
 {
     req->ended = 1;
     if (ev->protocol_status != FCGIX_REQUEST_COMPLETE) {
-        return fail(req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00034),
-                    "refused the request with %s",
-                    protocol_status_name(ev->protocol_status));
+        return fcgix_req_fail(req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00034),
+                              "refused the request with %s",
+                              protocol_status_name(ev->protocol_status));
     }
     if (ev->app_status != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
@@ -922,29 +505,26 @@ static step_t on_end_request(fcgix_req_t *req, const fcgix_event_t *ev)
                                          "with appStatus %u",
                       req->app->path, (unsigned)ev->app_status);
     }
-    if (req->err_len > 0) {
-        log_stderr_line(req);
-    }
-    report_dropped_stderr(req);
-    if (req->cap_bb) {
-        return STEP_FINISHED; /* the caller judges the kept response */
+    fcgix_stderr_end(&req->err, req->r, req->app->path);
+    if (req->auth.bb) {
+        return FCGIX_STEP_FINISHED; /* the caller judges the kept response */
     }
     if (!req->headers_done) {
         /* No blank line: let httpd's scanner say what is wrong (500,
          * "End of script output before headers"). */
-        finish_headers(req);
+        fcgix_headers_finish(req);
     }
-    return STEP_FINISHED;
+    return FCGIX_STEP_FINISHED;
 }
 
-static step_t on_event(fcgix_req_t *req, const fcgix_event_t *ev)
+static fcgix_step_t on_event(fcgix_req_t *req, const fcgix_event_t *ev)
 {
     switch (ev->type) {
     case FCGIX_STDOUT:
         return on_stdout(req, ev->data, ev->len);
     case FCGIX_STDERR:
-        on_stderr(req, ev->data, ev->len);
-        return STEP_CONTINUE;
+        fcgix_stderr_take(&req->err, req->r, req->app->path, ev->data, ev->len);
+        return FCGIX_STEP_CONTINUE;
     case FCGIX_END_REQUEST:
         return on_end_request(req, ev);
     default:
@@ -953,7 +533,7 @@ static step_t on_event(fcgix_req_t *req, const fcgix_event_t *ev)
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, req->r,
                       FCGIX_LOGNO(00036) "FastCGI app %s: ignored %s",
                       req->app->path, fcgix_type_name(ev->type));
-        return STEP_CONTINUE;
+        return FCGIX_STEP_CONTINUE;
     }
 }
 
@@ -994,12 +574,12 @@ static void note_trailing_bytes(fcgix_req_t *req)
 }
 
 /* Decode everything one recv() brought. */
-static step_t decode_input(fcgix_req_t *req, size_t n)
+static fcgix_step_t decode_input(fcgix_req_t *req, size_t n)
 {
     const unsigned char *p = req->rbuf;
     fcgix_event_t ev;
     size_t used;
-    step_t st;
+    fcgix_step_t st;
     int rc;
 
     while (n > 0 || !fcgix_dec_done(&req->dec)) {
@@ -1007,21 +587,21 @@ static step_t decode_input(fcgix_req_t *req, size_t n)
         p += used;
         n -= used;
         if (rc == FCGIX_AGAIN) {
-            return STEP_CONTINUE;
+            return FCGIX_STEP_CONTINUE;
         }
         if (rc < 0) {
-            return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00037),
-                        "malformed response: %s", fcgix_strerror(rc));
+            return fcgix_req_fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00037),
+                                  "malformed response: %s", fcgix_strerror(rc));
         }
         st = on_event(req, &ev);
         if (ev.type == FCGIX_END_REQUEST && n > 0) {
             note_trailing_bytes(req);
         }
-        if (st != STEP_CONTINUE) {
+        if (st != FCGIX_STEP_CONTINUE) {
             return st;
         }
     }
-    return STEP_CONTINUE;
+    return FCGIX_STEP_CONTINUE;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1030,7 +610,7 @@ static step_t decode_input(fcgix_req_t *req, size_t n)
 
 /* The client went away: tell the app (FCGI_ABORT_REQUEST), give it a
  * moment to end the request, then close. */
-static step_t abort_request(fcgix_req_t *req)
+static fcgix_step_t abort_request(fcgix_req_t *req)
 {
     unsigned char rec[FCGIX_HEADER_LEN];
     struct pollfd pfd;
@@ -1056,34 +636,35 @@ static step_t abort_request(fcgix_req_t *req)
     }
     close_backend(req);
     req->status = OK;
-    return STEP_FAILED;
+    return FCGIX_STEP_FAILED;
 }
 
-static step_t on_readable(fcgix_req_t *req)
+static fcgix_step_t on_readable(fcgix_req_t *req)
 {
     ssize_t n = recv(req->fd, req->rbuf, READ_BUF_SIZE, 0);
-    step_t st;
+    fcgix_step_t st;
 
     if (n <= 0 && req->reused && !req->received && retry_is_safe(req)) {
-        return STEP_RETRY;
+        return FCGIX_STEP_RETRY;
     }
     if (n < 0 && may_go_elsewhere(req, errno)) {
-        return STEP_RETRY;
+        return FCGIX_STEP_RETRY;
     }
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-            return STEP_CONTINUE;
+            return FCGIX_STEP_CONTINUE;
         }
-        return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00041),
-                    "reading the response failed: %s", strerror(errno));
+        return fcgix_req_fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00041),
+                              "reading the response failed: %s",
+                              strerror(errno));
     }
     if (n == 0) {
-        return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00042),
-                    "closed the connection before FCGI_END_REQUEST");
+        return fcgix_req_fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00042),
+                              "closed the connection before FCGI_END_REQUEST");
     }
     req->received = 1;
     st = decode_input(req, (size_t)n);
-    if (st == STEP_FAILED) {
+    if (st == FCGIX_STEP_FAILED) {
         return st;
     }
     if (req->headers_done
@@ -1093,13 +674,13 @@ static step_t on_readable(fcgix_req_t *req)
     return st;
 }
 
-static step_t on_writable(fcgix_req_t *req)
+static fcgix_step_t on_writable(fcgix_req_t *req)
 {
-    step_t st;
+    fcgix_step_t st;
 
     if (req->wlen == 0 && !req->stdin_done) {
         st = fill_stdin(req);
-        if (st != STEP_CONTINUE) {
+        if (st != FCGIX_STEP_CONTINUE) {
             return st;
         }
     }
@@ -1113,7 +694,7 @@ static step_t on_writable(fcgix_req_t *req)
         req->stdin_done = 1;
         req->stdin_cut = 1;
     }
-    return STEP_CONTINUE;
+    return FCGIX_STEP_CONTINUE;
 }
 
 /* Wait for the backend. When it has nothing ready now, the app paused:
@@ -1141,13 +722,13 @@ static int wait_backend(fcgix_req_t *req, struct pollfd *pfd)
     return n;
 }
 
-static step_t pump(fcgix_req_t *req)
+static fcgix_step_t pump(fcgix_req_t *req)
 {
     struct pollfd pfd;
-    step_t st = STEP_CONTINUE;
+    fcgix_step_t st = FCGIX_STEP_CONTINUE;
     int n;
 
-    while (st == STEP_CONTINUE) {
+    while (st == FCGIX_STEP_CONTINUE) {
         pfd.fd = req->fd;
         pfd.events = POLLIN;
         if (req->wlen > 0 || !req->stdin_done) {
@@ -1160,18 +741,18 @@ static step_t pump(fcgix_req_t *req)
         if (n == 0) {
             /* The process manager replaces a process that hangs. */
             apr_table_setn(req->r->notes, FCGIX_NOTE_HUNG, "1");
-            return fail(req, HTTP_GATEWAY_TIME_OUT, FCGIX_LOGNO(00044),
-                        "no response for %d s (-idle-timeout)",
-                        req->idle_ms / 1000);
+            return fcgix_req_fail(
+                req, HTTP_GATEWAY_TIME_OUT, FCGIX_LOGNO(00044),
+                "no response for %d s (-idle-timeout)", req->idle_ms / 1000);
         }
         if (n < 0) {
-            return fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00045),
-                        "poll failed: %s", strerror(errno));
+            return fcgix_req_fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00045),
+                                  "poll failed: %s", strerror(errno));
         }
         if (pfd.revents & POLLOUT) {
             st = on_writable(req);
         }
-        if (st == STEP_CONTINUE && (pfd.revents & ~POLLOUT)) {
+        if (st == FCGIX_STEP_CONTINUE && (pfd.revents & ~POLLOUT)) {
             st = on_readable(req);
         }
     }
@@ -1179,283 +760,10 @@ static step_t pump(fcgix_req_t *req)
 }
 
 /* ------------------------------------------------------------------ */
-/* Request bodies                                                      */
-/* ------------------------------------------------------------------ */
-
-typedef struct {
-    apr_file_t *file; /* created when memory is not enough */
-    const char *dir;  /* where the file is */
-    apr_off_t total;
-    apr_off_t file_len;
-    apr_off_t limit; /* FastCgiSpoolLimit; 0: none */
-} spool_t;
-
-/* The temporary file is unlinked as soon as it exists: nothing can stay
- * behind in the temp dir, not even when httpd is killed mid-request, and
- * its space is freed when it is closed. */
-static apr_status_t open_spool_file(fcgix_req_t *req, spool_t *sp)
-{
-    apr_pool_t *p = req->r->pool;
-    char *name;
-    apr_status_t rv;
-
-    rv = apr_temp_dir_get(&sp->dir, p);
-    if (rv != APR_SUCCESS) {
-        sp->dir = "the temp dir";
-        return rv;
-    }
-    name = apr_pstrcat(p, sp->dir, "/fcgix-body-XXXXXX", NULL);
-    rv = apr_file_mktemp(&sp->file, name,
-                         APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE
-                             | APR_FOPEN_EXCL,
-                         p);
-    if (rv != APR_SUCCESS) {
-        sp->file = NULL;
-        return rv;
-    }
-    rv = apr_file_remove(name, p);
-    if (rv != APR_SUCCESS) {
-        apr_file_close(sp->file);
-        sp->file = NULL;
-    }
-    return rv;
-}
-
-/* Keep one bucket's data: memory while the total stays under
- * SPOOL_MEMORY_MAX, the temporary file for the rest. */
-static apr_status_t spool_store(fcgix_req_t *req, spool_t *sp, apr_bucket *b,
-                                const char *data, apr_size_t len)
-{
-    apr_status_t rv;
-
-    if (sp->file == NULL && sp->total + len <= SPOOL_MEMORY_MAX) {
-        rv = apr_bucket_setaside(b, req->r->pool);
-        APR_BUCKET_REMOVE(b);
-        APR_BRIGADE_INSERT_TAIL(req->body_bb, b);
-        return rv;
-    }
-    if (sp->file == NULL && (rv = open_spool_file(req, sp)) != APR_SUCCESS) {
-        return rv;
-    }
-    rv = apr_file_write_full(sp->file, data, len, NULL);
-    sp->file_len += (apr_off_t)len;
-    apr_bucket_delete(b);
-    return rv;
-}
-
-/* The client's failure (or its going away): not worth more than a debug
- * line; LimitRequestBody maps to 413. */
-static int spool_read_failed(fcgix_req_t *req, apr_status_t rv)
-{
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, req->r,
-                  FCGIX_LOGNO(00050) "FastCGI app %s: reading the "
-                                     "chunked request body to spool it failed",
-                  req->app->path);
-    return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-}
-
-static int over_spool_limit(fcgix_req_t *req, const spool_t *sp)
-{
-    ap_log_rerror(
-        APLOG_MARK, APLOG_INFO, 0, req->r,
-        FCGIX_LOGNO(00303) "FastCGI app %s: chunked request body "
-                           "larger than FastCgiSpoolLimit (%" APR_OFF_T_FMT
-                           " bytes); refused with 413",
-        req->app->path, sp->limit);
-    return HTTP_REQUEST_ENTITY_TOO_LARGE;
-}
-
-/* Our failure (disk full, temp dir not writable), not the client's. */
-static int spool_write_failed(fcgix_req_t *req, const spool_t *sp,
-                              apr_status_t rv)
-{
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r,
-                  FCGIX_LOGNO(00304) "FastCGI app %s: cannot spool the "
-                                     "chunked request body to a temporary "
-                                     "file in %s: %pm",
-                  req->app->path, sp->dir, &rv);
-    return HTTP_INTERNAL_SERVER_ERROR;
-}
-
-/* Move the data of @bb into the spool. Returns OK or an HTTP status. */
-static int spool_brigade(fcgix_req_t *req, apr_bucket_brigade *bb, spool_t *sp)
-{
-    const char *data;
-    apr_size_t len;
-    apr_bucket *b;
-    apr_status_t rv;
-
-    while (!APR_BRIGADE_EMPTY(bb)) {
-        b = APR_BRIGADE_FIRST(bb);
-        if (APR_BUCKET_IS_METADATA(b)) {
-            req->body_eos |= APR_BUCKET_IS_EOS(b);
-            apr_bucket_delete(b);
-            continue;
-        }
-        rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
-        if (rv != APR_SUCCESS) {
-            return spool_read_failed(req, rv);
-        }
-        if (sp->limit > 0 && sp->total + (apr_off_t)len > sp->limit) {
-            return over_spool_limit(req, sp);
-        }
-        rv = spool_store(req, sp, b, data, len);
-        if (rv != APR_SUCCESS) {
-            return spool_write_failed(req, sp, rv);
-        }
-        sp->total += (apr_off_t)len;
-    }
-    return OK;
-}
-
-/* Read a chunked body whole, so that CONTENT_LENGTH can be sent (PHP
- * needs it), at most FastCgiSpoolLimit bytes. Returns OK or an HTTP
- * status; on failure the file is closed at once, freeing its space. */
-static int spool_body(fcgix_req_t *req, apr_off_t *total)
-{
-    request_rec *r = req->r;
-    apr_bucket_brigade *bb =
-        apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    spool_t sp = {NULL, NULL, 0, 0, fcgix_spool_limit(req->dconf)};
-    apr_status_t rv;
-    int status = OK;
-
-    while (status == OK && !req->body_eos) {
-        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
-                            APR_BLOCK_READ, STDIN_CHUNK);
-        status = rv == APR_SUCCESS ? spool_brigade(req, bb, &sp)
-                                   : spool_read_failed(req, rv);
-    }
-    apr_brigade_cleanup(bb);
-    if (status != OK) {
-        if (sp.file) {
-            apr_file_close(sp.file);
-        }
-        return status;
-    }
-    if (sp.file) {
-        apr_brigade_insert_file(req->body_bb, sp.file, 0, sp.file_len, r->pool);
-    }
-    req->body_spooled = 1;
-    *total = sp.total;
-    return OK;
-}
-
-/* Decide how the request body travels. Returns OK or an HTTP status;
- * @spooled_len is the length to announce, or -1 to keep httpd's. */
-static int prepare_body(fcgix_req_t *req, apr_off_t *spooled_len)
-{
-    request_rec *r = req->r;
-    const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
-    const char *cl = apr_table_get(r->headers_in, "Content-Length");
-    int mode = req->dconf->chunked_body;
-
-    *spooled_len = -1;
-    if (te == NULL) {
-        /* No body at all: the end of STDIN goes out with the PARAMS. */
-        if (cl == NULL || !strcmp(cl, "0")) {
-            req->body_eos = 1;
-        }
-        return OK;
-    }
-    if (mode == FCGIX_CHUNKED_REFUSE) {
-        return HTTP_LENGTH_REQUIRED;
-    }
-    if (mode == FCGIX_CHUNKED_STREAM) {
-        return OK;
-    }
-    return spool_body(req, spooled_len);
-}
-
-/* -nph (or an app named nph-*): the app writes the whole HTTP response,
- * status line included, so nothing above the connection may touch it (as
- * mod_cgi does for nph- scripts). */
-static void start_nph(fcgix_req_t *req)
-{
-    request_rec *r = req->r;
-    const char *base = strrchr(r->filename, '/');
-    ap_filter_t *f;
-
-    base = base ? base + 1 : r->filename;
-    if (!req->opts.nph && strncmp(base, "nph-", 4)) {
-        return;
-    }
-    f = r->proto_output_filters;
-    while (f && f->frec->ftype < AP_FTYPE_CONNECTION) {
-        f = f->next;
-    }
-    r->output_filters = r->proto_output_filters = f;
-    /* Only the app knows how its response is framed. */
-    r->connection->keepalive = AP_CONN_CLOSE;
-    req->headers_done = 1;
-    req->flush_always = req->opts.flush;
-}
-
-/* With -keep-conn, a small body is read whole before anything is sent,
- * so that the request can go again on a new connection when a kept one
- * turns out to be dead (php-fpm's pm.max_requests closes them). */
-static int keep_small_body(fcgix_req_t *req)
-{
-    request_rec *r = req->r;
-    const char *cl = apr_table_get(r->headers_in, "Content-Length");
-    apr_size_t len = STDIN_CHUNK;
-    apr_off_t total = -1;
-    apr_status_t rv;
-    char *body;
-
-    if (req->opts.keep_conn != 1 || (req->body_eos && !req->body_spooled)) {
-        return OK;
-    }
-    if (!req->body_spooled
-        && (cl == NULL || apr_atoi64(cl) > (apr_int64_t)STDIN_CHUNK)) {
-        return OK;
-    }
-    while (!req->body_eos) {
-        rv = read_body(req);
-        if (rv != APR_SUCCESS) {
-            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-        }
-    }
-    body = apr_palloc(r->pool, STDIN_CHUNK);
-    rv = apr_brigade_flatten(req->body_bb, body, &len);
-    if (rv == APR_SUCCESS) {
-        rv = apr_brigade_length(req->body_bb, 1, &total);
-    }
-    /* Larger than a record after all, or unreadable: the body stays in
-     * body_bb and goes the usual way. */
-    if (rv == APR_SUCCESS && total == (apr_off_t)len) {
-        apr_brigade_cleanup(req->body_bb);
-        req->small_body = body;
-        req->small_len = len;
-    }
-    return OK;
-}
-
-/* Queue the kept small body and the end of STDIN after the PARAMS. */
-static step_t queue_small_body(fcgix_req_t *req)
-{
-    step_t st;
-
-    if (req->wlen + req->small_len + 2 * FCGIX_HEADER_LEN > WRITE_BUF_SIZE
-        && (st = send_all(req)) != STEP_CONTINUE) {
-        return st;
-    }
-    if (req->small_len > 0) {
-        fcgix_rec_header(req->wbuf + req->wlen, FCGIX_STDIN, REQUEST_ID,
-                         (uint16_t)req->small_len, 0);
-        memcpy(req->wbuf + req->wlen + FCGIX_HEADER_LEN, req->small_body,
-               req->small_len);
-        req->wlen += FCGIX_HEADER_LEN + req->small_len;
-    }
-    queue_stdin_end(req);
-    return STEP_CONTINUE;
-}
-
-/* ------------------------------------------------------------------ */
 /* Entry point                                                         */
 /* ------------------------------------------------------------------ */
 
-static fcgix_req_t *new_request(request_rec *r, const fcgix_app_t *app)
+fcgix_req_t *fcgix_req_new(request_rec *r, const fcgix_app_t *app)
 {
     fcgix_req_t *req = apr_pcalloc(r->pool, sizeof(*req));
     apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
@@ -1476,7 +784,7 @@ static fcgix_req_t *new_request(request_rec *r, const fcgix_app_t *app)
     req->idle_ms = idle * 1000;
     req->wbuf = apr_palloc(r->pool, WRITE_BUF_SIZE);
     req->rbuf = apr_palloc(r->pool, READ_BUF_SIZE);
-    req->body_bb = apr_brigade_create(r->pool, ba);
+    fcgix_body_init(&req->body, r);
     req->hdr_bb = apr_brigade_create(r->pool, ba);
     req->out_bb = apr_brigade_create(r->pool, ba);
     fcgix_dec_init(&req->dec, REQUEST_ID);
@@ -1485,22 +793,21 @@ static fcgix_req_t *new_request(request_rec *r, const fcgix_app_t *app)
 }
 
 /* Connect, send the request, pump the exchange. */
-static step_t exchange(fcgix_req_t *req, const apr_table_t *env)
+static fcgix_step_t exchange(fcgix_req_t *req, const apr_table_t *env)
 {
-    step_t st = connect_backend(req);
+    fcgix_step_t st = connect_backend(req);
 
-    if (st == STEP_CONTINUE) {
+    if (st == FCGIX_STEP_CONTINUE) {
         st = send_params(req, env);
     }
-    if (st == STEP_CONTINUE && req->small_body) {
+    if (st == FCGIX_STEP_CONTINUE && req->body.small) {
         st = queue_small_body(req);
     }
-    else if (st == STEP_CONTINUE && req->body_eos
-             && APR_BRIGADE_EMPTY(req->body_bb)) {
+    else if (st == FCGIX_STEP_CONTINUE && fcgix_body_done(&req->body)) {
         queue_stdin_end(req);
     }
-    if (st == STEP_CONTINUE) {
-        start_nph(req);
+    if (st == FCGIX_STEP_CONTINUE) {
+        fcgix_headers_start_nph(req);
         st = pump(req);
     }
     return st;
@@ -1530,7 +837,8 @@ static void give_back_process(fcgix_req_t *req)
 
 /* The process reset our queued request (may_go_elsewhere): send it to
  * another process of the app, which the PM may have to start. */
-static step_t retry_on_another_process(fcgix_req_t *req, const apr_table_t *env)
+static fcgix_step_t retry_on_another_process(fcgix_req_t *req,
+                                             const apr_table_t *env)
 {
     const fcgix_app_t *app = req->app;
     int status;
@@ -1540,7 +848,7 @@ static step_t retry_on_another_process(fcgix_req_t *req, const apr_table_t *env)
                   FCGIX_LOGNO(00106) "FastCGI app %s: the process on %s "
                                      "went away before answering; sending "
                                      "the request to another one",
-                  app->path, backend_address(req));
+                  app->path, fcgix_connect_address(req->app, req->r->pool));
     reset_exchange(req);
     status = req->lease->next(req->r, req->lease->baton, &app, ECONNRESET);
     if (status != OK) {
@@ -1569,9 +877,9 @@ static int more_after_end(fcgix_req_t *req)
  * cleanly: END_REQUEST with nothing after it, and the whole STDIN stream
  * sent (an unread STDIN record would be taken by the app as the start of
  * the next request). Otherwise close it. */
-static void release_backend(fcgix_req_t *req, step_t st)
+static void release_backend(fcgix_req_t *req, fcgix_step_t st)
 {
-    if (req->fd >= 0 && req->opts.keep_conn == 1 && st == STEP_FINISHED
+    if (req->fd >= 0 && req->opts.keep_conn == 1 && st == FCGIX_STEP_FINISHED
         && req->ended && fcgix_dec_done(&req->dec) && req->stdin_done
         && !req->stdin_cut && req->wlen == 0 && !req->trailing
         && !more_after_end(req)) {
@@ -1583,188 +891,57 @@ static void release_backend(fcgix_req_t *req, step_t st)
     close_backend(req);
 }
 
+fcgix_step_t fcgix_req_run(fcgix_req_t *req, const apr_table_t *env)
+{
+    fcgix_step_t st = exchange(req, env);
+
+    if (st == FCGIX_STEP_RETRY && !req->lease) {
+        /* The kept connection had been closed by the app (php-fpm's
+         * pm.max_requests, an idle timeout): once more on a new one. */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, req->r,
+                      FCGIX_LOGNO(00046) "FastCGI app %s: kept connection "
+                                         "was closed; retrying on a new one",
+                      req->app->path);
+        reset_exchange(req);
+        st = exchange(req, env);
+    }
+    while (st == FCGIX_STEP_RETRY && req->lease) {
+        st = retry_on_another_process(req, env);
+    }
+    return st;
+}
+
+void fcgix_req_finish(fcgix_req_t *req, fcgix_step_t st)
+{
+    release_backend(req, st);
+    give_back_process(req);
+}
+
 int fcgix_serve(request_rec *r, const fcgix_app_t *app,
                 const fcgix_process_ops_t *rt)
 {
-    fcgix_req_t *req = new_request(r, app);
+    fcgix_req_t *req = fcgix_req_new(r, app);
     apr_off_t spooled_len;
     apr_table_t *env;
-    step_t st;
+    fcgix_step_t st;
     int status;
 
     req->lease = rt;
-    status = prepare_body(req, &spooled_len);
+    status =
+        fcgix_body_prepare(&req->body, r, app->path, req->dconf, &spooled_len);
     if (status == OK) {
-        status = keep_small_body(req);
+        status = fcgix_body_keep_small(&req->body, r, req->opts.keep_conn);
     }
     if (status != OK) {
         return status;
     }
     env = build_env(req, spooled_len);
-    st = exchange(req, env);
-    if (st == STEP_RETRY && !req->lease) {
-        /* The kept connection had been closed by the app (php-fpm's
-         * pm.max_requests, an idle timeout): once more on a new one. */
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      FCGIX_LOGNO(00046) "FastCGI app %s: kept connection "
-                                         "was closed; retrying on a new one",
-                      app->path);
-        reset_exchange(req);
-        st = exchange(req, env);
-    }
-    while (st == STEP_RETRY && req->lease) {
-        st = retry_on_another_process(req, env);
-    }
-    release_backend(req, st);
-    give_back_process(req);
-    if (st == STEP_FINISHED && req->status == OK && req->headers_done) {
+    st = fcgix_req_run(req, env);
+    fcgix_req_finish(req, st);
+    if (st == FCGIX_STEP_FINISHED && req->status == OK && req->headers_done) {
         APR_BRIGADE_INSERT_TAIL(
             req->out_bb, apr_bucket_eos_create(r->connection->bucket_alloc));
         pass_output(req, 0);
     }
     return req->status;
-}
-
-/* ------------------------------------------------------------------ */
-/* AUTHORIZER role                                                     */
-/* ------------------------------------------------------------------ */
-
-/* The authorizer's environment: the request's CGI variables without
- * CONTENT_LENGTH, PATH_INFO, PATH_TRANSLATED and SCRIPT_NAME (FastCGI
- * 6.3), plus FCGI_APACHE_ROLE and the credentials. The request's own
- * subprocess_env is left as it was. */
-static apr_table_t *auth_env(fcgix_req_t *req, const fcgix_auth_call_t *call)
-{
-    request_rec *r = req->r;
-    apr_table_t *saved = apr_table_copy(r->pool, r->subprocess_env);
-    apr_table_t *env;
-
-    ap_add_common_vars(r);
-    ap_add_cgi_vars(r);
-    env = r->subprocess_env;
-    r->subprocess_env = saved;
-    apr_table_unset(env, "CONTENT_LENGTH");
-    apr_table_unset(env, "PATH_INFO");
-    apr_table_unset(env, "PATH_TRANSLATED");
-    apr_table_unset(env, "SCRIPT_NAME");
-    apr_table_setn(env, "FCGI_APACHE_ROLE", call->apache_role);
-    if (call->script) {
-        apr_table_setn(env, "SCRIPT_FILENAME", call->script);
-    }
-    if (call->user) {
-        apr_table_setn(env, "REMOTE_USER", call->user);
-    }
-    if (call->password) {
-        apr_table_setn(env, "REMOTE_PASSWD", call->password);
-    }
-    return env;
-}
-
-/* A malformed authorizer response denies (500) with a log line. */
-static int bad_reply(fcgix_req_t *req, const char *why)
-{
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r,
-                  FCGIX_LOGNO(00095) "FastCGI authorizer %s: malformed "
-                                     "response: %s; denying",
-                  req->app->path, why);
-    return HTTP_INTERNAL_SERVER_ERROR;
-}
-
-/* A 1xx is no verdict: as a denial it would reach the client as an
- * interim status (a 101 switches a front proxy into tunnel mode). */
-static int interim_reply(fcgix_req_t *req, int status)
-{
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r,
-                  FCGIX_LOGNO(00301) "FastCGI authorizer %s: Status %d is "
-                                     "an interim (1xx) status, not a "
-                                     "verdict; denying",
-                  req->app->path, status);
-    return HTTP_INTERNAL_SERVER_ERROR;
-}
-
-/* One "Name: value" header line of the kept response. */
-static int take_reply_header(fcgix_req_t *req, const fcgix_header_t *h,
-                             fcgix_auth_reply_t *reply)
-{
-    apr_pool_t *p = req->r->pool;
-    char *name = apr_pstrmemdup(p, h->name, h->name_len);
-    char *value = apr_pstrmemdup(p, h->value, h->value_len);
-
-    if (strcasecmp(name, "Status") == 0) {
-        reply->status = fcgix_status_code(h->value, h->value_len);
-        if (reply->status < 0) {
-            return bad_reply(req, "an invalid Status");
-        }
-        if (reply->status < 200) {
-            return interim_reply(req, reply->status);
-        }
-    }
-    else if (strncasecmp(name, "Variable-", 9) == 0 && name[9]) {
-        apr_table_set(reply->variables, name + 9, value);
-    }
-    else {
-        apr_table_add(reply->headers, name, value);
-    }
-    return OK;
-}
-
-/* Split the kept response into status, headers, Variable-* and body. */
-static int parse_reply(fcgix_req_t *req, fcgix_auth_reply_t *reply)
-{
-    apr_pool_t *p = req->r->pool;
-    fcgix_header_t h;
-    apr_size_t len, pos = 0, used;
-    char *buf;
-    int rc;
-
-    if (apr_brigade_pflatten(req->cap_bb, &buf, &len, p) != APR_SUCCESS) {
-        return bad_reply(req, "cannot read it");
-    }
-    reply->status = HTTP_OK;
-    reply->headers = apr_table_make(p, 4);
-    reply->variables = apr_table_make(p, 4);
-    while ((rc = fcgix_header_next(buf + pos, len - pos, &used, &h)) == 1) {
-        pos += used;
-        if ((rc = take_reply_header(req, &h, reply)) != OK) {
-            return rc;
-        }
-    }
-    if (rc < 0) {
-        return bad_reply(req, "no blank line after the headers");
-    }
-    pos += used;
-    reply->body = apr_pstrmemdup(p, buf + pos, len - pos);
-    reply->body_len = len - pos;
-    return OK;
-}
-
-int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
-                    const fcgix_auth_call_t *call, fcgix_auth_reply_t *reply,
-                    const fcgix_process_ops_t *rt)
-{
-    fcgix_req_t *req = new_request(r, app);
-    apr_table_t *env;
-    step_t st;
-
-    req->lease = rt;
-    req->role = FCGIX_AUTHORIZER;
-    req->cap_bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    req->body_eos = 1; /* an authorizer gets no request body */
-    req->opts.keep_conn = 0;
-    req->opts.nph = 0;
-    env = auth_env(req, call);
-    st = exchange(req, env);
-    while (st == STEP_RETRY && req->lease) {
-        st = retry_on_another_process(req, env);
-    }
-    close_backend(req);
-    give_back_process(req);
-    if (st != STEP_FINISHED || req->status != OK) {
-        /* Fail closed: the failure was logged naming the app; no access.
-         * 503 when the app could not be reached, else 500. */
-        return req->status == HTTP_SERVICE_UNAVAILABLE
-                   ? HTTP_SERVICE_UNAVAILABLE
-                   : HTTP_INTERNAL_SERVER_ERROR;
-    }
-    return parse_reply(req, reply);
 }

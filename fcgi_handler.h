@@ -5,9 +5,12 @@
 
 /**
  * @file  fcgi_handler.h
- * @brief The request path: CGI environment, backend connection, the pump
- *        (one poll loop over the backend socket), response headers and
- *        the mapping of failures to HTTP statuses.
+ * @brief The request path's interface: serving a request in the RESPONDER
+ *        role (fcgi_handler.c) and asking an app in the AUTHORIZER role
+ *        (fcgi_auth.c). Behind it: CGI environment, backend connection,
+ *        the pump (one poll loop over the backend socket), request body,
+ *        response headers, STDERR and the mapping of failures to HTTP
+ *        statuses; the files that share that work use fcgi_req.h.
  */
 
 #ifndef FCGIX_HANDLER_H
