@@ -59,18 +59,18 @@ static char responder_path[4096];
 
 typedef struct {
     char dir[64];
-    char base[96]; /* slot i listens on "<base>.<i>" */
+    char base[96];  /* slot i listens on "<base>.<i>" */
     char sock[128]; /* slot 0's socket */
     char log[128];
-    pid_t pm;       /* the PM (our child, or our grandchild in test 6) */
-    pid_t mid;      /* the intermediate parent of test 6 */
+    pid_t pm;            /* the PM (our child, or our grandchild in test 6) */
+    pid_t mid;           /* the intermediate parent of test 6 */
     pid_t seen[MAXPIDS]; /* instances recorded by the test */
     int nseen;
     const char *const *argv; /* NULL: the PM's default */
-    char ctl[128];  /* control socket */
-    char dyn[128];  /* socket prefix of dynamic classes */
-    fcgix_sb_t *sb; /* board shared with the PM (mmap), or NULL */
-    fcgix_sb_t board; /* what sb points to: our handle on it */
+    char ctl[128];           /* control socket */
+    char dyn[128];           /* socket prefix of dynamic classes */
+    fcgix_sb_t *sb;          /* board shared with the PM (mmap), or NULL */
+    fcgix_sb_t board;        /* what sb points to: our handle on it */
     size_t sb_size;
 } fixture_t;
 
@@ -84,7 +84,7 @@ static long long now_ms(void)
 
 static void sleep_ms(long ms)
 {
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
@@ -238,7 +238,7 @@ static int run_one(const fcgix_pm_app_t *app, int *logfd)
 static void run_pm(const fixture_t *fx, const char *path, const char *dir,
                    int procs, int restart_ms, int min_life_ms)
 {
-    static const char *const env[] = { "FCGIX_TEST=1", NULL };
+    static const char *const env[] = {"FCGIX_TEST=1", NULL};
     fcgix_pm_app_t app;
     int fd;
 
@@ -411,10 +411,10 @@ static int teardown(void **state)
 
 static size_t build_request(unsigned char *buf, size_t cap)
 {
-    static const char *const nv[][2] = {
-        { "REQUEST_METHOD", "GET" }, { "SCRIPT_NAME", "/hello" },
-        { "QUERY_STRING", "" }, { "SERVER_PROTOCOL", "HTTP/1.1" }
-    };
+    static const char *const nv[][2] = {{"REQUEST_METHOD", "GET"},
+                                        {"SCRIPT_NAME", "/hello"},
+                                        {"QUERY_STRING", ""},
+                                        {"SERVER_PROTOCOL", "HTTP/1.1"}};
     unsigned char params[512];
     size_t plen = 0, off = FCGIX_BEGIN_REQUEST_LEN, i;
     long n;
@@ -424,8 +424,8 @@ static size_t build_request(unsigned char *buf, size_t cap)
         plen += fcgix_nv_put(params + plen, sizeof(params) - plen, nv[i][0],
                              strlen(nv[i][0]), nv[i][1], strlen(nv[i][1]));
     }
-    n = fcgix_stream_record(buf + off, cap - off, FCGIX_PARAMS, 1, params,
-                            plen, 1);
+    n = fcgix_stream_record(buf + off, cap - off, FCGIX_PARAMS, 1, params, plen,
+                            1);
     assert_true(n > 0);
     off += (size_t)n;
     n = fcgix_stream_record(buf + off, cap - off, FCGIX_PARAMS, 1, NULL, 0, 1);
@@ -588,9 +588,12 @@ static void test_instant_exit_no_storm(void **state)
     /* 100 ms doubling: starts at 0, .1, .3, .7, 1.5 (and 3.1). */
     assert_in_range(starts, 2, 7);
     assert_true(log_count(fx, "exited with status 1") >= 2);
-    assert_true(log_count(fx, "failure in a row; backing off, next start in") >= 2);
-    assert_int_equal(log_count(fx, "3rd failure in a row; backing off, next start in "
-                                   "400 ms"), 1);
+    assert_true(log_count(fx, "failure in a row; backing off, next start in")
+                >= 2);
+    assert_int_equal(
+        log_count(fx, "3rd failure in a row; backing off, next start in "
+                      "400 ms"),
+        1);
 }
 
 static void test_missing_executable(void **state)
@@ -601,7 +604,8 @@ static void test_missing_executable(void **state)
                             "file");
 
     assert_in_range(fails, 2, 6);
-    assert_true(log_count(fx, "failure in a row; backing off, next start in") >= 2);
+    assert_true(log_count(fx, "failure in a row; backing off, next start in")
+                >= 2);
     assert_int_equal(log_count(fx, "): started on "), 0);
 }
 
@@ -680,9 +684,8 @@ static void test_parent_death(void **state)
  * APR's 3 s window, and the PM does not log the signals it sent. */
 static void test_sigkill_escalation(void **state)
 {
-    static const char *const argv[] = {
-        "sh", "-c", "trap '' TERM; exec sleep 30", NULL
-    };
+    static const char *const argv[] = {"sh", "-c",
+                                       "trap '' TERM; exec sleep 30", NULL};
     fixture_t *fx = *state;
     pid_t kids[8];
     long long t0;
@@ -738,8 +741,9 @@ static int is_listening(unsigned long ino, const char *path)
     assert_non_null(f);
     while (!found && fgets(line, sizeof(line), f)) {
         p[0] = '\0';
-        if (sscanf(line, "%*s %*s %*s %lx %*s %*s %lu %255s", &flags,
-                   &inode, p) >= 2 && inode == ino) {
+        if (sscanf(line, "%*s %*s %*s %lx %*s %*s %lu %255s", &flags, &inode, p)
+                >= 2
+            && inode == ino) {
             found = (flags & 0x10000) && strcmp(p, path) == 0;
         }
     }
@@ -823,12 +827,12 @@ static void test_backoff_table(void **state)
         int delay, failures;
         long want;
     } t[] = {
-        { 100, 0, 100 },     { 0, 0, 0 },         { -5, 0, 0 },
-        { 5000, 0, 5000 },   { 100, 1, 100 },     { 100, 2, 200 },
-        { 100, 3, 400 },     { 0, 1, 100 },       { 50, 3, 400 },
-        { 5000, 1, 5000 },   { 5000, 2, 10000 },
-        { 1000, 6, 32000 },  { 1000, 7, 60000 },  { 100, 30, 60000 },
-        { 100, 1000000, 60000 }, { 70000, 1, 60000 }, { 100, -1, 100 },
+        {100, 0, 100},     {0, 0, 0},        {-5, 0, 0},
+        {5000, 0, 5000},   {100, 1, 100},    {100, 2, 200},
+        {100, 3, 400},     {0, 1, 100},      {50, 3, 400},
+        {5000, 1, 5000},   {5000, 2, 10000}, {1000, 6, 32000},
+        {1000, 7, 60000},  {100, 30, 60000}, {100, 1000000, 60000},
+        {70000, 1, 60000}, {100, -1, 100},
     };
     size_t i;
 
@@ -1018,7 +1022,7 @@ static void copy_app(const char *to)
 /* A full configuration and the control socket                         */
 /* ------------------------------------------------------------------ */
 
-static const char *const test_env[] = { "FCGIX_TEST=1", NULL };
+static const char *const test_env[] = {"FCGIX_TEST=1", NULL};
 
 /* Control socket and dynamic template: up to @p per_class processes per
  * app, @p max dynamic ones in all; no static app, no idle reaping. */
@@ -1447,7 +1451,7 @@ static void test_dynamic_class_reuse(void **state)
 /* Read the answer to a START sent on @p fd, within @p timeout_ms. */
 static void read_answer(int fd, char *out, size_t cap, long timeout_ms)
 {
-    struct pollfd pfd = { fd, POLLIN, 0 };
+    struct pollfd pfd = {fd, POLLIN, 0};
     ssize_t n = 0;
 
     out[0] = '\0';
@@ -1878,7 +1882,7 @@ static void test_control_line_survives_signal(void **state)
         }
         answer[0] = '\0';
         if (n == (ssize_t)strlen(line)) {
-            struct pollfd pfd = { fd, POLLIN, 0 };
+            struct pollfd pfd = {fd, POLLIN, 0};
 
             if (poll(&pfd, 1, 6000) > 0
                 && (n = read(fd, answer, sizeof(answer) - 1)) > 0) {
@@ -2014,7 +2018,7 @@ static void test_control_nul_line(void **state)
     assert_int_equal(write(fd, line, len), (ssize_t)len);
     answer[0] = '\0';
     {
-        struct pollfd pfd = { fd, POLLIN, 0 };
+        struct pollfd pfd = {fd, POLLIN, 0};
         ssize_t n = 0;
 
         if (poll(&pfd, 1, 3000) > 0) {
@@ -2056,7 +2060,7 @@ static void exchange(const fixture_t *fx, const char *bytes, size_t len,
         shutdown(fd, SHUT_WR);
     }
     while (got < cap - 1 && now_ms() < end) {
-        struct pollfd pfd = { fd, POLLIN, 0 };
+        struct pollfd pfd = {fd, POLLIN, 0};
 
         if (poll(&pfd, 1, 20) <= 0) {
             continue;
@@ -2075,7 +2079,7 @@ static void exchange(const fixture_t *fx, const char *bytes, size_t len,
  * ms, or -1. */
 static long long closed_after(int fd, long long t0, long timeout_ms)
 {
-    struct pollfd pfd = { fd, POLLIN, 0 };
+    struct pollfd pfd = {fd, POLLIN, 0};
     char c;
 
     while (now_ms() - t0 < timeout_ms) {
@@ -2121,8 +2125,8 @@ static void test_control_garbage(void **state)
     free(huge);
     expect_answer(fx, "binary", binary, sizeof(binary), 0,
                   "FAIL malformed request: NUL, CR or LF inside the line\n");
-    expect_answer(fx, "binary without NUL", binary + 1, sizeof(binary) - 1,
-                  0, "FAIL malformed request: unknown verb\n");
+    expect_answer(fx, "binary without NUL", binary + 1, sizeof(binary) - 1, 0,
+                  "FAIL malformed request: unknown verb\n");
     expect_answer(fx, "http", "GET / HTTP/1.0\r\n\r\n", 18, 0,
                   "FAIL malformed request: NUL, CR or LF inside the line\n");
     expect_answer(fx, "verb", "HELLO\n", 6, 0,
@@ -2180,8 +2184,8 @@ static void test_control_silent_clients(void **state)
     assert_true(took >= FCGIX_PM_CONTROL_READ_MS - 50);
     /* ...and none is left open. */
     for (i = 0; i < SILENT + HALF; i++) {
-        closed += closed_after(fds[i], t0, FCGIX_PM_CONTROL_READ_MS + 3000)
-                  >= 0;
+        closed +=
+            closed_after(fds[i], t0, FCGIX_PM_CONTROL_READ_MS + 3000) >= 0;
         close(fds[i]);
     }
     assert_int_equal(closed, SILENT + HALF);
@@ -2268,7 +2272,7 @@ static void test_escape_table(void **state)
     expect_escape("", 0, 1, "");
     expect_escape("abc", 3, 1, "");
     expect_escape("abc", 3, 3, "ab");
-    expect_escape("a\x01", 2, 5, "a");     /* \x01 needs 4 + NUL */
+    expect_escape("a\x01", 2, 5, "a"); /* \x01 needs 4 + NUL */
     expect_escape("a\x01", 2, 6, "a\\x01");
     expect_escape("a\n", 2, 3, "a");
     expect_escape("a\n", 2, 4, "a\\n");
@@ -2338,8 +2342,7 @@ static void test_app_stderr(void **state)
              "esc\\x1b[31m tab\\t back\\\\ quote\" end\n",
              app, (long)pid);
     assert_true(wait_log(fx, want, 1, 3000));
-    assert_true(wait_log(fx, "wrote more than 65536 bytes to stderr", 1,
-                         3000));
+    assert_true(wait_log(fx, "wrote more than 65536 bytes to stderr", 1, 3000));
     /* During the flood: a first start and a request, at once. */
     t0 = now_ms();
     start_ok(fx, RESPONDER);
@@ -2384,8 +2387,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pool_serves_request, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_kill9_respawns, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_kill9_respawns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_instant_exit_no_storm, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_missing_executable, setup,
@@ -2427,14 +2429,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_holder_lease, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_control_nul_line, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_control_garbage, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_control_nul_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_control_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_control_silent_clients, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_control_stranger, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_control_stranger, setup, teardown),
         cmocka_unit_test(test_escape_table),
         cmocka_unit_test_setup_teardown(test_app_stderr, setup, teardown),
     };
