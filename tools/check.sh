@@ -44,7 +44,7 @@ single format format-check
 
 
 # cmocka: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), ...",
-# once per test binary of the suite (unit runs two): summed.
+# once per test binary of the suite (unit runs three): summed.
 cmocka_suite() {
     local rc passed failed
     run_suite "$1" "$1"

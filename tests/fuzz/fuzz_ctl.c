@@ -31,19 +31,7 @@
 #include <string.h>
 
 #include "fcgi_ctl.h"
-
-#define CHECK(c)                                                               \
-    do {                                                                       \
-        if (!(c)) {                                                            \
-            fail(#c, __LINE__);                                                \
-        }                                                                      \
-    } while (0)
-
-static void fail(const char *what, int line)
-{
-    fprintf(stderr, "fuzz_ctl.c:%d: invariant violated: %s\n", line, what);
-    abort();
-}
+#include "fuzz_common.h"
 
 /* ------------------------------------------------------------------ */
 /* Reference                                                           */
@@ -258,10 +246,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *in = malloc(size ? size : 1);
+    char *in = (char *)fuzz_copy_exact(data, size);
 
-    CHECK(in != NULL);
-    memcpy(in, data, size);
     check_request(in, size);
     check_answer(in, size);
     check_encoders(in, size);

@@ -25,13 +25,7 @@
 #include <string.h>
 
 #include "fcgi_proto.h"
-
-#define CHECK(c)                                                               \
-    do {                                                                       \
-        if (!(c)) {                                                            \
-            fail(#c, __LINE__);                                                \
-        }                                                                      \
-    } while (0)
+#include "fuzz_common.h"
 
 /* Bit of a return code in a set of acceptable codes. */
 #define CODE_BIT(rc) (1u << (unsigned)-(rc))
@@ -62,18 +56,6 @@ typedef struct {
     size_t calls;
     size_t max_calls;
 } trace_t;
-
-/** Chunk schedule: a small xorshift generator. */
-typedef struct {
-    uint32_t x;
-    int kind;
-} sched_t;
-
-static void fail(const char *what, int line)
-{
-    fprintf(stderr, "fuzz_decoder.c:%d: invariant violated: %s\n", line, what);
-    abort();
-}
 
 static int is_data_type(uint8_t type)
 {
@@ -242,17 +224,10 @@ static void check_final(fcgix_dec_t *d, trace_t *t)
     }
 }
 
-static unsigned char *copy_exact(const unsigned char *s, size_t n)
+/* An empty chunk is handed over as NULL, as a caller may do. */
+static unsigned char *copy_chunk(const unsigned char *s, size_t n)
 {
-    unsigned char *b;
-
-    if (n == 0) {
-        return NULL;
-    }
-    b = malloc(n);
-    CHECK(b != NULL);
-    memcpy(b, s, n);
-    return b;
+    return n > 0 ? fuzz_copy_exact(s, n) : NULL;
 }
 
 /* A decoder struct full of garbage must be usable after fcgix_dec_init. */
@@ -265,7 +240,7 @@ static void dec_start(fcgix_dec_t *d, uint16_t id)
 static void run_whole(fcgix_dec_t *d, trace_t *t, const unsigned char *s,
                       size_t n)
 {
-    unsigned char *b = copy_exact(s, n);
+    unsigned char *b = copy_chunk(s, n);
 
     t->rc = feed(d, t, b, n, 0);
     check_final(d, t);
@@ -290,20 +265,12 @@ static void run_bytes(fcgix_dec_t *d, trace_t *t, const unsigned char *s,
     free(b);
 }
 
-static uint32_t sched_rand(sched_t *s)
-{
-    s->x ^= s->x << 13;
-    s->x ^= s->x >> 17;
-    s->x ^= s->x << 5;
-    return s->x;
-}
-
 /* Kinds: 0 small chunks 1..8; 1 chunks 1..64; 2 chunks 0..600, so empty
  * calls happen too; 3 sizes around record boundaries. */
-static size_t next_chunk(sched_t *s)
+static size_t next_chunk(fuzz_sched_t *s)
 {
     static const size_t near[] = {0, 1, 2, 7, 8, 9, 15, 16, 17, 255, 263};
-    uint32_t r = sched_rand(s);
+    uint32_t r = fuzz_sched_rand(s);
 
     switch (s->kind) {
     case 0:
@@ -318,20 +285,17 @@ static size_t next_chunk(sched_t *s)
 }
 
 static void run_sched(fcgix_dec_t *d, trace_t *t, const unsigned char *s,
-                      size_t n, sched_t *sc)
+                      size_t n, fuzz_sched_t *sc)
 {
     size_t pos = 0;
     size_t rounds = 0;
 
     while (pos < n || rounds == 0) {
-        size_t c = next_chunk(sc);
+        size_t c = fuzz_clip(next_chunk(sc), n - pos);
         unsigned char *b;
 
-        if (c > n - pos) {
-            c = n - pos;
-        }
         CHECK(++rounds <= 4 * n + 64);
-        b = copy_exact(s + pos, c);
+        b = copy_chunk(s + pos, c);
         t->rc = feed(d, t, b, c, pos);
         free(b);
         pos += c;
@@ -567,7 +531,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fcgix_dec_t d;
     trace_t t[3];
     ref_t ref;
-    sched_t sc;
+    fuzz_sched_t sc;
     const unsigned char *s = data + 2;
     size_t n;
     uint16_t id;
@@ -577,8 +541,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     n = size - 2;
     id = pick_id(data[0]);
-    sc.kind = (data[0] >> 2) & 3;
-    sc.x = 0x9e3779b9u ^ ((uint32_t)data[1] * 0x01000193u);
+    fuzz_sched_init(&sc, (data[0] >> 2) & 3, data[1]);
 
     trace_init(&t[0], n);
     trace_init(&t[1], n);

@@ -23,13 +23,7 @@
 #include <string.h>
 
 #include "fcgi_proto.h"
-
-#define CHECK(c)                                                               \
-    do {                                                                       \
-        if (!(c)) {                                                            \
-            fail(#c, __LINE__);                                                \
-        }                                                                      \
-    } while (0)
+#include "fuzz_common.h"
 
 /** Outcome of one scan: found, and where the body starts. */
 /* found: 1 headers end at off; -1 the byte at off is refused; 0 neither
@@ -38,17 +32,6 @@ typedef struct {
     int found;
     size_t off;
 } scan_t;
-
-typedef struct {
-    uint32_t x;
-    int kind;
-} sched_t;
-
-static void fail(const char *what, int line)
-{
-    fprintf(stderr, "fuzz_hdrscan.c:%d: invariant violated: %s\n", line, what);
-    abort();
-}
 
 /* Reference: a line is the bytes up to "\n"; the headers end after the
  * first line that is empty or just "\r". */
@@ -137,18 +120,6 @@ static void check_shape(const unsigned char *s, scan_t r)
           || (o >= 3 && s[o - 2] == '\r' && s[o - 3] == '\n'));
 }
 
-/* malloc(0) too: ASan reports any access to it. */
-static unsigned char *copy_exact(const unsigned char *s, size_t n)
-{
-    unsigned char *b = malloc(n);
-
-    CHECK(b != NULL);
-    if (n > 0) {
-        memcpy(b, s, n);
-    }
-    return b;
-}
-
 /* Scans one chunk, held in an exactly-sized buffer, at stream offset
  * @a base; @return 1 when found. */
 static int scan_chunk(fcgix_hdrscan_t *st, const unsigned char *b, size_t len,
@@ -190,7 +161,7 @@ static scan_t run_whole(const unsigned char *s, size_t n)
 {
     fcgix_hdrscan_t st;
     scan_t r = {0, 0};
-    unsigned char *b = copy_exact(s, n);
+    unsigned char *b = fuzz_copy_exact(s, n);
 
     scan_start(&st);
     scan_chunk(&st, b, n, 0, &r);
@@ -218,19 +189,11 @@ static scan_t run_bytes(const unsigned char *s, size_t n)
     return r;
 }
 
-static uint32_t sched_rand(sched_t *s)
-{
-    s->x ^= s->x << 13;
-    s->x ^= s->x >> 17;
-    s->x ^= s->x << 5;
-    return s->x;
-}
-
 /* Kinds: 0 chunks 1..3 (splits "\r\n\r\n" everywhere); 1 chunks 1..32;
  * 2 chunks 0..200 with empty calls; 3 chunks 0..2. */
-static size_t next_chunk(sched_t *s)
+static size_t next_chunk(fuzz_sched_t *s)
 {
-    uint32_t r = sched_rand(s);
+    uint32_t r = fuzz_sched_rand(s);
 
     switch (s->kind) {
     case 0:
@@ -244,7 +207,7 @@ static size_t next_chunk(sched_t *s)
     }
 }
 
-static scan_t run_sched(const unsigned char *s, size_t n, sched_t *sc)
+static scan_t run_sched(const unsigned char *s, size_t n, fuzz_sched_t *sc)
 {
     fcgix_hdrscan_t st;
     scan_t r = {0, 0};
@@ -252,15 +215,12 @@ static scan_t run_sched(const unsigned char *s, size_t n, sched_t *sc)
 
     scan_start(&st);
     while (pos < n) {
-        size_t c = next_chunk(sc);
+        size_t c = fuzz_clip(next_chunk(sc), n - pos);
         unsigned char *b;
         int found;
 
-        if (c > n - pos) {
-            c = n - pos;
-        }
         CHECK(++rounds <= 64 * n + 64);
-        b = copy_exact(s + pos, c);
+        b = fuzz_copy_exact(s + pos, c);
         found = scan_chunk(&st, b, c, pos, &r);
         free(b);
         if (found) {
@@ -283,15 +243,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const unsigned char *s = data + 1;
     size_t n;
-    sched_t sc;
+    fuzz_sched_t sc;
     scan_t want, got;
 
     if (size < 1) {
         return 0;
     }
     n = size - 1;
-    sc.kind = data[0] & 3;
-    sc.x = 0x9e3779b9u ^ ((uint32_t)data[0] * 0x01000193u);
+    fuzz_sched_init(&sc, data[0] & 3, data[0]);
 
     want = ref_scan(s, n);
     check_shape(s, want);

@@ -12,8 +12,10 @@
  *   byte 2    packer capacity (see pick_cap())
  *   byte 3    request id (0 means 1)
  *   rest      (a) decoded as name-value pairs, compared with a reference
- *             parser; (b) read as length specs for pairs that are encoded
- *             with fcgix_nv_put() and the packer and decoded back.
+ *             parser written here from the specification's byte layout
+ *             (offsets and arithmetic, not a copy of fcgi_proto.c);
+ *             (b) read as length specs for pairs that are encoded with
+ *             fcgix_nv_put() and the packer and decoded back.
  *
  * Buffers handed to the codec are exactly sized allocations, so ASan
  * reports any access past them. Violations call abort().
@@ -25,13 +27,7 @@
 #include <string.h>
 
 #include "fcgi_proto.h"
-
-#define CHECK(c)                                                               \
-    do {                                                                       \
-        if (!(c)) {                                                            \
-            fail(#c, __LINE__);                                                \
-        }                                                                      \
-    } while (0)
+#include "fuzz_common.h"
 
 #define CONFIG_LEN 4
 /* Upper bound on the bytes of all generated names and values: room for a
@@ -61,90 +57,91 @@ typedef struct {
     size_t cap;
 } stream_t;
 
-static void fail(const char *what, int line)
+/* ------------------------------------------------------------------ */
+/* Reference, from the byte layout in the FastCGI specification (3.4)  */
+/* ------------------------------------------------------------------ */
+
+/* One length at s[*at]: one byte below 128, else four bytes, big-endian,
+ * the high bit of the first one set and not part of the length (31
+ * bits). @return 0 when the bytes run out. Offsets and 64-bit sums, so
+ * nothing here can wrap. */
+static int ref_length(const unsigned char *s, size_t n, size_t *at,
+                      uint64_t *len)
 {
-    fprintf(stderr, "fuzz_nv.c:%d: invariant violated: %s\n", line, what);
-    abort();
-}
+    size_t i = *at;
 
-static unsigned char *copy_exact(const unsigned char *s, size_t n)
-{
-    unsigned char *b = malloc(n > 0 ? n : 1);
-
-    CHECK(b != NULL);
-    if (n > 0) {
-        memcpy(b, s, n);
-    }
-    return b;
-}
-
-/* Reads one length; @return 0 when it runs past @a end. */
-static int ref_len(const unsigned char **p, const unsigned char *end,
-                   size_t *len)
-{
-    const unsigned char *q = *p;
-
-    if (q >= end) {
+    if (i + 1 > n) {
         return 0;
     }
-    if (!(q[0] & 0x80)) {
-        *len = q[0];
-        *p = q + 1;
+    if (s[i] < 128) {
+        *len = s[i];
+        *at = i + 1;
         return 1;
     }
-    if (end - q < 4) {
+    if (i + 4 > n) {
         return 0;
     }
-    *len = ((size_t)(q[0] & 0x7f) << 24) | ((size_t)q[1] << 16)
-           | ((size_t)q[2] << 8) | q[3];
-    *p = q + 4;
+    *len = (uint64_t)(s[i] - 128) * 16777216 + (uint64_t)s[i + 1] * 65536
+           + (uint64_t)s[i + 2] * 256 + s[i + 3];
+    *at = i + 4;
     return 1;
 }
 
-/* Reference decoder of one pair, written from the specification. */
-static int ref_next(const unsigned char **p, const unsigned char *end,
-                    fcgix_nv_t *nv)
+/** A pair as offsets into the buffer. */
+typedef struct {
+    size_t name, name_len, value, value_len;
+} ref_pair_t;
+
+/* The pair at s[*at]: name length, value length, name bytes, value
+ * bytes. @return 1 and *at past it; 0 when *at is the end; -1 when the
+ * pair runs past the end. */
+static int ref_pair(const unsigned char *s, size_t n, size_t *at,
+                    ref_pair_t *pr)
 {
-    const unsigned char *q = *p;
+    size_t i = *at;
+    uint64_t name_len, value_len;
 
-    if (q == end) {
+    if (i == n) {
         return 0;
     }
-    if (!ref_len(&q, end, &nv->name_len) || !ref_len(&q, end, &nv->value_len)
-        || nv->name_len > (size_t)(end - q)
-        || nv->value_len > (size_t)(end - q) - nv->name_len) {
-        return FCGIX_ETRUNC;
+    if (!ref_length(s, n, &i, &name_len) || !ref_length(s, n, &i, &value_len)
+        || (uint64_t)i + name_len + value_len > n) {
+        return -1;
     }
-    nv->name = q;
-    nv->value = q + nv->name_len;
-    *p = nv->value + nv->value_len;
+    pr->name = i;
+    pr->name_len = (size_t)name_len;
+    pr->value = i + (size_t)name_len;
+    pr->value_len = (size_t)value_len;
+    *at = pr->value + pr->value_len;
     return 1;
 }
 
-/* (a) Arbitrary bytes: same answers as the reference, slices inside. */
+/* (a) Arbitrary bytes: fcgix_nv_next() finds the pairs the reference
+ * finds, as slices of the buffer, and stops where and as it stops. */
 static void scan_arbitrary(const unsigned char *s, size_t n)
 {
-    unsigned char *buf = copy_exact(s, n);
+    unsigned char *buf = fuzz_copy_exact(s, n);
     const unsigned char *end = buf + n;
     const unsigned char *p = buf;
-    size_t rounds = 0;
+    size_t at = 0, rounds = 0;
 
     for (;;) {
         const unsigned char *q = p;
-        const unsigned char *r = p;
-        fcgix_nv_t nv, want;
+        fcgix_nv_t nv;
+        ref_pair_t want;
         int rc = fcgix_nv_next(&q, end, &nv);
-        int ref = ref_next(&r, end, &want);
+        int ref = ref_pair(buf, n, &at, &want);
 
         CHECK(++rounds <= n / 2 + 2);
-        CHECK(rc == ref);
-        if (rc != 1) {
+        if (ref != 1) {
+            CHECK(rc == (ref == 0 ? 0 : FCGIX_ETRUNC));
             CHECK(q == p);
             break;
         }
-        CHECK(nv.name == want.name && nv.name_len == want.name_len);
-        CHECK(nv.value == want.value && nv.value_len == want.value_len);
-        CHECK(q == r && q > p && q <= end);
+        CHECK(rc == 1);
+        CHECK(nv.name == buf + want.name && nv.name_len == want.name_len);
+        CHECK(nv.value == buf + want.value && nv.value_len == want.value_len);
+        CHECK(q == buf + at);
         p = q;
     }
     free(buf);
@@ -362,7 +359,7 @@ static void pack_one(fcgix_params_t *pk, const unsigned char *buf, stream_t *st,
 static size_t unpack_record(const unsigned char *c, size_t clen,
                             const pairs_t *ps, size_t next)
 {
-    unsigned char *b = copy_exact(c, clen);
+    unsigned char *b = fuzz_copy_exact(c, clen);
     const unsigned char *p = b;
     fcgix_nv_t nv;
     int rc;

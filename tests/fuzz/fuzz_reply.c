@@ -26,19 +26,7 @@
 #include <string.h>
 
 #include "fcgi_proto.h"
-
-#define CHECK(c)                                                               \
-    do {                                                                       \
-        if (!(c)) {                                                            \
-            fail(#c, __LINE__);                                                \
-        }                                                                      \
-    } while (0)
-
-static void fail(const char *what, int line)
-{
-    fprintf(stderr, "fuzz_reply.c:%d: invariant violated: %s\n", line, what);
-    abort();
-}
+#include "fuzz_common.h"
 
 static int ref_tchar(unsigned char c)
 {
@@ -120,12 +108,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size ? size : 1);
+    char *s = (char *)fuzz_copy_exact(data, size);
     fcgix_hdrscan_t scan;
     size_t end, used = 0;
 
-    CHECK(s != NULL);
-    memcpy(s, data, size);
     end = walk(s, size);
     fcgix_hdrscan_init(&scan);
     if (fcgix_hdrscan(&scan, s, size, &used) == 1) {

@@ -10,6 +10,11 @@ Fixtures:
   responder_factory  more of them: responder_factory(address=None)
   evil       factory: evil(mode="ok", unix=False) -> a running
              tests/apps/evil_backend.py
+  scripted   factory: scripted(answer, **kw) -> a running
+             helpers.Scripted, an in-process FastCGI backend
+  php_fpm    a private php-fpm (2 static children); its socket path
+
+The helpers the test files share (not fixtures) are in helpers.py.
 
 Every process is started in its own session and stopped by its PID
 (SIGTERM, bounded wait, then SIGKILL to the process group it leads), in
@@ -19,6 +24,7 @@ the logs of the servers it used are attached to its report.
 Only 127.0.0.1 is used; ports come from binding port 0.
 """
 
+import glob
 import http.client
 import os
 import pwd
@@ -42,6 +48,7 @@ EVIL = REPO / "tests" / "apps" / "evil_backend.py"
 APACHE = "/usr/sbin/apache2"
 MODDIR = Path("/usr/lib/apache2/modules")
 RUN_USER = "www-data"
+PHP_FPM = (sorted(glob.glob("/usr/sbin/php-fpm*")) or [None])[0]
 
 STD_MODULES = [
     ("mpm_event_module", "mod_mpm_event.so"),
@@ -547,3 +554,59 @@ def evil(request, workdir):
     yield make
     for b in started:
         b.stop()
+
+
+@pytest.fixture
+def scripted(request, workdir):
+    from helpers import Scripted  # helpers imports this module
+
+    started = []
+
+    def make(answer, **kw):
+        b = Scripted(workdir / ("scripted%d.sock" % len(started)), answer,
+                     **kw)
+        started.append(b)
+        return b
+
+    yield make
+    for b in started:
+        b.stop()
+
+
+@pytest.fixture
+def php_fpm(workdir):
+    """A private php-fpm with 2 static children on a Unix socket."""
+    if PHP_FPM is None:
+        pytest.fail("php-fpm is not installed (tools/deps.sh check "
+                    "installs it)", pytrace=False)
+    sock = workdir / "php-fpm.sock"
+    conf = workdir / "php-fpm.conf"
+    lines = ["[global]",
+             "pid = %s" % (workdir / "php-fpm.pid"),
+             "error_log = %s" % (workdir / "php-fpm.log"),
+             "daemonize = no",
+             "[test]",
+             "listen = %s" % sock,
+             "listen.mode = 0666",
+             "pm = static",
+             "pm.max_children = 2",
+             "php_admin_value[post_max_size] = 64M",
+             "php_admin_value[upload_max_filesize] = 64M"]
+    if os.geteuid() == 0:
+        lines += ["user = www-data", "group = www-data"]
+    conf.write_text("\n".join(lines) + "\n")
+    log = workdir / "php-fpm.console"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([PHP_FPM, "-F", "-y", str(conf)],
+                                stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        up = wait_for(lambda: proc.poll() is not None
+                               or can_connect(str(sock)), 10)
+        if not up or proc.poll() is not None:
+            pytest.fail("php-fpm did not start:\n%s" % read_text(
+                log), pytrace=False)
+        yield sock
+    finally:
+        stop_process(proc)

@@ -10,13 +10,12 @@ bytes, no name, no cap.
 import time
 
 import conftest
-from test_pm_dynamic import (current_pm, dynamic_server, install, log_lines,
-                             start, timed_get)
+from helpers import (current_pm, dynamic_server, install, log_lines, start,
+                     timed_get)
 
 # As httpd's error log escapes every message, once: the PM passes the
 # line as the app wrote it (escaping it too would show "\\\\x07").
 ESCAPED = 'stderr: bell\\x07 esc\\x1b[31m tab\\t back\\\\ quote" end'
-
 
 
 def stderr_app(srv):

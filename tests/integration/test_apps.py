@@ -12,7 +12,9 @@ import time
 
 import pytest
 
+import conftest
 import fcgi_client as fc
+from helpers import pattern
 
 
 def run(backend, query="", stdin=b"", method=None, extra=None, **kw):
@@ -22,16 +24,6 @@ def run(backend, query="", stdin=b"", method=None, extra=None, **kw):
                            body_len=len(stdin) if stdin else None,
                            extra=extra)
     return fc.request(backend.address, params, stdin=stdin, **kw)
-
-
-def pattern(n):
-    return bytes(97 + i % 26 for i in range(n))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def body_of(res):
@@ -247,7 +239,7 @@ def test_responder_keep_conn_after_unread_body(responder):
 
 
 def test_responder_tcp(responder_factory):
-    port = free_port()
+    port = conftest.free_port()
     b = responder_factory("127.0.0.1:%d" % port)
     assert body_of(run(b))[1] == b"hello\n"
 

@@ -8,7 +8,6 @@ import os
 import pytest
 
 import conftest
-from test_php import php_fpm  # noqa: F401 - the php-fpm fixture
 
 AUTHZ = conftest.REPO / "build" / "fcgi_authorizer"
 MODDIR = conftest.MODDIR

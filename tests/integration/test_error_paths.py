@@ -6,12 +6,11 @@ app."""
 
 import os
 import socket
-import subprocess
 import threading
 import time
 
 import conftest
-from test_responder import scripted, start_app  # noqa: F401 (fixture)
+from helpers import run_to_exit, start_app
 
 
 def test_status_outside_100_599_is_502(httpd, scripted):  # noqa: F811
@@ -100,28 +99,6 @@ def test_handler_without_app(httpd):
     assert srv.get("/nothing.fcgi").status == 404
     log = conftest.read_text(srv.error_log)
     assert "dyn.fcgi: Options ExecCGI is off" in log, log
-
-
-def run_to_exit(srv, timeout=15):
-    """Start httpd expecting it to stop by itself; (exit code, what it
-    said: its console, where errors found before the logs are open go,
-    then the error_log). Stopped by PID if it does not stop."""
-    srv.write_conf()
-    console = srv.root / "run_to_exit.out"
-    with open(console, "wb") as out:
-        proc = subprocess.Popen(srv._cmd("-DFOREGROUND"),
-                                stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT,
-                                start_new_session=True,
-                                env=conftest.httpd_env())
-        try:
-            rc = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            rc = None
-        finally:
-            conftest.stop_process(proc)
-    return rc, (conftest.read_text(console) + "\n"
-                + conftest.read_text(srv.error_log))
 
 
 def static_app(srv, opts):

@@ -11,23 +11,10 @@ import threading
 import time
 
 import conftest
-from test_error_paths import run_to_exit
-from test_pm_dynamic import (apps_of, current_pm, fetch, install, log_lines,
-                             newest_pm, pm_pids, start)
-from test_pm_static import gone
-from test_pm_supervision import load_clients, static_and_dynamic
-from test_responder import assert_truncated, raw_request
-
-WWW_DATA = conftest.pwd.getpwnam("www-data")
-
-
-def static_pool(httpd, processes=1, opts=""):
-    srv = httpd()
-    app = install(conftest.RESPONDER, srv.docroot / "static.fcgi")
-    srv.extra_conf = "FastCgiServer %s -processes %d %s" % (app, processes,
-                                                            opts)
-    start(srv)
-    return srv
+from helpers import (WWW_DATA, apps_of, assert_truncated, current_pm, fetch,
+                     gone, install, load_clients, log_lines, newest_pm,
+                     pm_pids, raw_request, run_to_exit, start,
+                     static_and_dynamic, static_pool)
 
 
 def served_pid(srv, path="/static.fcgi?pid"):

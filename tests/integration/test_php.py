@@ -7,18 +7,15 @@ under 64 concurrent clients with -keep-conn must never starve.
 """
 
 import concurrent.futures
-import glob
 import hashlib
 import http.client
 import os
-import subprocess
 import time
 
 import pytest
 
 import conftest
 
-PHP_FPM = (sorted(glob.glob("/usr/sbin/php-fpm*")) or [None])[0]
 
 TEST_PHP = b"""<?php
 $in = file_get_contents('php://input');
@@ -33,45 +30,6 @@ echo 'POST=', json_encode($_POST), "\\n";
 echo 'INPUT_LEN=', strlen($in), "\\n";
 echo 'INPUT_MD5=', md5($in), "\\n";
 """
-
-
-@pytest.fixture
-def php_fpm(workdir):
-    """A private php-fpm with 2 static children on a Unix socket."""
-    if PHP_FPM is None:
-        pytest.fail("php-fpm is not installed (tools/deps.sh check "
-                    "installs it)", pytrace=False)
-    sock = workdir / "php-fpm.sock"
-    conf = workdir / "php-fpm.conf"
-    lines = ["[global]",
-             "pid = %s" % (workdir / "php-fpm.pid"),
-             "error_log = %s" % (workdir / "php-fpm.log"),
-             "daemonize = no",
-             "[test]",
-             "listen = %s" % sock,
-             "listen.mode = 0666",
-             "pm = static",
-             "pm.max_children = 2",
-             "php_admin_value[post_max_size] = 64M",
-             "php_admin_value[upload_max_filesize] = 64M"]
-    if os.geteuid() == 0:
-        lines += ["user = www-data", "group = www-data"]
-    conf.write_text("\n".join(lines) + "\n")
-    log = workdir / "php-fpm.console"
-    with open(log, "ab") as out:
-        proc = subprocess.Popen([PHP_FPM, "-F", "-y", str(conf)],
-                                stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        up = conftest.wait_for(lambda: proc.poll() is not None
-                               or conftest.can_connect(str(sock)), 10)
-        if not up or proc.poll() is not None:
-            pytest.fail("php-fpm did not start:\n%s" % conftest.read_text(
-                log), pytrace=False)
-        yield sock
-    finally:
-        conftest.stop_process(proc)
 
 
 def start_php(httpd, sock, opts=""):

@@ -10,8 +10,8 @@ import subprocess
 import pytest
 
 import conftest
+from helpers import APPS, install
 
-APPS = conftest.REPO / "tests" / "apps"
 GO = shutil.which("go")
 RUBY = "/usr/bin/ruby"
 
@@ -39,13 +39,6 @@ def go_app(tmp_path_factory):
     return out / "app"
 
 
-def install(srv, src, name):
-    dest = srv.docroot / name
-    shutil.copy(src, dest)
-    dest.chmod(0o755)
-    return dest
-
-
 def dynamic_conf(srv):
     return "\n".join([
         '<Directory "%s">' % srv.docroot,
@@ -69,7 +62,7 @@ def get_twice(srv, path, prefix):
 
 def test_go_dynamic(httpd, go_app):
     srv = httpd()
-    install(srv, go_app, "go.fcgi")
+    install(go_app, srv.docroot / "go.fcgi")
     srv.extra_conf = dynamic_conf(srv)
     srv.start()
     body = get_twice(srv, "/go.fcgi", b"go ")
@@ -78,7 +71,7 @@ def test_go_dynamic(httpd, go_app):
 
 def test_go_static_pool(httpd, go_app):
     srv = httpd()
-    app = install(srv, go_app, "gopool.fcgi")
+    app = install(go_app, srv.docroot / "gopool.fcgi")
     srv.extra_conf = "FastCgiServer %s -processes 2" % app
     srv.start()
     pids = set()
@@ -93,7 +86,7 @@ def test_go_static_pool(httpd, go_app):
                     reason=str(ruby_fcgi_missing()))
 def test_ruby_dynamic(httpd):
     srv = httpd()
-    install(srv, APPS / "ruby_hello.fcgi", "rb.fcgi")
+    install(APPS / "ruby_hello.fcgi", srv.docroot / "rb.fcgi")
     srv.extra_conf = dynamic_conf(srv)
     srv.start()
     body = get_twice(srv, "/rb.fcgi", b"ruby ")
@@ -104,7 +97,7 @@ def test_ruby_dynamic(httpd):
                     reason=str(ruby_fcgi_missing()))
 def test_ruby_static_pool(httpd):
     srv = httpd()
-    app = install(srv, APPS / "ruby_hello.fcgi", "rbpool.fcgi")
+    app = install(APPS / "ruby_hello.fcgi", srv.docroot / "rbpool.fcgi")
     srv.extra_conf = "FastCgiServer %s -processes 2" % app
     srv.start()
     for _ in range(10):

@@ -20,10 +20,9 @@ import time
 import pytest
 
 import conftest
-from test_pm_dynamic import (apps_of, control_socket, current_pm,
-                             dynamic_server, install, log_lines, log_text,
-                             processes_running, start, timed_get)
-from test_pm_static import gone
+from helpers import (apps_of, control_socket, current_pm, dynamic_server, gone,
+                     install, log_lines, log_text, processes_running, start,
+                     timed_get)
 
 # Run as another user: opens N idle connections to every socket in the
 # directory argv[1], sends garbage of every shape to the control socket

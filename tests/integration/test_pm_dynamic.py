@@ -4,207 +4,23 @@ the first request (over its control socket), scaled up when every
 process is busy, stopped when idle, replaced after -max-requests or when
 its file changes (-autoUpdate). Real apps: the libfcgi test responder,
 php-cgi and a Perl FCGI script.
-
-The helpers at the top are shared with test_pm_supervision.py.
 """
 
 import concurrent.futures
-import http.client
 import os
 import re
-import shutil
-import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 import conftest
-from test_pm_static import children_of, cmdline, gone
+from helpers import (APPS, PID_BODY, apps_of, children_of, current_pm,
+                     dynamic_dir_conf, dynamic_server, fetch, gone, install,
+                     log_lines, log_text, start, timed_get)
 
-APPS = conftest.REPO / "tests" / "apps"
 PHP_CGI = "/usr/bin/php-cgi"
 PERL = "/usr/bin/perl"
-
-PM_STARTED = re.compile(
-    r"FCGIX00075: FastCGI process manager started \(pid (\d+)")
-PID_BODY = re.compile(rb"pid=(\d+)\n")
-
-
-# --- helpers (also used by test_pm_supervision.py) --------------------------
-
-def log_text(srv):
-    """The whole error log (conftest.read_text keeps only its tail, and
-    trace8 logs grow fast)."""
-    try:
-        return Path(srv.error_log).read_text(errors="replace")
-    except OSError:
-        return ""
-
-
-def log_lines(srv, needle):
-    return [line for line in log_text(srv).splitlines() if needle in line]
-
-
-def install(src, dst, mode=0o755):
-    shutil.copy(src, dst)
-    os.chmod(dst, mode)
-    return dst
-
-
-def dynamic_dir_conf(directory, execcgi=True):
-    """A <Directory> where .fcgi files are fastcgi-script apps."""
-    return "\n".join(['<Directory "%s">' % directory,
-                      "    Options %sExecCGI" % ("+" if execcgi else "-"),
-                      "    AddHandler fastcgi-script .fcgi",
-                      "</Directory>"])
-
-
-def dynamic_server(httpd, config="-minProcesses 0", extra=""):
-    """An unstarted httpd with htdocs/dyn/ for dynamic apps (ExecCGI on)
-    and FastCgiConfig `config`. Returns (srv, dyn_dir)."""
-    srv = httpd()
-    dyn = srv.docroot / "dyn"
-    dyn.mkdir(mode=0o755)
-    srv.extra_conf = "\n".join([
-        dynamic_dir_conf(dyn),
-        "FastCgiConfig %s" % config if config else "",
-        extra])
-    return srv, dyn
-
-
-def pm_pids(srv):
-    """PIDs of every PM httpd started, oldest first (from the log)."""
-    return [int(p) for p in PM_STARTED.findall(log_text(srv))]
-
-
-def newest_pm(srv):
-    """The newest PM if it runs as a child of httpd's parent, else None."""
-    pids = pm_pids(srv)
-    if pids and not gone(pids[-1]) and pids[-1] in children_of(srv.pid):
-        return pids[-1]
-    return None
-
-
-def current_pm(srv, timeout=10):
-    """The newest PM, once it runs as a child of httpd's parent."""
-    pm = conftest.wait_for(lambda: newest_pm(srv), timeout)
-    assert pm, "no running PM under httpd %d; started: %r" % (
-        srv.pid, pm_pids(srv))
-    return pm
-
-
-def control_socket(srv):
-    """The control socket of the newest configuration generation."""
-    socks = [(int(m.group(1)), p) for p in
-             (srv.root / "run" / "fastcgi").glob("g*-pm.sock")
-             for m in [re.fullmatch(r"g(\d+)-pm\.sock", p.name)] if m]
-    return str(max(socks)[1]) if socks else None
-
-
-def pm_listening(srv):
-    """True once the newest PM takes control requests. Sends "TICK" (a
-    harmless request to look at the board) so the PM does not wait for a
-    line that never comes."""
-    path = control_socket(srv)
-    if path is None:
-        return False
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(1)
-    try:
-        s.connect(path)
-        s.sendall(b"TICK\n")
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def start(srv, timeout=10):
-    """srv.start(), then wait until the PM takes control requests: tests
-    of other things must not race the PM's start-up (that race has a test
-    of its own in test_pm_supervision.py)."""
-    srv.start()
-    assert conftest.wait_for(lambda: pm_listening(srv), timeout), (
-        "the PM's control socket never appeared")
-    return srv
-
-
-def apps_of(pm, name):
-    """Live children of the PM whose command line contains name."""
-    return [c for c in children_of(pm) if name in cmdline(c)]
-
-
-def processes_running(path_part):
-    """Every live process (anywhere) whose command line contains
-    path_part, with its parent: {pid: ppid}."""
-    out = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        if path_part not in cmdline(pid):
-            continue
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z":
-            out[pid] = int(fields[1])
-    return out
-
-
-class Result:
-    """One request's outcome; status is None when it failed at the
-    connection level (error says how)."""
-
-    def __init__(self, status=None, headers=None, body=b"", seconds=0.0,
-                 error=None):
-        self.status = status
-        self.headers = headers
-        self.body = body
-        self.seconds = seconds
-        self.error = error
-
-    @property
-    def pid(self):
-        m = PID_BODY.search(self.body or b"")
-        return int(m.group(1)) if m else None
-
-    def __repr__(self):
-        if self.error:
-            return "Result(error %s after %.2f s)" % (self.error, self.seconds)
-        retry = self.headers.get("Retry-After") if self.headers else None
-        return "Result(%d%s, %r, %.2f s)" % (
-            self.status, ", Retry-After %s" % retry if retry else "",
-            self.body[:40], self.seconds)
-
-
-def fetch(srv, path, timeout=30):
-    """GET path; never raises for a connection error or a timeout."""
-    t0 = time.monotonic()
-    try:
-        r = srv.get(path, timeout=timeout)
-    except (OSError, http.client.HTTPException) as e:
-        return Result(seconds=time.monotonic() - t0, error=repr(e))
-    return Result(r.status, r.headers, r.body, time.monotonic() - t0)
-
-
-def timed_get(srv, path, timeout=30):
-    """(status, body, seconds to the first response byte, total seconds)"""
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout)
-    try:
-        t0 = time.monotonic()
-        conn.request("GET", path)
-        r = conn.getresponse()
-        first = time.monotonic() - t0
-        body = r.read()
-        return r.status, body, first, time.monotonic() - t0
-    finally:
-        conn.close()
 
 
 # --- tests -------------------------------------------------------------------

@@ -7,7 +7,7 @@ import socket
 import time
 
 import conftest
-from test_pm_static import children_of, cmdline, gone
+from helpers import children_of, cmdline, gone
 
 
 def start_port_app(httpd, processes=2, extra=""):

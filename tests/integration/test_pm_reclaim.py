@@ -11,9 +11,8 @@ import threading
 import time
 
 import conftest
-from test_pm_dynamic import (current_pm, dynamic_server, fetch, install,
-                             log_lines, newest_pm, processes_running, start)
-from test_pm_static import children_of, gone
+from helpers import (children_of, current_pm, dynamic_server, fetch, gone,
+                     install, log_lines, newest_pm, processes_running, start)
 
 
 def running_apps(paths):

@@ -11,21 +11,9 @@ import time
 import pytest
 
 import conftest
-from test_pm_dynamic import (apps_of, current_pm, dynamic_server, fetch,
-                             install, log_lines, newest_pm, pm_pids,
-                             processes_running, start)
-from test_pm_static import children_of, gone
-
-
-def static_and_dynamic(httpd, processes=2):
-    """httpd with a FastCgiServer (static.fcgi, `processes` of it) and a
-    dynamic app (dyn/app.fcgi), both the test responder."""
-    srv, dyn = dynamic_server(httpd)
-    install(conftest.RESPONDER, dyn / "app.fcgi")
-    static = install(conftest.RESPONDER, srv.docroot / "static.fcgi")
-    srv.extra_conf += "\nFastCgiServer %s -processes %d" % (static, processes)
-    start(srv)
-    return srv
+from helpers import (apps_of, children_of, current_pm, dynamic_server, fetch,
+                     gone, install, load_clients, log_lines, newest_pm,
+                     pm_pids, processes_running, start, static_and_dynamic)
 
 
 def knock(srv, path, got, stop):
@@ -128,31 +116,6 @@ def test_killing_pm_starts_a_new_one_and_dynamic_apps_work(httpd):
           "%d request(s)" % (time.monotonic() - t0, len(results)))
     assert results[-1].pid != first.pid
     assert results[-1].pid in children_of(new_pm)
-
-
-def load_clients(srv, urls, nthreads, seconds):
-    """Start nthreads clients cycling through urls for `seconds`; returns
-    (threads, results), results a list of (start, end, path, Result) they
-    append to, times from time.monotonic()."""
-    results = []
-    lock = threading.Lock()
-    stop_at = time.monotonic() + seconds
-
-    def client(k):
-        i = k
-        while time.monotonic() < stop_at:
-            path = urls[i % len(urls)]
-            i += 1
-            t0 = time.monotonic()
-            r = fetch(srv, path, 30)
-            with lock:
-                results.append((t0, time.monotonic(), path, r))
-
-    threads = [threading.Thread(target=client, args=(k,), daemon=True)
-               for k in range(nthreads)]
-    for t in threads:
-        t.start()
-    return threads, results
 
 
 @pytest.mark.parametrize("restarts,gap", [(2, 2.0), (6, 1.0)],

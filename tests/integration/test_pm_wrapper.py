@@ -15,8 +15,7 @@ import tempfile
 import pytest
 
 import conftest
-from test_error_paths import run_to_exit
-from test_pm_static import children_of, cmdline
+from helpers import children_of, cmdline, run_to_exit
 
 SUEXEC = "/usr/lib/apache2/suexec"
 APP_USER = "fcgixapp"

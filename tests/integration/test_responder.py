@@ -6,12 +6,12 @@ free 127.0.0.1 port and talks to a real backend:
   responder   tests/apps/fcgi_responder.c (libfcgi) on a Unix socket,
               behaviour chosen by the query string
   evil        tests/apps/evil_backend.py on TCP, ?mode=NAME per request
-  scripted    a tiny in-process FastCGI server (this file) for answers the
+  scripted    a tiny in-process FastCGI server (helpers.py) for answers the
               responder cannot produce, e.g. header lines longer than its
               8 KiB query string
 
 Responses whose framing matters (truncation, HEAD, flushing) are read with
-the raw HTTP/1.1 reader below, never with a client that would hide a
+the raw HTTP/1.1 reader in helpers.py, never with a client that would hide a
 missing last chunk. Every wait is bounded. After each test, while its
 servers still run, their error_log must not report a crashed child
 ("exit signal"); tests that provoke failures also wait for httpd to reap
@@ -23,7 +23,6 @@ import os
 import re
 import socket
 import struct
-import sys
 import threading
 import time
 from pathlib import Path
@@ -31,51 +30,16 @@ from pathlib import Path
 import pytest
 
 import conftest
+from helpers import (APP, RSS_GROWTH_MAX_KIB, STATIC, RawConn,
+                     assert_no_child_crash, assert_truncated, children_rss_kib,
+                     chunked_body, eb, external_server, get_back_to_back,
+                     log_lines, log_text, pattern, put_file, raw_request,
+                     read_response, request_bytes, start_app, wait_log)
 
-sys.path.insert(0, str(conftest.REPO / "tests" / "apps"))
-import evil_backend as eb  # noqa: E402  (record packing, request reader)
-
-APP = "app.fcgi"
-STATIC = b"static file next to the FastCGI app\n"
 EVIL_BODY = eb.BODY
-SEVERE = re.compile(r"\[[\w.-]+:(emerg|alert|crit|error|warn)\]")
 
 
 # --- configuration ---------------------------------------------------------
-
-def target_of(address):
-    """-socket or -host option for a backend address."""
-    if isinstance(address, tuple):
-        return "-host %s:%d" % address
-    return "-socket %s" % address
-
-
-def external_server(path, address, opts=""):
-    return "FastCgiExternalServer %s %s %s" % (path, target_of(address),
-                                               opts)
-
-
-def start_app(httpd, address, opts="", extra="", log_level="info"):
-    """httpd with <docroot>/app.fcgi served by the backend at address.
-
-    extra may use {docroot} and {root}.
-    """
-    srv = httpd(log_level=log_level)
-    srv.app_path = srv.docroot / APP
-    srv.extra_conf = "\n".join([
-        external_server(srv.app_path, address, opts),
-        extra.format(docroot=srv.docroot, root=srv.root)])
-    srv.start()
-    return srv
-
-
-def put_file(srv, name, data=STATIC):
-    path = srv.docroot / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    path.chmod(0o644)
-    return "/" + name
-
 
 def get_env(srv, path, **kw):
     """(Response, {NAME: VALUE}) for a request answered by ?env."""
@@ -89,64 +53,9 @@ def get_env(srv, path, **kw):
     return r, env
 
 
-def pattern(n):
-    """The responder's ?bytes=N body: byte i is 'a' + i % 26."""
-    alphabet = b"abcdefghijklmnopqrstuvwxyz"
-    return (alphabet * (n // 26 + 1))[:n]
-
-
-# --- error_log -------------------------------------------------------------
-
-def log_text(srv):
-    return Path(srv.error_log).read_text("utf-8", "replace") \
-        if Path(srv.error_log).exists() else ""
-
-
-def log_lines(srv, *needles, severe=False):
-    """error_log lines containing every needle (case-insensitive)."""
-    out = []
-    for line in log_text(srv).splitlines():
-        low = line.lower()
-        if all(n.lower() in low for n in needles) and (
-                not severe or SEVERE.search(line)):
-            out.append(line)
-    return out
-
-
-def wait_log(srv, *needles, severe=False, timeout=5.0):
-    return conftest.wait_for(lambda: log_lines(srv, *needles,
-                                               severe=severe), timeout)
-
-
-def assert_no_child_crash(srv, settle=0.0):
-    """No httpd child died of a signal. httpd's parent reaps and logs a
-    dead child within about a second, so settle waits that long for a
-    crash in the request just made."""
-    if settle:
-        time.sleep(settle)
-    crashes = [l for l in log_text(srv).splitlines() if "exit signal" in l]
-    assert not crashes, "an httpd child crashed:\n" + "\n".join(crashes)
-
+# --- after each test: no crashed child -------------------------------------
 
 SETTLE = 1.5
-
-
-def children_rss_kib(srv):
-    """Summed VmRSS (KiB) of the httpd children of srv."""
-    total = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            status = Path("/proc/%s/status" % pid).read_text()
-        except OSError:
-            continue
-        if "\nPPid:\t%d\n" % srv.pid in status and "VmRSS:" in status:
-            total += int(status.split("VmRSS:")[1].split()[0])
-    return total
-
-
-RSS_GROWTH_MAX_KIB = 16 * 1024
 
 
 @pytest.fixture(autouse=True)
@@ -164,220 +73,7 @@ def crash_guard(request, httpd):
             assert_no_child_crash(owner)
 
 
-# --- a raw HTTP/1.1 client that reports framing ------------------------------
-
-class RawResponse:
-    def __init__(self):
-        self.status = None
-        self.reason = ""
-        self.headers = {}        # lower-case name -> [values]
-        self.body = bytearray()
-        self.body_len = 0
-        self.framing = None      # "chunked", "length", "close", "none"
-        self.complete = None     # True/False; None for close-delimited
-        self.timed_out = False
-        self.t0 = None
-        self.t_first_body = None
-        self.t_end = None
-
-    def header(self, name):
-        values = self.headers.get(name.lower())
-        return values[-1] if values else None
-
-    def __repr__(self):
-        return ("RawResponse(%s, framing=%s, complete=%s, %d body bytes%s)"
-                % (self.status, self.framing, self.complete, self.body_len,
-                   ", TIMED OUT" if self.timed_out else ""))
-
-
-class RawConn:
-    def __init__(self, port, timeout=15.0):
-        self.sock = socket.create_connection(("127.0.0.1", port),
-                                             timeout=timeout)
-        self.buf = bytearray()
-        self.eof = False
-
-    def close(self):
-        self.sock.close()
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def fill(self, deadline):
-        if self.eof:
-            return False
-        if time.monotonic() > deadline:
-            raise TimeoutError("deadline passed")
-        try:
-            data = self.sock.recv(262144)
-        except (ConnectionResetError, BrokenPipeError):
-            data = b""
-        if not data:
-            self.eof = True
-            return False
-        self.buf += data
-        return True
-
-    def read_line(self, deadline):
-        while True:
-            i = self.buf.find(b"\n")
-            if i >= 0:
-                line = bytes(self.buf[:i + 1])
-                del self.buf[:i + 1]
-                return line
-            if not self.fill(deadline):
-                return None
-
-    def read_some(self, n, deadline):
-        if not self.buf and not self.fill(deadline):
-            return None
-        data = bytes(self.buf[:n])
-        del self.buf[:n]
-        return data
-
-    def read_to_eof(self, deadline):
-        while self.fill(deadline):
-            pass
-        data = bytes(self.buf)
-        self.buf.clear()
-        return data
-
-
-def _read_head(conn, r, deadline):
-    """Status line and headers (1xx skipped); False at EOF."""
-    while True:
-        line = conn.read_line(deadline)
-        if line is None:
-            return False
-        parts = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
-        r.status = int(parts[1])
-        r.reason = parts[2] if len(parts) > 2 else ""
-        r.headers = {}
-        while True:
-            line = conn.read_line(deadline)
-            if line is None:
-                return False
-            text = line.decode("latin-1").rstrip("\r\n")
-            if not text:
-                break
-            name, _, value = text.partition(":")
-            r.headers.setdefault(name.strip().lower(), []).append(
-                value.strip())
-        if not 100 <= r.status < 200:
-            return True
-
-
-def _read_chunked(conn, r, add, deadline):
-    while True:
-        line = conn.read_line(deadline)
-        if line is None:
-            return False
-        try:
-            size = int(line.split(b";")[0].strip(), 16)
-        except ValueError:
-            r.framing = "chunked (bad chunk size %r)" % line[:40]
-            return False
-        if size == 0:
-            while True:                      # trailers up to the blank line
-                line = conn.read_line(deadline)
-                if line is None:
-                    return False
-                if line in (b"\r\n", b"\n"):
-                    return True
-        while size > 0:
-            data = conn.read_some(size, deadline)
-            if data is None:
-                return False
-            add(data)
-            size -= len(data)
-        if conn.read_line(deadline) not in (b"\r\n", b"\n"):
-            return False
-
-
-def read_response(conn, method="GET", timeout=15.0, sink=None, t0=None):
-    """Read one response; never raises for truncation or timeout."""
-    r = RawResponse()
-    r.t0 = t0 if t0 is not None else time.monotonic()
-    deadline = time.monotonic() + timeout
-
-    def add(data):
-        if data and r.t_first_body is None:
-            r.t_first_body = time.monotonic()
-        r.body_len += len(data)
-        if sink is not None:
-            sink(data)
-        else:
-            r.body += data
-
-    try:
-        if not _read_head(conn, r, deadline):
-            r.complete = False
-            return r
-        te = (r.header("Transfer-Encoding") or "").lower()
-        cl = r.header("Content-Length")
-        if method == "HEAD" or r.status in (204, 304):
-            r.framing, r.complete = "none", True
-        elif "chunked" in te:
-            r.framing = "chunked"
-            r.complete = _read_chunked(conn, r, add, deadline)
-        elif cl is not None:
-            r.framing = "length"
-            left = int(cl)
-            while left > 0:
-                data = conn.read_some(left, deadline)
-                if data is None:
-                    break
-                add(data)
-                left -= len(data)
-            r.complete = left == 0
-        else:
-            r.framing = "close"
-            while True:
-                data = conn.read_some(1 << 20, deadline)
-                if data is None:
-                    break
-                add(data)
-    except (socket.timeout, TimeoutError):
-        r.timed_out = True
-    finally:
-        r.t_end = time.monotonic()
-    return r
-
-
-def request_bytes(srv, method, target, headers=(), body=None, close=False):
-    lines = ["%s %s HTTP/1.1" % (method, target),
-             "Host: 127.0.0.1:%d" % srv.port]
-    lines += ["%s: %s" % h for h in headers]
-    if body is not None:
-        lines.append("Content-Length: %d" % len(body))
-    if close:
-        lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
-
-
-def raw_request(srv, method, target, headers=(), body=None, close=False,
-                timeout=15.0):
-    """One request on a fresh connection, read with framing reported.
-
-    Without close the connection is keep-alive, so httpd frames a body of
-    unknown length with chunked encoding and a truncated body shows.
-    """
-    conn = RawConn(srv.port, timeout)
-    try:
-        t0 = time.monotonic()
-        conn.send(request_bytes(srv, method, target, headers, body, close))
-        return read_response(conn, method, timeout, t0=t0)
-    finally:
-        conn.close()
-
-
-def assert_truncated(r, what):
-    assert not r.timed_out, "%s: no end within the timeout: %r" % (what, r)
-    assert r.status == 200, "%s: expected the app's 200, got %r" % (what, r)
-    assert r.framing in ("chunked", "length") and r.complete is False, (
-        "%s: the response must be visibly truncated (no last chunk, "
-        "connection closed), got %r" % (what, r))
-
+# --- truncated responses ----------------------------------------------------
 
 def assert_truncated_or_502(r, what):
     """Failure at the end of the stream: 502 if the module noticed before
@@ -389,108 +85,7 @@ def assert_truncated_or_502(r, what):
     assert_truncated(r, what)
 
 
-# --- an in-process scripted FastCGI backend ------------------------------
-
-class Scripted:
-    """Answers every request with answer(req) -> bytes of FCGI_STDOUT
-    (CGI headers and body), then END_REQUEST. Unix socket, one thread per
-    connection, stopped by the fixture."""
-
-    def __init__(self, path, answer, raw=False, early=False, keep=False,
-                 drop_second=False):
-        self.path = str(path)
-        self.answer = answer
-        self.raw = raw            # answer returns whole records
-        self.early = early        # answer after PARAMS, before STDIN
-        self.keep = keep          # honour FCGI_KEEP_CONN
-        self.drop_second = drop_second  # close when a kept connection
-        #                                 brings its second request
-        self.stop_event = threading.Event()
-        self.requests = 0
-        self.connections = 0
-        self.keep_flags = []
-        self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.lsock.bind(self.path)
-        os.chmod(self.path, 0o777)
-        self.lsock.listen(16)
-        self.lsock.settimeout(0.2)
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-        self.address = self.path
-
-    def _accept(self):
-        while not self.stop_event.is_set():
-            try:
-                conn, _ = self.lsock.accept()
-            except (socket.timeout, OSError):
-                continue
-            threading.Thread(target=self._serve, args=(conn,),
-                             daemon=True).start()
-
-    def _serve(self, conn):
-        self.connections += 1
-        served = 0
-        try:
-            conn.settimeout(10)
-            while not self.stop_event.is_set():
-                req = (self._read_params(conn) if self.early
-                       else eb.read_request(conn, 10))
-                if req is None:
-                    break
-                self.keep_flags.append(req.keep_conn)
-                if self.drop_second and served == 1:
-                    conn.close()            # abrupt, without an answer
-                    return
-                self.requests += 1
-                served += 1
-                out = self.answer(req)
-                if not self.raw:
-                    out = (eb.stream(eb.STDOUT, req.rid, out)
-                           + eb.end_request(req.rid))
-                conn.sendall(out)
-                if not (self.keep and req.keep_conn):
-                    break
-        except OSError:
-            pass
-        eb.close_gracefully(conn)
-
-    @staticmethod
-    def _read_params(conn):
-        req, deadline = eb.Request(), time.monotonic() + 10
-        while True:
-            rec = eb.read_record(conn, deadline)
-            if rec is None:
-                return None
-            _version, rtype, rid, content = rec
-            if rtype == eb.BEGIN_REQUEST:
-                req.rid = rid
-            elif rtype == eb.PARAMS and not content:
-                return req
-
-    def stop(self):
-        self.stop_event.set()
-        self.thread.join(5)
-        self.lsock.close()
-
-    def log_sections(self):
-        return [("scripted backend", "%d requests on %d connections"
-                 % (self.requests, self.connections))]
-
-
-@pytest.fixture
-def scripted(request, workdir):
-    started = []
-
-    def make(answer, **kw):
-        b = Scripted(workdir / ("scripted%d.sock" % len(started)), answer,
-                     **kw)
-        started.append(b)
-        return b
-
-    yield make
-    for b in started:
-        b.stop()
-
+# --- answers of the scripted backend (helpers.Scripted) ---------------------
 
 def cgi_answer(headers, body=b"ok\n"):
     head = b"Status: 200 OK\r\nContent-Type: text/plain\r\n"
@@ -921,11 +516,6 @@ def test_1mib_post_with_content_length_echoed(httpd, responder):
 CHUNKED_SIZE = 300 << 10
 
 
-def chunked_body(data, piece=7000):
-    for i in range(0, len(data), piece):
-        yield data[i:i + piece]
-
-
 def test_chunked_post_gets_content_length(httpd, responder):
     srv = start_app(httpd, responder.address)
     data = os.urandom(CHUNKED_SIZE)
@@ -1166,7 +756,7 @@ def test_10kib_response_header_line_is_502(httpd, scripted):
     srv = start_app(httpd, app.address)
     r = srv.get("/" + APP, timeout=15)
     assert r.status == 502, r
-    assert wait_log(srv, "header", severe=True), (
+    assert wait_log(srv, "header", severe=True, any_case=True), (
         "no error-log line about the header line")
 
 
@@ -1197,8 +787,9 @@ def test_8190_byte_header_line_is_502(httpd, scripted):
     srv = start_app(httpd, app.address)
     r = srv.get("/" + APP, timeout=15)
     assert r.status == 502, r
-    assert wait_log(srv, "header", severe=True)
-    assert not log_lines(srv, "premature end"), log_lines(srv, "premature")
+    assert wait_log(srv, "header", severe=True, any_case=True)
+    assert not log_lines(srv, "premature end", any_case=True), log_lines(
+        srv, "premature", any_case=True)
 
 
 def test_response_split_one_byte_per_record(httpd, scripted):
@@ -1236,7 +827,8 @@ def test_no_header_block_is_502(httpd, responder):
     r = srv.get("/app.fcgi?noheaders", timeout=15)
     assert r.status == 502, r
     assert b"not a CGI header block" not in r.body
-    assert wait_log(srv, "malformed response header block", severe=True)
+    assert wait_log(srv, "malformed response header block", severe=True,
+                    any_case=True)
 
 
 @pytest.mark.parametrize("block", [
@@ -1399,7 +991,7 @@ def test_stderr_logged_not_in_body(httpd, responder):
     assert r.status == 200, r
     assert r.body == b"hello\n"
     assert b"hello-from-app" not in r.body
-    assert wait_log(srv, "hello-from-app", str(srv.app_path)), (
+    assert wait_log(srv, "hello-from-app", str(srv.app_path), any_case=True), (
         "no error_log line with the app's stderr text and the app's path")
 
 
@@ -1408,7 +1000,7 @@ def test_stderr_logged_at_loglevel_warn(httpd, responder):
                     extra="LogLevel warn fastcgi_x:warn")
     r = srv.get("/app.fcgi?stderr=hello-from-app", timeout=15)
     assert r.status == 200, r
-    assert wait_log(srv, "hello-from-app"), (
+    assert wait_log(srv, "hello-from-app", any_case=True), (
         "the app's stderr is not logged at LogLevel warn")
 
 
@@ -1416,7 +1008,7 @@ def test_stderr_control_characters_escaped(httpd, responder):
     srv = start_app(httpd, responder.address)
     r = srv.get("/app.fcgi?stderr=esc%1B[31mred", timeout=15)
     assert r.status == 200, r
-    lines = wait_log(srv, "red", "stderr")
+    lines = wait_log(srv, "red", "stderr", any_case=True)
     assert lines, "stderr line not logged"
     assert all("\x1b" not in l for l in lines), "raw ESC in the error log"
     assert any("\\x1b" in l for l in lines), lines
@@ -1537,7 +1129,8 @@ def test_evil_stderr_interleaved(httpd, evil):
     r = srv.get("/app.fcgi?mode=stderr-interleaved", timeout=15)
     assert r.status == 200, r
     assert r.body == EVIL_BODY, "stderr mixed into the body: %r" % r.body
-    assert wait_log(srv, "evil stderr two"), "stderr line not logged"
+    assert wait_log(srv, "evil stderr two", any_case=True), (
+        "stderr line not logged")
 
 
 @pytest.mark.parametrize("mode", ["bad-version", "wrong-request-id",
@@ -1862,15 +1455,7 @@ def numbered_answer(req):
 def test_keep_conn_reuses_connections(httpd, scripted):
     app = scripted(numbered_answer, keep=True)
     srv = start_app(httpd, app.address, opts="-keep-conn")
-    conn = RawConn(srv.port, 15)
-    try:
-        for i in range(10):             # one client connection, back to back
-            conn.send(request_bytes(srv, "GET", "/app.fcgi?n%d" % i))
-            r = read_response(conn, "GET", 15)
-            assert r.status == 200 and r.complete, (i, r)
-            assert bytes(r.body) == b"answer to n%d\n" % i, (i, r.body)
-    finally:
-        conn.close()
+    get_back_to_back(srv, 10)
     assert all(app.keep_flags), "FCGI_KEEP_CONN not asked for"
     assert app.connections < 10, (
         "%d backend connections for 10 back-to-back requests"

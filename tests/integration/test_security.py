@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import conftest
-from test_pm_supervision import static_and_dynamic
+from helpers import static_and_dynamic
 
 
 def env_of(body):

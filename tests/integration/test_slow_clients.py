@@ -9,11 +9,7 @@ import threading
 import time
 
 import conftest
-from test_faults import static_pool
-from test_pm_dynamic import fetch
-from test_responder import children_rss_kib
-
-RSS_GROWTH_MAX_KIB = 16 * 1024
+from helpers import RSS_GROWTH_MAX_KIB, children_rss_kib, fetch, static_pool
 
 
 def open_request(srv, target, body_len=None, rcvbuf=None):

@@ -20,11 +20,9 @@ import urllib.parse
 from pathlib import Path
 
 import conftest
-from test_pm_dynamic import current_pm, dynamic_dir_conf, install, start
-from test_pm_static import cmdline, gone
-from test_responder import external_server
+from helpers import (AUTO_LINE, MOD_STATUS, cmdline, current_pm,
+                     dynamic_dir_conf, external_server, gone, install, start)
 
-MOD_STATUS = conftest.MODDIR / "mod_status.so"
 
 STATUS_CONF = """<Location /fcgi-status>
     SetHandler fastcgi-status
@@ -34,8 +32,6 @@ SERVER_STATUS_CONF = """LoadModule status_module "%s"
 <Location /server-status>
     SetHandler server-status
 </Location>""" % MOD_STATUS
-
-AUTO_LINE = re.compile(r"^([A-Za-z]+): (.*)$")
 
 
 # --- helpers -----------------------------------------------------------------

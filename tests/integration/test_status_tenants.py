@@ -12,8 +12,7 @@ import json
 import pytest
 
 import conftest
-from test_pm_dynamic import install, start
-from test_status import AUTO_LINE, MOD_STATUS
+from helpers import AUTO_LINE, MOD_STATUS, install, start
 
 HOSTS = ("a.test", "b.test")
 

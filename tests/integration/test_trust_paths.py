@@ -30,11 +30,9 @@ import sys
 import pytest
 
 import conftest
-from test_error_paths import run_to_exit
-from test_pm_dynamic import (dynamic_server, fetch, install, log_text,
-                             pm_pids, start)
+from helpers import (WWW_DATA, dynamic_server, fetch, install, log_text,
+                     pm_pids, run_to_exit, start)
 
-WWW_DATA = conftest.pwd.getpwnam("www-data")
 STRACE = shutil.which("strace")
 DELAY_S = 2
 CHOWNS = "chown,fchown,lchown,fchownat"
@@ -323,7 +321,6 @@ def test_link_at_the_ipc_dir_before_a_restart(httpd, workdir):
     assert [line for line in log_text(srv).splitlines()
             if str(ipc) in line and "symbolic link" in line], \
         log_text(srv)[-4000:]
-
 
 
 def test_root_dir_in_a_users_dir_is_not_taken_over(httpd, workdir):

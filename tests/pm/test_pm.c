@@ -59,18 +59,18 @@ static char responder_path[4096];
 
 typedef struct {
     char dir[64];
-    char base[96]; /* slot i listens on "<base>.<i>" */
+    char base[96];  /* slot i listens on "<base>.<i>" */
     char sock[128]; /* slot 0's socket */
     char log[128];
-    pid_t pm;       /* the PM (our child, or our grandchild in test 6) */
-    pid_t mid;      /* the intermediate parent of test 6 */
+    pid_t pm;            /* the PM (our child, or our grandchild in test 6) */
+    pid_t mid;           /* the intermediate parent of test 6 */
     pid_t seen[MAXPIDS]; /* instances recorded by the test */
     int nseen;
     const char *const *argv; /* NULL: the PM's default */
-    char ctl[128];  /* control socket */
-    char dyn[128];  /* socket prefix of dynamic classes */
-    fcgix_sb_t *sb; /* board shared with the PM (mmap), or NULL */
-    fcgix_sb_t board; /* what sb points to: our handle on it */
+    char ctl[128];           /* control socket */
+    char dyn[128];           /* socket prefix of dynamic classes */
+    fcgix_sb_t *sb;          /* board shared with the PM (mmap), or NULL */
+    fcgix_sb_t board;        /* what sb points to: our handle on it */
     size_t sb_size;
 } fixture_t;
 
@@ -84,7 +84,7 @@ static long long now_ms(void)
 
 static void sleep_ms(long ms)
 {
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
@@ -240,7 +240,7 @@ static int run_one(const fcgix_pm_app_t *app, int *logfd)
 static void run_pm(const fixture_t *fx, const char *path, const char *dir,
                    int procs, int restart_ms, int min_life_ms)
 {
-    static const char *const env[] = { "FCGIX_TEST=1", NULL };
+    static const char *const env[] = {"FCGIX_TEST=1", NULL};
     fcgix_pm_app_t app;
     int fd;
 
@@ -413,10 +413,10 @@ static int teardown(void **state)
 
 static size_t build_request(unsigned char *buf, size_t cap)
 {
-    static const char *const nv[][2] = {
-        { "REQUEST_METHOD", "GET" }, { "SCRIPT_NAME", "/hello" },
-        { "QUERY_STRING", "" }, { "SERVER_PROTOCOL", "HTTP/1.1" }
-    };
+    static const char *const nv[][2] = {{"REQUEST_METHOD", "GET"},
+                                        {"SCRIPT_NAME", "/hello"},
+                                        {"QUERY_STRING", ""},
+                                        {"SERVER_PROTOCOL", "HTTP/1.1"}};
     unsigned char params[512];
     size_t plen = 0, off = FCGIX_BEGIN_REQUEST_LEN, i;
     long n;
@@ -426,8 +426,8 @@ static size_t build_request(unsigned char *buf, size_t cap)
         plen += fcgix_nv_put(params + plen, sizeof(params) - plen, nv[i][0],
                              strlen(nv[i][0]), nv[i][1], strlen(nv[i][1]));
     }
-    n = fcgix_stream_record(buf + off, cap - off, FCGIX_PARAMS, 1, params,
-                            plen, 1);
+    n = fcgix_stream_record(buf + off, cap - off, FCGIX_PARAMS, 1, params, plen,
+                            1);
     assert_true(n > 0);
     off += (size_t)n;
     n = fcgix_stream_record(buf + off, cap - off, FCGIX_PARAMS, 1, NULL, 0, 1);
@@ -590,9 +590,12 @@ static void test_instant_exit_no_storm(void **state)
     /* 100 ms doubling: starts at 0, .1, .3, .7, 1.5 (and 3.1). */
     assert_in_range(starts, 2, 7);
     assert_true(log_count(fx, "exited with status 1") >= 2);
-    assert_true(log_count(fx, "failure in a row; backing off, next start in") >= 2);
-    assert_int_equal(log_count(fx, "3rd failure in a row; backing off, next start in "
-                                   "400 ms"), 1);
+    assert_true(log_count(fx, "failure in a row; backing off, next start in")
+                >= 2);
+    assert_int_equal(
+        log_count(fx, "3rd failure in a row; backing off, next start in "
+                      "400 ms"),
+        1);
 }
 
 static void test_missing_executable(void **state)
@@ -603,7 +606,8 @@ static void test_missing_executable(void **state)
                             "file");
 
     assert_in_range(fails, 2, 6);
-    assert_true(log_count(fx, "failure in a row; backing off, next start in") >= 2);
+    assert_true(log_count(fx, "failure in a row; backing off, next start in")
+                >= 2);
     assert_int_equal(log_count(fx, "): started on "), 0);
 }
 
@@ -682,9 +686,8 @@ static void test_parent_death(void **state)
  * APR's 3 s window, and the PM does not log the signals it sent. */
 static void test_sigkill_escalation(void **state)
 {
-    static const char *const argv[] = {
-        "sh", "-c", "trap '' TERM; exec sleep 30", NULL
-    };
+    static const char *const argv[] = {"sh", "-c",
+                                       "trap '' TERM; exec sleep 30", NULL};
     fixture_t *fx = *state;
     pid_t kids[8];
     long long t0;
@@ -740,8 +743,9 @@ static int is_listening(unsigned long ino, const char *path)
     assert_non_null(f);
     while (!found && fgets(line, sizeof(line), f)) {
         p[0] = '\0';
-        if (sscanf(line, "%*s %*s %*s %lx %*s %*s %lu %255s", &flags,
-                   &inode, p) >= 2 && inode == ino) {
+        if (sscanf(line, "%*s %*s %*s %lx %*s %*s %lu %255s", &flags, &inode, p)
+                >= 2
+            && inode == ino) {
             found = (flags & 0x10000) && strcmp(p, path) == 0;
         }
     }
@@ -825,12 +829,12 @@ static void test_backoff_table(void **state)
         int delay, failures;
         long want;
     } t[] = {
-        { 100, 0, 100 },     { 0, 0, 0 },         { -5, 0, 0 },
-        { 5000, 0, 5000 },   { 100, 1, 100 },     { 100, 2, 200 },
-        { 100, 3, 400 },     { 0, 1, 100 },       { 50, 3, 400 },
-        { 5000, 1, 5000 },   { 5000, 2, 10000 },
-        { 1000, 6, 32000 },  { 1000, 7, 60000 },  { 100, 30, 60000 },
-        { 100, 1000000, 60000 }, { 70000, 1, 60000 }, { 100, -1, 100 },
+        {100, 0, 100},     {0, 0, 0},        {-5, 0, 0},
+        {5000, 0, 5000},   {100, 1, 100},    {100, 2, 200},
+        {100, 3, 400},     {0, 1, 100},      {50, 3, 400},
+        {5000, 1, 5000},   {5000, 2, 10000}, {1000, 6, 32000},
+        {1000, 7, 60000},  {100, 30, 60000}, {100, 1000000, 60000},
+        {70000, 1, 60000}, {100, -1, 100},
     };
     size_t i;
 
@@ -1020,7 +1024,7 @@ static void copy_app(const char *to)
 /* A full configuration and the control socket                         */
 /* ------------------------------------------------------------------ */
 
-static const char *const test_env[] = { "FCGIX_TEST=1", NULL };
+static const char *const test_env[] = {"FCGIX_TEST=1", NULL};
 
 /* Control socket and dynamic template: up to @p per_class processes per
  * app, @p max dynamic ones in all; no static app, no idle reaping. */
@@ -1179,271 +1183,6 @@ static void raise_flag(const fixture_t *fx, uint32_t *flag)
         assert_true(now_ms() < end);
         sleep_ms(10);
     }
-}
-
-/* ------------------------------------------------------------------ */
-/* Scoreboard tests, no PM                                             */
-/* ------------------------------------------------------------------ */
-
-/* A board with one class of @p n slots, set up as the PM would. */
-static void board_class(fixture_t *fx, int n)
-{
-    fcgix_sb_class_t *k = fcgix_sb_class(map_board(fx, 1, n), 0);
-
-    strcpy(k->path, "/srv/app");
-    k->kind = FCGIX_SB_STATIC;
-    k->first_slot = 0;
-    k->nslots = (uint32_t)n;
-    k->ready = 1;
-}
-
-static void open_all(fixture_t *fx, int n)
-{
-    int i;
-
-    for (i = 0; i < n; i++) {
-        fcgix_sb_open(fcgix_sb_slot(fx->sb, i));
-    }
-}
-
-static void test_sb_least_used(void **state)
-{
-    fixture_t *fx = *state;
-    fcgix_sb_lease_t l[4];
-    int i;
-
-    board_class(fx, 3);
-    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/app"), 0);
-    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/other"), -1);
-    /* a freshly initialised slot is closed */
-    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l[0]), -1);
-    assert_int_equal(l[0].slot, -1);
-    open_all(fx, 3);
-    for (i = 0; i < 3; i++) {
-        take(fx, 0, &l[i]);
-        assert_int_equal(l[i].slot, i);
-        assert_false(l[i].busy);
-    }
-    take(fx, 0, &l[3]); /* every slot has a request: the busy signal */
-    assert_true(l[3].busy);
-    assert_int_equal(fcgix_sb_users(fcgix_sb_slot(fx->sb, l[3].slot)), 2);
-    give(fx, &l[1]);
-    take(fx, 0, &l[1]); /* the slot just freed is the least used */
-    assert_int_equal(l[1].slot, 1);
-    assert_false(l[1].busy);
-}
-
-static void test_sb_retiring_last(void **state)
-{
-    fixture_t *fx = *state;
-    fcgix_sb_lease_t l;
-    int i;
-
-    board_class(fx, 3);
-    open_all(fx, 3);
-    fcgix_sb_slot(fx->sb, 0)->retiring = 1;
-    fcgix_sb_slot(fx->sb, 1)->retiring = 1;
-    for (i = 0; i < 3; i++) { /* even with 0, 1, 2 requests in it */
-        take(fx, 0, &l);
-        assert_int_equal(l.slot, 2);
-    }
-    fcgix_sb_close(fcgix_sb_slot(fx->sb, 2));
-    take(fx, 0, &l); /* no other open slot: a retiring one, least used */
-    assert_int_equal(l.slot, 0);
-    take(fx, 0, &l);
-    assert_int_equal(l.slot, 1);
-    fcgix_sb_close(fcgix_sb_slot(fx->sb, 0));
-    fcgix_sb_close(fcgix_sb_slot(fx->sb, 1));
-    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l), -1);
-    assert_int_equal(l.slot, -1);
-}
-
-static void test_sb_close_if_idle(void **state)
-{
-    fixture_t *fx = *state;
-    fcgix_sb_slot_t *s;
-    fcgix_sb_lease_t l;
-
-    board_class(fx, 1);
-    s = fcgix_sb_slot(fx->sb, 0);
-    fcgix_sb_open(s);
-    take(fx, 0, &l);
-    assert_int_equal(fcgix_sb_close_if_idle(s), 0);
-    assert_int_equal(fcgix_sb_users(s), 1);
-    give(fx, &l);
-    assert_int_equal(fcgix_sb_users(s), 0);
-    assert_int_equal(fcgix_sb_close_if_idle(s), 1);
-    assert_int_equal(fcgix_sb_users(s), -1);
-    assert_int_equal(fcgix_sb_close_if_idle(s), 1); /* closed already */
-    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l), -1);
-    assert_int_equal(fcgix_sb_users(s), -1);
-}
-
-/* A lease taken before the slot was reopened (a restarted process or PM)
- * must not move the new process's counts. */
-static void test_sb_stale_lease(void **state)
-{
-    fixture_t *fx = *state;
-    fcgix_sb_slot_t *s;
-    fcgix_sb_lease_t old, cur;
-
-    board_class(fx, 1);
-    s = fcgix_sb_slot(fx->sb, 0);
-    fcgix_sb_open(s);
-    take(fx, 0, &old);
-    fcgix_sb_close(s); /* the process died under the request */
-    assert_int_equal(fcgix_sb_users(s), -1);
-    fcgix_sb_open(s); /* its replacement */
-    assert_int_equal(fcgix_sb_users(s), 0);
-    take(fx, 0, &cur);
-    assert_int_equal(cur.slot, 0);
-    assert_true(cur.epoch != old.epoch);
-    assert_int_equal(fcgix_sb_release(fx->sb, &old, 1234), 0);
-    assert_int_equal(fcgix_sb_users(s), 1);
-    assert_int_equal(s->requests, 0);
-    assert_int_equal(s->total_requests, 0);
-    assert_int_equal(s->last_used_ms, 0);
-    assert_int_equal(fcgix_sb_release(fx->sb, &cur, 5678), 1);
-    assert_int_equal(fcgix_sb_users(s), 0);
-    assert_int_equal(s->last_used_ms, 5678);
-    /* given back twice: the count does not go below zero */
-    assert_int_equal(fcgix_sb_release(fx->sb, &cur, 5678), 0);
-    assert_int_equal(fcgix_sb_users(s), 0);
-}
-
-static void test_sb_request_counts(void **state)
-{
-    fixture_t *fx = *state;
-    fcgix_sb_slot_t *s;
-    fcgix_sb_lease_t l;
-    int i;
-
-    board_class(fx, 1);
-    s = fcgix_sb_slot(fx->sb, 0);
-    fcgix_sb_open(s);
-    for (i = 1; i <= 3; i++) {
-        take(fx, 0, &l);
-        assert_int_equal(fcgix_sb_release(fx->sb, &l, 100 + i), i);
-    }
-    assert_int_equal(s->requests, 3);
-    assert_int_equal(s->total_requests, 3);
-    assert_int_equal(s->last_used_ms, 103);
-    fcgix_sb_close(s);
-    fcgix_sb_open(s); /* a new process: its own count, the slot's goes on */
-    assert_int_equal(s->requests, 0);
-    take(fx, 0, &l);
-    assert_int_equal(fcgix_sb_release(fx->sb, &l, 200), 1);
-    assert_int_equal(s->total_requests, 4);
-    l.slot = -1;
-    assert_int_equal(fcgix_sb_release(fx->sb, &l, 300), 0);
-}
-
-/* -max-requests on the board: a process that has served, or is
- * serving, its class's max_requests is never leased again. */
-static void test_sb_max_requests(void **state)
-{
-    fixture_t *fx = *state;
-    fcgix_sb_lease_t l[4];
-    int i;
-
-    board_class(fx, 2);
-    fcgix_sb_class(fx->sb, 0)->max_requests = 3;
-    open_all(fx, 2);
-    for (i = 0; i < 3; i++) { /* idle slots tie: the first one serves */
-        take(fx, 0, &l[0]);
-        assert_int_equal(l[0].slot, 0);
-        give(fx, &l[0]);
-    }
-    assert_false(fcgix_sb_slot_available(fx->sb, 0, 0));
-    assert_true(fcgix_sb_slot_available(fx->sb, 0, 1));
-    take(fx, 0, &l[0]);
-    assert_int_equal(l[0].slot, 1);
-    give(fx, &l[0]);
-    fcgix_sb_close(fcgix_sb_slot(fx->sb, 1));
-    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l[0]), -1);
-    /* in flight counts too: three requests at once use it up */
-    fcgix_sb_open(fcgix_sb_slot(fx->sb, 0)); /* a new process */
-    assert_true(fcgix_sb_slot_available(fx->sb, 0, 0));
-    for (i = 0; i < 3; i++) {
-        take(fx, 0, &l[i]);
-        assert_int_equal(l[i].slot, 0);
-    }
-    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l[3]), -1);
-    give(fx, &l[0]); /* 1 served + 2 in flight */
-    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l[3]), -1);
-    assert_false(fcgix_sb_slot_available(fx->sb, 0, 0));
-}
-
-/* A class index that passes to another app: a path matched before must
- * not count once the PM has freed the class or set it up anew. */
-static void test_sb_class_generation(void **state)
-{
-    fixture_t *fx = *state;
-    fcgix_sb_class_t *k;
-    uint32_t gen, gen2;
-
-    board_class(fx, 1);
-    k = fcgix_sb_class(fx->sb, 0);
-    assert_int_equal(fcgix_sb_find_class_gen(fx->sb, "/srv/app", &gen), 0);
-    assert_true(fcgix_sb_class_is(fx->sb, 0, gen));
-    fcgix_sb_class_begin(k); /* freed: not found, old generation void */
-    assert_int_equal(k->ready, 0);
-    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/app"), -1);
-    assert_false(fcgix_sb_class_is(fx->sb, 0, gen));
-    strcpy(k->path, "/srv/other");
-    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/other"), -1);
-    fcgix_sb_class_end(k); /* another app now */
-    assert_int_equal(fcgix_sb_find_class_gen(fx->sb, "/srv/other", &gen2), 0);
-    assert_true(gen2 != gen && (gen2 & 1) == 0);
-    assert_false(fcgix_sb_class_is(fx->sb, 0, gen));
-    assert_true(fcgix_sb_class_is(fx->sb, 0, gen2));
-    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/app"), -1);
-    /* the same app again gets a new generation too */
-    fcgix_sb_class_begin(k);
-    strcpy(k->path, "/srv/app");
-    fcgix_sb_class_end(k);
-    assert_int_equal(fcgix_sb_find_class_gen(fx->sb, "/srv/app", &gen2), 0);
-    assert_true(gen2 != gen);
-}
-
-/* Holder records: taken from the hint on (past a taken one), cleared by
- * the holder, or emptied by the PM for a dead holder, in which case the
- * holder must not give the lease back a second time. */
-static void test_sb_holders(void **state)
-{
-    fixture_t *fx = *state;
-    fcgix_sb_lease_t l0, l1, got;
-    int r0, r1;
-
-    board_class(fx, 2);
-    open_all(fx, 2);
-    take(fx, 0, &l0);
-    take(fx, 0, &l1);
-    r0 = fcgix_sb_hold(fx->sb, TEST_HOLDERS - 1, &l0, 1000);
-    r1 = fcgix_sb_hold(fx->sb, TEST_HOLDERS - 1, &l1, 1001);
-    assert_int_equal(r0, TEST_HOLDERS - 1);
-    assert_int_equal(r1, 0); /* probed past the taken one, wrapping */
-    assert_int_equal(fcgix_sb_holder_pid(fx->sb, r0), 1000);
-    assert_int_equal(fcgix_sb_holder_pid(fx->sb, r1), 1001);
-    assert_int_equal(fcgix_sb_holder_pid(fx->sb, TEST_HOLDERS), 0);
-    assert_int_equal(fcgix_sb_hold(fx->sb, 0, &l0, 0), -1); /* no pid */
-
-    /* the holder gives back: the record is free again */
-    assert_int_equal(fcgix_sb_unhold(fx->sb, r0, &l0), 1);
-    assert_int_equal(fcgix_sb_holder_pid(fx->sb, r0), 0);
-    assert_int_equal(fcgix_sb_holder_take(fx->sb, r0, 1000, &got), 0);
-
-    /* the PM takes a dead holder's record: only for that pid */
-    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 999, &got), 0);
-    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 1001, &got), 1);
-    assert_int_equal(got.slot, l1.slot);
-    assert_int_equal(got.epoch, l1.epoch);
-    assert_int_equal(fcgix_sb_holder_pid(fx->sb, r1), 0);
-    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 1001, &got), 0);
-    /* a holder that was only thought dead does not give it back again */
-    assert_int_equal(fcgix_sb_unhold(fx->sb, r1, &l1), 0);
-    /* no record: the holder always gives back */
-    assert_int_equal(fcgix_sb_unhold(fx->sb, -1, &l1), 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1714,7 +1453,7 @@ static void test_dynamic_class_reuse(void **state)
 /* Read the answer to a START sent on @p fd, within @p timeout_ms. */
 static void read_answer(int fd, char *out, size_t cap, long timeout_ms)
 {
-    struct pollfd pfd = { fd, POLLIN, 0 };
+    struct pollfd pfd = {fd, POLLIN, 0};
     ssize_t n = 0;
 
     out[0] = '\0';
@@ -2145,7 +1884,7 @@ static void test_control_line_survives_signal(void **state)
         }
         answer[0] = '\0';
         if (n == (ssize_t)strlen(line)) {
-            struct pollfd pfd = { fd, POLLIN, 0 };
+            struct pollfd pfd = {fd, POLLIN, 0};
 
             if (poll(&pfd, 1, 6000) > 0
                 && (n = read(fd, answer, sizeof(answer) - 1)) > 0) {
@@ -2281,7 +2020,7 @@ static void test_control_nul_line(void **state)
     assert_int_equal(write(fd, line, len), (ssize_t)len);
     answer[0] = '\0';
     {
-        struct pollfd pfd = { fd, POLLIN, 0 };
+        struct pollfd pfd = {fd, POLLIN, 0};
         ssize_t n = 0;
 
         if (poll(&pfd, 1, 3000) > 0) {
@@ -2323,7 +2062,7 @@ static void exchange(const fixture_t *fx, const char *bytes, size_t len,
         shutdown(fd, SHUT_WR);
     }
     while (got < cap - 1 && now_ms() < end) {
-        struct pollfd pfd = { fd, POLLIN, 0 };
+        struct pollfd pfd = {fd, POLLIN, 0};
 
         if (poll(&pfd, 1, 20) <= 0) {
             continue;
@@ -2342,7 +2081,7 @@ static void exchange(const fixture_t *fx, const char *bytes, size_t len,
  * ms, or -1. */
 static long long closed_after(int fd, long long t0, long timeout_ms)
 {
-    struct pollfd pfd = { fd, POLLIN, 0 };
+    struct pollfd pfd = {fd, POLLIN, 0};
     char c;
 
     while (now_ms() - t0 < timeout_ms) {
@@ -2388,8 +2127,8 @@ static void test_control_garbage(void **state)
     free(huge);
     expect_answer(fx, "binary", binary, sizeof(binary), 0,
                   "FAIL malformed request: NUL, CR or LF inside the line\n");
-    expect_answer(fx, "binary without NUL", binary + 1, sizeof(binary) - 1,
-                  0, "FAIL malformed request: unknown verb\n");
+    expect_answer(fx, "binary without NUL", binary + 1, sizeof(binary) - 1, 0,
+                  "FAIL malformed request: unknown verb\n");
     expect_answer(fx, "http", "GET / HTTP/1.0\r\n\r\n", 18, 0,
                   "FAIL malformed request: NUL, CR or LF inside the line\n");
     expect_answer(fx, "verb", "HELLO\n", 6, 0,
@@ -2447,8 +2186,8 @@ static void test_control_silent_clients(void **state)
     assert_true(took >= FCGIX_PM_CONTROL_READ_MS - 50);
     /* ...and none is left open. */
     for (i = 0; i < SILENT + HALF; i++) {
-        closed += closed_after(fds[i], t0, FCGIX_PM_CONTROL_READ_MS + 3000)
-                  >= 0;
+        closed +=
+            closed_after(fds[i], t0, FCGIX_PM_CONTROL_READ_MS + 3000) >= 0;
         close(fds[i]);
     }
     assert_int_equal(closed, SILENT + HALF);
@@ -2535,7 +2274,7 @@ static void test_escape_table(void **state)
     expect_escape("", 0, 1, "");
     expect_escape("abc", 3, 1, "");
     expect_escape("abc", 3, 3, "ab");
-    expect_escape("a\x01", 2, 5, "a");     /* \x01 needs 4 + NUL */
+    expect_escape("a\x01", 2, 5, "a"); /* \x01 needs 4 + NUL */
     expect_escape("a\x01", 2, 6, "a\\x01");
     expect_escape("a\n", 2, 3, "a");
     expect_escape("a\n", 2, 4, "a\\n");
@@ -2605,8 +2344,7 @@ static void test_app_stderr(void **state)
              "esc\\x1b[31m tab\\t back\\\\ quote\" end\n",
              app, (long)pid);
     assert_true(wait_log(fx, want, 1, 3000));
-    assert_true(wait_log(fx, "wrote more than 65536 bytes to stderr", 1,
-                         3000));
+    assert_true(wait_log(fx, "wrote more than 65536 bytes to stderr", 1, 3000));
     /* During the flood: a first start and a request, at once. */
     t0 = now_ms();
     start_ok(fx, RESPONDER);
@@ -2651,8 +2389,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pool_serves_request, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_kill9_respawns, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_kill9_respawns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_instant_exit_no_storm, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_missing_executable, setup,
@@ -2665,16 +2402,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_instance_fds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_startup_error, setup, teardown),
         cmocka_unit_test(test_backoff_table),
-        cmocka_unit_test_setup_teardown(test_sb_least_used, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sb_retiring_last, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sb_close_if_idle, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sb_stale_lease, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sb_request_counts, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_sb_max_requests, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sb_class_generation, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_sb_holders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dynamic_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dynamic_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scale_up, setup, teardown),
@@ -2704,14 +2431,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_holder_lease, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_control_nul_line, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_control_garbage, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_control_nul_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_control_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_control_silent_clients, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_control_stranger, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_control_stranger, setup, teardown),
         cmocka_unit_test(test_escape_table),
         cmocka_unit_test_setup_teardown(test_app_stderr, setup, teardown),
     };

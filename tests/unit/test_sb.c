@@ -1,0 +1,364 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  test_sb.c
+ * @brief cmocka unit tests of fcgi_sb, the board httpd's workers lease
+ *        processes from: least-used choice, retiring slots, close when
+ *        idle, stale leases, request counts, -max-requests, class
+ *        generations and holder records. No PM runs: each test sets up a
+ *        board as the PM would and takes and gives leases as httpd's
+ *        handlers do.
+ *
+ * The board lives in an exactly sized heap allocation, so that
+ * AddressSanitizer (the unit build) and valgrind (vg-unit) catch a read
+ * or write past it.
+ */
+
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "fcgi_sb.h"
+
+/* Holder records on the test boards (httpd's worker threads). */
+#define TEST_HOLDERS 32
+
+typedef struct {
+    fcgix_sb_t *sb;   /* the board, or NULL before board_class() */
+    fcgix_sb_t board; /* what sb points to */
+    void *mem;
+} fixture_t;
+
+static long long wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int setup(void **state)
+{
+    fixture_t *fx = calloc(1, sizeof(*fx));
+
+    if (fx == NULL) {
+        return -1;
+    }
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *fx = *state;
+
+    free(fx->mem);
+    free(fx);
+    return 0;
+}
+
+/* A board with one class of @p n slots, set up as the PM would. */
+static void board_class(fixture_t *fx, int n)
+{
+    size_t size = fcgix_sb_size(1, n, TEST_HOLDERS);
+    fcgix_sb_class_t *k;
+
+    fx->mem = malloc(size);
+    assert_non_null(fx->mem);
+    fx->sb = fcgix_sb_init(&fx->board, fx->mem, 1, n, TEST_HOLDERS);
+    k = fcgix_sb_class(fx->sb, 0);
+    strcpy(k->path, "/srv/app");
+    k->kind = FCGIX_SB_STATIC;
+    k->first_slot = 0;
+    k->nslots = (uint32_t)n;
+    k->ready = 1;
+}
+
+static void open_all(fixture_t *fx, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        fcgix_sb_open(fcgix_sb_slot(fx->sb, i));
+    }
+}
+
+static void take(const fixture_t *fx, int c, fcgix_sb_lease_t *l)
+{
+    assert_int_equal(fcgix_sb_acquire(fx->sb, c, l), 0);
+    assert_true(l->slot >= 0);
+}
+
+static void give(const fixture_t *fx, const fcgix_sb_lease_t *l)
+{
+    fcgix_sb_release(fx->sb, l, wall_ms());
+}
+
+static void test_sb_least_used(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_lease_t l[4];
+    int i;
+
+    board_class(fx, 3);
+    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/app"), 0);
+    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/other"), -1);
+    /* a freshly initialised slot is closed */
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l[0]), -1);
+    assert_int_equal(l[0].slot, -1);
+    open_all(fx, 3);
+    for (i = 0; i < 3; i++) {
+        take(fx, 0, &l[i]);
+        assert_int_equal(l[i].slot, i);
+        assert_false(l[i].busy);
+    }
+    take(fx, 0, &l[3]); /* every slot has a request: the busy signal */
+    assert_true(l[3].busy);
+    assert_int_equal(fcgix_sb_users(fcgix_sb_slot(fx->sb, l[3].slot)), 2);
+    give(fx, &l[1]);
+    take(fx, 0, &l[1]); /* the slot just freed is the least used */
+    assert_int_equal(l[1].slot, 1);
+    assert_false(l[1].busy);
+}
+
+static void test_sb_retiring_last(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_lease_t l;
+    int i;
+
+    board_class(fx, 3);
+    open_all(fx, 3);
+    fcgix_sb_slot(fx->sb, 0)->retiring = 1;
+    fcgix_sb_slot(fx->sb, 1)->retiring = 1;
+    for (i = 0; i < 3; i++) { /* even with 0, 1, 2 requests in it */
+        take(fx, 0, &l);
+        assert_int_equal(l.slot, 2);
+    }
+    fcgix_sb_close(fcgix_sb_slot(fx->sb, 2));
+    take(fx, 0, &l); /* no other open slot: a retiring one, least used */
+    assert_int_equal(l.slot, 0);
+    take(fx, 0, &l);
+    assert_int_equal(l.slot, 1);
+    fcgix_sb_close(fcgix_sb_slot(fx->sb, 0));
+    fcgix_sb_close(fcgix_sb_slot(fx->sb, 1));
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l), -1);
+    assert_int_equal(l.slot, -1);
+}
+
+static void test_sb_close_if_idle(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_slot_t *s;
+    fcgix_sb_lease_t l;
+
+    board_class(fx, 1);
+    s = fcgix_sb_slot(fx->sb, 0);
+    fcgix_sb_open(s);
+    take(fx, 0, &l);
+    assert_int_equal(fcgix_sb_close_if_idle(s), 0);
+    assert_int_equal(fcgix_sb_users(s), 1);
+    give(fx, &l);
+    assert_int_equal(fcgix_sb_users(s), 0);
+    assert_int_equal(fcgix_sb_close_if_idle(s), 1);
+    assert_int_equal(fcgix_sb_users(s), -1);
+    assert_int_equal(fcgix_sb_close_if_idle(s), 1); /* closed already */
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l), -1);
+    assert_int_equal(fcgix_sb_users(s), -1);
+}
+
+/* A lease taken before the slot was reopened (a restarted process or PM)
+ * must not move the new process's counts. */
+static void test_sb_stale_lease(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_slot_t *s;
+    fcgix_sb_lease_t old, cur;
+
+    board_class(fx, 1);
+    s = fcgix_sb_slot(fx->sb, 0);
+    fcgix_sb_open(s);
+    take(fx, 0, &old);
+    fcgix_sb_close(s); /* the process died under the request */
+    assert_int_equal(fcgix_sb_users(s), -1);
+    fcgix_sb_open(s); /* its replacement */
+    assert_int_equal(fcgix_sb_users(s), 0);
+    take(fx, 0, &cur);
+    assert_int_equal(cur.slot, 0);
+    assert_true(cur.epoch != old.epoch);
+    assert_int_equal(fcgix_sb_release(fx->sb, &old, 1234), 0);
+    assert_int_equal(fcgix_sb_users(s), 1);
+    assert_int_equal(s->requests, 0);
+    assert_int_equal(s->total_requests, 0);
+    assert_int_equal(s->last_used_ms, 0);
+    assert_int_equal(fcgix_sb_release(fx->sb, &cur, 5678), 1);
+    assert_int_equal(fcgix_sb_users(s), 0);
+    assert_int_equal(s->last_used_ms, 5678);
+    /* given back twice: the count does not go below zero */
+    assert_int_equal(fcgix_sb_release(fx->sb, &cur, 5678), 0);
+    assert_int_equal(fcgix_sb_users(s), 0);
+}
+
+static void test_sb_request_counts(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_slot_t *s;
+    fcgix_sb_lease_t l;
+    int i;
+
+    board_class(fx, 1);
+    s = fcgix_sb_slot(fx->sb, 0);
+    fcgix_sb_open(s);
+    for (i = 1; i <= 3; i++) {
+        take(fx, 0, &l);
+        assert_int_equal(fcgix_sb_release(fx->sb, &l, 100 + i), i);
+    }
+    assert_int_equal(s->requests, 3);
+    assert_int_equal(s->total_requests, 3);
+    assert_int_equal(s->last_used_ms, 103);
+    fcgix_sb_close(s);
+    fcgix_sb_open(s); /* a new process: its own count, the slot's goes on */
+    assert_int_equal(s->requests, 0);
+    take(fx, 0, &l);
+    assert_int_equal(fcgix_sb_release(fx->sb, &l, 200), 1);
+    assert_int_equal(s->total_requests, 4);
+    l.slot = -1;
+    assert_int_equal(fcgix_sb_release(fx->sb, &l, 300), 0);
+}
+
+/* -max-requests on the board: a process that has served, or is
+ * serving, its class's max_requests is never leased again. */
+static void test_sb_max_requests(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_lease_t l[4];
+    int i;
+
+    board_class(fx, 2);
+    fcgix_sb_class(fx->sb, 0)->max_requests = 3;
+    open_all(fx, 2);
+    for (i = 0; i < 3; i++) { /* idle slots tie: the first one serves */
+        take(fx, 0, &l[0]);
+        assert_int_equal(l[0].slot, 0);
+        give(fx, &l[0]);
+    }
+    assert_false(fcgix_sb_slot_available(fx->sb, 0, 0));
+    assert_true(fcgix_sb_slot_available(fx->sb, 0, 1));
+    take(fx, 0, &l[0]);
+    assert_int_equal(l[0].slot, 1);
+    give(fx, &l[0]);
+    fcgix_sb_close(fcgix_sb_slot(fx->sb, 1));
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l[0]), -1);
+    /* in flight counts too: three requests at once use it up */
+    fcgix_sb_open(fcgix_sb_slot(fx->sb, 0)); /* a new process */
+    assert_true(fcgix_sb_slot_available(fx->sb, 0, 0));
+    for (i = 0; i < 3; i++) {
+        take(fx, 0, &l[i]);
+        assert_int_equal(l[i].slot, 0);
+    }
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l[3]), -1);
+    give(fx, &l[0]); /* 1 served + 2 in flight */
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l[3]), -1);
+    assert_false(fcgix_sb_slot_available(fx->sb, 0, 0));
+}
+
+/* A class index that passes to another app: a path matched before must
+ * not count once the PM has freed the class or set it up anew. */
+static void test_sb_class_generation(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_class_t *k;
+    uint32_t gen, gen2;
+
+    board_class(fx, 1);
+    k = fcgix_sb_class(fx->sb, 0);
+    assert_int_equal(fcgix_sb_find_class_gen(fx->sb, "/srv/app", &gen), 0);
+    assert_true(fcgix_sb_class_is(fx->sb, 0, gen));
+    fcgix_sb_class_begin(k); /* freed: not found, old generation void */
+    assert_int_equal(k->ready, 0);
+    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/app"), -1);
+    assert_false(fcgix_sb_class_is(fx->sb, 0, gen));
+    strcpy(k->path, "/srv/other");
+    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/other"), -1);
+    fcgix_sb_class_end(k); /* another app now */
+    assert_int_equal(fcgix_sb_find_class_gen(fx->sb, "/srv/other", &gen2), 0);
+    assert_true(gen2 != gen && (gen2 & 1) == 0);
+    assert_false(fcgix_sb_class_is(fx->sb, 0, gen));
+    assert_true(fcgix_sb_class_is(fx->sb, 0, gen2));
+    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/app"), -1);
+    /* the same app again gets a new generation too */
+    fcgix_sb_class_begin(k);
+    strcpy(k->path, "/srv/app");
+    fcgix_sb_class_end(k);
+    assert_int_equal(fcgix_sb_find_class_gen(fx->sb, "/srv/app", &gen2), 0);
+    assert_true(gen2 != gen);
+}
+
+/* Holder records: taken from the hint on (past a taken one), cleared by
+ * the holder, or emptied by the PM for a dead holder, in which case the
+ * holder must not give the lease back a second time. */
+static void test_sb_holders(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_lease_t l0, l1, got;
+    int r0, r1;
+
+    board_class(fx, 2);
+    open_all(fx, 2);
+    take(fx, 0, &l0);
+    take(fx, 0, &l1);
+    r0 = fcgix_sb_hold(fx->sb, TEST_HOLDERS - 1, &l0, 1000);
+    r1 = fcgix_sb_hold(fx->sb, TEST_HOLDERS - 1, &l1, 1001);
+    assert_int_equal(r0, TEST_HOLDERS - 1);
+    assert_int_equal(r1, 0); /* probed past the taken one, wrapping */
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, r0), 1000);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, r1), 1001);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, TEST_HOLDERS), 0);
+    assert_int_equal(fcgix_sb_hold(fx->sb, 0, &l0, 0), -1); /* no pid */
+
+    /* the holder gives back: the record is free again */
+    assert_int_equal(fcgix_sb_unhold(fx->sb, r0, &l0), 1);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, r0), 0);
+    assert_int_equal(fcgix_sb_holder_take(fx->sb, r0, 1000, &got), 0);
+
+    /* the PM takes a dead holder's record: only for that pid */
+    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 999, &got), 0);
+    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 1001, &got), 1);
+    assert_int_equal(got.slot, l1.slot);
+    assert_int_equal(got.epoch, l1.epoch);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, r1), 0);
+    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 1001, &got), 0);
+    /* a holder that was only thought dead does not give it back again */
+    assert_int_equal(fcgix_sb_unhold(fx->sb, r1, &l1), 0);
+    /* no record: the holder always gives back */
+    assert_int_equal(fcgix_sb_unhold(fx->sb, -1, &l1), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_sb_least_used, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_retiring_last, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_close_if_idle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_stale_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_request_counts, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sb_max_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_class_generation, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sb_holders, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
