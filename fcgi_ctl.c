@@ -104,7 +104,9 @@ static int has_line_break(const char *s, size_t n)
     return 0;
 }
 
-static int check_path(const char *s, size_t n)
+/* A non-empty field of at most @max bytes with no line break in it;
+ * @too_long is the defect when it is longer. */
+static int check_text(const char *s, size_t n, size_t max, int too_long)
 {
     if (n == 0) {
         return FCGIX_CTL_ESYNTAX;
@@ -112,10 +114,17 @@ static int check_path(const char *s, size_t n)
     if (has_line_break(s, n)) {
         return FCGIX_CTL_ECHAR;
     }
-    if (s[0] != '/') {
-        return FCGIX_CTL_ERELATIVE;
+    return n > max ? too_long : 0;
+}
+
+static int check_path(const char *s, size_t n)
+{
+    int rc = check_text(s, n, FCGIX_CTL_PATH_MAX, FCGIX_CTL_EPATHLEN);
+
+    if ((rc == 0 || rc == FCGIX_CTL_EPATHLEN) && s[0] != '/') {
+        rc = FCGIX_CTL_ERELATIVE; /* named before the length, as always */
     }
-    return n > FCGIX_CTL_PATH_MAX ? FCGIX_CTL_EPATHLEN : 0;
+    return rc;
 }
 
 /* A portable user or group name, or a number; never an option. */
@@ -139,13 +148,7 @@ static int check_name(const char *s, size_t n)
 
 static int check_why(const char *s, size_t n)
 {
-    if (n == 0) {
-        return FCGIX_CTL_ESYNTAX;
-    }
-    if (has_line_break(s, n)) {
-        return FCGIX_CTL_ECHAR;
-    }
-    return n > FCGIX_CTL_WHY_MAX ? FCGIX_CTL_EWHY : 0;
+    return check_text(s, n, FCGIX_CTL_WHY_MAX, FCGIX_CTL_EWHY);
 }
 
 /* Decimal without sign or leading zero, 0..FCGIX_CTL_BUSY_MAX_S. */

@@ -105,25 +105,39 @@ static int become_user(void)
     return 0;
 }
 
+/* Room for one descriptor in a message's control data. */
+typedef union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int))];
+} fd_space_t;
+
+/* A message of one reply_t, with room for one descriptor. */
+static void reply_msg(struct msghdr *msg, struct iovec *iov, fd_space_t *ctl,
+                      const reply_t *reply)
+{
+    memset(msg, 0, sizeof(*msg));
+    memset(ctl, 0, sizeof(*ctl));
+    iov->iov_base = (void *)reply;
+    iov->iov_len = sizeof(*reply);
+    msg->msg_iov = iov;
+    msg->msg_iovlen = 1;
+    msg->msg_control = ctl->buf;
+    msg->msg_controllen = sizeof(ctl->buf);
+}
+
 static void send_reply(int chan, const reply_t *reply, int fd)
 {
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } ctl;
+    fd_space_t ctl;
     struct iovec iov;
     struct msghdr msg;
     struct cmsghdr *c;
 
-    memset(&msg, 0, sizeof(msg));
-    memset(&ctl, 0, sizeof(ctl));
-    iov.iov_base = (void *)reply;
-    iov.iov_len = sizeof(*reply);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (fd >= 0) {
-        msg.msg_control = ctl.buf;
-        msg.msg_controllen = sizeof(ctl.buf);
+    reply_msg(&msg, &iov, &ctl, reply);
+    if (fd < 0) {
+        msg.msg_control = NULL; /* no descriptor to pass */
+        msg.msg_controllen = 0;
+    }
+    else {
         c = CMSG_FIRSTHDR(&msg);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
@@ -137,23 +151,14 @@ static void send_reply(int chan, const reply_t *reply, int fd)
 /* The child's reply, and the descriptor it sent or -1. */
 static int recv_reply(int chan, reply_t *reply)
 {
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } ctl;
+    fd_space_t ctl;
     struct iovec iov;
     struct msghdr msg;
     struct cmsghdr *c;
     ssize_t n;
     int fd = -1;
 
-    memset(&msg, 0, sizeof(msg));
-    iov.iov_base = reply;
-    iov.iov_len = sizeof(*reply);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof(ctl.buf);
+    reply_msg(&msg, &iov, &ctl, reply);
     do {
         n = recvmsg(chan, &msg, MSG_CMSG_CLOEXEC);
     } while (n < 0 && errno == EINTR);

@@ -48,6 +48,20 @@ void fcgix_managed_init(const fcgix_managed_t *m)
     managed = *m;
 }
 
+/* This httpd child's pid, for the holder record of every lease: read
+ * once, not with a system call per request. */
+static pid_t child_pid;
+
+void fcgix_managed_child_init(void)
+{
+    child_pid = getpid();
+}
+
+static pid_t self_pid(void)
+{
+    return child_pid > 0 ? child_pid : getpid();
+}
+
 /* ------------------------------------------------------------------ */
 /* Talking to the PM                                                   */
 /* ------------------------------------------------------------------ */
@@ -409,12 +423,12 @@ static unsigned holder_hint(const request_rec *r)
         ws = ap_get_scoreboard_worker(r->connection->sbh);
     }
     if (ws == NULL) {
-        return (unsigned)getpid();
+        return (unsigned)self_pid();
     }
     base = (uintptr_t)ap_scoreboard_image->servers[0];
     at = (uintptr_t)ws;
     return at >= base ? (unsigned)((at - base) / sizeof(*ws))
-                      : (unsigned)getpid();
+                      : (unsigned)self_pid();
 }
 
 /* Lease a process of the app's class, recording who holds it so that the
@@ -435,7 +449,7 @@ static int lease_class(const char *path, const fcgix_app_t *app, held_t *h)
         }
         if (fcgix_sb_class_is(managed.sb, h->cls, gen)) {
             h->record = fcgix_sb_hold(managed.sb, holder_hint(h->r), &h->lease,
-                                      (int32_t)getpid());
+                                      (int32_t)self_pid());
             return 0;
         }
         fcgix_sb_return(managed.sb, &h->lease); /* another app's process */

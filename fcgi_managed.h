@@ -36,6 +36,10 @@ typedef struct {
 /** Set what fcgix_managed_serve() uses. */
 void fcgix_managed_init(const fcgix_managed_t *m);
 
+/** In each httpd child (child_init): note its pid once, for the lease
+ *  holder records. */
+void fcgix_managed_child_init(void);
+
 /**
  * Serve a request through a PM-run app.
  * @param r    the request; r->filename is the app's path

@@ -155,6 +155,7 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
 {
     fcgix_launch_child_init();
+    fcgix_managed_child_init();
     if (app_registry) {
         fcgix_conns_child_init(pchild, app_registry, s);
     }
