@@ -229,6 +229,21 @@ static int fcgix_authorizer(request_rec *r)
     return run_phase(r, auth, "FastCgiAuthorizer", "AUTHORIZER", r->user, NULL);
 }
 
+/* True, and logged under @logno, when the provider named by @usage is
+ * used where no app is configured by @directive: a denial. */
+static int provider_app_missing(request_rec *r, const fcgix_auth_conf_t *auth,
+                                const char *logno, const char *usage,
+                                const char *directive)
+{
+    if (auth->path != NULL) {
+        return 0;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "%s%s needs %s where %s is served; denying", logno, usage,
+                  directive, r->uri);
+    return 1;
+}
+
 /* The provider API: "AuthBasicProvider fastcgi" asks the app of
  * FastCgiAuthenticator, "Require fastcgi-authorizer" the app of
  * FastCgiAuthorizer (give them -provider so that they are not also run as
@@ -241,12 +256,9 @@ static authn_status provider_check_password(request_rec *r, const char *user,
     fcgix_auth_call_t call = {"AUTHENTICATOR", NULL, NULL, NULL};
     fcgix_auth_reply_t reply;
 
-    if (auth->path == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      FCGIX_LOGNO(00099) "AuthBasicProvider fastcgi needs "
-                                         "FastCgiAuthenticator where %s is "
-                                         "served; denying",
-                      r->uri);
+    if (provider_app_missing(r, auth, FCGIX_LOGNO(00099),
+                             "AuthBasicProvider fastcgi",
+                             "FastCgiAuthenticator")) {
         return AUTH_GENERAL_ERROR;
     }
     call.user = user;
@@ -270,12 +282,9 @@ static authz_status provider_authorize(request_rec *r, const char *require_line,
 
     (void)require_line;
     (void)parsed;
-    if (auth->path == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      FCGIX_LOGNO(00100) "Require fastcgi-authorizer needs "
-                                         "FastCgiAuthorizer where %s is "
-                                         "served; denying",
-                      r->uri);
+    if (provider_app_missing(r, auth, FCGIX_LOGNO(00100),
+                             "Require fastcgi-authorizer",
+                             "FastCgiAuthorizer")) {
         return AUTHZ_GENERAL_ERROR;
     }
     if (r->user == NULL) {

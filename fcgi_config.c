@@ -14,6 +14,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
@@ -42,170 +43,172 @@ typedef enum {
     OPT_GAIN    /* a real number from 0 to 1 */
 } opt_type_t;
 
+/* The directives that take options, as a mask: which accept an option. */
+#define FOR_SERVER 1u   /* FastCgiServer */
+#define FOR_EXTERNAL 2u /* FastCgiExternalServer */
+#define FOR_CONFIG 4u   /* FastCgiConfig */
+#define FOR_APPS (FOR_SERVER | FOR_EXTERNAL)
+#define FOR_ALL (FOR_SERVER | FOR_EXTERNAL | FOR_CONFIG)
+
 typedef struct {
     const char *name;  /* as written, without the dash */
     const char *alias; /* a second accepted spelling, or NULL */
     opt_type_t type;
-    size_t offset; /* of the field in the target struct */
+    unsigned where; /* FOR_* */
+    /* Where the value goes: an OPT() offset is into the target's
+     * fcgix_app_opts_t, which every directive has; any other is into the
+     * target itself, fcgix_app_t (FOR_APPS rows) or fcgix_dynamic_conf_t
+     * (FOR_CONFIG rows). */
+    int in_opts;
+    size_t offset;
     int min, max;
 } opt_def_t;
 
-/* Offsets: app options live in fcgix_app_opts_t, inside fcgix_app_t and
- * fcgix_dynamic_conf_t at their "opts" member. */
-#define APP_OPT(f) (offsetof(fcgix_app_t, opts) + offsetof(fcgix_app_opts_t, f))
-#define APP_FIELD(f) offsetof(fcgix_app_t, f)
-#define DYN_OPT(f)                                                             \
-    (offsetof(fcgix_dynamic_conf_t, opts) + offsetof(fcgix_app_opts_t, f))
-#define DYN_FIELD(f) offsetof(fcgix_dynamic_conf_t, f)
+#define OPT(f) 1, offsetof(fcgix_app_opts_t, f)
+#define APP_FIELD(f) 0, offsetof(fcgix_app_t, f)
+#define DYN_FIELD(f) 0, offsetof(fcgix_dynamic_conf_t, f)
 #define ONE_DAY 86400
 
-static const opt_def_t server_opts[] = {
-    {"appConnTimeout", NULL, OPT_INT, APP_OPT(conn_timeout), 0, ONE_DAY},
-    {"flush", NULL, OPT_FLAG, APP_OPT(flush), 0, 0},
-    {"group", NULL, OPT_STRING, APP_FIELD(group), 0, 0},
-    {"idle-timeout", NULL, OPT_INT, APP_OPT(idle_timeout), 1, ONE_DAY},
-    {"init-start-delay", NULL, OPT_INT, APP_OPT(init_start_delay), 0, ONE_DAY},
-    {"initial-env", NULL, OPT_LIST, APP_OPT(initial_env), 0, 0},
-    {"keep-conn", NULL, OPT_FLAG, APP_OPT(keep_conn), 0, 0},
-    {"listen-queue-depth", NULL, OPT_INT, APP_OPT(listen_queue_depth), 1,
+/* Every option of every directive, in the order the valid ones are listed
+ * in an error. */
+static const opt_def_t options[] = {
+    {"appConnTimeout", NULL, OPT_INT, FOR_ALL, OPT(conn_timeout), 0, ONE_DAY},
+    {"autoUpdate", NULL, OPT_FLAG, FOR_CONFIG, DYN_FIELD(auto_update), 0, 0},
+    {"flush", NULL, OPT_FLAG, FOR_ALL, OPT(flush), 0, 0},
+    {"gainValue", NULL, OPT_GAIN, FOR_CONFIG, DYN_FIELD(gain_value), 0, 0},
+    {"group", NULL, OPT_STRING, FOR_APPS, APP_FIELD(group), 0, 0},
+    {"host", NULL, OPT_STRING, FOR_EXTERNAL, APP_FIELD(host), 0, 0},
+    {"idle-timeout", NULL, OPT_INT, FOR_ALL, OPT(idle_timeout), 1, ONE_DAY},
+    {"init-start-delay", NULL, OPT_INT, FOR_SERVER | FOR_CONFIG,
+     OPT(init_start_delay), 0, ONE_DAY},
+    {"initial-env", NULL, OPT_LIST, FOR_SERVER | FOR_CONFIG, OPT(initial_env),
+     0, 0},
+    {"keep-conn", NULL, OPT_FLAG, FOR_APPS, OPT(keep_conn), 0, 0},
+    {"killInterval", NULL, OPT_INT, FOR_CONFIG, DYN_FIELD(kill_interval), 1,
+     ONE_DAY},
+    {"listen-queue-depth", NULL, OPT_INT, FOR_SERVER | FOR_CONFIG,
+     OPT(listen_queue_depth), 1, 65535},
+    {"max-conns", NULL, OPT_INT, FOR_APPS, OPT(max_conns), 1, 1024},
+    {"maxClassProcesses", NULL, OPT_INT, FOR_CONFIG,
+     DYN_FIELD(max_class_processes), 1, 1024},
+    {"maxProcesses", NULL, OPT_INT, FOR_CONFIG, DYN_FIELD(max_processes), 1,
      65535},
-    {"max-conns", NULL, OPT_INT, APP_OPT(max_conns), 1, 1024},
-    {"max-requests", "maxRequests", OPT_INT, APP_OPT(max_requests), 0, INT_MAX},
-    {"min-server-life", NULL, OPT_INT, APP_OPT(min_server_life), 0, ONE_DAY},
-    {"nph", NULL, OPT_FLAG, APP_OPT(nph), 0, 0},
-    {"pass-header", NULL, OPT_LIST, APP_OPT(pass_headers), 0, 0},
-    {"port", NULL, OPT_INT, APP_FIELD(port), 1, 65535},
-    {"priority", NULL, OPT_INT, APP_OPT(priority), 0, 20},
-    {"processes", NULL, OPT_INT, APP_FIELD(processes), 1, 1024},
-    {"restart-delay", NULL, OPT_INT, APP_OPT(restart_delay), 0, ONE_DAY},
-    {"socket", NULL, OPT_STRING, APP_FIELD(socket_path), 0, 0},
-    {"user", NULL, OPT_STRING, APP_FIELD(user), 0, 0},
-    {NULL, NULL, OPT_FLAG, 0, 0, 0}};
-
-static const opt_def_t external_opts[] = {
-    {"appConnTimeout", NULL, OPT_INT, APP_OPT(conn_timeout), 0, ONE_DAY},
-    {"flush", NULL, OPT_FLAG, APP_OPT(flush), 0, 0},
-    {"group", NULL, OPT_STRING, APP_FIELD(group), 0, 0},
-    {"host", NULL, OPT_STRING, APP_FIELD(host), 0, 0},
-    {"idle-timeout", NULL, OPT_INT, APP_OPT(idle_timeout), 1, ONE_DAY},
-    {"keep-conn", NULL, OPT_FLAG, APP_OPT(keep_conn), 0, 0},
-    {"max-conns", NULL, OPT_INT, APP_OPT(max_conns), 1, 1024},
-    {"nph", NULL, OPT_FLAG, APP_OPT(nph), 0, 0},
-    {"pass-header", NULL, OPT_LIST, APP_OPT(pass_headers), 0, 0},
-    {"socket", NULL, OPT_STRING, APP_FIELD(socket_path), 0, 0},
-    {"user", NULL, OPT_STRING, APP_FIELD(user), 0, 0},
-    {NULL, NULL, OPT_FLAG, 0, 0, 0}};
-
-static const opt_def_t config_opts[] = {
-    {"appConnTimeout", NULL, OPT_INT, DYN_OPT(conn_timeout), 0, ONE_DAY},
-    {"autoUpdate", NULL, OPT_FLAG, DYN_FIELD(auto_update), 0, 0},
-    {"flush", NULL, OPT_FLAG, DYN_OPT(flush), 0, 0},
-    {"gainValue", NULL, OPT_GAIN, DYN_FIELD(gain_value), 0, 0},
-    {"idle-timeout", NULL, OPT_INT, DYN_OPT(idle_timeout), 1, ONE_DAY},
-    {"init-start-delay", NULL, OPT_INT, DYN_OPT(init_start_delay), 0, ONE_DAY},
-    {"initial-env", NULL, OPT_LIST, DYN_OPT(initial_env), 0, 0},
-    {"killInterval", NULL, OPT_INT, DYN_FIELD(kill_interval), 1, ONE_DAY},
-    {"listen-queue-depth", NULL, OPT_INT, DYN_OPT(listen_queue_depth), 1,
+    {"max-requests", "maxRequests", OPT_INT, FOR_SERVER | FOR_CONFIG,
+     OPT(max_requests), 0, INT_MAX},
+    {"min-server-life", NULL, OPT_INT, FOR_SERVER | FOR_CONFIG,
+     OPT(min_server_life), 0, ONE_DAY},
+    {"minProcesses", NULL, OPT_INT, FOR_CONFIG, DYN_FIELD(min_processes), 0,
      65535},
-    {"maxClassProcesses", NULL, OPT_INT, DYN_FIELD(max_class_processes), 1,
-     1024},
-    {"maxProcesses", NULL, OPT_INT, DYN_FIELD(max_processes), 1, 65535},
-    {"max-requests", "maxRequests", OPT_INT, DYN_OPT(max_requests), 0, INT_MAX},
-    {"min-server-life", NULL, OPT_INT, DYN_OPT(min_server_life), 0, ONE_DAY},
-    {"minProcesses", NULL, OPT_INT, DYN_FIELD(min_processes), 0, 65535},
-    {"multiThreshold", "multiThreshhold", OPT_INT, DYN_FIELD(multi_threshold),
-     0, 100},
-    {"pass-header", NULL, OPT_LIST, DYN_OPT(pass_headers), 0, 0},
-    {"priority", NULL, OPT_INT, DYN_OPT(priority), 0, 20},
-    {"processSlack", NULL, OPT_INT, DYN_FIELD(process_slack), 0, 65535},
-    {"restart", NULL, OPT_FLAG, DYN_FIELD(restart), 0, 0},
-    {"restart-delay", NULL, OPT_INT, DYN_OPT(restart_delay), 0, ONE_DAY},
-    {"singleThreshold", "singleThreshhold", OPT_INT,
+    {"multiThreshold", "multiThreshhold", OPT_INT, FOR_CONFIG,
+     DYN_FIELD(multi_threshold), 0, 100},
+    {"nph", NULL, OPT_FLAG, FOR_APPS, OPT(nph), 0, 0},
+    {"pass-header", NULL, OPT_LIST, FOR_ALL, OPT(pass_headers), 0, 0},
+    {"port", NULL, OPT_INT, FOR_SERVER, APP_FIELD(port), 1, 65535},
+    {"priority", NULL, OPT_INT, FOR_SERVER | FOR_CONFIG, OPT(priority), 0, 20},
+    {"processes", NULL, OPT_INT, FOR_SERVER, APP_FIELD(processes), 1, 1024},
+    {"processSlack", NULL, OPT_INT, FOR_CONFIG, DYN_FIELD(process_slack), 0,
+     65535},
+    {"restart", NULL, OPT_FLAG, FOR_CONFIG, DYN_FIELD(restart), 0, 0},
+    {"restart-delay", NULL, OPT_INT, FOR_SERVER | FOR_CONFIG,
+     OPT(restart_delay), 0, ONE_DAY},
+    {"singleThreshold", "singleThreshhold", OPT_INT, FOR_CONFIG,
      DYN_FIELD(single_threshold), 0, 100},
-    {"startDelay", NULL, OPT_INT, DYN_FIELD(start_delay), 1, ONE_DAY},
-    {"startTimeout", "start-timeout", OPT_INT, DYN_FIELD(start_timeout), 1,
-     3600},
-    {"updateInterval", NULL, OPT_INT, DYN_FIELD(update_interval), 1, ONE_DAY},
-    {NULL, NULL, OPT_FLAG, 0, 0, 0}};
+    {"socket", NULL, OPT_STRING, FOR_APPS, APP_FIELD(socket_path), 0, 0},
+    {"startDelay", NULL, OPT_INT, FOR_CONFIG, DYN_FIELD(start_delay), 1,
+     ONE_DAY},
+    {"startTimeout", "start-timeout", OPT_INT, FOR_CONFIG,
+     DYN_FIELD(start_timeout), 1, 3600},
+    {"updateInterval", NULL, OPT_INT, FOR_CONFIG, DYN_FIELD(update_interval), 1,
+     ONE_DAY},
+    {"user", NULL, OPT_STRING, FOR_APPS, APP_FIELD(user), 0, 0},
+    {NULL, NULL, OPT_FLAG, 0, 0, 0, 0, 0}};
+
+/* What one directive's options are parsed into. */
+typedef struct {
+    unsigned directive;     /* one FOR_* bit */
+    void *target;           /* fcgix_app_t or fcgix_dynamic_conf_t */
+    fcgix_app_opts_t *opts; /* the target's opts member */
+} opt_target_t;
 
 /* ------------------------------------------------------------------ */
 /* Option parsing                                                      */
 /* ------------------------------------------------------------------ */
 
-static const char *valid_options(apr_pool_t *p, const opt_def_t *table)
+static const char *valid_options(apr_pool_t *p, unsigned directive)
 {
+    const opt_def_t *opt;
     const char *list = NULL;
 
-    for (; table->name; table++) {
-        list = list ? apr_pstrcat(p, list, ", -", table->name, NULL)
-                    : apr_pstrcat(p, "-", table->name, NULL);
+    for (opt = options; opt->name; opt++) {
+        if (opt->where & directive) {
+            list = list ? apr_pstrcat(p, list, ", -", opt->name, NULL)
+                        : apr_pstrcat(p, "-", opt->name, NULL);
+        }
     }
     return list;
 }
 
-static const opt_def_t *find_option(const opt_def_t *table, const char *word)
+static const opt_def_t *find_option(unsigned directive, const char *word)
 {
+    const opt_def_t *opt;
+
     if (word[0] != '-') {
         return NULL;
     }
-    for (; table->name; table++) {
-        if (!strcasecmp(word + 1, table->name)
-            || (table->alias && !strcasecmp(word + 1, table->alias))) {
-            return table;
+    for (opt = options; opt->name; opt++) {
+        if ((opt->where & directive)
+            && (!strcasecmp(word + 1, opt->name)
+                || (opt->alias && !strcasecmp(word + 1, opt->alias)))) {
+            return opt;
         }
     }
     return NULL;
 }
 
-static const char *parse_int(cmd_parms *cmd, const opt_def_t *opt,
-                             const char *value, int *out)
+/* @value as a number within the option's range: a whole number from min
+ * to max (OPT_INT) or a real number from 0 to 1 (OPT_GAIN). */
+static const char *parse_number(cmd_parms *cmd, const opt_def_t *opt,
+                                const char *value, double *out)
 {
+    int whole = opt->type == OPT_INT;
+    double lo = whole ? opt->min : 0.0, hi = whole ? opt->max : 1.0;
     char *end;
-    long n;
+    double n;
 
     errno = 0;
-    n = strtol(value, &end, 10);
-    if (errno || end == value || *end || n < opt->min || n > opt->max) {
+    n = whole ? (double)strtol(value, &end, 10) : strtod(value, &end);
+    if (errno || end == value || *end || !(n >= lo && n <= hi)) {
         return apr_psprintf(cmd->pool,
-                            "%s: option '-%s': '%s' is not a whole number "
-                            "from %d to %d",
-                            cmd->cmd->name, opt->name, value, opt->min,
-                            opt->max);
+                            "%s: option '-%s': '%s' is not a %snumber from "
+                            "%g to %g",
+                            cmd->cmd->name, opt->name, value,
+                            whole ? "whole " : "", lo, hi);
     }
-    *out = (int)n;
+    *out = n;
     return NULL;
 }
 
-static const char *parse_gain(cmd_parms *cmd, const opt_def_t *opt,
-                              const char *value, double *out)
-{
-    char *end;
-    double g;
-
-    errno = 0;
-    g = strtod(value, &end);
-    if (errno || end == value || *end || !(g >= 0.0 && g <= 1.0)) {
-        return apr_psprintf(cmd->pool,
-                            "%s: option '-%s': '%s' is not a number from "
-                            "0 to 1",
-                            cmd->cmd->name, opt->name, value);
-    }
-    *out = g;
-    return NULL;
-}
-
-/* Store one option's value in the target struct. */
+/* Store one option's value in its field of @to. */
 static const char *set_option(cmd_parms *cmd, const opt_def_t *opt,
-                              const char *value, void *target)
+                              const char *value, const opt_target_t *to)
 {
-    char *field = (char *)target + opt->offset;
+    char *field =
+        (opt->in_opts ? (char *)to->opts : (char *)to->target) + opt->offset;
     apr_array_header_t **list;
+    const char *err;
+    double n;
 
     switch (opt->type) {
     case OPT_INT:
-        return parse_int(cmd, opt, value, (int *)(void *)field);
+        if ((err = parse_number(cmd, opt, value, &n)) == NULL) {
+            *(int *)(void *)field = (int)n;
+        }
+        return err;
     case OPT_GAIN:
-        return parse_gain(cmd, opt, value, (double *)(void *)field);
+        if ((err = parse_number(cmd, opt, value, &n)) == NULL) {
+            *(double *)(void *)field = n;
+        }
+        return err;
     case OPT_FLAG:
         *(int *)(void *)field = 1;
         return NULL;
@@ -225,8 +228,8 @@ static const char *set_option(cmd_parms *cmd, const opt_def_t *opt,
 
 /* Parse "-name [value] -name [value]..." into target; a repeated
  * single-valued option is an error, as it is almost always a typo. */
-static const char *parse_options(cmd_parms *cmd, const opt_def_t *table,
-                                 const char *args, void *target)
+static const char *parse_options(cmd_parms *cmd, const opt_target_t *to,
+                                 const char *args)
 {
     const char *word, *value, *err;
     const opt_def_t *opt;
@@ -237,11 +240,12 @@ static const char *parse_options(cmd_parms *cmd, const opt_def_t *table,
         if (!*word) {
             break;
         }
-        opt = find_option(table, word);
+        opt = find_option(to->directive, word);
         if (opt == NULL) {
-            return apr_psprintf(
-                cmd->pool, "%s: unknown option '%s'; valid options: %s",
-                cmd->cmd->name, word, valid_options(cmd->temp_pool, table));
+            return apr_psprintf(cmd->pool,
+                                "%s: unknown option '%s'; valid options: %s",
+                                cmd->cmd->name, word,
+                                valid_options(cmd->temp_pool, to->directive));
         }
         if (opt->type != OPT_LIST
             && ap_strstr_c(
@@ -258,12 +262,51 @@ static const char *parse_options(cmd_parms *cmd, const opt_def_t *table,
                                     cmd->cmd->name, opt->name);
             }
         }
-        err = set_option(cmd, opt, value, target);
+        err = set_option(cmd, opt, value, to);
         if (err) {
             return err;
         }
     }
     return NULL;
+}
+
+/* One word a directive takes, and what it stands for. */
+typedef struct {
+    const char *word; /* NULL ends a table */
+    int value;        /* >= 0 */
+} keyword_t;
+
+/* The words of FastCgiWrapper, FastCgiChunkedBody and
+ * FastCgiStderrLogLevel. */
+static const keyword_t wrapper_modes[] = {
+    {"On", FCGIX_WRAPPER_SUEXEC}, {"Off", FCGIX_WRAPPER_OFF}, {NULL, 0}};
+
+static const keyword_t chunked_modes[] = {{"spool", FCGIX_CHUNKED_SPOOL},
+                                          {"stream", FCGIX_CHUNKED_STREAM},
+                                          {"refuse", FCGIX_CHUNKED_REFUSE},
+                                          {NULL, 0}};
+
+static const keyword_t log_levels[] = {
+    {"emerg", APLOG_EMERG}, {"alert", APLOG_ALERT},  {"crit", APLOG_CRIT},
+    {"error", APLOG_ERR},   {"warn", APLOG_WARNING}, {"notice", APLOG_NOTICE},
+    {"info", APLOG_INFO},   {"debug", APLOG_DEBUG},  {NULL, 0}};
+
+/* The value of @arg among @words (case-insensitive), or -1. */
+static int find_keyword(const keyword_t *words, const char *arg)
+{
+    for (; words->word; words++) {
+        if (!strcasecmp(arg, words->word)) {
+            return words->value;
+        }
+    }
+    return -1;
+}
+
+/* The error for a directive's argument that is none of those allowed:
+ * "Directive: 'arg' is <what>". */
+static const char *bad_value(cmd_parms *cmd, const char *arg, const char *what)
+{
+    return apr_psprintf(cmd->pool, "%s: '%s' is %s", cmd->cmd->name, arg, what);
 }
 
 /* ------------------------------------------------------------------ */
@@ -594,72 +637,76 @@ static const char *add_app(cmd_parms *cmd, fcgix_app_t *app)
     return NULL;
 }
 
-static const char *cmd_external_server(cmd_parms *cmd, void *dummy,
-                                       const char *args)
+/* "Directive path: @what", an error in one app's definition. */
+static const char *app_error(cmd_parms *cmd, const fcgix_app_t *app,
+                             const char *what)
 {
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
-    fcgix_app_t *app;
-
-    (void)dummy;
-    if (err) {
-        return err;
-    }
-    app = new_app(cmd, FCGIX_APP_EXTERNAL, &args);
-    if (app == NULL) {
-        return "FastCgiExternalServer: needs the path of the application, "
-               "then -host host:port or -socket path";
-    }
-    err = parse_options(cmd, external_opts, args, app);
-    if (err) {
-        return err;
-    }
-    if (app->host && app->socket_path) {
-        return apr_psprintf(cmd->pool,
-                            "%s %s: -host and -socket exclude each other; "
-                            "give exactly one",
-                            cmd->cmd->name, app->path);
-    }
-    if (!app->host && !app->socket_path) {
-        return apr_psprintf(cmd->pool,
-                            "%s %s: needs -host host:port or -socket path",
-                            cmd->cmd->name, app->path);
-    }
-    if (app->host && (err = check_host(cmd, app)) != NULL) {
-        return err;
-    }
-    if ((err = check_user_group(cmd, app)) != NULL) {
-        return err;
-    }
-    return add_app(cmd, app);
+    return apr_psprintf(cmd->pool, "%s %s: %s", cmd->cmd->name, app->path,
+                        what);
 }
 
-static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
+/* Where the directive may stand, the app's path and its options. */
+static const char *parse_app(cmd_parms *cmd, fcgix_app_kind_t kind,
+                             const char *args, fcgix_app_t **out)
 {
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
-    fcgix_app_t *app;
+    opt_target_t to;
+
+    if (err) {
+        return err;
+    }
+    *out = new_app(cmd, kind, &args);
+    if (*out == NULL) {
+        return kind == FCGIX_APP_EXTERNAL
+                   ? "FastCgiExternalServer: needs the path of the "
+                     "application, then -host host:port or -socket path"
+                   : "FastCgiServer: needs the path of the application";
+    }
+    to.directive = kind == FCGIX_APP_EXTERNAL ? FOR_EXTERNAL : FOR_SERVER;
+    to.target = *out;
+    to.opts = &(*out)->opts;
+    return parse_options(cmd, &to, args);
+}
+
+static const char *check_external(cmd_parms *cmd, fcgix_app_t *app)
+{
+    if (app->host && app->socket_path) {
+        return app_error(cmd, app,
+                         "-host and -socket exclude each other; give "
+                         "exactly one");
+    }
+    if (!app->host && !app->socket_path) {
+        return app_error(cmd, app, "needs -host host:port or -socket path");
+    }
+    return app->host ? check_host(cmd, app) : NULL;
+}
+
+static const char *check_static(cmd_parms *cmd, const fcgix_app_t *app)
+{
+    if (app->port && app->socket_path) {
+        return app_error(cmd, app,
+                         "-port and -socket exclude each other; give at "
+                         "most one");
+    }
+    return NULL;
+}
+
+/* FastCgiServer and FastCgiExternalServer (cmd->info: the app's kind). */
+static const char *cmd_app(cmd_parms *cmd, void *dummy, const char *args)
+{
+    fcgix_app_kind_t kind = (fcgix_app_kind_t)(intptr_t)cmd->info;
+    fcgix_app_t *app = NULL;
+    const char *err = parse_app(cmd, kind, args, &app);
 
     (void)dummy;
-    if (err) {
-        return err;
+    if (err == NULL) {
+        err = kind == FCGIX_APP_EXTERNAL ? check_external(cmd, app)
+                                         : check_static(cmd, app);
     }
-    app = new_app(cmd, FCGIX_APP_STATIC, &args);
-    if (app == NULL) {
-        return "FastCgiServer: needs the path of the application";
+    if (err == NULL) {
+        err = check_user_group(cmd, app);
     }
-    err = parse_options(cmd, server_opts, args, app);
-    if (err) {
-        return err;
-    }
-    if (app->port && app->socket_path) {
-        return apr_psprintf(cmd->pool,
-                            "%s %s: -port and -socket exclude each other; "
-                            "give at most one",
-                            cmd->cmd->name, app->path);
-    }
-    if ((err = check_user_group(cmd, app)) != NULL) {
-        return err;
-    }
-    return add_app(cmd, app);
+    return err ? err : add_app(cmd, app);
 }
 
 /* The main server's configuration, for directives allowed only there;
@@ -674,6 +721,7 @@ static const char *cmd_config(cmd_parms *cmd, void *dummy, const char *args)
 {
     const char *err;
     fcgix_srv_conf_t *conf = global_conf(cmd, &err);
+    opt_target_t to = {FOR_CONFIG, NULL, NULL};
     fcgix_dynamic_conf_t *dyn;
 
     (void)dummy;
@@ -696,7 +744,9 @@ static const char *cmd_config(cmd_parms *cmd, void *dummy, const char *args)
     dyn->start_timeout = FCGIX_UNSET;
     dyn->gain_value = -1.0;
     dyn->defined_at = where(cmd);
-    err = parse_options(cmd, config_opts, args, dyn);
+    to.target = dyn;
+    to.opts = &dyn->opts;
+    err = parse_options(cmd, &to, args);
     if (err) {
         return err;
     }
@@ -724,27 +774,23 @@ static const char *cmd_wrapper(cmd_parms *cmd, void *dummy, const char *arg)
 {
     const char *err;
     fcgix_srv_conf_t *conf = global_conf(cmd, &err);
+    int mode;
 
     (void)dummy;
     if (err) {
         return err;
     }
-    if (!strcasecmp(arg, "On")) {
-        conf->wrapper_mode = FCGIX_WRAPPER_SUEXEC;
-    }
-    else if (!strcasecmp(arg, "Off")) {
-        conf->wrapper_mode = FCGIX_WRAPPER_OFF;
-    }
-    else if (arg[0] == '/') {
+    if (arg[0] == '/') {
         conf->wrapper_mode = FCGIX_WRAPPER_PATH;
         conf->wrapper_path = arg;
+        return NULL;
     }
-    else {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is not On, Off or an absolute path "
-                            "to a wrapper program",
-                            cmd->cmd->name, arg);
+    if ((mode = find_keyword(wrapper_modes, arg)) < 0) {
+        return bad_value(cmd, arg,
+                         "not On, Off or an absolute path to a wrapper "
+                         "program");
     }
+    conf->wrapper_mode = mode;
     return NULL;
 }
 
@@ -806,21 +852,12 @@ static const char *cmd_chunked_body(cmd_parms *cmd, void *dir_conf,
                                     const char *arg)
 {
     fcgix_dir_conf_t *conf = dir_conf;
+    int mode = find_keyword(chunked_modes, arg);
 
-    if (!strcasecmp(arg, "spool")) {
-        conf->chunked_body = FCGIX_CHUNKED_SPOOL;
+    if (mode < 0) {
+        return bad_value(cmd, arg, "not one of spool, stream, refuse");
     }
-    else if (!strcasecmp(arg, "stream")) {
-        conf->chunked_body = FCGIX_CHUNKED_STREAM;
-    }
-    else if (!strcasecmp(arg, "refuse")) {
-        conf->chunked_body = FCGIX_CHUNKED_REFUSE;
-    }
-    else {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is not one of spool, stream, refuse",
-                            cmd->cmd->name, arg);
-    }
+    conf->chunked_body = mode;
     return NULL;
 }
 
@@ -858,11 +895,9 @@ static const char *cmd_spool_limit(cmd_parms *cmd, void *dir_conf,
     fcgix_dir_conf_t *conf = dir_conf;
 
     if (parse_size(arg, &conf->spool_limit) != 0) {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is not a size in bytes (digits, "
-                            "optionally followed by K, M or G; 0 for no "
-                            "limit of its own)",
-                            cmd->cmd->name, arg);
+        return bad_value(cmd, arg,
+                         "not a size in bytes (digits, optionally followed "
+                         "by K, M or G; 0 for no limit of its own)");
     }
     return NULL;
 }
@@ -870,23 +905,18 @@ static const char *cmd_spool_limit(cmd_parms *cmd, void *dir_conf,
 static const char *cmd_stderr_level(cmd_parms *cmd, void *dummy,
                                     const char *arg)
 {
-    static const char *const names[] = {"emerg", "alert",  "crit", "error",
-                                        "warn",  "notice", "info", "debug"};
     fcgix_srv_conf_t *conf =
         ap_get_module_config(cmd->server->module_config, &fastcgi_x_module);
-    int i;
+    int level = find_keyword(log_levels, arg);
 
     (void)dummy;
-    for (i = 0; i < 8; i++) {
-        if (!strcasecmp(arg, names[i])) {
-            conf->stderr_level = APLOG_EMERG + i;
-            return NULL;
-        }
+    if (level < 0) {
+        return bad_value(cmd, arg,
+                         "not a log level (emerg, alert, crit, error, warn, "
+                         "notice, info, debug)");
     }
-    return apr_psprintf(cmd->pool,
-                        "%s: '%s' is not a log level (emerg, alert, crit, "
-                        "error, warn, notice, info, debug)",
-                        cmd->cmd->name, arg);
+    conf->stderr_level = level;
+    return NULL;
 }
 
 /* Not in .htaccess: a tenant must not widen its own view. */
@@ -901,21 +931,30 @@ static const char *cmd_status_show_all(cmd_parms *cmd, void *dummy, int on)
 }
 
 #define AUTH_OFFSET(f) ((void *)offsetof(fcgix_dir_conf_t, f))
+#define APP_KIND(k) ((void *)(intptr_t)(k))
+
+/* An auth phase's directive and its ...Authoritative switch. */
+#define AUTH_DIRECTIVES(name, field, usage, off_usage)                         \
+    AP_INIT_TAKE123(name, cmd_auth, AUTH_OFFSET(field),                        \
+                    ACCESS_CONF | OR_AUTHCFG, usage),                          \
+        AP_INIT_FLAG(name "Authoritative", cmd_authoritative,                  \
+                     AUTH_OFFSET(field), ACCESS_CONF | OR_AUTHCFG, off_usage)
 
 const command_rec fcgix_cmds[] = {
-    AP_INIT_RAW_ARGS("FastCgiServer", cmd_server, NULL, RSRC_CONF,
+    AP_INIT_RAW_ARGS("FastCgiServer", cmd_app, APP_KIND(FCGIX_APP_STATIC),
+                     RSRC_CONF,
                      "path [-processes n] [-socket name] [-port n] "
                      "[-initial-env NAME[=value]] ...: a static app"),
-    AP_INIT_RAW_ARGS("AppClass", cmd_server, NULL, RSRC_CONF,
+    AP_INIT_RAW_ARGS("AppClass", cmd_app, APP_KIND(FCGIX_APP_STATIC), RSRC_CONF,
                      "old name of FastCgiServer"),
-    AP_INIT_RAW_ARGS("FastCgiExternalServer", cmd_external_server, NULL,
-                     RSRC_CONF,
+    AP_INIT_RAW_ARGS("FastCgiExternalServer", cmd_app,
+                     APP_KIND(FCGIX_APP_EXTERNAL), RSRC_CONF,
                      "path (-host host:port | -socket path) "
                      "[-appConnTimeout s] [-idle-timeout s] "
                      "[-pass-header Name] [-flush] [-nph]: an app "
                      "started elsewhere"),
-    AP_INIT_RAW_ARGS("ExternalAppClass", cmd_external_server, NULL, RSRC_CONF,
-                     "old name of FastCgiExternalServer"),
+    AP_INIT_RAW_ARGS("ExternalAppClass", cmd_app, APP_KIND(FCGIX_APP_EXTERNAL),
+                     RSRC_CONF, "old name of FastCgiExternalServer"),
     AP_INIT_RAW_ARGS("FastCgiConfig", cmd_config, NULL, RSRC_CONF,
                      "[-maxProcesses n] [-maxClassProcesses n] ...: "
                      "defaults for dynamic apps"),
@@ -939,24 +978,16 @@ const command_rec fcgix_cmds[] = {
     AP_INIT_FLAG("FastCgiStatusShowAll", cmd_status_show_all, NULL, RSRC_CONF,
                  "On: the fastcgi-status page of this server shows every "
                  "virtual host's apps (default Off: only its own)"),
-    AP_INIT_TAKE123("FastCgiAuthenticator", cmd_auth,
-                    AUTH_OFFSET(authenticator), ACCESS_CONF | OR_AUTHCFG,
+    AUTH_DIRECTIVES("FastCgiAuthenticator", authenticator,
                     "path [-compat] [-provider]: app for the authentication "
-                    "phase (-provider: only as AuthBasicProvider fastcgi)"),
-    AP_INIT_FLAG("FastCgiAuthenticatorAuthoritative", cmd_authoritative,
-                 AUTH_OFFSET(authenticator), ACCESS_CONF | OR_AUTHCFG,
-                 "Off lets other modules authenticate when the app denies"),
-    AP_INIT_TAKE123("FastCgiAuthorizer", cmd_auth, AUTH_OFFSET(authorizer),
-                    ACCESS_CONF | OR_AUTHCFG,
+                    "phase (-provider: only as AuthBasicProvider fastcgi)",
+                    "Off lets other modules authenticate when the app "
+                    "denies"),
+    AUTH_DIRECTIVES("FastCgiAuthorizer", authorizer,
                     "path [-compat] [-provider]: app for the authorization "
-                    "phase (-provider: only as Require fastcgi-authorizer)"),
-    AP_INIT_FLAG("FastCgiAuthorizerAuthoritative", cmd_authoritative,
-                 AUTH_OFFSET(authorizer), ACCESS_CONF | OR_AUTHCFG,
-                 "Off lets other modules authorize when the app denies"),
-    AP_INIT_TAKE123("FastCgiAccessChecker", cmd_auth,
-                    AUTH_OFFSET(access_checker), ACCESS_CONF | OR_AUTHCFG,
-                    "path [-compat]: app for the access-check phase"),
-    AP_INIT_FLAG("FastCgiAccessCheckerAuthoritative", cmd_authoritative,
-                 AUTH_OFFSET(access_checker), ACCESS_CONF | OR_AUTHCFG,
-                 "Off lets other modules decide when the app denies"),
+                    "phase (-provider: only as Require fastcgi-authorizer)",
+                    "Off lets other modules authorize when the app denies"),
+    AUTH_DIRECTIVES("FastCgiAccessChecker", access_checker,
+                    "path [-compat]: app for the access-check phase",
+                    "Off lets other modules decide when the app denies"),
     {NULL}};

@@ -92,6 +92,31 @@ static int lookup(const word_t *words, size_t n, const char *s, size_t len)
     return 0;
 }
 
+/* The opening of one line. */
+typedef struct {
+    const char *end;  /* its newline */
+    const char *args; /* its fields, after one space; NULL: none */
+    int word;         /* its first word, looked up; 0: unknown */
+} line_t;
+
+/* Finds the line at @buf (up to @max bytes with its newline) and looks up
+ * its first word in @words. Returns what find_line does. */
+static long open_line(const char *buf, size_t len, size_t max,
+                      const word_t *words, size_t nwords, line_t *line)
+{
+    long n = find_line(buf, len, max);
+    size_t wlen;
+
+    if (n <= 0) {
+        return n;
+    }
+    line->end = buf + n - 1;
+    wlen = field_len(buf, line->end);
+    line->word = lookup(words, nwords, buf, wlen);
+    line->args = buf + wlen == line->end ? NULL : buf + wlen + 1;
+    return n;
+}
+
 static int has_line_break(const char *s, size_t n)
 {
     size_t i;
@@ -234,31 +259,26 @@ static int parse_request_args(int verb, const char *s, const char *end,
 long fcgix_ctl_parse_request(const char *buf, size_t len,
                              fcgix_ctl_request_t *req)
 {
-    long n = find_line(buf, len, FCGIX_CTL_REQUEST_MAX);
-    const char *end, *args;
-    size_t vlen;
+    line_t line;
+    long n = open_line(buf, len, FCGIX_CTL_REQUEST_MAX, requests,
+                       NWORDS(requests), &line);
     int rc;
 
     if (n <= 0) {
         return n;
     }
-    end = buf + n - 1; /* the newline */
-    vlen = field_len(buf, end);
-    req->verb = lookup(requests, NWORDS(requests), buf, vlen);
+    req->verb = line.word;
     req->path[0] = req->user[0] = req->group[0] = '\0';
     if (req->verb == 0) {
         return FCGIX_CTL_EVERB;
     }
-    /* A verb without fields ends the line; one with fields has exactly
-     * one space after it (the fields decide what follows). */
-    args = buf + vlen == end ? end : buf + vlen + 1;
-    if (buf + vlen == end && req->verb != FCGIX_CTL_TICK) {
+    /* TICK ends the line; every other verb has fields (and they decide
+     * what follows). */
+    if ((line.args == NULL) != (req->verb == FCGIX_CTL_TICK)) {
         return FCGIX_CTL_ESYNTAX;
     }
-    if (buf + vlen != end && req->verb == FCGIX_CTL_TICK) {
-        return FCGIX_CTL_ESYNTAX;
-    }
-    rc = parse_request_args(req->verb, args, end, req);
+    rc = parse_request_args(req->verb, line.args ? line.args : line.end,
+                            line.end, req);
     return rc != 0 ? rc : n;
 }
 
@@ -292,29 +312,28 @@ static int parse_answer_args(int kind, const char *s, const char *end,
 long fcgix_ctl_parse_answer(const char *buf, size_t len,
                             fcgix_ctl_answer_t *ans)
 {
-    long n = find_line(buf, len, FCGIX_CTL_ANSWER_MAX);
-    const char *end;
-    size_t vlen;
+    line_t line;
+    long n = open_line(buf, len, FCGIX_CTL_ANSWER_MAX, answers, NWORDS(answers),
+                       &line);
     int rc;
 
     if (n <= 0) {
         return n;
     }
-    end = buf + n - 1; /* the newline */
-    vlen = field_len(buf, end);
-    ans->kind = lookup(answers, NWORDS(answers), buf, vlen);
+    ans->kind = line.word;
     ans->seconds = 0;
     ans->why[0] = '\0';
     if (ans->kind == 0) {
         return FCGIX_CTL_EVERB;
     }
-    if (ans->kind == FCGIX_CTL_OK) {
-        return buf + vlen == end ? n : FCGIX_CTL_ESYNTAX;
-    }
-    if (buf + vlen == end) {
+    /* OK ends the line; every other answer has fields. */
+    if ((line.args == NULL) != (ans->kind == FCGIX_CTL_OK)) {
         return FCGIX_CTL_ESYNTAX;
     }
-    rc = parse_answer_args(ans->kind, buf + vlen + 1, end, ans);
+    if (ans->kind == FCGIX_CTL_OK) {
+        return n;
+    }
+    rc = parse_answer_args(ans->kind, line.args, line.end, ans);
     return rc != 0 ? rc : n;
 }
 
@@ -454,32 +473,27 @@ long fcgix_ctl_put_answer(char *buf, size_t cap, const fcgix_ctl_answer_t *ans)
 
 const char *fcgix_ctl_strerror(long code)
 {
-    switch (code) {
-    case FCGIX_CTL_AGAIN:
-        return "incomplete line";
-    case FCGIX_CTL_ELONG:
-        return "line too long";
-    case FCGIX_CTL_ECHAR:
-        return "NUL, CR or LF inside the line";
-    case FCGIX_CTL_EVERB:
-        return "unknown verb";
-    case FCGIX_CTL_ESYNTAX:
-        return "malformed line";
-    case FCGIX_CTL_ERELATIVE:
-        return "not an absolute path";
-    case FCGIX_CTL_EPATHLEN:
-        return "path too long";
-    case FCGIX_CTL_ENAME:
-        return "bad user or group name";
-    case FCGIX_CTL_ENUMBER:
-        return "bad number of seconds";
-    case FCGIX_CTL_EWHY:
-        return "reason too long";
-    case FCGIX_CTL_ESPACE:
-        return "buffer too small";
-    default:
-        return code > 0 ? "no error" : "unknown error";
+    static const char *const text[] = {
+        [-FCGIX_CTL_AGAIN] = "incomplete line",
+        [-FCGIX_CTL_ELONG] = "line too long",
+        [-FCGIX_CTL_ECHAR] = "NUL, CR or LF inside the line",
+        [-FCGIX_CTL_EVERB] = "unknown verb",
+        [-FCGIX_CTL_ESYNTAX] = "malformed line",
+        [-FCGIX_CTL_ERELATIVE] = "not an absolute path",
+        [-FCGIX_CTL_EPATHLEN] = "path too long",
+        [-FCGIX_CTL_ENAME] = "bad user or group name",
+        [-FCGIX_CTL_ENUMBER] = "bad number of seconds",
+        [-FCGIX_CTL_EWHY] = "reason too long",
+        [-FCGIX_CTL_ESPACE] = "buffer too small",
+    };
+
+    if (code > 0) {
+        return "no error";
     }
+    if (code <= -(long)(sizeof(text) / sizeof(text[0]))) {
+        return "unknown error";
+    }
+    return text[-code];
 }
 
 int fcgix_ctl_peer_allowed(unsigned long peer_uid, unsigned long own_uid)

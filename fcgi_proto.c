@@ -537,34 +537,25 @@ int fcgix_dec_step(fcgix_dec_t *d, const unsigned char *in, size_t len,
 
 const char *fcgix_strerror(int rc)
 {
-    switch (rc) {
-    case FCGIX_OK:
-        return "success";
-    case FCGIX_AGAIN:
-        return "need more input";
-    case FCGIX_EVERSION:
-        return "record version is not 1";
-    case FCGIX_ETYPE:
-        return "record type not valid from an application";
-    case FCGIX_EUNKNOWNTYPE:
-        return "unknown record type";
-    case FCGIX_EREQID:
-        return "unexpected request id";
-    case FCGIX_EBODYLEN:
-        return "fixed-size record body has the wrong length";
-    case FCGIX_ESTATE:
-        return "data after FCGI_END_REQUEST";
-    case FCGIX_ENOSPC:
-        return "output buffer too small";
-    case FCGIX_ETOOLONG:
-        return "length too large for the FastCGI format";
-    case FCGIX_ETRUNC:
-        return "name-value pair runs past the end of its record";
-    case FCGIX_EINVAL:
-        return "invalid argument";
-    default:
+    static const char *const text[] = {
+        [-FCGIX_OK] = "success",
+        [-FCGIX_AGAIN] = "need more input",
+        [-FCGIX_EVERSION] = "record version is not 1",
+        [-FCGIX_ETYPE] = "record type not valid from an application",
+        [-FCGIX_EUNKNOWNTYPE] = "unknown record type",
+        [-FCGIX_EREQID] = "unexpected request id",
+        [-FCGIX_EBODYLEN] = "fixed-size record body has the wrong length",
+        [-FCGIX_ESTATE] = "data after FCGI_END_REQUEST",
+        [-FCGIX_ENOSPC] = "output buffer too small",
+        [-FCGIX_ETOOLONG] = "length too large for the FastCGI format",
+        [-FCGIX_ETRUNC] = "name-value pair runs past the end of its record",
+        [-FCGIX_EINVAL] = "invalid argument",
+    };
+
+    if (rc > 0 || rc <= -(int)(sizeof(text) / sizeof(text[0]))) {
         return "unknown error";
     }
+    return text[-rc];
 }
 
 const char *fcgix_type_name(int type)

@@ -504,6 +504,48 @@ static const char *u64(apr_pool_t *p, uint64_t v)
     return apr_psprintf(p, "%" APR_UINT64_T_FMT, (apr_uint64_t)v);
 }
 
+/* The counts every format shows, in the order they show them, with each
+ * one's name in the HTML table, the JSON object and the ?auto lines. */
+enum {
+    COUNT_PROCESSES,
+    COUNT_BUSY,
+    COUNT_IDLE,
+    COUNT_REQUESTS,
+    COUNT_WAITING,
+    COUNT_FAILED_STARTS,
+    COUNT_RESTARTS,
+    COUNT_KEPT,
+    NCOUNTS
+};
+
+static const struct {
+    const char *html, *json, *line;
+} count_names[NCOUNTS] = {
+    {"processes", "processes", "FastCGIProcesses"},
+    {"busy", "busy", "FastCGIBusyProcesses"},
+    {"idle", "idle", "FastCGIIdleProcesses"},
+    {"requests served", "requests", "FastCGIRequestsServed"},
+    {"waiting requests", "waiting", "FastCGIWaitingRequests"},
+    {"failed starts", "failed_starts", "FastCGIFailedStarts"},
+    {"restarts", "restarts", "FastCGIRestarts"},
+    {"kept connections (this httpd child)", "kept_connections",
+     "FastCGIKeptConnections"}};
+
+/* @c's counts as text, in count_names' order; @no_kept stands for the
+ * kept connections when nothing keeps any. */
+static void count_texts(apr_pool_t *p, const counts_t *c, const char *no_kept,
+                        const char *out[NCOUNTS])
+{
+    out[COUNT_PROCESSES] = apr_itoa(p, c->processes);
+    out[COUNT_BUSY] = apr_itoa(p, c->busy);
+    out[COUNT_IDLE] = apr_itoa(p, c->processes - c->busy);
+    out[COUNT_REQUESTS] = u64(p, c->requests);
+    out[COUNT_WAITING] = u64(p, c->waiting);
+    out[COUNT_FAILED_STARTS] = u64(p, c->failed_starts);
+    out[COUNT_RESTARTS] = u64(p, c->restarts);
+    out[COUNT_KEPT] = c->kept < 0 ? no_kept : apr_itoa(p, c->kept);
+}
+
 /* ------------------------------------------------------------------ */
 /* HTML                                                                */
 /* ------------------------------------------------------------------ */
@@ -539,21 +581,19 @@ static void html_view(request_rec *r, const snap_t *sn)
 
 static void html_totals(request_rec *r, const snap_t *sn)
 {
-    const counts_t *t = &sn->total;
+    const char *value[NCOUNTS];
+    int i;
 
-    ap_rputs("<table>\n<tr><th>classes</th><th>processes</th><th>busy</th>"
-             "<th>idle</th><th>requests served</th><th>waiting requests</th>"
-             "<th>failed starts</th><th>restarts</th>"
-             "<th>kept connections (this httpd child)</th></tr>\n",
-             r);
-    ap_rprintf(r,
-               "<tr><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>%s</td>"
-               "<td>%u</td><td>%s</td><td>%s</td><td>%s</td></tr>\n"
-               "</table>\n",
-               sn->nclasses, t->processes, t->busy, t->processes - t->busy,
-               u64(r->pool, t->requests), (unsigned)t->waiting,
-               u64(r->pool, t->failed_starts), u64(r->pool, t->restarts),
-               t->kept < 0 ? "-" : apr_itoa(r->pool, t->kept));
+    count_texts(r->pool, &sn->total, "-", value);
+    ap_rputs("<table>\n<tr><th>classes</th>", r);
+    for (i = 0; i < NCOUNTS; i++) {
+        ap_rvputs(r, "<th>", count_names[i].html, "</th>", NULL);
+    }
+    ap_rprintf(r, "</tr>\n<tr><td>%d</td>", sn->nclasses);
+    for (i = 0; i < NCOUNTS; i++) {
+        ap_rvputs(r, "<td>", value[i], "</td>", NULL);
+    }
+    ap_rputs("</tr>\n</table>\n", r);
 }
 
 static void html_proc(request_rec *r, const proc_snap_t *ps)
@@ -758,16 +798,14 @@ static const char *json_bool(int v)
 
 static void json_counts(request_rec *r, const counts_t *c)
 {
-    apr_pool_t *p = r->pool;
+    const char *value[NCOUNTS];
+    int i;
 
-    ap_rprintf(r,
-               "\"processes\": %d, \"busy\": %d, \"idle\": %d, "
-               "\"waiting\": %u, \"requests\": %s, \"failed_starts\": %s, "
-               "\"restarts\": %s, \"kept_connections\": %s",
-               c->processes, c->busy, c->processes - c->busy,
-               (unsigned)c->waiting, u64(p, c->requests),
-               u64(p, c->failed_starts), u64(p, c->restarts),
-               c->kept < 0 ? "null" : apr_itoa(p, c->kept));
+    count_texts(r->pool, c, "null", value);
+    for (i = 0; i < NCOUNTS; i++) {
+        ap_rprintf(r, "%s\"%s\": %s", i ? ", " : "", count_names[i].json,
+                   value[i]);
+    }
 }
 
 static void json_proc(request_rec *r, const proc_snap_t *ps, int last)
@@ -871,25 +909,22 @@ static const char *auto_token(apr_pool_t *p, const char *s)
 /* The summary lines; all that server-status?auto gets. */
 static void auto_summary(request_rec *r, const snap_t *sn)
 {
-    const counts_t *t = &sn->total;
-    apr_pool_t *p = r->pool;
+    const char *value[NCOUNTS];
+    int i;
 
     ap_rprintf(r,
                "FastCGIManager: %s\nFastCGIManagerPid: %d\n"
-               "FastCGIManagerUptime: %s\nFastCGIClasses: %d\n"
-               "FastCGIProcesses: %d\nFastCGIBusyProcesses: %d\n"
-               "FastCGIIdleProcesses: %d\nFastCGIRequestsServed: %s\n"
-               "FastCGIWaitingRequests: %u\nFastCGIFailedStarts: %s\n"
-               "FastCGIRestarts: %s\nFastCGIKeptConnections: %d\n"
-               "FastCGIView: %s\n",
+               "FastCGIManagerUptime: %s\nFastCGIClasses: %d\n",
                sn->pm_running ? "running" : "not running", sn->pm_pid,
                sn->pm_uptime_ms < 0 ? "0"
-                                    : apr_psprintf(p, "%" APR_INT64_T_FMT,
+                                    : apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
                                                    sn->pm_uptime_ms / 1000),
-               sn->nclasses, t->processes, t->busy, t->processes - t->busy,
-               u64(p, t->requests), (unsigned)t->waiting,
-               u64(p, t->failed_starts), u64(p, t->restarts),
-               t->kept < 0 ? 0 : t->kept, sn->all ? "all" : "host");
+               sn->nclasses);
+    count_texts(r->pool, &sn->total, "0", value);
+    for (i = 0; i < NCOUNTS; i++) {
+        ap_rprintf(r, "%s: %s\n", count_names[i].line, value[i]);
+    }
+    ap_rprintf(r, "FastCGIView: %s\n", sn->all ? "all" : "host");
 }
 
 static void auto_proc(request_rec *r, const char *path, const proc_snap_t *ps)

@@ -117,6 +117,11 @@ CONFIGS = [
     Config("static", "static file (upper bound)", False, static=True),
 ]
 
+# --baseline: an older build of the module, measured in the same run as
+# the one under test (fastcgi_x), to show a change made nothing slower.
+BASELINE = Config("fastcgi_x_base", "mod_fastcgi_x ExternalServer unix, "
+                  "baseline build", False, pool=True, ours=True)
+
 # name, kind, concurrency, unit
 WORKLOADS = [
     ("hello_c1", "hello", 1, "req/s"),
@@ -166,12 +171,13 @@ DocumentRoot "{www}"
            www=docroot)
 
 
-def specific_conf(cfg, docroot, module_so):
+def specific_conf(cfg, docroot, module_so, baseline_so=None):
     app = os.path.join(docroot, "app.fcgi")
-    if cfg.key == "fastcgi_x":
+    if cfg.key in ("fastcgi_x", "fastcgi_x_base"):
+        so = baseline_so if cfg.key == "fastcgi_x_base" else module_so
         return ("LoadModule fastcgi_x_module %s\n"
                 "FastCgiExternalServer %s -socket %s\n"
-                % (module_so, app, cfg.sock)), []
+                % (so, app, cfg.sock)), []
     if cfg.key == "fastcgi_x_static":
         # the module's PM starts the processes, each on its own socket
         # under DefaultRuntimeDir/fastcgi
@@ -378,6 +384,9 @@ class Bench:
         self.docroot = None
         self.configs = [c for c in CONFIGS
                         if not args.configs or c.key in args.configs]
+        self.baseline_so = None
+        if args.baseline:
+            self.configs.append(BASELINE)
         self.sampler = RssSampler()
         self.results = {}   # (workload, cfg) -> list of dicts
         self.errors = {}    # (workload, cfg) -> [str]
@@ -414,11 +423,12 @@ class Bench:
         # change what is measured.
         self.module_so = os.path.join(self.tmp, "bin", "mod_fastcgi_x.so")
         shutil.copy2(self.args.module, self.module_so)
-        st = os.stat(self.args.module)
-        log("module: %s (%d bytes, built %s)" % (
-            self.args.module, st.st_size,
-            time.strftime("%Y-%m-%d %H:%M:%S",
-                          time.localtime(st.st_mtime))))
+        describe_module("module", self.args.module)
+        if self.args.baseline:
+            self.baseline_so = os.path.join(self.tmp, "bin",
+                                            "mod_fastcgi_x_base.so")
+            shutil.copy2(self.args.baseline, self.baseline_so)
+            describe_module("baseline module", self.args.baseline)
         self.docroot = os.path.join(self.tmp, "www")
         shutil.copy2(self.app, os.path.join(self.docroot, "app.fcgi"))
         os.chmod(os.path.join(self.docroot, "app.fcgi"), 0o755)
@@ -462,7 +472,8 @@ class Bench:
         cfg.port = self.free_port()
         if cfg.pool:
             self.start_pool(cfg)
-        extra, modules = specific_conf(cfg, self.docroot, self.module_so)
+        extra, modules = specific_conf(cfg, self.docroot, self.module_so,
+                                       self.baseline_so)
         conf = os.path.join(cfg.dir, "httpd.conf")
         with open(conf, "w") as f:
             f.write(common_conf(cfg, self.docroot, modules) + extra)
@@ -793,6 +804,8 @@ class Bench:
                 if cfg.ours and (name, cfg.key) in summary:
                     log("  " + ratio_line(summary, self.results, name, live,
                                           cfg.key))
+            if self.args.baseline:
+                log("  " + baseline_line(summary, self.results, name))
         log("\nhttpd RSS (summed apache2 processes), MiB")
         log("  %-16s %8s %8s" % ("config", "idle", "peak"))
         for cfg in live:
@@ -1254,6 +1267,29 @@ def error_log_lines(cfg):
     return sorted(((n, t) for t, n in counts.items()), reverse=True)
 
 
+def describe_module(what, path):
+    st = os.stat(path)
+    log("%s: %s (%d bytes, built %s)" % (
+        what, path, st.st_size,
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.st_mtime))))
+
+
+def baseline_line(summary, results, name):
+    """fastcgi_x / fastcgi_x_base: the build under test against the
+    baseline build, as a ratio of medians and per repetition."""
+    mine = summary.get((name, "fastcgi_x"))
+    base = summary.get((name, "fastcgi_x_base"))
+    if not mine or not base or not base["m"]:
+        return "fastcgi_x / fastcgi_x_base: -"
+    reps = [a["metric"] / b["metric"] for a, b in zip(
+        results.get((name, "fastcgi_x"), []),
+        results.get((name, "fastcgi_x_base"), []))
+        if "metric" in a and "metric" in b and b["metric"]]
+    return ("fastcgi_x / fastcgi_x_base (this build / baseline build): "
+            "%.2fx; per repetition: %s" % (mine["m"] / base["m"],
+                                           fmt_rep_ratios(reps)))
+
+
 def apache_version():
     try:
         out = subprocess.run([APACHE, "-v"], capture_output=True, text=True,
@@ -1276,6 +1312,9 @@ def main():
                     help="REPS=1, D=2")
     ap.add_argument("--module",
                     default=os.path.join(TOP, ".libs", "mod_fastcgi_x.so"))
+    ap.add_argument("--baseline", metavar="SO",
+                    help="also measure this older build of the module "
+                    "(as fastcgi_x_base) and print this build / it")
     ap.add_argument("--configs", nargs="*",
                     help="subset of: " + " ".join(c.key for c in CONFIGS))
     ap.add_argument("--upload-mib", type=int, default=1024,
@@ -1293,6 +1332,8 @@ def main():
         ap.error("needs 2 CPUs (server on CPU 1, wrk on CPU 0)")
     if not os.path.exists(args.module):
         ap.error("no module at %s: make -f Makefile.apxs" % args.module)
+    if args.baseline and not os.path.exists(args.baseline):
+        ap.error("no baseline module at %s" % args.baseline)
     for tool in ("wrk", "spawn-fcgi", "taskset", "cc"):
         if not shutil.which(tool):
             ap.error("%s not found" % tool)

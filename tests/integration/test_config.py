@@ -225,6 +225,14 @@ def test_configtest_warns_about_port_and_remote_hosts(httpd):
      ["FastCgiStderrLogLevel", "loud", "warn", "debug"]),
     ("FastCgiConfig -gainValue 2",
      ["FastCgiConfig", "-gainValue", "'2'", "0 to 1"]),
+    ("FastCgiConfig -maxProcesses 0",
+     ["FastCgiConfig", "-maxProcesses", "'0'", "whole number from 1 to"]),
+    ("FastCgiWrapper maybe",
+     ["FastCgiWrapper", "'maybe'", "On, Off or an absolute path"]),
+    ("FastCgiSpoolLimit 5X",
+     ["FastCgiSpoolLimit", "'5X'", "size in bytes"]),
+    ("FastCgiServer {app} -processes 2 -processes 3",
+     ["FastCgiServer", "'-processes' given twice"]),
 ])
 def test_directive_errors_name_directive_value_place_and_choices(
         httpd, directive, words):
@@ -237,6 +245,46 @@ def test_directive_errors_name_directive_value_place_and_choices(
     assert "line %s of %s" % (n, srv.conf) in out, out
     for w in words:
         assert w in out, (w, out)
+
+
+# Each directive takes its own options: one that belongs to another is
+# unknown, and the error lists exactly the directive's own.
+OWN_OPTIONS = {
+    "FastCgiServer {app}": [
+        "appConnTimeout", "flush", "group", "idle-timeout",
+        "init-start-delay", "initial-env", "keep-conn", "listen-queue-depth",
+        "max-conns", "max-requests", "min-server-life", "nph", "pass-header",
+        "port", "priority", "processes", "restart-delay", "socket", "user"],
+    "FastCgiExternalServer /x.php -host 127.0.0.1:9000": [
+        "appConnTimeout", "flush", "group", "host", "idle-timeout",
+        "keep-conn", "max-conns", "nph", "pass-header", "socket", "user"],
+    "FastCgiConfig": [
+        "appConnTimeout", "autoUpdate", "flush", "gainValue", "idle-timeout",
+        "init-start-delay", "initial-env", "killInterval",
+        "listen-queue-depth", "maxClassProcesses", "maxProcesses",
+        "max-requests", "min-server-life", "minProcesses", "multiThreshold",
+        "pass-header", "priority", "processSlack", "restart",
+        "restart-delay", "singleThreshold", "startDelay", "startTimeout",
+        "updateInterval"],
+}
+
+
+@pytest.mark.parametrize("directive,foreign", [
+    ("FastCgiServer {app}", "-host"),
+    ("FastCgiExternalServer /x.php -host 127.0.0.1:9000", "-processes"),
+    ("FastCgiConfig", "-socket"),
+])
+def test_options_of_another_directive_are_unknown(httpd, directive,
+                                                  foreign):
+    srv = httpd()
+    srv.extra_conf = "%s %s x" % (directive.format(app=app_file(srv)),
+                                  foreign)
+    rc, out = srv.check()
+    assert rc != 0, out
+    assert "unknown option '%s'" % foreign in out, out
+    listed = out.split("valid options: ", 1)[1].split("\n", 1)[0]
+    assert listed.strip() == ", ".join(
+        "-" + o for o in OWN_OPTIONS[directive]), out
 
 
 def test_relative_external_socket_is_in_the_ipc_dir(httpd, responder_factory,
