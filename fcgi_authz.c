@@ -27,6 +27,7 @@
 #include "apr_tables.h"
 
 #include "fcgi_authz.h"
+#include "fcgi_balance.h"
 #include "fcgi_config.h"
 #include "fcgi_handler.h"
 #include "fcgi_log.h"
@@ -47,7 +48,9 @@ static int ask_authorizer(request_rec *r, const fcgix_auth_conf_t *auth,
 
     call->script = auth->path;
     if (app && app->kind == FCGIX_APP_EXTERNAL) {
-        return fcgix_authorize(r, app, call, reply, NULL);
+        return fcgix_balance_is(app)
+                   ? fcgix_balance_authorize(r, app, call, reply)
+                   : fcgix_authorize(r, app, call, reply, NULL);
     }
     if (app && app->kind == FCGIX_APP_STATIC) {
         return fcgix_managed_authorize(r, app, auth->path, call, reply);

@@ -30,6 +30,7 @@
 
 #include "fcgi_config.h"
 #include "fcgi_defaults.h"
+#include "fcgi_lb.h"
 
 /* ------------------------------------------------------------------ */
 /* Option tables                                                       */
@@ -74,10 +75,14 @@ typedef struct {
 static const opt_def_t options[] = {
     {"appConnTimeout", NULL, OPT_INT, FOR_ALL, OPT(conn_timeout), 0, ONE_DAY},
     {"autoUpdate", NULL, OPT_FLAG, FOR_CONFIG, DYN_FIELD(auto_update), 0, 0},
+    {"backup", NULL, OPT_LIST, FOR_EXTERNAL, APP_FIELD(lb.backups), 0, 0},
+    {"balance", NULL, OPT_STRING, FOR_EXTERNAL, APP_FIELD(lb.method), 0, 0},
+    {"fail-timeout", NULL, OPT_INT, FOR_EXTERNAL, APP_FIELD(lb.fail_timeout), 1,
+     ONE_DAY},
     {"flush", NULL, OPT_FLAG, FOR_ALL, OPT(flush), 0, 0},
     {"gainValue", NULL, OPT_GAIN, FOR_CONFIG, DYN_FIELD(gain_value), 0, 0},
     {"group", NULL, OPT_STRING, FOR_APPS, APP_FIELD(group), 0, 0},
-    {"host", NULL, OPT_STRING, FOR_EXTERNAL, APP_FIELD(host), 0, 0},
+    {"host", NULL, OPT_LIST, FOR_EXTERNAL, APP_FIELD(lb.hosts), 0, 0},
     {"idle-timeout", NULL, OPT_INT, FOR_ALL, OPT(idle_timeout), 1, ONE_DAY},
     {"init-start-delay", NULL, OPT_INT, FOR_SERVER | FOR_CONFIG,
      OPT(init_start_delay), 0, ONE_DAY},
@@ -89,6 +94,8 @@ static const opt_def_t options[] = {
     {"listen-queue-depth", NULL, OPT_INT, FOR_SERVER | FOR_CONFIG,
      OPT(listen_queue_depth), 1, 65535},
     {"max-conns", NULL, OPT_INT, FOR_APPS, OPT(max_conns), 1, 1024},
+    {"max-fails", NULL, OPT_INT, FOR_EXTERNAL, APP_FIELD(lb.max_fails), 1,
+     1000},
     {"maxClassProcesses", NULL, OPT_INT, FOR_CONFIG,
      DYN_FIELD(max_class_processes), 1, 1024},
     {"maxProcesses", NULL, OPT_INT, FOR_CONFIG, DYN_FIELD(max_processes), 1,
@@ -108,12 +115,15 @@ static const opt_def_t options[] = {
     {"processes", NULL, OPT_INT, FOR_SERVER, APP_FIELD(processes), 1, 1024},
     {"processSlack", NULL, OPT_INT, FOR_CONFIG, DYN_FIELD(process_slack), 0,
      65535},
+    {"queue-timeout", NULL, OPT_INT, FOR_EXTERNAL, APP_FIELD(lb.queue_timeout),
+     0, 3600},
     {"restart", NULL, OPT_FLAG, FOR_CONFIG, DYN_FIELD(restart), 0, 0},
     {"restart-delay", NULL, OPT_INT, FOR_SERVER | FOR_CONFIG,
      OPT(restart_delay), 0, ONE_DAY},
     {"singleThreshold", "singleThreshhold", OPT_INT, FOR_CONFIG,
      DYN_FIELD(single_threshold), 0, 100},
-    {"socket", NULL, OPT_STRING, FOR_APPS, APP_FIELD(socket_path), 0, 0},
+    {"socket", NULL, OPT_STRING, FOR_SERVER, APP_FIELD(socket_path), 0, 0},
+    {"socket", NULL, OPT_LIST, FOR_EXTERNAL, APP_FIELD(lb.sockets), 0, 0},
     {"startDelay", NULL, OPT_INT, FOR_CONFIG, DYN_FIELD(start_delay), 1,
      ONE_DAY},
     {"startTimeout", "start-timeout", OPT_INT, FOR_CONFIG,
@@ -281,6 +291,11 @@ typedef struct {
 static const keyword_t wrapper_modes[] = {
     {"On", FCGIX_WRAPPER_SUEXEC}, {"Off", FCGIX_WRAPPER_OFF}, {NULL, 0}};
 
+static const keyword_t balance_methods[] = {
+    {"least-conn", FCGIX_LB_LEAST_CONN},
+    {"round-robin", FCGIX_LB_ROUND_ROBIN},
+    {"first", FCGIX_LB_FIRST},
+    {NULL, 0}};
 static const keyword_t chunked_modes[] = {{"spool", FCGIX_CHUNKED_SPOOL},
                                           {"stream", FCGIX_CHUNKED_STREAM},
                                           {"refuse", FCGIX_CHUNKED_REFUSE},
@@ -518,25 +533,28 @@ static fcgix_app_t *new_app(cmd_parms *cmd, fcgix_app_kind_t kind,
     app->defined_at = where(cmd);
     opts_unset(&app->opts);
     app->processes = FCGIX_UNSET;
+    app->lb.max_fails = app->lb.fail_timeout = FCGIX_UNSET;
+    app->lb.queue_timeout = FCGIX_UNSET;
     return app;
 }
 
-/* -host host:port; IPv6 as [::1]:9000. */
-static const char *check_host(cmd_parms *cmd, fcgix_app_t *app)
+/* -host (or -backup) host:port; IPv6 as [::1]:9000. */
+static const char *parse_host(cmd_parms *cmd, const fcgix_app_t *app,
+                              const char *option, const char *spec,
+                              const char **host, int *port)
 {
     char *addr, *scope;
-    apr_port_t port;
+    apr_port_t p;
 
-    if (apr_parse_addr_port(&addr, &scope, &port, app->host, cmd->pool)
-            != APR_SUCCESS
-        || addr == NULL || port == 0) {
+    if (apr_parse_addr_port(&addr, &scope, &p, spec, cmd->pool) != APR_SUCCESS
+        || addr == NULL || p == 0) {
         return apr_psprintf(cmd->pool,
-                            "%s %s: option '-host': '%s' is not host:port "
+                            "%s %s: option '%s': '%s' is not host:port "
                             "(e.g. 127.0.0.1:9000)",
-                            cmd->cmd->name, app->path, app->host);
+                            cmd->cmd->name, app->path, option, spec);
     }
-    app->host = addr;
-    app->port = port;
+    *host = addr;
+    *port = p;
     return NULL;
 }
 
@@ -575,6 +593,15 @@ static int same_string(const char *a, const char *b)
     return (a == NULL || b == NULL) ? a == b : !strcmp(a, b);
 }
 
+static int same_lb(const fcgix_lb_conf_t *a, const fcgix_lb_conf_t *b)
+{
+    return same_list(a->hosts, b->hosts) && same_list(a->sockets, b->sockets)
+           && same_list(a->backups, b->backups)
+           && same_string(a->method, b->method) && a->max_fails == b->max_fails
+           && a->fail_timeout == b->fail_timeout
+           && a->queue_timeout == b->queue_timeout;
+}
+
 /* Do two definitions of one path say the same thing? */
 static int same_app(const fcgix_app_t *a, const fcgix_app_t *b)
 {
@@ -593,8 +620,8 @@ static int same_app(const fcgix_app_t *a, const fcgix_app_t *b)
            && x->min_server_life == y->min_server_life
            && x->listen_queue_depth == y->listen_queue_depth
            && x->priority == y->priority && x->keep_conn == y->keep_conn
-           && x->max_conns == y->max_conns
-           && x->max_requests == y->max_requests;
+           && x->max_conns == y->max_conns && x->max_requests == y->max_requests
+           && same_lb(&a->lb, &b->lb);
 }
 
 #define REGISTRY_KEY "fcgix_app_registry"
@@ -668,17 +695,109 @@ static const char *parse_app(cmd_parms *cmd, fcgix_app_kind_t kind,
     return parse_options(cmd, &to, args);
 }
 
+static int count(const apr_array_header_t *list)
+{
+    return list ? list->nelts : 0;
+}
+
+static const char *list_item(const apr_array_header_t *list, int i)
+{
+    return APR_ARRAY_IDX(list, i, const char *);
+}
+
+/* Each -host (or -backup, with @option) of a balanced server: host:port,
+ * and none given twice. */
+static const char *check_members(cmd_parms *cmd, const fcgix_app_t *app,
+                                 const apr_array_header_t *list,
+                                 const char *option, int tcp)
+{
+    const char *host, *err;
+    int i, j, port;
+
+    for (i = 0; i < count(list); i++) {
+        if (tcp
+            && (err = parse_host(cmd, app, option, list_item(list, i), &host,
+                                 &port))
+                   != NULL) {
+            return err;
+        }
+        for (j = 0; j < i; j++) {
+            if (!strcmp(list_item(list, i), list_item(list, j))) {
+                return apr_psprintf(cmd->pool, "%s %s: %s %s given twice",
+                                    cmd->cmd->name, app->path, option,
+                                    list_item(list, i));
+            }
+        }
+    }
+    return NULL;
+}
+
+/* The balancing options of a server with several members. */
+static const char *check_balance(cmd_parms *cmd, fcgix_app_t *app, int tcp)
+{
+    fcgix_lb_conf_t *lb = &app->lb;
+    const char *err;
+    int n = count(lb->hosts) + count(lb->sockets) + count(lb->backups);
+
+    if (n > FCGIX_LB_MAX_MEMBERS) {
+        return app_error(cmd, app,
+                         apr_psprintf(cmd->pool,
+                                      "%d members (-host, -socket and "
+                                      "-backup); at most %d",
+                                      n, FCGIX_LB_MAX_MEMBERS));
+    }
+    if (lb->method && find_keyword(balance_methods, lb->method) < 0) {
+        return app_error(cmd, app,
+                         apr_psprintf(cmd->pool,
+                                      "option '-balance': '%s' is not one "
+                                      "of least-conn, round-robin, first",
+                                      lb->method));
+    }
+    if ((err = check_members(cmd, app, tcp ? lb->hosts : lb->sockets,
+                             tcp ? "-host" : "-socket", tcp))
+            != NULL
+        || (err = check_members(cmd, app, lb->backups, "-backup", tcp))
+               != NULL) {
+        return err;
+    }
+    lb->on = n > 1 || lb->method || lb->max_fails != FCGIX_UNSET
+             || lb->fail_timeout != FCGIX_UNSET
+             || lb->queue_timeout != FCGIX_UNSET;
+    return NULL;
+}
+
+fcgix_lb_method_t fcgix_lb_conf_method(const fcgix_lb_conf_t *lb)
+{
+    int m = lb->method ? find_keyword(balance_methods, lb->method) : -1;
+
+    return m < 0 ? FCGIX_LB_LEAST_CONN : (fcgix_lb_method_t)m;
+}
+
+/* -host and -socket may repeat (a balanced server), but not mix. The
+ * first member is also the app's host or socket, so that a server with
+ * one member is served exactly as before balancing existed. */
 static const char *check_external(cmd_parms *cmd, fcgix_app_t *app)
 {
-    if (app->host && app->socket_path) {
+    int hosts = count(app->lb.hosts), sockets = count(app->lb.sockets);
+    const char *err;
+
+    if (hosts && sockets) {
         return app_error(cmd, app,
-                         "-host and -socket exclude each other; give "
-                         "exactly one");
+                         "-host and -socket exclude each other; give one "
+                         "kind (either may repeat)");
     }
-    if (!app->host && !app->socket_path) {
+    if (!hosts && !sockets) {
         return app_error(cmd, app, "needs -host host:port or -socket path");
     }
-    return app->host ? check_host(cmd, app) : NULL;
+    if ((err = check_balance(cmd, app, hosts > 0)) != NULL) {
+        return err;
+    }
+    if (sockets) {
+        app->socket_path = list_item(app->lb.sockets, 0);
+        return NULL;
+    }
+    return parse_host(cmd, app, "-host", list_item(app->lb.hosts, 0),
+                      &app->host, &app->port);
 }
 
 static const char *check_static(cmd_parms *cmd, const fcgix_app_t *app)

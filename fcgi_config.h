@@ -23,6 +23,8 @@
 #include "apr_hash.h"
 #include "apr_network_io.h"
 
+#include "fcgi_lb.h"
+
 /** The "not set in this scope" value of every integer field. */
 #define FCGIX_UNSET (-1)
 
@@ -48,10 +50,25 @@ typedef struct {
     int listen_queue_depth;           /**< -listen-queue-depth */
     int priority;                     /**< -priority, nice value */
     int keep_conn;                    /**< -keep-conn: FCGI_KEEP_CONN */
-    int max_conns;                    /**< -max-conns: idle kept, per child */
+    int max_conns;    /**< -max-conns: idle kept per child; for a balanced
+                           external server also the cap of requests in
+                           flight per member, across children */
     int max_requests; /**< -max-requests: replace a process after this
                            many requests (0: never); ours */
 } fcgix_app_opts_t;
+
+/** How a FastCgiExternalServer with several members is balanced. */
+typedef struct {
+    apr_array_header_t *hosts;   /**< every -host, "host:port" */
+    apr_array_header_t *sockets; /**< every -socket */
+    apr_array_header_t *backups; /**< every -backup: host:port, or a socket
+                                      path when the members are sockets */
+    const char *method;          /**< -balance, or NULL: least-conn */
+    int max_fails;               /**< -max-fails, FCGIX_UNSET */
+    int fail_timeout;            /**< -fail-timeout, s, FCGIX_UNSET */
+    int queue_timeout;           /**< -queue-timeout, s, FCGIX_UNSET */
+    int on; /**< balanced: several members, or a balancing option */
+} fcgix_lb_conf_t;
 
 /** One application class defined by FastCgiServer or
  *  FastCgiExternalServer. */
@@ -68,6 +85,7 @@ typedef struct {
     int board_class;         /**< static: its class on the scoreboard */
     const char *user;        /**< -user (with a wrapper) */
     const char *group;       /**< -group (with a wrapper) */
+    fcgix_lb_conf_t lb;      /**< external: its members and balancing */
 
     /** server_rec *: the main server or the virtual hosts whose
      *  configuration defines it (the status page shows it to them) */
@@ -195,5 +213,11 @@ apr_off_t fcgix_spool_limit(const fcgix_dir_conf_t *d);
  * @return a copy with every field set (opts through fcgix_app_effective)
  */
 fcgix_dynamic_conf_t fcgix_dynamic_effective(const fcgix_dynamic_conf_t *d);
+
+/**
+ * The -balance method of a balanced external server (least-conn when
+ * none was given).
+ */
+fcgix_lb_method_t fcgix_lb_conf_method(const fcgix_lb_conf_t *lb);
 
 #endif /* FCGIX_CONFIG_H */

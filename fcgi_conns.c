@@ -178,16 +178,16 @@ static conn_pool_t *new_pool(apr_pool_t *p, int max)
     return pool;
 }
 
-void fcgix_conns_child_init(apr_pool_t *pchild, apr_hash_t *registry,
+void fcgix_conns_child_init(apr_pool_t *pchild, const apr_array_header_t *apps,
                             server_rec *s)
 {
-    apr_hash_index_t *hi;
     apr_thread_t *thd;
     apr_status_t rv;
+    int i;
 
     pools = apr_hash_make(pchild);
-    for (hi = apr_hash_first(pchild, registry); hi; hi = apr_hash_next(hi)) {
-        const fcgix_app_t *app = apr_hash_this_val(hi);
+    for (i = 0; i < apps->nelts; i++) {
+        const fcgix_app_t *app = APR_ARRAY_IDX(apps, i, const fcgix_app_t *);
         const fcgix_app_t **key;
 
         if (app->opts.keep_conn != 1) {

@@ -36,11 +36,12 @@ typedef struct {
 /**
  * Set up the pools of this httpd child for every app with -keep-conn and
  * start the reaper thread.
- * @param pchild    the child's pool; everything ends with it
- * @param registry  the applications, by path
- * @param s         the main server, for log lines
+ * @param pchild  the child's pool; everything ends with it
+ * @param apps    the applications (const fcgix_app_t *): those of the
+ *                configuration and each member of a balanced one
+ * @param s       the main server, for log lines
  */
-void fcgix_conns_child_init(apr_pool_t *pchild, apr_hash_t *registry,
+void fcgix_conns_child_init(apr_pool_t *pchild, const apr_array_header_t *apps,
                             server_rec *s);
 
 /**

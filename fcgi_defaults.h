@@ -44,6 +44,14 @@
 #define FCGIX_DEFAULT_KEEP_CONN 0
 /** -max-conns: idle kept connections per httpd child and app (ours) */
 #define FCGIX_DEFAULT_MAX_CONNS 4
+/** -max-fails: failures in a row that take a member down (balanced
+ *  FastCgiExternalServer) */
+#define FCGIX_DEFAULT_MAX_FAILS 1
+/** -fail-timeout: how long a member stays down, seconds */
+#define FCGIX_DEFAULT_FAIL_TIMEOUT 10
+/** -queue-timeout: how long a request waits for a member with room under
+ *  -max-conns, seconds */
+#define FCGIX_DEFAULT_QUEUE_TIMEOUT 5
 /** -max-requests (0: never replace a process; ours) */
 #define FCGIX_DEFAULT_MAX_REQUESTS 0
 

@@ -141,17 +141,20 @@ static int try_another_process(fcgix_req_t *req, int err, int *status)
 {
     const fcgix_app_t *app = req->app;
 
-    if (req->lease == NULL || (err != ECONNREFUSED && err != ENOENT)
-        || req->retargets >= MAX_RETARGETS) {
+    if (req->lease == NULL || req->retargets >= MAX_RETARGETS
+        || (!req->lease->any_error && err != ECONNREFUSED && err != ENOENT)) {
         return 0;
     }
     req->retargets++;
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
-                  FCGIX_LOGNO(00104) "FastCGI app %s: cannot connect to %s: "
-                                     "%s; the process is replaced, and the "
-                                     "request goes to another one",
-                  app->path, fcgix_connect_address(req->app, req->r->pool),
-                  strerror(err));
+    if (!req->lease->any_error) { /* a member is logged by its owner */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
+                      FCGIX_LOGNO(00104) "FastCGI app %s: cannot connect to "
+                                         "%s: %s; the process is replaced, "
+                                         "and the request goes to another "
+                                         "one",
+                      app->path, fcgix_connect_address(req->app, req->r->pool),
+                      strerror(err));
+    }
     *status = req->lease->next(req->r, req->lease->baton, &app, err);
     if (*status == OK) {
         req->app = app;
@@ -650,6 +653,12 @@ static fcgix_step_t on_readable(fcgix_req_t *req)
     if (n < 0 && may_go_elsewhere(req, errno)) {
         return FCGIX_STEP_RETRY;
     }
+    /* A member of a balanced server that closes before answering (its
+     * process was killed) is passed over like one that resets. */
+    if (n == 0 && req->lease && req->lease->any_error
+        && may_go_elsewhere(req, ECONNRESET)) {
+        return FCGIX_STEP_RETRY;
+    }
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
             return FCGIX_STEP_CONTINUE;
@@ -831,7 +840,7 @@ static void reset_exchange(fcgix_req_t *req)
 static void give_back_process(fcgix_req_t *req)
 {
     if (req->lease) {
-        req->lease->done(req->lease->baton);
+        req->lease->done(req->lease->baton, req->received);
     }
 }
 
@@ -895,7 +904,7 @@ fcgix_step_t fcgix_req_run(fcgix_req_t *req, const apr_table_t *env)
 {
     fcgix_step_t st = exchange(req, env);
 
-    if (st == FCGIX_STEP_RETRY && !req->lease) {
+    if (st == FCGIX_STEP_RETRY && req->reused) {
         /* The kept connection had been closed by the app (php-fpm's
          * pm.max_requests, an idle timeout): once more on a new one. */
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, req->r,

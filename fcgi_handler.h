@@ -24,8 +24,8 @@
 /** Request note set when the app did not answer within -idle-timeout. */
 #define FCGIX_NOTE_HUNG "fcgix-app-hung"
 
-/** For PM-run apps: what the handler tells the owner of the lease on
- * the app process it talks to. */
+/** For PM-run apps and balanced external servers: what the handler tells
+ * the owner of the lease on the process (or member) it talks to. */
 typedef struct {
     /** Give up the process @a *app points at, which refused the
      * connection or whose socket file is gone (@a err), and lease
@@ -35,8 +35,12 @@ typedef struct {
     /** The exchange with the process is over (the response may still be
      * on its way to the client): give the process back now, so that the
      * next request finds it idle. */
-    void (*done)(void *baton);
+    void (*done)(void *baton, int answered);
     void *baton;
+    /** 0: only a refused connection or a missing socket file goes to
+     * next() (a PM-run process that is gone); 1: any connect error,
+     * timeouts included (a member of a balanced server). */
+    int any_error;
 } fcgix_process_ops_t;
 
 /**

@@ -371,8 +371,26 @@ static int create_board(apr_pool_t *pconf, server_rec *s)
     return OK;
 }
 
-/* A relative FastCgiExternalServer -socket is in FastCgiIpcDir, as with
- * mod_fastcgi (its configs say "-socket php.sock"). */
+static const char *in_ipc_dir(apr_pool_t *p, const char *ipc_dir,
+                              const char *path)
+{
+    return path[0] == '/' ? path : apr_pstrcat(p, ipc_dir, "/", path, NULL);
+}
+
+static void place_in_ipc_dir(apr_pool_t *p, const char *ipc_dir,
+                             apr_array_header_t *paths)
+{
+    int i;
+
+    for (i = 0; paths && i < paths->nelts; i++) {
+        APR_ARRAY_IDX(paths, i, const char *) =
+            in_ipc_dir(p, ipc_dir, APR_ARRAY_IDX(paths, i, const char *));
+    }
+}
+
+/* A relative FastCgiExternalServer -socket (each of them, and each
+ * -backup of a server whose members are sockets) is in FastCgiIpcDir, as
+ * with mod_fastcgi (its configs say "-socket php.sock"). */
 static void place_external_sockets(apr_pool_t *p, const char *ipc_dir)
 {
     apr_hash_index_t *hi;
@@ -380,10 +398,13 @@ static void place_external_sockets(apr_pool_t *p, const char *ipc_dir)
     for (hi = apr_hash_first(p, app_registry); hi; hi = apr_hash_next(hi)) {
         fcgix_app_t *app = apr_hash_this_val(hi);
 
-        if (app->kind == FCGIX_APP_EXTERNAL && app->socket_path
-            && app->socket_path[0] != '/') {
-            app->socket_path =
-                apr_pstrcat(p, ipc_dir, "/", app->socket_path, NULL);
+        if (app->kind != FCGIX_APP_EXTERNAL || app->socket_path == NULL) {
+            continue;
+        }
+        app->socket_path = in_ipc_dir(p, ipc_dir, app->socket_path);
+        place_in_ipc_dir(p, ipc_dir, app->lb.sockets);
+        if (app->lb.sockets) {
+            place_in_ipc_dir(p, ipc_dir, app->lb.backups);
         }
     }
 }

@@ -562,10 +562,11 @@ static int lease_target(request_rec *r, const fcgix_app_t *app,
 
 /* fcgix_process_ops_t.done: the process is free before the request
  * ends; the pool cleanup then has nothing left to do. */
-static void give_back_now(void *baton)
+static void give_back_now(void *baton, int answered)
 {
     held_t *h = baton;
 
+    (void)answered; /* the PM watches its processes itself */
     give_back(h);
     h->lease.slot = -1;
 }
@@ -598,7 +599,7 @@ static int lease_another(request_rec *r, void *baton, const fcgix_app_t **app,
 
 int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0};
     fcgix_app_t *target;
     held_t *h = NULL;
     int status = lease_target(r, app, r->filename, &target, &h);
@@ -611,7 +612,7 @@ int fcgix_managed_authorize(request_rec *r, const fcgix_app_t *app,
                             const char *path, const fcgix_auth_call_t *call,
                             fcgix_auth_reply_t *reply)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0};
     fcgix_app_t *target;
     held_t *h = NULL;
     int status = lease_target(r, app, path, &target, &h);

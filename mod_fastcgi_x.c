@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "fcgi_authz.h"
+#include "fcgi_balance.h"
 #include "fcgi_check.h"
 #include "fcgi_config.h"
 #include "fcgi_conns.h"
@@ -135,7 +136,8 @@ static int fcgix_handler(request_rec *r)
     }
     app = r->filename ? find_app(r->filename) : NULL;
     if (app && app->kind == FCGIX_APP_EXTERNAL) {
-        return fcgix_serve(r, app, NULL);
+        return fcgix_balance_is(app) ? fcgix_balance_serve(r, app)
+                                     : fcgix_serve(r, app, NULL);
     }
     if (app && app->kind == FCGIX_APP_STATIC) {
         return fcgix_managed_serve(r, app);
@@ -148,8 +150,25 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     (void)plog;
     (void)ptemp;
+    int rc;
+
     app_registry = fcgix_registry(pconf);
-    return fcgix_launch_post_config(pconf, s, app_registry);
+    rc = fcgix_launch_post_config(pconf, s, app_registry);
+    return rc == OK ? fcgix_balance_post_config(pconf, s, app_registry) : rc;
+}
+
+/* Every app a child may keep connections to: those of the configuration
+ * and each member of a balanced one. */
+static apr_array_header_t *connectable_apps(apr_pool_t *p)
+{
+    apr_array_header_t *apps = apr_array_make(p, 8, sizeof(fcgix_app_t *));
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(p, app_registry); hi; hi = apr_hash_next(hi)) {
+        APR_ARRAY_PUSH(apps, const fcgix_app_t *) = apr_hash_this_val(hi);
+    }
+    fcgix_balance_member_apps(apps);
+    return apps;
 }
 
 static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
@@ -157,7 +176,7 @@ static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
     fcgix_launch_child_init();
     fcgix_managed_child_init();
     if (app_registry) {
-        fcgix_conns_child_init(pchild, app_registry, s);
+        fcgix_conns_child_init(pchild, connectable_apps(pchild), s);
     }
 }
 

@@ -1,0 +1,644 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_balance.c
+ * @brief Balanced external servers (see fcgi_balance.h).
+ */
+
+#include <errno.h>
+#include <string.h>
+
+#include "apr_shm.h"
+#include "apr_strings.h"
+#include "apr_time.h"
+
+#include "httpd.h"
+#include "http_log.h"
+#include "http_core.h"
+
+#include "fcgi_balance.h"
+#include "fcgi_defaults.h"
+#include "fcgi_log.h"
+
+APLOG_USE_MODULE(fastcgi_x);
+
+/* The board lives in httpd's process pool, which outlives every
+ * configuration: a graceful restart keeps what it knows. */
+#define BOARD_KEY "fcgix_lb_board"
+/* The least a new board holds, so that a restart that adds a few members
+ * keeps the board (and its history). */
+#define BOARD_MIN 64
+/* Waiting for a member with room (-max-conns): the first pause and the
+ * longest, in microseconds. */
+#define QUEUE_PAUSE_MIN 1000
+#define QUEUE_PAUSE_MAX 50000
+
+/* One balanced app, in private memory (set up in the parent). */
+typedef struct {
+    const fcgix_app_t *app;
+    fcgix_lb_group_t g;
+    const fcgix_app_t **members; /* g.n: each member as an app to connect to */
+    int queue_timeout_ms;
+} balanced_t;
+
+/* One member as the configuration gives it, before it has a record. */
+typedef struct {
+    const fcgix_app_t *app;
+    const char *address; /* "ip:port", "[ip6]:port" or a socket path */
+    const char *ip;      /* TCP: the address's IP, else NULL */
+    int port;
+    apr_sockaddr_t *sa; /* TCP: the address alone */
+    int backup;
+} member_spec_t;
+
+typedef struct {
+    fcgix_lb_t lb;
+} board_store_t;
+
+static fcgix_lb_t board;                /* this generation's handle */
+static apr_hash_t *balanced;            /* const fcgix_app_t * -> balanced_t */
+static apr_array_header_t *all_members; /* const fcgix_app_t * */
+
+int64_t fcgix_balance_now_ms(void)
+{
+    return (int64_t)apr_time_as_msec(apr_time_now());
+}
+
+/* ------------------------------------------------------------------ */
+/* Members from the configuration (parent)                             */
+/* ------------------------------------------------------------------ */
+
+static int known_address(const apr_array_header_t *specs,
+                         const fcgix_app_t *app, const char *address)
+{
+    int i;
+
+    for (i = 0; i < specs->nelts; i++) {
+        const member_spec_t *m = &APR_ARRAY_IDX(specs, i, member_spec_t);
+
+        if (m->app == app && !strcmp(m->address, address)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const char *address_text(apr_pool_t *p, apr_sockaddr_t *sa,
+                                const char **ip)
+{
+    char *text = NULL;
+
+    apr_sockaddr_ip_get(&text, sa);
+    *ip = text;
+    return sa->family == APR_INET6
+               ? apr_psprintf(p, "[%s]:%d", text, (int)sa->port)
+               : apr_psprintf(p, "%s:%d", text, (int)sa->port);
+}
+
+/* A -host or -backup host:port: a member for every address the name has
+ * now (a name that has none is logged, and has no member until it
+ * does). */
+static void add_host(apr_pool_t *p, server_rec *s, const fcgix_app_t *app,
+                     const char *spec, int backup, apr_array_header_t *out)
+{
+    char *host, *scope;
+    apr_port_t port;
+    apr_sockaddr_t *sa, *next;
+    apr_status_t rv;
+
+    if (apr_parse_addr_port(&host, &scope, &port, spec, p) != APR_SUCCESS
+        || host == NULL) {
+        return; /* checked with the configuration */
+    }
+    rv = apr_sockaddr_info_get(&sa, host, APR_UNSPEC, port, 0, p);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     FCGIX_LOGNO(00800) "FastCgiExternalServer %s (%s): "
+                                        "cannot resolve %s; it has no "
+                                        "member until it resolves",
+                     app->path, app->defined_at, spec);
+        return;
+    }
+    for (; sa != NULL; sa = next) {
+        member_spec_t *m;
+        const char *ip, *address = address_text(p, sa, &ip);
+
+        next = sa->next;
+        sa->next = NULL; /* each member connects to its address alone */
+        if (known_address(out, app, address)) {
+            continue;
+        }
+        m = apr_array_push(out);
+        m->app = app;
+        m->address = address;
+        m->ip = ip;
+        m->port = port;
+        m->sa = sa;
+        m->backup = backup;
+    }
+}
+
+static void add_socket(const fcgix_app_t *app, const char *path, int backup,
+                       apr_array_header_t *out)
+{
+    member_spec_t *m = apr_array_push(out);
+
+    memset(m, 0, sizeof(*m));
+    m->app = app;
+    m->address = path;
+    m->backup = backup;
+}
+
+/* Every member of @app: primaries in the order given, then backups. */
+static void collect_members(apr_pool_t *p, server_rec *s,
+                            const fcgix_app_t *app, apr_array_header_t *out)
+{
+    const fcgix_lb_conf_t *lb = &app->lb;
+    const apr_array_header_t *lists[2];
+    int tcp = lb->hosts != NULL, backup, i;
+
+    lists[0] = tcp ? lb->hosts : lb->sockets;
+    lists[1] = lb->backups;
+    for (backup = 0; backup < 2; backup++) {
+        for (i = 0; lists[backup] && i < lists[backup]->nelts; i++) {
+            const char *item = APR_ARRAY_IDX(lists[backup], i, const char *);
+
+            if (tcp) {
+                add_host(p, s, app, item, backup, out);
+            }
+            else {
+                add_socket(app, item, backup, out);
+            }
+        }
+    }
+}
+
+/* The app a request connects to for member @m of @app. */
+static const fcgix_app_t *member_app(apr_pool_t *p, const fcgix_app_t *app,
+                                     const member_spec_t *m)
+{
+    fcgix_app_t *one = apr_pmemdup(p, app, sizeof(*app));
+
+    one->lb.on = 0;
+    one->host = m->ip;
+    one->port = m->port;
+    one->addr = m->sa;
+    one->socket_path = m->sa ? NULL : m->address;
+    return one;
+}
+
+/* ------------------------------------------------------------------ */
+/* The board (parent)                                                  */
+/* ------------------------------------------------------------------ */
+
+/* The board from the last configuration if it has room for @need
+ * records, else a new one (what the old one knew is carried over by
+ * assign_records). */
+static board_store_t *board_for(server_rec *s, int need, board_store_t **old)
+{
+    apr_pool_t *pp = s->process->pool;
+    board_store_t *store = NULL;
+    apr_shm_t *shm;
+    apr_status_t rv;
+    int cap = need * 2 > BOARD_MIN ? need * 2 : BOARD_MIN;
+
+    apr_pool_userdata_get((void **)&store, BOARD_KEY, pp);
+    *old = NULL;
+    if (store && store->lb.nmembers >= need) {
+        return store;
+    }
+    rv = apr_shm_create(&shm, fcgix_lb_size(cap), NULL, pp);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     FCGIX_LOGNO(00805) "cannot create shared memory for "
+                                        "the members of balanced "
+                                        "FastCgiExternalServers (%d)",
+                     cap);
+        return NULL;
+    }
+    *old = store;
+    store = apr_pcalloc(pp, sizeof(*store));
+    fcgix_lb_init(&store->lb, apr_shm_baseaddr_get(shm), cap);
+    apr_pool_userdata_set(store, BOARD_KEY, apr_pool_cleanup_null, pp);
+    return store;
+}
+
+/* The record that already holds (path, address) and is not taken, or
+ * -1. Keys are compared as the record keeps them (cut to its size). */
+static int find_record(const fcgix_lb_t *lb, const char *taken,
+                       const member_spec_t *m)
+{
+    int i;
+
+    for (i = 0; i < lb->nmembers; i++) {
+        const fcgix_lb_member_t *r = &lb->members[i];
+
+        if (!taken[i] && __atomic_load_n(&r->used, __ATOMIC_ACQUIRE) == 1
+            && !strncmp(r->path, m->app->path, sizeof(r->path) - 1)
+            && !strncmp(r->address, m->address, sizeof(r->address) - 1)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* A record for a new member: a free one first, then one whose member is
+ * gone. */
+static int free_record(const fcgix_lb_t *lb, const char *taken)
+{
+    int i, stale = -1;
+
+    for (i = 0; i < lb->nmembers; i++) {
+        if (taken[i]) {
+            continue;
+        }
+        if (__atomic_load_n(&lb->members[i].used, __ATOMIC_ACQUIRE) == 0) {
+            return i;
+        }
+        if (stale < 0) {
+            stale = i;
+        }
+    }
+    return stale;
+}
+
+/* Give each member a record: the one that held it before, when the board
+ * is the same; else a fresh one, with the history an @old board had. */
+static void assign_records(fcgix_lb_t *lb, const fcgix_lb_t *old,
+                           const apr_array_header_t *specs, int *records,
+                           char *taken)
+{
+    int i;
+
+    for (i = 0; i < specs->nelts; i++) {
+        records[i] =
+            find_record(lb, taken, &APR_ARRAY_IDX(specs, i, member_spec_t));
+        if (records[i] >= 0) {
+            taken[records[i]] = 1;
+        }
+    }
+    for (i = 0; i < specs->nelts; i++) {
+        const member_spec_t *m = &APR_ARRAY_IDX(specs, i, member_spec_t);
+
+        if (records[i] < 0) {
+            records[i] = free_record(lb, taken);
+            taken[records[i]] = 1;
+            fcgix_lb_set(lb, records[i], m->app->path, m->address, m->backup);
+            if (old) {
+                fcgix_lb_carry(lb, records[i], old);
+            }
+        }
+        lb->members[records[i]].backup = (uint32_t)m->backup;
+    }
+    for (i = 0; i < lb->nmembers; i++) {
+        if (!taken[i]) {
+            fcgix_lb_clear(lb, i);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Setup (parent)                                                      */
+/* ------------------------------------------------------------------ */
+
+static balanced_t *new_balanced(apr_pool_t *p, const fcgix_app_t *app)
+{
+    balanced_t *b = apr_pcalloc(p, sizeof(*b));
+    fcgix_app_opts_t o = fcgix_app_effective(&app->opts);
+    int q = app->lb.queue_timeout;
+
+    b->app = app;
+    b->g.method = fcgix_lb_conf_method(&app->lb);
+    b->g.max_fails = app->lb.max_fails != FCGIX_UNSET ? app->lb.max_fails
+                                                      : FCGIX_DEFAULT_MAX_FAILS;
+    b->g.fail_timeout_ms =
+        1000
+        * (app->lb.fail_timeout != FCGIX_UNSET ? app->lb.fail_timeout
+                                               : FCGIX_DEFAULT_FAIL_TIMEOUT);
+    /* -max-conns caps members only when given (its default is the size
+     * of the kept-connection pool). */
+    b->g.max_conns = app->opts.max_conns > 0 ? app->opts.max_conns : 0;
+    /* A trial whose request never ended (its process died) is handed on
+     * after the longest a request can wait for the member. */
+    b->g.trial_timeout_ms = 1000
+                            * ((o.conn_timeout > 0 ? o.conn_timeout : 300)
+                               + (o.idle_timeout > 0 ? o.idle_timeout : 300));
+    if (q == FCGIX_UNSET) {
+        q = FCGIX_DEFAULT_QUEUE_TIMEOUT;
+    }
+    b->queue_timeout_ms = 1000 * q;
+    return b;
+}
+
+/* The balanced apps of @registry, each with its members. */
+static apr_array_header_t *collect_all(apr_pool_t *p, server_rec *s,
+                                       apr_hash_t *registry)
+{
+    apr_array_header_t *specs = apr_array_make(p, 16, sizeof(member_spec_t));
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(p, registry); hi; hi = apr_hash_next(hi)) {
+        const fcgix_app_t *app = apr_hash_this_val(hi);
+
+        if (app->kind == FCGIX_APP_EXTERNAL && app->lb.on) {
+            apr_hash_set(balanced, app, sizeof(app), new_balanced(p, app));
+            collect_members(p, s, app, specs);
+        }
+    }
+    return specs;
+}
+
+/* Give each balanced app its records and member apps. */
+static void build_groups(apr_pool_t *p, const apr_array_header_t *specs,
+                         const int *records)
+{
+    apr_hash_index_t *hi;
+    int i;
+
+    for (hi = apr_hash_first(p, balanced); hi; hi = apr_hash_next(hi)) {
+        balanced_t *b = apr_hash_this_val(hi);
+        int *mine = apr_pcalloc(p, sizeof(int) * (apr_size_t)specs->nelts + 1);
+
+        b->members = apr_pcalloc(p, sizeof(*b->members)
+                                        * (apr_size_t)(specs->nelts + 1));
+        for (i = 0; i < specs->nelts; i++) {
+            const member_spec_t *m = &APR_ARRAY_IDX(specs, i, member_spec_t);
+
+            if (m->app == b->app && b->g.n < FCGIX_LB_MAX_MEMBERS) {
+                mine[b->g.n] = records[i];
+                b->members[b->g.n] = member_app(p, b->app, m);
+                APR_ARRAY_PUSH(all_members, const fcgix_app_t *) =
+                    b->members[b->g.n];
+                b->g.n++;
+            }
+        }
+        b->g.records = mine;
+    }
+}
+
+int fcgix_balance_post_config(apr_pool_t *pconf, server_rec *s,
+                              apr_hash_t *registry)
+{
+    apr_array_header_t *specs;
+    board_store_t *store, *old;
+    int *records;
+    char *taken;
+
+    balanced = apr_hash_make(pconf);
+    all_members = apr_array_make(pconf, 8, sizeof(const fcgix_app_t *));
+    memset(&board, 0, sizeof(board));
+    /* The first configuration pass only checks; resolve nothing. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    specs = collect_all(pconf, s, registry);
+    if (apr_hash_count(balanced) == 0) {
+        return OK;
+    }
+    store = board_for(s, specs->nelts, &old);
+    if (store == NULL) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    records = apr_pcalloc(pconf, sizeof(int) * (apr_size_t)(specs->nelts + 1));
+    taken = apr_pcalloc(pconf, (apr_size_t)store->lb.nmembers);
+    assign_records(&store->lb, old ? &old->lb : NULL, specs, records, taken);
+    board = store->lb;
+    build_groups(pconf, specs, records);
+    return OK;
+}
+
+void fcgix_balance_member_apps(apr_array_header_t *apps)
+{
+    int i;
+
+    for (i = 0; all_members && i < all_members->nelts; i++) {
+        APR_ARRAY_PUSH(apps, const fcgix_app_t *) =
+            APR_ARRAY_IDX(all_members, i, const fcgix_app_t *);
+    }
+}
+
+static balanced_t *balanced_of(const fcgix_app_t *app)
+{
+    return balanced ? apr_hash_get(balanced, &app, sizeof(app)) : NULL;
+}
+
+int fcgix_balance_is(const fcgix_app_t *app)
+{
+    return app->lb.on && balanced_of(app) != NULL;
+}
+
+int fcgix_balance_view(const fcgix_app_t *app, const fcgix_lb_t **lb,
+                       fcgix_lb_group_t *g)
+{
+    balanced_t *b = app->lb.on ? balanced_of(app) : NULL;
+
+    if (b == NULL) {
+        return 0;
+    }
+    *lb = &board;
+    *g = b->g;
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                            */
+/* ------------------------------------------------------------------ */
+
+/* A request's hold on a member. */
+typedef struct {
+    request_rec *r;
+    const balanced_t *b;
+    int index;      /* the member in use, -1 none */
+    uint64_t tried; /* bit k: member k failed this request */
+    fcgix_process_ops_t ops;
+} member_lease_t;
+
+static const char *member_name(const member_lease_t *l, int k)
+{
+    const fcgix_lb_member_t *m = fcgix_lb_member(&board, l->b->g.records[k]);
+
+    return m ? m->address : "?";
+}
+
+static void set_retry_after(request_rec *r, int64_t ms)
+{
+    apr_table_setn(r->err_headers_out, "Retry-After",
+                   apr_itoa(r->pool, ms > 1000 ? (int)((ms + 999) / 1000) : 1));
+}
+
+static int every_member_down(member_lease_t *l)
+{
+    int64_t wait =
+        fcgix_lb_next_trial_ms(&board, &l->b->g, fcgix_balance_now_ms());
+
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, l->r,
+                  FCGIX_LOGNO(00802) "FastCGI app %s: no member can take the "
+                                     "request (every one is down%s); "
+                                     "answering 503",
+                  l->b->app->path, l->tried ? " or failed it" : "");
+    set_retry_after(l->r, wait);
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+static int every_member_busy(member_lease_t *l)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, l->r,
+                  FCGIX_LOGNO(00803) "FastCGI app %s: every member has "
+                                     "-max-conns %d requests, and none "
+                                     "freed within %d s (-queue-timeout); "
+                                     "answering 503",
+                  l->b->app->path, l->b->g.max_conns,
+                  l->b->queue_timeout_ms / 1000);
+    set_retry_after(l->r, 1000);
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* Take a member for the request, waiting at most -queue-timeout while
+ * every member that is up has -max-conns requests. */
+static int take_member(member_lease_t *l)
+{
+    int64_t deadline = fcgix_balance_now_ms() + l->b->queue_timeout_ms;
+    apr_interval_time_t pause = QUEUE_PAUSE_MIN;
+    fcgix_lb_pick_t got;
+    int k, trial;
+
+    for (;;) {
+        got = fcgix_lb_pick(&board, &l->b->g, l->tried, fcgix_balance_now_ms(),
+                            &k, &trial);
+        if (got == FCGIX_LB_PICKED) {
+            break;
+        }
+        if (got == FCGIX_LB_ALL_DOWN) {
+            return every_member_down(l);
+        }
+        if (fcgix_balance_now_ms() >= deadline) {
+            return every_member_busy(l);
+        }
+        apr_sleep(pause);
+        pause = pause * 2 < QUEUE_PAUSE_MAX ? pause * 2 : QUEUE_PAUSE_MAX;
+    }
+    l->index = k;
+    if (trial) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, l->r,
+                      FCGIX_LOGNO(00806) "FastCGI app %s: trying member %s "
+                                         "again (its -fail-timeout is over)",
+                      l->b->app->path, member_name(l, k));
+    }
+    return OK;
+}
+
+/* The member could not be reached, or reset the request before any
+ * answer: count it, and take another member. */
+static int next_member(request_rec *r, void *baton, const fcgix_app_t **app,
+                       int err)
+{
+    member_lease_t *l = baton;
+    int k = l->index, rc;
+    const char *why = err == ECONNRESET
+                          ? "connection reset before any answer"
+                          : apr_psprintf(r->pool, "connect: %s", strerror(err));
+
+    if (k < 0) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (fcgix_lb_failed(&board, &l->b->g, k, why, fcgix_balance_now_ms())) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      FCGIX_LOGNO(00801) "FastCGI app %s: member %s is down "
+                                         "for %d s: %s",
+                      l->b->app->path, member_name(l, k),
+                      l->b->g.fail_timeout_ms / 1000, why);
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      FCGIX_LOGNO(00804) "FastCGI app %s: member %s failed "
+                                         "the request: %s; trying another",
+                      l->b->app->path, member_name(l, k), why);
+    }
+    l->tried |= k < 64 ? (uint64_t)1 << k : 0;
+    l->index = -1;
+    rc = take_member(l);
+    if (rc == OK) {
+        *app = l->b->members[l->index];
+    }
+    return rc;
+}
+
+static void member_done(void *baton, int answered)
+{
+    member_lease_t *l = baton;
+
+    if (l->index < 0) {
+        return;
+    }
+    if (fcgix_lb_done(&board, &l->b->g, l->index, answered,
+                      fcgix_balance_now_ms())) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, l->r,
+                      FCGIX_LOGNO(00807) "FastCGI app %s: member %s answered "
+                                         "and is up again",
+                      l->b->app->path, member_name(l, l->index));
+    }
+    l->index = -1;
+}
+
+static member_lease_t *new_lease(request_rec *r, const balanced_t *b)
+{
+    member_lease_t *l = apr_pcalloc(r->pool, sizeof(*l));
+
+    l->r = r;
+    l->b = b;
+    l->index = -1;
+    l->ops.next = next_member;
+    l->ops.done = member_done;
+    l->ops.baton = l;
+    l->ops.any_error = 1;
+    return l;
+}
+
+int fcgix_balance_serve(request_rec *r, const fcgix_app_t *app)
+{
+    balanced_t *b = balanced_of(app);
+    member_lease_t *l;
+    int rc;
+
+    if (b == NULL || b->g.n == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      FCGIX_LOGNO(00808) "FastCGI app %s: it has no member "
+                                         "(no -host resolved); answering "
+                                         "503",
+                      app->path);
+        set_retry_after(r, 5000);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    l = new_lease(r, b);
+    rc = take_member(l);
+    if (rc != OK) {
+        return rc;
+    }
+    rc = fcgix_serve(r, b->members[l->index], &l->ops);
+    member_done(l, 0); /* when the handler did not say */
+    return rc;
+}
+
+int fcgix_balance_authorize(request_rec *r, const fcgix_app_t *app,
+                            const fcgix_auth_call_t *call,
+                            fcgix_auth_reply_t *reply)
+{
+    balanced_t *b = balanced_of(app);
+    member_lease_t *l;
+    int rc;
+
+    if (b == NULL || b->g.n == 0) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    l = new_lease(r, b);
+    rc = take_member(l);
+    if (rc != OK) {
+        return rc;
+    }
+    rc = fcgix_authorize(r, b->members[l->index], call, reply, &l->ops);
+    member_done(l, 0);
+    return rc;
+}

@@ -1,0 +1,380 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_lb.c
+ * @brief The member board and the choice of a member (see fcgi_lb.h).
+ *
+ * Every shared field is a naturally aligned word read and written with
+ * __atomic built-ins; no locks, so a child killed mid-request cannot
+ * leave one held. A member's counters are exact; its up/down state is
+ * decided by whichever request sees the deciding event, which may race
+ * with another: the worst outcome is a second trial request or a member
+ * marked down a moment early, never a lost member.
+ */
+
+#include <string.h>
+
+#include "fcgi_lb.h"
+
+#define LB_MAGIC 0x46434c42u /* "FCLB" */
+/* How many times a pick starts over when another process took the last
+ * free place on a member between the look and the take. */
+#define PICK_ROUNDS 8
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define CAS(p, expected, desired)                                              \
+    __atomic_compare_exchange_n((p), (expected), (desired), 0,                 \
+                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+
+size_t fcgix_lb_size(int nmembers)
+{
+    return sizeof(fcgix_lb_head_t)
+           + (size_t)(nmembers > 0 ? nmembers : 0) * sizeof(fcgix_lb_member_t);
+}
+
+fcgix_lb_t *fcgix_lb_init(fcgix_lb_t *lb, void *mem, int nmembers)
+{
+    memset(mem, 0, fcgix_lb_size(nmembers));
+    lb->head = mem;
+    lb->head->magic = LB_MAGIC;
+    lb->head->nmembers = (uint32_t)nmembers;
+    lb->members = (fcgix_lb_member_t *)(lb->head + 1);
+    lb->nmembers = nmembers;
+    return lb;
+}
+
+fcgix_lb_member_t *fcgix_lb_member(const fcgix_lb_t *lb, int i)
+{
+    return i >= 0 && i < lb->nmembers ? &lb->members[i] : NULL;
+}
+
+/* Copy @src into @dst of @size bytes, cut to fit, always terminated; the
+ * source may be shared memory another process writes. */
+static void copy_text(char *dst, const char *src, size_t size)
+{
+    const char *end = memchr(src, '\0', size - 1);
+    size_t n = end ? (size_t)(end - src) : size - 1;
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+void fcgix_lb_set(fcgix_lb_t *lb, int i, const char *path, const char *address,
+                  int backup)
+{
+    fcgix_lb_member_t *m = fcgix_lb_member(lb, i);
+
+    if (m == NULL) {
+        return;
+    }
+    memset(m, 0, sizeof(*m));
+    copy_text(m->path, path, sizeof(m->path));
+    copy_text(m->address, address, sizeof(m->address));
+    m->backup = backup ? 1 : 0;
+    STORE(&m->used, 1);
+}
+
+void fcgix_lb_clear(fcgix_lb_t *lb, int i)
+{
+    fcgix_lb_member_t *m = fcgix_lb_member(lb, i);
+
+    if (m != NULL) {
+        memset(m, 0, sizeof(*m));
+    }
+}
+
+/* Whether @o (untrusted) holds the member whose keys @m holds. */
+static int same_member(const fcgix_lb_member_t *m, const fcgix_lb_member_t *o)
+{
+    char path[FCGIX_LB_ADDR_MAX], address[FCGIX_LB_ADDR_MAX];
+
+    if (LOAD(&o->used) != 1) {
+        return 0;
+    }
+    copy_text(path, o->path, sizeof(path));
+    copy_text(address, o->address, sizeof(address));
+    return strcmp(path, m->path) == 0 && strcmp(address, m->address) == 0;
+}
+
+int fcgix_lb_carry(fcgix_lb_t *lb, int i, const fcgix_lb_t *old)
+{
+    fcgix_lb_member_t *m = fcgix_lb_member(lb, i);
+    int j;
+
+    for (j = 0; m != NULL && j < old->nmembers; j++) {
+        const fcgix_lb_member_t *o = &old->members[j];
+
+        if (o == m || !same_member(m, o)) {
+            continue;
+        }
+        m->fails = LOAD(&o->fails);
+        m->down_until_ms = LOAD(&o->down_until_ms);
+        m->since_ms = LOAD(&o->since_ms);
+        m->served = LOAD(&o->served);
+        m->failures = LOAD(&o->failures);
+        m->last_error_ms = LOAD(&o->last_error_ms);
+        copy_text(m->last_error, o->last_error, sizeof(m->last_error));
+        return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Picking                                                             */
+/* ------------------------------------------------------------------ */
+
+static fcgix_lb_member_t *group_member(const fcgix_lb_t *lb,
+                                       const fcgix_lb_group_t *g, int k)
+{
+    return k >= 0 && k < g->n ? fcgix_lb_member(lb, g->records[k]) : NULL;
+}
+
+static int is_up(const fcgix_lb_member_t *m)
+{
+    return LOAD(&m->down_until_ms) == 0;
+}
+
+/* A down member whose fail-timeout has passed gets one request: claim it
+ * for this one. A trial that has not ended within trial_timeout_ms (its
+ * request's process died) is given to the next request. */
+static int claim_trial(fcgix_lb_member_t *m, const fcgix_lb_group_t *g,
+                       int64_t now_ms)
+{
+    int64_t until = LOAD(&m->down_until_ms);
+    int64_t t = LOAD(&m->trial_ms);
+
+    if (until == 0 || now_ms < until) {
+        return 0;
+    }
+    if (t != 0 && now_ms - t < g->trial_timeout_ms) {
+        return 0;
+    }
+    if (!CAS(&m->trial_ms, &t, now_ms)) {
+        return 0;
+    }
+    __atomic_add_fetch(&m->in_flight, 1, __ATOMIC_ACQ_REL);
+    return 1;
+}
+
+/* Take one place on @m unless it has max_conns already. */
+static int take_place(fcgix_lb_member_t *m, const fcgix_lb_group_t *g)
+{
+    int32_t v = LOAD(&m->in_flight);
+
+    do {
+        if (g->max_conns > 0 && v >= g->max_conns) {
+            return 0;
+        }
+    } while (!CAS(&m->in_flight, &v, v + 1));
+    return 1;
+}
+
+/* Which of the group's members a pick looks at: primaries or backups,
+ * without those this request tried. */
+static int candidate(const fcgix_lb_t *lb, const fcgix_lb_group_t *g, int k,
+                     uint64_t skip, int backups)
+{
+    const fcgix_lb_member_t *m = group_member(lb, g, k);
+
+    return m != NULL && LOAD(&m->used) == 1 && (int)m->backup == backups
+           && !(k < 64 && (skip >> k) & 1);
+}
+
+/* The up member to try, in the order the method says (round-robin and
+ * least-conn start at a shared cursor, so that ties take turns; first
+ * starts at the first); -1 when none is up with room. *any_up says
+ * whether one was up at all, with room or not. */
+static int choose(const fcgix_lb_t *lb, const fcgix_lb_group_t *g,
+                  uint64_t skip, int backups, int *any_up)
+{
+    uint32_t start = 0;
+    int i, k, best = -1;
+    int32_t load, best_load = 0;
+
+    if (g->method != FCGIX_LB_FIRST && group_member(lb, g, 0) != NULL) {
+        start = __atomic_fetch_add(&group_member(lb, g, 0)->rr, 1,
+                                   __ATOMIC_RELAXED);
+    }
+    for (i = 0; i < g->n; i++) {
+        k = (int)((start + (uint32_t)i) % (uint32_t)g->n);
+        if (!candidate(lb, g, k, skip, backups)
+            || !is_up(group_member(lb, g, k))) {
+            continue;
+        }
+        *any_up = 1;
+        load = LOAD(&group_member(lb, g, k)->in_flight);
+        if (g->max_conns > 0 && load >= g->max_conns) {
+            continue;
+        }
+        if (g->method != FCGIX_LB_LEAST_CONN) {
+            return k;
+        }
+        if (best < 0 || load < best_load) {
+            best = k;
+            best_load = load;
+        }
+    }
+    return best;
+}
+
+/* The first member of the tier whose trial is due, claimed. */
+static int first_due_trial(fcgix_lb_t *lb, const fcgix_lb_group_t *g,
+                           uint64_t skip, int backups, int64_t now_ms)
+{
+    int k;
+
+    for (k = 0; k < g->n; k++) {
+        if (candidate(lb, g, k, skip, backups)
+            && claim_trial(group_member(lb, g, k), g, now_ms)) {
+            return k;
+        }
+    }
+    return -1;
+}
+
+/* One tier (primaries or backups): a due trial first, else a member with
+ * room. */
+static fcgix_lb_pick_t pick_tier(fcgix_lb_t *lb, const fcgix_lb_group_t *g,
+                                 uint64_t skip, int backups, int64_t now_ms,
+                                 int *index, int *trial)
+{
+    int round, k, any_up;
+
+    k = first_due_trial(lb, g, skip, backups, now_ms);
+    if (k >= 0) {
+        *index = k;
+        *trial = 1;
+        return FCGIX_LB_PICKED;
+    }
+    for (round = 0; round < PICK_ROUNDS; round++) {
+        any_up = 0;
+        k = choose(lb, g, skip, backups, &any_up);
+        if (k < 0) {
+            return any_up ? FCGIX_LB_ALL_BUSY : FCGIX_LB_ALL_DOWN;
+        }
+        if (take_place(group_member(lb, g, k), g)) {
+            *index = k;
+            *trial = 0;
+            return FCGIX_LB_PICKED;
+        }
+    }
+    return FCGIX_LB_ALL_BUSY;
+}
+
+fcgix_lb_pick_t fcgix_lb_pick(fcgix_lb_t *lb, const fcgix_lb_group_t *g,
+                              uint64_t skip, int64_t now_ms, int *index,
+                              int *trial)
+{
+    fcgix_lb_pick_t got = pick_tier(lb, g, skip, 0, now_ms, index, trial);
+
+    if (got == FCGIX_LB_ALL_DOWN) {
+        got = pick_tier(lb, g, skip, 1, now_ms, index, trial);
+    }
+    return got;
+}
+
+/* ------------------------------------------------------------------ */
+/* Outcomes                                                            */
+/* ------------------------------------------------------------------ */
+
+/* One less in flight; never below 0 (a count the board lost in a
+ * restart must not go negative). */
+static void leave(fcgix_lb_member_t *m)
+{
+    int32_t v = LOAD(&m->in_flight);
+
+    while (v > 0 && !CAS(&m->in_flight, &v, v - 1)) {
+    }
+}
+
+int fcgix_lb_done(fcgix_lb_t *lb, const fcgix_lb_group_t *g, int index, int ok,
+                  int64_t now_ms)
+{
+    fcgix_lb_member_t *m = group_member(lb, g, index);
+    int64_t until;
+
+    if (m == NULL) {
+        return 0;
+    }
+    leave(m);
+    if (!ok) {
+        return 0;
+    }
+    __atomic_add_fetch(&m->served, 1, __ATOMIC_RELAXED);
+    if (LOAD(&m->fails) != 0) {
+        STORE(&m->fails, 0);
+    }
+    until = LOAD(&m->down_until_ms);
+    if (until != 0 && CAS(&m->down_until_ms, &until, 0)) {
+        STORE(&m->trial_ms, 0);
+        STORE(&m->since_ms, now_ms);
+        return 1;
+    }
+    return 0;
+}
+
+int fcgix_lb_failed(fcgix_lb_t *lb, const fcgix_lb_group_t *g, int index,
+                    const char *why, int64_t now_ms)
+{
+    fcgix_lb_member_t *m = group_member(lb, g, index);
+    uint32_t fails;
+    int64_t until;
+
+    if (m == NULL) {
+        return 0;
+    }
+    leave(m);
+    __atomic_add_fetch(&m->failures, 1, __ATOMIC_RELAXED);
+    copy_text(m->last_error, why, sizeof(m->last_error));
+    STORE(&m->last_error_ms, now_ms);
+    fails = __atomic_add_fetch(&m->fails, 1, __ATOMIC_ACQ_REL);
+    until = LOAD(&m->down_until_ms);
+    if (until == 0 && (int)fails < g->max_fails) {
+        return 0;
+    }
+    /* Down (again, for a failed trial) for the whole fail-timeout. */
+    STORE(&m->down_until_ms, now_ms + g->fail_timeout_ms);
+    STORE(&m->trial_ms, 0);
+    if (until == 0) {
+        STORE(&m->since_ms, now_ms);
+        return 1;
+    }
+    return 0;
+}
+
+int64_t fcgix_lb_next_trial_ms(const fcgix_lb_t *lb, const fcgix_lb_group_t *g,
+                               int64_t now_ms)
+{
+    int64_t best = 0, until;
+    int k;
+
+    for (k = 0; k < g->n; k++) {
+        const fcgix_lb_member_t *m = group_member(lb, g, k);
+
+        if (m == NULL || (until = LOAD(&m->down_until_ms)) == 0) {
+            continue;
+        }
+        if (until <= now_ms) {
+            return 0;
+        }
+        if (best == 0 || until - now_ms < best) {
+            best = until - now_ms;
+        }
+    }
+    return best;
+}
+
+fcgix_lb_state_t fcgix_lb_state(const fcgix_lb_t *lb, int i, int64_t now_ms)
+{
+    const fcgix_lb_member_t *m = fcgix_lb_member(lb, i);
+
+    (void)now_ms;
+    if (m == NULL || is_up(m)) {
+        return FCGIX_LB_UP;
+    }
+    return LOAD(&m->trial_ms) != 0 ? FCGIX_LB_TRIAL : FCGIX_LB_DOWN;
+}
