@@ -344,7 +344,8 @@ static apr_array_header_t *collect_all(apr_pool_t *p, server_rec *s,
         const fcgix_app_t *app = apr_hash_this_val(hi);
 
         if (app->kind == FCGIX_APP_EXTERNAL && app->lb.on) {
-            apr_hash_set(balanced, app, sizeof(app), new_balanced(p, app));
+            apr_hash_set(balanced, app->path, APR_HASH_KEY_STRING,
+                         new_balanced(p, app));
             collect_members(p, s, app, specs);
         }
     }
@@ -379,6 +380,24 @@ static void build_groups(apr_pool_t *p, const apr_array_header_t *specs,
     }
 }
 
+static const char *const method_names[] = {"least-conn", "round-robin",
+                                           "first"};
+
+static void log_groups(apr_pool_t *p, server_rec *s)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(p, balanced); hi; hi = apr_hash_next(hi)) {
+        const balanced_t *b = apr_hash_this_val(hi);
+
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     FCGIX_LOGNO(00809) "FastCgiExternalServer %s (%s): "
+                                        "%d member(s), -balance %s",
+                     b->app->path, b->app->defined_at, b->g.n,
+                     method_names[b->g.method]);
+    }
+}
+
 int fcgix_balance_post_config(apr_pool_t *pconf, server_rec *s,
                               apr_hash_t *registry)
 {
@@ -407,6 +426,7 @@ int fcgix_balance_post_config(apr_pool_t *pconf, server_rec *s,
     assign_records(&store->lb, old ? &old->lb : NULL, specs, records, taken);
     board = store->lb;
     build_groups(pconf, specs, records);
+    log_groups(pconf, s);
     return OK;
 }
 
@@ -422,7 +442,8 @@ void fcgix_balance_member_apps(apr_array_header_t *apps)
 
 static balanced_t *balanced_of(const fcgix_app_t *app)
 {
-    return balanced ? apr_hash_get(balanced, &app, sizeof(app)) : NULL;
+    return balanced ? apr_hash_get(balanced, app->path, APR_HASH_KEY_STRING)
+                    : NULL;
 }
 
 int fcgix_balance_is(const fcgix_app_t *app)

@@ -1,0 +1,71 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_stats.h
+ * @brief Per-application request statistics, counted by every httpd
+ *        child in shared memory, for the status page and ?metrics:
+ *        requests, in flight, errors by kind, response times over a
+ *        recent window, bytes in and out.
+ *
+ * Every application has a record: those FastCgiServer and
+ * FastCgiExternalServer define get one in post_config; a dynamic app
+ * takes a free one at its first request. The records live in httpd's
+ * process pool, so a graceful restart keeps the counts of the apps that
+ * are still configured.
+ */
+
+#ifndef FCGIX_STATS_H
+#define FCGIX_STATS_H
+
+#include <stdint.h>
+
+#include "httpd.h"
+#include "apr_hash.h"
+
+/** What went wrong with a request, for the error counts. */
+typedef enum {
+    FCGIX_ERR_NONE = -1,
+    FCGIX_ERR_CONNECT = 0, /**< could not connect (refused, no socket) */
+    FCGIX_ERR_TIMEOUT,     /**< connect or -idle-timeout timed out */
+    FCGIX_ERR_PROTOCOL,    /**< the app broke FastCGI or CGI rules, or
+                                closed early */
+    FCGIX_ERR_APP_5XX,     /**< the app answered with a 5xx status */
+    FCGIX_NERR
+} fcgix_err_kind_t;
+
+/** One request's outcome. */
+typedef struct {
+    fcgix_err_kind_t error;
+    int64_t usec;       /**< from the start of the exchange to its end */
+    uint64_t bytes_in;  /**< request body bytes sent to the app */
+    uint64_t bytes_out; /**< response body bytes sent to the client */
+} fcgix_stats_outcome_t;
+
+/** An application's record (opaque). */
+typedef struct fcgix_stats_rec fcgix_stats_rec_t;
+
+/**
+ * post_config, in httpd's parent: the records for the apps of
+ * @a registry (and room for dynamic apps).
+ * @return OK, or an HTTP status to refuse to start (logged)
+ */
+int fcgix_stats_post_config(apr_pool_t *pconf, server_rec *s,
+                            apr_hash_t *registry);
+
+/**
+ * The record of the app at @a path (a dynamic app's is taken at its first
+ * request); NULL when there is none and no room for one.
+ */
+fcgix_stats_rec_t *fcgix_stats_of(const char *path);
+
+/** A request to the app starts: one more in flight. */
+void fcgix_stats_begin(fcgix_stats_rec_t *rec);
+
+/** The request is over: one less in flight, and its outcome counted. */
+void fcgix_stats_end(fcgix_stats_rec_t *rec,
+                     const fcgix_stats_outcome_t *outcome);
+
+#endif /* FCGIX_STATS_H */
