@@ -8,7 +8,7 @@
  * @brief Balanced external servers (see fcgi_balance.h).
  */
 
-#include <errno.h>
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "apr_shm.h"
@@ -20,6 +20,7 @@
 #include "http_core.h"
 
 #include "fcgi_balance.h"
+#include "fcgi_balance_int.h"
 #include "fcgi_defaults.h"
 #include "fcgi_log.h"
 
@@ -31,27 +32,18 @@ APLOG_USE_MODULE(fastcgi_x);
 /* The least a new board holds, so that a restart that adds a few members
  * keeps the board (and its history). */
 #define BOARD_MIN 64
-/* Waiting for a member with room (-max-conns): the first pause and the
- * longest, in microseconds. */
-#define QUEUE_PAUSE_MIN 1000
-#define QUEUE_PAUSE_MAX 50000
-
-/* One balanced app, in private memory (set up in the parent). */
-typedef struct {
-    const fcgix_app_t *app;
-    fcgix_lb_group_t g;
-    const fcgix_app_t **members; /* g.n: each member as an app to connect to */
-    int queue_timeout_ms;
-} balanced_t;
+typedef fcgix_balanced_t balanced_t;
 
 /* One member as the configuration gives it, before it has a record. */
 typedef struct {
     const fcgix_app_t *app;
-    const char *address; /* "ip:port", "[ip6]:port" or a socket path */
+    const char *address; /* "ip:port", "[ip6]:port" or a socket path;
+                            NULL: a record kept for a name's next address */
     const char *ip;      /* TCP: the address's IP, else NULL */
     int port;
     apr_sockaddr_t *sa; /* TCP: the address alone */
     int backup;
+    fcgix_lb_name_t *name; /* the re-resolved name it came from, or NULL */
 } member_spec_t;
 
 typedef struct {
@@ -59,7 +51,7 @@ typedef struct {
 } board_store_t;
 
 static fcgix_lb_t board;                /* this generation's handle */
-static apr_hash_t *balanced;            /* const fcgix_app_t * -> balanced_t */
+static apr_hash_t *balanced;            /* app path -> balanced_t */
 static apr_array_header_t *all_members; /* const fcgix_app_t * */
 
 int64_t fcgix_balance_now_ms(void)
@@ -79,7 +71,7 @@ static int known_address(const apr_array_header_t *specs,
     for (i = 0; i < specs->nelts; i++) {
         const member_spec_t *m = &APR_ARRAY_IDX(specs, i, member_spec_t);
 
-        if (m->app == app && !strcmp(m->address, address)) {
+        if (m->app == app && m->address && !strcmp(m->address, address)) {
             return 1;
         }
     }
@@ -98,31 +90,45 @@ static const char *address_text(apr_pool_t *p, apr_sockaddr_t *sa,
                : apr_psprintf(p, "%s:%d", text, (int)sa->port);
 }
 
-/* A -host or -backup host:port: a member for every address the name has
- * now (a name that has none is logged, and has no member until it
- * does). */
-static void add_host(apr_pool_t *p, server_rec *s, const fcgix_app_t *app,
-                     const char *spec, int backup, apr_array_header_t *out)
+static int is_ip_literal(const char *host)
 {
-    char *host, *scope;
-    apr_port_t port;
-    apr_sockaddr_t *sa, *next;
-    apr_status_t rv;
+    unsigned char buf[sizeof(struct in6_addr)];
 
-    if (apr_parse_addr_port(&host, &scope, &port, spec, p) != APR_SUCCESS
-        || host == NULL) {
-        return; /* checked with the configuration */
-    }
-    rv = apr_sockaddr_info_get(&sa, host, APR_UNSPEC, port, 0, p);
+    return inet_pton(AF_INET, host, buf) == 1
+           || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+static member_spec_t *new_spec(apr_array_header_t *out, const fcgix_app_t *app,
+                               int backup, fcgix_lb_name_t *name)
+{
+    member_spec_t *m = apr_array_push(out);
+
+    memset(m, 0, sizeof(*m));
+    m->app = app;
+    m->backup = backup;
+    m->name = name;
+    return m;
+}
+
+/* The addresses @host has now, each a member; at most @max of them. */
+static int add_addresses(apr_pool_t *p, server_rec *s, const fcgix_app_t *app,
+                         const char *spec, const char *host, apr_port_t port,
+                         int backup, fcgix_lb_name_t *name, int max,
+                         apr_array_header_t *out)
+{
+    apr_sockaddr_t *sa, *next;
+    apr_status_t rv = apr_sockaddr_info_get(&sa, host, APR_UNSPEC, port, 0, p);
+    int n = 0;
+
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                      FCGIX_LOGNO(00800) "FastCgiExternalServer %s (%s): "
                                         "cannot resolve %s; it has no "
                                         "member until it resolves",
                      app->path, app->defined_at, spec);
-        return;
+        return 0;
     }
-    for (; sa != NULL; sa = next) {
+    for (; sa != NULL && n < max; sa = next) {
         member_spec_t *m;
         const char *ip, *address = address_text(p, sa, &ip);
 
@@ -131,31 +137,57 @@ static void add_host(apr_pool_t *p, server_rec *s, const fcgix_app_t *app,
         if (known_address(out, app, address)) {
             continue;
         }
-        m = apr_array_push(out);
-        m->app = app;
+        m = new_spec(out, app, backup, name);
         m->address = address;
         m->ip = ip;
         m->port = port;
         m->sa = sa;
-        m->backup = backup;
+        n++;
+    }
+    return n;
+}
+
+/* A -host or -backup host:port: a member for every address the name has
+ * now. A name that -resolve-interval resolves again also gets records
+ * kept for the addresses it may have later. */
+static void add_host(apr_pool_t *p, server_rec *s, balanced_t *b,
+                     const char *spec, int backup, apr_array_header_t *out)
+{
+    const fcgix_app_t *app = b->app;
+    fcgix_lb_name_t *name = NULL;
+    char *host, *scope;
+    apr_port_t port;
+    int n, max = FCGIX_LB_MAX_MEMBERS;
+
+    if (apr_parse_addr_port(&host, &scope, &port, spec, p) != APR_SUCCESS
+        || host == NULL) {
+        return; /* checked with the configuration */
+    }
+    if (b->resolve_interval_ms > 0 && !is_ip_literal(host)) {
+        name = &b->names[b->nnames++];
+        name->spec = spec;
+        name->host = host;
+        name->port = port;
+        name->backup = backup;
+        max = FCGIX_LB_NAME_SLOTS;
+    }
+    n = add_addresses(p, s, app, spec, host, port, backup, name, max, out);
+    for (; name && n < FCGIX_LB_NAME_SLOTS; n++) {
+        new_spec(out, app, backup, name);
     }
 }
 
 static void add_socket(const fcgix_app_t *app, const char *path, int backup,
                        apr_array_header_t *out)
 {
-    member_spec_t *m = apr_array_push(out);
-
-    memset(m, 0, sizeof(*m));
-    m->app = app;
-    m->address = path;
-    m->backup = backup;
+    new_spec(out, app, backup, NULL)->address = path;
 }
 
 /* Every member of @app: primaries in the order given, then backups. */
-static void collect_members(apr_pool_t *p, server_rec *s,
-                            const fcgix_app_t *app, apr_array_header_t *out)
+static void collect_members(apr_pool_t *p, server_rec *s, balanced_t *b,
+                            apr_array_header_t *out)
 {
+    const fcgix_app_t *app = b->app;
     const fcgix_lb_conf_t *lb = &app->lb;
     const apr_array_header_t *lists[2];
     int tcp = lb->hosts != NULL, backup, i;
@@ -167,7 +199,7 @@ static void collect_members(apr_pool_t *p, server_rec *s,
             const char *item = APR_ARRAY_IDX(lists[backup], i, const char *);
 
             if (tcp) {
-                add_host(p, s, app, item, backup, out);
+                add_host(p, s, b, item, backup, out);
             }
             else {
                 add_socket(app, item, backup, out);
@@ -176,18 +208,45 @@ static void collect_members(apr_pool_t *p, server_rec *s,
     }
 }
 
-/* The app a request connects to for member @m of @app. */
+/* The app a request connects to for member @m of @app; NULL for a
+ * record kept for a name's next address. */
 static const fcgix_app_t *member_app(apr_pool_t *p, const fcgix_app_t *app,
                                      const member_spec_t *m)
 {
-    fcgix_app_t *one = apr_pmemdup(p, app, sizeof(*app));
+    fcgix_app_t *one;
 
+    if (m->address == NULL) {
+        return NULL;
+    }
+    one = apr_pmemdup(p, app, sizeof(*app));
     one->lb.on = 0;
     one->host = m->ip;
     one->port = m->port;
     one->addr = m->sa;
     one->socket_path = m->sa ? NULL : m->address;
     return one;
+}
+
+const fcgix_app_t *fcgix_balance_member_app(apr_pool_t *p,
+                                            const fcgix_app_t *app,
+                                            const char *address)
+{
+    member_spec_t m;
+    char *host, *scope;
+    apr_port_t port;
+
+    memset(&m, 0, sizeof(m));
+    if (apr_parse_addr_port(&host, &scope, &port, address, p) != APR_SUCCESS
+        || host == NULL || port == 0 || !is_ip_literal(host)
+        || apr_sockaddr_info_get(&m.sa, host, APR_UNSPEC, port, 0, p)
+               != APR_SUCCESS) {
+        return NULL;
+    }
+    m.sa->next = NULL;
+    m.address = address;
+    m.ip = host;
+    m.port = port;
+    return member_app(p, app, &m);
 }
 
 /* ------------------------------------------------------------------ */
@@ -236,7 +295,8 @@ static int find_record(const fcgix_lb_t *lb, const char *taken,
     for (i = 0; i < lb->nmembers; i++) {
         const fcgix_lb_member_t *r = &lb->members[i];
 
-        if (!taken[i] && __atomic_load_n(&r->used, __ATOMIC_ACQUIRE) == 1
+        if (m->address != NULL && !taken[i]
+            && __atomic_load_n(&r->used, __ATOMIC_ACQUIRE) == 1
             && !strncmp(r->path, m->app->path, sizeof(r->path) - 1)
             && !strncmp(r->address, m->address, sizeof(r->address) - 1)) {
             return i;
@@ -286,8 +346,12 @@ static void assign_records(fcgix_lb_t *lb, const fcgix_lb_t *old,
         if (records[i] < 0) {
             records[i] = free_record(lb, taken);
             taken[records[i]] = 1;
-            fcgix_lb_set(lb, records[i], m->app->path, m->address, m->backup);
-            if (old) {
+            fcgix_lb_set(lb, records[i], m->app->path,
+                         m->address ? m->address : "", m->backup);
+            if (m->address == NULL) {
+                fcgix_lb_readdress(lb, records[i], NULL); /* kept, empty */
+            }
+            else if (old) {
                 fcgix_lb_carry(lb, records[i], old);
             }
         }
@@ -304,6 +368,27 @@ static void assign_records(fcgix_lb_t *lb, const fcgix_lb_t *old,
 /* Setup (parent)                                                      */
 /* ------------------------------------------------------------------ */
 
+/* -resolve-interval and -health-check. */
+static void set_watching(balanced_t *b, apr_pool_t *p,
+                         const fcgix_app_opts_t *o)
+{
+    const fcgix_lb_conf_t *lb = &b->app->lb;
+
+    if (lb->resolve_interval > 0) {
+        b->resolve_interval_ms = 1000 * lb->resolve_interval;
+        b->names = apr_pcalloc(
+            p, sizeof(*b->names)
+                   * (apr_size_t)(lb->hosts->nelts
+                                  + (lb->backups ? lb->backups->nelts : 0)));
+    }
+    b->health_uri = lb->health_check;
+    b->health_interval_ms = lb->health_interval > 0
+                                ? 1000 * lb->health_interval
+                                : FCGIX_LB_HEALTH_INTERVAL_MS;
+    b->health_timeout_ms = o->conn_timeout > 0 ? 1000 * o->conn_timeout
+                                               : FCGIX_LB_HEALTH_TIMEOUT_MS;
+}
+
 static balanced_t *new_balanced(apr_pool_t *p, const fcgix_app_t *app)
 {
     balanced_t *b = apr_pcalloc(p, sizeof(*b));
@@ -311,6 +396,7 @@ static balanced_t *new_balanced(apr_pool_t *p, const fcgix_app_t *app)
     int q = app->lb.queue_timeout;
 
     b->app = app;
+    set_watching(b, p, &o);
     b->g.method = fcgix_lb_conf_method(&app->lb);
     b->g.max_fails = app->lb.max_fails != FCGIX_UNSET ? app->lb.max_fails
                                                       : FCGIX_DEFAULT_MAX_FAILS;
@@ -344,12 +430,20 @@ static apr_array_header_t *collect_all(apr_pool_t *p, server_rec *s,
         const fcgix_app_t *app = apr_hash_this_val(hi);
 
         if (app->kind == FCGIX_APP_EXTERNAL && app->lb.on) {
-            apr_hash_set(balanced, app->path, APR_HASH_KEY_STRING,
-                         new_balanced(p, app));
-            collect_members(p, s, app, specs);
+            balanced_t *b = new_balanced(p, app);
+
+            apr_hash_set(balanced, app->path, APR_HASH_KEY_STRING, b);
+            collect_members(p, s, b, specs);
         }
     }
     return specs;
+}
+
+static uint32_t board_gen(int i)
+{
+    fcgix_lb_member_t *m = fcgix_lb_member(&board, i);
+
+    return m ? __atomic_load_n(&m->gen, __ATOMIC_ACQUIRE) : 0;
 }
 
 /* Give each balanced app its records and member apps. */
@@ -365,16 +459,25 @@ static void build_groups(apr_pool_t *p, const apr_array_header_t *specs,
 
         b->members = apr_pcalloc(p, sizeof(*b->members)
                                         * (apr_size_t)(specs->nelts + 1));
+        b->member_gen = apr_pcalloc(p, sizeof(*b->member_gen)
+                                           * (apr_size_t)(specs->nelts + 1));
         for (i = 0; i < specs->nelts; i++) {
             const member_spec_t *m = &APR_ARRAY_IDX(specs, i, member_spec_t);
 
-            if (m->app == b->app && b->g.n < FCGIX_LB_MAX_MEMBERS) {
-                mine[b->g.n] = records[i];
-                b->members[b->g.n] = member_app(p, b->app, m);
+            if (m->app != b->app || b->g.n >= FCGIX_LB_MAX_MEMBERS) {
+                continue;
+            }
+            if (m->name && m->name->count++ == 0) {
+                m->name->first = b->g.n;
+            }
+            mine[b->g.n] = records[i];
+            b->member_gen[b->g.n] = board_gen(records[i]);
+            b->members[b->g.n] = member_app(p, b->app, m);
+            if (b->members[b->g.n]) {
                 APR_ARRAY_PUSH(all_members, const fcgix_app_t *) =
                     b->members[b->g.n];
-                b->g.n++;
             }
+            b->g.n++;
         }
         b->g.records = mine;
     }
@@ -440,7 +543,32 @@ void fcgix_balance_member_apps(apr_array_header_t *apps)
     }
 }
 
-static balanced_t *balanced_of(const fcgix_app_t *app)
+fcgix_lb_t *fcgix_balance_board(void)
+{
+    return &board;
+}
+
+apr_hash_t *fcgix_balance_all(void)
+{
+    return balanced;
+}
+
+int fcgix_balance_needs_watcher(void)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = balanced ? apr_hash_first(NULL, balanced) : NULL; hi;
+         hi = apr_hash_next(hi)) {
+        const balanced_t *b = apr_hash_this_val(hi);
+
+        if (b->nnames > 0 || b->health_uri) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+balanced_t *fcgix_balance_of(const fcgix_app_t *app)
 {
     return balanced ? apr_hash_get(balanced, app->path, APR_HASH_KEY_STRING)
                     : NULL;
@@ -448,13 +576,13 @@ static balanced_t *balanced_of(const fcgix_app_t *app)
 
 int fcgix_balance_is(const fcgix_app_t *app)
 {
-    return app->lb.on && balanced_of(app) != NULL;
+    return app->lb.on && fcgix_balance_of(app) != NULL;
 }
 
 int fcgix_balance_view(const fcgix_app_t *app, const fcgix_lb_t **lb,
                        fcgix_lb_group_t *g)
 {
-    balanced_t *b = app->lb.on ? balanced_of(app) : NULL;
+    balanced_t *b = app->lb.on ? fcgix_balance_of(app) : NULL;
 
     if (b == NULL) {
         return 0;
@@ -462,204 +590,4 @@ int fcgix_balance_view(const fcgix_app_t *app, const fcgix_lb_t **lb,
     *lb = &board;
     *g = b->g;
     return 1;
-}
-
-/* ------------------------------------------------------------------ */
-/* Requests                                                            */
-/* ------------------------------------------------------------------ */
-
-/* A request's hold on a member. */
-typedef struct {
-    request_rec *r;
-    const balanced_t *b;
-    int index;      /* the member in use, -1 none */
-    uint64_t tried; /* bit k: member k failed this request */
-    fcgix_process_ops_t ops;
-} member_lease_t;
-
-static const char *member_name(const member_lease_t *l, int k)
-{
-    const fcgix_lb_member_t *m = fcgix_lb_member(&board, l->b->g.records[k]);
-
-    return m ? m->address : "?";
-}
-
-static void set_retry_after(request_rec *r, int64_t ms)
-{
-    apr_table_setn(r->err_headers_out, "Retry-After",
-                   apr_itoa(r->pool, ms > 1000 ? (int)((ms + 999) / 1000) : 1));
-}
-
-static int every_member_down(member_lease_t *l)
-{
-    int64_t wait =
-        fcgix_lb_next_trial_ms(&board, &l->b->g, fcgix_balance_now_ms());
-
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, l->r,
-                  FCGIX_LOGNO(00802) "FastCGI app %s: no member can take the "
-                                     "request (every one is down%s); "
-                                     "answering 503",
-                  l->b->app->path, l->tried ? " or failed it" : "");
-    set_retry_after(l->r, wait);
-    return HTTP_SERVICE_UNAVAILABLE;
-}
-
-static int every_member_busy(member_lease_t *l)
-{
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, l->r,
-                  FCGIX_LOGNO(00803) "FastCGI app %s: every member has "
-                                     "-max-conns %d requests, and none "
-                                     "freed within %d s (-queue-timeout); "
-                                     "answering 503",
-                  l->b->app->path, l->b->g.max_conns,
-                  l->b->queue_timeout_ms / 1000);
-    set_retry_after(l->r, 1000);
-    return HTTP_SERVICE_UNAVAILABLE;
-}
-
-/* Take a member for the request, waiting at most -queue-timeout while
- * every member that is up has -max-conns requests. */
-static int take_member(member_lease_t *l)
-{
-    int64_t deadline = fcgix_balance_now_ms() + l->b->queue_timeout_ms;
-    apr_interval_time_t pause = QUEUE_PAUSE_MIN;
-    fcgix_lb_pick_t got;
-    int k, trial;
-
-    for (;;) {
-        got = fcgix_lb_pick(&board, &l->b->g, l->tried, fcgix_balance_now_ms(),
-                            &k, &trial);
-        if (got == FCGIX_LB_PICKED) {
-            break;
-        }
-        if (got == FCGIX_LB_ALL_DOWN) {
-            return every_member_down(l);
-        }
-        if (fcgix_balance_now_ms() >= deadline) {
-            return every_member_busy(l);
-        }
-        apr_sleep(pause);
-        pause = pause * 2 < QUEUE_PAUSE_MAX ? pause * 2 : QUEUE_PAUSE_MAX;
-    }
-    l->index = k;
-    if (trial) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, l->r,
-                      FCGIX_LOGNO(00806) "FastCGI app %s: trying member %s "
-                                         "again (its -fail-timeout is over)",
-                      l->b->app->path, member_name(l, k));
-    }
-    return OK;
-}
-
-/* The member could not be reached, or reset the request before any
- * answer: count it, and take another member. */
-static int next_member(request_rec *r, void *baton, const fcgix_app_t **app,
-                       int err)
-{
-    member_lease_t *l = baton;
-    int k = l->index, rc;
-    const char *why = err == ECONNRESET
-                          ? "connection reset before any answer"
-                          : apr_psprintf(r->pool, "connect: %s", strerror(err));
-
-    if (k < 0) {
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
-    if (fcgix_lb_failed(&board, &l->b->g, k, why, fcgix_balance_now_ms())) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      FCGIX_LOGNO(00801) "FastCGI app %s: member %s is down "
-                                         "for %d s: %s",
-                      l->b->app->path, member_name(l, k),
-                      l->b->g.fail_timeout_ms / 1000, why);
-    }
-    else {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      FCGIX_LOGNO(00804) "FastCGI app %s: member %s failed "
-                                         "the request: %s; trying another",
-                      l->b->app->path, member_name(l, k), why);
-    }
-    l->tried |= k < 64 ? (uint64_t)1 << k : 0;
-    l->index = -1;
-    rc = take_member(l);
-    if (rc == OK) {
-        *app = l->b->members[l->index];
-    }
-    return rc;
-}
-
-static void member_done(void *baton, int answered)
-{
-    member_lease_t *l = baton;
-
-    if (l->index < 0) {
-        return;
-    }
-    if (fcgix_lb_done(&board, &l->b->g, l->index, answered,
-                      fcgix_balance_now_ms())) {
-        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, l->r,
-                      FCGIX_LOGNO(00807) "FastCGI app %s: member %s answered "
-                                         "and is up again",
-                      l->b->app->path, member_name(l, l->index));
-    }
-    l->index = -1;
-}
-
-static member_lease_t *new_lease(request_rec *r, const balanced_t *b)
-{
-    member_lease_t *l = apr_pcalloc(r->pool, sizeof(*l));
-
-    l->r = r;
-    l->b = b;
-    l->index = -1;
-    l->ops.next = next_member;
-    l->ops.done = member_done;
-    l->ops.baton = l;
-    l->ops.any_error = 1;
-    return l;
-}
-
-int fcgix_balance_serve(request_rec *r, const fcgix_app_t *app)
-{
-    balanced_t *b = balanced_of(app);
-    member_lease_t *l;
-    int rc;
-
-    if (b == NULL || b->g.n == 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      FCGIX_LOGNO(00808) "FastCGI app %s: it has no member "
-                                         "(no -host resolved); answering "
-                                         "503",
-                      app->path);
-        set_retry_after(r, 5000);
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
-    l = new_lease(r, b);
-    rc = take_member(l);
-    if (rc != OK) {
-        return rc;
-    }
-    rc = fcgix_serve(r, b->members[l->index], &l->ops);
-    member_done(l, 0); /* when the handler did not say */
-    return rc;
-}
-
-int fcgix_balance_authorize(request_rec *r, const fcgix_app_t *app,
-                            const fcgix_auth_call_t *call,
-                            fcgix_auth_reply_t *reply)
-{
-    balanced_t *b = balanced_of(app);
-    member_lease_t *l;
-    int rc;
-
-    if (b == NULL || b->g.n == 0) {
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
-    l = new_lease(r, b);
-    rc = take_member(l);
-    if (rc != OK) {
-        return rc;
-    }
-    rc = fcgix_authorize(r, b->members[l->index], call, reply, &l->ops);
-    member_done(l, 0);
-    return rc;
 }

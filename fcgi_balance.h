@@ -43,6 +43,9 @@ int fcgix_balance_post_config(apr_pool_t *pconf, server_rec *s,
  */
 void fcgix_balance_member_apps(apr_array_header_t *apps);
 
+/** child_init: what each child needs for re-resolved members. */
+void fcgix_balance_child_init(apr_pool_t *pchild);
+
 /** Whether @a app is served through the balancer. */
 int fcgix_balance_is(const fcgix_app_t *app);
 

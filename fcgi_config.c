@@ -82,6 +82,10 @@ static const opt_def_t options[] = {
     {"flush", NULL, OPT_FLAG, FOR_ALL, OPT(flush), 0, 0},
     {"gainValue", NULL, OPT_GAIN, FOR_CONFIG, DYN_FIELD(gain_value), 0, 0},
     {"group", NULL, OPT_STRING, FOR_APPS, APP_FIELD(group), 0, 0},
+    {"health-check", NULL, OPT_STRING, FOR_EXTERNAL, APP_FIELD(lb.health_check),
+     0, 0},
+    {"health-interval", NULL, OPT_INT, FOR_EXTERNAL,
+     APP_FIELD(lb.health_interval), 1, 3600},
     {"host", NULL, OPT_LIST, FOR_EXTERNAL, APP_FIELD(lb.hosts), 0, 0},
     {"idle-timeout", NULL, OPT_INT, FOR_ALL, OPT(idle_timeout), 1, ONE_DAY},
     {"init-start-delay", NULL, OPT_INT, FOR_SERVER | FOR_CONFIG,
@@ -117,6 +121,8 @@ static const opt_def_t options[] = {
      65535},
     {"queue-timeout", NULL, OPT_INT, FOR_EXTERNAL, APP_FIELD(lb.queue_timeout),
      0, 3600},
+    {"resolve-interval", NULL, OPT_INT, FOR_EXTERNAL,
+     APP_FIELD(lb.resolve_interval), 1, ONE_DAY},
     {"restart", NULL, OPT_FLAG, FOR_CONFIG, DYN_FIELD(restart), 0, 0},
     {"restart-delay", NULL, OPT_INT, FOR_SERVER | FOR_CONFIG,
      OPT(restart_delay), 0, ONE_DAY},
@@ -534,7 +540,8 @@ static fcgix_app_t *new_app(cmd_parms *cmd, fcgix_app_kind_t kind,
     opts_unset(&app->opts);
     app->processes = FCGIX_UNSET;
     app->lb.max_fails = app->lb.fail_timeout = FCGIX_UNSET;
-    app->lb.queue_timeout = FCGIX_UNSET;
+    app->lb.queue_timeout = app->lb.resolve_interval = FCGIX_UNSET;
+    app->lb.health_interval = FCGIX_UNSET;
     return app;
 }
 
@@ -599,7 +606,10 @@ static int same_lb(const fcgix_lb_conf_t *a, const fcgix_lb_conf_t *b)
            && same_list(a->backups, b->backups)
            && same_string(a->method, b->method) && a->max_fails == b->max_fails
            && a->fail_timeout == b->fail_timeout
-           && a->queue_timeout == b->queue_timeout;
+           && a->queue_timeout == b->queue_timeout
+           && a->resolve_interval == b->resolve_interval
+           && same_string(a->health_check, b->health_check)
+           && a->health_interval == b->health_interval;
 }
 
 /* Do two definitions of one path say the same thing? */
@@ -760,9 +770,24 @@ static const char *check_balance(cmd_parms *cmd, fcgix_app_t *app, int tcp)
                != NULL) {
         return err;
     }
+    if (lb->health_check && lb->health_check[0] != '/') {
+        return app_error(cmd, app,
+                         apr_psprintf(cmd->pool,
+                                      "option '-health-check': '%s' is not "
+                                      "a URL path (it starts with /)",
+                                      lb->health_check));
+    }
+    if (lb->health_interval != FCGIX_UNSET && !lb->health_check) {
+        return app_error(cmd, app, "-health-interval needs -health-check");
+    }
+    if (lb->resolve_interval != FCGIX_UNSET && !tcp) {
+        return app_error(cmd, app,
+                         "-resolve-interval is for -host names, not -socket");
+    }
     lb->on = n > 1 || lb->method || lb->max_fails != FCGIX_UNSET
              || lb->fail_timeout != FCGIX_UNSET
-             || lb->queue_timeout != FCGIX_UNSET;
+             || lb->queue_timeout != FCGIX_UNSET
+             || lb->resolve_interval != FCGIX_UNSET || lb->health_check;
     return NULL;
 }
 

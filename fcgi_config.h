@@ -67,6 +67,10 @@ typedef struct {
     int max_fails;               /**< -max-fails, FCGIX_UNSET */
     int fail_timeout;            /**< -fail-timeout, s, FCGIX_UNSET */
     int queue_timeout;           /**< -queue-timeout, s, FCGIX_UNSET */
+    int resolve_interval;        /**< -resolve-interval, s, FCGIX_UNSET:
+                                      resolve host names once */
+    const char *health_check;    /**< -health-check URL path, or NULL */
+    int health_interval;         /**< -health-interval, s, FCGIX_UNSET */
     int on; /**< balanced: several members, or a balancing option */
 } fcgix_lb_conf_t;
 

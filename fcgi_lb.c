@@ -100,6 +100,53 @@ static int same_member(const fcgix_lb_member_t *m, const fcgix_lb_member_t *o)
     return strcmp(path, m->path) == 0 && strcmp(address, m->address) == 0;
 }
 
+void fcgix_lb_readdress(fcgix_lb_t *lb, int i, const char *address)
+{
+    fcgix_lb_member_t *m = fcgix_lb_member(lb, i);
+
+    if (m == NULL) {
+        return;
+    }
+    /* Pickers skip a record whose used is not 1; readers of the address
+     * check gen around their copy. */
+    STORE(&m->used, 2);
+    __atomic_add_fetch(&m->gen, 1, __ATOMIC_ACQ_REL);
+    if (address) {
+        copy_text(m->address, address, sizeof(m->address));
+        STORE(&m->fails, 0);
+        STORE(&m->down_until_ms, 0);
+        STORE(&m->trial_ms, 0);
+        STORE(&m->in_flight, 0);
+    }
+    __atomic_add_fetch(&m->gen, 1, __ATOMIC_ACQ_REL);
+    if (address) {
+        STORE(&m->used, 1);
+    }
+}
+
+int fcgix_lb_address(const fcgix_lb_t *lb, int i, char *buf, size_t size,
+                     uint32_t *gen)
+{
+    const fcgix_lb_member_t *m = fcgix_lb_member(lb, i);
+    size_t n = size < sizeof(m->address) ? size : sizeof(m->address);
+    uint32_t before;
+    int tries;
+
+    for (tries = 0; m != NULL && size > 0 && tries < 100; tries++) {
+        before = LOAD(&m->gen);
+        if (LOAD(&m->used) != 1) {
+            return 0;
+        }
+        copy_text(buf, m->address, n);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (!(before & 1) && LOAD(&m->gen) == before) {
+            *gen = before;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int fcgix_lb_carry(fcgix_lb_t *lb, int i, const fcgix_lb_t *old)
 {
     fcgix_lb_member_t *m = fcgix_lb_member(lb, i);
@@ -291,20 +338,12 @@ static void leave(fcgix_lb_member_t *m)
     }
 }
 
-int fcgix_lb_done(fcgix_lb_t *lb, const fcgix_lb_group_t *g, int index, int ok,
-                  int64_t now_ms)
+/* The member answered: its failures start again, and it is up. 1 when
+ * it was down. */
+static int mark_answered(fcgix_lb_member_t *m, int64_t now_ms)
 {
-    fcgix_lb_member_t *m = group_member(lb, g, index);
     int64_t until;
 
-    if (m == NULL) {
-        return 0;
-    }
-    leave(m);
-    if (!ok) {
-        return 0;
-    }
-    __atomic_add_fetch(&m->served, 1, __ATOMIC_RELAXED);
     if (LOAD(&m->fails) != 0) {
         STORE(&m->fails, 0);
     }
@@ -317,17 +356,14 @@ int fcgix_lb_done(fcgix_lb_t *lb, const fcgix_lb_group_t *g, int index, int ok,
     return 0;
 }
 
-int fcgix_lb_failed(fcgix_lb_t *lb, const fcgix_lb_group_t *g, int index,
-                    const char *why, int64_t now_ms)
+/* One more failure; after max_fails in a row, or any while it is down (a
+ * failed trial), down for the whole fail-timeout. 1 when it went down. */
+static int mark_failed(fcgix_lb_member_t *m, const fcgix_lb_group_t *g,
+                       const char *why, int64_t now_ms)
 {
-    fcgix_lb_member_t *m = group_member(lb, g, index);
     uint32_t fails;
     int64_t until;
 
-    if (m == NULL) {
-        return 0;
-    }
-    leave(m);
     __atomic_add_fetch(&m->failures, 1, __ATOMIC_RELAXED);
     copy_text(m->last_error, why, sizeof(m->last_error));
     STORE(&m->last_error_ms, now_ms);
@@ -336,7 +372,6 @@ int fcgix_lb_failed(fcgix_lb_t *lb, const fcgix_lb_group_t *g, int index,
     if (until == 0 && (int)fails < g->max_fails) {
         return 0;
     }
-    /* Down (again, for a failed trial) for the whole fail-timeout. */
     STORE(&m->down_until_ms, now_ms + g->fail_timeout_ms);
     STORE(&m->trial_ms, 0);
     if (until == 0) {
@@ -344,6 +379,45 @@ int fcgix_lb_failed(fcgix_lb_t *lb, const fcgix_lb_group_t *g, int index,
         return 1;
     }
     return 0;
+}
+
+int fcgix_lb_done(fcgix_lb_t *lb, const fcgix_lb_group_t *g, int index, int ok,
+                  int64_t now_ms)
+{
+    fcgix_lb_member_t *m = group_member(lb, g, index);
+
+    if (m == NULL) {
+        return 0;
+    }
+    leave(m);
+    if (!ok) {
+        return 0;
+    }
+    __atomic_add_fetch(&m->served, 1, __ATOMIC_RELAXED);
+    return mark_answered(m, now_ms);
+}
+
+int fcgix_lb_failed(fcgix_lb_t *lb, const fcgix_lb_group_t *g, int index,
+                    const char *why, int64_t now_ms)
+{
+    fcgix_lb_member_t *m = group_member(lb, g, index);
+
+    if (m == NULL) {
+        return 0;
+    }
+    leave(m);
+    return mark_failed(m, g, why, now_ms);
+}
+
+int fcgix_lb_checked(fcgix_lb_t *lb, const fcgix_lb_group_t *g, int index,
+                     int ok, const char *why, int64_t now_ms)
+{
+    fcgix_lb_member_t *m = group_member(lb, g, index);
+
+    if (m == NULL) {
+        return 0;
+    }
+    return ok ? mark_answered(m, now_ms) : mark_failed(m, g, why, now_ms);
 }
 
 int64_t fcgix_lb_next_trial_ms(const fcgix_lb_t *lb, const fcgix_lb_group_t *g,

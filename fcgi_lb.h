@@ -49,13 +49,15 @@ typedef enum {
 
 /** One member, in shared memory. */
 typedef struct {
-    uint32_t used;     /**< 1: holds a member */
-    uint32_t backup;   /**< -backup: only while no primary is up */
-    int32_t in_flight; /**< requests using it now, all children */
-    uint32_t fails;    /**< consecutive failures */
-    uint32_t rr;       /**< round-robin cursor: used in the first
-                            record of an app, for the whole app */
-    uint32_t pad;
+    uint32_t used;         /**< 1: holds a member; 2: kept for the next
+                                address of a host name, none now; 0: free */
+    uint32_t gen;          /**< odd while its address is rewritten
+                                (fcgix_lb_readdress()), else even */
+    uint32_t backup;       /**< -backup: only while no primary is up */
+    int32_t in_flight;     /**< requests using it now, all children */
+    uint32_t fails;        /**< consecutive failures */
+    uint32_t rr;           /**< round-robin cursor: the one of an app's
+                                first record serves the whole app */
     int64_t down_until_ms; /**< 0: up; else down until then */
     int64_t trial_ms;      /**< down: when a trial request was let
                                 through (0: none yet) */
@@ -125,6 +127,31 @@ int fcgix_lb_carry(fcgix_lb_t *lb, int i, const fcgix_lb_t *old);
 
 /** Free the records no configuration uses (their history is dropped). */
 void fcgix_lb_clear(fcgix_lb_t *lb, int i);
+
+/**
+ * Re-resolution: record @p i gets @p address (a member from now on, with
+ * no history), or, with NULL, holds no member (used 2) until it gets
+ * one. Its generation changes either way, so that a process that caches
+ * what the address means can tell.
+ */
+void fcgix_lb_readdress(fcgix_lb_t *lb, int i, const char *address);
+
+/**
+ * Copy the address of record @p i into @p buf as of one moment (not torn
+ * by a concurrent fcgix_lb_readdress()), with its generation.
+ * @return 1 when the record holds a member, 0 otherwise
+ */
+int fcgix_lb_address(const fcgix_lb_t *lb, int i, char *buf, size_t size,
+                     uint32_t *gen);
+
+/**
+ * An active health check of member @p index ended: @p ok brings it up
+ * (when it was down) and clears its failures; a failure counts like a
+ * request's (fcgix_lb_failed()), requests in flight untouched.
+ * @return 1 when the member changed state (up to down, or down to up)
+ */
+int fcgix_lb_checked(fcgix_lb_t *lb, const fcgix_lb_group_t *g, int index,
+                     int ok, const char *why, int64_t now_ms);
 
 /** Why fcgix_lb_pick() found nothing. */
 typedef enum {

@@ -39,6 +39,7 @@
 #include "fcgi_log.h"
 #include "fcgi_managed.h"
 #include "fcgi_status.h"
+#include "fcgi_watch.h"
 
 /* No APLOG_USE_MODULE here: AP_DECLARE_MODULE at the end declares it. */
 
@@ -154,7 +155,10 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     app_registry = fcgix_registry(pconf);
     rc = fcgix_launch_post_config(pconf, s, app_registry);
-    return rc == OK ? fcgix_balance_post_config(pconf, s, app_registry) : rc;
+    if (rc == OK) {
+        rc = fcgix_balance_post_config(pconf, s, app_registry);
+    }
+    return rc == OK ? fcgix_watch_post_config(pconf, s) : rc;
 }
 
 /* Every app a child may keep connections to: those of the configuration
@@ -175,6 +179,7 @@ static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
 {
     fcgix_launch_child_init();
     fcgix_managed_child_init();
+    fcgix_balance_child_init(pchild);
     if (app_registry) {
         fcgix_conns_child_init(pchild, connectable_apps(pchild), s);
     }

@@ -1,0 +1,285 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_balance_req.c
+ * @brief A request to a balanced external server: take a member from the
+ *        board, hand the handler a lease on it, and on a failure the next
+ *        member (see fcgi_balance.h).
+ */
+
+#include <errno.h>
+#include <string.h>
+
+#include "apr_strings.h"
+#include "apr_thread_mutex.h"
+#include "apr_time.h"
+
+#include "httpd.h"
+#include "http_log.h"
+
+#include "fcgi_balance.h"
+#include "fcgi_balance_int.h"
+#include "fcgi_log.h"
+
+APLOG_USE_MODULE(fastcgi_x);
+
+/* Waiting for a member with room (-max-conns): the first pause and the
+ * longest, in microseconds. */
+#define QUEUE_PAUSE_MIN 1000
+#define QUEUE_PAUSE_MAX 50000
+
+typedef fcgix_balanced_t balanced_t;
+
+/* Per child: what re-resolved members' apps are made from. */
+static apr_pool_t *member_pool;
+static apr_thread_mutex_t *member_lock;
+
+void fcgix_balance_child_init(apr_pool_t *pchild)
+{
+    if (apr_pool_create(&member_pool, pchild) != APR_SUCCESS
+        || apr_thread_mutex_create(&member_lock, APR_THREAD_MUTEX_DEFAULT,
+                                   pchild)
+               != APR_SUCCESS) {
+        member_pool = NULL;
+        member_lock = NULL;
+    }
+}
+
+/* The app to connect to for member @k. A record that re-resolution gave
+ * another address since gets a new app for it, made once per change in
+ * each child. NULL when the record holds no usable address. */
+static const fcgix_app_t *member_target(const balanced_t *b, int k)
+{
+    char address[FCGIX_LB_ADDR_MAX];
+    const fcgix_app_t *app;
+    uint32_t gen;
+
+    if (b->nnames == 0 || member_lock == NULL) {
+        return b->members[k];
+    }
+    if (!fcgix_lb_address(fcgix_balance_board(), b->g.records[k], address,
+                          sizeof(address), &gen)) {
+        return NULL;
+    }
+    apr_thread_mutex_lock(member_lock);
+    if (b->members[k] == NULL || b->member_gen[k] != gen) {
+        app = fcgix_balance_member_app(member_pool, b->app, address);
+        if (app) {
+            b->members[k] = app;
+            b->member_gen[k] = gen;
+        }
+    }
+    app = b->members[k];
+    apr_thread_mutex_unlock(member_lock);
+    return app;
+}
+
+/* A request's hold on a member. */
+typedef struct {
+    request_rec *r;
+    const balanced_t *b;
+    int index;                 /* the member in use, -1 none */
+    const fcgix_app_t *target; /* what to connect to for it */
+    uint64_t tried;            /* bit k: member k failed this request */
+    fcgix_process_ops_t ops;
+} member_lease_t;
+
+static const char *member_name(const member_lease_t *l, int k)
+{
+    const fcgix_lb_member_t *m =
+        fcgix_lb_member(fcgix_balance_board(), l->b->g.records[k]);
+
+    return m ? m->address : "?";
+}
+
+static void set_retry_after(request_rec *r, int64_t ms)
+{
+    apr_table_setn(r->err_headers_out, "Retry-After",
+                   apr_itoa(r->pool, ms > 1000 ? (int)((ms + 999) / 1000) : 1));
+}
+
+static int every_member_down(member_lease_t *l)
+{
+    int64_t wait = fcgix_lb_next_trial_ms(fcgix_balance_board(), &l->b->g,
+                                          fcgix_balance_now_ms());
+
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, l->r,
+                  FCGIX_LOGNO(00802) "FastCGI app %s: no member can take the "
+                                     "request (every one is down%s); "
+                                     "answering 503",
+                  l->b->app->path, l->tried ? " or failed it" : "");
+    set_retry_after(l->r, wait);
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+static int every_member_busy(member_lease_t *l)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, l->r,
+                  FCGIX_LOGNO(00803) "FastCGI app %s: every member has "
+                                     "-max-conns %d requests, and none "
+                                     "freed within %d s (-queue-timeout); "
+                                     "answering 503",
+                  l->b->app->path, l->b->g.max_conns,
+                  l->b->queue_timeout_ms / 1000);
+    set_retry_after(l->r, 1000);
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* Take a member for the request, waiting at most -queue-timeout while
+ * every member that is up has -max-conns requests. */
+static int take_member(member_lease_t *l)
+{
+    int64_t deadline = fcgix_balance_now_ms() + l->b->queue_timeout_ms;
+    apr_interval_time_t pause = QUEUE_PAUSE_MIN;
+    fcgix_lb_pick_t got;
+    int k, trial;
+
+    for (;;) {
+        got = fcgix_lb_pick(fcgix_balance_board(), &l->b->g, l->tried,
+                            fcgix_balance_now_ms(), &k, &trial);
+        if (got == FCGIX_LB_PICKED) {
+            break;
+        }
+        if (got == FCGIX_LB_ALL_DOWN) {
+            return every_member_down(l);
+        }
+        if (fcgix_balance_now_ms() >= deadline) {
+            return every_member_busy(l);
+        }
+        apr_sleep(pause);
+        pause = pause * 2 < QUEUE_PAUSE_MAX ? pause * 2 : QUEUE_PAUSE_MAX;
+    }
+    l->index = k;
+    l->target = member_target(l->b, k);
+    if (l->target == NULL) { /* its address went as it was taken */
+        fcgix_lb_done(fcgix_balance_board(), &l->b->g, k, 0,
+                      fcgix_balance_now_ms());
+        l->tried |= k < 64 ? (uint64_t)1 << k : 0;
+        l->index = -1;
+        return take_member(l);
+    }
+    if (trial) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, l->r,
+                      FCGIX_LOGNO(00806) "FastCGI app %s: trying member %s "
+                                         "again (its -fail-timeout is over)",
+                      l->b->app->path, member_name(l, k));
+    }
+    return OK;
+}
+
+/* The member could not be reached, or reset the request before any
+ * answer: count it, and take another member. */
+static int next_member(request_rec *r, void *baton, const fcgix_app_t **app,
+                       int err)
+{
+    member_lease_t *l = baton;
+    int k = l->index, rc;
+    const char *why = err == ECONNRESET
+                          ? "connection reset before any answer"
+                          : apr_psprintf(r->pool, "connect: %s", strerror(err));
+
+    if (k < 0) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (fcgix_lb_failed(fcgix_balance_board(), &l->b->g, k, why,
+                        fcgix_balance_now_ms())) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      FCGIX_LOGNO(00801) "FastCGI app %s: member %s is down "
+                                         "for %d s: %s",
+                      l->b->app->path, member_name(l, k),
+                      l->b->g.fail_timeout_ms / 1000, why);
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      FCGIX_LOGNO(00804) "FastCGI app %s: member %s failed "
+                                         "the request: %s; trying another",
+                      l->b->app->path, member_name(l, k), why);
+    }
+    l->tried |= k < 64 ? (uint64_t)1 << k : 0;
+    l->index = -1;
+    rc = take_member(l);
+    if (rc == OK) {
+        *app = l->target;
+    }
+    return rc;
+}
+
+static void member_done(void *baton, int answered)
+{
+    member_lease_t *l = baton;
+
+    if (l->index < 0) {
+        return;
+    }
+    if (fcgix_lb_done(fcgix_balance_board(), &l->b->g, l->index, answered,
+                      fcgix_balance_now_ms())) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, l->r,
+                      FCGIX_LOGNO(00807) "FastCGI app %s: member %s answered "
+                                         "and is up again",
+                      l->b->app->path, member_name(l, l->index));
+    }
+    l->index = -1;
+}
+
+static member_lease_t *new_lease(request_rec *r, const balanced_t *b)
+{
+    member_lease_t *l = apr_pcalloc(r->pool, sizeof(*l));
+
+    l->r = r;
+    l->b = b;
+    l->index = -1;
+    l->ops.next = next_member;
+    l->ops.done = member_done;
+    l->ops.baton = l;
+    l->ops.any_error = 1;
+    return l;
+}
+
+int fcgix_balance_serve(request_rec *r, const fcgix_app_t *app)
+{
+    balanced_t *b = fcgix_balance_of(app);
+    member_lease_t *l;
+    int rc;
+
+    if (b == NULL || b->g.n == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      FCGIX_LOGNO(00808) "FastCGI app %s: it has no member "
+                                         "(no -host resolved); answering "
+                                         "503",
+                      app->path);
+        set_retry_after(r, 5000);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    l = new_lease(r, b);
+    rc = take_member(l);
+    if (rc != OK) {
+        return rc;
+    }
+    rc = fcgix_serve(r, l->target, &l->ops);
+    member_done(l, 0); /* when the handler did not say */
+    return rc;
+}
+
+int fcgix_balance_authorize(request_rec *r, const fcgix_app_t *app,
+                            const fcgix_auth_call_t *call,
+                            fcgix_auth_reply_t *reply)
+{
+    balanced_t *b = fcgix_balance_of(app);
+    member_lease_t *l;
+    int rc;
+
+    if (b == NULL || b->g.n == 0) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    l = new_lease(r, b);
+    rc = take_member(l);
+    if (rc != OK) {
+        return rc;
+    }
+    rc = fcgix_authorize(r, l->target, call, reply, &l->ops);
+    member_done(l, 0);
+    return rc;
+}
