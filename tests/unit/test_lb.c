@@ -214,6 +214,26 @@ static void test_lb_least_conn_ties_even(void **state)
     }
 }
 
+/* Least-conn ties take turns among the primaries also when the group
+ * has a backup: the backup's place in the order is no extra turn for
+ * a primary. */
+static void test_lb_least_conn_ties_even_with_backup(void **state)
+{
+    fixture_t *fx = *state;
+    int count[4] = {0}, i, k;
+
+    make_group(fx, FCGIX_LB_LEAST_CONN, 3, 1);
+    for (i = 0; i < 300; i++) {
+        k = pick(fx, 0, T0);
+        count[k]++;
+        fcgix_lb_done(fx->lb, &fx->g, k, 1, T0);
+    }
+    assert_int_equal(count[3], 0); /* the backup, primaries being up */
+    for (k = 0; k < 3; k++) {
+        assert_int_equal(count[k], 100);
+    }
+}
+
 /* Requests in flight are counted exactly: one more per pick, one less
  * per done() (ok or not) and per failed(). */
 static void test_lb_in_flight_exact(void **state)
@@ -267,6 +287,25 @@ static void test_lb_round_robin_cycles(void **state)
     for (k = 0; k < 4; k++) {
         assert_int_equal(count[k], 100);
         assert_int_equal(gm(fx, k)->in_flight, 100);
+    }
+}
+
+/* Round-robin takes each primary in turn also when the group has a
+ * backup. */
+static void test_lb_round_robin_even_with_backup(void **state)
+{
+    fixture_t *fx = *state;
+    int count[4] = {0}, i, k;
+
+    make_group(fx, FCGIX_LB_ROUND_ROBIN, 3, 1);
+    for (i = 0; i < 300; i++) {
+        k = pick(fx, 0, T0);
+        count[k]++;
+        fcgix_lb_done(fx->lb, &fx->g, k, 1, T0);
+    }
+    assert_int_equal(count[3], 0);
+    for (k = 0; k < 3; k++) {
+        assert_int_equal(count[k], 100);
     }
 }
 
@@ -962,8 +1001,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         LB_TEST(test_lb_least_conn_fewest),
         LB_TEST(test_lb_least_conn_ties_even),
+        LB_TEST(test_lb_least_conn_ties_even_with_backup),
         LB_TEST(test_lb_in_flight_exact),
         LB_TEST(test_lb_round_robin_cycles),
+        LB_TEST(test_lb_round_robin_even_with_backup),
         LB_TEST(test_lb_first),
         LB_TEST(test_lb_skip_mask),
         LB_TEST(test_lb_backup_when_primaries_gone),
