@@ -231,28 +231,37 @@ static int candidate(const fcgix_lb_t *lb, const fcgix_lb_group_t *g, int k,
            && !(k < 64 && (skip >> k) & 1);
 }
 
-/* The up member to try, in the order the method says (round-robin and
- * least-conn start at a shared cursor, so that ties take turns; first
- * starts at the first); -1 when none is up with room. *any_up says
- * whether one was up at all, with room or not. */
+/* The up member to try, in the order the method says; -1 when none is
+ * up with room. Round-robin and least-conn's ties take turns through a
+ * cursor shared by all processes, over the members that can be used now
+ * (so that a backup or a down member does not give its turn to the one
+ * after it); first starts at the first. *any_up says whether one was up
+ * at all, with room or not. */
 static int choose(const fcgix_lb_t *lb, const fcgix_lb_group_t *g,
                   uint64_t skip, int backups, int *any_up)
 {
-    uint32_t start = 0;
-    int i, k, best = -1;
+    int usable[FCGIX_LB_MAX_MEMBERS];
+    fcgix_lb_member_t *cursor;
+    int i, k, n = 0, best = -1;
     int32_t load, best_load = 0;
+    uint32_t start = 0;
 
-    if (g->method != FCGIX_LB_FIRST && group_member(lb, g, 0) != NULL) {
-        start = __atomic_fetch_add(&group_member(lb, g, 0)->rr, 1,
-                                   __ATOMIC_RELAXED);
-    }
-    for (i = 0; i < g->n; i++) {
-        k = (int)((start + (uint32_t)i) % (uint32_t)g->n);
-        if (!candidate(lb, g, k, skip, backups)
-            || !is_up(group_member(lb, g, k))) {
-            continue;
+    for (k = 0; k < g->n && n < FCGIX_LB_MAX_MEMBERS; k++) {
+        if (candidate(lb, g, k, skip, backups)
+            && is_up(group_member(lb, g, k))) {
+            usable[n++] = k;
         }
-        *any_up = 1;
+    }
+    if (n == 0) {
+        return -1;
+    }
+    *any_up = 1;
+    cursor = group_member(lb, g, 0);
+    if (g->method != FCGIX_LB_FIRST && cursor != NULL) {
+        start = __atomic_fetch_add(&cursor->rr, 1, __ATOMIC_RELAXED);
+    }
+    for (i = 0; i < n; i++) {
+        k = usable[(start + (uint32_t)i) % (uint32_t)n];
         load = LOAD(&group_member(lb, g, k)->in_flight);
         if (g->max_conns > 0 && load >= g->max_conns) {
             continue;
@@ -391,6 +400,11 @@ int fcgix_lb_done(fcgix_lb_t *lb, const fcgix_lb_group_t *g, int index, int ok,
     }
     leave(m);
     if (!ok) {
+        /* No answer either way (the client left, a timeout): a trial
+         * that ended so is over, and the next request may try again. */
+        if (LOAD(&m->down_until_ms) != 0) {
+            STORE(&m->trial_ms, 0);
+        }
         return 0;
     }
     __atomic_add_fetch(&m->served, 1, __ATOMIC_RELAXED);

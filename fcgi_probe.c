@@ -87,11 +87,13 @@ static size_t build_request(unsigned char *buf, const char *script,
         {"SERVER_PROTOCOL", "HTTP/1.1"},
         {"SERVER_SOFTWARE", "mod_fastcgi_x health check"},
         {"REQUEST_METHOD", "GET"},
-        {"QUERY_STRING", ""},
         {"SERVER_NAME", "localhost"},
         {"REMOTE_ADDR", "127.0.0.1"}};
     fcgix_params_t pk;
     size_t i, n = FCGIX_BEGIN_REQUEST_LEN;
+    const char *q = strchr(uri, '?');
+    const char *query = q ? q + 1 : "";
+    size_t path_len = q ? (size_t)(q - uri) : strlen(uri);
 
     fcgix_rec_begin_request(buf, PROBE_ID, FCGIX_RESPONDER, 0);
     fcgix_params_init(&pk, buf + n, PROBE_REQUEST_MAX - n - FCGIX_HEADER_LEN,
@@ -101,7 +103,8 @@ static size_t build_request(unsigned char *buf, const char *script,
                          strlen(fixed[i][1]));
     }
     fcgix_params_add(&pk, "SCRIPT_FILENAME", 15, script, strlen(script));
-    fcgix_params_add(&pk, "SCRIPT_NAME", 11, uri, strlen(uri));
+    fcgix_params_add(&pk, "SCRIPT_NAME", 11, uri, path_len);
+    fcgix_params_add(&pk, "QUERY_STRING", 12, query, strlen(query));
     fcgix_params_add(&pk, "REQUEST_URI", 11, uri, strlen(uri));
     n += fcgix_params_close(&pk, 1);
     fcgix_stream_header(buf + n, FCGIX_STDIN, PROBE_ID, 0, 0);

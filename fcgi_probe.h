@@ -23,7 +23,8 @@
  * Ask the app on @p fd for @p uri and read its whole answer.
  * @param fd          a connected stream socket (left open)
  * @param script      SCRIPT_FILENAME: the app's path
- * @param uri         SCRIPT_NAME and REQUEST_URI: the -health-check path
+ * @param uri         the -health-check path: REQUEST_URI, and SCRIPT_NAME
+ *                    and QUERY_STRING (split at its '?')
  * @param timeout_ms  for the whole exchange
  * @param why         out: what went wrong, when -1 is returned
  * @param why_size    its size

@@ -8,6 +8,8 @@ in network namespaces.
 
 import concurrent.futures
 import json
+import os
+import signal
 import re
 import time
 
@@ -233,3 +235,70 @@ def test_balance_config_errors(httpd, opts, words):
     assert rc != 0, out
     for w in words:
         assert w in out, (w, out)
+
+
+def member_line(srv, address):
+    auto = srv.get("/fcgi-status?auto").body.decode()
+    for ln in auto.splitlines():
+        if ln.startswith("Member: ") and " address=%s " % address in ln:
+            return ln
+    return ""
+
+
+def test_health_check_takes_a_member_down_and_back(httpd, responder_factory,
+                                                   workdir):
+    """The watcher checks each member with a real request: a member whose
+    app is gone is down without any client request meeting it, and is
+    up again once its app answers 2xx."""
+    members = start_members(responder_factory, workdir, 2)
+    port = members[1].address[1]
+    srv = start_balanced(httpd, members,
+                         "-health-check /ping -health-interval 1 "
+                         "-fail-timeout 60")
+    assert conftest.wait_for(
+        lambda: "FCGIX00820" in conftest.read_text(srv.error_log), 5)
+    members[1].stop()
+    assert conftest.wait_for(
+        lambda: "state=down" in member_line(srv, members[1].host_port), 5), (
+        member_line(srv, members[1].host_port))
+    assert "health" in member_line(srv, members[1].host_port)
+    # Clients never meet it while it is down.
+    assert set(served_by(srv, 10)) == {members[0].pid}
+    members[1] = responder_factory("127.0.0.1:%d" % port)
+    assert conftest.wait_for(
+        lambda: "state=up" in member_line(srv, members[1].host_port), 5)
+    assert "FCGIX00814" in conftest.read_text(srv.error_log)
+    assert members[1].pid in served_by(srv, 10)
+
+
+def test_health_check_wants_2xx(httpd, responder_factory, workdir):
+    """A check whose answer is not 2xx fails (here the app answers 503)."""
+    members = start_members(responder_factory, workdir, 2)
+    srv = start_balanced(httpd, members,
+                         "-health-check /ping?status=503 "
+                         "-health-interval 1 -fail-timeout 60")
+    assert conftest.wait_for(
+        lambda: all("state=down" in member_line(srv, m.host_port)
+                    for m in members), 5)
+    assert "status 503" in member_line(srv, members[0].host_port)
+    r = srv.get("/app.fcgi")
+    assert r.status == 503 and "Retry-After" in r.headers
+
+
+def test_watcher_stops_with_httpd_and_restarts_per_generation(
+        httpd, responder_factory, workdir):
+    members = start_members(responder_factory, workdir, 2)
+    srv = start_balanced(httpd, members, "-health-check /ping")
+    pids = re.findall(r"FastCGI watcher started \(pid (\d+)\)",
+                      conftest.read_text(srv.error_log))
+    assert len(pids) == 1
+    os.kill(srv.pid, signal.SIGUSR1)  # graceful restart
+    assert conftest.wait_for(lambda: len(re.findall(
+        r"FastCGI watcher started", conftest.read_text(srv.error_log))) == 2,
+        10)
+    old = int(pids[0])
+    assert conftest.wait_for(lambda: not os.path.exists("/proc/%d" % old), 5)
+    new = int(re.findall(r"FastCGI watcher started \(pid (\d+)\)",
+                         conftest.read_text(srv.error_log))[-1])
+    srv.stop()
+    assert conftest.wait_for(lambda: not os.path.exists("/proc/%d" % new), 5)
