@@ -256,8 +256,10 @@ OWN_OPTIONS = {
         "max-conns", "max-requests", "min-server-life", "nph", "pass-header",
         "port", "priority", "processes", "restart-delay", "socket", "user"],
     "FastCgiExternalServer /x.php -host 127.0.0.1:9000": [
-        "appConnTimeout", "flush", "group", "host", "idle-timeout",
-        "keep-conn", "max-conns", "nph", "pass-header", "socket", "user"],
+        "appConnTimeout", "backup", "balance", "fail-timeout", "flush",
+        "group", "health-check", "health-interval", "host", "idle-timeout",
+        "keep-conn", "max-conns", "max-fails", "nph", "pass-header",
+        "queue-timeout", "resolve-interval", "socket", "user"],
     "FastCgiConfig": [
         "appConnTimeout", "autoUpdate", "flush", "gainValue", "idle-timeout",
         "init-start-delay", "initial-env", "killInterval",
