@@ -88,6 +88,15 @@ def wait_for(predicate, timeout, interval=0.05):
         time.sleep(interval)
 
 
+def default_signals():
+    """In the child before exec: SIGINT and SIGQUIT as httpd would get them
+    from a service manager. A shell that runs the suite in the background
+    (`make check &`) starts it with both ignored, which exec keeps and
+    httpd's PM would inherit (test_pm_reclaim kills it with SIGQUIT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def httpd_env():
     """apache2's environment; with FCGIX_PRELOAD (the sanitizer runtimes,
     since apache2 itself is not instrumented) reports go to files in
@@ -319,7 +328,8 @@ class Httpd:
                 self.proc = subprocess.Popen(
                     self._cmd("-DFOREGROUND"), stdin=subprocess.DEVNULL,
                     stdout=out, stderr=subprocess.STDOUT,
-                    start_new_session=True, env=httpd_env())
+                    start_new_session=True, env=httpd_env(),
+                    preexec_fn=default_signals)
             up = wait_for(lambda: self.proc.poll() is not None
                           or can_connect(("127.0.0.1", self.port)), timeout)
             if up and self.proc.poll() is None:
