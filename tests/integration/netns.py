@@ -456,10 +456,11 @@ class Network:
                 children=2):
         """A private php-fpm (pm static, `children` workers, as www-data
         when root) listening on <ns ip>:port; env: NAME -> value for its
-        workers (env[NAME] in the pool)."""
+        workers (env[NAME] in the pool), and MEMBER, the member's name."""
         if conftest.PHP_FPM is None:
             raise RuntimeError("php-fpm is not installed")
         name = "php-fpm%d" % len(self.members)
+        env = dict(env or {}, MEMBER=name)
 
         def argv_of(ns, port):
             conf = self.workdir / ("%s.conf" % name)
@@ -473,8 +474,7 @@ class Network:
                      "pm.max_children = %d" % children]
             if os.geteuid() == 0:
                 lines += ["user = www-data", "group = www-data"]
-            lines += ["env[%s] = %s" % kv
-                      for kv in sorted((env or {}).items())]
+            lines += ["env[%s] = %s" % kv for kv in sorted(env.items())]
             conf.write_text("\n".join(lines) + "\n")
             return [conftest.PHP_FPM, "-F", "-y", str(conf)]
 
