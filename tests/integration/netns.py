@@ -109,9 +109,18 @@ def links():
     return sorted(os.listdir("/sys/class/net"))
 
 
+def ours():
+    """The prefix of every name this process gives (fcx<pid>)."""
+    return "%s%d" % (PREFIX, os.getpid())
+
+
 def snapshot():
-    """(namespaces, links): to compare before and after a test."""
-    return namespaces(), links()
+    """(namespaces, links) whose names this process would give: to compare
+    before and after a test. Only ours: other sessions on the machine may
+    add or delete theirs meanwhile."""
+    mine = ours()
+    return ([n for n in namespaces() if n.startswith(mine + "n")],
+            [n for n in links() if n.startswith(mine)])
 
 
 def used_networks():
@@ -192,9 +201,20 @@ class NsProcess:
         """SIGTERM, bounded wait, then SIGKILL to its process group."""
         return conftest.stop_process(self.proc, timeout)
 
+    def group_alive(self):
+        """Any process of its group left (zombies included)."""
+        try:
+            os.killpg(self.proc.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
     def kill(self):
         """SIGKILL to its process group at once (the app and anything it
-        forked, e.g. php-fpm's workers), then reap it."""
+        forked, e.g. php-fpm's workers); reap it and wait (bounded) until
+        the whole group is gone. php-fpm's workers share the listening
+        socket: while one is still dying, connects succeed and are then
+        reset, which is not the refusal a killed member should give."""
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -203,6 +223,9 @@ class NsProcess:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
             sys.stderr.write("pid %d did not die of SIGKILL\n" % self.pid)
+        if not conftest.wait_for(lambda: not self.group_alive(), 5):
+            sys.stderr.write("process group %d outlived SIGKILL\n"
+                             % self.pid)
         return self.proc.returncode
 
 
@@ -216,11 +239,10 @@ class Namespace:
     """
 
     def __init__(self, index, block):
-        pid = os.getpid()
         self.index = index
-        self.name = "%s%dn%d" % (PREFIX, pid, index)
-        self.root_if = "%s%dr%d" % (PREFIX, pid, index)
-        self.ns_if = "%s%ds%d" % (PREFIX, pid, index)
+        self.name = "%sn%d" % (ours(), index)
+        self.root_if = "%sr%d" % (ours(), index)
+        self.ns_if = "%ss%d" % (ours(), index)
         base = block.network_address + 4 * index
         self.root_ip = str(base + 1)
         self.ip = str(base + 2)
@@ -387,8 +409,13 @@ class Member:
         return self
 
     def kill(self):
-        """SIGKILL the app: connects to address are refused from now on."""
+        """SIGKILL the app: connects to address are refused from now on
+        (checked)."""
         self.proc.kill()
+        if not conftest.wait_for(
+                lambda: probe(self.ns.ip, self.port, 0.5) == "refused", 5):
+            raise RuntimeError("%s killed, but %s does not refuse: %s" % (
+                self.name, self.address, probe(self.ns.ip, self.port)))
 
     def stop(self):
         if self.proc:
