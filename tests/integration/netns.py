@@ -433,6 +433,9 @@ class Network:
     _open = []
 
     def __init__(self, workdir, track=None):
+        if os.geteuid() != 0:
+            raise RuntimeError("network namespaces need root (ip netns, "
+                               "ip link, tc)")
         self.workdir = Path(workdir)
         self.track = track           # called with each new Member
         self.block = pick_block()

@@ -12,7 +12,9 @@ Which member served a request: the responder answers ?pid with its pid
 "member=<name>" and a JSON line per request in <records>/<name>.log.
 
 The first two tests need only what exists today (one -host, in a
-namespace); the rest need the feature.
+namespace), and so does the -host/-socket config error; the rest need the
+feature. Slow members: tc netem delay where the kernel has sch_netem,
+else a throttled link (netns.py says why).
 """
 
 import collections
