@@ -239,12 +239,15 @@ class Httpd:
     """One private apache2: config, check, start, stop, requests."""
 
     def __init__(self, root, extra_conf="", load_module=True,
-                 log_level="info"):
+                 log_level="info", wrap=()):
         self.root = Path(root)
         self.extra_conf = extra_conf
         self.load_module = load_module
         self.log_level = log_level
         self.mpm = "event"          # or "prefork", set before start()
+        # argv put before apache2's, e.g. unshare to run it in a private
+        # mount namespace; it must exec apache2, whose pid stop() signals.
+        self.wrap = list(wrap)
         self.proc = None
         for sub in ("conf", "logs", "run", "htdocs"):
             (self.root / sub).mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -300,8 +303,8 @@ class Httpd:
         self.conf.write_text(self.config_text())
 
     def _cmd(self, *extra):
-        return [APACHE, "-d", str(self.root), "-f", str(self.conf)] + list(
-            extra)
+        return self.wrap + [APACHE, "-d", str(self.root), "-f",
+                            str(self.conf)] + list(extra)
 
     def check(self, timeout=30):
         """apache2 -t: (returncode, combined stdout and stderr)."""
