@@ -81,11 +81,49 @@ static const fcgix_app_t *member_target(const balanced_t *b, int k)
 typedef struct {
     request_rec *r;
     const balanced_t *b;
-    int index;                 /* the member in use, -1 none */
-    const fcgix_app_t *target; /* what to connect to for it */
-    uint64_t tried;            /* bit k: member k failed this request */
+    int index;                   /* the member in use, -1 none */
+    const fcgix_app_t *target;   /* what to connect to for it */
+    uint64_t tried;              /* bit k: member k failed this request */
+    int64_t connect_deadline_ms; /* the members tried share one
+                                    -appConnTimeout (and a little more) */
     fcgix_process_ops_t ops;
 } member_lease_t;
+
+/* After a connect timeout, the next members get what is left of this
+ * much more than one -appConnTimeout; then the request gives up. */
+#define CONNECT_SLACK_MS 500
+
+/* fcgix_process_ops_t.connect_timeout: the first connect may wait the
+ * whole -appConnTimeout; later ones what is left of it (and the slack),
+ * so that a request never waits much more than one -appConnTimeout for
+ * members that drop connections. */
+static int member_connect_timeout(void *baton, int configured_ms)
+{
+    member_lease_t *l = baton;
+    int64_t now = fcgix_balance_now_ms(), left;
+
+    if (l->connect_deadline_ms == 0) {
+        l->connect_deadline_ms = now + configured_ms + CONNECT_SLACK_MS;
+        return configured_ms;
+    }
+    left = l->connect_deadline_ms - now;
+    return left < 1 ? 1 : left < configured_ms ? (int)left : configured_ms;
+}
+
+/* The request has waited one -appConnTimeout for members already. */
+static int out_of_time(member_lease_t *l)
+{
+    if (l->connect_deadline_ms == 0
+        || fcgix_balance_now_ms() < l->connect_deadline_ms) {
+        return 0;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, l->r,
+                  FCGIX_LOGNO(00821) "FastCGI app %s: no member answered "
+                                     "within -appConnTimeout; answering 503",
+                  l->b->app->path);
+    apr_table_setn(l->r->err_headers_out, "Retry-After", "1");
+    return 1;
+}
 
 static const char *member_name(const member_lease_t *l, int k)
 {
@@ -200,6 +238,9 @@ static int next_member(request_rec *r, void *baton, const fcgix_app_t **app,
     }
     l->tried |= k < 64 ? (uint64_t)1 << k : 0;
     l->index = -1;
+    if (err != ECONNRESET && out_of_time(l)) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
     rc = take_member(l);
     if (rc == OK) {
         *app = l->target;
@@ -235,6 +276,7 @@ static member_lease_t *new_lease(request_rec *r, const balanced_t *b)
     l->ops.done = member_done;
     l->ops.baton = l;
     l->ops.any_error = 1;
+    l->ops.connect_timeout = member_connect_timeout;
     return l;
 }
 

@@ -23,12 +23,12 @@
 #include "fcgi_connect.h"
 
 /* Connect without waiting when the app can take the connection now (the
- * common case: one system call). Otherwise wait at most @timeout seconds:
+ * common case: one system call). Otherwise wait at most @timeout_ms:
  * on poll() for TCP; for a Unix socket whose backlog is full (EAGAIN,
  * which cannot be polled) in a blocking connect() under SO_SNDTIMEO,
  * which Linux honours there. */
 static int connect_bounded(int fd, const struct sockaddr *sa, socklen_t len,
-                           int timeout)
+                           int timeout_ms)
 {
     struct pollfd pfd;
     struct timeval tv;
@@ -42,7 +42,7 @@ static int connect_bounded(int fd, const struct sockaddr *sa, socklen_t len,
         pfd.fd = fd;
         pfd.events = POLLOUT;
         do {
-            rc = poll(&pfd, 1, timeout * 1000);
+            rc = poll(&pfd, 1, timeout_ms);
         } while (rc < 0 && errno == EINTR);
         if (rc == 0) {
             errno = ETIMEDOUT;
@@ -56,8 +56,8 @@ static int connect_bounded(int fd, const struct sockaddr *sa, socklen_t len,
     if (errno != EAGAIN) {
         return -1;
     }
-    tv.tv_sec = timeout;
-    tv.tv_usec = 0;
+    tv.tv_sec = timeout_ms / 1000;
+    tv.tv_usec = (timeout_ms % 1000) * 1000;
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     rc = connect(fd, sa, len);
@@ -67,7 +67,7 @@ static int connect_bounded(int fd, const struct sockaddr *sa, socklen_t len,
     return rc;
 }
 
-static int connect_unix(const fcgix_app_t *app, int timeout, int *fd)
+static int connect_unix(const fcgix_app_t *app, int timeout_ms, int *fd)
 {
     struct sockaddr_un sun;
     size_t len = strlen(app->socket_path);
@@ -83,10 +83,11 @@ static int connect_unix(const fcgix_app_t *app, int timeout, int *fd)
     if (*fd < 0) {
         return -1;
     }
-    return connect_bounded(*fd, (struct sockaddr *)&sun, sizeof(sun), timeout);
+    return connect_bounded(*fd, (struct sockaddr *)&sun, sizeof(sun),
+                           timeout_ms);
 }
 
-static int connect_tcp(const fcgix_app_t *app, apr_pool_t *p, int timeout,
+static int connect_tcp(const fcgix_app_t *app, apr_pool_t *p, int timeout_ms,
                        int *fd)
 {
     apr_sockaddr_t *sa = app->addr;
@@ -103,7 +104,8 @@ static int connect_tcp(const fcgix_app_t *app, apr_pool_t *p, int timeout,
     if (*fd < 0) {
         return -1;
     }
-    return connect_bounded(*fd, (struct sockaddr *)&sa->sa, sa->salen, timeout);
+    return connect_bounded(*fd, (struct sockaddr *)&sa->sa, sa->salen,
+                           timeout_ms);
 }
 
 const char *fcgix_connect_address(const fcgix_app_t *app, apr_pool_t *p)
@@ -114,9 +116,10 @@ const char *fcgix_connect_address(const fcgix_app_t *app, apr_pool_t *p)
     return apr_psprintf(p, "%s:%d", app->host, app->port);
 }
 
-int fcgix_connect(const fcgix_app_t *app, apr_pool_t *p, int timeout, int *fd)
+int fcgix_connect(const fcgix_app_t *app, apr_pool_t *p, int timeout_ms,
+                  int *fd)
 {
     *fd = -1;
-    return app->socket_path ? connect_unix(app, timeout, fd)
-                            : connect_tcp(app, p, timeout, fd);
+    return app->socket_path ? connect_unix(app, timeout_ms, fd)
+                            : connect_tcp(app, p, timeout_ms, fd);
 }

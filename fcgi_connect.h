@@ -19,16 +19,16 @@
 
 /**
  * Connect to @a app: a non-blocking, close-on-exec socket, connected
- * without waiting when the app can take it now, else within @a timeout
- * seconds.
+ * without waiting when the app can take it now, else within @a timeout_ms.
  * @param app      the application (socket_path, or host, port and addr)
  * @param p        pool for a name lookup when post_config's failed
- * @param timeout  the longest wait, in seconds
+ * @param timeout_ms  the longest wait, in milliseconds
  * @param fd       out: the socket, or -1; set on failure too, for the
  *                 caller to close
  * @return 0, or -1 with errno (ETIMEDOUT or EAGAIN when the wait ran out)
  */
-int fcgix_connect(const fcgix_app_t *app, apr_pool_t *p, int timeout, int *fd);
+int fcgix_connect(const fcgix_app_t *app, apr_pool_t *p, int timeout_ms,
+                  int *fd);
 
 /**
  * Where @a app listens, for log lines.

@@ -162,6 +162,16 @@ static int try_another_process(fcgix_req_t *req, int err, int *status)
     return 1;
 }
 
+static int connect_timeout_ms(const fcgix_req_t *req, int timeout_s)
+{
+    int ms = timeout_s * 1000;
+
+    if (req->lease && req->lease->connect_timeout) {
+        ms = req->lease->connect_timeout(req->lease->baton, ms);
+    }
+    return ms;
+}
+
 static fcgix_step_t connect_backend(fcgix_req_t *req)
 {
     int rc, fd = -1, timeout = req->opts.conn_timeout, status;
@@ -181,7 +191,8 @@ static fcgix_step_t connect_backend(fcgix_req_t *req)
         timeout = (int)apr_time_sec(req->r->server->timeout);
     }
     errno = 0;
-    rc = fcgix_connect(req->app, req->r->pool, timeout, &fd);
+    rc = fcgix_connect(req->app, req->r->pool, connect_timeout_ms(req, timeout),
+                       &fd);
     req->fd = fd;
     if (rc != 0) {
         int err = errno;

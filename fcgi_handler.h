@@ -41,6 +41,10 @@ typedef struct {
      * next() (a PM-run process that is gone); 1: any connect error,
      * timeouts included (a member of a balanced server). */
     int any_error;
+    /** Or NULL: how long the next connect may wait, given what
+     * -appConnTimeout says (@a configured_ms), so that the members a
+     * request tries share one -appConnTimeout. */
+    int (*connect_timeout)(void *baton, int configured_ms);
 } fcgix_process_ops_t;
 
 /**

@@ -599,7 +599,7 @@ static int lease_another(request_rec *r, void *baton, const fcgix_app_t **app,
 
 int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL};
     fcgix_app_t *target;
     held_t *h = NULL;
     int status = lease_target(r, app, r->filename, &target, &h);
@@ -612,7 +612,7 @@ int fcgix_managed_authorize(request_rec *r, const fcgix_app_t *app,
                             const char *path, const fcgix_auth_call_t *call,
                             fcgix_auth_reply_t *reply)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL};
     fcgix_app_t *target;
     held_t *h = NULL;
     int status = lease_target(r, app, path, &target, &h);

@@ -221,8 +221,7 @@ static int probe_member(apr_pool_t *p, const balanced_t *b, int k, char *why,
         return -2;
     }
     errno = 0;
-    if (fcgix_connect(target, p, (b->health_timeout_ms + 999) / 1000, &fd)
-        != 0) {
+    if (fcgix_connect(target, p, b->health_timeout_ms, &fd) != 0) {
         apr_snprintf(why, why_size, "health check: connect: %s",
                      strerror(errno));
         if (fd >= 0) {

@@ -467,17 +467,22 @@ def test_all_members_refusing_gives_503_with_retry_after(httpd, net):
 
 def test_all_members_blackholed_gives_503_within_connect_timeout(httpd,
                                                                  net):
-    """Every member drops SYNs: 503 with Retry-After within one
-    -appConnTimeout (plus 1 s), never a hang; once they are known down,
-    at once."""
+    """Every member drops SYNs: each request gets 503 with Retry-After
+    within one -appConnTimeout (plus 1 s), never a hang: the members one
+    request tries share one -appConnTimeout. A member no request has
+    tried yet may cost the next request that much again; once every
+    member is known down, 503 comes at once."""
     ms = [net.responder() for _ in range(3)]
     srv = balanced(httpd, ms, "-appConnTimeout %d -fail-timeout 30"
                    % CONNECT_TIMEOUT)
     for m in ms:
         m.ns.blackhole()
-    r = fetch(srv, "/%s?pid" % APP, timeout=15)
-    assert r.status == 503 and r.headers.get("Retry-After"), r
-    assert r.seconds <= CONNECT_TIMEOUT + 1.0, r
+    for _ in range(len(ms)):
+        r = fetch(srv, "/%s?pid" % APP, timeout=15)
+        assert r.status == 503 and r.headers.get("Retry-After"), r
+        assert r.seconds <= CONNECT_TIMEOUT + 1.0, r
+        if r.seconds < 1.0:
+            break
     r = fetch(srv, "/%s?pid" % APP, timeout=15)
     assert r.status == 503 and r.headers.get("Retry-After"), r
     assert r.seconds < 1.0, r

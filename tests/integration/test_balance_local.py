@@ -302,3 +302,29 @@ def test_watcher_stops_with_httpd_and_restarts_per_generation(
                          conftest.read_text(srv.error_log))[-1])
     srv.stop()
     assert conftest.wait_for(lambda: not os.path.exists("/proc/%d" % new), 5)
+
+
+def test_member_state_survives_graceful_restart(httpd, responder_factory,
+                                                workdir):
+    """What the board knows of each member (down, its failures, what it
+    served) is kept across a graceful restart: the new children do not
+    send requests to a member known down."""
+    members = start_members(responder_factory, workdir, 2)
+    srv = start_balanced(httpd, members, "-fail-timeout 60")
+    members[0].stop()
+    served_by(srv, 6)
+    before = member_line(srv, members[0].host_port)
+    assert "state=down" in before and "failures=1" in before, before
+    served = re.search(r"served=(\d+)",
+                       member_line(srv, members[1].host_port)).group(1)
+    os.kill(srv.pid, signal.SIGUSR1)  # graceful restart
+    assert conftest.wait_for(lambda: conftest.read_text(
+        srv.error_log).count("FCGIX00809") >= 2, 10)
+    after = member_line(srv, members[0].host_port)
+    assert "state=down" in after and "failures=1" in after, after
+    assert ("served=%s" % served) in member_line(srv, members[1].host_port)
+    log_before = conftest.read_text(srv.error_log).count("FCGIX0080")
+    assert set(served_by(srv, 6)) == {members[1].pid}
+    # No request met the down member again: no new failure was logged.
+    assert conftest.read_text(srv.error_log).count("FCGIX0080") == \
+        log_before
