@@ -18,6 +18,7 @@
 #include "httpd.h"
 #include "http_log.h"
 #include "http_core.h"
+#include "ap_mpm.h"
 
 #include "fcgi_balance.h"
 #include "fcgi_balance_int.h"
@@ -46,8 +47,11 @@ typedef struct {
     fcgix_lb_name_t *name; /* the re-resolved name it came from, or NULL */
 } member_spec_t;
 
-typedef struct {
+/* A board, in httpd's process pool; older ones (a configuration that
+ * needed a bigger one) stay, as their holders may still need reclaiming. */
+typedef struct board_store_t {
     fcgix_lb_t lb;
+    struct board_store_t *older;
 } board_store_t;
 
 static fcgix_lb_t board;                /* this generation's handle */
@@ -220,6 +224,9 @@ static const fcgix_app_t *member_app(apr_pool_t *p, const fcgix_app_t *app,
     }
     one = apr_pmemdup(p, app, sizeof(*app));
     one->lb.on = 0;
+    if (one->opts.conn_timeout == FCGIX_UNSET) {
+        one->opts.conn_timeout = FCGIX_DEFAULT_BALANCED_CONN_TIMEOUT;
+    }
     one->host = m->ip;
     one->port = m->port;
     one->addr = m->sa;
@@ -253,6 +260,19 @@ const fcgix_app_t *fcgix_balance_member_app(apr_pool_t *p,
 /* The board (parent)                                                  */
 /* ------------------------------------------------------------------ */
 
+/* Holder records: one per request httpd can serve at once, at least
+ * 1024. */
+static int holders_wanted(void)
+{
+    int daemons = 0, threads = 0;
+    long n;
+
+    ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &daemons);
+    ap_mpm_query(AP_MPMQ_HARD_LIMIT_THREADS, &threads);
+    n = (long)(daemons > 0 ? daemons : 1) * (threads > 0 ? threads : 1);
+    return n < 1024 ? 1024 : n > 65536 ? 65536 : (int)n;
+}
+
 /* The board from the last configuration if it has room for @need
  * records, else a new one (what the old one knew is carried over by
  * assign_records). */
@@ -263,13 +283,16 @@ static board_store_t *board_for(server_rec *s, int need, board_store_t **old)
     apr_shm_t *shm;
     apr_status_t rv;
     int cap = need * 2 > BOARD_MIN ? need * 2 : BOARD_MIN;
+    int holders = holders_wanted();
+    char *mem;
 
     apr_pool_userdata_get((void **)&store, BOARD_KEY, pp);
     *old = NULL;
-    if (store && store->lb.nmembers >= need) {
+    if (store && store->lb.nmembers >= need && store->lb.nholders >= holders) {
         return store;
     }
-    rv = apr_shm_create(&shm, fcgix_lb_size(cap), NULL, pp);
+    rv = apr_shm_create(
+        &shm, fcgix_lb_size(cap) + fcgix_lb_holders_size(holders), NULL, pp);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      FCGIX_LOGNO(00805) "cannot create shared memory for "
@@ -280,9 +303,46 @@ static board_store_t *board_for(server_rec *s, int need, board_store_t **old)
     }
     *old = store;
     store = apr_pcalloc(pp, sizeof(*store));
-    fcgix_lb_init(&store->lb, apr_shm_baseaddr_get(shm), cap);
+    store->older = *old;
+    mem = apr_shm_baseaddr_get(shm);
+    fcgix_lb_init(&store->lb, mem, cap);
+    fcgix_lb_attach_holders(&store->lb, mem + fcgix_lb_size(cap), holders);
     apr_pool_userdata_set(store, BOARD_KEY, apr_pool_cleanup_null, pp);
     return store;
+}
+
+/* child_status, in httpd's parent: a child that exited mid-request never
+ * gave its places on members back; give them back now, on every board
+ * it may have used. */
+static void child_exited(server_rec *s, pid_t pid, ap_generation_t gen,
+                         int slot, mpm_child_status state)
+{
+    board_store_t *store = NULL;
+    int n = 0;
+
+    (void)gen;
+    (void)slot;
+    if (state != MPM_CHILD_EXITED) {
+        return;
+    }
+    apr_pool_userdata_get((void **)&store, BOARD_KEY, s->process->pool);
+    for (; store; store = store->older) {
+        n += fcgix_lb_reclaim(&store->lb, (int32_t)pid);
+    }
+    if (n > 0) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     FCGIX_LOGNO(00822) "httpd child %d exited with %d "
+                                        "request(s) to balanced "
+                                        "FastCgiExternalServers in flight; "
+                                        "their members count them no more",
+                     (int)pid, n);
+    }
+}
+
+void fcgix_balance_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_child_status(child_exited, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 /* The record that already holds (path, address) and is not taken, or
@@ -394,6 +454,10 @@ static balanced_t *new_balanced(apr_pool_t *p, const fcgix_app_t *app)
     balanced_t *b = apr_pcalloc(p, sizeof(*b));
     fcgix_app_opts_t o = fcgix_app_effective(&app->opts);
     int q = app->lb.queue_timeout;
+
+    if (app->opts.conn_timeout == FCGIX_UNSET) {
+        o.conn_timeout = FCGIX_DEFAULT_BALANCED_CONN_TIMEOUT;
+    }
 
     b->app = app;
     set_watching(b, p, &o);

@@ -43,6 +43,9 @@ int fcgix_balance_post_config(apr_pool_t *pconf, server_rec *s,
  */
 void fcgix_balance_member_apps(apr_array_header_t *apps);
 
+/** The balancer's hooks (child_status: places of children that died). */
+void fcgix_balance_register_hooks(apr_pool_t *p);
+
 /** child_init: what each child needs for re-resolved members. */
 void fcgix_balance_child_init(apr_pool_t *pchild);
 

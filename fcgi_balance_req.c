@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "apr_strings.h"
 #include "apr_thread_mutex.h"
@@ -36,9 +37,13 @@ typedef fcgix_balanced_t balanced_t;
 /* Per child: what re-resolved members' apps are made from. */
 static apr_pool_t *member_pool;
 static apr_thread_mutex_t *member_lock;
+static int32_t child_pid;
+static unsigned hold_hint; /* spreads holds over the holder records */
 
 void fcgix_balance_child_init(apr_pool_t *pchild)
 {
+    child_pid = (int32_t)getpid();
+    hold_hint = (unsigned)child_pid * 2654435761u;
     if (apr_pool_create(&member_pool, pchild) != APR_SUCCESS
         || apr_thread_mutex_create(&member_lock, APR_THREAD_MUTEX_DEFAULT,
                                    pchild)
@@ -86,6 +91,7 @@ typedef struct {
     uint64_t tried;              /* bit k: member k failed this request */
     int64_t connect_deadline_ms; /* the members tried share one
                                     -appConnTimeout (and a little more) */
+    int holder;                  /* its holder record, -1 none */
     fcgix_process_ops_t ops;
 } member_lease_t;
 
@@ -166,6 +172,14 @@ static int every_member_busy(member_lease_t *l)
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
+/* The request gives its place on the member back: first its holder
+ * record, so that httpd's parent never gives the place back twice. */
+static void unhold(member_lease_t *l)
+{
+    fcgix_lb_unhold(fcgix_balance_board(), l->holder, child_pid);
+    l->holder = -1;
+}
+
 /* Take a member for the request, waiting at most -queue-timeout while
  * every member that is up has -max-conns requests. */
 static int take_member(member_lease_t *l)
@@ -191,8 +205,13 @@ static int take_member(member_lease_t *l)
         pause = pause * 2 < QUEUE_PAUSE_MAX ? pause * 2 : QUEUE_PAUSE_MAX;
     }
     l->index = k;
+    l->holder =
+        fcgix_lb_hold(fcgix_balance_board(),
+                      __atomic_add_fetch(&hold_hint, 1, __ATOMIC_RELAXED),
+                      child_pid, l->b->g.records[k]);
     l->target = member_target(l->b, k);
     if (l->target == NULL) { /* its address went as it was taken */
+        unhold(l);
         fcgix_lb_done(fcgix_balance_board(), &l->b->g, k, 0,
                       fcgix_balance_now_ms());
         l->tried |= k < 64 ? (uint64_t)1 << k : 0;
@@ -222,6 +241,7 @@ static int next_member(request_rec *r, void *baton, const fcgix_app_t **app,
     if (k < 0) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
+    unhold(l);
     if (fcgix_lb_failed(fcgix_balance_board(), &l->b->g, k, why,
                         fcgix_balance_now_ms())) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
@@ -255,6 +275,7 @@ static void member_done(void *baton, int answered)
     if (l->index < 0) {
         return;
     }
+    unhold(l);
     if (fcgix_lb_done(fcgix_balance_board(), &l->b->g, l->index, answered,
                       fcgix_balance_now_ms())) {
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, l->r,
@@ -272,6 +293,7 @@ static member_lease_t *new_lease(request_rec *r, const balanced_t *b)
     l->r = r;
     l->b = b;
     l->index = -1;
+    l->holder = -1;
     l->ops.next = next_member;
     l->ops.done = member_done;
     l->ops.baton = l;

@@ -539,6 +539,26 @@ static const char *check_members(cmd_parms *cmd, const fcgix_app_t *app,
     return NULL;
 }
 
+/* A -backup is not also a member. */
+static const char *check_backups(cmd_parms *cmd, const fcgix_app_t *app,
+                                 const apr_array_header_t *members)
+{
+    int i, j;
+
+    for (i = 0; i < count(app->lb.backups); i++) {
+        for (j = 0; j < count(members); j++) {
+            if (!strcmp(list_item(app->lb.backups, i), list_item(members, j))) {
+                return apr_psprintf(cmd->pool,
+                                    "%s %s: %s is a member and a -backup; "
+                                    "give it once",
+                                    cmd->cmd->name, app->path,
+                                    list_item(members, j));
+            }
+        }
+    }
+    return NULL;
+}
+
 /* The balancing options of a server with several members. */
 static const char *check_balance(cmd_parms *cmd, fcgix_app_t *app, int tcp)
 {
@@ -563,7 +583,8 @@ static const char *check_balance(cmd_parms *cmd, fcgix_app_t *app, int tcp)
     if ((err = check_members(cmd, app, tcp ? lb->hosts : lb->sockets,
                              tcp ? "-host" : "-socket", tcp))
             != NULL
-        || (err = check_members(cmd, app, lb->backups, "-backup", tcp))
+        || (err = check_members(cmd, app, lb->backups, "-backup", tcp)) != NULL
+        || (err = check_backups(cmd, app, tcp ? lb->hosts : lb->sockets))
                != NULL) {
         return err;
     }

@@ -49,6 +49,10 @@
 #define FCGIX_DEFAULT_MAX_FAILS 1
 /** -fail-timeout: how long a member stays down, seconds */
 #define FCGIX_DEFAULT_FAIL_TIMEOUT 10
+/** -appConnTimeout of a balanced FastCgiExternalServer, seconds: a member
+ *  that drops connections should cost little before the next one is
+ *  tried (a single server keeps httpd's Timeout, as mod_fastcgi did) */
+#define FCGIX_DEFAULT_BALANCED_CONN_TIMEOUT 5
 /** -queue-timeout: how long a request waits for a member with room under
  *  -max-conns, seconds */
 #define FCGIX_DEFAULT_QUEUE_TIMEOUT 5

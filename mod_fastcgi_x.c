@@ -194,6 +194,7 @@ static void fcgix_register_hooks(apr_pool_t *p)
     fcgix_authz_register_hooks(p, find_app);
     ap_hook_handler(fcgix_handler, NULL, NULL, APR_HOOK_MIDDLE);
     fcgix_status_register_hooks(p);
+    fcgix_balance_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(fastcgi_x) = {

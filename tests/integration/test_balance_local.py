@@ -226,6 +226,14 @@ def test_request_notes_name_the_member(httpd, responder_factory, workdir):
      ["-backup", "'nowhere' is not host:port"]),
     ("-host 127.0.0.1:9000 -max-fails 0",
      ["-max-fails", "whole number from 1"]),
+    ("-host 127.0.0.1:9000 -host 127.0.0.1:9001 -backup 127.0.0.1:9000",
+     ["127.0.0.1:9000 is a member and a -backup"]),
+    ("-host 127.0.0.1:9000 -health-check ping",
+     ["-health-check", "'ping' is not a URL path"]),
+    ("-host 127.0.0.1:9000 -health-interval 5",
+     ["-health-interval needs -health-check"]),
+    ("-socket /tmp/a.sock -socket /tmp/b.sock -resolve-interval 5",
+     ["-resolve-interval is for -host names"]),
 ])
 def test_balance_config_errors(httpd, opts, words):
     srv = httpd()
@@ -328,3 +336,30 @@ def test_member_state_survives_graceful_restart(httpd, responder_factory,
     # No request met the down member again: no new failure was logged.
     assert conftest.read_text(srv.error_log).count("FCGIX0080") == \
         log_before
+
+
+def test_child_killed_mid_request_gives_its_place_back(httpd,
+                                                       responder_factory,
+                                                       workdir):
+    """An httpd child killed while a request to a member is in flight
+    never says the request ended: httpd's parent gives its place back.
+    Before, the member kept counting it, and under -max-conns 1 every
+    later request waited out -queue-timeout and got 503."""
+    members = start_members(responder_factory, workdir, 1)
+    srv = start_balanced(httpd, members, "-max-conns 1 -queue-timeout 1")
+    pm = int(re.search(r"process manager started \(pid (\d+)",
+                       conftest.read_text(srv.error_log)).group(1))
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        slow = ex.submit(srv.get, "/app.fcgi?sleep=3000")
+        time.sleep(0.5)
+        workers = [pid for pid, _ in conftest.descendants(srv.pid)
+                   if pid != pm]
+        assert workers
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        with pytest.raises(Exception):
+            slow.result()
+    assert conftest.wait_for(
+        lambda: "FCGIX00822" in conftest.read_text(srv.error_log), 10)
+    r = srv.get("/app.fcgi")
+    assert r.status == 200, r
