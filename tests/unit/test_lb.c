@@ -1065,6 +1065,36 @@ static void test_lb_readdress(void **state)
     assert_string_equal(gm(fx, 0)->address, "10.0.0.0:9000");
 }
 
+/* readdress() with an address leaves no history of the member the
+ * record held before (fcgi_lb.h: "a member from now on, with no
+ * history"; carry() names a member's history: up or down and since
+ * when, counts, last error): a new address is a new member, and its
+ * display must not show the old one's requests and errors. */
+static void test_lb_readdress_no_history(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_lb_member_t *m;
+
+    make_group(fx, FCGIX_LB_FIRST, 1, 0);
+    m = gm(fx, 0);
+    pick(fx, 0, T0);
+    fcgix_lb_done(fx->lb, &fx->g, 0, 1, T0);
+    pick(fx, 0, T0 + 1);
+    take_down(fx, 0, T0 + 1);
+    assert_int_equal(m->served, 1);
+    assert_int_equal(m->failures, 1);
+    assert_int_equal(m->since_ms, T0 + 1);
+
+    fcgix_lb_readdress(fx->lb, 0, "10.0.1.1:9000");
+    assert_int_equal(m->used, 1);
+    assert_int_equal(m->down_until_ms, 0);
+    assert_int_equal(m->served, 0);
+    assert_int_equal(m->failures, 0);
+    assert_int_equal(m->last_error_ms, 0);
+    assert_string_equal(m->last_error, "");
+    assert_int_equal(m->since_ms, 0);
+}
+
 /* readdress() with NULL: the record holds no member (used 2) until it
  * gets an address; no pick takes it, address() has none; its
  * generation goes up by 2 each time. */
@@ -1500,6 +1530,7 @@ int main(void)
         LB_TEST(test_lb_group_records_any_order),
         LB_TEST(test_lb_group_record_out_of_range),
         LB_TEST(test_lb_readdress),
+        LB_TEST(test_lb_readdress_no_history),
         LB_TEST(test_lb_readdress_none),
         LB_TEST(test_lb_readdress_bounds),
         LB_TEST(test_lb_address),
