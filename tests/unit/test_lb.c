@@ -1494,6 +1494,30 @@ static void test_lb_kept_record_no_trial(void **state)
     }
 }
 
+/* The time to the next trial (Retry-After) counts only members: a
+ * record whose member went while it was down (kept for the name now,
+ * still holding its down time) is given no trial, so it must not make
+ * the wait shorter nor say that one is due. */
+static void test_lb_next_trial_kept_record(void **state)
+{
+    fixture_t *fx = *state;
+
+    make_group(fx, FCGIX_LB_FIRST, 2, 0);
+    take_down(fx, 0, T0);
+    fcgix_lb_readdress(fx->lb, 0, NULL);
+    take_down(fx, 1, T0 + 3000);
+    assert_int_equal(pick_none(fx, 0, T0 + 3000), FCGIX_LB_ALL_DOWN);
+    assert_int_equal(fcgix_lb_next_trial_ms(fx->lb, &fx->g, T0 + 3000),
+                     FAIL_TIMEOUT);
+    /* the kept record's old down time is over; member 1's is not */
+    assert_int_equal(pick_none(fx, 0, T0 + FAIL_TIMEOUT), FCGIX_LB_ALL_DOWN);
+    assert_int_equal(fcgix_lb_next_trial_ms(fx->lb, &fx->g, T0 + FAIL_TIMEOUT),
+                     3000);
+    /* nothing down but the kept record: none due, none to wait for */
+    fcgix_lb_checked(fx->lb, &fx->g, 1, 1, "", T0 + 4000);
+    assert_int_equal(fcgix_lb_next_trial_ms(fx->lb, &fx->g, T0 + 4000), 0);
+}
+
 #define LB_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1541,6 +1565,7 @@ int main(void)
         LB_TEST(test_lb_kept_records_not_picked),
         LB_TEST(test_lb_kept_records_backups),
         LB_TEST(test_lb_kept_record_no_trial),
+        LB_TEST(test_lb_next_trial_kept_record),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
