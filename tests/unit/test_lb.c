@@ -9,9 +9,12 @@
  *        FastCgiExternalServers: least-conn, round-robin and first,
  *        the skip mask of members a request tried, backups, -max-fails,
  *        -fail-timeout and its one trial request, -max-conns, carrying
- *        a member's history over a restart, and the bounds of every
- *        index and string. Each test sets up a board and a group as
- *        fcgi_balance would and picks members as requests do.
+ *        a member's history over a restart, re-resolution (a record's
+ *        new address, or none: kept for a name) and reading an address
+ *        as of one moment, active health checks' outcomes, and the
+ *        bounds of every index and string. Each test sets up a board
+ *        and a group as fcgi_balance would and picks members as
+ *        requests do.
  *
  * Times are passed in (now_ms), so no test sleeps. The boards live in
  * exactly sized heap allocations, so that AddressSanitizer (the unit
@@ -994,6 +997,527 @@ static void test_lb_group_record_out_of_range(void **state)
     assert_int_equal(pick_none(fx, 1u << 1, T0), FCGIX_LB_ALL_DOWN);
 }
 
+/* readdress() with an address: the record holds a new member from now
+ * on: used, up, nothing in flight, no failures in a row, no trial; the
+ * app's path and the backup flag stay; its generation goes up by 2,
+ * even again (no write under way). */
+static void test_lb_readdress(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_lb_member_t *m;
+    char buf[FCGIX_LB_ADDR_MAX];
+    uint32_t gen = 77;
+    int count[3] = {0}, i;
+
+    make_group(fx, FCGIX_LB_ROUND_ROBIN, 2, 1);
+    fx->g.max_fails = 3;
+    m = gm(fx, 1);
+    assert_int_equal(m->gen, 0);
+    /* the old member: 5 requests, 3 of them failed (down), then its
+     * trial under way */
+    for (i = 0; i < 5; i++) {
+        assert_int_equal(pick(fx, 1u << 0, T0), 1);
+    }
+    for (i = 0; i < 3; i++) {
+        fcgix_lb_failed(fx->lb, &fx->g, 1, "refused", T0);
+    }
+    assert_int_equal(m->down_until_ms, T0 + FAIL_TIMEOUT);
+    pick_trial(fx, 1, T0 + FAIL_TIMEOUT);
+    assert_int_equal(m->in_flight, 3);
+
+    fcgix_lb_readdress(fx->lb, 1, "10.0.1.1:9000");
+    assert_int_equal(m->used, 1);
+    assert_int_equal(m->gen, 2);
+    assert_string_equal(m->address, "10.0.1.1:9000");
+    assert_string_equal(m->path, "/srv/app");
+    assert_int_equal(m->backup, 0);
+    assert_int_equal(m->in_flight, 0);
+    assert_int_equal(m->fails, 0);
+    assert_int_equal(m->down_until_ms, 0);
+    assert_int_equal(m->trial_ms, 0);
+    assert_int_equal(fcgix_lb_state(fx->lb, 1, T0 + FAIL_TIMEOUT), FCGIX_LB_UP);
+    assert_int_equal(fcgix_lb_address(fx->lb, 1, buf, sizeof(buf), &gen), 1);
+    assert_string_equal(buf, "10.0.1.1:9000");
+    assert_int_equal(gen, 2);
+    /* it takes its turns like any member that is up */
+    for (i = 0; i < 20; i++) {
+        count[pick(fx, 0, T0 + FAIL_TIMEOUT)]++;
+    }
+    assert_int_equal(count[0], 10);
+    assert_int_equal(count[1], 10);
+    assert_int_equal(count[2], 0);
+    assert_int_equal(m->in_flight, 10);
+
+    /* again: 2 more; a backup stays a backup */
+    fcgix_lb_readdress(fx->lb, 1, "10.0.1.2:9000");
+    assert_int_equal(m->gen, 4);
+    assert_string_equal(m->address, "10.0.1.2:9000");
+    fcgix_lb_readdress(fx->lb, 2, "10.0.2.1:9000");
+    assert_int_equal(gm(fx, 2)->gen, 2);
+    assert_int_equal(gm(fx, 2)->backup, 1);
+    assert_int_equal(gm(fx, 2)->used, 1);
+    for (i = 0; i < 10; i++) {
+        assert_true(pick(fx, 0, T0 + FAIL_TIMEOUT) != 2);
+    }
+    assert_int_equal(pick(fx, 3, T0 + FAIL_TIMEOUT), 2);
+    /* the other records untouched */
+    assert_int_equal(gm(fx, 0)->gen, 0);
+    assert_string_equal(gm(fx, 0)->address, "10.0.0.0:9000");
+}
+
+/* readdress() with an address leaves no history of the member the
+ * record held before (fcgi_lb.h: "a member from now on, with no
+ * history"; carry() names a member's history: up or down and since
+ * when, counts, last error): a new address is a new member, and its
+ * display must not show the old one's requests and errors. */
+static void test_lb_readdress_no_history(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_lb_member_t *m;
+
+    make_group(fx, FCGIX_LB_FIRST, 1, 0);
+    m = gm(fx, 0);
+    pick(fx, 0, T0);
+    fcgix_lb_done(fx->lb, &fx->g, 0, 1, T0);
+    pick(fx, 0, T0 + 1);
+    take_down(fx, 0, T0 + 1);
+    assert_int_equal(m->served, 1);
+    assert_int_equal(m->failures, 1);
+    assert_int_equal(m->since_ms, T0 + 1);
+
+    fcgix_lb_readdress(fx->lb, 0, "10.0.1.1:9000");
+    assert_int_equal(m->used, 1);
+    assert_int_equal(m->down_until_ms, 0);
+    assert_int_equal(m->served, 0);
+    assert_int_equal(m->failures, 0);
+    assert_int_equal(m->last_error_ms, 0);
+    assert_string_equal(m->last_error, "");
+    assert_int_equal(m->since_ms, 0);
+}
+
+/* readdress() with NULL: the record holds no member (used 2) until it
+ * gets an address; no pick takes it, address() has none; its
+ * generation goes up by 2 each time. */
+static void test_lb_readdress_none(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_lb_member_t *m;
+    char buf[FCGIX_LB_ADDR_MAX];
+    uint32_t gen = 77;
+    int count[3] = {0}, i;
+
+    make_group(fx, FCGIX_LB_ROUND_ROBIN, 3, 0);
+    m = gm(fx, 1);
+    fcgix_lb_readdress(fx->lb, 1, NULL);
+    assert_int_equal(m->used, 2);
+    assert_int_equal(m->gen, 2);
+    assert_int_equal(fcgix_lb_address(fx->lb, 1, buf, sizeof(buf), &gen), 0);
+    assert_int_equal(gen, 77);
+    for (i = 0; i < 30; i++) {
+        count[pick(fx, 0, T0)]++;
+    }
+    assert_int_equal(count[0], 15);
+    assert_int_equal(count[1], 0);
+    assert_int_equal(count[2], 15);
+    assert_int_equal(m->in_flight, 0);
+    /* the other two tried: none, though record 1 is "up" */
+    assert_int_equal(pick_none(fx, 5, T0), FCGIX_LB_ALL_DOWN);
+    fcgix_lb_readdress(fx->lb, 1, NULL);
+    assert_int_equal(m->used, 2);
+    assert_int_equal(m->gen, 4);
+    /* an address again: a member, picked */
+    fcgix_lb_readdress(fx->lb, 1, "10.0.1.1:9000");
+    assert_int_equal(m->used, 1);
+    assert_int_equal(m->gen, 6);
+    assert_int_equal(pick(fx, 5, T0), 1);
+    assert_int_equal(fcgix_lb_address(fx->lb, 1, buf, sizeof(buf), &gen), 1);
+    assert_string_equal(buf, "10.0.1.1:9000");
+    assert_int_equal(gen, 6);
+}
+
+/* readdress() outside the board touches nothing (ASan would tell); an
+ * address too long for the record is cut to fit and terminated. */
+static void test_lb_readdress_bounds(void **state)
+{
+    fixture_t *fx = *state;
+    char *address = long_string(FCGIX_LB_ADDR_MAX + 40, 'a');
+    fcgix_lb_member_t *m;
+
+    make_board(fx, 2);
+    set_member(fx, 1, 1, 0);
+    fcgix_lb_readdress(fx->lb, -1, "10.0.0.9:9000");
+    fcgix_lb_readdress(fx->lb, 2, "10.0.0.9:9000");
+    fcgix_lb_readdress(fx->lb, -1, NULL);
+    fcgix_lb_readdress(fx->lb, 2, NULL);
+    m = fcgix_lb_member(fx->lb, 1);
+    assert_int_equal(m->gen, 0);
+    assert_string_equal(m->address, "10.0.0.1:9000");
+    fcgix_lb_readdress(fx->lb, 1, address);
+    assert_int_equal(m->used, 1);
+    assert_int_equal(strlen(m->address), FCGIX_LB_ADDR_MAX - 1);
+    assert_memory_equal(m->address, address, FCGIX_LB_ADDR_MAX - 1);
+    free(address);
+}
+
+/* address(): the record's address and its (even) generation; 0, and
+ * *gen untouched, for a free record, a record kept for a name (used 2),
+ * an index outside the board, and no room at all; cut to a small
+ * buffer, always terminated. */
+static void test_lb_address(void **state)
+{
+    fixture_t *fx = *state;
+    char buf[FCGIX_LB_ADDR_MAX], *one;
+    uint32_t gen = 77;
+
+    make_board(fx, 3);
+    set_member(fx, 0, 1, 0);
+    set_member(fx, 2, 2, 0);
+    assert_int_equal(fcgix_lb_address(fx->lb, 0, buf, sizeof(buf), &gen), 1);
+    assert_string_equal(buf, "10.0.0.1:9000");
+    assert_int_equal(gen, 0);
+    fcgix_lb_readdress(fx->lb, 0, "[2001:db8::1]:9000");
+    assert_int_equal(fcgix_lb_address(fx->lb, 0, buf, sizeof(buf), &gen), 1);
+    assert_string_equal(buf, "[2001:db8::1]:9000");
+    assert_int_equal(gen, 2);
+
+    gen = 77;
+    assert_int_equal(fcgix_lb_address(fx->lb, 1, buf, sizeof(buf), &gen), 0);
+    assert_int_equal(fcgix_lb_address(fx->lb, -1, buf, sizeof(buf), &gen), 0);
+    assert_int_equal(fcgix_lb_address(fx->lb, 3, buf, sizeof(buf), &gen), 0);
+    fcgix_lb_readdress(fx->lb, 2, NULL);
+    assert_int_equal(fcgix_lb_address(fx->lb, 2, buf, sizeof(buf), &gen), 0);
+    fcgix_lb_clear(fx->lb, 0);
+    assert_int_equal(fcgix_lb_address(fx->lb, 0, buf, sizeof(buf), &gen), 0);
+    assert_int_equal(gen, 77);
+
+    /* exactly sized buffers: a write past them is an ASan error */
+    set_member(fx, 0, 1, 0);
+    one = malloc(5);
+    assert_non_null(one);
+    assert_int_equal(fcgix_lb_address(fx->lb, 0, one, 5, &gen), 1);
+    assert_string_equal(one, "10.0");
+    assert_int_equal(fcgix_lb_address(fx->lb, 0, one, 1, &gen), 1);
+    assert_string_equal(one, "");
+    one[0] = '#';
+    gen = 77;
+    assert_int_equal(fcgix_lb_address(fx->lb, 0, one, 0, &gen), 0);
+    assert_int_equal(one[0], '#');
+    assert_int_equal(gen, 77);
+    free(one);
+}
+
+/* address() reads the board as untrusted: an address that fills its
+ * field with no NUL is read no further than the field (the record is
+ * the board's last, so ASan and valgrind see its end) and comes back
+ * cut and terminated. */
+static void test_lb_address_unterminated(void **state)
+{
+    fixture_t *fx = *state;
+    char *exact = malloc(FCGIX_LB_ADDR_MAX), big[300];
+    fcgix_lb_member_t *m;
+    uint32_t gen = 77;
+    size_t k;
+
+    assert_non_null(exact);
+    make_board(fx, 2);
+    set_member(fx, 1, 1, 0);
+    m = fcgix_lb_member(fx->lb, 1);
+    assert_ptr_equal((char *)(m + 1), (char *)fx->mem + fcgix_lb_size(2));
+    memset(m->address, 'x', sizeof(m->address));
+    assert_int_equal(
+        fcgix_lb_address(fx->lb, 1, exact, FCGIX_LB_ADDR_MAX, &gen), 1);
+    assert_int_equal(strlen(exact), FCGIX_LB_ADDR_MAX - 1);
+    assert_int_equal(gen, 0);
+    memset(big, 'y', sizeof(big));
+    assert_int_equal(fcgix_lb_address(fx->lb, 1, big, sizeof(big), &gen), 1);
+    assert_int_equal(strlen(big), FCGIX_LB_ADDR_MAX - 1);
+    for (k = 0; k < FCGIX_LB_ADDR_MAX - 1; k++) {
+        assert_int_equal(big[k], 'x');
+    }
+    for (k = FCGIX_LB_ADDR_MAX; k < sizeof(big); k++) {
+        assert_int_equal(big[k], 'y');
+    }
+    free(exact);
+}
+
+/* An odd generation is an address being rewritten: address() gives
+ * none rather than a torn copy, and gives it again once the generation
+ * is even. */
+static void test_lb_address_write_in_progress(void **state)
+{
+    fixture_t *fx = *state;
+    char buf[FCGIX_LB_ADDR_MAX];
+    fcgix_lb_member_t *m;
+    uint32_t gen = 77;
+
+    make_board(fx, 1);
+    set_member(fx, 0, 1, 0);
+    m = fcgix_lb_member(fx->lb, 0);
+    m->gen = 5;
+    assert_int_equal(fcgix_lb_address(fx->lb, 0, buf, sizeof(buf), &gen), 0);
+    assert_int_equal(gen, 77);
+    m->gen = 6;
+    assert_int_equal(fcgix_lb_address(fx->lb, 0, buf, sizeof(buf), &gen), 1);
+    assert_string_equal(buf, "10.0.0.1:9000");
+    assert_int_equal(gen, 6);
+}
+
+/* A health check that passes brings a down member up (checked() says
+ * so: 1) and clears its failures and any trial; on a member that is up
+ * it only clears its failures (0). Requests in flight and answered are
+ * the requests' own: a check changes neither. */
+static void test_lb_checked_ok(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_lb_member_t *m;
+    int64_t t = T0 + 100 + FAIL_TIMEOUT;
+
+    make_group(fx, FCGIX_LB_ROUND_ROBIN, 2, 0);
+    m = gm(fx, 0);
+    pick(fx, 1u << 1, T0);
+    pick(fx, 1u << 1, T0);
+    take_down(fx, 0, T0); /* in flight 1 */
+    assert_int_equal(m->in_flight, 1);
+    assert_int_equal(fcgix_lb_checked(fx->lb, &fx->g, 0, 1, "", T0 + 50), 1);
+    assert_int_equal(m->down_until_ms, 0);
+    assert_int_equal(m->since_ms, T0 + 50);
+    assert_int_equal(m->fails, 0);
+    assert_int_equal(m->in_flight, 1);
+    assert_int_equal(m->served, 0);
+    assert_int_equal(fcgix_lb_state(fx->lb, 0, T0 + 50), FCGIX_LB_UP);
+    assert_int_equal(pick(fx, 1u << 1, T0 + 50), 0);
+    assert_int_equal(m->in_flight, 2);
+    /* up already: no change of state, failures cleared */
+    fx->g.max_fails = 3;
+    fcgix_lb_failed(fx->lb, &fx->g, 0, "refused", T0 + 60);
+    fcgix_lb_failed(fx->lb, &fx->g, 0, "refused", T0 + 61);
+    assert_int_equal(m->fails, 2);
+    assert_int_equal(m->in_flight, 0);
+    assert_int_equal(fcgix_lb_checked(fx->lb, &fx->g, 0, 1, "", T0 + 70), 0);
+    assert_int_equal(m->fails, 0);
+    assert_int_equal(m->since_ms, T0 + 50);
+    assert_int_equal(m->in_flight, 0);
+    assert_int_equal(fcgix_lb_checked(fx->lb, &fx->g, 0, 1, "", T0 + 71), 0);
+
+    /* down with its trial under way: the check ends the down time; the
+     * trial request ends later, one less in flight, no second "up" */
+    fx->g.max_fails = 1;
+    take_down(fx, 1, T0 + 100);
+    pick_trial(fx, 1, t);
+    assert_int_equal(fcgix_lb_state(fx->lb, 1, t), FCGIX_LB_TRIAL);
+    assert_int_equal(fcgix_lb_checked(fx->lb, &fx->g, 1, 1, "", t + 1), 1);
+    assert_int_equal(gm(fx, 1)->trial_ms, 0);
+    assert_int_equal(gm(fx, 1)->in_flight, 1);
+    assert_int_equal(fcgix_lb_state(fx->lb, 1, t + 1), FCGIX_LB_UP);
+    assert_int_equal(fcgix_lb_done(fx->lb, &fx->g, 1, 1, t + 2), 0);
+    assert_int_equal(gm(fx, 1)->in_flight, 0);
+    assert_int_equal(gm(fx, 1)->since_ms, t + 1);
+}
+
+/* A health check that fails counts as a request's failure does (in a
+ * row with them, max_fails, last error, failures) but leaves requests
+ * in flight alone; the one that takes the member down says so (1); one
+ * while it is down keeps it down a whole fail-timeout from then (0). */
+static void test_lb_checked_failure(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_lb_member_t *m;
+    int i;
+
+    make_group(fx, FCGIX_LB_FIRST, 2, 0);
+    fx->g.max_fails = 3;
+    m = gm(fx, 0);
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(pick(fx, 0, T0), 0);
+    }
+    assert_int_equal(
+        fcgix_lb_checked(fx->lb, &fx->g, 0, 0, "health check: status 500", T0),
+        0);
+    assert_int_equal(m->in_flight, 3);
+    assert_int_equal(m->fails, 1);
+    assert_int_equal(m->failures, 1);
+    assert_int_equal(m->last_error_ms, T0);
+    assert_string_equal(m->last_error, "health check: status 500");
+    assert_int_equal(m->down_until_ms, 0);
+    /* a request's failure comes next in the same row */
+    assert_int_equal(fcgix_lb_failed(fx->lb, &fx->g, 0, "refused", T0 + 1), 0);
+    assert_int_equal(m->in_flight, 2);
+    assert_int_equal(m->fails, 2);
+    assert_int_equal(fcgix_lb_state(fx->lb, 0, T0 + 1), FCGIX_LB_UP);
+    assert_int_equal(pick(fx, 0, T0 + 1), 0);
+    assert_int_equal(fcgix_lb_checked(fx->lb, &fx->g, 0, 0,
+                                      "health check: timed out", T0 + 2),
+                     1);
+    assert_int_equal(m->in_flight, 3);
+    assert_int_equal(m->fails, 3);
+    assert_int_equal(m->failures, 3);
+    assert_int_equal(m->down_until_ms, T0 + 2 + FAIL_TIMEOUT);
+    assert_int_equal(m->since_ms, T0 + 2);
+    assert_string_equal(m->last_error, "health check: timed out");
+    assert_int_equal(fcgix_lb_state(fx->lb, 0, T0 + 2), FCGIX_LB_DOWN);
+    assert_int_equal(pick(fx, 0, T0 + 2), 1);
+    /* down: another failed check pushes the end of the down time */
+    assert_int_equal(fcgix_lb_checked(fx->lb, &fx->g, 0, 0,
+                                      "health check: refused", T0 + 500),
+                     0);
+    assert_int_equal(m->down_until_ms, T0 + 500 + FAIL_TIMEOUT);
+    assert_int_equal(m->since_ms, T0 + 2);
+    assert_int_equal(m->failures, 4);
+    assert_int_equal(m->in_flight, 3);
+    assert_int_equal(pick(fx, 0, T0 + 2 + FAIL_TIMEOUT), 1);
+    pick_trial(fx, 0, T0 + 500 + FAIL_TIMEOUT);
+    /* a failed check during a trial ends the trial too */
+    assert_int_equal(fcgix_lb_checked(fx->lb, &fx->g, 0, 0,
+                                      "health check: refused",
+                                      T0 + 600 + FAIL_TIMEOUT),
+                     0);
+    assert_int_equal(m->trial_ms, 0);
+    assert_int_equal(m->down_until_ms, T0 + 600 + 2 * FAIL_TIMEOUT);
+    assert_int_equal(m->in_flight, 4);
+    /* outside the group: nothing */
+    assert_int_equal(fcgix_lb_checked(fx->lb, &fx->g, 2, 0, "x", T0), 0);
+    assert_int_equal(fcgix_lb_checked(fx->lb, &fx->g, -1, 1, "x", T0), 0);
+}
+
+/* A group of 4 primaries and 2 backups whose records 1 and 3 (a
+ * primary) and 5 (a backup) are kept for a host name's next address
+ * (used 2, no member). */
+static void make_kept_group(fixture_t *fx, fcgix_lb_method_t method)
+{
+    make_group(fx, method, 4, 2);
+    fcgix_lb_readdress(fx->lb, 1, NULL);
+    fcgix_lb_readdress(fx->lb, 3, NULL);
+    fcgix_lb_readdress(fx->lb, 5, NULL);
+}
+
+/* No pick, by any method, takes a record kept for a name: the members
+ * share the requests as if the kept records were not there, and a
+ * skip bit on a kept record changes nothing. */
+static void test_lb_kept_records_not_picked(void **state)
+{
+    fixture_t *fx = *state;
+    static const fcgix_lb_method_t methods[3] = {
+        FCGIX_LB_ROUND_ROBIN, FCGIX_LB_LEAST_CONN, FCGIX_LB_FIRST};
+    int count[6], i, k, j;
+
+    for (j = 0; j < 3; j++) {
+        free(fx->mem);
+        make_kept_group(fx, methods[j]);
+        memset(count, 0, sizeof(count));
+        for (i = 0; i < 40; i++) {
+            k = pick(fx, (1u << 1) | (1u << 3), T0);
+            count[k]++;
+            fcgix_lb_done(fx->lb, &fx->g, k, 1, T0);
+            k = pick(fx, 0, T0);
+            count[k]++;
+            fcgix_lb_done(fx->lb, &fx->g, k, 1, T0);
+        }
+        if (methods[j] == FCGIX_LB_FIRST) {
+            assert_int_equal(count[0], 80);
+        }
+        else {
+            assert_int_equal(count[0], 40);
+            assert_int_equal(count[2], 40);
+        }
+        for (k = 1; k < 6; k += 2) {
+            assert_int_equal(count[k], 0);
+            assert_int_equal(gm(fx, k)->in_flight, 0);
+        }
+        assert_int_equal(count[4], 0);
+        /* without a skip, load on them all: still only members */
+        for (i = 0; i < 20; i++) {
+            k = pick(fx, 0, T0);
+            assert_true(k == 0 || k == 2);
+        }
+    }
+}
+
+/* Kept records do not count as primaries that are up: with every
+ * primary member down or tried, the backups take the requests (the
+ * kept backup never), and with none left, the pick says "all down"
+ * (not "busy"); a kept record that was down when its member went is
+ * given no trial. */
+static void test_lb_kept_records_backups(void **state)
+{
+    fixture_t *fx = *state;
+    int i;
+
+    make_kept_group(fx, FCGIX_LB_ROUND_ROBIN);
+    /* primaries 0 and 2 tried */
+    for (i = 0; i < 6; i++) {
+        assert_int_equal(pick(fx, (1u << 0) | (1u << 2), T0), 4);
+    }
+    /* and down */
+    take_down(fx, 0, T0);
+    take_down(fx, 2, T0);
+    for (i = 0; i < 6; i++) {
+        assert_int_equal(pick(fx, 0, T0 + 1), 4);
+    }
+    assert_int_equal(pick_none(fx, 1u << 4, T0 + 1), FCGIX_LB_ALL_DOWN);
+    take_down(fx, 4, T0 + 1);
+    assert_int_equal(pick_none(fx, 0, T0 + 2), FCGIX_LB_ALL_DOWN);
+    /* the backup up again but full (-max-conns): busy; the kept
+     * records count neither as up nor as room */
+    fx->g.max_conns = 1;
+    assert_int_equal(fcgix_lb_checked(fx->lb, &fx->g, 4, 1, "", T0 + 3), 1);
+    assert_int_equal(gm(fx, 4)->in_flight, 11);
+    assert_int_equal(pick_none(fx, 0, T0 + 3), FCGIX_LB_ALL_BUSY);
+    assert_int_equal(gm(fx, 5)->in_flight, 0);
+}
+
+/* A primary that was down when its address went (its record kept for
+ * the name, its down time still on it) is given no trial when that
+ * time is over: the backup takes the requests until a real primary is
+ * back. */
+static void test_lb_kept_record_no_trial(void **state)
+{
+    fixture_t *fx = *state;
+    int64_t t = T0 + FAIL_TIMEOUT;
+    int i;
+
+    make_kept_group(fx, FCGIX_LB_LEAST_CONN);
+    assert_int_equal(pick(fx, 1u << 2, T0), 0);
+    take_down(fx, 0, T0);
+    fcgix_lb_readdress(fx->lb, 0, NULL);
+    assert_int_equal(gm(fx, 0)->used, 2);
+    take_down(fx, 2, T0 + 5000);
+    for (i = 0; i < 6; i++) {
+        assert_int_equal(pick(fx, 0, t + i), 4);
+    }
+    assert_int_equal(gm(fx, 0)->in_flight, 0);
+    assert_int_equal(gm(fx, 0)->trial_ms, 0);
+    pick_trial(fx, 2, T0 + 5000 + FAIL_TIMEOUT);
+    assert_int_equal(
+        fcgix_lb_done(fx->lb, &fx->g, 2, 1, T0 + 5001 + FAIL_TIMEOUT), 1);
+    for (i = 0; i < 6; i++) {
+        assert_int_equal(pick(fx, 0, T0 + 5002 + FAIL_TIMEOUT), 2);
+    }
+}
+
+/* The time to the next trial (Retry-After) counts only members: a
+ * record whose member went while it was down (kept for the name now,
+ * still holding its down time) is given no trial, so it must not make
+ * the wait shorter nor say that one is due. */
+static void test_lb_next_trial_kept_record(void **state)
+{
+    fixture_t *fx = *state;
+
+    make_group(fx, FCGIX_LB_FIRST, 2, 0);
+    take_down(fx, 0, T0);
+    fcgix_lb_readdress(fx->lb, 0, NULL);
+    take_down(fx, 1, T0 + 3000);
+    assert_int_equal(pick_none(fx, 0, T0 + 3000), FCGIX_LB_ALL_DOWN);
+    assert_int_equal(fcgix_lb_next_trial_ms(fx->lb, &fx->g, T0 + 3000),
+                     FAIL_TIMEOUT);
+    /* the kept record's old down time is over; member 1's is not */
+    assert_int_equal(pick_none(fx, 0, T0 + FAIL_TIMEOUT), FCGIX_LB_ALL_DOWN);
+    assert_int_equal(fcgix_lb_next_trial_ms(fx->lb, &fx->g, T0 + FAIL_TIMEOUT),
+                     3000);
+    /* nothing down but the kept record: none due, none to wait for */
+    fcgix_lb_checked(fx->lb, &fx->g, 1, 1, "", T0 + 4000);
+    assert_int_equal(fcgix_lb_next_trial_ms(fx->lb, &fx->g, T0 + 4000), 0);
+}
+
 #define LB_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1029,6 +1553,19 @@ int main(void)
         LB_TEST(test_lb_state),
         LB_TEST(test_lb_group_records_any_order),
         LB_TEST(test_lb_group_record_out_of_range),
+        LB_TEST(test_lb_readdress),
+        LB_TEST(test_lb_readdress_no_history),
+        LB_TEST(test_lb_readdress_none),
+        LB_TEST(test_lb_readdress_bounds),
+        LB_TEST(test_lb_address),
+        LB_TEST(test_lb_address_unterminated),
+        LB_TEST(test_lb_address_write_in_progress),
+        LB_TEST(test_lb_checked_ok),
+        LB_TEST(test_lb_checked_failure),
+        LB_TEST(test_lb_kept_records_not_picked),
+        LB_TEST(test_lb_kept_records_backups),
+        LB_TEST(test_lb_kept_record_no_trial),
+        LB_TEST(test_lb_next_trial_kept_record),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
