@@ -112,6 +112,21 @@ static int same_member(const fcgix_lb_member_t *m, const fcgix_lb_member_t *o)
     return strcmp(path, m->path) == 0 && strcmp(address, m->address) == 0;
 }
 
+/* A record's member is gone: nothing of its history stays (a new
+ * address is a new member). */
+static void forget(fcgix_lb_member_t *m)
+{
+    STORE(&m->in_flight, 0);
+    STORE(&m->fails, 0);
+    STORE(&m->down_until_ms, 0);
+    STORE(&m->trial_ms, 0);
+    STORE(&m->since_ms, 0);
+    STORE(&m->served, 0);
+    STORE(&m->failures, 0);
+    STORE(&m->last_error_ms, 0);
+    m->last_error[0] = '\0';
+}
+
 void fcgix_lb_readdress(fcgix_lb_t *lb, int i, const char *address)
 {
     fcgix_lb_member_t *m = fcgix_lb_member(lb, i);
@@ -123,12 +138,9 @@ void fcgix_lb_readdress(fcgix_lb_t *lb, int i, const char *address)
      * check gen around their copy. */
     STORE(&m->used, 2);
     __atomic_add_fetch(&m->gen, 1, __ATOMIC_ACQ_REL);
+    forget(m);
     if (address) {
         copy_text(m->address, address, sizeof(m->address));
-        STORE(&m->fails, 0);
-        STORE(&m->down_until_ms, 0);
-        STORE(&m->trial_ms, 0);
-        STORE(&m->in_flight, 0);
     }
     __atomic_add_fetch(&m->gen, 1, __ATOMIC_ACQ_REL);
     if (address) {
@@ -455,7 +467,8 @@ int64_t fcgix_lb_next_trial_ms(const fcgix_lb_t *lb, const fcgix_lb_group_t *g,
     for (k = 0; k < g->n; k++) {
         const fcgix_lb_member_t *m = group_member(lb, g, k);
 
-        if (m == NULL || (until = LOAD(&m->down_until_ms)) == 0) {
+        if (m == NULL || LOAD(&m->used) != 1
+            || (until = LOAD(&m->down_until_ms)) == 0) {
             continue;
         }
         if (until <= now_ms) {
