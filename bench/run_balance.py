@@ -1173,7 +1173,7 @@ class Balance(rp.Bench):
                     continue
                 r = a["m"] / b["m"]
                 log("    %-40s %s  %s" % (
-                    "%s req/s >= 1.0x peer:" % name, "%.2fx" % r,
+                    "%s req/s >= 1.0x peer:" % name, "%.3fx" % r,
                     verdict(r >= 1.0)))
             a, b = fsum.get(cfg.key), fsum.get(peer.key)
             if not a or not b:
