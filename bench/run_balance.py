@@ -1209,6 +1209,7 @@ class Balance(rp.Bench):
             log("blackhole check: " + self.blackhole_check)
         for note in self.contended:
             log("contention: " + note)
+        noted = False
         for cfg in self.configs:
             lines = rp.error_log_lines(cfg)
             if lines:
@@ -1216,6 +1217,11 @@ class Balance(rp.Bench):
                     cfg.key, sum(n for n, _ in lines)))
                 for n, text in lines[:8]:
                     log("  %6dx %s" % (n, text))
+            if not noted and any("client abort" in t for _, t in lines):
+                noted = True
+                log("  (run_peers.py's \"client abort\" label: here the "
+                    "resets and broken pipes also come from the app "
+                    "processes killed at %.0f s)" % KILL_AT)
         if not bad:
             log("no failed configuration, no wrk errors, no fault-run "
                 "trouble")
