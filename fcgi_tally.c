@@ -171,6 +171,21 @@ int fcgix_tally_claim(fcgix_tally_t *t, const char *path, int dynamic)
     return search(t, path, 1, dynamic);
 }
 
+int fcgix_tally_path(const fcgix_tally_t *t, int i, char *buf, size_t size,
+                     int *dynamic)
+{
+    const fcgix_tally_rec_t *r = fcgix_tally_rec(t, i);
+    size_t n = size < sizeof(r->path) ? size : sizeof(r->path);
+
+    if (r == NULL || LOAD(&r->state) != STATE_READY) {
+        return 0;
+    }
+    memcpy(buf, r->path, n - 1);
+    buf[n - 1] = '\0';
+    *dynamic = LOAD(&r->dynamic) != 0;
+    return 1;
+}
+
 int fcgix_tally_first_full(fcgix_tally_t *t)
 {
     uint32_t no = 0;

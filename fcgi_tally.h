@@ -141,6 +141,15 @@ int fcgix_tally_find(const fcgix_tally_t *t, const char *path);
  */
 int fcgix_tally_claim(fcgix_tally_t *t, const char *path, int dynamic);
 
+/**
+ * The path of record @p i, when it holds one, copied into @p buf (at most
+ * @p size - 1 bytes and a NUL; @p size > 0).
+ * @param dynamic  out: 1 when a request claimed it
+ * @return 1 when record @p i holds an app, else 0
+ */
+int fcgix_tally_path(const fcgix_tally_t *t, int i, char *buf, size_t size,
+                     int *dynamic);
+
 /** 1 the first time it is called on a table (to log "full" once). */
 int fcgix_tally_first_full(fcgix_tally_t *t);
 

@@ -15,7 +15,8 @@
  * fcgi_authz.c, starting the process manager in fcgi_launch.c (the PM
  * itself in fcgi_pm.c), leases on its processes in fcgi_managed.c, kept
  * connections in fcgi_conns.c, the wire format in fcgi_proto.c, the
- * fastcgi-status page in fcgi_status.c.
+ * fastcgi-status page in fcgi_status.c, request statistics in
+ * fcgi_stats.c.
  */
 
 #include "httpd.h"
@@ -38,6 +39,7 @@
 #include "fcgi_launch.h"
 #include "fcgi_log.h"
 #include "fcgi_managed.h"
+#include "fcgi_stats.h"
 #include "fcgi_status.h"
 
 /* No APLOG_USE_MODULE here: AP_DECLARE_MODULE at the end declares it. */
@@ -154,7 +156,10 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     app_registry = fcgix_registry(pconf);
     rc = fcgix_launch_post_config(pconf, s, app_registry);
-    return rc == OK ? fcgix_balance_post_config(pconf, s, app_registry) : rc;
+    if (rc == OK) {
+        rc = fcgix_balance_post_config(pconf, s, app_registry);
+    }
+    return rc == OK ? fcgix_stats_post_config(pconf, s, app_registry) : rc;
 }
 
 /* Every app a child may keep connections to: those of the configuration

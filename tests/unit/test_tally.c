@@ -209,8 +209,9 @@ static void test_tampered_records_are_passed_over(void **state)
 {
     table_t *tb = new_table(4);
     fcgix_tally_rec_t *r;
-    int i, home;
+    int i, home, dynamic;
     const char *path = "/srv/app.fcgi";
+    char buf[FCGIX_TALLY_PATH_MAX], small[4];
 
     (void)state;
     home = (int)(fcgix_tally_hash(path) % 4);
@@ -224,7 +225,19 @@ static void test_tampered_records_are_passed_over(void **state)
     assert_int_equal(i, (home + 3) % 4);
     assert_int_equal(fcgix_tally_find(&tb->t, path), i);
     r = fcgix_tally_rec(&tb->t, i);
+    memset(r->path, 'y', sizeof(r->path)); /* no NUL left */
+    assert_int_equal(fcgix_tally_path(&tb->t, i, buf, sizeof(buf), &dynamic),
+                     1);
+    assert_int_equal(strlen(buf), sizeof(buf) - 1);
+    assert_int_equal(dynamic, 1);
+    assert_int_equal(
+        fcgix_tally_path(&tb->t, i, small, sizeof(small), &dynamic), 1);
+    assert_string_equal(small, "yyy");
+    assert_int_equal(fcgix_tally_path(&tb->t, 4, buf, sizeof(buf), &dynamic),
+                     0);
     r->state = 9u;
+    assert_int_equal(fcgix_tally_path(&tb->t, i, buf, sizeof(buf), &dynamic),
+                     0);
     assert_int_equal(fcgix_tally_find(&tb->t, path), -1);
     assert_int_equal(fcgix_tally_claim(&tb->t, path, 1), FCGIX_TALLY_FULL);
     free_table(tb);
