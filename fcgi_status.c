@@ -38,8 +38,11 @@
 #include "apr_optional_hooks.h"
 #include "apr_strings.h"
 
+#include "fcgi_balance.h"
 #include "fcgi_config.h"
 #include "fcgi_conns.h"
+#include "fcgi_lb.h"
+#include "fcgi_stats.h"
 #include "fcgi_status.h"
 #include "fcgi_status_int.h"
 
@@ -260,8 +263,53 @@ static int by_path(const void *a, const void *b)
                   ((const class_snap_t *)b)->path);
 }
 
+/* Member @rec of the board: every word through an atomic load, strings
+ * bounded (any process of httpd's User can write the board). */
+static void snap_member(const fcgix_lb_t *lb, int rec, int64_t now,
+                        member_snap_t *ms)
+{
+    const fcgix_lb_member_t *m = fcgix_lb_member(lb, rec);
+    int64_t since;
+
+    if (m == NULL) {
+        return;
+    }
+    copy_text(ms->address, m->address, sizeof(ms->address));
+    ms->state = fcgix_lb_state(lb, rec, now);
+    ms->backup = LOAD(&m->backup) != 0;
+    ms->in_flight = LOAD(&m->in_flight);
+    ms->in_flight = ms->in_flight < 0 ? 0 : ms->in_flight;
+    ms->served = LOAD(&m->served);
+    ms->failures = LOAD(&m->failures);
+    since = LOAD(&m->since_ms);
+    ms->since_ms = since > 0 ? not_negative(now - since) : -1;
+    if (LOAD(&m->last_error_ms) != 0) {
+        copy_text(ms->last_error, m->last_error, sizeof(ms->last_error));
+    }
+}
+
+/* The members of a balanced external server, in the order configured
+ * (the group, in private memory, says which records are its own). */
+static void snap_members(apr_pool_t *p, const fcgix_app_t *app, int64_t now,
+                         class_snap_t *cs)
+{
+    const fcgix_lb_t *lb;
+    fcgix_lb_group_t g;
+    int k;
+
+    if (!fcgix_balance_view(app, &lb, &g)) {
+        return;
+    }
+    cs->balanced = 1;
+    cs->members = apr_pcalloc(p, sizeof(member_snap_t) * (size_t)(g.n + 1));
+    for (k = 0; k < g.n; k++) {
+        snap_member(lb, g.records[k], now, &cs->members[cs->nmembers++]);
+    }
+}
+
 /* The FastCgiExternalServer apps in @v, by path, appended to @sn. */
-static void snap_externals(apr_pool_t *p, const view_t *v, snap_t *sn)
+static void snap_externals(apr_pool_t *p, const view_t *v, int64_t now,
+                           snap_t *sn)
 {
     apr_hash_index_t *hi;
     int first = sn->nclasses;
@@ -279,6 +327,7 @@ static void snap_externals(apr_pool_t *p, const view_t *v, snap_t *sn)
         cs->path = app->path;
         cs->address = address_of(p, app);
         cs->sum.kept = fcgix_conns_idle_count(app);
+        snap_members(p, app, now, cs);
         sn->nclasses++;
     }
     qsort(sn->classes + first, (size_t)(sn->nclasses - first),
@@ -319,8 +368,48 @@ static void snap_pm(fcgix_sb_t *sb, int64_t now, snap_t *sn)
     sn->waiting_new = LOAD(&sb->head->waiting_new);
 }
 
-/* What the page for @r shows: the apps in its view (view_of). */
-static snap_t *take_snapshot(request_rec *r)
+static int has_class(const snap_t *sn, const char *path)
+{
+    int c;
+
+    for (c = 0; c < sn->nclasses; c++) {
+        if (!strcmp(sn->classes[c].path, path)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* For ?metrics: the dynamic apps in @v with a record but no class (their
+ * processes were stopped while idle), so that their counters do not
+ * come and go with their processes. */
+static void snap_records(apr_pool_t *p, const view_t *v, snap_t *sn)
+{
+    apr_array_header_t *paths = fcgix_stats_dynamic_paths(p);
+    int i;
+
+    sn->records =
+        apr_pcalloc(p, sizeof(class_snap_t) * (size_t)(paths->nelts + 1));
+    for (i = 0; i < paths->nelts; i++) {
+        const char *path = APR_ARRAY_IDX(paths, i, const char *);
+        class_snap_t *cs = &sn->records[sn->nrecords];
+
+        if (has_class(sn, path)
+            || (registry && apr_hash_get(registry, path, APR_HASH_KEY_STRING))
+            || !shows(v, FCGIX_APP_DYNAMIC, path)) {
+            continue;
+        }
+        cs->kind = FCGIX_APP_DYNAMIC;
+        cs->path = path;
+        cs->sum.kept = -1;
+        cs->has_stats = fcgix_stats_view(path, &cs->stats);
+        sn->nrecords += cs->has_stats;
+    }
+}
+
+/* What the page for @r shows: the apps in its view (view_of); with
+ * @records, also the records ?metrics shows (snap_records). */
+static snap_t *take_snapshot(request_rec *r, int records)
 {
     apr_pool_t *p = r->pool;
     snap_t *sn = apr_pcalloc(p, sizeof(*sn));
@@ -343,16 +432,22 @@ static snap_t *take_snapshot(request_rec *r)
         }
     }
     if (registry) {
-        snap_externals(p, &v, sn);
+        snap_externals(p, &v, now, sn);
     }
     if (!v.all) {
         /* Requests for an app without a class yet: no host to name. */
         sn->waiting_new = 0;
     }
     for (c = 0; c < sn->nclasses; c++) {
-        fcgix_status_add_counts(&sn->total, &sn->classes[c].sum);
+        class_snap_t *cs = &sn->classes[c];
+
+        fcgix_status_add_counts(&sn->total, &cs->sum);
+        cs->has_stats = fcgix_stats_view(cs->path, &cs->stats);
     }
     sn->total.waiting += sn->waiting_new;
+    if (records) {
+        snap_records(p, &v, sn);
+    }
     return sn;
 }
 
@@ -394,6 +489,46 @@ const char *fcgix_status_problem_name(uint32_t hung)
                                           : NULL;
 }
 
+const char *fcgix_status_member_state(fcgix_lb_state_t state)
+{
+    return state == FCGIX_LB_UP     ? "up"
+           : state == FCGIX_LB_DOWN ? "down"
+                                    : "trial";
+}
+
+const char *const fcgix_status_error_names[FCGIX_NERR] = {
+    "connect", "timeout", "protocol", "app_5xx"};
+
+const char *fcgix_status_usec(apr_pool_t *p, int64_t us, const char *none)
+{
+    return us < 0 ? none : apr_psprintf(p, "%.6f", (double)us / 1e6);
+}
+
+size_t fcgix_status_utf8_len(const unsigned char *s)
+{
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t n, i;
+
+    if (s[0] < 0x80) {
+        return 1;
+    }
+    n = s[0] >= 0xC2 && s[0] <= 0xDF   ? 2
+        : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+        : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4
+                                       : 0;
+    lo = s[0] == 0xE0 ? 0xA0 : s[0] == 0xF0 ? 0x90 : lo;
+    hi = s[0] == 0xED ? 0x9F : s[0] == 0xF4 ? 0x8F : hi;
+    if (n == 0 || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (i = 2; i < n; i++) {
+        if (s[i] < 0x80 || s[i] > 0xBF) {
+            return 0;
+        }
+    }
+    return n;
+}
+
 /* Seconds with millisecond precision, or @none. */
 const char *fcgix_status_seconds(apr_pool_t *p, int64_t ms, const char *none)
 {
@@ -433,9 +568,9 @@ void fcgix_status_count_texts(apr_pool_t *p, const counts_t *c,
 /* The handler and mod_status's hook                                   */
 /* ------------------------------------------------------------------ */
 
-/* Whether the query string has @word as a parameter ("json",
- * "json=1", "x&json"). */
-static int has_arg(const char *args, const char *word)
+/* Where @word's parameter in the query string starts ("json", "json=1",
+ * "x&json"), or NULL. */
+static const char *find_arg(const char *args, const char *word)
 {
     size_t len = strlen(word);
 
@@ -443,44 +578,78 @@ static int has_arg(const char *args, const char *word)
         if (strncmp(args, word, len) == 0
             && (args[len] == '\0' || args[len] == '&' || args[len] == ';'
                 || args[len] == '=')) {
-            return 1;
+            return args;
         }
         args += strcspn(args, "&;");
         args += *args != '\0';
     }
-    return 0;
+    return NULL;
+}
+
+static int has_arg(const char *args, const char *word)
+{
+    return find_arg(args, word) != NULL;
+}
+
+/* ?refresh=N: N seconds, 1 to 3600; 0 (none) when N is not a number. */
+static int refresh_arg(const char *args)
+{
+    const char *v = find_arg(args, "refresh");
+    char *end;
+    long n;
+
+    if (v == NULL || v[7] != '=') {
+        return 0;
+    }
+    v += 8;
+    n = strtol(v, &end, 10);
+    if (end == v || (*end != '\0' && *end != '&' && *end != ';')) {
+        return 0;
+    }
+    return n < 1 ? 1 : n > 3600 ? 3600 : (int)n;
+}
+
+/* The page in the format the query string asks for. */
+static void render(request_rec *r, int json, int metrics, int plain)
+{
+    if (json) {
+        fcgix_status_json_page(r, take_snapshot(r, 0));
+    }
+    else if (metrics) {
+        fcgix_status_metrics_page(r, take_snapshot(r, 1));
+    }
+    else if (plain) {
+        fcgix_status_auto_page(r, take_snapshot(r, 0));
+    }
+    else {
+        fcgix_status_html_page(r, take_snapshot(r, 0), refresh_arg(r->args));
+    }
 }
 
 static int status_handler(request_rec *r)
 {
-    int json, plain;
+    int json, metrics, plain;
 
     if (r->handler == NULL || strcmp(r->handler, FCGIX_STATUS_HANDLER)) {
         return DECLINED;
     }
     json = has_arg(r->args, "json");
-    plain = !json && has_arg(r->args, "auto");
+    metrics = !json && has_arg(r->args, "metrics");
+    plain = !json && !metrics && has_arg(r->args, "auto");
     /* The Allow header of a 405 comes from allowed_methods */
     ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
     r->allowed = AP_METHOD_BIT << M_GET;
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED; /* a HEAD is an M_GET */
     }
-    ap_set_content_type(r, json    ? "application/json"
+    ap_set_content_type(r, json ? "application/json"
+                           : metrics
+                               ? "text/plain; version=0.0.4; charset=utf-8"
                            : plain ? "text/plain; charset=us-ascii"
                                    : "text/html; charset=utf-8");
     apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
-    if (r->header_only) {
-        return OK;
-    }
-    if (json) {
-        fcgix_status_json_page(r, take_snapshot(r));
-    }
-    else if (plain) {
-        fcgix_status_auto_page(r, take_snapshot(r));
-    }
-    else {
-        fcgix_status_html_page(r, take_snapshot(r));
+    if (!r->header_only) {
+        render(r, json, metrics, plain);
     }
     return OK;
 }
@@ -489,7 +658,7 @@ static int status_handler(request_rec *r)
  * HTML sections (only the summary for ?notable). */
 static int status_hook(request_rec *r, int flags)
 {
-    snap_t *sn = take_snapshot(r);
+    snap_t *sn = take_snapshot(r, 0);
 
     if (flags & AP_STATUS_SHORT) {
         fcgix_status_auto_summary(r, sn);

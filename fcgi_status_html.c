@@ -201,6 +201,104 @@ static void html_externals(request_rec *r, const snap_t *sn)
     }
 }
 
+static void html_member(request_rec *r, const member_snap_t *ms)
+{
+    apr_pool_t *p = r->pool;
+
+    ap_rprintf(r,
+               "<tr><td>%s</td><td>%s</td><td>%s</td><td>%d</td><td>%s</td>"
+               "<td>%s</td><td>%s</td><td>%s</td></tr>\n",
+               html(r, ms->address), fcgix_status_member_state(ms->state),
+               ms->backup ? "yes" : "no", ms->in_flight,
+               fcgix_status_u64(p, ms->served),
+               fcgix_status_u64(p, ms->failures),
+               human_duration(p, ms->since_ms),
+               ms->last_error[0] ? html(r, ms->last_error) : "-");
+}
+
+/* A table of its members under each balanced external server. */
+static void html_members(request_rec *r, const snap_t *sn)
+{
+    int i, k;
+
+    for (i = 0; i < sn->nclasses; i++) {
+        const class_snap_t *cs = &sn->classes[i];
+
+        if (!cs->balanced) {
+            continue;
+        }
+        ap_rprintf(r,
+                   "<h4>Members of <code>%s</code></h4>\n<table>\n<tr>"
+                   "<th>address</th><th>state</th><th>backup</th>"
+                   "<th>in flight</th><th>served</th><th>failures</th>"
+                   "<th>since (state)</th><th>last error</th></tr>\n",
+                   html(r, cs->path));
+        for (k = 0; k < cs->nmembers; k++) {
+            html_member(r, &cs->members[k]);
+        }
+        ap_rputs("</table>\n", r);
+    }
+}
+
+/* A response time for people: "850 us", "12.3 ms", "1.20 s"; "-". */
+static const char *human_usec(apr_pool_t *p, int64_t us)
+{
+    if (us < 0) {
+        return "-";
+    }
+    if (us < 1000) {
+        return apr_psprintf(p, "%d us", (int)us);
+    }
+    if (us < 1000000) {
+        return apr_psprintf(p, "%.1f ms", (double)us / 1e3);
+    }
+    return apr_psprintf(p, "%.2f s", (double)us / 1e6);
+}
+
+static void html_stats_row(request_rec *r, const class_snap_t *cs)
+{
+    apr_pool_t *p = r->pool;
+    const fcgix_stats_view_t *st = &cs->stats;
+    int k;
+
+    ap_rprintf(r, "<tr><td>%s</td><td>%s</td>", html(r, cs->path),
+               fcgix_status_kind_name(cs->kind));
+    if (!cs->has_stats) {
+        ap_rputs("<td colspan=\"11\">not counted</td></tr>\n", r);
+        return;
+    }
+    ap_rvputs(r, "<td>", fcgix_status_u64(p, st->requests), "</td><td>",
+              apr_ltoa(p, (long)st->in_flight), "</td>", NULL);
+    for (k = 0; k < FCGIX_NERR; k++) {
+        ap_rvputs(r, "<td>", fcgix_status_u64(p, st->errors[k]), "</td>", NULL);
+    }
+    ap_rvputs(r, "<td>", human_usec(p, st->mean_us), "</td><td>",
+              human_usec(p, st->p50_us), "</td><td>", human_usec(p, st->p99_us),
+              "</td><td>", fcgix_status_u64(p, st->bytes_in), "</td><td>",
+              fcgix_status_u64(p, st->bytes_out), "</td></tr>\n", NULL);
+}
+
+/* Every app's requests, errors and response times. */
+static void html_stats(request_rec *r, const snap_t *sn)
+{
+    int i;
+
+    if (sn->nclasses == 0) {
+        return;
+    }
+    ap_rputs("<h3>Requests</h3>\n<p>Response times over the last full "
+             "minute and the current one; counts since httpd started.</p>\n"
+             "<table>\n<tr><th>app</th><th>kind</th><th>requests</th>"
+             "<th>in flight</th><th>errors: connect</th><th>timeout</th>"
+             "<th>protocol</th><th>app 5xx</th><th>mean</th><th>p50</th>"
+             "<th>p99</th><th>bytes in</th><th>bytes out</th></tr>\n",
+             r);
+    for (i = 0; i < sn->nclasses; i++) {
+        html_stats_row(r, &sn->classes[i]);
+    }
+    ap_rputs("</table>\n", r);
+}
+
 /* Everything below the page's title; also mod_status's section. */
 void fcgix_status_html_sections(request_rec *r, const snap_t *sn)
 {
@@ -221,12 +319,18 @@ void fcgix_status_html_sections(request_rec *r, const snap_t *sn)
         }
     }
     html_externals(r, sn);
+    html_members(r, sn);
+    html_stats(r, sn);
 }
 
-void fcgix_status_html_page(request_rec *r, const snap_t *sn)
+void fcgix_status_html_page(request_rec *r, const snap_t *sn, int refresh)
 {
-    ap_rputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n"
-             "<title>FastCGI status</title>\n<style>\n"
+    ap_rputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n", r);
+    if (refresh > 0) {
+        ap_rprintf(r, "<meta http-equiv=\"refresh\" content=\"%d\">\n",
+                   refresh);
+    }
+    ap_rputs("<title>FastCGI status</title>\n<style>\n"
              "table { border-collapse: collapse; margin-bottom: 1em; }\n"
              "th, td { border: 1px solid #999; padding: 2px 6px; "
              "text-align: left; }\n"

@@ -20,7 +20,9 @@
 #include "apr_pools.h"
 
 #include "fcgi_config.h"
+#include "fcgi_lb.h"
 #include "fcgi_sb.h"
+#include "fcgi_stats.h"
 
 /** Sums over processes, for a class and for everything. */
 typedef struct {
@@ -52,6 +54,18 @@ typedef struct {
     char socket[FCGIX_SB_SOCK_MAX];
 } proc_snap_t;
 
+/** One member of a balanced external server. */
+typedef struct {
+    char address[FCGIX_LB_ADDR_MAX];
+    fcgix_lb_state_t state;
+    int backup;
+    int in_flight;
+    uint64_t served;
+    uint64_t failures;
+    int64_t since_ms; /* since its state last changed; -1: never */
+    char last_error[FCGIX_LB_ERROR_MAX]; /* "" when none */
+} member_snap_t;
+
 /** One application class. */
 typedef struct {
     fcgix_app_kind_t kind;
@@ -63,6 +77,11 @@ typedef struct {
     proc_snap_t *procs;
     uint64_t max_requests; /* per process; 0: no limit */
     counts_t sum;
+    int balanced;           /* a balanced external server */
+    int nmembers;           /* entries in members */
+    member_snap_t *members; /* in the order configured */
+    int has_stats;          /* stats holds its record (0: none) */
+    fcgix_stats_view_t stats;
 } class_snap_t;
 
 typedef struct {
@@ -75,6 +94,10 @@ typedef struct {
     int nclasses;
     class_snap_t *classes;
     counts_t total;
+    /* ?metrics only: the dynamic apps in the view that have a record but
+     * no class now (stopped while idle), kind, path and stats set. */
+    int nrecords;
+    class_snap_t *records;
 } snap_t;
 
 /* The counts every format shows, in the order they show them, with each
@@ -119,6 +142,22 @@ const char *fcgix_status_kind_name(fcgix_app_kind_t kind);
 /** A slot's machine-readable state (JSON, ?auto). */
 const char *fcgix_status_state_name(const proc_snap_t *ps);
 
+/** "up", "down" or "trial". */
+const char *fcgix_status_member_state(fcgix_lb_state_t state);
+
+/** Each error kind's name (JSON, ?auto, ?metrics), by fcgix_err_kind_t. */
+extern const char *const fcgix_status_error_names[FCGIX_NERR];
+
+/** Microseconds as seconds (6 decimals), or @a none when @a us < 0. */
+const char *fcgix_status_usec(apr_pool_t *p, int64_t us, const char *none);
+
+/**
+ * Length of the well-formed UTF-8 sequence at @a s (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), 0 when there
+ * is none. A NUL fails the continuation test, so nothing past it is read.
+ */
+size_t fcgix_status_utf8_len(const unsigned char *s);
+
 /** "not answering", "unreachable", or NULL. */
 const char *fcgix_status_problem_name(uint32_t hung);
 
@@ -134,8 +173,8 @@ void fcgix_status_html_pm(request_rec *r, const snap_t *sn);
 /** Everything below the page's title; also mod_status's section. */
 void fcgix_status_html_sections(request_rec *r, const snap_t *sn);
 
-/** The HTML page. */
-void fcgix_status_html_page(request_rec *r, const snap_t *sn);
+/** The HTML page; with a refresh every @a refresh seconds unless 0. */
+void fcgix_status_html_page(request_rec *r, const snap_t *sn, int refresh);
 
 /** ?json */
 void fcgix_status_json_page(request_rec *r, const snap_t *sn);
@@ -145,5 +184,8 @@ void fcgix_status_auto_summary(request_rec *r, const snap_t *sn);
 
 /** ?auto */
 void fcgix_status_auto_page(request_rec *r, const snap_t *sn);
+
+/** ?metrics: Prometheus' text exposition format 0.0.4. */
+void fcgix_status_metrics_page(request_rec *r, const snap_t *sn);
 
 #endif /* FCGIX_STATUS_INT_H */

@@ -17,34 +17,6 @@
 
 #include "fcgi_status_int.h"
 
-/* Length of the well-formed UTF-8 sequence at @s (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), 0 when there is none.
- * A NUL fails the continuation test, so nothing past it is read. */
-static size_t utf8_len(const unsigned char *s)
-{
-    unsigned char lo = 0x80, hi = 0xBF;
-    size_t n, i;
-
-    if (s[0] < 0x80) {
-        return 1;
-    }
-    n = s[0] >= 0xC2 && s[0] <= 0xDF   ? 2
-        : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
-        : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4
-                                       : 0;
-    lo = s[0] == 0xE0 ? 0xA0 : s[0] == 0xF0 ? 0x90 : lo;
-    hi = s[0] == 0xED ? 0x9F : s[0] == 0xF4 ? 0x8F : hi;
-    if (n == 0 || s[1] < lo || s[1] > hi) {
-        return 0;
-    }
-    for (i = 2; i < n; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF) {
-            return 0;
-        }
-    }
-    return n;
-}
-
 /* @s as a JSON string with its quotes. A path may hold any byte: bytes
  * that are not UTF-8 become U+FFFD, so that every parser takes the page;
  * control characters are escaped. */
@@ -56,7 +28,7 @@ static const char *json_str(apr_pool_t *p, const char *s)
 
     *o++ = '"';
     while (*in) {
-        n = utf8_len(in);
+        n = fcgix_status_utf8_len(in);
         if (n == 0) {
             memcpy(o, "\\ufffd", 6);
             o += 6;
@@ -125,6 +97,77 @@ static void json_proc(request_rec *r, const proc_snap_t *ps, int last)
                json_str(p, ps->socket), last ? "" : ",");
 }
 
+/* "stats": the app's record, or null when it has none. */
+static void json_stats(request_rec *r, const class_snap_t *cs)
+{
+    apr_pool_t *p = r->pool;
+    const fcgix_stats_view_t *st = &cs->stats;
+    int k;
+
+    if (!cs->has_stats) {
+        ap_rputs("\"stats\": null, ", r);
+        return;
+    }
+    ap_rprintf(r,
+               "\"stats\": {\"requests\": %s, \"in_flight\": %ld, "
+               "\"errors\": {",
+               fcgix_status_u64(p, st->requests), (long)st->in_flight);
+    for (k = 0; k < FCGIX_NERR; k++) {
+        ap_rprintf(r, "%s\"%s\": %s", k ? ", " : "",
+                   fcgix_status_error_names[k],
+                   fcgix_status_u64(p, st->errors[k]));
+    }
+    ap_rprintf(r,
+               "}, \"bytes_in\": %s, \"bytes_out\": %s, "
+               "\"response_time\": {\"window\": %s, \"requests\": %s, "
+               "\"mean\": %s, \"p50\": %s, \"p99\": %s}}, ",
+               fcgix_status_u64(p, st->bytes_in),
+               fcgix_status_u64(p, st->bytes_out),
+               fcgix_status_seconds(p, st->window_ms, "null"),
+               fcgix_status_u64(p, st->recent),
+               fcgix_status_usec(p, st->mean_us, "null"),
+               fcgix_status_usec(p, st->p50_us, "null"),
+               fcgix_status_usec(p, st->p99_us, "null"));
+}
+
+static void json_member(request_rec *r, const member_snap_t *ms, int last)
+{
+    apr_pool_t *p = r->pool;
+
+    ap_rprintf(r,
+               "        {\"address\": %s, \"state\": \"%s\", \"backup\": %s, "
+               "\"in_flight\": %d, \"served\": %s, \"failures\": %s, "
+               "\"since\": %s, \"last_error\": %s}%s\n",
+               json_str(p, ms->address), fcgix_status_member_state(ms->state),
+               json_bool(ms->backup), ms->in_flight,
+               fcgix_status_u64(p, ms->served),
+               fcgix_status_u64(p, ms->failures),
+               fcgix_status_seconds(p, ms->since_ms, "null"),
+               ms->last_error[0] ? json_str(p, ms->last_error) : "null",
+               last ? "" : ",");
+}
+
+/* An external server: what this child knows, and a balanced one's
+ * members. */
+static void json_external(request_rec *r, const class_snap_t *cs)
+{
+    int k;
+
+    /* Its processes are not ours: only what this child knows. */
+    ap_rprintf(r,
+               "\"kept_connections\": %s, "
+               "\"kept_connections_scope\": \"this httpd child\"",
+               cs->sum.kept < 0 ? "null" : apr_itoa(r->pool, cs->sum.kept));
+    if (!cs->balanced) {
+        return;
+    }
+    ap_rputs(",\n      \"members\": [\n", r);
+    for (k = 0; k < cs->nmembers; k++) {
+        json_member(r, &cs->members[k], k == cs->nmembers - 1);
+    }
+    ap_rputs("      ]", r);
+}
+
 static void json_class(request_rec *r, const class_snap_t *cs, int last)
 {
     int i;
@@ -132,13 +175,10 @@ static void json_class(request_rec *r, const class_snap_t *cs, int last)
     ap_rprintf(r, "    {\"kind\": \"%s\", \"path\": %s, \"address\": %s, ",
                fcgix_status_kind_name(cs->kind), json_str(r->pool, cs->path),
                cs->address ? json_str(r->pool, cs->address) : "null");
+    json_stats(r, cs);
     if (cs->kind == FCGIX_APP_EXTERNAL) {
-        /* Its processes are not ours: only what this child knows. */
-        ap_rprintf(r,
-                   "\"kept_connections\": %s, "
-                   "\"kept_connections_scope\": \"this httpd child\"}%s\n",
-                   cs->sum.kept < 0 ? "null" : apr_itoa(r->pool, cs->sum.kept),
-                   last ? "" : ",");
+        json_external(r, cs);
+        ap_rprintf(r, "}%s\n", last ? "" : ",");
         return;
     }
     ap_rprintf(r, "\"slots\": %d, \"max_requests\": %s, ", cs->slots,
