@@ -165,6 +165,7 @@ int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
     fcgix_req_t *req = fcgix_req_new(r, app);
     apr_table_t *env;
     fcgix_step_t st;
+    int rc;
 
     req->lease = rt;
     req->auth.role = FCGIX_AUTHORIZER;
@@ -173,14 +174,22 @@ int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
     req->opts.keep_conn = 0;
     req->opts.nph = 0;
     env = auth_env(req, call);
+    fcgix_req_begin(req);
     st = fcgix_req_run(req, env);
-    fcgix_req_finish(req, st);
     if (st != FCGIX_STEP_FINISHED || req->status != OK) {
+        fcgix_req_finish(req, st);
         /* Fail closed: the failure was logged naming the app; no access.
          * 503 when the app could not be reached, else 500. */
         return req->status == HTTP_SERVICE_UNAVAILABLE
                    ? HTTP_SERVICE_UNAVAILABLE
                    : HTTP_INTERNAL_SERVER_ERROR;
     }
-    return parse_reply(req, reply);
+    /* The verdict is read before the exchange is accounted for: a
+     * malformed one is the app's protocol error, a 5xx its own error. */
+    rc = parse_reply(req, reply);
+    fcgix_req_error(req, rc != OK               ? FCGIX_ERR_PROTOCOL
+                         : reply->status >= 500 ? FCGIX_ERR_APP_5XX
+                                                : FCGIX_ERR_NONE);
+    fcgix_req_finish(req, st);
+    return rc;
 }

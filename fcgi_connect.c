@@ -113,7 +113,10 @@ const char *fcgix_connect_address(const fcgix_app_t *app, apr_pool_t *p)
     if (app->socket_path) {
         return app->socket_path;
     }
-    return apr_psprintf(p, "%s:%d", app->host, app->port);
+    /* "[::1]:9000", as the status page writes an IPv6 member */
+    return apr_psprintf(
+        p, app->host && strchr(app->host, ':') ? "[%s]:%d" : "%s:%d", app->host,
+        app->port);
 }
 
 int fcgix_connect(const fcgix_app_t *app, apr_pool_t *p, int timeout_ms,

@@ -72,6 +72,7 @@ static fcgix_step_t end_with(fcgix_req_t *req, int status)
     request_rec *r = req->r;
     apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
 
+    fcgix_req_error(req, fcgix_req_error_of(status));
     if (!req->headers_done) {
         req->status = status;
         r->status_line = NULL; /* the app's, if it sent one */
@@ -175,6 +176,7 @@ static int connect_timeout_ms(const fcgix_req_t *req, int timeout_s)
 static fcgix_step_t connect_backend(fcgix_req_t *req)
 {
     int rc, fd = -1, timeout = req->opts.conn_timeout, status;
+    apr_time_t t0;
 
     if (req->opts.keep_conn == 1 && !req->reused
         && fcgix_conns_take(req->app, &req->conn)) {
@@ -191,8 +193,10 @@ static fcgix_step_t connect_backend(fcgix_req_t *req)
         timeout = (int)apr_time_sec(req->r->server->timeout);
     }
     errno = 0;
+    t0 = apr_time_now();
     rc = fcgix_connect(req->app, req->r->pool, connect_timeout_ms(req, timeout),
                        &fd);
+    req->timing.connect += apr_time_now() - t0;
     req->fd = fd;
     if (rc != 0) {
         int err = errno;
@@ -202,6 +206,7 @@ static fcgix_step_t connect_backend(fcgix_req_t *req)
             return status == OK ? connect_backend(req) : end_with(req, status);
         }
         if (err == EAGAIN || err == EINPROGRESS || err == ETIMEDOUT) {
+            fcgix_req_error(req, FCGIX_ERR_TIMEOUT);
             return fcgix_req_fail(
                 req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00021),
                 "cannot connect to %s: no answer within %d s "
@@ -418,6 +423,7 @@ static fcgix_step_t queue_small_body(fcgix_req_t *req)
         memcpy(req->wbuf + req->wlen + FCGIX_HEADER_LEN, req->body.small,
                req->body.small_len);
         req->wlen += FCGIX_HEADER_LEN + req->body.small_len;
+        req->timing.outcome.bytes_in += req->body.small_len;
     }
     queue_stdin_end(req);
     return FCGIX_STEP_CONTINUE;
@@ -440,6 +446,7 @@ static fcgix_step_t fill_stdin(fcgix_req_t *req)
         fcgix_rec_header(req->wbuf + req->wlen, FCGIX_STDIN, REQUEST_ID,
                          (uint16_t)len, 0);
         req->wlen += FCGIX_HEADER_LEN + len;
+        req->timing.outcome.bytes_in += len;
     }
     if (fcgix_body_done(&req->body)) {
         queue_stdin_end(req);
@@ -487,6 +494,7 @@ static fcgix_step_t on_stdout(fcgix_req_t *req, const unsigned char *data,
             apr_bucket_transient_create((const char *)data, len,
                                         req->r->connection->bucket_alloc));
         req->unflushed = 1;
+        req->timing.outcome.bytes_out += len;
     }
     return FCGIX_STEP_CONTINUE;
 }
@@ -682,6 +690,9 @@ static fcgix_step_t on_readable(fcgix_req_t *req)
         return fcgix_req_fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00042),
                               "closed the connection before FCGI_END_REQUEST");
     }
+    if (!req->received) {
+        req->timing.first_byte = apr_time_now();
+    }
     req->received = 1;
     st = decode_input(req, (size_t)n);
     if (st == FCGIX_STEP_FAILED) {
@@ -797,6 +808,7 @@ fcgix_req_t *fcgix_req_new(request_rec *r, const fcgix_app_t *app)
     apr_pool_cleanup_register(r->pool, req, close_backend,
                               apr_pool_cleanup_null);
     req->status = OK;
+    req->timing.outcome.error = FCGIX_ERR_NONE;
     /* Unset -idle-timeout: httpd's Timeout (mod_fastcgi's 30 s cut slow
      * pages short). */
     idle = req->opts.idle_timeout > 0 ? req->opts.idle_timeout
@@ -841,6 +853,7 @@ static void reset_exchange(fcgix_req_t *req)
     req->wlen = req->wpos = 0;
     req->stdin_done = 0;
     req->headers_done = 0;
+    req->timing.outcome.bytes_in = 0; /* the small body goes again */
     fcgix_dec_init(&req->dec, REQUEST_ID);
     fcgix_hdrscan_init(&req->scan);
 }
@@ -935,6 +948,7 @@ void fcgix_req_finish(fcgix_req_t *req, fcgix_step_t st)
 {
     release_backend(req, st);
     give_back_process(req);
+    fcgix_req_account(req, st);
 }
 
 int fcgix_serve(request_rec *r, const fcgix_app_t *app,
@@ -956,6 +970,7 @@ int fcgix_serve(request_rec *r, const fcgix_app_t *app,
         return status;
     }
     env = build_env(req, spooled_len);
+    fcgix_req_begin(req);
     st = fcgix_req_run(req, env);
     fcgix_req_finish(req, st);
     if (st == FCGIX_STEP_FINISHED && req->status == OK && req->headers_done) {

@@ -7,8 +7,9 @@
  * @file  fcgi_req.h
  * @brief Private to the request path: one exchange with an app, shared by
  *        fcgi_handler.c (connection, records, the pump), fcgi_headers.c
- *        (the response header hand-off) and fcgi_auth.c (the AUTHORIZER
- *        role). The request body and the STDERR relay keep their state in
+ *        (the response header hand-off), fcgi_auth.c (the AUTHORIZER
+ *        role) and fcgi_account.c (request notes and statistics). The
+ *        request body and the STDERR relay keep their state in
  *        types of their own (fcgi_body.h, fcgi_stderr.h) and know nothing
  *        of this one; neither does fcgi_connect.c.
  */
@@ -24,6 +25,7 @@
 #include "fcgi_conns.h"
 #include "fcgi_handler.h"
 #include "fcgi_proto.h"
+#include "fcgi_stats.h"
 #include "fcgi_stderr.h"
 
 /** Response header block cap: beyond it the app is misbehaving. */
@@ -86,6 +88,18 @@ typedef struct {
     /* STDERR relay (fcgi_stderr.c). */
     fcgix_stderr_t err;
 
+    /* Timing and outcome, for the request notes and the statistics
+     * (fcgi_account.c; fcgi_handler.c stamps the times and bytes as they
+     * happen, fcgi_auth.c says when an authorizer's answer is an
+     * error). */
+    struct {
+        apr_time_t start;       /* the exchange began */
+        apr_time_t connect;     /* spent connecting; 0: a kept connection */
+        apr_time_t first_byte;  /* the app's first byte came; 0: none */
+        fcgix_stats_rec_t *rec; /* the app's record, or NULL */
+        fcgix_stats_outcome_t outcome;
+    } timing;
+
     /* AUTHORIZER role: the whole response is kept, not sent
      * (fcgi_auth.c). */
     struct {
@@ -104,6 +118,37 @@ typedef struct {
 fcgix_req_t *fcgix_req_new(request_rec *r, const fcgix_app_t *app);
 
 /**
+ * The exchange starts: its clock, and one more request in flight in the
+ * app's statistics (fcgix_req_finish() counts it as ended).
+ * @param req  the exchange
+ */
+void fcgix_req_begin(fcgix_req_t *req);
+
+/**
+ * Say which kind of error the exchange ended with, unless one was said
+ * already (the first failure is the one that counts).
+ * @param req   the exchange
+ * @param kind  the kind, or FCGIX_ERR_NONE (then nothing changes)
+ */
+void fcgix_req_error(fcgix_req_t *req, fcgix_err_kind_t kind);
+
+/**
+ * The kind of error a failure mapped to @a status is: 503 an app that
+ * could not be reached (or refused the request), 504 a timeout, 502 an
+ * app that broke the protocol; FCGIX_ERR_NONE for any other status (the
+ * client's fault, or ours).
+ */
+fcgix_err_kind_t fcgix_req_error_of(int status);
+
+/**
+ * Account for the exchange, once it is over: the request notes and the
+ * app's statistics (called by fcgix_req_finish()).
+ * @param req  the exchange
+ * @param st   how it ended
+ */
+void fcgix_req_account(fcgix_req_t *req, fcgix_step_t st);
+
+/**
  * Connect, send the request and pump the exchange; once more on a new
  * connection when a kept one was found dead, and for a PM-run app on
  * another process when its process went away unanswered.
@@ -115,7 +160,9 @@ fcgix_step_t fcgix_req_run(fcgix_req_t *req, const apr_table_t *env);
 
 /**
  * The exchange is over: keep the connection (-keep-conn, ended cleanly)
- * or close it, and give a PM-run app's process back.
+ * or close it, give a PM-run app's process back, set the request notes
+ * (fastcgi-app, fastcgi-member and the times) and count the request in
+ * the app's statistics.
  * @param req  the exchange
  * @param st   how it ended
  */

@@ -24,6 +24,7 @@
 
 #include "httpd.h"
 #include "apr_hash.h"
+#include "apr_tables.h"
 
 /** What went wrong with a request, for the error counts. */
 typedef enum {
@@ -67,5 +68,47 @@ void fcgix_stats_begin(fcgix_stats_rec_t *rec);
 /** The request is over: one less in flight, and its outcome counted. */
 void fcgix_stats_end(fcgix_stats_rec_t *rec,
                      const fcgix_stats_outcome_t *outcome);
+
+/* ------------------------------------------------------------------ */
+/* For the status page                                                 */
+/* ------------------------------------------------------------------ */
+
+/** Buckets of the response-time histogram ?metrics shows: 100 us, 250 us,
+ *  500 us, 1 ms, ... 50 s, 100 s (and +Inf, the count). */
+#define FCGIX_STATS_NLE 19
+
+/** What an app's record says now, in private memory. */
+typedef struct {
+    int64_t in_flight;
+    uint64_t requests; /**< ended, errors included */
+    uint64_t errors[FCGIX_NERR];
+    uint64_t bytes_in, bytes_out;
+    /* Every request since the record was made: */
+    uint64_t timed;               /**< requests in the histogram */
+    uint64_t sum_us;              /**< their times, added */
+    uint64_t le[FCGIX_STATS_NLE]; /**< cumulative: those that took at most
+                                       fcgix_stats_le_us(i) */
+    /* The recent window: the last full minute and the current one. */
+    int64_t window_ms;               /**< its span (60 to 120 s) */
+    uint64_t recent;                 /**< requests that ended in it */
+    int64_t mean_us, p50_us, p99_us; /**< -1 when it has none */
+} fcgix_stats_view_t;
+
+/** The upper bound of histogram bucket @a i (0 <= i < FCGIX_STATS_NLE) in
+ *  microseconds. */
+int64_t fcgix_stats_le_us(int i);
+
+/**
+ * What the record of the app at @a path says now (a record is never
+ * taken by looking).
+ * @return 1 with @a out filled, 0 when the app has no record
+ */
+int fcgix_stats_view(const char *path, fcgix_stats_view_t *out);
+
+/**
+ * The paths of the records that requests took (dynamic apps), whether or
+ * not the app runs now, copied into @a p (const char *).
+ */
+apr_array_header_t *fcgix_stats_dynamic_paths(apr_pool_t *p);
 
 #endif /* FCGIX_STATS_H */

@@ -15,7 +15,8 @@
  * fcgi_authz.c, starting the process manager in fcgi_launch.c (the PM
  * itself in fcgi_pm.c), leases on its processes in fcgi_managed.c, kept
  * connections in fcgi_conns.c, the wire format in fcgi_proto.c, the
- * fastcgi-status page in fcgi_status.c.
+ * fastcgi-status page in fcgi_status.c, request statistics in
+ * fcgi_stats.c.
  */
 
 #include "httpd.h"
@@ -38,6 +39,7 @@
 #include "fcgi_launch.h"
 #include "fcgi_log.h"
 #include "fcgi_managed.h"
+#include "fcgi_stats.h"
 #include "fcgi_status.h"
 #include "fcgi_watch.h"
 
@@ -158,7 +160,10 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (rc == OK) {
         rc = fcgix_balance_post_config(pconf, s, app_registry);
     }
-    return rc == OK ? fcgix_watch_post_config(pconf, s) : rc;
+    if (rc == OK) {
+        rc = fcgix_watch_post_config(pconf, s);
+    }
+    return rc == OK ? fcgix_stats_post_config(pconf, s, app_registry) : rc;
 }
 
 /* Every app a child may keep connections to: those of the configuration

@@ -201,7 +201,7 @@ def test_request_notes_name_the_member(httpd, responder_factory, workdir):
         extra='LogFormat "%{fastcgi-app}n %{fastcgi-member}n '
               '%{fastcgi-connect-time}n %{fastcgi-first-byte-time}n '
               '%{fastcgi-app-time}n" fcgi\n'
-              'CustomLog "%s" fcgi' % (workdir / "notes.log"))
+              + 'CustomLog "%s" fcgi' % (workdir / "notes.log"))
     served_by(srv, 4)
     assert conftest.wait_for(
         lambda: (workdir / "notes.log").exists()
