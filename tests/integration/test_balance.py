@@ -566,12 +566,15 @@ def test_status_page_lists_each_member_with_its_state(httpd, net):
     for m, line in zip(ms, auto):
         assert line["path"] == str(srv.app_path)
         assert line["backup"] == "0" and line["in_flight"] == "0"
-        assert float(line["since"]) >= 0
         if m is ms[2]:
+            # it went down: since then, in seconds
+            assert float(line["since"]) >= 0, line
             assert line["state"] == "down", line
             assert int(line["failures"]) >= 1 and line["last_error"] != "-"
         else:
+            # never changed state: no "since"
             assert line["state"] == "up" and line["last_error"] == "-", line
+            assert line["since"] == "-", line
     # 2 each before the kill; the 6 after it went to the other two
     served = [int(line["served"]) for line in auto]
     assert served[2] == 2 and sum(served) == 12 and min(served) >= 2, auto
@@ -583,7 +586,8 @@ def test_status_page_lists_each_member_with_its_state(httpd, net):
     assert js[0]["last_error"] is None and js[2]["last_error"], js
     assert js[2]["failures"] >= 1, js
     assert [m["served"] for m in js] == served, js
-    assert all(m["in_flight"] == 0 and m["since"] >= 0 for m in js), js
+    assert all(m["in_flight"] == 0 for m in js), js
+    assert js[0]["since"] is None and js[2]["since"] >= 0, js
 
 
 def test_access_log_names_the_member_that_served(httpd, net):

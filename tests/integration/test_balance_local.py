@@ -288,7 +288,7 @@ def test_health_check_wants_2xx(httpd, responder_factory, workdir):
     assert conftest.wait_for(
         lambda: all("state=down" in member_line(srv, m.host_port)
                     for m in members), 5)
-    assert "status 503" in member_line(srv, members[0].host_port)
+    assert "status%20503" in member_line(srv, members[0].host_port)
     r = srv.get("/app.fcgi")
     assert r.status == 503 and "Retry-After" in r.headers
 
