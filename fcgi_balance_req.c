@@ -30,7 +30,7 @@ APLOG_USE_MODULE(fastcgi_x);
 /* Waiting for a member with room (-max-conns): the first pause and the
  * longest, in microseconds. */
 #define QUEUE_PAUSE_MIN 1000
-#define QUEUE_PAUSE_MAX 50000
+#define QUEUE_PAUSE_MAX 10000
 
 typedef fcgix_balanced_t balanced_t;
 
