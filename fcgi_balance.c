@@ -416,6 +416,10 @@ static void assign_records(fcgix_lb_t *lb, const fcgix_lb_t *old,
             }
         }
         lb->members[records[i]].backup = (uint32_t)m->backup;
+        if (m->name) {
+            fcgix_lb_resolved(lb, records[i], m->name->spec,
+                              fcgix_balance_now_ms());
+        }
     }
     for (i = 0; i < lb->nmembers; i++) {
         if (!taken[i]) {

@@ -90,6 +90,16 @@ void fcgix_lb_set(fcgix_lb_t *lb, int i, const char *path, const char *address,
     STORE(&m->used, 1);
 }
 
+void fcgix_lb_resolved(fcgix_lb_t *lb, int i, const char *name, int64_t when_ms)
+{
+    fcgix_lb_member_t *m = fcgix_lb_member(lb, i);
+
+    if (m != NULL) {
+        copy_text(m->name, name, sizeof(m->name));
+        STORE(&m->resolved_ms, when_ms);
+    }
+}
+
 void fcgix_lb_clear(fcgix_lb_t *lb, int i)
 {
     fcgix_lb_member_t *m = fcgix_lb_member(lb, i);

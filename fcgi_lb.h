@@ -65,10 +65,14 @@ typedef struct {
     uint64_t served;       /**< requests it answered */
     uint64_t failures;     /**< failures, all told */
     int64_t last_error_ms; /**< when (0: never) */
+    int64_t resolved_ms;   /**< a member from a host name: when the name
+                                last resolved (0: not from a name) */
     char last_error[FCGIX_LB_ERROR_MAX];
     char path[FCGIX_LB_ADDR_MAX];    /**< the app's path, truncated: a key for
                                           carrying state over a restart */
     char address[FCGIX_LB_ADDR_MAX]; /**< the member: key and display */
+    char name[FCGIX_LB_ADDR_MAX];    /**< the -host name:port it came
+                                          from, or "" (display) */
 } fcgix_lb_member_t;
 
 /** The board's head; the members follow it. */
@@ -159,6 +163,13 @@ void fcgix_lb_set(fcgix_lb_t *lb, int i, const char *path, const char *address,
  * @return 1 when a matching record was found
  */
 int fcgix_lb_carry(fcgix_lb_t *lb, int i, const fcgix_lb_t *old);
+
+/**
+ * Record @p i's member (or the record kept for one) comes from the host
+ * name @p name ("name:port"), which resolved at @p when_ms.
+ */
+void fcgix_lb_resolved(fcgix_lb_t *lb, int i, const char *name,
+                       int64_t when_ms);
 
 /** Free the records no configuration uses (their history is dropped). */
 void fcgix_lb_clear(fcgix_lb_t *lb, int i);

@@ -286,6 +286,11 @@ static void snap_member(const fcgix_lb_t *lb, int rec, int64_t now,
     if (LOAD(&m->last_error_ms) != 0) {
         copy_text(ms->last_error, m->last_error, sizeof(ms->last_error));
     }
+    since = LOAD(&m->resolved_ms);
+    ms->resolved_ms = since > 0 ? not_negative(now - since) : -1;
+    if (since > 0) {
+        copy_text(ms->name, m->name, sizeof(ms->name));
+    }
 }
 
 /* The members of a balanced external server, in the order configured
@@ -303,7 +308,12 @@ static void snap_members(apr_pool_t *p, const fcgix_app_t *app, int64_t now,
     cs->balanced = 1;
     cs->members = apr_pcalloc(p, sizeof(member_snap_t) * (size_t)(g.n + 1));
     for (k = 0; k < g.n; k++) {
-        snap_member(lb, g.records[k], now, &cs->members[cs->nmembers++]);
+        const fcgix_lb_member_t *m = fcgix_lb_member(lb, g.records[k]);
+
+        /* not a record kept for a name's next address */
+        if (m != NULL && LOAD(&m->used) == 1) {
+            snap_member(lb, g.records[k], now, &cs->members[cs->nmembers++]);
+        }
     }
 }
 

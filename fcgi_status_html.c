@@ -207,13 +207,16 @@ static void html_member(request_rec *r, const member_snap_t *ms)
 
     ap_rprintf(r,
                "<tr><td>%s</td><td>%s</td><td>%s</td><td>%d</td><td>%s</td>"
-               "<td>%s</td><td>%s</td><td>%s</td></tr>\n",
+               "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+               "</tr>\n",
                html(r, ms->address), fcgix_status_member_state(ms->state),
                ms->backup ? "yes" : "no", ms->in_flight,
                fcgix_status_u64(p, ms->served),
                fcgix_status_u64(p, ms->failures),
                human_duration(p, ms->since_ms),
-               ms->last_error[0] ? html(r, ms->last_error) : "-");
+               ms->last_error[0] ? html(r, ms->last_error) : "-",
+               ms->name[0] ? html(r, ms->name) : "-",
+               human_duration(p, ms->resolved_ms));
 }
 
 /* A table of its members under each balanced external server. */
@@ -231,7 +234,8 @@ static void html_members(request_rec *r, const snap_t *sn)
                    "<h4>Members of <code>%s</code></h4>\n<table>\n<tr>"
                    "<th>address</th><th>state</th><th>backup</th>"
                    "<th>in flight</th><th>served</th><th>failures</th>"
-                   "<th>since (state)</th><th>last error</th></tr>\n",
+                   "<th>since (state)</th><th>last error</th>"
+                   "<th>from name</th><th>resolved</th></tr>\n",
                    html(r, cs->path));
         for (k = 0; k < cs->nmembers; k++) {
             html_member(r, &cs->members[k]);

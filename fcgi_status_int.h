@@ -64,6 +64,8 @@ typedef struct {
     uint64_t failures;
     int64_t since_ms; /* since its state last changed; -1: never */
     char last_error[FCGIX_LB_ERROR_MAX]; /* "" when none */
+    char name[FCGIX_LB_ADDR_MAX];        /* the host name it came from, "" */
+    int64_t resolved_ms; /* since that name last resolved; -1: no name */
 } member_snap_t;
 
 /** One application class. */

@@ -134,17 +134,19 @@ static void json_member(request_rec *r, const member_snap_t *ms, int last)
 {
     apr_pool_t *p = r->pool;
 
-    ap_rprintf(r,
-               "        {\"address\": %s, \"state\": \"%s\", \"backup\": %s, "
-               "\"in_flight\": %d, \"served\": %s, \"failures\": %s, "
-               "\"since\": %s, \"last_error\": %s}%s\n",
-               json_str(p, ms->address), fcgix_status_member_state(ms->state),
-               json_bool(ms->backup), ms->in_flight,
-               fcgix_status_u64(p, ms->served),
-               fcgix_status_u64(p, ms->failures),
-               fcgix_status_seconds(p, ms->since_ms, "null"),
-               ms->last_error[0] ? json_str(p, ms->last_error) : "null",
-               last ? "" : ",");
+    ap_rprintf(
+        r,
+        "        {\"address\": %s, \"state\": \"%s\", \"backup\": %s, "
+        "\"in_flight\": %d, \"served\": %s, \"failures\": %s, "
+        "\"since\": %s, \"last_error\": %s, \"name\": %s, "
+        "\"resolved\": %s}%s\n",
+        json_str(p, ms->address), fcgix_status_member_state(ms->state),
+        json_bool(ms->backup), ms->in_flight, fcgix_status_u64(p, ms->served),
+        fcgix_status_u64(p, ms->failures),
+        fcgix_status_seconds(p, ms->since_ms, "null"),
+        ms->last_error[0] ? json_str(p, ms->last_error) : "null",
+        ms->name[0] ? json_str(p, ms->name) : "null",
+        fcgix_status_seconds(p, ms->resolved_ms, "null"), last ? "" : ",");
 }
 
 /* An external server: what this child knows, and a balanced one's

@@ -121,13 +121,15 @@ static void auto_member(request_rec *r, const char *path,
 
     ap_rprintf(r,
                "Member: path=%s address=%s state=%s backup=%d in_flight=%d "
-               "served=%s failures=%s since=%s last_error=%s\n",
+               "served=%s failures=%s since=%s last_error=%s name=%s "
+               "resolved=%s\n",
                path, auto_token(p, ms->address),
                fcgix_status_member_state(ms->state), ms->backup, ms->in_flight,
                fcgix_status_u64(p, ms->served),
                fcgix_status_u64(p, ms->failures),
                fcgix_status_seconds(p, ms->since_ms, "-"),
-               auto_token(p, ms->last_error));
+               auto_token(p, ms->last_error), auto_token(p, ms->name),
+               fcgix_status_seconds(p, ms->resolved_ms, "-"));
 }
 
 static void auto_external(request_rec *r, const class_snap_t *cs,

@@ -173,6 +173,7 @@ static void resolve_name(apr_pool_t *p, watched_t *w, int i)
 {
     const fcgix_lb_name_t *nm = &w->b->names[i];
     apr_status_t rv;
+    int k;
     apr_array_header_t *found = lookup(p, nm, &rv);
 
     if (found == NULL) {
@@ -194,6 +195,10 @@ static void resolve_name(apr_pool_t *p, watched_t *w, int i)
     }
     w->name_failing[i] = 0;
     apply_addresses(p, w->b, nm, found);
+    for (k = nm->first; k < nm->first + nm->count; k++) {
+        fcgix_lb_resolved(fcgix_balance_board(), w->b->g.records[k], nm->spec,
+                          fcgix_balance_now_ms());
+    }
 }
 
 /* ------------------------------------------------------------------ */

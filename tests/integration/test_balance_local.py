@@ -363,3 +363,36 @@ def test_child_killed_mid_request_gives_its_place_back(httpd,
         lambda: "FCGIX00822" in conftest.read_text(srv.error_log), 10)
     r = srv.get("/app.fcgi")
     assert r.status == 200, r
+
+
+def test_a_name_is_every_address_it_has(httpd, responder_factory, workdir):
+    """-host localhost:PORT stands for every address localhost has here
+    (127.0.0.1 and, where the machine has it, ::1); the status page says
+    which name each member came from and how long ago it resolved. The
+    responder listens on 127.0.0.1 only: every request is served there,
+    an IPv6 member is passed over."""
+    port = conftest.free_port()
+    app = responder_factory("127.0.0.1:%d" % port)
+    srv = httpd()
+    srv.extra_conf = "\n".join([
+        "FastCgiExternalServer %s/app.fcgi -host localhost:%d "
+        "-resolve-interval 1 -fail-timeout 60" % (srv.docroot, port),
+        "<Location /app.fcgi>", "    SetHandler fastcgi-script",
+        "</Location>", "<Location /fcgi-status>",
+        "    SetHandler fastcgi-status", "</Location>"])
+    srv.start()
+    started = time.monotonic()
+    assert set(served_by(srv, 6)) == {app.pid}
+    time.sleep(2.5)   # the watcher resolves the name again every second
+    auto = srv.get("/fcgi-status?auto").body.decode()
+    lines = [ln for ln in auto.splitlines() if ln.startswith("Member: ")]
+    assert any(" address=127.0.0.1:%d " % port in ln for ln in lines), auto
+    for ln in lines:
+        assert " name=localhost:%d " % port in ln, ln
+        resolved = float(re.search(r" resolved=([0-9.]+)", ln).group(1))
+        # more recently than at startup: the watcher's doing
+        assert resolved < time.monotonic() - started - 0.5, ln
+    js = json.loads(srv.get("/fcgi-status?json").body)
+    ext = [c for c in js["classes"] if c["kind"] == "external"][0]
+    assert all(m["name"] == "localhost:%d" % port and m["resolved"] >= 0
+               for m in ext["members"]), ext
