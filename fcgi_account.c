@@ -35,7 +35,7 @@ void fcgix_req_begin(fcgix_req_t *req)
 {
     req->timing.start = apr_time_now();
     req->timing.rec = fcgix_stats_of(req->app->path);
-    fcgix_stats_begin(req->timing.rec);
+    req->timing.hold = fcgix_stats_begin(req->timing.rec);
 }
 
 void fcgix_req_error(fcgix_req_t *req, fcgix_err_kind_t kind)
@@ -115,5 +115,5 @@ void fcgix_req_account(fcgix_req_t *req, fcgix_step_t st)
     req->timing.outcome.error = ended_as(req, st);
     req->timing.outcome.usec = end - req->timing.start;
     set_notes(req, end);
-    fcgix_stats_end(req->timing.rec, &req->timing.outcome);
+    fcgix_stats_end(req->timing.rec, req->timing.hold, &req->timing.outcome);
 }

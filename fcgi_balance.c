@@ -23,6 +23,7 @@
 #include "fcgi_balance.h"
 #include "fcgi_balance_int.h"
 #include "fcgi_defaults.h"
+#include "fcgi_launch.h"
 #include "fcgi_log.h"
 
 APLOG_USE_MODULE(fastcgi_x);
@@ -51,10 +52,12 @@ typedef struct {
  * needed a bigger one) stay, as their holders may still need reclaiming. */
 typedef struct board_store_t {
     fcgix_lb_t lb;
+    fcgix_holds_t holds; /* what requests hold places on members */
     struct board_store_t *older;
 } board_store_t;
 
 static fcgix_lb_t board;                /* this generation's handle */
+static fcgix_holds_t holds;             /* and its holder records */
 static apr_hash_t *balanced;            /* app path -> balanced_t */
 static apr_array_header_t *all_members; /* const fcgix_app_t * */
 
@@ -260,19 +263,6 @@ const fcgix_app_t *fcgix_balance_member_app(apr_pool_t *p,
 /* The board (parent)                                                  */
 /* ------------------------------------------------------------------ */
 
-/* Holder records: one per request httpd can serve at once, at least
- * 1024. */
-static int holders_wanted(void)
-{
-    int daemons = 0, threads = 0;
-    long n;
-
-    ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &daemons);
-    ap_mpm_query(AP_MPMQ_HARD_LIMIT_THREADS, &threads);
-    n = (long)(daemons > 0 ? daemons : 1) * (threads > 0 ? threads : 1);
-    return n < 1024 ? 1024 : n > 65536 ? 65536 : (int)n;
-}
-
 /* The board from the last configuration if it has room for @need
  * records, else a new one (what the old one knew is carried over by
  * assign_records). */
@@ -283,16 +273,16 @@ static board_store_t *board_for(server_rec *s, int need, board_store_t **old)
     apr_shm_t *shm;
     apr_status_t rv;
     int cap = need * 2 > BOARD_MIN ? need * 2 : BOARD_MIN;
-    int holders = holders_wanted();
+    int holders = fcgix_launch_holder_records();
     char *mem;
 
     apr_pool_userdata_get((void **)&store, BOARD_KEY, pp);
     *old = NULL;
-    if (store && store->lb.nmembers >= need && store->lb.nholders >= holders) {
+    if (store && store->lb.nmembers >= need && store->holds.n >= holders) {
         return store;
     }
-    rv = apr_shm_create(
-        &shm, fcgix_lb_size(cap) + fcgix_lb_holders_size(holders), NULL, pp);
+    rv = apr_shm_create(&shm, fcgix_lb_size(cap) + fcgix_holds_size(holders),
+                        NULL, pp);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      FCGIX_LOGNO(00805) "cannot create shared memory for "
@@ -306,9 +296,14 @@ static board_store_t *board_for(server_rec *s, int need, board_store_t **old)
     store->older = *old;
     mem = apr_shm_baseaddr_get(shm);
     fcgix_lb_init(&store->lb, mem, cap);
-    fcgix_lb_attach_holders(&store->lb, mem + fcgix_lb_size(cap), holders);
+    fcgix_holds_init(&store->holds, mem + fcgix_lb_size(cap), holders);
     apr_pool_userdata_set(store, BOARD_KEY, apr_pool_cleanup_null, pp);
     return store;
+}
+
+static void give_back(void *lb, int32_t record)
+{
+    fcgix_lb_leave(lb, record);
 }
 
 /* child_status, in httpd's parent: a child that exited mid-request never
@@ -327,7 +322,8 @@ static void child_exited(server_rec *s, pid_t pid, ap_generation_t gen,
     }
     apr_pool_userdata_get((void **)&store, BOARD_KEY, s->process->pool);
     for (; store; store = store->older) {
-        n += fcgix_lb_reclaim(&store->lb, (int32_t)pid);
+        n += fcgix_holds_reclaim(&store->holds, (int32_t)pid, give_back,
+                                 &store->lb);
     }
     if (n > 0) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
@@ -580,6 +576,7 @@ int fcgix_balance_post_config(apr_pool_t *pconf, server_rec *s,
     balanced = apr_hash_make(pconf);
     all_members = apr_array_make(pconf, 8, sizeof(const fcgix_app_t *));
     memset(&board, 0, sizeof(board));
+    memset(&holds, 0, sizeof(holds));
     /* The first configuration pass only checks; resolve nothing. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
@@ -596,6 +593,7 @@ int fcgix_balance_post_config(apr_pool_t *pconf, server_rec *s,
     taken = apr_pcalloc(pconf, (apr_size_t)store->lb.nmembers);
     assign_records(&store->lb, old ? &old->lb : NULL, specs, records, taken);
     board = store->lb;
+    holds = store->holds;
     build_groups(pconf, specs, records);
     log_groups(pconf, s);
     return OK;
@@ -614,6 +612,11 @@ void fcgix_balance_member_apps(apr_array_header_t *apps)
 fcgix_lb_t *fcgix_balance_board(void)
 {
     return &board;
+}
+
+fcgix_holds_t *fcgix_balance_holds(void)
+{
+    return &holds;
 }
 
 apr_hash_t *fcgix_balance_all(void)

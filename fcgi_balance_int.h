@@ -18,6 +18,7 @@
 #include "apr_network_io.h"
 
 #include "fcgi_balance.h"
+#include "fcgi_hold.h"
 #include "fcgi_lb.h"
 
 /** Records kept for one re-resolved host name: the most addresses it may
@@ -57,6 +58,9 @@ fcgix_balanced_t *fcgix_balance_of(const fcgix_app_t *app);
 
 /** The member board of this generation. */
 fcgix_lb_t *fcgix_balance_board(void);
+
+/** The holder records of this generation's board. */
+fcgix_holds_t *fcgix_balance_holds(void);
 
 /** The balanced apps, by path (fcgix_balanced_t *); NULL before
  *  post_config or when there are none. */

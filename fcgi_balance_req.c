@@ -176,7 +176,7 @@ static int every_member_busy(member_lease_t *l)
  * record, so that httpd's parent never gives the place back twice. */
 static void unhold(member_lease_t *l)
 {
-    fcgix_lb_unhold(fcgix_balance_board(), l->holder, child_pid);
+    fcgix_unhold(fcgix_balance_holds(), l->holder, child_pid);
     l->holder = -1;
 }
 
@@ -205,10 +205,9 @@ static int take_member(member_lease_t *l)
         pause = pause * 2 < QUEUE_PAUSE_MAX ? pause * 2 : QUEUE_PAUSE_MAX;
     }
     l->index = k;
-    l->holder =
-        fcgix_lb_hold(fcgix_balance_board(),
-                      __atomic_add_fetch(&hold_hint, 1, __ATOMIC_RELAXED),
-                      child_pid, l->b->g.records[k]);
+    l->holder = fcgix_hold(fcgix_balance_holds(),
+                           __atomic_add_fetch(&hold_hint, 1, __ATOMIC_RELAXED),
+                           child_pid, l->b->g.records[k]);
     l->target = member_target(l->b, k);
     if (l->target == NULL) { /* its address went as it was taken */
         unhold(l);

@@ -331,7 +331,7 @@ static fcgix_app_t *configure_dynamic(apr_pool_t *p, server_rec *s,
 
 /* Holder records on the board: one per httpd worker thread, from the
  * MPM's hard limits (fcgix_sb_size() caps the count). */
-static int holder_records(void)
+int fcgix_launch_holder_records(void)
 {
     int daemons = 0, threads = 0;
 
@@ -353,7 +353,7 @@ static int holder_records(void)
 static int create_board(apr_pool_t *pconf, server_rec *s)
 {
     int nclasses, nslots = fcgix_pm_board_slots(&pm_cfg, &nclasses);
-    int nholders = holder_records();
+    int nholders = fcgix_launch_holder_records();
     size_t size = fcgix_sb_size(nclasses, nslots, nholders);
     apr_shm_t *shm;
     apr_status_t rv = apr_shm_create(&shm, size, NULL, pconf);

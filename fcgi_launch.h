@@ -37,4 +37,11 @@ int fcgix_launch_post_config(apr_pool_t *pconf, server_rec *s,
  */
 void fcgix_launch_child_init(void);
 
+/**
+ * How many requests httpd can serve at once (ServerLimit x ThreadLimit,
+ * at most 65536): the holder records a shared table wants, so that the
+ * parent can take back what a dead child held.
+ */
+int fcgix_launch_holder_records(void);
+
 #endif /* FCGIX_LAUNCH_H */

@@ -47,18 +47,6 @@ fcgix_lb_t *fcgix_lb_init(fcgix_lb_t *lb, void *mem, int nmembers)
     return lb;
 }
 
-size_t fcgix_lb_holders_size(int nholders)
-{
-    return (size_t)(nholders > 0 ? nholders : 0) * sizeof(fcgix_lb_holder_t);
-}
-
-void fcgix_lb_attach_holders(fcgix_lb_t *lb, void *mem, int nholders)
-{
-    memset(mem, 0, fcgix_lb_holders_size(nholders));
-    lb->holders = mem;
-    lb->nholders = nholders;
-}
-
 fcgix_lb_member_t *fcgix_lb_member(const fcgix_lb_t *lb, int i)
 {
     return i >= 0 && i < lb->nmembers ? &lb->members[i] : NULL;
@@ -502,50 +490,11 @@ fcgix_lb_state_t fcgix_lb_state(const fcgix_lb_t *lb, int i, int64_t now_ms)
     return LOAD(&m->trial_ms) != 0 ? FCGIX_LB_TRIAL : FCGIX_LB_DOWN;
 }
 
-/* ------------------------------------------------------------------ */
-/* Holders                                                             */
-/* ------------------------------------------------------------------ */
-
-/* How many holder records a hold tries from its hint on. */
-#define HOLD_TRIES 16
-
-int fcgix_lb_hold(fcgix_lb_t *lb, unsigned hint, int32_t pid, int record)
+void fcgix_lb_leave(fcgix_lb_t *lb, int i)
 {
-    int i, h;
+    fcgix_lb_member_t *m = fcgix_lb_member(lb, i);
 
-    for (i = 0; lb->holders && i < HOLD_TRIES && i < lb->nholders; i++) {
-        int32_t free_pid = 0;
-
-        h = (int)((hint + (unsigned)i) % (unsigned)lb->nholders);
-        if (LOAD(&lb->holders[h].pid) == 0
-            && CAS(&lb->holders[h].pid, &free_pid, pid)) {
-            STORE(&lb->holders[h].record, record);
-            return h;
-        }
+    if (m != NULL) {
+        leave(m);
     }
-    return -1;
-}
-
-void fcgix_lb_unhold(fcgix_lb_t *lb, int h, int32_t pid)
-{
-    if (lb->holders && h >= 0 && h < lb->nholders) {
-        CAS(&lb->holders[h].pid, &pid, 0);
-    }
-}
-
-int fcgix_lb_reclaim(fcgix_lb_t *lb, int32_t pid)
-{
-    int h, n = 0;
-
-    for (h = 0; lb->holders && pid > 0 && h < lb->nholders; h++) {
-        int32_t holder = pid;
-        fcgix_lb_member_t *m =
-            fcgix_lb_member(lb, LOAD(&lb->holders[h].record));
-
-        if (CAS(&lb->holders[h].pid, &holder, 0) && m != NULL) {
-            leave(m);
-            n++;
-        }
-    }
-    return n;
 }

@@ -81,22 +81,12 @@ typedef struct {
     uint32_t nmembers; /**< capacity (a copy, for readers) */
 } fcgix_lb_head_t;
 
-/** Who holds a place on a member: one record per request in flight, so
- *  that httpd's parent can give back the places of a child that died
- *  mid-request (in shared memory: input from any process of the User). */
-typedef struct {
-    int32_t pid;    /**< the holder, an httpd child; 0: record free */
-    int32_t record; /**< the member's record */
-} fcgix_lb_holder_t;
-
 /** A process's handle on the board (private memory, set in the parent
  *  and inherited). */
 typedef struct {
     fcgix_lb_head_t *head;
     fcgix_lb_member_t *members;
     int nmembers; /**< capacity: what every index is checked against */
-    fcgix_lb_holder_t *holders; /**< NULL until fcgix_lb_attach_holders() */
-    int nholders;
 } fcgix_lb_t;
 
 /** One app's members and rules, in private memory. */
@@ -117,30 +107,11 @@ size_t fcgix_lb_size(int nmembers);
 /** Format a board in @p mem (fcgix_lb_size() bytes) and fill @p lb. */
 fcgix_lb_t *fcgix_lb_init(fcgix_lb_t *lb, void *mem, int nmembers);
 
-/** Bytes for @p nholders holder records. */
-size_t fcgix_lb_holders_size(int nholders);
-
-/** Give @p lb the holder records in @p mem (fcgix_lb_holders_size()
- *  bytes), all free. */
-void fcgix_lb_attach_holders(fcgix_lb_t *lb, void *mem, int nholders);
-
 /**
- * Note that process @p pid holds a place on record @p record, in the
- * first free holder record from @p hint on (a few are tried).
- * @return the holder record's index, -1 when none was free (the place
- *         then cannot be given back if @p pid dies)
+ * One place less in flight on record @p i: for httpd's parent, giving
+ * back the place of a request whose child died (fcgi_hold.h).
  */
-int fcgix_lb_hold(fcgix_lb_t *lb, unsigned hint, int32_t pid, int record);
-
-/** Free holder record @p h, taken by fcgix_lb_hold() for @p pid. */
-void fcgix_lb_unhold(fcgix_lb_t *lb, int h, int32_t pid);
-
-/**
- * httpd's parent, when child @p pid has exited: give back every place
- * it still held (one less in flight on each member).
- * @return how many places were given back
- */
-int fcgix_lb_reclaim(fcgix_lb_t *lb, int32_t pid);
+void fcgix_lb_leave(fcgix_lb_t *lb, int i);
 
 /** Record @p i, or NULL unless 0 <= i < lb->nmembers. */
 fcgix_lb_member_t *fcgix_lb_member(const fcgix_lb_t *lb, int i);

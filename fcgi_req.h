@@ -97,6 +97,7 @@ typedef struct {
         apr_time_t connect;     /* spent connecting; 0: a kept connection */
         apr_time_t first_byte;  /* the app's first byte came; 0: none */
         fcgix_stats_rec_t *rec; /* the app's record, or NULL */
+        int hold;               /* fcgix_stats_begin()'s token */
         fcgix_stats_outcome_t outcome;
     } timing;
 

@@ -20,6 +20,7 @@
  */
 
 #include <string.h>
+#include <unistd.h>
 
 #include "apr_shm.h"
 #include "apr_strings.h"
@@ -29,7 +30,11 @@
 #include "http_core.h"
 #include "http_log.h"
 
+#include "ap_mpm.h"
+
 #include "fcgi_config.h"
+#include "fcgi_hold.h"
+#include "fcgi_launch.h"
 #include "fcgi_log.h"
 #include "fcgi_stats.h"
 #include "fcgi_tally.h"
@@ -48,10 +53,15 @@ typedef char fcgix_stats_nerr_check[FCGIX_NERR == FCGIX_TALLY_NERR ? 1 : -1];
 
 typedef struct {
     fcgix_tally_t t;
+    fcgix_holds_t holds; /* which child has a request in flight where */
     apr_shm_t *shm;
 } store_t;
 
 static fcgix_tally_t table;     /* this generation's handle (zero: none) */
+static fcgix_holds_t holds;     /* and its holder records */
+static int32_t child_pid;       /* this httpd child's, noted at its first
+                                   request */
+static unsigned hold_hint;      /* spreads holds over the records */
 static apr_hash_t *configured;  /* app path -> int: its record */
 static server_rec *main_server; /* for the log line of a full table */
 
@@ -93,12 +103,15 @@ static store_t *store_for(server_rec *s, int need)
     apr_shm_t *shm;
     apr_status_t rv;
     int cap = need > TABLE_MIN ? need : TABLE_MIN;
+    int nholds = fcgix_launch_holder_records();
+    char *mem;
 
     apr_pool_userdata_get((void **)&store, TABLE_KEY, pp);
-    if (store && store->t.nrecs >= need) {
+    if (store && store->t.nrecs >= need && store->holds.n >= nholds) {
         return store;
     }
-    rv = apr_shm_create(&shm, fcgix_tally_size(cap), NULL, pp);
+    rv = apr_shm_create(&shm, fcgix_tally_size(cap) + fcgix_holds_size(nholds),
+                        NULL, pp);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                      FCGIX_LOGNO(00851) "cannot create shared memory for "
@@ -109,7 +122,9 @@ static store_t *store_for(server_rec *s, int need)
     }
     fresh = apr_pcalloc(pp, sizeof(*fresh));
     fresh->shm = shm;
-    fcgix_tally_init(&fresh->t, apr_shm_baseaddr_get(shm), cap);
+    mem = apr_shm_baseaddr_get(shm);
+    fcgix_tally_init(&fresh->t, mem, cap);
+    fcgix_holds_init(&fresh->holds, mem + fcgix_tally_size(cap), nholds);
     if (store) {
         carry_all(&fresh->t, &store->t);
         /* Unmapped here only: the children that count into it keep
@@ -149,6 +164,7 @@ static apr_status_t forget(void *data)
 {
     (void)data;
     memset(&table, 0, sizeof(table));
+    memset(&holds, 0, sizeof(holds));
     configured = NULL;
     return APR_SUCCESS;
 }
@@ -159,6 +175,7 @@ int fcgix_stats_post_config(apr_pool_t *pconf, server_rec *s,
     store_t *store;
 
     memset(&table, 0, sizeof(table));
+    memset(&holds, 0, sizeof(holds));
     configured = apr_hash_make(pconf);
     main_server = s;
     apr_pool_cleanup_register(pconf, NULL, forget, apr_pool_cleanup_null);
@@ -172,6 +189,7 @@ int fcgix_stats_post_config(apr_pool_t *pconf, server_rec *s,
     }
     claim_configured(pconf, s, registry, &store->t);
     table = store->t;
+    holds = store->holds;
     return OK;
 }
 
@@ -215,16 +233,27 @@ fcgix_stats_rec_t *fcgix_stats_of(const char *path)
     return (fcgix_stats_rec_t *)fcgix_tally_rec(&table, index_of(path, 1));
 }
 
-void fcgix_stats_begin(fcgix_stats_rec_t *rec)
+int fcgix_stats_begin(fcgix_stats_rec_t *rec)
 {
-    if (rec) {
-        fcgix_tally_begin((fcgix_tally_rec_t *)rec);
+    fcgix_tally_rec_t *t = (fcgix_tally_rec_t *)rec;
+
+    if (t == NULL) {
+        return -1;
     }
+    if (child_pid == 0) {
+        child_pid = (int32_t)getpid();
+        hold_hint = (unsigned)child_pid * 2654435761u;
+    }
+    fcgix_tally_begin(t);
+    return fcgix_hold(&holds,
+                      __atomic_add_fetch(&hold_hint, 1, __ATOMIC_RELAXED),
+                      child_pid, (int32_t)(t - table.recs));
 }
 
-void fcgix_stats_end(fcgix_stats_rec_t *rec,
+void fcgix_stats_end(fcgix_stats_rec_t *rec, int token,
                      const fcgix_stats_outcome_t *outcome)
 {
+    fcgix_unhold(&holds, token, child_pid);
     if (rec) {
         fcgix_tally_end((fcgix_tally_rec_t *)rec, (int)outcome->error,
                         outcome->usec, outcome->bytes_in, outcome->bytes_out,
@@ -294,4 +323,37 @@ apr_array_header_t *fcgix_stats_dynamic_paths(apr_pool_t *p)
         }
     }
     return paths;
+}
+
+static void give_back(void *t, int32_t rec)
+{
+    fcgix_tally_rec_t *r = fcgix_tally_rec(t, rec);
+
+    if (r != NULL) {
+        fcgix_tally_leave(r);
+    }
+}
+
+/* child_status, in httpd's parent: the requests a child had in flight
+ * when it exited are in flight no more. */
+static void child_exited(server_rec *s, pid_t pid, ap_generation_t gen,
+                         int slot, mpm_child_status state)
+{
+    store_t *store = NULL;
+
+    (void)gen;
+    (void)slot;
+    if (state != MPM_CHILD_EXITED) {
+        return;
+    }
+    apr_pool_userdata_get((void **)&store, TABLE_KEY, s->process->pool);
+    if (store) {
+        fcgix_holds_reclaim(&store->holds, (int32_t)pid, give_back, &store->t);
+    }
+}
+
+void fcgix_stats_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_child_status(child_exited, NULL, NULL, APR_HOOK_MIDDLE);
 }

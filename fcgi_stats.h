@@ -62,12 +62,17 @@ int fcgix_stats_post_config(apr_pool_t *pconf, server_rec *s,
  */
 fcgix_stats_rec_t *fcgix_stats_of(const char *path);
 
-/** A request to the app starts: one more in flight. */
-void fcgix_stats_begin(fcgix_stats_rec_t *rec);
+/** A request to the app starts: one more in flight.
+ *  @return a token for fcgix_stats_end() */
+int fcgix_stats_begin(fcgix_stats_rec_t *rec);
 
 /** The request is over: one less in flight, and its outcome counted. */
-void fcgix_stats_end(fcgix_stats_rec_t *rec,
+void fcgix_stats_end(fcgix_stats_rec_t *rec, int token,
                      const fcgix_stats_outcome_t *outcome);
+
+/** The statistics' hooks (child_status: requests of children that
+ *  died are in flight no more). */
+void fcgix_stats_register_hooks(apr_pool_t *p);
 
 /* ------------------------------------------------------------------ */
 /* For the status page                                                 */

@@ -220,6 +220,11 @@ void fcgix_tally_begin(fcgix_tally_rec_t *rec)
     ADD(&rec->in_flight, 1);
 }
 
+void fcgix_tally_leave(fcgix_tally_rec_t *rec)
+{
+    ADD(&rec->in_flight, -1);
+}
+
 static void clear_slot(fcgix_tally_window_t *w)
 {
     int b;

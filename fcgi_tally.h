@@ -159,6 +159,10 @@ int fcgix_tally_bucket(int64_t usec);
 /** A request starts: one more in flight. */
 void fcgix_tally_begin(fcgix_tally_rec_t *rec);
 
+/** One request less in flight, without counting it: httpd's parent,
+ *  for a request whose child died (fcgi_hold.h). */
+void fcgix_tally_leave(fcgix_tally_rec_t *rec);
+
 /**
  * A request ended: one less in flight, and what it did counted.
  * @param err     0..FCGIX_TALLY_NERR-1, or -1 for none

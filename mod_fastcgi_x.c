@@ -200,6 +200,7 @@ static void fcgix_register_hooks(apr_pool_t *p)
     ap_hook_handler(fcgix_handler, NULL, NULL, APR_HOOK_MIDDLE);
     fcgix_status_register_hooks(p);
     fcgix_balance_register_hooks(p);
+    fcgix_stats_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(fastcgi_x) = {

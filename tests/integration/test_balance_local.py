@@ -363,6 +363,10 @@ def test_child_killed_mid_request_gives_its_place_back(httpd,
         lambda: "FCGIX00822" in conftest.read_text(srv.error_log), 10)
     r = srv.get("/app.fcgi")
     assert r.status == 200, r
+    # The app's statistics do not count the dead request in flight either.
+    js = json.loads(srv.get("/fcgi-status?json").body)
+    ext = [c for c in js["classes"] if c["kind"] == "external"][0]
+    assert ext["stats"]["in_flight"] == 0, ext["stats"]
 
 
 def test_a_name_is_every_address_it_has(httpd, responder_factory, workdir):
