@@ -131,12 +131,15 @@ static int out_of_time(member_lease_t *l)
     return 1;
 }
 
+/* Member @k's address for a log line: a bounded copy, as any process of
+ * httpd's User can write the board. */
 static const char *member_name(const member_lease_t *l, int k)
 {
     const fcgix_lb_member_t *m =
         fcgix_lb_member(fcgix_balance_board(), l->b->g.records[k]);
 
-    return m ? m->address : "?";
+    return m ? apr_pstrndup(l->r->pool, m->address, sizeof(m->address) - 1)
+             : "?";
 }
 
 static void set_retry_after(request_rec *r, int64_t ms)

@@ -246,7 +246,7 @@ static int probe_member(apr_pool_t *p, const balanced_t *b, int k, char *why,
 static void check_member(apr_pool_t *p, const balanced_t *b, int k)
 {
     char why[FCGIX_LB_ERROR_MAX] = "health check failed";
-    const fcgix_lb_member_t *m;
+    const char *address;
     int status = probe_member(p, b, k, why, sizeof(why));
     int ok = status >= 200 && status <= 299;
 
@@ -257,19 +257,18 @@ static void check_member(apr_pool_t *p, const balanced_t *b, int k)
                           fcgix_balance_now_ms())) {
         return;
     }
-    m = fcgix_lb_member(fcgix_balance_board(), b->g.records[k]);
+    address = held(p, b, k);
     if (ok) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, watch_server,
                      FCGIX_LOGNO(00814) "FastCGI app %s: member %s passed "
                                         "its health check and is up again",
-                     b->app->path, m ? m->address : "?");
+                     b->app->path, address);
     }
     else {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, watch_server,
                      FCGIX_LOGNO(00815) "FastCGI app %s: member %s is down "
                                         "for %d s: %s",
-                     b->app->path, m ? m->address : "?",
-                     b->g.fail_timeout_ms / 1000, why);
+                     b->app->path, address, b->g.fail_timeout_ms / 1000, why);
     }
 }
 
