@@ -9,7 +9,12 @@
  */
 
 #include <arpa/inet.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "apr_shm.h"
 #include "apr_strings.h"
@@ -304,6 +309,33 @@ static board_store_t *board_for(server_rec *s, int need, board_store_t **old)
 static void give_back(void *lb, int32_t record)
 {
     fcgix_lb_leave(lb, record);
+    fcgix_balance_wake(lb);
+}
+
+/* The waits below are futexes on the board's "freed" word: it is in
+ * memory every httpd child shares, so the non-private operations. */
+static long futex(uint32_t *word, int op, uint32_t val,
+                  const struct timespec *timeout)
+{
+    return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
+}
+
+void fcgix_balance_wake(fcgix_lb_t *lb)
+{
+    if (lb->head && __atomic_load_n(&lb->head->waiters, __ATOMIC_ACQUIRE) > 0) {
+        futex(&lb->head->freed, FUTEX_WAKE, INT_MAX, NULL);
+    }
+}
+
+void fcgix_balance_wait(fcgix_lb_t *lb, uint32_t seen, int ms)
+{
+    struct timespec ts;
+
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    __atomic_add_fetch(&lb->head->waiters, 1, __ATOMIC_ACQ_REL);
+    futex(&lb->head->freed, FUTEX_WAIT, seen, &ts); /* EAGAIN: freed */
+    __atomic_sub_fetch(&lb->head->waiters, 1, __ATOMIC_ACQ_REL);
 }
 
 /* child_status, in httpd's parent: a child that exited mid-request never

@@ -59,6 +59,17 @@ fcgix_balanced_t *fcgix_balance_of(const fcgix_app_t *app);
 /** The member board of this generation. */
 fcgix_lb_t *fcgix_balance_board(void);
 
+/** A place on a member of @a lb was given back: wake the requests
+ *  waiting for room under -max-conns (fcgix_balance_wait()). */
+void fcgix_balance_wake(fcgix_lb_t *lb);
+
+/**
+ * Wait until a place on a member of @a lb may have been given back since
+ * @a seen (lb->head->freed as read before the pick that found no room),
+ * at most @a ms milliseconds.
+ */
+void fcgix_balance_wait(fcgix_lb_t *lb, uint32_t seen, int ms);
+
 /** The holder records of this generation's board. */
 fcgix_holds_t *fcgix_balance_holds(void);
 

@@ -27,10 +27,9 @@
 
 APLOG_USE_MODULE(fastcgi_x);
 
-/* Waiting for a member with room (-max-conns): the first pause and the
- * longest, in microseconds. */
-#define QUEUE_PAUSE_MIN 1000
-#define QUEUE_PAUSE_MAX 10000
+/* Waiting for a member with room (-max-conns): the longest one wait
+ * lasts before the request looks again by itself, in milliseconds. */
+#define QUEUE_WAIT_MAX_MS 100
 
 typedef fcgix_balanced_t balanced_t;
 
@@ -187,25 +186,30 @@ static void unhold(member_lease_t *l)
  * every member that is up has -max-conns requests. */
 static int take_member(member_lease_t *l)
 {
-    int64_t deadline = fcgix_balance_now_ms() + l->b->queue_timeout_ms;
-    apr_interval_time_t pause = QUEUE_PAUSE_MIN;
+    fcgix_lb_t *lb = fcgix_balance_board();
+    int64_t deadline = fcgix_balance_now_ms() + l->b->queue_timeout_ms, left;
     fcgix_lb_pick_t got;
+    uint32_t seen;
     int k, trial;
 
     for (;;) {
-        got = fcgix_lb_pick(fcgix_balance_board(), &l->b->g, l->tried,
-                            fcgix_balance_now_ms(), &k, &trial);
+        seen = __atomic_load_n(&lb->head->freed, __ATOMIC_ACQUIRE);
+        got = fcgix_lb_pick(lb, &l->b->g, l->tried, fcgix_balance_now_ms(), &k,
+                            &trial);
         if (got == FCGIX_LB_PICKED) {
             break;
         }
         if (got == FCGIX_LB_ALL_DOWN) {
             return every_member_down(l);
         }
-        if (fcgix_balance_now_ms() >= deadline) {
+        left = deadline - fcgix_balance_now_ms();
+        if (left <= 0) {
             return every_member_busy(l);
         }
-        apr_sleep(pause);
-        pause = pause * 2 < QUEUE_PAUSE_MAX ? pause * 2 : QUEUE_PAUSE_MAX;
+        /* Woken when a place is given back; the cap bounds what a wake
+         * lost to a child that died would cost. */
+        fcgix_balance_wait(
+            lb, seen, left < QUEUE_WAIT_MAX_MS ? (int)left : QUEUE_WAIT_MAX_MS);
     }
     l->index = k;
     l->holder = fcgix_hold(fcgix_balance_holds(),
@@ -214,8 +218,8 @@ static int take_member(member_lease_t *l)
     l->target = member_target(l->b, k);
     if (l->target == NULL) { /* its address went as it was taken */
         unhold(l);
-        fcgix_lb_done(fcgix_balance_board(), &l->b->g, k, 0,
-                      fcgix_balance_now_ms());
+        fcgix_lb_done(lb, &l->b->g, k, 0, fcgix_balance_now_ms());
+        fcgix_balance_wake(lb);
         l->tried |= k < 64 ? (uint64_t)1 << k : 0;
         l->index = -1;
         return take_member(l);
@@ -235,7 +239,7 @@ static int next_member(request_rec *r, void *baton, const fcgix_app_t **app,
                        int err)
 {
     member_lease_t *l = baton;
-    int k = l->index, rc;
+    int k = l->index, rc, went_down;
     const char *why = err == ECONNRESET
                           ? "connection reset before any answer"
                           : apr_psprintf(r->pool, "connect: %s", strerror(err));
@@ -244,8 +248,10 @@ static int next_member(request_rec *r, void *baton, const fcgix_app_t **app,
         return HTTP_SERVICE_UNAVAILABLE;
     }
     unhold(l);
-    if (fcgix_lb_failed(fcgix_balance_board(), &l->b->g, k, why,
-                        fcgix_balance_now_ms())) {
+    went_down = fcgix_lb_failed(fcgix_balance_board(), &l->b->g, k, why,
+                                fcgix_balance_now_ms());
+    fcgix_balance_wake(fcgix_balance_board());
+    if (went_down) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       FCGIX_LOGNO(00801) "FastCGI app %s: member %s is down "
                                          "for %d s: %s",
@@ -273,13 +279,16 @@ static int next_member(request_rec *r, void *baton, const fcgix_app_t **app,
 static void member_done(void *baton, int answered)
 {
     member_lease_t *l = baton;
+    int back_up;
 
     if (l->index < 0) {
         return;
     }
     unhold(l);
-    if (fcgix_lb_done(fcgix_balance_board(), &l->b->g, l->index, answered,
-                      fcgix_balance_now_ms())) {
+    back_up = fcgix_lb_done(fcgix_balance_board(), &l->b->g, l->index, answered,
+                            fcgix_balance_now_ms());
+    fcgix_balance_wake(fcgix_balance_board());
+    if (back_up) {
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, l->r,
                       FCGIX_LOGNO(00807) "FastCGI app %s: member %s answered "
                                          "and is up again",

@@ -361,12 +361,13 @@ fcgix_lb_pick_t fcgix_lb_pick(fcgix_lb_t *lb, const fcgix_lb_group_t *g,
 
 /* One less in flight; never below 0 (a count the board lost in a
  * restart must not go negative). */
-static void leave(fcgix_lb_member_t *m)
+static void leave(fcgix_lb_t *lb, fcgix_lb_member_t *m)
 {
     int32_t v = LOAD(&m->in_flight);
 
     while (v > 0 && !CAS(&m->in_flight, &v, v - 1)) {
     }
+    __atomic_add_fetch(&lb->head->freed, 1, __ATOMIC_RELEASE);
 }
 
 /* The member answered: its failures start again, and it is up. 1 when
@@ -420,7 +421,7 @@ int fcgix_lb_done(fcgix_lb_t *lb, const fcgix_lb_group_t *g, int index, int ok,
     if (m == NULL) {
         return 0;
     }
-    leave(m);
+    leave(lb, m);
     if (!ok) {
         /* No answer either way (the client left, a timeout): a trial
          * that ended so is over, and the next request may try again. */
@@ -441,7 +442,7 @@ int fcgix_lb_failed(fcgix_lb_t *lb, const fcgix_lb_group_t *g, int index,
     if (m == NULL) {
         return 0;
     }
-    leave(m);
+    leave(lb, m);
     return mark_failed(m, g, why, now_ms);
 }
 
@@ -495,6 +496,6 @@ void fcgix_lb_leave(fcgix_lb_t *lb, int i)
     fcgix_lb_member_t *m = fcgix_lb_member(lb, i);
 
     if (m != NULL) {
-        leave(m);
+        leave(lb, m);
     }
 }

@@ -79,6 +79,10 @@ typedef struct {
 typedef struct {
     uint32_t magic;
     uint32_t nmembers; /**< capacity (a copy, for readers) */
+    uint32_t freed;    /**< changes each time a place on a member is given
+                            back: what a request waiting for room under
+                            -max-conns waits on (a futex word) */
+    uint32_t waiters;  /**< requests waiting so now (wake them when > 0) */
 } fcgix_lb_head_t;
 
 /** A process's handle on the board (private memory, set in the parent
