@@ -488,12 +488,12 @@ class FcgidBench(rp.Bench):
         pm = self.args.php_max_requests
         log("Limits on both sides: at most %d processes per class, %d kept "
             "when idle, idle stop after %d s; php-cgi with "
-            "PHP_FCGI_CHILDREN=0 and PHP_FCGI_MAX_REQUESTS=%d (%s), the "
-            "module retiring a PHP process after as many requests "
-            "(FcgidMaxRequestsPerProcess / -max-requests %d)" % (
-                CLASS_PROCS, CLASS_PROCS, IDLE_KILL, pm,
-                "PHP's default" if pm == 500 else
-                "unlimited" if pm == 0 else "PHP's default is 500", pm))
+            "PHP_FCGI_CHILDREN=0 and PHP_FCGI_MAX_REQUESTS=%d (%s; PHP's "
+            "default is 500), FcgidMaxRequestsPerProcess / -max-requests "
+            "%d" % (CLASS_PROCS, CLASS_PROCS, IDLE_KILL, pm,
+                    "no recycling" if pm == 0 else
+                    "php-cgi exits after as many requests, and the module "
+                    "retires it then", pm))
         log(OWN_PHP_NOTE)
         for app in APPS:
             cfgs = [c for c in self.configs if c.app == app]
@@ -707,12 +707,19 @@ class FcgidBench(rp.Bench):
 
 def floor_cell(summary, name, kind, cfg, peer):
     if cfg.failed:
-        return "NOT CHECKED (FAILED to start)"
+        return "NOT CHECKED (FAILED: %s)" % (
+            "did not start" if cfg.failed.startswith("start:")
+            else "see below")
     if peer is None or peer.failed:
         return "NOT CHECKED (mod_fcgid did not run)"
     a, b = summary.get((name, cfg.key)), summary.get((name, peer.key))
-    if not a or not b or not b["m"]:
+    if not a or not b:
         return "NOT CHECKED (not measured)"
+    if not b["m"]:
+        # mod_fcgid completed no request in any repetition
+        return "mod_fcgid 0 req/s: %s" % (
+            verdict(a["m"] > 0) if kind == "rps"
+            else "NOT CHECKED (no p99 of mod_fcgid)")
     if kind == "rps":
         r = a["m"] / b["m"]
         return "%.3fx %s" % (r, verdict(r >= 1.0))
@@ -772,10 +779,10 @@ def main():
                     help="fresh httpds per cold measurement (3)")
     ap.add_argument("--burst-conns", type=int, default=BURST_CONNS,
                     help="requests of the burst from idle (16)")
-    ap.add_argument("--php-max-requests", type=int, default=500,
+    ap.add_argument("--php-max-requests", type=int, default=0,
                     help="php-cgi's PHP_FCGI_MAX_REQUESTS, and the modules' "
-                    "per-process request limit for PHP (500, PHP's default;"
-                    " 0: unlimited)")
+                    "per-process request limit for PHP (0: unlimited, the "
+                    "default here; PHP's own default is 500)")
     ap.add_argument("--module",
                     default=os.path.join(TOP, ".libs", "mod_fastcgi_x.so"))
     ap.add_argument("--configs", nargs="*",
