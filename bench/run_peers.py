@@ -472,11 +472,9 @@ class Bench:
         cfg.port = self.free_port()
         if cfg.pool:
             self.start_pool(cfg)
-        extra, modules = specific_conf(cfg, self.docroot, self.module_so,
-                                       self.baseline_so)
         conf = os.path.join(cfg.dir, "httpd.conf")
         with open(conf, "w") as f:
-            f.write(common_conf(cfg, self.docroot, modules) + extra)
+            f.write(self.conf_text(cfg))
         out = open(os.path.join(cfg.dir, "stdout.log"), "wb")
         cfg.proc = subprocess.Popen(
             ["taskset", "-c", SERVER_CPU, APACHE, "-f", conf,
@@ -499,6 +497,13 @@ class Bench:
                 time.sleep(0.1)
         raise RuntimeError("httpd did not listen within %.0f s"
                            % START_TIMEOUT)
+
+    def conf_text(self, cfg):
+        """cfg's whole httpd.conf (a subclass measuring other
+        configurations overrides this, and start_config stays shared)."""
+        extra, modules = specific_conf(cfg, self.docroot, self.module_so,
+                                       self.baseline_so)
+        return common_conf(cfg, self.docroot, modules) + extra
 
     def tail(self, cfg, name, n=10):
         try:

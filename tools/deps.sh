@@ -11,7 +11,7 @@ libclang-rt-14-dev php-fpm php-cgi libfcgi-perl ruby-fcgi golang-go
 apache2-suexec-pristine wrk iproute2
 clang-format valgrind strace"
 DEMO="$BUILD libfcgi-dev curl php-fpm php-cgi"
-BENCH="$BUILD libfcgi-dev wrk spawn-fcgi libapache2-mod-fcgid curl"
+BENCH="$BUILD libfcgi-dev wrk spawn-fcgi libapache2-mod-fcgid curl php-cgi"
 # The Debian package (make deb) and its test (make deb-test): apache2 for
 # a2enmod and apache2ctl, lintian to check the .deb.
 PKG_TOOLS="debhelper dpkg-dev apache2 lintian"
