@@ -679,7 +679,9 @@ balanced_t *fcgix_balance_of(const fcgix_app_t *app)
 
 int fcgix_balance_is(const fcgix_app_t *app)
 {
-    return app->lb.on && fcgix_balance_of(app) != NULL;
+    /* Set by the configuration check; post_config gives every such app
+     * its members (the request path answers 503 for one without). */
+    return app->lb.on;
 }
 
 int fcgix_balance_view(const fcgix_app_t *app, const fcgix_lb_t **lb,

@@ -313,11 +313,13 @@ static member_lease_t *new_lease(request_rec *r, const balanced_t *b)
     return l;
 }
 
-int fcgix_balance_serve(request_rec *r, const fcgix_app_t *app)
+/* A lease on a member of @app for @r, or NULL with *rc the status to
+ * answer (logged): the app has no member, or none can take the request. */
+static member_lease_t *lease_member(request_rec *r, const fcgix_app_t *app,
+                                    int *rc)
 {
     balanced_t *b = fcgix_balance_of(app);
     member_lease_t *l;
-    int rc;
 
     if (b == NULL || b->g.n == 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -326,11 +328,20 @@ int fcgix_balance_serve(request_rec *r, const fcgix_app_t *app)
                                          "503",
                       app->path);
         set_retry_after(r, 5000);
-        return HTTP_SERVICE_UNAVAILABLE;
+        *rc = HTTP_SERVICE_UNAVAILABLE;
+        return NULL;
     }
     l = new_lease(r, b);
-    rc = take_member(l);
-    if (rc != OK) {
+    *rc = take_member(l);
+    return *rc == OK ? l : NULL;
+}
+
+int fcgix_balance_serve(request_rec *r, const fcgix_app_t *app)
+{
+    int rc;
+    member_lease_t *l = lease_member(r, app, &rc);
+
+    if (l == NULL) {
         return rc;
     }
     rc = fcgix_serve(r, l->target, &l->ops);
@@ -342,16 +353,10 @@ int fcgix_balance_authorize(request_rec *r, const fcgix_app_t *app,
                             const fcgix_auth_call_t *call,
                             fcgix_auth_reply_t *reply)
 {
-    balanced_t *b = fcgix_balance_of(app);
-    member_lease_t *l;
     int rc;
+    member_lease_t *l = lease_member(r, app, &rc);
 
-    if (b == NULL || b->g.n == 0) {
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
-    l = new_lease(r, b);
-    rc = take_member(l);
-    if (rc != OK) {
+    if (l == NULL) {
         return rc;
     }
     rc = fcgix_authorize(r, l->target, call, reply, &l->ops);

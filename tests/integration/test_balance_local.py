@@ -400,3 +400,47 @@ def test_a_name_is_every_address_it_has(httpd, responder_factory, workdir):
     ext = [c for c in js["classes"] if c["kind"] == "external"][0]
     assert all(m["name"] == "localhost:%d" % port and m["resolved"] >= 0
                for m in ext["members"]), ext
+
+
+def test_no_member_resolved_is_503_naming_the_app(httpd):
+    """A balanced server whose only name does not resolve at startup
+    (and is not resolved again) has no member: startup says so
+    (FCGIX00800), and each request gets 503 with Retry-After, logged
+    with the app's path (FCGIX00808)."""
+    srv = start_balanced_names(httpd, "-host nothere.invalid:9000 "
+                                      "-balance first")
+    r = srv.get("/app.fcgi")
+    assert r.status == 503 and r.headers.get("Retry-After"), r
+    log = conftest.read_text(srv.error_log)
+    assert "FCGIX00800" in log and "nothere.invalid:9000" in log, log
+    assert re.search(r"FCGIX00808: FastCGI app %s/app\.fcgi: it has no "
+                     r"member" % re.escape(str(srv.docroot)), log), log
+
+
+def start_balanced_names(httpd, opts):
+    srv = httpd()
+    srv.extra_conf = "\n".join([
+        "FastCgiExternalServer %s/app.fcgi %s" % (srv.docroot, opts),
+        "<Location /app.fcgi>", "    SetHandler fastcgi-script",
+        "</Location>"])
+    srv.start()
+    return srv
+
+
+def test_authorizer_with_no_member_denies_naming_the_app(httpd):
+    """The same as an access checker: the request is denied (never
+    granted) and the log names the app (before, the 503 came unlogged)."""
+    srv = httpd()
+    check = "%s/check.fcgi" % srv.docroot
+    (srv.docroot / "page.txt").write_text("private\n")
+    srv.extra_conf = "\n".join([
+        "FastCgiExternalServer %s -host nothere.invalid:9000 -balance first"
+        % check,
+        "<Location /page.txt>", "    FastCgiAccessChecker %s" % check,
+        "</Location>"])
+    srv.start()
+    r = srv.get("/page.txt")
+    assert r.status >= 500 and b"private" not in r.body, r
+    assert re.search(r"FCGIX00808: FastCGI app %s: it has no member"
+                     % re.escape(check),
+                     conftest.read_text(srv.error_log))
