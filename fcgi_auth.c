@@ -26,7 +26,7 @@
 #include "fcgi_headers.h"
 #include "fcgi_req.h"
 
-APLOG_USE_MODULE(fastcgi_x);
+FCGIX_USE_LOG_MODULE;
 
 /* An authorizer's response is small: headers and a short page. */
 #define AUTH_REPLY_MAX (FCGIX_MAX_HEADER_BYTES + 1024 * 1024)

@@ -33,7 +33,7 @@
 #include "fcgi_log.h"
 #include "fcgi_managed.h"
 
-APLOG_USE_MODULE(fastcgi_x);
+FCGIX_USE_LOG_MODULE;
 
 /* The glue's look-up of a defined app by path. */
 static fcgix_app_find_fn *find_app;
@@ -134,7 +134,7 @@ static int judge(request_rec *r, const fcgix_auth_conf_t *auth,
 
 static const fcgix_dir_conf_t *dir_conf(request_rec *r)
 {
-    return ap_get_module_config(r->per_dir_config, &fastcgi_x_module);
+    return fcgix_dir_conf(r->per_dir_config);
 }
 
 /* Run the app of @auth for one phase and apply its verdict. */

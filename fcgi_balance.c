@@ -31,7 +31,7 @@
 #include "fcgi_launch.h"
 #include "fcgi_log.h"
 
-APLOG_USE_MODULE(fastcgi_x);
+FCGIX_USE_LOG_MODULE;
 
 /* The board lives in httpd's process pool, which outlives every
  * configuration: a graceful restart keeps what it knows. */

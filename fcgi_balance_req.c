@@ -25,7 +25,7 @@
 #include "fcgi_balance_int.h"
 #include "fcgi_log.h"
 
-APLOG_USE_MODULE(fastcgi_x);
+FCGIX_USE_LOG_MODULE;
 
 /* Waiting for a member with room (-max-conns): the longest one wait
  * lasts before the request looks again by itself, in milliseconds. */

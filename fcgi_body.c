@@ -22,7 +22,7 @@
 #include "fcgi_body.h"
 #include "fcgi_log.h"
 
-APLOG_USE_MODULE(fastcgi_x);
+FCGIX_USE_LOG_MODULE;
 
 /* Chunked request bodies are spooled in memory up to this size, then to a
  * temporary file, so that CONTENT_LENGTH can be sent (PHP needs it). */

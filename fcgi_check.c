@@ -15,6 +15,11 @@
  * work but are risky. Every line names the directive and file:line.
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* dladdr(), for the file name in a message */
+#endif
+#include <dlfcn.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
@@ -30,9 +35,10 @@
 
 #include "fcgi_check.h"
 #include "fcgi_config.h"
+#include "fcgi_fcgid.h"
 #include "fcgi_log.h"
 
-APLOG_USE_MODULE(fastcgi_x);
+FCGIX_USE_LOG_MODULE;
 
 /* What the PM appends to a socket name: ".g<generation>.<process>", at
  * most ".g99999.9999". */
@@ -171,29 +177,39 @@ static void warn_external(server_rec *s, const fcgix_app_t *app)
     }
 }
 
-/* mod_fcgid still accepts FastCgiAuthenticator, FastCgiAuthorizer and
- * FastCgiAccessChecker (old names of its directives) and takes them
- * whatever the load order. */
-static void warn_fcgid(server_rec *s)
+/* The real mod_fcgid and this module's fcgid_module both claim mod_fcgid's
+ * directives, its handler and FastCgiAuthenticator & co.: refuse to
+ * start. The name "mod_fcgid.c" is ours too; the record's address tells
+ * them apart (fcgix_is_our_record() compares with local aliases, which
+ * the real module's exported fcgid_module cannot stand in for). */
+static int refuse_real_fcgid(server_rec *s)
 {
-    if (ap_find_linked_module("mod_fcgid.c")) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     FCGIX_LOGNO(00114) "mod_fcgid is loaded too: it takes "
-                                        "FastCgiAuthenticator, "
-                                        "FastCgiAuthorizer, "
-                                        "FastCgiAccessChecker and their "
-                                        "...Authoritative directives (old "
-                                        "names of its Fcgid* ones), so "
-                                        "mod_fastcgi_x never sees them; "
-                                        "use one of the two modules");
+    module *m = ap_find_linked_module("mod_fcgid.c");
+    Dl_info info;
+    const char *file;
+
+    if (m == NULL || fcgix_is_our_record(m)) {
+        return 0;
     }
+    file = dladdr(m, &info) && info.dli_fname ? info.dli_fname
+                                              : "mod_fcgid.so";
+    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                 FCGIX_LOGNO(00115) "mod_fcgid (%s) is loaded too; remove "
+                                    "its line \"LoadModule fcgid_module "
+                                    "%s\" (Debian: a2dismod fcgid). "
+                                    "mod_fastcgi_x serves mod_fcgid's "
+                                    "directives itself: LoadModule "
+                                    "fcgid_module %s (Debian: a2enmod "
+                                    "fcgid-x)",
+                 file, file, fcgix_own_file());
+    return 1;
 }
 
 int fcgix_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                        server_rec *s)
 {
     fcgix_srv_conf_t *sconf =
-        ap_get_module_config(s->module_config, &fastcgi_x_module);
+        fcgix_srv_conf(s);
     const char *ipc_dir = ipc_dir_of(ptemp, sconf);
     int wrapped = sconf->wrapper_mode == FCGIX_WRAPPER_SUEXEC
                   || sconf->wrapper_mode == FCGIX_WRAPPER_PATH;
@@ -201,7 +217,7 @@ int fcgix_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     int errors = 0;
 
     (void)plog;
-    warn_fcgid(s);
+    errors += refuse_real_fcgid(s);
     if (strlen(ipc_dir) + 1 + IPC_NAME_MAX > sun_path_max()) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      FCGIX_LOGNO(00113) "FastCgiIpcDir %s is too long: "

@@ -238,7 +238,7 @@ void *fcgix_dir_conf_merge(apr_pool_t *p, void *base_, void *add_)
 fcgix_srv_conf_t *fcgix_cfg_global(cmd_parms *cmd, const char **err)
 {
     *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    return ap_get_module_config(cmd->server->module_config, &fastcgi_x_module);
+    return fcgix_srv_conf(cmd->server);
 }
 
 static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
@@ -307,11 +307,11 @@ static const char *auth_option(cmd_parms *cmd, fcgix_auth_conf_t *auth,
                         provider_ok ? ", -provider" : "");
 }
 
-static const char *cmd_auth(cmd_parms *cmd, void *dir_conf, const char *path,
+static const char *cmd_auth(cmd_parms *cmd, void *dummy, const char *path,
                             const char *opt1, const char *opt2)
 {
     fcgix_auth_conf_t *auth =
-        (fcgix_auth_conf_t *)((char *)dir_conf + (size_t)cmd->info);
+        (fcgix_auth_conf_t *)((char *)fcgix_cfg_dir(cmd) + (size_t)cmd->info);
     const char *err;
 
     auth->compat = 0;
@@ -320,28 +320,29 @@ static const char *cmd_auth(cmd_parms *cmd, void *dir_conf, const char *path,
         || (err = auth_option(cmd, auth, opt2)) != NULL) {
         return err;
     }
+    (void)dummy;
     auth->path = ap_server_root_relative(cmd->pool, path);
-    /* Sections of the server config carry ACCESS_CONF; .htaccess files
-     * only their AllowOverride bits. */
-    auth->from_htaccess = !(cmd->override & ACCESS_CONF);
+    auth->from_htaccess = fcgix_cfg_in_htaccess(cmd);
     return NULL;
 }
 
-static const char *cmd_authoritative(cmd_parms *cmd, void *dir_conf, int on)
+static const char *cmd_authoritative(cmd_parms *cmd, void *dummy, int on)
 {
     fcgix_auth_conf_t *auth =
-        (fcgix_auth_conf_t *)((char *)dir_conf + (size_t)cmd->info);
+        (fcgix_auth_conf_t *)((char *)fcgix_cfg_dir(cmd) + (size_t)cmd->info);
 
+    (void)dummy;
     auth->authoritative = on;
     return NULL;
 }
 
-static const char *cmd_chunked_body(cmd_parms *cmd, void *dir_conf,
+static const char *cmd_chunked_body(cmd_parms *cmd, void *dummy,
                                     const char *arg)
 {
-    fcgix_dir_conf_t *conf = dir_conf;
+    fcgix_dir_conf_t *conf = fcgix_cfg_dir(cmd);
     int mode = fcgix_cfg_find_keyword(chunked_modes, arg);
 
+    (void)dummy;
     if (mode < 0) {
         return fcgix_cfg_bad_value(cmd, arg,
                                    "not one of spool, stream, refuse");
@@ -352,7 +353,7 @@ static const char *cmd_chunked_body(cmd_parms *cmd, void *dir_conf,
 
 /* A size in bytes: digits, then optionally K, M or G (powers of 1024).
  * 0 when @s is one, -1 otherwise or when it does not fit. */
-static int parse_size(const char *s, apr_off_t *out)
+int fcgix_cfg_parse_size(const char *s, apr_off_t *out)
 {
     static const char units[] = "kmg";
     apr_int64_t n, unit = 1;
@@ -378,12 +379,13 @@ static int parse_size(const char *s, apr_off_t *out)
     return 0;
 }
 
-static const char *cmd_spool_limit(cmd_parms *cmd, void *dir_conf,
+static const char *cmd_spool_limit(cmd_parms *cmd, void *dummy,
                                    const char *arg)
 {
-    fcgix_dir_conf_t *conf = dir_conf;
+    fcgix_dir_conf_t *conf = fcgix_cfg_dir(cmd);
 
-    if (parse_size(arg, &conf->spool_limit) != 0) {
+    (void)dummy;
+    if (fcgix_cfg_parse_size(arg, &conf->spool_limit) != 0) {
         return fcgix_cfg_bad_value(
             cmd, arg,
             "not a size in bytes (digits, optionally followed "
@@ -396,7 +398,7 @@ static const char *cmd_stderr_level(cmd_parms *cmd, void *dummy,
                                     const char *arg)
 {
     fcgix_srv_conf_t *conf =
-        ap_get_module_config(cmd->server->module_config, &fastcgi_x_module);
+        fcgix_srv_conf(cmd->server);
     int level = fcgix_cfg_find_keyword(log_levels, arg);
 
     (void)dummy;
@@ -414,7 +416,7 @@ static const char *cmd_stderr_level(cmd_parms *cmd, void *dummy,
 static const char *cmd_status_show_all(cmd_parms *cmd, void *dummy, int on)
 {
     fcgix_srv_conf_t *conf =
-        ap_get_module_config(cmd->server->module_config, &fastcgi_x_module);
+        fcgix_srv_conf(cmd->server);
 
     (void)dummy;
     conf->status_show_all = on;

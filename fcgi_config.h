@@ -163,8 +163,32 @@ typedef struct {
     fcgix_auth_conf_t access_checker;
 } fcgix_dir_conf_t;
 
-/** The module record, defined in mod_fastcgi_x.c. */
-extern module AP_MODULE_DECLARE_DATA fastcgi_x_module;
+/* The module's configuration lives under one of its two records (the
+ * first loaded in a generation: fastcgi_x_module or fcgid_module); no
+ * file but mod_fastcgi_x.c names a record. These reach it. */
+
+/** The core's configuration of server @a s. */
+fcgix_srv_conf_t *fcgix_srv_conf(const server_rec *s);
+
+/** The core's (merged) per-directory configuration in @a per_dir. */
+fcgix_dir_conf_t *fcgix_dir_conf(ap_conf_vector_t *per_dir);
+
+/** For directive handlers: the section being configured, created in the
+ *  owner record's slot if no directive of ours ran there yet (httpd
+ *  hands a handler its own record's slot, which is NULL for the other
+ *  record). Every handler uses this, never its mconfig argument. */
+fcgix_dir_conf_t *fcgix_cfg_dir(cmd_parms *cmd);
+
+/** Whether a directive runs in .htaccess (not the server config, a
+ *  virtual host or a directory section). */
+int fcgix_cfg_in_htaccess(const cmd_parms *cmd);
+
+/** Which vocabulary: its record's directives, handler, defaults. */
+enum { FCGIX_VOCAB_FASTCGI = 1, FCGIX_VOCAB_FCGID = 2 };
+
+/** Whether the record of vocabulary @a vocab is loaded in this
+ *  generation. */
+int fcgix_vocab_loaded(int vocab);
 
 /** The module's directive table. */
 extern const command_rec fcgix_cmds[];

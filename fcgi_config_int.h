@@ -36,6 +36,10 @@ const char *fcgix_cfg_bad_value(cmd_parms *cmd, const char *arg,
  *  @a err says so when the directive stands in a virtual host. */
 fcgix_srv_conf_t *fcgix_cfg_global(cmd_parms *cmd, const char **err);
 
+/** A size in bytes: digits, then optionally K, M or G (powers of 1024).
+ *  @return 0 and *out set, or -1 when @a s is not one or does not fit */
+int fcgix_cfg_parse_size(const char *s, apr_off_t *out);
+
 /** Every option of @a o unset. */
 void fcgix_cfg_opts_unset(fcgix_app_opts_t *o);
 

@@ -23,7 +23,7 @@
 #include "fcgi_defaults.h"
 #include "fcgi_log.h"
 
-APLOG_USE_MODULE(fastcgi_x);
+FCGIX_USE_LOG_MODULE;
 
 /* An idle connection pins its app process: close it this soon. */
 #define KEEP_IDLE_MAX apr_time_from_msec(20)

@@ -48,7 +48,7 @@
 #include "fcgi_req.h"
 #include "fcgi_stderr.h"
 
-APLOG_USE_MODULE(fastcgi_x);
+FCGIX_USE_LOG_MODULE;
 
 /* One request per connection, so the request id is always 1. */
 #define REQUEST_ID 1
@@ -803,7 +803,7 @@ fcgix_req_t *fcgix_req_new(request_rec *r, const fcgix_app_t *app)
     req->r = r;
     req->app = app;
     req->opts = fcgix_app_effective(&app->opts);
-    req->dconf = ap_get_module_config(r->per_dir_config, &fastcgi_x_module);
+    req->dconf = fcgix_dir_conf(r->per_dir_config);
     req->fd = -1;
     apr_pool_cleanup_register(r->pool, req, close_backend,
                               apr_pool_cleanup_null);

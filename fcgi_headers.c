@@ -23,7 +23,7 @@
 #include "fcgi_headers.h"
 #include "fcgi_req.h"
 
-APLOG_USE_MODULE(fastcgi_x);
+FCGIX_USE_LOG_MODULE;
 
 /* httpd's header scanner reads lines of at most MAX_STRING_LEN - 3 bytes
  * (CRs and the LF not counted); a longer line would make it fail with a

@@ -49,7 +49,7 @@
 #include "fcgi_log.h"
 #include "fcgi_pm.h"
 
-APLOG_USE_MODULE(fastcgi_x);
+FCGIX_USE_LOG_MODULE;
 
 /* How long httpd's parent waits for a child it runs as the User: the
  * child makes a few system calls in one directory. */

@@ -45,7 +45,7 @@
 #include "fcgi_sb.h"
 #include "fcgi_status.h"
 
-APLOG_USE_MODULE(fastcgi_x);
+FCGIX_USE_LOG_MODULE;
 
 /* The applications of the running configuration, by path (the glue's
  * registry, handed over in post_config). */
@@ -305,7 +305,7 @@ static fcgix_app_t *configure_dynamic(apr_pool_t *p, server_rec *s,
                                       const char *wrapper)
 {
     fcgix_srv_conf_t *sconf =
-        ap_get_module_config(s->module_config, &fastcgi_x_module);
+        fcgix_srv_conf(s);
     fcgix_dynamic_conf_t d = fcgix_dynamic_effective(sconf->dynamic);
     fcgix_app_t *tmpl = apr_pcalloc(p, sizeof(*tmpl));
 
@@ -696,7 +696,7 @@ int fcgix_launch_post_config(apr_pool_t *pconf, server_rec *s,
                              apr_hash_t *registry)
 {
     fcgix_srv_conf_t *sconf =
-        ap_get_module_config(s->module_config, &fastcgi_x_module);
+        fcgix_srv_conf(s);
     fcgix_managed_t managed;
     fcgix_dynamic_conf_t d = fcgix_dynamic_effective(sconf->dynamic);
     const char *ipc_dir, *wrapper, *err;

@@ -17,4 +17,14 @@
  *  in the tree. */
 #define FCGIX_LOGNO(n) "FCGIX" #n ": "
 
+/** In place of APLOG_USE_MODULE: the module's log lines carry the index
+ *  of whichever of its two records is loaded (fastcgi_x_module when it
+ *  is, else fcgid_module), so "LogLevel fastcgi_x:..." or
+ *  "LogLevel fcgid:..." applies. Expanded only in httpd files.
+ *  fcgix_log_module_index is set by mod_fastcgi_x.c's register_hooks. */
+#define FCGIX_USE_LOG_MODULE                                                   \
+    extern int fcgix_log_module_index;                                         \
+    AP_MAYBE_UNUSED(static int *const aplog_module_index) =                    \
+        &fcgix_log_module_index
+
 #endif /* FCGIX_LOG_H */

@@ -39,7 +39,7 @@
 #include "fcgi_managed.h"
 #include "fcgi_pm.h"
 
-APLOG_USE_MODULE(fastcgi_x);
+FCGIX_USE_LOG_MODULE;
 
 static fcgix_managed_t managed;
 

@@ -22,8 +22,8 @@
  * What others may read lives on the scoreboard (fcgi_sb.h); what only
  * the PM needs (listening sockets, back-off counters, what to do after a
  * stop) lives in the private arrays of pm_t, indexed like the board. A
- * slot changes state only through fcgix_pm_slot_set_state(). Only
- * fastcgi_x_module leaves the module (exports.map): these functions are
+ * slot changes state only through fcgix_pm_slot_set_state(). Only the
+ * module records leave the module (exports.map): these functions are
  * not exported.
  */
 

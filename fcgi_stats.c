@@ -39,7 +39,7 @@
 #include "fcgi_stats.h"
 #include "fcgi_tally.h"
 
-APLOG_USE_MODULE(fastcgi_x);
+FCGIX_USE_LOG_MODULE;
 
 /* The kinds fcgi_stats.h names are the tally's error counters. */
 typedef char fcgix_stats_nerr_check[FCGIX_NERR == FCGIX_TALLY_NERR ? 1 : -1];

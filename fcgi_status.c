@@ -70,7 +70,7 @@ typedef struct {
 static view_t view_of(request_rec *r)
 {
     const fcgix_srv_conf_t *conf =
-        ap_get_module_config(r->server->module_config, &fastcgi_x_module);
+        fcgix_srv_conf(r->server);
     view_t v;
 
     v.all = conf->status_show_all == 1;

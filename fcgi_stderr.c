@@ -16,7 +16,7 @@
 #include "fcgi_log.h"
 #include "fcgi_stderr.h"
 
-APLOG_USE_MODULE(fastcgi_x);
+FCGIX_USE_LOG_MODULE;
 
 /* A stderr line longer than this is logged in pieces. */
 #define STDERR_LINE_MAX 4096
@@ -27,7 +27,7 @@ APLOG_USE_MODULE(fastcgi_x);
 static void log_stderr_line(fcgix_stderr_t *e, request_rec *r, const char *app)
 {
     fcgix_srv_conf_t *sconf =
-        ap_get_module_config(r->server->module_config, &fastcgi_x_module);
+        fcgix_srv_conf(r->server);
     int level = sconf->stderr_level == FCGIX_UNSET ? APLOG_WARNING
                                                    : sconf->stderr_level;
     size_t len = e->len;

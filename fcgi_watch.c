@@ -33,7 +33,7 @@
 #include "fcgi_probe.h"
 #include "fcgi_watch.h"
 
-APLOG_USE_MODULE(fastcgi_x);
+FCGIX_USE_LOG_MODULE;
 
 /* How often the loop looks whether something is due, at the most. */
 #define TICK_MS 200

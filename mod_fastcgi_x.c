@@ -19,11 +19,17 @@
  * fcgi_stats.c.
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* dladdr(), for the file names in messages */
+#endif
+#include <dlfcn.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_core.h"
 #include "http_log.h"
 #include "http_request.h"
+#include "util_mutex.h"
 
 #include "apr_strings.h"
 #include "apr_hash.h"
@@ -35,6 +41,7 @@
 #include "fcgi_check.h"
 #include "fcgi_config.h"
 #include "fcgi_conns.h"
+#include "fcgi_fcgid.h"
 #include "fcgi_handler.h"
 #include "fcgi_launch.h"
 #include "fcgi_log.h"
@@ -43,7 +50,7 @@
 #include "fcgi_status.h"
 #include "fcgi_watch.h"
 
-/* No APLOG_USE_MODULE here: AP_DECLARE_MODULE at the end declares it. */
+FCGIX_USE_LOG_MODULE;
 
 /** The handler name, mod_fastcgi's. */
 #define FCGIX_HANDLER "fastcgi-script"
@@ -190,8 +197,24 @@ static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
+/* mod_fcgid registers these mutex types, and httpd's Mutex directive
+ * refuses a type nobody registered: a "Mutex ... fcgid-pipe" line of a
+ * mod_fcgid configuration still parses. Nothing here uses them. */
+static int fcgix_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp)
+{
+    (void)plog;
+    (void)ptemp;
+    if (fcgix_vocab_loaded(FCGIX_VOCAB_FCGID)) {
+        ap_mutex_register(pconf, "fcgid-pipe", NULL, APR_LOCK_DEFAULT, 0);
+        ap_mutex_register(pconf, "fcgid-proctbl", NULL, APR_LOCK_DEFAULT, 0);
+    }
+    return OK;
+}
+
 static void fcgix_register_hooks(apr_pool_t *p)
 {
+    ap_hook_pre_config(fcgix_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(fcgix_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(fcgix_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(fcgix_post_config, NULL, NULL, APR_HOOK_MIDDLE);
@@ -203,11 +226,209 @@ static void fcgix_register_hooks(apr_pool_t *p)
     fcgix_stats_register_hooks(p);
 }
 
-AP_DECLARE_MODULE(fastcgi_x) = {
-    STANDARD20_MODULE_STUFF,    fcgix_dir_conf_create, fcgix_dir_conf_merge,
-    fcgix_srv_conf_create,      fcgix_srv_conf_merge,  fcgix_cmds,
-    fcgix_register_hooks,
-#if defined(AP_MODULE_FLAG_NONE)
-    AP_MODULE_FLAG_ALWAYS_MERGE
-#endif
-};
+/* ------------------------------------------------------------------ */
+/* Two records, one core                                               */
+/* ------------------------------------------------------------------ */
+
+/* The .so carries two module records: fastcgi_x_module (mod_fastcgi's
+ * vocabulary and ours) and fcgid_module (named "mod_fcgid.c": mod_fcgid's
+ * vocabulary, so that one LoadModule line replaces mod_fcgid). Either or
+ * both may be loaded. Their hooks, process manager, handler and
+ * configuration are one core: the first record loaded in a configuration
+ * generation registers the hooks and owns the configuration; the other
+ * is a directive table and a name. docs/design/fcgid.md, section 1. */
+extern module AP_MODULE_DECLARE_DATA fastcgi_x_module;
+extern module AP_MODULE_DECLARE_DATA fcgid_module;
+
+/* Our own names for the two records: local to the .so (exports.map), so
+ * that they always mean this copy's records even when the real
+ * mod_fcgid.so, loaded first with RTLD_GLOBAL, also exports fcgid_module.
+ * Only these lines and the record definitions name the exported symbols;
+ * `make exports` checks that no relocation refers to them. */
+extern module fcgix_x_rec __attribute__((alias("fastcgi_x_module")));
+extern module fcgix_fcgid_rec __attribute__((alias("fcgid_module")));
+
+/* This generation's owner record: the first of ours loaded. */
+static module *owner;
+/* Set when another copy of the .so registered the core first. */
+static module *foreign_core;
+
+int fcgix_log_module_index = -1;
+
+int fcgix_vocab_loaded(int vocab)
+{
+    const module *m =
+        vocab == FCGIX_VOCAB_FCGID ? &fcgix_fcgid_rec : &fcgix_x_rec;
+
+    return m->module_index >= 0;
+}
+
+int fcgix_is_our_record(const module *m)
+{
+    return m == &fcgix_x_rec || m == &fcgix_fcgid_rec;
+}
+
+const char *fcgix_own_file(void)
+{
+    Dl_info info;
+
+    return dladdr(&fcgix_x_rec, &info) && info.dli_fname ? info.dli_fname
+                                                         : "mod_fastcgi_x.so";
+}
+
+fcgix_srv_conf_t *fcgix_srv_conf(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, owner);
+}
+
+fcgix_dir_conf_t *fcgix_dir_conf(ap_conf_vector_t *per_dir)
+{
+    return ap_get_module_config(per_dir, owner);
+}
+
+fcgix_dir_conf_t *fcgix_cfg_dir(cmd_parms *cmd)
+{
+    fcgix_dir_conf_t *d = ap_get_module_config(cmd->context, owner);
+
+    if (d == NULL) {
+        d = fcgix_dir_conf_create(cmd->pool, (char *)cmd->path);
+        ap_set_module_config(cmd->context, owner, d);
+    }
+    return d;
+}
+
+int fcgix_cfg_in_htaccess(const cmd_parms *cmd)
+{
+    /* The server config and virtual hosts carry RSRC_CONF, directory
+     * sections ACCESS_CONF; .htaccess files only their AllowOverride
+     * bits. */
+    return !(cmd->override & (ACCESS_CONF | RSRC_CONF));
+}
+
+/* Log lines carry fastcgi_x's index when that record is loaded (so
+ * "LogLevel fastcgi_x:" keeps working), else fcgid's. */
+static void set_log_index(void)
+{
+    fcgix_log_module_index = fcgix_x_rec.module_index >= 0
+                                 ? fcgix_x_rec.module_index
+                                 : fcgix_fcgid_rec.module_index;
+}
+
+/* check_config when two different copies of the .so are loaded: each
+ * would be a core with its own PM. */
+static int refuse_two_copies(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *s)
+{
+    Dl_info other;
+    const char *theirs = foreign_core && dladdr(foreign_core, &other)
+                                 && other.dli_fname
+                             ? other.dli_fname
+                             : "another file";
+
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                 FCGIX_LOGNO(00116) "two copies of mod_fastcgi_x are loaded "
+                                    "(%s and %s); load the module from one "
+                                    "file",
+                 fcgix_own_file(), theirs);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* Both records' register_hooks. The mark in pconf's user data says
+ * whether a record of this copy registered the hooks in this generation:
+ * pconf is cleared (and the hooks deregistered) at every restart, so the
+ * mark lives exactly as long as the hooks. */
+static void register_core(apr_pool_t *pconf, module *self)
+{
+    void *mark = NULL;
+
+    set_log_index();
+    apr_pool_userdata_get(&mark, "fcgix_core", pconf);
+    if (mark == (void *)&owner) {
+        return; /* the other record of this copy registered them */
+    }
+    owner = self; /* with a foreign core, our directives still need a home */
+    if (mark != NULL) {
+        foreign_core = mark;
+        ap_hook_check_config(refuse_two_copies, NULL, NULL, APR_HOOK_FIRST);
+        return;
+    }
+    apr_pool_userdata_setn(&owner, "fcgix_core", NULL, pconf);
+    fcgix_register_hooks(pconf);
+}
+
+static void fastcgi_x_register(apr_pool_t *p)
+{
+    register_core(p, &fcgix_x_rec);
+}
+
+static void fcgid_register(apr_pool_t *p)
+{
+    register_core(p, &fcgix_fcgid_rec);
+}
+
+/* Only the owner record keeps configuration; the other's slots stay NULL
+ * and cost nothing. The merges take either side being NULL: with
+ * AP_MODULE_FLAG_ALWAYS_MERGE httpd merges slots it just created. */
+static void *x_srv_create(apr_pool_t *p, server_rec *s)
+{
+    return owner == &fcgix_x_rec ? fcgix_srv_conf_create(p, s) : NULL;
+}
+
+static void *fcgid_srv_create(apr_pool_t *p, server_rec *s)
+{
+    return owner == &fcgix_fcgid_rec ? fcgix_srv_conf_create(p, s) : NULL;
+}
+
+static void *x_dir_create(apr_pool_t *p, char *dir)
+{
+    return owner == &fcgix_x_rec ? fcgix_dir_conf_create(p, dir) : NULL;
+}
+
+static void *fcgid_dir_create(apr_pool_t *p, char *dir)
+{
+    return owner == &fcgix_fcgid_rec ? fcgix_dir_conf_create(p, dir) : NULL;
+}
+
+static void *core_srv_merge(apr_pool_t *p, void *base, void *add)
+{
+    if (base == NULL || add == NULL) {
+        return add ? add : base;
+    }
+    return fcgix_srv_conf_merge(p, base, add);
+}
+
+static void *core_dir_merge(apr_pool_t *p, void *base, void *add)
+{
+    if (base == NULL || add == NULL) {
+        return add ? add : base;
+    }
+    return fcgix_dir_conf_merge(p, base, add);
+}
+
+module AP_MODULE_DECLARE_DATA fastcgi_x_module = {
+    STANDARD20_MODULE_STUFF, x_dir_create, core_dir_merge,
+    x_srv_create,            core_srv_merge, fcgix_cmds,
+    fastcgi_x_register,      AP_MODULE_FLAG_ALWAYS_MERGE};
+
+/* Named "mod_fcgid.c" like mod_fcgid's record: <IfModule mod_fcgid.c>
+ * holds, and "LogLevel fcgid:" names it (the short name comes from the
+ * LoadModule symbol). */
+module AP_MODULE_DECLARE_DATA fcgid_module = {
+    MODULE_MAGIC_NUMBER_MAJOR,
+    MODULE_MAGIC_NUMBER_MINOR,
+    -1,
+    "mod_fcgid.c",
+    NULL,
+    NULL,
+    MODULE_MAGIC_COOKIE,
+    NULL,
+    fcgid_dir_create,
+    core_dir_merge,
+    fcgid_srv_create,
+    core_srv_merge,
+    fcgix_fcgid_cmds,
+    fcgid_register,
+    AP_MODULE_FLAG_ALWAYS_MERGE};

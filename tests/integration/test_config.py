@@ -308,16 +308,23 @@ def test_relative_external_socket_is_in_the_ipc_dir(httpd, responder_factory,
         r, conftest.read_text(srv.error_log))
 
 
-def test_configtest_warns_when_mod_fcgid_is_loaded(httpd):
-    """mod_fcgid takes FastCgiAuthorizer and its kin (old names of its
-    directives) whatever the load order: -t says so. Skipped without
-    libapache2-mod-fcgid: installing it for CI would let its postinst
-    enable it in the system Apache that the package test uses."""
+def test_configtest_refuses_the_real_mod_fcgid(httpd):
+    """The real mod_fcgid and ours both claim mod_fcgid's directives and
+    FastCgiAuthorizer & co.: -t refuses, naming the line to remove. Loaded
+    before ours it exports fcgid_module too, the interposition case.
+    Skipped without libapache2-mod-fcgid."""
     if not (conftest.MODDIR / "mod_fcgid.so").exists():
         pytest.skip("mod_fcgid is not installed")
-    srv = httpd()
-    srv.extra_conf = 'LoadModule fcgid_module "%s"' % (
-        conftest.MODDIR / "mod_fcgid.so")
-    rc, out = srv.check()
-    assert rc == 0, out
-    assert "FCGIX00114" in out and "mod_fcgid is loaded too" in out, out
+    real = conftest.MODDIR / "mod_fcgid.so"
+    line = 'LoadModule fcgid_module "%s"' % real
+    ours = 'LoadModule fastcgi_x_module "%s"' % conftest.MODULE
+    for where in ("after", "before"):
+        if where == "after":
+            srv = httpd(extra_conf=line)
+        else:
+            srv = httpd(extra_conf=line + "\n" + ours, load_module=False)
+        rc, out = srv.check()
+        assert rc != 0, (where, out)
+        assert "FCGIX00115" in out and "mod_fcgid (%s) is loaded too" % real \
+            in out, (where, out)
+        assert "LoadModule fcgid_module %s" % real in out, (where, out)
