@@ -33,6 +33,7 @@ static const word_t requests[] = {
     WORD("TICK", FCGIX_CTL_TICK),
     WORD("START", FCGIX_CTL_START),
     WORD("STARTAS", FCGIX_CTL_STARTAS),
+    WORD("STARTC", FCGIX_CTL_STARTC),
 };
 
 static const word_t answers[] = {
@@ -176,25 +177,59 @@ static int check_why(const char *s, size_t n)
     return check_text(s, n, FCGIX_CTL_WHY_MAX, FCGIX_CTL_EWHY);
 }
 
-/* Decimal without sign or leading zero, 0..FCGIX_CTL_BUSY_MAX_S. */
-static int parse_seconds(const char *s, size_t n, int *out)
+/* Decimal without sign or leading zero, 0..@max (@max below 10^6);
+ * @bad is the defect otherwise. */
+static int parse_decimal(const char *s, size_t n, long max, int bad,
+                         long *out)
 {
     long v = 0;
     size_t i;
 
-    if (n == 0 || n > 5 || (n > 1 && s[0] == '0')) {
-        return FCGIX_CTL_ENUMBER;
+    if (n == 0 || n > 6 || (n > 1 && s[0] == '0')) {
+        return bad;
     }
     for (i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9') {
-            return FCGIX_CTL_ENUMBER;
+            return bad;
         }
         v = v * 10 + (s[i] - '0');
     }
-    if (v > FCGIX_CTL_BUSY_MAX_S) {
-        return FCGIX_CTL_ENUMBER;
+    if (v > max) {
+        return bad;
     }
-    *out = (int)v;
+    *out = v;
+    return 0;
+}
+
+static int parse_seconds(const char *s, size_t n, int *out)
+{
+    long v;
+    int rc = parse_decimal(s, n, FCGIX_CTL_BUSY_MAX_S, FCGIX_CTL_ENUMBER, &v);
+
+    if (rc == 0) {
+        *out = (int)v;
+    }
+    return rc;
+}
+
+static int parse_index(const char *s, size_t n, unsigned *out)
+{
+    long v;
+    int rc = parse_decimal(s, n, FCGIX_CTL_INDEX_MAX, FCGIX_CTL_EINDEX, &v);
+
+    if (rc == 0) {
+        *out = (unsigned)v;
+    }
+    return rc;
+}
+
+/* "x" or "f" */
+static int parse_vocab(const char *s, size_t n, int *out)
+{
+    if (n != 1 || (s[0] != 'x' && s[0] != 'f')) {
+        return FCGIX_CTL_EINDEX;
+    }
+    *out = s[0] == 'x' ? FCGIX_CTL_VOCAB_FASTCGI : FCGIX_CTL_VOCAB_FCGID;
     return 0;
 }
 
@@ -208,29 +243,91 @@ static void copy_field(char *dst, const char *s, size_t n)
 /* Requests                                                            */
 /* ------------------------------------------------------------------ */
 
+/* The first @n space-separated fields of [s, end) in @f and @flen, and
+ * the rest (the path, to the end of the line) in *@rest; FCGIX_CTL_ESYNTAX
+ * when the line ends before. */
+static int split_fields(const char *s, const char *end, int n, const char **f,
+                        size_t *flen, const char **rest)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        f[i] = s;
+        flen[i] = field_len(s, end);
+        if (s + flen[i] == end) {
+            return FCGIX_CTL_ESYNTAX;
+        }
+        s += flen[i] + 1;
+    }
+    *rest = s;
+    return 0;
+}
+
 /* "<user> <group> <path>" of STARTAS, in [s, end). */
 static int parse_startas(const char *s, const char *end,
                          fcgix_ctl_request_t *req)
 {
-    size_t ulen = field_len(s, end), glen;
-    const char *g, *p;
+    const char *f[2], *p;
+    size_t flen[2];
     int rc;
 
-    if (s + ulen == end) {
-        return FCGIX_CTL_ESYNTAX;
-    }
-    g = s + ulen + 1;
-    glen = field_len(g, end);
-    if (g + glen == end) {
-        return FCGIX_CTL_ESYNTAX;
-    }
-    p = g + glen + 1;
-    if ((rc = check_name(s, ulen)) != 0 || (rc = check_name(g, glen)) != 0
+    if ((rc = split_fields(s, end, 2, f, flen, &p)) != 0
+        || (rc = check_name(f[0], flen[0])) != 0
+        || (rc = check_name(f[1], flen[1])) != 0
         || (rc = check_path(p, (size_t)(end - p))) != 0) {
         return rc;
     }
-    copy_field(req->user, s, ulen);
+    copy_field(req->user, f[0], flen[0]);
+    copy_field(req->group, f[1], flen[1]);
+    copy_field(req->path, p, (size_t)(end - p));
+    return 0;
+}
+
+static int is_none(const char *s, size_t n)
+{
+    return n == 1 && s[0] == '-';
+}
+
+/* STARTC's "<user> <group>": both "-", or a name (after an optional "~")
+ * and a name. */
+static int parse_identity(const char *u, size_t ulen, const char *g,
+                          size_t glen, fcgix_ctl_request_t *req)
+{
+    int rc;
+
+    if (is_none(u, ulen) || is_none(g, glen)) {
+        return is_none(u, ulen) && is_none(g, glen) ? 0 : FCGIX_CTL_ENAME;
+    }
+    if (ulen > 0 && u[0] == '~') {
+        req->userdir = 1;
+        u++;
+        ulen--;
+    }
+    if ((rc = check_name(u, ulen)) != 0 || (rc = check_name(g, glen)) != 0) {
+        return rc;
+    }
+    copy_field(req->user, u, ulen);
     copy_field(req->group, g, glen);
+    return 0;
+}
+
+/* "<vocab> <tenant> <cmd> <user> <group> <path>" of STARTC, in
+ * [s, end); the fields are checked in their order. */
+static int parse_startc(const char *s, const char *end,
+                        fcgix_ctl_request_t *req)
+{
+    const char *f[5], *p;
+    size_t flen[5];
+    int rc;
+
+    if ((rc = split_fields(s, end, 5, f, flen, &p)) != 0
+        || (rc = parse_vocab(f[0], flen[0], &req->vocab)) != 0
+        || (rc = parse_index(f[1], flen[1], &req->tenant)) != 0
+        || (rc = parse_index(f[2], flen[2], &req->cmd)) != 0
+        || (rc = parse_identity(f[3], flen[3], f[4], flen[4], req)) != 0
+        || (rc = check_path(p, (size_t)(end - p))) != 0) {
+        return rc;
+    }
     copy_field(req->path, p, (size_t)(end - p));
     return 0;
 }
@@ -251,8 +348,10 @@ static int parse_request_args(int verb, const char *s, const char *end,
         }
         copy_field(req->path, s, (size_t)(end - s));
         return 0;
-    default:
+    case FCGIX_CTL_STARTAS:
         return parse_startas(s, end, req);
+    default:
+        return parse_startc(s, end, req);
     }
 }
 
@@ -269,6 +368,10 @@ long fcgix_ctl_parse_request(const char *buf, size_t len,
     }
     req->verb = line.word;
     req->path[0] = req->user[0] = req->group[0] = '\0';
+    req->tenant = req->cmd = 0;
+    req->userdir = 0;
+    /* START and STARTAS are STARTC in the FastCgi vocabulary. */
+    req->vocab = req->verb == FCGIX_CTL_TICK ? 0 : FCGIX_CTL_VOCAB_FASTCGI;
     if (req->verb == 0) {
         return FCGIX_CTL_EVERB;
     }
@@ -352,7 +455,7 @@ static int put(char *buf, size_t cap, size_t *pos, const char *s, size_t n)
     return 0;
 }
 
-/* Up to four fields joined by single spaces, then the newline. */
+/* Fields joined by single spaces, then the newline. */
 static long put_line(char *buf, size_t cap, const char *const *fields,
                      int nfields)
 {
@@ -369,6 +472,20 @@ static long put_line(char *buf, size_t cap, const char *const *fields,
         return FCGIX_CTL_ESPACE;
     }
     return (long)pos;
+}
+
+/* Canonical decimal of @v in @digits (8 bytes), written backwards: no
+ * locale, no printf. @return where it starts. */
+static const char *put_decimal(char *digits, unsigned long v)
+{
+    int i = 7;
+
+    digits[i] = '\0';
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0 && i > 0);
+    return digits + i;
 }
 
 long fcgix_ctl_put_tick(char *buf, size_t cap)
@@ -400,6 +517,57 @@ long fcgix_ctl_put_startas(char *buf, size_t cap, const char *user,
     return put_line(buf, cap, f, 4);
 }
 
+/* STARTC's user: a name, or "~" and a name. */
+static int check_user(const char *user)
+{
+    if (user[0] == '~') {
+        user++;
+    }
+    return check_name(user, strlen(user));
+}
+
+long fcgix_ctl_put_startc(char *buf, size_t cap, int vocab, unsigned tenant,
+                          unsigned cmd, const char *user, const char *group,
+                          const char *path)
+{
+    char t[8], c[8];
+    const char *f[] = {"STARTC", vocab == FCGIX_CTL_VOCAB_FCGID ? "f" : "x",
+                       put_decimal(t, tenant), put_decimal(c, cmd),
+                       user ? user : "-", group ? group : "-", path};
+    int rc;
+
+    if ((vocab != FCGIX_CTL_VOCAB_FASTCGI && vocab != FCGIX_CTL_VOCAB_FCGID)
+        || tenant > FCGIX_CTL_INDEX_MAX || cmd > FCGIX_CTL_INDEX_MAX) {
+        return FCGIX_CTL_EINDEX;
+    }
+    if ((user == NULL) != (group == NULL)) {
+        return FCGIX_CTL_ENAME;
+    }
+    if ((user && ((rc = check_user(user)) != 0
+                  || (rc = check_name(group, strlen(group))) != 0))
+        || (rc = check_path(path, strlen(path))) != 0) {
+        return rc;
+    }
+    return put_line(buf, cap, f, 7);
+}
+
+/* STARTC from parsed fields: "" for none, the "~" put back. */
+static long put_startc_request(char *buf, size_t cap,
+                               const fcgix_ctl_request_t *req)
+{
+    char user[FCGIX_CTL_NAME_MAX + 2];
+    int none = req->user[0] == '\0' && req->group[0] == '\0';
+
+    if ((none && req->userdir) || strlen(req->user) > FCGIX_CTL_NAME_MAX) {
+        return FCGIX_CTL_ENAME;
+    }
+    user[0] = '~';
+    strcpy(user + 1, req->user);
+    return fcgix_ctl_put_startc(buf, cap, req->vocab, req->tenant, req->cmd,
+                                none ? NULL : user + !req->userdir,
+                                none ? NULL : req->group, req->path);
+}
+
 long fcgix_ctl_put_request(char *buf, size_t cap,
                            const fcgix_ctl_request_t *req)
 {
@@ -411,6 +579,8 @@ long fcgix_ctl_put_request(char *buf, size_t cap,
     case FCGIX_CTL_STARTAS:
         return fcgix_ctl_put_startas(buf, cap, req->user, req->group,
                                      req->path);
+    case FCGIX_CTL_STARTC:
+        return put_startc_request(buf, cap, req);
     default:
         return FCGIX_CTL_EVERB;
     }
@@ -426,8 +596,8 @@ long fcgix_ctl_put_ok(char *buf, size_t cap)
 long fcgix_ctl_put_busy(char *buf, size_t cap, int seconds, const char *why)
 {
     char digits[8];
-    const char *f[] = {"BUSY", digits, why};
-    int rc = check_why(why, strlen(why)), i = (int)sizeof(digits) - 1;
+    const char *f[] = {"BUSY", NULL, why};
+    int rc = check_why(why, strlen(why));
 
     if (seconds < 0 || seconds > FCGIX_CTL_BUSY_MAX_S) {
         return FCGIX_CTL_ENUMBER;
@@ -435,13 +605,7 @@ long fcgix_ctl_put_busy(char *buf, size_t cap, int seconds, const char *why)
     if (rc != 0) {
         return rc;
     }
-    /* Canonical decimal, written backwards: no locale, no printf. */
-    digits[i] = '\0';
-    do {
-        digits[--i] = (char)('0' + seconds % 10);
-        seconds /= 10;
-    } while (seconds > 0);
-    f[1] = digits + i;
+    f[1] = put_decimal(digits, (unsigned long)seconds);
     return put_line(buf, cap, f, 3);
 }
 
@@ -485,6 +649,7 @@ const char *fcgix_ctl_strerror(long code)
         [-FCGIX_CTL_ENUMBER] = "bad number of seconds",
         [-FCGIX_CTL_EWHY] = "reason too long",
         [-FCGIX_CTL_ESPACE] = "buffer too small",
+        [-FCGIX_CTL_EINDEX] = "bad vocabulary, tenant or command",
     };
 
     if (code > 0) {

@@ -15,6 +15,10 @@
  *   "START <path>\n"                   answered when a process is ready
  *   "STARTAS <user> <group> <path>\n"  the same, run by the wrapper as
  *                                      that user and group
+ *   "STARTC <vocab> <tenant> <cmd> <user> <group> <path>\n"
+ *                                      the same for the class keyed by
+ *                                      all of them (docs/design/fcgid.md
+ *                                      3.3, 3.4)
  *
  * and one answer line from the PM:
  *
@@ -28,6 +32,16 @@
  * 1..FCGIX_CTL_NAME_MAX of [A-Za-z0-9._-], not starting with '-' (the
  * wrapper gets it as an argument). Seconds are 0..FCGIX_CTL_BUSY_MAX_S in
  * decimal without sign or leading zero. A reason is non-empty text.
+ *
+ * STARTC's fields: <vocab> is "x" (the FastCgi vocabulary) or "f"
+ * (mod_fcgid's); <tenant> and <cmd> are indexes 0..FCGIX_CTL_INDEX_MAX
+ * in decimal without sign or leading zero (0: none; else the virtual
+ * host's or the command's index + 1, checked by the PM against its own
+ * tables); <user> and <group> are both "-" (no identity) or both names as
+ * for STARTAS, the user optionally after one "~" (a mod_userdir
+ * identity). START is STARTC x 0 0 - - <path>, STARTAS is
+ * STARTC x 0 0 <user> <group> <path>: both parse to the same request
+ * fields, with their own verb, so that each encodes back to itself.
  * Every line the parsers accept is canonical: the
  * encoders give back exactly its bytes.
  *
@@ -51,14 +65,26 @@
 #define FCGIX_CTL_WHY_MAX (FCGIX_CTL_PATH_MAX + 128)
 /** Largest BUSY delay, in seconds. */
 #define FCGIX_CTL_BUSY_MAX_S 86400
-/** Longest request line, with its newline. */
+/** Largest tenant or command index of STARTC. */
+#define FCGIX_CTL_INDEX_MAX 65535
+/** Longest request line, with its newline: STARTC with a "~" user and
+ *  five-digit indexes ("STARTC x 65535 65535 ~u g /p\n"). */
 #define FCGIX_CTL_REQUEST_MAX                                                  \
-    (8 + 2 * (FCGIX_CTL_NAME_MAX + 1) + FCGIX_CTL_PATH_MAX + 1)
+    (6 + 2 + 2 * 6 + 2 + 2 * (FCGIX_CTL_NAME_MAX + 1) + FCGIX_CTL_PATH_MAX   \
+     + 1)
 /** Longest answer line, with its newline. */
 #define FCGIX_CTL_ANSWER_MAX (11 + FCGIX_CTL_WHY_MAX + 1)
 
 /** Requests. */
-enum { FCGIX_CTL_TICK = 1, FCGIX_CTL_START, FCGIX_CTL_STARTAS };
+enum {
+    FCGIX_CTL_TICK = 1,
+    FCGIX_CTL_START,
+    FCGIX_CTL_STARTAS,
+    FCGIX_CTL_STARTC
+};
+
+/** STARTC's vocabularies ("x" and "f" on the wire). */
+enum { FCGIX_CTL_VOCAB_FASTCGI = 1, FCGIX_CTL_VOCAB_FCGID = 2 };
 
 /** Answers. */
 enum { FCGIX_CTL_OK = 1, FCGIX_CTL_BUSY, FCGIX_CTL_FAIL };
@@ -75,15 +101,22 @@ enum {
     FCGIX_CTL_ENAME = -7,     /**< a bad user or group name */
     FCGIX_CTL_ENUMBER = -8,   /**< a bad number of seconds */
     FCGIX_CTL_EWHY = -9,      /**< a reason too long */
-    FCGIX_CTL_ESPACE = -10    /**< encoders: the buffer is too small */
+    FCGIX_CTL_ESPACE = -10,   /**< encoders: the buffer is too small */
+    FCGIX_CTL_EINDEX = -11    /**< STARTC: a bad vocabulary, tenant or
+                                   command field */
 };
 
 /** A parsed request; the strings are NUL-terminated copies. */
 typedef struct {
     int verb;                           /**< FCGIX_CTL_TICK, ... */
-    char path[FCGIX_CTL_PATH_MAX + 1];  /**< START, STARTAS */
-    char user[FCGIX_CTL_NAME_MAX + 1];  /**< STARTAS */
-    char group[FCGIX_CTL_NAME_MAX + 1]; /**< STARTAS */
+    int vocab;                          /**< FCGIX_CTL_VOCAB_*; START and
+                                             STARTAS: FASTCGI; TICK: 0 */
+    unsigned tenant;                    /**< 0: none; START, STARTAS: 0 */
+    unsigned cmd;                       /**< 0: none; START, STARTAS: 0 */
+    int userdir;                        /**< 1: user had a "~" (STARTC) */
+    char path[FCGIX_CTL_PATH_MAX + 1];  /**< START, STARTAS, STARTC */
+    char user[FCGIX_CTL_NAME_MAX + 1];  /**< without its "~"; "": none */
+    char group[FCGIX_CTL_NAME_MAX + 1]; /**< "": none */
 } fcgix_ctl_request_t;
 
 /** A parsed answer. */
@@ -131,7 +164,24 @@ long fcgix_ctl_put_startas(char *buf, size_t cap, const char *user,
                            const char *group, const char *path);
 
 /**
- * Encode @p req (any verb); as fcgix_ctl_put_start().
+ * Encode "STARTC <vocab> <tenant> <cmd> <user> <group> <path>\n".
+ * @param vocab   FCGIX_CTL_VOCAB_FASTCGI or FCGIX_CTL_VOCAB_FCGID
+ * @param tenant  0..FCGIX_CTL_INDEX_MAX
+ * @param cmd     0..FCGIX_CTL_INDEX_MAX
+ * @param user    NULL (no identity, sent as "-"), or a name, optionally
+ *                after one "~" (a mod_userdir identity)
+ * @param group   NULL exactly when @p user is, else a name
+ * @return as fcgix_ctl_put_start(); FCGIX_CTL_EINDEX for a bad @p vocab,
+ *         @p tenant or @p cmd, FCGIX_CTL_ENAME for a bad name or one of
+ *         @p user and @p group NULL without the other
+ */
+long fcgix_ctl_put_startc(char *buf, size_t cap, int vocab, unsigned tenant,
+                          unsigned cmd, const char *user, const char *group,
+                          const char *path);
+
+/**
+ * Encode @p req (any verb); as fcgix_ctl_put_start(). For STARTC, an
+ * empty user and group mean no identity.
  */
 long fcgix_ctl_put_request(char *buf, size_t cap,
                            const fcgix_ctl_request_t *req);

@@ -354,7 +354,7 @@ static int create_board(apr_pool_t *pconf, server_rec *s)
 {
     int nclasses, nslots = fcgix_pm_board_slots(&pm_cfg, &nclasses);
     int nholders = fcgix_launch_holder_records();
-    size_t size = fcgix_sb_size(nclasses, nslots, nholders);
+    size_t size = fcgix_sb_size(nclasses, nslots, nholders, 0);
     apr_shm_t *shm;
     apr_status_t rv = apr_shm_create(&shm, size, NULL, pconf);
 
@@ -367,7 +367,7 @@ static int create_board(apr_pool_t *pconf, server_rec *s)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     pm_cfg.sb = fcgix_sb_init(&board, apr_shm_baseaddr_get(shm), nclasses,
-                              nslots, nholders);
+                              nslots, nholders, 0);
     return OK;
 }
 

@@ -444,7 +444,7 @@ static int lease_class(const char *path, const fcgix_app_t *app, held_t *h)
     for (tries = 0; tries < 4; tries++) {
         h->cls = class_of(path, app, &gen);
         if (h->cls < 0
-            || fcgix_sb_acquire(managed.sb, h->cls, &h->lease) != 0) {
+            || fcgix_sb_acquire(managed.sb, h->cls, 0, &h->lease) != 0) {
             return -1;
         }
         if (fcgix_sb_class_is(managed.sb, h->cls, gen)) {

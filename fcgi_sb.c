@@ -53,36 +53,78 @@ static int clamp_holders(int nholders)
     return nholders < FCGIX_SB_MAX_HOLDERS ? nholders : FCGIX_SB_MAX_HOLDERS;
 }
 
-size_t fcgix_sb_size(int nclasses, int nslots, int nholders)
+size_t fcgix_sb_size(int nclasses, int nslots, int nholders, int ntenants)
 {
     return sizeof(fcgix_sb_head_t) + (size_t)nclasses * sizeof(fcgix_sb_class_t)
            + (size_t)nslots * sizeof(fcgix_sb_slot_t)
-           + (size_t)clamp_holders(nholders) * sizeof(fcgix_sb_holder_t);
+           + (size_t)clamp_holders(nholders) * sizeof(fcgix_sb_holder_t)
+           + (size_t)(ntenants > 0 ? ntenants : 0) * sizeof(fcgix_sb_tenant_t)
+           + (size_t)nclasses * sizeof(fcgix_sb_user_t);
+}
+
+void fcgix_sb_key_set(fcgix_sb_key_t *key, uint32_t vocab, uint32_t tenant,
+                      uint32_t cmd, uint32_t uid, uint32_t gid,
+                      uint32_t userdir)
+{
+    memset(key, 0, sizeof(*key));
+    key->vocab = vocab;
+    key->tenant = tenant;
+    key->cmd = cmd;
+    key->uid = uid;
+    key->gid = gid;
+    key->userdir = userdir;
+}
+
+void fcgix_sb_key_fastcgi(fcgix_sb_key_t *key)
+{
+    fcgix_sb_key_set(key, FCGIX_SB_VOCAB_FASTCGI, 0, 0, FCGIX_SB_NO_ID,
+                     FCGIX_SB_NO_ID, 0);
 }
 
 fcgix_sb_t *fcgix_sb_init(fcgix_sb_t *sb, void *mem, int nclasses, int nslots,
-                          int nholders)
+                          int nholders, int ntenants)
 {
     fcgix_sb_head_t *head = mem;
     int i;
 
     nholders = clamp_holders(nholders);
-    memset(mem, 0, fcgix_sb_size(nclasses, nslots, nholders));
+    ntenants = ntenants > 0 ? ntenants : 0;
+    memset(mem, 0, fcgix_sb_size(nclasses, nslots, nholders, ntenants));
     head->magic = SB_MAGIC;
     head->nclasses = (uint32_t)nclasses;
     head->nslots = (uint32_t)nslots;
     head->nholders = (uint32_t)nholders;
+    head->ntenants = (uint32_t)ntenants;
+    head->nusers = (uint32_t)nclasses;
     sb->head = head;
     sb->classes = (fcgix_sb_class_t *)(head + 1);
     sb->slots = (fcgix_sb_slot_t *)(sb->classes + nclasses);
     sb->holders = (fcgix_sb_holder_t *)(sb->slots + nslots);
+    sb->tenants = (fcgix_sb_tenant_t *)(sb->holders + nholders);
+    sb->users = (fcgix_sb_user_t *)(sb->tenants + ntenants);
     sb->nclasses = nclasses;
     sb->nslots = nslots;
     sb->nholders = nholders;
+    sb->ntenants = ntenants;
+    sb->nusers = nclasses;
     for (i = 0; i < nslots; i++) {
         sb->slots[i].lease = lease_make(0, -1);
     }
+    for (i = 0; i < nclasses; i++) {
+        fcgix_sb_key_fastcgi(&sb->classes[i].key);
+        sb->users[i].uid = FCGIX_SB_NO_ID;
+    }
     return sb;
+}
+
+fcgix_sb_tenant_t *fcgix_sb_tenant(const fcgix_sb_t *sb, int t)
+{
+    return t >= 0 && t < sb->ntenants ? sb->tenants + t : NULL;
+}
+
+fcgix_sb_user_t *fcgix_sb_user(const fcgix_sb_t *sb, int i)
+{
+    return i >= 0 && i < sb->nusers ? sb->users + i : NULL;
 }
 
 fcgix_sb_class_t *fcgix_sb_class(const fcgix_sb_t *sb, int i)
@@ -137,11 +179,11 @@ const char *fcgix_sb_slot_socket(const fcgix_sb_t *sb, int i, char *buf,
     return buf;
 }
 
-/* Whether ready class @k has @path (@len bytes): the generation read
- * before and after the comparison must be the same even value, or the PM
- * was changing the class meanwhile (a seqlock read). */
-static int class_has_path(const fcgix_sb_class_t *k, const char *path,
-                          size_t len, uint32_t *gen)
+/* Whether ready class @k has @key and @path (@len bytes): the
+ * generation read before and after the comparison must be the same even
+ * value, or the PM was changing the class meanwhile (a seqlock read). */
+static int class_has_path(const fcgix_sb_class_t *k, const fcgix_sb_key_t *key,
+                          const char *path, size_t len, uint32_t *gen)
 {
     uint32_t g = LOAD(&k->gen);
     int same;
@@ -150,7 +192,8 @@ static int class_has_path(const fcgix_sb_class_t *k, const char *path,
         return 0;
     }
     /* memcmp over len + 1 bytes stays inside the field, NUL or not */
-    same = memcmp(k->path, path, len + 1) == 0;
+    same = memcmp(&k->key, key, sizeof(*key)) == 0
+           && memcmp(k->path, path, len + 1) == 0;
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     if (!same || __atomic_load_n(&k->gen, __ATOMIC_RELAXED) != g) {
         return 0;
@@ -159,7 +202,8 @@ static int class_has_path(const fcgix_sb_class_t *k, const char *path,
     return 1;
 }
 
-int fcgix_sb_find_class_gen(fcgix_sb_t *sb, const char *path, uint32_t *gen)
+int fcgix_sb_find_class_key(fcgix_sb_t *sb, const fcgix_sb_key_t *key,
+                            const char *path, uint32_t *gen)
 {
     size_t len = strlen(path);
     int i;
@@ -168,11 +212,19 @@ int fcgix_sb_find_class_gen(fcgix_sb_t *sb, const char *path, uint32_t *gen)
         return -1;
     }
     for (i = 0; i < sb->nclasses; i++) {
-        if (class_has_path(sb->classes + i, path, len, gen)) {
+        if (class_has_path(sb->classes + i, key, path, len, gen)) {
             return i;
         }
     }
     return -1;
+}
+
+int fcgix_sb_find_class_gen(fcgix_sb_t *sb, const char *path, uint32_t *gen)
+{
+    fcgix_sb_key_t key;
+
+    fcgix_sb_key_fastcgi(&key);
+    return fcgix_sb_find_class_key(sb, &key, path, gen);
 }
 
 int fcgix_sb_find_class(fcgix_sb_t *sb, const char *path)
@@ -224,9 +276,11 @@ static int used_up(const fcgix_sb_class_t *c, const fcgix_sb_slot_t *s,
     return max > 0 && LOAD(&s->requests) + (uint64_t)users >= max;
 }
 
-/* The least used open slot; retiring slots count as busier than any
- * other. -1 when none is open. */
-static int least_used(fcgix_sb_t *sb, int ci, uint64_t *seen)
+/* The least used open slot with fewer than @max_users requests (0: no
+ * limit); retiring slots count as busier than any other. -1 when none
+ * is open; *@full is set when some were open but at @max_users. */
+static int least_used(fcgix_sb_t *sb, int ci, int max_users, uint64_t *seen,
+                      int *full)
 {
     const fcgix_sb_class_t *c = fcgix_sb_class(sb, ci);
     int64_t best_load = INT64_MAX;
@@ -242,6 +296,10 @@ static int least_used(fcgix_sb_t *sb, int ci, uint64_t *seen)
 
         if (load < 0 || used_up(c, s, lease_users(v)) || LOAD(&s->hung)) {
             continue; /* closed, used up, or waiting to be replaced */
+        }
+        if (max_users > 0 && load >= max_users) {
+            *full = 1;
+            continue;
         }
         if (LOAD(&s->retiring)) {
             load += INT32_MAX;
@@ -269,12 +327,13 @@ static void give_back_uncounted(fcgix_sb_slot_t *s,
                         lease_make(lease_epoch(v), lease_users(v) - 1)));
 }
 
-int fcgix_sb_acquire(fcgix_sb_t *sb, int ci, fcgix_sb_lease_t *lease)
+int fcgix_sb_acquire(fcgix_sb_t *sb, int ci, int max_users,
+                     fcgix_sb_lease_t *lease)
 {
     const fcgix_sb_class_t *c = fcgix_sb_class(sb, ci);
     fcgix_sb_slot_t *s;
     uint64_t v = 0;
-    int tries, i;
+    int tries, i, full = 0;
 
     lease->busy = 0;
     lease->slot = -1;
@@ -284,7 +343,8 @@ int fcgix_sb_acquire(fcgix_sb_t *sb, int ci, fcgix_sb_lease_t *lease)
     /* A failed swap means another request took or gave back a slot at
      * that instant: look again. Bounded so a storm cannot spin. */
     for (tries = 0; tries < 64; tries++) {
-        i = least_used(sb, ci, &v);
+        full = 0;
+        i = least_used(sb, ci, max_users, &v, &full);
         if (i < 0) {
             break;
         }
@@ -306,7 +366,7 @@ int fcgix_sb_acquire(fcgix_sb_t *sb, int ci, fcgix_sb_lease_t *lease)
         return 0;
     }
     lease->slot = -1;
-    return -1;
+    return full ? FCGIX_SB_FULL : -1;
 }
 
 uint64_t fcgix_sb_release(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease,

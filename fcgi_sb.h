@@ -38,6 +38,38 @@
 /** Class kinds. */
 enum { FCGIX_SB_STATIC = 1, FCGIX_SB_DYNAMIC = 2 };
 
+/** A key's uid or gid when the class does not run through suexec. */
+#define FCGIX_SB_NO_ID 0xffffffffu
+
+/** A key's vocabulary: which module's meaning started the class (the
+ *  same values as FCGIX_CTL_VOCAB_*). */
+enum { FCGIX_SB_VOCAB_FASTCGI = 1, FCGIX_SB_VOCAB_FCGID = 2 };
+
+/** What tells two classes apart, besides the path
+ *  (docs/design/fcgid.md 3.3). Only 32-bit fields, no padding: keys are
+ *  compared with memcmp. */
+typedef struct {
+    uint32_t vocab;   /**< FCGIX_SB_VOCAB_* */
+    uint32_t tenant;  /**< 0: none; else the server_rec's index + 1 */
+    uint32_t cmd;     /**< 0: the file itself; else command index + 1 */
+    uint32_t uid;     /**< FCGIX_SB_NO_ID: not run through suexec */
+    uint32_t gid;     /**< FCGIX_SB_NO_ID: not run through suexec */
+    uint32_t userdir; /**< 1: a mod_userdir identity (~uid) */
+} fcgix_sb_key_t;
+
+/** Which cap stopped the last growth of a class (class.capped). */
+enum {
+    FCGIX_SB_CAP_NONE = 0,
+    FCGIX_SB_CAP_CLASS, /**< its max_class_processes */
+    FCGIX_SB_CAP_HOST,  /**< its virtual host's cap */
+    FCGIX_SB_CAP_USER,  /**< its identity's cap */
+    FCGIX_SB_CAP_ALL    /**< every dynamic process (-maxProcesses) */
+};
+
+/** fcgix_sb_acquire(): open slots exist, but each has max_users
+ *  requests already. */
+#define FCGIX_SB_FULL (-2)
+
 /** Slot states, for status and for the PM's own bookkeeping. */
 enum {
     FCGIX_SB_EMPTY = 0, /**< no process, none wanted */
@@ -93,9 +125,36 @@ typedef struct {
     uint64_t max_requests;  /**< a process takes no request beyond this
                                  many (served + in flight); 0: no limit */
     uint32_t waiting;       /**< handler: requests waiting now for the PM
-                                 to start a process (status page) */
+                                 to start a process, or for a process of
+                                 an exclusive class to become free (status
+                                 page; the PM's scale_up() takes it as a
+                                 hint, bounded by the caps) */
+    uint32_t capped;        /**< PM: FCGIX_SB_CAP_*, the cap that stopped
+                                 the last growth (status page) */
+    fcgix_sb_key_t key;     /**< PM: with path, what the class is */
+    uint64_t inode;         /**< PM: the file's inode when it was
+                                 started (a handler compares its request's
+                                 to ask for an update) */
     char path[FCGIX_SB_PATH_MAX];
 } fcgix_sb_class_t;
+
+/** A virtual host's processes (docs/design/fcgid.md 4): one per
+ *  server_rec, by its index. */
+typedef struct {
+    uint32_t live;    /**< PM: its dynamic processes now */
+    uint32_t max;     /**< PM: its cap; 0: none */
+    uint32_t waiting; /**< handler: its requests waiting for a process */
+    uint32_t refused; /**< handler: requests refused at its cap, in all */
+} fcgix_sb_tenant_t;
+
+/** An identity's processes, written by the PM: as many records as
+ *  classes (no more identities can run than classes). */
+typedef struct {
+    uint32_t uid;  /**< FCGIX_SB_NO_ID: record unused */
+    uint32_t live; /**< its dynamic processes now */
+    uint32_t max;  /**< the per-user cap; 0: none */
+    uint32_t pad;
+} fcgix_sb_user_t;
 
 /** The head of the shared board; classes then slots follow it. Like
  *  everything in shared memory, any process of the User can write it:
@@ -112,6 +171,8 @@ typedef struct {
                                start an app that has no class yet (a
                                dynamic app's first start; status page) */
     uint32_t nholders;    /**< capacity (a copy; see fcgix_sb_t) */
+    uint32_t ntenants;    /**< capacity (a copy; see fcgix_sb_t) */
+    uint32_t nusers;      /**< capacity (a copy; see fcgix_sb_t) */
 } fcgix_sb_head_t;
 
 /** Who holds a lease: one record per request in flight, taken by the
@@ -138,22 +199,46 @@ typedef struct {
     fcgix_sb_class_t *classes;
     fcgix_sb_slot_t *slots;
     fcgix_sb_holder_t *holders;
+    fcgix_sb_tenant_t *tenants;
+    fcgix_sb_user_t *users;
     int nclasses;
     int nslots;
     int nholders;
+    int ntenants;
+    int nusers; /**< nclasses */
 } fcgix_sb_t;
 
 /** Bytes needed for a board with these capacities; @p nholders is
- *  clamped to 1..FCGIX_SB_MAX_HOLDERS (so is the board's). */
-size_t fcgix_sb_size(int nclasses, int nslots, int nholders);
+ *  clamped to 1..FCGIX_SB_MAX_HOLDERS (so is the board's); @p ntenants
+ *  (server_recs; 0: none) below 0 counts as 0. The user area has
+ *  @p nclasses records. */
+size_t fcgix_sb_size(int nclasses, int nslots, int nholders, int ntenants);
 
 /**
  * Format a board in @p mem of fcgix_sb_size() bytes and fill the handle
- * @p sb for it.
+ * @p sb for it. Every class starts with the FastCgi vocabulary's key
+ * without tenant, command or identity (fcgix_sb_key_fastcgi()), every
+ * user record unused.
  * @return @p sb
  */
 fcgix_sb_t *fcgix_sb_init(fcgix_sb_t *sb, void *mem, int nclasses, int nslots,
-                          int nholders);
+                          int nholders, int ntenants);
+
+/** Fill @p key (every byte, so that memcmp compares it). */
+void fcgix_sb_key_set(fcgix_sb_key_t *key, uint32_t vocab, uint32_t tenant,
+                      uint32_t cmd, uint32_t uid, uint32_t gid,
+                      uint32_t userdir);
+
+/** The key of static classes and of FastCgi dynamic apps without
+ *  tenant or identity: {FASTCGI, 0, 0, NO_ID, NO_ID, 0}. */
+void fcgix_sb_key_fastcgi(fcgix_sb_key_t *key);
+
+/** Server @p t's record (its server_rec index, the key's tenant - 1);
+ *  NULL unless 0 <= t < sb->ntenants (the handle's count). */
+fcgix_sb_tenant_t *fcgix_sb_tenant(const fcgix_sb_t *sb, int t);
+
+/** User record @p i; NULL unless 0 <= i < sb->nusers. */
+fcgix_sb_user_t *fcgix_sb_user(const fcgix_sb_t *sb, int i);
 
 /** The class at @p i; NULL unless 0 <= i < sb->nclasses. */
 fcgix_sb_class_t *fcgix_sb_class(const fcgix_sb_t *sb, int i);
@@ -175,7 +260,8 @@ int fcgix_sb_class_slots(const fcgix_sb_t *sb, int c, int *first, int *n);
 const char *fcgix_sb_slot_socket(const fcgix_sb_t *sb, int i, char *buf,
                                  size_t size);
 
-/** The ready class whose path is @p path, or -1. */
+/** The ready class whose path is @p path with the key
+ *  fcgix_sb_key_fastcgi(), or -1. */
 int fcgix_sb_find_class(fcgix_sb_t *sb, const char *path);
 
 /**
@@ -185,6 +271,14 @@ int fcgix_sb_find_class(fcgix_sb_t *sb, const char *path);
  * holds once the lease is taken.
  */
 int fcgix_sb_find_class_gen(fcgix_sb_t *sb, const char *path, uint32_t *gen);
+
+/**
+ * The ready class whose key is @p key and path @p path, or -1; @p gen as
+ * fcgix_sb_find_class_gen() (key and path are read under the same
+ * generation).
+ */
+int fcgix_sb_find_class_key(fcgix_sb_t *sb, const fcgix_sb_key_t *key,
+                            const char *path, uint32_t *gen);
 
 /** The generation of class @p c now (0 for a bad index). */
 uint32_t fcgix_sb_class_gen(const fcgix_sb_t *sb, int c);
@@ -211,9 +305,16 @@ typedef struct {
  * Take the least used open slot of class @p c, preferring slots that are
  * not retiring, and never one whose process has served or is serving its
  * class's max_requests.
- * @return 0 with @p lease filled, or -1 when no slot takes requests
+ * @param max_users  most requests a slot may have, this one included: 1
+ *                   for an exclusive (fcgid) class, which takes only an
+ *                   idle slot; 0: no limit. The caller's own setting,
+ *                   never read from the board.
+ * @return 0 with @p lease filled; FCGIX_SB_FULL when slots take requests
+ *         but each has @p max_users already; -1 when no slot takes
+ *         requests
  */
-int fcgix_sb_acquire(fcgix_sb_t *sb, int c, fcgix_sb_lease_t *lease);
+int fcgix_sb_acquire(fcgix_sb_t *sb, int c, int max_users,
+                     fcgix_sb_lease_t *lease);
 
 /**
  * Give a slot back; counts the request and returns how many requests

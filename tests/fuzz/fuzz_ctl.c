@@ -82,6 +82,38 @@ static int ref_line(const uint8_t *d, size_t n, size_t max, char *line)
     return i == max ? -1 : 0;
 }
 
+/* 0..FCGIX_CTL_INDEX_MAX, canonical decimal. */
+static int ref_index_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    return n >= 1 && n <= 5 && (n == 1 || s[0] != '0')
+           && strspn(s, "0123456789") == n && atol(s) <= FCGIX_CTL_INDEX_MAX;
+}
+
+/* "x f" fields of STARTC: 1 when valid; fields split with strchr. */
+static int ref_startc_ok(char *args)
+{
+    char *f[6];
+    int i;
+
+    f[0] = args;
+    for (i = 1; i < 6; i++) {
+        if ((f[i] = strchr(f[i - 1], ' ')) == NULL) {
+            return 0;
+        }
+        *f[i]++ = '\0';
+    }
+    if ((strcmp(f[0], "x") != 0 && strcmp(f[0], "f") != 0)
+        || !ref_index_ok(f[1]) || !ref_index_ok(f[2]) || !ref_path_ok(f[5])) {
+        return 0;
+    }
+    if (strcmp(f[3], "-") == 0 || strcmp(f[4], "-") == 0) {
+        return strcmp(f[3], "-") == 0 && strcmp(f[4], "-") == 0;
+    }
+    return ref_name_ok(f[3][0] == '~' ? f[3] + 1 : f[3]) && ref_name_ok(f[4]);
+}
+
 /* 1: the request line is valid; 0: it is not. */
 static int ref_request_ok(char *line)
 {
@@ -92,6 +124,9 @@ static int ref_request_ok(char *line)
     }
     if (strncmp(line, "START ", 6) == 0) {
         return ref_path_ok(line + 6);
+    }
+    if (strncmp(line, "STARTC ", 7) == 0) {
+        return ref_startc_ok(line + 7);
     }
     if (strncmp(line, "STARTAS ", 8) != 0) {
         return 0;
@@ -148,7 +183,7 @@ static void check_request(const char *in, size_t size)
     long rc = fcgix_ctl_parse_request(in, size, &req), rc2;
     int ref = ref_line((const uint8_t *)in, size, FCGIX_CTL_REQUEST_MAX, line);
 
-    CHECK(rc <= (long)size && rc >= FCGIX_CTL_ESPACE);
+    CHECK(rc <= (long)size && rc >= FCGIX_CTL_EINDEX);
     CHECK(rc != FCGIX_CTL_ESPACE && rc != FCGIX_CTL_EWHY
           && rc != FCGIX_CTL_ENUMBER);
     CHECK(strlen(fcgix_ctl_strerror(rc)) > 0);
@@ -162,6 +197,13 @@ static void check_request(const char *in, size_t size)
         CHECK(req.verb == FCGIX_CTL_TICK || ref_path_ok(req.path));
         CHECK(req.verb != FCGIX_CTL_STARTAS
               || (ref_name_ok(req.user) && ref_name_ok(req.group)));
+        CHECK(req.verb != FCGIX_CTL_STARTC || req.user[0] == '\0'
+              || (ref_name_ok(req.user) && ref_name_ok(req.group)));
+        CHECK((req.user[0] == '\0') == (req.group[0] == '\0'));
+        CHECK(req.tenant <= FCGIX_CTL_INDEX_MAX
+              && req.cmd <= FCGIX_CTL_INDEX_MAX);
+        CHECK(req.verb == FCGIX_CTL_STARTC
+              || (req.tenant == 0 && req.cmd == 0 && req.userdir == 0));
         CHECK(fcgix_ctl_put_request(again, sizeof(again), &req) == rc);
         CHECK(memcmp(again, in, (size_t)rc) == 0);
     }
@@ -180,7 +222,7 @@ static void check_answer(const char *in, size_t size)
 
     CHECK(rc <= (long)size && rc > FCGIX_CTL_ESPACE);
     CHECK(rc != FCGIX_CTL_ERELATIVE && rc != FCGIX_CTL_EPATHLEN
-          && rc != FCGIX_CTL_ENAME);
+          && rc != FCGIX_CTL_ENAME && rc != FCGIX_CTL_EINDEX);
     CHECK((ref == 0) == (rc == FCGIX_CTL_AGAIN));
     CHECK(ref >= 0 || rc == FCGIX_CTL_ECHAR || rc == FCGIX_CTL_ELONG);
     if (ref == 1) {
@@ -197,8 +239,41 @@ static void check_answer(const char *in, size_t size)
     CHECK(rc <= 0 || cut < (size_t)rc || rc2 == rc);
 }
 
+/* STARTC's encoder on the pieces, with the vocabulary and indexes
+ * (possibly out of range) and the identity's presence taken from @bits:
+ * it accepts what the reference accepts, and what it writes parses back
+ * to the same fields. */
+static void check_startc_encoder(const char *user, const char *group,
+                                 const char *path, unsigned bits)
+{
+    static char buf[FCGIX_CTL_REQUEST_MAX + 64];
+    static fcgix_ctl_request_t req;
+    int vocab = (int)(bits & 3);
+    unsigned tenant = (bits & 4) ? 65535u + (bits >> 7) : bits * 257u;
+    unsigned cmd = (bits & 8) ? bits : 0;
+    const char *u = (bits & 16) ? NULL : user, *g = (bits & 32) ? NULL : group;
+    int ok = (vocab == 1 || vocab == 2) && tenant <= FCGIX_CTL_INDEX_MAX
+             && ref_path_ok(path) && (u == NULL) == (g == NULL)
+             && (u == NULL
+                 || (ref_name_ok(u[0] == '~' ? u + 1 : u) && ref_name_ok(g)));
+    long rc = fcgix_ctl_put_startc(buf, sizeof(buf), vocab, tenant, cmd, u, g,
+                                   path);
+
+    CHECK((rc > 0) == ok);
+    if (rc > 0) {
+        CHECK(fcgix_ctl_parse_request(buf, (size_t)rc, &req) == rc);
+        CHECK(req.verb == FCGIX_CTL_STARTC && req.vocab == vocab
+              && req.tenant == tenant && req.cmd == cmd
+              && strcmp(req.path, path) == 0);
+        CHECK(u == NULL || (strcmp(req.user, u + req.userdir) == 0
+                            && req.userdir == (u[0] == '~')
+                            && strcmp(req.group, g) == 0));
+        CHECK(u != NULL || (req.user[0] == '\0' && req.group[0] == '\0'));
+    }
+}
+
 /* The encoders on fields: the input up to its first NUL, and the three
- * NUL-separated pieces for STARTAS. */
+ * NUL-separated pieces for STARTAS and STARTC. */
 static void check_encoders(const char *in, size_t size)
 {
     static char buf[FCGIX_CTL_ANSWER_MAX + FCGIX_CTL_REQUEST_MAX];
@@ -240,6 +315,7 @@ static void check_encoders(const char *in, size_t size)
         CHECK(strcmp(req.user, user) == 0 && strcmp(req.group, group) == 0
               && strcmp(req.path, path) == 0);
     }
+    check_startc_encoder(user, group, path, size ? (uint8_t)in[0] : 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

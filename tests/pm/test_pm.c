@@ -229,8 +229,8 @@ static int run_one(const fcgix_pm_app_t *app, int *logfd)
     cfg.log = log_to_fd;
     cfg.baton = logfd;
     nslots = fcgix_pm_board_slots(&cfg, &nclasses);
-    mem = calloc(1, fcgix_sb_size(nclasses, nslots, TEST_HOLDERS));
-    cfg.sb = fcgix_sb_init(&board, mem, nclasses, nslots, TEST_HOLDERS);
+    mem = calloc(1, fcgix_sb_size(nclasses, nslots, TEST_HOLDERS, 0));
+    cfg.sb = fcgix_sb_init(&board, mem, nclasses, nslots, TEST_HOLDERS, 0);
     rc = fcgix_pm_run(&cfg);
     free(mem); /* valgrind checks the PM's own frees, not ours */
     return rc;
@@ -869,11 +869,11 @@ static fcgix_sb_t *map_board(fixture_t *fx, int nclasses, int nslots)
 {
     void *mem;
 
-    fx->sb_size = fcgix_sb_size(nclasses, nslots, TEST_HOLDERS);
+    fx->sb_size = fcgix_sb_size(nclasses, nslots, TEST_HOLDERS, 0);
     mem = mmap(NULL, fx->sb_size, PROT_READ | PROT_WRITE,
                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(mem != MAP_FAILED);
-    fx->sb = fcgix_sb_init(&fx->board, mem, nclasses, nslots, TEST_HOLDERS);
+    fx->sb = fcgix_sb_init(&fx->board, mem, nclasses, nslots, TEST_HOLDERS, 0);
     return fx->sb;
 }
 
@@ -962,7 +962,7 @@ static int wait_log(const fixture_t *fx, const char *needle, int n,
 
 static void take(const fixture_t *fx, int c, fcgix_sb_lease_t *l)
 {
-    assert_int_equal(fcgix_sb_acquire(fx->sb, c, l), 0);
+    assert_int_equal(fcgix_sb_acquire(fx->sb, c, 0, l), 0);
     assert_true(l->slot >= 0);
 }
 
@@ -1561,7 +1561,7 @@ static void test_recycle_max_requests(void **state)
             assert_int_equal(slot_pid(s), p0);
         }
     }
-    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l), -1); /* used up */
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 0, &l), -1); /* used up */
     tick(fx);
     p1 = wait_open(fx, s, p0, 5000);
     assert_true(p1 > 0);
@@ -1821,7 +1821,7 @@ static void test_dead_holder_lease(void **state)
     if (holder == 0) { /* takes a lease and dies with it */
         fcgix_sb_lease_t l;
 
-        _exit(fcgix_sb_acquire(fx->sb, 0, &l) != 0
+        _exit(fcgix_sb_acquire(fx->sb, 0, 0, &l) != 0
               || fcgix_sb_hold(fx->sb, 3, &l, (int32_t)getpid()) != 3);
     }
     assert_int_equal(waitpid(holder, &st, 0), holder);

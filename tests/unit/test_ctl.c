@@ -149,7 +149,18 @@ typedef struct {
     long want;
     int verb;
     const char *user, *group, *path;
+    int vocab; /* 0: FASTCGI unless TICK */
+    unsigned tenant, cmd;
+    int userdir;
 } req_case_t;
+
+static int want_vocab(const req_case_t *t)
+{
+    if (t->vocab) {
+        return t->vocab;
+    }
+    return t->verb == FCGIX_CTL_TICK ? 0 : FCGIX_CTL_VOCAB_FASTCGI;
+}
 
 static void expect_request(const req_case_t *t)
 {
@@ -181,6 +192,10 @@ static void expect_request(const req_case_t *t)
         assert_string_equal(got.path, want.path);
         assert_string_equal(got.user, want.user);
         assert_string_equal(got.group, want.group);
+        assert_int_equal(got.vocab, want_vocab(t));
+        assert_int_equal(got.tenant, t->tenant);
+        assert_int_equal(got.cmd, t->cmd);
+        assert_int_equal(got.userdir, t->userdir);
         /* Canonical: encoding what was parsed gives the same bytes. */
         n = fcgix_ctl_put_request(line, sizeof(line), &got);
         assert_int_equal(n, t->want);
@@ -193,65 +208,135 @@ static void expect_request(const req_case_t *t)
 }
 
 static const req_case_t request_table[] = {
-    {BYTES("TICK\n"), 5, FCGIX_CTL_TICK, NULL, NULL, NULL},
-    {BYTES("TICK\nSTART /x\n"), 5, FCGIX_CTL_TICK, NULL, NULL, NULL},
+    {BYTES("TICK\n"), 5, FCGIX_CTL_TICK, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("TICK\nSTART /x\n"), 5, FCGIX_CTL_TICK, NULL, NULL, NULL, 0, 0, 0, 0},
     {BYTES("START /srv/app.fcgi\n"), 20, FCGIX_CTL_START, NULL, NULL,
-     "/srv/app.fcgi"},
-    {BYTES("START /a b  c \n"), 15, FCGIX_CTL_START, NULL, NULL, "/a b  c "},
+     "/srv/app.fcgi", 0, 0, 0, 0},
+    {BYTES("START /a b  c \n"), 15, FCGIX_CTL_START, NULL, NULL, "/a b  c ", 0, 0, 0, 0},
     {BYTES("START /\xc3\xa9t\xc3\xa9\n"), 13, FCGIX_CTL_START, NULL, NULL,
-     "/\xc3\xa9t\xc3\xa9"},
+     "/\xc3\xa9t\xc3\xa9", 0, 0, 0, 0},
     {BYTES("STARTAS 33 33 /srv/a.fcgi\n"), 26, FCGIX_CTL_STARTAS, "33", "33",
-     "/srv/a.fcgi"},
+     "/srv/a.fcgi", 0, 0, 0, 0},
     {BYTES("STARTAS www-data w.w_w /x y\n"), 28, FCGIX_CTL_STARTAS, "www-data",
-     "w.w_w", "/x y"},
-    {BYTES("STARTAS 0 0 /\n"), 14, FCGIX_CTL_STARTAS, "0", "0", "/"},
+     "w.w_w", "/x y", 0, 0, 0, 0},
+    {BYTES("STARTAS 0 0 /\n"), 14, FCGIX_CTL_STARTAS, "0", "0", "/", 0, 0, 0, 0},
     /* incomplete */
-    {BYTES(""), FCGIX_CTL_AGAIN, 0, NULL, NULL, NULL},
-    {BYTES("TICK"), FCGIX_CTL_AGAIN, 0, NULL, NULL, NULL},
-    {BYTES("START /half a line"), FCGIX_CTL_AGAIN, 0, NULL, NULL, NULL},
+    {BYTES(""), FCGIX_CTL_AGAIN, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("TICK"), FCGIX_CTL_AGAIN, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("START /half a line"), FCGIX_CTL_AGAIN, 0, NULL, NULL, NULL, 0, 0, 0, 0},
     /* other control characters may be in a path (the log escapes them) */
-    {BYTES("START /x\ty\n"), 11, FCGIX_CTL_START, NULL, NULL, "/x\ty"},
+    {BYTES("START /x\ty\n"), 11, FCGIX_CTL_START, NULL, NULL, "/x\ty", 0, 0, 0, 0},
     {BYTES("START /x\x7f\x01\x1b\n"), 12, FCGIX_CTL_START, NULL, NULL,
-     "/x\x7f\x01\x1b"},
+     "/x\x7f\x01\x1b", 0, 0, 0, 0},
     /* NUL and CR, wherever they are */
-    {BYTES("START /x\0y\n"), FCGIX_CTL_ECHAR, 0, NULL, NULL, NULL},
-    {BYTES("START /x\r\n"), FCGIX_CTL_ECHAR, 0, NULL, NULL, NULL},
+    {BYTES("START /x\0y\n"), FCGIX_CTL_ECHAR, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("START /x\r\n"), FCGIX_CTL_ECHAR, 0, NULL, NULL, NULL, 0, 0, 0, 0},
 
-    {BYTES("\0"), FCGIX_CTL_ECHAR, 0, NULL, NULL, NULL},
-    {BYTES("\x01\x02\x03"), FCGIX_CTL_AGAIN, 0, NULL, NULL, NULL},
-    {BYTES("TICK\r\n"), FCGIX_CTL_ECHAR, 0, NULL, NULL, NULL},
-    {BYTES("\x1b[2J\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL},
+    {BYTES("\0"), FCGIX_CTL_ECHAR, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("\x01\x02\x03"), FCGIX_CTL_AGAIN, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("TICK\r\n"), FCGIX_CTL_ECHAR, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("\x1b[2J\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL, 0, 0, 0, 0},
     /* verbs */
-    {BYTES("\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL},
-    {BYTES("tick\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL},
-    {BYTES("TICKS\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL},
-    {BYTES("STAR /x\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL},
-    {BYTES(" START /x\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL},
-    {BYTES("\xff\xfe\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL},
-    {BYTES("GET / HTTP/1.0\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL},
+    {BYTES("\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("tick\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("TICKS\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STAR /x\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES(" START /x\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("\xff\xfe\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("GET / HTTP/1.0\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL, 0, 0, 0, 0},
     /* fields */
-    {BYTES("TICK \n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL},
-    {BYTES("TICK /x\n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL},
-    {BYTES("START\n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL},
-    {BYTES("START \n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL},
-    {BYTES("STARTAS\n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL},
-    {BYTES("STARTAS 33\n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL},
-    {BYTES("STARTAS 33 33\n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL},
-    {BYTES("STARTAS 33 /x\n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL},
-    {BYTES("STARTAS 33 33 \n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL},
+    {BYTES("TICK \n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("TICK /x\n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("START\n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("START \n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTAS\n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTAS 33\n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTAS 33 33\n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTAS 33 /x\n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTAS 33 33 \n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
     /* paths */
-    {BYTES("START  /x\n"), FCGIX_CTL_ERELATIVE, 0, NULL, NULL, NULL},
-    {BYTES("START x/y\n"), FCGIX_CTL_ERELATIVE, 0, NULL, NULL, NULL},
-    {BYTES("START ../x\n"), FCGIX_CTL_ERELATIVE, 0, NULL, NULL, NULL},
-    {BYTES("STARTAS 33 33 x\n"), FCGIX_CTL_ERELATIVE, 0, NULL, NULL, NULL},
+    {BYTES("START  /x\n"), FCGIX_CTL_ERELATIVE, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("START x/y\n"), FCGIX_CTL_ERELATIVE, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("START ../x\n"), FCGIX_CTL_ERELATIVE, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTAS 33 33 x\n"), FCGIX_CTL_ERELATIVE, 0, NULL, NULL, NULL, 0, 0, 0, 0},
     /* names */
-    {BYTES("STARTAS -u 33 /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL},
-    {BYTES("STARTAS 33 -g /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL},
-    {BYTES("STARTAS a;b 33 /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL},
-    {BYTES("STARTAS a/b 33 /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL},
-    {BYTES("STARTAS  33 /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL},
-    {BYTES("STARTAS 33  /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL},
-    {BYTES("STARTAS $(id) 33 /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL},
+    {BYTES("STARTAS -u 33 /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTAS 33 -g /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTAS a;b 33 /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTAS a/b 33 /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTAS  33 /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTAS 33  /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTAS $(id) 33 /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    /* STARTC: golden */
+#define V_X FCGIX_CTL_VOCAB_FASTCGI
+#define V_F FCGIX_CTL_VOCAB_FCGID
+    {BYTES("STARTC x 0 0 - - /srv/a.fcgi\n"), 29, FCGIX_CTL_STARTC, NULL,
+     NULL, "/srv/a.fcgi", V_X, 0, 0, 0},
+    {BYTES("STARTC f 3 0 - - /srv/a.php\n"), 28, FCGIX_CTL_STARTC, NULL,
+     NULL, "/srv/a.php", V_F, 3, 0, 0},
+    {BYTES("STARTC f 1 2 1001 1001 /usr/bin/php-cgi\n"), 40,
+     FCGIX_CTL_STARTC, "1001", "1001", "/usr/bin/php-cgi", V_F, 1, 2, 0},
+    {BYTES("STARTC f 65535 65535 ~alice www-data /a b\n"), 42,
+     FCGIX_CTL_STARTC, "alice", "www-data", "/a b", V_F, 65535, 65535, 1},
+    {BYTES("STARTC x 10 9 ~1000 100 /\n"), 26, FCGIX_CTL_STARTC, "1000",
+     "100", "/", V_X, 10, 9, 1},
+    {BYTES("STARTC x 0 0 - - /x - -\n"), 24, FCGIX_CTL_STARTC, NULL, NULL,
+     "/x - -", V_X, 0, 0, 0},
+    /* STARTC: fields missing */
+    {BYTES("STARTC\n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x\n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 0 0 - -\n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL, 0,
+     0, 0, 0},
+    {BYTES("STARTC x 0 0 - /x\n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL, 0,
+     0, 0, 0},
+    {BYTES("STARTC x 0 0 - - \n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL, 0,
+     0, 0, 0},
+    {BYTES("STARTC x 0 /x\n"), FCGIX_CTL_ESYNTAX, 0, NULL, NULL, NULL, 0, 0,
+     0, 0},
+    /* STARTC: vocabulary and indexes, at and over their bounds */
+    {BYTES("STARTC X 0 0 - - /x\n"), FCGIX_CTL_EINDEX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC xf 0 0 - - /x\n"), FCGIX_CTL_EINDEX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC  0 0 - - /x\n"), FCGIX_CTL_EINDEX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 65536 0 - - /x\n"), FCGIX_CTL_EINDEX, 0, NULL, NULL,
+     NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 0 65536 - - /x\n"), FCGIX_CTL_EINDEX, 0, NULL, NULL,
+     NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 999999 0 - - /x\n"), FCGIX_CTL_EINDEX, 0, NULL, NULL,
+     NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 9999999999 0 - - /x\n"), FCGIX_CTL_EINDEX, 0, NULL,
+     NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 01 0 - - /x\n"), FCGIX_CTL_EINDEX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 00 0 - - /x\n"), FCGIX_CTL_EINDEX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x +1 0 - - /x\n"), FCGIX_CTL_EINDEX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x -1 0 - - /x\n"), FCGIX_CTL_EINDEX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 0 1a - - /x\n"), FCGIX_CTL_EINDEX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 0  - - /x\n"), FCGIX_CTL_EINDEX, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    /* STARTC: identities */
+    {BYTES("STARTC x 0 0 - 33 /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 0 0 33 - /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 0 0 ~ 33 /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 0 0 ~~a 33 /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL,
+     NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 0 0 ~-a 33 /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL,
+     NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 0 0 a ~33 /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 0 0 -- - /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 0 0 ~- - /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 0 0  33 /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 0 0 a;b 33 /x\n"), FCGIX_CTL_ENAME, 0, NULL, NULL,
+     NULL, 0, 0, 0, 0},
+    /* STARTC: paths */
+    {BYTES("STARTC x 0 0 - - x\n"), FCGIX_CTL_ERELATIVE, 0, NULL, NULL,
+     NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 0 0 - -  /x\n"), FCGIX_CTL_ERELATIVE, 0, NULL, NULL,
+     NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 0 0 - - /x\r\n"), FCGIX_CTL_ECHAR, 0, NULL, NULL,
+     NULL, 0, 0, 0, 0},
+    {BYTES("STARTC x 0 0 - - /x\0\n"), FCGIX_CTL_ECHAR, 0, NULL, NULL,
+     NULL, 0, 0, 0, 0},
+    {BYTES("STARTCX x 0 0 - - /x\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("startc x 0 0 - - /x\n"), FCGIX_CTL_EVERB, 0, NULL, NULL, NULL, 0, 0, 0, 0},
+    {BYTES("STARTC f 1 2 - - /half"), FCGIX_CTL_AGAIN, 0, NULL, NULL, NULL, 0, 0, 0, 0},
 };
 
 static void test_request_table(void **state)
@@ -488,6 +573,15 @@ static void test_put_golden(void **state)
               fcgix_ctl_put_start(buf, cap, "/srv/a b.fcgi"));
     CHECK_PUT("STARTAS 33 www-data /srv/a\n",
               fcgix_ctl_put_startas(buf, cap, "33", "www-data", "/srv/a"));
+    CHECK_PUT("STARTC x 0 0 - - /srv/a\n",
+              fcgix_ctl_put_startc(buf, cap, FCGIX_CTL_VOCAB_FASTCGI, 0, 0,
+                                   NULL, NULL, "/srv/a"));
+    CHECK_PUT("STARTC f 12 65535 ~1001 33 /a b\n",
+              fcgix_ctl_put_startc(buf, cap, FCGIX_CTL_VOCAB_FCGID, 12, 65535,
+                                   "~1001", "33", "/a b"));
+    CHECK_PUT("STARTC f 1 0 alice www-data /p\n",
+              fcgix_ctl_put_startc(buf, cap, FCGIX_CTL_VOCAB_FCGID, 1, 0,
+                                   "alice", "www-data", "/p"));
     CHECK_PUT("OK\n", fcgix_ctl_put_ok(buf, cap));
     CHECK_PUT("BUSY 0 now\n", fcgix_ctl_put_busy(buf, cap, 0, "now"));
     CHECK_PUT("BUSY 7 backing off\n",
@@ -495,6 +589,115 @@ static void test_put_golden(void **state)
     CHECK_PUT("BUSY 86400 x\n", fcgix_ctl_put_busy(buf, cap, 86400, "x"));
     CHECK_PUT("FAIL /x: not executable\n",
               fcgix_ctl_put_fail(buf, cap, "/x: not executable"));
+}
+
+static void test_put_startc_refused(void **state)
+{
+    char buf[FCGIX_CTL_REQUEST_MAX];
+    const int x = FCGIX_CTL_VOCAB_FASTCGI, f = FCGIX_CTL_VOCAB_FCGID;
+
+    (void)state;
+    assert_int_equal(fcgix_ctl_put_startc(buf, sizeof(buf), 0, 0, 0, NULL,
+                                          NULL, "/a"),
+                     FCGIX_CTL_EINDEX);
+    assert_int_equal(fcgix_ctl_put_startc(buf, sizeof(buf), 3, 0, 0, NULL,
+                                          NULL, "/a"),
+                     FCGIX_CTL_EINDEX);
+    assert_int_equal(fcgix_ctl_put_startc(buf, sizeof(buf), x, 65536, 0, NULL,
+                                          NULL, "/a"),
+                     FCGIX_CTL_EINDEX);
+    assert_int_equal(fcgix_ctl_put_startc(buf, sizeof(buf), f, 0, 65536, NULL,
+                                          NULL, "/a"),
+                     FCGIX_CTL_EINDEX);
+    assert_int_equal(fcgix_ctl_put_startc(buf, sizeof(buf), f, 0, 0xffffffffu,
+                                          NULL, NULL, "/a"),
+                     FCGIX_CTL_EINDEX);
+    assert_int_equal(fcgix_ctl_put_startc(buf, sizeof(buf), f, 0, 0, "u",
+                                          NULL, "/a"),
+                     FCGIX_CTL_ENAME);
+    assert_int_equal(fcgix_ctl_put_startc(buf, sizeof(buf), f, 0, 0, NULL,
+                                          "g", "/a"),
+                     FCGIX_CTL_ENAME);
+    assert_int_equal(fcgix_ctl_put_startc(buf, sizeof(buf), f, 0, 0, "-",
+                                          "-", "/a"),
+                     FCGIX_CTL_ENAME);
+    assert_int_equal(fcgix_ctl_put_startc(buf, sizeof(buf), f, 0, 0, "~",
+                                          "g", "/a"),
+                     FCGIX_CTL_ENAME);
+    assert_int_equal(fcgix_ctl_put_startc(buf, sizeof(buf), f, 0, 0, "u",
+                                          "~g", "/a"),
+                     FCGIX_CTL_ENAME);
+    assert_int_equal(fcgix_ctl_put_startc(buf, sizeof(buf), f, 0, 0, NULL,
+                                          NULL, "a"),
+                     FCGIX_CTL_ERELATIVE);
+    assert_int_equal(fcgix_ctl_put_startc(buf, sizeof(buf), f, 0, 0, NULL,
+                                          NULL, "/a\nTICK"),
+                     FCGIX_CTL_ECHAR);
+    assert_int_equal(fcgix_ctl_put_startc(buf, 10, f, 0, 0, NULL, NULL, "/a"),
+                     FCGIX_CTL_ESPACE);
+}
+
+/* START and STARTAS map to the fields of STARTC x 0 0 - - and
+ * STARTC x 0 0 <user> <group>; each encodes back to its own verb. */
+static void test_start_maps(void **state)
+{
+    fcgix_ctl_request_t a, b;
+    char line[FCGIX_CTL_REQUEST_MAX];
+
+    (void)state;
+    memset(&a, 0x5a, sizeof(a));
+    memset(&b, 0x5a, sizeof(b));
+    assert_int_equal(fcgix_ctl_parse_request(BYTES("START /x\n"), &a), 9);
+    assert_int_equal(
+        fcgix_ctl_parse_request(BYTES("STARTC x 0 0 - - /x\n"), &b), 20);
+    assert_int_equal(a.verb, FCGIX_CTL_START);
+    assert_int_equal(b.verb, FCGIX_CTL_STARTC);
+    a.verb = b.verb;
+    assert_memory_equal(&a, &b, sizeof(a));
+    memset(&a, 0x5a, sizeof(a));
+    memset(&b, 0x5a, sizeof(b));
+    assert_int_equal(fcgix_ctl_parse_request(BYTES("STARTAS u g /x\n"), &a),
+                     15);
+    assert_int_equal(
+        fcgix_ctl_parse_request(BYTES("STARTC x 0 0 u g /x\n"), &b), 20);
+    a.verb = b.verb;
+    assert_memory_equal(&a, &b, sizeof(a));
+    assert_int_equal(fcgix_ctl_put_request(line, sizeof(line), &b), 20);
+    assert_memory_equal(line, "STARTC x 0 0 u g /x\n", 20);
+}
+
+/* The longest STARTC line, and the longest name after a "~". */
+static void test_startc_lengths(void **state)
+{
+    char path[FCGIX_CTL_PATH_MAX + 1], name[FCGIX_CTL_NAME_MAX + 3];
+    char line[FCGIX_CTL_REQUEST_MAX + 8];
+    fcgix_ctl_request_t req;
+    long n;
+
+    (void)state;
+    memset(path, 'p', sizeof(path));
+    path[0] = '/';
+    path[FCGIX_CTL_PATH_MAX] = '\0';
+    memset(name, 'n', sizeof(name));
+    name[0] = '~';
+    name[FCGIX_CTL_NAME_MAX + 1] = '\0';
+    n = fcgix_ctl_put_startc(line, sizeof(line), FCGIX_CTL_VOCAB_FCGID, 65535,
+                             65535, name, name + 1, path);
+    assert_int_equal(n, FCGIX_CTL_REQUEST_MAX);
+    assert_int_equal(fcgix_ctl_parse_request(line, (size_t)n, &req), n);
+    assert_int_equal(req.userdir, 1);
+    assert_int_equal(strlen(req.user), FCGIX_CTL_NAME_MAX);
+    assert_int_equal(req.tenant, 65535);
+    name[FCGIX_CTL_NAME_MAX + 1] = 'n';
+    name[FCGIX_CTL_NAME_MAX + 2] = '\0';
+    assert_int_equal(fcgix_ctl_put_startc(line, sizeof(line),
+                                          FCGIX_CTL_VOCAB_FCGID, 1, 1, name,
+                                          "g", "/x"),
+                     FCGIX_CTL_ENAME);
+    assert_int_equal(fcgix_ctl_put_startc(line, sizeof(line),
+                                          FCGIX_CTL_VOCAB_FCGID, 1, 1, "u",
+                                          name + 1, "/x"),
+                     FCGIX_CTL_ENAME);
 }
 
 static void test_put_refused(void **state)
@@ -545,6 +748,17 @@ static void test_put_refused(void **state)
     memset(&req, 0, sizeof(req));
     assert_int_equal(fcgix_ctl_put_request(buf, sizeof(buf), &req),
                      FCGIX_CTL_EVERB);
+    /* STARTC from fields: a "~" without a user */
+    req.verb = FCGIX_CTL_STARTC;
+    req.vocab = FCGIX_CTL_VOCAB_FCGID;
+    req.userdir = 1;
+    strcpy(req.path, "/x");
+    assert_int_equal(fcgix_ctl_put_request(buf, sizeof(buf), &req),
+                     FCGIX_CTL_ENAME);
+    req.userdir = 0;
+    strcpy(req.group, "g"); /* a group without a user */
+    assert_int_equal(fcgix_ctl_put_request(buf, sizeof(buf), &req),
+                     FCGIX_CTL_ENAME);
     memset(&ans, 0, sizeof(ans));
     assert_int_equal(fcgix_ctl_put_answer(buf, sizeof(buf), &ans),
                      FCGIX_CTL_EVERB);
@@ -566,7 +780,7 @@ static void test_put_maxima(void **state)
     memset(why, 'w', sizeof(why));
     why[FCGIX_CTL_WHY_MAX] = '\0';
     assert_int_equal(fcgix_ctl_put_startas(req, sizeof(req), name, name, path),
-                     FCGIX_CTL_REQUEST_MAX);
+                     8 + 2 * (FCGIX_CTL_NAME_MAX + 1) + FCGIX_CTL_PATH_MAX + 1);
     assert_int_equal(fcgix_ctl_put_busy(ans, sizeof(ans), 86400, why),
                      FCGIX_CTL_ANSWER_MAX);
 }
@@ -580,7 +794,7 @@ static void test_strerror(void **state)
     long codes[] = {FCGIX_CTL_AGAIN,    FCGIX_CTL_ELONG,   FCGIX_CTL_ECHAR,
                     FCGIX_CTL_EVERB,    FCGIX_CTL_ESYNTAX, FCGIX_CTL_ERELATIVE,
                     FCGIX_CTL_EPATHLEN, FCGIX_CTL_ENAME,   FCGIX_CTL_ENUMBER,
-                    FCGIX_CTL_EWHY,     FCGIX_CTL_ESPACE};
+                    FCGIX_CTL_EWHY,     FCGIX_CTL_ESPACE,  FCGIX_CTL_EINDEX};
     size_t i, j;
 
     (void)state;
@@ -617,6 +831,9 @@ int main(void)
         cmocka_unit_test(test_answer_lengths),
         cmocka_unit_test(test_put_golden),
         cmocka_unit_test(test_put_refused),
+        cmocka_unit_test(test_put_startc_refused),
+        cmocka_unit_test(test_start_maps),
+        cmocka_unit_test(test_startc_lengths),
         cmocka_unit_test(test_put_maxima),
         cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_peer_allowed),

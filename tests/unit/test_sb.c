@@ -71,12 +71,12 @@ static int teardown(void **state)
 /* A board with one class of @p n slots, set up as the PM would. */
 static void board_class(fixture_t *fx, int n)
 {
-    size_t size = fcgix_sb_size(1, n, TEST_HOLDERS);
+    size_t size = fcgix_sb_size(1, n, TEST_HOLDERS, 0);
     fcgix_sb_class_t *k;
 
     fx->mem = malloc(size);
     assert_non_null(fx->mem);
-    fx->sb = fcgix_sb_init(&fx->board, fx->mem, 1, n, TEST_HOLDERS);
+    fx->sb = fcgix_sb_init(&fx->board, fx->mem, 1, n, TEST_HOLDERS, 0);
     k = fcgix_sb_class(fx->sb, 0);
     strcpy(k->path, "/srv/app");
     k->kind = FCGIX_SB_STATIC;
@@ -96,7 +96,7 @@ static void open_all(fixture_t *fx, int n)
 
 static void take(const fixture_t *fx, int c, fcgix_sb_lease_t *l)
 {
-    assert_int_equal(fcgix_sb_acquire(fx->sb, c, l), 0);
+    assert_int_equal(fcgix_sb_acquire(fx->sb, c, 0, l), 0);
     assert_true(l->slot >= 0);
 }
 
@@ -115,7 +115,7 @@ static void test_sb_least_used(void **state)
     assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/app"), 0);
     assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/other"), -1);
     /* a freshly initialised slot is closed */
-    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l[0]), -1);
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 0, &l[0]), -1);
     assert_int_equal(l[0].slot, -1);
     open_all(fx, 3);
     for (i = 0; i < 3; i++) {
@@ -153,7 +153,7 @@ static void test_sb_retiring_last(void **state)
     assert_int_equal(l.slot, 1);
     fcgix_sb_close(fcgix_sb_slot(fx->sb, 0));
     fcgix_sb_close(fcgix_sb_slot(fx->sb, 1));
-    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l), -1);
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 0, &l), -1);
     assert_int_equal(l.slot, -1);
 }
 
@@ -174,7 +174,7 @@ static void test_sb_close_if_idle(void **state)
     assert_int_equal(fcgix_sb_close_if_idle(s), 1);
     assert_int_equal(fcgix_sb_users(s), -1);
     assert_int_equal(fcgix_sb_close_if_idle(s), 1); /* closed already */
-    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l), -1);
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 0, &l), -1);
     assert_int_equal(fcgix_sb_users(s), -1);
 }
 
@@ -259,7 +259,7 @@ static void test_sb_max_requests(void **state)
     assert_int_equal(l[0].slot, 1);
     give(fx, &l[0]);
     fcgix_sb_close(fcgix_sb_slot(fx->sb, 1));
-    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l[0]), -1);
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 0, &l[0]), -1);
     /* in flight counts too: three requests at once use it up */
     fcgix_sb_open(fcgix_sb_slot(fx->sb, 0)); /* a new process */
     assert_true(fcgix_sb_slot_available(fx->sb, 0, 0));
@@ -267,9 +267,9 @@ static void test_sb_max_requests(void **state)
         take(fx, 0, &l[i]);
         assert_int_equal(l[i].slot, 0);
     }
-    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l[3]), -1);
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 0, &l[3]), -1);
     give(fx, &l[0]); /* 1 served + 2 in flight */
-    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, &l[3]), -1);
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 0, &l[3]), -1);
     assert_false(fcgix_sb_slot_available(fx->sb, 0, 0));
 }
 
@@ -345,6 +345,153 @@ static void test_sb_holders(void **state)
     assert_int_equal(fcgix_sb_unhold(fx->sb, -1, &l1), 1);
 }
 
+/* Keys: the same path under another key is another class; the default
+ * lookups are the FastCgi no-tenant no-identity key. */
+static void test_sb_keys(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_key_t fast, fcgid, other;
+    fcgix_sb_class_t *k;
+    uint32_t gen, gen2;
+
+    board_class(fx, 1);
+    k = fcgix_sb_class(fx->sb, 0);
+    fcgix_sb_key_fastcgi(&fast);
+    assert_memory_equal(&k->key, &fast, sizeof(fast)); /* from init */
+    assert_int_equal(fast.uid, FCGIX_SB_NO_ID);
+    assert_int_equal(fcgix_sb_find_class_key(fx->sb, &fast, "/srv/app", &gen),
+                     0);
+    fcgix_sb_key_set(&fcgid, FCGIX_SB_VOCAB_FCGID, 2, 0, 1001, 1001, 0);
+    assert_int_equal(fcgix_sb_find_class_key(fx->sb, &fcgid, "/srv/app", &gen),
+                     -1);
+    /* the PM gives the class the fcgid key, under a new generation */
+    fcgix_sb_class_begin(k);
+    k->key = fcgid;
+    fcgix_sb_class_end(k);
+    assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/app"), -1);
+    assert_int_equal(fcgix_sb_find_class_gen(fx->sb, "/srv/app", &gen2), -1);
+    assert_int_equal(
+        fcgix_sb_find_class_key(fx->sb, &fcgid, "/srv/app", &gen2), 0);
+    assert_true(gen2 != gen);
+    /* one field differs: another tenant, command, identity, userdir */
+    other = fcgid;
+    other.tenant = 3;
+    assert_int_equal(
+        fcgix_sb_find_class_key(fx->sb, &other, "/srv/app", &gen), -1);
+    other = fcgid;
+    other.cmd = 1;
+    assert_int_equal(
+        fcgix_sb_find_class_key(fx->sb, &other, "/srv/app", &gen), -1);
+    other = fcgid;
+    other.gid = 1002;
+    assert_int_equal(
+        fcgix_sb_find_class_key(fx->sb, &other, "/srv/app", &gen), -1);
+    other = fcgid;
+    other.userdir = 1;
+    assert_int_equal(
+        fcgix_sb_find_class_key(fx->sb, &other, "/srv/app", &gen), -1);
+    assert_int_equal(
+        fcgix_sb_find_class_key(fx->sb, &fcgid, "/srv/app2", &gen), -1);
+    /* while the PM changes it (odd generation), nothing matches */
+    fcgix_sb_class_begin(k);
+    assert_int_equal(
+        fcgix_sb_find_class_key(fx->sb, &fcgid, "/srv/app", &gen), -1);
+    fcgix_sb_class_end(k);
+    assert_int_equal(
+        fcgix_sb_find_class_key(fx->sb, &fcgid, "/srv/app", &gen), 0);
+    assert_true(fcgix_sb_class_is(fx->sb, 0, gen));
+}
+
+/* max_users 1 (an exclusive class): only an idle slot; FULL when every
+ * open slot has a request, -1 when none is open. */
+static void test_sb_max_users(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_lease_t l[4];
+
+    board_class(fx, 2);
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 1, &l[0]), -1); /* closed */
+    fcgix_sb_open(fcgix_sb_slot(fx->sb, 0));
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 1, &l[0]), 0);
+    assert_int_equal(l[0].slot, 0);
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 1, &l[1]), FCGIX_SB_FULL);
+    assert_int_equal(l[1].slot, -1);
+    fcgix_sb_open(fcgix_sb_slot(fx->sb, 1));
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 1, &l[1]), 0);
+    assert_int_equal(l[1].slot, 1);
+    assert_false(l[1].busy);
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 1, &l[2]), FCGIX_SB_FULL);
+    /* max_users 2 takes a second request; 0 is unlimited */
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 2, &l[2]), 0);
+    assert_true(l[2].busy);
+    take(fx, 0, &l[3]);
+    assert_int_equal(fcgix_sb_users(fcgix_sb_slot(fx->sb, l[3].slot)), 2);
+    give(fx, &l[3]);
+    give(fx, &l[2]);
+    give(fx, &l[0]); /* slot 0 idle again */
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 1, &l[0]), 0);
+    assert_int_equal(l[0].slot, 0);
+    /* a closed slot with a request is not "full": -1 when none is open */
+    assert_int_equal(fcgix_sb_close_if_idle(fcgix_sb_slot(fx->sb, 0)), 0);
+    give(fx, &l[0]);
+    give(fx, &l[1]);
+    assert_int_equal(fcgix_sb_close_if_idle(fcgix_sb_slot(fx->sb, 0)), 1);
+    assert_int_equal(fcgix_sb_close_if_idle(fcgix_sb_slot(fx->sb, 1)), 1);
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 1, &l[0]), -1);
+}
+
+/* The tenant and user areas: where they are, how many, bounds. */
+static void test_sb_areas(void **state)
+{
+    fixture_t *fx = *state;
+    size_t base = fcgix_sb_size(3, 5, TEST_HOLDERS, 0);
+    fcgix_sb_t board;
+    char *mem;
+    int i;
+
+    (void)fx;
+    assert_int_equal(fcgix_sb_size(3, 5, TEST_HOLDERS, 4),
+                     base + 4 * sizeof(fcgix_sb_tenant_t));
+    assert_int_equal(fcgix_sb_size(3, 5, TEST_HOLDERS, -1), base);
+    assert_int_equal(base - fcgix_sb_size(0, 5, TEST_HOLDERS, 0),
+                     3 * (sizeof(fcgix_sb_class_t) + sizeof(fcgix_sb_user_t)));
+    assert_int_equal(sizeof(fcgix_sb_key_t), 6 * sizeof(uint32_t));
+    mem = malloc(base + 4 * sizeof(fcgix_sb_tenant_t));
+    assert_non_null(mem);
+    memset(mem, 0x5a, base + 4 * sizeof(fcgix_sb_tenant_t));
+    fcgix_sb_init(&board, mem, 3, 5, TEST_HOLDERS, 4);
+    assert_int_equal(board.ntenants, 4);
+    assert_int_equal(board.nusers, 3);
+    assert_int_equal(board.head->ntenants, 4);
+    assert_int_equal(board.head->nusers, 3);
+    for (i = 0; i < 4; i++) {
+        fcgix_sb_tenant_t *t = fcgix_sb_tenant(&board, i);
+
+        assert_non_null(t);
+        assert_int_equal(t->live + t->max + t->waiting + t->refused, 0);
+        assert_true((char *)(t + 1) <= mem + base
+                                           + 4 * sizeof(fcgix_sb_tenant_t));
+    }
+    assert_null(fcgix_sb_tenant(&board, 4));
+    assert_null(fcgix_sb_tenant(&board, -1));
+    for (i = 0; i < 3; i++) {
+        fcgix_sb_user_t *u = fcgix_sb_user(&board, i);
+
+        assert_non_null(u);
+        assert_int_equal(u->uid, FCGIX_SB_NO_ID);
+        assert_int_equal(u->live, 0);
+        assert_true((char *)(u + 1) <= mem + base
+                                           + 4 * sizeof(fcgix_sb_tenant_t));
+        assert_true((char *)u >= (char *)fcgix_sb_tenant(&board, 3) + 16);
+    }
+    assert_null(fcgix_sb_user(&board, 3));
+    assert_null(fcgix_sb_user(&board, -1));
+    /* the areas follow the holders, not on them */
+    assert_true((char *)fcgix_sb_tenant(&board, 0)
+                >= (char *)(board.holders + TEST_HOLDERS));
+    free(mem);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +505,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sb_class_generation, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sb_holders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_max_users, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_areas, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
