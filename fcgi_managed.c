@@ -109,16 +109,39 @@ static void tick_pm(void)
     }
 }
 
+/* "STARTC <vocab> <tenant> <cmd> <user> <group> <path>" for a keyed
+ * class: the PM finds the command and the environment by the indexes in
+ * its own tables. */
+static long startc_line(const fcgix_class_req_t *cr, char *buf, size_t cap)
+{
+    char uid[24], gid[24];
+    int vocab = cr->vocab == FCGIX_VOCAB_FCGID ? FCGIX_CTL_VOCAB_FCGID
+                                               : FCGIX_CTL_VOCAB_FASTCGI;
+
+    if (!cr->has_identity) {
+        return fcgix_ctl_put_startc(buf, cap, vocab, cr->tenant, cr->cmd, NULL,
+                                    NULL, cr->path);
+    }
+    apr_snprintf(uid, sizeof(uid), "%s%ld", cr->userdir ? "~" : "", cr->uid);
+    apr_snprintf(gid, sizeof(gid), "%ld", cr->gid);
+    return fcgix_ctl_put_startc(buf, cap, vocab, cr->tenant, cr->cmd, uid, gid,
+                                cr->path);
+}
+
 /* The start request for the app of @r at @path, encoded in @buf:
  * "START <path>", or with a wrapper "STARTAS <uid> <gid> <path>" with
  * the request's suexec identity (SuexecUserGroup), else httpd's User and
  * Group. @return its length, or the defect that keeps @path from being
  * sent (fcgi_ctl.h: a control byte in it, ...). */
-static long start_line(request_rec *r, const char *path, char *buf, size_t cap)
+static long start_line(request_rec *r, const fcgix_class_req_t *cr,
+                       const char *path, char *buf, size_t cap)
 {
     ap_unix_identity_t *id;
     char uid[24], gid[24];
 
+    if (cr) {
+        return startc_line(cr, buf, cap);
+    }
     if (!managed.wrapper) {
         return fcgix_ctl_put_start(buf, cap, path);
     }
@@ -268,7 +291,8 @@ static int no_answer(request_rec *r, const char *path, int err, int timeout)
 
 /* Have the PM start a process of the class of @path; OK when one takes
  * requests, else the HTTP status to answer. */
-static int start_class(request_rec *r, const char *path)
+static int start_class(request_rec *r, const fcgix_class_req_t *cr,
+                       const char *path)
 {
     char line[FCGIX_CTL_REQUEST_MAX];
     fcgix_ctl_answer_t ans;
@@ -286,7 +310,7 @@ static int start_class(request_rec *r, const char *path)
                       path);
         return unavailable(r, 60);
     }
-    if ((n = start_line(r, path, line, sizeof(line))) < 0) {
+    if ((n = start_line(r, cr, path, line, sizeof(line))) < 0) {
         return bad_exchange(r, path, n, 0);
     }
     if (ask_start(line, (size_t)n, timeout, &ans, &defect) != 0) {
@@ -322,6 +346,7 @@ typedef struct {
     request_rec *r;
     const fcgix_app_t *app; /* FastCgiServer definition, NULL: dynamic */
     const char *path;
+    const fcgix_class_req_t *cr; /* a keyed class, or NULL */
 } held_t;
 
 /* A process no request may use any more: the PM replaces it. */
@@ -401,14 +426,36 @@ static void note_busy(int c)
     }
 }
 
-/* The class of the app on the board, or -1; @gen its generation. */
-static int class_of(const char *path, const fcgix_app_t *app, uint32_t *gen)
+/* The board's key of a keyed class. */
+static void key_of(const fcgix_class_req_t *cr, fcgix_sb_key_t *key)
 {
-    if (app) {
-        *gen = fcgix_sb_class_gen(managed.sb, app->board_class);
-        return app->board_class;
+    uint32_t vocab = cr->vocab == FCGIX_VOCAB_FCGID ? FCGIX_SB_VOCAB_FCGID
+                                                    : FCGIX_SB_VOCAB_FASTCGI;
+
+    if (cr->has_identity) {
+        fcgix_sb_key_set(key, vocab, cr->tenant, cr->cmd, (uint32_t)cr->uid,
+                         (uint32_t)cr->gid, cr->userdir ? 1 : 0);
     }
-    return fcgix_sb_find_class_gen(managed.sb, path, gen);
+    else {
+        fcgix_sb_key_set(key, vocab, cr->tenant, cr->cmd, FCGIX_SB_NO_ID,
+                         FCGIX_SB_NO_ID, 0);
+    }
+}
+
+/* The class of the app on the board, or -1; @gen its generation. */
+static int class_of(const held_t *h, uint32_t *gen)
+{
+    fcgix_sb_key_t key;
+
+    if (h->app) {
+        *gen = fcgix_sb_class_gen(managed.sb, h->app->board_class);
+        return h->app->board_class;
+    }
+    if (h->cr) {
+        key_of(h->cr, &key);
+        return fcgix_sb_find_class_key(managed.sb, &key, h->path, gen);
+    }
+    return fcgix_sb_find_class_gen(managed.sb, h->path, gen);
 }
 
 /* Where this thread's holder record usually is: its place among httpd's
@@ -435,17 +482,23 @@ static unsigned holder_hint(const request_rec *r)
  * PM can give it back if this httpd child dies. A dynamic app's class
  * index may pass to another app meanwhile (the PM frees a class whose
  * last process is gone): the lease counts only if the class still has
- * the generation it had when its path matched. @return 0 or -1. */
-static int lease_class(const char *path, const fcgix_app_t *app, held_t *h)
+ * the generation it had when its path matched. An exclusive class's
+ * process takes one request at a time. @return 0, -1 (no process takes
+ * requests) or FCGIX_SB_FULL (each has its request). */
+static int lease_class(held_t *h)
 {
+    int max_users = h->cr && h->cr->exclusive ? 1 : 0;
     uint32_t gen;
-    int tries;
+    int tries, rc;
 
     for (tries = 0; tries < 4; tries++) {
-        h->cls = class_of(path, app, &gen);
-        if (h->cls < 0
-            || fcgix_sb_acquire(managed.sb, h->cls, 0, &h->lease) != 0) {
+        h->cls = class_of(h, &gen);
+        if (h->cls < 0) {
             return -1;
+        }
+        rc = fcgix_sb_acquire(managed.sb, h->cls, max_users, &h->lease);
+        if (rc != 0) {
+            return rc;
         }
         if (fcgix_sb_class_is(managed.sb, h->cls, gen)) {
             h->record = fcgix_sb_hold(managed.sb, holder_hint(h->r), &h->lease,
@@ -462,39 +515,167 @@ static int lease_class(const char *path, const fcgix_app_t *app, held_t *h)
  * waits (the status page shows it): on the class, or, for an app that has
  * none yet (a dynamic app's first start), on the board. start_class()
  * returns on every path, so the count always comes back down. */
-static int wait_for_start(request_rec *r, const char *path, int c)
+static int wait_for_start(request_rec *r, const fcgix_class_req_t *cr,
+                          const char *path, int c)
 {
     uint32_t *waiting = c >= 0 ? &fcgix_sb_class(managed.sb, c)->waiting
                                : &managed.sb->head->waiting_new;
     int status;
 
     __atomic_add_fetch(waiting, 1, __ATOMIC_RELAXED);
-    status = start_class(r, path);
+    status = start_class(r, cr, path);
     __atomic_sub_fetch(waiting, 1, __ATOMIC_RELAXED);
     return status;
 }
 
-/* Take a process of the app at @path, starting one if needed. */
-static int take_process(request_rec *r, const fcgix_app_t *app,
-                        const char *path, held_t *h)
+/* The host's record on the board, or NULL (no tenant, or out of the
+ * board's range: the board is the handlers' own, but its size is ours). */
+static fcgix_sb_tenant_t *tenant_of(const fcgix_class_req_t *cr)
+{
+    return cr->tenant > 0 ? fcgix_sb_tenant(managed.sb, (int)cr->tenant - 1)
+                          : NULL;
+}
+
+/* A host at its process cap whose waiting requests already fill the
+ * bound: more would only hold httpd workers that other hosts need. */
+static int host_refuses(request_rec *r, const fcgix_class_req_t *cr,
+                        fcgix_sb_tenant_t *t)
+{
+    uint32_t max, live, waiting;
+
+    if (t == NULL || cr->tenant_wait_max <= 0) {
+        return 0;
+    }
+    max = __atomic_load_n(&t->max, __ATOMIC_ACQUIRE);
+    live = __atomic_load_n(&t->live, __ATOMIC_ACQUIRE);
+    waiting = __atomic_load_n(&t->waiting, __ATOMIC_ACQUIRE);
+    if (max == 0 || live < max || waiting < (uint32_t)cr->tenant_wait_max) {
+        return 0;
+    }
+    __atomic_add_fetch(&t->refused, 1, __ATOMIC_RELAXED);
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  FCGIX_LOGNO(00905) "%s: the virtual host is at its process "
+                                     "cap (%u) and %u of its requests wait "
+                                     "already; refused",
+                  cr->path, (unsigned)max, (unsigned)waiting);
+    return 1;
+}
+
+/* Count this request as waiting, on its class (or the board, for a class
+ * not there yet) and its host, until the pool's cleanup or uncount(). */
+typedef struct {
+    uint32_t *cls;
+    uint32_t *host;
+} waiting_t;
+
+static void count_waiting(waiting_t *w, int c, fcgix_sb_tenant_t *t)
+{
+    if (w->cls == NULL) {
+        w->cls = c >= 0 ? &fcgix_sb_class(managed.sb, c)->waiting
+                        : &managed.sb->head->waiting_new;
+        __atomic_add_fetch(w->cls, 1, __ATOMIC_RELAXED);
+    }
+    if (w->host == NULL && t) {
+        w->host = &t->waiting;
+        __atomic_add_fetch(w->host, 1, __ATOMIC_RELAXED);
+    }
+}
+
+static void uncount_waiting(waiting_t *w)
+{
+    if (w->cls) {
+        __atomic_sub_fetch(w->cls, 1, __ATOMIC_RELAXED);
+    }
+    if (w->host) {
+        __atomic_sub_fetch(w->host, 1, __ATOMIC_RELAXED);
+    }
+    w->cls = w->host = NULL;
+}
+
+/* Longest pause between two looks at the board while every process of
+ * an exclusive class is busy: a request takes a process within this of
+ * its becoming free (mod_fcgid slept 1 s). */
+#define EXCLUSIVE_PAUSE_MAX_MS 10
+
+/* One step of take_exclusive() when no process takes requests: have the
+ * PM start one. OK: look again; else the status to answer. A "BUSY 1"
+ * means the PM's own wait ended before ours: go on waiting. */
+static int ask_for_process(request_rec *r, held_t *h, apr_time_t deadline)
+{
+    int status = start_class(r, h->cr, h->path);
+    const char *retry = apr_table_get(r->err_headers_out, "Retry-After");
+
+    if (status == HTTP_SERVICE_UNAVAILABLE && retry && !strcmp(retry, "1")
+        && apr_time_now() < deadline) {
+        apr_table_unset(r->err_headers_out, "Retry-After");
+        apr_sleep(apr_time_from_msec(EXCLUSIVE_PAUSE_MAX_MS));
+        return OK; /* the PM's own wait ended first: go on waiting */
+    }
+    return status;
+}
+
+/* mod_fcgid's one request per process, without its 1 s sleeps: lease an
+ * idle process; with none open, have the PM start one; with all busy,
+ * ask the PM for more (it grows the class by the waiting requests, up to
+ * the caps) and look again within 10 ms, until cr->wait_ms. */
+static int take_exclusive(request_rec *r, held_t *h)
+{
+    const fcgix_class_req_t *cr = h->cr;
+    apr_time_t deadline = apr_time_now() + apr_time_from_msec(cr->wait_ms);
+    fcgix_sb_tenant_t *t = tenant_of(cr);
+    waiting_t w = {NULL, NULL};
+    int pause_ms = 1, rc, status = OK;
+
+    while ((rc = lease_class(h)) != 0 && status == OK) {
+        if (w.host == NULL && host_refuses(r, cr, t)) {
+            status = unavailable(r, 1);
+            break;
+        }
+        count_waiting(&w, h->cls, t);
+        if (rc != FCGIX_SB_FULL) {
+            status = ask_for_process(r, h, deadline);
+            continue;
+        }
+        note_busy(h->cls);
+        if (apr_time_now() >= deadline) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          FCGIX_LOGNO(00906) "%s: every process was busy for "
+                                             "%d ms (FcgidQueueTimeout)",
+                          h->path, cr->wait_ms);
+            status = unavailable(r, 1);
+            break;
+        }
+        apr_sleep(apr_time_from_msec(pause_ms));
+        pause_ms = pause_ms * 2 > EXCLUSIVE_PAUSE_MAX_MS ? EXCLUSIVE_PAUSE_MAX_MS
+                                                        : pause_ms * 2;
+    }
+    uncount_waiting(&w);
+    return rc == 0 ? OK : status;
+}
+
+/* Take a process of the app at h->path, starting one if needed. */
+static int take_process(request_rec *r, held_t *h)
 {
     int status;
 
-    if (lease_class(path, app, h) == 0) {
+    if (h->cr && h->cr->exclusive) {
+        return take_exclusive(r, h);
+    }
+    if (lease_class(h) == 0) {
         return OK;
     }
-    status = wait_for_start(r, path, h->cls);
+    status = wait_for_start(r, h->cr, h->path, h->cls);
     if (status != OK) {
         return status;
     }
-    if (lease_class(path, app, h) == 0) {
+    if (lease_class(h) == 0) {
         return OK;
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                   FCGIX_LOGNO(00084) "FastCGI app %s: started, but every "
                                      "process was taken back before this "
                                      "request could use one",
-                  path);
+                  h->path);
     return unavailable(r, 1);
 }
 
@@ -503,7 +684,9 @@ static int take_process(request_rec *r, const fcgix_app_t *app,
  * process). */
 static fcgix_app_t *target_of(const held_t *h)
 {
-    const fcgix_app_t *base = h->app ? h->app : managed.dynamic;
+    const fcgix_app_t *base = h->app  ? h->app
+                              : h->cr ? h->cr->app
+                                      : managed.dynamic;
     fcgix_app_t *t = apr_pmemdup(h->r->pool, base, sizeof(*t));
 
     t->path = h->path;
@@ -524,7 +707,8 @@ static fcgix_app_t *target_of(const held_t *h)
  * definition, NULL for a dynamic app) for the rest of the request, and
  * make the request's own copy of the app that points at it. */
 static int lease_target(request_rec *r, const fcgix_app_t *app,
-                        const char *path, fcgix_app_t **target, held_t **held)
+                        const fcgix_class_req_t *cr, const char *path,
+                        fcgix_app_t **target, held_t **held)
 {
     held_t *h = apr_pcalloc(r->pool, sizeof(*h));
     uint32_t gen;
@@ -537,17 +721,21 @@ static int lease_target(request_rec *r, const fcgix_app_t *app,
                       path);
         return unavailable(r, 5);
     }
-    c = class_of(path, app, &gen);
-    if (app == NULL && managed.auto_update && c >= 0
-        && strcmp(path, r->filename) == 0) {
-        note_update(r, c);
-    }
     h->lease.slot = -1;
     h->record = -1;
     h->r = r;
     h->app = app;
     h->path = path;
-    status = take_process(r, app, path, h);
+    h->cr = cr;
+    /* A script replaced under a dynamic app: new processes for it. Every
+     * fcgid script class behaves so (mod_fcgid made a new class per
+     * inode). */
+    c = class_of(h, &gen);
+    if (app == NULL && c >= 0 && strcmp(path, r->filename) == 0
+        && (cr ? cr->cmd == 0 : managed.auto_update)) {
+        note_update(r, c);
+    }
+    status = take_process(r, h);
     if (status != OK) {
         return status;
     }
@@ -590,7 +778,7 @@ static int lease_another(request_rec *r, void *baton, const fcgix_app_t **app,
     }
     h->record = -1;
     h->lease.slot = -1;
-    status = take_process(r, h->app, h->path, h);
+    status = take_process(r, h);
     if (status == OK) {
         *app = target_of(h);
     }
@@ -602,10 +790,38 @@ int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
     fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL};
     fcgix_app_t *target;
     held_t *h = NULL;
-    int status = lease_target(r, app, r->filename, &target, &h);
+    int status = lease_target(r, app, NULL, r->filename, &target, &h);
 
     rt.baton = h;
     return status == OK ? fcgix_serve(r, target, &rt) : status;
+}
+
+int fcgix_managed_serve_class(request_rec *r, const fcgix_class_req_t *cr)
+{
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL};
+    fcgix_app_t *target;
+    held_t *h = NULL;
+    int status = lease_target(r, NULL, cr, cr->path, &target, &h);
+
+    rt.baton = h;
+    return status == OK ? fcgix_serve(r, target, &rt) : status;
+}
+
+int fcgix_managed_authorize_class(request_rec *r, const fcgix_class_req_t *cr,
+                                  const fcgix_auth_call_t *call,
+                                  fcgix_auth_reply_t *reply)
+{
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL};
+    fcgix_app_t *target;
+    held_t *h = NULL;
+    int status = lease_target(r, NULL, cr, cr->path, &target, &h);
+
+    if (status != OK) {
+        return status == HTTP_SERVICE_UNAVAILABLE ? status
+                                                  : HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rt.baton = h;
+    return fcgix_authorize(r, target, call, reply, &rt);
 }
 
 int fcgix_managed_authorize(request_rec *r, const fcgix_app_t *app,
@@ -615,7 +831,7 @@ int fcgix_managed_authorize(request_rec *r, const fcgix_app_t *app,
     fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL};
     fcgix_app_t *target;
     held_t *h = NULL;
-    int status = lease_target(r, app, path, &target, &h);
+    int status = lease_target(r, app, NULL, path, &target, &h);
 
     /* A failure to get a process denies: 503 stays 503, else 500. */
     if (status != OK) {

@@ -33,6 +33,25 @@ typedef struct {
                                      the request's suexec identity */
 } fcgix_managed_t;
 
+/** Which class a request goes to and how it waits for a process, for
+ *  classes keyed by more than their path (mod_fcgid's vocabulary:
+ *  docs/design/fcgid.md 3.3, 5, 6). */
+typedef struct {
+    int vocab;               /**< FCGIX_VOCAB_* */
+    unsigned tenant;         /**< 0: none; else the server_rec's index + 1 */
+    unsigned cmd;            /**< 0: the script itself; else the command's
+                                  index + 1 */
+    int has_identity;        /**< run through suexec as uid/gid */
+    long uid, gid;
+    int userdir;             /**< a mod_userdir identity (~uid) */
+    const char *path;        /**< the class's path: script or argv[0] */
+    const fcgix_app_t *app;  /**< the exchange's options */
+    int exclusive;           /**< one request per process */
+    int wait_ms;             /**< longest wait for a process */
+    int tenant_wait_max;     /**< requests of the host that may wait while
+                                  it is at its process cap; 0: no bound */
+} fcgix_class_req_t;
+
 /** Set what fcgix_managed_serve() uses. */
 void fcgix_managed_init(const fcgix_managed_t *m);
 
@@ -48,6 +67,20 @@ void fcgix_managed_child_init(void);
  *         take the request within -startTimeout
  */
 int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app);
+
+/**
+ * Serve a request through the class @a cr names: lease one of its
+ * processes, asking the PM to start one when none is open; an exclusive
+ * class's request waits (polling the board, at most cr->wait_ms) while
+ * every process has a request. 503 with Retry-After when none comes in
+ * time or the host is at its cap with its waiting bound reached.
+ */
+int fcgix_managed_serve_class(request_rec *r, const fcgix_class_req_t *cr);
+
+/** As fcgix_managed_serve_class(), in the AUTHORIZER role. */
+int fcgix_managed_authorize_class(request_rec *r, const fcgix_class_req_t *cr,
+                                  const fcgix_auth_call_t *call,
+                                  fcgix_auth_reply_t *reply);
 
 /**
  * Ask a PM-run app in the AUTHORIZER role (fcgix_authorize()).
