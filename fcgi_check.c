@@ -218,6 +218,7 @@ int fcgix_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 
     (void)plog;
     errors += refuse_real_fcgid(s);
+    errors += fcgix_fcgid_check_config(pconf, s);
     if (strlen(ipc_dir) + 1 + IPC_NAME_MAX > sun_path_max()) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      FCGIX_LOGNO(00113) "FastCgiIpcDir %s is too long: "

@@ -28,7 +28,9 @@
 #include "fcgi_config.h"
 #include "fcgi_config_int.h"
 #include "fcgi_defaults.h"
+#include "fcgi_fcgid_int.h"
 #include "fcgi_lb.h"
+#include "fcgi_log.h"
 
 /* The words of FastCgiWrapper, FastCgiChunkedBody and
  * FastCgiStderrLogLevel. */
@@ -94,6 +96,9 @@ fcgix_app_opts_t fcgix_app_effective(const fcgix_app_opts_t *opts)
     DEFAULT_IF_UNSET(keep_conn, FCGIX_DEFAULT_KEEP_CONN);
     DEFAULT_IF_UNSET(max_conns, FCGIX_DEFAULT_MAX_CONNS);
     DEFAULT_IF_UNSET(max_requests, FCGIX_DEFAULT_MAX_REQUESTS);
+    /* busy_timeout and max_body stay unset: no limit of their own. */
+    DEFAULT_IF_UNSET(pass_header_bare, 0);
+    DEFAULT_IF_UNSET(fix_pathinfo, 0);
     return e;
 }
 
@@ -115,7 +120,10 @@ fcgix_dynamic_conf_t fcgix_dynamic_effective(const fcgix_dynamic_conf_t *d)
         e.gain_value = -1.0;
     }
     e.opts = fcgix_app_effective(&e.opts);
-    DEFAULT_IF_UNSET(max_processes, FCGIX_DEFAULT_MAX_PROCESSES);
+    /* mod_fcgid's 1000 when its record is loaded (FcgidMaxProcesses) */
+    DEFAULT_IF_UNSET(max_processes, fcgix_vocab_loaded(FCGIX_VOCAB_FCGID)
+                                        ? FCGIX_FCGID_DEFAULT_MAX_PROCESSES
+                                        : FCGIX_DEFAULT_MAX_PROCESSES);
     DEFAULT_IF_UNSET(max_class_processes, FCGIX_DEFAULT_MAX_CLASS_PROCESSES);
     DEFAULT_IF_UNSET(min_processes, FCGIX_DEFAULT_MIN_PROCESSES);
     DEFAULT_IF_UNSET(kill_interval, FCGIX_DEFAULT_KILL_INTERVAL);
@@ -150,6 +158,12 @@ void *fcgix_srv_conf_create(apr_pool_t *p, server_rec *s)
     conf->wrapper_path = NULL;
     conf->stderr_level = FCGIX_UNSET;
     conf->status_show_all = FCGIX_UNSET;
+    conf->ipc_dir_at = NULL;
+    conf->ipc_dir_vocab = 0;
+    conf->tenant = FCGIX_UNSET;
+    conf->max_host_processes = FCGIX_UNSET;
+    conf->max_user_processes = FCGIX_UNSET;
+    fcgix_fcgid_srv_unset(&conf->fcgid);
     return conf;
 }
 
@@ -160,6 +174,17 @@ void *fcgix_srv_conf_merge(apr_pool_t *p, void *base_, void *add_)
 
     conf->dynamic = add->dynamic ? add->dynamic : base->dynamic;
     conf->ipc_dir = add->ipc_dir ? add->ipc_dir : base->ipc_dir;
+    conf->ipc_dir_at = add->ipc_dir ? add->ipc_dir_at : base->ipc_dir_at;
+    conf->ipc_dir_vocab =
+        add->ipc_dir ? add->ipc_dir_vocab : base->ipc_dir_vocab;
+    conf->tenant = add->tenant; /* numbered in post_config */
+    conf->max_host_processes = add->max_host_processes != FCGIX_UNSET
+                                   ? add->max_host_processes
+                                   : base->max_host_processes;
+    conf->max_user_processes = add->max_user_processes != FCGIX_UNSET
+                                   ? add->max_user_processes
+                                   : base->max_user_processes;
+    fcgix_fcgid_srv_merge(p, &base->fcgid, &add->fcgid, &conf->fcgid);
     conf->wrapper_mode = add->wrapper_mode != FCGIX_WRAPPER_UNSET
                              ? add->wrapper_mode
                              : base->wrapper_mode;
@@ -181,6 +206,9 @@ static void auth_unset(fcgix_auth_conf_t *a)
     a->authoritative = FCGIX_UNSET;
     a->from_htaccess = 0;
     a->provider_only = 0;
+    a->vocab = 0;
+    a->command = NULL;
+    a->set_by = NULL;
 }
 
 void *fcgix_dir_conf_create(apr_pool_t *p, char *dir)
@@ -193,6 +221,7 @@ void *fcgix_dir_conf_create(apr_pool_t *p, char *dir)
     auth_unset(&conf->authenticator);
     auth_unset(&conf->authorizer);
     auth_unset(&conf->access_checker);
+    conf->fcgid.wrappers = NULL;
     return conf;
 }
 
@@ -207,6 +236,9 @@ static fcgix_auth_conf_t merge_auth(const fcgix_auth_conf_t *base,
     m.compat = add->path ? add->compat : base->compat;
     m.provider_only = add->path ? add->provider_only : base->provider_only;
     m.from_htaccess = add->path ? add->from_htaccess : base->from_htaccess;
+    m.vocab = add->path ? add->vocab : base->vocab;
+    m.command = add->path ? add->command : base->command;
+    m.set_by = add->path ? add->set_by : base->set_by;
     m.authoritative = add->authoritative != FCGIX_UNSET ? add->authoritative
                                                         : base->authoritative;
     return m;
@@ -226,6 +258,7 @@ void *fcgix_dir_conf_merge(apr_pool_t *p, void *base_, void *add_)
     conf->authorizer = merge_auth(&base->authorizer, &add->authorizer);
     conf->access_checker =
         merge_auth(&base->access_checker, &add->access_checker);
+    fcgix_fcgid_dir_merge(p, &base->fcgid, &add->fcgid, &conf->fcgid);
     return conf;
 }
 
@@ -241,20 +274,84 @@ fcgix_srv_conf_t *fcgix_cfg_global(cmd_parms *cmd, const char **err)
     return fcgix_srv_conf(cmd->server);
 }
 
+/* FastCgiIpcDir and FcgidIPCDir write one field; the same directive
+ * twice: the last wins, as before. */
+const char *fcgix_cfg_set_ipc_dir(cmd_parms *cmd, const char *arg, int vocab)
+{
+    const char *err, *dir;
+    fcgix_srv_conf_t *conf = fcgix_cfg_global(cmd, &err);
+
+    if (err) {
+        return err;
+    }
+    if (!*arg) {
+        return apr_psprintf(cmd->pool, "%s: needs a directory",
+                            cmd->cmd->name);
+    }
+    dir = ap_server_root_relative(cmd->pool, arg);
+    if (dir == NULL) {
+        return fcgix_cfg_bad_value(cmd, arg, "not a valid path");
+    }
+    if (conf->ipc_dir && conf->ipc_dir_vocab && conf->ipc_dir_vocab != vocab
+        && strcmp(conf->ipc_dir, dir) != 0) {
+        return apr_psprintf(
+            cmd->pool,
+            FCGIX_LOGNO(00118) "%s %s (%s) and %s %s (%s) name different "
+                               "directories for the apps' sockets; keep one",
+            cmd->cmd->name, dir, fcgix_cfg_where(cmd),
+            vocab == FCGIX_VOCAB_FCGID ? "FastCgiIpcDir" : "FcgidIPCDir",
+            conf->ipc_dir, conf->ipc_dir_at);
+    }
+    conf->ipc_dir = dir;
+    conf->ipc_dir_at = fcgix_cfg_where(cmd);
+    conf->ipc_dir_vocab = vocab;
+    return NULL;
+}
+
 static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    (void)dummy;
+    return fcgix_cfg_set_ipc_dir(cmd, arg, FCGIX_VOCAB_FASTCGI);
+}
+
+/* Digits with an optional '-', nothing else (mod_fcgid used atol(), so
+ * "abc" meant 0). */
+const char *fcgix_cfg_parse_int(cmd_parms *cmd, const char *arg, int lo,
+                                int hi, int *out)
+{
+    const char *d = arg[0] == '-' ? arg + 1 : arg;
+    apr_int64_t n;
+    char *end;
+
+    errno = 0;
+    n = apr_isdigit(*d) ? apr_strtoi64(arg, &end, 10) : 0;
+    if (!apr_isdigit(*d) || errno || *end || n < lo || n > hi) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a whole number from %d to %d",
+                            cmd->cmd->name, arg, lo, hi);
+    }
+    *out = (int)n;
+    return NULL;
+}
+
+/* The per-tenant caps (docs/design/fcgid.md, section 4). */
+const char *fcgix_cmd_max_host(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    (void)dummy;
+    return fcgix_cfg_parse_int(cmd, arg, 0, 65535,
+                               &fcgix_srv_conf(cmd->server)
+                                    ->max_host_processes);
+}
+
+const char *fcgix_cmd_max_user(cmd_parms *cmd, void *dummy, const char *arg)
 {
     const char *err;
     fcgix_srv_conf_t *conf = fcgix_cfg_global(cmd, &err);
 
     (void)dummy;
-    if (err) {
-        return err;
-    }
-    if (!*arg) {
-        return "FastCgiIpcDir: needs a directory";
-    }
-    conf->ipc_dir = ap_server_root_relative(cmd->pool, arg);
-    return NULL;
+    return err ? err
+               : fcgix_cfg_parse_int(cmd, arg, 0, 65535,
+                                     &conf->max_user_processes);
 }
 
 static const char *cmd_wrapper(cmd_parms *cmd, void *dummy, const char *arg)
@@ -307,13 +404,46 @@ static const char *auth_option(cmd_parms *cmd, fcgix_auth_conf_t *auth,
                         provider_ok ? ", -provider" : "");
 }
 
-static const char *cmd_auth(cmd_parms *cmd, void *dummy, const char *path,
-                            const char *opt1, const char *opt2)
+/* The FastCgi names in mod_fastcgi_x's meaning: directory sections and
+ * .htaccess with AuthConfig (their mask also admits FileInfo and the
+ * server level, for mod_fcgid's meaning). */
+static const char *fastcgi_auth_context(cmd_parms *cmd)
+{
+    int ok = fcgix_cfg_in_htaccess(cmd) ? (cmd->override & OR_AUTHCFG) != 0
+                                        : (cmd->override & ACCESS_CONF) != 0;
+
+    return ok ? NULL
+              : apr_pstrcat(cmd->pool, cmd->cmd->name, " not allowed here",
+                            NULL);
+}
+
+/* With both records loaded httpd runs a FastCgi* auth directive once per
+ * table: the section remembers the line that set the slot, and the
+ * second run does nothing. Which meaning: mod_fastcgi_x's when its
+ * record is loaded, else mod_fcgid's (docs/design/fcgid.md 2.5). */
+const char *fcgix_cmd_auth(cmd_parms *cmd, void *dummy, const char *path,
+                           const char *opt1, const char *opt2)
 {
     fcgix_auth_conf_t *auth =
         (fcgix_auth_conf_t *)((char *)fcgix_cfg_dir(cmd) + (size_t)cmd->info);
     const char *err;
 
+    if (cmd->directive && auth->set_by == cmd->directive) {
+        return NULL;
+    }
+    if (!fcgix_vocab_loaded(FCGIX_VOCAB_FASTCGI)) {
+        if (opt1 != NULL) {
+            return apr_psprintf(cmd->pool,
+                                "%s takes one argument, a command line "
+                                "(mod_fcgid's meaning: fastcgi_x_module is "
+                                "not loaded; quote a line with options)",
+                                cmd->cmd->name);
+        }
+        return fcgix_fcgid_auth_set(cmd, auth, path);
+    }
+    if ((err = fastcgi_auth_context(cmd)) != NULL) {
+        return err;
+    }
     auth->compat = 0;
     auth->provider_only = 0;
     if ((err = auth_option(cmd, auth, opt1)) != NULL
@@ -323,15 +453,29 @@ static const char *cmd_auth(cmd_parms *cmd, void *dummy, const char *path,
     (void)dummy;
     auth->path = ap_server_root_relative(cmd->pool, path);
     auth->from_htaccess = fcgix_cfg_in_htaccess(cmd);
+    auth->vocab = FCGIX_VOCAB_FASTCGI;
+    auth->command = NULL;
+    auth->set_by = cmd->directive;
     return NULL;
 }
 
-static const char *cmd_authoritative(cmd_parms *cmd, void *dummy, int on)
+/* Setting a flag twice to one value is harmless, so no set_by here; the
+ * FastCgi names still get their meaning's contexts. */
+const char *fcgix_cmd_authoritative(cmd_parms *cmd, void *dummy, int on)
 {
     fcgix_auth_conf_t *auth =
         (fcgix_auth_conf_t *)((char *)fcgix_cfg_dir(cmd) + (size_t)cmd->info);
+    const char *err = NULL;
 
     (void)dummy;
+    if (!strncasecmp(cmd->cmd->name, "FastCgi", 7)) {
+        err = fcgix_vocab_loaded(FCGIX_VOCAB_FASTCGI)
+                  ? fastcgi_auth_context(cmd)
+                  : fcgix_fcgid_auth_context(cmd);
+    }
+    if (err) {
+        return err;
+    }
     auth->authoritative = on;
     return NULL;
 }
@@ -423,15 +567,7 @@ static const char *cmd_status_show_all(cmd_parms *cmd, void *dummy, int on)
     return NULL;
 }
 
-#define AUTH_OFFSET(f) ((void *)offsetof(fcgix_dir_conf_t, f))
 #define APP_KIND(k) ((void *)(intptr_t)(k))
-
-/* An auth phase's directive and its ...Authoritative switch. */
-#define AUTH_DIRECTIVES(name, field, usage, off_usage)                         \
-    AP_INIT_TAKE123(name, cmd_auth, AUTH_OFFSET(field),                        \
-                    ACCESS_CONF | OR_AUTHCFG, usage),                          \
-        AP_INIT_FLAG(name "Authoritative", cmd_authoritative,                  \
-                     AUTH_OFFSET(field), ACCESS_CONF | OR_AUTHCFG, off_usage)
 
 const command_rec fcgix_cmds[] = {
     AP_INIT_RAW_ARGS("FastCgiServer", fcgix_cmd_app, APP_KIND(FCGIX_APP_STATIC),
@@ -472,16 +608,13 @@ const command_rec fcgix_cmds[] = {
     AP_INIT_FLAG("FastCgiStatusShowAll", cmd_status_show_all, NULL, RSRC_CONF,
                  "On: the fastcgi-status page of this server shows every "
                  "virtual host's apps (default Off: only its own)"),
-    AUTH_DIRECTIVES("FastCgiAuthenticator", authenticator,
-                    "path [-compat] [-provider]: app for the authentication "
-                    "phase (-provider: only as AuthBasicProvider fastcgi)",
-                    "Off lets other modules authenticate when the app "
-                    "denies"),
-    AUTH_DIRECTIVES("FastCgiAuthorizer", authorizer,
-                    "path [-compat] [-provider]: app for the authorization "
-                    "phase (-provider: only as Require fastcgi-authorizer)",
-                    "Off lets other modules authorize when the app denies"),
-    AUTH_DIRECTIVES("FastCgiAccessChecker", access_checker,
-                    "path [-compat]: app for the access-check phase",
-                    "Off lets other modules decide when the app denies"),
+    AP_INIT_TAKE1("FastCgiMaxHostProcesses", fcgix_cmd_max_host, NULL,
+                  RSRC_CONF,
+                  "0-65535: dynamic processes started for one virtual "
+                  "host's requests, at most (0: no cap)"),
+    AP_INIT_TAKE1("FastCgiMaxUserProcesses", fcgix_cmd_max_user, NULL,
+                  RSRC_CONF,
+                  "0-65535: dynamic processes run through suexec as one "
+                  "user, at most (0: no cap)"),
+    FCGIX_FASTCGI_AUTH_DIRECTIVES,
     {NULL}};

@@ -24,6 +24,7 @@
 #include "apr_network_io.h"
 
 #include "fcgi_lb.h"
+#include "fcgi_fcgid.h"
 
 /** The "not set in this scope" value of every integer field. */
 #define FCGIX_UNSET (-1)
@@ -55,6 +56,13 @@ typedef struct {
                            flight per member, across children */
     int max_requests; /**< -max-requests: replace a process after this
                            many requests (0: never); ours */
+    int busy_timeout;     /**< s; the whole exchange (FcgidBusyTimeout);
+                               FCGIX_UNSET: no limit */
+    int pass_header_bare; /**< -pass-header also under the header's own
+                               name (fcgid); FCGIX_UNSET: 0 */
+    apr_off_t max_body;   /**< FcgidMaxRequestLen, bytes; FCGIX_UNSET:
+                               no limit of the module's own */
+    int fix_pathinfo;     /**< FcgidFixPathinfo; FCGIX_UNSET: 0 */
 } fcgix_app_opts_t;
 
 /** How a FastCgiExternalServer with several members is balanced. */
@@ -132,6 +140,19 @@ typedef struct {
     fcgix_wrapper_mode_t wrapper_mode;
     const char *wrapper_path; /**< FastCgiWrapper path, or NULL */
     int status_show_all;      /**< FastCgiStatusShowAll, FCGIX_UNSET */
+    const char *ipc_dir_at;   /**< "file:line" of the directive that set
+                                   ipc_dir (FastCgiIpcDir or FcgidIPCDir) */
+    int ipc_dir_vocab;        /**< FCGIX_VOCAB_* of that directive */
+    int tenant;               /**< this server_rec's index among all of
+                                   them (0: the main server), set by
+                                   fcgix_fcgid_post_config() */
+    int max_host_processes;   /**< FastCgiMaxHostProcesses =
+                                   FcgidMaxProcessesPerVhost; 0: none;
+                                   FCGIX_UNSET */
+    int max_user_processes;   /**< FastCgiMaxUserProcesses =
+                                   FcgidMaxProcessesPerUser (main server);
+                                   0: none; FCGIX_UNSET */
+    fcgix_fcgid_srv_t fcgid;  /**< the Fcgid* server settings */
 } fcgix_srv_conf_t;
 
 /** One of the three authorizer phases. */
@@ -143,6 +164,13 @@ typedef struct {
     int provider_only; /**< -provider: used only through the provider API
                             (AuthBasicProvider fastcgi, Require
                             fastcgi-authorizer), not as a phase hook */
+    int vocab;         /**< FCGIX_VOCAB_*: whose meaning the directive had
+                            (0 when unset) */
+    const fcgix_command_t *command; /**< fcgid: the command it runs (from
+                                         the registry), else NULL */
+    const void *set_by; /**< the ap_directive_t that set it: with both
+                             records loaded httpd runs a FastCgi* auth
+                             directive twice; the second run is a no-op */
 } fcgix_auth_conf_t;
 
 /** FastCgiChunkedBody: what to do with a chunked request body. */
@@ -161,6 +189,7 @@ typedef struct {
     fcgix_auth_conf_t authenticator;
     fcgix_auth_conf_t authorizer;
     fcgix_auth_conf_t access_checker;
+    fcgix_fcgid_dir_t fcgid; /**< FcgidWrapper entries */
 } fcgix_dir_conf_t;
 
 /* The module's configuration lives under one of its two records (the
@@ -247,5 +276,9 @@ fcgix_dynamic_conf_t fcgix_dynamic_effective(const fcgix_dynamic_conf_t *d);
  * none was given).
  */
 fcgix_lb_method_t fcgix_lb_conf_method(const fcgix_lb_conf_t *lb);
+
+/* fcgi_fcgid.h's functions take the structs above. */
+#define FCGIX_CONFIG_H_DONE
+#include "fcgi_fcgid.h"
 
 #endif /* FCGIX_CONFIG_H */

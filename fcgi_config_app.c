@@ -311,9 +311,28 @@ void fcgix_cfg_opts_unset(fcgix_app_opts_t *o)
     o->keep_conn = FCGIX_UNSET;
     o->max_conns = FCGIX_UNSET;
     o->max_requests = FCGIX_UNSET;
+    o->busy_timeout = FCGIX_UNSET;
+    o->pass_header_bare = FCGIX_UNSET;
+    o->max_body = FCGIX_UNSET;
+    o->fix_pathinfo = FCGIX_UNSET;
 }
 
-static const char *where(cmd_parms *cmd)
+fcgix_dynamic_conf_t *fcgix_cfg_dynamic_new(apr_pool_t *p)
+{
+    fcgix_dynamic_conf_t *dyn = apr_pcalloc(p, sizeof(*dyn));
+
+    fcgix_cfg_opts_unset(&dyn->opts);
+    dyn->max_processes = dyn->max_class_processes = FCGIX_UNSET;
+    dyn->min_processes = dyn->kill_interval = FCGIX_UNSET;
+    dyn->update_interval = dyn->single_threshold = FCGIX_UNSET;
+    dyn->multi_threshold = dyn->start_delay = FCGIX_UNSET;
+    dyn->process_slack = dyn->auto_update = dyn->restart = FCGIX_UNSET;
+    dyn->start_timeout = FCGIX_UNSET;
+    dyn->gain_value = -1.0;
+    return dyn;
+}
+
+const char *fcgix_cfg_where(cmd_parms *cmd)
 {
     if (cmd->directive && cmd->directive->filename) {
         return apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
@@ -333,7 +352,7 @@ static fcgix_app_t *new_app(cmd_parms *cmd, fcgix_app_kind_t kind,
     }
     app->kind = kind;
     app->path = ap_server_root_relative(cmd->pool, path);
-    app->defined_at = where(cmd);
+    app->defined_at = fcgix_cfg_where(cmd);
     fcgix_cfg_opts_unset(&app->opts);
     app->processes = FCGIX_UNSET;
     app->lb.max_fails = app->lb.fail_timeout = FCGIX_UNSET;
@@ -689,16 +708,8 @@ const char *fcgix_cmd_config(cmd_parms *cmd, void *dummy, const char *args)
                             "at %s",
                             conf->dynamic->defined_at);
     }
-    dyn = apr_pcalloc(cmd->pool, sizeof(*dyn));
-    fcgix_cfg_opts_unset(&dyn->opts);
-    dyn->max_processes = dyn->max_class_processes = FCGIX_UNSET;
-    dyn->min_processes = dyn->kill_interval = FCGIX_UNSET;
-    dyn->update_interval = dyn->single_threshold = FCGIX_UNSET;
-    dyn->multi_threshold = dyn->start_delay = FCGIX_UNSET;
-    dyn->process_slack = dyn->auto_update = dyn->restart = FCGIX_UNSET;
-    dyn->start_timeout = FCGIX_UNSET;
-    dyn->gain_value = -1.0;
-    dyn->defined_at = where(cmd);
+    dyn = fcgix_cfg_dynamic_new(cmd->pool);
+    dyn->defined_at = fcgix_cfg_where(cmd);
     to.target = dyn;
     to.opts = &dyn->opts;
     err = parse_options(cmd, &to, args);

@@ -97,4 +97,33 @@
  *  never touching the disk) or is 0. */
 #define FCGIX_DEFAULT_SPOOL_LIMIT (1LL << 30)
 
+/* ---- mod_fcgid's vocabulary: mod_fcgid 2.3.9's defaults ---- */
+
+/** FcgidConnectTimeout, seconds */
+#define FCGIX_FCGID_DEFAULT_CONNECT_TIMEOUT 3
+/** FcgidIOTimeout, seconds */
+#define FCGIX_FCGID_DEFAULT_IO_TIMEOUT 40
+/** FcgidIdleTimeout, seconds */
+#define FCGIX_FCGID_DEFAULT_IDLE_TIMEOUT 300
+/** FcgidProcessLifeTime, seconds */
+#define FCGIX_FCGID_DEFAULT_LIFETIME 3600
+/** FcgidMaxProcessesPerClass */
+#define FCGIX_FCGID_DEFAULT_MAX_CLASS_PROCESSES 100
+/** FcgidMinProcessesPerClass */
+#define FCGIX_FCGID_DEFAULT_MIN_CLASS_PROCESSES 3
+/** FcgidMaxRequestsPerProcess (0: never) */
+#define FCGIX_FCGID_DEFAULT_MAX_REQUESTS 0
+/** FcgidBusyTimeout, seconds */
+#define FCGIX_FCGID_DEFAULT_BUSY_TIMEOUT 300
+/** FcgidMaxRequestLen, bytes */
+#define FCGIX_FCGID_DEFAULT_MAX_REQUEST_LEN 131072
+/** FcgidOutputBufferSize, bytes (only 0 has an effect here) */
+#define FCGIX_FCGID_DEFAULT_OUTPUT_BUFFER_SIZE 65536
+/** FcgidQueueTimeout, seconds (ours) */
+#define FCGIX_FCGID_DEFAULT_QUEUE_TIMEOUT 60
+/** FcgidMaxProcesses: the PM's limit when fcgid_module is loaded */
+#define FCGIX_FCGID_DEFAULT_MAX_PROCESSES 1000
+/** FcgidFixPathinfo (off) */
+#define FCGIX_FCGID_DEFAULT_FIX_PATHINFO 0
+
 #endif /* FCGIX_DEFAULTS_H */

@@ -5,9 +5,16 @@
 
 /**
  * @file  fcgi_fcgid.h
- * @brief mod_fcgid's vocabulary on the module's core: the fcgid_module
- *        record's directive table and what the rest of the module needs
- *        to know about the two records. docs/design/fcgid.md.
+ * @brief mod_fcgid's vocabulary on the module's core: its configuration
+ *        types (kept in the core's structs of fcgi_config.h), the
+ *        fcgid_module record's directive table, the command registry and
+ *        the effective values the request side reads.
+ *        docs/design/fcgid.md, sections 1.4.3 and 2.
+ *
+ * The types come first and need nothing of fcgi_config.h, which embeds
+ * them; the functions take the core's structs, so they are declared once
+ * fcgi_config.h is complete (it includes this file again at its end).
+ * Either header may be included first.
  */
 
 #ifndef FCGIX_FCGID_H
@@ -15,6 +22,81 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "apr_tables.h"
+#include "apr_hash.h"
+
+/** One command line named in the server configuration (FcgidWrapper,
+ *  FcgidAuthenticator & co., FcgidCmdOptions, FcgidHtaccessCommand),
+ *  kept once per distinct line. */
+typedef struct {
+    int index;               /**< in the registry; the PM's table index */
+    const char *line;        /**< as first written (quotes removed) */
+    const char *key;         /**< the registry's key: path and the other
+                                  words, one blank between */
+    const char *path;        /**< argv[0], ServerRoot-relative resolved */
+    const char *const *argv; /**< the line split like a shell line, argv[0]
+                                  replaced by path; NULL-terminated */
+    int argc;
+    const char *defined_at;  /**< "file:line" of its first use */
+} fcgix_command_t;
+
+/** Per-class options (FcgidCmdOptions, or a server's Fcgid* values).
+ *  Every integer FCGIX_UNSET (-1) when not given. */
+typedef struct {
+    int connect_timeout;      /**< s (FcgidConnectTimeout, ConnectTimeout) */
+    int io_timeout;           /**< s (FcgidIOTimeout, IOTimeout) */
+    int idle_timeout;         /**< s, 0: never (FcgidIdleTimeout) */
+    int lifetime;             /**< s, 0: never (FcgidProcessLifeTime,
+                                   MaxProcessLifetime) */
+    int max_class_processes;  /**< FcgidMaxProcessesPerClass, MaxProcesses */
+    int min_class_processes;  /**< FcgidMinProcessesPerClass, MinProcesses */
+    int max_requests;         /**< 0: never (FcgidMaxRequestsPerProcess) */
+    apr_table_t *initial_env; /**< NAME -> value (FcgidInitialEnv,
+                                   InitialEnv), or NULL */
+    const char *defined_at;   /**< FcgidCmdOptions: its "file:line" */
+} fcgix_fcgid_opts_t;
+
+/** The Fcgid* settings of one server, merged field by field. */
+typedef struct {
+    fcgix_fcgid_opts_t opts;          /**< FcgidIOTimeout, FcgidIdleTimeout,
+                                           FcgidInitialEnv ... */
+    apr_array_header_t *pass_headers; /**< FcgidPassHeader, const char *;
+                                           a vhost's are appended to the
+                                           main server's; NULL: none */
+    apr_hash_t *cmd_options;          /**< resolved command path ->
+                                           fcgix_fcgid_opts_t *; a vhost's
+                                           overlay the main server's */
+    int busy_timeout;                 /**< s (FcgidBusyTimeout) */
+    apr_off_t max_request_len;        /**< bytes (FcgidMaxRequestLen) */
+    int output_buffer_size;           /**< bytes (FcgidOutputBufferSize) */
+    int queue_timeout;                /**< s (FcgidQueueTimeout) */
+    int max_processes;                /**< main server: FcgidMaxProcesses */
+    const char *max_processes_at;     /**< its "file:line" */
+    int fix_pathinfo;                 /**< main server: FcgidFixPathinfo */
+} fcgix_fcgid_srv_t;
+
+/** One FcgidWrapper. */
+typedef struct {
+    const fcgix_command_t *command; /**< the registry's entry */
+    int is_virtual;                 /**< "virtual": no file checks */
+    const char *suffix;             /**< ".php", or "" for every file */
+    const char *defined_at;         /**< "file:line" (the .htaccess one
+                                         when set there) */
+} fcgix_fcgid_wrapper_t;
+
+/** The Fcgid* settings of one directory section. */
+typedef struct {
+    apr_hash_t *wrappers; /**< suffix (".php", or "" for none) ->
+                               fcgix_fcgid_wrapper_t *; a section's entry
+                               wins per suffix; NULL: none */
+} fcgix_fcgid_dir_t;
+
+#include "fcgi_config.h"
+
+#endif /* FCGIX_FCGID_H */
+
+#if defined(FCGIX_CONFIG_H_DONE) && !defined(FCGIX_FCGID_API)
+#define FCGIX_FCGID_API
 
 /** mod_fcgid 2.3.9's directives and their old names (fcgid_module). */
 extern const command_rec fcgix_fcgid_cmds[];
@@ -25,4 +107,95 @@ int fcgix_is_our_record(const module *m);
 /** The file this copy of the module was loaded from (for messages). */
 const char *fcgix_own_file(void);
 
-#endif /* FCGIX_FCGID_H */
+/**
+ * The command registry's entry for a command line, after post_config
+ * (children inherit it read-only). The line is compared by its words,
+ * argv[0] resolved against ServerRoot, so quoting and blanks do not
+ * matter.
+ * @param line  a command line as a directive gives it
+ * @return the entry, or NULL when no server-configuration directive (nor
+ *         FcgidHtaccessCommand) named that line
+ */
+const fcgix_command_t *fcgix_fcgid_command_find(const char *line);
+
+/**
+ * Every command of the configuration, in registry order (element i is a
+ * const fcgix_command_t * with index i): the PM's command table. Valid
+ * after post_config; NULL before.
+ */
+const apr_array_header_t *fcgix_fcgid_commands(void);
+
+/**
+ * post_config: freeze the command registry (array and hash, kept with
+ * @a pconf), number every server_rec (sconf->tenant = 0 for the main
+ * server, then each virtual host in order), and hand FcgidMaxProcesses to
+ * the PM's limit (FastCgiConfig -maxProcesses). Call it before anything
+ * that reads those (the launch of the PM).
+ * @return OK
+ */
+int fcgix_fcgid_post_config(apr_pool_t *pconf, server_rec *s);
+
+/**
+ * check_config: the cross-directive checks of the fcgid vocabulary
+ * (FcgidMaxProcesses against FastCgiConfig -maxProcesses, FCGIX00118)
+ * and the one line that lists the directives with no effect here
+ * (FCGIX00117, warn; once per start, restart and `apachectl -t`).
+ * @return the number of errors logged
+ */
+int fcgix_fcgid_check_config(apr_pool_t *pconf, server_rec *s);
+
+/**
+ * The options of an fcgid class whose path is @a path, for requests of
+ * server @a s: its FcgidCmdOptions if it has one (options left out take
+ * mod_fcgid's defaults, not the server's), else the server's Fcgid*
+ * values (unset ones: the defaults, FCGIX_FCGID_DEFAULT_*). Every integer
+ * is set; initial_env may be NULL.
+ * @param path  the class's path: the wrapper's argv[0], or the script
+ */
+fcgix_fcgid_opts_t fcgix_fcgid_effective(const fcgix_srv_conf_t *s,
+                                         const char *path);
+
+/**
+ * The FcgidWrapper for a file: the entry of the suffix
+ * strrchr(filename, '.') (exact, case-sensitive), else the one without a
+ * suffix.
+ * @param d  the request's merged directory configuration
+ * @return the wrapper, or NULL when none applies
+ */
+const fcgix_fcgid_wrapper_t *
+fcgix_fcgid_wrapper_for(const fcgix_dir_conf_t *d, const char *filename);
+
+/**
+ * The request options of an fcgid class, for fcgix_serve(): into @a o
+ * (first made all-unset and defaulted by fcgix_app_effective()):
+ * conn_timeout and idle_timeout (= IOTimeout) from
+ * fcgix_fcgid_effective(), busy_timeout, pass_headers (FcgidPassHeader)
+ * with pass_header_bare = 1, flush when FcgidOutputBufferSize is 0,
+ * max_body (FcgidMaxRequestLen) and fix_pathinfo.
+ */
+void fcgix_fcgid_app_opts(apr_pool_t *p, const fcgix_srv_conf_t *s,
+                          const char *path, fcgix_app_opts_t *o);
+
+/** FcgidQueueTimeout of @a s, seconds (default 60). */
+int fcgix_fcgid_queue_timeout(const fcgix_srv_conf_t *s);
+
+/** FcgidBusyTimeout of @a s, seconds (default 300). */
+int fcgix_fcgid_busy_timeout(const fcgix_srv_conf_t *s);
+
+/** FcgidMaxRequestLen of @a s, bytes (default 131072). */
+apr_off_t fcgix_fcgid_max_request_len(const fcgix_srv_conf_t *s);
+
+/** Whether FcgidOutputBufferSize is 0 (flush every read) in @a s. */
+int fcgix_fcgid_flush(const fcgix_srv_conf_t *s);
+
+/** FcgidFixPathinfo of @a s (0 or 1; default 0). */
+int fcgix_fcgid_fix_pathinfo(const fcgix_srv_conf_t *s);
+
+/** FcgidMaxProcessesPerVhost = FastCgiMaxHostProcesses of @a s; 0: none. */
+int fcgix_fcgid_max_host_processes(const fcgix_srv_conf_t *s);
+
+/** FcgidMaxProcessesPerUser = FastCgiMaxUserProcesses (read it from the
+ *  main server's configuration); 0: none. */
+int fcgix_fcgid_max_user_processes(const fcgix_srv_conf_t *s);
+
+#endif /* FCGIX_FCGID_API */

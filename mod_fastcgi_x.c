@@ -163,7 +163,10 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     int rc;
 
     app_registry = fcgix_registry(pconf);
-    rc = fcgix_launch_post_config(pconf, s, app_registry);
+    rc = fcgix_fcgid_post_config(pconf, s);
+    if (rc == OK) {
+        rc = fcgix_launch_post_config(pconf, s, app_registry);
+    }
     if (rc == OK) {
         rc = fcgix_balance_post_config(pconf, s, app_registry);
     }
