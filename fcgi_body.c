@@ -38,11 +38,13 @@ typedef struct {
     apr_off_t total;
     apr_off_t file_len;
     apr_off_t limit; /* FastCgiSpoolLimit; 0: none */
+    const char *limit_name; /* the directive that set it */
 } spool_t;
 
 void fcgix_body_init(fcgix_body_t *b, request_rec *r)
 {
     memset(b, 0, sizeof(*b));
+    b->max_body = -1;
     b->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
 }
 
@@ -188,9 +190,9 @@ static int over_spool_limit(const spool_t *sp)
     ap_log_rerror(
         APLOG_MARK, APLOG_INFO, 0, sp->r,
         FCGIX_LOGNO(00303) "FastCGI app %s: chunked request body "
-                           "larger than FastCgiSpoolLimit (%" APR_OFF_T_FMT
+                           "larger than %s (%" APR_OFF_T_FMT
                            " bytes); refused with 413",
-        sp->app, sp->limit);
+        sp->app, sp->limit_name, sp->limit);
     return HTTP_REQUEST_ENTITY_TOO_LARGE;
 }
 
@@ -275,7 +277,7 @@ int fcgix_body_prepare(fcgix_body_t *b, request_rec *r, const char *app,
     const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     int mode = dconf->chunked_body;
-    spool_t sp = {b, r, app, NULL, NULL, 0, 0, 0};
+    spool_t sp = {b, r, app, NULL, NULL, 0, 0, 0, NULL};
 
     *spooled_len = -1;
     if (te == NULL) {
@@ -288,10 +290,15 @@ int fcgix_body_prepare(fcgix_body_t *b, request_rec *r, const char *app,
     if (mode == FCGIX_CHUNKED_REFUSE) {
         return HTTP_LENGTH_REQUIRED;
     }
-    if (mode == FCGIX_CHUNKED_STREAM) {
-        return OK;
+    if (mode == FCGIX_CHUNKED_STREAM && b->max_body < 0) {
+        return OK; /* with a body limit, counted while spooled */
     }
     sp.limit = fcgix_spool_limit(dconf);
+    sp.limit_name = "FastCgiSpoolLimit";
+    if (b->max_body >= 0 && (sp.limit <= 0 || b->max_body < sp.limit)) {
+        sp.limit = b->max_body;
+        sp.limit_name = "FcgidMaxRequestLen";
+    }
     return spool_body(&sp, spooled_len);
 }
 

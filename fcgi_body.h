@@ -35,6 +35,9 @@ typedef struct {
     int taken;              /**< some body went towards the app */
     char *small;            /**< a whole small body, kept for a resend */
     apr_size_t small_len;   /**< its length */
+    apr_off_t max_body;     /**< FcgidMaxRequestLen: a chunked body is
+                                 spooled and refused (413) beyond it;
+                                 < 0: none (set before prepare) */
 } fcgix_body_t;
 
 /**

@@ -176,6 +176,14 @@ fcgix_fcgid_wrapper_for(const fcgix_dir_conf_t *d, const char *filename);
 void fcgix_fcgid_app_opts(apr_pool_t *p, const fcgix_srv_conf_t *s,
                           const char *path, fcgix_app_opts_t *o);
 
+/**
+ * The fcgid-script handler's request (fcgi_fcgid.c): mod_fcgid's checks
+ * (ExecCGI, AcceptPathInfo, the file), its wrapper, the class (script or
+ * command, virtual host, suexec identity), then a process of that class.
+ * docs/design/fcgid.md, section 6.
+ */
+int fcgix_fcgid_serve(request_rec *r);
+
 /** FcgidQueueTimeout of @a s, seconds (default 60). */
 int fcgix_fcgid_queue_timeout(const fcgix_srv_conf_t *s);
 

@@ -315,6 +315,22 @@ static const char *pass_header_name(apr_pool_t *p, const char *header)
     return name;
 }
 
+/* FcgidFixPathinfo: SCRIPT_NAME becomes DOCUMENT_ROOT + SCRIPT_NAME, for
+ * PHP's cgi.fix_pathinfo=1 (mod_fcgid's documented rewrite). */
+static void fix_script_name(request_rec *r)
+{
+    const char *root = apr_table_get(r->subprocess_env, "DOCUMENT_ROOT");
+    const char *name = apr_table_get(r->subprocess_env, "SCRIPT_NAME");
+    char *merged;
+
+    if (root && name
+        && apr_filepath_merge(&merged, root, name, APR_FILEPATH_NATIVE,
+                              r->pool)
+               == APR_SUCCESS) {
+        apr_table_setn(r->subprocess_env, "SCRIPT_NAME", merged);
+    }
+}
+
 /* The CGI/1.1 environment, built by httpd itself so that its hardening
  * applies (httpoxy: no HTTP_PROXY; headers with characters other than
  * letters, digits and '-' are dropped). */
@@ -334,7 +350,13 @@ static apr_table_t *build_env(fcgix_req_t *req, apr_off_t spooled_len)
         if (value) {
             apr_table_setn(r->subprocess_env, pass_header_name(r->pool, header),
                            value);
+            if (req->opts.pass_header_bare) { /* FcgidPassHeader */
+                apr_table_setn(r->subprocess_env, header, value);
+            }
         }
+    }
+    if (req->opts.fix_pathinfo) {
+        fix_script_name(r);
     }
     if (spooled_len >= 0) {
         apr_table_setn(r->subprocess_env, "CONTENT_LENGTH",
@@ -728,6 +750,24 @@ static fcgix_step_t on_writable(fcgix_req_t *req)
     return FCGIX_STEP_CONTINUE;
 }
 
+/* The idle timeout, or less when the exchange's busy time
+ * (FcgidBusyTimeout) ends sooner. */
+static int poll_wait_ms(const fcgix_req_t *req)
+{
+    apr_time_t left;
+
+    if (req->busy_until == 0) {
+        return req->idle_ms;
+    }
+    left = req->busy_until - apr_time_now();
+    if (left <= 0) {
+        return 0;
+    }
+    return apr_time_as_msec(left) < req->idle_ms
+               ? (int)apr_time_as_msec(left) + 1
+               : req->idle_ms;
+}
+
 /* Wait for the backend. When it has nothing ready now, the app paused:
  * flush what the client has not seen yet, then wait up to the idle
  * timeout. Returns poll's result. */
@@ -748,7 +788,7 @@ static int wait_backend(fcgix_req_t *req, struct pollfd *pfd)
         }
     }
     do {
-        n = poll(pfd, 1, req->idle_ms);
+        n = poll(pfd, 1, poll_wait_ms(req));
     } while (n < 0 && errno == EINTR);
     return n;
 }
@@ -768,6 +808,13 @@ static fcgix_step_t pump(fcgix_req_t *req)
         n = wait_backend(req, &pfd);
         if (n == -2) {
             return abort_request(req);
+        }
+        if (n == 0 && req->busy_until && apr_time_now() >= req->busy_until) {
+            apr_table_setn(req->r->notes, FCGIX_NOTE_HUNG, "1");
+            return fcgix_req_fail(
+                req, HTTP_GATEWAY_TIME_OUT, FCGIX_LOGNO(00908),
+                "busy for more than %d s (FcgidBusyTimeout)",
+                req->opts.busy_timeout);
         }
         if (n == 0) {
             /* The process manager replaces a process that hangs. */
@@ -814,6 +861,10 @@ fcgix_req_t *fcgix_req_new(request_rec *r, const fcgix_app_t *app)
     idle = req->opts.idle_timeout > 0 ? req->opts.idle_timeout
                                       : (int)apr_time_sec(r->server->timeout);
     req->idle_ms = idle * 1000;
+    if (req->opts.busy_timeout > 0) {
+        req->busy_until =
+            apr_time_now() + apr_time_from_sec(req->opts.busy_timeout);
+    }
     req->wbuf = apr_palloc(r->pool, WRITE_BUF_SIZE);
     req->rbuf = apr_palloc(r->pool, READ_BUF_SIZE);
     fcgix_body_init(&req->body, r);
@@ -961,6 +1012,7 @@ int fcgix_serve(request_rec *r, const fcgix_app_t *app,
     int status;
 
     req->lease = rt;
+    req->body.max_body = req->opts.max_body;
     status =
         fcgix_body_prepare(&req->body, r, app->path, req->dconf, &spooled_len);
     if (status == OK) {

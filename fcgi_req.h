@@ -58,6 +58,7 @@ typedef struct {
     int retargets;       /* unreachable processes passed over */
     int process_retries; /* requests reset by a dying process, resent */
     int idle_ms;         /* -idle-timeout as a poll timeout */
+    apr_time_t busy_until; /* FcgidBusyTimeout's end; 0: none */
 
     /* Records, server to app: BEGIN_REQUEST, PARAMS, STDIN
      * (fcgi_handler.c). */

@@ -52,8 +52,10 @@
 
 FCGIX_USE_LOG_MODULE;
 
-/** The handler name, mod_fastcgi's. */
+/** The handler names: mod_fastcgi's, served with fastcgi_x_module, and
+ *  mod_fcgid's, served with fcgid_module. */
 #define FCGIX_HANDLER "fastcgi-script"
+#define FCGIX_FCGID_HANDLER "fcgid-script"
 
 /* The applications of the running configuration, by path; set in
  * post_config, read-only afterwards (children inherit it). */
@@ -141,7 +143,12 @@ static int fcgix_handler(request_rec *r)
 {
     const fcgix_app_t *app;
 
-    if (strcmp(r->handler, FCGIX_HANDLER)) {
+    if (!strcmp(r->handler, FCGIX_FCGID_HANDLER)
+        && fcgix_vocab_loaded(FCGIX_VOCAB_FCGID)) {
+        return fcgix_fcgid_serve(r);
+    }
+    if (strcmp(r->handler, FCGIX_HANDLER)
+        || !fcgix_vocab_loaded(FCGIX_VOCAB_FASTCGI)) {
         return DECLINED;
     }
     app = r->filename ? find_app(r->filename) : NULL;
