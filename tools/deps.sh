@@ -17,7 +17,6 @@ PEER_SO=$PEER_DIR/usr/lib/apache2/modules/mod_fcgid.so
 
 # Download and unpack $PEER_PKG into $PEER_DIR (from the top of the tree).
 peer() {
-    local tmp deb
     cd "$(dirname "$0")/.."
     if [ -f "$PEER_SO" ]; then
         exit 0
