@@ -718,7 +718,12 @@ static void free_pm(pm_t *pm)
         free(pm->classes[c].dir);
         free(pm->classes[c].user);
         free(pm->classes[c].group);
+        for (i = 0; pm->classes[c].argv && pm->classes[c].argv[i]; i++) {
+            free(pm->classes[c].argv[i]);
+        }
+        free(pm->classes[c].argv);
     }
+    fcgix_pm_tenants_free(pm);
     free(pm->classes);
     free(pm->slots);
     free(pm->clients);
@@ -785,7 +790,7 @@ static int init_pm(pm_t *pm, const fcgix_pm_config_t *cfg)
     pm->classes = calloc((size_t)nclasses + 1, sizeof(pclass_t));
     pm->slots = calloc((size_t)nslots + 1, sizeof(pslot_t));
     if (pm->classes == NULL || pm->slots == NULL
-        || init_poll(pm, nslots) != 0) {
+        || init_poll(pm, nslots) != 0 || fcgix_pm_tenants_init(pm) != 0) {
         return -1;
     }
     forget_board(cfg->sb);
@@ -812,6 +817,7 @@ int fcgix_pm_run(const fcgix_pm_config_t *cfg)
         free(pm.clients);
         free(pm.pfds);
         free(pm.pfd_owner);
+        fcgix_pm_tenants_free(&pm);
         return FCGIX_PM_EXIT_STARTUP;
     }
     if (fcgix_pm_classes_init(&pm) != 0 || fcgix_pm_control_open(&pm) != 0) {
@@ -826,6 +832,14 @@ int fcgix_pm_run(const fcgix_pm_config_t *cfg)
     fcgix_pm_log(&pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00535), NULL, getpid(),
                  "started, %d static app(s)%s", cfg->napps,
                  cfg->control_path ? ", dynamic apps on demand" : "");
+    if (cfg->control_path) {
+        fcgix_pm_log(&pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00541), NULL,
+                     getpid(),
+                     "room for %d dynamic classes of %d slots each; %d "
+                     "virtual host(s), %d command(s)",
+                     pm.dyn_classes, pm.dyn_per_class, cfg->ntenants,
+                     cfg->ncommands);
+    }
     supervise(&pm);
     shutdown_all(&pm);
     restore_signals(old);

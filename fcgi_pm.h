@@ -47,8 +47,9 @@
  *  APR's 3 s kill-after-timeout window. */
 #define FCGIX_PM_SHUTDOWN_GRACE_MS 2000
 
-/** Room for dynamic slots on the board, at most. */
-#define FCGIX_PM_MAX_DYNAMIC_SLOTS 16384
+/** Room for dynamic slots on the board, at most: K classes of S slots,
+ *  K x S <= this (docs/design/fcgid.md 3.7). */
+#define FCGIX_PM_MAX_DYNAMIC_SLOTS 65536
 /** Used when fcgix_pm_config_t.max_processes is <= 0. */
 #define FCGIX_PM_DEFAULT_MAX_PROCESSES FCGIX_DEFAULT_MAX_PROCESSES
 /** How long a control client may take to send its request line, in
@@ -98,6 +99,46 @@ typedef struct {
     const char *group;       /**< for the wrapper */
 } fcgix_pm_app_t;
 
+/** A class's options in the fcgid vocabulary (docs/design/fcgid.md
+ *  3.4). Zero means "none" for every limit. */
+typedef struct {
+    const char *const *env;  /**< NAME=value, NULL-terminated; NULL: the
+                                  dynamic template's */
+    int max_class_processes; /**< most processes of the class; 0 or more
+                                  than the board's slots per class: those */
+    int min_class_processes; /**< idle and lifetime stops keep this many */
+    int idle_ms;             /**< an idle process stops after this; 0: never */
+    int lifetime_ms;         /**< an idle process older than this stops;
+                                  0: never */
+    long max_requests;       /**< replaced after this many requests; 0: never */
+} fcgix_pm_class_opts_t;
+
+/** One FcgidCmdOptions entry of a server: the options of the class whose
+ *  path (the command's argv[0], or the script) is @c path. */
+typedef struct {
+    const char *path;
+    fcgix_pm_class_opts_t opts;
+} fcgix_pm_cmdopts_t;
+
+/** One virtual host (server_rec), by its index; a STARTC names it as
+ *  index + 1. */
+typedef struct {
+    const char *name;           /**< "host:port", for logs and answers */
+    int max_processes;          /**< its dynamic processes at most (both
+                                     vocabularies); 0: no cap */
+    fcgix_pm_class_opts_t opts; /**< its Fcgid* values: fcgid classes
+                                     without a cmdopts entry */
+    const fcgix_pm_cmdopts_t *cmdopts;
+    int ncmdopts;
+} fcgix_pm_tenant_t;
+
+/** One command line of the registry, by its index; a STARTC names it as
+ *  index + 1 and must give its argv[0] as the path. */
+typedef struct {
+    const char *const *argv; /**< argv[0]: the program, absolute;
+                                  NULL-terminated */
+} fcgix_pm_command_t;
+
 /** The log number of a PM message as an int, written like the handler's
  *  FCGIX_LOGNO(nnnnn) (five digits) so that one grep finds every use of a
  *  number: FCGIX_PM_LOGNO(00512) is 512 (pasted to 100512, never read as
@@ -145,6 +186,18 @@ typedef struct {
                                    (-startTimeout); 0: 5 s */
     int drain_ms;             /**< graceful stop: wait this long for
                                    requests in flight */
+    /* Tables for STARTC (docs/design/fcgid.md 3.4), built by httpd's
+     * parent in its private memory; every index a STARTC names is
+     * checked against these counts. All may be empty: START and STARTAS
+     * work as before. */
+    const fcgix_pm_tenant_t *tenants; /**< by server index */
+    int ntenants;                     /**< <= the board's tenant records
+                                           for them to be published */
+    const fcgix_pm_command_t *commands;
+    int ncommands;
+    int max_user_processes; /**< dynamic processes per suexec uid; 0: none */
+    const char *suexec;     /**< httpd's suexec when usable, else NULL: a
+                                 STARTC with an identity is then refused */
     fcgix_pm_log_fn *log;     /**< must not be NULL */
     void *baton;              /**< passed to log */
 } fcgix_pm_config_t;

@@ -55,30 +55,70 @@ static char *dir_of(const char *path)
     return strndup(path, slash == path ? 1 : (size_t)(slash - path));
 }
 
-/* Set up class @c (board and private parts) with @n slots from @first. */
-/* How the process is run: the app itself, or "wrapper user group name"
- * in the app's directory (suexec takes a name relative to its cwd). */
-static int set_command(pclass_t *cls, const char *user, const char *group)
+static void free_argv(char **v)
 {
-    const char *slash = strrchr(cls->path, '/');
+    size_t i;
 
-    cls->exec_path = cls->path;
-    cls->argv0[0] = cls->path;
-    if (cls->cfg.wrapper == NULL) {
-        return 0;
+    for (i = 0; v && v[i]; i++) {
+        free(v[i]);
     }
-    cls->user = strdup(user ? user : "");
-    cls->group = strdup(group ? group : "");
-    if (cls->user == NULL || cls->group == NULL || !*cls->user
-        || !*cls->group) {
+    free(v);
+}
+
+/* "path base[1..]", or "wrapper user group basename(path) base[1..]"
+ * (suexec takes a name relative to its cwd, the path's directory). */
+static char **build_argv(const char *const *base, const char *wrapper,
+                         const char *user, const char *group,
+                         const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = 0, i, k = 0, want;
+    char **v;
+
+    while (base && base[n]) {
+        n++;
+    }
+    v = calloc(n + 6, sizeof(char *));
+    if (v == NULL) {
+        return NULL;
+    }
+    if (wrapper) {
+        v[k++] = strdup(wrapper);
+        v[k++] = strdup(user);
+        v[k++] = strdup(group);
+    }
+    v[k++] = strdup(wrapper && slash ? slash + 1 : path);
+    for (i = 1; i < n; i++) {
+        v[k++] = strdup(base[i]);
+    }
+    for (want = k, k = 0; k < want && v[k]; k++) {
+    }
+    if (k < want) {
+        for (k = 0; k < want; k++) {
+            free(v[k]);
+        }
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* How the process is run: its argv (@base: a command's, NULL: the path
+ * alone, or a static app's -argv as given), directly or through
+ * @wrapper as @user/@group. */
+static int set_command(pclass_t *cls, const char *const *base,
+                       const char *wrapper, const char *user,
+                       const char *group)
+{
+    cls->exec_path = wrapper ? wrapper : cls->path;
+    if (wrapper && (!user || !*user || !group || !*group)) {
         return -1;
     }
-    cls->exec_path = cls->cfg.wrapper;
-    cls->argv0[0] = cls->cfg.wrapper;
-    cls->argv0[1] = cls->user;
-    cls->argv0[2] = cls->group;
-    cls->argv0[3] = slash ? slash + 1 : cls->path;
-    return 0;
+    if (base == NULL && cls->cfg.argv) {
+        return 0; /* exec_child() runs cfg.argv, as before */
+    }
+    cls->argv = build_argv(base, wrapper, user, group, cls->path);
+    return cls->argv ? 0 : -1;
 }
 
 /* Forget the app class @c held (its slots are empty and unbound). */
@@ -91,6 +131,7 @@ static void clear_class(pm_t *pm, int c)
     free(cls->dir);
     free(cls->user);
     free(cls->group);
+    free_argv(cls->argv);
     memset(cls, 0, sizeof(*cls));
     cls->shared_fd = -1;
 }
@@ -98,13 +139,14 @@ static void clear_class(pm_t *pm, int c)
 /* A slot as new, for the app its class gets now: nothing of the
  * previous app's process may show on the board (a hung mark would kill
  * the new one); the lease word keeps its epoch and stays closed. */
-static void reset_slot(pm_t *pm, int i, int dynamic)
+static void reset_slot(pm_t *pm, int c, int i, int dynamic)
 {
     fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
 
     memset(&pm->slots[i], 0, sizeof(pm->slots[i]));
     pm->slots[i].fd = -1;
     pm->slots[i].dynamic = dynamic;
+    pm->slots[i].cls = c;
     fcgix_pm_slot_set_state(pm, i, FCGIX_SB_EMPTY, 0);
     __atomic_store_n(&s->retiring, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&s->hung, 0, __ATOMIC_RELEASE);
@@ -123,17 +165,22 @@ static void reset_flags(fcgix_sb_class_t *k)
     __atomic_store_n(&k->more_wanted, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&k->update_wanted, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&k->more_tick_ms, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&k->waiting, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&k->capped, 0, __ATOMIC_RELEASE);
     k->failed_starts = 0;
 }
 
+/* Set up class @c (board and private parts) with @n slots from @first,
+ * for @req (NULL: a static app, run as @cfg says). */
 static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
-                      const char *path, const char *base, int first, int n,
-                      int dynamic)
+                      const class_req_t *req, const char *base, int first,
+                      int n)
 {
     pclass_t *cls = &pm->classes[c];
     fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
+    const char *path = req ? req->path : cfg->path;
     struct stat st;
-    int i;
+    int i, dynamic = req != NULL;
 
     /* Handlers stop matching the index before its path changes. */
     fcgix_sb_class_begin(k);
@@ -145,25 +192,38 @@ static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
     cls->dir = cfg->dir ? strdup(cfg->dir) : dir_of(path);
     if (cls->path == NULL || cls->base == NULL || cls->dir == NULL
         || strlen(path) >= sizeof(k->path)
-        || set_command(cls, cfg->user, cfg->group) != 0) {
+        || set_command(cls, req ? req->argv : NULL,
+                       req ? req->wrapper : cfg->wrapper,
+                       req ? req->user : cfg->user,
+                       req ? req->group : cfg->group)
+               != 0) {
         clear_class(pm, c);
         return -1;
+    }
+    if (req) {
+        cls->key = req->key;
+    }
+    else {
+        fcgix_sb_key_fastcgi(&cls->key);
     }
     cls->min_life = cfg->min_server_life_ms > 0 ? cfg->min_server_life_ms
                                                 : FCGIX_PM_DEFAULT_MIN_LIFE_MS;
     cls->first = first;
     cls->nslots = n;
+    fcgix_pm_class_options(pm, c);
     for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
-        reset_slot(pm, i, dynamic);
+        reset_slot(pm, c, i, dynamic);
     }
     reset_flags(k);
     strcpy(k->path, path);
+    k->key = cls->key;
     k->kind = dynamic ? FCGIX_SB_DYNAMIC : FCGIX_SB_STATIC;
     k->first_slot = (uint32_t)first;
     k->nslots = (uint32_t)n;
     k->mtime_s = stat(path, &st) == 0 ? (int64_t)st.st_mtime : 0;
-    k->max_requests = cfg->max_requests > 0 && cfg->port <= 0
-                          ? (uint64_t)cfg->max_requests
+    k->inode = stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
+    k->max_requests = cls->cfg.max_requests > 0 && cfg->port <= 0
+                          ? (uint64_t)cls->cfg.max_requests
                           : 0;
     fcgix_sb_class_end(k);
     return 0;
@@ -180,8 +240,7 @@ int fcgix_pm_classes_init(pm_t *pm)
 
         n = app->processes > 0 ? app->processes : 1;
         if (app->path == NULL || app->socket_base == NULL
-            || init_class(pm, c, app, app->path, app->socket_base, first, n, 0)
-                   != 0) {
+            || init_class(pm, c, app, NULL, app->socket_base, first, n) != 0) {
             fcgix_pm_log(pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00513), NULL,
                          getpid(),
                          "app %d: no path, no socket or path too long", c);
@@ -220,19 +279,44 @@ int fcgix_pm_class_open_slots(const pm_t *pm, int c)
     return open;
 }
 
-/* The class of @path in the PM's own records (never the board's), or
- * -1. */
-int fcgix_pm_class_find(const pm_t *pm, const char *path)
+/* An exclusive class takes a request only on an idle slot. */
+int fcgix_pm_class_ready_slots(const pm_t *pm, int c)
+{
+    int i, ready = 0;
+
+    if (!pm->classes[c].exclusive) {
+        return fcgix_pm_class_open_slots(pm, c);
+    }
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+        ready += fcgix_sb_slot_available(pm->sb, c, i)
+                 && fcgix_sb_users(fcgix_sb_slot(pm->sb, i)) == 0;
+    }
+    return ready;
+}
+
+/* The class of @key and @path in the PM's own records (never the
+ * board's), or -1. */
+int fcgix_pm_class_find_key(const pm_t *pm, const fcgix_sb_key_t *key,
+                            const char *path)
 {
     int c;
 
     for (c = 0; c < pm->nclasses; c++) {
         if (fcgix_pm_class_used(pm, c)
+            && memcmp(&pm->classes[c].key, key, sizeof(*key)) == 0
             && strcmp(pm->classes[c].path, path) == 0) {
             return c;
         }
     }
     return -1;
+}
+
+int fcgix_pm_class_find(const pm_t *pm, const char *path)
+{
+    fcgix_sb_key_t key;
+
+    fcgix_sb_key_fastcgi(&key);
+    return fcgix_pm_class_find_key(pm, &key, path);
 }
 
 /* A free dynamic class index (one never used, or freed), or -1. Each
@@ -249,15 +333,13 @@ static int free_dynamic_index(const pm_t *pm)
     return -1;
 }
 
-/* A dynamic class for @path, created if there is room (run as
- * @user/@group when there is a wrapper; NULL: the template's); FCGIX_PM_NO_ROOM
- * or FCGIX_PM_NO_CLASS when there is none. */
-int fcgix_pm_class_dynamic(pm_t *pm, const char *path, const char *user,
-                           const char *group)
+/* The dynamic class for @req, created if there is room;
+ * FCGIX_PM_NO_ROOM or FCGIX_PM_NO_CLASS when there is none. */
+int fcgix_pm_class_for(pm_t *pm, const class_req_t *req)
 {
-    int c = fcgix_pm_class_find(pm, path), first;
+    int c = fcgix_pm_class_find_key(pm, &req->key, req->path), first;
     char base[FCGIX_SB_SOCK_MAX];
-    fcgix_pm_app_t cfg = pm->cfg->dynamic;
+    const fcgix_pm_app_t *cfg = &pm->cfg->dynamic;
 
     if (c >= 0) {
         return c;
@@ -269,13 +351,10 @@ int fcgix_pm_class_dynamic(pm_t *pm, const char *path, const char *user,
     first = pm->dyn_slot_base + (c - pm->cfg->napps) * pm->dyn_per_class;
     snprintf(base, sizeof(base), "%s%d", pm->cfg->dynamic_base,
              c - pm->cfg->napps);
-    if (user && group) {
-        cfg.user = user;
-        cfg.group = group;
-    }
-    if (init_class(pm, c, &cfg, path, base, first, pm->dyn_per_class, 1) != 0) {
+    if (init_class(pm, c, cfg, req, base, first, pm->dyn_per_class) != 0) {
         fcgix_pm_log(pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00514), NULL,
-                     getpid(), "cannot set up a dynamic class for %s", path);
+                     getpid(), "cannot set up a dynamic class for %s",
+                     req->path);
         return FCGIX_PM_NO_CLASS;
     }
     if (c >= pm->nclasses) {
@@ -284,7 +363,20 @@ int fcgix_pm_class_dynamic(pm_t *pm, const char *path, const char *user,
     }
     fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00515), &pm->classes[c],
                  getpid(), "new dynamic class, up to %d process(es)",
-                 pm->dyn_per_class);
+                 pm->classes[c].max_class);
+    if (req->key.vocab != FCGIX_SB_VOCAB_FASTCGI || req->key.tenant
+        || req->key.uid != FCGIX_SB_NO_ID) {
+        fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00539),
+                     &pm->classes[c], getpid(),
+                     "class key: %s vocabulary, tenant %u, command %u, "
+                     "uid %ld%s",
+                     req->key.vocab == FCGIX_SB_VOCAB_FCGID ? "fcgid"
+                                                            : "fastcgi",
+                     (unsigned)req->key.tenant, (unsigned)req->key.cmd,
+                     req->key.uid == FCGIX_SB_NO_ID ? -1L
+                                                    : (long)req->key.uid,
+                     req->key.userdir ? " (userdir)" : "");
+    }
     return c;
 }
 
@@ -345,21 +437,15 @@ int fcgix_pm_class_going(const pm_t *pm)
     return 0;
 }
 
-/* Every dynamic process -maxProcesses allows runs (or is due). */
-static int at_max_processes(const pm_t *pm)
-{
-    int max = pm->cfg->max_processes > 0 ? pm->cfg->max_processes
-                                         : FCGIX_PM_DEFAULT_MAX_PROCESSES;
-
-    return pm->dyn_live >= max;
-}
-
-/* Start one more process of dynamic class @c if the limits allow. */
+/* Start one more process of dynamic class @c if the limits allow; the
+ * cap that held (or none) is shown on the board. */
 int fcgix_pm_class_grow(pm_t *pm, int c)
 {
-    int i;
+    int i, cap = fcgix_pm_class_cap(pm, c);
 
-    if (at_max_processes(pm)) {
+    __atomic_store_n(&fcgix_sb_class(pm->sb, c)->capped, (uint32_t)cap,
+                     __ATOMIC_RELEASE);
+    if (cap != FCGIX_SB_CAP_NONE) {
         return -1;
     }
     for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
@@ -408,6 +494,29 @@ static long long idle_since(const pm_t *pm, int i)
     return since < s->started_ms ? s->started_ms : since;
 }
 
+/* An fcgid class's own stops (FcgidIdleTimeout, FcgidProcessLifeTime),
+ * while it has more than its FcgidMinProcessesPerClass live. The caller
+ * stops only an idle process. */
+static const char *fcgid_stop_reason(pm_t *pm, int c, int i, int *after)
+{
+    const pclass_t *cls = &pm->classes[c];
+    long long now = fcgix_pm_wall_ms();
+
+    if (cls->live <= cls->min_processes) {
+        return NULL;
+    }
+    *after = AFTER_EMPTY;
+    if (cls->idle_ms > 0 && now - idle_since(pm, i) >= cls->idle_ms) {
+        return "idle longer than FcgidIdleTimeout";
+    }
+    if (cls->lifetime_ms > 0
+        && now - fcgix_sb_slot(pm->sb, i)->started_ms >= cls->lifetime_ms) {
+        return "older than FcgidProcessLifeTime";
+    }
+    *after = AFTER_RESTART;
+    return NULL;
+}
+
 /* Why a running process should stop now, or NULL; *after says what
  * follows. Only idle processes are stopped: the caller closes the slot
  * first and stops nothing that a request uses. */
@@ -425,6 +534,9 @@ static const char *stop_reason(pm_t *pm, int c, int i, int *after)
                >= cls->cfg.max_requests) {
         __atomic_store_n(&s->retiring, 1, __ATOMIC_RELEASE);
         return "served its -max-requests";
+    }
+    if (cls->dynamic && cls->key.vocab == FCGIX_SB_VOCAB_FCGID) {
+        return fcgid_stop_reason(pm, c, i, after);
     }
     if (!cls->dynamic || pm->dyn_live <= pm->cfg->min_processes
         || pm->cfg->kill_interval_ms <= 0) {
@@ -506,14 +618,24 @@ static int evictable(pm_t *pm, int i)
  * idle process of a dynamic app other than class @except, closing its
  * slot first so that no request can take it meanwhile. 0 when one was
  * stopped, -1 when none is idle. */
-int fcgix_pm_evict_idle(pm_t *pm, int except)
+/* Whether class @c's processes may make room under @f. */
+static int admitted(const pm_t *pm, int c, const evict_filter_t *f)
+{
+    const fcgix_sb_key_t *k = &pm->classes[c].key;
+
+    return f == NULL
+           || ((f->tenant == 0 || k->tenant == f->tenant)
+               && (f->uid == FCGIX_SB_NO_ID || k->uid == f->uid));
+}
+
+int fcgix_pm_evict_idle(pm_t *pm, int except, const evict_filter_t *filter)
 {
     long long oldest = 0;
     int c, i, best = -1, best_c = -1;
 
     for (c = pm->cfg->napps; c < pm->nclasses; c++) {
         if (c == except || !fcgix_pm_class_used(pm, c)
-            || !pm->classes[c].dynamic) {
+            || !pm->classes[c].dynamic || !admitted(pm, c, filter)) {
             continue;
         }
         for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
@@ -528,20 +650,39 @@ int fcgix_pm_evict_idle(pm_t *pm, int except)
         return -1; /* none idle, or a request took it just now */
     }
     fcgix_pm_slot_stop(pm, best_c, best, AFTER_EMPTY,
-                       "least recently used; making room for another app "
-                       "(-maxProcesses)");
+                       filter == NULL
+                           ? "least recently used; making room for another "
+                             "app (-maxProcesses)"
+                           : "least recently used; making room for another "
+                             "app under its virtual host's or user's cap");
     return 0;
 }
 
 /* A START waits for dynamic class @c, which has no process at all:
- * start one, at -maxProcesses after stopping another app's idle one. */
+ * start one; at a cap, after stopping an idle process that counts
+ * against the same cap (any app's at -maxProcesses, the same tenant's
+ * or user's at theirs). */
 void fcgix_pm_class_start_with_room(pm_t *pm, int c)
 {
+    const fcgix_sb_key_t *k = &pm->classes[c].key;
+    evict_filter_t f = {0, FCGIX_SB_NO_ID};
+    int cap;
+
     if (!pm->classes[c].dynamic || fcgix_pm_class_slots_used(pm, c) > 0
         || fcgix_pm_class_grow(pm, c) == 0) {
         return;
     }
-    if (at_max_processes(pm) && fcgix_pm_evict_idle(pm, c) == 0) {
+    cap = fcgix_pm_class_cap(pm, c);
+    if (cap == FCGIX_SB_CAP_HOST) {
+        f.tenant = k->tenant;
+    }
+    else if (cap == FCGIX_SB_CAP_USER) {
+        f.uid = k->uid;
+    }
+    else if (cap != FCGIX_SB_CAP_ALL) {
+        return;
+    }
+    if (fcgix_pm_evict_idle(pm, c, cap == FCGIX_SB_CAP_ALL ? NULL : &f) == 0) {
         fcgix_pm_class_grow(pm, c);
     }
 }
@@ -567,8 +708,16 @@ static void class_load(pm_t *pm, int c, int *in_flight, int *live)
 static void scale_up(pm_t *pm, int c)
 {
     int in_flight, live, want, started = 0;
+    uint32_t waiting =
+        __atomic_load_n(&fcgix_sb_class(pm->sb, c)->waiting, __ATOMIC_ACQUIRE);
 
     class_load(pm, c, &in_flight, &live);
+    /* The board's waiting count is a hint from any process of the User:
+     * bounded by the class's slots here, by the caps in grow(). */
+    if (waiting > (uint32_t)pm->classes[c].nslots) {
+        waiting = (uint32_t)pm->classes[c].nslots;
+    }
+    in_flight += (int)waiting;
     want = in_flight > live + 1 ? in_flight : live + 1;
     while (live + started < want && fcgix_pm_class_grow(pm, c) == 0) {
         started++;
@@ -727,6 +876,7 @@ long long fcgix_pm_maintain(pm_t *pm)
         }
     }
     free_unused_classes(pm);
+    fcgix_pm_users_publish(pm);
     fcgix_pm_waiters_answer(pm);
     return start_due(pm);
 }

@@ -109,24 +109,8 @@ static int backoff_left_s(const pm_t *pm, int c)
 
 static void free_copies(waiter_t *w)
 {
-    free(w->path);
-    free(w->user);
-    free(w->group);
-    w->path = w->user = w->group = NULL;
-}
-
-/* Copy what a START without a class needs to make one later. */
-static int keep_copies(waiter_t *w, const char *path, const char *user,
-                       const char *group)
-{
-    w->path = strdup(path);
-    w->user = user ? strdup(user) : NULL;
-    w->group = group ? strdup(group) : NULL;
-    if (w->path == NULL || (user && !w->user) || (group && !w->group)) {
-        free_copies(w);
-        return -1;
-    }
-    return 0;
+    free(w->req);
+    w->req = NULL;
 }
 
 /* A START whose app had no class: give it one once a class is free;
@@ -134,11 +118,11 @@ static int keep_copies(waiter_t *w, const char *path, const char *user,
  * already. @return 0 once w->cls is set. */
 static int take_class(pm_t *pm, waiter_t *w)
 {
-    int c = fcgix_pm_class_dynamic(pm, w->path, w->user, w->group);
+    int c = fcgix_pm_class_for(pm, w->req);
 
     if (c == FCGIX_PM_NO_ROOM) {
         if (!fcgix_pm_class_going(pm)) {
-            fcgix_pm_evict_idle(pm, -1);
+            fcgix_pm_evict_idle(pm, -1, NULL);
         }
         return -1;
     }
@@ -155,7 +139,7 @@ static void answer_no_room(pm_t *pm, const waiter_t *w)
                      getpid(),
                      "cannot start %s: no room for another dynamic app and no "
                      "idle process to stop (-maxProcesses)",
-                     w->path);
+                     w->req->path);
         reply_busy(w->fd, 5, "too many dynamic apps");
         return;
     }
@@ -171,6 +155,7 @@ static void answer_no_room(pm_t *pm, const waiter_t *w)
  * will soon). @return 1 when answered. */
 static int answer_waiter(pm_t *pm, waiter_t *w, long long now)
 {
+    char why[FCGIX_CTL_WHY_MAX + 1];
     int left;
 
     if (w->cls < 0 && take_class(pm, w) != 0) {
@@ -185,7 +170,7 @@ static int answer_waiter(pm_t *pm, waiter_t *w, long long now)
         return 1;
     }
     fcgix_pm_class_start_with_room(pm, w->cls);
-    if (fcgix_pm_class_open_slots(pm, w->cls) > 0) {
+    if (fcgix_pm_class_ready_slots(pm, w->cls) > 0) {
         reply_ok(w->fd);
         return 1;
     }
@@ -195,8 +180,12 @@ static int answer_waiter(pm_t *pm, waiter_t *w, long long now)
         return 1;
     }
     if (now >= w->deadline) {
-        if (fcgix_pm_class_slots_used(pm, w->cls) == 0
-            && pm->classes[w->cls].dynamic) {
+        if (pm->classes[w->cls].dynamic
+            && fcgix_pm_cap_busy(pm, w->cls, why, sizeof(why))) {
+            reply_busy(w->fd, 1, "%s", why);
+        }
+        else if (fcgix_pm_class_slots_used(pm, w->cls) == 0
+                 && pm->classes[w->cls].dynamic) {
             answer_no_room(pm, w);
         }
         else {
@@ -228,10 +217,9 @@ void fcgix_pm_waiters_answer(pm_t *pm)
     }
 }
 
-/* Answer the START on @fd for class @c (-1: none yet, for @path run as
- * @user/@group) now, or queue it for at most the start wait. */
-static void wait_for_class(pm_t *pm, int fd, int c, const char *path,
-                           const char *user, const char *group)
+/* Answer the START on @fd for class @c (-1: none yet, for @req) now, or
+ * queue it for at most the start wait. */
+static void wait_for_class(pm_t *pm, int fd, int c, const class_req_t *req)
 {
     waiter_t w;
 
@@ -241,9 +229,12 @@ static void wait_for_class(pm_t *pm, int fd, int c, const char *path,
     w.deadline =
         fcgix_pm_now_ms()
         + (pm->cfg->start_wait_ms > 0 ? pm->cfg->start_wait_ms : WAITER_MS);
-    if (c < 0 && keep_copies(&w, path, user, group) != 0) {
+    if (c < 0 && (w.req = malloc(sizeof(*req))) == NULL) {
         reply_busy(fd, 1, "out of memory");
         return;
+    }
+    if (c < 0) {
+        *w.req = *req;
     }
     if (answer_waiter(pm, &w, fcgix_pm_now_ms())) {
         free_copies(&w);
@@ -277,11 +268,10 @@ const char *fcgix_pm_check_executable(const char *path)
     return NULL;
 }
 
-static void handle_start(pm_t *pm, int fd, const char *path, const char *user,
-                         const char *group)
+static void handle_start(pm_t *pm, int fd, const class_req_t *req)
 {
-    const char *bad;
-    int c = fcgix_pm_class_find(pm, path);
+    const char *bad, *path = req->path;
+    int c = fcgix_pm_class_find_key(pm, &req->key, path);
 
     if (c < 0 || pm->classes[c].dynamic) {
         bad = fcgix_pm_check_executable(path);
@@ -293,17 +283,18 @@ static void handle_start(pm_t *pm, int fd, const char *path, const char *user,
     if (c < 0) {
         /* A new app: its class now if one is free, else once the wait
          * has made room (take_class). */
-        wait_for_class(pm, fd, -1, path, user, group);
+        wait_for_class(pm, fd, -1, req);
         return;
     }
-    /* Every process busy or used up: one more, if the limits allow; an
-     * app with none at all gets room made for it
-     * (fcgix_pm_class_start_with_room). */
-    if (fcgix_pm_class_open_slots(pm, c) == 0 && pm->classes[c].dynamic
+    /* Every process busy or used up (an exclusive class: none idle): one
+     * more, if the limits allow; each START that finds none grows an
+     * exclusive class by one. An app with none at all gets room made for
+     * it (fcgix_pm_class_start_with_room). */
+    if (fcgix_pm_class_ready_slots(pm, c) == 0 && pm->classes[c].dynamic
         && backoff_left_s(pm, c) == 0 && fcgix_pm_class_slots_used(pm, c) > 0) {
         fcgix_pm_class_grow(pm, c);
     }
-    wait_for_class(pm, fd, c, path, user, group);
+    wait_for_class(pm, fd, c, req);
 }
 
 /* ------------------------------------------------------------------ */
@@ -372,18 +363,50 @@ static long read_client(client_t *c, fcgix_ctl_request_t *req)
     return rc;
 }
 
-static void run_request(pm_t *pm, int fd, const fcgix_ctl_request_t *req)
+/* A STARTC the tables refuse: FAIL, logged like the other refusals
+ * (FCGIX00540, at most once per 10 s with a count). */
+static void refuse_startc(pm_t *pm, int fd, const client_t *c,
+                          const char *why)
 {
-    switch (req->verb) {
-    case FCGIX_CTL_START:
-        handle_start(pm, fd, req->path, NULL, NULL);
-        break;
-    case FCGIX_CTL_STARTAS:
-        handle_start(pm, fd, req->path, req->user, req->group);
-        break;
-    default:
-        close(fd); /* TICK: the maintenance pass follows */
+    refusal_t *r = &pm->refusals[REFUSE_STARTC];
+    long long now = fcgix_pm_now_ms();
+
+    if (r->last_ms == 0 || now - r->last_ms >= REFUSAL_LOG_MS) {
+        fcgix_pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00540), NULL,
+                     getpid(),
+                     "control socket: refused a start from pid %ld (uid %ld): "
+                     "%s (and %lu more refusals not logged)",
+                     c->pid, c->uid, why, r->unlogged);
+        r->last_ms = now;
+        r->unlogged = 0;
     }
+    else {
+        r->unlogged++;
+    }
+    reply_fail(fd, "%s", why);
+}
+
+static void run_request(pm_t *pm, int fd, const client_t *c,
+                        const fcgix_ctl_request_t *in)
+{
+    char why[FCGIX_CTL_WHY_MAX + 1];
+    class_req_t *req;
+
+    if (in->verb == FCGIX_CTL_TICK) {
+        close(fd); /* the maintenance pass follows */
+        return;
+    }
+    if ((req = malloc(sizeof(*req))) == NULL) {
+        reply_busy(fd, 1, "out of memory");
+        return;
+    }
+    if (fcgix_pm_request_check(pm, in, req, why, sizeof(why)) != NULL) {
+        refuse_startc(pm, fd, c, why);
+    }
+    else {
+        handle_start(pm, fd, req);
+    }
+    free(req);
 }
 
 /* Client @c may have sent more: act on its line once complete. A line
@@ -410,7 +433,7 @@ void fcgix_pm_client_serve(pm_t *pm, client_t *c)
         reply_fail(fd, "malformed request: %s", fcgix_ctl_strerror(rc));
     }
     else {
-        run_request(pm, fd, &req);
+        run_request(pm, fd, c, &req);
     }
 }
 

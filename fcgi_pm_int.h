@@ -66,6 +66,7 @@ typedef struct {
     int update_pending;   /* replace once idle: the file changed */
     int ever_started;
     int dynamic;    /* belongs to a dynamic class */
+    int cls;        /* its class (set when the class takes the slot) */
     int port_waits; /* -port still in use: retries so far */
     char socket_path[FCGIX_SB_SOCK_MAX]; /* what we bound; the board's
                                             copy is for others to read */
@@ -79,22 +80,45 @@ typedef struct {
     char *dir;
     char *user; /* owned copies, wrapper only */
     char *group;
-    const char *exec_path; /* path, or the wrapper */
+    const char *exec_path; /* argv[0], or the wrapper */
     int shared_fd;         /* -port: the TCP socket all processes share */
-    const char *argv0[5];  /* used when cfg.argv is NULL */
+    char **argv;           /* owned; NULL: cfg.argv (static apps) */
     long min_life;
+    fcgix_sb_key_t key;    /* with path, what the class is (the board's
+                              copy is for handlers to find it) */
+    int exclusive;         /* fcgid: one request per process */
+    int max_class;         /* its processes at most (<= nslots) */
+    int min_processes;     /* fcgid: idle and lifetime stops keep these */
+    int idle_ms, lifetime_ms; /* fcgid: 0: never */
+    int live;              /* its slots for which fcgix_pm_slot_live() */
     int first;  /* its slots: first .. first + nslots - 1; the PM's own */
     int nslots; /* copy, never read back from the board */
 } pclass_t;
+
+/* What a START, STARTAS or STARTC asks for, checked against the PM's
+ * tables (fcgix_pm_request_check()): the class's key and path and how it
+ * runs. */
+typedef struct {
+    fcgix_sb_key_t key;
+    char path[FCGIX_CTL_PATH_MAX + 1];
+    const char *const *argv; /* cmd > 0: the command's; NULL: { path } */
+    const char *wrapper;     /* NULL: run argv itself */
+    char user[FCGIX_CTL_NAME_MAX + 2]; /* for the wrapper ("~" kept) */
+    char group[FCGIX_CTL_NAME_MAX + 1];
+} class_req_t;
 
 typedef struct {
     int fd;
     int cls; /* -1: no class yet (none was free when the START came) */
     long long deadline;
-    char *path; /* cls -1 only: owned copies, to make its class with */
-    char *user;
-    char *group;
+    class_req_t *req; /* cls -1 only: owned, to make its class with */
 } waiter_t;
+
+/* Tenant cap refusals, logged at most once per 10 s per tenant. */
+typedef struct {
+    long long last_ms;
+    unsigned long unlogged;
+} caplog_t;
 
 /* A control connection whose request line is not complete yet. */
 typedef struct {
@@ -107,7 +131,14 @@ typedef struct {
 } client_t;
 
 /* Why control clients were turned away; see note_refusal(). */
-enum { REFUSE_STRANGER, REFUSE_FULL, REFUSE_LATE, REFUSE_BAD, NREFUSALS };
+enum {
+    REFUSE_STRANGER,
+    REFUSE_FULL,
+    REFUSE_LATE,
+    REFUSE_BAD,
+    REFUSE_STARTC,
+    NREFUSALS
+};
 
 typedef struct {
     long long last_ms;      /* when one was last logged; 0: never */
@@ -154,6 +185,10 @@ typedef struct {
     int *pfd_owner;          /* what each entry serves: a client index,
                                 or FCGIX_PM_CONTROL_CLIENTS + a slot */
     int npfds;
+    int *tenant_live;    /* cfg->ntenants: their live dynamic processes,
+                            kept by fcgix_pm_slot_set_state() */
+    caplog_t *tenant_log; /* cfg->ntenants */
+    caplog_t user_log;
 } pm_t;
 
 /** The one way to walk the slots of class @p c:
@@ -274,15 +309,17 @@ int fcgix_pm_classes_init(pm_t *pm);
 /** Slots of class @p c that would take a request now. */
 int fcgix_pm_class_open_slots(const pm_t *pm, int c);
 
-/** The class of @p path in the PM's own records (never the board's), or
- *  -1. */
+/** The class of @p key and @p path in the PM's own records (never the
+ *  board's), or -1. */
+int fcgix_pm_class_find_key(const pm_t *pm, const fcgix_sb_key_t *key,
+                            const char *path);
+
+/** The FastCgi no-tenant no-identity class of @p path, or -1. */
 int fcgix_pm_class_find(const pm_t *pm, const char *path);
 
-/** A dynamic class for @p path, created if there is room (run as
- *  @p user/@p group when there is a wrapper; NULL: the template's);
+/** The dynamic class for @p req, created if there is room;
  *  FCGIX_PM_NO_ROOM or FCGIX_PM_NO_CLASS when there is none. */
-int fcgix_pm_class_dynamic(pm_t *pm, const char *path, const char *user,
-                           const char *group);
+int fcgix_pm_class_for(pm_t *pm, const class_req_t *req);
 
 /** Slots of class @p c with a process, or one due or being stopped. */
 int fcgix_pm_class_slots_used(const pm_t *pm, int c);
@@ -291,14 +328,63 @@ int fcgix_pm_class_slots_used(const pm_t *pm, int c);
  *  runs or is due to start. */
 int fcgix_pm_class_going(const pm_t *pm);
 
-/** Start one more process of dynamic class @p c if the limits allow.
- *  @return 0 when one runs now. */
+/** Start one more process of dynamic class @p c if the limits allow
+ *  (the class's, its tenant's and identity's caps, -maxProcesses; which
+ *  one held goes to the board's "capped"). @return 0 when one runs now. */
 int fcgix_pm_class_grow(pm_t *pm, int c);
 
+/** Which eviction may make room: any dynamic app's idle process, or only
+ *  one of the same tenant or the same uid. */
+typedef struct {
+    uint32_t tenant; /* 0: any */
+    uint32_t uid;    /* FCGIX_SB_NO_ID: any */
+} evict_filter_t;
+
 /** Stop the least recently used idle process of a dynamic app other than
- *  class @p except (-1: none excepted). @return 0 when one was stopped,
- *  -1 when none is idle. */
-int fcgix_pm_evict_idle(pm_t *pm, int except);
+ *  class @p except (-1: none excepted) that @p filter admits (NULL: any).
+ *  @return 0 when one was stopped, -1 when none is idle. */
+int fcgix_pm_evict_idle(pm_t *pm, int except, const evict_filter_t *filter);
+
+/** Slots of class @p c a new request may take now: open ones, and for
+ *  an exclusive class only idle open ones. */
+int fcgix_pm_class_ready_slots(const pm_t *pm, int c);
+
+/* ---------------------------------------------------- fcgi_pm_tenant.c */
+
+/** Allocate the tenant counts and publish the caps. @return 0 or -1. */
+int fcgix_pm_tenants_init(pm_t *pm);
+
+/** Free what fcgix_pm_tenants_init() allocated. */
+void fcgix_pm_tenants_free(pm_t *pm);
+
+/** A slot of class @p c became live (@p delta 1) or stopped being live
+ *  (-1): the class's, the tenant's counts and the board's copy. */
+void fcgix_pm_tenant_count(pm_t *pm, int c, int delta);
+
+/** The cap (FCGIX_SB_CAP_*) that keeps class @p c from growing now,
+ *  FCGIX_SB_CAP_NONE when none does. */
+int fcgix_pm_class_cap(const pm_t *pm, int c);
+
+/** Dynamic processes that run as @p uid (FCGIX_SB_NO_ID: 0). */
+int fcgix_pm_user_live(const pm_t *pm, uint32_t uid);
+
+/** Publish the per-user counts on the board. */
+void fcgix_pm_users_publish(pm_t *pm);
+
+/** Fill @p req for a START, STARTAS or STARTC @p in. @return NULL, or
+ *  why it is refused (a FAIL answer's text, in @p why). */
+const char *fcgix_pm_request_check(pm_t *pm, const fcgix_ctl_request_t *in,
+                                   class_req_t *req, char *why, size_t cap);
+
+/** Set the options of new dynamic class @p c from its key and path: the
+ *  FastCgiConfig template for FASTCGI, the tenant's (or its FcgidCmdOptions
+ *  entry's) for FCGID. */
+void fcgix_pm_class_options(pm_t *pm, int c);
+
+/** The answer's text for a START that its class's tenant or user cap
+ *  keeps waiting, logged (FCGIX00537/00538, at most every 10 s per tenant
+ *  with a count); NULL when neither cap holds. */
+const char *fcgix_pm_cap_busy(pm_t *pm, int c, char *why, size_t cap);
 
 /** A START waits for dynamic class @p c, which has no process at all:
  *  start one, at -maxProcesses after stopping another app's idle one. */

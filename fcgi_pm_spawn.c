@@ -563,7 +563,8 @@ static void child_fail(int errfd, int stage, int err)
 static void exec_child(const pclass_t *cls, int listen_fd, pid_t pm_pid,
                        int errfd, int stderr_fd)
 {
-    const char *const *argv = cls->cfg.argv ? cls->cfg.argv : cls->argv0;
+    const char *const *argv =
+        cls->argv ? (const char *const *)cls->argv : cls->cfg.argv;
     static const char *const empty_env[] = {NULL};
     const char *const *env = cls->cfg.env ? cls->cfg.env : empty_env;
 
@@ -596,10 +597,11 @@ void fcgix_pm_slot_set_state(pm_t *pm, int i, int state, pid_t pid)
 {
     fcgix_sb_slot_t *s = fcgix_sb_slot(pm->sb, i);
     pslot_t *ps = &pm->slots[i];
+    int was = fcgix_pm_slot_live(ps);
 
-    pm->dyn_live -= fcgix_pm_slot_live(ps);
     ps->state = state;
-    pm->dyn_live += fcgix_pm_slot_live(ps);
+    pm->dyn_live += fcgix_pm_slot_live(ps) - was;
+    fcgix_pm_tenant_count(pm, ps->cls, fcgix_pm_slot_live(ps) - was);
     ps->pid = pid;
     __atomic_store_n(&s->pid, (int32_t)pid, __ATOMIC_RELEASE);
     __atomic_store_n(&s->state, (uint32_t)state, __ATOMIC_RELEASE);
