@@ -354,7 +354,7 @@ static int create_board(apr_pool_t *pconf, server_rec *s)
 {
     int nclasses, nslots = fcgix_pm_board_slots(&pm_cfg, &nclasses);
     int nholders = fcgix_launch_holder_records();
-    size_t size = fcgix_sb_size(nclasses, nslots, nholders, 0);
+    size_t size = fcgix_sb_size(nclasses, nslots, nholders, pm_cfg.ntenants);
     apr_shm_t *shm;
     apr_status_t rv = apr_shm_create(&shm, size, NULL, pconf);
 
@@ -367,7 +367,7 @@ static int create_board(apr_pool_t *pconf, server_rec *s)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     pm_cfg.sb = fcgix_sb_init(&board, apr_shm_baseaddr_get(shm), nclasses,
-                              nslots, nholders, 0);
+                              nslots, nholders, pm_cfg.ntenants);
     return OK;
 }
 
@@ -723,6 +723,7 @@ int fcgix_launch_post_config(apr_pool_t *pconf, server_rec *s,
     resolve_hosts(pconf, s);
     memset(&managed, 0, sizeof(managed));
     managed.dynamic = configure_dynamic(pconf, s, ipc_dir, gen, wrapper);
+    fcgix_launch_tables(pconf, s, &pm_cfg);
     managed.wrapper = wrapper != NULL;
     /* Socket path lengths were checked by fcgix_check_config(). */
     rc = make_ipc_dir(pconf, ipc_dir, s, &ipc_fd);

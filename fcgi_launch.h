@@ -44,4 +44,14 @@ void fcgix_launch_child_init(void);
  */
 int fcgix_launch_holder_records(void);
 
+struct fcgix_pm_config_s;
+
+/**
+ * Fill the PM's tables for keyed classes (virtual hosts, command lines,
+ * the per-user cap, suexec) and the room per dynamic class, from the
+ * configuration (fcgi_launch_fcgid.c). After fcgix_fcgid_post_config().
+ */
+void fcgix_launch_tables(apr_pool_t *p, server_rec *s,
+                         struct fcgix_pm_config_s *cfg);
+
 #endif /* FCGIX_LAUNCH_H */

@@ -164,7 +164,7 @@ typedef void fcgix_pm_log_fn(void *baton, int level, int logno,
                              const char *msg);
 
 /** Everything the PM runs and how. */
-typedef struct {
+typedef struct fcgix_pm_config_s {
     const fcgix_pm_app_t *apps; /**< static classes: board classes 0.. */
     int napps;
     fcgix_sb_t *sb;           /**< the board, shared with the handlers; its
