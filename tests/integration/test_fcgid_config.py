@@ -423,3 +423,25 @@ def test_htaccess_fcgid_authenticator_unnamed_500(httpd):
     srv.stop()
     assert "FcgidAuthenticator: '%s' is not named" % CMD in \
         conftest.read_text(srv.error_log)
+
+
+@pytest.mark.parametrize("records", [BOTH, FCGID + "\n" + XMOD],
+                         ids=["x-first", "fcgid-first"])
+def test_every_directive_with_both_records(httpd, records):
+    lines = []
+    for name, old, value, allowed in DIRECTIVES:
+        if SERVER in allowed and not name.startswith("FcgidA"):
+            lines.append("%s %s" % (name, value))
+            if old:
+                lines.append("%s %s" % (old, value))
+    srv = httpd(extra_conf="", load_module=False)
+    lines.append('<Directory "%s">' % srv.docroot)
+    lines += ["%s %s" % (n, v) for n, o, v, a in DIRECTIVES
+              if n.startswith("FcgidA")]
+    lines += ["%s %s" % (o, v) for n, o, v, a in DIRECTIVES
+              if n.startswith("FcgidA")]
+    lines.append("</Directory>")
+    srv.extra_conf = records + "\n" + "\n".join(lines)
+    rc, out = srv.check()
+    assert rc == 0, out
+    assert out.count("FCGIX00117") == 1, out
