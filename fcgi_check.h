@@ -17,8 +17,9 @@
 /**
  * check_config hook: refuse a configuration whose apps cannot run (a
  * missing or non-executable FastCgiServer file, a socket path too long,
- * -user without a wrapper, -max-requests with -port) and warn about risky
- * settings (-port, a remote -host). Each line names the directive and
+ * -user without a wrapper, -max-requests with -port, FcgidMaxProcesses
+ * against FastCgiConfig -maxProcesses) and warn about risky settings
+ * (-port, a remote -host) and mod_fcgid directives with no effect here. Each line names the directive and
  * its file:line.
  * @return OK, or HTTP_INTERNAL_SERVER_ERROR after logging every error
  */
