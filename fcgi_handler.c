@@ -321,14 +321,20 @@ static void fix_script_name(request_rec *r)
 {
     const char *root = apr_table_get(r->subprocess_env, "DOCUMENT_ROOT");
     const char *name = apr_table_get(r->subprocess_env, "SCRIPT_NAME");
-    char *merged;
+    size_t len;
 
-    if (root && name
-        && apr_filepath_merge(&merged, root, name, APR_FILEPATH_NATIVE,
-                              r->pool)
-               == APR_SUCCESS) {
-        apr_table_setn(r->subprocess_env, "SCRIPT_NAME", merged);
+    if (root == NULL || name == NULL) {
+        return;
     }
+    /* Joined as strings: a merge would take the absolute SCRIPT_NAME
+     * alone. One '/' between them. */
+    len = strlen(root);
+    while (len > 0 && root[len - 1] == '/') {
+        len--;
+    }
+    apr_table_setn(r->subprocess_env, "SCRIPT_NAME",
+                   apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, root, len),
+                               name[0] == '/' ? "" : "/", name, NULL));
 }
 
 /* The CGI/1.1 environment, built by httpd itself so that its hardening
