@@ -181,8 +181,26 @@ static void warn_external(server_rec *s, const fcgix_app_t *app)
  * directives, its handler and FastCgiAuthenticator & co.: refuse to
  * start. The name "mod_fcgid.c" is ours too; the record's address tells
  * them apart (fcgix_is_our_record() compares with local aliases, which
- * the real module's exported fcgid_module cannot stand in for). */
-static int refuse_real_fcgid(server_rec *s)
+ * the real module's exported fcgid_module cannot stand in for).
+ *
+ * It runs in pre_config, before any directive but LoadModule: loaded
+ * after ours, mod_fcgid 2.3.9's own references to fcgid_module bind to
+ * the one our .so exported first (it predates hidden visibility), so its
+ * first Fcgid* directive would crash httpd. */
+/* Whether the object that defines @m is another copy of this module (it
+ * defines fastcgi_x_module too): that copy refuses itself (FCGIX00116). */
+static int is_copy_of_ours(const char *file)
+{
+    void *h = dlopen(file, RTLD_LAZY | RTLD_NOLOAD);
+    int ours = h && dlsym(h, "fastcgi_x_module") != NULL;
+
+    if (h) {
+        dlclose(h);
+    }
+    return ours;
+}
+
+int fcgix_refuse_real_fcgid(server_rec *s)
 {
     module *m = ap_find_linked_module("mod_fcgid.c");
     Dl_info info;
@@ -193,6 +211,9 @@ static int refuse_real_fcgid(server_rec *s)
     }
     file = dladdr(m, &info) && info.dli_fname ? info.dli_fname
                                               : "mod_fcgid.so";
+    if (is_copy_of_ours(file)) {
+        return 0;
+    }
     ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                  FCGIX_LOGNO(00115) "mod_fcgid (%s) is loaded too; remove "
                                     "its line \"LoadModule fcgid_module "
@@ -217,7 +238,6 @@ int fcgix_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     int errors = 0;
 
     (void)plog;
-    errors += refuse_real_fcgid(s);
     errors += fcgix_fcgid_check_config(pconf, s);
     if (strlen(ipc_dir) + 1 + IPC_NAME_MAX > sun_path_max()) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,

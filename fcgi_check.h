@@ -26,4 +26,12 @@
 int fcgix_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                        server_rec *s);
 
+/**
+ * Whether the real mod_fcgid is loaded next to this module: logged
+ * (FCGIX00115, naming the line to remove) and 1, else 0. Called from
+ * pre_config, before the directives run (see fcgi_check.c).
+ * @param s  the main server, or NULL (the message goes to stderr)
+ */
+int fcgix_refuse_real_fcgid(server_rec *s);
+
 #endif /* FCGIX_CHECK_H */

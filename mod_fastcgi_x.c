@@ -207,14 +207,19 @@ static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
-/* mod_fcgid registers these mutex types, and httpd's Mutex directive
- * refuses a type nobody registered: a "Mutex ... fcgid-pipe" line of a
- * mod_fcgid configuration still parses. Nothing here uses them. */
+/* Before any directive but LoadModule runs: refuse the real mod_fcgid
+ * (fcgi_check.c says why it cannot wait). mod_fcgid registers the mutex
+ * types below, and httpd's Mutex directive refuses a type nobody
+ * registered: a "Mutex ... fcgid-pipe" line of a mod_fcgid configuration
+ * still parses. Nothing here uses them. */
 static int fcgix_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp)
 {
     (void)plog;
     (void)ptemp;
+    if (fcgix_refuse_real_fcgid(NULL)) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     if (fcgix_vocab_loaded(FCGIX_VOCAB_FCGID)) {
         ap_mutex_register(pconf, "fcgid-pipe", NULL, APR_LOCK_DEFAULT, 0);
         ap_mutex_register(pconf, "fcgid-proctbl", NULL, APR_LOCK_DEFAULT, 0);
@@ -224,7 +229,7 @@ static int fcgix_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void fcgix_register_hooks(apr_pool_t *p)
 {
-    ap_hook_pre_config(fcgix_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_pre_config(fcgix_pre_config, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_child_init(fcgix_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(fcgix_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(fcgix_post_config, NULL, NULL, APR_HOOK_MIDDLE);
