@@ -2,8 +2,55 @@
 # Install the Debian packages that building, testing or the demo need.
 # As root, installs what is missing with apt-get; otherwise prints the exact
 # command and fails, so nothing happens behind the user's back.
-# Usage: tools/deps.sh build|check|demo|bench|pkg
+# Usage: tools/deps.sh build|check|demo|bench|pkg|peer
+#
+# peer: the real mod_fcgid for the tests that compare with it, unpacked
+# into build/peer/ (apt-get download, dpkg-deb -x) and never installed,
+# so no maintainer script runs and the system's Apache is not touched.
+# Best effort: without network or apt it says so and exits 0, and those
+# tests skip.
 set -eu
+
+PEER_PKG=libapache2-mod-fcgid
+PEER_DIR=build/peer
+PEER_SO=$PEER_DIR/usr/lib/apache2/modules/mod_fcgid.so
+
+# Download and unpack $PEER_PKG into $PEER_DIR (from the top of the tree).
+peer() {
+    local tmp deb
+    cd "$(dirname "$0")/.."
+    if [ -f "$PEER_SO" ]; then
+        exit 0
+    fi
+    if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null
+    then
+        echo "deps: no apt-get or dpkg-deb; no peer mod_fcgid" \
+            "(the tests that need it skip)"
+        exit 0
+    fi
+    mkdir -p "$PEER_DIR"
+    tmp=$(mktemp -d "$PEER_DIR/download.XXXXXX")
+    # apt's _apt user must be able to write where it downloads.
+    chmod 755 "$tmp"
+    if ! (cd "$tmp" && apt-get download -q "$PEER_PKG") \
+            >"$tmp/apt.log" 2>&1; then
+        echo "deps: apt-get download $PEER_PKG failed; no peer mod_fcgid" \
+            "(the tests that need it skip):"
+        sed 's/^/    /' "$tmp/apt.log" | tail -5
+        rm -rf "$tmp"
+        exit 0
+    fi
+    for deb in "$tmp"/*.deb; do
+        dpkg-deb -x "$deb" "$PEER_DIR"
+    done
+    rm -rf "$tmp"
+    if [ -f "$PEER_SO" ]; then
+        echo "deps: peer mod_fcgid in $PEER_SO"
+    else
+        echo "deps: $PEER_PKG has no mod_fcgid.so; no peer mod_fcgid"
+    fi
+    exit 0
+}
 
 BUILD="gcc make apache2-bin apache2-dev libapr1-dev libaprutil1-dev"
 CHECK="$BUILD libcmocka-dev libfcgi-dev python3 python3-pytest curl clang
@@ -24,7 +71,8 @@ case "${1:-check}" in
     demo) WANT=$DEMO ;;
     bench) WANT=$BENCH ;;
     pkg) WANT=$PKG ;;
-    *) echo "usage: $0 build|check|demo|bench|pkg" >&2; exit 2 ;;
+    peer) peer ;;
+    *) echo "usage: $0 build|check|demo|bench|pkg|peer" >&2; exit 2 ;;
 esac
 
 MISSING=""

@@ -19,6 +19,8 @@
  *   (none)          text/plain "hello\n"
  *   env             all request parameters as sorted NAME=VALUE lines
  *   env=NAME        the value of NAME followed by "\n", or "(unset)\n"
+ *   penv=NAME       the same for NAME in the process's own environment
+ *                   (what its process manager started it with)
  *   echo            stream stdin back while still reading it
  *   bytes=N         N bytes, byte i = 'a' + i % 26, in 64 KiB writes
  *   chunks=N        N lines "chunk i\n", flushed one by one
@@ -65,6 +67,7 @@ enum crash_mode { CRASH_NONE, CRASH_BEFORE, CRASH_AFTER };
 typedef struct {
     int env_all;
     const char *env_name;
+    const char *penv_name;
     int echo;
     long long bytes;
     long chunks;
@@ -191,6 +194,10 @@ static int set_option(options *o, const char *key, const char *val)
             o->env_name = val;
         }
         return 0;
+    }
+    if (strcmp(key, "penv") == 0) {
+        o->penv_name = val;
+        return val && *val ? 0 : -1;
     }
     if (strcmp(key, "echo") == 0) {
         o->echo = 1;
@@ -452,6 +459,11 @@ static void put_body(FCGX_Request *req, const options *o)
     }
     else if (o->env_name) {
         const char *v = FCGX_GetParam(o->env_name, req->envp);
+
+        FCGX_FPrintF(req->out, "%s\n", v ? v : "(unset)");
+    }
+    else if (o->penv_name) {
+        const char *v = getenv(o->penv_name);
 
         FCGX_FPrintF(req->out, "%s\n", v ? v : "(unset)");
     }

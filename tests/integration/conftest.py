@@ -3,9 +3,14 @@
 Fixtures:
   workdir    a private temp dir under /tmp (0755, so httpd's run user can
              traverse it), removed afterwards (kept with FCGIX_KEEP_TMP=1)
-  httpd      factory: httpd(extra_conf="", load_module=True) -> Httpd, an
-             unstarted server with its own ServerRoot, config and free port;
+  httpd      factory: httpd(extra_conf="", load_module=True, records=
+             ("fastcgi_x",), real_fcgid=False) -> Httpd, an unstarted
+             server with its own ServerRoot, config and free port;
              .check() runs apache2 -t, .start() runs it in the foreground
+  flavour    "ours" or "real": a test that takes it runs once against our
+             fcgid_module and once against the real mod_fcgid (skipped
+             without FCGID_SO); fcgid_httpd(httpd, flavour, ...) builds the
+             server for it
   responder  build/fcgi_responder listening on a Unix socket in workdir
   responder_factory  more of them: responder_factory(address=None)
   evil       factory: evil(mode="ok", unix=False) -> a running
@@ -49,6 +54,17 @@ APACHE = "/usr/sbin/apache2"
 MODDIR = Path("/usr/lib/apache2/modules")
 RUN_USER = "www-data"
 PHP_FPM = (sorted(glob.glob("/usr/sbin/php-fpm*")) or [None])[0]
+# The real mod_fcgid, for the tests that compare with it: the system's
+# (libapache2-mod-fcgid), else the one tools/deps.sh peer unpacked into
+# build/peer/ without installing it, else None (those tests skip).
+FCGID_SO = next((so for so in (
+    MODDIR / "mod_fcgid.so",
+    REPO / "build" / "peer" / "usr" / "lib" / "apache2" / "modules"
+    / "mod_fcgid.so") if so.exists()), None)
+FCGID_HINT = ("the real mod_fcgid is not available (tools/deps.sh peer "
+              "unpacks it into build/peer/)")
+# Our module records, by LoadModule name without "_module".
+RECORDS = ("fastcgi_x", "fcgid")
 
 STD_MODULES = [
     ("mpm_event_module", "mod_mpm_event.so"),
@@ -239,11 +255,24 @@ class Httpd:
     """One private apache2: config, check, start, stop, requests."""
 
     def __init__(self, root, extra_conf="", load_module=True,
-                 log_level="info", wrap=()):
+                 log_level="info", wrap=(), records=("fastcgi_x",),
+                 real_fcgid=False):
         self.root = Path(root)
         self.extra_conf = extra_conf
         self.load_module = load_module
         self.log_level = log_level
+        # The LoadModule lines for our .so, in this order: "fastcgi_x"
+        # (fastcgi_x_module) and/or "fcgid" (fcgid_module). With
+        # real_fcgid, "fcgid" loads the real mod_fcgid (FCGID_SO) instead.
+        # Nothing of either with load_module=False.
+        self.records = tuple(records)
+        self.real_fcgid = real_fcgid
+        for rec in self.records:
+            assert rec in RECORDS, "unknown record %r" % (rec,)
+        assert not real_fcgid or "fcgid" in self.records, \
+            "real_fcgid replaces the fcgid record: name it in records"
+        if load_module and real_fcgid and FCGID_SO is None:
+            pytest.skip(FCGID_HINT)
         self.mpm = "event"          # or "prefork", set before start()
         # argv put before apache2's, e.g. unshare to run it in a private
         # mount namespace; it must exec apache2, whose pid stop() signals.
@@ -256,7 +285,7 @@ class Httpd:
         self.error_log = self.root / "logs" / "error_log"
         self.console_log = self.root / "logs" / "console.log"
         self.port = free_port()
-        if load_module and not MODULE.exists():
+        if load_module and self._ours() and not MODULE.exists():
             pytest.fail("%s does not exist: %s" % (MODULE, BUILD_HINT),
                         pytrace=False)
 
@@ -279,9 +308,18 @@ class Httpd:
                 lines.append('LoadModule %s "%s"' % (name, MODDIR / so))
         level = self.log_level
         if self.load_module:
-            lines.append('LoadModule fastcgi_x_module "%s"' % MODULE)
-            level += " fastcgi_x:trace8"
+            for rec in self.records:
+                lines.append('LoadModule %s_module "%s"'
+                             % (rec, self._module_file(rec)))
+            if "fastcgi_x" in self.records:
+                level += " fastcgi_x:trace8"
+            elif "fcgid" in self.records:
+                level += " fcgid:trace8"
         lines.append("LogLevel %s" % level)
+        if self.load_module and self.real_fcgid:
+            lines += ['FcgidIPCDir "%s"' % (self.root / "run" / "fcgid"),
+                      'FcgidProcessTableFile "%s"'
+                      % (self.root / "run" / "fcgid_shm")]
         if self.mpm == "event":
             lines += ["StartServers 1", "ServerLimit 2", "ThreadLimit 16",
                       "ThreadsPerChild 16", "MaxRequestWorkers 32",
@@ -298,6 +336,15 @@ class Httpd:
                   "</Directory>",
                   "", "# test-specific configuration", self.extra_conf, ""]
         return "\n".join(lines)
+
+    def _module_file(self, rec):
+        if rec == "fcgid" and self.real_fcgid:
+            return FCGID_SO
+        return MODULE
+
+    def _ours(self):
+        """Whether a LoadModule line names our .so."""
+        return any(self._module_file(rec) == MODULE for rec in self.records)
 
     def write_conf(self):
         self.conf.write_text(self.config_text())
@@ -518,9 +565,11 @@ def workdir():
 def httpd(request, workdir):
     servers = []
 
-    def make(extra_conf="", load_module=True, log_level="info"):
+    def make(extra_conf="", load_module=True, log_level="info",
+             records=("fastcgi_x",), real_fcgid=False):
         srv = Httpd(workdir / ("httpd%d" % len(servers)), extra_conf,
-                    load_module, log_level)
+                    load_module, log_level, records=records,
+                    real_fcgid=real_fcgid)
         servers.append(srv)
         track(request, srv)
         return srv
@@ -532,6 +581,27 @@ def httpd(request, workdir):
         for srv in servers:
             print("error_log of %s:\n%s" % (srv.root,
                                             read_text(srv.error_log)))
+
+
+FLAVOURS = ("ours", "real")
+
+
+@pytest.fixture(params=FLAVOURS)
+def flavour(request):
+    """"ours": only our fcgid_module is loaded; "real": the real mod_fcgid
+    instead (skipped without FCGID_SO). Where the two differ on purpose,
+    a test says so in one place: EXPECT = {"ours": 413, "real": 500}."""
+    if request.param == "real" and FCGID_SO is None:
+        pytest.skip(FCGID_HINT)
+    return request.param
+
+
+def fcgid_httpd(httpd, flavour, extra_conf="", **kw):
+    """An unstarted server from the httpd fixture's factory, with mod_fcgid's
+    vocabulary from the flavour's module: our .so as fcgid_module, or the
+    real mod_fcgid."""
+    return httpd(extra_conf, records=("fcgid",),
+                 real_fcgid=(flavour == "real"), **kw)
 
 
 @pytest.fixture

@@ -92,6 +92,25 @@ def test_responder_env_name(responder):
     assert body_of(res)[1] == b"\n"
 
 
+def test_responder_penv_name(monkeypatch, responder_factory):
+    """penv= reads the process's own environment, not the request's."""
+    monkeypatch.setenv("FCGIX_PENV", "p v")
+    monkeypatch.setenv("FCGIX_PENV_EMPTY", "")
+    monkeypatch.delenv("FCGIX_PENV_NONE", raising=False)
+    responder = responder_factory()
+    res = run(responder, "penv=FCGIX_PENV", extra={"FCGIX_PENV": "param"})
+    assert body_of(res)[1] == b"p v\n"
+    res = run(responder, "penv=FCGIX_PENV_NONE",
+              extra={"FCGIX_PENV_NONE": "param"})
+    assert body_of(res)[1] == b"(unset)\n"
+    res = run(responder, "penv=FCGIX_PENV_EMPTY")
+    assert body_of(res)[1] == b"\n"
+    res = run(responder, "penv=")
+    headers, body = body_of(res)
+    assert headers["status"].startswith("400"), (headers, body)
+    assert body == b"fcgi_responder: bad option: penv\n"
+
+
 def test_responder_echo_4mib(responder):
     data = os.urandom(4 << 20)
     res = run(responder, "echo", stdin=data, timeout=60)
