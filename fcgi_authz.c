@@ -29,6 +29,7 @@
 #include "fcgi_authz.h"
 #include "fcgi_balance.h"
 #include "fcgi_config.h"
+#include "fcgi_fcgid.h"
 #include "fcgi_handler.h"
 #include "fcgi_log.h"
 #include "fcgi_managed.h"
@@ -46,6 +47,11 @@ static int ask_authorizer(request_rec *r, const fcgix_auth_conf_t *auth,
 {
     const fcgix_app_t *app = find_app(auth->path);
 
+    if (auth->vocab == FCGIX_VOCAB_FCGID && auth->command) {
+        /* mod_fcgid's meaning: a command line the server configuration
+         * names (checked when .htaccess was read), run as its own class */
+        return fcgix_fcgid_authorize(r, auth->command, call, reply);
+    }
     call->script = auth->path;
     if (app && app->kind == FCGIX_APP_EXTERNAL) {
         return fcgix_balance_is(app)

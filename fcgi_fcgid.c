@@ -132,9 +132,37 @@ static int body_too_long(request_rec *r, const fcgix_app_t *app)
     return 1;
 }
 
-int fcgix_fcgid_serve(request_rec *r)
+/* The class of @r's request for the process at @path, started from
+ * command @cmd (NULL: the script itself). */
+static void class_request(request_rec *r, const fcgix_command_t *cmd,
+                          fcgix_class_req_t *cr)
 {
     const fcgix_srv_conf_t *sconf = fcgix_srv_conf(r->server);
+
+    memset(cr, 0, sizeof(*cr));
+    cr->vocab = FCGIX_VOCAB_FCGID;
+    cr->tenant = (unsigned)sconf->tenant + 1;
+    cr->cmd = cmd ? (unsigned)cmd->index + 1 : 0;
+    cr->path = cmd ? cmd->path : r->filename;
+    set_identity(r, cr);
+    cr->app = exchange_app(r, sconf, cr->path);
+    cr->exclusive = 1;
+    cr->wait_ms = fcgix_fcgid_queue_timeout(sconf) * 1000;
+    cr->tenant_wait_max = fcgix_fcgid_max_host_processes(sconf);
+}
+
+int fcgix_fcgid_authorize(request_rec *r, const fcgix_command_t *cmd,
+                          fcgix_auth_call_t *call, fcgix_auth_reply_t *reply)
+{
+    fcgix_class_req_t cr;
+
+    class_request(r, cmd, &cr);
+    call->script = cmd->path;
+    return fcgix_managed_authorize_class(r, &cr, call, reply);
+}
+
+int fcgix_fcgid_serve(request_rec *r)
+{
     const fcgix_fcgid_wrapper_t *w =
         fcgix_fcgid_wrapper_for(fcgix_dir_conf(r->per_dir_config), r->filename);
     fcgix_class_req_t cr;
@@ -143,16 +171,7 @@ int fcgix_fcgid_serve(request_rec *r)
     if (status != OK) {
         return status;
     }
-    memset(&cr, 0, sizeof(cr));
-    cr.vocab = FCGIX_VOCAB_FCGID;
-    cr.tenant = sconf->tenant + 1;
-    cr.cmd = w ? w->command->index + 1 : 0;
-    cr.path = w ? w->command->path : r->filename;
-    set_identity(r, &cr);
-    cr.app = exchange_app(r, sconf, cr.path);
-    cr.exclusive = 1;
-    cr.wait_ms = fcgix_fcgid_queue_timeout(sconf) * 1000;
-    cr.tenant_wait_max = fcgix_fcgid_max_host_processes(sconf);
+    class_request(r, w ? w->command : NULL, &cr);
     if (body_too_long(r, cr.app)) {
         return HTTP_REQUEST_ENTITY_TOO_LARGE;
     }

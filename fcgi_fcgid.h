@@ -184,6 +184,18 @@ void fcgix_fcgid_app_opts(apr_pool_t *p, const fcgix_srv_conf_t *s,
  */
 int fcgix_fcgid_serve(request_rec *r);
 
+struct fcgix_auth_call_s;
+struct fcgix_auth_reply_s;
+
+/**
+ * Ask a mod_fcgid authorizer (FcgidAuthenticator & co.): command @a cmd
+ * runs as an fcgid class of the request's virtual host and identity, in
+ * the role @a call says (fcgix_authorize()).
+ */
+int fcgix_fcgid_authorize(request_rec *r, const fcgix_command_t *cmd,
+                          struct fcgix_auth_call_s *call,
+                          struct fcgix_auth_reply_s *reply);
+
 /** FcgidQueueTimeout of @a s, seconds (default 60). */
 int fcgix_fcgid_queue_timeout(const fcgix_srv_conf_t *s);
 

@@ -59,7 +59,7 @@ int fcgix_serve(request_rec *r, const fcgix_app_t *app,
                 const fcgix_process_ops_t *rt);
 
 /** What an authorizer is asked. */
-typedef struct {
+typedef struct fcgix_auth_call_s {
     const char *apache_role; /**< FCGI_APACHE_ROLE: AUTHENTICATOR,
                                   AUTHORIZER or ACCESS_CHECKER */
     const char *user;        /**< REMOTE_USER, or NULL */
@@ -70,7 +70,7 @@ typedef struct {
 } fcgix_auth_call_t;
 
 /** What an authorizer answered. */
-typedef struct {
+typedef struct fcgix_auth_reply_s {
     int status;             /**< its Status (200 when it sent none) */
     apr_table_t *headers;   /**< its other headers */
     apr_table_t *variables; /**< its Variable-NAME headers, as NAME */
