@@ -865,15 +865,17 @@ static long long wall_ms(void)
 /* The board lives in memory shared with the forked PM, so that the test
  * takes and gives leases the way httpd's handlers do and sees what the
  * PM writes. */
-static fcgix_sb_t *map_board(fixture_t *fx, int nclasses, int nslots)
+static fcgix_sb_t *map_board(fixture_t *fx, int nclasses, int nslots,
+                             int ntenants)
 {
     void *mem;
 
-    fx->sb_size = fcgix_sb_size(nclasses, nslots, TEST_HOLDERS, 0);
+    fx->sb_size = fcgix_sb_size(nclasses, nslots, TEST_HOLDERS, ntenants);
     mem = mmap(NULL, fx->sb_size, PROT_READ | PROT_WRITE,
                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(mem != MAP_FAILED);
-    fx->sb = fcgix_sb_init(&fx->board, mem, nclasses, nslots, TEST_HOLDERS, 0);
+    fx->sb = fcgix_sb_init(&fx->board, mem, nclasses, nslots, TEST_HOLDERS,
+                           ntenants);
     return fx->sb;
 }
 
@@ -1060,7 +1062,7 @@ static pid_t start_pm_cfg(fixture_t *fx, fcgix_pm_config_t *cfg)
     int nclasses, nslots = fcgix_pm_board_slots(cfg, &nclasses);
     pid_t pid;
 
-    cfg->sb = map_board(fx, nclasses, nslots);
+    cfg->sb = map_board(fx, nclasses, nslots, cfg->ntenants);
     cfg->log = log_to_fd;
     pid = fork();
     assert_true(pid >= 0);
@@ -2246,6 +2248,329 @@ static void test_control_stranger(void **state)
 /* The apps' raw stderr                                                */
 /* ------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------ */
+/* STARTC: tenants, commands, caps, exclusive classes                  */
+/* ------------------------------------------------------------------ */
+
+static fcgix_pm_tenant_t test_tenants[2];
+static const char *test_cmd_argv[] = {NULL, "--from-the-table", NULL};
+static fcgix_pm_command_t test_commands[1];
+
+/* dyn_config() with two virtual hosts and one command (the test app
+ * with an argument); start waits of 1 s. */
+static void tenant_config(const fixture_t *fx, fcgix_pm_config_t *cfg,
+                          int per_class, int max)
+{
+    dyn_config(fx, cfg, per_class, max);
+    memset(test_tenants, 0, sizeof(test_tenants));
+    test_tenants[0].name = "a.test:80";
+    test_tenants[1].name = "b.test:80";
+    test_cmd_argv[0] = RESPONDER;
+    test_commands[0].argv = test_cmd_argv;
+    cfg->tenants = test_tenants;
+    cfg->ntenants = 2;
+    cfg->commands = test_commands;
+    cfg->ncommands = 1;
+    cfg->start_wait_ms = 1000;
+}
+
+/* "STARTC f <tenant> <cmd> <user> <group> <path>"; the answer in @out. */
+static void startc(const fixture_t *fx, unsigned tenant, unsigned cmd,
+                   const char *user, const char *group, const char *path,
+                   char *out, size_t cap)
+{
+    char line[FCGIX_CTL_REQUEST_MAX + 1];
+    long n = fcgix_ctl_put_startc(line, sizeof(line) - 1,
+                                  FCGIX_CTL_VOCAB_FCGID, tenant, cmd, user,
+                                  group, path);
+
+    assert_true(n > 0);
+    line[n] = '\0';
+    control(fx, line, out, cap, 6000);
+}
+
+/* The board class of an fcgid STARTC without identity, or -1. */
+static int fcgid_class(const fixture_t *fx, unsigned tenant, unsigned cmd,
+                       uint32_t uid, const char *path)
+{
+    fcgix_sb_key_t key;
+    uint32_t gen;
+
+    fcgix_sb_key_set(&key, FCGIX_SB_VOCAB_FCGID, tenant, cmd, uid, uid, 0);
+    return fcgix_sb_find_class_key(fx->sb, &key, path, &gen);
+}
+
+static int startc_ok(const fixture_t *fx, unsigned tenant, unsigned cmd,
+                     const char *path)
+{
+    char answer[1400];
+
+    startc(fx, tenant, cmd, NULL, NULL, path, answer, sizeof(answer));
+    if (strcmp(answer, "OK") != 0) {
+        dump_log(fx);
+    }
+    assert_string_equal(answer, "OK");
+    return fcgid_class(fx, tenant, cmd, FCGIX_SB_NO_ID, path);
+}
+
+/* An idle lease on class @c, as an fcgid handler takes it. */
+static void take_exclusive(const fixture_t *fx, int c, fcgix_sb_lease_t *l)
+{
+    assert_int_equal(fcgix_sb_acquire(fx->sb, c, 1, l), 0);
+}
+
+/* Live processes of class @c on the board. */
+static int class_pids(const fixture_t *fx, int c, int n)
+{
+    int k, live = 0;
+
+    for (k = 0; k < n; k++) {
+        live += slot_pid(slot_of(fx, c, k)) > 0
+                && slot_state(slot_of(fx, c, k)) == FCGIX_SB_RUNNING;
+    }
+    return live;
+}
+
+/* The same path under two virtual hosts is two classes, two processes;
+ * START still finds neither (another key). */
+static void test_startc_two_tenants(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    int a, b;
+
+    tenant_config(fx, &cfg, 2, 8);
+    start_pm_cfg(fx, &cfg);
+    a = startc_ok(fx, 1, 0, RESPONDER);
+    b = startc_ok(fx, 2, 0, RESPONDER);
+    assert_true(a >= 0 && b >= 0 && a != b);
+    assert_int_equal(fcgix_sb_find_class(fx->sb, RESPONDER), -1);
+    assert_true(slot_pid(slot_of(fx, a, 0)) != slot_pid(slot_of(fx, b, 0)));
+    assert_int_equal(fcgix_sb_tenant(fx->sb, 0)->live, 1);
+    assert_int_equal(fcgix_sb_tenant(fx->sb, 1)->live, 1);
+    assert_int_equal(fcgix_sb_class(fx->sb, a)->key.tenant, 1);
+    assert_int_equal(children_of(fx->pm, NULL, 0), 2);
+}
+
+/* A command class runs the command's argv (the script is the request's
+ * business, not the PM's). */
+static void test_startc_command(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    char path[64], buf[4096];
+    ssize_t n;
+    int c, fd;
+    pid_t pid;
+
+    tenant_config(fx, &cfg, 2, 8);
+    start_pm_cfg(fx, &cfg);
+    c = startc_ok(fx, 1, 1, RESPONDER);
+    assert_true(c >= 0);
+    pid = slot_pid(slot_of(fx, c, 0));
+    assert_true(wait_comm(pid, "fcgi_responder", 3000));
+    snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    assert_true(n > 0);
+    assert_true(memmem(buf, (size_t)n, "--from-the-table", 16) != NULL);
+    assert_string_equal(buf, RESPONDER);
+}
+
+static void expect_startc_fail(const fixture_t *fx, unsigned tenant,
+                               unsigned cmd, const char *user,
+                               const char *group, const char *path,
+                               const char *why)
+{
+    char answer[1400];
+
+    startc(fx, tenant, cmd, user, group, path, answer, sizeof(answer));
+    if (strncmp(answer, "FAIL ", 5) != 0 || !strstr(answer, why)) {
+        fprintf(stderr, "STARTC: \"%s\", want FAIL ...%s\n", answer, why);
+    }
+    assert_int_equal(strncmp(answer, "FAIL ", 5), 0);
+    assert_non_null(strstr(answer, why));
+}
+
+static void test_startc_refused(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+
+    tenant_config(fx, &cfg, 2, 8);
+    start_pm_cfg(fx, &cfg);
+    expect_startc_fail(fx, 3, 0, NULL, NULL, RESPONDER, "bad tenant");
+    expect_startc_fail(fx, 65535, 0, NULL, NULL, RESPONDER, "bad tenant");
+    expect_startc_fail(fx, 1, 2, NULL, NULL, RESPONDER, "bad command");
+    expect_startc_fail(fx, 1, 1, NULL, NULL, "/bin/sh",
+                       "not the command's program");
+    expect_startc_fail(fx, 1, 0, "1001", "1001", RESPONDER,
+                       "identity without suexec");
+    assert_int_equal(children_of(fx->pm, NULL, 0), 0);
+    assert_true(log_count(fx, "refused a start") >= 1);
+}
+
+static void test_startc_refused_root(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+
+    tenant_config(fx, &cfg, 2, 8);
+    cfg.suexec = "/bin/true";
+    start_pm_cfg(fx, &cfg);
+    expect_startc_fail(fx, 1, 0, "0", "1001", RESPONDER, "uid or gid 0");
+    expect_startc_fail(fx, 1, 0, "1001", "0", RESPONDER, "uid or gid 0");
+    expect_startc_fail(fx, 1, 0, "www-data", "1001", RESPONDER,
+                       "not numeric");
+    assert_int_equal(children_of(fx->pm, NULL, 0), 0);
+}
+
+/* An exclusive class grows by one for each START that finds no idle
+ * process. */
+static void test_exclusive_grows(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_sb_lease_t l[3], x;
+    int c, k;
+
+    tenant_config(fx, &cfg, 4, 8);
+    start_pm_cfg(fx, &cfg);
+    c = startc_ok(fx, 1, 0, RESPONDER);
+    for (k = 0; k < 3; k++) {
+        assert_true(wait_open(fx, slot_of(fx, c, k), 0, 3000) > 0);
+        take_exclusive(fx, c, &l[k]);
+        assert_int_equal(fcgix_sb_acquire(fx->sb, c, 1, &x), FCGIX_SB_FULL);
+        assert_int_equal(startc_ok(fx, 1, 0, RESPONDER), c);
+        assert_int_equal(class_pids(fx, c, 4), k + 2);
+    }
+    for (k = 0; k < 3; k++) {
+        give(fx, &l[k]);
+    }
+}
+
+/* The tenant cap refuses the third process, names the host, and a new
+ * app of the same host gets a process by stopping the host's own idle
+ * one; the other host is untouched. */
+static void test_tenant_cap(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_sb_lease_t l0, l1;
+    char other[160], answer[1400];
+    int c, d, b;
+
+    snprintf(other, sizeof(other), "%s/other.fcgi", fx->dir);
+    copy_app(other);
+    tenant_config(fx, &cfg, 4, 8);
+    test_tenants[0].max_processes = 2;
+    start_pm_cfg(fx, &cfg);
+    b = startc_ok(fx, 2, 0, RESPONDER);
+    c = startc_ok(fx, 1, 0, RESPONDER);
+    take_exclusive(fx, c, &l0);
+    assert_int_equal(startc_ok(fx, 1, 0, RESPONDER), c);
+    assert_true(wait_open(fx, slot_of(fx, c, 1), 0, 3000) > 0);
+    take_exclusive(fx, c, &l1);
+    startc(fx, 1, 0, NULL, NULL, RESPONDER, answer, sizeof(answer));
+    assert_string_equal(answer,
+                        "BUSY 1 virtual host a.test:80 is at its process cap "
+                        "(2)");
+    assert_int_equal(class_pids(fx, c, 4), 2);
+    assert_int_equal(fcgix_sb_class(fx->sb, c)->capped, FCGIX_SB_CAP_HOST);
+    assert_int_equal(fcgix_sb_tenant(fx->sb, 0)->live, 2);
+    assert_int_equal(fcgix_sb_tenant(fx->sb, 0)->max, 2);
+    assert_true(log_count(fx, "is at its process cap") >= 1);
+    /* one idle again (it has served): a new app of the host takes its
+     * place */
+    give(fx, &l1);
+    d = startc_ok(fx, 1, 0, other);
+    assert_true(d >= 0 && d != c);
+    assert_true(log_count(fx, "under its virtual host's or user's cap") == 1);
+    assert_int_equal(class_pids(fx, c, 4), 1);
+    assert_int_equal(class_pids(fx, b, 4), 1);
+    give(fx, &l0);
+}
+
+/* A suexec stand-in: runs ./<basename> in the app's directory. */
+static void write_suexec(const fixture_t *fx, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/suexec", fx->dir);
+    write_file(path, "#!/bin/sh\nexec ./\"$3\"\n", 0755);
+}
+
+/* The user cap: one process for a uid across hosts; the second host's
+ * START waits, is told which cap, and gets the first host's process's
+ * place once that is idle. */
+static void test_user_cap(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_sb_lease_t l0;
+    char suexec[160], answer[1400];
+    int c, d;
+
+    write_suexec(fx, suexec, sizeof(suexec));
+    tenant_config(fx, &cfg, 2, 8);
+    cfg.suexec = suexec;
+    cfg.max_user_processes = 1;
+    start_pm_cfg(fx, &cfg);
+    startc(fx, 1, 0, "1001", "1001", RESPONDER, answer, sizeof(answer));
+    assert_string_equal(answer, "OK");
+    c = fcgid_class(fx, 1, 0, 1001, RESPONDER);
+    assert_true(c >= 0);
+    take_exclusive(fx, c, &l0);
+    startc(fx, 2, 0, "1001", "1001", RESPONDER, answer, sizeof(answer));
+    assert_string_equal(answer, "BUSY 1 user 1001 is at its process cap (1)");
+    give(fx, &l0);
+    startc(fx, 2, 0, "1001", "1001", RESPONDER, answer, sizeof(answer));
+    assert_string_equal(answer, "OK");
+    d = fcgid_class(fx, 2, 0, 1001, RESPONDER);
+    assert_true(d >= 0 && d != c);
+    assert_int_equal(fcgix_sb_user(fx->sb, 0)->uid, 1001);
+}
+
+/* FcgidIdleTimeout and FcgidProcessLifeTime stop idle processes but keep
+ * FcgidMinProcessesPerClass. */
+static void check_stops(fixture_t *fx, int idle_ms, int lifetime_ms,
+                        const char *why)
+{
+    fcgix_pm_config_t cfg;
+    fcgix_sb_lease_t l0, l1;
+    pid_t p0, p1;
+    int c;
+
+    tenant_config(fx, &cfg, 4, 8);
+    test_tenants[0].opts.idle_ms = idle_ms;
+    test_tenants[0].opts.lifetime_ms = lifetime_ms;
+    test_tenants[0].opts.min_class_processes = 1;
+    start_pm_cfg(fx, &cfg);
+    c = startc_ok(fx, 1, 0, RESPONDER);
+    take_exclusive(fx, c, &l0);
+    assert_int_equal(startc_ok(fx, 1, 0, RESPONDER), c);
+    assert_true(wait_open(fx, slot_of(fx, c, 1), 0, 3000) > 0);
+    take_exclusive(fx, c, &l1);
+    p0 = slot_pid(slot_of(fx, c, 0));
+    p1 = slot_pid(slot_of(fx, c, 1));
+    give(fx, &l0);
+    give(fx, &l1);
+    assert_true(wait_log(fx, why, 1, 5000));
+    sleep_ms(1500); /* more passes: the last one stays */
+    assert_int_equal(gone(p0) + gone(p1), 1);
+    assert_int_equal(children_of(fx->pm, NULL, 0), 1);
+}
+
+static void test_fcgid_idle_stop(void **state)
+{
+    check_stops(*state, 500, 0, "idle longer than FcgidIdleTimeout");
+}
+
+static void test_fcgid_lifetime_stop(void **state)
+{
+    check_stops(*state, 0, 500, "older than FcgidProcessLifeTime");
+}
+
 static void expect_escape(const char *in, size_t len, size_t cap,
                           const char *want)
 {
@@ -2438,6 +2763,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_control_stranger, setup, teardown),
         cmocka_unit_test(test_escape_table),
         cmocka_unit_test_setup_teardown(test_app_stderr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_startc_two_tenants, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_startc_command, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_startc_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_startc_refused_root, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_exclusive_grows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tenant_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fcgid_idle_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fcgid_lifetime_stop, setup,
+                                        teardown),
     };
 
     /* Orphans of a test come back to us, so teardown can reap them. */
