@@ -38,6 +38,7 @@
 #include "fcgi_config.h"
 #include "fcgi_defaults.h"
 #include "fcgi_ipc.h"
+#include "fcgi_fcgid.h"
 #include "fcgi_launch.h"
 #include "fcgi_log.h"
 #include "fcgi_managed.h"
@@ -692,6 +693,17 @@ static void pm_maint(int reason, void *data, apr_wait_t status)
     start_pm(pm_server->process->pconf, pm_server);
 }
 
+/* Whether a virtual host (or the main server) has a process cap. */
+static int any_host_cap(server_rec *s)
+{
+    for (; s; s = s->next) {
+        if (fcgix_fcgid_max_host_processes(fcgix_srv_conf(s)) > 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int fcgix_launch_post_config(apr_pool_t *pconf, server_rec *s,
                              apr_hash_t *registry)
 {
@@ -725,6 +737,7 @@ int fcgix_launch_post_config(apr_pool_t *pconf, server_rec *s,
     managed.dynamic = configure_dynamic(pconf, s, ipc_dir, gen, wrapper);
     fcgix_launch_tables(pconf, s, &pm_cfg);
     managed.wrapper = wrapper != NULL;
+    managed.host_caps = any_host_cap(s);
     /* Socket path lengths were checked by fcgix_check_config(). */
     rc = make_ipc_dir(pconf, ipc_dir, s, &ipc_fd);
     if (rc == OK) {

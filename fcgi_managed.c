@@ -785,12 +785,49 @@ static int lease_another(request_rec *r, void *baton, const fcgix_app_t **app,
     return status;
 }
 
+/* A FastCgi dynamic app as a keyed class when the key must say more than
+ * its path: with FastCgiWrapper, the identity it runs as (the request's
+ * suexec identity, else httpd's User), so that two virtual hosts with
+ * different SuexecUserGroup never share a process; with a per-host cap,
+ * its virtual host. @return 1 and @cr filled, or 0: keyed by path alone. */
+static int fastcgi_class(request_rec *r, const char *path,
+                         fcgix_class_req_t *cr)
+{
+    ap_unix_identity_t *id;
+
+    if (!managed.wrapper && !managed.host_caps) {
+        return 0;
+    }
+    memset(cr, 0, sizeof(*cr));
+    cr->vocab = FCGIX_VOCAB_FASTCGI;
+    cr->path = path;
+    cr->app = managed.dynamic;
+    cr->wait_ms = managed.start_timeout * 1000;
+    if (managed.host_caps) {
+        cr->tenant = (unsigned)fcgix_srv_conf(r->server)->tenant + 1;
+    }
+    if (managed.wrapper) {
+        id = ap_run_get_suexec_identity(r);
+        cr->has_identity = 1;
+        cr->uid = id ? (long)id->uid : (long)ap_unixd_config.user_id;
+        cr->gid = id ? (long)id->gid : (long)ap_unixd_config.group_id;
+        cr->userdir = id ? id->userdir : 0;
+    }
+    return 1;
+}
+
 int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
 {
     fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL};
+    fcgix_class_req_t cr;
     fcgix_app_t *target;
     held_t *h = NULL;
-    int status = lease_target(r, app, NULL, r->filename, &target, &h);
+    int status;
+
+    if (app == NULL && fastcgi_class(r, r->filename, &cr)) {
+        return fcgix_managed_serve_class(r, &cr);
+    }
+    status = lease_target(r, app, NULL, r->filename, &target, &h);
 
     rt.baton = h;
     return status == OK ? fcgix_serve(r, target, &rt) : status;
@@ -829,9 +866,15 @@ int fcgix_managed_authorize(request_rec *r, const fcgix_app_t *app,
                             fcgix_auth_reply_t *reply)
 {
     fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL};
+    fcgix_class_req_t cr;
     fcgix_app_t *target;
     held_t *h = NULL;
-    int status = lease_target(r, app, NULL, path, &target, &h);
+    int status;
+
+    if (app == NULL && fastcgi_class(r, path, &cr)) {
+        return fcgix_managed_authorize_class(r, &cr, call, reply);
+    }
+    status = lease_target(r, app, NULL, path, &target, &h);
 
     /* A failure to get a process denies: 503 stays 503, else 500. */
     if (status != OK) {

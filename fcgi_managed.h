@@ -31,6 +31,9 @@ typedef struct {
     int auto_update;            /**< FastCgiConfig -autoUpdate */
     int wrapper;                /**< FastCgiWrapper: dynamic apps run as
                                      the request's suexec identity */
+    int host_caps;              /**< a FastCgiMaxHostProcesses is set:
+                                     dynamic apps are classes per virtual
+                                     host, so that the PM counts them */
 } fcgix_managed_t;
 
 /** Which class a request goes to and how it waits for a process, for
