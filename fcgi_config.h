@@ -24,7 +24,7 @@
 #include "apr_network_io.h"
 
 #include "fcgi_lb.h"
-#include "fcgi_fcgid.h"
+#include "fcgi_fcgid_types.h"
 
 /** The "not set in this scope" value of every integer field. */
 #define FCGIX_UNSET (-1)
@@ -276,9 +276,5 @@ fcgix_dynamic_conf_t fcgix_dynamic_effective(const fcgix_dynamic_conf_t *d);
  * none was given).
  */
 fcgix_lb_method_t fcgix_lb_conf_method(const fcgix_lb_conf_t *lb);
-
-/* fcgi_fcgid.h's functions take the structs above. */
-#define FCGIX_CONFIG_H_DONE
-#include "fcgi_fcgid.h"
 
 #endif /* FCGIX_CONFIG_H */

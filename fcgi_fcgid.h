@@ -5,16 +5,11 @@
 
 /**
  * @file  fcgi_fcgid.h
- * @brief mod_fcgid's vocabulary on the module's core: its configuration
- *        types (kept in the core's structs of fcgi_config.h), the
- *        fcgid_module record's directive table, the command registry and
- *        the effective values the request side reads.
- *        docs/design/fcgid.md, sections 1.4.3 and 2.
- *
- * The types come first and need nothing of fcgi_config.h, which embeds
- * them; the functions take the core's structs, so they are declared once
- * fcgi_config.h is complete (it includes this file again at its end).
- * Either header may be included first.
+ * @brief mod_fcgid's vocabulary on the module's core: the fcgid_module
+ *        record's directive table, the command registry, the effective
+ *        values the request side reads and the fcgid-script request.
+ *        Its types are in fcgi_fcgid_types.h. docs/design/fcgid.md,
+ *        sections 1.4.3, 2 and 6.
  */
 
 #ifndef FCGIX_FCGID_H
@@ -22,81 +17,9 @@
 
 #include "httpd.h"
 #include "http_config.h"
-#include "apr_tables.h"
-#include "apr_hash.h"
-
-/** One command line named in the server configuration (FcgidWrapper,
- *  FcgidAuthenticator & co., FcgidCmdOptions, FcgidHtaccessCommand),
- *  kept once per distinct line. */
-typedef struct {
-    int index;               /**< in the registry; the PM's table index */
-    const char *line;        /**< as first written (quotes removed) */
-    const char *key;         /**< the registry's key: path and the other
-                                  words, one blank between */
-    const char *path;        /**< argv[0], ServerRoot-relative resolved */
-    const char *const *argv; /**< the line split like a shell line, argv[0]
-                                  replaced by path; NULL-terminated */
-    int argc;
-    const char *defined_at;  /**< "file:line" of its first use */
-} fcgix_command_t;
-
-/** Per-class options (FcgidCmdOptions, or a server's Fcgid* values).
- *  Every integer FCGIX_UNSET (-1) when not given. */
-typedef struct {
-    int connect_timeout;      /**< s (FcgidConnectTimeout, ConnectTimeout) */
-    int io_timeout;           /**< s (FcgidIOTimeout, IOTimeout) */
-    int idle_timeout;         /**< s, 0: never (FcgidIdleTimeout) */
-    int lifetime;             /**< s, 0: never (FcgidProcessLifeTime,
-                                   MaxProcessLifetime) */
-    int max_class_processes;  /**< FcgidMaxProcessesPerClass, MaxProcesses */
-    int min_class_processes;  /**< FcgidMinProcessesPerClass, MinProcesses */
-    int max_requests;         /**< 0: never (FcgidMaxRequestsPerProcess) */
-    apr_table_t *initial_env; /**< NAME -> value (FcgidInitialEnv,
-                                   InitialEnv), or NULL */
-    const char *defined_at;   /**< FcgidCmdOptions: its "file:line" */
-} fcgix_fcgid_opts_t;
-
-/** The Fcgid* settings of one server, merged field by field. */
-typedef struct {
-    fcgix_fcgid_opts_t opts;          /**< FcgidIOTimeout, FcgidIdleTimeout,
-                                           FcgidInitialEnv ... */
-    apr_array_header_t *pass_headers; /**< FcgidPassHeader, const char *;
-                                           a vhost's are appended to the
-                                           main server's; NULL: none */
-    apr_hash_t *cmd_options;          /**< resolved command path ->
-                                           fcgix_fcgid_opts_t *; a vhost's
-                                           overlay the main server's */
-    int busy_timeout;                 /**< s (FcgidBusyTimeout) */
-    apr_off_t max_request_len;        /**< bytes (FcgidMaxRequestLen) */
-    int output_buffer_size;           /**< bytes (FcgidOutputBufferSize) */
-    int queue_timeout;                /**< s (FcgidQueueTimeout) */
-    int max_processes;                /**< main server: FcgidMaxProcesses */
-    const char *max_processes_at;     /**< its "file:line" */
-    int fix_pathinfo;                 /**< main server: FcgidFixPathinfo */
-} fcgix_fcgid_srv_t;
-
-/** One FcgidWrapper. */
-typedef struct {
-    const fcgix_command_t *command; /**< the registry's entry */
-    int is_virtual;                 /**< "virtual": no file checks */
-    const char *suffix;             /**< ".php", or "" for every file */
-    const char *defined_at;         /**< "file:line" (the .htaccess one
-                                         when set there) */
-} fcgix_fcgid_wrapper_t;
-
-/** The Fcgid* settings of one directory section. */
-typedef struct {
-    apr_hash_t *wrappers; /**< suffix (".php", or "" for none) ->
-                               fcgix_fcgid_wrapper_t *; a section's entry
-                               wins per suffix; NULL: none */
-} fcgix_fcgid_dir_t;
 
 #include "fcgi_config.h"
 
-#endif /* FCGIX_FCGID_H */
-
-#if defined(FCGIX_CONFIG_H_DONE) && !defined(FCGIX_FCGID_API)
-#define FCGIX_FCGID_API
 
 /** mod_fcgid 2.3.9's directives and their old names (fcgid_module). */
 extern const command_rec fcgix_fcgid_cmds[];
@@ -218,4 +141,4 @@ int fcgix_fcgid_max_host_processes(const fcgix_srv_conf_t *s);
  *  main server's configuration); 0: none. */
 int fcgix_fcgid_max_user_processes(const fcgix_srv_conf_t *s);
 
-#endif /* FCGIX_FCGID_API */
+#endif /* FCGIX_FCGID_H */

@@ -381,19 +381,10 @@ serve_hello "fastcgi_x"
 check "a2enmod fcgid-x (with fastcgi_x enabled)" a2enmod -q fcgid-x
 check "mods-enabled/fcgid-x.{load,conf} link to mods-available" \
     links_ok fcgid-x
-# GUARD (issue 15): until mod_fastcgi_x.so carries the fcgid_module record,
-# apache2 cannot load fcgid-x.load, and this part is skipped. Remove the
-# guard (this "if", its "else" branch and "fi") once the record is in.
-if apache2ctl -M 2>/dev/null | grep -q '^ *fcgid_module '; then
-    check "apache2ctl configtest with fastcgi_x and fcgid-x" configtest
-    # fcgid-x.conf is included after fastcgi_x.conf, so its
-    # "AddHandler fcgid-script .fcgi" is the one that holds for .fcgi.
-    serve_hello "fcgid-x"
-else
-    echo "deb-test: SKIP the fcgid-x request: apache2ctl -M does not list" \
-        "fcgid_module after a2enmod fcgid-x ($SO has no fcgid_module" \
-        "record yet, issue 15)"
-fi
+check "apache2ctl configtest with fastcgi_x and fcgid-x" configtest
+# fcgid-x.conf is included after fastcgi_x.conf, so its
+# "AddHandler fcgid-script .fcgi" is the one that holds for .fcgi.
+serve_hello "fcgid-x"
 check "a2dismod fcgid-x" a2dismod -q fcgid-x
 check "mods-enabled/fcgid-x.* removed" not_enabled fcgid-x
 
