@@ -15,10 +15,14 @@
  * allocation but the note strings.
  */
 
+#include <string.h>
+
 #include "apr_strings.h"
 #include "apr_time.h"
 
 #include "httpd.h"
+#include "http_request.h"
+#include "unixd.h"
 
 #include "fcgi_connect.h"
 #include "fcgi_req.h"
@@ -31,10 +35,34 @@
 #define NOTE_FIRST_BYTE "fastcgi-first-byte-time"
 #define NOTE_APP_TIME "fastcgi-app-time"
 
+/* What fcgi_fcgid.c names the app of each exchange with an fcgid
+ * class (its FcgidWrapper or FcgidAuthenticator command, or the script). */
+#define FCGID_EXCHANGE "fcgid-script"
+
+/* The name of the app's record: its path, or for an fcgid class the
+ * path, the request's virtual host and its suexec identity as
+ * fcgi_fcgid.c keys the class (fcgix_stats_label()). */
+static const char *stats_label(const fcgix_req_t *req)
+{
+    request_rec *r = req->r;
+    ap_unix_identity_t *id = NULL;
+
+    if (req->app->defined_at == NULL
+        || strcmp(req->app->defined_at, FCGID_EXCHANGE) != 0) {
+        return req->app->path;
+    }
+    if (ap_unixd_config.suexec_enabled) {
+        id = ap_run_get_suexec_identity(r);
+    }
+    return fcgix_stats_label(r->pool, req->app->path,
+                             fcgix_stats_host_name(r->pool, r->server),
+                             id ? (long)id->uid : -1);
+}
+
 void fcgix_req_begin(fcgix_req_t *req)
 {
     req->timing.start = apr_time_now();
-    req->timing.rec = fcgix_stats_of(req->app->path);
+    req->timing.rec = fcgix_stats_of(stats_label(req));
     req->timing.hold = fcgix_stats_begin(req->timing.rec);
 }
 

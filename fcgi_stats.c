@@ -227,6 +227,23 @@ static int index_of(const char *path, int claim)
     return i;
 }
 
+const char *fcgix_stats_label(apr_pool_t *p, const char *path,
+                              const char *host, long uid)
+{
+    if (host == NULL) {
+        return path;
+    }
+    return uid < 0 ? apr_pstrcat(p, path, " [", host, "]", NULL)
+                   : apr_psprintf(p, "%s [%s, ~%ld]", path, host, uid);
+}
+
+const char *fcgix_stats_host_name(apr_pool_t *p, const server_rec *s)
+{
+    return apr_psprintf(p, "%s:%u",
+                        s->server_hostname ? s->server_hostname : "*",
+                        (unsigned)s->port);
+}
+
 fcgix_stats_rec_t *fcgix_stats_of(const char *path)
 {
     /* The caller only hands the pointer back: an opaque round trip. */

@@ -57,6 +57,20 @@ int fcgix_stats_post_config(apr_pool_t *pconf, server_rec *s,
                             apr_hash_t *registry);
 
 /**
+ * The name a class's record is kept under: @a path for the FastCgi
+ * vocabulary (@a host NULL); "path [host]" for an fcgid class, "path
+ * [host, ~uid]" when it runs as a suexec identity (@a uid >= 0), so that
+ * each site's PHP (one wrapper path) has a row of its own.
+ * docs/design/fcgid.md, section 4.
+ */
+const char *fcgix_stats_label(apr_pool_t *p, const char *path,
+                              const char *host, long uid);
+
+/** A virtual host's name in labels and on the status page: "name:port",
+ *  as the process manager names its tenants. */
+const char *fcgix_stats_host_name(apr_pool_t *p, const server_rec *s);
+
+/**
  * The record of the app at @a path (a dynamic app's is taken at its first
  * request); NULL when there is none and no room for one.
  */

@@ -65,6 +65,7 @@ typedef struct {
     const server_rec *server; /* the request's host */
     const char *docroot;      /* its DocumentRoot, for dynamic apps */
     size_t docroot_len;       /* without trailing slashes */
+    int own;                  /* its host index (the board's tenant - 1) */
 } view_t;
 
 static view_t view_of(request_rec *r)
@@ -75,6 +76,7 @@ static view_t view_of(request_rec *r)
 
     v.all = conf->status_show_all == 1;
     v.server = r->server;
+    v.own = fcgix_status_own_host(r->server);
     /* The request's root: a per-request one (mod_vhost_alias) counts. */
     v.docroot = ap_document_root(r);
     v.docroot_len = strlen(v.docroot);
@@ -232,6 +234,7 @@ static int snap_board_class(apr_pool_t *p, const view_t *v, fcgix_sb_t *sb,
                             int c, int64_t now, class_snap_t *cs)
 {
     const fcgix_sb_class_t *k = fcgix_sb_class(sb, c);
+    unsigned tenant;
     int first, n;
 
     if (!LOAD(&k->ready)) {
@@ -244,7 +247,10 @@ static int snap_board_class(apr_pool_t *p, const view_t *v, fcgix_sb_t *sb,
     cs->kind = LOAD(&k->kind) == FCGIX_SB_DYNAMIC ? FCGIX_APP_DYNAMIC
                                                   : FCGIX_APP_STATIC;
     cs->path = apr_pstrndup(p, k->path, sizeof(k->path) - 1);
-    if (!shows(v, cs->kind, cs->path)) {
+    tenant = fcgix_status_snap_key(p, k, cs);
+    /* An fcgid class belongs to the host whose requests started it. */
+    if (tenant ? !v->all && tenant != (unsigned)v->own + 1
+               : !shows(v, cs->kind, cs->path)) {
         return 0;
     }
     cs->address = shared_address(p, cs->path);
@@ -334,7 +340,8 @@ static void snap_externals(apr_pool_t *p, const view_t *v, int64_t now,
         }
         memset(cs, 0, sizeof(*cs));
         cs->kind = FCGIX_APP_EXTERNAL;
-        cs->path = app->path;
+        cs->path = cs->label = app->path;
+        cs->uid = -1;
         cs->address = address_of(p, app);
         cs->sum.kept = fcgix_conns_idle_count(app);
         snap_members(p, app, now, cs);
@@ -378,16 +385,28 @@ static void snap_pm(fcgix_sb_t *sb, int64_t now, snap_t *sn)
     sn->waiting_new = LOAD(&sb->head->waiting_new);
 }
 
-static int has_class(const snap_t *sn, const char *path)
+static int has_class(const snap_t *sn, const char *label)
 {
     int c;
 
     for (c = 0; c < sn->nclasses; c++) {
-        if (!strcmp(sn->classes[c].path, path)) {
+        if (!strcmp(sn->classes[c].label, label)) {
             return 1;
         }
     }
     return 0;
+}
+
+/* Whether the record @label of a dynamic app is in @v: an fcgid
+ * class's by the host its label names, another's by its path. */
+static int shows_record(apr_pool_t *p, const view_t *v, const char *label)
+{
+    const char *host = fcgix_status_label_host(p, label);
+
+    if (host == NULL || v->all) {
+        return shows(v, FCGIX_APP_DYNAMIC, label);
+    }
+    return strcmp(host, fcgix_status_host_name(p, v->own)) == 0;
 }
 
 /* For ?metrics: the dynamic apps in @v with a record but no class (their
@@ -406,11 +425,12 @@ static void snap_records(apr_pool_t *p, const view_t *v, snap_t *sn)
 
         if (has_class(sn, path)
             || (registry && apr_hash_get(registry, path, APR_HASH_KEY_STRING))
-            || !shows(v, FCGIX_APP_DYNAMIC, path)) {
+            || !shows_record(p, v, path)) {
             continue;
         }
         cs->kind = FCGIX_APP_DYNAMIC;
-        cs->path = path;
+        cs->path = cs->label = path;
+        cs->uid = -1;
         cs->sum.kept = -1;
         cs->has_stats = fcgix_stats_view(path, &cs->stats);
         sn->nrecords += cs->has_stats;
@@ -452,8 +472,9 @@ static snap_t *take_snapshot(request_rec *r, int records)
         class_snap_t *cs = &sn->classes[c];
 
         fcgix_status_add_counts(&sn->total, &cs->sum);
-        cs->has_stats = fcgix_stats_view(cs->path, &cs->stats);
+        cs->has_stats = fcgix_stats_view(cs->label, &cs->stats);
     }
+    fcgix_status_snap_tenants(p, sb, v.all, v.own, sn);
     sn->total.waiting += sn->waiting_new;
     if (records) {
         snap_records(p, &v, sn);

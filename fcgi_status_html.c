@@ -129,6 +129,34 @@ static void html_proc(request_rec *r, const proc_snap_t *ps)
                html(r, ps->socket));
 }
 
+/* "none" for no cap, else its number. */
+static const char *cap_text(apr_pool_t *p, uint32_t max)
+{
+    return max ? apr_psprintf(p, "%u", (unsigned)max) : "none";
+}
+
+/* Whose an fcgid class is (host, user, command) and which cap stopped
+ * it; a FastCgi class's identity and cap. */
+static void html_class_owner(request_rec *r, const class_snap_t *cs)
+{
+    if (cs->fcgid) {
+        ap_rprintf(r,
+                   "<table>\n<tr><th>host</th><th>user</th><th>command</th>"
+                   "</tr>\n<tr><td>%s</td><td>%s</td><td>%s</td></tr>\n"
+                   "</table>\n",
+                   html(r, cs->host), cs->user ? html(r, cs->user) : "-",
+                   cs->command ? html(r, cs->command) : "- (the script)");
+    }
+    else if (cs->user) {
+        ap_rprintf(r, "<p>Runs as %s (uid %ld).</p>\n", html(r, cs->user),
+                   cs->uid);
+    }
+    if (cs->capped) {
+        ap_rprintf(r, "<p>capped: its growth stopped at the %s cap.</p>\n",
+                   cs->capped);
+    }
+}
+
 /* A FastCgiServer pool or a dynamic app: a row per process, a totals
  * row. */
 static void html_class(request_rec *r, const class_snap_t *cs)
@@ -141,12 +169,15 @@ static void html_class(request_rec *r, const class_snap_t *cs)
                "<h3>%s: <code>%s</code></h3>\n"
                "<p>%d of %d process%s running, %d busy; waiting requests: "
                "%u; failed starts: %s; max requests per process: %s.</p>\n",
-               cs->kind == FCGIX_APP_STATIC ? "FastCgiServer" : "dynamic app",
+               cs->kind == FCGIX_APP_STATIC ? "FastCgiServer"
+               : cs->fcgid                  ? "fcgid class"
+                                            : "dynamic app",
                html(r, cs->path), s->processes, cs->slots,
                cs->slots == 1 ? "" : "es", s->busy, (unsigned)s->waiting,
                fcgix_status_u64(r->pool, s->failed_starts),
                cs->max_requests ? fcgix_status_u64(r->pool, cs->max_requests)
                                 : "unlimited");
+    html_class_owner(r, cs);
     if (cs->address) {
         ap_rprintf(r, "<p>Its processes share %s.</p>\n", html(r, cs->address));
     }
@@ -265,7 +296,7 @@ static void html_stats_row(request_rec *r, const class_snap_t *cs)
     const fcgix_stats_view_t *st = &cs->stats;
     int k;
 
-    ap_rprintf(r, "<tr><td>%s</td><td>%s</td>", html(r, cs->path),
+    ap_rprintf(r, "<tr><td>%s</td><td>%s</td>", html(r, cs->label),
                fcgix_status_kind_name(cs->kind));
     if (!cs->has_stats) {
         ap_rputs("<td colspan=\"11\">not counted</td></tr>\n", r);
@@ -303,6 +334,52 @@ static void html_stats(request_rec *r, const snap_t *sn)
     ap_rputs("</table>\n", r);
 }
 
+/* The virtual hosts with processes, a cap, waiting or refused requests. */
+static void html_tenants(request_rec *r, const snap_t *sn)
+{
+    int i;
+
+    if (sn->ntenants == 0) {
+        return;
+    }
+    ap_rputs("<h3>Virtual hosts</h3>\n<table>\n<tr><th>host</th>"
+             "<th>processes</th><th>cap</th><th>waiting now</th>"
+             "<th>refused since start</th></tr>\n",
+             r);
+    for (i = 0; i < sn->ntenants; i++) {
+        const tenant_snap_t *t = &sn->tenants[i];
+
+        ap_rprintf(r,
+                   "<tr><td>%s</td><td>%u</td><td>%s</td><td>%u</td>"
+                   "<td>%u</td></tr>\n",
+                   html(r, t->host), (unsigned)t->live,
+                   cap_text(r->pool, t->max), (unsigned)t->waiting,
+                   (unsigned)t->refused);
+    }
+    ap_rputs("</table>\n", r);
+}
+
+/* The identities whose processes the PM counts. */
+static void html_users(request_rec *r, const snap_t *sn)
+{
+    int i;
+
+    if (sn->nusers == 0) {
+        return;
+    }
+    ap_rputs("<h3>Users</h3>\n<table>\n<tr><th>user</th><th>uid</th>"
+             "<th>processes</th><th>cap</th></tr>\n",
+             r);
+    for (i = 0; i < sn->nusers; i++) {
+        const user_snap_t *u = &sn->users[i];
+
+        ap_rprintf(r, "<tr><td>%s</td><td>%u</td><td>%u</td><td>%s</td></tr>\n",
+                   html(r, u->name), (unsigned)u->uid, (unsigned)u->live,
+                   cap_text(r->pool, u->max));
+    }
+    ap_rputs("</table>\n", r);
+}
+
 /* Everything below the page's title; also mod_status's section. */
 void fcgix_status_html_sections(request_rec *r, const snap_t *sn)
 {
@@ -317,6 +394,8 @@ void fcgix_status_html_sections(request_rec *r, const snap_t *sn)
                    "%u.</p>\n",
                    (unsigned)sn->waiting_new);
     }
+    html_tenants(r, sn);
+    html_users(r, sn);
     for (i = 0; i < sn->nclasses; i++) {
         if (sn->classes[i].kind != FCGIX_APP_EXTERNAL) {
             html_class(r, &sn->classes[i]);

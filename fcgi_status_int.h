@@ -84,7 +84,31 @@ typedef struct {
     member_snap_t *members; /* in the order configured */
     int has_stats;          /* stats holds its record (0: none) */
     fcgix_stats_view_t stats;
+    const char *label;      /* its record's name (fcgix_stats_label()):
+                               the path, or for an fcgid class with its
+                               host and identity; ?metrics' app="" */
+    int fcgid;              /* started in mod_fcgid's vocabulary */
+    const char *host;       /* fcgid: its virtual host; else NULL */
+    const char *user;       /* its suexec identity's name, or NULL */
+    long uid;               /* that identity's uid; -1: none */
+    const char *command;    /* fcgid: the command line it runs; NULL:
+                               the script itself */
+    const char *capped;     /* the cap that stopped its growth, or NULL */
 } class_snap_t;
+
+/** A virtual host with processes, a cap, or requests waiting or refused
+ *  (the board's tenant records). */
+typedef struct {
+    const char *host; /* "name:port" */
+    uint32_t live, max, waiting, refused;
+} tenant_snap_t;
+
+/** An identity whose processes the PM counts (the board's user
+ *  records). */
+typedef struct {
+    const char *name; /* from the password database, else the uid */
+    uint32_t uid, live, max;
+} user_snap_t;
 
 typedef struct {
     int all;              /* every host's apps, or the request's host's */
@@ -100,7 +124,45 @@ typedef struct {
      * no class now (stopped while idle), kind, path and stats set. */
     int nrecords;
     class_snap_t *records;
+    int ntenants;           /* the virtual hosts in the view */
+    tenant_snap_t *tenants;
+    int nusers;             /* the identities in the view */
+    user_snap_t *users;
 } snap_t;
+
+/* fcgi_status_fcgid.c: what mod_fcgid's vocabulary adds to a snapshot. */
+
+/** The name of virtual host @a t (its server_rec's index; the board's
+ *  tenant - 1), "name:port"; "#t" for an index no server has. */
+const char *fcgix_status_host_name(apr_pool_t *p, int t);
+
+/** The host index of the request's server (fcgix_srv_conf()->tenant). */
+int fcgix_status_own_host(const server_rec *s);
+
+/**
+ * Fill @a cs's label and, for an fcgid class, its host, identity,
+ * command and cap from board class @a k (kind and path set).
+ * @return the class's host index + 1 when it is an fcgid class, else 0
+ */
+unsigned fcgix_status_snap_key(apr_pool_t *p, const fcgix_sb_class_t *k,
+                               class_snap_t *cs);
+
+/**
+ * The virtual host named in an fcgid record's label (fcgix_stats_label()),
+ * or NULL when @a label is not one.
+ */
+const char *fcgix_status_label_host(apr_pool_t *p, const char *label);
+
+/**
+ * The tenant and user rows of @a sn: every host with something to show
+ * (or only @a own's unless @a all), every identity in use (or only those
+ * of @a sn's classes unless @a all). Call it once the classes are in.
+ */
+void fcgix_status_snap_tenants(apr_pool_t *p, const fcgix_sb_t *sb, int all,
+                               int own, snap_t *sn);
+
+/** The name of a cap (FCGIX_SB_CAP_*), NULL for none. */
+const char *fcgix_status_cap_name(uint32_t capped);
 
 /* The counts every format shows, in the order they show them, with each
  * one's name in the HTML table, the JSON object and the ?auto lines. */

@@ -170,6 +170,27 @@ static void json_external(request_rec *r, const class_snap_t *cs)
     ap_rputs("      ]", r);
 }
 
+static const char *json_or_null(apr_pool_t *p, const char *s)
+{
+    return s ? json_str(p, s) : "null";
+}
+
+/* Whose the class is: its vocabulary, host, user, command, cap. */
+static void json_owner(request_rec *r, const class_snap_t *cs)
+{
+    apr_pool_t *p = r->pool;
+
+    ap_rprintf(r,
+               "\"vocabulary\": \"%s\", \"host\": %s, \"user\": %s, "
+               "\"uid\": %s, \"command\": %s, \"capped\": %s, "
+               "\"label\": %s,\n      ",
+               cs->fcgid ? "fcgid" : "fastcgi", json_or_null(p, cs->host),
+               json_or_null(p, cs->user),
+               cs->uid < 0 ? "null" : apr_ltoa(p, cs->uid),
+               json_or_null(p, cs->command), json_or_null(p, cs->capped),
+               json_str(p, cs->label));
+}
+
 static void json_class(request_rec *r, const class_snap_t *cs, int last)
 {
     int i;
@@ -177,6 +198,7 @@ static void json_class(request_rec *r, const class_snap_t *cs, int last)
     ap_rprintf(r, "    {\"kind\": \"%s\", \"path\": %s, \"address\": %s, ",
                fcgix_status_kind_name(cs->kind), json_str(r->pool, cs->path),
                cs->address ? json_str(r->pool, cs->address) : "null");
+    json_owner(r, cs);
     json_stats(r, cs);
     if (cs->kind == FCGIX_APP_EXTERNAL) {
         json_external(r, cs);
@@ -191,6 +213,39 @@ static void json_class(request_rec *r, const class_snap_t *cs, int last)
         json_proc(r, &cs->procs[i], i == cs->nprocs - 1);
     }
     ap_rprintf(r, "      ]}%s\n", last ? "" : ",");
+}
+
+/* "tenants" and "users": the hosts' and identities' processes. */
+static void json_tenants(request_rec *r, const snap_t *sn)
+{
+    int i;
+
+    ap_rputs("  \"tenants\": [", r);
+    for (i = 0; i < sn->ntenants; i++) {
+        const tenant_snap_t *t = &sn->tenants[i];
+
+        ap_rprintf(r,
+                   "%s\n    {\"host\": %s, \"processes\": %u, \"max\": %s, "
+                   "\"waiting\": %u, \"refused\": %u}",
+                   i ? "," : "", json_str(r->pool, t->host), (unsigned)t->live,
+                   t->max ? apr_psprintf(r->pool, "%u", (unsigned)t->max)
+                          : "null",
+                   (unsigned)t->waiting, (unsigned)t->refused);
+    }
+    ap_rputs(sn->ntenants ? "\n  ],\n  \"users\": [" : "],\n  \"users\": [",
+             r);
+    for (i = 0; i < sn->nusers; i++) {
+        const user_snap_t *u = &sn->users[i];
+
+        ap_rprintf(r,
+                   "%s\n    {\"user\": %s, \"uid\": %u, \"processes\": %u, "
+                   "\"max\": %s}",
+                   i ? "," : "", json_str(r->pool, u->name), (unsigned)u->uid,
+                   (unsigned)u->live,
+                   u->max ? apr_psprintf(r->pool, "%u", (unsigned)u->max)
+                          : "null");
+    }
+    ap_rputs(sn->nusers ? "\n  ],\n" : "],\n", r);
 }
 
 void fcgix_status_json_page(request_rec *r, const snap_t *sn)
@@ -208,7 +263,9 @@ void fcgix_status_json_page(request_rec *r, const snap_t *sn)
     ap_rprintf(r, "  \"view\": \"%s\",\n", sn->all ? "all" : "virtual host");
     ap_rprintf(r, "  \"totals\": {\"classes\": %d, ", sn->nclasses);
     json_counts(r, &sn->total);
-    ap_rputs("},\n  \"classes\": [\n", r);
+    ap_rputs("},\n", r);
+    json_tenants(r, sn);
+    ap_rputs("  \"classes\": [\n", r);
     for (i = 0; i < sn->nclasses; i++) {
         json_class(r, &sn->classes[i], i == sn->nclasses - 1);
     }

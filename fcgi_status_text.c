@@ -167,9 +167,42 @@ static void auto_class(request_rec *r, const class_snap_t *cs)
                fcgix_status_u64(r->pool, s->requests),
                fcgix_status_u64(r->pool, s->restarts),
                fcgix_status_u64(r->pool, cs->max_requests));
+    if (cs->fcgid) {
+        ap_rprintf(r, " vocabulary=fcgid host=%s user=%s command=%s",
+                   auto_token(r->pool, cs->host),
+                   cs->user ? auto_token(r->pool, cs->user) : "-",
+                   cs->command ? auto_token(r->pool, cs->command) : "-");
+    }
+    if (cs->capped) {
+        ap_rprintf(r, " capped=%s", cs->capped);
+    }
     auto_stats(r, cs);
     for (i = 0; i < cs->nprocs; i++) {
         auto_proc(r, path, &cs->procs[i]);
+    }
+}
+
+/* "Tenant:" and "User:" lines; a cap of 0 is none. */
+static void auto_tenants(request_rec *r, const snap_t *sn)
+{
+    int i;
+
+    for (i = 0; i < sn->ntenants; i++) {
+        const tenant_snap_t *t = &sn->tenants[i];
+
+        ap_rprintf(r,
+                   "Tenant: host=%s processes=%u max=%u waiting=%u "
+                   "refused=%u\n",
+                   auto_token(r->pool, t->host), (unsigned)t->live,
+                   (unsigned)t->max, (unsigned)t->waiting,
+                   (unsigned)t->refused);
+    }
+    for (i = 0; i < sn->nusers; i++) {
+        const user_snap_t *u = &sn->users[i];
+
+        ap_rprintf(r, "User: name=%s uid=%u processes=%u max=%u\n",
+                   auto_token(r->pool, u->name), (unsigned)u->uid,
+                   (unsigned)u->live, (unsigned)u->max);
     }
 }
 
@@ -178,6 +211,7 @@ void fcgix_status_auto_page(request_rec *r, const snap_t *sn)
     int i;
 
     fcgix_status_auto_summary(r, sn);
+    auto_tenants(r, sn);
     for (i = 0; i < sn->nclasses; i++) {
         auto_class(r, &sn->classes[i]);
     }
@@ -248,7 +282,7 @@ static prom_t *prom_apps(request_rec *r, const snap_t *sn)
 
         pr->app[pr->napps] = cs;
         pr->label[pr->napps++] = apr_pstrcat(
-            r->pool, "app=\"", prom_value(r->pool, cs->path), "\"", NULL);
+            r->pool, "app=\"", prom_value(r->pool, cs->label), "\"", NULL);
     }
     return pr;
 }
@@ -426,6 +460,58 @@ static void prom_members(const prom_t *pr)
     }
 }
 
+/* The virtual hosts' processes, caps, waiting and refused requests. */
+static void prom_tenants(const prom_t *pr)
+{
+    static const char *const name[4] = {
+        "fastcgi_host_processes", "fastcgi_host_processes_max",
+        "fastcgi_host_waiting", "fastcgi_host_refused_total"};
+    static const char *const help[4] = {
+        "Dynamic processes of the virtual host (fcgid classes).",
+        "The virtual host's process cap; 0: none.",
+        "Requests of the virtual host waiting for a process now.",
+        "Requests of the virtual host refused at its cap."};
+    request_rec *r = pr->r;
+    int g, i;
+
+    for (g = 0; g < 4; g++) {
+        prom_head(r, name[g], g == 3 ? "counter" : "gauge", help[g]);
+        for (i = 0; i < pr->sn->ntenants; i++) {
+            const tenant_snap_t *t = &pr->sn->tenants[i];
+
+            ap_rprintf(r, "%s{host=\"%s\"} %u\n", name[g],
+                       prom_value(r->pool, t->host),
+                       (unsigned)(g == 0   ? t->live
+                                  : g == 1 ? t->max
+                                  : g == 2 ? t->waiting
+                                           : t->refused));
+        }
+    }
+}
+
+/* The identities' processes and caps. */
+static void prom_users(const prom_t *pr)
+{
+    request_rec *r = pr->r;
+    int g, i;
+
+    for (g = 0; g < 2; g++) {
+        prom_head(r, g ? "fastcgi_user_processes_max" : "fastcgi_user_processes",
+                  "gauge",
+                  g ? "The identity's process cap; 0: none."
+                    : "Dynamic processes running as the identity.");
+        for (i = 0; i < pr->sn->nusers; i++) {
+            const user_snap_t *u = &pr->sn->users[i];
+
+            ap_rprintf(r, "%s{user=\"%s\"} %u\n",
+                       g ? "fastcgi_user_processes_max"
+                         : "fastcgi_user_processes",
+                       prom_value(r->pool, u->name),
+                       (unsigned)(g ? u->max : u->live));
+        }
+    }
+}
+
 void fcgix_status_metrics_page(request_rec *r, const snap_t *sn)
 {
     const prom_t *pr = prom_apps(r, sn);
@@ -435,4 +521,6 @@ void fcgix_status_metrics_page(request_rec *r, const snap_t *sn)
     prom_histogram(pr);
     prom_processes(pr);
     prom_members(pr);
+    prom_tenants(pr);
+    prom_users(pr);
 }
