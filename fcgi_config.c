@@ -271,7 +271,7 @@ void *fcgix_dir_conf_merge(apr_pool_t *p, void *base_, void *add_)
 fcgix_srv_conf_t *fcgix_cfg_global(cmd_parms *cmd, const char **err)
 {
     *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    return fcgix_srv_conf(cmd->server);
+    return fcgix_cfg_srv(cmd);
 }
 
 /* FastCgiIpcDir and FcgidIPCDir write one field; the same directive
@@ -339,7 +339,7 @@ const char *fcgix_cmd_max_host(cmd_parms *cmd, void *dummy, const char *arg)
 {
     (void)dummy;
     return fcgix_cfg_parse_int(cmd, arg, 0, 65535,
-                               &fcgix_srv_conf(cmd->server)
+                               &fcgix_cfg_srv(cmd)
                                     ->max_host_processes);
 }
 
@@ -542,7 +542,7 @@ static const char *cmd_stderr_level(cmd_parms *cmd, void *dummy,
                                     const char *arg)
 {
     fcgix_srv_conf_t *conf =
-        fcgix_srv_conf(cmd->server);
+        fcgix_cfg_srv(cmd);
     int level = fcgix_cfg_find_keyword(log_levels, arg);
 
     (void)dummy;
@@ -560,7 +560,7 @@ static const char *cmd_stderr_level(cmd_parms *cmd, void *dummy,
 static const char *cmd_status_show_all(cmd_parms *cmd, void *dummy, int on)
 {
     fcgix_srv_conf_t *conf =
-        fcgix_srv_conf(cmd->server);
+        fcgix_cfg_srv(cmd);
 
     (void)dummy;
     conf->status_show_all = on;

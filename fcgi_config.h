@@ -202,6 +202,12 @@ fcgix_srv_conf_t *fcgix_srv_conf(const server_rec *s);
 /** The core's (merged) per-directory configuration in @a per_dir. */
 fcgix_dir_conf_t *fcgix_dir_conf(ap_conf_vector_t *per_dir);
 
+/** For directive handlers: the server being configured. httpd creates a
+ *  virtual host's configuration only for the records whose directives
+ *  ran in it; this creates the owner's when a directive of the other
+ *  record runs first. Every handler uses this, never fcgix_srv_conf(). */
+fcgix_srv_conf_t *fcgix_cfg_srv(cmd_parms *cmd);
+
 /** For directive handlers: the section being configured, created in the
  *  owner record's slot if no directive of ours ran there yet (httpd
  *  hands a handler its own record's slot, which is NULL for the other

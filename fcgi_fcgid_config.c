@@ -108,7 +108,7 @@ static const char *parse_num(cmd_parms *cmd, const num_t *n, const char *arg,
 static const char *cmd_num(cmd_parms *cmd, void *dummy, const char *arg)
 {
     const num_t *n = cmd->info;
-    fcgix_srv_conf_t *conf = fcgix_srv_conf(cmd->server);
+    fcgix_srv_conf_t *conf = fcgix_cfg_srv(cmd);
     const char *err = NULL;
     union {
         int i;
@@ -188,7 +188,7 @@ static const char *cmd_win32_orphans(cmd_parms *cmd, void *dummy, int on)
 static const char *cmd_initial_env(cmd_parms *cmd, void *dummy,
                                    const char *name, const char *value)
 {
-    fcgix_srv_conf_t *conf = fcgix_srv_conf(cmd->server);
+    fcgix_srv_conf_t *conf = fcgix_cfg_srv(cmd);
 
     (void)dummy;
     if (!*name || strchr(name, '=')) {
@@ -205,7 +205,7 @@ static const char *cmd_initial_env(cmd_parms *cmd, void *dummy,
 static const char *cmd_pass_header(cmd_parms *cmd, void *dummy,
                                    const char *name)
 {
-    fcgix_srv_conf_t *conf = fcgix_srv_conf(cmd->server);
+    fcgix_srv_conf_t *conf = fcgix_cfg_srv(cmd);
 
     (void)dummy;
     if (!*name || strpbrk(name, " \t:")) {
@@ -367,7 +367,7 @@ static const char *cmd_option(cmd_parms *cmd, fcgix_fcgid_opts_t *o,
 static const char *cmd_cmd_options(cmd_parms *cmd, void *dummy,
                                    const char *args)
 {
-    fcgix_srv_conf_t *conf = fcgix_srv_conf(cmd->server);
+    fcgix_srv_conf_t *conf = fcgix_cfg_srv(cmd);
     const char *line = ap_getword_conf(cmd->pool, &args);
     const fcgix_command_t *c;
     fcgix_fcgid_opts_t *o;

@@ -26,6 +26,7 @@
 #include "apr_user.h"
 
 #include "fcgi_config.h"
+#include "fcgi_fcgid.h"
 #include "fcgi_stats.h"
 #include "fcgi_status_int.h"
 

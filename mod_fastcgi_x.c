@@ -301,6 +301,18 @@ fcgix_dir_conf_t *fcgix_dir_conf(ap_conf_vector_t *per_dir)
     return ap_get_module_config(per_dir, owner);
 }
 
+fcgix_srv_conf_t *fcgix_cfg_srv(cmd_parms *cmd)
+{
+    fcgix_srv_conf_t *c = ap_get_module_config(cmd->server->module_config,
+                                               owner);
+
+    if (c == NULL) {
+        c = fcgix_srv_conf_create(cmd->pool, cmd->server);
+        ap_set_module_config(cmd->server->module_config, owner, c);
+    }
+    return c;
+}
+
 fcgix_dir_conf_t *fcgix_cfg_dir(cmd_parms *cmd)
 {
     fcgix_dir_conf_t *d = ap_get_module_config(cmd->context, owner);

@@ -282,3 +282,28 @@ def test_make_exports():
     out = p.stdout.decode("utf-8", "replace")
     assert p.returncode == 0, out
     assert "only fastcgi_x_module and fcgid_module are exported" in out, out
+
+
+@pytest.mark.parametrize("records", [("fastcgi_x", "fcgid"),
+                                     ("fcgid", "fastcgi_x")])
+def test_other_records_directive_first_in_a_virtual_host(httpd, records):
+    """httpd creates a virtual host's configuration only for the records
+    whose directives ran in it: a directive of the non-owner record that
+    comes first in a <VirtualHost> must still find the owner's (it
+    crashed apache2 -t: FcgidMaxProcessesPerVhost with both records)."""
+    srv = httpd(records=records)
+    srv.extra_conf = "\n".join([
+        "<VirtualHost 127.0.0.1:%d>" % srv.port,
+        "    ServerName a.test",
+        "    FcgidMaxProcessesPerVhost 2",
+        "    FcgidIOTimeout 7",
+        "</VirtualHost>",
+        "<VirtualHost 127.0.0.1:%d>" % srv.port,
+        "    ServerName b.test",
+        "    FastCgiMaxHostProcesses 3",
+        "</VirtualHost>"])
+    rc, out = srv.check()
+    assert rc == 0, out
+    srv.start()
+    r = srv.get("/", headers={"Host": "a.test"})
+    assert r.status in (200, 403, 404), r
