@@ -120,7 +120,7 @@ typedef struct {
     fcgix_pm_class_opts_t opts;
 } fcgix_pm_cmdopts_t;
 
-/** One virtual host (httpd server record), by its index; a STARTC names it as
+/** One virtual host (server record), by its index; a STARTC names it as
  *  index + 1. */
 typedef struct {
     const char *name;           /**< "host:port", for logs and answers */

@@ -165,7 +165,8 @@ static void reset_flags(fcgix_sb_class_t *k)
     __atomic_store_n(&k->more_wanted, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&k->update_wanted, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&k->more_tick_ms, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&k->waiting, 0, __ATOMIC_RELEASE);
+    /* not "waiting": handlers that counted themselves there take it back
+     * themselves, whichever app the index holds by then */
     __atomic_store_n(&k->capped, 0, __ATOMIC_RELEASE);
     k->failed_starts = 0;
 }

@@ -50,7 +50,7 @@ enum { FCGIX_SB_VOCAB_FASTCGI = 1, FCGIX_SB_VOCAB_FCGID = 2 };
  *  compared with memcmp. */
 typedef struct {
     uint32_t vocab;   /**< FCGIX_SB_VOCAB_* */
-    uint32_t tenant;  /**< 0: none; else the virtual host's index + 1 */
+    uint32_t tenant;  /**< 0: none; else the server index + 1 */
     uint32_t cmd;     /**< 0: the file itself; else command index + 1 */
     uint32_t uid;     /**< FCGIX_SB_NO_ID: not run through suexec */
     uint32_t gid;     /**< FCGIX_SB_NO_ID: not run through suexec */
@@ -139,7 +139,7 @@ typedef struct {
 } fcgix_sb_class_t;
 
 /** A virtual host's processes (docs/design/fcgid.md 4): one per
- *  virtual host, by its index. */
+ *  server (httpd's server record), by its index. */
 typedef struct {
     uint32_t live;    /**< PM: its dynamic processes now */
     uint32_t max;     /**< PM: its cap; 0: none */
@@ -233,7 +233,7 @@ void fcgix_sb_key_set(fcgix_sb_key_t *key, uint32_t vocab, uint32_t tenant,
  *  tenant or identity: {FASTCGI, 0, 0, NO_ID, NO_ID, 0}. */
 void fcgix_sb_key_fastcgi(fcgix_sb_key_t *key);
 
-/** Server @p t's record (its virtual host index, the key's tenant - 1);
+/** Virtual host @p t's record (its server index, the key's tenant - 1);
  *  NULL unless 0 <= t < sb->ntenants (the handle's count). */
 fcgix_sb_tenant_t *fcgix_sb_tenant(const fcgix_sb_t *sb, int t);
 

@@ -37,7 +37,9 @@ class Head(ctypes.Structure):
                 ("nslots", ctypes.c_uint32), ("pm_pid", ctypes.c_uint32),
                 ("pm_started_ms", ctypes.c_int64),
                 ("waiting_new", ctypes.c_uint32),
-                ("nholders", ctypes.c_uint32)]
+                ("nholders", ctypes.c_uint32),
+                ("ntenants", ctypes.c_uint32),
+                ("nusers", ctypes.c_uint32)]
 
 
 class Class(ctypes.Structure):
@@ -52,6 +54,9 @@ class Class(ctypes.Structure):
                 ("failed_starts", ctypes.c_uint64),
                 ("max_requests", ctypes.c_uint64),
                 ("waiting", ctypes.c_uint32),
+                ("capped", ctypes.c_uint32),
+                ("key", ctypes.c_uint32 * 6),
+                ("inode", ctypes.c_uint64),
                 ("path", ctypes.c_char * 1024)]
 
 
