@@ -721,3 +721,69 @@ class Scripted:
     def log_sections(self):
         return [("scripted backend", "%d requests on %d connections"
                  % (self.requests, self.connections))]
+
+
+# --- suexec (as test_pm_wrapper.py uses it) ----------------------------------
+
+SUEXEC = "/usr/lib/apache2/suexec"
+MOD_SUEXEC = "/usr/lib/apache2/modules/mod_suexec.so"
+SUEXEC_DOC_ROOT = "/var/www"     # AP_DOC_ROOT of Debian's suexec
+
+
+def suexec_skip_reason():
+    """Why httpd's suexec cannot run apps here, or None: it needs root,
+    the www-data user (suexec's AP_HTTPD_USER), a setuid suexec and
+    mod_suexec for SuexecUserGroup."""
+    import stat
+    if os.geteuid() != 0 or conftest.run_user() != "www-data":
+        return "needs root and the www-data user"
+    try:
+        st = os.stat(SUEXEC)
+    except OSError:
+        return "%s missing (apache2-suexec-pristine)" % SUEXEC
+    if not st.st_mode & stat.S_ISUID:
+        return "%s is not setuid" % SUEXEC
+    if not os.path.exists(MOD_SUEXEC):
+        return "%s is not installed" % MOD_SUEXEC
+    return None
+
+
+def system_user(name):
+    """The system user `name` (created if missing; uid and gid >= 100,
+    suexec's minimum): its pwd entry."""
+    import pwd
+    try:
+        pw = pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--user-group",
+                        "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        name], check=True)
+        pw = pwd.getpwnam(name)
+    assert pw.pw_uid >= 100 and pw.pw_gid >= 100, pw
+    return pw
+
+
+
+def suexec_dir(pw):
+    """A new directory under suexec's document root owned by pw (0755);
+    and suexec's log directory, without which it refuses to run. The
+    caller removes it."""
+    import tempfile
+    os.makedirs("/var/log/apache2", mode=0o750, exist_ok=True)
+    os.makedirs(SUEXEC_DOC_ROOT, exist_ok=True)
+    path = tempfile.mkdtemp(prefix="fcgix-suexec-", dir=SUEXEC_DOC_ROOT)
+    os.chmod(path, 0o755)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+    return path
+
+
+def uid_of(pid):
+    """The real uid of pid (from /proc/<pid>/status), None if gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
