@@ -529,6 +529,26 @@ static void pm_exit_startup(int startup_wr)
 }
 
 /* In the PM, just forked: never returns. */
+/* Whether the PM may start processes as other users (suexec, or a
+ * FastCgiWrapper program): it then needs the root signal helper to stop
+ * them (fcgi_pm_signal.c). */
+static int runs_other_users(void)
+{
+    int i;
+
+    if (pm_cfg.dynamic.wrapper) {
+        return 1;
+    }
+    for (i = 0; i < pm_cfg.napps; i++) {
+        if (pm_cfg.apps[i].wrapper) {
+            return 1;
+        }
+    }
+    return pm_cfg.suexec != NULL && fcgix_vocab_loaded(FCGIX_VOCAB_FCGID)
+           && (ap_find_linked_module("mod_suexec.c")
+               || ap_find_linked_module("mod_userdir.c"));
+}
+
 static void run_pm_child(apr_pool_t *pconf, server_rec *s, int startup_wr)
 {
     apr_pool_t *p;
@@ -540,6 +560,7 @@ static void run_pm_child(apr_pool_t *pconf, server_rec *s, int startup_wr)
      * process at once; httpd's parent tells the PM itself. */
     setpgid(0, 0);
     ap_close_listeners();
+    pm_cfg.signal_fd = runs_other_users() ? fcgix_pm_signal_helper_start() : -1;
     if (ap_run_drop_privileges(p, s) != OK) {
         pm_exit_startup(startup_wr);
     }

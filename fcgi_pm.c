@@ -328,7 +328,7 @@ void fcgix_pm_slot_stop(pm_t *pm, int c, int i, int after, const char *why)
     fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00512), &pm->classes[c],
                  ps->pid, "stopping: %s", why);
     ps->after_stop = after;
-    kill(ps->pid, SIGTERM);
+    fcgix_pm_signal(pm->cfg, ps->pid, SIGTERM);
     fcgix_pm_slot_set_state(pm, i, FCGIX_SB_STOPPING, ps->pid);
 }
 
@@ -589,7 +589,7 @@ static int signal_all(pm_t *pm, int sig)
         }
         if (sig != 0) {
             fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
-            kill(ps->pid, sig);
+            fcgix_pm_signal(pm->cfg, ps->pid, sig);
             ps->after_stop = AFTER_EMPTY;
             fcgix_pm_slot_set_state(pm, i, FCGIX_SB_STOPPING, ps->pid);
         }

@@ -20,6 +20,8 @@
 #ifndef FCGIX_PM_H
 #define FCGIX_PM_H
 
+#include <sys/types.h>
+
 #include "fcgi_defaults.h"
 #include "fcgi_sb.h"
 
@@ -196,6 +198,13 @@ typedef struct fcgix_pm_config_s {
     const fcgix_pm_command_t *commands;
     int ncommands;
     int max_user_processes; /**< dynamic processes per suexec uid; 0: none */
+    int signal_fd;          /**< > 2: the root signal helper's socket
+                                 (fcgix_pm_signal_helper_start()), for
+                                 processes run as another user */
+    int fastcgi_class_max;  /**< FastCgiConfig -maxClassProcesses: most
+                                 processes of a FastCgi dynamic class (the
+                                 room per class, dynamic.processes, may be
+                                 larger for fcgid classes); 0: the room */
     const char *suexec;     /**< httpd's suexec when usable, else NULL: a
                                  STARTC with an identity is then refused */
     fcgix_pm_log_fn *log;     /**< must not be NULL */
@@ -288,5 +297,21 @@ long fcgix_pm_backoff_ms(int restart_delay_ms, int failures);
  * @return the length written, without the NUL
  */
 size_t fcgix_pm_escape(char *out, size_t cap, const char *in, size_t len);
+
+/**
+ * Start the signal helper (fcgi_pm_signal.c): a child that keeps root
+ * and signals, on the PM's request, the PM's own children that run as
+ * other users (suexec). Call in the PM's process before it drops root.
+ * @return the PM's end of the helper's socket, or -1 (not root, or it
+ *         could not start: such processes then cannot be stopped)
+ */
+int fcgix_pm_signal_helper_start(void);
+
+/**
+ * kill(@p pid, @p sig), through the signal helper when the process is
+ * not the PM's user's to signal (EPERM).
+ * @return 0 when sent (or handed to the helper), else -1 with errno
+ */
+int fcgix_pm_signal(const fcgix_pm_config_t *cfg, pid_t pid, int sig);
 
 #endif /* FCGIX_PM_H */

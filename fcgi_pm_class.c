@@ -568,7 +568,7 @@ static void replace_hung(pm_t *pm, int c, int i, uint32_t why)
                      : "did not answer a request within -idle-timeout");
     fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
     ps->after_stop = AFTER_RESTART;
-    kill(ps->pid, SIGKILL);
+    fcgix_pm_signal(pm->cfg, ps->pid, SIGKILL);
     fcgix_pm_slot_set_state(pm, i, FCGIX_SB_STOPPING, ps->pid);
     if (why == FCGIX_SB_UNREACHABLE) {
         fcgix_pm_slot_unbind(pm,
