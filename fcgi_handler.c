@@ -303,74 +303,6 @@ static fcgix_step_t send_all(fcgix_req_t *req)
     return FCGIX_STEP_CONTINUE;
 }
 
-/* The name of an environment variable for a -pass-header header. */
-static const char *pass_header_name(apr_pool_t *p, const char *header)
-{
-    char *name = apr_pstrcat(p, "HTTP_", header, NULL);
-    char *c;
-
-    for (c = name + 5; *c; c++) {
-        *c = apr_isalnum(*c) ? apr_toupper(*c) : '_';
-    }
-    return name;
-}
-
-/* FcgidFixPathinfo: SCRIPT_NAME becomes DOCUMENT_ROOT + SCRIPT_NAME, for
- * PHP's cgi.fix_pathinfo=1 (mod_fcgid's documented rewrite). */
-static void fix_script_name(request_rec *r)
-{
-    const char *root = apr_table_get(r->subprocess_env, "DOCUMENT_ROOT");
-    const char *name = apr_table_get(r->subprocess_env, "SCRIPT_NAME");
-    size_t len;
-
-    if (root == NULL || name == NULL) {
-        return;
-    }
-    /* Joined as strings: a merge would take the absolute SCRIPT_NAME
-     * alone. One '/' between them. */
-    len = strlen(root);
-    while (len > 0 && root[len - 1] == '/') {
-        len--;
-    }
-    apr_table_setn(r->subprocess_env, "SCRIPT_NAME",
-                   apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, root, len),
-                               name[0] == '/' ? "" : "/", name, NULL));
-}
-
-/* The CGI/1.1 environment, built by httpd itself so that its hardening
- * applies (httpoxy: no HTTP_PROXY; headers with characters other than
- * letters, digits and '-' are dropped). */
-static apr_table_t *build_env(fcgix_req_t *req, apr_off_t spooled_len)
-{
-    request_rec *r = req->r;
-    apr_array_header_t *pass = req->opts.pass_headers;
-    const char *value;
-    int i;
-
-    ap_add_common_vars(r);
-    ap_add_cgi_vars(r);
-    for (i = 0; pass && i < pass->nelts; i++) {
-        const char *header = APR_ARRAY_IDX(pass, i, const char *);
-
-        value = apr_table_get(r->headers_in, header);
-        if (value) {
-            apr_table_setn(r->subprocess_env, pass_header_name(r->pool, header),
-                           value);
-            if (req->opts.pass_header_bare) { /* FcgidPassHeader */
-                apr_table_setn(r->subprocess_env, header, value);
-            }
-        }
-    }
-    if (req->opts.fix_pathinfo) {
-        fix_script_name(r);
-    }
-    if (spooled_len >= 0) {
-        apr_table_setn(r->subprocess_env, "CONTENT_LENGTH",
-                       apr_off_t_toa(r->pool, spooled_len));
-    }
-    return r->subprocess_env;
-}
-
 /* Add one variable; when the buffer is full, send it and start again at
  * its beginning (*base: where the packer's buffer starts in wbuf). */
 static fcgix_step_t add_param(fcgix_req_t *req, fcgix_params_t *pk,
@@ -815,7 +747,9 @@ static fcgix_step_t pump(fcgix_req_t *req)
         if (n == -2) {
             return abort_request(req);
         }
-        if (n == 0 && req->busy_until && apr_time_now() >= req->busy_until) {
+        /* FcgidBusyTimeout: checked on every turn, also for an app that
+         * never pauses. */
+        if (req->busy_until && apr_time_now() >= req->busy_until) {
             apr_table_setn(req->r->notes, FCGIX_NOTE_HUNG, "1");
             return fcgix_req_fail(
                 req, HTTP_GATEWAY_TIME_OUT, FCGIX_LOGNO(00908),
@@ -1027,7 +961,7 @@ int fcgix_serve(request_rec *r, const fcgix_app_t *app,
     if (status != OK) {
         return status;
     }
-    env = build_env(req, spooled_len);
+    env = fcgix_req_env(req, spooled_len);
     fcgix_req_begin(req);
     st = fcgix_req_run(req, env);
     fcgix_req_finish(req, st);

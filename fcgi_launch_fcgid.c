@@ -174,6 +174,7 @@ void fcgix_launch_tables(apr_pool_t *p, server_rec *s, fcgix_pm_config_t *cfg)
 {
     int widest = build_tenants(p, s, cfg);
 
+    cfg->fastcgi_class_max = cfg->dynamic.processes; /* -maxClassProcesses */
     build_commands(p, cfg);
     cfg->max_user_processes = fcgix_fcgid_max_user_processes(fcgix_srv_conf(s));
     cfg->suexec = ap_unixd_config.suexec_enabled ? SUEXEC_BIN : NULL;

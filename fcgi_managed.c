@@ -313,7 +313,9 @@ static int start_class(request_rec *r, const fcgix_class_req_t *cr,
     if ((n = start_line(r, cr, path, line, sizeof(line))) < 0) {
         return bad_exchange(r, path, n, 0);
     }
-    if (ask_start(line, (size_t)n, timeout, &ans, &defect) != 0) {
+    /* The PM answers within its own start wait (the same -startTimeout):
+     * a second more here, so that its answer, not our deadline, says why. */
+    if (ask_start(line, (size_t)n, timeout + 1, &ans, &defect) != 0) {
         return errno == EPROTO ? bad_exchange(r, path, defect, 1)
                                : no_answer(r, path, errno, timeout);
     }
@@ -321,7 +323,12 @@ static int start_class(request_rec *r, const fcgix_class_req_t *cr,
         return OK;
     }
     if (ans.kind == FCGIX_CTL_BUSY) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+        /* An exclusive class's request goes on waiting after "BUSY 1"
+         * (take_exclusive()): not an error yet. */
+        ap_log_rerror(APLOG_MARK,
+                      cr && cr->exclusive && ans.seconds <= 1 ? APLOG_DEBUG
+                                                              : APLOG_ERR,
+                      0, r,
                       FCGIX_LOGNO(00082) "FastCGI app %s: no process can "
                                          "take the request: %s",
                       path, ans.why);

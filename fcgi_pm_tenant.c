@@ -314,7 +314,13 @@ void fcgix_pm_class_options(pm_t *pm, int c)
 
     cls->max_class = cls->nslots;
     if (cls->key.vocab != FCGIX_SB_VOCAB_FCGID) {
-        return; /* FastCgiConfig's template, set by init_class() */
+        /* FastCgiConfig's template, set by init_class(); its
+         * -maxClassProcesses, however much room the fcgid classes need */
+        if (pm->cfg->fastcgi_class_max > 0
+            && pm->cfg->fastcgi_class_max < cls->nslots) {
+            cls->max_class = pm->cfg->fastcgi_class_max;
+        }
+        return;
     }
     cls->exclusive = 1;
     if (t < 0) {

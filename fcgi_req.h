@@ -8,7 +8,8 @@
  * @brief Private to the request path: one exchange with an app, shared by
  *        fcgi_handler.c (connection, records, the pump), fcgi_headers.c
  *        (the response header hand-off), fcgi_auth.c (the AUTHORIZER
- *        role) and fcgi_account.c (request notes and statistics). The
+ *        role), fcgi_env.c (the CGI environment) and fcgi_account.c
+ *        (request notes and statistics). The
  *        request body and the STDERR relay keep their state in
  *        types of their own (fcgi_body.h, fcgi_stderr.h) and know nothing
  *        of this one; neither does fcgi_connect.c.
@@ -159,6 +160,14 @@ void fcgix_req_account(fcgix_req_t *req, fcgix_step_t st);
  * @return FCGIX_STEP_FINISHED or FCGIX_STEP_FAILED (req->status set)
  */
 fcgix_step_t fcgix_req_run(fcgix_req_t *req, const apr_table_t *env);
+
+/**
+ * The request's CGI/1.1 environment (fcgi_env.c), built by httpd itself
+ * so that its hardening applies, with the options of req->opts.
+ * @param spooled_len  a spooled body's length for CONTENT_LENGTH, or -1
+ * @return r->subprocess_env, completed
+ */
+apr_table_t *fcgix_req_env(fcgix_req_t *req, apr_off_t spooled_len);
 
 /**
  * The exchange is over: keep the connection (-keep-conn, ended cleanly)

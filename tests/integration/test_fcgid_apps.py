@@ -440,3 +440,55 @@ def test_busy_timeout_cuts_and_replaces_the_process(httpd):
     assert b"chunk 0\n" in bytes(r.body) and b"chunk 9" not in bytes(r.body)
     assert conftest.wait_for(lambda: gone(pid), 5, 0.1), "not replaced"
     assert pid_of(srv, "/fcgi/hello.fcgi?pid") != pid
+
+
+def test_busy_timeout_cuts_an_app_that_never_pauses(httpd):
+    """Ours only: FcgidBusyTimeout is checked on every turn of the
+    exchange, not only when the app pauses: a response that streams
+    without a break is cut after about the busy time."""
+    srv = site(httpd, "ours", FCGI_DIR + "FcgidBusyTimeout 1\n")
+    up(srv, "ours")
+    r = raw_request(srv, "GET", "/fcgi/hello.fcgi?bytes=4000000000",
+                    timeout=20)
+    took = r.t_end - r.t0
+    print("busy timeout, no pause: %r after %.1f s" % (r, took))
+    assert r.status == 200 and r.complete is False, r
+    assert took < 5, took
+    assert log_lines(srv, "FCGIX00908"), "no busy-timeout line"
+
+
+def test_fastcgi_class_cap_with_both_records(httpd):
+    """With both records loaded the board has room for fcgid's 100
+    processes per class; a fastcgi-script dynamic app still grows only to
+    FastCgiConfig -maxClassProcesses (it grew to the room before)."""
+    srv = httpd(records=("fastcgi_x", "fcgid"))
+    dyn = srv.docroot / "dyn"
+    dyn.mkdir(mode=0o755)
+    srv.app_path = install(conftest.RESPONDER, dyn / "capped.fcgi")
+    srv.extra_conf = "\n".join([
+        '<Directory "%s">' % dyn, "    Options +ExecCGI",
+        "    AddHandler fastcgi-script .fcgi", "</Directory>",
+        "FastCgiConfig -maxClassProcesses 2 -minProcesses 0"])
+    srv.start()
+    counts, stop = [], threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            counts.append(len(app_processes(srv)))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(12) as ex:
+            futures = [ex.submit(fetch, srv, "/dyn/capped.fcgi?sleep=400&pid",
+                                 60) for _ in range(24)]
+            results = [f.result(timeout=90) for f in futures]
+    finally:
+        stop.set()
+        sampler.join(5)
+    print("processes seen: max %d; statuses %s"
+          % (max(counts), sorted({r.status for r in results})))
+    assert all(r.status == 200 for r in results), results
+    assert len({r.pid for r in results}) <= 2, {r.pid for r in results}
+    assert max(counts) <= 2, max(counts)
