@@ -476,7 +476,7 @@ int fcgix_fcgid_check_config(apr_pool_t *pconf, server_rec *s)
         && c->dynamic->max_processes != FCGIX_UNSET
         && c->dynamic->max_processes != c->fcgid.max_processes) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     FCGIX_LOGNO(00118) "FcgidMaxProcesses %d (%s) and "
+                     FCGIX_LOGNO(00119) "FcgidMaxProcesses %d (%s) and "
                                         "FastCgiConfig -maxProcesses %d "
                                         "(%s) set one limit differently; "
                                         "keep one",

@@ -268,6 +268,30 @@ const char *fcgix_pm_check_executable(const char *path)
     return NULL;
 }
 
+/* Processes of class @c being stopped to be replaced at once (recycled
+ * after -max-requests, an update): each is a process on its way. */
+static int replacements_coming(const pm_t *pm, int c)
+{
+    int i, n = 0;
+
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+        n += pm->slots[i].state == FCGIX_SB_STOPPING
+             && pm->slots[i].after_stop == AFTER_RESTART;
+    }
+    return n;
+}
+
+/* START requests of class @c waiting for a process now. */
+static int waiters_of(const pm_t *pm, int c)
+{
+    int k, n = 0;
+
+    for (k = 0; k < pm->nwaiters; k++) {
+        n += pm->waiters[k].cls == c;
+    }
+    return n;
+}
+
 static void handle_start(pm_t *pm, int fd, const class_req_t *req)
 {
     const char *bad, *path = req->path;
@@ -288,10 +312,12 @@ static void handle_start(pm_t *pm, int fd, const class_req_t *req)
     }
     /* Every process busy or used up (an exclusive class: none idle): one
      * more, if the limits allow; each START that finds none grows an
-     * exclusive class by one. An app with none at all gets room made for
-     * it (fcgix_pm_class_start_with_room). */
+     * exclusive class by one, unless a process being replaced will serve
+     * it (one more process would outlive the burst). An app with none at
+     * all gets room made for it (fcgix_pm_class_start_with_room). */
     if (fcgix_pm_class_ready_slots(pm, c) == 0 && pm->classes[c].dynamic
-        && backoff_left_s(pm, c) == 0 && fcgix_pm_class_slots_used(pm, c) > 0) {
+        && backoff_left_s(pm, c) == 0 && fcgix_pm_class_slots_used(pm, c) > 0
+        && replacements_coming(pm, c) <= waiters_of(pm, c)) {
         fcgix_pm_class_grow(pm, c);
     }
     wait_for_class(pm, fd, c, req);

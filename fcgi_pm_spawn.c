@@ -710,6 +710,9 @@ static void spawned(pm_t *pm, const pclass_t *cls, int i, pid_t pid,
     }
     else {
         fcgix_sb_open(s);
+        if (cls->exclusive) { /* a request waiting for a process: go */
+            fcgix_sb_class_note_freed(pm->sb, fcgix_pm_class_of_slot(pm, i));
+        }
         fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00507), cls, pid,
                      "started on %s", ps->socket_path);
     }

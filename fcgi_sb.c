@@ -15,7 +15,15 @@
  * PM restart cannot decrement the new count.
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* syscall(): the futex of an exclusive class's wait */
+#endif
+
 #include <string.h>
+#include <time.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "fcgi_sb.h"
 
@@ -544,4 +552,41 @@ int fcgix_sb_holder_take(fcgix_sb_t *sb, int rec, int32_t pid,
     lease->epoch = (uint32_t)(what >> 32);
     lease->busy = 0;
     return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Waiting for a process of an exclusive class                         */
+/* ------------------------------------------------------------------ */
+
+/* Shared (not FUTEX_PRIVATE): the word is in memory every httpd child
+ * maps. A forged value only wakes a waiter early or lets it sleep to its
+ * timeout. */
+static long futex(uint32_t *word, int op, uint32_t val,
+                  const struct timespec *timeout)
+{
+    return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
+}
+
+void fcgix_sb_class_note_freed(fcgix_sb_t *sb, int c)
+{
+    fcgix_sb_class_t *k = fcgix_sb_class(sb, c);
+
+    __atomic_add_fetch(&k->freed, 1, __ATOMIC_RELEASE);
+    if (LOAD(&k->waiting) > 0) {
+        futex(&k->freed, FUTEX_WAKE, 1, NULL);
+    }
+}
+
+uint32_t fcgix_sb_class_freed(fcgix_sb_t *sb, int c)
+{
+    return LOAD(&fcgix_sb_class(sb, c)->freed);
+}
+
+void fcgix_sb_class_wait_freed(fcgix_sb_t *sb, int c, uint32_t seen, int ms)
+{
+    struct timespec ts;
+
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    futex(&fcgix_sb_class(sb, c)->freed, FUTEX_WAIT, seen, &ts);
 }

@@ -118,6 +118,10 @@ typedef struct {
     uint32_t first_slot;    /**< index of its first slot */
     uint32_t more_wanted;   /**< handler: every process was busy */
     uint32_t update_wanted; /**< handler: the file changed (-autoUpdate) */
+    uint32_t freed;         /**< handler: bumped when a process of an
+                                 exclusive class is given back; requests
+                                 waiting for one sleep on it (a futex
+                                 word; it fills what was padding) */
     int64_t more_tick_ms;   /**< handler: when it last woke the PM for
                                  more_wanted (wall clock, ms) */
     int64_t mtime_s;        /**< the file's mtime when it was started */
@@ -315,6 +319,21 @@ typedef struct {
  */
 int fcgix_sb_acquire(fcgix_sb_t *sb, int c, int max_users,
                      fcgix_sb_lease_t *lease);
+
+/**
+ * A process of class @p c was given back: wake one request waiting in
+ * fcgix_sb_class_wait_freed(), if any waits (the class's "waiting").
+ */
+void fcgix_sb_class_note_freed(fcgix_sb_t *sb, int c);
+
+/** The class's "freed" count now, to pass to fcgix_sb_class_wait_freed(). */
+uint32_t fcgix_sb_class_freed(fcgix_sb_t *sb, int c);
+
+/**
+ * Sleep until a process of class @p c is given back after @p seen (its
+ * "freed" count then), at most @p ms milliseconds; at once if one was.
+ */
+void fcgix_sb_class_wait_freed(fcgix_sb_t *sb, int c, uint32_t seen, int ms);
 
 /**
  * Give a slot back; counts the request and returns how many requests

@@ -49,6 +49,7 @@ class Class(ctypes.Structure):
                 ("nslots", ctypes.c_uint32), ("first_slot", ctypes.c_uint32),
                 ("more_wanted", ctypes.c_uint32),
                 ("update_wanted", ctypes.c_uint32),
+                ("freed", ctypes.c_uint32),
                 ("more_tick_ms", ctypes.c_int64),
                 ("mtime_s", ctypes.c_int64),
                 ("failed_starts", ctypes.c_uint64),

@@ -100,6 +100,29 @@ def app_processes(srv):
     return out
 
 
+def requests_and_peak(srv, path, n, workers):
+    """n GETs of path from `workers` threads at once: (results, the most
+    app processes seen alive meanwhile, seconds)."""
+    counts, stop = [0], threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            counts.append(len(app_processes(srv)))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    t0 = time.monotonic()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(workers) as ex:
+            futures = [ex.submit(fetch, srv, path, 90) for _ in range(n)]
+            results = [f.result(timeout=120) for f in futures]
+    finally:
+        stop.set()
+        sampler.join(5)
+    return results, max(counts), time.monotonic() - t0
+
+
 def pid_of(srv, path):
     r = fetch(srv, path)
     assert r.status == 200 and r.pid, (path, r)
@@ -297,29 +320,12 @@ def test_max_processes_per_class(httpd, flavour):
     served, by at most 2 processes, and never more than 2 run."""
     srv = site(httpd, flavour, FCGI_DIR + "FcgidMaxProcessesPerClass 2\n")
     up(srv, flavour)
-    counts, stop = [], threading.Event()
-
-    def sample():
-        while not stop.is_set():
-            counts.append(len(app_processes(srv)))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    t0 = time.monotonic()
-    try:
-        with concurrent.futures.ThreadPoolExecutor(8) as ex:
-            futures = [ex.submit(fetch, srv, "/fcgi/hello.fcgi?sleep=300&pid",
-                                 90) for _ in range(8)]
-            results = [f.result(timeout=120) for f in futures]
-    finally:
-        stop.set()
-        sampler.join(5)
-    print("8 requests in %.1f s, processes seen: max %d"
-          % (time.monotonic() - t0, max(counts)))
+    results, peak, took = requests_and_peak(
+        srv, "/fcgi/hello.fcgi?sleep=300&pid", 8, 8)
+    print("8 requests in %.1f s, processes seen: max %d" % (took, peak))
     assert all(r.status == 200 and r.pid for r in results), results
     assert len({r.pid for r in results}) <= 2, results
-    assert max(counts) <= 2, max(counts)
+    assert peak <= 2, peak
 
 
 def test_idle_timeout(httpd, flavour):
@@ -470,25 +476,10 @@ def test_fastcgi_class_cap_with_both_records(httpd):
         "    AddHandler fastcgi-script .fcgi", "</Directory>",
         "FastCgiConfig -maxClassProcesses 2 -minProcesses 0"])
     srv.start()
-    counts, stop = [], threading.Event()
-
-    def sample():
-        while not stop.is_set():
-            counts.append(len(app_processes(srv)))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        with concurrent.futures.ThreadPoolExecutor(12) as ex:
-            futures = [ex.submit(fetch, srv, "/dyn/capped.fcgi?sleep=400&pid",
-                                 60) for _ in range(24)]
-            results = [f.result(timeout=90) for f in futures]
-    finally:
-        stop.set()
-        sampler.join(5)
+    results, peak, _ = requests_and_peak(srv, "/dyn/capped.fcgi?sleep=400&pid",
+                                         24, 12)
     print("processes seen: max %d; statuses %s"
-          % (max(counts), sorted({r.status for r in results})))
+          % (peak, sorted({r.status for r in results})))
     assert all(r.status == 200 for r in results), results
     assert len({r.pid for r in results}) <= 2, {r.pid for r in results}
-    assert max(counts) <= 2, max(counts)
+    assert peak <= 2, peak

@@ -309,7 +309,7 @@ def test_max_processes_conflict(httpd):
     rc, out = check(httpd, "FcgidMaxProcesses 10\n"
                            "FastCgiConfig -maxProcesses 20", BOTH)
     assert rc != 0, out
-    assert re.search(r"FCGIX00118: FcgidMaxProcesses 10 \(.*:\d+\) and "
+    assert re.search(r"FCGIX00119: FcgidMaxProcesses 10 \(.*:\d+\) and "
                      r"FastCgiConfig -maxProcesses 20 \(.*:\d+\)", out), out
     rc, out = check(httpd, "FastCgiConfig -maxProcesses 20\n"
                            "MaxProcessCount 20", BOTH)

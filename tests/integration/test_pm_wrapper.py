@@ -6,16 +6,14 @@ the target user, and only for the httpd user (www-data), so these tests
 need root and build their app directory under /var/www."""
 
 import os
-import pwd
 import shutil
 import stat
-import subprocess
 import tempfile
 
 import pytest
 
 import conftest
-from helpers import children_of, cmdline, run_to_exit
+from helpers import children_of, cmdline, run_to_exit, system_user
 
 SUEXEC = "/usr/lib/apache2/suexec"
 APP_USER = "fcgixapp"
@@ -41,15 +39,7 @@ pytestmark = pytest.mark.skipif(suexec_usable() is not None,
 @pytest.fixture
 def app_user():
     """A system user for the apps (uid >= 100, suexec's minimum)."""
-    try:
-        pw = pwd.getpwnam(APP_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--user-group",
-                        "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        APP_USER], check=True)
-        pw = pwd.getpwnam(APP_USER)
-    assert pw.pw_uid >= 100 and pw.pw_gid >= 100, pw
-    return pw
+    return system_user(APP_USER)
 
 
 @pytest.fixture
