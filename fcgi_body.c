@@ -37,7 +37,7 @@ typedef struct {
     const char *dir;  /* where the file is */
     apr_off_t total;
     apr_off_t file_len;
-    apr_off_t limit; /* FastCgiSpoolLimit; 0: none */
+    apr_off_t limit;        /* FastCgiSpoolLimit; 0: none */
     const char *limit_name; /* the directive that set it */
 } spool_t;
 
@@ -187,12 +187,11 @@ static int spool_read_failed(const spool_t *sp, apr_status_t rv)
 
 static int over_spool_limit(const spool_t *sp)
 {
-    ap_log_rerror(
-        APLOG_MARK, APLOG_INFO, 0, sp->r,
-        FCGIX_LOGNO(00303) "FastCGI app %s: chunked request body "
-                           "larger than %s (%" APR_OFF_T_FMT
-                           " bytes); refused with 413",
-        sp->app, sp->limit_name, sp->limit);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, sp->r,
+                  FCGIX_LOGNO(00303) "FastCGI app %s: chunked request body "
+                                     "larger than %s (%" APR_OFF_T_FMT
+                                     " bytes); refused with 413",
+                  sp->app, sp->limit_name, sp->limit);
     return HTTP_REQUEST_ENTITY_TOO_LARGE;
 }
 

@@ -209,8 +209,7 @@ int fcgix_refuse_real_fcgid(server_rec *s)
     if (m == NULL || fcgix_is_our_record(m)) {
         return 0;
     }
-    file = dladdr(m, &info) && info.dli_fname ? info.dli_fname
-                                              : "mod_fcgid.so";
+    file = dladdr(m, &info) && info.dli_fname ? info.dli_fname : "mod_fcgid.so";
     if (is_copy_of_ours(file)) {
         return 0;
     }
@@ -229,8 +228,7 @@ int fcgix_refuse_real_fcgid(server_rec *s)
 int fcgix_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                        server_rec *s)
 {
-    fcgix_srv_conf_t *sconf =
-        fcgix_srv_conf(s);
+    fcgix_srv_conf_t *sconf = fcgix_srv_conf(s);
     const char *ipc_dir = ipc_dir_of(ptemp, sconf);
     int wrapped = sconf->wrapper_mode == FCGIX_WRAPPER_SUEXEC
                   || sconf->wrapper_mode == FCGIX_WRAPPER_PATH;

@@ -19,8 +19,8 @@
  * missing or non-executable FastCgiServer file, a socket path too long,
  * -user without a wrapper, -max-requests with -port, FcgidMaxProcesses
  * against FastCgiConfig -maxProcesses) and warn about risky settings
- * (-port, a remote -host) and mod_fcgid directives with no effect here. Each line names the directive and
- * its file:line.
+ * (-port, a remote -host) and mod_fcgid directives with no effect here. Each
+ * line names the directive and its file:line.
  * @return OK, or HTTP_INTERNAL_SERVER_ERROR after logging every error
  */
 int fcgix_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,

@@ -285,8 +285,7 @@ const char *fcgix_cfg_set_ipc_dir(cmd_parms *cmd, const char *arg, int vocab)
         return err;
     }
     if (!*arg) {
-        return apr_psprintf(cmd->pool, "%s: needs a directory",
-                            cmd->cmd->name);
+        return apr_psprintf(cmd->pool, "%s: needs a directory", cmd->cmd->name);
     }
     dir = ap_server_root_relative(cmd->pool, arg);
     if (dir == NULL) {
@@ -316,8 +315,8 @@ static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
 
 /* Digits with an optional '-', nothing else (mod_fcgid used atol(), so
  * "abc" meant 0). */
-const char *fcgix_cfg_parse_int(cmd_parms *cmd, const char *arg, int lo,
-                                int hi, int *out)
+const char *fcgix_cfg_parse_int(cmd_parms *cmd, const char *arg, int lo, int hi,
+                                int *out)
 {
     const char *d = arg[0] == '-' ? arg + 1 : arg;
     apr_int64_t n;
@@ -339,8 +338,7 @@ const char *fcgix_cmd_max_host(cmd_parms *cmd, void *dummy, const char *arg)
 {
     (void)dummy;
     return fcgix_cfg_parse_int(cmd, arg, 0, 65535,
-                               &fcgix_cfg_srv(cmd)
-                                    ->max_host_processes);
+                               &fcgix_cfg_srv(cmd)->max_host_processes);
 }
 
 const char *fcgix_cmd_max_user(cmd_parms *cmd, void *dummy, const char *arg)
@@ -523,8 +521,7 @@ int fcgix_cfg_parse_size(const char *s, apr_off_t *out)
     return 0;
 }
 
-static const char *cmd_spool_limit(cmd_parms *cmd, void *dummy,
-                                   const char *arg)
+static const char *cmd_spool_limit(cmd_parms *cmd, void *dummy, const char *arg)
 {
     fcgix_dir_conf_t *conf = fcgix_cfg_dir(cmd);
 
@@ -541,8 +538,7 @@ static const char *cmd_spool_limit(cmd_parms *cmd, void *dummy,
 static const char *cmd_stderr_level(cmd_parms *cmd, void *dummy,
                                     const char *arg)
 {
-    fcgix_srv_conf_t *conf =
-        fcgix_cfg_srv(cmd);
+    fcgix_srv_conf_t *conf = fcgix_cfg_srv(cmd);
     int level = fcgix_cfg_find_keyword(log_levels, arg);
 
     (void)dummy;
@@ -559,8 +555,7 @@ static const char *cmd_stderr_level(cmd_parms *cmd, void *dummy,
 /* Not in .htaccess: a tenant must not widen its own view. */
 static const char *cmd_status_show_all(cmd_parms *cmd, void *dummy, int on)
 {
-    fcgix_srv_conf_t *conf =
-        fcgix_cfg_srv(cmd);
+    fcgix_srv_conf_t *conf = fcgix_cfg_srv(cmd);
 
     (void)dummy;
     conf->status_show_all = on;

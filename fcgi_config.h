@@ -51,11 +51,11 @@ typedef struct {
     int listen_queue_depth;           /**< -listen-queue-depth */
     int priority;                     /**< -priority, nice value */
     int keep_conn;                    /**< -keep-conn: FCGI_KEEP_CONN */
-    int max_conns;    /**< -max-conns: idle kept per child; for a balanced
-                           external server also the cap of requests in
-                           flight per member, across children */
-    int max_requests; /**< -max-requests: replace a process after this
-                           many requests (0: never); ours */
+    int max_conns;        /**< -max-conns: idle kept per child; for a balanced
+                               external server also the cap of requests in
+                               flight per member, across children */
+    int max_requests;     /**< -max-requests: replace a process after this
+                               many requests (0: never); ours */
     int busy_timeout;     /**< s; the whole exchange (FcgidBusyTimeout);
                                FCGIX_UNSET: no limit */
     int pass_header_bare; /**< -pass-header also under the header's own

@@ -51,8 +51,8 @@ fcgix_dynamic_conf_t *fcgix_cfg_dynamic_new(apr_pool_t *p);
 /** A whole number from @a lo to @a hi (digits, an optional leading '-').
  *  @return NULL and *out set, or the error naming the directive, the
  *          value and the range */
-const char *fcgix_cfg_parse_int(cmd_parms *cmd, const char *arg, int lo,
-                                int hi, int *out);
+const char *fcgix_cfg_parse_int(cmd_parms *cmd, const char *arg, int lo, int hi,
+                                int *out);
 
 /** FastCgiIpcDir and FcgidIPCDir (@a vocab: whose): sets the core's
  *  ipc_dir; a different directory from the other vocabulary's directive

@@ -179,8 +179,7 @@ static int check_why(const char *s, size_t n)
 
 /* Decimal without sign or leading zero, 0..@max (@max below 10^6);
  * @bad is the defect otherwise. */
-static int parse_decimal(const char *s, size_t n, long max, int bad,
-                         long *out)
+static int parse_decimal(const char *s, size_t n, long max, int bad, long *out)
 {
     long v = 0;
     size_t i;
@@ -531,9 +530,13 @@ long fcgix_ctl_put_startc(char *buf, size_t cap, int vocab, unsigned tenant,
                           const char *path)
 {
     char t[8], c[8];
-    const char *f[] = {"STARTC", vocab == FCGIX_CTL_VOCAB_FCGID ? "f" : "x",
-                       put_decimal(t, tenant), put_decimal(c, cmd),
-                       user ? user : "-", group ? group : "-", path};
+    const char *f[] = {"STARTC",
+                       vocab == FCGIX_CTL_VOCAB_FCGID ? "f" : "x",
+                       put_decimal(t, tenant),
+                       put_decimal(c, cmd),
+                       user ? user : "-",
+                       group ? group : "-",
+                       path};
     int rc;
 
     if ((vocab != FCGIX_CTL_VOCAB_FASTCGI && vocab != FCGIX_CTL_VOCAB_FCGID)
@@ -543,8 +546,9 @@ long fcgix_ctl_put_startc(char *buf, size_t cap, int vocab, unsigned tenant,
     if ((user == NULL) != (group == NULL)) {
         return FCGIX_CTL_ENAME;
     }
-    if ((user && ((rc = check_user(user)) != 0
-                  || (rc = check_name(group, strlen(group))) != 0))
+    if ((user
+         && ((rc = check_user(user)) != 0
+             || (rc = check_name(group, strlen(group))) != 0))
         || (rc = check_path(path, strlen(path))) != 0) {
         return rc;
     }

@@ -70,8 +70,7 @@
 /** Longest request line, with its newline: STARTC with a "~" user and
  *  five-digit indexes ("STARTC x 65535 65535 ~u g /p\n"). */
 #define FCGIX_CTL_REQUEST_MAX                                                  \
-    (6 + 2 + 2 * 6 + 2 + 2 * (FCGIX_CTL_NAME_MAX + 1) + FCGIX_CTL_PATH_MAX   \
-     + 1)
+    (6 + 2 + 2 * 6 + 2 + 2 * (FCGIX_CTL_NAME_MAX + 1) + FCGIX_CTL_PATH_MAX + 1)
 /** Longest answer line, with its newline. */
 #define FCGIX_CTL_ANSWER_MAX (11 + FCGIX_CTL_WHY_MAX + 1)
 

@@ -63,8 +63,7 @@ static int check_request(request_rec *r, const fcgix_fcgid_wrapper_t *w)
     }
     if (r->finfo.filetype == APR_NOFILE) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      FCGIX_LOGNO(00901) "%s: no such script",
-                      r->filename);
+                      FCGIX_LOGNO(00901) "%s: no such script", r->filename);
         return HTTP_NOT_FOUND;
     }
     if (r->finfo.filetype == APR_DIR) {
@@ -96,9 +95,8 @@ static void set_identity(request_rec *r, fcgix_class_req_t *cr)
 
 /* The exchange's options for a class whose path is @path: the server's
  * Fcgid* values, FcgidCmdOptions' timeouts for a command that has them. */
-static const fcgix_app_t *exchange_app(request_rec *r,
-                                       const fcgix_srv_conf_t *sconf,
-                                       const char *path)
+static const fcgix_app_t *
+exchange_app(request_rec *r, const fcgix_srv_conf_t *sconf, const char *path)
 {
     fcgix_app_t *app = apr_pcalloc(r->pool, sizeof(*app));
 
@@ -126,8 +124,7 @@ static int body_too_long(request_rec *r, const fcgix_app_t *app)
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   FCGIX_LOGNO(00904) "%s: request body of %s bytes is over "
-                                     "FcgidMaxRequestLen (%" APR_OFF_T_FMT
-                                     ")",
+                                     "FcgidMaxRequestLen (%" APR_OFF_T_FMT ")",
                   r->filename, cl, app->opts.max_body);
     return 1;
 }

@@ -20,7 +20,6 @@
 
 #include "fcgi_config.h"
 
-
 /** mod_fcgid 2.3.9's directives and their old names (fcgid_module). */
 extern const command_rec fcgix_fcgid_cmds[];
 
@@ -85,8 +84,8 @@ fcgix_fcgid_opts_t fcgix_fcgid_effective(const fcgix_srv_conf_t *s,
  * @param d  the request's merged directory configuration
  * @return the wrapper, or NULL when none applies
  */
-const fcgix_fcgid_wrapper_t *
-fcgix_fcgid_wrapper_for(const fcgix_dir_conf_t *d, const char *filename);
+const fcgix_fcgid_wrapper_t *fcgix_fcgid_wrapper_for(const fcgix_dir_conf_t *d,
+                                                     const char *filename);
 
 /**
  * The request options of an fcgid class, for fcgix_serve(): into @a o

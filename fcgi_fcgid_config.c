@@ -34,18 +34,18 @@
 /* A numeric directive: its range, where it goes, its context. */
 typedef struct {
     int lo, hi;
-    size_t field;  /* offset of an int (or apr_off_t) in fcgix_srv_conf_t,
-                      or NO_FIELD: parsed and checked, no effect here */
-    int global;    /* main server only */
-    int size;      /* a size in bytes (K, M, G) */
+    size_t field; /* offset of an int (or apr_off_t) in fcgix_srv_conf_t,
+                     or NO_FIELD: parsed and checked, no effect here */
+    int global;   /* main server only */
+    int size;     /* a size in bytes (K, M, G) */
 } num_t;
 
 #define SRV_FIELD(f) offsetof(fcgix_srv_conf_t, fcgid.f)
 
-static const num_t n_busy_timeout = {0, SECONDS_MAX, SRV_FIELD(busy_timeout),
-                                     0, 0};
-static const num_t n_connect_timeout = {
-    0, SECONDS_MAX, SRV_FIELD(opts.connect_timeout), 0, 0};
+static const num_t n_busy_timeout = {0, SECONDS_MAX, SRV_FIELD(busy_timeout), 0,
+                                     0};
+static const num_t n_connect_timeout = {0, SECONDS_MAX,
+                                        SRV_FIELD(opts.connect_timeout), 0, 0};
 static const num_t n_idle_timeout = {0, SECONDS_MAX,
                                      SRV_FIELD(opts.idle_timeout), 0, 0};
 static const num_t n_io_timeout = {1, SECONDS_MAX, SRV_FIELD(opts.io_timeout),
@@ -56,15 +56,13 @@ static const num_t n_max_class = {1, COUNT_MAX,
                                   SRV_FIELD(opts.max_class_processes), 0, 0};
 static const num_t n_min_class = {0, COUNT_MAX,
                                   SRV_FIELD(opts.min_class_processes), 0, 0};
-static const num_t n_max_requests = {-1, INT_MAX,
-                                     SRV_FIELD(opts.max_requests), 0, 0};
-static const num_t n_queue_timeout = {1, 3600, SRV_FIELD(queue_timeout), 0,
-                                      0};
+static const num_t n_max_requests = {-1, INT_MAX, SRV_FIELD(opts.max_requests),
+                                     0, 0};
+static const num_t n_queue_timeout = {1, 3600, SRV_FIELD(queue_timeout), 0, 0};
 static const num_t n_fix_pathinfo = {0, 1, SRV_FIELD(fix_pathinfo), 1, 0};
-static const num_t n_max_request_len = {0, 0, SRV_FIELD(max_request_len), 0,
-                                        1};
-static const num_t n_output_buffer = {0, INT_MAX,
-                                      SRV_FIELD(output_buffer_size), 0, 1};
+static const num_t n_max_request_len = {0, 0, SRV_FIELD(max_request_len), 0, 1};
+static const num_t n_output_buffer = {0, INT_MAX, SRV_FIELD(output_buffer_size),
+                                      0, 1};
 static const num_t n_in_mem = {0, 0, NO_FIELD, 0, 1};
 static const num_t n_interval = {0, SECONDS_MAX, NO_FIELD, 1, 0};
 static const num_t n_score = {0, COUNT_MAX, NO_FIELD, 1, 0};
@@ -140,8 +138,9 @@ static const char *cmd_max_processes(cmd_parms *cmd, void *dummy,
     fcgix_srv_conf_t *conf = fcgix_cfg_global(cmd, &err);
 
     (void)dummy;
-    if (err || (err = fcgix_cfg_parse_int(cmd, arg, 1, COUNT_MAX,
-                                          &conf->fcgid.max_processes))) {
+    if (err
+        || (err = fcgix_cfg_parse_int(cmd, arg, 1, COUNT_MAX,
+                                      &conf->fcgid.max_processes))) {
         return err;
     }
     conf->fcgid.max_processes_at = fcgix_cfg_where(cmd);
@@ -156,8 +155,7 @@ static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
 
 /* FcgidProcessTableFile: checked as a path, no effect (the board is
  * anonymous shared memory). */
-static const char *cmd_table_file(cmd_parms *cmd, void *dummy,
-                                  const char *arg)
+static const char *cmd_table_file(cmd_parms *cmd, void *dummy, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 
@@ -221,9 +219,8 @@ static const char *cmd_pass_header(cmd_parms *cmd, void *dummy,
 
 /* The suffix and "virtual" of FcgidWrapper command [suffix] [virtual]
  * (mod_fcgid's rules). */
-static const char *wrapper_args(cmd_parms *cmd, const char *a2,
-                                const char *a3, const char **suffix,
-                                int *is_virtual)
+static const char *wrapper_args(cmd_parms *cmd, const char *a2, const char *a3,
+                                const char **suffix, int *is_virtual)
 {
     *suffix = "";
     *is_virtual = 0;
@@ -438,8 +435,7 @@ const char *fcgix_fcgid_auth_set(cmd_parms *cmd, fcgix_auth_conf_t *auth,
 
 /* FcgidAuthenticator, FcgidAuthorizer, FcgidAccessChecker: cmd->info is
  * the slot's offset in the directory config. */
-static const char *cmd_fcgid_auth(cmd_parms *cmd, void *dummy,
-                                  const char *line)
+static const char *cmd_fcgid_auth(cmd_parms *cmd, void *dummy, const char *line)
 {
     fcgix_auth_conf_t *auth =
         (fcgix_auth_conf_t *)((char *)fcgix_cfg_dir(cmd) + (size_t)cmd->info);
@@ -532,13 +528,13 @@ const command_rec fcgix_fcgid_cmds[] = {
     TWO(NUM, "FcgidTerminationScore", "TerminationScore", n_signed_score,
         "n" NOEFFECT),
     TWO(NUM, "FcgidTimeScore", "TimeScore", n_score, "n" NOEFFECT),
-    AP_INIT_FLAG("FcgidWin32PreventOrphans", cmd_win32_orphans, NULL,
-                 RSRC_CONF, "On|Off" NOEFFECT),
+    AP_INIT_FLAG("FcgidWin32PreventOrphans", cmd_win32_orphans, NULL, RSRC_CONF,
+                 "On|Off" NOEFFECT),
     AP_INIT_TAKE123("FcgidWrapper", cmd_wrapper, NULL,
                     ACCESS_CONF | OR_FILEINFO,
                     "command [suffix] [virtual]: run scripts through it"),
-    AP_INIT_TAKE123("FCGIWrapper", cmd_wrapper, NULL,
-                    ACCESS_CONF | OR_FILEINFO, "old name of FcgidWrapper"),
+    AP_INIT_TAKE123("FCGIWrapper", cmd_wrapper, NULL, ACCESS_CONF | OR_FILEINFO,
+                    "old name of FcgidWrapper"),
     TWO(NUM, "FcgidZombieScanInterval", "ZombieScanInterval", n_interval,
         "seconds" NOEFFECT),
     AP_INIT_TAKE1("FcgidMaxProcessesPerVhost", fcgix_cmd_max_host, NULL,
@@ -551,8 +547,7 @@ const command_rec fcgix_fcgid_cmds[] = {
                   "user, at most (0: no cap)"),
     NUM("FcgidQueueTimeout", n_queue_timeout,
         "1-3600: seconds a request waits for a process (default 60)"),
-    AP_INIT_TAKE1("FcgidHtaccessCommand", cmd_htaccess_command, NULL,
-                  RSRC_CONF,
+    AP_INIT_TAKE1("FcgidHtaccessCommand", cmd_htaccess_command, NULL, RSRC_CONF,
                   "a command line .htaccess may name in FcgidWrapper or "
                   "the authorizer directives"),
     {NULL}};

@@ -75,8 +75,8 @@ static char **split_line(apr_pool_t *p, const char *line, int *argc,
     char **argv = NULL;
     int i;
 
-    if (apr_tokenize_to_argv(line, &argv, p) != APR_SUCCESS || !argv
-        || !argv[0] || !argv[0][0]) {
+    if (apr_tokenize_to_argv(line, &argv, p) != APR_SUCCESS || !argv || !argv[0]
+        || !argv[0][0]) {
         return NULL;
     }
     argv[0] = ap_server_root_relative(p, argv[0]);
@@ -109,8 +109,8 @@ static const fcgix_command_t *lookup(const registry_t *r, apr_pool_t *p,
 }
 
 /* A new entry: argv[0] must exist now, as in mod_fcgid. */
-static const char *add_command(cmd_parms *cmd, registry_t *r,
-                               const char *line, const fcgix_command_t **out)
+static const char *add_command(cmd_parms *cmd, registry_t *r, const char *line,
+                               const fcgix_command_t **out)
 {
     fcgix_command_t *c;
     apr_finfo_t finfo;
@@ -141,8 +141,8 @@ static const char *add_command(cmd_parms *cmd, registry_t *r,
         APR_ARRAY_PUSH(r->list, const fcgix_command_t *) = c;
         apr_hash_set(r->by_key, c->key, APR_HASH_KEY_STRING, c);
     }
-    apr_hash_set(r->by_line, apr_pstrdup(cmd->pool, line),
-                 APR_HASH_KEY_STRING, c);
+    apr_hash_set(r->by_line, apr_pstrdup(cmd->pool, line), APR_HASH_KEY_STRING,
+                 c);
     *out = c;
     return NULL;
 }
@@ -234,8 +234,8 @@ static void merge_opts(apr_pool_t *p, const fcgix_fcgid_opts_t *base,
     MERGE_INT(min_class_processes);
     MERGE_INT(max_requests);
     if (base->initial_env && add->initial_env) {
-        out->initial_env = apr_table_overlay(p, base->initial_env,
-                                             add->initial_env);
+        out->initial_env =
+            apr_table_overlay(p, base->initial_env, add->initial_env);
         apr_table_compress(out->initial_env, APR_OVERLAP_TABLES_SET);
     }
     else {
@@ -246,20 +246,19 @@ static void merge_opts(apr_pool_t *p, const fcgix_fcgid_opts_t *base,
 }
 
 void fcgix_fcgid_srv_merge(apr_pool_t *p, const fcgix_fcgid_srv_t *base,
-                           const fcgix_fcgid_srv_t *add,
-                           fcgix_fcgid_srv_t *out)
+                           const fcgix_fcgid_srv_t *add, fcgix_fcgid_srv_t *out)
 {
     merge_opts(p, &base->opts, &add->opts, &out->opts);
-    out->pass_headers = base->pass_headers && add->pass_headers
-                            ? apr_array_append(p, base->pass_headers,
-                                               add->pass_headers)
-                        : add->pass_headers ? add->pass_headers
-                                            : base->pass_headers;
-    out->cmd_options = base->cmd_options && add->cmd_options
-                           ? apr_hash_overlay(p, add->cmd_options,
-                                              base->cmd_options)
-                       : add->cmd_options ? add->cmd_options
-                                          : base->cmd_options;
+    out->pass_headers =
+        base->pass_headers && add->pass_headers
+            ? apr_array_append(p, base->pass_headers, add->pass_headers)
+        : add->pass_headers ? add->pass_headers
+                            : base->pass_headers;
+    out->cmd_options =
+        base->cmd_options && add->cmd_options
+            ? apr_hash_overlay(p, add->cmd_options, base->cmd_options)
+        : add->cmd_options ? add->cmd_options
+                           : base->cmd_options;
     MERGE_INT(busy_timeout);
     MERGE_INT(max_request_len);
     MERGE_INT(output_buffer_size);
@@ -271,8 +270,7 @@ void fcgix_fcgid_srv_merge(apr_pool_t *p, const fcgix_fcgid_srv_t *base,
 }
 
 void fcgix_fcgid_dir_merge(apr_pool_t *p, const fcgix_fcgid_dir_t *base,
-                           const fcgix_fcgid_dir_t *add,
-                           fcgix_fcgid_dir_t *out)
+                           const fcgix_fcgid_dir_t *add, fcgix_fcgid_dir_t *out)
 {
     if (base->wrappers && add->wrappers) {
         out->wrappers = apr_hash_overlay(p, add->wrappers, base->wrappers);
@@ -298,10 +296,10 @@ static fcgix_fcgid_opts_t opts_with_defaults(const fcgix_fcgid_opts_t *o)
     e.idle_timeout =
         OR_DEFAULT(o->idle_timeout, FCGIX_FCGID_DEFAULT_IDLE_TIMEOUT);
     e.lifetime = OR_DEFAULT(o->lifetime, FCGIX_FCGID_DEFAULT_LIFETIME);
-    e.max_class_processes = OR_DEFAULT(
-        o->max_class_processes, FCGIX_FCGID_DEFAULT_MAX_CLASS_PROCESSES);
-    e.min_class_processes = OR_DEFAULT(
-        o->min_class_processes, FCGIX_FCGID_DEFAULT_MIN_CLASS_PROCESSES);
+    e.max_class_processes = OR_DEFAULT(o->max_class_processes,
+                                       FCGIX_FCGID_DEFAULT_MAX_CLASS_PROCESSES);
+    e.min_class_processes = OR_DEFAULT(o->min_class_processes,
+                                       FCGIX_FCGID_DEFAULT_MIN_CLASS_PROCESSES);
     e.max_requests =
         OR_DEFAULT(o->max_requests, FCGIX_FCGID_DEFAULT_MAX_REQUESTS);
     return e;
@@ -320,8 +318,8 @@ fcgix_fcgid_opts_t fcgix_fcgid_effective(const fcgix_srv_conf_t *s,
     return opts_with_defaults(own ? own : &s->fcgid.opts);
 }
 
-const fcgix_fcgid_wrapper_t *
-fcgix_fcgid_wrapper_for(const fcgix_dir_conf_t *d, const char *filename)
+const fcgix_fcgid_wrapper_t *fcgix_fcgid_wrapper_for(const fcgix_dir_conf_t *d,
+                                                     const char *filename)
 {
     const fcgix_fcgid_wrapper_t *w = NULL;
     const char *dot = filename ? strrchr(filename, '.') : NULL;

@@ -13,7 +13,6 @@
 #ifndef FCGIX_FCGID_TYPES_H
 #define FCGIX_FCGID_TYPES_H
 
-
 #include "httpd.h"
 #include "http_config.h"
 #include "apr_tables.h"
@@ -31,7 +30,7 @@ typedef struct {
     const char *const *argv; /**< the line split like a shell line, argv[0]
                                   replaced by path; NULL-terminated */
     int argc;
-    const char *defined_at;  /**< "file:line" of its first use */
+    const char *defined_at; /**< "file:line" of its first use */
 } fcgix_command_t;
 
 /** Per-class options (FcgidCmdOptions, or a server's Fcgid* values).

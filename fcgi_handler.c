@@ -751,10 +751,10 @@ static fcgix_step_t pump(fcgix_req_t *req)
          * never pauses. */
         if (req->busy_until && apr_time_now() >= req->busy_until) {
             apr_table_setn(req->r->notes, FCGIX_NOTE_HUNG, "1");
-            return fcgix_req_fail(
-                req, HTTP_GATEWAY_TIME_OUT, FCGIX_LOGNO(00908),
-                "busy for more than %d s (FcgidBusyTimeout)",
-                req->opts.busy_timeout);
+            return fcgix_req_fail(req, HTTP_GATEWAY_TIME_OUT,
+                                  FCGIX_LOGNO(00908),
+                                  "busy for more than %d s (FcgidBusyTimeout)",
+                                  req->opts.busy_timeout);
         }
         if (n == 0) {
             /* The process manager replaces a process that hangs. */

@@ -305,8 +305,7 @@ static fcgix_app_t *configure_dynamic(apr_pool_t *p, server_rec *s,
                                       const char *ipc_dir, int gen,
                                       const char *wrapper)
 {
-    fcgix_srv_conf_t *sconf =
-        fcgix_srv_conf(s);
+    fcgix_srv_conf_t *sconf = fcgix_srv_conf(s);
     fcgix_dynamic_conf_t d = fcgix_dynamic_effective(sconf->dynamic);
     fcgix_app_t *tmpl = apr_pcalloc(p, sizeof(*tmpl));
 
@@ -728,8 +727,7 @@ static int any_host_cap(server_rec *s)
 int fcgix_launch_post_config(apr_pool_t *pconf, server_rec *s,
                              apr_hash_t *registry)
 {
-    fcgix_srv_conf_t *sconf =
-        fcgix_srv_conf(s);
+    fcgix_srv_conf_t *sconf = fcgix_srv_conf(s);
     fcgix_managed_t managed;
     fcgix_dynamic_conf_t d = fcgix_dynamic_effective(sconf->dynamic);
     const char *ipc_dir, *wrapper, *err;

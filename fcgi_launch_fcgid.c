@@ -162,7 +162,8 @@ static void build_commands(apr_pool_t *p, fcgix_pm_config_t *cfg)
     }
     all = apr_pcalloc(p, sizeof(*all) * cmds->nelts);
     for (i = 0; i < cmds->nelts; i++) {
-        const fcgix_command_t *c = APR_ARRAY_IDX(cmds, i, const fcgix_command_t *);
+        const fcgix_command_t *c =
+            APR_ARRAY_IDX(cmds, i, const fcgix_command_t *);
 
         all[c->index].argv = c->argv;
     }

@@ -619,8 +619,9 @@ static int sleep_ms(apr_time_t deadline)
 {
     apr_time_t left = apr_time_as_msec(deadline - apr_time_now());
 
-    return left < 1 ? 1 : left > EXCLUSIVE_SLEEP_MAX_MS ? EXCLUSIVE_SLEEP_MAX_MS
-                                                        : (int)left;
+    return left < 1                        ? 1
+           : left > EXCLUSIVE_SLEEP_MAX_MS ? EXCLUSIVE_SLEEP_MAX_MS
+                                           : (int)left;
 }
 
 /* One step of take_exclusive() when no process takes requests: have the

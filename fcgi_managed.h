@@ -40,19 +40,19 @@ typedef struct {
  *  classes keyed by more than their path (mod_fcgid's vocabulary:
  *  docs/design/fcgid.md 3.3, 5, 6). */
 typedef struct {
-    int vocab;               /**< FCGIX_VOCAB_* */
-    unsigned tenant;         /**< 0: none; else the server_rec's index + 1 */
-    unsigned cmd;            /**< 0: the script itself; else the command's
-                                  index + 1 */
-    int has_identity;        /**< run through suexec as uid/gid */
+    int vocab;        /**< FCGIX_VOCAB_* */
+    unsigned tenant;  /**< 0: none; else the server_rec's index + 1 */
+    unsigned cmd;     /**< 0: the script itself; else the command's
+                           index + 1 */
+    int has_identity; /**< run through suexec as uid/gid */
     long uid, gid;
-    int userdir;             /**< a mod_userdir identity (~uid) */
-    const char *path;        /**< the class's path: script or argv[0] */
-    const fcgix_app_t *app;  /**< the exchange's options */
-    int exclusive;           /**< one request per process */
-    int wait_ms;             /**< longest wait for a process */
-    int tenant_wait_max;     /**< requests of the host that may wait while
-                                  it is at its process cap; 0: no bound */
+    int userdir;            /**< a mod_userdir identity (~uid) */
+    const char *path;       /**< the class's path: script or argv[0] */
+    const fcgix_app_t *app; /**< the exchange's options */
+    int exclusive;          /**< one request per process */
+    int wait_ms;            /**< longest wait for a process */
+    int tenant_wait_max;    /**< requests of the host that may wait while
+                                 it is at its process cap; 0: no bound */
 } fcgix_class_req_t;
 
 /** Set what fcgix_managed_serve() uses. */

@@ -789,8 +789,8 @@ static int init_pm(pm_t *pm, const fcgix_pm_config_t *cfg)
     }
     pm->classes = calloc((size_t)nclasses + 1, sizeof(pclass_t));
     pm->slots = calloc((size_t)nslots + 1, sizeof(pslot_t));
-    if (pm->classes == NULL || pm->slots == NULL
-        || init_poll(pm, nslots) != 0 || fcgix_pm_tenants_init(pm) != 0) {
+    if (pm->classes == NULL || pm->slots == NULL || init_poll(pm, nslots) != 0
+        || fcgix_pm_tenants_init(pm) != 0) {
         return -1;
     }
     forget_board(cfg->sb);
@@ -833,12 +833,11 @@ int fcgix_pm_run(const fcgix_pm_config_t *cfg)
                  "started, %d static app(s)%s", cfg->napps,
                  cfg->control_path ? ", dynamic apps on demand" : "");
     if (cfg->control_path) {
-        fcgix_pm_log(&pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00541), NULL,
-                     getpid(),
-                     "room for %d dynamic classes of %d slots each; %d "
-                     "virtual host(s), %d command(s)",
-                     pm.dyn_classes, pm.dyn_per_class, cfg->ntenants,
-                     cfg->ncommands);
+        fcgix_pm_log(
+            &pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00541), NULL, getpid(),
+            "room for %d dynamic classes of %d slots each; %d "
+            "virtual host(s), %d command(s)",
+            pm.dyn_classes, pm.dyn_per_class, cfg->ntenants, cfg->ncommands);
     }
     supervise(&pm);
     shutdown_all(&pm);

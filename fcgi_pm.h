@@ -207,8 +207,8 @@ typedef struct fcgix_pm_config_s {
                                  larger for fcgid classes); 0: the room */
     const char *suexec;     /**< httpd's suexec when usable, else NULL: a
                                  STARTC with an identity is then refused */
-    fcgix_pm_log_fn *log;     /**< must not be NULL */
-    void *baton;              /**< passed to log */
+    fcgix_pm_log_fn *log;   /**< must not be NULL */
+    void *baton;            /**< passed to log */
 } fcgix_pm_config_t;
 
 /**

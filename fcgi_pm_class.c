@@ -68,8 +68,7 @@ static void free_argv(char **v)
 /* "path base[1..]", or "wrapper user group basename(path) base[1..]"
  * (suexec takes a name relative to its cwd, the path's directory). */
 static char **build_argv(const char *const *base, const char *wrapper,
-                         const char *user, const char *group,
-                         const char *path)
+                         const char *user, const char *group, const char *path)
 {
     const char *slash = strrchr(path, '/');
     size_t n = 0, i, k = 0, want;
@@ -107,8 +106,7 @@ static char **build_argv(const char *const *base, const char *wrapper,
  * alone, or a static app's -argv as given), directly or through
  * @wrapper as @user/@group. */
 static int set_command(pclass_t *cls, const char *const *base,
-                       const char *wrapper, const char *user,
-                       const char *group)
+                       const char *wrapper, const char *user, const char *group)
 {
     cls->exec_path = wrapper ? wrapper : cls->path;
     if (wrapper && (!user || !*user || !group || !*group)) {
@@ -193,10 +191,9 @@ static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
     cls->dir = cfg->dir ? strdup(cfg->dir) : dir_of(path);
     if (cls->path == NULL || cls->base == NULL || cls->dir == NULL
         || strlen(path) >= sizeof(k->path)
-        || set_command(cls, req ? req->argv : NULL,
-                       req ? req->wrapper : cfg->wrapper,
-                       req ? req->user : cfg->user,
-                       req ? req->group : cfg->group)
+        || set_command(
+               cls, req ? req->argv : NULL, req ? req->wrapper : cfg->wrapper,
+               req ? req->user : cfg->user, req ? req->group : cfg->group)
                != 0) {
         clear_class(pm, c);
         return -1;
@@ -374,8 +371,7 @@ int fcgix_pm_class_for(pm_t *pm, const class_req_t *req)
                      req->key.vocab == FCGIX_SB_VOCAB_FCGID ? "fcgid"
                                                             : "fastcgi",
                      (unsigned)req->key.tenant, (unsigned)req->key.cmd,
-                     req->key.uid == FCGIX_SB_NO_ID ? -1L
-                                                    : (long)req->key.uid,
+                     req->key.uid == FCGIX_SB_NO_ID ? -1L : (long)req->key.uid,
                      req->key.userdir ? " (userdir)" : "");
     }
     return c;

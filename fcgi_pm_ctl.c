@@ -391,8 +391,7 @@ static long read_client(client_t *c, fcgix_ctl_request_t *req)
 
 /* A STARTC the tables refuse: FAIL, logged like the other refusals
  * (FCGIX00540, at most once per 10 s with a count). */
-static void refuse_startc(pm_t *pm, int fd, const client_t *c,
-                          const char *why)
+static void refuse_startc(pm_t *pm, int fd, const client_t *c, const char *why)
 {
     refusal_t *r = &pm->refusals[REFUSE_STARTC];
     long long now = fcgix_pm_now_ms();

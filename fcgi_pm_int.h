@@ -84,13 +84,13 @@ typedef struct {
     int shared_fd;         /* -port: the TCP socket all processes share */
     char **argv;           /* owned; NULL: cfg.argv (static apps) */
     long min_life;
-    fcgix_sb_key_t key;    /* with path, what the class is (the board's
-                              copy is for handlers to find it) */
-    int exclusive;         /* fcgid: one request per process */
-    int max_class;         /* its processes at most (<= nslots) */
-    int min_processes;     /* fcgid: idle and lifetime stops keep these */
+    fcgix_sb_key_t key;       /* with path, what the class is (the board's
+                                 copy is for handlers to find it) */
+    int exclusive;            /* fcgid: one request per process */
+    int max_class;            /* its processes at most (<= nslots) */
+    int min_processes;        /* fcgid: idle and lifetime stops keep these */
     int idle_ms, lifetime_ms; /* fcgid: 0: never */
-    int live;              /* its slots for which fcgix_pm_slot_live() */
+    int live;                 /* its slots for which fcgix_pm_slot_live() */
     int first;  /* its slots: first .. first + nslots - 1; the PM's own */
     int nslots; /* copy, never read back from the board */
 } pclass_t;
@@ -185,8 +185,8 @@ typedef struct {
     int *pfd_owner;          /* what each entry serves: a client index,
                                 or FCGIX_PM_CONTROL_CLIENTS + a slot */
     int npfds;
-    int *tenant_live;    /* cfg->ntenants: their live dynamic processes,
-                            kept by fcgix_pm_slot_set_state() */
+    int *tenant_live;     /* cfg->ntenants: their live dynamic processes,
+                             kept by fcgix_pm_slot_set_state() */
     caplog_t *tenant_log; /* cfg->ntenants */
     caplog_t user_log;
 } pm_t;

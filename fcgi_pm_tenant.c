@@ -200,10 +200,10 @@ static const char *check_identity(pm_t *pm, const fcgix_ctl_request_t *in,
     if (in->user[0] == '\0') {
         return NULL;
     }
-    req->wrapper = in->vocab == FCGIX_CTL_VOCAB_FASTCGI
-                           && pm->cfg->dynamic.wrapper
-                       ? pm->cfg->dynamic.wrapper
-                       : pm->cfg->suexec;
+    req->wrapper =
+        in->vocab == FCGIX_CTL_VOCAB_FASTCGI && pm->cfg->dynamic.wrapper
+            ? pm->cfg->dynamic.wrapper
+            : pm->cfg->suexec;
     if (req->wrapper == NULL) {
         return "an identity without suexec";
     }

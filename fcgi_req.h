@@ -53,12 +53,12 @@ typedef struct {
 
     /* Connection (fcgi_handler.c). */
     int fd;
-    fcgix_conn_t conn;   /* the connection's history */
-    int reused;          /* a kept connection, not a new one */
-    int received;        /* any byte came from the app */
-    int retargets;       /* unreachable processes passed over */
-    int process_retries; /* requests reset by a dying process, resent */
-    int idle_ms;         /* -idle-timeout as a poll timeout */
+    fcgix_conn_t conn;     /* the connection's history */
+    int reused;            /* a kept connection, not a new one */
+    int received;          /* any byte came from the app */
+    int retargets;         /* unreachable processes passed over */
+    int process_retries;   /* requests reset by a dying process, resent */
+    int idle_ms;           /* -idle-timeout as a poll timeout */
     apr_time_t busy_until; /* FcgidBusyTimeout's end; 0: none */
 
     /* Records, server to app: BEGIN_REQUEST, PARAMS, STDIN

@@ -227,8 +227,8 @@ static int index_of(const char *path, int claim)
     return i;
 }
 
-const char *fcgix_stats_label(apr_pool_t *p, const char *path,
-                              const char *host, long uid)
+const char *fcgix_stats_label(apr_pool_t *p, const char *path, const char *host,
+                              long uid)
 {
     if (host == NULL) {
         return path;

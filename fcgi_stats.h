@@ -63,8 +63,8 @@ int fcgix_stats_post_config(apr_pool_t *pconf, server_rec *s,
  * each site's PHP (one wrapper path) has a row of its own.
  * docs/design/fcgid.md, section 4.
  */
-const char *fcgix_stats_label(apr_pool_t *p, const char *path,
-                              const char *host, long uid);
+const char *fcgix_stats_label(apr_pool_t *p, const char *path, const char *host,
+                              long uid);
 
 /** A virtual host's name in labels and on the status page: "name:port",
  *  as the process manager names its tenants. */

@@ -70,8 +70,7 @@ typedef struct {
 
 static view_t view_of(request_rec *r)
 {
-    const fcgix_srv_conf_t *conf =
-        fcgix_srv_conf(r->server);
+    const fcgix_srv_conf_t *conf = fcgix_srv_conf(r->server);
     view_t v;
 
     v.all = conf->status_show_all == 1;

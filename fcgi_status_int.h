@@ -84,16 +84,16 @@ typedef struct {
     member_snap_t *members; /* in the order configured */
     int has_stats;          /* stats holds its record (0: none) */
     fcgix_stats_view_t stats;
-    const char *label;      /* its record's name (fcgix_stats_label()):
-                               the path, or for an fcgid class with its
-                               host and identity; ?metrics' app="" */
-    int fcgid;              /* started in mod_fcgid's vocabulary */
-    const char *host;       /* fcgid: its virtual host; else NULL */
-    const char *user;       /* its suexec identity's name, or NULL */
-    long uid;               /* that identity's uid; -1: none */
-    const char *command;    /* fcgid: the command line it runs; NULL:
-                               the script itself */
-    const char *capped;     /* the cap that stopped its growth, or NULL */
+    const char *label;   /* its record's name (fcgix_stats_label()):
+                            the path, or for an fcgid class with its
+                            host and identity; ?metrics' app="" */
+    int fcgid;           /* started in mod_fcgid's vocabulary */
+    const char *host;    /* fcgid: its virtual host; else NULL */
+    const char *user;    /* its suexec identity's name, or NULL */
+    long uid;            /* that identity's uid; -1: none */
+    const char *command; /* fcgid: the command line it runs; NULL:
+                            the script itself */
+    const char *capped;  /* the cap that stopped its growth, or NULL */
 } class_snap_t;
 
 /** A virtual host with processes, a cap, or requests waiting or refused
@@ -124,9 +124,9 @@ typedef struct {
      * no class now (stopped while idle), kind, path and stats set. */
     int nrecords;
     class_snap_t *records;
-    int ntenants;           /* the virtual hosts in the view */
+    int ntenants; /* the virtual hosts in the view */
     tenant_snap_t *tenants;
-    int nusers;             /* the identities in the view */
+    int nusers; /* the identities in the view */
     user_snap_t *users;
 } snap_t;
 

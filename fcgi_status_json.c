@@ -232,8 +232,7 @@ static void json_tenants(request_rec *r, const snap_t *sn)
                           : "null",
                    (unsigned)t->waiting, (unsigned)t->refused);
     }
-    ap_rputs(sn->ntenants ? "\n  ],\n  \"users\": [" : "],\n  \"users\": [",
-             r);
+    ap_rputs(sn->ntenants ? "\n  ],\n  \"users\": [" : "],\n  \"users\": [", r);
     for (i = 0; i < sn->nusers; i++) {
         const user_snap_t *u = &sn->users[i];
 

@@ -496,18 +496,18 @@ static void prom_users(const prom_t *pr)
     int g, i;
 
     for (g = 0; g < 2; g++) {
-        prom_head(r, g ? "fastcgi_user_processes_max" : "fastcgi_user_processes",
+        prom_head(r,
+                  g ? "fastcgi_user_processes_max" : "fastcgi_user_processes",
                   "gauge",
                   g ? "The identity's process cap; 0: none."
                     : "Dynamic processes running as the identity.");
         for (i = 0; i < pr->sn->nusers; i++) {
             const user_snap_t *u = &pr->sn->users[i];
 
-            ap_rprintf(r, "%s{user=\"%s\"} %u\n",
-                       g ? "fastcgi_user_processes_max"
-                         : "fastcgi_user_processes",
-                       prom_value(r->pool, u->name),
-                       (unsigned)(g ? u->max : u->live));
+            ap_rprintf(
+                r, "%s{user=\"%s\"} %u\n",
+                g ? "fastcgi_user_processes_max" : "fastcgi_user_processes",
+                prom_value(r->pool, u->name), (unsigned)(g ? u->max : u->live));
         }
     }
 }

@@ -26,8 +26,7 @@ FCGIX_USE_LOG_MODULE;
 
 static void log_stderr_line(fcgix_stderr_t *e, request_rec *r, const char *app)
 {
-    fcgix_srv_conf_t *sconf =
-        fcgix_srv_conf(r->server);
+    fcgix_srv_conf_t *sconf = fcgix_srv_conf(r->server);
     int level = sconf->stderr_level == FCGIX_UNSET ? APLOG_WARNING
                                                    : sconf->stderr_level;
     size_t len = e->len;

@@ -303,8 +303,8 @@ fcgix_dir_conf_t *fcgix_dir_conf(ap_conf_vector_t *per_dir)
 
 fcgix_srv_conf_t *fcgix_cfg_srv(cmd_parms *cmd)
 {
-    fcgix_srv_conf_t *c = ap_get_module_config(cmd->server->module_config,
-                                               owner);
+    fcgix_srv_conf_t *c =
+        ap_get_module_config(cmd->server->module_config, owner);
 
     if (c == NULL) {
         c = fcgix_srv_conf_create(cmd->pool, cmd->server);
@@ -347,10 +347,10 @@ static int refuse_two_copies(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
     Dl_info other;
-    const char *theirs = foreign_core && dladdr(foreign_core, &other)
-                                 && other.dli_fname
-                             ? other.dli_fname
-                             : "another file";
+    const char *theirs =
+        foreign_core && dladdr(foreign_core, &other) && other.dli_fname
+            ? other.dli_fname
+            : "another file";
 
     (void)pconf;
     (void)plog;
@@ -436,26 +436,26 @@ static void *core_dir_merge(apr_pool_t *p, void *base, void *add)
 }
 
 module AP_MODULE_DECLARE_DATA fastcgi_x_module = {
-    STANDARD20_MODULE_STUFF, x_dir_create, core_dir_merge,
-    x_srv_create,            core_srv_merge, fcgix_cmds,
+    STANDARD20_MODULE_STUFF, x_dir_create,
+    core_dir_merge,          x_srv_create,
+    core_srv_merge,          fcgix_cmds,
     fastcgi_x_register,      AP_MODULE_FLAG_ALWAYS_MERGE};
 
 /* Named "mod_fcgid.c" like mod_fcgid's record: <IfModule mod_fcgid.c>
  * holds, and "LogLevel fcgid:" names it (the short name comes from the
  * LoadModule symbol). */
-module AP_MODULE_DECLARE_DATA fcgid_module = {
-    MODULE_MAGIC_NUMBER_MAJOR,
-    MODULE_MAGIC_NUMBER_MINOR,
-    -1,
-    "mod_fcgid.c",
-    NULL,
-    NULL,
-    MODULE_MAGIC_COOKIE,
-    NULL,
-    fcgid_dir_create,
-    core_dir_merge,
-    fcgid_srv_create,
-    core_srv_merge,
-    fcgix_fcgid_cmds,
-    fcgid_register,
-    AP_MODULE_FLAG_ALWAYS_MERGE};
+module AP_MODULE_DECLARE_DATA fcgid_module = {MODULE_MAGIC_NUMBER_MAJOR,
+                                              MODULE_MAGIC_NUMBER_MINOR,
+                                              -1,
+                                              "mod_fcgid.c",
+                                              NULL,
+                                              NULL,
+                                              MODULE_MAGIC_COOKIE,
+                                              NULL,
+                                              fcgid_dir_create,
+                                              core_dir_merge,
+                                              fcgid_srv_create,
+                                              core_srv_merge,
+                                              fcgix_fcgid_cmds,
+                                              fcgid_register,
+                                              AP_MODULE_FLAG_ALWAYS_MERGE};

@@ -256,8 +256,8 @@ static void check_startc_encoder(const char *user, const char *group,
              && ref_path_ok(path) && (u == NULL) == (g == NULL)
              && (u == NULL
                  || (ref_name_ok(u[0] == '~' ? u + 1 : u) && ref_name_ok(g)));
-    long rc = fcgix_ctl_put_startc(buf, sizeof(buf), vocab, tenant, cmd, u, g,
-                                   path);
+    long rc =
+        fcgix_ctl_put_startc(buf, sizeof(buf), vocab, tenant, cmd, u, g, path);
 
     CHECK((rc > 0) == ok);
     if (rc > 0) {
@@ -265,9 +265,10 @@ static void check_startc_encoder(const char *user, const char *group,
         CHECK(req.verb == FCGIX_CTL_STARTC && req.vocab == vocab
               && req.tenant == tenant && req.cmd == cmd
               && strcmp(req.path, path) == 0);
-        CHECK(u == NULL || (strcmp(req.user, u + req.userdir) == 0
-                            && req.userdir == (u[0] == '~')
-                            && strcmp(req.group, g) == 0));
+        CHECK(u == NULL
+              || (strcmp(req.user, u + req.userdir) == 0
+                  && req.userdir == (u[0] == '~')
+                  && strcmp(req.group, g) == 0));
         CHECK(u != NULL || (req.user[0] == '\0' && req.group[0] == '\0'));
     }
 }

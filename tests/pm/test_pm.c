@@ -2280,9 +2280,8 @@ static void startc(const fixture_t *fx, unsigned tenant, unsigned cmd,
                    char *out, size_t cap)
 {
     char line[FCGIX_CTL_REQUEST_MAX + 1];
-    long n = fcgix_ctl_put_startc(line, sizeof(line) - 1,
-                                  FCGIX_CTL_VOCAB_FCGID, tenant, cmd, user,
-                                  group, path);
+    long n = fcgix_ctl_put_startc(line, sizeof(line) - 1, FCGIX_CTL_VOCAB_FCGID,
+                                  tenant, cmd, user, group, path);
 
     assert_true(n > 0);
     line[n] = '\0';
@@ -2422,8 +2421,7 @@ static void test_startc_refused_root(void **state)
     start_pm_cfg(fx, &cfg);
     expect_startc_fail(fx, 1, 0, "0", "1001", RESPONDER, "uid or gid 0");
     expect_startc_fail(fx, 1, 0, "1001", "0", RESPONDER, "uid or gid 0");
-    expect_startc_fail(fx, 1, 0, "www-data", "1001", RESPONDER,
-                       "not numeric");
+    expect_startc_fail(fx, 1, 0, "www-data", "1001", RESPONDER, "not numeric");
     assert_int_equal(children_of(fx->pm, NULL, 0), 0);
 }
 

@@ -370,35 +370,35 @@ static void test_sb_keys(void **state)
     fcgix_sb_class_end(k);
     assert_int_equal(fcgix_sb_find_class(fx->sb, "/srv/app"), -1);
     assert_int_equal(fcgix_sb_find_class_gen(fx->sb, "/srv/app", &gen2), -1);
-    assert_int_equal(
-        fcgix_sb_find_class_key(fx->sb, &fcgid, "/srv/app", &gen2), 0);
+    assert_int_equal(fcgix_sb_find_class_key(fx->sb, &fcgid, "/srv/app", &gen2),
+                     0);
     assert_true(gen2 != gen);
     /* one field differs: another tenant, command, identity, userdir */
     other = fcgid;
     other.tenant = 3;
-    assert_int_equal(
-        fcgix_sb_find_class_key(fx->sb, &other, "/srv/app", &gen), -1);
+    assert_int_equal(fcgix_sb_find_class_key(fx->sb, &other, "/srv/app", &gen),
+                     -1);
     other = fcgid;
     other.cmd = 1;
-    assert_int_equal(
-        fcgix_sb_find_class_key(fx->sb, &other, "/srv/app", &gen), -1);
+    assert_int_equal(fcgix_sb_find_class_key(fx->sb, &other, "/srv/app", &gen),
+                     -1);
     other = fcgid;
     other.gid = 1002;
-    assert_int_equal(
-        fcgix_sb_find_class_key(fx->sb, &other, "/srv/app", &gen), -1);
+    assert_int_equal(fcgix_sb_find_class_key(fx->sb, &other, "/srv/app", &gen),
+                     -1);
     other = fcgid;
     other.userdir = 1;
-    assert_int_equal(
-        fcgix_sb_find_class_key(fx->sb, &other, "/srv/app", &gen), -1);
-    assert_int_equal(
-        fcgix_sb_find_class_key(fx->sb, &fcgid, "/srv/app2", &gen), -1);
+    assert_int_equal(fcgix_sb_find_class_key(fx->sb, &other, "/srv/app", &gen),
+                     -1);
+    assert_int_equal(fcgix_sb_find_class_key(fx->sb, &fcgid, "/srv/app2", &gen),
+                     -1);
     /* while the PM changes it (odd generation), nothing matches */
     fcgix_sb_class_begin(k);
-    assert_int_equal(
-        fcgix_sb_find_class_key(fx->sb, &fcgid, "/srv/app", &gen), -1);
+    assert_int_equal(fcgix_sb_find_class_key(fx->sb, &fcgid, "/srv/app", &gen),
+                     -1);
     fcgix_sb_class_end(k);
-    assert_int_equal(
-        fcgix_sb_find_class_key(fx->sb, &fcgid, "/srv/app", &gen), 0);
+    assert_int_equal(fcgix_sb_find_class_key(fx->sb, &fcgid, "/srv/app", &gen),
+                     0);
     assert_true(fcgix_sb_class_is(fx->sb, 0, gen));
 }
 
@@ -469,8 +469,8 @@ static void test_sb_areas(void **state)
 
         assert_non_null(t);
         assert_int_equal(t->live + t->max + t->waiting + t->refused, 0);
-        assert_true((char *)(t + 1) <= mem + base
-                                           + 4 * sizeof(fcgix_sb_tenant_t));
+        assert_true((char *)(t + 1)
+                    <= mem + base + 4 * sizeof(fcgix_sb_tenant_t));
     }
     assert_null(fcgix_sb_tenant(&board, 4));
     assert_null(fcgix_sb_tenant(&board, -1));
@@ -480,8 +480,8 @@ static void test_sb_areas(void **state)
         assert_non_null(u);
         assert_int_equal(u->uid, FCGIX_SB_NO_ID);
         assert_int_equal(u->live, 0);
-        assert_true((char *)(u + 1) <= mem + base
-                                           + 4 * sizeof(fcgix_sb_tenant_t));
+        assert_true((char *)(u + 1)
+                    <= mem + base + 4 * sizeof(fcgix_sb_tenant_t));
         assert_true((char *)u >= (char *)fcgix_sb_tenant(&board, 3) + 16);
     }
     assert_null(fcgix_sb_user(&board, 3));
