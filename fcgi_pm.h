@@ -314,4 +314,10 @@ int fcgix_pm_signal_helper_start(void);
  */
 int fcgix_pm_signal(const fcgix_pm_config_t *cfg, pid_t pid, int sig);
 
+/**
+ * Have the signal helper stop process @p pid (run as another user) if the
+ * PM dies before it; no effect without the helper.
+ */
+void fcgix_pm_signal_watch(const fcgix_pm_config_t *cfg, pid_t pid);
+
 #endif /* FCGIX_PM_H */

@@ -710,6 +710,9 @@ static void spawned(pm_t *pm, const pclass_t *cls, int i, pid_t pid,
     }
     else {
         fcgix_sb_open(s);
+        if (cls->exec_path != cls->path) { /* run as another user */
+            fcgix_pm_signal_watch(pm->cfg, pid);
+        }
         if (cls->exclusive) { /* a request waiting for a process: go */
             fcgix_sb_class_note_freed(pm->sb, fcgix_pm_class_of_slot(pm, i));
         }

@@ -31,7 +31,8 @@ import time
 import pytest
 
 import conftest
-from helpers import (MOD_SUEXEC, WWW_DATA, Result, install, start,
+from helpers import (MOD_SUEXEC, WWW_DATA, Result, current_pm, gone,
+                     install, start,
                      suexec_dir, suexec_skip_reason, system_user, uid_of)
 
 pytestmark = pytest.mark.skipif(suexec_skip_reason() is not None,
@@ -200,6 +201,27 @@ def test_no_site_process_outlives_httpd(httpd, flavour, users,
         # httpd is gone, so the fixture's stop no longer finds what it
         # started: kill what is left of it, by PID.
         conftest.kill_leftovers(family)
+
+
+def test_pm_killed_leaves_no_site_process(httpd, users, suexec_dirs):
+    """Ours: kill -9 of the process manager. Its processes run as httpd's
+    User die with it (PR_SET_PDEATHSIG); those suexec runs as the sites'
+    users do not get that signal (a setuid exec clears it), so the root
+    signal helper stops them: within 5 s none of the old ones is left,
+    and the new PM serves the sites again."""
+    srv = sites(httpd, "ours", users, suexec_dirs)
+    up(srv, "ours")
+    served = {host: get_pid(srv, host) for host in HOSTS}
+    pm = current_pm(srv)
+    os.kill(pm, signal.SIGKILL)
+    gone_all = conftest.wait_for(
+        lambda: all(gone(p) for p in served.values()), 5, 0.1)
+    left = [(p, uid_of(p)) for p in served.values() if not gone(p)]
+    print("served by %s; left 5 s after the PM was killed: %s"
+          % (served, left))
+    assert gone_all, "site processes outlived the PM (pid, uid): %r" % left
+    again = {host: get_pid(srv, host) for host in HOSTS}
+    assert all(again[h] != served[h] for h in HOSTS), (served, again)
 
 
 # --- the FastCgi vocabulary ---------------------------------------------------
