@@ -35,10 +35,6 @@
 #define NOTE_FIRST_BYTE "fastcgi-first-byte-time"
 #define NOTE_APP_TIME "fastcgi-app-time"
 
-/* What fcgi_fcgid.c names the app of each exchange with an fcgid
- * class (its FcgidWrapper or FcgidAuthenticator command, or the script). */
-#define FCGID_EXCHANGE "fcgid-script"
-
 /* The name of the app's record: its path, or for an fcgid class the
  * path, the request's virtual host and its suexec identity as
  * fcgi_fcgid.c keys the class (fcgix_stats_label()). */
@@ -47,8 +43,7 @@ static const char *stats_label(const fcgix_req_t *req)
     request_rec *r = req->r;
     ap_unix_identity_t *id = NULL;
 
-    if (req->app->defined_at == NULL
-        || strcmp(req->app->defined_at, FCGID_EXCHANGE) != 0) {
+    if (req->app->vocab != FCGIX_VOCAB_FCGID) {
         return req->app->path;
     }
     if (ap_unixd_config.suexec_enabled) {

@@ -103,6 +103,7 @@ exchange_app(request_rec *r, const fcgix_srv_conf_t *sconf, const char *path)
     app->kind = FCGIX_APP_DYNAMIC;
     app->path = path;
     app->defined_at = "fcgid-script";
+    app->vocab = FCGIX_VOCAB_FCGID;
     app->board_class = -1;
     fcgix_fcgid_app_opts(r->pool, sconf, path, &app->opts);
     return app;

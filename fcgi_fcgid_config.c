@@ -130,7 +130,7 @@ static const char *cmd_num(cmd_parms *cmd, void *dummy, const char *arg)
 }
 
 /* FcgidMaxProcesses: the PM's limit, FastCgiConfig -maxProcesses (both
- * given differently: FCGIX00118 in check_config). */
+ * given differently: FCGIX00119 in check_config). */
 static const char *cmd_max_processes(cmd_parms *cmd, void *dummy,
                                      const char *arg)
 {
