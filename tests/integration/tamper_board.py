@@ -220,8 +220,10 @@ def main():
         seen["victim_kept"] = victim.exists()
         log = conftest.read_text(srv.error_log, 200000)
         seen["restored_logged"] = "were overwritten" in log
-        seen["crash_logged"] = ("exit signal" in log
-                                or "died; starting a new one" in log)
+        crash = [line for line in log.splitlines()
+                 if "exit signal" in line or "died; starting a new one" in line]
+        seen["crash_logged"] = bool(crash)
+        seen["crash_lines"] = crash[:5]  # what a failure report shows
     finally:
         if srv.proc:
             srv.stop()
