@@ -730,10 +730,10 @@ MOD_SUEXEC = "/usr/lib/apache2/modules/mod_suexec.so"
 SUEXEC_DOC_ROOT = "/var/www"     # AP_DOC_ROOT of Debian's suexec
 
 
-def suexec_skip_reason():
-    """Why httpd's suexec cannot run apps here, or None: it needs root,
-    the www-data user (suexec's AP_HTTPD_USER), a setuid suexec and
-    mod_suexec for SuexecUserGroup."""
+def suexec_binary_problem():
+    """Why httpd's suexec binary cannot run apps here, or None: it needs
+    root, the www-data user (suexec's AP_HTTPD_USER) and a setuid
+    suexec."""
     import stat
     if os.geteuid() != 0 or conftest.run_user() != "www-data":
         return "needs root and the www-data user"
@@ -743,6 +743,14 @@ def suexec_skip_reason():
         return "%s missing (apache2-suexec-pristine)" % SUEXEC
     if not st.st_mode & stat.S_ISUID:
         return "%s is not setuid" % SUEXEC
+    return None
+
+
+def suexec_skip_reason():
+    """As suexec_binary_problem(), and mod_suexec for SuexecUserGroup."""
+    problem = suexec_binary_problem()
+    if problem:
+        return problem
     if not os.path.exists(MOD_SUEXEC):
         return "%s is not installed" % MOD_SUEXEC
     return None

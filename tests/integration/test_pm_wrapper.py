@@ -7,33 +7,19 @@ need root and build their app directory under /var/www."""
 
 import os
 import shutil
-import stat
 import tempfile
 
 import pytest
 
 import conftest
-from helpers import children_of, cmdline, run_to_exit, system_user
+from helpers import (MOD_SUEXEC, children_of, cmdline, run_to_exit,
+                     suexec_binary_problem, system_user)
 
-SUEXEC = "/usr/lib/apache2/suexec"
 APP_USER = "fcgixapp"
-MOD_SUEXEC = "/usr/lib/apache2/modules/mod_suexec.so"
 
 
-def suexec_usable():
-    if os.geteuid() != 0 or conftest.run_user() != "www-data":
-        return "needs root and the www-data user"
-    try:
-        st = os.stat(SUEXEC)
-    except OSError:
-        return "%s missing (apache2-suexec-pristine)" % SUEXEC
-    if not st.st_mode & stat.S_ISUID:
-        return "%s is not setuid" % SUEXEC
-    return None
-
-
-pytestmark = pytest.mark.skipif(suexec_usable() is not None,
-                                reason=str(suexec_usable()))
+pytestmark = pytest.mark.skipif(suexec_binary_problem() is not None,
+                                reason=str(suexec_binary_problem()))
 
 
 @pytest.fixture
