@@ -26,6 +26,7 @@
 #include "fcgi_launch.h"
 #include "fcgi_log.h"
 #include "fcgi_pm.h"
+#include "fcgi_stats.h"
 
 FCGIX_USE_LOG_MODULE;
 
@@ -134,9 +135,7 @@ static int build_tenants(apr_pool_t *p, server_rec *s, fcgix_pm_config_t *cfg)
         fcgix_pm_tenant_t *t = &all[sconf->tenant];
         fcgix_fcgid_opts_t e = fcgix_fcgid_effective(sconf, NULL);
 
-        t->name = apr_psprintf(p, "%s:%u",
-                               v->server_hostname ? v->server_hostname : "*",
-                               (unsigned)v->port);
+        t->name = fcgix_stats_host_name(p, v); /* as the status page */
         t->max_processes = fcgix_fcgid_max_host_processes(sconf);
         t->opts = class_opts(p, &e);
         if (e.max_class_processes > widest) {

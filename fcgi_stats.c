@@ -239,9 +239,14 @@ const char *fcgix_stats_label(apr_pool_t *p, const char *path, const char *host,
 
 const char *fcgix_stats_host_name(apr_pool_t *p, const server_rec *s)
 {
+    /* A ServerName without a port leaves s->port 0: the <VirtualHost>
+     * address's port then. */
+    unsigned port = s->port    ? (unsigned)s->port
+                    : s->addrs ? (unsigned)s->addrs->host_port
+                               : 0;
+
     return apr_psprintf(p, "%s:%u",
-                        s->server_hostname ? s->server_hostname : "*",
-                        (unsigned)s->port);
+                        s->server_hostname ? s->server_hostname : "*", port);
 }
 
 fcgix_stats_rec_t *fcgix_stats_of(const char *path)

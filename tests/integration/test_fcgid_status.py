@@ -67,11 +67,12 @@ def doc_of(srv, host):
     return json.loads(page(srv, host, "?json"))
 
 
-def tenant_name(doc, host):
-    """host's "name:port" as the page names it."""
+def tenant_name(doc, host, port):
+    """host's "name:port" as the page names it: the <VirtualHost>'s port
+    when its ServerName has none (it said ":0")."""
     names = [t["host"] for t in doc["tenants"]
              if t["host"].split(":")[0] == host]
-    assert len(names) == 1, doc["tenants"]
+    assert names == ["%s:%d" % (host, port)], doc["tenants"]
     return names[0]
 
 
@@ -92,7 +93,7 @@ def test_json_tenants_and_classes(httpd):
         assert doc["view"] == "virtual host"
         assert len(doc["tenants"]) == 1, doc["tenants"]
         t = doc["tenants"][0]
-        name = tenant_name(doc, host)
+        name = tenant_name(doc, host, srv.port)
         assert t["processes"] == 1, t
         assert t["max"] == (1 if host == "a.test" else None), t
         assert t["waiting"] == 0 and t["refused"] == 0, t
@@ -108,7 +109,7 @@ def test_json_tenants_and_classes(httpd):
 
 def test_html_virtual_hosts_table(httpd):
     srv, app = fcgid_server(httpd)
-    name = tenant_name(doc_of(srv, "a.test"), "a.test")
+    name = tenant_name(doc_of(srv, "a.test"), "a.test", srv.port)
     html = page(srv, "a.test")
     assert "<h3>Virtual hosts</h3>" in html
     assert ("<tr><td>%s</td><td>1</td><td>1</td><td>0</td><td>0</td></tr>"
@@ -125,7 +126,7 @@ def test_html_virtual_hosts_table(httpd):
 def test_auto_tenant_lines(httpd):
     srv, app = fcgid_server(httpd)
     for host in HOSTS:
-        name = tenant_name(doc_of(srv, host), host)
+        name = tenant_name(doc_of(srv, host), host, srv.port)
         tenants = auto_lines(srv, host, "Tenant")
         assert tenants == [{"host": name, "processes": "1",
                             "max": "1" if host == "a.test" else "0",
@@ -140,7 +141,7 @@ def test_auto_tenant_lines(httpd):
 
 def test_metrics_host_families(httpd):
     srv, app = fcgid_server(httpd)
-    name = tenant_name(doc_of(srv, "a.test"), "a.test")
+    name = tenant_name(doc_of(srv, "a.test"), "a.test", srv.port)
     r = srv.get("/fcgi-status?metrics", headers={"Host": "a.test"})
     assert r.status == 200, r
     m = Metrics(r.body.decode("utf-8"))
