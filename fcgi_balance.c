@@ -10,9 +10,7 @@
 
 #include <arpa/inet.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +26,7 @@
 #include "fcgi_balance.h"
 #include "fcgi_balance_int.h"
 #include "fcgi_defaults.h"
+#include "fcgi_futex.h"
 #include "fcgi_launch.h"
 #include "fcgi_log.h"
 
@@ -312,29 +311,18 @@ static void give_back(void *lb, int32_t record)
     fcgix_balance_wake(lb);
 }
 
-/* The waits below are futexes on the board's "freed" word: it is in
- * memory every httpd child shares, so the non-private operations. */
-static long futex(uint32_t *word, int op, uint32_t val,
-                  const struct timespec *timeout)
-{
-    return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
-}
-
+/* The waits below are futexes on the board's "freed" word. */
 void fcgix_balance_wake(fcgix_lb_t *lb)
 {
     if (lb->head && __atomic_load_n(&lb->head->waiters, __ATOMIC_ACQUIRE) > 0) {
-        futex(&lb->head->freed, FUTEX_WAKE, INT_MAX, NULL);
+        fcgix_futex_wake(&lb->head->freed, INT_MAX);
     }
 }
 
 void fcgix_balance_wait(fcgix_lb_t *lb, uint32_t seen, int ms)
 {
-    struct timespec ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
     __atomic_add_fetch(&lb->head->waiters, 1, __ATOMIC_ACQ_REL);
-    futex(&lb->head->freed, FUTEX_WAIT, seen, &ts); /* EAGAIN: freed */
+    fcgix_futex_wait_ms(&lb->head->freed, seen, ms); /* at once: freed */
     __atomic_sub_fetch(&lb->head->waiters, 1, __ATOMIC_ACQ_REL);
 }
 

@@ -65,8 +65,8 @@ typedef struct {
 #define SYS_pidfd_send_signal 424
 #endif
 
-/* Field @n (1-based) of /proc/<pid>/stat after the command name, and
- * the real uid from /proc/<pid>/status; -1 when unreadable. */
+/* The parent pid of @pid from /proc/<pid>/stat (after the command name,
+ * which may hold any byte); -1 when unreadable. */
 static long proc_ppid(pid_t pid)
 {
     char path[64], buf[512], *close_paren;
@@ -88,6 +88,7 @@ static long proc_ppid(pid_t pid)
     return ppid;
 }
 
+/* The real uid of @pid from /proc/<pid>/status; -1 when unreadable. */
 static long proc_uid(pid_t pid)
 {
     char path[64], line[256];

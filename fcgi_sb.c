@@ -20,11 +20,8 @@
 #endif
 
 #include <string.h>
-#include <time.h>
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
+#include "fcgi_futex.h"
 #include "fcgi_sb.h"
 
 #define SB_MAGIC 0x46435842u /* "FCXB" */
@@ -558,22 +555,13 @@ int fcgix_sb_holder_take(fcgix_sb_t *sb, int rec, int32_t pid,
 /* Waiting for a process of an exclusive class                         */
 /* ------------------------------------------------------------------ */
 
-/* Shared (not FUTEX_PRIVATE): the word is in memory every httpd child
- * maps. A forged value only wakes a waiter early or lets it sleep to its
- * timeout. */
-static long futex(uint32_t *word, int op, uint32_t val,
-                  const struct timespec *timeout)
-{
-    return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
-}
-
 void fcgix_sb_class_note_freed(fcgix_sb_t *sb, int c)
 {
     fcgix_sb_class_t *k = fcgix_sb_class(sb, c);
 
     __atomic_add_fetch(&k->freed, 1, __ATOMIC_RELEASE);
     if (LOAD(&k->waiting) > 0) {
-        futex(&k->freed, FUTEX_WAKE, 1, NULL);
+        fcgix_futex_wake(&k->freed, 1);
     }
 }
 
@@ -584,9 +572,5 @@ uint32_t fcgix_sb_class_freed(fcgix_sb_t *sb, int c)
 
 void fcgix_sb_class_wait_freed(fcgix_sb_t *sb, int c, uint32_t seen, int ms)
 {
-    struct timespec ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-    futex(&fcgix_sb_class(sb, c)->freed, FUTEX_WAIT, seen, &ts);
+    fcgix_futex_wait_ms(&fcgix_sb_class(sb, c)->freed, seen, ms);
 }
