@@ -22,7 +22,6 @@
 
 #include "httpd.h"
 #include "http_request.h"
-#include "unixd.h"
 
 #include "fcgi_connect.h"
 #include "fcgi_req.h"
@@ -35,23 +34,11 @@
 #define NOTE_FIRST_BYTE "fastcgi-first-byte-time"
 #define NOTE_APP_TIME "fastcgi-app-time"
 
-/* The name of the app's record: its path, or for an fcgid class the
- * path, the request's virtual host and its suexec identity as
- * fcgi_fcgid.c keys the class (fcgix_stats_label()). */
+/* The name of the app's record: its path, or the label an fcgid class's
+ * request carries (fcgi_fcgid.c: path, virtual host, identity). */
 static const char *stats_label(const fcgix_req_t *req)
 {
-    request_rec *r = req->r;
-    ap_unix_identity_t *id = NULL;
-
-    if (req->app->vocab != FCGIX_VOCAB_FCGID) {
-        return req->app->path;
-    }
-    if (ap_unixd_config.suexec_enabled) {
-        id = ap_run_get_suexec_identity(r);
-    }
-    return fcgix_stats_label(r->pool, req->app->path,
-                             fcgix_stats_host_name(r->pool, r->server),
-                             id ? (long)id->uid : -1);
+    return req->app->stats_label ? req->app->stats_label : req->app->path;
 }
 
 void fcgix_req_begin(fcgix_req_t *req)

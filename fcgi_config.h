@@ -99,8 +99,9 @@ typedef struct {
     const char *group;       /**< -group (with a wrapper) */
     fcgix_lb_conf_t lb;      /**< external: its members and balancing */
 
-    int vocab; /**< FCGIX_VOCAB_FCGID: the exchange of an fcgid class
-                    (fcgi_fcgid.c); else 0 */
+    const char *stats_label; /**< its statistics row when not its path:
+                                  an fcgid class's "path [host]"
+                                  (fcgi_fcgid.c); else NULL */
 
     /** server_rec *: the main server or the virtual hosts whose
      *  configuration defines it (the status page shows it to them) */

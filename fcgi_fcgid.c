@@ -27,6 +27,7 @@
 #include "fcgi_fcgid.h"
 #include "fcgi_log.h"
 #include "fcgi_managed.h"
+#include "fcgi_stats.h"
 
 FCGIX_USE_LOG_MODULE;
 
@@ -93,17 +94,22 @@ static void set_identity(request_rec *r, fcgix_class_req_t *cr)
     }
 }
 
-/* The exchange's options for a class whose path is @path: the server's
- * Fcgid* values, FcgidCmdOptions' timeouts for a command that has them. */
-static const fcgix_app_t *
-exchange_app(request_rec *r, const fcgix_srv_conf_t *sconf, const char *path)
+/* The exchange's options for the class of @cr: the server's Fcgid*
+ * values, FcgidCmdOptions' timeouts for a command that has them; its
+ * statistics row is the class's: path, virtual host and identity. */
+static const fcgix_app_t *exchange_app(request_rec *r,
+                                       const fcgix_srv_conf_t *sconf,
+                                       const fcgix_class_req_t *cr)
 {
     fcgix_app_t *app = apr_pcalloc(r->pool, sizeof(*app));
+    const char *path = cr->path;
 
     app->kind = FCGIX_APP_DYNAMIC;
     app->path = path;
     app->defined_at = "fcgid-script";
-    app->vocab = FCGIX_VOCAB_FCGID;
+    app->stats_label = fcgix_stats_label(
+        r->pool, path, fcgix_stats_host_name(r->pool, r->server),
+        cr->has_identity ? cr->uid : -1);
     app->board_class = -1;
     fcgix_fcgid_app_opts(r->pool, sconf, path, &app->opts);
     return app;
@@ -143,7 +149,7 @@ static void class_request(request_rec *r, const fcgix_command_t *cmd,
     cr->cmd = cmd ? (unsigned)cmd->index + 1 : 0;
     cr->path = cmd ? cmd->path : r->filename;
     set_identity(r, cr);
-    cr->app = exchange_app(r, sconf, cr->path);
+    cr->app = exchange_app(r, sconf, cr);
     cr->exclusive = 1;
     cr->wait_ms = fcgix_fcgid_queue_timeout(sconf) * 1000;
     cr->tenant_wait_max = fcgix_fcgid_max_host_processes(sconf);
