@@ -559,7 +559,16 @@ static void run_pm_child(apr_pool_t *pconf, server_rec *s, int startup_wr)
      * process at once; httpd's parent tells the PM itself. */
     setpgid(0, 0);
     ap_close_listeners();
-    pm_cfg.signal_fd = runs_other_users() ? fcgix_pm_signal_helper_start() : -1;
+    pm_cfg.signal_fd = -1;
+    if (runs_other_users()
+        && (pm_cfg.signal_fd = fcgix_pm_signal_helper_start()) < 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, errno, s,
+                     FCGIX_LOGNO(00108) "FastCGI process manager: cannot "
+                                        "start its root signal helper; "
+                                        "processes run as other users "
+                                        "(suexec, FastCgiWrapper) cannot be "
+                                        "stopped before httpd stops");
+    }
     if (ap_run_drop_privileges(p, s) != OK) {
         pm_exit_startup(startup_wr);
     }
