@@ -27,12 +27,20 @@ fixture teardown, so it also happens when a test fails. When a test fails,
 the logs of the servers it used are attached to its report.
 
 Only 127.0.0.1 is used; ports come from binding port 0.
+
+A crashed httpd child is what Httpd.crash_lines() finds in the error log,
+less what httpd's own forced stop killed (mpm_event sometimes segfaults
+there). FCGIX_CORE_DIR=DIR gives httpd CoreDumpDirectory DIR and no core
+size limit, so that a crashed child leaves a core file for gdb: in DIR
+with a relative /proc/sys/kernel/core_pattern, else where that says.
 """
 
 import glob
 import http.client
 import os
 import pwd
+import re
+import resource
 import shutil
 import signal
 import socket
@@ -104,6 +112,12 @@ def wait_for(predicate, timeout, interval=0.05):
         time.sleep(interval)
 
 
+def core_dir():
+    """FCGIX_CORE_DIR, or None: httpd's CoreDumpDirectory (which also
+    makes its children dumpable after setuid), writable by its User."""
+    return os.environ.get("FCGIX_CORE_DIR")
+
+
 def default_signals():
     """In the child before exec: SIGINT and SIGQUIT as httpd would get them
     from a service manager. A shell that runs the suite in the background
@@ -111,6 +125,9 @@ def default_signals():
     httpd's PM would inherit (test_pm_reclaim kills it with SIGQUIT)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+    if core_dir():
+        resource.setrlimit(resource.RLIMIT_CORE,
+                           (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 
 
 def httpd_env():
@@ -180,6 +197,33 @@ def descendants(pid):
             out.append((child, start_time(child)))
             todo.append(child)
     return out
+
+
+def zombie_children(pid):
+    """The pids of pid's children that are dead and not reaped yet."""
+    out = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    state, ppid = f.read().rsplit(")", 1)[1].split()[:2]
+            except (OSError, ValueError):
+                continue
+            if int(ppid) == pid and state == "Z":
+                out.add(int(entry))
+    return out
+
+
+def file_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+# httpd's parent, on reaping a child that died of a signal (AH00051 with
+# a core file, AH00052 without).
+CRASH_LINE = re.compile(rb"child pid (\d+) exit signal ")
 
 
 def kill_leftovers(family):
@@ -284,6 +328,9 @@ class Httpd:
         self.docroot = self.root / "htdocs"
         self.error_log = self.root / "logs" / "error_log"
         self.console_log = self.root / "logs" / "console.log"
+        # [(start, end, dead)]: the error_log bytes each forced stop
+        # wrote, and the children already dead when it began
+        self.forced_stops = []
         self.port = free_port()
         if load_module and self._ours() and not MODULE.exists():
             pytest.fail("%s does not exist: %s" % (MODULE, BUILD_HINT),
@@ -316,6 +363,8 @@ class Httpd:
             elif "fcgid" in self.records:
                 level += " fcgid:trace8"
         lines.append("LogLevel %s" % level)
+        if core_dir():
+            lines.append('CoreDumpDirectory "%s"' % core_dir())
         if self.load_module and self.real_fcgid:
             lines += ['FcgidIPCDir "%s"' % (self.root / "run" / "fcgid"),
                       'FcgidProcessTableFile "%s"'
@@ -398,10 +447,41 @@ class Httpd:
         # killpg does not reach: a PM a test left stopped (SIGSTOP) would
         # outlive httpd. Whatever httpd started and is left is killed.
         family = descendants(self.proc.pid) if self.proc else []
+        start = file_size(self.error_log)
+        dead = zombie_children(self.proc.pid) if self.proc else set()
         rc = stop_process(self.proc)
         kill_leftovers(family)
+        if self.proc:
+            self.forced_stops.append((start, file_size(self.error_log), dead))
         self.proc = None
         return rc
+
+    def _killed_by_a_stop(self, offset, line):
+        """Whether a crash line at offset of the error_log is that of a
+        child a forced stop (SIGTERM) caught alive."""
+        m = CRASH_LINE.search(line)
+        return m is not None and any(
+            start <= offset < end and int(m.group(1)) not in dead
+            for start, end, dead in self.forced_stops)
+
+    def crash_lines(self):
+        """The error_log's lines of children that died of a signal, but
+        those a forced stop killed: Debian's mpm_event itself sometimes
+        segfaults while SIGTERM stops it (close_worker_sockets() closes
+        the socket of a connection whose pool a worker has just
+        destroyed; test_harness_stop.py). A child already dead when the
+        stop began still counts."""
+        try:
+            data = self.error_log.read_bytes()
+        except OSError:
+            return []
+        out, offset = [], 0
+        for line in data.splitlines(keepends=True):
+            if b"exit signal" in line \
+                    and not self._killed_by_a_stop(offset, line):
+                out.append(line.decode("utf-8", "replace").rstrip("\n"))
+            offset += len(line)
+        return out
 
     @property
     def pid(self):

@@ -1236,10 +1236,8 @@ def test_evil_catalogue_leaks_nothing(httpd, evil):
     """Every evil mode, round after round, on one httpd child: its open
     descriptors come back to where they were and its memory stays flat
     (a leaked socket, brigade or pool per failure would show)."""
-    srv = evil_app(httpd, evil, opts="-idle-timeout 1")
-    srv.extra_conf += "\nStartServers 1\nServerLimit 1\nMaxSpareThreads 25"
-    srv.stop()
-    srv.start()
+    srv = start_app(httpd, evil("ok").address, opts="-idle-timeout 1",
+                    extra="StartServers 1\nServerLimit 1\nMaxSpareThreads 25")
     modes = sorted(eb.MODES)
 
     def one_round():
