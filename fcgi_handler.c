@@ -737,6 +737,12 @@ static fcgix_step_t pump(fcgix_req_t *req)
     fcgix_step_t st = FCGIX_STEP_CONTINUE;
     int n;
 
+    /* A connection made for this request has an empty send buffer: send
+     * at once, and poll only for what did not fit (one poll() less per
+     * request). A kept one is polled first: the app may have closed it. */
+    if (!req->reused && req->wlen > 0) {
+        st = on_writable(req);
+    }
     while (st == FCGIX_STEP_CONTINUE) {
         pfd.fd = req->fd;
         pfd.events = POLLIN;

@@ -385,7 +385,7 @@ static apr_status_t give_back(void *data)
     served = fcgix_sb_release(managed.sb, &h->lease,
                               apr_time_as_msec(apr_time_now()));
     if (h->cr && h->cr->exclusive) {
-        fcgix_sb_class_note_freed(managed.sb, h->cls); /* a waiter's turn */
+        fcgix_sb_class_note_given_back(managed.sb, h->cls);
     }
     if (apr_table_get(h->r->notes, FCGIX_NOTE_HUNG)
         && fcgix_sb_lease_current(managed.sb, &h->lease)) {
@@ -606,11 +606,12 @@ static void uncount_waiting(waiting_t *w)
 #define EXCLUSIVE_PAUSE_MAX_MS 10
 
 /* Longest sleep on the class's "freed" word while every process of an
- * exclusive class is busy. A give-back, or a process the PM starts, wakes
- * a sleeper at once; the timeout only bounds a wake-up that was lost (a
- * handler that died between the two steps) and keeps the deadline. Short
- * timeouts cost: 60 sleepers waking every 10 ms took a fifth of the
- * throughput of one core. */
+ * exclusive class is busy. A process the PM starts wakes a sleeper at
+ * once, a give-back as fcgix_sb_class_note_given_back() says (at once, or
+ * within FCGIX_SB_HANDOFF_MS while other processes are busy); the timeout
+ * only bounds a wake-up that was lost (a handler that died between the
+ * two steps) and keeps the deadline. Short timeouts cost: 60 sleepers
+ * waking every 10 ms took a fifth of the throughput of one core. */
 #define EXCLUSIVE_SLEEP_MAX_MS 200
 
 /* How long the next sleep may be: EXCLUSIVE_SLEEP_MAX_MS, or less to the
@@ -645,7 +646,7 @@ static int ask_for_process(request_rec *r, held_t *h, apr_time_t deadline)
  * idle process; with none open, have the PM start one; with all busy,
  * ask the PM for more (it grows the class by the waiting requests, up to
  * the caps) and sleep on the class's "freed" word, woken when a process
- * is given back (at most 10 ms between looks), until cr->wait_ms. */
+ * is given back or started, until cr->wait_ms. */
 static int take_exclusive(request_rec *r, held_t *h)
 {
     const fcgix_class_req_t *cr = h->cr;
@@ -653,7 +654,9 @@ static int take_exclusive(request_rec *r, held_t *h)
     fcgix_sb_tenant_t *t = tenant_of(cr);
     waiting_t w = {NULL, NULL};
     int rc, status = OK;
-    uint32_t seen = 0, now_freed;
+    /* Read before each look: a give-back after it changes the word, and
+     * the sleep below then returns at once (no wake-up is lost). */
+    uint32_t seen = fcgix_sb_class_freed(managed.sb, h->cls);
 
     while ((rc = lease_class(h)) != 0 && status == OK) {
         if (w.host == NULL && host_refuses(r, cr, t)) {
@@ -677,11 +680,7 @@ static int take_exclusive(request_rec *r, held_t *h)
         /* Sleep until a process of the class is given back or started
          * (woken at once; at once too if that happened since the last
          * look), at most until the deadline. */
-        now_freed = fcgix_sb_class_freed(managed.sb, h->cls);
-        if (now_freed == seen) {
-            fcgix_sb_class_wait_freed(managed.sb, h->cls, seen,
-                                      sleep_ms(deadline));
-        }
+        fcgix_sb_class_wait_freed(managed.sb, h->cls, seen, sleep_ms(deadline));
         seen = fcgix_sb_class_freed(managed.sb, h->cls);
     }
     uncount_waiting(&w);

@@ -20,6 +20,7 @@
 #endif
 
 #include <string.h>
+#include <time.h>
 
 #include "fcgi_futex.h"
 #include "fcgi_sb.h"
@@ -561,6 +562,63 @@ void fcgix_sb_class_note_freed(fcgix_sb_t *sb, int c)
 
     __atomic_add_fetch(&k->freed, 1, __ATOMIC_RELEASE);
     if (LOAD(&k->waiting) > 0) {
+        fcgix_futex_wake(&k->freed, 1);
+    }
+}
+
+/* Whether a slot of class c serves a request now. */
+static int class_busy(const fcgix_sb_t *sb, int c)
+{
+    int first, n, i;
+
+    if (fcgix_sb_class_slots(sb, c, &first, &n) != 0) {
+        return 0;
+    }
+    for (i = first; i < first + n; i++) {
+        if (fcgix_sb_users(sb->slots + i) > 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int fcgix_sb_class_handoff_due(fcgix_sb_t *sb, int c, uint32_t now_ms)
+{
+    fcgix_sb_class_t *k = fcgix_sb_class(sb, c);
+    uint32_t last;
+
+    if (LOAD(&k->waiting) == 0) {
+        return 0;
+    }
+    last = LOAD(&k->handoff_ms);
+    if (now_ms - last >= FCGIX_SB_HANDOFF_MS) {
+        /* Lost to another give-back: that one wakes a waiter. */
+        return __atomic_compare_exchange_n(&k->handoff_ms, &last, now_ms, 0,
+                                           __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+    }
+    if (!class_busy(sb, c)) {
+        STORE(&k->handoff_ms, now_ms);
+        return 1;
+    }
+    return 0;
+}
+
+/* CLOCK_MONOTONIC in ms, low 32 bits (differences wrap right). */
+static uint32_t monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000u
+                      + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+void fcgix_sb_class_note_given_back(fcgix_sb_t *sb, int c)
+{
+    fcgix_sb_class_t *k = fcgix_sb_class(sb, c);
+
+    __atomic_add_fetch(&k->freed, 1, __ATOMIC_RELEASE);
+    if (fcgix_sb_class_handoff_due(sb, c, monotonic_ms())) {
         fcgix_futex_wake(&k->freed, 1);
     }
 }

@@ -135,6 +135,10 @@ typedef struct {
                                  hint, bounded by the caps) */
     uint32_t capped;        /**< PM: FCGIX_SB_CAP_*, the cap that stopped
                                  the last growth (status page) */
+    uint32_t handoff_ms;    /**< handler: when a give-back last woke a
+                                 request waiting for an exclusive class
+                                 (CLOCK_MONOTONIC ms, low 32 bits; see
+                                 fcgix_sb_class_note_given_back()) */
     fcgix_sb_key_t key;     /**< PM: with path, what the class is */
     uint64_t inode;         /**< PM: the file's inode when it was
                                  started (a handler compares its request's
@@ -321,10 +325,40 @@ int fcgix_sb_acquire(fcgix_sb_t *sb, int c, int max_users,
                      fcgix_sb_lease_t *lease);
 
 /**
- * A process of class @p c was given back: wake one request waiting in
+ * A process of class @p c was started (or is free again for another
+ * reason than a give-back): wake one request waiting in
  * fcgix_sb_class_wait_freed(), if any waits (the class's "waiting").
  */
 void fcgix_sb_class_note_freed(fcgix_sb_t *sb, int c);
+
+/** Least time between two give-backs of a class that wake a waiting
+ *  request, while another process of the class is still busy. */
+#define FCGIX_SB_HANDOFF_MS 2
+
+/**
+ * A handler gave a process of exclusive class @p c back at @p now_ms
+ * (CLOCK_MONOTONIC ms): whether it is to wake a waiting request, and if
+ * so noted as the class's last hand-off. Yes when a request waits and
+ * either the last hand-off is FCGIX_SB_HANDOFF_MS old or no other
+ * process of the class is busy (no other give-back is coming).
+ *
+ * Why not always: a woken request costs a sleep and a wake-up on the CPU
+ * that also runs httpd and the apps, and a class whose processes come
+ * back faster than that serves a request already running (one just
+ * arrived) as well, without either. At most one hand-off per
+ * FCGIX_SB_HANDOFF_MS keeps the waiters moving (in the order they came,
+ * futex order) and lets a fast class run at mod_fcgid's rate without its
+ * 1 s sleeps. A class whose requests take longer than that (most PHP
+ * pages) wakes a waiter on every give-back.
+ */
+int fcgix_sb_class_handoff_due(fcgix_sb_t *sb, int c, uint32_t now_ms);
+
+/**
+ * A handler gave a process of exclusive class @p c back: bump the
+ * class's "freed" count, and wake one waiting request when
+ * fcgix_sb_class_handoff_due() says so.
+ */
+void fcgix_sb_class_note_given_back(fcgix_sb_t *sb, int c);
 
 /** The class's "freed" count now, to pass to fcgix_sb_class_wait_freed(). */
 uint32_t fcgix_sb_class_freed(fcgix_sb_t *sb, int c);

@@ -440,6 +440,44 @@ static void test_sb_max_users(void **state)
     assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 1, &l[0]), -1);
 }
 
+/* When a give-back of an exclusive class wakes a waiting request: with
+ * one waiting, at once unless another give-back did less than
+ * FCGIX_SB_HANDOFF_MS ago while a process of the class is still busy. */
+static void test_sb_handoff(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_class_t *k;
+    fcgix_sb_lease_t l[2];
+    uint32_t t = 4000000000u; /* close to the wrap of the ms clock */
+
+    board_class(fx, 2);
+    open_all(fx, 2);
+    k = fcgix_sb_class(fx->sb, 0);
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 1, &l[0]), 0);
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 1, &l[1]), 0);
+    /* nobody waits: no wake-up, whatever the time */
+    give(fx, &l[0]);
+    assert_false(fcgix_sb_class_handoff_due(fx->sb, 0, t));
+    k->waiting = 1;
+    k->handoff_ms = t - FCGIX_SB_HANDOFF_MS;
+    assert_true(fcgix_sb_class_handoff_due(fx->sb, 0, t));
+    assert_int_equal(k->handoff_ms, t);
+    /* slot 1 busy: its give-back is coming, the next hand-off waits */
+    assert_false(fcgix_sb_class_handoff_due(fx->sb, 0, t + 1));
+    assert_int_equal(k->handoff_ms, t);
+    assert_true(fcgix_sb_class_handoff_due(
+        fx->sb, 0, t + FCGIX_SB_HANDOFF_MS)); /* across the wrap */
+    assert_int_equal(k->handoff_ms, t + FCGIX_SB_HANDOFF_MS);
+    /* nothing busy any more: no later give-back would wake the waiter */
+    give(fx, &l[1]);
+    assert_true(
+        fcgix_sb_class_handoff_due(fx->sb, 0, t + FCGIX_SB_HANDOFF_MS + 1));
+    /* a forged time far ahead only makes the next one wake at once */
+    assert_int_equal(fcgix_sb_acquire(fx->sb, 0, 1, &l[0]), 0);
+    k->handoff_ms = t + 1000000u;
+    assert_true(fcgix_sb_class_handoff_due(fx->sb, 0, t + 10));
+}
+
 /* The tenant and user areas: where they are, how many, bounds. */
 static void test_sb_areas(void **state)
 {
@@ -508,6 +546,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sb_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_max_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_areas, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_handoff, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
