@@ -786,13 +786,19 @@ def suexec_dir(pw):
     return path
 
 
-def uid_of(pid):
-    """The real uid of pid (from /proc/<pid>/status), None if gone."""
+def proc_status_number(pid, key):
+    """The first number of /proc/<pid>/status's line "key:", None if pid
+    is gone or has no such line."""
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if line.startswith("Uid:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
     return None
+
+
+def uid_of(pid):
+    """The real uid of pid (from /proc/<pid>/status), None if gone."""
+    return proc_status_number(pid, "Uid")

@@ -28,7 +28,8 @@ import threading
 import pytest
 
 import conftest
-from helpers import assert_no_child_crash, raw_request, start_app, wait_log
+from helpers import (assert_no_child_crash, proc_status_number, raw_request,
+                     start_app, wait_log)
 
 CRASH = "exit signal Abort"
 
@@ -43,14 +44,7 @@ def proc_fields(pid):
 
 
 def threads(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("Threads:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return proc_status_number(pid, "Threads") or 0
 
 
 # One child that serves, so that the tests know which one to kill.
