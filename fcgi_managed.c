@@ -399,15 +399,26 @@ static apr_status_t give_back(void *data)
     return APR_SUCCESS;
 }
 
-/* A dynamic app whose file is newer than its processes: ask the PM once
+/* Whether the request's file is another than the one class k's
+ * processes run: another mtime, or another inode (a deploy that renames
+ * a new file over the old one may keep its mtime). */
+static int file_changed(const request_rec *r, const fcgix_sb_class_t *k)
+{
+    if (apr_time_sec(r->finfo.mtime) != (apr_time_t)k->mtime_s) {
+        return 1;
+    }
+    return (r->finfo.valid & APR_FINFO_INODE)
+           && (uint64_t)r->finfo.inode != k->inode;
+}
+
+/* A dynamic app whose file changed under its processes: ask the PM once
  * to replace them (it does so as they become idle). */
 static void note_update(request_rec *r, int c)
 {
     fcgix_sb_class_t *k = fcgix_sb_class(managed.sb, c);
     uint32_t no = 0;
 
-    if (r->finfo.filetype == APR_REG
-        && apr_time_sec(r->finfo.mtime) != (apr_time_t)k->mtime_s
+    if (r->finfo.filetype == APR_REG && file_changed(r, k)
         && __atomic_compare_exchange_n(&k->update_wanted, &no, 1, 0,
                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         tick_pm();

@@ -218,8 +218,12 @@ static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
     k->kind = dynamic ? FCGIX_SB_DYNAMIC : FCGIX_SB_STATIC;
     k->first_slot = (uint32_t)first;
     k->nslots = (uint32_t)n;
-    k->mtime_s = stat(path, &st) == 0 ? (int64_t)st.st_mtime : 0;
-    k->inode = stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
+    if (stat(path, &st) != 0) {
+        st.st_mtime = 0;
+        st.st_ino = 0;
+    }
+    k->mtime_s = (int64_t)st.st_mtime;
+    k->inode = (uint64_t)st.st_ino;
     k->max_requests = cls->cfg.max_requests > 0 && cfg->port <= 0
                           ? (uint64_t)cls->cfg.max_requests
                           : 0;
@@ -465,10 +469,12 @@ static void take_update(pm_t *pm, int c)
     struct stat st;
     int i;
 
-    if (stat(pm->classes[c].path, &st) != 0 || st.st_mtime == k->mtime_s) {
+    if (stat(pm->classes[c].path, &st) != 0
+        || (st.st_mtime == k->mtime_s && (uint64_t)st.st_ino == k->inode)) {
         return;
     }
     k->mtime_s = st.st_mtime;
+    k->inode = (uint64_t)st.st_ino;
     fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00517), &pm->classes[c],
                  getpid(),
                  "file changed; replacing its processes as they become idle");

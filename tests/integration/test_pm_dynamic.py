@@ -9,6 +9,7 @@ php-cgi and a Perl FCGI script.
 import concurrent.futures
 import os
 import re
+import shutil
 import threading
 import time
 
@@ -284,6 +285,39 @@ def test_max_requests_is_not_exceeded_by_sequential_requests(httpd):
     over = [n for _, n in runs if n > 5]
     assert not over, ("%d of %d processes served more than -max-requests "
                       "5: %r" % (len(over), len(runs), [n for _, n in runs]))
+
+
+def test_auto_update_replaces_process_of_file_renamed_over(httpd):
+    """-autoUpdate: a deploy that renames a new file over the old one,
+    keeping its mtime (cp -p, rsync -t, a tar unpacked then moved), is
+    another inode: the PM replaces the process too."""
+    srv, dyn = dynamic_server(httpd, "-minProcesses 0 -autoUpdate")
+    app = install(conftest.RESPONDER, dyn / "deploy.fcgi")
+    start(srv)
+    first = fetch(srv, "/dyn/deploy.fcgi?pid", 15)
+    assert first.status == 200 and first.pid, first
+    new = dyn / "deploy.fcgi.new"
+    shutil.copy2(conftest.RESPONDER, new)
+    os.chmod(new, 0o755)
+    old = os.stat(app)
+    os.utime(new, ns=(old.st_atime_ns, old.st_mtime_ns))
+    os.rename(new, app)
+    assert os.stat(app).st_mtime == old.st_mtime
+    assert os.stat(app).st_ino != old.st_ino
+
+    results = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and len(results) < 30:
+        r = fetch(srv, "/dyn/deploy.fcgi?pid", 15)
+        results.append(r)
+        if r.status != 200 or r.pid != first.pid:
+            break
+        time.sleep(0.2)
+    print("after the rename: %d request(s) until a new pid" % len(results))
+    assert all(r.status == 200 for r in results), results
+    assert results[-1].pid != first.pid, "still pid %d after %d requests" % (
+        first.pid, len(results))
+    assert log_lines(srv, "file changed")
 
 
 def test_auto_update_replaces_process_of_changed_file(httpd):

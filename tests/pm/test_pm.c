@@ -1647,6 +1647,23 @@ static void touch_later(const char *path, int secs)
     assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
 }
 
+/* Put a new copy of the test app at @p path by rename, with the mtime the
+ * old file had; @p tmp (of @p size) takes the copy's name first. */
+static void same_mtime_rename(const char *path, char *tmp, size_t size)
+{
+    struct timespec ts[2];
+    struct stat st;
+
+    snprintf(tmp, size, "%s.new", path);
+    copy_app(tmp);
+    assert_int_equal(stat(path, &st), 0);
+    ts[0].tv_sec = 0;
+    ts[0].tv_nsec = UTIME_OMIT;
+    ts[1] = st.st_mtim;
+    assert_int_equal(utimensat(AT_FDCWD, tmp, ts, 0), 0);
+    assert_int_equal(rename(tmp, path), 0);
+}
+
 static void test_auto_update(void **state)
 {
     fixture_t *fx = *state;
@@ -1655,8 +1672,8 @@ static void test_auto_update(void **state)
     fcgix_sb_slot_t *s;
     fcgix_sb_lease_t l;
     struct stat st;
-    char app[160];
-    pid_t p1, p2, p3;
+    char app[160], tmp[170];
+    pid_t p1, p2, p3, p4;
     int c;
 
     snprintf(app, sizeof(app), "%s/app_u", fx->dir);
@@ -1693,6 +1710,23 @@ static void test_auto_update(void **state)
     assert_true(wait_gone(p2, 3000));
     assert_int_equal(s->retiring, 0);
     assert_int_equal(log_count(fx, "stopping: its file changed"), 2);
+
+    /* A deploy that renames a new file over the old one with the same
+     * mtime: another inode, replaced too. */
+    same_mtime_rename(app, tmp, sizeof(tmp));
+    raise_flag(fx, &k->update_wanted);
+    p4 = wait_open(fx, s, p3, 5000);
+    assert_true(p4 > 0);
+    assert_true(wait_gone(p3, 3000));
+    assert_int_equal(stat(app, &st), 0);
+    assert_int_equal(k->inode, (uint64_t)st.st_ino);
+    assert_int_equal(log_count(fx, "stopping: its file changed"), 3);
+
+    /* The same file: a request's flag alone replaces nothing. */
+    raise_flag(fx, &k->update_wanted);
+    sleep_ms(1500);
+    assert_int_equal(slot_pid(s), p4);
+    assert_int_equal(log_count(fx, "stopping: its file changed"), 3);
     assert_int_equal(log_count(fx, "failure in a row"), 0);
 }
 
