@@ -532,6 +532,36 @@ static int lease_class(held_t *h)
     return -1;
 }
 
+/* Count this request as waiting, on its class (or the board, for a class
+ * not there yet) and its host, until uncount_waiting(). A holder record
+ * says so too: if this httpd child dies meanwhile (kill -9), the PM takes
+ * the counts back down, which would stay too high for good otherwise
+ * (a host refused at its cap early, a class grown by one more). */
+typedef struct {
+    uint64_t waits; /* what is counted (fcgix_sb_waits_make()); 0: none */
+    int record;     /* the holder record that says so, -1: none */
+} waiting_t;
+
+static void count_waiting(request_rec *r, waiting_t *w, int c, int tenant)
+{
+    if (w->waits == 0) {
+        w->waits = fcgix_sb_waits_make(c, tenant);
+        fcgix_sb_waits_add(managed.sb, w->waits, 1);
+        w->record = fcgix_sb_hold_waits(managed.sb, holder_hint(r), w->waits,
+                                        (int32_t)self_pid());
+    }
+}
+
+static void uncount_waiting(waiting_t *w)
+{
+    if (w->waits != 0
+        && fcgix_sb_unhold_waits(managed.sb, w->record, w->waits)) {
+        fcgix_sb_waits_add(managed.sb, w->waits, -1);
+    }
+    w->waits = 0;
+    w->record = -1;
+}
+
 /* start_class(), counted on the board as a waiting request while it
  * waits (the status page shows it): on the class, or, for an app that has
  * none yet (a dynamic app's first start), on the board. start_class()
@@ -539,13 +569,12 @@ static int lease_class(held_t *h)
 static int wait_for_start(request_rec *r, const fcgix_class_req_t *cr,
                           const char *path, int c)
 {
-    uint32_t *waiting = c >= 0 ? &fcgix_sb_class(managed.sb, c)->waiting
-                               : &managed.sb->head->waiting_new;
+    waiting_t w = {0, -1};
     int status;
 
-    __atomic_add_fetch(waiting, 1, __ATOMIC_RELAXED);
+    count_waiting(r, &w, c, -1);
     status = start_class(r, cr, path);
-    __atomic_sub_fetch(waiting, 1, __ATOMIC_RELAXED);
+    uncount_waiting(&w);
     return status;
 }
 
@@ -580,37 +609,6 @@ static int host_refuses(request_rec *r, const fcgix_class_req_t *cr,
                                      "already; refused",
                   cr->path, (unsigned)max, (unsigned)waiting);
     return 1;
-}
-
-/* Count this request as waiting, on its class (or the board, for a class
- * not there yet) and its host, until the pool's cleanup or uncount(). */
-typedef struct {
-    uint32_t *cls;
-    uint32_t *host;
-} waiting_t;
-
-static void count_waiting(waiting_t *w, int c, fcgix_sb_tenant_t *t)
-{
-    if (w->cls == NULL) {
-        w->cls = c >= 0 ? &fcgix_sb_class(managed.sb, c)->waiting
-                        : &managed.sb->head->waiting_new;
-        __atomic_add_fetch(w->cls, 1, __ATOMIC_RELAXED);
-    }
-    if (w->host == NULL && t) {
-        w->host = &t->waiting;
-        __atomic_add_fetch(w->host, 1, __ATOMIC_RELAXED);
-    }
-}
-
-static void uncount_waiting(waiting_t *w)
-{
-    if (w->cls) {
-        __atomic_sub_fetch(w->cls, 1, __ATOMIC_RELAXED);
-    }
-    if (w->host) {
-        __atomic_sub_fetch(w->host, 1, __ATOMIC_RELAXED);
-    }
-    w->cls = w->host = NULL;
 }
 
 /* A pause before asking the PM again after its own start wait ended. */
@@ -663,18 +661,18 @@ static int take_exclusive(request_rec *r, held_t *h)
     const fcgix_class_req_t *cr = h->cr;
     apr_time_t deadline = apr_time_now() + apr_time_from_msec(cr->wait_ms);
     fcgix_sb_tenant_t *t = tenant_of(cr);
-    waiting_t w = {NULL, NULL};
+    waiting_t w = {0, -1};
     int rc, status = OK;
     /* Read before each look: a give-back after it changes the word, and
      * the sleep below then returns at once (no wake-up is lost). */
     uint32_t seen = fcgix_sb_class_freed(managed.sb, h->cls);
 
     while ((rc = lease_class(h)) != 0 && status == OK) {
-        if (w.host == NULL && host_refuses(r, cr, t)) {
+        if (w.waits == 0 && host_refuses(r, cr, t)) {
             status = unavailable(r, 1);
             break;
         }
-        count_waiting(&w, h->cls, t);
+        count_waiting(r, &w, h->cls, t ? (int)cr->tenant - 1 : -1);
         if (rc != FCGIX_SB_FULL) {
             status = ask_for_process(r, h, deadline);
             continue;

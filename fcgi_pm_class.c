@@ -845,6 +845,7 @@ static void give_back_dead(pm_t *pm, const fcgix_sb_lease_t *lease,
 static void reclaim_dead_leases(pm_t *pm)
 {
     fcgix_sb_lease_t lease;
+    uint64_t waits;
     long long now = fcgix_pm_now_ms();
     int32_t pid, last = 0;
     int rec, dead = 0;
@@ -862,8 +863,10 @@ static void reclaim_dead_leases(pm_t *pm)
             last = pid;
             dead = kill(pid, 0) != 0 && errno == ESRCH;
         }
-        if (dead && fcgix_sb_holder_take(pm->sb, rec, pid, &lease)) {
-            give_back_dead(pm, &lease, pid);
+        if (dead && fcgix_sb_holder_take(pm->sb, rec, pid, &lease, &waits)) {
+            give_back_dead(pm, &lease, pid); /* slot -1: none */
+            /* a request that waited for a process when it died */
+            fcgix_sb_waits_add(pm->sb, waits, -1);
         }
     }
 }

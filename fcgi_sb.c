@@ -464,38 +464,115 @@ int fcgix_sb_users(const fcgix_sb_slot_t *s)
     return lease_users(LOAD(&s->lease));
 }
 
+/* Probing from the hint finds a free record when two threads share a
+ * position (an HTTP/2 stream's worker, a module's own thread, a waiting
+ * request's record and then its lease's). */
+#define HOLD_PROBES 16
+
+/* A free holder record from hint on, claimed for pid; -1: none. */
+static int claim_holder(fcgix_sb_t *sb, unsigned hint, int32_t pid)
+{
+    int i;
+
+    for (i = 0; i < HOLD_PROBES && i < sb->nholders; i++) {
+        int rec = (int)((hint + (unsigned)i) % (unsigned)sb->nholders);
+        int32_t free_pid = 0;
+
+        if (LOAD(&sb->holders[rec].pid) == 0
+            && __atomic_compare_exchange_n(&sb->holders[rec].pid, &free_pid,
+                                           pid, 0, __ATOMIC_ACQ_REL,
+                                           __ATOMIC_ACQUIRE)) {
+            return rec;
+        }
+    }
+    return -1;
+}
+
+uint64_t fcgix_sb_waits_make(int c, int t)
+{
+    uint32_t cls = c >= 0 ? (uint32_t)c + 2u : 1u; /* 1: waiting_new */
+    uint32_t tenant = t >= 0 ? (uint32_t)t + 1u : 0u;
+
+    return ((uint64_t)tenant << 32) | cls;
+}
+
+/* *count + delta, never below 0. */
+static void count_add(uint32_t *count, int delta)
+{
+    uint32_t v = LOAD(count);
+
+    if (delta > 0) {
+        __atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    while (v > 0
+           && !__atomic_compare_exchange_n(
+               count, &v, v - 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    }
+}
+
+void fcgix_sb_waits_add(fcgix_sb_t *sb, uint64_t waits, int delta)
+{
+    uint32_t cls = (uint32_t)waits, tenant = (uint32_t)(waits >> 32);
+    fcgix_sb_class_t *k;
+    fcgix_sb_tenant_t *t;
+
+    if (cls == 1) {
+        count_add(&sb->head->waiting_new, delta);
+    }
+    else if (cls >= 2 && cls - 2 < (uint32_t)sb->nclasses) {
+        k = fcgix_sb_class(sb, (int)(cls - 2));
+        count_add(&k->waiting, delta);
+    }
+    if (tenant >= 1 && (t = fcgix_sb_tenant(sb, (int)(tenant - 1))) != NULL) {
+        count_add(&t->waiting, delta);
+    }
+}
+
+int fcgix_sb_hold_waits(fcgix_sb_t *sb, unsigned hint, uint64_t waits,
+                        int32_t pid)
+{
+    int rec;
+
+    if (waits == 0 || pid <= 0 || (rec = claim_holder(sb, hint, pid)) < 0) {
+        return -1;
+    }
+    STORE(&sb->holders[rec].waits, waits);
+    return rec;
+}
+
+int fcgix_sb_unhold_waits(fcgix_sb_t *sb, int rec, uint64_t waits)
+{
+    fcgix_sb_holder_t *h;
+    int ours;
+
+    if (rec < 0 || rec >= sb->nholders) {
+        return 1; /* no record: nobody else takes them down */
+    }
+    h = sb->holders + rec;
+    ours = __atomic_compare_exchange_n(&h->waits, &waits, 0, 0,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    STORE(&h->pid, 0);
+    return ours;
+}
+
 /* A holder record's lease word: never 0 for a real lease. */
 static uint64_t holder_what(const fcgix_sb_lease_t *lease)
 {
     return ((uint64_t)lease->epoch << 32) | ((uint32_t)lease->slot + 1u);
 }
 
-/* Probing from the hint finds a free record when two threads share a
- * position (an HTTP/2 stream's worker, a module's own thread). */
-#define HOLD_PROBES 16
-
 int fcgix_sb_hold(fcgix_sb_t *sb, unsigned hint, const fcgix_sb_lease_t *lease,
                   int32_t pid)
 {
-    int i;
+    int rec;
 
-    if (lease->slot < 0 || pid <= 0) {
+    if (lease->slot < 0 || pid <= 0
+        || (rec = claim_holder(sb, hint, pid)) < 0) {
         return -1;
     }
-    for (i = 0; i < HOLD_PROBES && i < sb->nholders; i++) {
-        int rec = (int)((hint + (unsigned)i) % (unsigned)sb->nholders);
-        fcgix_sb_holder_t *h = sb->holders + rec;
-        int32_t free_pid = 0;
-
-        if (LOAD(&h->pid) == 0
-            && __atomic_compare_exchange_n(&h->pid, &free_pid, pid, 0,
-                                           __ATOMIC_ACQ_REL,
-                                           __ATOMIC_ACQUIRE)) {
-            STORE(&h->what, holder_what(lease));
-            return rec;
-        }
-    }
-    return -1;
+    STORE(&sb->holders[rec].what, holder_what(lease));
+    return rec;
 }
 
 int fcgix_sb_unhold(fcgix_sb_t *sb, int rec, const fcgix_sb_lease_t *lease)
@@ -525,12 +602,14 @@ int32_t fcgix_sb_holder_pid(const fcgix_sb_t *sb, int rec)
 }
 
 int fcgix_sb_holder_take(fcgix_sb_t *sb, int rec, int32_t pid,
-                         fcgix_sb_lease_t *lease)
+                         fcgix_sb_lease_t *lease, uint64_t *waits)
 {
     fcgix_sb_holder_t *h;
     uint64_t what;
     int32_t expect = pid;
 
+    lease->slot = -1;
+    *waits = 0;
     if (rec < 0 || rec >= sb->nholders || pid <= 0) {
         return 0;
     }
@@ -542,9 +621,10 @@ int fcgix_sb_holder_take(fcgix_sb_t *sb, int rec, int32_t pid,
         return 0;
     }
     what = __atomic_exchange_n(&h->what, 0, __ATOMIC_ACQ_REL);
+    *waits = __atomic_exchange_n(&h->waits, 0, __ATOMIC_ACQ_REL);
     STORE(&h->pid, 0);
     if (what == 0) {
-        return 0;
+        return *waits != 0;
     }
     lease->slot = (int)((uint32_t)what - 1u);
     lease->epoch = (uint32_t)(what >> 32);

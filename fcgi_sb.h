@@ -190,7 +190,9 @@ typedef struct {
 typedef struct {
     int32_t pid; /**< the holder (an httpd child); 0: record free */
     uint32_t pad;
-    uint64_t what; /**< the lease: epoch << 32 | (slot + 1); 0: none */
+    uint64_t what;  /**< the lease: epoch << 32 | (slot + 1); 0: none */
+    uint64_t waits; /**< what a waiting request counts (see
+                         fcgix_sb_waits_make()); 0: none */
 } fcgix_sb_holder_t;
 
 /** Most holder records a board has (see fcgix_sb_size()). */
@@ -420,17 +422,48 @@ int fcgix_sb_hold(fcgix_sb_t *sb, unsigned hint, const fcgix_sb_lease_t *lease,
  */
 int fcgix_sb_unhold(fcgix_sb_t *sb, int rec, const fcgix_sb_lease_t *lease);
 
+/**
+ * What a request waiting for a process counts on the board: the
+ * "waiting" of class @p c (-1: the board's waiting_new, for an app not
+ * there yet) and of tenant @p t (-1: none), as a holder record keeps it.
+ */
+uint64_t fcgix_sb_waits_make(int c, int t);
+
+/**
+ * Add @p delta (1 or -1) to each count @p waits names; a count never goes
+ * below 0 (records are input from any process of the User). Indexes out
+ * of the board's range are ignored.
+ */
+void fcgix_sb_waits_add(fcgix_sb_t *sb, uint64_t waits, int delta);
+
+/**
+ * Handler: record that a request of process @p pid waits as @p waits, in
+ * a free holder record from @p hint on, so that the PM takes the counts
+ * back down if @p pid dies while it waits.
+ * @return the record's index, -1 when none was free
+ */
+int fcgix_sb_hold_waits(fcgix_sb_t *sb, unsigned hint, uint64_t waits,
+                        int32_t pid);
+
+/**
+ * Handler: clear record @p rec taken by fcgix_sb_hold_waits().
+ * @return 1 when the caller is to take the counts down, 0 when the PM
+ *         has done so already
+ */
+int fcgix_sb_unhold_waits(fcgix_sb_t *sb, int rec, uint64_t waits);
+
 /** The holder pid of record @p rec (0: free or bad index). */
 int32_t fcgix_sb_holder_pid(const fcgix_sb_t *sb, int rec);
 
 /**
  * PM: take over record @p rec, whose holder @p pid has died: the record
- * is freed and @p lease set to what it held.
- * @return 1 with @p lease filled (slot unchecked: the caller checks it
- *         against its own counts), 0 when the record held no lease or
+ * is freed, @p lease set to the lease it held (slot -1: none) and
+ * @p waits to what its waiting request counted (0: none).
+ * @return 1 when it held either (the lease's slot unchecked: the caller
+ *         checks it against its own counts), 0 when it held neither or
  *         was no longer @p pid's
  */
 int fcgix_sb_holder_take(fcgix_sb_t *sb, int rec, int32_t pid,
-                         fcgix_sb_lease_t *lease);
+                         fcgix_sb_lease_t *lease, uint64_t *waits);
 
 #endif /* FCGIX_SB_H */

@@ -146,3 +146,35 @@ def test_pm_killed_by_sigquit_is_restarted(httpd):
     print("served again %.1f s after the new PM was seen"
           % (time.monotonic() - t0))
     assert served
+
+
+def test_waiting_count_of_killed_httpd_child_is_taken_down(httpd):
+    """An fcgid request waiting for a busy class when its httpd child is
+    killed: the PM takes its host's (and class's) waiting count back down
+    from the child's holder record. Before, the count stayed one too high
+    until httpd restarted (the host could be refused at its cap early)."""
+    from test_fcgid_status import doc_of, fcgid_server
+    srv, _ = fcgid_server(httpd)
+    pm = current_pm(srv)
+
+    def a_waiting():
+        return doc_of(srv, "a.test")["tenants"][0]["waiting"]
+
+    def get(query):
+        try:
+            srv.get("/app.fcgi" + query, headers={"Host": "a.test"},
+                    timeout=30)
+        except OSError:
+            pass  # its httpd child is killed below
+
+    for query in ("?sleep=6000", "?pid"):  # the 2nd waits for the 1st
+        threading.Thread(target=get, args=(query,), daemon=True).start()
+        time.sleep(0.5)
+    assert conftest.wait_for(lambda: a_waiting() == 1, 5), a_waiting()
+    for pid in httpd_children(srv, pm):
+        os.kill(pid, signal.SIGKILL)
+    t0 = time.monotonic()
+    down = conftest.wait_for(lambda: a_waiting() == 0, 10, 0.2)
+    print("waiting count 0 again after %.1f s" % (time.monotonic() - t0))
+    assert down, "still %d waiting" % a_waiting()
+    assert srv.get("/app.fcgi", headers={"Host": "b.test"}).status == 200

@@ -1837,7 +1837,8 @@ static void test_sigterm_cuts_graceful_drain(void **state)
 }
 
 /* An httpd child that dies holding a lease (kill -9 mid-request) never
- * gives it back: the PM does, from the holder record, and only for a
+ * gives it back, nor takes down the count of its request that waited for
+ * a process: the PM does both, from the holder records, and only for a
  * holder that is gone. */
 static void test_dead_holder_lease(void **state)
 {
@@ -1854,15 +1855,19 @@ static void test_dead_holder_lease(void **state)
     s = fcgix_sb_slot(fx->sb, 0);
     holder = fork();
     assert_true(holder >= 0);
-    if (holder == 0) { /* takes a lease and dies with it */
+    if (holder == 0) { /* takes a lease, has a request waiting, dies */
         fcgix_sb_lease_t l;
+        uint64_t w = fcgix_sb_waits_make(0, -1);
 
+        fcgix_sb_waits_add(fx->sb, w, 1);
         _exit(fcgix_sb_acquire(fx->sb, 0, 0, &l) != 0
-              || fcgix_sb_hold(fx->sb, 3, &l, (int32_t)getpid()) != 3);
+              || fcgix_sb_hold(fx->sb, 3, &l, (int32_t)getpid()) != 3
+              || fcgix_sb_hold_waits(fx->sb, 10, w, (int32_t)getpid()) != 10);
     }
     assert_int_equal(waitpid(holder, &st, 0), holder);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     assert_int_equal(fcgix_sb_users(s), 1);
+    assert_int_equal(fcgix_sb_class(fx->sb, 0)->waiting, 1);
     take(fx, 0, &mine); /* a live holder: us */
     rec = fcgix_sb_hold(fx->sb, 3, &mine, (int32_t)getpid());
     assert_int_equal(rec, 4);
@@ -1872,6 +1877,8 @@ static void test_dead_holder_lease(void **state)
     }
     assert_int_equal(fcgix_sb_users(s), 1);
     assert_int_equal(fcgix_sb_holder_pid(fx->sb, 3), 0);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, 10), 0);
+    assert_int_equal(fcgix_sb_class(fx->sb, 0)->waiting, 0);
     assert_true(wait_log(fx, "died during a request to it", 1, 1000));
     sleep_ms(1200); /* another look: ours stays */
     assert_int_equal(fcgix_sb_users(s), 1);

@@ -312,6 +312,7 @@ static void test_sb_holders(void **state)
 {
     fixture_t *fx = *state;
     fcgix_sb_lease_t l0, l1, got;
+    uint64_t waits;
     int r0, r1;
 
     board_class(fx, 2);
@@ -330,19 +331,69 @@ static void test_sb_holders(void **state)
     /* the holder gives back: the record is free again */
     assert_int_equal(fcgix_sb_unhold(fx->sb, r0, &l0), 1);
     assert_int_equal(fcgix_sb_holder_pid(fx->sb, r0), 0);
-    assert_int_equal(fcgix_sb_holder_take(fx->sb, r0, 1000, &got), 0);
+    assert_int_equal(fcgix_sb_holder_take(fx->sb, r0, 1000, &got, &waits), 0);
 
     /* the PM takes a dead holder's record: only for that pid */
-    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 999, &got), 0);
-    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 1001, &got), 1);
+    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 999, &got, &waits), 0);
+    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 1001, &got, &waits), 1);
+    assert_int_equal(waits, 0);
     assert_int_equal(got.slot, l1.slot);
     assert_int_equal(got.epoch, l1.epoch);
     assert_int_equal(fcgix_sb_holder_pid(fx->sb, r1), 0);
-    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 1001, &got), 0);
+    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 1001, &got, &waits), 0);
     /* a holder that was only thought dead does not give it back again */
     assert_int_equal(fcgix_sb_unhold(fx->sb, r1, &l1), 0);
     /* no record: the holder always gives back */
     assert_int_equal(fcgix_sb_unhold(fx->sb, -1, &l1), 1);
+}
+
+/* A waiting request's counts and its holder record: counted and taken
+ * down by the request, or by the PM when its httpd child died; never
+ * below 0, whatever a record says. */
+static void test_sb_waits(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_class_t *k;
+    fcgix_sb_lease_t got;
+    uint64_t w, wn, waits;
+    int r0, r1;
+
+    board_class(fx, 1);
+    k = fcgix_sb_class(fx->sb, 0);
+    w = fcgix_sb_waits_make(0, -1);
+    wn = fcgix_sb_waits_make(-1, -1);
+    fcgix_sb_waits_add(fx->sb, w, 1);
+    fcgix_sb_waits_add(fx->sb, wn, 1);
+    r0 = fcgix_sb_hold_waits(fx->sb, 5, w, 1000);
+    r1 = fcgix_sb_hold_waits(fx->sb, 5, wn, 1001);
+    assert_int_equal(r0, 5);
+    assert_int_equal(r1, 6);
+    assert_int_equal(k->waiting, 1);
+    assert_int_equal(fx->sb->head->waiting_new, 1);
+    assert_int_equal(fcgix_sb_hold_waits(fx->sb, 5, 0, 1000), -1);
+
+    /* the request ends: its own record, its own counts */
+    assert_int_equal(fcgix_sb_unhold_waits(fx->sb, r0, w), 1);
+    fcgix_sb_waits_add(fx->sb, w, -1);
+    assert_int_equal(k->waiting, 0);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, r0), 0);
+
+    /* its child died: the PM takes the record and the counts down */
+    assert_int_equal(fcgix_sb_holder_take(fx->sb, r1, 1001, &got, &waits), 1);
+    assert_int_equal(got.slot, -1);
+    assert_int_equal(waits, wn);
+    fcgix_sb_waits_add(fx->sb, waits, -1);
+    assert_int_equal(fx->sb->head->waiting_new, 0);
+    /* one thought dead does not take them down again */
+    assert_int_equal(fcgix_sb_unhold_waits(fx->sb, r1, wn), 0);
+
+    /* forged records: never below 0, nothing out of range */
+    fcgix_sb_waits_add(fx->sb, w, -1);
+    assert_int_equal(k->waiting, 0);
+    fcgix_sb_waits_add(fx->sb, fcgix_sb_waits_make(7, 3), 1);
+    fcgix_sb_waits_add(fx->sb, (uint64_t)0xffffffffffffffffu, -1);
+    assert_int_equal(k->waiting, 0);
+    assert_int_equal(fx->sb->head->waiting_new, 0);
 }
 
 /* Keys: the same path under another key is another class; the default
@@ -547,6 +598,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sb_max_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_areas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_handoff, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_waits, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
