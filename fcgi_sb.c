@@ -499,12 +499,13 @@ uint64_t fcgix_sb_waits_make(int c, int t)
 /* *count + delta, never below 0. */
 static void count_add(uint32_t *count, int delta)
 {
-    uint32_t v = LOAD(count);
+    uint32_t v;
 
     if (delta > 0) {
         __atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
         return;
     }
+    v = LOAD(count);
     while (v > 0
            && !__atomic_compare_exchange_n(
                count, &v, v - 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
@@ -698,7 +699,9 @@ void fcgix_sb_class_note_given_back(fcgix_sb_t *sb, int c)
     fcgix_sb_class_t *k = fcgix_sb_class(sb, c);
 
     __atomic_add_fetch(&k->freed, 1, __ATOMIC_RELEASE);
-    if (fcgix_sb_class_handoff_due(sb, c, monotonic_ms())) {
+    /* No clock read on the give-backs of a class nobody waits for. */
+    if (LOAD(&k->waiting) > 0
+        && fcgix_sb_class_handoff_due(sb, c, monotonic_ms())) {
         fcgix_futex_wake(&k->freed, 1);
     }
 }

@@ -287,6 +287,23 @@ def test_max_requests_is_not_exceeded_by_sequential_requests(httpd):
                       "5: %r" % (len(over), len(runs), [n for _, n in runs]))
 
 
+def assert_served_by_new_process(srv, url, first, after):
+    """GET url every 0.2 s (at most 30 times, 15 s) until another
+    process than first's answers; each answer must be a 200."""
+    results = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and len(results) < 30:
+        r = fetch(srv, url, 15)
+        results.append(r)
+        if r.status != 200 or r.pid != first.pid:
+            break
+        time.sleep(0.2)
+    print("after %s: %d request(s) until a new pid" % (after, len(results)))
+    assert all(r.status == 200 for r in results), results
+    assert results[-1].pid != first.pid, "still pid %d after %d requests" % (
+        first.pid, len(results))
+
+
 def test_auto_update_replaces_process_of_file_renamed_over(httpd):
     """-autoUpdate: a deploy that renames a new file over the old one,
     keeping its mtime (cp -p, rsync -t, a tar unpacked then moved), is
@@ -305,18 +322,8 @@ def test_auto_update_replaces_process_of_file_renamed_over(httpd):
     assert os.stat(app).st_mtime == old.st_mtime
     assert os.stat(app).st_ino != old.st_ino
 
-    results = []
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and len(results) < 30:
-        r = fetch(srv, "/dyn/deploy.fcgi?pid", 15)
-        results.append(r)
-        if r.status != 200 or r.pid != first.pid:
-            break
-        time.sleep(0.2)
-    print("after the rename: %d request(s) until a new pid" % len(results))
-    assert all(r.status == 200 for r in results), results
-    assert results[-1].pid != first.pid, "still pid %d after %d requests" % (
-        first.pid, len(results))
+    assert_served_by_new_process(srv, "/dyn/deploy.fcgi?pid", first,
+                                 "the rename")
     assert log_lines(srv, "file changed")
 
 
@@ -330,17 +337,7 @@ def test_auto_update_replaces_process_of_changed_file(httpd):
     later = time.time() + 10
     os.utime(app, (later, later))
 
-    results = []
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and len(results) < 30:
-        r = fetch(srv, "/dyn/update.fcgi?pid", 15)
-        results.append(r)
-        if r.status != 200 or r.pid != first.pid:
-            break
-        time.sleep(0.2)
-    print("after the touch: %d request(s) until a new pid" % len(results))
-    assert all(r.status == 200 for r in results), results
-    assert results[-1].pid != first.pid, "still pid %d after %d requests" % (
-        first.pid, len(results))
+    assert_served_by_new_process(srv, "/dyn/update.fcgi?pid", first,
+                                 "the touch")
     assert log_lines(srv, "file changed")
     assert conftest.wait_for(lambda: gone(first.pid), 5), "old one stays"

@@ -1633,34 +1633,38 @@ static void test_clean_exit_after_requests(void **state)
     assert_int_equal(log_count(fx, "1st failure in a row"), 1);
 }
 
+/* Set @p path's mtime (its atime untouched). */
+static void set_mtime(const char *path, struct timespec mtime)
+{
+    struct timespec ts[2];
+
+    ts[0].tv_sec = 0;
+    ts[0].tv_nsec = UTIME_OMIT;
+    ts[1] = mtime;
+    assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
 /* Give @p path an mtime @p secs later than it has. */
 static void touch_later(const char *path, int secs)
 {
-    struct timespec ts[2];
+    struct timespec later = {0, 0};
     struct stat st;
 
     assert_int_equal(stat(path, &st), 0);
-    ts[0].tv_sec = 0;
-    ts[0].tv_nsec = UTIME_OMIT;
-    ts[1].tv_sec = st.st_mtime + secs;
-    ts[1].tv_nsec = 0;
-    assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+    later.tv_sec = st.st_mtime + secs;
+    set_mtime(path, later);
 }
 
 /* Put a new copy of the test app at @p path by rename, with the mtime the
  * old file had; @p tmp (of @p size) takes the copy's name first. */
 static void same_mtime_rename(const char *path, char *tmp, size_t size)
 {
-    struct timespec ts[2];
     struct stat st;
 
     snprintf(tmp, size, "%s.new", path);
     copy_app(tmp);
     assert_int_equal(stat(path, &st), 0);
-    ts[0].tv_sec = 0;
-    ts[0].tv_nsec = UTIME_OMIT;
-    ts[1] = st.st_mtim;
-    assert_int_equal(utimensat(AT_FDCWD, tmp, ts, 0), 0);
+    set_mtime(tmp, st.st_mtim);
     assert_int_equal(rename(tmp, path), 0);
 }
 

@@ -386,6 +386,8 @@ static void test_sb_waits(void **state)
     assert_int_equal(fx->sb->head->waiting_new, 0);
     /* one thought dead does not take them down again */
     assert_int_equal(fcgix_sb_unhold_waits(fx->sb, r1, wn), 0);
+    /* no record was free: the request takes its counts down itself */
+    assert_int_equal(fcgix_sb_unhold_waits(fx->sb, -1, wn), 1);
 
     /* forged records: never below 0, nothing out of range */
     fcgix_sb_waits_add(fx->sb, w, -1);
