@@ -1668,6 +1668,20 @@ static void same_mtime_rename(const char *path, char *tmp, size_t size)
     assert_int_equal(rename(tmp, path), 0);
 }
 
+/* A request flags class @p k's file as changed: slot @p s's idle
+ * process @p old is replaced; returns the new one's pid. */
+static pid_t replaced_on_request(fixture_t *fx, fcgix_sb_class_t *k,
+                                 fcgix_sb_slot_t *s, pid_t old)
+{
+    pid_t pid;
+
+    raise_flag(fx, &k->update_wanted);
+    pid = wait_open(fx, s, old, 5000);
+    assert_true(pid > 0);
+    assert_true(wait_gone(old, 3000));
+    return pid;
+}
+
 static void test_auto_update(void **state)
 {
     fixture_t *fx = *state;
@@ -1692,10 +1706,7 @@ static void test_auto_update(void **state)
 
     /* Idle: replaced at once. */
     touch_later(app, 100);
-    raise_flag(fx, &k->update_wanted);
-    p2 = wait_open(fx, s, p1, 5000);
-    assert_true(p2 > 0);
-    assert_true(wait_gone(p1, 3000));
+    p2 = replaced_on_request(fx, k, s, p1);
     assert_int_equal(stat(app, &st), 0);
     assert_int_equal(k->mtime_s, (int64_t)st.st_mtime);
     assert_int_equal(log_count(fx, "stopping: its file changed"), 1);
@@ -1718,10 +1729,7 @@ static void test_auto_update(void **state)
     /* A deploy that renames a new file over the old one with the same
      * mtime: another inode, replaced too. */
     same_mtime_rename(app, tmp, sizeof(tmp));
-    raise_flag(fx, &k->update_wanted);
-    p4 = wait_open(fx, s, p3, 5000);
-    assert_true(p4 > 0);
-    assert_true(wait_gone(p3, 3000));
+    p4 = replaced_on_request(fx, k, s, p3);
     assert_int_equal(stat(app, &st), 0);
     assert_int_equal(k->inode, (uint64_t)st.st_ino);
     assert_int_equal(log_count(fx, "stopping: its file changed"), 3);
