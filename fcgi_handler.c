@@ -173,14 +173,41 @@ static int connect_timeout_ms(const fcgix_req_t *req, int timeout_s)
     return ms;
 }
 
+/* Whether the request could go again on a new connection, should a kept
+ * one turn out closed: no body, or a small one kept whole. */
+static int can_resend(const fcgix_req_t *req)
+{
+    return req->body.small != NULL || (req->body.eos && !req->body.spooled);
+}
+
+/* A kept connection for the request, or -1. One a PM-run process's
+ * owner kept is closed when the request cannot use it: the process
+ * would not accept a new connection while it waits on that one. */
+static int take_kept(fcgix_req_t *req)
+{
+    int fd;
+
+    if (req->lease == NULL || req->lease->reuse == NULL) {
+        return req->opts.keep_conn == 1
+                       && fcgix_conns_take(req->app, &req->conn)
+                   ? req->conn.fd
+                   : -1;
+    }
+    fd = req->lease->reuse(req->lease->baton);
+    if (fd >= 0 && !(req->opts.keep_conn == 1 && can_resend(req))) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 static fcgix_step_t connect_backend(fcgix_req_t *req)
 {
     int rc, fd = -1, timeout = req->opts.conn_timeout, status;
     apr_time_t t0;
 
-    if (req->opts.keep_conn == 1 && !req->reused
-        && fcgix_conns_take(req->app, &req->conn)) {
-        req->fd = req->conn.fd;
+    if (!req->reused && (fd = take_kept(req)) >= 0) {
+        req->fd = req->conn.fd = fd;
         req->reused = 1;
         return FCGIX_STEP_CONTINUE;
     }
@@ -915,7 +942,12 @@ static void release_backend(fcgix_req_t *req, fcgix_step_t st)
         && !more_after_end(req)) {
         req->conn.fd = req->fd;
         req->conn.uses++;
-        fcgix_conns_give(req->app, &req->conn);
+        if (req->lease && req->lease->keep) {
+            req->lease->keep(req->lease->baton, req->fd);
+        }
+        else {
+            fcgix_conns_give(req->app, &req->conn);
+        }
         req->fd = -1;
     }
     close_backend(req);

@@ -45,6 +45,12 @@ typedef struct {
      * -appConnTimeout says (@a configured_ms), so that the members a
      * request tries share one -appConnTimeout. */
     int (*connect_timeout)(void *baton, int configured_ms);
+    /** Or NULL: a connection kept to the leased process, which the
+     * caller now owns (a descriptor), or -1: none. */
+    int (*reuse)(void *baton);
+    /** Or NULL: keep @a fd, whose exchange ended cleanly, for a later
+     * request to the process; the owner closes it if it cannot. */
+    void (*keep)(void *baton, int fd);
 } fcgix_process_ops_t;
 
 /**

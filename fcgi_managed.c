@@ -35,6 +35,7 @@
 
 #include "fcgi_ctl.h"
 #include "fcgi_handler.h"
+#include "fcgi_keep.h"
 #include "fcgi_log.h"
 #include "fcgi_managed.h"
 #include "fcgi_pm.h"
@@ -52,9 +53,10 @@ void fcgix_managed_init(const fcgix_managed_t *m)
  * once, not with a system call per request. */
 static pid_t child_pid;
 
-void fcgix_managed_child_init(void)
+void fcgix_managed_child_init(apr_pool_t *pchild, server_rec *s)
 {
     child_pid = getpid();
+    fcgix_keep_child_init(pchild, managed.sb, s);
 }
 
 static pid_t self_pid(void)
@@ -354,6 +356,8 @@ typedef struct {
     const fcgix_app_t *app; /* FastCgiServer definition, NULL: dynamic */
     const char *path;
     const fcgix_class_req_t *cr; /* a keyed class, or NULL */
+    int kept_fd; /* the connection to keep when the process is given
+                    back (fcgi_keep.h), -1: none */
 } held_t;
 
 /* A process no request may use any more: the PM replaces it. */
@@ -367,10 +371,36 @@ static void mark_for_replacement(int slot, uint32_t why)
 /* Pool cleanup: give the process back; when it has served its
  * -max-requests, tell the PM, which replaces it once it is idle (no new
  * request is given to it meanwhile: fcgix_sb_acquire). */
+/* Before the process is given back: keep the connection to it (the
+ * slot then names this child as its keeper), or say that this child
+ * keeps none. */
+static void keep_before_release(held_t *h)
+{
+    if (h->kept_fd >= 0) {
+        fcgix_keep_put(h->lease.slot, h->lease.epoch, h->kept_fd);
+    }
+    else {
+        fcgix_keep_forget(h->lease.slot);
+    }
+}
+
+/* After: a connection is worth keeping only if no other request used
+ * the process meanwhile (it would wait behind ours) and the process
+ * takes more requests. */
+static void keep_after_release(held_t *h, int last, uint64_t max,
+                               uint64_t served)
+{
+    if (h->kept_fd >= 0 && (!last || (max > 0 && served >= max))) {
+        fcgix_keep_drop(h->lease.slot, h->lease.epoch, h->kept_fd);
+    }
+    h->kept_fd = -1;
+}
+
 static apr_status_t give_back(void *data)
 {
     held_t *h = data;
     uint64_t max, served;
+    int last;
 
     if (h->lease.slot < 0) {
         /* given back already (give_back_now), or no process was found
@@ -378,12 +408,19 @@ static apr_status_t give_back(void *data)
         return APR_SUCCESS;
     }
     if (!fcgix_sb_unhold(managed.sb, h->record, &h->lease)) {
-        return APR_SUCCESS; /* the PM took us for dead and gave it back */
+        /* the PM took us for dead and gave it back */
+        if (h->kept_fd >= 0) {
+            close(h->kept_fd);
+            h->kept_fd = -1;
+        }
+        return APR_SUCCESS;
     }
     h->record = -1;
     max = fcgix_sb_class(managed.sb, h->cls)->max_requests;
-    served = fcgix_sb_release(managed.sb, &h->lease,
-                              apr_time_as_msec(apr_time_now()));
+    keep_before_release(h);
+    served = fcgix_sb_release_last(managed.sb, &h->lease,
+                                   apr_time_as_msec(apr_time_now()), &last);
+    keep_after_release(h, last, max, served);
     if (h->cr && h->cr->exclusive) {
         fcgix_sb_class_note_given_back(managed.sb, h->cls);
     }
@@ -517,13 +554,16 @@ static int lease_class(held_t *h)
         if (h->cls < 0) {
             return -1;
         }
-        rc = fcgix_sb_acquire(managed.sb, h->cls, max_users, &h->lease);
+        rc = fcgix_sb_acquire_near(managed.sb, h->cls, max_users,
+                                   fcgix_keep_me(), &h->lease);
         if (rc != 0) {
             return rc;
         }
         if (fcgix_sb_class_is(managed.sb, h->cls, gen)) {
             h->record = fcgix_sb_hold(managed.sb, holder_hint(h->r), &h->lease,
                                       (int32_t)self_pid());
+            /* another child's idle connection would hold the process */
+            fcgix_sb_keeper_evict(managed.sb, h->lease.slot, fcgix_keep_me());
             return 0;
         }
         fcgix_sb_return(managed.sb, &h->lease); /* another app's process */
@@ -722,9 +762,17 @@ static int take_process(request_rec *r, held_t *h)
     return unavailable(r, 1);
 }
 
+/* Whether connections to the leased process may be kept: not with
+ * -port (all processes of the pool share its address, so a connection
+ * says nothing about which process it reached), and not in an httpd
+ * child that keeps none (fcgi_keep.h). */
+static int may_keep(const held_t *h)
+{
+    return fcgix_keep_me() != 0 && !(h->app && h->app->port);
+}
+
 /* The request's own copy of the app, pointing at the leased process's
- * socket, one request per connection (a kept connection would pin the
- * process). */
+ * socket. */
 static fcgix_app_t *target_of(const held_t *h)
 {
     const fcgix_app_t *base = h->app  ? h->app
@@ -733,7 +781,7 @@ static fcgix_app_t *target_of(const held_t *h)
     fcgix_app_t *t = apr_pmemdup(h->r->pool, base, sizeof(*t));
 
     t->path = h->path;
-    t->opts.keep_conn = 0;
+    t->opts.keep_conn = may_keep(h);
     if (!(h->app && h->app->port)) { /* -port: 127.0.0.1:port, shared */
         char path[FCGIX_SB_SOCK_MAX];
 
@@ -766,6 +814,7 @@ static int lease_target(request_rec *r, const fcgix_app_t *app,
     }
     h->lease.slot = -1;
     h->record = -1;
+    h->kept_fd = -1;
     h->r = r;
     h->app = app;
     h->path = path;
@@ -800,6 +849,26 @@ static void give_back_now(void *baton, int answered)
     (void)answered; /* the PM watches its processes itself */
     give_back(h);
     h->lease.slot = -1;
+}
+
+/* fcgix_process_ops_t.reuse: the connection this child keeps to the
+ * leased process, or -1. */
+static int reuse_kept(void *baton)
+{
+    held_t *h = baton;
+
+    return fcgix_keep_take(h->lease.slot, h->lease.epoch);
+}
+
+/* fcgix_process_ops_t.keep: keep @fd when the process is given back. */
+static void keep_conn(void *baton, int fd)
+{
+    held_t *h = baton;
+
+    if (h->kept_fd >= 0) {
+        close(h->kept_fd);
+    }
+    h->kept_fd = fd;
 }
 
 /* fcgix_process_ops_t.next: the leased process cannot be reached; have it
@@ -861,7 +930,8 @@ static int fastcgi_class(request_rec *r, const char *path,
 
 int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL,
+                              reuse_kept, keep_conn};
     fcgix_class_req_t cr;
     fcgix_app_t *target;
     held_t *h = NULL;
@@ -878,7 +948,8 @@ int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
 
 int fcgix_managed_serve_class(request_rec *r, const fcgix_class_req_t *cr)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL,
+                              reuse_kept, keep_conn};
     fcgix_app_t *target;
     held_t *h = NULL;
     int status = lease_target(r, NULL, cr, cr->path, &target, &h);
@@ -891,7 +962,8 @@ int fcgix_managed_authorize_class(request_rec *r, const fcgix_class_req_t *cr,
                                   const fcgix_auth_call_t *call,
                                   fcgix_auth_reply_t *reply)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL,
+                              reuse_kept, keep_conn};
     fcgix_app_t *target;
     held_t *h = NULL;
     int status = lease_target(r, NULL, cr, cr->path, &target, &h);
@@ -908,7 +980,8 @@ int fcgix_managed_authorize(request_rec *r, const fcgix_app_t *app,
                             const char *path, const fcgix_auth_call_t *call,
                             fcgix_auth_reply_t *reply)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL,
+                              reuse_kept, keep_conn};
     fcgix_class_req_t cr;
     fcgix_app_t *target;
     held_t *h = NULL;

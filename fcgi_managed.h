@@ -59,8 +59,8 @@ typedef struct {
 void fcgix_managed_init(const fcgix_managed_t *m);
 
 /** In each httpd child (child_init): note its pid once, for the lease
- *  holder records. */
-void fcgix_managed_child_init(void);
+ *  holder records, and start keeping connections (fcgi_keep.h). */
+void fcgix_managed_child_init(apr_pool_t *pchild, server_rec *s);
 
 /**
  * Serve a request through a PM-run app.

@@ -282,11 +282,22 @@ static int used_up(const fcgix_sb_class_t *c, const fcgix_sb_slot_t *s,
     return max > 0 && LOAD(&s->requests) + (uint64_t)users >= max;
 }
 
+/* Among equally used slots, 0 for one child @me keeps a connection to,
+ * 1 for one nobody keeps, 2 for another child's (which must be told to
+ * close its connection first). */
+static int64_t keeper_rank(const fcgix_sb_slot_t *s, uint32_t me)
+{
+    uint32_t k = me ? LOAD(&s->keeper) : 0;
+
+    return k == 0 ? 1 : k == me ? 0 : 2;
+}
+
 /* The least used open slot with fewer than @max_users requests (0: no
- * limit); retiring slots count as busier than any other. -1 when none
- * is open; *@full is set when some were open but at @max_users. */
-static int least_used(fcgix_sb_t *sb, int ci, int max_users, uint64_t *seen,
-                      int *full)
+ * limit); retiring slots count as busier than any other; among equals,
+ * the keeper_rank() decides. -1 when none is open; *@full is set when
+ * some were open but at @max_users. */
+static int least_used(fcgix_sb_t *sb, int ci, int max_users, uint32_t me,
+                      uint64_t *seen, int *full)
 {
     const fcgix_sb_class_t *c = fcgix_sb_class(sb, ci);
     int64_t best_load = INT64_MAX;
@@ -310,6 +321,7 @@ static int least_used(fcgix_sb_t *sb, int ci, int max_users, uint64_t *seen,
         if (LOAD(&s->retiring)) {
             load += INT32_MAX;
         }
+        load = load * 4 + keeper_rank(s, me);
         if (load < best_load) {
             best_load = load;
             best = i;
@@ -336,6 +348,12 @@ static void give_back_uncounted(fcgix_sb_slot_t *s,
 int fcgix_sb_acquire(fcgix_sb_t *sb, int ci, int max_users,
                      fcgix_sb_lease_t *lease)
 {
+    return fcgix_sb_acquire_near(sb, ci, max_users, 0, lease);
+}
+
+int fcgix_sb_acquire_near(fcgix_sb_t *sb, int ci, int max_users, uint32_t me,
+                          fcgix_sb_lease_t *lease)
+{
     const fcgix_sb_class_t *c = fcgix_sb_class(sb, ci);
     fcgix_sb_slot_t *s;
     uint64_t v = 0;
@@ -350,7 +368,7 @@ int fcgix_sb_acquire(fcgix_sb_t *sb, int ci, int max_users,
      * that instant: look again. Bounded so a storm cannot spin. */
     for (tries = 0; tries < 64; tries++) {
         full = 0;
-        i = least_used(sb, ci, max_users, &v, &full);
+        i = least_used(sb, ci, max_users, me, &v, &full);
         if (i < 0) {
             break;
         }
@@ -378,9 +396,18 @@ int fcgix_sb_acquire(fcgix_sb_t *sb, int ci, int max_users,
 uint64_t fcgix_sb_release(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease,
                           int64_t now_ms)
 {
+    int last;
+
+    return fcgix_sb_release_last(sb, lease, now_ms, &last);
+}
+
+uint64_t fcgix_sb_release_last(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease,
+                               int64_t now_ms, int *last)
+{
     fcgix_sb_slot_t *s;
     uint64_t v, served;
 
+    *last = 0;
     if (lease->slot < 0) {
         return 0;
     }
@@ -400,6 +427,7 @@ uint64_t fcgix_sb_release(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease,
         }
     } while (!lease_cas(&s->lease, &v,
                         lease_make(lease_epoch(v), lease_users(v) - 1)));
+    *last = lease_users(v) == 1;
     return served;
 }
 
@@ -714,4 +742,80 @@ uint32_t fcgix_sb_class_freed(fcgix_sb_t *sb, int c)
 void fcgix_sb_class_wait_freed(fcgix_sb_t *sb, int c, uint32_t seen, int ms)
 {
     fcgix_futex_wait_ms(&fcgix_sb_class(sb, c)->freed, seen, ms);
+}
+
+/* ------------------------------------------------------------------ */
+/* Keepers of idle connections                                        */
+/* ------------------------------------------------------------------ */
+
+uint32_t fcgix_sb_waker_claim(fcgix_sb_t *sb, unsigned hint, int32_t pid)
+{
+    int rec = pid > 0 ? claim_holder(sb, hint, pid) : -1;
+
+    return rec < 0 ? 0 : (uint32_t)rec + 1u;
+}
+
+void fcgix_sb_waker_release(fcgix_sb_t *sb, uint32_t id, int32_t pid)
+{
+    if (id > 0 && id <= (uint32_t)sb->nholders) {
+        int32_t expect = pid;
+
+        __atomic_compare_exchange_n(&sb->holders[id - 1].pid, &expect, 0, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    }
+}
+
+uint32_t *fcgix_sb_waker_word(fcgix_sb_t *sb, uint32_t id)
+{
+    return id > 0 && id <= (uint32_t)sb->nholders ? &sb->holders[id - 1].wake
+                                                  : NULL;
+}
+
+uint32_t fcgix_sb_keeper(fcgix_sb_t *sb, int i)
+{
+    return i >= 0 && i < sb->nslots ? LOAD(&sb->slots[i].keeper) : 0;
+}
+
+void fcgix_sb_keeper_set(fcgix_sb_t *sb, int i, uint32_t me)
+{
+    if (i >= 0 && i < sb->nslots) {
+        STORE(&sb->slots[i].keeper, me);
+    }
+}
+
+void fcgix_sb_keeper_clear(fcgix_sb_t *sb, int i, uint32_t me)
+{
+    if (i >= 0 && i < sb->nslots) {
+        __atomic_compare_exchange_n(&sb->slots[i].keeper, &me, 0, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    }
+}
+
+int fcgix_sb_keeper_evict(fcgix_sb_t *sb, int i, uint32_t me)
+{
+    uint32_t k = fcgix_sb_keeper(sb, i);
+    uint32_t *word;
+
+    if (k == 0 || k == me
+        || !__atomic_compare_exchange_n(&sb->slots[i].keeper, &k, 0, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        return 0;
+    }
+    if ((word = fcgix_sb_waker_word(sb, k)) == NULL) {
+        return 0;
+    }
+    __atomic_add_fetch(word, 1u, __ATOMIC_ACQ_REL);
+    fcgix_futex_wake(word, 1);
+    return 1;
+}
+
+int fcgix_sb_slot_is(fcgix_sb_t *sb, int i, uint32_t epoch)
+{
+    uint64_t v;
+
+    if (i < 0 || i >= sb->nslots) {
+        return 0;
+    }
+    v = LOAD(&sb->slots[i].lease);
+    return lease_epoch(v) == epoch && lease_users(v) >= 0;
 }

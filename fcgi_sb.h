@@ -97,6 +97,10 @@ typedef struct {
                                    takes the slot, and the PM kills and
                                    replaces the process */
     uint32_t restarts;        /**< starts after the first one */
+    uint32_t keeper;          /**< handler: the httpd child that keeps an
+                                   idle connection to the process (its
+                                   waker id, fcgix_sb_waker_claim()); 0:
+                                   none. A hint: see fcgix_sb_keeper_*() */
     int64_t started_ms;       /**< wall clock, ms */
     int64_t last_used_ms;     /**< wall clock, ms, set at each release */
     int64_t backoff_until_ms; /**< wall clock, ms; BACKOFF only */
@@ -188,8 +192,10 @@ typedef struct {
  *  that the PM can give back the leases of an httpd child that died
  *  mid-request. Input from any process of the User, like the rest. */
 typedef struct {
-    int32_t pid; /**< the holder (an httpd child); 0: record free */
-    uint32_t pad;
+    int32_t pid;   /**< the holder (an httpd child); 0: record free */
+    uint32_t wake; /**< a waker record's futex word (the record of an
+                        httpd child's keeper thread, which holds no
+                        lease: fcgix_sb_waker_claim()) */
     uint64_t what;  /**< the lease: epoch << 32 | (slot + 1); 0: none */
     uint64_t waits; /**< what a waiting request counts (see
                          fcgix_sb_waits_make()); 0: none */
@@ -327,6 +333,15 @@ int fcgix_sb_acquire(fcgix_sb_t *sb, int c, int max_users,
                      fcgix_sb_lease_t *lease);
 
 /**
+ * fcgix_sb_acquire(), preferring among equally used slots one that the
+ * httpd child with waker id @p me keeps a connection to, then one that
+ * nobody keeps a connection to (another child's would have to be
+ * closed first). @p me 0: no preference.
+ */
+int fcgix_sb_acquire_near(fcgix_sb_t *sb, int c, int max_users, uint32_t me,
+                          fcgix_sb_lease_t *lease);
+
+/**
  * A process of class @p c was started (or is free again for another
  * reason than a give-back): wake one request waiting in
  * fcgix_sb_class_wait_freed(), if any waits (the class's "waiting").
@@ -378,6 +393,57 @@ void fcgix_sb_class_wait_freed(fcgix_sb_t *sb, int c, uint32_t seen, int ms);
  */
 uint64_t fcgix_sb_release(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease,
                           int64_t now_ms);
+
+/** fcgix_sb_release(), and *@p last: 1 when no other request used the
+ *  slot at the moment it was given back. */
+uint64_t fcgix_sb_release_last(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease,
+                               int64_t now_ms, int *last);
+
+/*
+ * Kept connections to a slot's process (fcgi_keep.c). An httpd child
+ * that keeps an idle connection to a process says so in the slot's
+ * "keeper" before it gives the slot back. A request of another child
+ * that takes the slot then must have the connection closed (a process
+ * serves one connection at a time): fcgix_sb_keeper_evict() clears the
+ * keeper and wakes that child's keeper thread, which closes it. Any
+ * process of the User can write these words: a forged keeper or wake
+ * only makes a child close its own idle connections, or sleep on.
+ */
+
+/**
+ * Claim a waker record for an httpd child's keeper thread: a holder
+ * record (from @p hint on) with no lease, whose "wake" word the thread
+ * sleeps on. The PM frees it when @p pid dies, as any holder record.
+ * @return the waker id (record + 1), or 0: none free.
+ */
+uint32_t fcgix_sb_waker_claim(fcgix_sb_t *sb, unsigned hint, int32_t pid);
+
+/** Free waker @p id, claimed by @p pid. */
+void fcgix_sb_waker_release(fcgix_sb_t *sb, uint32_t id, int32_t pid);
+
+/** The futex word of waker @p id, or NULL for a bad id. */
+uint32_t *fcgix_sb_waker_word(fcgix_sb_t *sb, uint32_t id);
+
+/** Slot @p i's keeper (a waker id), 0: none or a bad index. */
+uint32_t fcgix_sb_keeper(fcgix_sb_t *sb, int i);
+
+/** Child @p me keeps a connection to slot @p i's process. */
+void fcgix_sb_keeper_set(fcgix_sb_t *sb, int i, uint32_t me);
+
+/** Child @p me keeps none any more (left alone if another keeps one). */
+void fcgix_sb_keeper_clear(fcgix_sb_t *sb, int i, uint32_t me);
+
+/**
+ * A request of child @p me took slot @p i: when another child keeps a
+ * connection to its process, clear the keeper and wake that child's
+ * keeper thread, which closes the connection.
+ * @return 1 when another child was told, else 0
+ */
+int fcgix_sb_keeper_evict(fcgix_sb_t *sb, int i, uint32_t me);
+
+/** Whether slot @p i is open with epoch @p epoch (its process is the one
+ *  a connection was made to when the slot had that epoch). */
+int fcgix_sb_slot_is(fcgix_sb_t *sb, int i, uint32_t epoch);
 
 /** Give a slot back without counting a request: the request never
  *  reached the process. */

@@ -200,7 +200,7 @@ static apr_array_header_t *connectable_apps(apr_pool_t *p)
 static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
 {
     fcgix_launch_child_init();
-    fcgix_managed_child_init();
+    fcgix_managed_child_init(pchild, s);
     fcgix_balance_child_init(pchild);
     if (app_registry) {
         fcgix_conns_child_init(pchild, connectable_apps(pchild), s);
