@@ -158,6 +158,7 @@ void *fcgix_srv_conf_create(apr_pool_t *p, server_rec *s)
     conf->wrapper_path = NULL;
     conf->stderr_level = FCGIX_UNSET;
     conf->status_show_all = FCGIX_UNSET;
+    conf->keep_conns = FCGIX_UNSET;
     conf->ipc_dir_at = NULL;
     conf->ipc_dir_vocab = 0;
     conf->tenant = FCGIX_UNSET;
@@ -193,6 +194,8 @@ void *fcgix_srv_conf_merge(apr_pool_t *p, void *base_, void *add_)
                              : base->wrapper_path;
     conf->stderr_level = add->stderr_level != FCGIX_UNSET ? add->stderr_level
                                                           : base->stderr_level;
+    conf->keep_conns = add->keep_conns != FCGIX_UNSET ? add->keep_conns
+                                                      : base->keep_conns;
     conf->status_show_all = add->status_show_all != FCGIX_UNSET
                                 ? add->status_show_all
                                 : base->status_show_all;
@@ -562,6 +565,18 @@ static const char *cmd_status_show_all(cmd_parms *cmd, void *dummy, int on)
     return NULL;
 }
 
+const char *fcgix_cmd_keep_conns(cmd_parms *cmd, void *dummy, int on)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dummy;
+    if (err != NULL) {
+        return err;
+    }
+    fcgix_cfg_srv(cmd)->keep_conns = on;
+    return NULL;
+}
+
 #define APP_KIND(k) ((void *)(intptr_t)(k))
 
 const command_rec fcgix_cmds[] = {
@@ -603,6 +618,8 @@ const command_rec fcgix_cmds[] = {
     AP_INIT_FLAG("FastCgiStatusShowAll", cmd_status_show_all, NULL, RSRC_CONF,
                  "On: the fastcgi-status page of this server shows every "
                  "virtual host's apps (default Off: only its own)"),
+    AP_INIT_FLAG("FastCgiKeepConnections", fcgix_cmd_keep_conns, NULL,
+                 RSRC_CONF, FCGIX_KEEP_CONNS_USAGE),
     AP_INIT_TAKE1("FastCgiMaxHostProcesses", fcgix_cmd_max_host, NULL,
                   RSRC_CONF,
                   "0-65535: dynamic processes started for one virtual "

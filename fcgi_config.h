@@ -144,6 +144,8 @@ typedef struct {
     fcgix_wrapper_mode_t wrapper_mode;
     const char *wrapper_path; /**< FastCgiWrapper path, or NULL */
     int status_show_all;      /**< FastCgiStatusShowAll, FCGIX_UNSET */
+    int keep_conns;           /**< FastCgiKeepConnections (main server),
+                                   FCGIX_UNSET: on */
     const char *ipc_dir_at;   /**< "file:line" of the directive that set
                                    ipc_dir (FastCgiIpcDir or FcgidIPCDir) */
     int ipc_dir_vocab;        /**< FCGIX_VOCAB_* of that directive */

@@ -766,6 +766,7 @@ int fcgix_launch_post_config(apr_pool_t *pconf, server_rec *s,
     fcgix_launch_tables(pconf, s, &pm_cfg);
     managed.wrapper = wrapper != NULL;
     managed.host_caps = any_host_cap(s);
+    managed.keep_conns = fcgix_srv_conf(s)->keep_conns != 0;
     /* Socket path lengths were checked by fcgix_check_config(). */
     rc = make_ipc_dir(pconf, ipc_dir, s, &ipc_fd);
     if (rc == OK) {

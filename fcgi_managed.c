@@ -56,7 +56,9 @@ static pid_t child_pid;
 void fcgix_managed_child_init(apr_pool_t *pchild, server_rec *s)
 {
     child_pid = getpid();
-    fcgix_keep_child_init(pchild, managed.sb, s);
+    if (managed.keep_conns) {
+        fcgix_keep_child_init(pchild, managed.sb, s);
+    }
 }
 
 static pid_t self_pid(void)

@@ -34,6 +34,7 @@ typedef struct {
     int host_caps;              /**< a FastCgiMaxHostProcesses is set:
                                      dynamic apps are classes per virtual
                                      host, so that the PM counts them */
+    int keep_conns;             /**< FastCgiKeepConnections */
 } fcgix_managed_t;
 
 /** Which class a request goes to and how it waits for a process, for

@@ -328,6 +328,10 @@ void fcgix_pm_slot_stop(pm_t *pm, int c, int i, int after, const char *why)
     fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00512), &pm->classes[c],
                  ps->pid, "stopping: %s", why);
     ps->after_stop = after;
+    /* An httpd child's idle kept connection would keep an app that
+     * finishes its connection before it exits (libfcgi's, on SIGTERM)
+     * alive: have it closed now, not when it times out. */
+    fcgix_sb_keeper_evict(pm->sb, i, 0);
     fcgix_pm_signal(pm->cfg, ps->pid, SIGTERM);
     fcgix_pm_slot_set_state(pm, i, FCGIX_SB_STOPPING, ps->pid);
 }
@@ -589,6 +593,7 @@ static int signal_all(pm_t *pm, int sig)
         }
         if (sig != 0) {
             fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
+            fcgix_sb_keeper_evict(pm->sb, i, 0);
             fcgix_pm_signal(pm->cfg, ps->pid, sig);
             ps->after_stop = AFTER_EMPTY;
             fcgix_pm_slot_set_state(pm, i, FCGIX_SB_STOPPING, ps->pid);

@@ -34,6 +34,11 @@
  *   crash=before    exit before any output
  *   noheaders       body bytes with no CGI header block
  *   pid             "pid=NNN\n" (which process answered)
+ *   conn            "conn=INODE keep=K\n": the inode of the connection's
+ *                   socket (another one for each connection) and whether
+ *                   the request had FCGI_KEEP_CONN
+ *   quit            answer, then exit(0) (as php-cgi does after
+ *                   PHP_FCGI_MAX_REQUESTS), leaving a kept connection
  * An invalid value gets a 400 answer naming the option.
  */
 
@@ -79,6 +84,8 @@ typedef struct {
     enum crash_mode crash;
     int noheaders;
     int pid;
+    int conn;
+    int quit;
     const char *headers[MAX_HEADERS];
     int nheaders;
     const char *error;
@@ -209,6 +216,14 @@ static int set_option(options *o, const char *key, const char *val)
     }
     if (strcmp(key, "pid") == 0) {
         o->pid = 1;
+        return 0;
+    }
+    if (strcmp(key, "conn") == 0) {
+        o->conn = 1;
+        return 0;
+    }
+    if (strcmp(key, "quit") == 0) {
+        o->quit = 1;
         return 0;
     }
     if (strcmp(key, "bytes") == 0) {
@@ -470,6 +485,14 @@ static void put_body(FCGX_Request *req, const options *o)
     else if (o->pid) {
         FCGX_FPrintF(req->out, "pid=%ld\n", (long)getpid());
     }
+    else if (o->conn) {
+        struct stat st;
+
+        FCGX_FPrintF(req->out, "conn=%lu keep=%d\n",
+                     fstat(req->ipcFd, &st) == 0 ? (unsigned long)st.st_ino
+                                                  : 0UL,
+                     req->keepConnection);
+    }
     else {
         FCGX_PutS("hello\n", req->out);
     }
@@ -486,7 +509,8 @@ static void drain_stdin(FCGX_Stream *in)
     }
 }
 
-static void handle_request(FCGX_Request *req)
+/* Returns 1 when the process is to exit after this request. */
+static int handle_request(FCGX_Request *req)
 {
     options o;
 
@@ -498,7 +522,7 @@ static void handle_request(FCGX_Request *req)
                      "fcgi_responder: bad option: %s\n",
                      o.error);
         drain_stdin(req->in);
-        return;
+        return 0;
     }
     if (o.sleep_ms > 0) {
         sleep_ms(o.sleep_ms);
@@ -522,6 +546,7 @@ static void handle_request(FCGX_Request *req)
         _exit(CRASH_EXIT_CODE);
     }
     drain_stdin(req->in);
+    return o.quit;
 }
 
 static int open_listener(const char *where)
@@ -572,8 +597,13 @@ int main(int argc, char **argv)
     /* libfcgi turns SIGTERM and SIGUSR1 into a graceful stop: the request
      * in progress completes, then accept fails and we exit. */
     while (FCGX_Accept_r(&req) >= 0) {
-        handle_request(&req);
+        int quit = handle_request(&req);
+
         FCGX_Finish_r(&req);
+        if (quit) {
+            fprintf(stderr, "fcgi_responder: quitting as asked\n");
+            return 0;
+        }
     }
     fprintf(stderr, "fcgi_responder: stopping\n");
     return 0;

@@ -182,11 +182,11 @@ def put_file(srv, name, data=STATIC):
     return "/" + name
 
 
-def static_pool(httpd, processes=1, opts=""):
+def static_pool(httpd, processes=1, opts="", conf=""):
     srv = httpd()
     app = install(conftest.RESPONDER, srv.docroot / "static.fcgi")
-    srv.extra_conf = "FastCgiServer %s -processes %d %s" % (app, processes,
-                                                            opts)
+    srv.extra_conf = "FastCgiServer %s -processes %d %s\n%s" % (
+        app, processes, opts, conf)
     start(srv)
     return srv
 

@@ -194,12 +194,17 @@ def test_prefork_hard_restart_does_not_kill_the_apps(httpd):
 
 # --- a socket file removed ---------------------------------------------------
 
+# One connection per request, as before kept connections.
+NEW_CONNECTIONS = "FastCgiKeepConnections Off"
+
 def test_removed_socket_is_logged_and_process_replaced(httpd):
     """Someone (a tmp cleaner) removes a pool process's socket file: the
     request that finds it gone logs it, naming the socket, and waits for
     the PM to replace the process, which listens on a new socket file;
-    it and the requests after it are served."""
-    srv = static_pool(httpd, 1)
+    it and the requests after it are served. (Kept connections are off:
+    the httpd child's connection to the process would serve on until it
+    is closed, and the test is about what a new connection meets.)"""
+    srv = static_pool(httpd, 1, conf=NEW_CONNECTIONS)
     first = served_pid(srv)
     socks = sockets_of(srv)
     assert len(socks) == 1, socks
@@ -230,8 +235,9 @@ def test_ipc_dir_is_private_to_the_httpd_user(httpd):
 def test_ipc_dir_made_unreachable_at_runtime_then_fixed(httpd):
     """The IPC directory chmod 000 (or given to another owner) while httpd
     runs: 503 with a log line that names the socket and the cause; once
-    the mode is fixed, requests are served again without a restart."""
-    srv = static_pool(httpd, 1)
+    the mode is fixed, requests are served again without a restart.
+    (Kept connections off, as above.)"""
+    srv = static_pool(httpd, 1, conf=NEW_CONNECTIONS)
     served_pid(srv)
     d = ipc_dir(srv)
     os.chmod(d, 0)
