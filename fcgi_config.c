@@ -194,8 +194,8 @@ void *fcgix_srv_conf_merge(apr_pool_t *p, void *base_, void *add_)
                              : base->wrapper_path;
     conf->stderr_level = add->stderr_level != FCGIX_UNSET ? add->stderr_level
                                                           : base->stderr_level;
-    conf->keep_conns = add->keep_conns != FCGIX_UNSET ? add->keep_conns
-                                                      : base->keep_conns;
+    conf->keep_conns =
+        add->keep_conns != FCGIX_UNSET ? add->keep_conns : base->keep_conns;
     conf->status_show_all = add->status_show_all != FCGIX_UNSET
                                 ? add->status_show_all
                                 : base->status_show_all;

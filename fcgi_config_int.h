@@ -62,8 +62,8 @@ const char *fcgix_cfg_set_ipc_dir(cmd_parms *cmd, const char *arg, int vocab);
 /** FastCgiKeepConnections = FcgidKeepConnections (main server only). */
 const char *fcgix_cmd_keep_conns(cmd_parms *cmd, void *dummy, int on);
 #define FCGIX_KEEP_CONNS_USAGE                                                 \
-    "On (default): an httpd process keeps its connection to an app "         \
-    "process run by the process manager for its next request there; Off: "   \
+    "On (default): an httpd process keeps its connection to an app "           \
+    "process run by the process manager for its next request there; Off: "     \
     "one connection per request"
 
 /** FastCgiMaxHostProcesses = FcgidMaxProcessesPerVhost. */

@@ -537,8 +537,8 @@ const command_rec fcgix_fcgid_cmds[] = {
                     "old name of FcgidWrapper"),
     TWO(NUM, "FcgidZombieScanInterval", "ZombieScanInterval", n_interval,
         "seconds" NOEFFECT),
-    AP_INIT_FLAG("FcgidKeepConnections", fcgix_cmd_keep_conns, NULL,
-                 RSRC_CONF, FCGIX_KEEP_CONNS_USAGE),
+    AP_INIT_FLAG("FcgidKeepConnections", fcgix_cmd_keep_conns, NULL, RSRC_CONF,
+                 FCGIX_KEEP_CONNS_USAGE),
     AP_INIT_TAKE1("FcgidMaxProcessesPerVhost", fcgix_cmd_max_host, NULL,
                   RSRC_CONF,
                   "0-65535: dynamic processes started for one virtual "

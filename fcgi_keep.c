@@ -35,7 +35,7 @@ static uint64_t *kept;
 static int64_t *idle_since_ms; /* when each entry went idle */
 static int nkept;
 static fcgix_sb_t *board;
-static uint32_t me;    /* this child's waker id; 0: keeping is off */
+static uint32_t me; /* this child's waker id; 0: keeping is off */
 static pid_t keeper_pid;
 static volatile int stopping;
 
@@ -122,8 +122,8 @@ void fcgix_keep_drop(int slot, uint32_t epoch, int fd)
     if (me == 0 || slot < 0 || slot >= nkept) {
         return;
     }
-    if (__atomic_compare_exchange_n(&kept[slot], &mine, 0, 0,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    if (__atomic_compare_exchange_n(&kept[slot], &mine, 0, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
         close(fd);
     }
     fcgix_sb_keeper_clear(board, slot, me);
@@ -235,7 +235,8 @@ void fcgix_keep_child_init(apr_pool_t *pchild, fcgix_sb_t *sb, server_rec *s)
     board = sb;
     nkept = sb->nslots;
     kept = apr_pcalloc(pchild, sizeof(*kept) * (apr_size_t)nkept);
-    idle_since_ms = apr_pcalloc(pchild, sizeof(*idle_since_ms) * (apr_size_t)nkept);
+    idle_since_ms =
+        apr_pcalloc(pchild, sizeof(*idle_since_ms) * (apr_size_t)nkept);
     me = id;
     stopping = 0;
     rv = apr_thread_create(&thd, NULL, keeper_thread, NULL, pchild);

@@ -932,8 +932,8 @@ static int fastcgi_class(request_rec *r, const char *path,
 
 int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL,
-                              reuse_kept, keep_conn};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,     0,
+                              NULL,          reuse_kept,    keep_conn};
     fcgix_class_req_t cr;
     fcgix_app_t *target;
     held_t *h = NULL;
@@ -950,8 +950,8 @@ int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
 
 int fcgix_managed_serve_class(request_rec *r, const fcgix_class_req_t *cr)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL,
-                              reuse_kept, keep_conn};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,     0,
+                              NULL,          reuse_kept,    keep_conn};
     fcgix_app_t *target;
     held_t *h = NULL;
     int status = lease_target(r, NULL, cr, cr->path, &target, &h);
@@ -964,8 +964,8 @@ int fcgix_managed_authorize_class(request_rec *r, const fcgix_class_req_t *cr,
                                   const fcgix_auth_call_t *call,
                                   fcgix_auth_reply_t *reply)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL,
-                              reuse_kept, keep_conn};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,     0,
+                              NULL,          reuse_kept,    keep_conn};
     fcgix_app_t *target;
     held_t *h = NULL;
     int status = lease_target(r, NULL, cr, cr->path, &target, &h);
@@ -982,8 +982,8 @@ int fcgix_managed_authorize(request_rec *r, const fcgix_app_t *app,
                             const char *path, const fcgix_auth_call_t *call,
                             fcgix_auth_reply_t *reply)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL, 0, NULL,
-                              reuse_kept, keep_conn};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,     0,
+                              NULL,          reuse_kept,    keep_conn};
     fcgix_class_req_t cr;
     fcgix_app_t *target;
     held_t *h = NULL;

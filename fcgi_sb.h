@@ -192,10 +192,10 @@ typedef struct {
  *  that the PM can give back the leases of an httpd child that died
  *  mid-request. Input from any process of the User, like the rest. */
 typedef struct {
-    int32_t pid;   /**< the holder (an httpd child); 0: record free */
-    uint32_t wake; /**< a waker record's futex word (the record of an
-                        httpd child's keeper thread, which holds no
-                        lease: fcgix_sb_waker_claim()) */
+    int32_t pid;    /**< the holder (an httpd child); 0: record free */
+    uint32_t wake;  /**< a waker record's futex word (the record of an
+                         httpd child's keeper thread, which holds no
+                         lease: fcgix_sb_waker_claim()) */
     uint64_t what;  /**< the lease: epoch << 32 | (slot + 1); 0: none */
     uint64_t waits; /**< what a waiting request counts (see
                          fcgix_sb_waits_make()); 0: none */

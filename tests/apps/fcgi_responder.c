@@ -490,7 +490,7 @@ static void put_body(FCGX_Request *req, const options *o)
 
         FCGX_FPrintF(req->out, "conn=%lu keep=%d\n",
                      fstat(req->ipcFd, &st) == 0 ? (unsigned long)st.st_ino
-                                                  : 0UL,
+                                                 : 0UL,
                      req->keepConnection);
     }
     else {

@@ -583,6 +583,96 @@ static void test_sb_areas(void **state)
     free(mem);
 }
 
+/* Kept connections: a request prefers, among idle slots, one its own
+ * httpd child keeps a connection to, then one nobody keeps; a give-back
+ * says whether it was the slot's last user; evicting another child's
+ * keeper clears it and bumps that child's waker word. */
+static void test_sb_keepers(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_lease_t l[2];
+    uint32_t me, other, *word;
+
+    board_class(fx, 3);
+    open_all(fx, 3);
+    me = fcgix_sb_waker_claim(fx->sb, 0, 100);
+    other = fcgix_sb_waker_claim(fx->sb, 0, 200);
+    assert_true(me != 0 && other != 0 && me != other);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, (int)me - 1), 100);
+    fcgix_sb_keeper_set(fx->sb, 0, other);
+    fcgix_sb_keeper_set(fx->sb, 2, me);
+    /* own first, then nobody's, then another child's */
+    assert_int_equal(fcgix_sb_acquire_near(fx->sb, 0, 1, me, &l[0]), 0);
+    assert_int_equal(l[0].slot, 2);
+    assert_int_equal(fcgix_sb_acquire_near(fx->sb, 0, 1, me, &l[1]), 0);
+    assert_int_equal(l[1].slot, 1);
+    give(fx, &l[1]);
+    give(fx, &l[0]);
+    /* no preference: the first of the equals */
+    assert_int_equal(fcgix_sb_acquire_near(fx->sb, 0, 1, 0, &l[0]), 0);
+    assert_int_equal(l[0].slot, 0);
+    /* taking another child's: its keeper is cleared, its word bumped */
+    word = fcgix_sb_waker_word(fx->sb, other);
+    assert_non_null(word);
+    assert_int_equal(fcgix_sb_keeper_evict(fx->sb, 0, me), 1);
+    assert_int_equal(*word, 1);
+    assert_int_equal(fcgix_sb_keeper(fx->sb, 0), 0);
+    assert_int_equal(fcgix_sb_keeper_evict(fx->sb, 0, me), 0);
+    /* nor one's own */
+    assert_int_equal(fcgix_sb_keeper_evict(fx->sb, 2, me), 0);
+    assert_int_equal(fcgix_sb_keeper(fx->sb, 2), me);
+    /* clearing leaves another child's keeper alone */
+    fcgix_sb_keeper_set(fx->sb, 1, other);
+    fcgix_sb_keeper_clear(fx->sb, 1, me);
+    assert_int_equal(fcgix_sb_keeper(fx->sb, 1), other);
+    fcgix_sb_keeper_clear(fx->sb, 1, other);
+    assert_int_equal(fcgix_sb_keeper(fx->sb, 1), 0);
+    /* the slot's epoch: a connection to an older process is not kept */
+    assert_true(fcgix_sb_slot_is(fx->sb, 0, l[0].epoch));
+    assert_false(fcgix_sb_slot_is(fx->sb, 0, l[0].epoch + 1));
+    give(fx, &l[0]);
+    fcgix_sb_close(fcgix_sb_slot(fx->sb, 0));
+    assert_false(fcgix_sb_slot_is(fx->sb, 0, l[0].epoch)); /* closed */
+    assert_false(fcgix_sb_slot_is(fx->sb, 99, 0));
+    /* bad ids and indexes are refused, forged keepers only wake */
+    assert_null(fcgix_sb_waker_word(fx->sb, 0));
+    assert_null(fcgix_sb_waker_word(fx->sb, TEST_HOLDERS + 1));
+    fcgix_sb_slot(fx->sb, 2)->keeper = TEST_HOLDERS + 7;
+    assert_int_equal(fcgix_sb_keeper_evict(fx->sb, 2, me), 0);
+    assert_int_equal(fcgix_sb_keeper(fx->sb, 99), 0);
+    fcgix_sb_keeper_set(fx->sb, -1, me);
+    /* a waker record is freed only by the pid that claimed it */
+    fcgix_sb_waker_release(fx->sb, me, 999);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, (int)me - 1), 100);
+    fcgix_sb_waker_release(fx->sb, me, 100);
+    assert_int_equal(fcgix_sb_holder_pid(fx->sb, (int)me - 1), 0);
+}
+
+/* Two requests on one slot of a shared pool: only the one that gives it
+ * back last is told so. */
+static void test_sb_release_last(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_lease_t a, b;
+    int last = -1;
+
+    board_class(fx, 1);
+    open_all(fx, 1);
+    take(fx, 0, &a);
+    take(fx, 0, &b);
+    assert_int_equal(a.slot, b.slot);
+    fcgix_sb_release_last(fx->sb, &a, wall_ms(), &last);
+    assert_int_equal(last, 0);
+    fcgix_sb_release_last(fx->sb, &b, wall_ms(), &last);
+    assert_int_equal(last, 1);
+    /* a lease of a reopened slot: not given back, not last */
+    take(fx, 0, &a);
+    fcgix_sb_close(fcgix_sb_slot(fx->sb, 0));
+    fcgix_sb_open(fcgix_sb_slot(fx->sb, 0));
+    fcgix_sb_release_last(fx->sb, &a, wall_ms(), &last);
+    assert_int_equal(last, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -601,6 +691,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sb_areas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_handoff, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_waits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_keepers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_release_last, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
