@@ -58,6 +58,16 @@ def conn_of(body):
     return int(m.group(1)), int(m.group(2))
 
 
+def conns_seen(srv, n):
+    """(socket inode, FCGI_KEEP_CONN) of n requests in a row."""
+    seen = []
+    for _ in range(n):
+        r = srv.get("/fcgi/app.fcgi?conn")
+        assert r.status == 200, r
+        seen.append(conn_of(r.body))
+    return seen
+
+
 def get(conn, path):
     conn.request("GET", path)
     r = conn.getresponse()
@@ -72,11 +82,7 @@ def connection(srv):
 def test_connection_is_kept_between_requests(httpd, vocab):
     srv = one_process_site(httpd, vocab)
     start(srv)
-    seen = []
-    for _ in range(6):
-        r = srv.get("/fcgi/app.fcgi?conn")
-        assert r.status == 200, r
-        seen.append(conn_of(r.body))
+    seen = conns_seen(srv, 6)
     inodes = {inode for inode, _ in seen}
     assert len(inodes) == 1, seen
     assert all(keep == 1 for _, keep in seen), seen
@@ -88,11 +94,7 @@ def test_keep_connections_off(httpd, vocab):
                  "fcgid": "FcgidKeepConnections Off"}[vocab]
     srv = one_process_site(httpd, vocab, directive)
     start(srv)
-    seen = []
-    for _ in range(4):
-        r = srv.get("/fcgi/app.fcgi?conn")
-        assert r.status == 200, r
-        seen.append(conn_of(r.body))
+    seen = conns_seen(srv, 4)
     assert len({inode for inode, _ in seen}) == 4, seen
     assert all(keep == 0 for _, keep in seen), seen
 
