@@ -181,11 +181,15 @@ static void close_unwanted(int all)
 }
 
 /* Sleeps on the waker word, woken by an eviction (or forged values: then
- * it looks and finds nothing to do), and at least once a second. */
+ * it looks and finds nothing to do), and at least once a second. It
+ * returns rather than calling apr_thread_exit(): pthread_exit() would
+ * unwind this frame without unpoisoning its sanitizer redzones (the
+ * futex wait's timespec), which the thread's own teardown then trips. */
 static void *APR_THREAD_FUNC keeper_thread(apr_thread_t *thd, void *data)
 {
     uint32_t *word = fcgix_sb_waker_word(board, me);
 
+    (void)thd;
     (void)data;
     while (!stopping) {
         uint32_t seen = __atomic_load_n(word, __ATOMIC_ACQUIRE);
@@ -193,7 +197,6 @@ static void *APR_THREAD_FUNC keeper_thread(apr_thread_t *thd, void *data)
         close_unwanted(0);
         fcgix_futex_wait_ms(word, seen, FCGIX_KEEP_IDLE_MS);
     }
-    apr_thread_exit(thd, APR_SUCCESS);
     return NULL;
 }
 
