@@ -370,9 +370,6 @@ static void mark_for_replacement(int slot, uint32_t why)
     tick_pm();
 }
 
-/* Pool cleanup: give the process back; when it has served its
- * -max-requests, tell the PM, which replaces it once it is idle (no new
- * request is given to it meanwhile: fcgix_sb_acquire). */
 /* Before the process is given back: keep the connection to it (the
  * slot then names this child as its keeper), or say that this child
  * keeps none. */
@@ -398,6 +395,9 @@ static void keep_after_release(held_t *h, int last, uint64_t max,
     h->kept_fd = -1;
 }
 
+/* Pool cleanup: give the process back; when it has served its
+ * -max-requests, tell the PM, which replaces it once it is idle (no new
+ * request is given to it meanwhile: fcgix_sb_acquire). */
 static apr_status_t give_back(void *data)
 {
     held_t *h = data;
