@@ -43,6 +43,8 @@ MIB = 1 << 20
 GET_SIZE = MIB
 POST_SIZE = 10 * MIB
 RSS_PERIOD = 0.25
+# Requests counted under strace for "system calls per request".
+SYSCALL_REQUESTS = 10000
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 15.0
 HTTP_TIMEOUT = 120.0
@@ -85,6 +87,8 @@ class Config:
         self.sock = None
         self.failed = None        # reason, once it failed
         self.rss_idle = None
+        self.pss_idle = None
+        self.syscalls = None      # strace_counts(), or why not
 
     def throwaway(self, tag):
         """A second instance of this configuration, started and stopped
@@ -295,16 +299,40 @@ def rss_bytes(pid):
         return 0
 
 
-def apache_rss(cfg):
-    """Summed RSS of every apache2 process of this config."""
+def pss_bytes(pid):
+    """Proportional set size: shared pages divided among their users, so
+    that the parent's and the children's copies are not counted twice."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def apache_pids(cfg):
+    """Every live apache2 process of this config (parent, children, and
+    for ours the process manager)."""
     if not cfg.proc:
-        return 0
-    total = 0
+        return []
+    out = []
     for pid in descendants(cfg.proc.pid):
         st = proc_stat(pid)
         if st and st[0] == "apache2" and st[1] != "Z":
-            total += rss_bytes(pid)
-    return total
+            out.append(pid)
+    return out
+
+
+def apache_rss(cfg):
+    """Summed RSS of every apache2 process of this config."""
+    return sum(rss_bytes(pid) for pid in apache_pids(cfg))
+
+
+def apache_pss(cfg):
+    """Summed PSS of every apache2 process of this config."""
+    return sum(pss_bytes(pid) for pid in apache_pids(cfg))
 
 
 def alive(pid):
@@ -320,17 +348,21 @@ class RssSampler(threading.Thread):
         self.lock = threading.Lock()
         self.active = None
         self.peak = {}
+        self.peak_pss = {}
         self.window_peak = 0
+        self.window_peak_pss = 0
         self.stop_ev = threading.Event()
 
     def set_active(self, cfg):
         with self.lock:
             self.active = cfg
             self.window_peak = 0
+            self.window_peak_pss = 0
 
     def take_window(self):
+        """(RSS, PSS) peaks since set_active()."""
         with self.lock:
-            return self.window_peak
+            return self.window_peak, self.window_peak_pss
 
     def run(self):
         while not self.stop_ev.wait(RSS_PERIOD):
@@ -338,11 +370,14 @@ class RssSampler(threading.Thread):
                 cfg = self.active
             if cfg is None:
                 continue
-            rss = apache_rss(cfg)
+            rss, pss = apache_rss(cfg), apache_pss(cfg)
             with self.lock:
                 if cfg is self.active:
                     self.window_peak = max(self.window_peak, rss)
+                    self.window_peak_pss = max(self.window_peak_pss, pss)
                 self.peak[cfg.key] = max(self.peak.get(cfg.key, 0), rss)
+                self.peak_pss[cfg.key] = max(self.peak_pss.get(cfg.key, 0),
+                                             pss)
 
 
 def foreign_cpu(seconds, own):
@@ -645,7 +680,7 @@ class Bench:
         self.sampler.set_active(cfg)
         cpu0 = snapshot_cpu()
         r = self.wrk(cfg, kind, conns, self.args.duration)
-        r["rss"] = self.sampler.take_window()
+        r["rss"], r["pss"] = self.sampler.take_window()
         self.sampler.set_active(None)
         hot = foreign_since(cpu0, self.own_pids(), 1.0)
         r["foreign"] = sum(p for p, _ in hot)
@@ -685,6 +720,7 @@ class Bench:
         for cfg in live:
             self.wrk(cfg, "hello", 16, 2)
             cfg.rss_idle = apache_rss(cfg)
+            cfg.pss_idle = apache_pss(cfg)
         self.count_apps(live, "after warm-up")
         self.wait_idle()
         reps = self.args.reps
@@ -719,8 +755,84 @@ class Bench:
                 self.contended.append(note)
                 log("  note: " + note)
         self.count_apps(live, "after the measured runs")
+        if not self.args.no_syscalls:
+            for cfg in live:
+                self.count_syscalls(cfg)
         self.upload_check()
         self.report()
+
+    # ------------------------------------------------------ syscalls
+
+    def app_pids(self, cfg):
+        """The app processes serving cfg: its spawn-fcgi pool, or the
+        processes below its httpd that run the app binary."""
+        if cfg.pool_pids:
+            return [p for p in cfg.pool_pids if alive(p)]
+        app = os.path.join(self.docroot, "app.fcgi")
+        out = []
+        for pid in descendants(cfg.proc.pid) if cfg.proc else []:
+            try:
+                exe = os.readlink("/proc/%d/exe" % pid)
+            except OSError:
+                continue
+            if exe in (app, self.app) and alive(pid):
+                out.append(pid)
+        return out
+
+    def count_syscalls(self, cfg):
+        """System calls per request: strace -c -f on httpd's processes and
+        (apart) on the app's, over SYSCALL_REQUESTS hello requests sent by
+        ab at c16 with keep-alive. strace slows everything down; only the
+        counts mean something, not the time."""
+        if shutil.which("strace") is None or shutil.which("ab") is None:
+            cfg.syscalls = "strace or ab missing (apt-get install strace " \
+                           "apache2-utils)"
+            return
+        groups = {"httpd": [p for p in apache_pids(cfg)
+                            if p != cfg.proc.pid],
+                  "app": [] if cfg.static else self.app_pids(cfg)}
+        tracers, outs = {}, {}
+        try:
+            for name, pids in groups.items():
+                if not pids:
+                    continue
+                outs[name] = os.path.join(self.tmp, "strace-%s-%s.txt"
+                                          % (cfg.key, name))
+                cmd = ["strace", "-c", "-f", "-qq", "-o", outs[name]]
+                for pid in pids:
+                    cmd += ["-p", str(pid)]
+                tracers[name] = subprocess.Popen(
+                    cmd, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL, start_new_session=True)
+                ident = proc_ident(tracers[name].pid)
+                if ident:  # stopped by stop() too, should the run die
+                    self.tracked[tracers[name].pid] = ident[0]
+            time.sleep(1.0)  # attached to every thread
+            url = "http://127.0.0.1:%d%s" % (cfg.port,
+                                             cfg.url_path("hello"))
+            ab = subprocess.run(
+                ["taskset", "-c", CLIENT_CPU, "ab", "-q", "-k", "-n",
+                 str(SYSCALL_REQUESTS), "-c", "16", url],
+                capture_output=True, text=True, timeout=600,
+                start_new_session=True)
+            done = re.search(r"Complete requests:\s+(\d+)", ab.stdout)
+            failed = re.search(r"Failed requests:\s+(\d+)", ab.stdout)
+            if not done or int(done.group(1)) != SYSCALL_REQUESTS or (
+                    failed and int(failed.group(1))):
+                cfg.syscalls = "ab did not complete: %s" % (
+                    ab.stdout + ab.stderr).strip()[-200:]
+                return
+        finally:
+            for t in tracers.values():
+                kill(t.pid, signal.SIGINT)
+            for t in tracers.values():
+                try:
+                    t.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    kill(t.pid, signal.SIGKILL)
+                    t.wait(timeout=10)
+        cfg.syscalls = {name: parse_strace(path)
+                        for name, path in outs.items()}
 
     def count_apps(self, live, when):
         """Notes how many app processes httpd itself runs (the module's
@@ -768,7 +880,7 @@ class Bench:
             ok, detail = False, "error: %s" % e
         secs = time.monotonic() - t0
         time.sleep(2 * RSS_PERIOD)
-        peak = max(self.sampler.take_window(), apache_rss(cfg))
+        peak = max(self.sampler.take_window()[0], apache_rss(cfg))
         self.sampler.set_active(None)
         self.upload = dict(n=n, base=base, peak=peak, secs=secs, ok=ok,
                            detail=detail)
@@ -811,13 +923,10 @@ class Bench:
                                           cfg.key))
             if self.args.baseline:
                 log("  " + baseline_line(summary, self.results, name))
-        log("\nhttpd RSS (summed apache2 processes), MiB")
-        log("  %-16s %8s %8s" % ("config", "idle", "peak"))
-        for cfg in live:
-            log("  %-16s %8.1f %8.1f" % (
-                cfg.key, (cfg.rss_idle or 0) / MIB,
-                self.sampler.peak.get(cfg.key, 0) / MIB))
+        self.report_memory(live)
+        self.report_syscalls(live)
         self.summary_table(summary, live)
+        self.report_floors(summary, live)
         self.report_first()
         if self.upload:
             u = self.upload
@@ -830,6 +939,92 @@ class Bench:
                     "" if u["peak"] - u["base"] < 16 * MIB
                     else "  (over the 16 MiB floor)"))
         self.report_failures()
+
+    def get1m_pss(self, key):
+        """Median PSS peak of the GET 1 MiB runs, or None."""
+        rs = [r["pss"] for r in self.results.get(("get1m_c8", key), [])
+              if r.get("pss")]
+        return med(rs) if rs else None
+
+    def report_memory(self, live):
+        log("\nhttpd memory (summed apache2 processes), MiB: RSS, and PSS "
+            "(shared pages divided among their users)")
+        log("  %-16s %8s %8s %8s %8s %14s" % (
+            "config", "RSS idle", "RSS peak", "PSS idle", "PSS peak",
+            "PSS GET 1 MiB"))
+        for cfg in live:
+            g = self.get1m_pss(cfg.key)
+            log("  %-16s %8.1f %8.1f %8.1f %8.1f %14s" % (
+                cfg.key, (cfg.rss_idle or 0) / MIB,
+                self.sampler.peak.get(cfg.key, 0) / MIB,
+                (cfg.pss_idle or 0) / MIB,
+                self.sampler.peak_pss.get(cfg.key, 0) / MIB,
+                "%.1f" % (g / MIB) if g else "-"))
+
+    def report_syscalls(self, live):
+        if self.args.no_syscalls:
+            return
+        log("\nsystem calls per request (strace -c -f, %d hello requests, "
+            "ab -k -c16; httpd = its children and the PM, app = the app's "
+            "processes)" % SYSCALL_REQUESTS)
+        log("  %-16s %7s %7s  %s" % ("config", "httpd", "app",
+                                      "httpd's most frequent"))
+        for cfg in live:
+            sc = cfg.syscalls
+            if not isinstance(sc, dict):
+                log("  %-16s %s" % (cfg.key, sc or "not measured"))
+                continue
+            per = {k: {n: c / SYSCALL_REQUESTS for n, c in v.items()}
+                   for k, v in sc.items()}
+            httpd = per.get("httpd", {})
+            top = sorted(((c, n) for n, c in httpd.items() if n != "total"),
+                         reverse=True)[:8]
+            log("  %-16s %7.1f %7s  %s" % (
+                cfg.key, httpd.get("total", 0),
+                "%.1f" % per["app"]["total"] if "app" in per
+                and "total" in per["app"] else "-",
+                " ".join("%s %.2f" % (n, c) for c, n in top)))
+
+    def report_floors(self, summary, live):
+        """Issue 17's floors, for each of our configurations."""
+        static = [c for c in live if c.static]
+        proxy = [c for c in live if c.key == "proxy_fcgi"]
+        for cfg in [c for c in live if c.ours]:
+            rows = []
+            for name in ("hello_c1", "hello_c16", "hello_c64"):
+                r = best_peer_ratio(summary, name, live, cfg.key)
+                if r:
+                    rows.append(("%s req/s >= 1.2x best peer" % name,
+                                 "%.2fx (%s)" % (r[0], r[1]), r[0] >= 1.2))
+                p = best_peer_p99_value(summary, name, live)
+                own = summary.get((name, cfg.key))
+                if p and own:
+                    rows.append(("%s p99 <= best peer's" % name,
+                                 "%.2f vs %.2f ms" % (own["p99"], p),
+                                 own["p99"] <= p))
+            for name, floor in (("hello_c16", 0.7), ("get1m_c8", 0.8)):
+                own = summary.get((name, cfg.key))
+                st = static and summary.get((name, static[0].key))
+                if own and st:
+                    x = own["m"] / st["m"]
+                    rows.append(("%s >= %.1fx static file" % (name, floor),
+                                 "%.2fx" % x, x >= floor))
+            r = best_peer_ratio(summary, "post10m_c4", live, cfg.key)
+            if r:
+                rows.append(("post10m_c4 >= 1.4x best peer",
+                             "%.2fx (%s)" % (r[0], r[1]), r[0] >= 1.4))
+            own, peer = self.get1m_pss(cfg.key), \
+                proxy and self.get1m_pss(proxy[0].key)
+            if own and peer:
+                rows.append(("PSS (GET 1 MiB) <= mod_proxy_fcgi's + 0.5 MiB",
+                             "%.1f vs %.1f MiB" % (own / MIB, peer / MIB),
+                             own <= peer + MIB / 2))
+            log("\nfloors (issue 17) for %s" % cfg.key)
+            log("| floor | measured | |")
+            log("|---|---|---|")
+            for what, val, ok in rows:
+                log("| %s | %s | %s |" % (what, val,
+                                          "PASS" if ok else "BELOW"))
 
     def summary_table(self, summary, live):
         log("\n| config | hello c1 req/s | hello c16 req/s (p50/p99 ms) | "
@@ -1072,6 +1267,21 @@ def to_ms(val, unit):
                          "h": 3.6e6}[unit]
 
 
+def parse_strace(path):
+    """{syscall: calls, "total": calls} from an strace -c summary."""
+    calls = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                t = line.split()
+                if len(t) >= 5 and re.match(r"^[0-9.]+$", t[0]) \
+                        and t[3].isdigit():
+                    calls[t[-1]] = int(t[3])
+    except OSError:
+        pass
+    return calls
+
+
 def parse_wrk(text, kind):
     r = {"raw": text}
     m = re.search(r"Requests/sec:\s+([\d.]+)", text)
@@ -1151,6 +1361,13 @@ def best_peer_ratio(summary, name, live, key):
         return None
     best, key = max(peers)
     return mine["m"] / best, key
+
+
+def best_peer_p99_value(summary, name, live):
+    """The lowest p99 among the peers for a workload, or None."""
+    ps = [summary[(name, c.key)]["p99"] for c in live
+          if c.peer and (name, c.key) in summary]
+    return min(ps) if ps else None
 
 
 def best_peer_p99(summary, name, live, key):
@@ -1325,6 +1542,8 @@ def main():
     ap.add_argument("--upload-mib", type=int, default=1024,
                     help="size of the upload RSS check (0: skip)")
     ap.add_argument("--no-idle-wait", action="store_true")
+    ap.add_argument("--no-syscalls", action="store_true",
+                    help="skip the strace count of system calls per request")
     ap.add_argument("--keep", action="store_true", help="keep the run dir")
     args = ap.parse_args()
     if args.quick:
