@@ -764,10 +764,12 @@ static fcgix_step_t pump(fcgix_req_t *req)
     fcgix_step_t st = FCGIX_STEP_CONTINUE;
     int n;
 
-    /* A connection made for this request has an empty send buffer: send
-     * at once, and poll only for what did not fit (one poll() less per
-     * request). A kept one is polled first: the app may have closed it. */
-    if (!req->reused && req->wlen > 0) {
+    /* The send buffer of a new connection is empty, and a kept one was
+     * seen idle when it was taken: send at once, and poll only for what
+     * did not fit (one poll() less per request). Should a kept one have
+     * been closed since, the send fails or the read finds EOF, and the
+     * request goes again on a new connection (FCGIX_STEP_RETRY). */
+    if (req->wlen > 0) {
         st = on_writable(req);
     }
     while (st == FCGIX_STEP_CONTINUE) {
