@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "apr_hash.h"
+#include "apr_thread_cond.h"
 #include "apr_thread_mutex.h"
 #include "apr_thread_proc.h"
 
@@ -44,6 +45,10 @@ typedef struct {
     idle_conn_t *idle; /* a stack: the most recent on top */
     int count;
     int max;
+    int cap;                  /* explicit -max-conns: most connections
+                                 open at once (in use + idle); 0: none */
+    int busy;                 /* connections (places) in use (cap only) */
+    apr_thread_cond_t *freed; /* a place came back (cap only) */
 } conn_pool_t;
 
 /* Per child: app -> conn_pool_t; built in child_init, then read-only. */
@@ -66,24 +71,79 @@ static int looks_alive(int fd)
     return poll(&pfd, 1, 0) == 0;
 }
 
+/* The most recent idle connection that looks alive; dead ones are
+ * closed. Under the pool's lock. */
+static int pop_alive(conn_pool_t *pool, fcgix_conn_t *conn)
+{
+    while (pool->count > 0) {
+        *conn = pool->idle[--pool->count].conn;
+        if (looks_alive(conn->fd)) {
+            return 1;
+        }
+        close(conn->fd);
+    }
+    return 0;
+}
+
 int fcgix_conns_take(const fcgix_app_t *app, fcgix_conn_t *conn)
 {
     conn_pool_t *pool = pool_of(app);
-    int found = 0;
+    int found;
 
     if (pool == NULL) {
         return 0;
     }
     apr_thread_mutex_lock(pool->lock);
-    while (!found && pool->count > 0) {
-        *conn = pool->idle[--pool->count].conn;
-        found = looks_alive(conn->fd);
-        if (!found) {
-            close(conn->fd);
-        }
-    }
+    found = pop_alive(pool, conn);
     apr_thread_mutex_unlock(pool->lock);
     return found;
+}
+
+int fcgix_conns_wait_place(const fcgix_app_t *app, fcgix_conn_t *conn,
+                           apr_time_t deadline)
+{
+    conn_pool_t *pool = pool_of(app);
+    int rc = -1;
+
+    if (pool == NULL || pool->cap == 0) {
+        return FCGIX_CONNS_NO_CAP;
+    }
+    apr_thread_mutex_lock(pool->lock);
+    for (;;) {
+        apr_interval_time_t left = deadline - apr_time_now();
+
+        if (pool->count > 0 || pool->busy + pool->count < pool->cap) {
+            pool->busy++;
+            rc = pop_alive(pool, conn);
+            break;
+        }
+        if (left <= 0) {
+            break;
+        }
+        apr_thread_cond_timedwait(pool->freed, pool->lock, left);
+    }
+    apr_thread_mutex_unlock(pool->lock);
+    return rc;
+}
+
+/* A place is free again (cap only): wake one waiting request. */
+static void free_place(conn_pool_t *pool)
+{
+    if (pool->cap > 0 && pool->busy > 0) {
+        pool->busy--;
+        apr_thread_cond_signal(pool->freed);
+    }
+}
+
+void fcgix_conns_leave_place(const fcgix_app_t *app)
+{
+    conn_pool_t *pool = pool_of(app);
+
+    if (pool && pool->cap > 0) {
+        apr_thread_mutex_lock(pool->lock);
+        free_place(pool);
+        apr_thread_mutex_unlock(pool->lock);
+    }
 }
 
 void fcgix_conns_give(const fcgix_app_t *app, const fcgix_conn_t *conn)
@@ -92,8 +152,20 @@ void fcgix_conns_give(const fcgix_app_t *app, const fcgix_conn_t *conn)
     apr_time_t now = apr_time_now();
     int kept = 0;
 
-    if (pool && conn->uses < KEEP_MAX_USES
-        && now - conn->born < KEEP_LIFETIME) {
+    if (pool && pool->cap > 0) {
+        /* capped: never more open than places, so nothing to retire */
+        apr_thread_mutex_lock(pool->lock);
+        if (pool->count < pool->max) {
+            pool->idle[pool->count].conn = *conn;
+            pool->idle[pool->count].idle_since = now;
+            pool->count++;
+            kept = 1;
+        }
+        free_place(pool);
+        apr_thread_mutex_unlock(pool->lock);
+    }
+    else if (pool && conn->uses < KEEP_MAX_USES
+             && now - conn->born < KEEP_LIFETIME) {
         apr_thread_mutex_lock(pool->lock);
         if (pool->count < pool->max) {
             pool->idle[pool->count].conn = *conn;
@@ -168,12 +240,14 @@ static apr_status_t stop_reaper(void *data)
     return APR_SUCCESS;
 }
 
-static conn_pool_t *new_pool(apr_pool_t *p, int max)
+static conn_pool_t *new_pool(apr_pool_t *p, int max, int cap)
 {
     conn_pool_t *pool = apr_pcalloc(p, sizeof(*pool));
 
     apr_thread_mutex_create(&pool->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    apr_thread_cond_create(&pool->freed, p);
     pool->max = max;
+    pool->cap = cap;
     pool->idle = apr_pcalloc(p, sizeof(idle_conn_t) * (apr_size_t)max);
     return pool;
 }
@@ -195,10 +269,12 @@ void fcgix_conns_child_init(apr_pool_t *pchild, const apr_array_header_t *apps,
         }
         key = apr_palloc(pchild, sizeof(*key));
         *key = app;
-        apr_hash_set(pools, key, sizeof(*key),
-                     new_pool(pchild, app->opts.max_conns > 0
-                                          ? app->opts.max_conns
-                                          : FCGIX_DEFAULT_MAX_CONNS));
+        apr_hash_set(
+            pools, key, sizeof(*key),
+            new_pool(pchild,
+                     app->opts.max_conns > 0 ? app->opts.max_conns
+                                             : FCGIX_DEFAULT_MAX_CONNS,
+                     app->opts.max_conns > 0 ? app->opts.max_conns : 0));
     }
     if (apr_hash_count(pools) == 0) {
         return;

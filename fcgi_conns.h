@@ -15,6 +15,12 @@
  * reaper thread, and a connection is retired after a bounded lifetime,
  * which sends its app process back to accept() where waiting connections
  * (from other httpd children) are served in order.
+ *
+ * With an explicit -max-conns n, n is also the most connections the child
+ * has open to the app at once (mod_proxy_fcgi's "max"): a request that
+ * finds all n busy waits for one to come back instead of opening another,
+ * which would wait in the listen backlog behind connections that pin the
+ * processes. Connections are then not retired after their lifetime.
  */
 
 #ifndef FCGIX_CONNS_H
@@ -51,6 +57,27 @@ void fcgix_conns_child_init(apr_pool_t *pchild, const apr_array_header_t *apps,
  * @return 1 when @a conn holds a connection, 0 when a new one is needed
  */
 int fcgix_conns_take(const fcgix_app_t *app, fcgix_conn_t *conn);
+
+/** fcgix_conns_wait_place(): the app has no cap on connections. */
+#define FCGIX_CONNS_NO_CAP 2
+
+/**
+ * With a cap on connections (explicit -max-conns), take a place among
+ * them, waiting until @a deadline for one to come back; then take an
+ * idle connection if one is left.
+ * @param app       the application
+ * @param conn      out: an idle connection, when one was found
+ * @param deadline  how long to wait for a place
+ * @return 1: @a conn holds a kept connection (on our place); 0: a place
+ *         is ours, connect anew; -1: none came back in time;
+ *         FCGIX_CONNS_NO_CAP: no cap (use fcgix_conns_take())
+ */
+int fcgix_conns_wait_place(const fcgix_app_t *app, fcgix_conn_t *conn,
+                           apr_time_t deadline);
+
+/** Give back a place taken by fcgix_conns_wait_place() whose connection
+ *  was closed instead of given back (fcgix_conns_give() does both). */
+void fcgix_conns_leave_place(const fcgix_app_t *app);
 
 /**
  * Give a connection back after a request that ended cleanly. It is kept

@@ -124,6 +124,16 @@ void fcgix_req_close(fcgix_req_t *req)
     close_backend(req);
 }
 
+/* Give back the -max-conns place the request holds on req->app, before
+ * it goes to another member or process, and when it ends. */
+static void leave_place(fcgix_req_t *req)
+{
+    if (req->conn_place) {
+        fcgix_conns_leave_place(req->app);
+        req->conn_place = 0;
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Connecting                                                          */
 /* ------------------------------------------------------------------ */
@@ -156,6 +166,7 @@ static int try_another_process(fcgix_req_t *req, int err, int *status)
                       app->path, fcgix_connect_address(req->app, req->r->pool),
                       strerror(err));
     }
+    leave_place(req);
     *status = req->lease->next(req->r, req->lease->baton, &app, err);
     if (*status == OK) {
         req->app = app;
@@ -180,18 +191,49 @@ static int can_resend(const fcgix_req_t *req)
     return req->body.small != NULL || (req->body.eos && !req->body.spooled);
 }
 
+/* Seconds a connect may take (-appConnTimeout; unset or 0: httpd's
+ * Timeout, never mod_fastcgi's blocking connect). */
+static int connect_timeout_s(const fcgix_req_t *req)
+{
+    return req->opts.conn_timeout > 0
+               ? req->opts.conn_timeout
+               : (int)apr_time_sec(req->r->server->timeout);
+}
+
+/* A connection kept to an external server (-keep-conn), or -1. With an
+ * explicit -max-conns the request first takes one of that many places,
+ * waiting for one at most -appConnTimeout (*timed_out set when none came
+ * back). */
+static int take_kept_external(fcgix_req_t *req, int *timed_out)
+{
+    int rc;
+
+    if (req->opts.keep_conn != 1) {
+        return -1;
+    }
+    rc = fcgix_conns_wait_place(
+        req->app, &req->conn,
+        apr_time_now() + apr_time_from_sec(connect_timeout_s(req)));
+    if (rc == FCGIX_CONNS_NO_CAP) {
+        rc = fcgix_conns_take(req->app, &req->conn);
+    }
+    else if (rc >= 0) {
+        req->conn_place = 1;
+    }
+    *timed_out = rc < 0;
+    return rc == 1 ? req->conn.fd : -1;
+}
+
 /* A kept connection for the request, or -1. One a PM-run process's
  * owner kept is closed when the request cannot use it: the process
  * would not accept a new connection while it waits on that one. */
-static int take_kept(fcgix_req_t *req)
+static int take_kept(fcgix_req_t *req, int *timed_out)
 {
     int fd;
 
+    *timed_out = 0;
     if (req->lease == NULL || req->lease->reuse == NULL) {
-        return req->opts.keep_conn == 1
-                       && fcgix_conns_take(req->app, &req->conn)
-                   ? req->conn.fd
-                   : -1;
+        return take_kept_external(req, timed_out);
     }
     fd = req->lease->reuse(req->lease->baton);
     if (fd >= 0 && !(req->opts.keep_conn == 1 && can_resend(req))) {
@@ -203,22 +245,26 @@ static int take_kept(fcgix_req_t *req)
 
 static fcgix_step_t connect_backend(fcgix_req_t *req)
 {
-    int rc, fd = -1, timeout = req->opts.conn_timeout, status;
+    int rc, fd = -1, timeout = connect_timeout_s(req), status, timed_out;
     apr_time_t t0;
 
-    if (!req->reused && (fd = take_kept(req)) >= 0) {
+    if (!req->reused && (fd = take_kept(req, &timed_out)) >= 0) {
         req->fd = req->conn.fd = fd;
         req->reused = 1;
         return FCGIX_STEP_CONTINUE;
     }
+    if (!req->reused && timed_out) {
+        fcgix_req_error(req, FCGIX_ERR_TIMEOUT);
+        apr_table_setn(req->r->err_headers_out, "Retry-After", "1");
+        return fcgix_req_fail(req, HTTP_SERVICE_UNAVAILABLE, FCGIX_LOGNO(00047),
+                              "all %d connections of this httpd process "
+                              "were busy for %d s (-max-conns, "
+                              "-appConnTimeout)",
+                              req->opts.max_conns, timeout);
+    }
     req->reused = 0;
     req->conn.born = apr_time_now();
     req->conn.uses = 0;
-    /* 0 meant a blocking connect() in mod_fastcgi; an unbounded wait is
-     * never what an admin wants, so use httpd's Timeout instead. */
-    if (timeout <= 0) {
-        timeout = (int)apr_time_sec(req->r->server->timeout);
-    }
     errno = 0;
     t0 = apr_time_now();
     rc = fcgix_connect(req->app, req->r->pool, connect_timeout_ms(req, timeout),
@@ -909,6 +955,7 @@ static fcgix_step_t retry_on_another_process(fcgix_req_t *req,
                                      "the request to another one",
                   app->path, fcgix_connect_address(req->app, req->r->pool));
     reset_exchange(req);
+    leave_place(req);
     status = req->lease->next(req->r, req->lease->baton, &app, ECONNRESET);
     if (status != OK) {
         return end_with(req, status);
@@ -948,11 +995,13 @@ static void release_backend(fcgix_req_t *req, fcgix_step_t st)
             req->lease->keep(req->lease->baton, req->fd);
         }
         else {
-            fcgix_conns_give(req->app, &req->conn);
+            fcgix_conns_give(req->app, &req->conn); /* and its place */
+            req->conn_place = 0;
         }
         req->fd = -1;
     }
     close_backend(req);
+    leave_place(req);
 }
 
 fcgix_step_t fcgix_req_run(fcgix_req_t *req, const apr_table_t *env)

@@ -55,6 +55,7 @@ typedef struct {
     int fd;
     fcgix_conn_t conn;     /* the connection's history */
     int reused;            /* a kept connection, not a new one */
+    int conn_place;        /* holds one of -max-conns places */
     int received;          /* any byte came from the app */
     int retargets;         /* unreachable processes passed over */
     int process_retries;   /* requests reset by a dying process, resent */

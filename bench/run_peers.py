@@ -109,6 +109,8 @@ class Config:
 CONFIGS = [
     Config("fastcgi_x", "mod_fastcgi_x ExternalServer unix", False,
            pool=True, ours=True),
+    Config("fastcgi_x_keep", "mod_fastcgi_x ExternalServer unix -keep-conn "
+           "-max-conns %d" % APP_PROCS, False, pool=True, ours=True),
     Config("fastcgi_x_static", "mod_fastcgi_x FastCgiServer -processes %d"
            % APP_PROCS, False, ours=True),
     Config("fastcgi_x_dyn", "mod_fastcgi_x dynamic app (max %d processes)"
@@ -182,6 +184,12 @@ def specific_conf(cfg, docroot, module_so, baseline_so=None):
         return ("LoadModule fastcgi_x_module %s\n"
                 "FastCgiExternalServer %s -socket %s\n"
                 % (so, app, cfg.sock)), []
+    if cfg.key == "fastcgi_x_keep":
+        # kept connections, at most one per app process (one httpd child),
+        # as proxy_reuse's max
+        return ("LoadModule fastcgi_x_module %s\n"
+                "FastCgiExternalServer %s -socket %s -keep-conn "
+                "-max-conns %d\n" % (module_so, app, cfg.sock, APP_PROCS)), []
     if cfg.key == "fastcgi_x_static":
         # the module's PM starts the processes, each on its own socket
         # under DefaultRuntimeDir/fastcgi

@@ -9,6 +9,7 @@ connection's socket (another one for each connection) and whether the
 request had FCGI_KEEP_CONN; `?quit` answers, then exits (as php-cgi
 does after PHP_FCGI_MAX_REQUESTS)."""
 
+import concurrent.futures
 import http.client
 import re
 import time
@@ -16,7 +17,7 @@ import time
 import pytest
 
 import conftest
-from helpers import install, log_lines, start
+from helpers import fetch, install, log_lines, start, start_app, wait_log
 
 VOCABS = ["fastcgi", "fcgid"]
 
@@ -184,3 +185,35 @@ def test_body_that_cannot_be_sent_twice_gets_a_new_connection(httpd, vocab):
     assert took < EVICT_WITHIN_S * 4, took
     r = srv.get("/fcgi/app.fcgi?conn")
     assert r.status == 200 and conn_of(r.body)[0] != first[0], r
+
+
+# --- external servers: -keep-conn with an explicit -max-conns ----------------
+
+def test_external_connections_capped_by_max_conns(httpd, responder):
+    """-keep-conn -max-conns 1 in front of one single-threaded libfcgi
+    process: eight concurrent requests share one connection, each waiting
+    for it in httpd rather than in the process's listen backlog behind a
+    connection that pins the process."""
+    srv = start_app(httpd, responder.address, opts="-keep-conn -max-conns 1")
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        rs = list(ex.map(lambda _: fetch(srv, "/app.fcgi?conn&sleep=30", 20),
+                         range(8)))
+    assert all(r.status == 200 for r in rs), rs
+    assert len({conn_of(r.body)[0] for r in rs}) == 1, rs
+
+
+def test_external_wait_for_a_connection_is_bounded(httpd, responder):
+    """The only place is taken by a slow request: the next one waits
+    -appConnTimeout for it, then gets 503 with Retry-After and a log line
+    that names -max-conns."""
+    srv = start_app(httpd, responder.address,
+                    opts="-keep-conn -max-conns 1 -appConnTimeout 1")
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        slow = ex.submit(fetch, srv, "/app.fcgi?sleep=3000", 20)
+        time.sleep(0.5)
+        r = fetch(srv, "/app.fcgi?pid", 10)
+        assert r.status == 503, r
+        assert r.headers.get("Retry-After"), r.headers
+        assert 0.8 <= r.seconds < 2.5, r
+        assert slow.result(timeout=20).status == 200
+    assert wait_log(srv, "FCGIX00047", "-max-conns"), log_lines(srv, "FCGIX")
