@@ -146,33 +146,31 @@ void fcgix_conns_leave_place(const fcgix_app_t *app)
     }
 }
 
+/* Whether a connection given back is worth keeping: always under a cap
+ * (never more open than places, so nothing to retire), else while it is
+ * young and has served few requests. */
+static int worth_keeping(const conn_pool_t *pool, const fcgix_conn_t *conn,
+                         apr_time_t now)
+{
+    return pool->cap > 0
+           || (conn->uses < KEEP_MAX_USES && now - conn->born < KEEP_LIFETIME);
+}
+
 void fcgix_conns_give(const fcgix_app_t *app, const fcgix_conn_t *conn)
 {
     conn_pool_t *pool = pool_of(app);
     apr_time_t now = apr_time_now();
     int kept = 0;
 
-    if (pool && pool->cap > 0) {
-        /* capped: never more open than places, so nothing to retire */
+    if (pool) {
         apr_thread_mutex_lock(pool->lock);
-        if (pool->count < pool->max) {
+        if (worth_keeping(pool, conn, now) && pool->count < pool->max) {
             pool->idle[pool->count].conn = *conn;
             pool->idle[pool->count].idle_since = now;
             pool->count++;
             kept = 1;
         }
         free_place(pool);
-        apr_thread_mutex_unlock(pool->lock);
-    }
-    else if (pool && conn->uses < KEEP_MAX_USES
-             && now - conn->born < KEEP_LIFETIME) {
-        apr_thread_mutex_lock(pool->lock);
-        if (pool->count < pool->max) {
-            pool->idle[pool->count].conn = *conn;
-            pool->idle[pool->count].idle_since = now;
-            pool->count++;
-            kept = 1;
-        }
         apr_thread_mutex_unlock(pool->lock);
     }
     if (!kept) {
