@@ -170,7 +170,6 @@ void fcgix_conns_give(const fcgix_app_t *app, const fcgix_conn_t *conn)
             pool->count++;
             kept = 1;
         }
-        free_place(pool);
         apr_thread_mutex_unlock(pool->lock);
     }
     if (!kept) {

@@ -75,8 +75,10 @@ int fcgix_conns_take(const fcgix_app_t *app, fcgix_conn_t *conn);
 int fcgix_conns_wait_place(const fcgix_app_t *app, fcgix_conn_t *conn,
                            apr_time_t deadline);
 
-/** Give back a place taken by fcgix_conns_wait_place() whose connection
- *  was closed instead of given back (fcgix_conns_give() does both). */
+/** Give back a place taken by fcgix_conns_wait_place(), once the
+ *  request's connection is given back or closed. Only a request that
+ *  holds a place gives one back: one that went to another member
+ *  without a place may still give its connection back. */
 void fcgix_conns_leave_place(const fcgix_app_t *app);
 
 /**

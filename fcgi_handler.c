@@ -995,8 +995,7 @@ static void release_backend(fcgix_req_t *req, fcgix_step_t st)
             req->lease->keep(req->lease->baton, req->fd);
         }
         else {
-            fcgix_conns_give(req->app, &req->conn); /* and its place */
-            req->conn_place = 0;
+            fcgix_conns_give(req->app, &req->conn);
         }
         req->fd = -1;
     }
