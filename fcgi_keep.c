@@ -136,16 +136,6 @@ void fcgix_keep_forget(int slot)
     }
 }
 
-int fcgix_keep_count(void)
-{
-    int i, n = 0;
-
-    for (i = 0; i < nkept; i++) {
-        n += __atomic_load_n(&kept[i], __ATOMIC_ACQUIRE) != 0;
-    }
-    return n;
-}
-
 /* Whether the connection kept in entry @v to slot @slot must go: another
  * child took the process (it cleared the keeper), the process is not the
  * one connected to any more, or it has been idle too long. */

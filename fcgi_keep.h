@@ -70,7 +70,4 @@ void fcgix_keep_drop(int slot, uint32_t epoch, int fd);
  *  slot's keeper if it names this child. */
 void fcgix_keep_forget(int slot);
 
-/** Connections this child keeps now (status, tests). */
-int fcgix_keep_count(void);
-
 #endif /* FCGIX_KEEP_H */
