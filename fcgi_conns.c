@@ -100,14 +100,16 @@ int fcgix_conns_take(const fcgix_app_t *app, fcgix_conn_t *conn)
 }
 
 int fcgix_conns_wait_place(const fcgix_app_t *app, fcgix_conn_t *conn,
-                           apr_time_t deadline)
+                           apr_interval_time_t timeout)
 {
     conn_pool_t *pool = pool_of(app);
+    apr_time_t deadline;
     int rc = -1;
 
     if (pool == NULL || pool->cap == 0) {
         return FCGIX_CONNS_NO_CAP;
     }
+    deadline = apr_time_now() + timeout; /* no clock read without a cap */
     apr_thread_mutex_lock(pool->lock);
     for (;;) {
         apr_interval_time_t left = deadline - apr_time_now();

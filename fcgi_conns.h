@@ -67,13 +67,13 @@ int fcgix_conns_take(const fcgix_app_t *app, fcgix_conn_t *conn);
  * idle connection if one is left.
  * @param app       the application
  * @param conn      out: an idle connection, when one was found
- * @param deadline  how long to wait for a place
+ * @param timeout   how long to wait for a place
  * @return 1: @a conn holds a kept connection (on our place); 0: a place
  *         is ours, connect anew; -1: none came back in time;
  *         FCGIX_CONNS_NO_CAP: no cap (use fcgix_conns_take())
  */
 int fcgix_conns_wait_place(const fcgix_app_t *app, fcgix_conn_t *conn,
-                           apr_time_t deadline);
+                           apr_interval_time_t timeout);
 
 /** Give back a place taken by fcgix_conns_wait_place(), once the
  *  request's connection is given back or closed. Only a request that

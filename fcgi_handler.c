@@ -211,9 +211,8 @@ static int take_kept_external(fcgix_req_t *req, int *timed_out)
     if (req->opts.keep_conn != 1) {
         return -1;
     }
-    rc = fcgix_conns_wait_place(
-        req->app, &req->conn,
-        apr_time_now() + apr_time_from_sec(connect_timeout_s(req)));
+    rc = fcgix_conns_wait_place(req->app, &req->conn,
+                                apr_time_from_sec(connect_timeout_s(req)));
     if (rc == FCGIX_CONNS_NO_CAP) {
         rc = fcgix_conns_take(req->app, &req->conn);
     }

@@ -785,7 +785,9 @@ void fcgix_sb_keeper_set(fcgix_sb_t *sb, int i, uint32_t me)
 
 void fcgix_sb_keeper_clear(fcgix_sb_t *sb, int i, uint32_t me)
 {
-    if (i >= 0 && i < sb->nslots) {
+    /* Loaded first: most requests find another value or 0, and a swap
+     * that fails still takes the shared line for writing. */
+    if (i >= 0 && i < sb->nslots && LOAD(&sb->slots[i].keeper) == me) {
         __atomic_compare_exchange_n(&sb->slots[i].keeper, &me, 0, 0,
                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
     }
