@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "apr_hash.h"
-#include "apr_thread_cond.h"
 #include "apr_thread_mutex.h"
 #include "apr_thread_proc.h"
 
@@ -22,6 +21,7 @@
 
 #include "fcgi_conns.h"
 #include "fcgi_defaults.h"
+#include "fcgi_futex.h"
 #include "fcgi_log.h"
 
 FCGIX_USE_LOG_MODULE;
@@ -45,11 +45,19 @@ typedef struct {
     idle_conn_t *idle; /* a stack: the most recent on top */
     int count;
     int max;
-    int cap;                  /* explicit -max-conns: most connections
-                                 open at once (in use + idle); 0: none */
-    int busy;                 /* connections (places) in use (cap only) */
-    apr_thread_cond_t *freed; /* a place came back (cap only) */
+    int cap;              /* explicit -max-conns: most connections
+                             open at once (in use + idle); 0: none */
+    int busy;             /* connections (places) in use (cap only) */
+    struct waiter *first; /* requests waiting for a place, in the */
+    struct waiter *last;  /* order they came (cap only) */
 } conn_pool_t;
+
+/* A request waiting for a place, on its own stack: a place given back
+ * passes to the first one (free_place()), which is woken alone. */
+typedef struct waiter {
+    struct waiter *next;
+    uint32_t handed; /* 1: the place is ours (a futex word) */
+} waiter_t;
 
 /* Per child: app -> conn_pool_t; built in child_init, then read-only. */
 static apr_hash_t *pools;
@@ -99,42 +107,98 @@ int fcgix_conns_take(const fcgix_app_t *app, fcgix_conn_t *conn)
     return found;
 }
 
+/* Leave the line of waiting requests without a place (timed out). */
+static void leave_line(conn_pool_t *pool, waiter_t *me)
+{
+    waiter_t **p = &pool->first, *prev = NULL;
+
+    while (*p && *p != me) {
+        prev = *p;
+        p = &(*p)->next;
+    }
+    if (*p) {
+        *p = me->next;
+        if (pool->last == me) {
+            pool->last = prev;
+        }
+    }
+}
+
+/* Wait behind the requests that wait already, at most @timeout, for a
+ * place given back (free_place()): never one taken by a request that
+ * just came, which would leave those waiting on. Under the pool's lock
+ * (let go while asleep). @return as fcgix_conns_wait_place(). */
+static int wait_in_turn(conn_pool_t *pool, fcgix_conn_t *conn,
+                        apr_interval_time_t timeout)
+{
+    apr_time_t deadline = apr_time_now() + timeout;
+    waiter_t me = {NULL, 0};
+    apr_interval_time_t left;
+
+    if (pool->last) {
+        pool->last->next = &me;
+    }
+    else {
+        pool->first = &me;
+    }
+    pool->last = &me;
+    while (!__atomic_load_n(&me.handed, __ATOMIC_ACQUIRE)) {
+        if ((left = deadline - apr_time_now()) <= 0) {
+            leave_line(pool, &me);
+            return -1;
+        }
+        apr_thread_mutex_unlock(pool->lock);
+        fcgix_futex_wait_ms(&me.handed, 0, (int)apr_time_as_msec(left + 999));
+        apr_thread_mutex_lock(pool->lock);
+    }
+    return pop_alive(pool, conn); /* the place counts in busy already */
+}
+
 int fcgix_conns_wait_place(const fcgix_app_t *app, fcgix_conn_t *conn,
                            apr_interval_time_t timeout)
 {
     conn_pool_t *pool = pool_of(app);
-    apr_time_t deadline;
-    int rc = -1;
+    int rc;
 
     if (pool == NULL || pool->cap == 0) {
         return FCGIX_CONNS_NO_CAP;
     }
-    deadline = apr_time_now() + timeout; /* no clock read without a cap */
     apr_thread_mutex_lock(pool->lock);
-    for (;;) {
-        apr_interval_time_t left = deadline - apr_time_now();
-
-        if (pool->count > 0 || pool->busy + pool->count < pool->cap) {
-            pool->busy++;
-            rc = pop_alive(pool, conn);
-            break;
-        }
-        if (left <= 0) {
-            break;
-        }
-        apr_thread_cond_timedwait(pool->freed, pool->lock, left);
+    /* busy, not busy + count: a connection given back stays idle for a
+     * moment before its place passes to a waiting request (count 1, busy
+     * unchanged); taken by a newcomer, the waiting request would open
+     * one more connection than the app has processes for. */
+    if (pool->first == NULL && pool->busy < pool->cap) {
+        pool->busy++;
+        rc = pop_alive(pool, conn);
+    }
+    else {
+        rc = wait_in_turn(pool, conn, timeout);
     }
     apr_thread_mutex_unlock(pool->lock);
     return rc;
 }
 
-/* A place is free again (cap only): wake one waiting request. */
+/* A place is free again (cap only): it passes to the request that has
+ * waited longest, else it is free. Under the pool's lock, which the
+ * woken request takes before it returns: its record is still there. */
 static void free_place(conn_pool_t *pool)
 {
-    if (pool->cap > 0 && pool->busy > 0) {
-        pool->busy--;
-        apr_thread_cond_signal(pool->freed);
+    waiter_t *w = pool->first;
+
+    if (pool->cap == 0 || pool->busy == 0) {
+        return;
     }
+    if (w == NULL) {
+        pool->busy--;
+        return;
+    }
+    pool->first = w->next;
+    if (pool->first == NULL) {
+        pool->last = NULL;
+    }
+    __atomic_store_n(&w->handed, 1, __ATOMIC_RELEASE);
+    fcgix_futex_wake(&w->handed, 1);
 }
 
 void fcgix_conns_leave_place(const fcgix_app_t *app)
@@ -244,7 +308,6 @@ static conn_pool_t *new_pool(apr_pool_t *p, int max, int cap)
     conn_pool_t *pool = apr_pcalloc(p, sizeof(*pool));
 
     apr_thread_mutex_create(&pool->lock, APR_THREAD_MUTEX_DEFAULT, p);
-    apr_thread_cond_create(&pool->freed, p);
     pool->max = max;
     pool->cap = cap;
     pool->idle = apr_pcalloc(p, sizeof(idle_conn_t) * (apr_size_t)max);

@@ -231,6 +231,63 @@ long fcgix_rec_get_values(unsigned char *out, size_t out_len,
     return (long)n;
 }
 
+/* Values larger than this say "no practical limit". */
+#define VALUES_MAX 1000000L
+
+/* A GET_VALUES_RESULT value: decimal digits only, else -1. */
+static long values_number(const unsigned char *p, size_t len)
+{
+    long n = 0;
+    size_t i;
+
+    if (len == 0) {
+        return -1;
+    }
+    for (i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return -1;
+        }
+        if (n < VALUES_MAX) {
+            n = n * 10 + (p[i] - '0');
+        }
+    }
+    return n < VALUES_MAX ? n : VALUES_MAX;
+}
+
+static int nv_is(const fcgix_nv_t *nv, const char *name)
+{
+    return nv->name_len == strlen(name)
+           && memcmp(nv->name, name, nv->name_len) == 0;
+}
+
+int fcgix_values_parse(const unsigned char *content, size_t len,
+                       fcgix_values_t *v)
+{
+    const unsigned char *p = content, *end;
+    fcgix_nv_t nv;
+    int rc;
+
+    v->max_conns = v->max_reqs = v->mpxs = -1;
+    if (len == 0) {
+        return FCGIX_OK; /* content may be NULL */
+    }
+    end = content + len;
+    while ((rc = fcgix_nv_next(&p, end, &nv)) == 1) {
+        long n = values_number(nv.value, nv.value_len);
+
+        if (nv_is(&nv, FCGIX_MAX_CONNS)) {
+            v->max_conns = n;
+        }
+        else if (nv_is(&nv, FCGIX_MAX_REQS)) {
+            v->max_reqs = n;
+        }
+        else if (nv_is(&nv, FCGIX_MPXS_CONNS)) {
+            v->mpxs = n;
+        }
+    }
+    return rc == 0 ? FCGIX_OK : rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* PARAMS packer                                                       */
 /* ------------------------------------------------------------------ */

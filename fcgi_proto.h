@@ -277,6 +277,23 @@ int fcgix_nv_next(const unsigned char **p, const unsigned char *end,
 long fcgix_rec_get_values(unsigned char *out, size_t out_len,
                           const char *const *names, size_t count);
 
+/** What an app said of its limits in FCGI_GET_VALUES_RESULT; -1 for a
+ *  name it did not answer, or whose value is not a decimal number. */
+typedef struct {
+    long max_conns; /**< FCGI_MAX_CONNS */
+    long max_reqs;  /**< FCGI_MAX_REQS */
+    long mpxs;      /**< FCGI_MPXS_CONNS: 1 multiplexes, 0 does not */
+} fcgix_values_t;
+
+/**
+ * Read the content of a GET_VALUES_RESULT record. Unknown names are
+ * skipped; a value above 1000000 counts as 1000000.
+ * @return FCGIX_OK, or FCGIX_ETRUNC when a pair runs past the end (the
+ *         pairs before it are kept)
+ */
+int fcgix_values_parse(const unsigned char *content, size_t len,
+                       fcgix_values_t *v);
+
 /** PARAMS packer: whole pairs per record, each record's content at most
  *  max_content bytes (PHP-FPM parses each PARAMS record on its own), no
  *  padding. Treat the fields as private. */

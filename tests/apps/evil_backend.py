@@ -12,6 +12,13 @@ packed by hand according to MODE. A request whose QUERY_STRING contains
 With port 0, the chosen port is written to --port-file (atomically).
 SIGTERM stops it cleanly. --list prints the modes.
 
+Run by a process manager (no --listen, a listening socket on fd 0, as
+FastCgiServer starts an app), it accepts there. Its answer to
+FCGI_GET_VALUES follows --values (or $EVIL_VALUES): "limits" (the
+default: FCGI_MAX_CONNS and FCGI_MAX_REQS 64, FCGI_MPXS_CONNS 0), "mpxs"
+(FCGI_MPXS_CONNS 1 only, as Go's net/http/fcgi), "none" (no answer, the
+request goes on) or "close" (the connection is closed at once).
+
 The well-formed answer (mode "ok") is
     Status: 200 OK / Content-Type: text/plain / X-Evil-Mode: MODE /
     X-Stdin-Length: N, a blank line, then BODY,
@@ -22,6 +29,7 @@ import argparse
 import os
 import signal
 import socket
+import stat
 import struct
 import sys
 import threading
@@ -163,7 +171,23 @@ def encode_pair(name, value):
     return struct.pack(">BB", len(name), len(value)) + name + value
 
 
+VALUES = os.environ.get("EVIL_VALUES", "limits")
+
+
+class ClosedOnGetValues(Exception):
+    pass
+
+
 def answer_get_values(conn, content):
+    log("FCGI_GET_VALUES, answered as %s" % VALUES)
+    if VALUES == "close":
+        raise ClosedOnGetValues()
+    if VALUES == "none":
+        return
+    if VALUES == "mpxs":
+        conn.sendall(rec(GET_VALUES_RESULT, 0,
+                         encode_pair(b"FCGI_MPXS_CONNS", b"1")))
+        return
     known = {b"FCGI_MAX_CONNS": b"%d" % MAX_CONNECTIONS,
              b"FCGI_MAX_REQS": b"%d" % MAX_CONNECTIONS,
              b"FCGI_MPXS_CONNS": b"0"}
@@ -309,8 +333,29 @@ def mode_hang(conn, req, name):
     return False
 
 
+inflight = {"now": 0, "max": 0}
+inflight_lock = threading.Lock()
+
+
+def mode_inflight(conn, req, name):
+    """Answer after 300 ms with how many requests this process had in
+    flight at most so far ("inflight=N")."""
+    with inflight_lock:
+        inflight["now"] += 1
+        inflight["max"] = max(inflight["max"], inflight["now"])
+    time.sleep(0.3)
+    with inflight_lock:
+        top = inflight["max"]
+        inflight["now"] -= 1
+    body = b"inflight=%d\n" % top
+    conn.sendall(stream(STDOUT, req.rid, b"Content-Type: text/plain\r\n\r\n"
+                        + body) + end_request(req.rid))
+    return True
+
+
 MODES = {
     "ok": mode_ok,
+    "inflight": mode_inflight,
     "byte-by-byte": mode_byte_by_byte,
     "padding255": mode_padding255,
     "stderr-interleaved": mode_stderr_interleaved,
@@ -359,7 +404,8 @@ def serve_connection(conn, default_mode, timeout, slots):
             again = MODES[name](conn, req, name)
             if not (again and req.keep_conn):
                 break
-    except (OSError, TimeoutError, struct.error, IndexError) as e:
+    except (OSError, TimeoutError, struct.error, IndexError,
+            ClosedOnGetValues) as e:
         log("connection ended: %r" % (e,))
     finally:
         close_gracefully(conn)
@@ -367,6 +413,8 @@ def serve_connection(conn, default_mode, timeout, slots):
 
 
 def open_listener(where):
+    if where is None:  # run by a process manager: fd 0 listens
+        return socket.socket(fileno=0)
     if where.startswith("/"):
         if os.path.exists(where):
             os.unlink(where)
@@ -391,12 +439,18 @@ def write_port_file(path, port):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--listen", default="127.0.0.1:0")
+    ap.add_argument("--listen", default=None)
     ap.add_argument("--mode", default="ok", choices=sorted(MODES))
     ap.add_argument("--port-file")
     ap.add_argument("--timeout", type=float, default=10.0)
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--values", choices=["limits", "mpxs", "none", "close"])
     args = ap.parse_args()
+    global VALUES
+    if args.values:
+        VALUES = args.values
+    if args.listen is None and not stat.S_ISSOCK(os.fstat(0).st_mode):
+        args.listen = "127.0.0.1:0"
     if args.list:
         print("\n".join(sorted(MODES)))
         return 0
@@ -425,7 +479,8 @@ def main():
                                    slots)).start()
     finally:
         lsock.close()
-        if args.listen.startswith("/") and os.path.exists(args.listen):
+        if (args.listen and args.listen.startswith("/")
+                and os.path.exists(args.listen)):
             os.unlink(args.listen)
     log("stopped")
     return 0

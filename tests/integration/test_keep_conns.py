@@ -202,6 +202,30 @@ def test_external_connections_capped_by_max_conns(httpd, responder):
     assert len({conn_of(r.body)[0] for r in rs}) == 1, rs
 
 
+def test_external_place_passes_to_a_waiting_request(httpd, responder):
+    """Many keep-alive clients at once on -max-conns 1 in front of one
+    libfcgi process: a connection given back passes, with its place, to
+    a request that waits; one that comes just then must not take the
+    connection, or the waiting request would open a second one that the
+    process, pinned by the first, never accepts in time."""
+    srv = start_app(httpd, responder.address, opts="-keep-conn -max-conns 1")
+
+    def client(_):
+        c = connection(srv)
+        try:
+            return [get(c, "/app.fcgi?conn") for _ in range(25)]
+        finally:
+            c.close()
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(12) as ex:
+        rs = [r for rr in ex.map(client, range(12)) for r in rr]
+    took = time.monotonic() - started
+    assert all(status == 200 for status, _ in rs), rs
+    assert len({conn_of(body)[0] for _, body in rs}) == 1, rs
+    assert took < 10, took
+
+
 def test_external_wait_for_a_connection_is_bounded(httpd, responder):
     """The only place is taken by a slow request: the next one waits
     -appConnTimeout for it, then gets 503 with Retry-After and a log line

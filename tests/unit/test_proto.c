@@ -592,6 +592,82 @@ static void test_get_values_unaligned_content(void **state)
     }
 }
 
+/* What libfcgi and php-cgi answer (captured from both), in their two
+ * orders. */
+static void test_values_parse_real_answers(void **state)
+{
+    static const char libfcgi[] = "\x0e\x01"
+                                  "FCGI_MAX_CONNS1"
+                                  "\x0d\x01"
+                                  "FCGI_MAX_REQS1"
+                                  "\x0f\x01"
+                                  "FCGI_MPXS_CONNS0";
+    static const char php[] = "\x0f\x01"
+                              "FCGI_MPXS_CONNS0"
+                              "\x0d\x01"
+                              "FCGI_MAX_REQS1"
+                              "\x0e\x02"
+                              "FCGI_MAX_CONNS16";
+    fcgix_values_t v;
+
+    (void)state;
+    assert_int_equal(fcgix_values_parse((const unsigned char *)libfcgi,
+                                        sizeof(libfcgi) - 1, &v),
+                     FCGIX_OK);
+    assert_int_equal(v.max_conns, 1);
+    assert_int_equal(v.max_reqs, 1);
+    assert_int_equal(v.mpxs, 0);
+    assert_int_equal(
+        fcgix_values_parse((const unsigned char *)php, sizeof(php) - 1, &v),
+        FCGIX_OK);
+    assert_int_equal(v.max_conns, 16);
+    assert_int_equal(v.max_reqs, 1);
+    assert_int_equal(v.mpxs, 0);
+}
+
+/* Go's net/http/fcgi says only FCGI_MPXS_CONNS; unknown names, empty or
+ * non-numeric values and huge numbers; an empty answer; a truncated
+ * pair keeps what came before it. */
+static void test_values_parse_partial_and_bad(void **state)
+{
+    static const char go[] = "\x0f\x01"
+                             "FCGI_MPXS_CONNS1";
+    static const char odd[] = "\x05\x01"
+                              "OTHER7"
+                              "\x0e\x00"
+                              "FCGI_MAX_CONNS"
+                              "\x0d\x02"
+                              "FCGI_MAX_REQS-1"
+                              "\x0f\x19"
+                              "FCGI_MPXS_CONNS9999999999999999999999999";
+    static const char cut[] = "\x0e\x01"
+                              "FCGI_MAX_CONNS2"
+                              "\x0d\x05"
+                              "FCGI_MAX_REQS1";
+    fcgix_values_t v;
+
+    (void)state;
+    assert_int_equal(
+        fcgix_values_parse((const unsigned char *)go, sizeof(go) - 1, &v),
+        FCGIX_OK);
+    assert_int_equal(v.max_conns, -1);
+    assert_int_equal(v.max_reqs, -1);
+    assert_int_equal(v.mpxs, 1);
+    assert_int_equal(
+        fcgix_values_parse((const unsigned char *)odd, sizeof(odd) - 1, &v),
+        FCGIX_OK);
+    assert_int_equal(v.max_conns, -1);
+    assert_int_equal(v.max_reqs, -1);
+    assert_int_equal(v.mpxs, 1000000);
+    assert_int_equal(fcgix_values_parse(NULL, 0, &v), FCGIX_OK);
+    assert_int_equal(v.max_conns, -1);
+    assert_int_equal(
+        fcgix_values_parse((const unsigned char *)cut, sizeof(cut) - 1, &v),
+        FCGIX_ETRUNC);
+    assert_int_equal(v.max_conns, 2);
+    assert_int_equal(v.max_reqs, -1);
+}
+
 static void test_get_values_too_long(void **state)
 {
     size_t cap = 200000;
@@ -2645,6 +2721,8 @@ int main(void)
         cmocka_unit_test(test_get_values_one_name_golden),
         cmocka_unit_test(test_get_values_unaligned_content),
         cmocka_unit_test(test_get_values_too_long),
+        cmocka_unit_test(test_values_parse_real_answers),
+        cmocka_unit_test(test_values_parse_partial_and_bad),
         cmocka_unit_test(test_nv_size_table),
         cmocka_unit_test(test_nv_size_limits),
         cmocka_unit_test(test_nv_put_one_byte_lengths),
