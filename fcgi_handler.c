@@ -350,7 +350,7 @@ static fcgix_step_t send_all(fcgix_req_t *req)
 
     while (req->wpos < req->wlen) {
         if (send_pending(req) < 0) {
-            if (req->reused || req->asked || may_go_elsewhere(req, errno)) {
+            if (req->reused || may_go_elsewhere(req, errno)) {
                 return FCGIX_STEP_RETRY;
             }
             return fcgix_req_fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00022),
@@ -405,65 +405,6 @@ static fcgix_step_t add_param(fcgix_req_t *req, fcgix_params_t *pk,
     return FCGIX_STEP_CONTINUE;
 }
 
-/* A responder request to a PM-run process that could go again on a new
- * connection may ask the process what it takes at once (lease->ask):
- * FCGI_GET_VALUES at the start of the write buffer, in the same send as
- * the request. @return its length, or 0. */
-static size_t ask_values(fcgix_req_t *req)
-{
-    static const char *const names[] = {FCGIX_MAX_CONNS, FCGIX_MAX_REQS,
-                                        FCGIX_MPXS_CONNS};
-    long n;
-
-    if (req->lease == NULL || req->lease->ask == NULL
-        || req->auth.role == FCGIX_AUTHORIZER || !can_resend(req)
-        || !retry_is_safe(req) || !req->lease->ask(req->lease->baton)) {
-        return 0;
-    }
-    n = fcgix_rec_get_values(req->wbuf, WRITE_BUF_SIZE, names, 3);
-    if (n <= 0) {
-        return 0;
-    }
-    req->asked = req->asking = 1;
-    req->values_len = 0;
-    return (size_t)n;
-}
-
-/* Tell the lease what the process answered to FCGI_GET_VALUES (NULL:
- * nothing), once per asking. */
-static void tell_values(fcgix_req_t *req, const unsigned char *content,
-                        size_t len)
-{
-    if (req->asking) {
-        req->asking = 0;
-        req->lease->told(req->lease->baton, content, len);
-    }
-}
-
-/* A slice of FCGI_GET_VALUES_RESULT: gathered until its record ends. An
- * answer nobody asked for, or too long to be one, is ignored. */
-static void on_values(fcgix_req_t *req, const fcgix_event_t *ev)
-{
-    if (!req->asking) {
-        return;
-    }
-    if (req->values_len + ev->len > sizeof(req->values)) {
-        req->values_len = sizeof(req->values) + 1;
-    }
-    else if (ev->len > 0) {
-        memcpy(req->values + req->values_len, ev->data, ev->len);
-        req->values_len += ev->len;
-    }
-    if (ev->record_end) {
-        if (req->values_len <= sizeof(req->values)) {
-            tell_values(req, req->values, req->values_len);
-        }
-        else {
-            tell_values(req, NULL, 0);
-        }
-    }
-}
-
 /* Pack the environment into PARAMS records behind BEGIN_REQUEST and send
  * them; the packer keeps whole pairs per record (PHP-FPM needs that). */
 static fcgix_step_t send_params(fcgix_req_t *req, const apr_table_t *env)
@@ -471,11 +412,11 @@ static fcgix_step_t send_params(fcgix_req_t *req, const apr_table_t *env)
     const apr_array_header_t *arr = apr_table_elts(env);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
     fcgix_params_t pk;
-    size_t lead = ask_values(req), base = lead + FCGIX_BEGIN_REQUEST_LEN;
+    size_t base = FCGIX_BEGIN_REQUEST_LEN;
     fcgix_step_t st = FCGIX_STEP_CONTINUE;
     int i;
 
-    fcgix_rec_begin_request(req->wbuf + lead, REQUEST_ID,
+    fcgix_rec_begin_request(req->wbuf, REQUEST_ID,
                             req->auth.role ? req->auth.role : FCGIX_RESPONDER,
                             req->opts.keep_conn == 1 ? FCGIX_KEEP_CONN : 0);
     fcgix_params_init(&pk, req->wbuf + base,
@@ -634,23 +575,15 @@ static fcgix_step_t on_event(fcgix_req_t *req, const fcgix_event_t *ev)
 {
     switch (ev->type) {
     case FCGIX_STDOUT:
-        req->replied = 1;
         return on_stdout(req, ev->data, ev->len);
     case FCGIX_STDERR:
-        req->replied = 1;
         fcgix_stderr_take(&req->err, req->r, req->app->path, ev->data, ev->len);
         return FCGIX_STEP_CONTINUE;
     case FCGIX_END_REQUEST:
-        req->replied = 1;
-        tell_values(req, NULL, 0); /* it answered the request, not that */
         return on_end_request(req, ev);
-    case FCGIX_GET_VALUES_RESULT:
-        on_values(req, ev);
-        return FCGIX_STEP_CONTINUE;
     default:
-        /* UNKNOWN_TYPE (an app that does not know FCGI_GET_VALUES says
-         * so; told() follows at END_REQUEST), or GET_VALUES_RESULT we did
-         * not ask for. */
+        /* GET_VALUES_RESULT or UNKNOWN_TYPE: we sent no management
+         * record, so there is nothing to match them with. */
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, req->r,
                       FCGIX_LOGNO(00036) "FastCGI app %s: ignored %s",
                       req->app->path, fcgix_type_name(ev->type));
@@ -766,12 +699,6 @@ static fcgix_step_t on_readable(fcgix_req_t *req)
     fcgix_step_t st;
 
     if (n <= 0 && req->reused && !req->received && retry_is_safe(req)) {
-        return FCGIX_STEP_RETRY;
-    }
-    /* An app that closes on FCGI_GET_VALUES (or after answering it) has
-     * not seen the request: it goes again, without the question. */
-    if ((n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) && req->asked
-        && !req->replied && retry_is_safe(req)) {
         return FCGIX_STEP_RETRY;
     }
     if (n < 0 && may_go_elsewhere(req, errno)) {
@@ -993,14 +920,6 @@ static fcgix_step_t exchange(fcgix_req_t *req, const apr_table_t *env)
  * nothing was received and no body was taken. */
 static void reset_exchange(fcgix_req_t *req)
 {
-    if (!req->reused) {
-        /* a kept connection may have been closed before the question
-         * came: the request asks again on its new one */
-        tell_values(req, NULL, 0);
-    }
-    req->asking = 0;
-    req->asked = 0;
-    req->received = req->replied = 0;
     close_backend(req);
     req->wlen = req->wpos = 0;
     req->stdin_done = 0;
@@ -1087,17 +1006,13 @@ fcgix_step_t fcgix_req_run(fcgix_req_t *req, const apr_table_t *env)
 {
     fcgix_step_t st = exchange(req, env);
 
-    if (st == FCGIX_STEP_RETRY && (req->reused || req->asked)) {
+    if (st == FCGIX_STEP_RETRY && req->reused) {
         /* The kept connection had been closed by the app (php-fpm's
-         * pm.max_requests, an idle timeout), or the app closed on
-         * FCGI_GET_VALUES: once more on a new one. */
+         * pm.max_requests, an idle timeout): once more on a new one. */
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, req->r,
-                      FCGIX_LOGNO(00046) "FastCGI app %s: %s was closed; "
-                                         "retrying on a new one",
-                      req->app->path,
-                      req->reused ? "kept connection"
-                                  : "the connection that asked "
-                                    "FCGI_GET_VALUES");
+                      FCGIX_LOGNO(00046) "FastCGI app %s: kept connection "
+                                         "was closed; retrying on a new one",
+                      req->app->path);
         reset_exchange(req);
         st = exchange(req, env);
     }

@@ -51,13 +51,6 @@ typedef struct {
     /** Or NULL: keep @a fd, whose exchange ended cleanly, for a later
      * request to the process; the owner closes it if it cannot. */
     void (*keep)(void *baton, int fd);
-    /** Or NULL: whether this request, on a new connection, asks the
-     * process what it takes at once (FCGI_GET_VALUES ahead of
-     * BEGIN_REQUEST); then told() is called once with the answer. */
-    int (*ask)(void *baton);
-    /** The content of the process's FCGI_GET_VALUES_RESULT, or NULL: it
-     * gave none (ended the request without, or closed the connection). */
-    void (*told)(void *baton, const unsigned char *content, size_t len);
 } fcgix_process_ops_t;
 
 /**

@@ -39,7 +39,6 @@
 #include "fcgi_log.h"
 #include "fcgi_managed.h"
 #include "fcgi_pm.h"
-#include "fcgi_proto.h"
 
 FCGIX_USE_LOG_MODULE;
 
@@ -361,8 +360,6 @@ typedef struct {
     const fcgix_class_req_t *cr; /* a keyed class, or NULL */
     int kept_fd; /* the connection to keep when the process is given
                     back (fcgi_keep.h), -1: none */
-    int asking;  /* this request asks the class's processes what they
-                    take at once (fcgix_sb_class_takes_claim()) */
 } held_t;
 
 /* A process no request may use any more: the PM replaces it. */
@@ -399,18 +396,16 @@ static void keep_after_release(held_t *h, int last, uint64_t max,
 }
 
 /* The most requests a process of the class may have at once: 1 for an
- * exclusive (fcgid) class; else what its processes said they take
- * (FCGI_MAX_CONNS, asked by ask_values()); 0: no limit (not asked yet,
- * or none said). */
+ * exclusive (fcgid) class; a FastCgiServer's -max-conns, when given;
+ * else 0, no limit. Never asked of the app (FCGI_GET_VALUES): libfcgi
+ * and php-cgi answer, but Debian 12's Ruby fcgi exits on the question,
+ * and a threaded libfcgi app says 1 however many threads accept. */
 static int users_cap(const held_t *h)
 {
-    uint32_t takes;
-
     if (h->cr && h->cr->exclusive) {
         return 1;
     }
-    takes = fcgix_sb_class_takes(managed.sb, h->cls);
-    return takes >= FCGIX_SB_TAKES_ASKING ? 0 : (int)takes;
+    return h->app && h->app->opts.max_conns > 0 ? h->app->opts.max_conns : 0;
 }
 
 /* Pool cleanup: give the process back; when it has served its
@@ -446,10 +441,6 @@ static apr_status_t give_back(void *data)
     }
     else if (users_cap(h) > 0) {
         fcgix_sb_class_hand_off(managed.sb, h->cls);
-    }
-    if (h->asking) { /* the question never went out: another may ask */
-        fcgix_sb_class_takes_set(managed.sb, h->cls, 0);
-        h->asking = 0;
     }
     if (apr_table_get(h->r->notes, FCGIX_NOTE_HUNG)
         && fcgix_sb_lease_current(managed.sb, &h->lease)) {
@@ -762,23 +753,28 @@ static int take_exclusive(request_rec *r, held_t *h)
     return rc == 0 ? OK : status;
 }
 
-/* How long a request waits for a process with room (a class whose
- * processes said how many requests they take) before it queues on a
- * busy one's socket as it would without the limit. Waiting here rather
- * than in the socket's backlog lets the request take the process that
- * comes free first, and over a connection kept to it. The bound is for
- * apps that take more than they said (a threaded libfcgi app says 1). */
-#define ROOM_WAIT_MS 1000
+/* How long a request may wait for a process with room: -appConnTimeout,
+ * unset or 0 httpd's Timeout (the wait replaces the one in the socket's
+ * listen queue). */
+static apr_time_t room_deadline(const held_t *h)
+{
+    int s = h->app->opts.conn_timeout > 0
+                ? h->app->opts.conn_timeout
+                : (int)apr_time_sec(h->r->server->timeout);
 
-/* Every process of the class has all the requests it takes, or other
+    return apr_time_now() + apr_time_from_sec(s);
+}
+
+/* Every process of the pool has its -max-conns requests, or other
  * requests wait already (@behind: this one queues after them): wait for
  * a process to come free, woken in turn by a give-back
- * (fcgix_sb_class_hand_off()), counted as waiting on the class; after
- * ROOM_WAIT_MS, take the least used one anyway. @return as
- * lease_class(). */
+ * (fcgix_sb_class_hand_off()), counted as waiting on the class, at most
+ * room_deadline(). Waiting here rather than in a busy process's listen
+ * queue, the request takes the process that comes free first, over the
+ * connection kept to it. @return as lease_class(). */
 static int wait_for_room(request_rec *r, held_t *h, int behind)
 {
-    apr_time_t deadline = apr_time_now() + apr_time_from_msec(ROOM_WAIT_MS);
+    apr_time_t deadline = room_deadline(h);
     waiting_t w = {0, -1};
     uint32_t seen = fcgix_sb_class_freed(managed.sb, h->cls);
     int rc = FCGIX_SB_FULL;
@@ -789,11 +785,8 @@ static int wait_for_room(request_rec *r, held_t *h, int behind)
         fcgix_sb_class_wait_freed(managed.sb, h->cls, seen, sleep_ms(deadline));
         seen = fcgix_sb_class_freed(managed.sb, h->cls);
     }
-    while ((rc = lease_class(h, 0)) == FCGIX_SB_FULL) {
-        if (apr_time_now() >= deadline) {
-            rc = lease_class(h, 1);
-            break;
-        }
+    while ((rc = lease_class(h, 0)) == FCGIX_SB_FULL
+           && apr_time_now() < deadline) {
         fcgix_sb_class_wait_freed(managed.sb, h->cls, seen, sleep_ms(deadline));
         seen = fcgix_sb_class_freed(managed.sb, h->cls);
     }
@@ -801,8 +794,8 @@ static int wait_for_room(request_rec *r, held_t *h, int behind)
     return rc;
 }
 
-/* Lease a process, waiting for room in a class whose processes take a
- * limited number of requests. */
+/* Lease a process, waiting for room in a pool whose processes take a
+ * limited number of requests (-max-conns). */
 static int lease_or_wait(request_rec *r, held_t *h)
 {
     uint32_t gen;
@@ -817,23 +810,40 @@ static int lease_or_wait(request_rec *r, held_t *h)
     return rc == FCGIX_SB_FULL ? wait_for_room(r, h, 0) : rc;
 }
 
+/* No process of a -max-conns pool had room in time: logged, 503. */
+static int no_room(request_rec *r, const held_t *h)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  FCGIX_LOGNO(00048) "FastCGI app %s: every process had its "
+                                     "-max-conns %d requests until "
+                                     "-appConnTimeout ran out",
+                  h->path, users_cap(h));
+    return unavailable(r, 1);
+}
+
 /* Take a process of the app at h->path, starting one if needed. */
 static int take_process(request_rec *r, held_t *h)
 {
-    int status;
+    int status, rc;
 
     if (h->cr && h->cr->exclusive) {
         return take_exclusive(r, h);
     }
-    if (lease_or_wait(r, h) == 0) {
+    if ((rc = lease_or_wait(r, h)) == 0) {
         return OK;
+    }
+    if (rc == FCGIX_SB_FULL) {
+        return no_room(r, h);
     }
     status = wait_for_start(r, h->cr, h->path, h->cls);
     if (status != OK) {
         return status;
     }
-    if (lease_or_wait(r, h) == 0) {
+    if ((rc = lease_or_wait(r, h)) == 0) {
         return OK;
+    }
+    if (rc == FCGIX_SB_FULL) {
+        return no_room(r, h);
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                   FCGIX_LOGNO(00084) "FastCGI app %s: started, but every "
@@ -952,63 +962,6 @@ static void keep_conn(void *baton, int fd)
     h->kept_fd = fd;
 }
 
-/* fcgix_process_ops_t.ask: whether this request asks the process what
- * it takes at once: the first request of its class that can (the class
- * has not been asked, or the last asking never went out). */
-static int ask_takes(void *baton)
-{
-    held_t *h = baton;
-
-    if (!h->asking && !(h->cr && h->cr->exclusive)) {
-        h->asking = fcgix_sb_class_takes_claim(managed.sb, h->cls);
-    }
-    return h->asking;
-}
-
-/* What the answer means for the class: FCGI_MAX_CONNS (or FCGI_MAX_REQS,
- * if lower) when the app does not multiplex; else no limit. */
-static uint32_t takes_of(const fcgix_values_t *v)
-{
-    long n = v->max_conns;
-
-    if (v->mpxs == 1 || n < 1) {
-        return FCGIX_SB_TAKES_ANY;
-    }
-    if (v->max_reqs >= 1 && v->max_reqs < n) {
-        n = v->max_reqs;
-    }
-    return (uint32_t)n;
-}
-
-/* fcgix_process_ops_t.told: the process's answer, kept for its class. */
-static void told_takes(void *baton, const unsigned char *content, size_t len)
-{
-    held_t *h = baton;
-    fcgix_values_t v = {-1, -1, -1};
-    uint32_t takes;
-
-    if (!h->asking) {
-        return;
-    }
-    if (content) {
-        fcgix_values_parse(content, len, &v); /* what came before a bad pair */
-    }
-    takes = takes_of(&v);
-    fcgix_sb_class_takes_set(managed.sb, h->cls, takes);
-    h->asking = 0;
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, h->r,
-                  FCGIX_LOGNO(00048) "FastCGI app %s: its processes take %s "
-                                     "at once (FCGI_MAX_CONNS %ld, "
-                                     "FCGI_MAX_REQS %ld, FCGI_MPXS_CONNS %ld; "
-                                     "-1: not said)",
-                  h->path,
-                  takes == FCGIX_SB_TAKES_ANY
-                      ? "any number of requests"
-                      : apr_psprintf(h->r->pool, "%u request%s",
-                                     (unsigned)takes, takes == 1 ? "" : "s"),
-                  v.max_conns, v.max_reqs, v.mpxs);
-}
-
 /* fcgix_process_ops_t.next: the leased process cannot be reached; have it
  * replaced and lease another (or wait for the PM to start one). */
 static int lease_another(request_rec *r, void *baton, const fcgix_app_t **app,
@@ -1068,9 +1021,8 @@ static int fastcgi_class(request_rec *r, const char *path,
 
 int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
 {
-    fcgix_process_ops_t rt = {
-        lease_another, give_back_now, NULL,      0,         NULL,
-        reuse_kept,    keep_conn,     ask_takes, told_takes};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,     0,
+                              NULL,          reuse_kept,    keep_conn};
     fcgix_class_req_t cr;
     fcgix_app_t *target;
     held_t *h = NULL;
@@ -1087,9 +1039,8 @@ int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
 
 int fcgix_managed_serve_class(request_rec *r, const fcgix_class_req_t *cr)
 {
-    fcgix_process_ops_t rt = {
-        lease_another, give_back_now, NULL,      0,         NULL,
-        reuse_kept,    keep_conn,     ask_takes, told_takes};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,     0,
+                              NULL,          reuse_kept,    keep_conn};
     fcgix_app_t *target;
     held_t *h = NULL;
     int status = lease_target(r, NULL, cr, cr->path, &target, &h);
@@ -1102,9 +1053,8 @@ int fcgix_managed_authorize_class(request_rec *r, const fcgix_class_req_t *cr,
                                   const fcgix_auth_call_t *call,
                                   fcgix_auth_reply_t *reply)
 {
-    fcgix_process_ops_t rt = {
-        lease_another, give_back_now, NULL,      0,         NULL,
-        reuse_kept,    keep_conn,     ask_takes, told_takes};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,     0,
+                              NULL,          reuse_kept,    keep_conn};
     fcgix_app_t *target;
     held_t *h = NULL;
     int status = lease_target(r, NULL, cr, cr->path, &target, &h);
@@ -1121,9 +1071,8 @@ int fcgix_managed_authorize(request_rec *r, const fcgix_app_t *app,
                             const char *path, const fcgix_auth_call_t *call,
                             fcgix_auth_reply_t *reply)
 {
-    fcgix_process_ops_t rt = {
-        lease_another, give_back_now, NULL,      0,         NULL,
-        reuse_kept,    keep_conn,     ask_takes, told_takes};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,     0,
+                              NULL,          reuse_kept,    keep_conn};
     fcgix_class_req_t cr;
     fcgix_app_t *target;
     held_t *h = NULL;

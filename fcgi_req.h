@@ -53,20 +53,14 @@ typedef struct {
 
     /* Connection (fcgi_handler.c). */
     int fd;
-    fcgix_conn_t conn;         /* the connection's history */
-    int reused;                /* a kept connection, not a new one */
-    int conn_place;            /* holds one of -max-conns places */
-    int received;              /* any byte came from the app */
-    int replied;               /* STDOUT, STDERR or END_REQUEST came */
-    int asked;                 /* FCGI_GET_VALUES went ahead of the request
-                                  on this connection (lease->ask) */
-    int asking;                /* and lease->told() is still to be called */
-    unsigned char values[256]; /* the GET_VALUES_RESULT content so far */
-    size_t values_len;         /* sizeof(values) + 1: it did not fit */
-    int retargets;             /* unreachable processes passed over */
-    int process_retries;       /* requests reset by a dying process, resent */
-    int idle_ms;               /* -idle-timeout as a poll timeout */
-    apr_time_t busy_until;     /* FcgidBusyTimeout's end; 0: none */
+    fcgix_conn_t conn;     /* the connection's history */
+    int reused;            /* a kept connection, not a new one */
+    int conn_place;        /* holds one of -max-conns places */
+    int received;          /* any byte came from the app */
+    int retargets;         /* unreachable processes passed over */
+    int process_retries;   /* requests reset by a dying process, resent */
+    int idle_ms;           /* -idle-timeout as a poll timeout */
+    apr_time_t busy_until; /* FcgidBusyTimeout's end; 0: none */
 
     /* Records, server to app: BEGIN_REQUEST, PARAMS, STDIN
      * (fcgi_handler.c). */

@@ -262,7 +262,6 @@ void fcgix_sb_class_begin(fcgix_sb_class_t *k)
     if ((g & 1) == 0) {
         STORE(&k->gen, g + 1);
     }
-    STORE(&k->takes, 0); /* the next app may answer otherwise */
     /* the odd generation is seen before any field written after it */
     __atomic_thread_fence(__ATOMIC_RELEASE);
 }
@@ -760,39 +759,6 @@ uint32_t fcgix_sb_class_freed(fcgix_sb_t *sb, int c)
 void fcgix_sb_class_wait_freed(fcgix_sb_t *sb, int c, uint32_t seen, int ms)
 {
     fcgix_futex_wait_ms(&fcgix_sb_class(sb, c)->freed, seen, ms);
-}
-
-/* ------------------------------------------------------------------ */
-/* What a class's processes take at once                               */
-/* ------------------------------------------------------------------ */
-
-uint32_t fcgix_sb_class_takes(const fcgix_sb_t *sb, int c)
-{
-    fcgix_sb_class_t *k = fcgix_sb_class(sb, c);
-
-    return k ? LOAD(&k->takes) : 0;
-}
-
-int fcgix_sb_class_takes_claim(fcgix_sb_t *sb, int c)
-{
-    fcgix_sb_class_t *k = fcgix_sb_class(sb, c);
-    uint32_t no = 0;
-
-    return k && LOAD(&k->takes) == 0
-           && __atomic_compare_exchange_n(&k->takes, &no, FCGIX_SB_TAKES_ASKING,
-                                          0, __ATOMIC_ACQ_REL,
-                                          __ATOMIC_RELAXED);
-}
-
-void fcgix_sb_class_takes_set(fcgix_sb_t *sb, int c, uint32_t takes)
-{
-    fcgix_sb_class_t *k = fcgix_sb_class(sb, c);
-    uint32_t asking = FCGIX_SB_TAKES_ASKING;
-
-    if (k) {
-        __atomic_compare_exchange_n(&k->takes, &asking, takes, 0,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-    }
 }
 
 /* ------------------------------------------------------------------ */

@@ -144,12 +144,6 @@ typedef struct {
                                  (CLOCK_MONOTONIC ms, low 32 bits; see
                                  fcgix_sb_class_note_given_back()) */
     fcgix_sb_key_t key;     /**< PM: with path, what the class is */
-    uint32_t takes;         /**< handler: requests a process takes at
-                                 once, as the first process asked said
-                                 (FCGI_MAX_CONNS); 0: not asked yet; or
-                                 FCGIX_SB_TAKES_* (it fills what was
-                                 padding). The PM clears it with the
-                                 class; see fcgix_sb_class_takes() */
     uint64_t inode;         /**< PM: the file's inode when it was
                                  started (a handler compares its request's
                                  to ask for an update) */
@@ -404,31 +398,6 @@ uint32_t fcgix_sb_class_freed(fcgix_sb_t *sb, int c);
  * "freed" count then), at most @p ms milliseconds; at once if one was.
  */
 void fcgix_sb_class_wait_freed(fcgix_sb_t *sb, int c, uint32_t seen, int ms);
-
-/*
- * How many requests a process of a class takes at once, learned from the
- * app itself (FCGI_GET_VALUES, sent ahead of one request by the handler
- * that claims the asking). A hint, like every word here: a forged value
- * only changes how this class's own requests wait for its processes.
- */
-
-/** Class.takes: a handler is asking now. */
-#define FCGIX_SB_TAKES_ASKING 0xfffffffeu
-/** Class.takes: no limit said (no answer, FCGI_MPXS_CONNS=1, or no
- *  FCGI_MAX_CONNS). */
-#define FCGIX_SB_TAKES_ANY 0xffffffffu
-
-/** Class @p c's takes word (0 for a bad index). */
-uint32_t fcgix_sb_class_takes(const fcgix_sb_t *sb, int c);
-
-/** Claim the asking for class @p c: 1 when its word was 0 (not asked)
- *  and is now FCGIX_SB_TAKES_ASKING, else 0. */
-int fcgix_sb_class_takes_claim(fcgix_sb_t *sb, int c);
-
-/** The claimant's outcome: @p takes (1..1000000, FCGIX_SB_TAKES_ANY, or
- *  0 to let a later request ask), stored only while the word still says
- *  FCGIX_SB_TAKES_ASKING. */
-void fcgix_sb_class_takes_set(fcgix_sb_t *sb, int c, uint32_t takes);
 
 /**
  * Give a slot back; counts the request and returns how many requests

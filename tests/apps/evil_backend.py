@@ -13,11 +13,8 @@ With port 0, the chosen port is written to --port-file (atomically).
 SIGTERM stops it cleanly. --list prints the modes.
 
 Run by a process manager (no --listen, a listening socket on fd 0, as
-FastCgiServer starts an app), it accepts there. Its answer to
-FCGI_GET_VALUES follows --values (or $EVIL_VALUES): "limits" (the
-default: FCGI_MAX_CONNS and FCGI_MAX_REQS 64, FCGI_MPXS_CONNS 0), "mpxs"
-(FCGI_MPXS_CONNS 1 only, as Go's net/http/fcgi), "none" (no answer, the
-request goes on) or "close" (the connection is closed at once).
+FastCgiServer starts an app), it accepts there. It logs each
+FCGI_GET_VALUES it gets.
 
 The well-formed answer (mode "ok") is
     Status: 200 OK / Content-Type: text/plain / X-Evil-Mode: MODE /
@@ -171,23 +168,8 @@ def encode_pair(name, value):
     return struct.pack(">BB", len(name), len(value)) + name + value
 
 
-VALUES = os.environ.get("EVIL_VALUES", "limits")
-
-
-class ClosedOnGetValues(Exception):
-    pass
-
-
 def answer_get_values(conn, content):
-    log("FCGI_GET_VALUES, answered as %s" % VALUES)
-    if VALUES == "close":
-        raise ClosedOnGetValues()
-    if VALUES == "none":
-        return
-    if VALUES == "mpxs":
-        conn.sendall(rec(GET_VALUES_RESULT, 0,
-                         encode_pair(b"FCGI_MPXS_CONNS", b"1")))
-        return
+    log("FCGI_GET_VALUES")
     known = {b"FCGI_MAX_CONNS": b"%d" % MAX_CONNECTIONS,
              b"FCGI_MAX_REQS": b"%d" % MAX_CONNECTIONS,
              b"FCGI_MPXS_CONNS": b"0"}
@@ -404,8 +386,7 @@ def serve_connection(conn, default_mode, timeout, slots):
             again = MODES[name](conn, req, name)
             if not (again and req.keep_conn):
                 break
-    except (OSError, TimeoutError, struct.error, IndexError,
-            ClosedOnGetValues) as e:
+    except (OSError, TimeoutError, struct.error, IndexError) as e:
         log("connection ended: %r" % (e,))
     finally:
         close_gracefully(conn)
@@ -444,11 +425,7 @@ def main():
     ap.add_argument("--port-file")
     ap.add_argument("--timeout", type=float, default=10.0)
     ap.add_argument("--list", action="store_true")
-    ap.add_argument("--values", choices=["limits", "mpxs", "none", "close"])
     args = ap.parse_args()
-    global VALUES
-    if args.values:
-        VALUES = args.values
     if args.listen is None and not stat.S_ISSOCK(os.fstat(0).st_mode):
         args.listen = "127.0.0.1:0"
     if args.list:

@@ -84,6 +84,20 @@ def test_variable_too_big_for_a_record_is_left_out(httpd, responder):
     assert "variable HTTP_X_BIG left out" in log, log
 
 
+def test_variable_larger_than_a_bodiless_requests_buffer(httpd, responder):
+    """A request without a body starts with a small write buffer (8 KiB):
+    a variable that needs more makes it grow, and reaches the app whole,
+    with the ones after it."""
+    srv = start_app(httpd, responder.address,
+                    extra="LimitRequestFieldSize 100000")
+    r = srv.get("/app.fcgi?env", headers={"X-Big": "b" * 30000,
+                                          "X-Small": "s"})
+    assert r.status == 200, r
+    assert b"HTTP_X_BIG=" + b"b" * 30000 + b"\n" in r.body
+    assert b"HTTP_X_SMALL=s" in r.body
+    assert "left out" not in conftest.read_text(srv.error_log)
+
+
 def test_handler_without_app(httpd):
     """AddHandler fastcgi-script for a file no app serves, where Options
     ExecCGI is off: 403 with a log line (not the script's source), 404

@@ -608,6 +608,23 @@ def test_app_answers_before_reading_body(httpd, scripted):
     assert bytes(r.body) == b"too big for the app\n"
 
 
+@pytest.mark.parametrize("chunked", [False, True])
+def test_large_body_arrives_whole_and_in_order(httpd, responder, chunked):
+    """An 8 MiB body sent at once: each STDIN record takes what the
+    client connection holds already (up to 64 KiB, more than one read of
+    it), and every byte reaches the app once, in order."""
+    srv = start_app(httpd, responder.address)
+    body = os.urandom(8 << 20)
+    if chunked:
+        r = srv.request("POST", "/app.fcgi?echo",
+                        body=chunked_body(body, 3000), timeout=60)
+    else:
+        r = srv.post("/app.fcgi?echo", body, timeout=60)
+    assert r.status == 200, r
+    assert len(r.body) == len(body)
+    assert r.body == body
+
+
 def test_limit_request_body_gives_413(httpd, responder):
     srv = start_app(httpd, responder.address, extra="LimitRequestBody 1000")
     r = srv.post("/app.fcgi?echo", b"x" * 5000, timeout=15)

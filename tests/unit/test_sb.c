@@ -673,36 +673,6 @@ static void test_sb_release_last(void **state)
     assert_int_equal(last, 0);
 }
 
-/* What a class's processes take: one claimant asks, its outcome is kept
- * only over its own claim, and the PM clears it with the class. */
-static void test_sb_class_takes(void **state)
-{
-    fixture_t *fx = *state;
-
-    board_class(fx, 2);
-    assert_int_equal(fcgix_sb_class_takes(fx->sb, 0), 0);
-    assert_int_equal(fcgix_sb_class_takes_claim(fx->sb, 0), 1);
-    assert_int_equal(fcgix_sb_class_takes(fx->sb, 0), FCGIX_SB_TAKES_ASKING);
-    assert_int_equal(fcgix_sb_class_takes_claim(fx->sb, 0), 0);
-    fcgix_sb_class_takes_set(fx->sb, 0, 1);
-    assert_int_equal(fcgix_sb_class_takes(fx->sb, 0), 1);
-    /* no claim: nothing changes */
-    fcgix_sb_class_takes_set(fx->sb, 0, 7);
-    assert_int_equal(fcgix_sb_class_takes(fx->sb, 0), 1);
-    assert_int_equal(fcgix_sb_class_takes_claim(fx->sb, 0), 0);
-    /* a claim given up lets the next request ask */
-    fcgix_sb_class_begin(fcgix_sb_class(fx->sb, 0));
-    fcgix_sb_class_end(fcgix_sb_class(fx->sb, 0));
-    assert_int_equal(fcgix_sb_class_takes(fx->sb, 0), 0);
-    assert_int_equal(fcgix_sb_class_takes_claim(fx->sb, 0), 1);
-    fcgix_sb_class_takes_set(fx->sb, 0, 0);
-    assert_int_equal(fcgix_sb_class_takes_claim(fx->sb, 0), 1);
-    /* bad indexes */
-    assert_int_equal(fcgix_sb_class_takes(fx->sb, -1), 0);
-    assert_int_equal(fcgix_sb_class_takes_claim(fx->sb, fx->sb->nclasses), 0);
-    fcgix_sb_class_takes_set(fx->sb, fx->sb->nclasses, 1);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -720,7 +690,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sb_max_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_areas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_handoff, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sb_class_takes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_keepers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_release_last, setup, teardown),
