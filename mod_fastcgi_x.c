@@ -55,11 +55,41 @@ FCGIX_USE_LOG_MODULE;
 /** The handler names: mod_fastcgi's, served with fastcgi_x_module, and
  *  mod_fcgid's, served with fcgid_module. */
 #define FCGIX_HANDLER "fastcgi-script"
+/* SetHandler "fastcgi:PATH": the request's own file goes to the app
+ * defined at PATH, as SCRIPT_FILENAME (php-fpm runs it), as mod_proxy_fcgi
+ * does with "proxy:unix:...|fcgi://localhost"; no Action, so no internal
+ * redirect. */
+#define FCGIX_HANDLER_PREFIX "fastcgi:"
 #define FCGIX_FCGID_HANDLER "fcgid-script"
 
 /* The applications of the running configuration, by path; set in
  * post_config, read-only afterwards (children inherit it). */
 static apr_hash_t *app_registry;
+
+/* The same apps by their paths in lower case, for SetHandler
+ * "fastcgi:PATH": httpd folds handler names to lower case. Two paths
+ * that differ only in case map to &ambiguous_app. */
+static apr_hash_t *apps_by_folded_path;
+static const fcgix_app_t ambiguous_app;
+
+static void fold_app_paths(apr_pool_t *p)
+{
+    apr_hash_index_t *hi;
+    const fcgix_app_t *app;
+    char *folded;
+
+    apps_by_folded_path = apr_hash_make(p);
+    for (hi = apr_hash_first(p, app_registry); hi; hi = apr_hash_next(hi)) {
+        app = apr_hash_this_val(hi);
+        folded = apr_pstrdup(p, app->path);
+        ap_str_tolower(folded);
+        apr_hash_set(
+            apps_by_folded_path, folded, APR_HASH_KEY_STRING,
+            apr_hash_get(apps_by_folded_path, folded, APR_HASH_KEY_STRING)
+                ? &ambiguous_app
+                : app);
+    }
+}
 
 static const fcgix_app_t *find_app(const char *path)
 {
@@ -139,6 +169,52 @@ static int serve_dynamic(request_rec *r)
     return fcgix_managed_serve(r, NULL);
 }
 
+/* A request for an app defined with FastCgiExternalServer or
+ * FastCgiServer. */
+static int serve_defined(request_rec *r, const fcgix_app_t *app)
+{
+    if (app->kind == FCGIX_APP_EXTERNAL) {
+        return fcgix_balance_is(app) ? fcgix_balance_serve(r, app)
+                                     : fcgix_serve(r, app, NULL);
+    }
+    return fcgix_managed_serve(r, app);
+}
+
+/* SetHandler "fastcgi:PATH" (FCGIX_HANDLER_PREFIX). */
+static int serve_named(request_rec *r, const char *path)
+{
+    const fcgix_app_t *app =
+        apps_by_folded_path
+            ? apr_hash_get(apps_by_folded_path, path, APR_HASH_KEY_STRING)
+            : NULL;
+
+    if (app == &ambiguous_app) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      FCGIX_LOGNO(00005) "SetHandler %s%s: two apps are "
+                                         "defined at paths that differ "
+                                         "only in case, and httpd gives "
+                                         "handler names in lower case",
+                      FCGIX_HANDLER_PREFIX, path);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (app == NULL || app->kind == FCGIX_APP_DYNAMIC) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      FCGIX_LOGNO(00003) "SetHandler %s%s: no "
+                                         "FastCgiExternalServer or "
+                                         "FastCgiServer is defined at %s",
+                      FCGIX_HANDLER_PREFIX, path, path);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (r->finfo.filetype != APR_REG) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      FCGIX_LOGNO(00004) "%s: no such file for FastCGI app "
+                                         "%s",
+                      r->filename ? r->filename : r->uri, path);
+        return HTTP_NOT_FOUND;
+    }
+    return serve_defined(r, app);
+}
+
 static int fcgix_handler(request_rec *r)
 {
     const fcgix_app_t *app;
@@ -147,17 +223,19 @@ static int fcgix_handler(request_rec *r)
         && fcgix_vocab_loaded(FCGIX_VOCAB_FCGID)) {
         return fcgix_fcgid_serve(r);
     }
-    if (strcmp(r->handler, FCGIX_HANDLER)
-        || !fcgix_vocab_loaded(FCGIX_VOCAB_FASTCGI)) {
+    if (!fcgix_vocab_loaded(FCGIX_VOCAB_FASTCGI)) {
+        return DECLINED;
+    }
+    if (!strncmp(r->handler, FCGIX_HANDLER_PREFIX,
+                 sizeof(FCGIX_HANDLER_PREFIX) - 1)) {
+        return serve_named(r, r->handler + sizeof(FCGIX_HANDLER_PREFIX) - 1);
+    }
+    if (strcmp(r->handler, FCGIX_HANDLER)) {
         return DECLINED;
     }
     app = r->filename ? find_app(r->filename) : NULL;
-    if (app && app->kind == FCGIX_APP_EXTERNAL) {
-        return fcgix_balance_is(app) ? fcgix_balance_serve(r, app)
-                                     : fcgix_serve(r, app, NULL);
-    }
-    if (app && app->kind == FCGIX_APP_STATIC) {
-        return fcgix_managed_serve(r, app);
+    if (app && app->kind != FCGIX_APP_DYNAMIC) {
+        return serve_defined(r, app);
     }
     return serve_dynamic(r);
 }
@@ -170,6 +248,7 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     int rc;
 
     app_registry = fcgix_registry(pconf);
+    fold_app_paths(pconf);
     rc = fcgix_fcgid_post_config(pconf, s);
     if (rc == OK) {
         rc = fcgix_launch_post_config(pconf, s, app_registry);

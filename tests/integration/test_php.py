@@ -51,6 +51,23 @@ def start_php(httpd, sock, opts=""):
     return srv
 
 
+def start_php_direct(httpd, sock, opts=""):
+    """The shorter recipe: SetHandler "fastcgi:PATH" in a FilesMatch, as
+    mod_proxy_fcgi's "proxy:unix:...|fcgi://localhost"; no Action, no
+    Alias. The definition's path has capitals: httpd must not fold it."""
+    srv = httpd()
+    (srv.docroot / "test.php").write_bytes(TEST_PHP)
+    (srv.docroot / "test.php").chmod(0o644)
+    srv.extra_conf = "\n".join([
+        '<FilesMatch "\\.php$">',
+        '    SetHandler "fastcgi:/PHP-FPM"',
+        "</FilesMatch>",
+        'FastCgiExternalServer /PHP-FPM -socket "%s" '
+        "-pass-header Authorization %s" % (sock, opts)])
+    srv.start()
+    return srv
+
+
 def php_vars(r):
     assert r.status == 200, r
     out = {}
@@ -68,6 +85,24 @@ def test_php_page_through_action_recipe(httpd, php_fpm):
     assert v["PATH_INFO"] == "/extra/x"
     assert v["QUERY_STRING"] == "a=1%202"
     assert r.headers["X-Script"] == "/test.php"
+
+
+@pytest.mark.parametrize("opts", ["", "-keep-conn -max-conns 4"])
+def test_php_page_through_set_handler(httpd, php_fpm, opts):
+    srv = start_php_direct(httpd, php_fpm, opts)
+    for _ in range(3):
+        r = srv.get("/test.php/extra/x?a=1%202")
+        v = php_vars(r)
+        assert v["SCRIPT_FILENAME"] == str(srv.docroot / "test.php")
+        assert v["PATH_INFO"] == "/extra/x"
+        assert v["QUERY_STRING"] == "a=1%202"
+        assert r.headers["X-Script"] == "/test.php"
+    r = srv.post("/test.php", b"a=1&b=two", headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert php_vars(r)["POST"] == '{"a":"1","b":"two"}'
+    r = srv.get("/missing.php")
+    assert r.status == 404, r
+    assert "FCGIX00004" in conftest.read_text(srv.error_log)
 
 
 def test_php_form_post(httpd, php_fpm):
