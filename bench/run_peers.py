@@ -8,10 +8,14 @@ A benchmark, not a test: see bench/README.md and
 shared/reference/benchmarking.md (the method this follows). Python 3
 standard library only; needs root (Apache runs as User www-data), wrk,
 spawn-fcgi, taskset, a C compiler, libfcgi-dev and Debian's apache2-bin
-with mod_proxy_fcgi, mod_fcgid and mod_cgid.
+with mod_proxy_fcgi, mod_fcgid and mod_cgid; for the PHP workload
+(PHP through php-fpm, issue 17's "PHP via php-fpm" floor) php8.2-fpm and
+mod_actions (skipped with a message when php-fpm8.2 is not installed).
 
     /usr/bin/python3 bench/run_peers.py            # REPS=3, D=3 s
     /usr/bin/python3 bench/run_peers.py --quick    # REPS=1, D=2 s
+    /usr/bin/python3 bench/run_peers.py --only-php-fpm   # PHP part only
+    /usr/bin/python3 bench/run_peers.py --no-php-fpm     # without it
     BENCH_REPS=5 BENCH_DURATION=5 /usr/bin/python3 bench/run_peers.py
 """
 
@@ -54,6 +58,13 @@ IDLE_LIMIT_PCT = 50.0
 IDLE_CHECK_EVERY = 60.0
 IDLE_WAIT_MAX = 1800.0
 PAGE = os.sysconf("SC_PAGE_SIZE")
+# PHP through php-fpm: Debian 12's php8.2-fpm, run with a config file of
+# the run's own (its pools, pid file and error log in the run dir).
+PHP_FPM = "/usr/sbin/php-fpm8.2"
+PHP_HELLO = '<?php echo "Hello, world\\n";\n'   # the same 13 bytes as HELLO
+# Debian's php8.2-fpm.conf for Apache maps PHP files with this pattern.
+PHP_FILES = r".+\.ph(?:ar|p|tml)$"
+PHP_FLOOR = 1.1                # issue 17: >= 1.1x mod_proxy_fcgi
 
 
 def pattern(n):
@@ -72,7 +83,7 @@ class Config:
     """One httpd instance (and, for some, its spawn-fcgi pool)."""
 
     def __init__(self, key, title, peer, static=False, pool=False,
-                 ours=False, tag=None):
+                 ours=False, tag=None, php=False):
         self.key = key
         self.title = title
         self.peer = peer          # counts for "best peer"
@@ -80,6 +91,7 @@ class Config:
         self.pool = pool          # needs a spawn-fcgi pool
         self.ours = ours          # a mod_fastcgi_x configuration
         self.tag = tag            # a throwaway instance (cold starts)
+        self.php = php            # in front of php-fpm (its own pool)
         self.dir = None
         self.port = None
         self.proc = None
@@ -94,9 +106,11 @@ class Config:
         """A second instance of this configuration, started and stopped
         apart from the measured one."""
         return Config(self.key, self.title, self.peer, self.static,
-                      self.pool, self.ours, tag)
+                      self.pool, self.ours, tag, self.php)
 
     def url_path(self, workload):
+        if self.php:
+            return "/hello.php" if workload == "hello" else None
         if self.static:
             return {"hello": "/hello.txt", "get": "/1m.txt"}.get(workload)
         if workload == "hello":
@@ -111,8 +125,8 @@ CONFIGS = [
            pool=True, ours=True),
     Config("fastcgi_x_keep", "mod_fastcgi_x ExternalServer unix -keep-conn "
            "-max-conns %d" % APP_PROCS, False, pool=True, ours=True),
-    Config("fastcgi_x_static", "mod_fastcgi_x FastCgiServer -processes %d"
-           % APP_PROCS, False, ours=True),
+    Config("fastcgi_x_static", "mod_fastcgi_x FastCgiServer -processes %d "
+           "-max-conns 1" % APP_PROCS, False, ours=True),
     Config("fastcgi_x_dyn", "mod_fastcgi_x dynamic app (max %d processes)"
            % APP_PROCS, False, ours=True),
     Config("proxy_fcgi", "mod_proxy_fcgi unix", True, pool=True),
@@ -135,6 +149,34 @@ WORKLOADS = [
     ("hello_c64", "hello", 64, "req/s"),
     ("get1m_c8", "get", 8, "MB/s"),
     ("post10m_c4", "post", 4, "MB/s"),
+]
+
+# PHP through php-fpm (issue 17: "PHP through php-fpm (the most common
+# deployment): >= 1.1x mod_proxy_fcgi on a PHP hello"). One php-fpm per
+# run, with one pool per configuration (pm = static, APP_PROCS children
+# each), as each spawn-fcgi configuration above has its own pool: kept
+# connections (enablereuse, -keep-conn) each hold a php-fpm child while
+# idle, so configurations sharing one pool would starve each other.
+PHP_CONFIGS = [
+    Config("php_fpm_fastcgi_x", "mod_fastcgi_x: FilesMatch SetHandler "
+           "fastcgi:/php-fpm + FastCgiExternalServer -socket", False,
+           ours=True, php=True),
+    Config("php_fpm_fastcgi_x_keep", "the same with -keep-conn -max-conns %d"
+           % APP_PROCS, False, ours=True, php=True),
+    Config("php_fpm_fastcgi_x_action", "mod_fastcgi_x: mod_fastcgi's "
+           "recipe, SetHandler php-fcgi + Action + FastCgiExternalServer",
+           False, ours=True, php=True),
+    Config("php_fpm_proxy", "mod_proxy_fcgi: FilesMatch SetHandler "
+           "proxy:unix (Debian's php8.2-fpm.conf)", True, php=True),
+    Config("php_fpm_proxy_reuse", "the same + <Proxy> enablereuse=on max=%d"
+           % APP_PROCS, True, php=True),
+]
+PHP_PROXY = "php_fpm_proxy"
+
+PHP_WORKLOADS = [
+    ("php_hello_c1", "hello", 1, "req/s"),
+    ("php_hello_c16", "hello", 16, "req/s"),
+    ("php_hello_c64", "hello", 64, "req/s"),
 ]
 
 
@@ -194,7 +236,7 @@ def specific_conf(cfg, docroot, module_so, baseline_so=None):
         # the module's PM starts the processes, each on its own socket
         # under DefaultRuntimeDir/fastcgi
         return ("LoadModule fastcgi_x_module %s\n"
-                "FastCgiServer %s -processes %d\n"
+                "FastCgiServer %s -processes %d -max-conns 1\n"
                 % (module_so, app, APP_PROCS)), []
     if cfg.key == "fastcgi_x_dyn":
         # started on the first request, one more while all are busy;
@@ -236,6 +278,90 @@ def specific_conf(cfg, docroot, module_so, baseline_so=None):
                 '    Options +ExecCGI\n'
                 '</Files>\n' % cfg.dir), ["cgid"]
     return "", []
+
+
+def php_conf(cfg, module_so, fcgi_dir):
+    """The PHP-specific part of cfg's httpd.conf: .php files to cfg.sock,
+    the socket of cfg's own php-fpm pool."""
+    if cfg.key.startswith("php_fpm_proxy"):
+        # Debian's /etc/apache2/conf-available/php8.2-fpm.conf, with the
+        # run's socket
+        url = "unix:%s|fcgi://localhost" % cfg.sock
+        text = ""
+        if cfg.key == "php_fpm_proxy_reuse":
+            # httpd's mod_proxy_fcgi docs: reuse is opt-in; max = the
+            # pool's children with one httpd child, as proxy_reuse above
+            text = ('<Proxy "%s">\n'
+                    '    ProxySet enablereuse=on max=%d\n'
+                    '</Proxy>\n' % (url, APP_PROCS))
+        return text + ('<FilesMatch "%s">\n'
+                       '    SetHandler "proxy:%s"\n'
+                       '</FilesMatch>\n' % (PHP_FILES, url)), \
+            ["proxy", "proxy_fcgi"]
+    # docs/migrating.md "PHP-FPM: SetHandler in FilesMatch": without
+    # -pass-header Authorization, as mod_proxy_fcgi's side goes without
+    # the SetEnvIf of Debian's file (no request here has the header)
+    opts = " -keep-conn -max-conns %d" % APP_PROCS \
+        if cfg.key == "php_fpm_fastcgi_x_keep" else ""
+    if cfg.key != "php_fpm_fastcgi_x_action":
+        # the request's file to the server defined at /php-fpm (a name)
+        return ("LoadModule fastcgi_x_module %s\n"
+                '<FilesMatch "%s">\n'
+                '    SetHandler "fastcgi:/php-fpm"\n'
+                "</FilesMatch>\n"
+                "FastCgiExternalServer /php-fpm -socket %s%s\n"
+                % (module_so, PHP_FILES, cfg.sock, opts)), []
+    # mod_fastcgi's recipe: an Action to a path that FastCgiExternalServer
+    # names (the path need not exist)
+    return ("LoadModule fastcgi_x_module %s\n"
+            '<FilesMatch "%s">\n'
+            "    SetHandler php-fcgi\n"
+            "</FilesMatch>\n"
+            "Action php-fcgi /php-fcgi\n"
+            'Alias /php-fcgi "%s/php-fcgi"\n'
+            '<Directory "%s">\n'
+            "    Require all granted\n"
+            "</Directory>\n"
+            "FastCgiExternalServer %s/php-fcgi -socket %s%s\n"
+            % (module_so, PHP_FILES, fcgi_dir, fcgi_dir, fcgi_dir, cfg.sock,
+               opts)), ["actions", "alias"]
+
+
+def fpm_conf(fpm_dir, cfgs, as_root):
+    """php-fpm's whole config: one pool per configuration, each on its own
+    socket in fpm_dir, pm = static with APP_PROCS children."""
+    text = ("; generated by bench/run_peers.py\n"
+            "[global]\n"
+            "pid = %s/php-fpm.pid\n"
+            "error_log = %s/error.log\n"
+            "daemonize = no\n" % (fpm_dir, fpm_dir))
+    for cfg in cfgs:
+        text += ("\n[%s]\n" % cfg.key)
+        if as_root:   # php-fpm refuses to run a pool as root
+            text += "user = %s\ngroup = %s\n" % (RUN_USER, RUN_USER)
+        text += ("listen = %s\n"
+                 "listen.mode = 0666\n"
+                 "pm = static\n"
+                 "pm.max_children = %d\n"
+                 "clear_env = no\n" % (cfg.sock, APP_PROCS))
+    return text
+
+
+def unix_conns(path):
+    """Inodes of the open connections accepted on the listening Unix
+    socket path: in /proc/net/unix an accepted socket carries its
+    listener's path, and state 03 is connected."""
+    out = set()
+    try:
+        with open("/proc/net/unix") as f:
+            next(f, None)
+            for line in f:
+                t = line.split()
+                if len(t) >= 8 and t[5] == "03" and t[7] == path:
+                    out.add(t[6])
+    except OSError:
+        pass
+    return out
 
 
 # ------------------------------------------------------------------ /proc
@@ -427,9 +553,21 @@ class Bench:
         self.docroot = None
         self.configs = [c for c in CONFIGS
                         if not args.configs or c.key in args.configs]
+        if args.only_php_fpm:
+            self.configs = []
         self.baseline_so = None
         if args.baseline:
             self.configs.append(BASELINE)
+        # PHP through php-fpm: its configurations, and the php-fpm
+        # (started with them, stopped by PID in stop())
+        self.php_configs = [] if args.no_php_fpm else [
+            c for c in PHP_CONFIGS
+            if not args.configs or c.key in args.configs]
+        self.fpm = None           # php-fpm's Popen (its master process)
+        self.fpm_dir = None
+        self.fpm_failed = None    # why php-fpm did not start
+        self.fpm_conns = {}       # key -> connections seen in warm-up
+        self.php_secs = None      # wall time of the PHP part
         self.sampler = RssSampler()
         self.results = {}   # (workload, cfg) -> list of dicts
         self.errors = {}    # (workload, cfg) -> [str]
@@ -458,10 +596,11 @@ class Bench:
             os.mkdir(os.path.join(self.tmp, sub), 0o755)
         log("run dir: %s" % self.tmp)
         self.app = os.path.join(self.tmp, "bin", "bench_app")
-        subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra",
-                        "-Werror", "-o", self.app,
-                        os.path.join(HERE, "bench_app.c"), "-lfcgi"],
-                       check=True, timeout=120)
+        if self.configs:   # not with --only-php-fpm
+            subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra",
+                            "-Werror", "-o", self.app,
+                            os.path.join(HERE, "bench_app.c"), "-lfcgi"],
+                           check=True, timeout=120)
         # A private copy: a rebuild of the tree during the run must not
         # change what is measured.
         self.module_so = os.path.join(self.tmp, "bin", "mod_fastcgi_x.so")
@@ -473,10 +612,14 @@ class Bench:
             shutil.copy2(self.args.baseline, self.baseline_so)
             describe_module("baseline module", self.args.baseline)
         self.docroot = os.path.join(self.tmp, "www")
-        shutil.copy2(self.app, os.path.join(self.docroot, "app.fcgi"))
-        os.chmod(os.path.join(self.docroot, "app.fcgi"), 0o755)
+        if self.configs:
+            shutil.copy2(self.app, os.path.join(self.docroot, "app.fcgi"))
+            os.chmod(os.path.join(self.docroot, "app.fcgi"), 0o755)
         with open(os.path.join(self.docroot, "hello.txt"), "wb") as f:
             f.write(HELLO)
+        with open(os.path.join(self.docroot, "hello.php"), "w") as f:
+            f.write(PHP_HELLO)
+        os.chmod(os.path.join(self.docroot, "hello.php"), 0o644)
         with open(os.path.join(self.docroot, "1m.txt"), "wb") as f:
             f.write(pattern(GET_SIZE))
         body = pattern(POST_SIZE)
@@ -544,9 +687,172 @@ class Bench:
     def conf_text(self, cfg):
         """cfg's whole httpd.conf (a subclass measuring other
         configurations overrides this, and start_config stays shared)."""
-        extra, modules = specific_conf(cfg, self.docroot, self.module_so,
-                                       self.baseline_so)
+        if getattr(cfg, "php", False):
+            extra, modules = php_conf(cfg, self.module_so,
+                                      os.path.join(self.tmp, "php-fcgi"))
+        else:
+            extra, modules = specific_conf(cfg, self.docroot, self.module_so,
+                                           self.baseline_so)
         return common_conf(cfg, self.docroot, modules) + extra
+
+    # ---------------------------------------------------------- php-fpm
+
+    def start_php(self):
+        """Starts php-fpm and the PHP configurations, checks each; returns
+        the live ones ([] when php-fpm is missing or did not start)."""
+        if not self.php_configs:
+            return []
+        if not os.access(PHP_FPM, os.X_OK):
+            self.fpm_failed = "skipped: %s not found (apt-get install " \
+                "php8.2-fpm)" % PHP_FPM
+            log("PHP through php-fpm " + self.fpm_failed)
+            self.php_configs = []
+            return []
+        try:
+            self.start_fpm(self.php_configs)
+        except Exception as e:  # noqa: BLE001 - report and go on
+            self.fpm_failed = "php-fpm did not start: %s" % e
+            log("FAILED " + self.fpm_failed)
+            for cfg in self.php_configs:
+                cfg.failed = "php-fpm did not start"
+            return []
+        log("started php-fpm pid %d (%s): %d pools x %d children (pm "
+            "static), CPU %s" % (self.fpm.pid, php_version(),
+                                 len(self.php_configs), APP_PROCS,
+                                 SERVER_CPU))
+        for cfg in self.php_configs:
+            try:
+                self.start_config(cfg)
+                self.verify(cfg)
+                log("started %-22s port %d: checks passed (GET /hello.php "
+                    "x3: 200, 13 B)" % (cfg.key, cfg.port))
+            except Exception as e:  # noqa: BLE001 - report and go on
+                cfg.failed = "start/verify: %s" % e
+                log("FAILED %s: %s" % (cfg.key, e))
+        return [c for c in self.php_configs if not c.failed]
+
+    def fpm_children(self):
+        """php-fpm's live processes other than its master."""
+        if not self.fpm:
+            return []
+        return [p for p in descendants(self.fpm.pid)
+                if p != self.fpm.pid and alive(p)]
+
+    def start_fpm(self, cfgs):
+        """One php-fpm for the run, in the foreground, pinned to the server
+        CPU like httpd and the spawn-fcgi pools, with a pool per
+        configuration in cfgs (cfg.sock set here); waits (bounded) for
+        every pool's socket and children."""
+        self.fpm_dir = os.path.join(self.tmp, "fpm")
+        os.mkdir(self.fpm_dir, 0o755)
+        # the directory the Action's Alias points into (nothing in it)
+        os.mkdir(os.path.join(self.tmp, "php-fcgi"), 0o755)
+        for cfg in cfgs:
+            cfg.sock = os.path.join(self.fpm_dir, cfg.key + ".sock")
+        conf = os.path.join(self.fpm_dir, "php-fpm.conf")
+        with open(conf, "w") as f:
+            f.write(fpm_conf(self.fpm_dir, cfgs, os.geteuid() == 0))
+        out = open(os.path.join(self.fpm_dir, "stdout.log"), "wb")
+        self.fpm = subprocess.Popen(
+            ["taskset", "-c", SERVER_CPU, PHP_FPM, "--nodaemonize",
+             "--fpm-config", conf], stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True)
+        out.close()
+        ident = proc_ident(self.fpm.pid)
+        if ident:
+            self.sessions[self.fpm.pid] = ident[0]
+        want = APP_PROCS * len(cfgs)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.fpm.poll() is not None:
+                raise RuntimeError("php-fpm exited with %d: %s" % (
+                    self.fpm.returncode, self.fpm_tail()))
+            if len(self.fpm_children()) >= want and all(
+                    os.path.exists(c.sock) for c in cfgs):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("php-fpm: not %d children and %d sockets within "
+                           "%.0f s: %s" % (want, len(cfgs), START_TIMEOUT,
+                                           self.fpm_tail()))
+
+    def fpm_log_lines(self):
+        """[(count, text)] of php-fpm's WARNING/ERROR/ALERT lines."""
+        counts = {}
+        try:
+            with open(os.path.join(self.fpm_dir, "error.log"),
+                      errors="replace") as f:
+                for line in f:
+                    if not re.search(r"\] (WARNING|ERROR|ALERT):", line):
+                        continue
+                    text = re.sub(r"^\[[^]]*\] ", "", line.strip())[:200]
+                    counts[text] = counts.get(text, 0) + 1
+        except OSError:
+            return []
+        return sorted(((n, t) for t, n in counts.items()), reverse=True)
+
+    def fpm_tail(self, n=10):
+        out = ""
+        for name in ("stdout.log", "error.log"):
+            try:
+                with open(os.path.join(self.fpm_dir, name),
+                          errors="replace") as f:
+                    out += "".join(f.readlines()[-n:])
+            except OSError:
+                pass
+        return out.strip()
+
+    def warm_php(self, cfg):
+        """The warm-up of a PHP configuration, watching its connections to
+        php-fpm: /proc/net/unix sampled every 5 ms while wrk runs (distinct
+        connections seen, most open at once), and those still open 0.5 s
+        after. Kept connections (enablereuse, -keep-conn) show as about
+        APP_PROCS connections for the whole warm-up; a connection per
+        request as many more (short-lived ones are missed between samples,
+        so that count is a floor)."""
+        seen, most, done = set(), [0], threading.Event()
+
+        def sample():
+            while not done.wait(0.005):
+                now = unix_conns(cfg.sock)
+                seen.update(now)
+                most[0] = max(most[0], len(now))
+
+        t = threading.Thread(target=sample, daemon=True)
+        t.start()
+        try:
+            r = self.wrk(cfg, "hello", 16, 2)
+        finally:
+            done.set()
+            t.join(5)
+        time.sleep(0.5)
+        self.fpm_conns[cfg.key] = dict(
+            seen=len(seen), most=most[0], requests=r.get("requests", 0),
+            after=len(unix_conns(cfg.sock)))
+
+    def stop_fpm(self):
+        """SIGTERM to php-fpm's master, which stops its children; after
+        STOP_TIMEOUT SIGKILL to its tree (noted by pid and start time
+        before the signal), then to whatever of it outlived it."""
+        p = self.fpm
+        if not p or p.poll() is not None:
+            return
+        tree = descendants(p.pid)
+        for pid in tree:
+            ident = proc_ident(pid)
+            if ident:
+                self.tracked[pid] = ident[0]
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            log("php-fpm (pid %d) ignored SIGTERM; killing" % p.pid)
+            for pid in tree:
+                self.kill_tracked(pid)
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                log("php-fpm (pid %d) outlived SIGKILL" % p.pid)
+        self.reap_tracked(2.0)
 
     def tail(self, cfg, name, n=10):
         try:
@@ -569,6 +875,15 @@ class Bench:
 
     def verify(self, cfg):
         """Raises if cfg does not serve the right bytes."""
+        if getattr(cfg, "php", False):
+            # PHP ran (the source is not the 13 bytes), three times on new
+            # connections (a kept connection to php-fpm used again)
+            for _ in range(3):
+                status, body = self.http(cfg, "GET", "/hello.php")
+                if status != 200 or body != HELLO:
+                    raise RuntimeError("GET /hello.php: %d %r" % (
+                        status, body[:80]))
+            return
         status, body = self.http(cfg, "GET", cfg.url_path("hello"))
         if status != 200 or body != HELLO:
             raise RuntimeError("GET hello: %d %r" % (status, body[:80]))
@@ -724,29 +1039,61 @@ class Bench:
                 cfg.failed = "start/verify: %s" % e
                 log("FAILED %s: %s" % (cfg.key, e))
         live = [c for c in self.configs if not c.failed]
-        # Warm every app pool (mod_fcgid spawns lazily), unmeasured.
-        for cfg in live:
-            self.wrk(cfg, "hello", 16, 2)
-            cfg.rss_idle = apache_rss(cfg)
-            cfg.pss_idle = apache_pss(cfg)
+        t0 = time.monotonic()
+        php = self.start_php()
+        self.warm(php)
+        php_start = time.monotonic() - t0
+        self.warm(live)
         self.count_apps(live, "after warm-up")
         self.wait_idle()
+        if live:
+            self.measure(live, WORKLOADS, "")
+            self.count_apps(live, "after the measured runs")
+            if not self.args.no_syscalls:
+                for cfg in live:
+                    self.count_syscalls(cfg)
+        if php:
+            t0 = time.monotonic()
+            self.measure(php, PHP_WORKLOADS, " PHP through php-fpm")
+            # its start, checks and warm-up, and its measured runs
+            self.php_secs = php_start + time.monotonic() - t0
+        self.upload_check()
+        self.report()
+
+    def warm(self, live):
+        """Warms every app pool (mod_fcgid spawns lazily; opcache compiles
+        hello.php in each php-fpm child), unmeasured; notes idle memory."""
+        for cfg in live:
+            if getattr(cfg, "php", False):
+                self.warm_php(cfg)
+            else:
+                self.wrk(cfg, "hello", 16, 2)
+            cfg.rss_idle = apache_rss(cfg)
+            cfg.pss_idle = apache_pss(cfg)
+
+    def measure(self, live, workloads, what):
+        """Every workload on every configuration of live, interleaved: for
+        each repetition, for each workload, every configuration in turn,
+        the first one rotating."""
         reps = self.args.reps
-        log("\nmeasuring: %d repetitions x %d workloads x %d configs, "
-            "%d s warm-up + %d s each" % (reps, len(WORKLOADS), len(live),
-                                          self.args.warmup,
+        w_name = max(10, max(len(wl[0]) for wl in workloads))
+        w_key = max(16, max(len(c.key) for c in live))
+        log("\nmeasuring%s: %d repetitions x %d workloads x %d configs, "
+            "%d s warm-up + %d s each" % (what, reps, len(workloads),
+                                          len(live), self.args.warmup,
                                           self.args.duration))
         for rep in range(reps):
             cpu0 = snapshot_cpu()
-            for wi, wl in enumerate(WORKLOADS):
+            for wi, wl in enumerate(workloads):
                 order = [c for c in live
                          if not (c.static and wl[1] == "post")]
-                shift = (rep * len(WORKLOADS) + wi) % len(order)
+                shift = (rep * len(workloads) + wi) % len(order)
                 order = order[shift:] + order[:shift]
                 for cfg in order:
                     r, problems = self.run_one(wl, cfg)
-                    log("[rep %d/%d] %-10s %-16s %s%s%s" % (
-                        rep + 1, reps, wl[0], cfg.key, fmt_progress(r, wl),
+                    log("[rep %d/%d] %-*s %-*s %s%s%s" % (
+                        rep + 1, reps, w_name, wl[0], w_key, cfg.key,
+                        fmt_progress(r, wl),
                         "  (other processes: %.0f%% CPU)" % r["foreign"]
                         if r["foreign"] >= 5 else "",
                         ("  !! " + problems) if problems else ""))
@@ -757,17 +1104,11 @@ class Bench:
                                              r["foreign"], r["foreign_top"]))
             hot = foreign_since(cpu0, self.own_pids())
             if hot:
-                note = "rep %d: other processes used CPU: %s" % (
-                    rep + 1, ", ".join("%s %.0f%%" % (c[:40], p)
-                                       for p, c in hot))
+                note = "%srep %d: other processes used CPU: %s" % (
+                    what.strip() + " " if what else "", rep + 1,
+                    ", ".join("%s %.0f%%" % (c[:40], p) for p, c in hot))
                 self.contended.append(note)
                 log("  note: " + note)
-        self.count_apps(live, "after the measured runs")
-        if not self.args.no_syscalls:
-            for cfg in live:
-                self.count_syscalls(cfg)
-        self.upload_check()
-        self.report()
 
     # ------------------------------------------------------ syscalls
 
@@ -903,6 +1244,26 @@ class Bench:
             "wrk -t1 on CPU %s; MB = 10^6 bytes of body"
             % (apache_version(), SERVER_CPU, CLIENT_CPU))
         live = [c for c in self.configs if not c.failed]
+        if live:
+            self.report_main(live)
+        php = [c for c in self.php_configs if not c.failed]
+        if php:
+            self.report_php(php)
+        elif self.fpm_failed:
+            log("\nPHP through php-fpm: " + self.fpm_failed)
+        if self.upload:
+            u = self.upload
+            log("\n%d MiB upload to mod_fastcgi_x: %s, %.1f s (%.0f MB/s); "
+                "httpd RSS %.1f -> peak %.1f MiB, growth %.1f MiB%s" % (
+                    u["n"] // MIB, "response OK (length+CRC)" if u["ok"] else
+                    "FAILED " + u["detail"], u["secs"], u["n"] / u["secs"]
+                    / 1e6, u["base"] / MIB, u["peak"] / MIB,
+                    (u["peak"] - u["base"]) / MIB,
+                    "" if u["peak"] - u["base"] < 16 * MIB
+                    else "  (over the 16 MiB floor)"))
+        self.report_failures()
+
+    def report_main(self, live):
         summary = {}
         for wl in WORKLOADS:
             name, kind, conns, unit = wl
@@ -936,17 +1297,99 @@ class Bench:
         self.summary_table(summary, live)
         self.report_floors(summary, live)
         self.report_first()
-        if self.upload:
-            u = self.upload
-            log("\n%d MiB upload to mod_fastcgi_x: %s, %.1f s (%.0f MB/s); "
-                "httpd RSS %.1f -> peak %.1f MiB, growth %.1f MiB%s" % (
-                    u["n"] // MIB, "response OK (length+CRC)" if u["ok"] else
-                    "FAILED " + u["detail"], u["secs"], u["n"] / u["secs"]
-                    / 1e6, u["base"] / MIB, u["peak"] / MIB,
-                    (u["peak"] - u["base"]) / MIB,
-                    "" if u["peak"] - u["base"] < 16 * MIB
-                    else "  (over the 16 MiB floor)"))
-        self.report_failures()
+
+    def report_php(self, php):
+        """PHP through php-fpm: per workload, req/s and latency; each of
+        our configurations / php_fpm_proxy (mod_proxy_fcgi as Debian sets
+        it up) and / the better of php_fpm_proxy and php_fpm_proxy_reuse;
+        connections to php-fpm in the warm-up; issue 17's PHP floor."""
+        proxy = [c for c in php if c.key == PHP_PROXY]
+        peers = [c for c in php if c.peer]
+        log("\nPHP through php-fpm: GET /hello.php (13 B), %s; one pool "
+            "per configuration, pm static, %d children, on CPU %s with "
+            "httpd" % (php_version(), APP_PROCS, SERVER_CPU))
+        summary = {}
+        for name, _, _, unit in PHP_WORKLOADS:
+            log("\n%s (%s)" % (name, unit))
+            log("  %-22s %10s %7s %9s %9s %8s  %s" % (
+                "config", unit, "noise", "p50 ms", "p99 ms", "errors", ""))
+            for cfg in php:
+                rs = [r for r in self.results.get((name, cfg.key), [])
+                      if "metric" in r]
+                if not rs:
+                    continue
+                m = med([r["metric"] for r in rs])
+                noise = (max(r["metric"] for r in rs)
+                         - min(r["metric"] for r in rs)) / m if m else 0
+                summary[(name, cfg.key)] = dict(
+                    m=m, noise=noise, p50=med([r["p50"] for r in rs]),
+                    p99=med([r["p99"] for r in rs]),
+                    errs=sum(r.get("nerr", 0) for r in rs))
+                s = summary[(name, cfg.key)]
+                log("  %-22s %10s %6.0f%% %9.3f %9.3f %8d  %s" % (
+                    cfg.key, fmt_num(m), 100 * noise, s["p50"], s["p99"],
+                    s["errs"], cfg.title))
+            for cfg in php:
+                if cfg.ours and (name, cfg.key) in summary:
+                    log("  " + php_ratio_line(summary, self.results, name,
+                                              cfg.key, proxy, peers))
+        if self.fpm_conns:
+            log("\nconnections to php-fpm during the 2 s warm-up at c16 "
+                "(/proc/net/unix every 5 ms: distinct ones seen, a floor; "
+                "most open at once; still open 0.5 s after):")
+            for cfg in php:
+                c = self.fpm_conns.get(cfg.key)
+                if c:
+                    log("  %-22s %6s seen, %d at once, %d after, for %s "
+                        "requests" % (cfg.key, fmt_num(c["seen"]), c["most"],
+                                      c["after"], fmt_num(c["requests"])))
+        log("\n| config | PHP hello c1 req/s (p99 ms) | PHP hello c16 req/s "
+            "(p99 ms) | PHP hello c64 req/s (p99 ms) | httpd RSS peak MiB |")
+        log("|---|---|---|---|---|")
+        for cfg in php:
+            cells = []
+            for name, _, _, _ in PHP_WORKLOADS:
+                s = summary.get((name, cfg.key))
+                cells.append("-" if not s else "%s (%s)%s" % (
+                    fmt_num(s["m"]), fmt_ms(s["p99"]),
+                    " !%d err" % s["errs"] if s["errs"] else ""))
+            log("| %s | %s | %s | %s | %.0f |" % (
+                cfg.key, cells[0], cells[1], cells[2],
+                self.sampler.peak.get(cfg.key, 0) / MIB))
+        for cfg in [c for c in php if c.ours]:
+            for what, against in ((PHP_PROXY, proxy),
+                                  ("better of proxy, proxy_reuse", peers)):
+                cells = []
+                for name, _, _, _ in PHP_WORKLOADS:
+                    r = best_peer_ratio(summary, name, against, cfg.key)
+                    cells.append("%.2fx" % r[0] if r else "-")
+                log("| **%s / %s** | %s | %s | %s | |" % (
+                    cfg.key, what, cells[0], cells[1], cells[2]))
+        for cfg in [c for c in php if c.ours]:
+            rows = []
+            for what, against in (
+                    ("PHP via php-fpm >= %.1fx mod_proxy_fcgi" % PHP_FLOOR,
+                     proxy),
+                    ("PHP via php-fpm >= %.1fx the better of mod_proxy_fcgi "
+                     "and mod_proxy_fcgi + enablereuse" % PHP_FLOOR, peers)):
+                rs = [(name[len("php_hello_"):],
+                       best_peer_ratio(summary, name, against, cfg.key))
+                      for name, _, _, _ in PHP_WORKLOADS]
+                rows.append((what, ", ".join(
+                    "%s %.2fx (%s)" % (c, r[0], r[1]) if r else "%s -" % c
+                    for c, r in rs),
+                    all(r[0] >= PHP_FLOOR for _, r in rs)
+                    if all(r for _, r in rs) else None))
+            log("\nfloors (issue 17) for %s (hello.php at c1, c16 and c64, "
+                "each)" % cfg.key)
+            log("| floor | measured | |")
+            log("|---|---|---|")
+            for what, val, ok in rows:
+                log("| %s | %s | %s |" % (what, val, "-" if ok is None else
+                                          "PASS" if ok else "BELOW"))
+        if self.php_secs:
+            log("\nPHP through php-fpm took %.0f s (start, checks, warm-up "
+                "and measured runs)" % self.php_secs)
 
     def get1m_pss(self, key):
         """Median PSS peak of the GET 1 MiB runs, or None."""
@@ -1105,10 +1548,13 @@ class Bench:
     def report_failures(self):
         log("")
         bad = False
-        for cfg in self.configs:
+        for cfg in self.configs + self.php_configs:
             if cfg.failed:
                 bad = True
                 log("FAILED config %s: %s" % (cfg.key, cfg.failed))
+        if self.fpm_failed and not self.fpm_failed.startswith("skipped"):
+            bad = True
+            log("FAILED " + self.fpm_failed)
         for (name, key), probs in sorted(self.errors.items()):
             bad = True
             log("errors in %s / %s: %s" % (name, key, "; ".join(probs)))
@@ -1116,7 +1562,14 @@ class Bench:
             bad = True
         for note in self.contended:
             log("contention: " + note)
-        for cfg in self.configs + self.throwaways:
+        if self.fpm_dir:
+            fpm_lines = self.fpm_log_lines()
+            if fpm_lines:
+                log("php-fpm's error_log: %d lines above NOTICE, kinds:"
+                    % sum(n for n, _ in fpm_lines))
+                for n, text in fpm_lines[:8]:
+                    log("  %6dx %s" % (n, text))
+        for cfg in self.configs + self.php_configs + self.throwaways:
             lines = error_log_lines(cfg)
             if lines:
                 log("error_log of %s: %d error lines, kinds:" % (
@@ -1180,6 +1633,14 @@ class Bench:
 
     def stop(self):
         self.sampler.stop_ev.set()
+        # the PHP httpds, then php-fpm behind them; each step bounded, and
+        # run even when an earlier one failed
+        for step in [lambda c=c: self.stop_httpd(c)
+                     for c in self.php_configs] + [self.stop_fpm]:
+            try:
+                step()
+            except Exception as e:  # noqa: BLE001 - clean up the rest
+                log("cleanup: %s" % e)
         for cfg in self.throwaways + self.configs:
             self.stop_httpd(cfg)
             for pid in cfg.pool_pids:
@@ -1193,8 +1654,10 @@ class Bench:
                     kill(pid, signal.SIGKILL)
         if self.tmp:
             self.sweep()
-            failed = any(c.failed for c in self.configs) or self.errors \
-                or self.first_errors
+            failed = any(c.failed for c in self.configs + self.php_configs) \
+                or self.errors or self.first_errors \
+                or (self.fpm_failed and not self.fpm_failed.startswith(
+                    "skipped"))
             if self.args.keep or failed:
                 log("run dir kept: %s" % self.tmp)
             else:
@@ -1365,8 +1828,8 @@ def best_peer_ratio(summary, name, live, key):
     mine = summary.get((name, key))
     peers = [(summary[(name, c.key)]["m"], c.key) for c in live
              if c.peer and (name, c.key) in summary]
-    if not mine or not peers:
-        return None
+    if not mine or not peers or max(peers)[0] <= 0:
+        return None   # (a peer that completed no request: no ratio)
     best, key = max(peers)
     return mine["m"] / best, key
 
@@ -1497,6 +1960,25 @@ def error_log_lines(cfg):
     return sorted(((n, t) for t, n in counts.items()), reverse=True)
 
 
+def php_ratio_line(summary, results, name, key, proxy, peers):
+    """key / php_fpm_proxy and / the better of the two mod_proxy_fcgi
+    configurations, as ratios of medians and per repetition, with p99."""
+    out = []
+    for what, against in (("%s", proxy), ("better of proxy, proxy_reuse "
+                                          "(%s)", peers)):
+        r = best_peer_ratio(summary, name, against, key)
+        if r:
+            out.append("/ %s %.2fx (per repetition %s)" % (
+                what % r[1], r[0],
+                fmt_rep_ratios(per_rep_ratios(results, name, against, key))))
+    if not out:
+        return "%s: no ratio" % key
+    mine = summary[(name, key)]["p99"]
+    p99 = ", ".join("%s %.3f" % (c.key, summary[(name, c.key)]["p99"])
+                    for c in peers if (name, c.key) in summary)
+    return "%s %s; p99 %.3f ms vs %s" % (key, "; ".join(out), mine, p99)
+
+
 def describe_module(what, path):
     st = os.stat(path)
     log("%s: %s (%d bytes, built %s)" % (
@@ -1518,6 +2000,22 @@ def baseline_line(summary, results, name):
     return ("fastcgi_x / fastcgi_x_base (this build / baseline build): "
             "%.2fx; per repetition: %s" % (mine["m"] / base["m"],
                                            fmt_rep_ratios(reps)))
+
+
+def php_version():
+    """"PHP 8.2.x (fpm-fcgi), opcache on" or the like, from php-fpm
+    itself (its php.ini: Debian's /etc/php/8.2/fpm/php.ini)."""
+    try:
+        v = subprocess.run([PHP_FPM, "-v"], capture_output=True, text=True,
+                           timeout=10).stdout
+        i = subprocess.run([PHP_FPM, "-i"], capture_output=True, text=True,
+                           timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "php-fpm ?"
+    m = re.search(r"^(PHP \S+ \(fpm-fcgi\))", v, re.M)
+    o = re.search(r"^opcache\.enable => (\w+)", i, re.M)
+    return "%s, opcache %s" % (m.group(1) if m else "PHP ?",
+                               o.group(1).lower() if o else "absent")
 
 
 def apache_version():
@@ -1546,7 +2044,13 @@ def main():
                     help="also measure this older build of the module "
                     "(as fastcgi_x_base) and print this build / it")
     ap.add_argument("--configs", nargs="*",
-                    help="subset of: " + " ".join(c.key for c in CONFIGS))
+                    help="subset of: " + " ".join(
+                        c.key for c in CONFIGS + PHP_CONFIGS))
+    php = ap.add_mutually_exclusive_group()
+    php.add_argument("--no-php-fpm", action="store_true",
+                     help="skip PHP through php-fpm")
+    php.add_argument("--only-php-fpm", action="store_true",
+                     help="measure only PHP through php-fpm")
     ap.add_argument("--upload-mib", type=int, default=1024,
                     help="size of the upload RSS check (0: skip)")
     ap.add_argument("--no-idle-wait", action="store_true")
@@ -1566,7 +2070,22 @@ def main():
         ap.error("no module at %s: make -f Makefile.apxs" % args.module)
     if args.baseline and not os.path.exists(args.baseline):
         ap.error("no baseline module at %s" % args.baseline)
-    for tool in ("wrk", "spawn-fcgi", "taskset", "cc"):
+    if args.only_php_fpm and args.baseline:
+        ap.error("--baseline measures the C app: not with --only-php-fpm")
+    if args.configs:
+        known = set(c.key for c in CONFIGS + PHP_CONFIGS)
+        unknown = [k for k in args.configs if k not in known]
+        if unknown:
+            ap.error("unknown configs: %s" % " ".join(unknown))
+    if args.only_php_fpm and not os.access(PHP_FPM, os.X_OK):
+        log("PHP through php-fpm skipped: %s not found (apt-get install "
+            "php8.2-fpm); nothing else to measure with --only-php-fpm"
+            % PHP_FPM)
+        return 0
+    tools = ["wrk", "taskset"]
+    if not args.only_php_fpm:
+        tools += ["spawn-fcgi", "cc"]
+    for tool in tools:
         if not shutil.which(tool):
             ap.error("%s not found" % tool)
     os.sched_setaffinity(0, {int(CLIENT_CPU)})
