@@ -48,7 +48,6 @@ size_t fcgix_tally_size(int nrecs)
 
 fcgix_tally_t *fcgix_tally_init(fcgix_tally_t *t, void *mem, int nrecs)
 {
-    memset(mem, 0, fcgix_tally_size(nrecs));
     t->head = mem;
     t->recs = (fcgix_tally_rec_t *)(t->head + 1);
     t->nrecs = nrecs;

@@ -122,7 +122,10 @@ typedef struct {
 /** Bytes for a table of @p nrecs records. */
 size_t fcgix_tally_size(int nrecs);
 
-/** Format a table in @p mem (fcgix_tally_size() bytes) and fill @p t. */
+/** Format a table in @p mem (fcgix_tally_size() bytes, zero-filled, as
+ *  fresh shared memory is) and fill @p t. Only the head is written: the
+ *  records' pages stay untouched until an app uses them (256 records
+ *  are 0.8 MiB, which a memset made resident in httpd's parent). */
 fcgix_tally_t *fcgix_tally_init(fcgix_tally_t *t, void *mem, int nrecs);
 
 /** Record @p i, or NULL unless 0 <= i < t->nrecs. */

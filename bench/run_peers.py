@@ -1263,6 +1263,21 @@ class Bench:
                     else "  (over the 16 MiB floor)"))
         self.report_failures()
 
+    def summarize(self, name, cfg):
+        """The median metric, its noise, p50, p99 and errors of cfg's
+        repetitions of workload name, or None: none measured."""
+        rs = [r for r in self.results.get((name, cfg.key), [])
+              if "metric" in r]
+        if not rs:
+            return None
+        m = med([r["metric"] for r in rs])
+        return dict(m=m,
+                    noise=(max(r["metric"] for r in rs)
+                           - min(r["metric"] for r in rs)) / m if m else 0,
+                    p50=med([r["p50"] for r in rs]),
+                    p99=med([r["p99"] for r in rs]),
+                    errs=sum(r.get("nerr", 0) for r in rs))
+
     def report_main(self, live):
         summary = {}
         for wl in WORKLOADS:
@@ -1271,21 +1286,13 @@ class Bench:
             log("  %-16s %10s %7s %9s %9s %8s  %s" % (
                 "config", unit, "noise", "p50 ms", "p99 ms", "errors", ""))
             for cfg in live:
-                rs = [r for r in self.results.get((name, cfg.key), [])
-                      if "metric" in r]
-                if not rs:
+                s = self.summarize(name, cfg)
+                if s is None:
                     continue
-                m = med([r["metric"] for r in rs])
-                noise = (max(r["metric"] for r in rs)
-                         - min(r["metric"] for r in rs)) / m if m else 0
-                p50 = med([r["p50"] for r in rs])
-                p99 = med([r["p99"] for r in rs])
-                errs = sum(r.get("nerr", 0) for r in rs)
-                summary[(name, cfg.key)] = dict(m=m, noise=noise, p50=p50,
-                                                p99=p99, errs=errs)
+                summary[(name, cfg.key)] = s
                 log("  %-16s %10s %6.0f%% %9.3f %9.3f %8d  %s" % (
-                    cfg.key, fmt_num(m), 100 * noise, p50, p99, errs,
-                    cfg.title))
+                    cfg.key, fmt_num(s["m"]), 100 * s["noise"], s["p50"],
+                    s["p99"], s["errs"], cfg.title))
             for cfg in live:
                 if cfg.ours and (name, cfg.key) in summary:
                     log("  " + ratio_line(summary, self.results, name, live,
@@ -1314,21 +1321,13 @@ class Bench:
             log("  %-22s %10s %7s %9s %9s %8s  %s" % (
                 "config", unit, "noise", "p50 ms", "p99 ms", "errors", ""))
             for cfg in php:
-                rs = [r for r in self.results.get((name, cfg.key), [])
-                      if "metric" in r]
-                if not rs:
+                s = self.summarize(name, cfg)
+                if s is None:
                     continue
-                m = med([r["metric"] for r in rs])
-                noise = (max(r["metric"] for r in rs)
-                         - min(r["metric"] for r in rs)) / m if m else 0
-                summary[(name, cfg.key)] = dict(
-                    m=m, noise=noise, p50=med([r["p50"] for r in rs]),
-                    p99=med([r["p99"] for r in rs]),
-                    errs=sum(r.get("nerr", 0) for r in rs))
-                s = summary[(name, cfg.key)]
+                summary[(name, cfg.key)] = s
                 log("  %-22s %10s %6.0f%% %9.3f %9.3f %8d  %s" % (
-                    cfg.key, fmt_num(m), 100 * noise, s["p50"], s["p99"],
-                    s["errs"], cfg.title))
+                    cfg.key, fmt_num(s["m"]), 100 * s["noise"], s["p50"],
+                    s["p99"], s["errs"], cfg.title))
             for cfg in php:
                 if cfg.ours and (name, cfg.key) in summary:
                     log("  " + php_ratio_line(summary, self.results, name,

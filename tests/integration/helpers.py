@@ -4,6 +4,7 @@ and an in-process scripted FastCGI backend. Plain functions and classes;
 the fixtures are in conftest.py. Not collected by pytest (no test_ prefix).
 """
 
+import concurrent.futures
 import http.client
 import os
 import re
@@ -802,3 +803,17 @@ def proc_status_number(pid, key):
 def uid_of(pid):
     """The real uid of pid (from /proc/<pid>/status), None if gone."""
     return proc_status_number(pid, "Uid")
+
+
+def assert_503_behind_a_slow_request(srv, path):
+    """path's only place is taken by a slow request (?sleep=3000): the
+    next request waits -appConnTimeout (1 s) for it, then gets 503 with
+    Retry-After; the slow one is served."""
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        slow = ex.submit(fetch, srv, path + "?sleep=3000", 20)
+        time.sleep(0.5)
+        r = fetch(srv, path + "?pid", 10)
+        assert r.status == 503, r
+        assert r.headers.get("Retry-After"), r.headers
+        assert 0.8 <= r.seconds < 2.5, r
+        assert slow.result(timeout=20).status == 200

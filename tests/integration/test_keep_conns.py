@@ -17,7 +17,8 @@ import time
 import pytest
 
 import conftest
-from helpers import fetch, install, log_lines, start, start_app, wait_log
+from helpers import (assert_503_behind_a_slow_request, fetch, install,
+                     log_lines, start, start_app, wait_log)
 
 VOCABS = ["fastcgi", "fcgid"]
 
@@ -232,12 +233,5 @@ def test_external_wait_for_a_connection_is_bounded(httpd, responder):
     that names -max-conns."""
     srv = start_app(httpd, responder.address,
                     opts="-keep-conn -max-conns 1 -appConnTimeout 1")
-    with concurrent.futures.ThreadPoolExecutor(1) as ex:
-        slow = ex.submit(fetch, srv, "/app.fcgi?sleep=3000", 20)
-        time.sleep(0.5)
-        r = fetch(srv, "/app.fcgi?pid", 10)
-        assert r.status == 503, r
-        assert r.headers.get("Retry-After"), r.headers
-        assert 0.8 <= r.seconds < 2.5, r
-        assert slow.result(timeout=20).status == 200
+    assert_503_behind_a_slow_request(srv, "/app.fcgi")
     assert wait_log(srv, "FCGIX00047", "-max-conns"), log_lines(srv, "FCGIX")

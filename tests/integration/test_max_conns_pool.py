@@ -16,10 +16,10 @@ import concurrent.futures
 import http.client
 import re
 import sys
-import time
 
 import conftest
-from helpers import fetch, install, log_lines, log_text, start, wait_log
+from helpers import (assert_503_behind_a_slow_request, install, log_lines,
+                     log_text, start, wait_log)
 
 NO_ROOM = "FCGIX00048"
 
@@ -117,14 +117,7 @@ def test_without_max_conns_no_limit_and_no_question(httpd):
 
 def test_wait_for_room_is_bounded_by_app_conn_timeout(httpd):
     srv = responder_pool(httpd, 1, "-max-conns 1 -appConnTimeout 1")
-    with concurrent.futures.ThreadPoolExecutor(1) as ex:
-        slow = ex.submit(fetch, srv, "/static.fcgi?sleep=3000", 20)
-        time.sleep(0.5)
-        r = fetch(srv, "/static.fcgi?pid", 10)
-        assert r.status == 503, r
-        assert r.headers.get("Retry-After"), r.headers
-        assert 0.8 <= r.seconds < 2.5, r
-        assert slow.result(timeout=20).status == 200
+    assert_503_behind_a_slow_request(srv, "/static.fcgi")
     assert wait_log(srv, NO_ROOM, "-max-conns 1", str(srv.docroot)), \
         log_lines(srv, "FCGIX")
     assert srv.get("/static.fcgi?pid").status == 200

@@ -77,8 +77,7 @@ def php_vars(r):
     return out
 
 
-def test_php_page_through_action_recipe(httpd, php_fpm):
-    srv = start_php(httpd, php_fpm)
+def assert_page_with_path_info(srv):
     r = srv.get("/test.php/extra/x?a=1%202")
     v = php_vars(r)
     assert v["SCRIPT_FILENAME"] == str(srv.docroot / "test.php")
@@ -87,16 +86,15 @@ def test_php_page_through_action_recipe(httpd, php_fpm):
     assert r.headers["X-Script"] == "/test.php"
 
 
+def test_php_page_through_action_recipe(httpd, php_fpm):
+    assert_page_with_path_info(start_php(httpd, php_fpm))
+
+
 @pytest.mark.parametrize("opts", ["", "-keep-conn -max-conns 4"])
 def test_php_page_through_set_handler(httpd, php_fpm, opts):
     srv = start_php_direct(httpd, php_fpm, opts)
     for _ in range(3):
-        r = srv.get("/test.php/extra/x?a=1%202")
-        v = php_vars(r)
-        assert v["SCRIPT_FILENAME"] == str(srv.docroot / "test.php")
-        assert v["PATH_INFO"] == "/extra/x"
-        assert v["QUERY_STRING"] == "a=1%202"
-        assert r.headers["X-Script"] == "/test.php"
+        assert_page_with_path_info(srv)
     r = srv.post("/test.php", b"a=1&b=two", headers={
         "Content-Type": "application/x-www-form-urlencoded"})
     assert php_vars(r)["POST"] == '{"a":"1","b":"two"}'

@@ -45,7 +45,7 @@ static table_t *new_table(int nrecs)
     table_t *tb = calloc(1, sizeof(*tb));
 
     assert_non_null(tb);
-    tb->mem = malloc(fcgix_tally_size(nrecs));
+    tb->mem = calloc(1, fcgix_tally_size(nrecs)); /* zero, as fresh shm */
     assert_non_null(tb->mem);
     fcgix_tally_init(&tb->t, tb->mem, nrecs);
     return tb;
