@@ -22,6 +22,8 @@
  *   penv=NAME       the same for NAME in the process's own environment
  *                   (what its process manager started it with)
  *   echo            stream stdin back while still reading it
+ *   crc             read all of stdin, then "length=N crc32=HEX\n" (the
+ *                   CRC-32 of zlib and Python's zlib.crc32)
  *   bytes=N         N bytes, byte i = 'a' + i % 26, in 64 KiB writes
  *   chunks=N        N lines "chunk i\n", flushed one by one
  *   pause=MS        pause between chunks
@@ -74,6 +76,7 @@ typedef struct {
     const char *env_name;
     const char *penv_name;
     int echo;
+    int crc;
     long long bytes;
     long chunks;
     long pause_ms;
@@ -208,6 +211,10 @@ static int set_option(options *o, const char *key, const char *val)
     }
     if (strcmp(key, "echo") == 0) {
         o->echo = 1;
+        return 0;
+    }
+    if (strcmp(key, "crc") == 0) {
+        o->crc = 1;
         return 0;
     }
     if (strcmp(key, "noheaders") == 0) {
@@ -377,6 +384,37 @@ static void put_headers(FCGX_Stream *out, const options *o, const char *ctype)
 
 /* Echo while reading: the regression oracle for servers that write the
  * whole request body before reading the response and so deadlock. */
+/* CRC-32 (the IEEE polynomial, reflected), bit by bit: small and fast
+ * enough for a test app. */
+static unsigned long crc32_add(unsigned long crc, const unsigned char *p,
+                               size_t n)
+{
+    int k;
+
+    crc = ~crc & 0xffffffffUL;
+    while (n-- > 0) {
+        crc ^= *p++;
+        for (k = 0; k < 8; k++) {
+            crc = (crc >> 1) ^ (0xedb88320UL & (0UL - (crc & 1)));
+        }
+    }
+    return ~crc & 0xffffffffUL;
+}
+
+static void put_crc(FCGX_Request *req)
+{
+    unsigned char buf[ECHO_CHUNK];
+    unsigned long crc = 0;
+    long long total = 0;
+    int n;
+
+    while ((n = FCGX_GetStr((char *)buf, (int)sizeof(buf), req->in)) > 0) {
+        crc = crc32_add(crc, buf, (size_t)n);
+        total += n;
+    }
+    FCGX_FPrintF(req->out, "length=%lld crc32=%08lx\n", total, crc);
+}
+
 static void put_echo(FCGX_Request *req)
 {
     char buf[ECHO_CHUNK];
@@ -462,6 +500,9 @@ static void put_body(FCGX_Request *req, const options *o)
 {
     if (o->echo) {
         put_echo(req);
+    }
+    else if (o->crc) {
+        put_crc(req);
     }
     else if (o->bytes >= 0) {
         put_bytes(req->out, o->bytes);
