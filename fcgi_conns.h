@@ -64,9 +64,9 @@ int fcgix_conns_take(const fcgix_app_t *app, fcgix_conn_t *conn);
 /**
  * With a cap on connections (explicit -max-conns), take a place among
  * them, waiting at most @a timeout for one to come back (in turn: while
- * requests wait, a place given back goes to the one that waited longest
- * as far as the condition variable says, never to a request that just
- * came); then take an idle connection if one is left.
+ * requests wait, a place given back goes to the one that has waited
+ * longest, never to a request that just came); then take an idle
+ * connection if one is left.
  * @param app       the application
  * @param conn      out: an idle connection, when one was found
  * @param timeout   how long to wait for a place

@@ -558,10 +558,10 @@ static unsigned holder_hint(const request_rec *r)
  * PM can give it back if this httpd child dies. A dynamic app's class
  * index may pass to another app meanwhile (the PM frees a class whose
  * last process is gone): the lease counts only if the class still has
- * the generation it had when its path matched. An exclusive class's
- * process takes one request at a time. @return 0, -1 (no process takes
- * requests) or FCGIX_SB_FULL (each has its request). */
-static int lease_class(held_t *h, int share)
+ * the generation it had when its path matched. A process takes at most
+ * users_cap() requests. @return 0, -1 (no process takes requests) or
+ * FCGIX_SB_FULL (each has all it takes). */
+static int lease_class(held_t *h)
 {
     uint32_t gen;
     int tries, rc;
@@ -571,7 +571,7 @@ static int lease_class(held_t *h, int share)
         if (h->cls < 0) {
             return -1;
         }
-        rc = fcgix_sb_acquire_near(managed.sb, h->cls, share ? 0 : users_cap(h),
+        rc = fcgix_sb_acquire_near(managed.sb, h->cls, users_cap(h),
                                    fcgix_keep_me(), &h->lease);
         if (rc != 0) {
             return rc;
@@ -724,7 +724,7 @@ static int take_exclusive(request_rec *r, held_t *h)
      * the sleep below then returns at once (no wake-up is lost). */
     uint32_t seen = fcgix_sb_class_freed(managed.sb, h->cls);
 
-    while ((rc = lease_class(h, 0)) != 0 && status == OK) {
+    while ((rc = lease_class(h)) != 0 && status == OK) {
         if (w.waits == 0 && host_refuses(r, cr, t)) {
             status = unavailable(r, 1);
             break;
@@ -785,7 +785,7 @@ static int wait_for_room(request_rec *r, held_t *h, int behind)
         fcgix_sb_class_wait_freed(managed.sb, h->cls, seen, sleep_ms(deadline));
         seen = fcgix_sb_class_freed(managed.sb, h->cls);
     }
-    while ((rc = lease_class(h, 0)) == FCGIX_SB_FULL
+    while ((rc = lease_class(h)) == FCGIX_SB_FULL
            && apr_time_now() < deadline) {
         fcgix_sb_class_wait_freed(managed.sb, h->cls, seen, sleep_ms(deadline));
         seen = fcgix_sb_class_freed(managed.sb, h->cls);
@@ -806,7 +806,7 @@ static int lease_or_wait(request_rec *r, held_t *h)
         && fcgix_sb_class_waiting(managed.sb, h->cls) > 0) {
         return wait_for_room(r, h, 1);
     }
-    rc = lease_class(h, 0);
+    rc = lease_class(h);
     return rc == FCGIX_SB_FULL ? wait_for_room(r, h, 0) : rc;
 }
 

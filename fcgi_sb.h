@@ -379,7 +379,7 @@ void fcgix_sb_class_note_given_back(fcgix_sb_t *sb, int c);
 
 /**
  * A handler gave back a process of class @p c whose requests wait in
- * turn (a class whose processes said what they take): bump the class's
+ * turn (a FastCgiServer pool with -max-conns): bump the class's
  * "freed" count and wake the request that has waited longest, if any
  * waits (futex order). Unlike fcgix_sb_class_note_given_back(), every
  * give-back wakes one: requests that come while others wait queue
