@@ -122,9 +122,10 @@ DirectoryIndex index.html
 # The classic external-server recipe, served by the libfcgi test app.
 FastCgiExternalServer "$RUN/htdocs/hello.fcgi" -socket "$RUN/sockets/responder.sock"
 
-# The same app started and supervised by mod_fastcgi_x's process manager.
+# The same app started and supervised by mod_fastcgi_x's process manager;
+# each process serves one request at a time.
 FastCgiIpcDir "$RUN/fastcgi"
-FastCgiServer "$RUN/htdocs/managed.fcgi" -processes 2
+FastCgiServer "$RUN/htdocs/managed.fcgi" -processes 2 -max-conns 1
 
 # The classic mod_fastcgi + php-fpm recipe.
 LoadModule alias_module $MODULES/mod_alias.so
