@@ -909,7 +909,10 @@ static int lease_target(request_rec *r, const fcgix_app_t *app,
     h->r = r;
     h->app = app;
     h->path = path;
-    h->cr = cr;
+    /* A copy: the caller's is on its stack, and the pool cleanup that
+     * gives the process back (give_back()) may run after it returned
+     * (a request refused before the exchange, 413). */
+    h->cr = cr ? apr_pmemdup(r->pool, cr, sizeof(*cr)) : NULL;
     /* A script replaced under a dynamic app: new processes for it. Every
      * fcgid script class behaves so (mod_fcgid made a new class per
      * inode). */
