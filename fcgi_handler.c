@@ -328,8 +328,10 @@ static int retry_is_safe(const fcgix_req_t *req)
 /* A PM-run process that dies with our request queued on its socket (it
  * crashed serving another request, or php-cgi left after
  * PHP_FCGI_MAX_REQUESTS) resets the connection before it answers. A
- * bodiless GET is safe to send to another process; anything else could
- * have been acted on, and fails as usual. */
+ * bodiless GET is safe to send to another process, and so is any request
+ * whose body is kept whole when the process had closed our kept
+ * connection first (it was leaving: req->kept_was_closed); anything else
+ * could have been acted on, and fails as usual. */
 #define MAX_PROCESS_RETRIES 3
 
 static int may_go_elsewhere(const fcgix_req_t *req, int err)
@@ -337,7 +339,7 @@ static int may_go_elsewhere(const fcgix_req_t *req, int err)
     return req->lease && err == ECONNRESET && !req->received
            && retry_is_safe(req) && req->process_retries < MAX_PROCESS_RETRIES
            && (req->r->method_number == M_GET
-               || req->r->method_number == M_OPTIONS);
+               || req->r->method_number == M_OPTIONS || req->kept_was_closed);
 }
 
 /* Send the whole write buffer, waiting for the socket at most the idle
@@ -1014,6 +1016,12 @@ fcgix_step_t fcgix_req_run(fcgix_req_t *req, const apr_table_t *env)
                                          "was closed; retrying on a new one",
                       req->app->path);
         reset_exchange(req);
+        /* A process that closed its idle connection is often leaving
+         * (php-cgi after PHP_FCGI_MAX_REQUESTS): a reset on the new one,
+         * before any answer, is its listening socket closing with our
+         * connection not yet accepted, so even a request with a body
+         * (kept whole) goes to another process. */
+        req->kept_was_closed = 1;
         st = exchange(req, env);
     }
     while (st == FCGIX_STEP_RETRY && req->lease) {

@@ -59,6 +59,8 @@ typedef struct {
     int received;          /* any byte came from the app */
     int retargets;         /* unreachable processes passed over */
     int process_retries;   /* requests reset by a dying process, resent */
+    int kept_was_closed;   /* the app had closed the kept connection this
+                              request first took: it may be leaving */
     int idle_ms;           /* -idle-timeout as a poll timeout */
     apr_time_t busy_until; /* FcgidBusyTimeout's end; 0: none */
 
