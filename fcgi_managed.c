@@ -777,10 +777,9 @@ static int wait_for_room(request_rec *r, held_t *h, int behind)
     apr_time_t deadline = room_deadline(h);
     waiting_t w = {0, -1};
     uint32_t seen = fcgix_sb_class_freed(managed.sb, h->cls);
-    int rc = FCGIX_SB_FULL;
+    int rc;
 
     count_waiting(r, &w, h->cls, -1);
-    note_busy(h->cls);
     if (behind) {
         fcgix_sb_class_wait_freed(managed.sb, h->cls, seen, sleep_ms(deadline));
         seen = fcgix_sb_class_freed(managed.sb, h->cls);
@@ -795,14 +794,14 @@ static int wait_for_room(request_rec *r, held_t *h, int behind)
 }
 
 /* Lease a process, waiting for room in a pool whose processes take a
- * limited number of requests (-max-conns). */
+ * limited number of requests (-max-conns). Only such a pool looks up its
+ * class first (a fixed index): lease_class() finds any other. */
 static int lease_or_wait(request_rec *r, held_t *h)
 {
     uint32_t gen;
     int rc;
 
-    h->cls = class_of(h, &gen);
-    if (h->cls >= 0 && users_cap(h) > 0
+    if (users_cap(h) > 0 && (h->cls = class_of(h, &gen)) >= 0
         && fcgix_sb_class_waiting(managed.sb, h->cls) > 0) {
         return wait_for_room(r, h, 1);
     }
