@@ -54,13 +54,14 @@ int fcgix_body_done(const fcgix_body_t *b)
 }
 
 /* Move request body into b->bb; note and drop its EOS. */
-static apr_status_t read_body(fcgix_body_t *b, request_rec *r)
+static apr_status_t read_body(fcgix_body_t *b, request_rec *r,
+                              apr_read_type_e block)
 {
     apr_bucket *e, *next;
     apr_status_t rv;
 
-    rv = ap_get_brigade(r->input_filters, b->bb, AP_MODE_READBYTES,
-                        APR_BLOCK_READ, FCGIX_BODY_CHUNK);
+    rv = ap_get_brigade(r->input_filters, b->bb, AP_MODE_READBYTES, block,
+                        FCGIX_BODY_CHUNK);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -77,17 +78,24 @@ static apr_status_t read_body(fcgix_body_t *b, request_rec *r)
     return APR_SUCCESS;
 }
 
-/* Called only when the app can take more, so the client is read
- * (blocking) only as fast as the app consumes. */
+/* Called only when the app can take more, so the client is read only as
+ * fast as the app consumes. */
 int fcgix_body_next(fcgix_body_t *b, request_rec *r, const char *app,
-                    unsigned char *buf, apr_size_t *len)
+                    apr_read_type_e block, unsigned char *buf, apr_size_t *len)
 {
     apr_bucket *rest;
     apr_status_t rv;
 
     b->taken = 1;
     if (APR_BRIGADE_EMPTY(b->bb) && !b->eos) {
-        rv = read_body(b, r);
+        rv = read_body(b, r, block);
+        if (block == APR_NONBLOCK_READ
+            && (APR_STATUS_IS_EAGAIN(rv)
+                || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(b->bb)
+                    && !b->eos))) {
+            *len = 0; /* nothing from the client yet */
+            return OK;
+        }
         if (rv != APR_SUCCESS) {
             /* The client's fault (or its going away): not worth more
              * than a debug line. */
@@ -324,7 +332,7 @@ int fcgix_body_keep_small(fcgix_body_t *b, request_rec *r, int keep_conn)
         return OK;
     }
     while (!b->eos) {
-        rv = read_body(b, r);
+        rv = read_body(b, r, APR_BLOCK_READ);
         if (rv != APR_SUCCESS) {
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }

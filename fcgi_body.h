@@ -71,18 +71,21 @@ int fcgix_body_prepare(fcgix_body_t *b, request_rec *r, const char *app,
 int fcgix_body_keep_small(fcgix_body_t *b, request_rec *r, int keep_conn);
 
 /**
- * The next piece of body for a STDIN record, reading the client (blocking)
- * when nothing is left over. Marks the body taken.
- * @param b    the body
- * @param r    the request
- * @param app  the app's path, for log lines
- * @param buf  where the piece goes
- * @param len  in: the room in @a buf (at most FCGIX_BODY_CHUNK); out: the
- *             piece's length, possibly 0
+ * The next piece of body for a STDIN record, reading the client when
+ * nothing is left over. Marks the body taken.
+ * @param b      the body
+ * @param r      the request
+ * @param app    the app's path, for log lines
+ * @param block  APR_BLOCK_READ, or APR_NONBLOCK_READ to return at once
+ *               with nothing when the client has sent nothing more yet
+ * @param buf    where the piece goes
+ * @param len    in: the room in @a buf (at most FCGIX_BODY_CHUNK); out:
+ *               the piece's length; 0 at the end of the body, or when a
+ *               non-blocking read found nothing (the body is not done)
  * @return OK, or the HTTP status to answer (logged)
  */
 int fcgix_body_next(fcgix_body_t *b, request_rec *r, const char *app,
-                    unsigned char *buf, apr_size_t *len);
+                    apr_read_type_e block, unsigned char *buf, apr_size_t *len);
 
 /**
  * Whether the whole body was read and handed out.

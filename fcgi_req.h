@@ -68,8 +68,13 @@ typedef struct {
      * (fcgi_handler.c). */
     unsigned char *wbuf;
     size_t wlen, wpos;
-    int stdin_done; /* empty STDIN record queued */
-    int stdin_cut;  /* the app stopped reading STDIN */
+    int stdin_done;  /* empty STDIN record queued */
+    int stdin_cut;   /* the app stopped reading STDIN */
+    int client_fd;   /* the client's socket, polled next to the app's
+                        while STDIN waits for more body; -1: the body is
+                        read blocking (an HTTP/2 stream has no socket) */
+    int client_wait; /* STDIN waits for the client to send more */
+    int client_ms;   /* how long it may take (httpd's Timeout) */
 
     /* Records, app to server: the decoder (fcgi_handler.c). */
     unsigned char *rbuf;

@@ -23,6 +23,7 @@ import os
 import re
 import socket
 import struct
+import subprocess
 import threading
 import time
 import zlib
@@ -32,10 +33,12 @@ import pytest
 
 import conftest
 from helpers import (APP, RSS_GROWTH_MAX_KIB, STATIC, RawConn,
-                     assert_no_child_crash, assert_truncated, children_rss_kib,
+                     assert_no_child_crash, assert_truncated, children_of,
+                     children_rss_kib,
                      chunked_body, eb, external_server, get_back_to_back,
                      log_lines, log_text, pattern, put_file, raw_request,
-                     read_response, request_bytes, start_app, wait_log)
+                     read_response, request_bytes, start_app, static_pool,
+                     wait_log)
 
 EVIL_BODY = eb.BODY
 
@@ -466,6 +469,36 @@ def test_upload_cut_after_response_started_truncates(httpd, responder):
     assert_truncated(r, "request body cut after the response started")
 
 
+@pytest.mark.parametrize("part", [20000, 100000])
+def test_echo_of_a_part_arrives_before_the_rest_is_sent(httpd, responder,
+                                                        part):
+    """A client that sends part of the body and waits for the app's echo
+    of it before it sends the rest: httpd must not sit in a read of the
+    client while the echo waits for it (the read does not block; the
+    client's socket is polled next to the app's)."""
+    srv = start_app(httpd, responder.address)
+    body = pattern(1 << 20)
+    conn = RawConn(srv.port, timeout=15)
+    try:
+        conn.send(request_bytes(srv, "POST", "/app.fcgi?echo",
+                                [("Content-Length", str(len(body)))]))
+        conn.send(body[:part])
+        conn.sock.settimeout(5)
+        deadline = time.monotonic() + 5
+        # the app echoes in 16 KiB pieces: the whole ones of the part
+        want = part // 16384 * 16384
+        while (conn.buf.find(b"\r\n\r\n") < 0
+               or len(conn.buf) - conn.buf.find(b"\r\n\r\n") - 4 < want):
+            assert conn.fill(deadline), "the connection closed"
+        conn.sock.settimeout(15)
+        conn.send(body[part:])
+        r = read_response(conn, "POST", timeout=15)
+    finally:
+        conn.close()
+    assert r.status == 200, r
+    assert bytes(r.body) == body
+
+
 def test_expect_100_continue(httpd, responder):
     srv = start_app(httpd, responder.address)
     body = os.urandom(200000)
@@ -626,6 +659,75 @@ def test_large_body_arrives_whole_and_in_order(httpd, responder, chunked):
     assert r.status == 200, r
     assert r.body == b"length=%d crc32=%08x\n" % (len(body),
                                                    zlib.crc32(body))
+
+
+def unix_send_buffers(pids):
+    """The send buffer size (ss's skmem tb) of each connected Unix
+    socket the processes pids hold."""
+    out = subprocess.run(["ss", "-x", "-m", "-p", "-n", "state",
+                          "established"], capture_output=True, text=True,
+                         check=True).stdout
+    sizes = []
+    for m in re.finditer(r"pid=(\d+),fd=\d+\)\)\s+skmem:\([^)]*tb(\d+)",
+                         out):
+        if int(m.group(1)) in pids:
+            sizes.append(int(m.group(2)))
+    return sizes
+
+
+def widened_send_buffer():
+    """What httpd asks for (fcgi_handler.c, BIG_BODY_SNDBUF), as the
+    kernel grants it: clamped to net.core.wmem_max, then doubled."""
+    wmem_max = int(Path("/proc/sys/net/core/wmem_max").read_text())
+    return 2 * min(1 << 20, wmem_max)
+
+
+def send_buffers_while_posting(srv, path, body, want):
+    """POST body to path + "?crc&sleep=1500" (the app sleeps before it
+    reads, so httpd's socket to it stays open and full) and look at the
+    send buffers of httpd's Unix sockets until one is want (or 1.2 s
+    passed); returns the sizes seen and the response."""
+    result = {}
+
+    def post():
+        result["r"] = srv.post(path + "?crc&sleep=1500", body, timeout=60)
+
+    t = threading.Thread(target=post)
+    t.start()
+    seen = set()
+    try:
+        def look():
+            seen.update(unix_send_buffers(set(children_of(srv.pid))))
+            return want in seen
+        conftest.wait_for(look, 1.2)
+    finally:
+        t.join(60)
+    r = result["r"]
+    assert r.status == 200, r
+    assert r.body == b"length=%d crc32=%08x\n" % (len(body),
+                                                   zlib.crc32(body))
+    return seen
+
+
+@pytest.mark.parametrize("kind", ["external", "pool"])
+def test_large_body_gets_a_larger_send_buffer(httpd, responder, kind):
+    """A body of more than one STDIN record: httpd widens the send
+    buffer of its Unix socket to the app (fewer context switches with the
+    app on the same core); a small body does not."""
+    if kind == "external":
+        srv = start_app(httpd, responder.address)
+        path = "/app.fcgi"
+    else:
+        srv = static_pool(httpd)
+        path = "/static.fcgi"
+    default = int(Path("/proc/sys/net/core/wmem_default").read_text())
+    wide = widened_send_buffer()
+    if wide == default:
+        pytest.skip("net.core.wmem_max is too small to widen anything")
+    seen = send_buffers_while_posting(srv, path, b"x" * 1000, wide)
+    assert seen == {default}, seen
+    seen = send_buffers_while_posting(srv, path, os.urandom(16 << 20), wide)
+    assert wide in seen, seen
 
 
 def test_limit_request_body_gives_413(httpd, responder):
