@@ -31,6 +31,7 @@
 #include "fcgi_fcgid_int.h"
 #include "fcgi_lb.h"
 #include "fcgi_log.h"
+#include "fcgi_sendfile.h"
 
 /* The words of FastCgiWrapper, FastCgiChunkedBody and
  * FastCgiStderrLogLevel. */
@@ -262,6 +263,11 @@ void *fcgix_dir_conf_merge(apr_pool_t *p, void *base_, void *add_)
     conf->access_checker =
         merge_auth(&base->access_checker, &add->access_checker);
     fcgix_fcgid_dir_merge(p, &base->fcgid, &add->fcgid, &conf->fcgid);
+    conf->sendfile_dirs =
+        !base->sendfile_dirs ? add->sendfile_dirs
+        : !add->sendfile_dirs
+            ? base->sendfile_dirs
+            : apr_array_append(p, base->sendfile_dirs, add->sendfile_dirs);
     return conf;
 }
 
@@ -538,6 +544,26 @@ static const char *cmd_spool_limit(cmd_parms *cmd, void *dummy, const char *arg)
     return NULL;
 }
 
+/* FastCgiSendfilePath DIR: repeatable; each adds to the directories
+ * inherited from the enclosing scopes. */
+static const char *cmd_sendfile_path(cmd_parms *cmd, void *dummy,
+                                     const char *arg)
+{
+    fcgix_dir_conf_t *conf = fcgix_cfg_dir(cmd);
+    const char *dir, *why;
+
+    (void)dummy;
+    why = fcgix_sendfile_dir(cmd->pool, arg, &dir);
+    if (why) {
+        return fcgix_cfg_bad_value(cmd, arg, why);
+    }
+    if (conf->sendfile_dirs == NULL) {
+        conf->sendfile_dirs = apr_array_make(cmd->pool, 2, sizeof(char *));
+    }
+    APR_ARRAY_PUSH(conf->sendfile_dirs, const char *) = dir;
+    return NULL;
+}
+
 static const char *cmd_stderr_level(cmd_parms *cmd, void *dummy,
                                     const char *arg)
 {
@@ -613,6 +639,10 @@ const command_rec fcgix_cmds[] = {
                   "bytes (K, M, G allowed) a spooled chunked request body "
                   "may have, 413 above (default 1G; 0: no limit of its "
                   "own)"),
+    AP_INIT_TAKE1("FastCgiSendfilePath", cmd_sendfile_path, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "a directory whose files an app may have httpd serve "
+                  "with an X-Sendfile header (repeatable)"),
     AP_INIT_TAKE1("FastCgiStderrLogLevel", cmd_stderr_level, NULL, RSRC_CONF,
                   "log level of the apps' stderr lines (default warn)"),
     AP_INIT_FLAG("FastCgiStatusShowAll", cmd_status_show_all, NULL, RSRC_CONF,

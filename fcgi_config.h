@@ -195,7 +195,10 @@ typedef struct {
     fcgix_auth_conf_t authenticator;
     fcgix_auth_conf_t authorizer;
     fcgix_auth_conf_t access_checker;
-    fcgix_fcgid_dir_t fcgid; /**< FcgidWrapper entries */
+    fcgix_fcgid_dir_t fcgid;           /**< FcgidWrapper entries */
+    apr_array_header_t *sendfile_dirs; /**< FastCgiSendfilePath (char *,
+                                            resolved), inherited ones
+                                            included; NULL: none */
 } fcgix_dir_conf_t;
 
 /* The module's configuration lives under one of its two records (the

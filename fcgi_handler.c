@@ -543,6 +543,9 @@ static fcgix_step_t on_stdout(fcgix_req_t *req, const unsigned char *data,
     if (req->auth.bb) {
         return fcgix_auth_capture(req, data, len);
     }
+    if (req->sendfile) {
+        return FCGIX_STEP_CONTINUE; /* the file is the body, not this */
+    }
     if (!req->headers_done) {
         found = fcgix_hdrscan(&req->scan, (const char *)data, len, &used);
         if (found < 0) {
@@ -553,7 +556,7 @@ static fcgix_step_t on_stdout(fcgix_req_t *req, const unsigned char *data,
             return st;
         }
         st = fcgix_headers_finish(req);
-        if (st != FCGIX_STEP_CONTINUE) {
+        if (st != FCGIX_STEP_CONTINUE || req->sendfile) {
             return st;
         }
         data += used;
@@ -604,7 +607,7 @@ static fcgix_step_t on_end_request(fcgix_req_t *req, const fcgix_event_t *ev)
     if (req->auth.bb) {
         return FCGIX_STEP_FINISHED; /* the caller judges the kept response */
     }
-    if (!req->headers_done) {
+    if (!req->headers_done && !req->sendfile) {
         /* No blank line: let httpd's scanner say what is wrong (500,
          * "End of script output before headers"). */
         fcgix_headers_finish(req);
@@ -1153,6 +1156,9 @@ int fcgix_serve(request_rec *r, const fcgix_app_t *app,
     fcgix_req_begin(req);
     st = fcgix_req_run(req, env);
     fcgix_req_finish(req, st);
+    if (st == FCGIX_STEP_FINISHED && req->status == OK && req->sendfile) {
+        return fcgix_sendfile_serve(r, req->sendfile);
+    }
     if (st == FCGIX_STEP_FINISHED && req->status == OK && req->headers_done) {
         APR_BRIGADE_INSERT_TAIL(
             req->out_bb, apr_bucket_eos_create(r->connection->bucket_alloc));

@@ -101,12 +101,44 @@ static fcgix_step_t redirect_internally(fcgix_req_t *req, const char *location)
     return FCGIX_STEP_FINISHED;
 }
 
+/* X-Sendfile: where a FastCgiSendfilePath applies, the named file is
+ * opened and checked now and served once the app is done (its body is
+ * discarded); elsewhere the header is ignored. */
+static fcgix_step_t use_sendfile(fcgix_req_t *req, const char *value,
+                                 const char *type_seen)
+{
+    request_rec *r = req->r;
+    const char *why = NULL;
+    int status;
+
+    status = fcgix_sendfile_open(r, req->dconf->sendfile_dirs, value, type_seen,
+                                 &req->sendfile, &why);
+    if (status != OK) {
+        return fcgix_req_fail(req, status, FCGIX_LOGNO(00028),
+                              "X-Sendfile: %s: %s", value, why);
+    }
+    if (req->sendfile == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      FCGIX_LOGNO(00029) "FastCGI app %s: X-Sendfile %s "
+                                         "ignored: no FastCgiSendfilePath "
+                                         "applies here",
+                      req->app->path, value);
+        return FCGIX_STEP_CONTINUE;
+    }
+    if (r->header_only) {
+        req->status = OK;
+        return FCGIX_STEP_FINISHED;
+    }
+    return FCGIX_STEP_CONTINUE;
+}
+
 /* The blank line arrived: let httpd's own scanner parse the header block
  * (its hardening applies), then decide what the response is. */
 fcgix_step_t fcgix_headers_finish(fcgix_req_t *req)
 {
     request_rec *r = req->r;
-    const char *location;
+    const char *location, *sendfile, *type_seen = r->content_type;
+    fcgix_step_t st;
     int ret;
 
     ret = ap_scan_script_header_err_brigade_ex(r, req->hdr_bb, NULL,
@@ -114,6 +146,7 @@ fcgix_step_t fcgix_headers_finish(fcgix_req_t *req)
     apr_brigade_cleanup(req->hdr_bb);
     drop_framing_headers(r);
     take_buffering_header(req);
+    sendfile = fcgix_sendfile_take_header(r);
     if (ret != OK) {
         /* 304 or 412 from the conditional headers, or 500 for malformed
          * headers (httpd logged why). */
@@ -144,6 +177,12 @@ fcgix_step_t fcgix_headers_finish(fcgix_req_t *req)
         }
         req->status = HTTP_MOVED_TEMPORARILY;
         return FCGIX_STEP_FINISHED;
+    }
+    if (sendfile) {
+        st = use_sendfile(req, sendfile, type_seen);
+        if (st != FCGIX_STEP_CONTINUE || req->sendfile) {
+            return st;
+        }
     }
     req->headers_done = 1;
     if (req->opts.flush) {

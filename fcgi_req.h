@@ -26,6 +26,7 @@
 #include "fcgi_conns.h"
 #include "fcgi_handler.h"
 #include "fcgi_proto.h"
+#include "fcgi_sendfile.h"
 #include "fcgi_stats.h"
 #include "fcgi_stderr.h"
 
@@ -89,6 +90,8 @@ typedef struct {
     size_t line_len;            /* current header line, CR/LF excluded */
     int headers_done;           /* headers handed to httpd */
     apr_bucket_brigade *out_bb; /* body to the client */
+    fcgix_sendfile_t *sendfile; /* X-Sendfile: served instead of the
+                                   app's body (discarded) */
     int unflushed;
     int flush_always; /* -flush or X-Accel-Buffering: no */
 
