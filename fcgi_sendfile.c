@@ -21,6 +21,7 @@
 #include "apr_strings.h"
 
 #include "httpd.h"
+#include "http_core.h"
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_filter.h"
@@ -131,6 +132,15 @@ static int open_named(apr_pool_t *p, const char *value)
     return fd;
 }
 
+/* sendfile() only where EnableSendfile is on, as for a static file (the
+ * core output filter looks at the file's flag alone). */
+static apr_int32_t sendfile_flag(const request_rec *r)
+{
+    const core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
+
+    return AP_SENDFILE_ENABLED(core->enable_sendfile);
+}
+
 int fcgix_sendfile_open(request_rec *r, const apr_array_header_t *dirs,
                         const char *value, const char *type_seen,
                         fcgix_sendfile_t **out, const char **why)
@@ -171,8 +181,8 @@ int fcgix_sendfile_open(request_rec *r, const apr_array_header_t *dirs,
     sf = apr_pcalloc(r->pool, sizeof(*sf));
     sf->path = real;
     sf->app_type = app_type(r, type_seen);
-    if (apr_os_file_put(&sf->file, &fd,
-                        APR_FOPEN_READ | APR_FOPEN_SENDFILE_ENABLED, r->pool)
+    if (apr_os_file_put(&sf->file, &fd, APR_FOPEN_READ | sendfile_flag(r),
+                        r->pool)
             != APR_SUCCESS
         || apr_file_info_get(&sf->finfo, APR_FINFO_NORM, sf->file)
                != APR_SUCCESS) {
@@ -227,7 +237,15 @@ int fcgix_sendfile_serve(request_rec *r, fcgix_sendfile_t *sf)
     ap_set_content_length(r, sf->finfo.size);
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     if (!r->header_only && sf->finfo.size > 0) {
-        apr_brigade_insert_file(bb, sf->file, 0, sf->finfo.size, r->pool);
+        apr_bucket *e =
+            apr_brigade_insert_file(bb, sf->file, 0, sf->finfo.size, r->pool);
+        const core_dir_config *core =
+            ap_get_core_module_config(r->per_dir_config);
+
+        /* EnableMMAP Off, as for a static file */
+        if (core->enable_mmap == ENABLE_MMAP_OFF) {
+            (void)apr_bucket_file_enable_mmap(e, 0);
+        }
     }
     APR_BRIGADE_INSERT_TAIL(bb,
                             apr_bucket_eos_create(r->connection->bucket_alloc));

@@ -12,11 +12,13 @@ header to its usual answer ("hello\n", text/plain)."""
 
 import hashlib
 import os
+import subprocess
+import time
 import urllib.parse
 
 import pytest
 
-from helpers import log_text, wait_log
+from helpers import children_of, log_text, wait_log
 
 HELLO = b"hello\n"
 DATA = bytes(range(256)) * 40  # 10,240 bytes
@@ -284,3 +286,40 @@ def test_large_file_arrives_whole(allowed):
     assert r.status == 200, r
     assert r.headers.get("Content-Length") == str(len(big))
     assert hashlib.sha256(r.body).digest() == hashlib.sha256(big).digest()
+
+
+def sendfile_calls(srv, path):
+    """How many sendfile() calls httpd's children made while serving
+    path (strace attached to each child, stopped by its pid)."""
+    out = srv.root / "strace.out"
+    pids = children_of(srv.pid)
+    argv = ["strace", "-f", "-qq", "-e", "trace=sendfile", "-o", str(out)]
+    for pid in pids:
+        argv += ["-p", str(pid)]
+    tracer = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)  # attached
+        r = srv.get(path, timeout=30)
+        assert r.status == 200, r
+        time.sleep(0.2)
+    finally:
+        tracer.terminate()
+        tracer.wait(10)
+    return sum(1 for line in out.read_text().splitlines()
+               if "sendfile(" in line)
+
+
+@pytest.mark.parametrize("setting", ["On", "Off"])
+def test_enable_sendfile_is_honoured(httpd, responder, setting):
+    """sendfile() only where EnableSendfile is On, as for a static
+    file."""
+    srv = server(httpd, responder, "\n".join([
+        'FastCgiSendfilePath "{root}/files"',
+        "EnableSendfile %s" % setting]))
+    f = put(files_dir(srv), "big.bin", DATA * 100)
+    calls = sendfile_calls(srv, ask(f))
+    if setting == "On":
+        assert calls > 0
+    else:
+        assert calls == 0
