@@ -54,7 +54,7 @@ peer() {
 BUILD="gcc make apache2-bin apache2-dev libapr1-dev libaprutil1-dev"
 CHECK="$BUILD libcmocka-dev libfcgi-dev python3 python3-pytest curl clang
 libclang-rt-14-dev php-fpm php-cgi libfcgi-perl ruby-fcgi golang-go
-apache2-suexec-pristine wrk iproute2
+apache2-suexec-pristine wrk iproute2 nghttp2-client python3-h2
 clang-format valgrind strace"
 DEMO="$BUILD libfcgi-dev curl php-fpm php-cgi"
 BENCH="$BUILD libfcgi-dev wrk spawn-fcgi libapache2-mod-fcgid curl php-cgi"
