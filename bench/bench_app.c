@@ -16,6 +16,8 @@
  *   GET             "Hello, world\n" (13 bytes)
  *   GET ?size=N     the first N bytes of "Hello, world\n" repeated, so a
  *                   static file of the same bytes is easy to make
+ *   GET ?sendfile=P the header "X-Sendfile: P" and no body (P: the rest
+ *                   of the query, absolute, no '&'; not decoded)
  *   POST            reads the whole body; answers "length=N crc32=XXXXXXXX\n"
  *                   (CRC-32 as zlib's crc32(), lowercase hex)
  *
@@ -111,6 +113,28 @@ static long long parse_size(const char *qs)
     return HELLO_LEN;
 }
 
+/* Returns the value of sendfile=P in the query string (the rest of it),
+ * NULL without one; sets *bad if P is not absolute or holds an '&'. */
+static const char *parse_sendfile(const char *qs, int *bad)
+{
+    const char *p = qs;
+    *bad = 0;
+    while (p && *p) {
+        if (strncmp(p, "sendfile=", 9) == 0) {
+            p += 9;
+            if (*p != '/' || strchr(p, '&') != NULL) {
+                *bad = 1;
+            }
+            return p;
+        }
+        p = strchr(p, '&');
+        if (p) {
+            p++;
+        }
+    }
+    return NULL;
+}
+
 /* Reads stdin to its end; returns the byte count and sets *crc. */
 static long long read_body(uint32_t *crc)
 {
@@ -149,8 +173,21 @@ static void handle(void)
                (unsigned long)crc);
         return;
     }
+    int bad;
+    const char *path = parse_sendfile(getenv("QUERY_STRING"), &bad);
     long long size = parse_size(getenv("QUERY_STRING"));
     read_body(NULL);
+    if (path) {
+        if (bad) {
+            printf("Status: 400 Bad Request\r\n"
+                   "Content-Type: text/plain\r\n\r\nbad sendfile\n");
+            return;
+        }
+        printf("X-Sendfile: %s\r\n"
+               "Content-Type: application/octet-stream\r\n\r\n",
+               path);
+        return;
+    }
     if (size < 0) {
         printf("Status: 400 Bad Request\r\nContent-Type: text/plain\r\n\r\n"
                "bad size\n");
