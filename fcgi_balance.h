@@ -55,6 +55,17 @@ int fcgix_balance_is(const fcgix_app_t *app);
 /** Serve @a r through a member of the balanced @a app. */
 int fcgix_balance_serve(request_rec *r, const fcgix_app_t *app);
 
+/**
+ * Lease a member of the balanced @a app and call @a fn with it.
+ * @param r      the request
+ * @param app    the balanced server
+ * @param fn     what to run
+ * @param baton  for @a fn
+ * @return what @a fn returned, or the HTTP status of a failed lease
+ */
+int fcgix_balance_run(request_rec *r, const fcgix_app_t *app, fcgix_run_fn *fn,
+                      void *baton);
+
 /** Ask a member of the balanced @a app in the AUTHORIZER role. */
 int fcgix_balance_authorize(request_rec *r, const fcgix_app_t *app,
                             const fcgix_auth_call_t *call,

@@ -349,6 +349,20 @@ int fcgix_balance_serve(request_rec *r, const fcgix_app_t *app)
     return rc;
 }
 
+int fcgix_balance_run(request_rec *r, const fcgix_app_t *app, fcgix_run_fn *fn,
+                      void *baton)
+{
+    int rc;
+    member_lease_t *l = lease_member(r, app, &rc);
+
+    if (l == NULL) {
+        return rc;
+    }
+    rc = fn(r, l->target, &l->ops, baton);
+    member_done(l, 0);
+    return rc;
+}
+
 int fcgix_balance_authorize(request_rec *r, const fcgix_app_t *app,
                             const fcgix_auth_call_t *call,
                             fcgix_auth_reply_t *reply)

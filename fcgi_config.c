@@ -28,6 +28,7 @@
 #include "fcgi_config.h"
 #include "fcgi_config_int.h"
 #include "fcgi_defaults.h"
+#include "fcgi_filter.h"
 #include "fcgi_fcgid_int.h"
 #include "fcgi_lb.h"
 #include "fcgi_log.h"
@@ -200,6 +201,15 @@ void *fcgix_srv_conf_merge(apr_pool_t *p, void *base_, void *add_)
     conf->status_show_all = add->status_show_all != FCGIX_UNSET
                                 ? add->status_show_all
                                 : base->status_show_all;
+    conf->filters = !base->filters ? add->filters
+                    : !add->filters
+                        ? base->filters
+                        : apr_table_overlay(p, add->filters, base->filters);
+    conf->filters_at =
+        !base->filters_at ? add->filters_at
+        : !add->filters_at
+            ? base->filters_at
+            : apr_table_overlay(p, add->filters_at, base->filters_at);
     return conf;
 }
 
@@ -639,6 +649,10 @@ const command_rec fcgix_cmds[] = {
                   "bytes (K, M, G allowed) a spooled chunked request body "
                   "may have, 413 above (default 1G; 0: no limit of its "
                   "own)"),
+    AP_INIT_TAKE2("FastCgiFilter", fcgix_cmd_filter, NULL, RSRC_CONF,
+                  "name app-path: an output filter that runs the app "
+                  "(FastCgiServer or FastCgiExternalServer) in the FastCGI "
+                  "FILTER role"),
     AP_INIT_TAKE1("FastCgiSendfilePath", cmd_sendfile_path, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "a directory whose files an app may have httpd serve "

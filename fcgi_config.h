@@ -159,6 +159,9 @@ typedef struct {
                                    FcgidMaxProcessesPerUser (main server);
                                    0: none; FCGIX_UNSET */
     fcgix_fcgid_srv_t fcgid;  /**< the Fcgid* server settings */
+    apr_table_t *filters;     /**< FastCgiFilter: filter name (lower
+                                   case) -> app path; NULL: none */
+    apr_table_t *filters_at;  /**< filter name -> "file:line" */
 } fcgix_srv_conf_t;
 
 /** One of the three authorizer phases. */

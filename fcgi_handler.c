@@ -89,7 +89,7 @@ static fcgix_step_t end_with(fcgix_req_t *req, int status)
         req->out_bb,
         ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool, ba));
     APR_BRIGADE_INSERT_TAIL(req->out_bb, apr_bucket_eos_create(ba));
-    ap_pass_brigade(r->output_filters, req->out_bb);
+    ap_pass_brigade(req->out, req->out_bb);
     apr_brigade_cleanup(req->out_bb);
     req->status = OK;
     return FCGIX_STEP_FAILED;
@@ -650,7 +650,7 @@ static apr_status_t pass_output(fcgix_req_t *req, int flush)
     if (APR_BRIGADE_EMPTY(req->out_bb)) {
         return APR_SUCCESS;
     }
-    rv = ap_pass_brigade(req->r->output_filters, req->out_bb);
+    rv = ap_pass_brigade(req->out, req->out_bb);
     apr_brigade_cleanup(req->out_bb);
     return rv == APR_SUCCESS && c->aborted ? APR_ECONNABORTED : rv;
 }
@@ -781,15 +781,57 @@ static fcgix_step_t on_readable(fcgix_req_t *req)
     return st;
 }
 
+/* Whether FCGI_DATA (FILTER role) remains to be queued. */
+static int data_left(const fcgix_req_t *req)
+{
+    return req->data_bb && !req->data_done;
+}
+
+/* FILTER role: queue one FCGI_DATA record of the response being
+ * filtered, and the empty one at its end. */
+static fcgix_step_t fill_data(fcgix_req_t *req)
+{
+    unsigned char *content = req->wbuf + req->wlen + FCGIX_HEADER_LEN;
+    apr_size_t len = FCGIX_BODY_CHUNK;
+    apr_bucket *rest;
+    apr_status_t rv;
+
+    rv = apr_brigade_flatten(req->data_bb, (char *)content, &len);
+    if (rv == APR_SUCCESS && len > 0) {
+        rv = apr_brigade_partition(req->data_bb, (apr_off_t)len, &rest);
+    }
+    if (rv != APR_SUCCESS) {
+        return fcgix_req_fail(
+            req, HTTP_INTERNAL_SERVER_ERROR, FCGIX_LOGNO(00038),
+            "reading the response to filter failed: %pm", &rv);
+    }
+    if (len > 0) {
+        while (APR_BRIGADE_FIRST(req->data_bb) != rest) {
+            apr_bucket_delete(APR_BRIGADE_FIRST(req->data_bb));
+        }
+        fcgix_rec_header(req->wbuf + req->wlen, FCGIX_DATA, REQUEST_ID,
+                         (uint16_t)len, 0);
+        req->wlen += FCGIX_HEADER_LEN + len;
+        return FCGIX_STEP_CONTINUE;
+    }
+    fcgix_rec_header(req->wbuf + req->wlen, FCGIX_DATA, REQUEST_ID, 0, 0);
+    req->wlen += FCGIX_HEADER_LEN;
+    req->data_done = 1;
+    return FCGIX_STEP_CONTINUE;
+}
+
 static fcgix_step_t on_writable(fcgix_req_t *req)
 {
-    fcgix_step_t st;
+    fcgix_step_t st = FCGIX_STEP_CONTINUE;
 
     if (req->wlen == 0 && !req->stdin_done) {
         st = fill_stdin(req);
-        if (st != FCGIX_STEP_CONTINUE) {
-            return st;
-        }
+    }
+    else if (req->wlen == 0 && data_left(req)) {
+        st = fill_data(req);
+    }
+    if (st != FCGIX_STEP_CONTINUE) {
+        return st;
     }
     if (send_pending(req) < 0) {
         /* The app stopped reading its input (it may have answered
@@ -800,6 +842,7 @@ static fcgix_step_t on_writable(fcgix_req_t *req)
         req->wlen = req->wpos = 0;
         req->stdin_done = 1;
         req->stdin_cut = 1;
+        req->data_done = 1;
     }
     return FCGIX_STEP_CONTINUE;
 }
@@ -831,7 +874,8 @@ static int poll_events(const fcgix_req_t *req, struct pollfd pfd[2])
     pfd[0].fd = req->fd;
     pfd[0].events = POLLIN;
     pfd[0].revents = pfd[1].revents = 0;
-    if (req->wlen > 0 || (!req->stdin_done && !req->client_wait)) {
+    if (req->wlen > 0 || (!req->stdin_done && !req->client_wait)
+        || (req->stdin_done && data_left(req))) {
         pfd[0].events |= POLLOUT;
     }
     if (!req->client_wait) {
@@ -988,6 +1032,7 @@ fcgix_req_t *fcgix_req_new(request_rec *r, const fcgix_app_t *app)
     fcgix_body_init(&req->body, r);
     req->hdr_bb = apr_brigade_create(r->pool, ba);
     req->out_bb = apr_brigade_create(r->pool, ba);
+    req->out = r->output_filters;
     fcgix_dec_init(&req->dec, REQUEST_ID);
     fcgix_hdrscan_init(&req->scan);
     return req;
@@ -1165,4 +1210,63 @@ int fcgix_serve(request_rec *r, const fcgix_app_t *app,
         pass_output(req, 0);
     }
     return req->status;
+}
+
+/* The original response's validators and length describe the body the
+ * filter replaces, not the app's. */
+static void forget_entity_headers(request_rec *r)
+{
+    static const char *const names[] = {"Content-Length", "ETag",
+                                        "Last-Modified",  "Content-MD5",
+                                        "Accept-Ranges",  NULL};
+    int i;
+
+    for (i = 0; names[i]; i++) {
+        apr_table_unset(r->headers_out, names[i]);
+        apr_table_unset(r->err_headers_out, names[i]);
+    }
+}
+
+int fcgix_filter_run(ap_filter_t *f, const fcgix_app_t *app,
+                     apr_bucket_brigade *data, apr_time_t last_mod,
+                     const fcgix_process_ops_t *rt)
+{
+    request_rec *r = f->r;
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    fcgix_req_t *req = fcgix_req_new(r, app);
+    apr_off_t len = 0;
+    apr_table_t *env;
+    fcgix_step_t st;
+
+    req->lease = rt;
+    req->auth.role = FCGIX_FILTER;
+    req->body.eos = 1; /* the handler had the request body */
+    req->opts.keep_conn = 0;
+    req->opts.nph = 0;
+    req->data_bb = data;
+    req->out = f->next;
+    apr_brigade_length(data, 1, &len);
+    env = fcgix_req_env(req, -1);
+    apr_table_unset(env, "CONTENT_LENGTH");
+    apr_table_setn(env, "FCGI_DATA_LENGTH", apr_off_t_toa(r->pool, len));
+    apr_table_setn(
+        env, "FCGI_DATA_LAST_MOD",
+        apr_psprintf(r->pool, "%" APR_TIME_T_FMT, apr_time_sec(last_mod)));
+    forget_entity_headers(r);
+    fcgix_req_begin(req);
+    st = fcgix_req_run(req, env);
+    fcgix_req_finish(req, st);
+    if (st == FCGIX_STEP_FAILED && req->headers_done) {
+        return APR_SUCCESS; /* cut short: end_with() passed the error */
+    }
+    if (req->status == OK) {
+        APR_BRIGADE_INSERT_TAIL(req->out_bb, apr_bucket_eos_create(ba));
+        return pass_output(req, 0);
+    }
+    /* Nothing went out: the HTTP header filter makes the error page. */
+    apr_brigade_cleanup(req->out_bb);
+    APR_BRIGADE_INSERT_TAIL(
+        req->out_bb, ap_bucket_error_create(req->status, NULL, r->pool, ba));
+    APR_BRIGADE_INSERT_TAIL(req->out_bb, apr_bucket_eos_create(ba));
+    return ap_pass_brigade(req->out, req->out_bb);
 }

@@ -17,6 +17,7 @@
 #define FCGIX_HANDLER_H
 
 #include "httpd.h"
+#include "util_filter.h"
 
 #include "fcgi_config.h"
 #include "fcgi_log.h"
@@ -53,6 +54,12 @@ typedef struct {
     void (*keep)(void *baton, int fd);
 } fcgix_process_ops_t;
 
+/** What runs once a process (or member) is leased for a request that is
+ * not the handler's own (the FILTER role): fcgix_managed_run(),
+ * fcgix_balance_run(). */
+typedef int fcgix_run_fn(request_rec *r, const fcgix_app_t *target,
+                         const fcgix_process_ops_t *rt, void *baton);
+
 /**
  * Serve a request through a FastCGI application in the RESPONDER role.
  * @param r    the request; r->filename is the application's path
@@ -63,6 +70,24 @@ typedef struct {
  */
 int fcgix_serve(request_rec *r, const fcgix_app_t *app,
                 const fcgix_process_ops_t *rt);
+
+/**
+ * FILTER role: run @a app on a response httpd produced. The body goes to
+ * the app as FCGI_DATA (FCGI_DATA_LENGTH, FCGI_DATA_LAST_MOD), the
+ * request's CGI environment as PARAMS, an empty STDIN (the handler had
+ * the request body); the app's headers and body replace the response and
+ * go to the filter after @a f. A failure before any of it went out
+ * becomes httpd's error page for that status.
+ * @param f         the output filter (fcgi_filter.c)
+ * @param app       the filter app
+ * @param data      the whole response body (file buckets or set aside)
+ * @param last_mod  the body's modification time, or 0
+ * @param rt        the leased process (PM-run, balanced), or NULL
+ * @return what ap_pass_brigade() returned
+ */
+int fcgix_filter_run(ap_filter_t *f, const fcgix_app_t *app,
+                     apr_bucket_brigade *data, apr_time_t last_mod,
+                     const fcgix_process_ops_t *rt);
 
 /** What an authorizer is asked. */
 typedef struct fcgix_auth_call_s {

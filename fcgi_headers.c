@@ -171,6 +171,11 @@ fcgix_step_t fcgix_headers_finish(fcgix_req_t *req)
                               "invalid Status in the response: %d", r->status);
     }
     location = apr_table_get(r->headers_out, "Location");
+    if (req->auth.role == FCGIX_FILTER) {
+        /* A filter's answer replaces a response under way: no internal
+         * redirect, no X-Sendfile; its headers are taken as they are. */
+        location = sendfile = NULL;
+    }
     if (location && r->status == HTTP_OK) {
         if (location[0] == '/') {
             return redirect_internally(req, location);

@@ -1039,6 +1039,19 @@ int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
     return status == OK ? fcgix_serve(r, target, &rt) : status;
 }
 
+int fcgix_managed_run(request_rec *r, const fcgix_app_t *app, fcgix_run_fn *fn,
+                      void *baton)
+{
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,     0,
+                              NULL,          reuse_kept,    keep_conn};
+    fcgix_app_t *target;
+    held_t *h = NULL;
+    int status = lease_target(r, app, NULL, app->path, &target, &h);
+
+    rt.baton = h;
+    return status == OK ? fn(r, target, &rt, baton) : status;
+}
+
 int fcgix_managed_serve_class(request_rec *r, const fcgix_class_req_t *cr)
 {
     fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,     0,

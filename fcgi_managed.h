@@ -73,6 +73,17 @@ void fcgix_managed_child_init(apr_pool_t *pchild, server_rec *s);
 int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app);
 
 /**
+ * Lease a process of the FastCgiServer @a app and call @a fn with it.
+ * @param r      the request
+ * @param app    the pool
+ * @param fn     what to run
+ * @param baton  for @a fn
+ * @return what @a fn returned, or the HTTP status of a failed lease
+ */
+int fcgix_managed_run(request_rec *r, const fcgix_app_t *app, fcgix_run_fn *fn,
+                      void *baton);
+
+/**
  * Serve a request through the class @a cr names: lease one of its
  * processes, asking the PM to start one when none is open; an exclusive
  * class's request waits (polling the board, at most cr->wait_ms) while

@@ -76,6 +76,8 @@ typedef struct {
                         read blocking (an HTTP/2 stream has no socket) */
     int client_wait; /* STDIN waits for the client to send more */
     int client_ms;   /* how long it may take (httpd's Timeout) */
+    apr_bucket_brigade *data_bb; /* FILTER role: FCGI_DATA not sent yet */
+    int data_done;               /* the empty FCGI_DATA record queued */
 
     /* Records, app to server: the decoder (fcgi_handler.c). */
     unsigned char *rbuf;
@@ -90,6 +92,8 @@ typedef struct {
     size_t line_len;            /* current header line, CR/LF excluded */
     int headers_done;           /* headers handed to httpd */
     apr_bucket_brigade *out_bb; /* body to the client */
+    ap_filter_t *out;           /* where it goes: r->output_filters, or
+                                   the next filter (FILTER role) */
     fcgix_sendfile_t *sendfile; /* X-Sendfile: served instead of the
                                    app's body (discarded) */
     int unflushed;

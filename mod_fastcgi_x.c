@@ -42,6 +42,7 @@
 #include "fcgi_config.h"
 #include "fcgi_conns.h"
 #include "fcgi_fcgid.h"
+#include "fcgi_filter.h"
 #include "fcgi_handler.h"
 #include "fcgi_launch.h"
 #include "fcgi_log.h"
@@ -243,12 +244,19 @@ static int fcgix_handler(request_rec *r)
 static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
-    (void)plog;
-    (void)ptemp;
+    const char *why;
     int rc;
 
+    (void)plog;
+    (void)ptemp;
     app_registry = fcgix_registry(pconf);
     fold_app_paths(pconf);
+    why = fcgix_filter_post_config(pconf, s, find_app);
+    if (why) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, FCGIX_LOGNO(00011) "%s",
+                     why);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     rc = fcgix_fcgid_post_config(pconf, s);
     if (rc == OK) {
         rc = fcgix_launch_post_config(pconf, s, app_registry);
