@@ -198,7 +198,9 @@ static apr_status_t filter_body(ap_filter_t *f, filter_ctx_t *ctx)
 }
 
 /* Keep the body until its end. File buckets stay files; other bytes are
- * set aside, at most FCGIX_FILTER_MEMORY_MAX of them. */
+ * set aside, at most FCGIX_FILTER_MEMORY_MAX of them. Returns OK, or the
+ * status to fail with: 500 when there is too much, or the status of an
+ * error bucket (the handler failed midway: the body is not whole). */
 static int hold(ap_filter_t *f, filter_ctx_t *ctx, apr_bucket_brigade *bb,
                 int *eos)
 {
@@ -210,13 +212,22 @@ static int hold(ap_filter_t *f, filter_ctx_t *ctx, apr_bucket_brigade *bb,
         if (APR_BUCKET_IS_EOS(e)) {
             *eos = 1;
         }
+        else if (AP_BUCKET_IS_ERROR(e)) {
+            return ((ap_bucket_error *)e->data)->status;
+        }
         else if (!APR_BUCKET_IS_METADATA(e) && !APR_BUCKET_IS_FILE(e)
                  && e->length != (apr_size_t)-1) {
             ctx->in_memory += (apr_off_t)e->length;
         }
     }
     if (ctx->in_memory > FCGIX_FILTER_MEMORY_MAX) {
-        return 0;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r,
+                      FCGIX_LOGNO(00039) "output filter %s: the response "
+                                         "is more than %d bytes held in "
+                                         "memory (FCGIX_FILTER_MEMORY_MAX); "
+                                         "not filtering it",
+                      filter_name(f), FCGIX_FILTER_MEMORY_MAX);
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);) {
         apr_bucket *next = APR_BUCKET_NEXT(e);
@@ -226,13 +237,15 @@ static int hold(ap_filter_t *f, filter_ctx_t *ctx, apr_bucket_brigade *bb,
         }
         e = next;
     }
-    return ap_save_brigade(f, &ctx->held, &bb, f->r->pool) == APR_SUCCESS;
+    return ap_save_brigade(f, &ctx->held, &bb, f->r->pool) == APR_SUCCESS
+               ? OK
+               : HTTP_INTERNAL_SERVER_ERROR;
 }
 
 static apr_status_t fcgix_filter_out(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     filter_ctx_t *ctx = f->ctx;
-    int eos;
+    int eos, status;
 
     if (ctx == NULL && f->r->status != HTTP_OK) {
         /* A 304, a redirect, an error page: not a body to filter */
@@ -247,17 +260,12 @@ static apr_status_t fcgix_filter_out(ap_filter_t *f, apr_bucket_brigade *bb)
         apr_brigade_cleanup(bb);
         return APR_SUCCESS;
     }
-    if (!hold(f, ctx, bb, &eos)) {
+    status = hold(f, ctx, bb, &eos);
+    if (status != OK) {
         ctx->refused = 1;
         apr_brigade_cleanup(bb);
         apr_brigade_cleanup(ctx->held);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r,
-                      FCGIX_LOGNO(00039) "output filter %s: the response "
-                                         "is more than %d bytes held in "
-                                         "memory (FCGIX_FILTER_MEMORY_MAX); "
-                                         "not filtering it",
-                      filter_name(f), FCGIX_FILTER_MEMORY_MAX);
-        return fail_response(f, HTTP_INTERNAL_SERVER_ERROR);
+        return fail_response(f, status);
     }
     apr_brigade_cleanup(bb);
     if (!eos) {

@@ -20,8 +20,8 @@
  *   X-Query           QUERY_STRING
  * The headers go out before the data is read, so the body streams. The
  * query string changes that:
- *   status            "Status: 404 Not Found" and a short body, no data
- *   crash             exit before any output
+ *   filter_status     "Status: 404 Not Found" and a short body, no data
+ *   filter_crash      exit before any output
  */
 
 #define _POSIX_C_SOURCE 200809L
@@ -66,7 +66,7 @@ static void handle(FCGX_Request *req)
     char buf[CHUNK];
     int n, i;
 
-    if (strstr(qs, "crash")) {
+    if (strstr(qs, "filter_crash")) {
         _exit(3);
     }
     if (FCGX_StartFilterData(req->in) != 0) {
@@ -75,7 +75,7 @@ static void handle(FCGX_Request *req)
                   req->out);
         return;
     }
-    if (strstr(qs, "status")) {
+    if (strstr(qs, "filter_status")) {
         drain(req->in);
         FCGX_PutS("Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\n"
                   "the filter says 404\n",

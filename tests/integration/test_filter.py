@@ -51,6 +51,16 @@ def pool_server(httpd, conf, processes=1):
     return srv
 
 
+def responder_filtered(httpd, responder):
+    """The test responder at /app.fcgi, its answers through UPPER."""
+    return pool_server(httpd, "\n".join([
+        "FastCgiExternalServer {docroot}/app.fcgi -socket %s"
+        % responder.address,
+        "<Location /app.fcgi>",
+        "    SetOutputFilter UPPER",
+        "</Location>"]))
+
+
 def test_static_file_through_set_output_filter(httpd):
     srv = pool_server(httpd, "\n".join([
         '<Directory "{docroot}/f">',
@@ -94,13 +104,7 @@ def test_add_output_filter_by_type(httpd):
 
 def test_response_of_a_fastcgi_responder(httpd, responder):
     """The FILTER app runs on what another FastCGI app answered."""
-    srv = pool_server(httpd, "\n".join([
-        "FastCgiExternalServer {docroot}/app.fcgi -socket %s"
-        % responder.address,
-        "<Location /app.fcgi>",
-        "    SetOutputFilter UPPER",
-        "</Location>"]))
-    start(srv)
+    srv = start(responder_filtered(httpd, responder))
     r = srv.get("/app.fcgi?bytes=100000")
     assert r.status == 200, r
     body = bytes((ord("a") + i % 26) for i in range(100000))
@@ -149,7 +153,7 @@ def test_app_status_replaces_the_response(httpd):
     srv = pool_server(httpd, "AddOutputFilter UPPER .txt")
     put(srv, "d.txt")
     start(srv)
-    r = srv.get("/d.txt?status")
+    r = srv.get("/d.txt?filter_status")
     assert r.status == 404, r
     assert r.body == b"the filter says 404\n"
 
@@ -158,7 +162,7 @@ def test_app_that_dies_gives_an_error_page(httpd):
     srv = pool_server(httpd, "AddOutputFilter UPPER .txt")
     put(srv, "e.txt")
     start(srv)
-    r = srv.get("/e.txt?crash")
+    r = srv.get("/e.txt?filter_crash")
     assert r.status in (502, 503), r
     assert PAGE not in r.body
     # and the next one works (the PM restarts the process)
@@ -169,13 +173,7 @@ def test_app_that_dies_gives_an_error_page(httpd):
 def test_too_big_in_memory_is_refused(httpd, responder):
     """A response not in a file is held in memory up to 16 MiB; beyond,
     500 and a log line."""
-    srv = pool_server(httpd, "\n".join([
-        "FastCgiExternalServer {docroot}/app.fcgi -socket %s"
-        % responder.address,
-        "<Location /app.fcgi>",
-        "    SetOutputFilter UPPER",
-        "</Location>"]))
-    start(srv)
+    srv = start(responder_filtered(httpd, responder))
     r = srv.get("/app.fcgi?bytes=%d" % (17 << 20), timeout=60)
     assert r.status == 500, r
     lines = wait_log(srv, "FCGIX00039")
@@ -273,3 +271,12 @@ def test_filter_of_another_virtual_host_is_500(httpd):
     r = srv.get("/v.txt", headers={"Host": "first.example"})
     assert r.status == 500, r
     assert wait_log(srv, "FCGIX00010")
+
+
+def test_responder_failing_midway_is_not_filtered_whole(httpd, responder):
+    """The responder dies after part of its answer: the filter must not
+    pass the truncated body off as a whole one; the client gets 502."""
+    srv = start(responder_filtered(httpd, responder))
+    r = srv.get("/app.fcgi?bytes=1000&crash")
+    assert r.status == 502, r
+    assert b"[data read:" not in r.body
