@@ -1452,25 +1452,9 @@ def main():
             ap.error("%s not found" % tool)
     os.sched_setaffinity(0, {int(rp.CLIENT_CPU)})
 
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt("signal %d" % signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
     bench = Balance(args)
-    try:
-        bench.run()
-    except KeyboardInterrupt:
-        log("\ninterrupted; stopping everything")
-        bench.crashed = True
+    if rp.run_guarded(bench) is not None:
         return 130
-    except BaseException:
-        bench.crashed = True
-        raise
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        bench.stop()
     return 0
 
 

@@ -2027,6 +2027,31 @@ def apache_version():
         return "?"
 
 
+def run_guarded(bench):
+    """bench.run(), with SIGTERM and SIGHUP taken as an interrupt and
+    bench.stop() whatever happens (Ctrl-C and signals ignored meanwhile);
+    130 when interrupted, else None."""
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        bench.run()
+    except KeyboardInterrupt:
+        log("\ninterrupted; stopping everything")
+        bench.crashed = True
+        return 130
+    except BaseException:
+        bench.crashed = True
+        raise
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        bench.stop()
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int,
@@ -2089,19 +2114,9 @@ def main():
             ap.error("%s not found" % tool)
     os.sched_setaffinity(0, {int(CLIENT_CPU)})
 
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt("signal %d" % signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
     bench = Bench(args)
-    try:
-        bench.run()
-    except KeyboardInterrupt:
-        log("\ninterrupted; stopping everything")
+    if run_guarded(bench) is not None:
         return 130
-    finally:
-        bench.stop()
     return 0
 
 
