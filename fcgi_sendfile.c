@@ -148,7 +148,9 @@ int fcgix_sendfile_open(request_rec *r, const apr_array_header_t *dirs,
     fcgix_sendfile_t *sf;
     apr_os_file_t fd;
     struct stat st;
+    char resolved[PATH_MAX];
     const char *real;
+    int err;
 
     *out = NULL;
     if (dirs == NULL || dirs->nelts == 0) {
@@ -158,11 +160,26 @@ int fcgix_sendfile_open(request_rec *r, const apr_array_header_t *dirs,
         *why = "not an absolute path";
         return HTTP_FORBIDDEN;
     }
+    /* Nothing outside is even opened (a device may act on an open)... */
+    if (realpath(value, resolved) == NULL) {
+        err = errno;
+        *why = apr_psprintf(r->pool, "cannot be resolved: %s", strerror(err));
+        return err == ENOENT || err == ENOTDIR ? HTTP_NOT_FOUND
+                                               : HTTP_FORBIDDEN;
+    }
+    if (!inside_allowed(resolved, dirs)) {
+        *why = apr_psprintf(r->pool, "%s is outside every FastCgiSendfilePath",
+                            resolved);
+        return HTTP_FORBIDDEN;
+    }
+    /* ...and what is opened is checked again where it really is, since a
+     * name may have been swapped in between. */
     fd = open_named(r->pool, value);
     if (fd < 0) {
-        *why = apr_psprintf(r->pool, "cannot be opened: %s", strerror(errno));
-        return errno == ENOENT || errno == ENOTDIR ? HTTP_NOT_FOUND
-                                                   : HTTP_FORBIDDEN;
+        err = errno;
+        *why = apr_psprintf(r->pool, "cannot be opened: %s", strerror(err));
+        return err == ENOENT || err == ENOTDIR ? HTTP_NOT_FOUND
+                                               : HTTP_FORBIDDEN;
     }
     real = path_of_fd(r->pool, fd);
     if (real == NULL) {

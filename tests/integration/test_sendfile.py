@@ -288,12 +288,13 @@ def test_large_file_arrives_whole(allowed):
     assert hashlib.sha256(r.body).digest() == hashlib.sha256(big).digest()
 
 
-def sendfile_calls(srv, path):
-    """How many sendfile() calls httpd's children made while serving
-    path (strace attached to each child, stopped by its pid)."""
+def traced(srv, path, calls, status=200):
+    """The strace lines of the system calls `calls` that httpd's children
+    made while serving path (strace attached to each child, stopped by
+    its pid)."""
     out = srv.root / "strace.out"
     pids = children_of(srv.pid)
-    argv = ["strace", "-f", "-qq", "-e", "trace=sendfile", "-o", str(out)]
+    argv = ["strace", "-f", "-qq", "-e", "trace=" + calls, "-o", str(out)]
     for pid in pids:
         argv += ["-p", str(pid)]
     tracer = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
@@ -301,13 +302,26 @@ def sendfile_calls(srv, path):
     try:
         time.sleep(0.5)  # attached
         r = srv.get(path, timeout=30)
-        assert r.status == 200, r
+        assert r.status == status, r
         time.sleep(0.2)
     finally:
         tracer.terminate()
         tracer.wait(10)
-    return sum(1 for line in out.read_text().splitlines()
+    return out.read_text().splitlines()
+
+
+def sendfile_calls(srv, path):
+    """How many sendfile() calls httpd's children made serving path."""
+    return sum(1 for line in traced(srv, path, "sendfile")
                if "sendfile(" in line)
+
+
+def test_a_file_outside_is_never_opened(allowed):
+    """A path outside the allowed directories is refused on its resolved
+    name, before anything opens it (a device may act on an open)."""
+    f = put(files_dir(allowed, "other"), "outside.bin")
+    lines = traced(allowed, ask(f), "open,openat", status=403)
+    assert not [x for x in lines if str(f) in x], lines
 
 
 @pytest.mark.parametrize("setting", ["On", "Off"])
