@@ -213,6 +213,74 @@ def ctl_seeds():
     return {"ctl-" + k: v for k, v in s.items()}
 
 
+NIL = 0xFFFFFFFF
+
+
+def pm_u32(v):
+    return struct.pack(">I", v & 0xFFFFFFFF)
+
+
+def pm_long(v):
+    return struct.pack(">q", v)
+
+
+def pm_str(s):
+    if s is None:
+        return pm_u32(NIL)
+    b = s.encode()
+    return pm_u32(len(b)) + b
+
+
+def pm_list(items):
+    if items is None:
+        return pm_u32(NIL)
+    return pm_u32(len(items)) + b"".join(pm_str(x) for x in items)
+
+
+def pm_app(path=None, base=None, processes=0, argv=None, env=None,
+           max_requests=0, port=0, wrapper=None, user=None, group=None):
+    """One fcgix_pm_app_t in fcgi_pmconf.c's order."""
+    return (pm_str(path) + pm_str(base) + pm_u32(processes) + pm_u32(0)
+            + pm_list(argv) + pm_list(env) + pm_str(None) + pm_u32(0)
+            + pm_u32(0) + pm_long(max_requests) + pm_u32(0) + pm_u32(0)
+            + pm_u32(port) + pm_str(wrapper) + pm_str(user) + pm_str(group))
+
+
+def pm_opts(env=None, max_class=0, idle_ms=0):
+    return (pm_list(env) + pm_u32(max_class) + pm_u32(0) + pm_u32(idle_ms)
+            + pm_u32(0) + pm_long(0))
+
+
+def pm_config(apps=(), tenants=(), commands=()):
+    """The bytes of a configuration: "FXPC", version 1, then the fields."""
+    b = b"FXPC" + pm_u32(1) + pm_u32(len(apps)) + b"".join(apps)
+    b += pm_app(processes=10, env=["TZ=UTC"])  # the dynamic template
+    b += pm_str("/run/fcgi/control") + pm_str("/run/fcgi/dyn") + pm_str(None)
+    b += b"".join(pm_u32(v) for v in (50, 0, 300000, 5000, 60000, 0, 0))
+    b += pm_u32(len(tenants)) + b"".join(tenants)
+    b += pm_u32(len(commands)) + b"".join(pm_list(c) for c in commands)
+    return b
+
+
+def pmconf_seeds():
+    php = pm_app("/srv/php/php.fcgi", "/run/fcgi/abc", 4,
+                 ["/usr/bin/php-cgi", "-d", "opcache.enable=1"],
+                 ["PHP_FCGI_CHILDREN=0"], 500)
+    go = pm_app("/srv/go.fcgi", None, 2, None, [], 4000000000, 9000,
+                "/usr/lib/apache2/suexec", "site", "site")
+    tenant = (pm_str("a.example:80") + pm_u32(12) + pm_opts(None, 8, 60000)
+              + pm_u32(1) + pm_str("/srv/a/app.fcgi") + pm_opts(["TZ=UTC"]))
+    s = {
+        "empty": pm_config(),
+        "apps": pm_config([php, go]),
+        "full": pm_config([php, go], [tenant],
+                          [["/srv/a/app.fcgi", "--fast", ""], []]),
+        "bad-magic": b"FXPQ" + pm_config()[4:],
+        "truncated": pm_config([php])[:40],
+    }
+    return {"pmconf-" + k: v for k, v in s.items()}
+
+
 def write(outdir, sub, seeds):
     path = os.path.join(outdir, sub)
     os.makedirs(path, exist_ok=True)
@@ -231,6 +299,7 @@ def main():
     n += write(outdir, "hdrscan", hdrscan_seeds())
     n += write(outdir, "reply", reply_seeds())
     n += write(outdir, "ctl", ctl_seeds())
+    n += write(outdir, "pmconf", pmconf_seeds())
     print("make_corpus: %d seeds in %s" % (n, outdir))
 
 

@@ -15,7 +15,7 @@
 
 set -eu
 
-TARGETS="decoder nv hdrscan reply ctl"
+TARGETS="decoder nv hdrscan reply ctl pmconf"
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 CLANG=${CLANG:-clang}
 FUZZ_CFLAGS="-std=c99 -g -O1 -fsanitize=fuzzer,address,undefined
@@ -78,9 +78,11 @@ fuzz_one()
     dir=$tmp/$t
     execs=0
     mkdir -p "$dir/art"
-    # The control protocol has its own module; the others test fcgi_proto.
+    # The control protocol and the PM's definitions have their own modules;
+    # the others test fcgi_proto.
     src=fcgi_proto.c
     [ "$t" = ctl ] && src=fcgi_ctl.c
+    [ "$t" = pmconf ] && src=fcgi_pmconf.c
 
     # shellcheck disable=SC2086
     if ! timeout 300 "$CLANG" $FUZZ_CFLAGS -I. -o "$bin" \
