@@ -1883,8 +1883,12 @@ static void test_dead_holder_lease(void **state)
     take(fx, 0, &mine); /* a live holder: us */
     rec = fcgix_sb_hold(fx->sb, 3, &mine, (int32_t)getpid());
     assert_int_equal(rec, 4);
+    /* the PM clears the two dead records one after the other (the lease,
+     * then the wait): look until both are done, not just the first */
     end = now_ms() + 3000;
-    while (fcgix_sb_users(s) != 1 && now_ms() < end) {
+    while ((fcgix_sb_users(s) != 1 || fcgix_sb_holder_pid(fx->sb, 10) != 0
+            || fcgix_sb_class(fx->sb, 0)->waiting != 0)
+           && now_ms() < end) {
         sleep_ms(20);
     }
     assert_int_equal(fcgix_sb_users(s), 1);
