@@ -177,15 +177,7 @@ class FcgidBench(rp.Bench):
     own."""
 
     def __init__(self, args):
-        # not Bench.__init__: its configurations and RSS sampler are not
-        # used here
-        self.args = args
-        self.tmp = None
-        self.module_so = None
-        self.baseline_so = None
-        self.app = None
-        self.docroot = None
-        self.php_bin = None
+        self.init_own(args)  # not Bench.__init__
         self.configs = [c for c in CONFIGS
                         if not args.configs or c.key in args.configs]
         self.throwaways = []

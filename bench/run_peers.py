@@ -545,6 +545,18 @@ def foreign_cpu(seconds, own):
 # ------------------------------------------------------------------ runner
 
 class Bench:
+    def init_own(self, args):
+        """For a subclass that does not run Bench.__init__ (its
+        configurations and RSS sampler): the fields Bench's methods that
+        it inherits read."""
+        self.args = args
+        self.tmp = None
+        self.module_so = None
+        self.baseline_so = None
+        self.app = None
+        self.docroot = None
+        self.php_bin = None
+
     def __init__(self, args):
         self.args = args
         self.tmp = None

@@ -102,14 +102,7 @@ class SendfileBench(rp.Bench):
     own."""
 
     def __init__(self, args):
-        # not Bench.__init__: its configurations and RSS sampler are not
-        # used here
-        self.args = args
-        self.tmp = None
-        self.module_so = None
-        self.baseline_so = None
-        self.app = None
-        self.docroot = None
+        self.init_own(args)  # not Bench.__init__
         self.files = None
         self.digest = None
         self.cfg = Config("sendfile")
