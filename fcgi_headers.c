@@ -217,14 +217,15 @@ void fcgix_headers_start_nph(fcgix_req_t *req)
     ap_filter_t *f;
 
     base = base ? base + 1 : r->filename;
-    if (!req->opts.nph && strncmp(base, "nph-", 4)) {
-        return;
+    if (req->auth.role == FCGIX_FILTER
+        || (!req->opts.nph && strncmp(base, "nph-", 4))) {
+        return; /* a filter's answer is never a whole HTTP response */
     }
     f = r->proto_output_filters;
     while (f && f->frec->ftype < AP_FTYPE_CONNECTION) {
         f = f->next;
     }
-    r->output_filters = r->proto_output_filters = f;
+    r->output_filters = r->proto_output_filters = req->out = f;
     /* Only the app knows how its response is framed. */
     r->connection->keepalive = AP_CONN_CLOSE;
     req->headers_done = 1;

@@ -280,3 +280,15 @@ def test_responder_failing_midway_is_not_filtered_whole(httpd, responder):
     r = srv.get("/app.fcgi?bytes=1000&crash")
     assert r.status == 502, r
     assert b"[data read:" not in r.body
+
+
+def test_file_named_nph_is_filtered_as_any_other(httpd):
+    """A FILTER app's answer is CGI headers and a body, never a whole
+    HTTP response, even for a file whose name starts with nph-."""
+    srv = pool_server(httpd, "AddOutputFilter UPPER .txt")
+    put(srv, "nph-page.txt")
+    start(srv)
+    r = srv.get("/nph-page.txt")
+    assert r.status == 200, r
+    assert r.headers.get("X-Role") == "FILTER", r.headers
+    assert r.body == filtered(PAGE)
