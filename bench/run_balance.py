@@ -31,7 +31,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -549,11 +548,7 @@ class Balance(rp.Bench):
     # ---------------------------------------------------------- setup
 
     def setup(self):
-        self.tmp = tempfile.mkdtemp(prefix="fcgix-balance-")
-        os.chmod(self.tmp, 0o755)
-        for sub in ("bin", "www", "load"):
-            os.mkdir(os.path.join(self.tmp, sub), 0o755)
-        log("run dir: %s" % self.tmp)
+        self.tmp = rp.make_run_dir("fcgix-balance-", ("bin", "www", "load"))
         self.app = os.path.join(self.tmp, "bin", "bench_app")
         subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra",
                         "-Werror", "-o", self.app,
@@ -1238,11 +1233,7 @@ class Balance(rp.Bench):
         steps += [self.remove_network]
         if self.tmp:
             steps.append(self.sweep)
-        for step in steps:
-            try:
-                step()
-            except Exception as e:  # noqa: BLE001 - clean up the rest
-                log("cleanup: %s" % e)
+        rp.run_cleanup_steps(steps)
         if self.sampler:
             self.sampler.stop_ev.set()
         if self.tmp:

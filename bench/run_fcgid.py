@@ -22,10 +22,8 @@ import argparse
 import http.client
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -194,11 +192,7 @@ class FcgidBench(rp.Bench):
     # ---------------------------------------------------------- setup
 
     def setup(self):
-        self.tmp = tempfile.mkdtemp(prefix="fcgix-fcgid-")
-        os.chmod(self.tmp, 0o755)
-        for sub in ("bin", "www", "php-bin"):
-            os.mkdir(os.path.join(self.tmp, sub), 0o755)
-        log("run dir: %s" % self.tmp)
+        self.tmp = rp.make_run_dir("fcgix-fcgid-", ("bin", "www", "php-bin"))
         self.app = os.path.join(self.tmp, "bin", "bench_app")
         subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra",
                         "-Werror", "-o", self.app,
@@ -681,11 +675,7 @@ class FcgidBench(rp.Bench):
                  for c in self.throwaways + self.configs]
         if self.tmp:
             steps.append(self.sweep)
-        for step in steps:
-            try:
-                step()
-            except Exception as e:  # noqa: BLE001 - clean up the rest
-                log("cleanup: %s" % e)
+        rp.run_cleanup_steps(steps)
         if self.tmp:
             failed = any(c.failed for c in self.configs) or self.errors \
                 or self.cold_errors or self.crashed

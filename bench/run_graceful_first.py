@@ -34,7 +34,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -271,11 +270,7 @@ class GracefulBench(rp.Bench):
     # ---------------------------------------------------------- setup
 
     def setup(self):
-        self.tmp = tempfile.mkdtemp(prefix="fcgix-graceful-first-")
-        os.chmod(self.tmp, 0o755)
-        for sub in ("bin", "www", "php-bin"):
-            os.mkdir(os.path.join(self.tmp, sub), 0o755)
-        log("run dir: %s" % self.tmp)
+        self.tmp = rp.make_run_dir("fcgix-graceful-first-", ("bin", "www", "php-bin"))
         self.docroot = os.path.join(self.tmp, "www")
         with open(os.path.join(self.docroot, "hello.txt"), "wb") as f:
             f.write(HELLO)
@@ -804,11 +799,7 @@ class GracefulBench(rp.Bench):
         steps = [lambda c=c: self.stop_httpd(c) for c in self.configs]
         if self.tmp:
             steps.append(self.sweep)
-        for step in steps:
-            try:
-                step()
-            except Exception as e:  # noqa: BLE001 - clean up the rest
-                log("cleanup: %s" % e)
+        rp.run_cleanup_steps(steps)
         if self.tmp:
             if self.args.keep:
                 log("run dir kept: %s" % self.tmp)

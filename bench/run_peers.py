@@ -602,11 +602,7 @@ class Bench:
         return own
 
     def setup(self):
-        self.tmp = tempfile.mkdtemp(prefix="fcgix-bench-")
-        os.chmod(self.tmp, 0o755)
-        for sub in ("bin", "www", "sock"):
-            os.mkdir(os.path.join(self.tmp, sub), 0o755)
-        log("run dir: %s" % self.tmp)
+        self.tmp = make_run_dir("fcgix-bench-", ("bin", "www", "sock"))
         self.app = os.path.join(self.tmp, "bin", "bench_app")
         if self.configs:   # not with --only-php-fpm
             subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra",
@@ -2037,6 +2033,26 @@ def apache_version():
         return m.group(1) if m else "?"
     except (OSError, subprocess.SubprocessError):
         return "?"
+
+
+def make_run_dir(prefix, subdirs):
+    """A fresh run directory under /tmp (mode 0755: httpd's User reads
+    it) with the given subdirectories; logged."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(path, 0o755)
+    for sub in subdirs:
+        os.mkdir(os.path.join(path, sub), 0o755)
+    log("run dir: %s" % path)
+    return path
+
+
+def run_cleanup_steps(steps):
+    """Call each step; one that fails is logged and the rest still run."""
+    for step in steps:
+        try:
+            step()
+        except Exception as e:  # noqa: BLE001 - clean up the rest
+            log("cleanup: %s" % e)
 
 
 def run_guarded(bench):

@@ -31,7 +31,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -120,11 +119,7 @@ class SendfileBench(rp.Bench):
     # ---------------------------------------------------------- setup
 
     def setup(self):
-        self.tmp = tempfile.mkdtemp(prefix="fcgix-sendfile-")
-        os.chmod(self.tmp, 0o755)
-        for sub in ("bin", "www", "sock", "files"):
-            os.mkdir(os.path.join(self.tmp, sub), 0o755)
-        log("run dir: %s" % self.tmp)
+        self.tmp = rp.make_run_dir("fcgix-sendfile-", ("bin", "www", "sock", "files"))
         self.app = os.path.join(self.tmp, "bin", "bench_app")
         subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra",
                         "-Werror", "-o", self.app,
@@ -521,11 +516,7 @@ class SendfileBench(rp.Bench):
         steps = [lambda: self.stop_httpd(self.cfg), self.stop_pool]
         if self.tmp:
             steps.append(self.sweep)
-        for step in steps:
-            try:
-                step()
-            except Exception as e:  # noqa: BLE001 - clean up the rest
-                log("cleanup: %s" % e)
+        rp.run_cleanup_steps(steps)
         if self.tmp:
             failed = self.cfg.failed or self.errors or self.crashed
             if self.args.keep or failed:
