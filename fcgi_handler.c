@@ -796,6 +796,7 @@ static fcgix_step_t fill_data(fcgix_req_t *req)
     apr_bucket *rest;
     apr_status_t rv;
 
+    req->body.taken = 1; /* what goes cannot be sent again: no retry */
     rv = apr_brigade_flatten(req->data_bb, (char *)content, &len);
     if (rv == APR_SUCCESS && len > 0) {
         rv = apr_brigade_partition(req->data_bb, (apr_off_t)len, &rest);
