@@ -221,12 +221,16 @@ static int hold(ap_filter_t *f, filter_ctx_t *ctx, apr_bucket_brigade *bb,
         }
     }
     if (ctx->in_memory > FCGIX_FILTER_MEMORY_MAX) {
+        const fcgix_app_t *app = filter_app(f);
+
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r,
-                      FCGIX_LOGNO(00039) "output filter %s: the response "
-                                         "is more than %d bytes held in "
-                                         "memory (FCGIX_FILTER_MEMORY_MAX); "
-                                         "not filtering it",
-                      filter_name(f), FCGIX_FILTER_MEMORY_MAX);
+                      FCGIX_LOGNO(00039) "output filter %s (FastCGI app %s): "
+                                         "the response is more than %d bytes "
+                                         "held in memory "
+                                         "(FCGIX_FILTER_MEMORY_MAX); not "
+                                         "filtering it",
+                      filter_name(f), app ? app->path : "(none)",
+                      FCGIX_FILTER_MEMORY_MAX);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);) {

@@ -52,6 +52,9 @@
 
 FCGIX_USE_LOG_MODULE;
 
+/* req->client_fd before a streamed body first needs it. */
+#define CLIENT_FD_UNKNOWN (-2)
+
 /* One request per connection, so the request id is always 1. */
 #define REQUEST_ID 1
 /* Read buffer for backend output; one record's content fits. */
@@ -484,6 +487,23 @@ static void widen_send_buffer(fcgix_req_t *req)
     }
 }
 
+/* The client connection's socket, for poll(); -1 for an HTTP/2 stream,
+ * whose connection is a secondary one, with no socket of its own. */
+static int client_socket_fd(request_rec *r)
+{
+    apr_socket_t *sock;
+    apr_os_sock_t fd;
+
+    if (r->connection->master != NULL) {
+        return -1;
+    }
+    sock = ap_get_conn_socket(r->connection);
+    if (sock == NULL || apr_os_sock_get(&fd, sock) != APR_SUCCESS) {
+        return -1;
+    }
+    return fd;
+}
+
 /* Queue one STDIN record of request body, and the end record once the body
  * is all read. Called only when the app can take more, so the client is
  * read only as fast as the app consumes. The read does not block when the
@@ -497,6 +517,9 @@ static fcgix_step_t fill_stdin(fcgix_req_t *req)
     apr_read_type_e block = APR_NONBLOCK_READ;
     int status;
 
+    if (req->client_fd == CLIENT_FD_UNKNOWN) { /* only bodies need it */
+        req->client_fd = client_socket_fd(req->r);
+    }
     /* httpd sends "100 Continue" only on a blocking read */
     if (req->client_fd < 0
         || (req->r->expecting_100 && req->timing.outcome.bytes_in == 0)) {
@@ -985,23 +1008,6 @@ static fcgix_step_t pump(fcgix_req_t *req)
 /* Entry point                                                         */
 /* ------------------------------------------------------------------ */
 
-/* The client connection's socket, for poll(); -1 for an HTTP/2 stream,
- * whose connection is a secondary one, with no socket of its own. */
-static int client_socket_fd(request_rec *r)
-{
-    apr_socket_t *sock;
-    apr_os_sock_t fd;
-
-    if (r->connection->master != NULL) {
-        return -1;
-    }
-    sock = ap_get_conn_socket(r->connection);
-    if (sock == NULL || apr_os_sock_get(&fd, sock) != APR_SUCCESS) {
-        return -1;
-    }
-    return fd;
-}
-
 fcgix_req_t *fcgix_req_new(request_rec *r, const fcgix_app_t *app)
 {
     fcgix_req_t *req = apr_pcalloc(r->pool, sizeof(*req));
@@ -1022,7 +1028,7 @@ fcgix_req_t *fcgix_req_new(request_rec *r, const fcgix_app_t *app)
     idle = req->opts.idle_timeout > 0 ? req->opts.idle_timeout
                                       : (int)apr_time_sec(r->server->timeout);
     req->idle_ms = idle * 1000;
-    req->client_fd = client_socket_fd(r);
+    req->client_fd = CLIENT_FD_UNKNOWN;
     req->client_ms = (int)apr_time_as_msec(r->server->timeout);
     if (req->opts.busy_timeout > 0) {
         req->busy_until =

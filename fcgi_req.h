@@ -73,7 +73,8 @@ typedef struct {
     int stdin_cut;   /* the app stopped reading STDIN */
     int client_fd;   /* the client's socket, polled next to the app's
                         while STDIN waits for more body; -1: the body is
-                        read blocking (an HTTP/2 stream has no socket) */
+                        read blocking (an HTTP/2 stream has no socket);
+                        looked up on the first STDIN record */
     int client_wait; /* STDIN waits for the client to send more */
     int client_ms;   /* how long it may take (httpd's Timeout) */
     apr_bucket_brigade *data_bb; /* FILTER role: FCGI_DATA not sent yet */

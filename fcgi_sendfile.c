@@ -37,6 +37,9 @@ const char *fcgix_sendfile_take_header(request_rec *r)
     if (v == NULL) {
         v = apr_table_get(r->headers_out, HEADER);
     }
+    if (v == NULL) {
+        return NULL; /* nearly every response: nothing to unset */
+    }
     apr_table_unset(r->err_headers_out, HEADER);
     apr_table_unset(r->headers_out, HEADER);
     return v;

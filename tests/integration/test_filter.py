@@ -178,6 +178,7 @@ def test_too_big_in_memory_is_refused(httpd, responder):
     assert r.status == 500, r
     lines = wait_log(srv, "FCGIX00039")
     assert any("UPPER" in x.upper() for x in lines), lines
+    assert any(str(srv.docroot / "upper.fcgi") in x for x in lines), lines
     # the server is fine afterwards
     assert srv.get("/app.fcgi?bytes=10").status == 200
 
