@@ -40,6 +40,7 @@
 #include "fcgi_ipc.h"
 #include "fcgi_fcgid.h"
 #include "fcgi_launch.h"
+#include "fcgi_launch_keep.h"
 #include "fcgi_log.h"
 #include "fcgi_managed.h"
 #include "fcgi_pm.h"
@@ -56,24 +57,26 @@ static apr_hash_t *app_registry;
 static fcgix_pm_config_t pm_cfg;
 static server_rec *pm_server;
 static pid_t pm_parent_pid;
-/* The parent's own handle on the board and its own record of the PM's
- * pid: what root signals and waits for is never read from shared
- * memory, which every process of the User can write. 0: no PM. */
-static fcgix_sb_t board;
-static pid_t pm_pid;
+/* The running PM, its board and sockets: the parent's own record, in the
+ * process pool (it may outlive this configuration). What root signals
+ * and waits for is never read from shared memory, which every process of
+ * the User can write. */
+static fcgix_kept_pm_t *kept;
+/* The FastCgiServer apps, in the order of their board classes, and what
+ * the PM runs of each (pm_cfg.apps). */
+static fcgix_app_t **static_apps;
+static fcgix_pm_app_t *pm_apps;
 
-/* A running PM as httpd's parent knows it: the process, and the read end
- * of a pipe on which the PM writes one byte before it exits because it
- * cannot start. Its exit status cannot tell: the MPM hands over the exit
- * code or the number of the signal that killed it alike, and SIGQUIT is
- * 3, FCGIX_PM_EXIT_STARTUP. Nothing on the board is trusted for it. */
+/* A running PM as this generation's httpd parent watches it
+ * (apr_proc_other_child). Whether it could not start is read from
+ * kept->startup_rd, a pipe on which the PM writes one byte before it
+ * exits because it cannot start. Its exit status cannot tell: the MPM
+ * hands over the exit code or the number of the signal that killed it
+ * alike, and SIGQUIT is 3, FCGIX_PM_EXIT_STARTUP. Nothing on the board is
+ * trusted for it. */
 typedef struct {
     apr_proc_t proc;
-    int startup_rd; /* -1 once read */
 } pm_child_t;
-
-/* The current PM's startup_rd, which httpd's children close. */
-static int pm_startup_rd = -1;
 
 static void pm_log(void *baton, int level, int logno, const char *msg)
 {
@@ -264,25 +267,49 @@ static void set_identity(fcgix_pm_app_t *pa, const fcgix_app_t *app,
     pa->group = app->group ? app->group : ap_unixd_config.group_name;
 }
 
-/* Turn each FastCgiServer definition into what the PM runs; each gets
- * its class on the scoreboard, in this order. */
-static void collect_static_apps(apr_pool_t *p, const char *ipc_dir, int gen,
-                                const char *wrapper)
+static int by_path(const void *a, const void *b)
 {
-    apr_array_header_t *apps = apr_array_make(p, 4, sizeof(fcgix_pm_app_t));
+    return strcmp((*(fcgix_app_t *const *)a)->path,
+                  (*(fcgix_app_t *const *)b)->path);
+}
+
+/* The FastCgiServer apps sorted by path: the same configuration gives
+ * the same board classes (the registry is a hash, whose order may differ
+ * from one generation to the next), so that a graceful restart can tell
+ * that it defines the same PM. */
+static apr_array_header_t *sorted_static_apps(apr_pool_t *p)
+{
+    apr_array_header_t *list = apr_array_make(p, 4, sizeof(fcgix_app_t *));
     apr_hash_index_t *hi;
 
     for (hi = apr_hash_first(p, app_registry); hi; hi = apr_hash_next(hi)) {
         fcgix_app_t *app = apr_hash_this_val(hi);
+
+        if (app->kind == FCGIX_APP_STATIC) {
+            APR_ARRAY_PUSH(list, fcgix_app_t *) = app;
+        }
+    }
+    qsort(list->elts, (size_t)list->nelts, sizeof(fcgix_app_t *), by_path);
+    return list;
+}
+
+/* Turn each FastCgiServer definition into what the PM runs; each gets
+ * its class on the scoreboard, in the order of their paths. Their socket
+ * names are set by name_sockets(). */
+static void collect_static_apps(apr_pool_t *p, const char *wrapper)
+{
+    apr_array_header_t *list = sorted_static_apps(p);
+    apr_array_header_t *apps = apr_array_make(p, 4, sizeof(fcgix_pm_app_t));
+    int i;
+
+    static_apps = (fcgix_app_t **)list->elts;
+    for (i = 0; i < list->nelts; i++) {
+        fcgix_app_t *app = static_apps[i];
         fcgix_pm_app_t *pa;
 
-        if (app->kind != FCGIX_APP_STATIC) {
-            continue;
-        }
         pa = apr_array_push(apps);
         memset(pa, 0, sizeof(*pa));
         pa->path = app->path;
-        pa->socket_base = app_socket_base(p, ipc_dir, app, gen);
         pa->processes =
             app->processes > 0 ? app->processes : FCGIX_DEFAULT_PROCESSES;
         pm_app_options(p, pa, &app->opts);
@@ -295,14 +322,28 @@ static void collect_static_apps(apr_pool_t *p, const char *ipc_dir, int gen,
         set_identity(pa, app, wrapper);
         app->board_class = apps->nelts - 1;
     }
-    pm_cfg.apps = (fcgix_pm_app_t *)apps->elts;
+    pm_apps = (fcgix_pm_app_t *)apps->elts;
+    pm_cfg.apps = pm_apps;
     pm_cfg.napps = apps->nelts;
 }
 
-/* Dynamic apps: FastCgiConfig's limits and options, the control socket,
- * and the app template requests use. */
+/* The names of the PM's sockets in @ipc_dir, with the generation @gen
+ * that starts it: the PMs of two generations never share a socket. */
+static void name_sockets(apr_pool_t *p, const char *ipc_dir, int gen)
+{
+    int i;
+
+    for (i = 0; i < pm_cfg.napps; i++) {
+        pm_apps[i].socket_base =
+            app_socket_base(p, ipc_dir, static_apps[i], gen);
+    }
+    pm_cfg.control_path = apr_psprintf(p, "%s/g%d-pm.sock", ipc_dir, gen);
+    pm_cfg.dynamic_base = apr_psprintf(p, "%s/g%d-dyn", ipc_dir, gen);
+}
+
+/* Dynamic apps: FastCgiConfig's limits and options, and the app template
+ * requests use. */
 static fcgix_app_t *configure_dynamic(apr_pool_t *p, server_rec *s,
-                                      const char *ipc_dir, int gen,
                                       const char *wrapper)
 {
     fcgix_srv_conf_t *sconf = fcgix_srv_conf(s);
@@ -313,8 +354,6 @@ static fcgix_app_t *configure_dynamic(apr_pool_t *p, server_rec *s,
     tmpl->defined_at = d.defined_at ? d.defined_at : "dynamic (FastCgiConfig)";
     tmpl->opts = d.opts;
     tmpl->board_class = -1;
-    pm_cfg.control_path = apr_psprintf(p, "%s/g%d-pm.sock", ipc_dir, gen);
-    pm_cfg.dynamic_base = apr_psprintf(p, "%s/g%d-dyn", ipc_dir, gen);
     pm_cfg.dynamic.processes = d.max_class_processes;
     pm_app_options(p, &pm_cfg.dynamic, &d.opts);
     pm_cfg.dynamic.init_start_delay_ms = 0; /* started on demand */
@@ -349,14 +388,15 @@ int fcgix_launch_holder_records(void)
 }
 
 /* The scoreboard, in anonymous shared memory that httpd's children and
- * the PM inherit; a new one for each configuration generation. */
-static int create_board(apr_pool_t *pconf, server_rec *s)
+ * the PM inherit; a new one for each PM, which lives as long as the PM
+ * (in the process pool: a graceful restart may keep both). */
+static int create_board(server_rec *s)
 {
     int nclasses, nslots = fcgix_pm_board_slots(&pm_cfg, &nclasses);
     int nholders = fcgix_launch_holder_records();
     size_t size = fcgix_sb_size(nclasses, nslots, nholders, pm_cfg.ntenants);
     apr_shm_t *shm;
-    apr_status_t rv = apr_shm_create(&shm, size, NULL, pconf);
+    apr_status_t rv = apr_shm_create(&shm, size, NULL, s->process->pool);
 
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
@@ -366,7 +406,8 @@ static int create_board(apr_pool_t *pconf, server_rec *s)
                      size);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    pm_cfg.sb = fcgix_sb_init(&board, apr_shm_baseaddr_get(shm), nclasses,
+    kept->shm = shm;
+    pm_cfg.sb = fcgix_sb_init(&kept->board, apr_shm_baseaddr_get(shm), nclasses,
                               nslots, nholders, pm_cfg.ntenants);
     return OK;
 }
@@ -436,16 +477,6 @@ static void resolve_hosts(apr_pool_t *p, server_rec *s)
     }
 }
 
-static apr_status_t close_control(void *data)
-{
-    (void)data;
-    if (pm_cfg.control_fd > 2) {
-        close(pm_cfg.control_fd);
-        pm_cfg.control_fd = -1;
-    }
-    return APR_SUCCESS;
-}
-
 /* @path's name if it is directly in @dir, else NULL. */
 static const char *name_in(const char *dir, const char *path)
 {
@@ -479,15 +510,15 @@ static apr_hash_t *static_socket_names(apr_pool_t *p, const char *ipc_dir)
     return names;
 }
 
-/* The PM's control socket, held by httpd's parent: it exists before any
- * child serves a request, and a PM restarted after a crash inherits it
- * with the requests queued on it. Root neither creates nor chowns it by
- * path: a User's process could rename a link over the socket between
- * bind() and chown(), and fchown() on a socket's descriptor does not
- * change its file. A child that has become the User binds it (the file
- * is then the User's, mode 0600) through the directory's descriptor,
- * after clearing this generation's socket names, and hands the listening
- * descriptor back. */
+/* The PM's control socket, held by httpd's parent as long as the PM
+ * runs: it exists before any child serves a request, and a PM restarted
+ * after a crash inherits it with the requests queued on it. Root neither
+ * creates nor chowns it by path: a User's process could rename a link over the
+ * socket between bind() and chown(), and fchown() on a socket's descriptor does
+ * not change its file. A child that has become the User binds it (the file is
+ * then the User's, mode 0600) through the directory's descriptor, after
+ * clearing this generation's socket names, and hands the listening descriptor
+ * back. */
 static int open_control(apr_pool_t *pconf, server_rec *s, const char *ipc_dir,
                         int ipc_fd)
 {
@@ -511,8 +542,8 @@ static int open_control(apr_pool_t *pconf, server_rec *s, const char *ipc_dir,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     pm_cfg.control_path = apr_pstrcat(pconf, ipc_dir, "/", name, NULL);
-    apr_pool_cleanup_register(pconf, NULL, close_control,
-                              apr_pool_cleanup_null);
+    kept->control_fd = pm_cfg.control_fd;
+    kept->control_path = strdup(pm_cfg.control_path);
     return OK;
 }
 
@@ -554,6 +585,7 @@ static void run_pm_child(apr_pool_t *pconf, server_rec *s, int startup_wr)
     int rc;
 
     apr_pool_create(&p, pconf);
+    fcgix_kept_pm_close_parent_ends(kept);
     /* Its own process group: prefork signals a restart with SIGHUP to
      * httpd's whole group, which would kill the PM and every app
      * process at once; httpd's parent tells the PM itself. */
@@ -574,6 +606,7 @@ static void run_pm_child(apr_pool_t *pconf, server_rec *s, int startup_wr)
     }
     pm_cfg.log = pm_log;
     pm_cfg.baton = s;
+    pm_cfg.reopen_log = fcgix_kept_pm_reopen_log;
     rc = fcgix_pm_run(&pm_cfg);
     if (rc == FCGIX_PM_EXIT_STARTUP) {
         pm_exit_startup(startup_wr);
@@ -581,58 +614,73 @@ static void run_pm_child(apr_pool_t *pconf, server_rec *s, int startup_wr)
     _exit(rc);
 }
 
-static apr_status_t close_startup_pipe(void *data)
+/* Watch the PM @pid for this generation: httpd's parent reaps it and
+ * calls pm_maint(). */
+static void watch_pm(apr_pool_t *pconf, pid_t pid)
 {
-    pm_child_t *pc = data;
+    pm_child_t *pc = apr_pcalloc(pconf, sizeof(*pc));
 
-    if (pc->startup_rd >= 0) {
-        close(pc->startup_rd);
-        if (pm_startup_rd == pc->startup_rd) {
-            pm_startup_rd = -1;
-        }
-        pc->startup_rd = -1;
+    pc->proc.pid = pid;
+    apr_proc_other_child_register(&pc->proc, pm_maint, pc, NULL, pconf);
+}
+
+/* The pipe on which a PM that cannot start says so, and the socket pair
+ * on which httpd's parent talks to it (both close-on-exec). */
+static int open_pm_channels(int startup[2], int chan[2])
+{
+    if (pipe2(startup, O_CLOEXEC) != 0) {
+        return -1;
     }
-    return APR_SUCCESS;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) != 0) {
+        close(startup[0]);
+        close(startup[1]);
+        return -1;
+    }
+    return 0;
 }
 
 /* Fork the PM: a direct child of httpd's parent, which restarts it if it
  * dies (apr_proc_other_child). */
 static int start_pm(apr_pool_t *pconf, server_rec *s)
 {
-    pm_child_t *pc = apr_pcalloc(pconf, sizeof(*pc));
+    apr_proc_t proc;
     apr_status_t rv;
-    int startup[2];
+    int startup[2], chan[2];
 
-    if (pipe2(startup, O_CLOEXEC) != 0) {
+    fcgix_kept_pm_close_parent_ends(kept); /* a dead predecessor's */
+    if (open_pm_channels(startup, chan) != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
                      FCGIX_LOGNO(00430) "cannot make a pipe for the FastCGI "
                                         "process manager; not starting it");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    rv = apr_proc_fork(&pc->proc, pconf);
+    kept->chan_fd = chan[0];
+    pm_cfg.parent_fd = chan[1];
+    rv = apr_proc_fork(&proc, pconf);
     if (rv == APR_INCHILD) {
         close(startup[0]);
         run_pm_child(pconf, s, startup[1]);
     }
     close(startup[1]);
+    close(chan[1]);
+    pm_cfg.parent_fd = -1;
     if (rv != APR_INPARENT) {
         close(startup[0]);
+        fcgix_kept_pm_close_parent_ends(kept);
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      FCGIX_LOGNO(00074) "cannot fork the FastCGI process "
                                         "manager");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     fcntl(startup[0], F_SETFL, O_NONBLOCK);
-    pc->startup_rd = pm_startup_rd = startup[0];
-    apr_pool_cleanup_register(pconf, pc, close_startup_pipe,
-                              apr_pool_cleanup_null);
-    apr_proc_other_child_register(&pc->proc, pm_maint, pc, NULL, pconf);
-    pm_pid = pc->proc.pid;
-    pm_cfg.sb->head->pm_pid = (uint32_t)pc->proc.pid; /* for display only */
+    kept->startup_rd = startup[0];
+    kept->pid = proc.pid;
+    watch_pm(pconf, proc.pid);
+    pm_cfg.sb->head->pm_pid = (uint32_t)proc.pid; /* for display only */
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                  FCGIX_LOGNO(00075) "FastCGI process manager started "
                                     "(pid %d, %d static application%s)",
-                 (int)pc->proc.pid, pm_cfg.napps, pm_cfg.napps == 1 ? "" : "s");
+                 (int)proc.pid, pm_cfg.napps, pm_cfg.napps == 1 ? "" : "s");
     return OK;
 }
 
@@ -653,37 +701,64 @@ static void wait_for_pm(pid_t pid)
     kill(pid, SIGKILL);
 }
 
-/* The configuration goes away. On a restart (graceful or not) the PM of
- * this generation stops each process once no request uses it, while the
- * next generation's PM serves new requests (SIGUSR1, not awaited); when
- * httpd stops, it stops everything now and we wait for it, as APR would
- * for a subprocess. */
+/* Whether httpd's parent is restarting gracefully (apachectl graceful,
+ * SIGUSR1), as the MPM was told. The MPM's own cleanup of pconf, which
+ * runs before ours (it is registered later, when the MPM starts), has
+ * moved that from is_ungraceful to was_graceful. An MPM that does not use
+ * these records leaves was_graceful 0: every restart is then hard. */
+static int graceful_restart(void)
+{
+    ap_unixd_mpm_retained_data *r = ap_unixd_mpm_get_retained_data();
+
+    return r && r->was_graceful && !r->is_ungraceful;
+}
+
+/* The running PM drains: each process stops once no request uses it,
+ * while the next generation's PM serves new requests (SIGUSR1, not
+ * awaited). Then httpd's parent forgets it. */
+static void drain_pm(void)
+{
+    if (fcgix_kept_pm_alive(kept)) {
+        kill(kept->pid, SIGUSR1);
+    }
+    fcgix_kept_pm_forget(kept);
+}
+
+/* The configuration goes away. When httpd stops, the PM stops
+ * everything now and we wait for it, as APR would for a subprocess. On a
+ * graceful restart it is told to wait: the next configuration keeps it
+ * if it defines the same PM (fcgix_launch_post_config), else drains it.
+ * On a hard restart it drains now. */
 static apr_status_t stop_pm(void *data)
 {
-    pid_t pid = pm_pid;
+    pid_t pid = kept->pid;
 
     (void)data;
     if (getpid() != pm_parent_pid || pid <= 0) {
         return APR_SUCCESS;
     }
-    pm_pid = 0; /* this generation's PM is told once */
-    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING) {
-        kill(pid, SIGUSR1);
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING) {
+        kill(pid, SIGTERM);
+        wait_for_pm(pid);
+        fcgix_kept_pm_forget(kept);
         return APR_SUCCESS;
     }
-    kill(pid, SIGTERM);
-    wait_for_pm(pid);
+    if (graceful_restart() && fcgix_kept_pm_hold(kept) == 0) {
+        kept->held = 1;
+        return APR_SUCCESS;
+    }
+    drain_pm();
     return APR_SUCCESS;
 }
 
-/* Whether the PM of @pc said it cannot start (its byte is in the pipe
- * before it exits); the pipe is closed either way. */
-static int pm_said_startup_failed(pm_child_t *pc)
+/* Whether the PM said it cannot start (its byte is in the pipe before
+ * it exits); the pipe is closed either way. */
+static int pm_said_startup_failed(void)
 {
     char c;
-    int said = pc->startup_rd >= 0 && read(pc->startup_rd, &c, 1) == 1;
+    int said = kept->startup_rd >= 0 && read(kept->startup_rd, &c, 1) == 1;
 
-    close_startup_pipe(pc);
+    fcgix_kept_pm_close_parent_ends(kept);
     return said;
 }
 
@@ -699,10 +774,11 @@ static void pm_maint(int reason, void *data, apr_wait_t status)
         return;
     }
     apr_proc_other_child_unregister(data);
-    startup_failed = pm_said_startup_failed(pc);
-    if (pm_pid == pc->proc.pid) {
-        pm_pid = 0; /* reaped: its pid may be reused by anyone */
+    if (kept->pid != pc->proc.pid) {
+        return; /* not the running PM (one that was draining) */
     }
+    startup_failed = pm_said_startup_failed();
+    kept->pid = 0; /* reaped: its pid may be reused by anyone */
     if (ap_mpm_query(AP_MPMQ_MPM_STATE, &stopping) == APR_SUCCESS
         && stopping == AP_MPMQ_STOPPING) {
         return;
@@ -733,6 +809,81 @@ static int any_host_cap(server_rec *s)
     return 0;
 }
 
+/* The running PM is kept across this graceful restart when this
+ * configuration defines the same PM (its socket names are the ones it
+ * was started with): its board, sockets and processes stay. @return 1
+ * when kept. */
+static int keep_running_pm(apr_pool_t *pconf, server_rec *s)
+{
+    int nholders = fcgix_launch_holder_records();
+
+    if (!kept->held) {
+        return 0;
+    }
+    kept->held = 0;
+    if (!fcgix_kept_pm_same(kept, &pm_cfg, nholders)) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     FCGIX_LOGNO(00049) "graceful restart: the FastCGI "
+                                        "definitions changed; a new process "
+                                        "manager starts and the old one "
+                                        "(pid %d) drains",
+                     (int)kept->pid);
+        return 0;
+    }
+    if (!fcgix_kept_pm_alive(kept) || fcgix_kept_pm_keep(kept, s) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                     FCGIX_LOGNO(00052) "graceful restart: the FastCGI "
+                                        "process manager (pid %d) cannot be "
+                                        "kept; starting a new one",
+                     (int)kept->pid);
+        return 0;
+    }
+    pm_cfg.sb = &kept->board;
+    pm_cfg.control_fd = kept->control_fd;
+    pm_cfg.control_path = apr_pstrdup(pconf, kept->control_path);
+    watch_pm(pconf, kept->pid);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 FCGIX_LOGNO(00051) "graceful restart: the FastCGI process "
+                                    "manager (pid %d) and its processes are "
+                                    "kept",
+                 (int)kept->pid);
+    return 1;
+}
+
+/* A new PM for this configuration: its control socket in the IPC
+ * directory (@ipc_fd), its board, and the fork. */
+static int launch_new_pm(apr_pool_t *pconf, server_rec *s, const char *ipc_dir,
+                         int ipc_fd)
+{
+    int rc = open_control(pconf, s, ipc_dir, ipc_fd);
+
+    if (rc == OK) {
+        rc = create_board(s);
+    }
+    if (rc == OK) {
+        fcgix_kept_pm_set_key(kept, &pm_cfg, fcgix_launch_holder_records());
+        rc = start_pm(pconf, s);
+    }
+    return rc;
+}
+
+/* Build the PM's configuration with the socket names of generation
+ * @gen. */
+static fcgix_app_t *build_pm_config(apr_pool_t *pconf, server_rec *s,
+                                    const char *ipc_dir, const char *wrapper,
+                                    int gen)
+{
+    fcgix_app_t *tmpl;
+
+    memset(&pm_cfg, 0, sizeof(pm_cfg));
+    pm_cfg.parent_fd = -1;
+    collect_static_apps(pconf, wrapper);
+    tmpl = configure_dynamic(pconf, s, wrapper);
+    fcgix_launch_tables(pconf, s, &pm_cfg);
+    name_sockets(pconf, ipc_dir, gen);
+    return tmpl;
+}
+
 int fcgix_launch_post_config(apr_pool_t *pconf, server_rec *s,
                              apr_hash_t *registry)
 {
@@ -748,6 +899,7 @@ int fcgix_launch_post_config(apr_pool_t *pconf, server_rec *s,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
+    kept = fcgix_kept_pm(s);
     ipc_dir = sconf->ipc_dir ? sconf->ipc_dir
                              : ap_runtime_dir_relative(pconf, "fastcgi");
     wrapper = wrapper_program(sconf, &err);
@@ -758,46 +910,52 @@ int fcgix_launch_post_config(apr_pool_t *pconf, server_rec *s,
                      SUEXEC_BIN, err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    collect_static_apps(pconf, ipc_dir, gen, wrapper);
     place_external_sockets(pconf, ipc_dir);
     resolve_hosts(pconf, s);
     memset(&managed, 0, sizeof(managed));
-    managed.dynamic = configure_dynamic(pconf, s, ipc_dir, gen, wrapper);
-    fcgix_launch_tables(pconf, s, &pm_cfg);
-    managed.wrapper = wrapper != NULL;
-    managed.host_caps = any_host_cap(s);
-    managed.keep_conns = fcgix_srv_conf(s)->keep_conns != 0;
-    /* Socket path lengths were checked by fcgix_check_config(). */
+    /* Named as the held PM's, to compare; renamed if it is not kept. */
+    managed.dynamic = build_pm_config(pconf, s, ipc_dir, wrapper,
+                                      kept->held ? kept->gen : gen);
+    pm_server = s;
+    pm_parent_pid = getpid();
+    /* Checked at every restart, also when the PM is kept. Socket path
+     * lengths were checked by fcgix_check_config(). */
     rc = make_ipc_dir(pconf, ipc_dir, s, &ipc_fd);
-    if (rc == OK) {
-        rc = open_control(pconf, s, ipc_dir, ipc_fd);
+    if (rc == OK && !keep_running_pm(pconf, s)) {
+        drain_pm(); /* if there is one */
+        name_sockets(pconf, ipc_dir, gen);
+        kept->gen = gen;
+        rc = launch_new_pm(pconf, s, ipc_dir, ipc_fd);
     }
     if (ipc_fd >= 0) {
         close(ipc_fd); /* the PM must not inherit it */
     }
-    if (rc == OK) {
-        rc = create_board(pconf, s);
-    }
     if (rc != OK) {
         return rc;
     }
+    managed.wrapper = wrapper != NULL;
+    managed.host_caps = any_host_cap(s);
+    managed.keep_conns = fcgix_srv_conf(s)->keep_conns != 0;
     managed.sb = pm_cfg.sb;
     managed.control_path = pm_cfg.control_path;
     managed.start_timeout = d.start_timeout;
     managed.auto_update = d.auto_update;
     fcgix_managed_init(&managed);
     fcgix_status_init(pconf, pm_cfg.sb, app_registry);
-    pm_server = s;
-    pm_parent_pid = getpid();
     apr_pool_cleanup_register(pconf, NULL, stop_pm, apr_pool_cleanup_null);
-    return start_pm(pconf, s);
+    return OK;
 }
 
 void fcgix_launch_child_init(void)
 {
-    close_control(NULL); /* only the PM accepts on it */
-    if (pm_startup_rd >= 0) {
-        close(pm_startup_rd); /* the parent's alone */
-        pm_startup_rd = -1;
+    /* Only the PM accepts on the control socket; only httpd's parent
+     * talks to the PM over their socket pair. */
+    if (kept == NULL) {
+        return;
     }
+    if (kept->control_fd >= 0) {
+        close(kept->control_fd);
+        kept->control_fd = -1;
+    }
+    fcgix_kept_pm_close_parent_ends(kept);
 }

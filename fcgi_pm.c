@@ -345,6 +345,7 @@ void fcgix_pm_slot_stop(pm_t *pm, int c, int i, int after, const char *why)
 enum {
     OWNER_WAKE = -1,
     OWNER_LISTEN = -2,
+    OWNER_PARENT = -3,
     OWNER_APPLOG = FCGIX_PM_CONTROL_CLIENTS
 };
 
@@ -364,6 +365,9 @@ static void fill_poll_set(pm_t *pm)
 
     pm->npfds = 0;
     poll_add(pm, wake_rd, OWNER_WAKE);
+    if (pm->cfg->parent_fd > 2 && !pm->parent_closed) {
+        poll_add(pm, pm->cfg->parent_fd, OWNER_PARENT);
+    }
     if (pm->ctl_fd >= 0 && fcgix_pm_now_ms() >= pm->accept_paused) {
         poll_add(pm, pm->ctl_fd, OWNER_LISTEN);
     }
@@ -396,6 +400,9 @@ static void serve_poll_set(pm_t *pm)
         }
         else if (owner == OWNER_LISTEN) {
             listen_ready = 1;
+        }
+        else if (owner == OWNER_PARENT) {
+            fcgix_pm_parent_serve(pm);
         }
         else if (owner >= OWNER_APPLOG) {
             fcgix_pm_stderr_read(pm, owner - OWNER_APPLOG);
@@ -538,6 +545,9 @@ static void supervise(pm_t *pm)
     long long timeout, drain_start = 0, deadline = 0;
 
     while (!stop_flag) {
+        if (fcgix_pm_parent_hold_over(pm)) {
+            graceful_flag = 1;
+        }
         if (graceful_flag && drain_start == 0) {
             drain_start = fcgix_pm_wall_ms();
             deadline = drain_start + pm->cfg->drain_ms;
@@ -553,6 +563,9 @@ static void supervise(pm_t *pm)
         timeout = fcgix_pm_maintain(pm);
         if ((pm->nwaiters > 0 || drain_start) && timeout > 50) {
             timeout = 50; /* waiters are answered by the next pass */
+        }
+        if (pm->hold_until && timeout > 100) {
+            timeout = 100; /* the hold's end is seen within that */
         }
         if (pm->accept_paused > fcgix_pm_now_ms()
             && timeout > FCGIX_PM_ACCEPT_PAUSE_MS) {
@@ -755,10 +768,11 @@ static void forget_board(fcgix_sb_t *sb)
 }
 
 /* The client table, the stderr pipes of @nslots slots, and the poll
- * set: the wake pipe, the control socket, the clients and the pipes. */
+ * set: the wake pipe, the parent's socket, the control socket, the
+ * clients and the pipes. */
 static int init_poll(pm_t *pm, int nslots)
 {
-    int i, room = 2 + FCGIX_PM_CONTROL_CLIENTS + nslots;
+    int i, room = 3 + FCGIX_PM_CONTROL_CLIENTS + nslots;
 
     pm->applogs = calloc((size_t)nslots + 1, sizeof(applog_t));
     for (i = 0; pm->applogs && i <= nslots; i++) {

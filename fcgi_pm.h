@@ -45,6 +45,10 @@
 #define FCGIX_PM_DEFAULT_MIN_LIFE_MS FCGIX_MIN_SERVER_LIFE_ZERO_MS
 /** Used when fcgix_pm_app_t.listen_queue_depth is <= 0. */
 #define FCGIX_PM_DEFAULT_LISTEN_QUEUE FCGIX_DEFAULT_LISTEN_QUEUE_DEPTH
+/** After HOLD from httpd's parent (a graceful restart), how long the PM
+ *  waits for KEEP before it drains as on SIGUSR1, in milliseconds: the
+ *  new configuration is read in between. */
+#define FCGIX_PM_HOLD_MS 30000
 /** Grace period between SIGTERM and SIGKILL at shutdown; fits inside
  *  APR's 3 s kill-after-timeout window. */
 #define FCGIX_PM_SHUTDOWN_GRACE_MS 2000
@@ -208,7 +212,15 @@ typedef struct fcgix_pm_config_s {
     const char *suexec;     /**< httpd's suexec when usable, else NULL: a
                                  STARTC with an identity is then refused */
     fcgix_pm_log_fn *log;   /**< must not be NULL */
-    void *baton;            /**< passed to log */
+    void *baton;            /**< passed to log and reopen_log */
+    int parent_fd; /**< > 2: httpd's parent's socket pair (SOCK_SEQPACKET),
+                        on which a graceful restart says HOLD, then KEEP
+                        (fcgi_pm_parent.c); else none */
+    int hold_ms;   /**< HOLD lasts this long (<= 0: FCGIX_PM_HOLD_MS) */
+    /** KEEP: the new configuration's error log (@p fd, -1: none; the
+     *  callee dups it, the PM closes it) and log level (-1: unchanged).
+     *  NULL: ignored. */
+    void (*reopen_log)(void *baton, int fd, int level);
 } fcgix_pm_config_t;
 
 /**

@@ -189,6 +189,9 @@ typedef struct {
                              kept by fcgix_pm_slot_set_state() */
     caplog_t *tenant_log; /* cfg->ntenants */
     caplog_t user_log;
+    long long hold_until; /* ms, monotonic: HOLD from the parent runs out
+                             then; 0: not held */
+    int parent_closed;    /* the parent's socket pair was closed */
 } pm_t;
 
 /** The one way to walk the slots of class @p c:
@@ -296,6 +299,14 @@ void fcgix_pm_stderr_read_all(pm_t *pm);
 
 /** Say now how much stderr was dropped in windows that have ended. */
 void fcgix_pm_stderr_report(pm_t *pm);
+
+/* --------------------------------------------------- fcgi_pm_parent.c */
+
+/* Read one message from httpd's parent (HOLD, KEEP) and act on it. */
+void fcgix_pm_parent_serve(pm_t *pm);
+
+/* Whether a HOLD has run out without a KEEP (once: it is then over). */
+int fcgix_pm_parent_hold_over(pm_t *pm);
 
 /* ---------------------------------------------------- fcgi_pm_class.c */
 

@@ -318,6 +318,9 @@ class Httpd:
         if load_module and real_fcgid and FCGID_SO is None:
             pytest.skip(FCGID_HINT)
         self.mpm = "event"          # or "prefork", set before start()
+        # httpd's Timeout; also the PM's drain time, so that changing it
+        # defines another PM (helpers.graceful_new_pm)
+        self.timeout = 30
         # argv put before apache2's, e.g. unshare to run it in a private
         # mount namespace; it must exec apache2, whose pid stop() signals.
         self.wrap = list(wrap)
@@ -376,7 +379,7 @@ class Httpd:
         else:
             lines += ["StartServers 4", "MinSpareServers 2",
                       "MaxSpareServers 8", "MaxRequestWorkers 16"]
-        lines += ["Timeout 30",
+        lines += ["Timeout %d" % self.timeout,
                   "AddType text/plain .txt",
                   "AddType text/html .html",
                   'DocumentRoot "%s"' % self.docroot,

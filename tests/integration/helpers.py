@@ -9,6 +9,7 @@ import http.client
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -271,6 +272,19 @@ def current_pm(srv, timeout=10):
     assert pm, "no running PM under httpd %d; started: %r" % (
         srv.pid, pm_pids(srv))
     return pm
+
+
+PM_KEPT = "FCGIX00051"
+
+
+def graceful_new_pm(srv):
+    """A graceful restart (SIGUSR1, apache2 -k graceful) whose
+    configuration defines another PM: Timeout, the PM's drain time, goes
+    up by a second. The old PM drains and a new one starts, as at every
+    graceful restart before an unchanged PM was kept."""
+    srv.timeout += 1
+    srv.write_conf()
+    os.kill(srv.pid, signal.SIGUSR1)
 
 
 def control_socket(srv):

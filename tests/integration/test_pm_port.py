@@ -7,7 +7,7 @@ import socket
 import time
 
 import conftest
-from helpers import children_of, cmdline, gone
+from helpers import children_of, cmdline, gone, graceful_new_pm
 
 
 def start_port_app(httpd, processes=2, extra=""):
@@ -75,14 +75,33 @@ def test_port_released_when_httpd_stops(httpd):
     assert not listening_on(port)
 
 
+def test_port_app_kept_across_graceful_restart(httpd):
+    """An unchanged configuration keeps the PM: the -port processes keep
+    the port and their pids, and serve throughout."""
+    srv, port = start_port_app(httpd, 2)
+    assert conftest.wait_for(lambda: srv.get("/tcp.fcgi").status == 200, 10)
+    old = conftest.wait_for(lambda: (lambda p: p if len(p) == 2 else None)(
+        app_pids(srv)), 10)
+    assert old
+    os.kill(srv.pid, signal.SIGUSR1)
+    statuses = []
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        statuses.append(srv.get("/tcp.fcgi", timeout=15).status)
+        time.sleep(0.1)
+    assert statuses and all(s == 200 for s in statuses), statuses
+    assert "FCGIX00051" in conftest.read_text(srv.error_log)
+    assert app_pids(srv) == old and listening_on(port)
+
+
 def test_port_app_across_graceful_restart(httpd):
-    """The new configuration's PM binds the port once the old one has
-    stopped its idle processes; requests meanwhile wait (bounded by
-    -startTimeout) instead of failing."""
+    """With new definitions, the new configuration's PM binds the port
+    once the old one has stopped its idle processes; requests meanwhile
+    wait (bounded by -startTimeout) instead of failing."""
     srv, port = start_port_app(httpd, 1)
     assert conftest.wait_for(lambda: srv.get("/tcp.fcgi").status == 200, 10)
     old = app_pids(srv)
-    os.kill(srv.pid, signal.SIGUSR1)
+    graceful_new_pm(srv)
     statuses = []
     deadline = time.monotonic() + 4
     while time.monotonic() < deadline:

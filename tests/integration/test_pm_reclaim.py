@@ -12,7 +12,8 @@ import time
 
 import conftest
 from helpers import (children_of, current_pm, dynamic_server, fetch, gone,
-                     install, log_lines, newest_pm, processes_running, start)
+                     graceful_new_pm, install, log_lines, newest_pm,
+                     processes_running, start)
 
 
 def running_apps(paths):
@@ -111,7 +112,7 @@ def test_lease_of_killed_httpd_child_does_not_hold_graceful_restart(httpd):
     # The PM looks for dead holders once a second.
     conftest.wait_for(lambda: log_lines(srv, "died during a request"), 5)
     t0 = time.monotonic()
-    os.kill(srv.pid, signal.SIGUSR1)          # httpd -k graceful
+    graceful_new_pm(srv)                      # the old PM drains
     drained = conftest.wait_for(lambda: gone(pm) and gone(app), 20, 0.1)
     took = time.monotonic() - t0
     print("old PM and its process gone %.1f s after the graceful restart"

@@ -1,6 +1,7 @@
 """Supervision of the process manager: requests that race its start-up,
 no orphan when httpd's parent is killed, a new PM when the PM is killed,
-and graceful restarts under load that lose no request and leave no
+and graceful restarts under load that lose no request: an unchanged
+configuration keeps the PM and its processes, a changed one leaves no
 process of the old generation."""
 
 import os
@@ -11,9 +12,10 @@ import time
 import pytest
 
 import conftest
-from helpers import (apps_of, children_of, current_pm, dynamic_server, fetch,
-                     gone, install, load_clients, log_lines, newest_pm,
-                     pm_pids, processes_running, start, static_and_dynamic)
+from helpers import (PM_KEPT, apps_of, children_of, current_pm,
+                     dynamic_server, fetch, gone, graceful_new_pm, install,
+                     load_clients, log_lines, newest_pm, pm_pids,
+                     processes_running, start, static_and_dynamic)
 
 
 def knock(srv, path, got, stop):
@@ -118,15 +120,10 @@ def test_killing_pm_starts_a_new_one_and_dynamic_apps_work(httpd):
     assert results[-1].pid in children_of(new_pm)
 
 
-@pytest.mark.parametrize("restarts,gap", [(2, 2.0), (6, 1.0)],
-                         ids=["2-restarts", "6-restarts"])
-def test_graceful_restart_under_load_loses_nothing(httpd, restarts, gap):
-    srv = static_and_dynamic(httpd, 2)
-    first_pm = current_pm(srv)
-    for path in ("/static.fcgi?pid", "/dyn/app.fcgi?pid"):
-        r = fetch(srv, path, 15)
-        assert r.status == 200, (path, r)
-
+def graceful_under_load(srv, restarts, gap, restart):
+    """Load on a static pool and a dynamic app (quick and 300 ms
+    requests) while restart(srv) runs @restarts times; returns the
+    results, after asserting that none failed."""
     urls = ["/static.fcgi?pid", "/dyn/app.fcgi?pid",
             "/static.fcgi?sleep=300&pid", "/dyn/app.fcgi?sleep=300&pid"]
     lead = 1.5
@@ -137,7 +134,7 @@ def test_graceful_restart_under_load_loses_nothing(httpd, restarts, gap):
         for i in range(restarts):
             if i:
                 time.sleep(gap)
-            os.kill(srv.pid, signal.SIGUSR1)     # httpd -k graceful
+            restart(srv)
     finally:
         for t in threads:
             t.join(max(0.1, load_s + 35 - lead))
@@ -154,6 +151,59 @@ def test_graceful_restart_under_load_loses_nothing(httpd, restarts, gap):
         len(failed), len(results), failed[:5], "\n".join(
             line.split("] ", 3)[-1] for line in
             (log_lines(srv, ":error]") + log_lines(srv, ":crit]"))[:8]))
+    return results
+
+
+def graceful(srv):
+    os.kill(srv.pid, signal.SIGUSR1)     # httpd -k graceful
+
+
+@pytest.mark.parametrize("restarts,gap", [(2, 2.0), (6, 1.0)],
+                         ids=["2-restarts", "6-restarts"])
+def test_graceful_restart_under_load_keeps_the_pm(httpd, restarts, gap):
+    """Graceful restarts of an unchanged configuration under load: no
+    request fails, the PM is kept, and so is every app process that was
+    serving before (the static pool's and the dynamic app's pids); each
+    restart logs that it kept them."""
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    for path in ("/static.fcgi?pid", "/dyn/app.fcgi?pid"):
+        r = fetch(srv, path, 15)
+        assert r.status == 200, (path, r)
+    pool = conftest.wait_for(
+        lambda: (lambda a: set(a) if len(a) == 2 else None)(
+            apps_of(pm, "static.fcgi")), 10)
+    dyn = set(apps_of(pm, "app.fcgi"))
+    assert pool and dyn, children_of(pm)
+
+    results = graceful_under_load(srv, restarts, gap, graceful)
+
+    kept = conftest.wait_for(
+        lambda: len(log_lines(srv, PM_KEPT)) == restarts, 10)
+    assert kept, log_lines(srv, "FCGIX0005")
+    assert pm_pids(srv) == [pm] and not gone(pm)
+    assert set(apps_of(pm, "static.fcgi")) == pool
+    assert dyn <= set(apps_of(pm, "app.fcgi"))
+    served_by = {r.pid for _, _, p, r in results if "static" in p}
+    assert served_by == pool, (served_by, pool)
+    assert not log_lines(srv, "graceful stop")
+
+
+@pytest.mark.parametrize("restarts,gap", [(2, 2.0), (6, 1.0)],
+                         ids=["2-restarts", "6-restarts"])
+def test_graceful_restart_with_new_definitions_loses_nothing(httpd, restarts,
+                                                             gap):
+    """Graceful restarts under load whose configuration defines another
+    PM each time: no request fails, each generation has its PM, and once
+    the old ones have drained only the newest and its processes are
+    left."""
+    srv = static_and_dynamic(httpd, 2)
+    first_pm = current_pm(srv)
+    for path in ("/static.fcgi?pid", "/dyn/app.fcgi?pid"):
+        r = fetch(srv, path, 15)
+        assert r.status == 200, (path, r)
+
+    graceful_under_load(srv, restarts, gap, graceful_new_pm)
 
     # A generation per restart, each with its PM; only the newest remains,
     # and every app process left is its child.
@@ -163,6 +213,7 @@ def test_graceful_restart_under_load_loses_nothing(httpd, restarts, gap):
     assert pms and pms[0] == first_pm, pm_pids(srv)
     pm = current_pm(srv)
     assert pm == pms[-1]
+    assert not log_lines(srv, PM_KEPT)
     t0 = time.monotonic()
 
     def only_current():

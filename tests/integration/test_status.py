@@ -16,12 +16,14 @@ import re
 import shutil
 import signal
 import threading
+import time
 import urllib.parse
 from pathlib import Path
 
 import conftest
 from helpers import (AUTO_LINE, MOD_STATUS, cmdline, current_pm,
-                     dynamic_dir_conf, external_server, gone, install, start)
+                     dynamic_dir_conf, external_server, gone, graceful_new_pm,
+                     install, start)
 
 
 STATUS_CONF = """<Location /fcgi-status>
@@ -490,11 +492,36 @@ def test_pm_that_cannot_start_is_reported(httpd):
     assert summary["FastCGIManagerPid"] == "0"
 
 
+def test_graceful_restart_keeps_the_processes_and_their_age(httpd,
+                                                            responder):
+    """An unchanged configuration: the new generation's page shows the
+    same PM and pool processes, older than the restart."""
+    srv, apps, doc = start_full(httpd, responder)
+    gen = doc["process_manager"]["generation"]
+    pm = doc["process_manager"]["pid"]
+    pool = class_of(doc, apps.pool)
+    old_pids = set(running_pids(pool))
+    time.sleep(1.2)
+    os.kill(srv.pid, signal.SIGUSR1)
+
+    def new_generation():
+        d = status_json(srv)
+        return d if d["process_manager"]["generation"] == gen + 1 else None
+    d = conftest.wait_for(new_generation, 15, 0.2)
+    assert d, "no new generation: %r" % status_json(srv)
+    assert d["process_manager"]["pid"] == pm
+    after = class_of(d, apps.pool)
+    assert set(running_pids(after)) == old_pids
+    ages = [p["age"] for p in after["process_list"] if p["pid"] in old_pids]
+    assert ages and min(ages) >= 1, after
+
+
 def test_graceful_restart_shows_the_new_generation(httpd, responder):
+    """New definitions: a new PM and new pool processes."""
     srv, apps, doc = start_full(httpd, responder)
     gen = doc["process_manager"]["generation"]
     old_pids = set(running_pids(class_of(doc, apps.pool)))
-    os.kill(srv.pid, signal.SIGUSR1)
+    graceful_new_pm(srv)
 
     def new_generation():
         d = status_json(srv)

@@ -30,8 +30,8 @@ import sys
 import pytest
 
 import conftest
-from helpers import (WWW_DATA, dynamic_server, fetch, install, log_text,
-                     pm_pids, run_to_exit, start)
+from helpers import (WWW_DATA, dynamic_server, fetch, graceful_new_pm,
+                     install, log_text, pm_pids, run_to_exit, start)
 
 STRACE = shutil.which("strace")
 DELAY_S = 2
@@ -123,10 +123,11 @@ def new_pm_started(srv, pms_before):
 
 
 def graceful(srv):
-    """SIGUSR1 (apachectl -k graceful); wait until the next generation's
-    PM started (or httpd died)."""
+    """A graceful restart that starts a new PM (the configuration
+    changes); wait until the next generation's PM started (or httpd
+    died)."""
     before = len(pm_pids(srv))
-    os.kill(srv.pid, signal.SIGUSR1)
+    graceful_new_pm(srv)
     assert conftest.wait_for(lambda: new_pm_started(srv, before), 20), \
         "no new PM after SIGUSR1"
 
@@ -292,7 +293,7 @@ def test_link_swapped_in_at_the_ipc_dir(httpd, workdir, strace):
     tenant, ipc, srv = serving_from_tenant_dir(httpd, workdir)
     tracer = strace(srv.pid, workdir / "strace.out")
     pms = len(pm_pids(srv))
-    os.kill(srv.pid, signal.SIGUSR1)
+    graceful_new_pm(srv)
 
     def held_at_chown():
         return [c for c in tracer.calls()

@@ -1,0 +1,207 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_launch_keep.c
+ * @brief The running PM across configuration generations: its record in
+ *        the process pool, whether a new configuration defines the same
+ *        PM, and the HOLD and KEEP messages of a graceful restart.
+ */
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+
+#include "apr_file_io.h"
+#include "apr_portable.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fcgi_launch_keep.h"
+#include "fcgi_log.h"
+#include "fcgi_pmconf.h"
+
+FCGIX_USE_LOG_MODULE;
+
+#define KEPT_KEY "fcgix_kept_pm"
+
+fcgix_kept_pm_t *fcgix_kept_pm(server_rec *s)
+{
+    apr_pool_t *pp = s->process->pool;
+    fcgix_kept_pm_t *k = NULL;
+
+    apr_pool_userdata_get((void **)&k, KEPT_KEY, pp);
+    if (k == NULL) {
+        k = apr_pcalloc(pp, sizeof(*k));
+        k->chan_fd = k->startup_rd = k->control_fd = -1;
+        apr_pool_userdata_set(k, KEPT_KEY, apr_pool_cleanup_null, pp);
+    }
+    return k;
+}
+
+/* @cfg's definitions, the board size they need and the module the PM's
+ * log lines are tagged with (fastcgi_x or fcgid, fcgi_log.h), as bytes
+ * (malloc'd; NULL when out of memory). */
+static unsigned char *encode_key(const fcgix_pm_config_t *cfg, int nholders,
+                                 size_t *len)
+{
+    const char *tag = ap_find_module_short_name(APLOG_MODULE_INDEX);
+    size_t n = fcgix_pmconf_encode(cfg, NULL, 0);
+    size_t tag_len = tag ? strlen(tag) : 0;
+    unsigned char *key = malloc(n + sizeof(nholders) + tag_len);
+
+    if (key == NULL) {
+        return NULL;
+    }
+    fcgix_pmconf_encode(cfg, key, n);
+    memcpy(key + n, &nholders, sizeof(nholders));
+    memcpy(key + n + sizeof(nholders), tag ? tag : "", tag_len);
+    *len = n + sizeof(nholders) + tag_len;
+    return key;
+}
+
+int fcgix_kept_pm_same(const fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg,
+                       int nholders)
+{
+    size_t len;
+    unsigned char *key = encode_key(cfg, nholders, &len);
+    int same =
+        key && k->key && len == k->key_len && memcmp(key, k->key, len) == 0;
+
+    free(key);
+    return same;
+}
+
+void fcgix_kept_pm_set_key(fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg,
+                           int nholders)
+{
+    free(k->key);
+    k->key = encode_key(cfg, nholders, &k->key_len);
+}
+
+int fcgix_kept_pm_alive(const fcgix_kept_pm_t *k)
+{
+    siginfo_t info;
+
+    if (k->pid <= 0) {
+        return 0;
+    }
+    /* WNOWAIT: look without reaping. ECHILD: not ours (reaped already,
+     * the pid may be anyone's now). */
+    memset(&info, 0, sizeof(info));
+    if (waitid(P_PID, (id_t)k->pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+        return 0;
+    }
+    return info.si_pid == 0;
+}
+
+/* One message to the PM, never waiting: a PM that does not read must
+ * not stall root. */
+static int send_to_pm(const fcgix_kept_pm_t *k, const char *text, int fd)
+{
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(sizeof(int))];
+    } control;
+    struct iovec iov = {(void *)text, strlen(text)};
+    struct msghdr msg;
+
+    if (k->chan_fd < 0) {
+        return -1;
+    }
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (fd >= 0) {
+        struct cmsghdr *c;
+
+        memset(&control, 0, sizeof(control));
+        msg.msg_control = control.space;
+        msg.msg_controllen = sizeof(control.space);
+        c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    return sendmsg(k->chan_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL)
+                   == (ssize_t)iov.iov_len
+               ? 0
+               : -1;
+}
+
+int fcgix_kept_pm_hold(fcgix_kept_pm_t *k)
+{
+    return send_to_pm(k, "HOLD", -1);
+}
+
+int fcgix_kept_pm_keep(fcgix_kept_pm_t *k, server_rec *s)
+{
+    apr_os_file_t log_fd = -1;
+    char text[32];
+
+    if (s->error_log == NULL
+        || apr_os_file_get(&log_fd, s->error_log) != APR_SUCCESS) {
+        log_fd = -1; /* syslog, or none: the PM keeps what it has */
+    }
+    snprintf(text, sizeof(text), "KEEP %d",
+             ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX));
+    return send_to_pm(k, text, log_fd);
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+void fcgix_kept_pm_forget(fcgix_kept_pm_t *k)
+{
+    k->pid = 0;
+    k->held = 0;
+    close_fd(&k->chan_fd);
+    close_fd(&k->startup_rd);
+    close_fd(&k->control_fd);
+    free(k->control_path);
+    k->control_path = NULL;
+    free(k->key);
+    k->key = NULL;
+    if (k->shm) {
+        apr_shm_destroy(k->shm);
+        k->shm = NULL;
+    }
+}
+
+void fcgix_kept_pm_close_parent_ends(fcgix_kept_pm_t *k)
+{
+    close_fd(&k->chan_fd);
+    close_fd(&k->startup_rd);
+}
+
+void fcgix_kept_pm_reopen_log(void *baton, int fd, int level)
+{
+    server_rec *s = baton;
+    apr_os_file_t old;
+
+    if (fd >= 0 && s->error_log
+        && apr_os_file_get(&old, s->error_log) == APR_SUCCESS) {
+        dup2(fd, old);
+        if (old != STDERR_FILENO) {
+            dup2(fd, STDERR_FILENO);
+        }
+    }
+    if (level >= 0) {
+        s->log.level = level;
+        s->log.module_levels = NULL; /* this module's level is @level */
+    }
+}

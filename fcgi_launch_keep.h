@@ -1,0 +1,92 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_launch_keep.h
+ * @brief The running PM as httpd's parent knows it across configuration
+ *        generations, and the graceful restart that keeps it: HOLD when
+ *        the old configuration goes, KEEP when the new one defines the
+ *        same PM (docs/design/issue16.md, item 1).
+ *
+ * httpd unloads and reloads the module at every restart, so this lives
+ * in the process pool, not in the module's static variables.
+ */
+
+#ifndef FCGIX_LAUNCH_KEEP_H
+#define FCGIX_LAUNCH_KEEP_H
+
+#include <sys/types.h>
+
+#include "apr_pools.h"
+#include "apr_shm.h"
+#include "httpd.h"
+
+#include "fcgi_pm.h"
+#include "fcgi_sb.h"
+
+/** The running PM. Root signals and waits for @c pid and writes to
+ *  @c chan_fd only: nothing read from shared memory steers it. */
+typedef struct {
+    pid_t pid;          /**< 0: none */
+    int gen;            /**< the generation that started it: the
+                             generation in its socket names */
+    int chan_fd;        /**< our end of its socket pair; -1: none */
+    int startup_rd;     /**< its startup pipe's read end; -1: none */
+    int control_fd;     /**< its control socket, held for a PM restarted
+                             after a crash; -1: none */
+    char *control_path; /**< malloc'd */
+    apr_shm_t *shm;     /**< the board's memory (process pool) */
+    fcgix_sb_t board;
+    unsigned char *key; /**< its definitions, encoded (malloc'd) */
+    size_t key_len;
+    int held; /**< told HOLD: a graceful restart is under way */
+} fcgix_kept_pm_t;
+
+/** The record, made in @p s's process pool the first time. */
+fcgix_kept_pm_t *fcgix_kept_pm(server_rec *s);
+
+/**
+ * Whether @p cfg defines the same PM as the one running (same
+ * definitions, same board size needed): then it can be kept.
+ * @param nholders  the holder records the new generation wants
+ */
+int fcgix_kept_pm_same(const fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg,
+                       int nholders);
+
+/** Remember @p cfg's definitions as the running PM's. */
+void fcgix_kept_pm_set_key(fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg,
+                           int nholders);
+
+/** Whether @c pid is still our child and has not exited. */
+int fcgix_kept_pm_alive(const fcgix_kept_pm_t *k);
+
+/**
+ * Tell the PM that the new configuration keeps it: the main server's
+ * error log (passed to it) and this module's log level.
+ * @return 0, or -1 when it could not be told (the caller replaces it)
+ */
+int fcgix_kept_pm_keep(fcgix_kept_pm_t *k, server_rec *s);
+
+/** A graceful restart begins: tell the PM to wait for the new
+ *  configuration. @return 0, or -1 when it could not be told. */
+int fcgix_kept_pm_hold(fcgix_kept_pm_t *k);
+
+/**
+ * Let the PM go: its socket pair, control socket and startup pipe are
+ * closed here and the parent's mapping of its board released (its
+ * processes and old httpd children keep theirs). The caller has
+ * signalled it first.
+ */
+void fcgix_kept_pm_forget(fcgix_kept_pm_t *k);
+
+/** In the PM and in httpd's children: close what only httpd's parent
+ *  holds (the socket pair's parent end, the startup pipe). */
+void fcgix_kept_pm_close_parent_ends(fcgix_kept_pm_t *k);
+
+/** In the PM (@p baton is the main server): its error log now goes to
+ *  @p fd and its level is @p level (-1: unchanged). */
+void fcgix_kept_pm_reopen_log(void *baton, int fd, int level);
+
+#endif /* FCGIX_LAUNCH_KEEP_H */

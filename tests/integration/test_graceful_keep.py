@@ -1,0 +1,310 @@
+"""A graceful restart keeps the process manager and its processes when
+the new configuration defines the same PM (issue 16, item 1): what is
+kept, what is not (new definitions, a hard restart), the error log that
+logrotate moves, the socket pair between httpd's parent and the PM, a
+PM held by a configuration that no longer loads the module, and stop and
+kill -9 after a kept restart. Under load: test_pm_supervision.py."""
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import conftest
+from helpers import (PM_KEPT, apps_of, children_of, current_pm, fetch, gone,
+                     graceful_new_pm, install, log_lines, pm_pids,
+                     processes_running, start, static_and_dynamic)
+
+
+def pool_pids(pm, n=2):
+    return conftest.wait_for(
+        lambda: (lambda a: set(a) if len(a) == n else None)(
+            apps_of(pm, "static.fcgi")), 10)
+
+
+def graceful(srv):
+    kept = len(log_lines(srv, PM_KEPT))
+    pms = len(pm_pids(srv))
+    os.kill(srv.pid, signal.SIGUSR1)            # apache2 -k graceful
+    assert conftest.wait_for(
+        lambda: len(log_lines(srv, PM_KEPT)) > kept
+        or len(pm_pids(srv)) > pms, 15), "the restart kept no PM, started none"
+
+
+def serving(srv):
+    srv_ok = conftest.wait_for(
+        lambda: fetch(srv, "/static.fcgi?pid", 10).status == 200, 15, 0.2)
+    assert srv_ok, log_lines(srv, ":error]")
+
+
+def slow_request(srv, path, out):
+    t = threading.Thread(target=lambda: out.append(fetch(srv, path, 30)),
+                         daemon=True)
+    t.start()
+    return t
+
+
+def test_unchanged_configuration_keeps_pm_pool_and_dynamic_app(httpd):
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    pool = pool_pids(pm)
+    dyn = fetch(srv, "/dyn/app.fcgi?pid", 15)
+    assert dyn.status == 200 and dyn.pid
+    for _ in range(3):
+        graceful(srv)
+        serving(srv)
+    assert len(log_lines(srv, PM_KEPT)) == 3
+    assert pm_pids(srv) == [pm] and not gone(pm)
+    assert set(apps_of(pm, "static.fcgi")) == pool
+    again = fetch(srv, "/dyn/app.fcgi?pid", 15)
+    assert again.status == 200 and again.pid == dyn.pid, (dyn, again)
+    assert log_lines(srv, "FCGIX00543")       # the PM says it was kept
+
+
+def test_changed_definition_replaces_processes_after_their_requests(httpd):
+    """-processes 2 -> 3: a new PM and pool; a request in flight on the
+    old pool completes; then the old PM and its processes are gone."""
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    old = pool_pids(pm)
+    got = []
+    t = slow_request(srv, "/static.fcgi?sleep=1500&pid", got)
+    time.sleep(0.3)
+    srv.extra_conf = srv.extra_conf.replace("-processes 2", "-processes 3")
+    assert "-processes 3" in srv.extra_conf
+    pms = len(pm_pids(srv))
+    srv.write_conf()
+    os.kill(srv.pid, signal.SIGUSR1)
+    assert conftest.wait_for(lambda: len(pm_pids(srv)) > pms, 15)
+    t.join(30)
+    assert got and got[0].status == 200 and got[0].pid in old, got
+    new_pm = current_pm(srv)
+    assert new_pm != pm
+    new = pool_pids(new_pm, 3)
+    assert new and not new & old
+    assert conftest.wait_for(lambda: gone(pm) and all(gone(p) for p in old),
+                             15), processes_running(str(srv.docroot))
+    assert log_lines(srv, "FCGIX00049")
+    assert not log_lines(srv, PM_KEPT)
+
+
+def test_removed_pool_is_drained(httpd):
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    old = pool_pids(pm)
+    got = []
+    t = slow_request(srv, "/static.fcgi?sleep=1000&pid", got)
+    time.sleep(0.3)
+    srv.extra_conf = "\n".join(line for line in srv.extra_conf.splitlines()
+                               if not line.startswith("FastCgiServer"))
+    srv.write_conf()
+    os.kill(srv.pid, signal.SIGUSR1)
+    t.join(30)
+    assert got and got[0].status == 200 and got[0].pid in old, got
+    assert conftest.wait_for(lambda: gone(pm) and all(gone(p) for p in old),
+                             15), processes_running(str(srv.docroot))
+    assert fetch(srv, "/dyn/app.fcgi", 15).status == 200
+    # no handler any more: the program is sent as a file
+    assert fetch(srv, "/static.fcgi?pid", 15).body.startswith(b"\x7fELF")
+
+
+def test_hard_restart_starts_a_new_pm(httpd):
+    """apache2 -k restart (SIGHUP) keeps nothing: a new PM, new pool
+    processes, the old ones gone."""
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    old = pool_pids(pm)
+    pms = len(pm_pids(srv))
+    os.kill(srv.pid, signal.SIGHUP)
+    assert conftest.wait_for(lambda: len(pm_pids(srv)) > pms, 15)
+    serving(srv)
+    new_pm = current_pm(srv)
+    assert new_pm != pm and not pool_pids(new_pm) & old
+    assert conftest.wait_for(lambda: gone(pm) and all(gone(p) for p in old),
+                             15)
+    assert not log_lines(srv, PM_KEPT)
+
+
+def test_error_log_moved_by_logrotate_gets_no_more_pm_lines(httpd):
+    """logrotate renames the error log, then restarts httpd gracefully:
+    the kept PM's lines (here an app's raw stderr, FCGIX00070) go to the
+    new file, not to the renamed one."""
+    srv = static_and_dynamic(httpd, 2)
+    current_pm(srv)
+    rotated = srv.error_log.with_name("error_log.1")
+    os.rename(srv.error_log, rotated)
+    os.kill(srv.pid, signal.SIGUSR1)
+    assert conftest.wait_for(lambda: PM_KEPT in conftest.read_text(
+        srv.error_log), 15), conftest.read_text(rotated)[-2000:]
+    serving(srv)
+    assert fetch(srv, "/static.fcgi?quit", 15).status == 200
+    quit_line = "quitting as asked"
+    assert conftest.wait_for(lambda: quit_line in conftest.read_text(
+        srv.error_log), 10), conftest.read_text(srv.error_log)[-3000:]
+    assert quit_line not in conftest.read_text(rotated)
+    # the PM's own line about being kept came after the hand-over too
+    assert "FCGIX00543" in conftest.read_text(srv.error_log)
+
+
+def seqpacket_holders():
+    """{inode: set of pids} of every Unix SOCK_SEQPACKET socket (ss)."""
+    out = subprocess.run(["ss", "-x", "-a", "-p", "-n"], capture_output=True,
+                         text=True, timeout=10).stdout
+    holders = {}
+    for line in out.splitlines():
+        if not line.startswith("u_seq"):
+            continue
+        fields = line.split()
+        inode = fields[5] if len(fields) > 5 else "?"
+        holders.setdefault(inode, set()).update(
+            int(p) for p in re.findall(r"pid=(\d+)", line))
+    return holders
+
+
+def test_only_httpds_parent_and_the_pm_hold_their_socket_pair(httpd):
+    """The pair on which root says HOLD and KEEP: httpd's children (the
+    User's) and the app processes hold no end of it, also after a kept
+    restart."""
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    pool_pids(pm)
+    graceful(srv)
+    serving(srv)
+    assert fetch(srv, "/dyn/app.fcgi", 15).status == 200
+    ours = {srv.pid, pm}
+    pairs = {inode: pids for inode, pids in seqpacket_holders().items()
+             if pids & ours}
+    assert pairs, seqpacket_holders()
+    others = {p for pids in pairs.values() for p in pids} - ours
+    assert not others, ("held by", others, [(p, conftest.read_text(
+        "/proc/%d/cmdline" % p, 200)) for p in others])
+
+
+def test_pm_held_by_a_configuration_without_the_module_drains(httpd):
+    """A graceful restart into a configuration that no longer loads the
+    module: nobody keeps the held PM, so it drains by itself once its
+    hold (FCGIX_PM_HOLD_MS, 30 s) has run out."""
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    old = pool_pids(pm)
+    srv.load_module = False
+    srv.extra_conf = ""
+    srv.write_conf()
+    os.kill(srv.pid, signal.SIGUSR1)
+    assert conftest.wait_for(lambda: log_lines(srv, "FCGIX00542"), 10)
+    t0 = time.monotonic()
+    assert conftest.wait_for(lambda: gone(pm) and all(gone(p) for p in old),
+                             45, 0.2), processes_running(str(srv.docroot))
+    took = time.monotonic() - t0
+    print("held PM gone %.1f s after the restart" % took)
+    assert log_lines(srv, "FCGIX00545")
+    assert srv.proc.poll() is None
+    assert srv.get("/").status in (200, 403, 404)
+
+
+def test_stop_after_a_kept_restart_ends_everything(httpd):
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    procs = pool_pids(pm) | {fetch(srv, "/dyn/app.fcgi?pid", 15).pid}
+    graceful(srv)
+    serving(srv)
+    srv.stop()
+    assert conftest.wait_for(
+        lambda: gone(pm) and all(gone(p) for p in procs), 10)
+
+
+def test_kill_9_after_a_kept_restart_leaves_no_orphan(httpd):
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    procs = pool_pids(pm) | {fetch(srv, "/dyn/app.fcgi?pid", 15).pid}
+    graceful(srv)
+    serving(srv)
+    os.kill(srv.pid, signal.SIGKILL)
+    assert conftest.wait_for(
+        lambda: gone(pm) and all(gone(p) for p in procs), 5, 0.05), [
+        p for p in [pm, *procs] if not gone(p)]
+
+
+def test_pm_that_dies_after_a_kept_restart_is_restarted(httpd):
+    """The new generation watches the kept PM: when it dies, a new one
+    is started and serves."""
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    pool_pids(pm)
+    graceful(srv)
+    serving(srv)
+    os.kill(pm, signal.SIGKILL)
+    assert conftest.wait_for(lambda: gone(pm), 5)
+    new_pm = conftest.wait_for(
+        lambda: len(pm_pids(srv)) > 1 and current_pm(srv), 10)
+    assert new_pm and new_pm != pm, pm_pids(srv)
+    assert log_lines(srv, "FCGIX00077")
+    serving(srv)
+    assert pool_pids(new_pm)
+    assert set(children_of(new_pm))
+
+
+def test_new_definitions_after_a_kept_restart(httpd):
+    """Kept once, then changed: the second restart replaces the kept PM
+    (the comparison is against what it was started with)."""
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    pool_pids(pm)
+    graceful(srv)
+    pms = len(pm_pids(srv))
+    graceful_new_pm(srv)
+    assert conftest.wait_for(lambda: len(pm_pids(srv)) > pms, 15)
+    serving(srv)
+    assert conftest.wait_for(lambda: gone(pm), 15)
+    new_pm = current_pm(srv)
+    graceful(srv)
+    serving(srv)
+    assert pm_pids(srv)[-1] == new_pm and not gone(new_pm)
+    assert len(log_lines(srv, PM_KEPT)) == 2
+
+
+def test_a_dynamic_app_started_before_is_served_by_the_same_process(httpd):
+    """Warm state survives: a dynamic app's process counts its requests,
+    and the count goes on after a kept restart."""
+    srv = static_and_dynamic(httpd, 2)
+    current_pm(srv)
+    first = fetch(srv, "/dyn/app.fcgi?pid", 15)
+    graceful(srv)
+    serving(srv)
+    after = [fetch(srv, "/dyn/app.fcgi?pid", 15) for _ in range(5)]
+    assert all(r.status == 200 for r in after)
+    assert {r.pid for r in after} == {first.pid}
+
+
+def test_kept_pm_keeps_its_socket_names(httpd):
+    """A kept PM keeps its socket names (with the generation that started
+    it); the IPC directory holds no name of the new generation."""
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    pool_pids(pm)
+    before = sorted(p.name for p in (srv.root / "run" / "fastcgi").iterdir())
+    graceful(srv)
+    serving(srv)
+    after = sorted(p.name for p in (srv.root / "run" / "fastcgi").iterdir())
+    assert after == before
+
+
+def test_two_pools_keep_their_processes_across_restarts(httpd):
+    """Two pools (defined in the reverse order of their paths): each
+    keeps its board class and processes across restarts, whatever order
+    the configuration's hash gives them."""
+    srv = httpd()
+    a = install(conftest.RESPONDER, srv.docroot / "b.fcgi")
+    b = install(conftest.RESPONDER, srv.docroot / "a.fcgi")
+    srv.extra_conf = "\n".join(["FastCgiServer %s -processes 1" % a,
+                                "FastCgiServer %s -processes 1" % b])
+    start(srv)
+    before = {n: fetch(srv, "/%s?pid" % n, 15).pid
+              for n in ("a.fcgi", "b.fcgi")}
+    for _ in range(3):
+        graceful(srv)
+        for n, pid in before.items():
+            r = fetch(srv, "/%s?pid" % n, 15)
+            assert r.status == 200 and r.pid == pid, (n, r, before)
