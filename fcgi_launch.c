@@ -809,6 +809,10 @@ static int any_host_cap(server_rec *s)
     return 0;
 }
 
+/* How long a kept restart waits for the old generation's idle children
+ * to exit (fcgix_kept_pm_wait_old_children()). */
+#define OLD_CHILDREN_WAIT_MS 300
+
 /* The running PM is kept across this graceful restart when this
  * configuration defines the same PM (its socket names are the ones it
  * was started with): its board, sockets and processes stay. @return 1
@@ -847,6 +851,7 @@ static int keep_running_pm(apr_pool_t *pconf, server_rec *s)
                                     "manager (pid %d) and its processes are "
                                     "kept",
                  (int)kept->pid);
+    fcgix_kept_pm_wait_old_children(OLD_CHILDREN_WAIT_MS);
     return 1;
 }
 

@@ -16,8 +16,10 @@
 
 #include "apr_file_io.h"
 #include "apr_portable.h"
+#include "scoreboard.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,9 @@
 FCGIX_USE_LOG_MODULE;
 
 #define KEPT_KEY "fcgix_kept_pm"
+/* How long root waits for the PM's answer to KEEP: the PM's loop wakes
+ * at least every 100 ms while held. */
+#define KEEP_ANSWER_MS 1000
 
 fcgix_kept_pm_t *fcgix_kept_pm(server_rec *s)
 {
@@ -103,6 +108,42 @@ int fcgix_kept_pm_alive(const fcgix_kept_pm_t *k)
     return info.si_pid == 0;
 }
 
+/* Whether @pid is a child of ours that has not exited (ECHILD: not
+ * ours, or reaped). */
+static int child_running(pid_t pid)
+{
+    siginfo_t info;
+
+    memset(&info, 0, sizeof(info));
+    return pid > 0
+           && waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0
+           && info.si_pid == 0;
+}
+
+/* How many of the MPM's child processes are still running. */
+static int mpm_children_running(void)
+{
+    int i, n = 0, limit;
+
+    if (ap_scoreboard_image == NULL) {
+        return 0;
+    }
+    limit = ap_scoreboard_image->global->server_limit;
+    for (i = 0; i < limit; i++) {
+        n += child_running(ap_scoreboard_image->parent[i].pid);
+    }
+    return n;
+}
+
+void fcgix_kept_pm_wait_old_children(int ms)
+{
+    int waited;
+
+    for (waited = 0; waited < ms && mpm_children_running() > 0; waited += 5) {
+        apr_sleep(apr_time_from_msec(5));
+    }
+}
+
 /* One message to the PM, never waiting: a PM that does not read must
  * not stall root. */
 static int send_to_pm(const fcgix_kept_pm_t *k, const char *text, int fd)
@@ -143,6 +184,35 @@ int fcgix_kept_pm_hold(fcgix_kept_pm_t *k)
     return send_to_pm(k, "HOLD", -1);
 }
 
+/* Drop what the PM may have sent that nobody read (an answer that came
+ * after its wait ran out); a few messages at most. */
+static void discard_stale_answers(const fcgix_kept_pm_t *k)
+{
+    char buf[16];
+    int i;
+
+    for (i = 0; i < 16; i++) {
+        if (recv(k->chan_fd, buf, sizeof(buf), MSG_DONTWAIT) < 0) {
+            return;
+        }
+    }
+}
+
+/* The PM's answer to KEEP, within @ms: 0 on "KEPT", else -1 (DRAINING:
+ * its hold ran out first; nothing: it is stuck or gone). */
+static int await_kept(const fcgix_kept_pm_t *k, int ms)
+{
+    struct pollfd p = {k->chan_fd, POLLIN, 0};
+    char buf[16];
+    ssize_t n;
+
+    if (poll(&p, 1, ms) != 1 || !(p.revents & POLLIN)) {
+        return -1;
+    }
+    n = recv(k->chan_fd, buf, sizeof(buf), MSG_DONTWAIT);
+    return n == 4 && memcmp(buf, "KEPT", 4) == 0 ? 0 : -1;
+}
+
 int fcgix_kept_pm_keep(fcgix_kept_pm_t *k, server_rec *s)
 {
     apr_os_file_t log_fd = -1;
@@ -154,7 +224,11 @@ int fcgix_kept_pm_keep(fcgix_kept_pm_t *k, server_rec *s)
     }
     snprintf(text, sizeof(text), "KEEP %d",
              ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX));
-    return send_to_pm(k, text, log_fd);
+    discard_stale_answers(k);
+    if (send_to_pm(k, text, log_fd) != 0) {
+        return -1;
+    }
+    return await_kept(k, KEEP_ANSWER_MS);
 }
 
 static void close_fd(int *fd)

@@ -64,8 +64,11 @@ int fcgix_kept_pm_alive(const fcgix_kept_pm_t *k);
 
 /**
  * Tell the PM that the new configuration keeps it: the main server's
- * error log (passed to it) and this module's log level.
- * @return 0, or -1 when it could not be told (the caller replaces it)
+ * error log (passed to it) and this module's log level; then wait, at
+ * most a second, for its answer.
+ * @return 0 when it answered KEPT; -1 when it could not be told, said
+ *         DRAINING (its hold ran out) or did not answer: the caller
+ *         drains it and starts a new one
  */
 int fcgix_kept_pm_keep(fcgix_kept_pm_t *k, server_rec *s);
 
@@ -80,6 +83,18 @@ int fcgix_kept_pm_hold(fcgix_kept_pm_t *k);
  * signalled it first.
  */
 void fcgix_kept_pm_forget(fcgix_kept_pm_t *k);
+
+/**
+ * A graceful restart that kept the PM: wait, at most @p ms, for the old
+ * generation's idle children to exit. The MPM looks for dead children
+ * once a second and starts the new generation's in their place: a child
+ * that exits just after that look leaves the server without a child for
+ * up to a second or two (before PMs were kept, the old PM's exit woke it
+ * up earlier, by chance). The pids come from httpd's scoreboard, which
+ * the User can write: only our own unreaped children count, and the wait
+ * is bounded.
+ */
+void fcgix_kept_pm_wait_old_children(int ms);
 
 /** In the PM and in httpd's children: close what only httpd's parent
  *  holds (the socket pair's parent end, the startup pipe). */

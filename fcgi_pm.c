@@ -550,6 +550,7 @@ static void supervise(pm_t *pm)
         }
         if (graceful_flag && drain_start == 0) {
             drain_start = fcgix_pm_wall_ms();
+            pm->draining = 1; /* a KEEP now comes too late */
             deadline = drain_start + pm->cfg->drain_ms;
             fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00529), NULL,
                          getpid(),

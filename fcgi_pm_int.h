@@ -192,6 +192,7 @@ typedef struct {
     long long hold_until; /* ms, monotonic: HOLD from the parent runs out
                              then; 0: not held */
     int parent_closed;    /* the parent's socket pair was closed */
+    int draining;         /* a graceful stop has begun */
 } pm_t;
 
 /** The one way to walk the slots of class @p c:

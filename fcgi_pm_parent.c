@@ -15,7 +15,9 @@
  * The socket pair is the only way in: httpd's parent made it before the
  * fork and keeps its end from its own children (fcgix_launch_child_init),
  * so no process of the User can send these messages. The PM still
- * checks what it reads, and never answers (root must not wait on it).
+ * checks what it reads. It answers KEEP with KEPT, or DRAINING once its
+ * hold has run out (or SIGUSR1 came): root waits for that answer a
+ * moment at most, and counts the PM as kept only on KEPT.
  */
 
 #ifndef _GNU_SOURCE
@@ -23,6 +25,7 @@
 #endif
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -72,15 +75,35 @@ static void hold(pm_t *pm)
                  hold_ms);
 }
 
+/* The answer to KEEP, which httpd's parent waits for (briefly): it
+ * only counts the PM as kept on "KEPT". */
+static void answer(pm_t *pm, const char *text)
+{
+    if (send(pm->cfg->parent_fd, text, strlen(text),
+             MSG_DONTWAIT | MSG_NOSIGNAL)
+        < 0) {
+        /* the parent then starts a new PM, and this one drains */
+    }
+}
+
 static void keep(pm_t *pm, const char *args, int log_fd)
 {
     char *end;
     long level = strtol(args, &end, 10);
 
+    if (pm->draining) {
+        answer(pm, "DRAINING");
+        fcgix_pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00546), NULL,
+                     getpid(),
+                     "graceful restart: KEEP came after the drain began; "
+                     "httpd starts a new process manager");
+        return;
+    }
     if (end == args || *end != '\0' || level < 0 || level > 15) {
         level = -1; /* keep the old one */
     }
     pm->hold_until = 0;
+    answer(pm, "KEPT");
     if (pm->cfg->reopen_log) {
         pm->cfg->reopen_log(pm->cfg->baton, log_fd, (int)level);
     }
@@ -88,6 +111,15 @@ static void keep(pm_t *pm, const char *args, int log_fd)
                  "graceful restart: the new configuration keeps this process "
                  "manager and its %d class(es)",
                  pm->nclasses);
+}
+
+/* A SOCK_SEQPACKET read of 0 bytes is an empty message or the end:
+ * only the latter comes with POLLHUP. */
+static int parent_hung_up(const pm_t *pm)
+{
+    struct pollfd p = {pm->cfg->parent_fd, POLLIN, 0};
+
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
 }
 
 void fcgix_pm_parent_serve(pm_t *pm)
@@ -111,7 +143,7 @@ void fcgix_pm_parent_serve(pm_t *pm)
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         return;
     }
-    if (n <= 0) {
+    if (n < 0 || (n == 0 && parent_hung_up(pm))) {
         pm->parent_closed = 1; /* the parent's end is gone: stop polling */
         return;
     }

@@ -13,9 +13,10 @@ import threading
 import time
 
 import conftest
-from helpers import (PM_KEPT, apps_of, children_of, current_pm, fetch, gone,
-                     graceful_new_pm, install, log_lines, pm_pids,
-                     processes_running, start, static_and_dynamic)
+from helpers import (PM_KEPT, apps_of, children_of, current_pm,
+                     dynamic_server, fetch, gone, graceful_new_pm, install,
+                     load_clients, log_lines, pm_pids, processes_running,
+                     start, static_and_dynamic)
 
 
 def pool_pids(pm, n=2):
@@ -308,3 +309,32 @@ def test_two_pools_keep_their_processes_across_restarts(httpd):
         for n, pid in before.items():
             r = fetch(srv, "/%s?pid" % n, 15)
             assert r.status == 200 and r.pid == pid, (n, r, before)
+
+
+def test_prefork_kept_restarts_under_load_lose_nothing(httpd):
+    """prefork signals its children through the process group; the PM
+    has its own group. Three kept restarts under load: no request fails,
+    same PM and pool."""
+    srv, dyn = dynamic_server(httpd)
+    install(conftest.RESPONDER, dyn / "app.fcgi")
+    static = install(conftest.RESPONDER, srv.docroot / "static.fcgi")
+    srv.extra_conf += "\nFastCgiServer %s -processes 2" % static
+    srv.mpm = "prefork"
+    start(srv)
+    pm = current_pm(srv)
+    pool = pool_pids(pm)
+    threads, results = load_clients(
+        srv, ["/static.fcgi?pid", "/dyn/app.fcgi?sleep=200&pid"], 6, 5.0)
+    try:
+        for _ in range(3):
+            time.sleep(1.0)
+            os.kill(srv.pid, signal.SIGUSR1)
+    finally:
+        for t in threads:
+            t.join(40)
+    failed = [r for _, _, _, r in results if r.status != 200]
+    print("prefork: %d requests, %d failed, across 3 kept restarts" % (
+        len(results), len(failed)))
+    assert results and not failed, failed[:5]
+    assert conftest.wait_for(lambda: len(log_lines(srv, PM_KEPT)) == 3, 10)
+    assert pm_pids(srv) == [pm] and set(apps_of(pm, "static.fcgi")) == pool

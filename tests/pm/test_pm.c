@@ -72,6 +72,9 @@ typedef struct {
     fcgix_sb_t *sb;          /* board shared with the PM (mmap), or NULL */
     fcgix_sb_t board;        /* what sb points to: our handle on it */
     size_t sb_size;
+    int peer;     /* our end of the PM's socket pair with "httpd's parent"
+                     (closed in the PM), or -1 */
+    int pm_stdin; /* >= 0: becomes the PM's fd 0 (in the PM), else -1 */
 } fixture_t;
 
 static long long now_ms(void)
@@ -345,6 +348,7 @@ static int setup(void **state)
     snprintf(fx->log, sizeof(fx->log), "%s/pm.log", fx->dir);
     snprintf(fx->ctl, sizeof(fx->ctl), "%s/pm.sock", fx->dir);
     snprintf(fx->dyn, sizeof(fx->dyn), "%s/dyn", fx->dir);
+    fx->peer = fx->pm_stdin = -1;
     *state = fx;
     return 0;
 }
@@ -400,6 +404,12 @@ static int teardown(void **state)
     }
     if (fx->sb) {
         munmap(fx->sb->head, fx->sb_size);
+    }
+    if (fx->peer >= 0) {
+        close(fx->peer);
+    }
+    if (fx->pm_stdin >= 0) {
+        close(fx->pm_stdin);
     }
     empty_dir(fx->dir); /* sockets, the log, copies of apps */
     rmdir(fx->dir);
@@ -1056,20 +1066,29 @@ static void static_app(const fixture_t *fx, fcgix_pm_app_t *app, int procs)
     app->restart_delay_ms = 100;
 }
 
-/* Fork the PM with @p cfg on a shared board sized for it. */
+/* Fork the PM with @p cfg on a shared board sized for it; its log
+ * callback is log_to_fd() unless @p cfg names one. */
 static pid_t start_pm_cfg(fixture_t *fx, fcgix_pm_config_t *cfg)
 {
     int nclasses, nslots = fcgix_pm_board_slots(cfg, &nclasses);
     pid_t pid;
 
     cfg->sb = map_board(fx, nclasses, nslots, cfg->ntenants);
-    cfg->log = log_to_fd;
+    if (cfg->log == NULL) {
+        cfg->log = log_to_fd;
+    }
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         int fd;
 
         alarm(30); /* watchdog, as in run_pm() */
+        if (fx->peer >= 0) {
+            close(fx->peer); /* else our close() is no EOF for the PM */
+        }
+        if (fx->pm_stdin >= 0 && dup2(fx->pm_stdin, 0) != 0) {
+            _exit(99);
+        }
         fd = open(fx->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         cfg->baton = &fd;
         _exit(fcgix_pm_run(cfg));
@@ -2746,6 +2765,448 @@ static void test_app_stderr(void **state)
     assert_true(log_is_clean(fx));
 }
 
+/* ------------------------------------------------------------------ */
+/* httpd's parent: HOLD and KEEP on the socket pair (graceful restart) */
+/* ------------------------------------------------------------------ */
+
+/* As httpd's error log shows a PM line: its number before the message,
+ * so that a test can look for the number. */
+static void log_logno_to_fd(void *baton, int level, int logno, const char *msg)
+{
+    char esc[8192];
+
+    fcgix_pm_escape(esc, sizeof(esc), msg, strlen(msg));
+    dprintf(*(int *)baton, "%d FCGIX%05d: %s\n", level, logno, esc);
+}
+
+/* KEEP's callback, run in the PM: says in the PM's log what it got (the
+ * descriptor "none", "ok" when open and close-on-exec, "inheritable" or
+ * "bad"), and writes a marker into the descriptor for the test to read
+ * at the other end of its pipe. */
+static void reopen_to_fd(void *baton, int fd, int level)
+{
+    int flags = fd >= 0 ? fcntl(fd, F_GETFD) : -1;
+    const char *what = fd < 0               ? "none"
+                       : flags < 0          ? "bad"
+                       : flags & FD_CLOEXEC ? "ok"
+                                            : "inheritable";
+
+    dprintf(*(int *)baton, "%d reopen_log: fd %s, level %d\n",
+            FCGIX_PM_LOG_INFO, what, level);
+    if (fd >= 0 && flags >= 0) {
+        dprintf(fd, "reopen %d\n", level);
+    }
+}
+
+/* The socket pair of the PM with httpd's parent: ours in fx->peer, the
+ * PM's (> 2) returned. */
+static int parent_pair(fixture_t *fx)
+{
+    int sv[2];
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv),
+                     0);
+    assert_true(sv[0] > 2 && sv[1] > 2);
+    fx->peer = sv[0];
+    return sv[1];
+}
+
+/* The test app as a static class of one process, the control socket,
+ * lognos in the log, and the PM's end of a socket pair with us as
+ * httpd's parent (fx->peer); HOLD lasts @p hold_ms. Returns the app
+ * process's pid once it takes requests. */
+static pid_t start_paired(fixture_t *fx, fcgix_pm_config_t *cfg,
+                          fcgix_pm_app_t *app, int hold_ms)
+{
+    pid_t pid;
+
+    dyn_config(fx, cfg, 1, 4);
+    static_app(fx, app, 1);
+    cfg->apps = app;
+    cfg->napps = 1;
+    cfg->parent_fd = parent_pair(fx);
+    cfg->hold_ms = hold_ms;
+    cfg->log = log_logno_to_fd;
+    cfg->reopen_log = reopen_to_fd;
+    start_pm_cfg(fx, cfg);
+    close(cfg->parent_fd); /* the PM's end is the PM's alone */
+    pid = wait_open(fx, slot_of(fx, 0, 0), 0, 5000);
+    assert_true(pid > 0);
+    return pid;
+}
+
+/* Send @p text as one message on our end, with @p nfds (0..2)
+ * descriptors. */
+static void tell(const fixture_t *fx, const char *text, const int *fds,
+                 int nfds)
+{
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(2 * sizeof(int))];
+    } control;
+    struct iovec iov = {(void *)text, strlen(text)};
+    struct msghdr msg;
+
+    assert_true(nfds >= 0 && nfds <= 2);
+    memset(&msg, 0, sizeof(msg));
+    memset(&control, 0, sizeof(control));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (nfds > 0) {
+        struct cmsghdr *c;
+
+        msg.msg_control = control.space;
+        msg.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+        c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
+    }
+    assert_int_equal(sendmsg(fx->peer, &msg, MSG_NOSIGNAL),
+                     (ssize_t)strlen(text));
+}
+
+/* Read pipe @p fd until every write end is closed (EOF), within
+ * @p timeout_ms, then close it; what came goes to @p out.
+ * @return 1 on EOF, 0 on timeout. */
+static int read_to_eof(int fd, char *out, size_t cap, long timeout_ms)
+{
+    long long end = now_ms() + timeout_ms;
+    size_t got = 0;
+    int eof = 0;
+
+    out[0] = '\0';
+    while (!eof && got < cap - 1 && now_ms() < end) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        ssize_t n;
+
+        if (poll(&pfd, 1, 20) <= 0) {
+            continue;
+        }
+        n = read(fd, out + got, cap - 1 - got);
+        if (n <= 0) {
+            eof = 1;
+        }
+        else {
+            got += (size_t)n;
+            out[got] = '\0';
+        }
+    }
+    close(fd);
+    return eof;
+}
+
+/* Send @p text with the write end of a new pipe (ours closed at once)
+ * and read the pipe until the PM has closed its copy too; what the PM
+ * wrote into it goes to @p out. @return 1 when the PM closed it. */
+static int tell_pipe(const fixture_t *fx, const char *text, char *out,
+                     size_t cap)
+{
+    int p[2];
+
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    tell(fx, text, &p[1], 1);
+    close(p[1]);
+    return read_to_eof(p[0], out, cap, 5000);
+}
+
+/* User + system CPU time of @p pid, in clock ticks; -1 if unknown. */
+static long cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long ut = 0, st = 0;
+    int ok = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) != NULL) {
+        /* state ppid pgrp session tty_nr tpgid flags minflt cminflt
+         * majflt cmajflt utime stime */
+        ok = sscanf(p + 1,
+                    " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                    "%lu %lu",
+                    &ut, &st)
+             == 2;
+    }
+    fclose(f);
+    return ok ? (long)(ut + st) : -1;
+}
+
+/* The PM and its app process still run, and the app serves. */
+static void expect_serving(const fixture_t *fx, pid_t app)
+{
+    char body[4096];
+
+    assert_int_equal(waitpid(fx->pm, NULL, WNOHANG), 0);
+    assert_false(gone(app));
+    fcgi_get(fx->sock, body, sizeof(body));
+    assert_non_null(strstr(body, "hello"));
+}
+
+/* HOLD and nothing more: once the hold has run out the PM drains as on
+ * SIGUSR1 (its process stops once idle) and returns. */
+static void test_parent_hold_drains(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    long long t0, took;
+    int held, over, drain, stopped;
+    pid_t pid;
+
+    pid = start_paired(fx, &cfg, &app, 300);
+    t0 = now_ms();
+    tell(fx, "HOLD", NULL, 0);
+    expect_exit0(fx, 5000);
+    took = now_ms() - t0;
+    fprintf(stderr, "HOLD of 300 ms to the PM's exit: %lld ms\n", took);
+    assert_true(took >= 300);
+    assert_int_equal(proc_stat(pid, NULL), 0);
+    assert_int_equal(sockets_in(fx->dir), 0);
+    held = log_first(fx, "FCGIX00542: ");
+    over = log_first(fx, "FCGIX00545: ");
+    drain = log_first(fx, "FCGIX00529: "); /* "graceful stop: ..." */
+    stopped = log_first(fx, "FCGIX00536: ");
+    assert_true(held > 0);
+    assert_true(over > held);
+    assert_true(drain > over);
+    assert_true(stopped > drain);
+    assert_int_equal(log_count(fx, "waiting up to 300 ms"), 1);
+    assert_int_equal(log_count(fx, "stopping: graceful stop, idle"), 1);
+    assert_int_equal(log_count(fx, "sending SIGKILL"), 0);
+    assert_int_equal(log_count(fx, "reopen_log:"), 0);
+}
+
+/* HOLD, then KEEP 7 with a descriptor: the callback gets the level and
+ * an open close-on-exec descriptor (it writes into it: we read that at
+ * the pipe's other end), the PM closes it afterwards (EOF), the hold is
+ * over and the PM runs on long past it. */
+static void test_parent_keep_cancels_hold(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    char marker[64];
+    pid_t pid;
+
+    pid = start_paired(fx, &cfg, &app, 500);
+    tell(fx, "HOLD", NULL, 0);
+    assert_true(wait_log(fx, "FCGIX00542: ", 1, 2000));
+    assert_true(tell_pipe(fx, "KEEP 7", marker, sizeof(marker)));
+    assert_string_equal(marker, "reopen 7\n");
+    assert_true(wait_log(fx, "FCGIX00543: ", 1, 2000));
+    assert_int_equal(log_count(fx, "reopen_log: fd ok, level 7"), 1);
+    assert_true(log_first(fx, "reopen_log:") < log_first(fx, "FCGIX00543: "));
+    sleep_ms(3 * 500);
+    expect_serving(fx, pid);
+    assert_int_equal(log_count(fx, "FCGIX00545: "), 0);
+    assert_int_equal(log_count(fx, "FCGIX00529: "), 0);
+    assert_int_equal(log_count(fx, "reopen_log:"), 1);
+    assert_int_equal(kill(fx->pm, SIGTERM), 0); /* stops as ever */
+    expect_exit0(fx, FCGIX_PM_SHUTDOWN_GRACE_MS + 3000);
+    assert_true(wait_gone(pid, 1000));
+}
+
+/* The PM's answer on our end of the pair, within @p ms ("" if none). */
+static void parent_answer(const fixture_t *fx, char *out, size_t cap, int ms)
+{
+    struct pollfd p = {fx->peer, POLLIN, 0};
+    ssize_t n = 0;
+
+    out[0] = '\0';
+    if (poll(&p, 1, ms) == 1 && (p.revents & POLLIN)) {
+        n = recv(fx->peer, out, cap - 1, MSG_DONTWAIT);
+    }
+    out[n > 0 ? n : 0] = '\0';
+}
+
+/* KEEP in time is answered KEPT (httpd's parent only counts the PM as
+ * kept on that answer). */
+static void test_parent_keep_is_answered(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    char answer[32];
+
+    start_paired(fx, &cfg, &app, 2000);
+    tell(fx, "HOLD", NULL, 0);
+    tell(fx, "KEEP 3", NULL, 0);
+    parent_answer(fx, answer, sizeof(answer), 2000);
+    assert_string_equal(answer, "KEPT");
+    assert_true(wait_log(fx, "FCGIX00543: ", 1, 2000));
+}
+
+/* A KEEP that comes once the hold has run out and the drain has begun
+ * is refused (DRAINING, FCGIX00546): the log descriptor is not taken,
+ * nothing says "kept", and the PM drains and exits as it was going to.
+ * Before, it said "kept" (00543) and exited anyway, and httpd's parent
+ * took it for kept. */
+static void test_parent_late_keep_is_refused(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    char answer[32];
+
+    start_paired(fx, &cfg, &app, 300);
+    tell(fx, "HOLD", NULL, 0);
+    assert_true(wait_log(fx, "FCGIX00529: ", 1, 3000)); /* drain began */
+    tell(fx, "KEEP 7", NULL, 0);
+    parent_answer(fx, answer, sizeof(answer), 2000);
+    assert_string_equal(answer, "DRAINING");
+    assert_true(wait_log(fx, "FCGIX00546: ", 1, 2000));
+    expect_exit0(fx, 5000);
+    assert_int_equal(log_count(fx, "FCGIX00543: "), 0);
+    assert_int_equal(log_count(fx, "reopen_log:"), 0);
+}
+
+/* An empty message is not the end of the pair: it is logged as
+ * garbage, and a HOLD after it still holds. Before, recvmsg()'s 0 was
+ * taken for EOF and the pair was never read again. */
+static void test_parent_empty_message_is_not_eof(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+
+    start_paired(fx, &cfg, &app, 60000);
+    tell(fx, "", NULL, 0);
+    assert_true(wait_log(fx, "FCGIX00544: ", 1, 2000));
+    tell(fx, "HOLD", NULL, 0);
+    assert_true(wait_log(fx, "FCGIX00542: ", 1, 2000));
+}
+
+/* What is neither HOLD nor KEEP is logged and ignored (a descriptor with
+ * it closed); a KEEP level that is no number 0..15 is -1; a second
+ * descriptor is closed unused; KEEP without one gives -1. */
+static void test_parent_garbage(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    char marker[64];
+    int p[2], q[2], two[2];
+    pid_t pid;
+
+    pid = start_paired(fx, &cfg, &app, 300);
+    assert_true(tell_pipe(fx, "FOO", marker, sizeof(marker)));
+    assert_string_equal(marker, "");
+    assert_true(wait_log(fx, "FCGIX00544: ", 1, 2000));
+    tell(fx, "KEEP", NULL, 0);   /* no space, no level */
+    tell(fx, "HOLD\n", NULL, 0); /* not a line protocol */
+    assert_true(wait_log(fx, "FCGIX00544: ", 3, 2000));
+    assert_true(tell_pipe(fx, "KEEP x7", marker, sizeof(marker)));
+    assert_string_equal(marker, "reopen -1\n");
+    assert_true(wait_log(fx, "reopen_log: fd ok, level -1", 1, 2000));
+    tell(fx, "KEEP 16", NULL, 0);
+    assert_true(wait_log(fx, "reopen_log: fd none, level -1", 1, 2000));
+    /* two descriptors: the first is the log, the second closed */
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(q, O_CLOEXEC), 0);
+    two[0] = p[1];
+    two[1] = q[1];
+    tell(fx, "KEEP 15", two, 2);
+    close(p[1]);
+    close(q[1]);
+    assert_true(read_to_eof(p[0], marker, sizeof(marker), 5000));
+    assert_string_equal(marker, "reopen 15\n");
+    assert_true(read_to_eof(q[0], marker, sizeof(marker), 5000));
+    assert_string_equal(marker, "");
+    assert_true(wait_log(fx, "FCGIX00543: ", 3, 2000));
+    sleep_ms(1000); /* longer than a hold: nothing was held */
+    expect_serving(fx, pid);
+    assert_int_equal(log_count(fx, "FCGIX00544: "), 3);
+    assert_int_equal(log_count(fx, "reopen_log:"), 3);
+    assert_int_equal(log_count(fx, "FCGIX00542: "), 0);
+    assert_int_equal(log_count(fx, "FCGIX00545: "), 0);
+}
+
+/* The parent closes its end: the PM stops polling it (no busy loop on
+ * the hang-up), serves on, and still drains on SIGUSR1. */
+static void test_parent_closed(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    long t0, t1, hz = sysconf(_SC_CLK_TCK);
+    pid_t pid;
+
+    pid = start_paired(fx, &cfg, &app, 300);
+    close(fx->peer);
+    fx->peer = -1;
+    sleep_ms(200);
+    t0 = cpu_ticks(fx->pm);
+    sleep_ms(1000);
+    t1 = cpu_ticks(fx->pm);
+    fprintf(stderr, "PM CPU in 1 s after the parent closed: %ld/%ld s\n",
+            t1 - t0, hz);
+    assert_true(t0 >= 0 && t1 >= t0);
+    assert_true(t1 - t0 < hz / 5); /* a spin would be ~hz */
+    expect_serving(fx, pid);
+    assert_int_equal(log_count(fx, "FCGIX00544: "), 0);
+    assert_int_equal(log_count(fx, "FCGIX00542: "), 0);
+    assert_int_equal(log_count(fx, "FCGIX00530: "), 0); /* "parent gone" */
+    assert_int_equal(kill(fx->pm, SIGUSR1), 0);
+    expect_exit0(fx, 5000);
+    assert_int_equal(proc_stat(pid, NULL), 0);
+}
+
+/* HOLD, then the parent's end closes: the hold still runs out and the
+ * PM drains. */
+static void test_parent_closed_while_held(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    pid_t pid;
+
+    pid = start_paired(fx, &cfg, &app, 300);
+    tell(fx, "HOLD", NULL, 0);
+    close(fx->peer);
+    fx->peer = -1;
+    expect_exit0(fx, 5000);
+    assert_int_equal(proc_stat(pid, NULL), 0);
+    assert_true(log_first(fx, "FCGIX00542: ") > 0);
+    assert_true(log_first(fx, "FCGIX00545: ") > log_first(fx, "FCGIX00542: "));
+}
+
+/* parent_fd 0 (a config cleared with memset) means none, even when the
+ * PM's fd 0 is such a socket with a HOLD waiting on it. */
+static void test_parent_fd_zero_ignored(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    pid_t pid;
+
+    fx->pm_stdin = parent_pair(fx);
+    tell(fx, "HOLD", NULL, 0);
+    dyn_config(fx, &cfg, 1, 4);
+    static_app(fx, &app, 1);
+    cfg.apps = &app;
+    cfg.napps = 1;
+    assert_int_equal(cfg.parent_fd, 0);
+    cfg.hold_ms = 300;
+    cfg.log = log_logno_to_fd;
+    cfg.reopen_log = reopen_to_fd;
+    start_pm_cfg(fx, &cfg);
+    close(fx->pm_stdin);
+    fx->pm_stdin = -1;
+    pid = wait_open(fx, slot_of(fx, 0, 0), 0, 5000);
+    assert_true(pid > 0);
+    sleep_ms(1500); /* a hold of 300 ms and a drain would be over */
+    expect_serving(fx, pid);
+    assert_int_equal(log_count(fx, "FCGIX00542: "), 0);
+    assert_int_equal(log_count(fx, "FCGIX00544: "), 0);
+    assert_int_equal(log_count(fx, "FCGIX00529: "), 0);
+}
+
 /* Absolute path of the test app, or exit with a message saying what is
  * missing. */
 static void find_responder(void)
@@ -2829,6 +3290,22 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_user_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fcgid_idle_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fcgid_lifetime_stop, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_parent_hold_drains, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_parent_keep_cancels_hold, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_parent_garbage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parent_keep_is_answered, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_parent_late_keep_is_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_parent_empty_message_is_not_eof,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parent_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parent_closed_while_held, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_parent_fd_zero_ignored, setup,
                                         teardown),
     };
 
