@@ -64,23 +64,32 @@ def test_unchanged_configuration_keeps_pm_pool_and_dynamic_app(httpd):
     assert log_lines(srv, "FCGIX00543")       # the PM says it was kept
 
 
-def test_changed_definition_replaces_processes_after_their_requests(httpd):
-    """-processes 2 -> 3: a new PM and pool; a request in flight on the
-    old pool completes; then the old PM and its processes are gone."""
-    srv = static_and_dynamic(httpd, 2)
+def graceful_during_request(srv, extra_conf):
+    """A graceful restart into @extra_conf while a pool process serves a
+    1.5 s request; returns (the PM before, its pool's pids) once that
+    request has come back 200 from the old pool."""
     pm = current_pm(srv)
     old = pool_pids(pm)
     got = []
     t = slow_request(srv, "/static.fcgi?sleep=1500&pid", got)
     time.sleep(0.3)
-    srv.extra_conf = srv.extra_conf.replace("-processes 2", "-processes 3")
-    assert "-processes 3" in srv.extra_conf
-    pms = len(pm_pids(srv))
+    srv.extra_conf = extra_conf
     srv.write_conf()
     os.kill(srv.pid, signal.SIGUSR1)
-    assert conftest.wait_for(lambda: len(pm_pids(srv)) > pms, 15)
     t.join(30)
     assert got and got[0].status == 200 and got[0].pid in old, got
+    return pm, old
+
+
+def test_changed_definition_replaces_processes_after_their_requests(httpd):
+    """-processes 2 -> 3: a new PM and pool; a request in flight on the
+    old pool completes; then the old PM and its processes are gone."""
+    srv = static_and_dynamic(httpd, 2)
+    pms = len(pm_pids(srv))
+    assert "-processes 2" in srv.extra_conf
+    pm, old = graceful_during_request(
+        srv, srv.extra_conf.replace("-processes 2", "-processes 3"))
+    assert conftest.wait_for(lambda: len(pm_pids(srv)) > pms, 15)
     new_pm = current_pm(srv)
     assert new_pm != pm
     new = pool_pids(new_pm, 3)
@@ -93,17 +102,9 @@ def test_changed_definition_replaces_processes_after_their_requests(httpd):
 
 def test_removed_pool_is_drained(httpd):
     srv = static_and_dynamic(httpd, 2)
-    pm = current_pm(srv)
-    old = pool_pids(pm)
-    got = []
-    t = slow_request(srv, "/static.fcgi?sleep=1000&pid", got)
-    time.sleep(0.3)
-    srv.extra_conf = "\n".join(line for line in srv.extra_conf.splitlines()
-                               if not line.startswith("FastCgiServer"))
-    srv.write_conf()
-    os.kill(srv.pid, signal.SIGUSR1)
-    t.join(30)
-    assert got and got[0].status == 200 and got[0].pid in old, got
+    pm, old = graceful_during_request(srv, "\n".join(
+        line for line in srv.extra_conf.splitlines()
+        if not line.startswith("FastCgiServer")))
     assert conftest.wait_for(lambda: gone(pm) and all(gone(p) for p in old),
                              15), processes_running(str(srv.docroot))
     assert fetch(srv, "/dyn/app.fcgi", 15).status == 200
@@ -205,23 +206,26 @@ def test_pm_held_by_a_configuration_without_the_module_drains(httpd):
     assert srv.get("/").status in (200, 403, 404)
 
 
-def test_stop_after_a_kept_restart_ends_everything(httpd):
+def kept_once(httpd):
+    """httpd after one kept restart; returns it, its PM and the pids of
+    its pool and of a dynamic app's process."""
     srv = static_and_dynamic(httpd, 2)
     pm = current_pm(srv)
     procs = pool_pids(pm) | {fetch(srv, "/dyn/app.fcgi?pid", 15).pid}
     graceful(srv)
     serving(srv)
+    return srv, pm, procs
+
+
+def test_stop_after_a_kept_restart_ends_everything(httpd):
+    srv, pm, procs = kept_once(httpd)
     srv.stop()
     assert conftest.wait_for(
         lambda: gone(pm) and all(gone(p) for p in procs), 10)
 
 
 def test_kill_9_after_a_kept_restart_leaves_no_orphan(httpd):
-    srv = static_and_dynamic(httpd, 2)
-    pm = current_pm(srv)
-    procs = pool_pids(pm) | {fetch(srv, "/dyn/app.fcgi?pid", 15).pid}
-    graceful(srv)
-    serving(srv)
+    srv, pm, procs = kept_once(httpd)
     os.kill(srv.pid, signal.SIGKILL)
     assert conftest.wait_for(
         lambda: gone(pm) and all(gone(p) for p in procs), 5, 0.05), [

@@ -75,6 +75,16 @@ def test_port_released_when_httpd_stops(httpd):
     assert not listening_on(port)
 
 
+def assert_served_for(srv, seconds):
+    """GET /tcp.fcgi every 0.1 s for @seconds: every answer 200."""
+    statuses = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        statuses.append(srv.get("/tcp.fcgi", timeout=15).status)
+        time.sleep(0.1)
+    assert statuses and all(s == 200 for s in statuses), statuses
+
+
 def test_port_app_kept_across_graceful_restart(httpd):
     """An unchanged configuration keeps the PM: the -port processes keep
     the port and their pids, and serve throughout."""
@@ -84,12 +94,7 @@ def test_port_app_kept_across_graceful_restart(httpd):
         app_pids(srv)), 10)
     assert old
     os.kill(srv.pid, signal.SIGUSR1)
-    statuses = []
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        statuses.append(srv.get("/tcp.fcgi", timeout=15).status)
-        time.sleep(0.1)
-    assert statuses and all(s == 200 for s in statuses), statuses
+    assert_served_for(srv, 3)
     assert "FCGIX00051" in conftest.read_text(srv.error_log)
     assert app_pids(srv) == old and listening_on(port)
 
@@ -102,11 +107,6 @@ def test_port_app_across_graceful_restart(httpd):
     assert conftest.wait_for(lambda: srv.get("/tcp.fcgi").status == 200, 10)
     old = app_pids(srv)
     graceful_new_pm(srv)
-    statuses = []
-    deadline = time.monotonic() + 4
-    while time.monotonic() < deadline:
-        statuses.append(srv.get("/tcp.fcgi", timeout=15).status)
-        time.sleep(0.1)
-    assert statuses and all(s == 200 for s in statuses), statuses
+    assert_served_for(srv, 4)
     assert conftest.wait_for(lambda: all(gone(p) for p in old), 10)
     assert srv.get("/tcp.fcgi").status == 200
