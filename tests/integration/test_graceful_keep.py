@@ -342,3 +342,38 @@ def test_prefork_kept_restarts_under_load_lose_nothing(httpd):
     assert results and not failed, failed[:5]
     assert conftest.wait_for(lambda: len(log_lines(srv, PM_KEPT)) == 3, 10)
     assert pm_pids(srv) == [pm] and set(apps_of(pm, "static.fcgi")) == pool
+
+
+def parent_fds(srv):
+    return sorted(os.readlink("/proc/%d/fd/%s" % (srv.pid, fd))
+                  for fd in os.listdir("/proc/%d/fd" % srv.pid))
+
+
+def parent_maps(srv):
+    with open("/proc/%d/maps" % srv.pid) as f:
+        return sum(1 for line in f if "/dev/zero" in line
+                   or line.rstrip().endswith(" 0"))
+
+
+def test_restarts_leave_httpds_parent_as_it_was(httpd):
+    """Kept restarts and restarts with new definitions: httpd's parent
+    holds the same descriptors (kinds and count) afterwards, and no more
+    anonymous shared mappings (a replaced PM's board is let go)."""
+    srv = static_and_dynamic(httpd, 2)
+    current_pm(srv)
+    graceful(srv)              # the first restart settles httpd's own
+    serving(srv)
+    fds, maps = parent_fds(srv), parent_maps(srv)
+    for i in range(8):
+        if i % 2:
+            pms = len(pm_pids(srv))
+            graceful_new_pm(srv)
+            assert conftest.wait_for(lambda: len(pm_pids(srv)) > pms, 15)
+        else:
+            graceful(srv)
+        serving(srv)
+    assert len(log_lines(srv, PM_KEPT)) == 5
+    kinds = [re.sub(r"\[\d+\]", "[]", x) for x in fds]
+    after = [re.sub(r"\[\d+\]", "[]", x) for x in parent_fds(srv)]
+    assert after == kinds, (fds, parent_fds(srv))
+    assert parent_maps(srv) <= maps, (maps, parent_maps(srv))
