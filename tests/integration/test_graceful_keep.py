@@ -377,3 +377,32 @@ def test_restarts_leave_httpds_parent_as_it_was(httpd):
     after = [re.sub(r"\[\d+\]", "[]", x) for x in parent_fds(srv)]
     assert after == kinds, (fds, parent_fds(srv))
     assert parent_maps(srv) <= maps, (maps, parent_maps(srv))
+
+
+def test_kept_pm_takes_the_new_log_level(httpd):
+    """The kept PM logs at the new configuration's level for this module:
+    with "LogLevel fastcgi_x:warn" added, a process that exits is no
+    longer logged at info (FCGIX00511), while its stderr line (warn,
+    FCGIX00070) still is. The same exit was logged before the restart."""
+    srv = static_and_dynamic(httpd, 2)
+    pool_pids(current_pm(srv))
+    assert fetch(srv, "/static.fcgi?quit", 15).status == 200
+    assert conftest.wait_for(lambda: log_lines(srv, "FCGIX00511"), 10)
+    serving(srv)
+    pm = current_pm(srv)
+    workers = set(children_of(srv.pid)) - {pm}
+    srv.extra_conf += "\nLogLevel info fastcgi_x:warn"
+    srv.write_conf()
+    os.kill(srv.pid, signal.SIGUSR1)   # kept: its info line is not shown
+    assert conftest.wait_for(
+        lambda: set(children_of(srv.pid)) - {pm} - workers, 15)
+    serving(srv)
+    assert pm_pids(srv) == [pm] and not gone(pm)
+    restarts = len(log_lines(srv, "FCGIX00511"))
+    quits = len(log_lines(srv, "quitting as asked"))
+    assert fetch(srv, "/static.fcgi?quit", 15).status == 200
+    assert conftest.wait_for(
+        lambda: len(log_lines(srv, "quitting as asked")) > quits, 10)
+    serving(srv)
+    time.sleep(0.5)
+    assert len(log_lines(srv, "FCGIX00511")) == restarts
