@@ -16,9 +16,11 @@
 
 #include "apr_file_io.h"
 #include "apr_portable.h"
+#include "unixd.h"
 #include "scoreboard.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,24 +54,37 @@ fcgix_kept_pm_t *fcgix_kept_pm(server_rec *s)
     return k;
 }
 
-/* @cfg's definitions, the board size they need and the module the PM's
- * log lines are tagged with (fastcgi_x or fcgid, fcgi_log.h), as bytes
- * (malloc'd; NULL when out of memory). */
+/* What the PM process is, besides its definitions: the user it runs as
+ * (it owns the sockets; httpd's children of another User could not
+ * connect), its chroot, the board's holder records, and the module its
+ * log lines are tagged with (fastcgi_x or fcgid, fcgi_log.h). */
+static const char *process_traits(int nholders, char *buf, size_t size)
+{
+    const char *tag = ap_find_module_short_name(APLOG_MODULE_INDEX);
+    const char *chroot = ap_unixd_config.chroot_dir;
+
+    snprintf(buf, size, "uid=%ld gid=%ld holders=%d chroot=%s log=%s",
+             (long)ap_unixd_config.user_id, (long)ap_unixd_config.group_id,
+             nholders, chroot ? chroot : "-", tag ? tag : "-");
+    return buf;
+}
+
+/* @cfg's definitions and the PM's process traits, as bytes (malloc'd;
+ * NULL when out of memory). */
 static unsigned char *encode_key(const fcgix_pm_config_t *cfg, int nholders,
                                  size_t *len)
 {
-    const char *tag = ap_find_module_short_name(APLOG_MODULE_INDEX);
+    char traits[PATH_MAX + 128];
     size_t n = fcgix_pmconf_encode(cfg, NULL, 0);
-    size_t tag_len = tag ? strlen(tag) : 0;
-    unsigned char *key = malloc(n + sizeof(nholders) + tag_len);
+    size_t t = strlen(process_traits(nholders, traits, sizeof(traits)));
+    unsigned char *key = malloc(n + t);
 
     if (key == NULL) {
         return NULL;
     }
     fcgix_pmconf_encode(cfg, key, n);
-    memcpy(key + n, &nholders, sizeof(nholders));
-    memcpy(key + n + sizeof(nholders), tag ? tag : "", tag_len);
-    *len = n + sizeof(nholders) + tag_len;
+    memcpy(key + n, traits, t);
+    *len = n + t;
     return key;
 }
 

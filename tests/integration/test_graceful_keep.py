@@ -406,3 +406,4 @@ def test_kept_pm_takes_the_new_log_level(httpd):
     serving(srv)
     time.sleep(0.5)
     assert len(log_lines(srv, "FCGIX00511")) == restarts
+
