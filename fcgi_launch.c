@@ -513,12 +513,12 @@ static apr_hash_t *static_socket_names(apr_pool_t *p, const char *ipc_dir)
 /* The PM's control socket, held by httpd's parent as long as the PM
  * runs: it exists before any child serves a request, and a PM restarted
  * after a crash inherits it with the requests queued on it. Root neither
- * creates nor chowns it by path: a User's process could rename a link over the
- * socket between bind() and chown(), and fchown() on a socket's descriptor does
- * not change its file. A child that has become the User binds it (the file is
- * then the User's, mode 0600) through the directory's descriptor, after
- * clearing this generation's socket names, and hands the listening descriptor
- * back. */
+ * creates nor chowns it by path: a User's process could rename a link
+ * over the socket between bind() and chown(), and fchown() on a socket's
+ * descriptor does not change its file. A child that has become the User
+ * binds it (the file is then the User's, mode 0600) through the
+ * directory's descriptor, after clearing this generation's socket names,
+ * and hands the listening descriptor back. */
 static int open_control(apr_pool_t *pconf, server_rec *s, const char *ipc_dir,
                         int ipc_fd)
 {
@@ -860,13 +860,17 @@ static int keep_running_pm(apr_pool_t *pconf, server_rec *s)
 static int launch_new_pm(apr_pool_t *pconf, server_rec *s, const char *ipc_dir,
                          int ipc_fd)
 {
-    int rc = open_control(pconf, s, ipc_dir, ipc_fd);
+    int rc;
 
+    /* As named here: open_control() may bind the control socket under
+     * another name if this one is taken, and the next restart compares
+     * with the names it makes itself. */
+    fcgix_kept_pm_set_key(kept, &pm_cfg, fcgix_launch_holder_records());
+    rc = open_control(pconf, s, ipc_dir, ipc_fd);
     if (rc == OK) {
         rc = create_board(s);
     }
     if (rc == OK) {
-        fcgix_kept_pm_set_key(kept, &pm_cfg, fcgix_launch_holder_records());
         rc = start_pm(pconf, s);
     }
     return rc;

@@ -421,3 +421,11 @@ def test_control_socket_name_taken_again(httpd, workdir, strace, racers):
     moved = [line for line in log_text(srv).splitlines()
              if "FCGIX00402" in line and target.name in line]
     assert moved, (log_text(srv)[-4000:], tracer.calls())
+    # A later graceful restart of the same configuration keeps that PM,
+    # whatever name its control socket got.
+    pms = pm_pids(srv)
+    os.kill(srv.pid, signal.SIGUSR1)
+    assert conftest.wait_for(lambda: "FCGIX00051" in log_text(srv), 15), \
+        log_text(srv)[-3000:]
+    assert pm_pids(srv) == pms
+    assert_serves_after_restart(srv)
