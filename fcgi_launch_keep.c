@@ -107,24 +107,9 @@ void fcgix_kept_pm_set_key(fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg,
     k->key = encode_key(cfg, nholders, &k->key_len);
 }
 
-int fcgix_kept_pm_alive(const fcgix_kept_pm_t *k)
-{
-    siginfo_t info;
-
-    if (k->pid <= 0) {
-        return 0;
-    }
-    /* WNOWAIT: look without reaping. ECHILD: not ours (reaped already,
-     * the pid may be anyone's now). */
-    memset(&info, 0, sizeof(info));
-    if (waitid(P_PID, (id_t)k->pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
-        return 0;
-    }
-    return info.si_pid == 0;
-}
-
-/* Whether @pid is a child of ours that has not exited (ECHILD: not
- * ours, or reaped). */
+/* Whether @pid is a child of ours that has not exited. WNOWAIT: look
+ * without reaping. ECHILD: not ours (or reaped already: the pid may be
+ * anyone's now). */
 static int child_running(pid_t pid)
 {
     siginfo_t info;
@@ -133,6 +118,11 @@ static int child_running(pid_t pid)
     return pid > 0
            && waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0
            && info.si_pid == 0;
+}
+
+int fcgix_kept_pm_alive(const fcgix_kept_pm_t *k)
+{
+    return child_running(k->pid);
 }
 
 /* How many of the MPM's child processes are still running. */
@@ -218,10 +208,17 @@ static void discard_stale_answers(const fcgix_kept_pm_t *k)
 static int await_kept(const fcgix_kept_pm_t *k, int ms)
 {
     struct pollfd p = {k->chan_fd, POLLIN, 0};
+    apr_time_t end = apr_time_now() + apr_time_from_msec(ms);
     char buf[16];
     ssize_t n;
+    int rc;
 
-    if (poll(&p, 1, ms) != 1 || !(p.revents & POLLIN)) {
+    do {
+        long left = (long)apr_time_as_msec(end - apr_time_now());
+
+        rc = poll(&p, 1, left > 0 ? (int)left : 0);
+    } while (rc < 0 && errno == EINTR);
+    if (rc != 1 || !(p.revents & POLLIN)) {
         return -1;
     }
     n = recv(k->chan_fd, buf, sizeof(buf), MSG_DONTWAIT);
