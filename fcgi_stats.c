@@ -24,6 +24,7 @@
 
 #include "apr_shm.h"
 #include "apr_strings.h"
+#include "apr_thread_proc.h"
 #include "apr_time.h"
 
 #include "httpd.h"
@@ -189,6 +190,7 @@ int fcgix_stats_post_config(apr_pool_t *pconf, server_rec *s,
     }
     claim_configured(pconf, s, registry, &store->t);
     table = store->t;
+    table.relax = apr_thread_yield; /* this copy of the module's own */
     holds = store->holds;
     return OK;
 }

@@ -27,8 +27,12 @@
 #define STATE_READY 2u
 /* How long a search waits for a record being claimed (its path being
  * written, a few hundred nanoseconds) before it passes over it: the
- * claimer may have died mid-claim. */
+ * claimer may have died mid-claim. First spins; then, with a relax
+ * function, that many calls of it: a claimer preempted mid-claim (a
+ * loaded machine, more threads than cores) would otherwise outlast the
+ * spins, and a search for the same path would claim a second record. */
 #define CLAIM_SPINS 100000
+#define CLAIM_RELAXES 10000
 
 /* Ten per decade (R10), 100 us to 100 s. */
 #define DECADE(m)                                                              \
@@ -51,6 +55,7 @@ fcgix_tally_t *fcgix_tally_init(fcgix_tally_t *t, void *mem, int nrecs)
     t->head = mem;
     t->recs = (fcgix_tally_rec_t *)(t->head + 1);
     t->nrecs = nrecs;
+    t->relax = NULL;
     t->head->magic = TALLY_MAGIC;
     t->head->nrecs = (uint32_t)nrecs;
     return t;
@@ -82,12 +87,17 @@ uint64_t fcgix_tally_hash(const char *path)
 
 /* The record's state once nobody is writing its path, as far as a short
  * wait tells (CLAIMING: still being written, or its claimer died). */
-static uint32_t settled_state(const fcgix_tally_rec_t *r)
+static uint32_t settled_state(const fcgix_tally_t *t,
+                              const fcgix_tally_rec_t *r)
 {
     uint32_t st = LOAD(&r->state);
-    int spins = 0;
+    int spins = 0, relaxes = 0;
 
     while (st == STATE_CLAIMING && spins++ < CLAIM_SPINS) {
+        st = LOAD(&r->state);
+    }
+    while (st == STATE_CLAIMING && t->relax && relaxes++ < CLAIM_RELAXES) {
+        t->relax();
         st = LOAD(&r->state);
     }
     return st;
@@ -135,7 +145,7 @@ static int search(fcgix_tally_t *t, const char *path, int claim, int dynamic)
     }
     for (k = 0; t->recs && k < t->nrecs; k++) {
         fcgix_tally_rec_t *r = &t->recs[(h + (uint64_t)k) % (uint64_t)t->nrecs];
-        uint32_t st = settled_state(r);
+        uint32_t st = settled_state(t, r);
 
         i = (int)(r - t->recs);
         if (st == STATE_FREE && !claim) {
@@ -146,7 +156,7 @@ static int search(fcgix_tally_t *t, const char *path, int claim, int dynamic)
             return i;
         }
         if (st != STATE_READY) {
-            st = settled_state(r); /* another claimed it meanwhile */
+            st = settled_state(t, r); /* another claimed it meanwhile */
         }
         if (st == STATE_READY && holds(r, h, path, len)) {
             if (dynamic && !LOAD(&r->dynamic)) {

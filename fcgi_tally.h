@@ -104,6 +104,13 @@ typedef struct {
     fcgix_tally_head_t *head;
     fcgix_tally_rec_t *recs;
     int nrecs; /**< capacity: what every index is checked against */
+    /** Called while a search waits for a record another thread or
+     *  process is claiming, once its spins are over: a claimer that was
+     *  preempted mid-claim gets the CPU (sched_yield(), say). NULL (what
+     *  fcgix_tally_init() sets): spins only. Set it on each process's own
+     *  copy: a function's address is not kept across the module's
+     *  reload. */
+    void (*relax)(void);
 } fcgix_tally_t;
 
 /** What a record says now, in private memory (fcgix_tally_read()). */

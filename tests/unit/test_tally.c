@@ -20,6 +20,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +244,43 @@ static void test_tampered_records_are_passed_over(void **state)
     free_table(tb);
 }
 
+/* A claimer preempted mid-claim, played by the relax hook: the record
+ * at the path's home is CLAIMING, and the claim completes on the third
+ * call of the hook. A search for the same path waits for it and finds
+ * that record. Before the hook, it passed over it once its spins were
+ * over and claimed a second record for the same path (CI caught it in
+ * test_threads_count_and_claim_exactly on a loaded machine). */
+static fcgix_tally_rec_t *preempted;
+static const char *preempted_path;
+static int relax_calls;
+
+static void claimer_runs_on_third_relax(void)
+{
+    if (++relax_calls == 3) {
+        strcpy(preempted->path, preempted_path);
+        preempted->hash = fcgix_tally_hash(preempted_path);
+        __atomic_store_n(&preempted->state, 2u, __ATOMIC_RELEASE); /* READY */
+    }
+}
+
+static void test_claim_waits_for_a_preempted_claimer(void **state)
+{
+    table_t *tb = new_table(4);
+    const char *path = "/srv/app.fcgi";
+    int home = (int)(fcgix_tally_hash(path) % 4);
+
+    (void)state;
+    preempted = fcgix_tally_rec(&tb->t, home);
+    preempted_path = path;
+    relax_calls = 0;
+    preempted->state = 1u; /* CLAIMING */
+    tb->t.relax = claimer_runs_on_third_relax;
+    assert_int_equal(fcgix_tally_claim(&tb->t, path, 1), home);
+    assert_int_equal(relax_calls, 3);
+    assert_int_equal(fcgix_tally_find(&tb->t, path), home);
+    free_table(tb);
+}
+
 /* ------------------------------------------------------------------ */
 /* Counting and reading                                                */
 /* ------------------------------------------------------------------ */
@@ -457,6 +495,11 @@ typedef struct {
     int index[PATHS]; /* what this thread's claims returned */
 } racer_t;
 
+static void yield_cpu(void)
+{
+    sched_yield();
+}
+
 static void *count_and_claim(void *arg)
 {
     racer_t *me = arg;
@@ -488,6 +531,7 @@ static void test_threads_count_and_claim_exactly(void **state)
     int k, j;
 
     (void)state;
+    tb->t.relax = yield_cpu; /* as the module does */
     for (k = 0; k < THREADS; k++) {
         racer[k].tb = tb;
         assert_int_equal(
@@ -522,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_colliding_paths_probe_on),
         cmocka_unit_test(test_full_table_and_long_path),
         cmocka_unit_test(test_tampered_records_are_passed_over),
+        cmocka_unit_test(test_claim_waits_for_a_preempted_claimer),
         cmocka_unit_test(test_counts),
         cmocka_unit_test(test_window_keeps_previous_epoch_only),
         cmocka_unit_test(test_window_after_a_long_pause),
