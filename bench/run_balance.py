@@ -776,11 +776,7 @@ class Balance(rp.Bench):
         r["foreign"] = sum(p for p, _ in hot)
         if "rps" in r:
             r["metric"] = r["rps"]
-        problems = rp.wrk_problems(r)
-        if problems:
-            self.errors.setdefault((name, cfg.key), []).append(problems)
-        self.results.setdefault((name, cfg.key), []).append(r)
-        return r, problems
+        return r, self.record((name, cfg.key), r)
 
     def pyload_one(self, name, cfg, kind="hello"):
         """The fault run's load generator in steady state at c16, to

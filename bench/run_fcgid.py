@@ -391,11 +391,7 @@ class FcgidBench(rp.Bench):
         r["procs"] = self.note_procs(cfg, "max during runs")
         if "rps" in r:
             r["metric"] = r["rps"]
-        problems = rp.wrk_problems(r)
-        if problems:
-            self.errors.setdefault((name, cfg.key), []).append(problems)
-        self.results.setdefault((name, cfg.key), []).append(r)
-        return r, problems
+        return r, self.record((name, cfg.key), r)
 
     # ---------------------------------------------------------- main
 

@@ -347,11 +347,7 @@ class MultiplexBench(rp.Bench):
         r["foreign_top"] = hot[0][1][:60] if hot else ""
         if "rps" in r:
             r["metric"] = r["rps"]
-        problems = rp.wrk_problems(r)
-        if problems:
-            self.errors.setdefault((name, cfg.key), []).append(problems)
-        self.results.setdefault((name, cfg.key), []).append(r)
-        return r, problems
+        return r, self.record((name, cfg.key), r)
 
     def measure(self, live):
         """For each repetition, each workload, every configuration in

@@ -1021,11 +1021,17 @@ class Bench:
                     "post": POST_SIZE}[kind]
             r["mbps"] = r["rps"] * size / 1e6
             r["metric"] = r["rps"] if unit == "req/s" else r["mbps"]
+        return r, self.record((name, cfg.key), r)
+
+    def record(self, key, r):
+        """Keep a wrk run's result under @key (a workload and a
+        configuration) and its problems, if any, in self.errors; returns
+        the problems."""
         problems = wrk_problems(r)
         if problems:
-            self.errors.setdefault((name, cfg.key), []).append(problems)
-        self.results.setdefault((name, cfg.key), []).append(r)
-        return r, problems
+            self.errors.setdefault(key, []).append(problems)
+        self.results.setdefault(key, []).append(r)
+        return problems
 
     # ---------------------------------------------------------- main
 

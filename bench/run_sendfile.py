@@ -339,11 +339,7 @@ class SendfileBench(rp.Bench):
             r["mbps"] = mbps
         elif "error" not in r:
             r["error"] = "no Transfer/sec from wrk"
-        problems = rp.wrk_problems(r)
-        if problems:
-            self.errors.setdefault((conns, kind), []).append(problems)
-        self.results.setdefault((conns, kind), []).append(r)
-        return r, problems
+        return r, self.record((conns, kind), r)
 
     def measure(self):
         """For each repetition and concurrency, static and X-Sendfile in
