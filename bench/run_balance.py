@@ -933,8 +933,7 @@ class Balance(rp.Bench):
                self.args.duration))
         for rep in range(reps):
             for wi, (name, conns) in enumerate(STEADY):
-                shift = (rep * len(STEADY) + wi) % len(live)
-                for cfg in live[shift:] + live[:shift]:
+                for cfg in rp.in_turn(live, rep, wi, len(STEADY)):
                     r, problems = self.steady_one(name, conns, cfg)
                     log("[rep %d/%d] %-10s %-15s %s  hosts %s%s%s" % (
                         rep + 1, reps, name, cfg.key, fmt_steady(r),
@@ -1185,14 +1184,7 @@ class Balance(rp.Bench):
 
     def report_failures(self):
         log("")
-        bad = False
-        for cfg in self.configs:
-            if cfg.failed:
-                bad = True
-                log("FAILED config %s: %s" % (cfg.key, cfg.failed))
-        for (name, key), probs in sorted(self.errors.items()):
-            bad = True
-            log("errors in %s / %s: %s" % (name, key, "; ".join(probs)))
+        bad = self.log_failed(self.configs)
         for note in self.fault_notes:
             bad = True
             log("fault run trouble: " + note)
@@ -1202,12 +1194,7 @@ class Balance(rp.Bench):
             log("contention: " + note)
         noted = False
         for cfg in self.configs:
-            lines = rp.error_log_lines(cfg)
-            if lines:
-                log("error_log of %s: %d error lines, kinds:" % (
-                    cfg.key, sum(n for n, _ in lines)))
-                for n, text in lines[:8]:
-                    log("  %6dx %s" % (n, text))
+            lines = rp.log_error_lines(cfg)
             if not noted and any("client abort" in t for _, t in lines):
                 noted = True
                 log("  (run_peers.py's \"client abort\" label: here the "

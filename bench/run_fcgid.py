@@ -430,8 +430,7 @@ class FcgidBench(rp.Bench):
                 for wi, (name, conns) in enumerate(STEADY):
                     if not group:
                         continue
-                    shift = (rep * len(STEADY) + wi) % len(group)
-                    for cfg in group[shift:] + group[:shift]:
+                    for cfg in rp.in_turn(group, rep, wi, len(STEADY)):
                         r, problems = self.steady_one(name, conns, cfg)
                         log("[rep %d/%d] %-9s %-15s %s  procs %d%s%s" % (
                             rep + 1, reps, name, cfg.key, fmt_steady(r),
@@ -633,14 +632,7 @@ class FcgidBench(rp.Bench):
 
     def report_failures(self):
         log("")
-        bad = False
-        for cfg in self.configs:
-            if cfg.failed:
-                bad = True
-                log("FAILED config %s: %s" % (cfg.key, cfg.failed))
-        for (name, key), probs in sorted(self.errors.items()):
-            bad = True
-            log("errors in %s / %s: %s" % (name, key, "; ".join(probs)))
+        bad = self.log_failed(self.configs)
         for err in self.cold_errors:
             bad = True
             log("cold run trouble: " + err)
@@ -650,12 +642,7 @@ class FcgidBench(rp.Bench):
             log("%s: app processes %s" % (key, ", ".join(
                 "%s %d" % (w, n) for w, n in seen.items())))
         for cfg in self.configs + self.throwaways:
-            lines = rp.error_log_lines(cfg)
-            if lines:
-                log("error_log of %s: %d error lines, kinds:" % (
-                    os.path.basename(cfg.dir), sum(n for n, _ in lines)))
-                for n, text in lines[:8]:
-                    log("  %6dx %s" % (n, text))
+            rp.log_error_lines(cfg, os.path.basename(cfg.dir))
         if not bad:
             log("no failed configuration, no wrk errors, no cold-run "
                 "trouble")

@@ -796,12 +796,7 @@ class GracefulBench(rp.Bench):
         for note in self.contended:
             log("contention: " + note)
         for c in self.configs:
-            lines = rp.error_log_lines(c)
-            if lines:
-                log("error_log of %s: %d error lines, kinds:" % (
-                    c.key, sum(n for n, _ in lines)))
-                for n, text in lines[:8]:
-                    log("  %6dx %s" % (n, text))
+            rp.log_error_lines(c)
         if not bad:
             log("no failed configuration or cycle")
 

@@ -359,8 +359,7 @@ class MultiplexBench(rp.Bench):
                self.args.seconds, SAMPLE_EVERY * 1e3))
         for rep in range(reps):
             for wi, (name, conns) in enumerate(WORKLOADS):
-                shift = (rep * len(WORKLOADS) + wi) % len(live)
-                for cfg in live[shift:] + live[:shift]:
+                for cfg in rp.in_turn(live, rep, wi, len(WORKLOADS)):
                     r, problems = self.run_one(name, conns, cfg)
                     log("[rep %d/%d] %s %-16s %s%s%s" % (
                         rep + 1, reps, name, cfg.key, progress(r),
@@ -478,25 +477,14 @@ class MultiplexBench(rp.Bench):
 
     def report_failures(self):
         log("")
-        bad = False
         for cfg in self.configs:
             if cfg.skipped:
                 log("SKIPPED config %s: %s" % (cfg.key, cfg.skipped))
-            if cfg.failed:
-                bad = True
-                log("FAILED config %s: %s" % (cfg.key, cfg.failed))
-        for (name, key), probs in sorted(self.errors.items()):
-            bad = True
-            log("errors in %s / %s: %s" % (name, key, "; ".join(probs)))
+        bad = self.log_failed(self.configs)
         for note in self.contended:
             log("contention: " + note)
         for cfg in self.configs:
-            lines = rp.error_log_lines(cfg)
-            if lines:
-                log("error_log of %s: %d error lines, kinds:" % (
-                    cfg.key, sum(n for n, _ in lines)))
-                for n, text in lines[:8]:
-                    log("  %6dx %s" % (n, text))
+            rp.log_error_lines(cfg)
             text = self.go_log(cfg) if cfg.go else ""
             if text:
                 log("the Go app of %s wrote: %s" % (cfg.key, text))

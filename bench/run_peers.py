@@ -544,6 +544,28 @@ def foreign_cpu(seconds, own):
 
 # ------------------------------------------------------------------ runner
 
+def log_error_lines(cfg, name=None):
+    """Log the kinds of error lines in @cfg's error_log (the first 8),
+    under @name (default: its key); returns them."""
+    lines = error_log_lines(cfg)
+    if lines:
+        log("error_log of %s: %d error lines, kinds:" % (
+            name or cfg.key, sum(n for n, _ in lines)))
+        for n, text in lines[:8]:
+            log("  %6dx %s" % (n, text))
+    return lines
+
+
+def in_turn(items, rep, wi, nwork):
+    """@items in the order of repetition @rep, workload @wi of @nwork:
+    every item in turn, the first one rotating, so that none always runs
+    first."""
+    if not items:
+        return []
+    shift = (rep * nwork + wi) % len(items)
+    return items[shift:] + items[:shift]
+
+
 class Bench:
     def init_own(self, args):
         """For a subclass that does not run Bench.__init__ (its
@@ -1023,6 +1045,19 @@ class Bench:
             r["metric"] = r["rps"] if unit == "req/s" else r["mbps"]
         return r, self.record((name, cfg.key), r)
 
+    def log_failed(self, configs):
+        """Log each failed configuration and each configuration's wrk
+        errors; returns whether there was any."""
+        bad = False
+        for cfg in configs:
+            if cfg.failed:
+                bad = True
+                log("FAILED config %s: %s" % (cfg.key, cfg.failed))
+        for (name, key), probs in sorted(self.errors.items()):
+            bad = True
+            log("errors in %s / %s: %s" % (name, key, "; ".join(probs)))
+        return bad
+
     def record(self, key, r):
         """Keep a wrk run's result under @key (a workload and a
         configuration) and its problems, if any, in self.errors; returns
@@ -1099,10 +1134,9 @@ class Bench:
         for rep in range(reps):
             cpu0 = snapshot_cpu()
             for wi, wl in enumerate(workloads):
-                order = [c for c in live
-                         if not (c.static and wl[1] == "post")]
-                shift = (rep * len(workloads) + wi) % len(order)
-                order = order[shift:] + order[:shift]
+                order = in_turn([c for c in live
+                                 if not (c.static and wl[1] == "post")],
+                                rep, wi, len(workloads))
                 for cfg in order:
                     r, problems = self.run_one(wl, cfg)
                     log("[rep %d/%d] %-*s %-*s %s%s%s" % (
@@ -1560,17 +1594,10 @@ class Bench:
 
     def report_failures(self):
         log("")
-        bad = False
-        for cfg in self.configs + self.php_configs:
-            if cfg.failed:
-                bad = True
-                log("FAILED config %s: %s" % (cfg.key, cfg.failed))
+        bad = self.log_failed(self.configs + self.php_configs)
         if self.fpm_failed and not self.fpm_failed.startswith("skipped"):
             bad = True
             log("FAILED " + self.fpm_failed)
-        for (name, key), probs in sorted(self.errors.items()):
-            bad = True
-            log("errors in %s / %s: %s" % (name, key, "; ".join(probs)))
         if self.first_errors:
             bad = True
         for note in self.contended:
@@ -1583,12 +1610,7 @@ class Bench:
                 for n, text in fpm_lines[:8]:
                     log("  %6dx %s" % (n, text))
         for cfg in self.configs + self.php_configs + self.throwaways:
-            lines = error_log_lines(cfg)
-            if lines:
-                log("error_log of %s: %d error lines, kinds:" % (
-                    os.path.basename(cfg.dir), sum(n for n, _ in lines)))
-                for n, text in lines[:8]:
-                    log("  %6dx %s" % (n, text))
+            log_error_lines(cfg, os.path.basename(cfg.dir))
         if not bad:
             log("no failed configuration, no wrk errors")
 

@@ -352,8 +352,7 @@ class SendfileBench(rp.Bench):
         for rep in range(reps):
             cpu0 = rp.snapshot_cpu()
             for ci, conns in enumerate(CONNS):
-                shift = (rep * len(CONNS) + ci) % len(KINDS)
-                for kind in KINDS[shift:] + KINDS[:shift]:
+                for kind in rp.in_turn(KINDS, rep, ci, len(CONNS)):
                     r, problems = self.run_one(kind, conns)
                     log("[rep %d/%d] c%d %-9s %s%s%s" % (
                         rep + 1, reps, conns, kind,
