@@ -534,7 +534,9 @@ def test_graceful_restart_shows_the_new_generation(httpd, responder):
     assert d, "no new generation: %r" % status_json(srv)
     new_pids = set(running_pids(class_of(d, apps.pool)))
     assert not new_pids & old_pids
-    assert all(alive_app(p, "app.fcgi") for p in new_pids)
+    # "running" from the fork on: the exec may come a moment later
+    assert conftest.wait_for(
+        lambda: all(alive_app(p, "app.fcgi") for p in new_pids), 5)
     # the new board has no dynamic class yet; the external is still there
     assert [c["kind"] for c in d["classes"]] == ["static", "external"]
 
