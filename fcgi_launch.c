@@ -820,6 +820,7 @@ static int any_host_cap(server_rec *s)
 static int keep_running_pm(apr_pool_t *pconf, server_rec *s)
 {
     int nholders = fcgix_launch_holder_records();
+    const char *why;
 
     if (!kept->held) {
         return 0;
@@ -834,12 +835,14 @@ static int keep_running_pm(apr_pool_t *pconf, server_rec *s)
                      (int)kept->pid);
         return 0;
     }
-    if (!fcgix_kept_pm_alive(kept) || fcgix_kept_pm_keep(kept, s) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+    why = fcgix_kept_pm_alive(kept) ? fcgix_kept_pm_keep(kept, s)
+                                    : "it has exited";
+    if (why) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      FCGIX_LOGNO(00052) "graceful restart: the FastCGI "
                                         "process manager (pid %d) cannot be "
-                                        "kept; starting a new one",
-                     (int)kept->pid);
+                                        "kept (%s); starting a new one",
+                     (int)kept->pid, why);
         return 0;
     }
     pm_cfg.sb = &kept->board;

@@ -16,6 +16,7 @@
 
 #include "apr_file_io.h"
 #include "apr_portable.h"
+#include "apr_strings.h"
 #include "unixd.h"
 #include "scoreboard.h"
 
@@ -203,9 +204,8 @@ static void discard_stale_answers(const fcgix_kept_pm_t *k)
     }
 }
 
-/* The PM's answer to KEEP, within @ms: 0 on "KEPT", else -1 (DRAINING:
- * its hold ran out first; nothing: it is stuck or gone). */
-static int await_kept(const fcgix_kept_pm_t *k, int ms)
+/* The PM's answer to KEEP, within @ms: NULL on "KEPT", else why not. */
+static const char *await_kept(const fcgix_kept_pm_t *k, int ms)
 {
     struct pollfd p = {k->chan_fd, POLLIN, 0};
     apr_time_t end = apr_time_now() + apr_time_from_msec(ms);
@@ -219,13 +219,18 @@ static int await_kept(const fcgix_kept_pm_t *k, int ms)
         rc = poll(&p, 1, left > 0 ? (int)left : 0);
     } while (rc < 0 && errno == EINTR);
     if (rc != 1 || !(p.revents & POLLIN)) {
-        return -1;
+        return "it did not answer KEEP within a second";
     }
     n = recv(k->chan_fd, buf, sizeof(buf), MSG_DONTWAIT);
-    return n == 4 && memcmp(buf, "KEPT", 4) == 0 ? 0 : -1;
+    if (n == 4 && memcmp(buf, "KEPT", 4) == 0) {
+        return NULL;
+    }
+    return n == 8 && memcmp(buf, "DRAINING", 8) == 0
+               ? "it had begun to drain (its hold ran out)"
+               : "it answered KEEP with something else than KEPT";
 }
 
-int fcgix_kept_pm_keep(fcgix_kept_pm_t *k, server_rec *s)
+const char *fcgix_kept_pm_keep(fcgix_kept_pm_t *k, server_rec *s)
 {
     apr_os_file_t log_fd = -1;
     char text[32];
@@ -238,7 +243,8 @@ int fcgix_kept_pm_keep(fcgix_kept_pm_t *k, server_rec *s)
              ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX));
     discard_stale_answers(k);
     if (send_to_pm(k, text, log_fd) != 0) {
-        return -1;
+        return apr_psprintf(s->process->pconf, "cannot tell it KEEP: %s",
+                            strerror(errno));
     }
     return await_kept(k, KEEP_ANSWER_MS);
 }

@@ -66,11 +66,11 @@ int fcgix_kept_pm_alive(const fcgix_kept_pm_t *k);
  * Tell the PM that the new configuration keeps it: the main server's
  * error log (passed to it) and this module's log level; then wait, at
  * most a second, for its answer.
- * @return 0 when it answered KEPT; -1 when it could not be told, said
- *         DRAINING (its hold ran out) or did not answer: the caller
- *         drains it and starts a new one
+ * @return NULL when it answered KEPT; else why it is not kept (it could
+ *         not be told, said DRAINING because its hold ran out, or did
+ *         not answer): the caller drains it and starts a new one
  */
-int fcgix_kept_pm_keep(fcgix_kept_pm_t *k, server_rec *s);
+const char *fcgix_kept_pm_keep(fcgix_kept_pm_t *k, server_rec *s);
 
 /** A graceful restart begins: tell the PM to wait for the new
  *  configuration. @return 0, or -1 when it could not be told. */

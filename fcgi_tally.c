@@ -32,7 +32,7 @@
  * loaded machine, more threads than cores) would otherwise outlast the
  * spins, and a search for the same path would claim a second record. */
 #define CLAIM_SPINS 100000
-#define CLAIM_RELAXES 10000
+#define CLAIM_RELAXES 1000
 
 /* Ten per decade (R10), 100 us to 100 s. */
 #define DECADE(m)                                                              \

@@ -408,3 +408,25 @@ def test_kept_pm_takes_the_new_log_level(httpd):
     time.sleep(0.5)
     assert len(log_lines(srv, "FCGIX00508")) == exits
 
+
+
+def test_pm_that_does_not_answer_keep_is_replaced(httpd):
+    """A PM that cannot answer KEEP (stopped here with SIGSTOP) is not
+    taken for kept: after a second httpd's parent logs why (FCGIX00052),
+    starts a new PM that serves, and the old one, once it runs again,
+    drains."""
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    old = pool_pids(pm)
+    os.kill(pm, signal.SIGSTOP)
+    try:
+        os.kill(srv.pid, signal.SIGUSR1)
+        assert conftest.wait_for(lambda: len(pm_pids(srv)) > 1, 15), \
+            log_lines(srv, "FCGIX0005")
+    finally:
+        os.kill(pm, signal.SIGCONT)
+    assert log_lines(srv, "FCGIX00052", "did not answer KEEP")
+    assert not log_lines(srv, PM_KEPT)
+    serving(srv)
+    assert conftest.wait_for(lambda: gone(pm) and all(gone(p) for p in old),
+                             15), processes_running(str(srv.docroot))
