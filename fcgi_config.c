@@ -101,6 +101,7 @@ fcgix_app_opts_t fcgix_app_effective(const fcgix_app_opts_t *opts)
     /* busy_timeout and max_body stay unset: no limit of their own. */
     DEFAULT_IF_UNSET(pass_header_bare, 0);
     DEFAULT_IF_UNSET(fix_pathinfo, 0);
+    DEFAULT_IF_UNSET(multiplex, 0);
     return e;
 }
 

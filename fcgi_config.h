@@ -63,6 +63,8 @@ typedef struct {
     apr_off_t max_body;   /**< FcgidMaxRequestLen, bytes; FCGIX_UNSET:
                                no limit of the module's own */
     int fix_pathinfo;     /**< FcgidFixPathinfo; FCGIX_UNSET: 0 */
+    int multiplex;        /**< -multiplex: share connections when the app
+                               says FCGI_MPXS_CONNS=1 (fcgi_mux.h) */
 } fcgix_app_opts_t;
 
 /** How a FastCgiExternalServer with several members is balanced. */

@@ -121,6 +121,7 @@ static const opt_def_t options[] = {
      65535},
     {"multiThreshold", "multiThreshhold", OPT_INT, FOR_CONFIG,
      DYN_FIELD(multi_threshold), 0, 100},
+    {"multiplex", NULL, OPT_FLAG, FOR_APPS, OPT(multiplex), 0, 0},
     {"nph", NULL, OPT_FLAG, FOR_APPS, OPT(nph), 0, 0},
     {"pass-header", NULL, OPT_LIST, FOR_ALL, OPT(pass_headers), 0, 0},
     {"port", NULL, OPT_INT, FOR_SERVER, APP_FIELD(port), 1, 65535},
@@ -315,6 +316,7 @@ void fcgix_cfg_opts_unset(fcgix_app_opts_t *o)
     o->pass_header_bare = FCGIX_UNSET;
     o->max_body = FCGIX_UNSET;
     o->fix_pathinfo = FCGIX_UNSET;
+    o->multiplex = FCGIX_UNSET;
 }
 
 fcgix_dynamic_conf_t *fcgix_cfg_dynamic_new(apr_pool_t *p)
@@ -447,6 +449,7 @@ static int same_app(const fcgix_app_t *a, const fcgix_app_t *b)
            && x->listen_queue_depth == y->listen_queue_depth
            && x->priority == y->priority && x->keep_conn == y->keep_conn
            && x->max_conns == y->max_conns && x->max_requests == y->max_requests
+           && x->multiplex == y->multiplex
            && same_lb(&a->lb, &b->lb);
 }
 

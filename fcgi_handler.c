@@ -46,6 +46,7 @@
 #include "fcgi_conns.h"
 #include "fcgi_handler.h"
 #include "fcgi_headers.h"
+#include "fcgi_mux.h"
 #include "fcgi_proto.h"
 #include "fcgi_req.h"
 #include "fcgi_stderr.h"
@@ -247,11 +248,115 @@ static int take_kept(fcgix_req_t *req, int *timed_out)
     return fd;
 }
 
+/* ------------------------------------------------------------------ */
+/* Multiplexed connections (-multiplex, fcgi_mux.h)                    */
+/* ------------------------------------------------------------------ */
+
+static fcgix_mux_t *mux; /* this child's; NULL: no app has -multiplex */
+
+static void mux_log(void *baton, int level, const char *msg)
+{
+    static const int levels[] = {APLOG_ERR, APLOG_WARNING, APLOG_INFO,
+                                 APLOG_DEBUG};
+
+    ap_log_error(APLOG_MARK, levels[level], 0, baton, "%s", msg);
+}
+
+static apr_status_t stop_mux(void *data)
+{
+    (void)data;
+    fcgix_mux_stop(mux);
+    mux = NULL;
+    return APR_SUCCESS;
+}
+
+void fcgix_handler_child_init(apr_pool_t *pchild, server_rec *s,
+                              int multiplex)
+{
+    if (!multiplex) {
+        return;
+    }
+    mux = fcgix_mux_start(mux_log, s);
+    if (mux == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, errno, s,
+                     FCGIX_LOGNO(00057) "cannot start the thread that "
+                                        "multiplexes connections "
+                                        "(-multiplex); this httpd process "
+                                        "sends one request per connection");
+        return;
+    }
+    apr_pool_cleanup_register(pchild, NULL, stop_mux, apr_pool_cleanup_null);
+}
+
+static int may_multiplex(const fcgix_req_t *req)
+{
+    return mux != NULL && req->opts.multiplex == 1;
+}
+
+/* A place on a shared connection to the app, when it multiplexes. */
+static int join_mux(fcgix_req_t *req)
+{
+    int fd;
+
+    if (!may_multiplex(req)) {
+        return 0;
+    }
+    fd = fcgix_mux_join(mux, fcgix_connect_address(req->app, req->r->pool));
+    if (fd < 0) {
+        return 0;
+    }
+    req->fd = req->conn.fd = fd;
+    req->muxed = 1;
+    req->mux_probe = 0;
+    return 1;
+}
+
+/* Offer the new connection to the mux: it asks the app whether it
+ * multiplexes, or makes it one more shared connection. The request then
+ * goes on a socket pair to the mux. Only a request that can be sent again
+ * may be the one asked with: php-fpm answers, then closes the connection
+ * without reading the request. */
+static void offer_mux(fcgix_req_t *req)
+{
+    int fd, probing = 0;
+
+    if (!may_multiplex(req)) {
+        return;
+    }
+    fd = fcgix_mux_offer(mux, fcgix_connect_address(req->app, req->r->pool),
+                         req->app->path, req->fd, can_resend(req), &probing);
+    if (fd >= 0) {
+        req->fd = req->conn.fd = fd;
+        req->muxed = 1;
+        req->mux_probe = probing;
+    }
+}
+
+/* A multiplexed request whose connection closed before the app's first
+ * byte goes again, once: the one that asked (php-fpm closed the
+ * connection unread), or a bodiless GET. */
+static int mux_may_retry(const fcgix_req_t *req)
+{
+    if (!req->muxed || req->mux_retried || req->received) {
+        return 0;
+    }
+    if (req->mux_probe) {
+        return can_resend(req);
+    }
+    return !req->body.taken /* retry_is_safe() */
+           && (req->r->method_number == M_GET
+               || req->r->method_number == M_OPTIONS);
+}
+
 static fcgix_step_t connect_backend(fcgix_req_t *req)
 {
     int rc, fd = -1, timeout = connect_timeout_s(req), status, timed_out;
     apr_time_t t0;
 
+    req->muxed = 0;
+    if (!req->reused && join_mux(req)) {
+        return FCGIX_STEP_CONTINUE;
+    }
     if (!req->reused && (fd = take_kept(req, &timed_out)) >= 0) {
         req->fd = req->conn.fd = fd;
         req->reused = 1;
@@ -295,6 +400,7 @@ static fcgix_step_t connect_backend(fcgix_req_t *req)
                               fcgix_connect_address(req->app, req->r->pool),
                               strerror(err));
     }
+    offer_mux(req);
     return FCGIX_STEP_CONTINUE;
 }
 
@@ -357,7 +463,8 @@ static fcgix_step_t send_all(fcgix_req_t *req)
 
     while (req->wpos < req->wlen) {
         if (send_pending(req) < 0) {
-            if (req->reused || may_go_elsewhere(req, errno)) {
+            if (req->reused || may_go_elsewhere(req, errno)
+                || mux_may_retry(req)) {
                 return FCGIX_STEP_RETRY;
             }
             return fcgix_req_fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00022),
@@ -768,6 +875,9 @@ static fcgix_step_t on_readable(fcgix_req_t *req)
     if (n <= 0 && req->reused && !req->received && retry_is_safe(req)) {
         return FCGIX_STEP_RETRY;
     }
+    if (n <= 0 && mux_may_retry(req)) {
+        return FCGIX_STEP_RETRY;
+    }
     if (n < 0 && may_go_elsewhere(req, errno)) {
         return FCGIX_STEP_RETRY;
     }
@@ -1134,7 +1244,8 @@ static int more_after_end(fcgix_req_t *req)
  * the next request). Otherwise close it. */
 static void release_backend(fcgix_req_t *req, fcgix_step_t st)
 {
-    if (req->fd >= 0 && req->opts.keep_conn == 1 && st == FCGIX_STEP_FINISHED
+    if (req->fd >= 0 && !req->muxed && req->opts.keep_conn == 1
+        && st == FCGIX_STEP_FINISHED
         && req->ended && fcgix_dec_done(&req->dec) && req->stdin_done
         && !req->stdin_cut && req->wlen == 0 && !req->trailing
         && !more_after_end(req)) {
@@ -1156,6 +1267,17 @@ fcgix_step_t fcgix_req_run(fcgix_req_t *req, const apr_table_t *env)
 {
     fcgix_step_t st = exchange(req, env);
 
+    if (st == FCGIX_STEP_RETRY && req->muxed) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, req->r,
+                      FCGIX_LOGNO(00058) "FastCGI app %s: the multiplexed "
+                                         "connection closed before the "
+                                         "answer began; sending the request "
+                                         "again",
+                      req->app->path);
+        reset_exchange(req);
+        req->mux_retried = 1;
+        st = exchange(req, env);
+    }
     if (st == FCGIX_STEP_RETRY && req->reused) {
         /* The kept connection had been closed by the app (php-fpm's
          * pm.max_requests, an idle timeout): once more on a new one. */

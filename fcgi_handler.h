@@ -61,6 +61,13 @@ typedef int fcgix_run_fn(request_rec *r, const fcgix_app_t *target,
                          const fcgix_process_ops_t *rt, void *baton);
 
 /**
+ * child_init: start this child's mux thread when an app has -multiplex
+ * (fcgi_mux.h); it stops with @p pchild.
+ */
+void fcgix_handler_child_init(apr_pool_t *pchild, server_rec *s,
+                              int multiplex);
+
+/**
  * Serve a request through a FastCGI application in the RESPONDER role.
  * @param r    the request; r->filename is the application's path
  * @param app  the application class that serves it

@@ -62,6 +62,9 @@ typedef struct {
     int process_retries;   /* requests reset by a dying process, resent */
     int kept_was_closed;   /* the app had closed the kept connection this
                               request first took: it may be leaving */
+    int muxed;             /* on a socket pair to the mux (-multiplex) */
+    int mux_probe;         /* ... on the connection that asked the app */
+    int mux_retried;       /* sent again after its mux connection closed */
     int idle_ms;           /* -idle-timeout as a poll timeout */
     apr_time_t busy_until; /* FcgidBusyTimeout's end; 0: none */
 

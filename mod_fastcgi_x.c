@@ -284,13 +284,30 @@ static apr_array_header_t *connectable_apps(apr_pool_t *p)
     return apps;
 }
 
+/* Whether any of @p apps has -multiplex. */
+static int any_multiplex(const apr_array_header_t *apps)
+{
+    int i;
+
+    for (i = 0; i < apps->nelts; i++) {
+        if (APR_ARRAY_IDX(apps, i, const fcgix_app_t *)->opts.multiplex == 1) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    apr_array_header_t *apps;
+
     fcgix_launch_child_init();
     fcgix_managed_child_init(pchild, s);
     fcgix_balance_child_init(pchild);
     if (app_registry) {
-        fcgix_conns_child_init(pchild, connectable_apps(pchild), s);
+        apps = connectable_apps(pchild);
+        fcgix_conns_child_init(pchild, apps, s);
+        fcgix_handler_child_init(pchild, s, any_multiplex(apps));
     }
 }
 
