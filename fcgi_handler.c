@@ -337,15 +337,15 @@ static void offer_mux(fcgix_req_t *req)
  * connection unread), or a bodiless GET. */
 static int mux_may_retry(const fcgix_req_t *req)
 {
-    if (!req->muxed || req->mux_retried || req->received) {
+    if (!req->muxed || req->mux_retried || req->received
+        || req->body.taken) { /* retry_is_safe(); FILTER's data too */
         return 0;
     }
     if (req->mux_probe) {
         return can_resend(req);
     }
-    return !req->body.taken /* retry_is_safe() */
-           && (req->r->method_number == M_GET
-               || req->r->method_number == M_OPTIONS);
+    return req->r->method_number == M_GET
+           || req->r->method_number == M_OPTIONS;
 }
 
 static fcgix_step_t connect_backend(fcgix_req_t *req)

@@ -97,6 +97,7 @@ struct conn {
     buf_t to_app;
     framer_t out; /* the app's records */
     slot_t *target; /* the slot of the record being read, or NULL */
+    int end_status; /* END_REQUEST's protocolStatus, as it is read */
     unsigned char mgmt[MUX_MGMT_MAX];
     size_t mgmt_len;
     slot_t slot[FCGIX_MUX_MAX_REQS + 1];
@@ -385,6 +386,27 @@ static void decide(fcgix_mux_t *m, conn_t *c, const fcgix_values_t *v)
                               : "no FCGI_MPXS_CONNS in its answer");
 }
 
+/* The app said it multiplexes, then refused a request with
+ * FCGI_CANT_MPX_CONN: from now on, one request per connection. */
+static void give_up_sharing(fcgix_mux_t *m, app_t *a)
+{
+    conn_t *c;
+
+    if (a->state != FCGIX_MUX_SHARED) {
+        return;
+    }
+    a->state = FCGIX_MUX_PLAIN;
+    for (c = a->conns; c; c = c->next) {
+        c->plain = 1; /* no new request; closed once idle */
+    }
+    say(m, FCGIX_MUX_WARN,
+        FCGIX_LOGNO(00059) "FastCGI app %s refused a request with "
+                           "FCGI_CANT_MPX_CONN although it said "
+                           "FCGI_MPXS_CONNS=1: this httpd process sends it "
+                           "one request per connection from now on",
+        a->label);
+}
+
 /* A management record (request id 0) is complete. */
 static void on_management(fcgix_mux_t *m, conn_t *c, int type)
 {
@@ -431,6 +453,7 @@ static int app_header(fcgix_mux_t *m, conn_t *c)
     framer_start(f);
     c->target = NULL;
     c->mgmt_len = 0;
+    c->end_status = FCGIX_REQUEST_COMPLETE;
     if (f->hdr[0] != FCGIX_VERSION_1) {
         broke(m, c, "sent a record of version other than 1");
         return -1;
@@ -470,6 +493,9 @@ static void app_record_done(fcgix_mux_t *m, conn_t *c)
     if (c->probing) {
         decide(m, c, NULL); /* the request ended unasked */
     }
+    if (c->end_status == FCGIX_CANT_MPX_CONN) {
+        give_up_sharing(m, c->app);
+    }
     if (s->fd < 0) {
         free_slot(c, s); /* abandoned: its id may go again */
     }
@@ -499,6 +525,11 @@ static void from_app(fcgix_mux_t *m, conn_t *c, const unsigned char *p,
             continue;
         }
         k = f->left < n ? f->left : n;
+        /* END_REQUEST's protocolStatus is its content's fifth byte. */
+        if (c->target && f->hdr[1] == FCGIX_END_REQUEST && f->coff <= 4
+            && 4 < f->coff + k && f->clen > 4) {
+            c->end_status = p[4 - f->coff];
+        }
         if (c->target) {
             deliver(m, c, c->target, p, k);
         }

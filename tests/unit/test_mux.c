@@ -492,6 +492,24 @@ static void test_broken_connection_fails_its_requests(void **state)
     close(p2);
 }
 
+static void test_cant_mpx_conn_gives_up_sharing(void **state)
+{
+    fixture_t *fx = *state;
+    int p1 = probe_shared(fx);
+    unsigned char body[8] = {0, 0, 0, 0, FCGIX_CANT_MPX_CONN, 0, 0, 0};
+    rec_t r;
+
+    send_rec(fx->app, FCGIX_END_REQUEST, 1, body, sizeof(body));
+    assert_int_equal(read_rec(p1, &r), 0);
+    assert_int_equal(r.type, FCGIX_END_REQUEST);
+    assert_int_equal(r.content[4], FCGIX_CANT_MPX_CONN);
+    assert_true(wait_state(fx, FCGIX_MUX_PLAIN));
+    assert_int_equal(fcgix_mux_join(fx->m, KEY), -1);
+    assert_true(eof_within(fx->app)); /* closed once idle */
+    assert_true(logged(fx, "FCGIX00059"));
+    close(p1);
+}
+
 static void test_record_for_unknown_id_breaks(void **state)
 {
     fixture_t *fx = *state;
@@ -534,6 +552,8 @@ int main(void)
             test_app_closing_after_answer_is_no_error, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_broken_connection_fails_its_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cant_mpx_conn_gives_up_sharing,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_for_unknown_id_breaks,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_question_without_may_probe,
