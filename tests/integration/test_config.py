@@ -253,13 +253,13 @@ OWN_OPTIONS = {
     "FastCgiServer {app}": [
         "appConnTimeout", "flush", "group", "idle-timeout",
         "init-start-delay", "initial-env", "keep-conn", "listen-queue-depth",
-        "max-conns", "max-requests", "min-server-life", "nph", "pass-header",
-        "port", "priority", "processes", "restart-delay", "socket", "user"],
+        "max-conns", "max-requests", "min-server-life", "multiplex", "nph",
+        "pass-header", "port", "priority", "processes", "restart-delay", "socket", "user"],
     "FastCgiExternalServer /x.php -host 127.0.0.1:9000": [
         "appConnTimeout", "backup", "balance", "fail-timeout", "flush",
         "group", "health-check", "health-interval", "host", "idle-timeout",
-        "keep-conn", "max-conns", "max-fails", "nph", "pass-header",
-        "queue-timeout", "resolve-interval", "socket", "user"],
+        "keep-conn", "max-conns", "max-fails", "multiplex", "nph",
+        "pass-header", "queue-timeout", "resolve-interval", "socket", "user"],
     "FastCgiConfig": [
         "appConnTimeout", "autoUpdate", "flush", "gainValue", "idle-timeout",
         "init-start-delay", "initial-env", "killInterval",
