@@ -33,6 +33,7 @@
 #define NOTE_CONNECT "fastcgi-connect-time"
 #define NOTE_FIRST_BYTE "fastcgi-first-byte-time"
 #define NOTE_APP_TIME "fastcgi-app-time"
+#define NOTE_CONN "fastcgi-conn"
 
 /* The name of the app's record: its path, or the label an fcgid class's
  * request carries (fcgi_fcgid.c: path, virtual host, identity). */
@@ -92,6 +93,15 @@ static const char *usec_text(apr_pool_t *p, apr_time_t usec)
     return apr_psprintf(p, "%" APR_TIME_T_FMT, usec < 0 ? 0 : usec);
 }
 
+/* Which kind of connection the exchange ended on (fastcgi-conn). */
+static const char *conn_kind(const fcgix_req_t *req)
+{
+    if (req->muxed) {
+        return req->mux_probe ? "asked" : "shared";
+    }
+    return req->reused ? "kept" : "new";
+}
+
 /* fastcgi-member is the address of req->app at the end: the member of a
  * balanced server, the socket of a PM-run process, the server itself. */
 static void set_notes(fcgix_req_t *req, apr_time_t end)
@@ -113,6 +123,7 @@ static void set_notes(fcgix_req_t *req, apr_time_t end)
         apr_table_unset(r->notes, NOTE_FIRST_BYTE);
     }
     apr_table_setn(r->notes, NOTE_APP_TIME, usec_text(r->pool, end - start));
+    apr_table_setn(r->notes, NOTE_CONN, conn_kind(req));
 }
 
 void fcgix_req_account(fcgix_req_t *req, fcgix_step_t st)

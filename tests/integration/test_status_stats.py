@@ -572,6 +572,27 @@ def test_notes_name_the_app_and_its_socket(httpd, responder, workdir):
     assert static[1:] == ["-"] * 5, static
 
 
+def test_conn_note_says_new_or_kept(httpd, responder, workdir):
+    """fastcgi-conn: "new" for a request that opened its connection,
+    "kept" for one on a connection an earlier request left open
+    (-keep-conn); -multiplex's "shared" and "asked" are in
+    test_multiplex.py."""
+    srv = httpd()
+    log = workdir / "conn.log"
+    srv.extra_conf = "\n".join([
+        external_server(srv.docroot / "ext.fcgi", responder.address,
+                        "-keep-conn"),
+        'LogFormat "%U %{fastcgi-conn}n" conn',
+        'CustomLog "%s" conn' % log])
+    start(srv)
+    for _ in range(5):  # back to back: kept connections idle 20 ms at most
+        assert srv.get("/ext.fcgi").status == 200
+    kinds = [r[1] for r in note_rows(log, 5)]
+    assert kinds[0] == "new", kinds
+    assert "kept" in kinds[1:], kinds
+    assert set(kinds) <= {"new", "kept"}, kinds
+
+
 def test_failed_request_notes_and_authorizer(httpd, responder, workdir):
     """A refused connection still names the app and the address tried,
     with no first byte; an access checker's exchange is noted on the
