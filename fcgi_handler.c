@@ -895,6 +895,12 @@ static fcgix_step_t on_readable(fcgix_req_t *req)
                               "reading the response failed: %s",
                               strerror(errno));
     }
+    if (n == 0 && req->muxed) {
+        return fcgix_req_fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00060),
+                              "the request ended on its multiplexed "
+                              "connection before FCGI_END_REQUEST (the line "
+                              "before says why)");
+    }
     if (n == 0) {
         return fcgix_req_fail(req, HTTP_BAD_GATEWAY, FCGIX_LOGNO(00042),
                               "closed the connection before FCGI_END_REQUEST");

@@ -78,6 +78,10 @@ typedef struct {
     int fd;         /* the mux's end of the request's pair; -1: closed */
     int ended;      /* END_REQUEST came from the app */
     int abort_sent; /* FCGI_ABORT_REQUEST went to the app */
+    int burnt;      /* ended after an abort: never used again on this
+                       connection (Go's net/http/fcgi ends an aborted
+                       request at once, then again when its handler
+                       returns, with output in between) */
     buf_t to_req;   /* the app's records, waiting for the request */
     framer_t in;    /* the request's records, toward the app */
 } slot_t;
@@ -93,6 +97,8 @@ struct conn {
     int plain;   /* the app does not multiplex: closed once idle */
     int ids;     /* request ids usable: 1..ids */
     int nbusy;
+    int nburnt;   /* ids burnt; past half of them, the connection retires */
+    int dropping; /* the record being read is for a burnt id */
     int64_t idle_since;
     buf_t to_app;
     framer_t out; /* the app's records */
@@ -114,6 +120,7 @@ struct app {
 
 struct fcgix_mux {
     pthread_mutex_t lock;
+    pthread_cond_t decided; /* an app left FCGIX_MUX_PROBING */
     pthread_t thread;
     int wake[2];
     volatile int stopping;
@@ -294,7 +301,7 @@ static int open_slot(conn_t *c)
     int sv[2], id;
 
     for (id = 1; id <= c->ids; id++) {
-        if (!c->slot[id].busy) {
+        if (!c->slot[id].busy && !c->slot[id].burnt) {
             break;
         }
     }
@@ -350,6 +357,14 @@ static void deliver(fcgix_mux_t *m, conn_t *c, slot_t *s,
 /* Discovery                                                            */
 /* ------------------------------------------------------------------ */
 
+static void set_state(fcgix_mux_t *m, app_t *a, fcgix_mux_state_t st)
+{
+    if (a->state == FCGIX_MUX_PROBING && st != FCGIX_MUX_PROBING) {
+        pthread_cond_broadcast(&m->decided);
+    }
+    a->state = st;
+}
+
 static int clamp(long v, int dflt, int max)
 {
     return v <= 0 ? dflt : v > max ? max : (int)v;
@@ -362,7 +377,7 @@ static void decide(fcgix_mux_t *m, conn_t *c, const fcgix_values_t *v)
 
     c->probing = 0;
     if (v && v->mpxs == 1) {
-        a->state = FCGIX_MUX_SHARED;
+        set_state(m, a, FCGIX_MUX_SHARED);
         a->max_reqs = clamp(v->max_reqs, FCGIX_MUX_MAX_REQS, FCGIX_MUX_MAX_REQS);
         a->max_conns =
             clamp(v->max_conns, FCGIX_MUX_MAX_CONNS, FCGIX_MUX_MAX_CONNS);
@@ -375,7 +390,7 @@ static void decide(fcgix_mux_t *m, conn_t *c, const fcgix_values_t *v)
             a->label, a->max_reqs, a->max_conns);
         return;
     }
-    a->state = FCGIX_MUX_PLAIN;
+    set_state(m, a, FCGIX_MUX_PLAIN);
     c->plain = 1;
     say(m, FCGIX_MUX_INFO,
         FCGIX_LOGNO(00055) "FastCGI app %s does not multiplex (%s): one "
@@ -452,6 +467,7 @@ static int app_header(fcgix_mux_t *m, conn_t *c)
 
     framer_start(f);
     c->target = NULL;
+    c->dropping = 0;
     c->mgmt_len = 0;
     c->end_status = FCGIX_REQUEST_COMPLETE;
     if (f->hdr[0] != FCGIX_VERSION_1) {
@@ -459,6 +475,10 @@ static int app_header(fcgix_mux_t *m, conn_t *c)
         return -1;
     }
     if (id == FCGIX_NULL_REQUEST_ID) {
+        return 0;
+    }
+    if (id <= c->ids && c->slot[id].burnt) {
+        c->dropping = 1; /* late output of an aborted request */
         return 0;
     }
     if (id > c->ids || !c->slot[id].busy) {
@@ -482,6 +502,9 @@ static void app_record_done(fcgix_mux_t *m, conn_t *c)
     slot_t *s = c->target;
 
     c->out.have = 0;
+    if (c->dropping) {
+        return;
+    }
     if (s == NULL) {
         on_management(m, c, type);
         return;
@@ -496,8 +519,10 @@ static void app_record_done(fcgix_mux_t *m, conn_t *c)
     if (c->end_status == FCGIX_CANT_MPX_CONN) {
         give_up_sharing(m, c->app);
     }
-    if (s->fd < 0) {
-        free_slot(c, s); /* abandoned: its id may go again */
+    if (s->fd < 0) { /* abandoned: the app may still answer it */
+        free_slot(c, s);
+        s->burnt = 1;
+        c->nburnt++;
     }
     c->target = NULL;
 }
@@ -533,7 +558,7 @@ static void from_app(fcgix_mux_t *m, conn_t *c, const unsigned char *p,
         if (c->target) {
             deliver(m, c, c->target, p, k);
         }
-        else if (f->coff < f->clen) {
+        else if (!c->dropping && f->coff < f->clen) {
             size_t want = f->clen - f->coff < k ? f->clen - f->coff : k;
 
             if (c->mgmt_len + want <= MUX_MGMT_MAX) {
@@ -720,8 +745,15 @@ static int queue_question(conn_t *c)
     return n > 0 ? buf_add(&c->to_app, rec, (size_t)n) : -1;
 }
 
+/* Half of a connection's ids are burnt: it takes no new request, and is
+ * closed once idle. */
+static int retiring(const conn_t *c)
+{
+    return c->nburnt * 2 > c->ids;
+}
+
 /* End of a turn: close what broke, what is idle, what is done. */
-static void sweep(app_t *a, int64_t now)
+static void sweep(fcgix_mux_t *m, app_t *a, int64_t now)
 {
     conn_t *c = a->conns, *next;
     int i;
@@ -738,12 +770,13 @@ static void sweep(app_t *a, int64_t now)
         }
         if (c->probing && c->nbusy == 0) {
             c->probing = 0; /* given up unanswered */
-            a->state = FCGIX_MUX_PLAIN;
+            set_state(m, a, FCGIX_MUX_PLAIN);
             c->plain = 1;
         }
-        if (c->broken || (c->nbusy == 0 && buf_pending(&c->to_app) == 0
-                          && (c->plain || now - c->idle_since
-                                              >= FCGIX_MUX_IDLE_MS))) {
+        if (c->broken
+            || (c->nbusy == 0 && buf_pending(&c->to_app) == 0
+                && (c->plain || retiring(c)
+                    || now - c->idle_since >= FCGIX_MUX_IDLE_MS))) {
             free_conn(a, c);
         }
     }
@@ -889,7 +922,7 @@ static void *mux_thread(void *data)
         handle(m, k);
         flush_conns(m);
         for (a = 0; a < m->napps; a++) {
-            sweep(&m->apps[a], now_ms());
+            sweep(m, &m->apps[a], now_ms());
         }
     }
     pthread_mutex_unlock(&m->lock);
@@ -952,7 +985,8 @@ static conn_t *least_busy(app_t *a)
     conn_t *c, *best = NULL;
 
     for (c = a->conns; c; c = c->next) {
-        if (!c->broken && !c->probing && !c->plain && c->nbusy < c->ids
+        if (!c->broken && !c->probing && !c->plain && !retiring(c)
+            && c->nbusy + c->nburnt < c->ids
             && (best == NULL || c->nbusy < best->nbusy)) {
             best = c;
         }
@@ -965,6 +999,34 @@ static conn_t *least_busy(app_t *a)
  * (its reading and writing of one connection is serial). */
 #define MUX_SPREAD 8
 
+/* While the first request asks the app, the others wait for the answer,
+ * at most FCGIX_MUX_ASK_WAIT_MS: each would otherwise open a connection
+ * of its own. The lock is held. */
+static app_t *await_answer(fcgix_mux_t *m, const char *key)
+{
+    app_t *a = find_app(m, key);
+    struct timespec until;
+
+    if (a == NULL || a->state != FCGIX_MUX_PROBING) {
+        return a;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += FCGIX_MUX_ASK_WAIT_MS / 1000;
+    until.tv_nsec += (long)(FCGIX_MUX_ASK_WAIT_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while ((a = find_app(m, key)) != NULL && a->state == FCGIX_MUX_PROBING
+           && !m->stopping) {
+        if (pthread_cond_timedwait(&m->decided, &m->lock, &until)
+            == ETIMEDOUT) {
+            return find_app(m, key);
+        }
+    }
+    return a;
+}
+
 int fcgix_mux_join(fcgix_mux_t *m, const char *key)
 {
     app_t *a;
@@ -972,7 +1034,7 @@ int fcgix_mux_join(fcgix_mux_t *m, const char *key)
     int fd = -1;
 
     pthread_mutex_lock(&m->lock);
-    a = find_app(m, key);
+    a = await_answer(m, key);
     if (a && a->state == FCGIX_MUX_SHARED && (c = least_busy(a)) != NULL
         && (c->nbusy < MUX_SPREAD || a->nconns >= a->max_conns)) {
         fd = open_slot(c);
@@ -1013,7 +1075,7 @@ int fcgix_mux_offer(fcgix_mux_t *m, const char *key, const char *label,
         c->fd = -1;          /* still the caller's */
         free_conn(a, c);
         if (a->state == FCGIX_MUX_PROBING) {
-            a->state = FCGIX_MUX_UNKNOWN;
+            set_state(m, a, FCGIX_MUX_UNKNOWN);
         }
     }
     pthread_mutex_unlock(&m->lock);
@@ -1057,6 +1119,7 @@ fcgix_mux_state_t fcgix_mux_state(fcgix_mux_t *m, const char *key, int *conns,
 fcgix_mux_t *fcgix_mux_start(fcgix_mux_log_fn *log, void *baton)
 {
     fcgix_mux_t *m = calloc(1, sizeof(*m));
+    pthread_condattr_t ca;
     int err;
 
     if (m == NULL) {
@@ -1071,12 +1134,17 @@ fcgix_mux_t *fcgix_mux_start(fcgix_mux_log_fn *log, void *baton)
         return NULL;
     }
     pthread_mutex_init(&m->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&m->decided, &ca);
+    pthread_condattr_destroy(&ca);
     room_for(m, 64);
     err = pthread_create(&m->thread, NULL, mux_thread, m);
     if (err != 0) {
         close(m->wake[0]);
         close(m->wake[1]);
         pthread_mutex_destroy(&m->lock);
+        pthread_cond_destroy(&m->decided);
         free(m->pfd);
         free(m->ref);
         free(m->is_slot);
@@ -1107,6 +1175,7 @@ void fcgix_mux_stop(fcgix_mux_t *m)
     close(m->wake[0]);
     close(m->wake[1]);
     pthread_mutex_destroy(&m->lock);
+    pthread_cond_destroy(&m->decided);
     free(m->pfd);
     free(m->ref);
     free(m->is_slot);

@@ -50,6 +50,10 @@
  *  app's FCGI_MAX_REQS says so). */
 #define FCGIX_MUX_MAX_REQS 64
 
+/** While the first request of a child asks the app, how long the others
+ *  wait for the answer before each takes a connection of its own. */
+#define FCGIX_MUX_ASK_WAIT_MS 1000
+
 /** A shared connection with no request for this long is closed. */
 #define FCGIX_MUX_IDLE_MS 5000
 
@@ -82,6 +86,8 @@ void fcgix_mux_stop(fcgix_mux_t *m);
 /**
  * A place for a request on a shared connection to the app at @p key (its
  * address): the request's end of a new socket pair.
+ * While another request asks the app, waits for the answer, at most
+ * FCGIX_MUX_ASK_WAIT_MS.
  * @return the descriptor, or -1: the app is not known to multiplex, or
  *         every connection is full and another may be opened (connect,
  *         then fcgix_mux_offer())

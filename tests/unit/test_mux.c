@@ -510,6 +510,85 @@ static void test_cant_mpx_conn_gives_up_sharing(void **state)
     close(p1);
 }
 
+static void test_late_output_of_aborted_request_dropped(void **state)
+{
+    fixture_t *fx = *state;
+    int p1 = probe_shared(fx), p2, p3;
+    rec_t r;
+
+    p2 = fcgix_mux_join(fx->m, KEY);
+    send_request(p2);
+    assert_int_equal(app_reads_request(fx), 2);
+    close(p1);
+    assert_int_equal(read_rec(fx->app, &r), 0);
+    assert_int_equal(r.type, FCGIX_ABORT_REQUEST);
+    /* Go: END_REQUEST at once, then the handler's output and a second
+     * END_REQUEST when it returns. */
+    send_end(fx->app, 1);
+    p3 = fcgix_mux_join(fx->m, KEY);
+    send_request(p3);
+    assert_int_equal(app_reads_request(fx), 3); /* id 1 is not reused */
+    send_rec(fx->app, FCGIX_STDOUT, 1, "late", 4);
+    send_end(fx->app, 1);
+    send_rec(fx->app, FCGIX_STDOUT, 2, "two", 3);
+    send_end(fx->app, 2);
+    send_rec(fx->app, FCGIX_STDOUT, 3, "three", 5);
+    send_end(fx->app, 3);
+    request_gets(p2, "two");
+    request_gets(p3, "three");
+    assert_int_equal(fx->errors, 0);
+    close(p2);
+    close(p3);
+}
+
+typedef struct {
+    fixture_t *fx;
+    int fd;
+} joiner_t;
+
+static void *join_later(void *data)
+{
+    joiner_t *j = data;
+
+    j->fd = fcgix_mux_join(j->fx->m, KEY);
+    return NULL;
+}
+
+static void test_join_waits_for_the_answer(void **state)
+{
+    fixture_t *fx = *state;
+    int p1 = probe(fx);
+    joiner_t j = {fx, -2};
+    struct timespec pause = {0, 100 * 1000000L};
+    pthread_t t;
+
+    assert_int_equal(pthread_create(&t, NULL, join_later, &j), 0);
+    nanosleep(&pause, NULL);
+    app_answers(fx, 1);
+    pthread_join(t, NULL);
+    assert_true(j.fd >= 0); /* on the asking connection, not a new one */
+    send_request(j.fd);
+    assert_int_equal(app_reads_request(fx), 2);
+    close(p1);
+    close(j.fd);
+}
+
+static void test_join_waits_a_bounded_time(void **state)
+{
+    fixture_t *fx = *state;
+    int p1 = probe(fx);
+    struct timespec t0, t1;
+    long ms;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(fcgix_mux_join(fx->m, KEY), -1); /* no answer */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(ms >= FCGIX_MUX_ASK_WAIT_MS - 50);
+    assert_true(ms < FCGIX_MUX_ASK_WAIT_MS + 2000);
+    close(p1);
+}
+
 static void test_record_for_unknown_id_breaks(void **state)
 {
     fixture_t *fx = *state;
@@ -554,6 +633,12 @@ int main(void)
             test_broken_connection_fails_its_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cant_mpx_conn_gives_up_sharing,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_late_output_of_aborted_request_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_join_waits_for_the_answer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_join_waits_a_bounded_time, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_record_for_unknown_id_breaks,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_question_without_may_probe,
