@@ -28,6 +28,7 @@
 #include "fcgi_defaults.h"
 #include "fcgi_futex.h"
 #include "fcgi_launch.h"
+#include "fcgi_build.h"
 #include "fcgi_log.h"
 
 FCGIX_USE_LOG_MODULE;
@@ -280,7 +281,8 @@ static board_store_t *board_for(server_rec *s, int need, board_store_t **old)
     int holders = fcgix_launch_holder_records();
     char *mem;
 
-    apr_pool_userdata_get((void **)&store, BOARD_KEY, pp);
+    apr_pool_userdata_get((void **)&store,
+                          fcgix_build_key(s->process->pconf, BOARD_KEY), pp);
     *old = NULL;
     if (store && store->lb.nmembers >= need && store->holds.n >= holders) {
         return store;
@@ -301,7 +303,8 @@ static board_store_t *board_for(server_rec *s, int need, board_store_t **old)
     mem = apr_shm_baseaddr_get(shm);
     fcgix_lb_init(&store->lb, mem, cap);
     fcgix_holds_init(&store->holds, mem + fcgix_lb_size(cap), holders);
-    apr_pool_userdata_set(store, BOARD_KEY, apr_pool_cleanup_null, pp);
+    apr_pool_userdata_set(store, fcgix_build_key(s->process->pconf, BOARD_KEY),
+                          apr_pool_cleanup_null, pp);
     return store;
 }
 
@@ -340,7 +343,9 @@ static void child_exited(server_rec *s, pid_t pid, ap_generation_t gen,
     if (state != MPM_CHILD_EXITED) {
         return;
     }
-    apr_pool_userdata_get((void **)&store, BOARD_KEY, s->process->pool);
+    apr_pool_userdata_get((void **)&store,
+                          fcgix_build_key(s->process->pconf, BOARD_KEY),
+                          s->process->pool);
     for (; store; store = store->older) {
         n += fcgix_holds_reclaim(&store->holds, (int32_t)pid, give_back,
                                  &store->lb);

@@ -674,7 +674,7 @@ static int start_pm(apr_pool_t *pconf, server_rec *s)
     }
     fcntl(startup[0], F_SETFL, O_NONBLOCK);
     kept->startup_rd = startup[0];
-    kept->pid = proc.pid;
+    fcgix_kept_pm_set_pid(kept, proc.pid);
     watch_pm(pconf, proc.pid);
     pm_cfg.sb->head->pm_pid = (uint32_t)proc.pid; /* for display only */
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
@@ -778,7 +778,7 @@ static void pm_maint(int reason, void *data, apr_wait_t status)
         return; /* not the running PM (one that was draining) */
     }
     startup_failed = pm_said_startup_failed();
-    kept->pid = 0; /* reaped: its pid may be reused by anyone */
+    fcgix_kept_pm_set_pid(kept, 0); /* reaped: its pid may be anyone's */
     if (ap_mpm_query(AP_MPMQ_MPM_STATE, &stopping) == APR_SUCCESS
         && stopping == AP_MPMQ_STOPPING) {
         return;

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fcgi_build.h"
 #include "fcgi_launch_keep.h"
 #include "fcgi_log.h"
 #include "fcgi_pmconf.h"
@@ -41,18 +43,68 @@ FCGIX_USE_LOG_MODULE;
  * at least every 100 ms while held. */
 #define KEEP_ANSWER_MS 1000
 
+/* The running PM's pid in a layout every build of the module shares
+ * ({1, pid}), so that a build that cannot read the last one's record can
+ * still tell its PM to go. */
+#define ANY_BUILD_PID_KEY "fcgix_pm_pid"
+
+static int child_running(pid_t pid);
+
+/* The PM the last build started, if it still runs: it drains. */
+static void drain_other_builds_pm(server_rec *s, int *any_build_pid)
+{
+    pid_t pid = any_build_pid[0] == 1 ? (pid_t)any_build_pid[1] : 0;
+
+    if (pid > 0 && child_running(pid) && kill(pid, SIGUSR1) == 0) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     FCGIX_LOGNO(00061) "the module's file was replaced "
+                                        "since the last configuration (an "
+                                        "upgrade?): the FastCGI process "
+                                        "manager it started (pid %d) "
+                                        "finishes its requests and stops, "
+                                        "and a new one starts; statistics "
+                                        "and balanced members' states start "
+                                        "afresh",
+                     (int)pid);
+    }
+    any_build_pid[1] = 0;
+}
+
+static int *any_build_pid(server_rec *s)
+{
+    apr_pool_t *pp = s->process->pool;
+    int *v = NULL;
+
+    apr_pool_userdata_get((void **)&v, ANY_BUILD_PID_KEY, pp);
+    if (v == NULL) {
+        v = apr_pcalloc(pp, 2 * sizeof(*v));
+        v[0] = 1;
+        apr_pool_userdata_set(v, ANY_BUILD_PID_KEY, apr_pool_cleanup_null, pp);
+    }
+    return v;
+}
+
 fcgix_kept_pm_t *fcgix_kept_pm(server_rec *s)
 {
     apr_pool_t *pp = s->process->pool;
+    const char *key = fcgix_build_key(s->process->pconf, KEPT_KEY);
     fcgix_kept_pm_t *k = NULL;
 
-    apr_pool_userdata_get((void **)&k, KEPT_KEY, pp);
+    apr_pool_userdata_get((void **)&k, key, pp);
     if (k == NULL) {
         k = apr_pcalloc(pp, sizeof(*k));
         k->chan_fd = k->startup_rd = k->control_fd = -1;
-        apr_pool_userdata_set(k, KEPT_KEY, apr_pool_cleanup_null, pp);
+        k->any_build_pid = any_build_pid(s);
+        drain_other_builds_pm(s, k->any_build_pid);
+        apr_pool_userdata_set(k, key, apr_pool_cleanup_null, pp);
     }
     return k;
+}
+
+void fcgix_kept_pm_set_pid(fcgix_kept_pm_t *k, pid_t pid)
+{
+    k->pid = pid;
+    k->any_build_pid[1] = (int)pid;
 }
 
 /* What the PM process is, besides its definitions: the user it runs as
@@ -259,7 +311,7 @@ static void close_fd(int *fd)
 
 void fcgix_kept_pm_forget(fcgix_kept_pm_t *k)
 {
-    k->pid = 0;
+    fcgix_kept_pm_set_pid(k, 0);
     k->held = 0;
     close_fd(&k->chan_fd);
     close_fd(&k->startup_rd);

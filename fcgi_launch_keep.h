@@ -42,10 +42,21 @@ typedef struct {
     unsigned char *key; /**< its definitions, encoded (malloc'd) */
     size_t key_len;
     int held; /**< told HOLD: a graceful restart is under way */
+    int *any_build_pid; /**< the running PM's pid, under a key and in a
+                             layout every build shares: {1, pid} */
 } fcgix_kept_pm_t;
 
-/** The record, made in @p s's process pool the first time. */
+/**
+ * The record, made in @p s's process pool the first time, under a key
+ * that names this build (fcgi_build.h). When the module's file was
+ * replaced since the last generation, the PM the last build started
+ * cannot be kept (its record is not read): it is told to drain
+ * (SIGUSR1), and a new one starts.
+ */
 fcgix_kept_pm_t *fcgix_kept_pm(server_rec *s);
+
+/** The running PM is @p pid now (0: none). */
+void fcgix_kept_pm_set_pid(fcgix_kept_pm_t *k, pid_t pid);
 
 /**
  * Whether @p cfg defines the same PM as the one running (same

@@ -36,6 +36,7 @@
 #include "fcgi_config.h"
 #include "fcgi_hold.h"
 #include "fcgi_launch.h"
+#include "fcgi_build.h"
 #include "fcgi_log.h"
 #include "fcgi_stats.h"
 #include "fcgi_tally.h"
@@ -107,7 +108,8 @@ static store_t *store_for(server_rec *s, int need)
     int nholds = fcgix_launch_holder_records();
     char *mem;
 
-    apr_pool_userdata_get((void **)&store, TABLE_KEY, pp);
+    apr_pool_userdata_get((void **)&store,
+                          fcgix_build_key(s->process->pconf, TABLE_KEY), pp);
     if (store && store->t.nrecs >= need && store->holds.n >= nholds) {
         return store;
     }
@@ -132,7 +134,8 @@ static store_t *store_for(server_rec *s, int need)
          * their mapping until they exit. */
         apr_shm_destroy(store->shm);
     }
-    apr_pool_userdata_set(fresh, TABLE_KEY, apr_pool_cleanup_null, pp);
+    apr_pool_userdata_set(fresh, fcgix_build_key(s->process->pconf, TABLE_KEY),
+                          apr_pool_cleanup_null, pp);
     return fresh;
 }
 
@@ -370,7 +373,9 @@ static void child_exited(server_rec *s, pid_t pid, ap_generation_t gen,
     if (state != MPM_CHILD_EXITED) {
         return;
     }
-    apr_pool_userdata_get((void **)&store, TABLE_KEY, s->process->pool);
+    apr_pool_userdata_get((void **)&store,
+                          fcgix_build_key(s->process->pconf, TABLE_KEY),
+                          s->process->pool);
     if (store) {
         fcgix_holds_reclaim(&store->holds, (int32_t)pid, give_back, &store->t);
     }

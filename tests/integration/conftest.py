@@ -318,6 +318,9 @@ class Httpd:
         if load_module and real_fcgid and FCGID_SO is None:
             pytest.skip(FCGID_HINT)
         self.mpm = "event"          # or "prefork", set before start()
+        # Our .so as LoadModule names it; a test may point it at a copy
+        # (an upgrade replaces the file between two generations).
+        self.module = MODULE
         # httpd's Timeout; also the PM's drain time, so that changing it
         # defines another PM (helpers.graceful_new_pm)
         self.timeout = 30
@@ -335,7 +338,7 @@ class Httpd:
         # wrote, and the children already dead when it began
         self.forced_stops = []
         self.port = free_port()
-        if load_module and self._ours() and not MODULE.exists():
+        if load_module and self._ours() and not self.module.exists():
             pytest.fail("%s does not exist: %s" % (MODULE, BUILD_HINT),
                         pytrace=False)
 
@@ -392,11 +395,12 @@ class Httpd:
     def _module_file(self, rec):
         if rec == "fcgid" and self.real_fcgid:
             return FCGID_SO
-        return MODULE
+        return self.module
 
     def _ours(self):
         """Whether a LoadModule line names our .so."""
-        return any(self._module_file(rec) == MODULE for rec in self.records)
+        return any(self._module_file(rec) == self.module
+                   for rec in self.records)
 
     def write_conf(self):
         self.conf.write_text(self.config_text())

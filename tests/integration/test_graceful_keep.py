@@ -7,6 +7,7 @@ kill -9 after a kept restart. Under load: test_pm_supervision.py."""
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -430,3 +431,42 @@ def test_pm_that_does_not_answer_keep_is_replaced(httpd):
     serving(srv)
     assert conftest.wait_for(lambda: gone(pm) and all(gone(p) for p in old),
                              15), processes_running(str(srv.docroot))
+
+
+def test_replaced_module_file_is_not_kept(httpd, workdir):
+    """An upgrade replaces the module's file between two generations. The
+    new code must not read what the old one kept in httpd's process pool
+    (its layout may differ): the PM the old file started drains at once
+    (FCGIX00061), a new PM serves, nothing crashes. The next graceful
+    restart with the file unchanged keeps the new PM."""
+    module = workdir / "mod_fastcgi_x.so"
+    shutil.copy(conftest.MODULE, module)
+    srv, dyn = dynamic_server(httpd)
+    srv.module = module
+    install(conftest.RESPONDER, dyn / "app.fcgi")
+    static = install(conftest.RESPONDER, srv.docroot / "static.fcgi")
+    srv.extra_conf += "\nFastCgiServer %s -processes 2" % static
+    start(srv)
+    pm = current_pm(srv)
+    old = pool_pids(pm)
+    graceful(srv)                       # the same file: kept
+    serving(srv)
+    assert pm_pids(srv) == [pm] and set(apps_of(pm, "static.fcgi")) == old
+    # The upgrade: a new file (another inode) in the old one's place.
+    fresh = workdir / "mod_fastcgi_x.so.new"
+    shutil.copy(conftest.MODULE, fresh)
+    os.replace(fresh, module)
+    graceful(srv)
+    serving(srv)
+    assert log_lines(srv, "FCGIX00061"), log_lines(srv, "FCGIX")
+    assert conftest.wait_for(lambda: gone(pm) and all(gone(p) for p in old),
+                             15), processes_running(str(srv.docroot))
+    new_pm = current_pm(srv)
+    assert new_pm != pm
+    assert fetch(srv, "/dyn/app.fcgi?pid", 15).status == 200
+    kept = len(log_lines(srv, PM_KEPT))
+    graceful(srv)                       # unchanged again: kept
+    serving(srv)
+    assert len(log_lines(srv, PM_KEPT)) == kept + 1
+    assert current_pm(srv) == new_pm
+    assert not srv.crash_lines()
