@@ -449,8 +449,7 @@ static int same_app(const fcgix_app_t *a, const fcgix_app_t *b)
            && x->listen_queue_depth == y->listen_queue_depth
            && x->priority == y->priority && x->keep_conn == y->keep_conn
            && x->max_conns == y->max_conns && x->max_requests == y->max_requests
-           && x->multiplex == y->multiplex
-           && same_lb(&a->lb, &b->lb);
+           && x->multiplex == y->multiplex && same_lb(&a->lb, &b->lb);
 }
 
 #define REGISTRY_KEY "fcgix_app_registry"

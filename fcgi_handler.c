@@ -270,8 +270,7 @@ static apr_status_t stop_mux(void *data)
     return APR_SUCCESS;
 }
 
-void fcgix_handler_child_init(apr_pool_t *pchild, server_rec *s,
-                              int multiplex)
+void fcgix_handler_child_init(apr_pool_t *pchild, server_rec *s, int multiplex)
 {
     if (!multiplex) {
         return;
@@ -344,8 +343,7 @@ static int mux_may_retry(const fcgix_req_t *req)
     if (req->mux_probe) {
         return can_resend(req);
     }
-    return req->r->method_number == M_GET
-           || req->r->method_number == M_OPTIONS;
+    return req->r->method_number == M_GET || req->r->method_number == M_OPTIONS;
 }
 
 static fcgix_step_t connect_backend(fcgix_req_t *req)
@@ -1251,10 +1249,9 @@ static int more_after_end(fcgix_req_t *req)
 static void release_backend(fcgix_req_t *req, fcgix_step_t st)
 {
     if (req->fd >= 0 && !req->muxed && req->opts.keep_conn == 1
-        && st == FCGIX_STEP_FINISHED
-        && req->ended && fcgix_dec_done(&req->dec) && req->stdin_done
-        && !req->stdin_cut && req->wlen == 0 && !req->trailing
-        && !more_after_end(req)) {
+        && st == FCGIX_STEP_FINISHED && req->ended && fcgix_dec_done(&req->dec)
+        && req->stdin_done && !req->stdin_cut && req->wlen == 0
+        && !req->trailing && !more_after_end(req)) {
         req->conn.fd = req->fd;
         req->conn.uses++;
         if (req->lease && req->lease->keep) {

@@ -64,8 +64,7 @@ typedef int fcgix_run_fn(request_rec *r, const fcgix_app_t *target,
  * child_init: start this child's mux thread when an app has -multiplex
  * (fcgi_mux.h); it stops with @p pchild.
  */
-void fcgix_handler_child_init(apr_pool_t *pchild, server_rec *s,
-                              int multiplex);
+void fcgix_handler_child_init(apr_pool_t *pchild, server_rec *s, int multiplex);
 
 /**
  * Serve a request through a FastCGI application in the RESPONDER role.

@@ -813,11 +813,57 @@ static int any_host_cap(server_rec *s)
  * to exit (fcgix_kept_pm_wait_old_children()). */
 #define OLD_CHILDREN_WAIT_MS 300
 
+/* Only the FastCgiServer pools changed: hand them to the running PM,
+ * named with this generation @gen (a changed pool's new processes never
+ * share a socket name with its old ones). Unchanged pools keep their
+ * processes; each app learns its class from the PM's answer. @return
+ * NULL when the PM took them, else why not. */
+static const char *reconcile_running_pm(apr_pool_t *pconf, server_rec *s,
+                                        const char *ipc_dir, int gen)
+{
+    fcgix_pm_config_t next = pm_cfg;
+    fcgix_pm_app_t *apps;
+    int *map, j;
+    const char *why;
+
+    if (!fcgix_kept_pm_alive(kept)) {
+        return "it has exited";
+    }
+    apps = apr_pmemdup(pconf, pm_cfg.apps,
+                       sizeof(*apps) * (apr_size_t)(pm_cfg.napps + 1));
+    for (j = 0; j < pm_cfg.napps; j++) {
+        apps[j].socket_base =
+            app_socket_base(pconf, ipc_dir, static_apps[j], gen);
+    }
+    next.apps = apps;
+    map = apr_pcalloc(pconf, sizeof(*map) * (apr_size_t)(pm_cfg.napps + 1));
+    why = fcgix_kept_pm_reconcile(kept, s, &next, map);
+    if (why) {
+        return why;
+    }
+    for (j = 0; j < pm_cfg.napps; j++) {
+        static_apps[j]->board_class = map[j];
+    }
+    /* As the next restart will name them, to compare. */
+    fcgix_kept_pm_set_key(kept, &pm_cfg, fcgix_launch_holder_records());
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 FCGIX_LOGNO(00062) "graceful restart: only FastCgiServer "
+                                    "pools changed; the FastCGI process "
+                                    "manager (pid %d) is kept: unchanged "
+                                    "pools keep their processes, changed "
+                                    "and new ones start, changed and "
+                                    "removed ones drain",
+                 (int)kept->pid);
+    return NULL;
+}
+
 /* The running PM is kept across this graceful restart when this
  * configuration defines the same PM (its socket names are the ones it
- * was started with): its board, sockets and processes stay. @return 1
- * when kept. */
-static int keep_running_pm(apr_pool_t *pconf, server_rec *s)
+ * was started with), or the same but for its FastCgiServer pools (then
+ * it takes the new ones): its board, sockets and processes stay.
+ * @return 1 when kept. */
+static int keep_running_pm(apr_pool_t *pconf, server_rec *s,
+                           const char *ipc_dir, int gen)
 {
     int nholders = fcgix_launch_holder_records();
     const char *why;
@@ -826,7 +872,14 @@ static int keep_running_pm(apr_pool_t *pconf, server_rec *s)
         return 0;
     }
     kept->held = 0;
-    if (!fcgix_kept_pm_same(kept, &pm_cfg, nholders)) {
+    if (fcgix_kept_pm_same(kept, &pm_cfg, nholders)) {
+        why = fcgix_kept_pm_alive(kept) ? fcgix_kept_pm_keep(kept, s)
+                                        : "it has exited";
+    }
+    else if (fcgix_kept_pm_same_rest(kept, &pm_cfg, nholders)) {
+        why = reconcile_running_pm(pconf, s, ipc_dir, gen);
+    }
+    else {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      FCGIX_LOGNO(00049) "graceful restart: the FastCGI "
                                         "definitions changed; a new process "
@@ -835,8 +888,6 @@ static int keep_running_pm(apr_pool_t *pconf, server_rec *s)
                      (int)kept->pid);
         return 0;
     }
-    why = fcgix_kept_pm_alive(kept) ? fcgix_kept_pm_keep(kept, s)
-                                    : "it has exited";
     if (why) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      FCGIX_LOGNO(00052) "graceful restart: the FastCGI "
@@ -933,7 +984,7 @@ int fcgix_launch_post_config(apr_pool_t *pconf, server_rec *s,
     /* Checked at every restart, also when the PM is kept. Socket path
      * lengths were checked by fcgix_check_config(). */
     rc = make_ipc_dir(pconf, ipc_dir, s, &ipc_fd);
-    if (rc == OK && !keep_running_pm(pconf, s)) {
+    if (rc == OK && !keep_running_pm(pconf, s, ipc_dir, gen)) {
         drain_pm(); /* if there is one */
         name_sockets(pconf, ipc_dir, gen);
         kept->gen = gen;

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -141,6 +142,30 @@ static unsigned char *encode_key(const fcgix_pm_config_t *cfg, int nholders,
     return key;
 }
 
+/* The key without the static apps: what must not change for the running
+ * PM to take new pools (fcgix_kept_pm_reconcile()). */
+static unsigned char *encode_rest(const fcgix_pm_config_t *cfg, int nholders,
+                                  size_t *len)
+{
+    fcgix_pm_config_t rest = *cfg;
+
+    rest.apps = NULL;
+    rest.napps = 0;
+    return encode_key(&rest, nholders, len);
+}
+
+int fcgix_kept_pm_same_rest(const fcgix_kept_pm_t *k,
+                            const fcgix_pm_config_t *cfg, int nholders)
+{
+    size_t len;
+    unsigned char *key = encode_rest(cfg, nholders, &len);
+    int same = key && k->rest_key && len == k->rest_key_len
+               && memcmp(key, k->rest_key, len) == 0;
+
+    free(key);
+    return same;
+}
+
 int fcgix_kept_pm_same(const fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg,
                        int nholders)
 {
@@ -158,6 +183,8 @@ void fcgix_kept_pm_set_key(fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg,
 {
     free(k->key);
     k->key = encode_key(cfg, nholders, &k->key_len);
+    free(k->rest_key);
+    k->rest_key = encode_rest(cfg, nholders, &k->rest_key_len);
 }
 
 /* Whether @pid is a child of ours that has not exited. WNOWAIT: look
@@ -204,32 +231,40 @@ void fcgix_kept_pm_wait_old_children(int ms)
 
 /* One message to the PM, never waiting: a PM that does not read must
  * not stall root. */
-static int send_to_pm(const fcgix_kept_pm_t *k, const char *text, int fd)
+/* Send @p text with @p nfds descriptors (those < 0 are left out). */
+static int send_to_pm(const fcgix_kept_pm_t *k, const char *text,
+                      const int *fds, int nfds)
 {
     union {
         struct cmsghdr align;
-        char space[CMSG_SPACE(sizeof(int))];
+        char space[CMSG_SPACE(2 * sizeof(int))];
     } control;
     struct iovec iov = {(void *)text, strlen(text)};
     struct msghdr msg;
+    int pass[2], n = 0, i;
 
     if (k->chan_fd < 0) {
         return -1;
     }
+    for (i = 0; i < nfds && n < 2; i++) {
+        if (fds[i] >= 0) {
+            pass[n++] = fds[i];
+        }
+    }
     memset(&msg, 0, sizeof(msg));
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    if (fd >= 0) {
+    if (n > 0) {
         struct cmsghdr *c;
 
         memset(&control, 0, sizeof(control));
         msg.msg_control = control.space;
-        msg.msg_controllen = sizeof(control.space);
+        msg.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
         c = CMSG_FIRSTHDR(&msg);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+        memcpy(CMSG_DATA(c), pass, (size_t)n * sizeof(int));
     }
     return sendmsg(k->chan_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL)
                    == (ssize_t)iov.iov_len
@@ -239,7 +274,7 @@ static int send_to_pm(const fcgix_kept_pm_t *k, const char *text, int fd)
 
 int fcgix_kept_pm_hold(fcgix_kept_pm_t *k)
 {
-    return send_to_pm(k, "HOLD", -1);
+    return send_to_pm(k, "HOLD", NULL, 0);
 }
 
 /* Drop what the PM may have sent that nobody read (an answer that came
@@ -294,11 +329,105 @@ const char *fcgix_kept_pm_keep(fcgix_kept_pm_t *k, server_rec *s)
     snprintf(text, sizeof(text), "KEEP %d",
              ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX));
     discard_stale_answers(k);
-    if (send_to_pm(k, text, log_fd) != 0) {
+    if (send_to_pm(k, text, &log_fd, 1) != 0) {
         return apr_psprintf(s->process->pconf, "cannot tell it KEEP: %s",
                             strerror(errno));
     }
     return await_kept(k, KEEP_ANSWER_MS);
+}
+
+/* @p cfg's definitions in a memfd for the PM; -1 when that fails. */
+static int definitions_fd(const fcgix_pm_config_t *cfg)
+{
+    size_t n = fcgix_pmconf_encode(cfg, NULL, 0);
+    unsigned char *buf = malloc(n);
+    int fd = memfd_create("fcgix-definitions", MFD_CLOEXEC);
+
+    if (buf == NULL || fd < 0 || fcgix_pmconf_encode(cfg, buf, n) != n
+        || write(fd, buf, n) != (ssize_t)n) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        fd = -1;
+    }
+    free(buf);
+    return fd;
+}
+
+/* "KEPT c0 c1 ...": the class of each of the @p n apps, distinct and on
+ * the board. @return NULL, or what is wrong. */
+static const char *read_map(const fcgix_kept_pm_t *k, const char *text, int n,
+                            int *map)
+{
+    const char *p = text + 4;
+    char *end;
+    long c;
+    int j, i;
+
+    if (strncmp(text, "KEPT", 4) != 0) {
+        return strncmp(text, "NOROOM", 6) == 0
+                   ? "no room on its board for the new pools next to the "
+                     "old ones"
+               : strncmp(text, "DRAINING", 8) == 0
+                   ? "it had begun to drain (its hold ran out)"
+                   : "it could not take the new definitions";
+    }
+    for (j = 0; j < n; j++) {
+        c = strtol(p, &end, 10);
+        if (end == p || *p != ' ' || c < 0 || c >= k->board.nclasses) {
+            return "its answer names no class for each pool";
+        }
+        map[j] = (int)c;
+        for (i = 0; i < j; i++) {
+            if (map[i] == map[j]) {
+                return "its answer names a class twice";
+            }
+        }
+        p = end;
+    }
+    return *p == '\0' ? NULL : "its answer names more classes than pools";
+}
+
+const char *fcgix_kept_pm_reconcile(fcgix_kept_pm_t *k, server_rec *s,
+                                    const fcgix_pm_config_t *next, int *map)
+{
+    apr_pool_t *p = s->process->pconf;
+    apr_os_file_t log_fd = -1;
+    struct pollfd pfd = {k->chan_fd, POLLIN, 0};
+    size_t cap = (size_t)next->napps * 12 + 64;
+    char text[32], *answer = apr_palloc(p, cap);
+    int fds[2], rc;
+    ssize_t n;
+
+    if (s->error_log == NULL
+        || apr_os_file_get(&log_fd, s->error_log) != APR_SUCCESS) {
+        log_fd = -1;
+    }
+    fds[0] = definitions_fd(next);
+    fds[1] = log_fd;
+    if (fds[0] < 0) {
+        return "cannot write the new definitions for it";
+    }
+    snprintf(text, sizeof(text), "RECONCILE %d",
+             ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX));
+    discard_stale_answers(k);
+    rc = send_to_pm(k, text, fds, 2);
+    close(fds[0]);
+    if (rc != 0) {
+        return apr_psprintf(p, "cannot tell it RECONCILE: %s", strerror(errno));
+    }
+    do {
+        rc = poll(&pfd, 1, KEEP_ANSWER_MS);
+    } while (rc < 0 && errno == EINTR);
+    if (rc != 1 || !(pfd.revents & POLLIN)) {
+        return "it did not answer RECONCILE within a second";
+    }
+    n = recv(k->chan_fd, answer, cap - 1, MSG_DONTWAIT);
+    if (n <= 0) {
+        return "it did not answer RECONCILE";
+    }
+    answer[n] = '\0';
+    return read_map(k, answer, next->napps, map);
 }
 
 static void close_fd(int *fd)
@@ -320,6 +449,8 @@ void fcgix_kept_pm_forget(fcgix_kept_pm_t *k)
     k->control_path = NULL;
     free(k->key);
     k->key = NULL;
+    free(k->rest_key);
+    k->rest_key = NULL;
     if (k->shm) {
         apr_shm_destroy(k->shm);
         k->shm = NULL;

@@ -41,7 +41,9 @@ typedef struct {
     fcgix_sb_t board;
     unsigned char *key; /**< its definitions, encoded (malloc'd) */
     size_t key_len;
-    int held; /**< told HOLD: a graceful restart is under way */
+    unsigned char *rest_key; /**< the same without the static apps */
+    size_t rest_key_len;
+    int held;           /**< told HOLD: a graceful restart is under way */
     int *any_build_pid; /**< the running PM's pid, under a key and in a
                              layout every build shares: {1, pid} */
 } fcgix_kept_pm_t;
@@ -65,6 +67,26 @@ void fcgix_kept_pm_set_pid(fcgix_kept_pm_t *k, pid_t pid);
  */
 int fcgix_kept_pm_same(const fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg,
                        int nholders);
+
+/**
+ * Whether @p cfg defines the same PM but for its static apps
+ * (FastCgiServer pools): then the running PM can take them
+ * (fcgix_kept_pm_reconcile()).
+ */
+int fcgix_kept_pm_same_rest(const fcgix_kept_pm_t *k,
+                            const fcgix_pm_config_t *cfg, int nholders);
+
+/**
+ * Hand the running PM, held, the static apps of @p next (named with the
+ * new generation) with the new error log and level: unchanged pools keep
+ * their processes, the others start or retire; then wait, at most a
+ * second, for its answer.
+ * @param map  out: the board class of each of @p next's apps
+ * @return NULL when it took them; else why not (no room on its board,
+ *         no answer...): the caller drains it and starts a new one
+ */
+const char *fcgix_kept_pm_reconcile(fcgix_kept_pm_t *k, server_rec *s,
+                                    const fcgix_pm_config_t *next, int *map);
 
 /** Remember @p cfg's definitions as the running PM's. */
 void fcgix_kept_pm_set_key(fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg,

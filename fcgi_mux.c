@@ -101,7 +101,7 @@ struct conn {
     int dropping; /* the record being read is for a burnt id */
     int64_t idle_since;
     buf_t to_app;
-    framer_t out; /* the app's records */
+    framer_t out;   /* the app's records */
     slot_t *target; /* the slot of the record being read, or NULL */
     int end_status; /* END_REQUEST's protocolStatus, as it is read */
     unsigned char mgmt[MUX_MGMT_MAX];
@@ -337,7 +337,8 @@ static void deliver(fcgix_mux_t *m, conn_t *c, slot_t *s,
         }
         sent = sent < 0 ? 0 : sent;
     }
-    if ((size_t)sent < n && buf_add(&s->to_req, p + sent, n - (size_t)sent) < 0) {
+    if ((size_t)sent < n
+        && buf_add(&s->to_req, p + sent, n - (size_t)sent) < 0) {
         abandon(c, s);
         return;
     }
@@ -378,7 +379,8 @@ static void decide(fcgix_mux_t *m, conn_t *c, const fcgix_values_t *v)
     c->probing = 0;
     if (v && v->mpxs == 1) {
         set_state(m, a, FCGIX_MUX_SHARED);
-        a->max_reqs = clamp(v->max_reqs, FCGIX_MUX_MAX_REQS, FCGIX_MUX_MAX_REQS);
+        a->max_reqs =
+            clamp(v->max_reqs, FCGIX_MUX_MAX_REQS, FCGIX_MUX_MAX_REQS);
         a->max_conns =
             clamp(v->max_conns, FCGIX_MUX_MAX_CONNS, FCGIX_MUX_MAX_CONNS);
         c->ids = a->max_reqs;
@@ -396,9 +398,9 @@ static void decide(fcgix_mux_t *m, conn_t *c, const fcgix_values_t *v)
         FCGIX_LOGNO(00055) "FastCGI app %s does not multiplex (%s): one "
                            "request per connection",
         a->label,
-        v == NULL             ? "no answer to FCGI_GET_VALUES"
-        : v->mpxs == 0        ? "FCGI_MPXS_CONNS=0"
-                              : "no FCGI_MPXS_CONNS in its answer");
+        v == NULL      ? "no answer to FCGI_GET_VALUES"
+        : v->mpxs == 0 ? "FCGI_MPXS_CONNS=0"
+                       : "no FCGI_MPXS_CONNS in its answer");
 }
 
 /* The app said it multiplexes, then refused a request with
@@ -484,8 +486,10 @@ static int app_header(fcgix_mux_t *m, conn_t *c)
     if (id > c->ids || !c->slot[id].busy) {
         char why[96];
 
-        snprintf(why, sizeof(why), "sent a record for request id %d, which "
-                                   "is not in flight", id);
+        snprintf(why, sizeof(why),
+                 "sent a record for request id %d, which "
+                 "is not in flight",
+                 id);
         broke(m, c, why);
         return -1;
     }
@@ -803,8 +807,8 @@ static int room_for(fcgix_mux_t *m, size_t n)
     return 0;
 }
 
-static int add_pfd(fcgix_mux_t *m, size_t *k, int fd, short events,
-                   void *ref, int is_slot)
+static int add_pfd(fcgix_mux_t *m, size_t *k, int fd, short events, void *ref,
+                   int is_slot)
 {
     if (room_for(m, *k + 1) < 0) {
         return -1;
@@ -833,8 +837,7 @@ static size_t gather(fcgix_mux_t *m)
             int open = buf_pending(&c->to_app) < MUX_OUT_BYTES;
 
             add_pfd(m, &k, c->fd,
-                    (short)(POLLIN
-                            | (buf_pending(&c->to_app) ? POLLOUT : 0)),
+                    (short)(POLLIN | (buf_pending(&c->to_app) ? POLLOUT : 0)),
                     c, 0);
             for (i = 1; i <= c->ids; i++) {
                 slot_t *s = &c->slot[i];
@@ -1046,8 +1049,8 @@ int fcgix_mux_join(fcgix_mux_t *m, const char *key)
     return fd;
 }
 
-int fcgix_mux_offer(fcgix_mux_t *m, const char *key, const char *label,
-                    int fd, int may_probe, int *probing)
+int fcgix_mux_offer(fcgix_mux_t *m, const char *key, const char *label, int fd,
+                    int may_probe, int *probing)
 {
     app_t *a;
     conn_t *c = NULL;
@@ -1072,7 +1075,7 @@ int fcgix_mux_offer(fcgix_mux_t *m, const char *key, const char *label,
     }
     *probing = pair >= 0 && c->probing;
     if (c && pair < 0) { /* the thread has not seen it yet */
-        c->fd = -1;          /* still the caller's */
+        c->fd = -1;      /* still the caller's */
         free_conn(a, c);
         if (a->state == FCGIX_MUX_PROBING) {
             set_state(m, a, FCGIX_MUX_UNKNOWN);

@@ -105,8 +105,8 @@ int fcgix_mux_join(fcgix_mux_t *m, const char *key);
  * @return the request's end of a socket pair (the mux owns @p fd now), or
  *         -1: @p fd is still the caller's, for one request as usual
  */
-int fcgix_mux_offer(fcgix_mux_t *m, const char *key, const char *label,
-                    int fd, int may_probe, int *probing);
+int fcgix_mux_offer(fcgix_mux_t *m, const char *key, const char *label, int fd,
+                    int may_probe, int *probing);
 
 /**
  * What the mux knows of the app at @p key; @p conns and @p inflight (may

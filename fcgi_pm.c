@@ -135,15 +135,30 @@ static int dynamic_room(const fcgix_pm_config_t *cfg, int *per_class)
     return classes;
 }
 
-int fcgix_pm_board_slots(const fcgix_pm_config_t *cfg, int *nclasses)
+/* Room for static classes and their slots: twice the configuration's,
+ * and a few more, so that a graceful restart that changes or adds pools
+ * starts them while the old ones drain (fcgix_pm_reconcile()). */
+#define STATIC_SPARE_CLASSES 4
+#define STATIC_SPARE_SLOTS 8
+
+static int static_room(const fcgix_pm_config_t *cfg, int *slots)
 {
-    int i, per, dyn = dynamic_room(cfg, &per), slots = dyn * per;
+    int i, n = 0;
 
     for (i = 0; i < cfg->napps; i++) {
-        slots += cfg->apps[i].processes > 0 ? cfg->apps[i].processes : 1;
+        n += cfg->apps[i].processes > 0 ? cfg->apps[i].processes : 1;
     }
-    *nclasses = cfg->napps + dyn;
-    return slots;
+    *slots = 2 * n + STATIC_SPARE_SLOTS;
+    return 2 * cfg->napps + STATIC_SPARE_CLASSES;
+}
+
+int fcgix_pm_board_slots(const fcgix_pm_config_t *cfg, int *nclasses)
+{
+    int per, dyn = dynamic_room(cfg, &per), sslots,
+             sclasses = static_room(cfg, &sslots);
+
+    *nclasses = sclasses + dyn;
+    return sslots + dyn * per;
 }
 
 /* ------------------------------------------------------------------ */
@@ -316,6 +331,10 @@ static void reap(pm_t *pm)
         fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
         fcgix_pm_slot_unbind(pm, i);
         log_exit(pm, &pm->classes[c], pid, st);
+        if (pm->classes[c].retiring) {
+            fcgix_pm_slot_set_state(pm, i, FCGIX_SB_EMPTY, 0);
+            continue; /* its pool was changed or removed: no restart */
+        }
         schedule_restart(pm, c, i, pid);
     }
 }
@@ -491,33 +510,37 @@ static void stop_quiet_shared(pm_t *pm, int c, long long drain_start,
     }
 }
 
-static void stop_quiet_processes(pm_t *pm, long long drain_start)
+void fcgix_pm_class_stop_quiet(pm_t *pm, int c, long long since)
 {
     long long now = fcgix_pm_wall_ms();
-    int c, i;
+    int i;
 
-    for (i = 0; i < pm->nslots; i++) {
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
         if (pm->slots[i].state == FCGIX_SB_BACKOFF) {
             fcgix_pm_slot_set_state(pm, i, FCGIX_SB_EMPTY,
                                     0); /* no restart now */
             fcgix_pm_slot_unbind(pm, i);
         }
     }
+    if (fcgix_pm_class_shared(&pm->classes[c])) {
+        stop_quiet_shared(pm, c, since, now);
+        return;
+    }
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+        if (pm->slots[i].state == FCGIX_SB_RUNNING && quiet(pm, i, since, now)
+            && fcgix_sb_close_if_idle(fcgix_sb_slot(pm->sb, i))) {
+            fcgix_pm_slot_stop(pm, c, i, AFTER_EMPTY, "graceful stop, idle");
+        }
+    }
+}
+
+static void stop_quiet_processes(pm_t *pm, long long drain_start)
+{
+    int c;
+
     for (c = 0; c < pm->nclasses; c++) {
-        if (!fcgix_pm_class_used(pm, c)) {
-            continue;
-        }
-        if (fcgix_pm_class_shared(&pm->classes[c])) {
-            stop_quiet_shared(pm, c, drain_start, now);
-            continue;
-        }
-        for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
-            if (pm->slots[i].state == FCGIX_SB_RUNNING
-                && quiet(pm, i, drain_start, now)
-                && fcgix_sb_close_if_idle(fcgix_sb_slot(pm->sb, i))) {
-                fcgix_pm_slot_stop(pm, c, i, AFTER_EMPTY,
-                                   "graceful stop, idle");
-            }
+        if (fcgix_pm_class_used(pm, c)) {
+            fcgix_pm_class_stop_quiet(pm, c, drain_start);
         }
     }
 }
@@ -744,6 +767,10 @@ static void free_pm(pm_t *pm)
     }
     fcgix_pm_tenants_free(pm);
     free(pm->classes);
+    for (i = 0; i < pm->narenas; i++) {
+        free(pm->arenas[i]);
+    }
+    free(pm->arenas);
     free(pm->slots);
     free(pm->clients);
     free(pm->pfds);
@@ -803,6 +830,7 @@ static int init_pm(pm_t *pm, const fcgix_pm_config_t *cfg)
     pm->uid = geteuid();
     pm->ctl_fd = -1;
     pm->dyn_classes = dynamic_room(cfg, &pm->dyn_per_class);
+    pm->static_cap = static_room(cfg, &pm->static_slot_cap);
     if (cfg->sb == NULL || (int)cfg->sb->nclasses < nclasses
         || (int)cfg->sb->nslots < nslots) {
         return -1;

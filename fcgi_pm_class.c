@@ -231,42 +231,70 @@ static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
     return 0;
 }
 
-/* Static classes: every slot starts now, -init-start-delay apart. */
+/* Static class @c is no more: its sockets closed, its slots empty, its
+ * board record not ready (handlers stop matching it), its index and
+ * slots free for another pool. */
+static void free_static_class(pm_t *pm, int c)
+{
+    int i;
+
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+        fcgix_pm_slot_unbind(pm, i);
+        fcgix_pm_slot_set_state(pm, i, FCGIX_SB_EMPTY, 0);
+    }
+    fcgix_sb_class_begin(fcgix_sb_class(pm->sb, c));
+    clear_class(pm, c);
+}
+
+/* A path that cannot be bound is an error, not something to retry; a
+ * -port socket is bound by the first start, and retried with back-off:
+ * the previous PM, or the retiring class of the same pool, may hold the
+ * port. */
+int fcgix_pm_class_start_static(pm_t *pm, int c, const fcgix_pm_app_t *app,
+                                const char *base, int first, int n)
+{
+    int i;
+
+    if (app->path == NULL || base == NULL
+        || init_class(pm, c, app, NULL, base, first, n) != 0) {
+        fcgix_pm_log(pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00513), NULL,
+                     getpid(), "app %d: no path, no socket or path too long",
+                     c);
+        return -1;
+    }
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+        if (!fcgix_pm_class_shared(&pm->classes[c])
+            && fcgix_pm_slot_bind(pm, c, i)) {
+            free_static_class(pm, c);
+            return -1;
+        }
+        pm->slots[i].next_start =
+            fcgix_pm_now_ms()
+            + (long long)(i - first) * app->init_start_delay_ms;
+        fcgix_pm_slot_set_state(pm, i, FCGIX_SB_BACKOFF, 0);
+    }
+    return 0;
+}
+
+/* Static classes: every slot starts now, -init-start-delay apart. The
+ * rest of the static room is for pools a graceful restart adds or
+ * changes (fcgix_pm_reconcile()). */
 int fcgix_pm_classes_init(pm_t *pm)
 {
     const fcgix_pm_config_t *cfg = pm->cfg;
-    int c, i, n, first = 0;
+    int c, n, first = 0;
 
+    pm->nclasses = pm->static_cap;
+    pm->nslots = pm->dyn_slot_base = pm->static_slot_cap;
     for (c = 0; c < cfg->napps; c++) {
-        const fcgix_pm_app_t *app = &cfg->apps[c];
-
-        n = app->processes > 0 ? app->processes : 1;
-        if (app->path == NULL || app->socket_base == NULL
-            || init_class(pm, c, app, NULL, app->socket_base, first, n) != 0) {
-            fcgix_pm_log(pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00513), NULL,
-                         getpid(),
-                         "app %d: no path, no socket or path too long", c);
+        n = cfg->apps[c].processes > 0 ? cfg->apps[c].processes : 1;
+        if (fcgix_pm_class_start_static(pm, c, &cfg->apps[c],
+                                        cfg->apps[c].socket_base, first, n)
+            != 0) {
             return -1;
-        }
-        pm->nclasses = c + 1;
-        pm->nslots = first + n;
-        for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
-            /* Bind every socket now: a path that cannot be bound is a
-             * startup error, not something to retry. A -port socket is
-             * bound by the first start, and retried with back-off: during
-             * a graceful restart the previous PM may hold the port. */
-            if (!fcgix_pm_class_shared(&pm->classes[c])
-                && fcgix_pm_slot_bind(pm, c, i)) {
-                return -1;
-            }
-            pm->slots[i].next_start =
-                fcgix_pm_now_ms()
-                + (long long)(i - first) * app->init_start_delay_ms;
-            fcgix_pm_slot_set_state(pm, i, FCGIX_SB_BACKOFF, 0);
         }
         first += n;
     }
-    pm->dyn_slot_base = first;
     return 0;
 }
 
@@ -304,7 +332,7 @@ int fcgix_pm_class_find_key(const pm_t *pm, const fcgix_sb_key_t *key,
     int c;
 
     for (c = 0; c < pm->nclasses; c++) {
-        if (fcgix_pm_class_used(pm, c)
+        if (fcgix_pm_class_used(pm, c) && !pm->classes[c].retiring
             && memcmp(&pm->classes[c].key, key, sizeof(*key)) == 0
             && strcmp(pm->classes[c].path, path) == 0) {
             return c;
@@ -325,9 +353,9 @@ int fcgix_pm_class_find(const pm_t *pm, const char *path)
  * index has its own slots and socket names, whoever holds it. */
 static int free_dynamic_index(const pm_t *pm)
 {
-    int c, end = pm->cfg->napps + pm->dyn_classes;
+    int c, end = pm->static_cap + pm->dyn_classes;
 
-    for (c = pm->cfg->napps; c < end; c++) {
+    for (c = pm->static_cap; c < end; c++) {
         if (c >= pm->nclasses || !fcgix_pm_class_used(pm, c)) {
             return c;
         }
@@ -350,9 +378,9 @@ int fcgix_pm_class_for(pm_t *pm, const class_req_t *req)
     if (c < 0) {
         return FCGIX_PM_NO_ROOM;
     }
-    first = pm->dyn_slot_base + (c - pm->cfg->napps) * pm->dyn_per_class;
+    first = pm->dyn_slot_base + (c - pm->static_cap) * pm->dyn_per_class;
     snprintf(base, sizeof(base), "%s%d", pm->cfg->dynamic_base,
-             c - pm->cfg->napps);
+             c - pm->static_cap);
     if (init_class(pm, c, cfg, req, base, first, pm->dyn_per_class) != 0) {
         fcgix_pm_log(pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00514), NULL,
                      getpid(), "cannot set up a dynamic class for %s",
@@ -408,7 +436,7 @@ static void free_unused_classes(pm_t *pm)
 {
     int c;
 
-    for (c = pm->cfg->napps; c < pm->nclasses; c++) {
+    for (c = pm->static_cap; c < pm->nclasses; c++) {
         if (fcgix_pm_class_used(pm, c) && pm->classes[c].dynamic
             && fcgix_pm_class_slots_used(pm, c) == 0
             && !fcgix_pm_class_awaited(pm, c)) {
@@ -423,7 +451,7 @@ int fcgix_pm_class_going(const pm_t *pm)
 {
     int c, i, live;
 
-    for (c = pm->cfg->napps; c < pm->nclasses; c++) {
+    for (c = pm->static_cap; c < pm->nclasses; c++) {
         if (!fcgix_pm_class_used(pm, c) || fcgix_pm_class_awaited(pm, c)) {
             continue;
         }
@@ -636,7 +664,7 @@ int fcgix_pm_evict_idle(pm_t *pm, int except, const evict_filter_t *filter)
     long long oldest = 0;
     int c, i, best = -1, best_c = -1;
 
-    for (c = pm->cfg->napps; c < pm->nclasses; c++) {
+    for (c = pm->static_cap; c < pm->nclasses; c++) {
         if (c == except || !fcgix_pm_class_used(pm, c)
             || !pm->classes[c].dynamic || !admitted(pm, c, filter)) {
             continue;
@@ -871,16 +899,55 @@ static void reclaim_dead_leases(pm_t *pm)
     }
 }
 
+/* How long a retiring class's processes may stay busy: the PM's drain
+ * time (httpd's Timeout), as for a whole PM's graceful stop. */
+static void retire_step(pm_t *pm, int c)
+{
+    pclass_t *cls = &pm->classes[c];
+    int i;
+
+    fcgix_pm_class_stop_quiet(pm, c, cls->retiring);
+    if (fcgix_pm_wall_ms() - cls->retiring >= pm->cfg->drain_ms) {
+        for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+            if (pm->slots[i].state == FCGIX_SB_RUNNING) {
+                fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
+                fcgix_pm_slot_stop(pm, c, i, AFTER_EMPTY,
+                                   "retired pool, still busy after the "
+                                   "drain time");
+            }
+        }
+    }
+    if (fcgix_pm_class_slots_used(pm, c) == 0) {
+        fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00547), cls,
+                     getpid(),
+                     "retired pool: no process left; its class and slots "
+                     "are free");
+        free_static_class(pm, c);
+    }
+}
+
+void fcgix_pm_classes_retire(pm_t *pm)
+{
+    int c;
+
+    for (c = 0; c < pm->static_cap; c++) {
+        if (fcgix_pm_class_used(pm, c) && pm->classes[c].retiring) {
+            retire_step(pm, c);
+        }
+    }
+}
+
 long long fcgix_pm_maintain(pm_t *pm)
 {
     int c;
 
     reclaim_dead_leases(pm);
     for (c = 0; c < pm->nclasses; c++) {
-        if (fcgix_pm_class_used(pm, c)) {
+        if (fcgix_pm_class_used(pm, c) && !pm->classes[c].retiring) {
             maintain_class(pm, c);
         }
     }
+    fcgix_pm_classes_retire(pm);
     free_unused_classes(pm);
     fcgix_pm_users_publish(pm);
     fcgix_pm_waiters_answer(pm);

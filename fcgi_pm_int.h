@@ -38,6 +38,9 @@
 #include "fcgi_ctl.h"
 #include "fcgi_pm.h"
 
+/** The most bytes of definitions a graceful restart may hand the PM. */
+#define FCGIX_PM_DEFINITIONS_MAX (64L * 1024 * 1024)
+
 /** START requests waiting for a process, at most. */
 #define FCGIX_PM_MAX_WAITERS 256
 
@@ -93,6 +96,10 @@ typedef struct {
     int live;                 /* its slots for which fcgix_pm_slot_live() */
     int first;  /* its slots: first .. first + nslots - 1; the PM's own */
     int nslots; /* copy, never read back from the board */
+    long long retiring; /* static: wall ms since it retires (a graceful
+                           restart changed or removed its pool): its
+                           processes stop once idle, then the class is
+                           free; 0: not retiring */
 } pclass_t;
 
 /* What a START, STARTAS or STARTC asks for, checked against the PM's
@@ -161,11 +168,16 @@ typedef struct {
 typedef struct {
     const fcgix_pm_config_t *cfg;
     fcgix_sb_t *sb;
-    pclass_t *classes; /* like the board's */
-    int nclasses;      /* in use */
-    pslot_t *slots;    /* like the board's */
-    int nslots;        /* in use */
-    int dyn_slot_base; /* first slot of the dynamic classes */
+    pclass_t *classes;   /* like the board's */
+    int nclasses;        /* in use */
+    pslot_t *slots;      /* like the board's */
+    int nslots;          /* in use */
+    int static_cap;      /* classes 0 .. static_cap - 1 are static (the
+                            configuration's first, then room for pools a
+                            graceful restart adds or changes); dynamic
+                            classes follow */
+    int static_slot_cap; /* slots 0 .. static_slot_cap - 1 are static */
+    int dyn_slot_base;   /* first slot of the dynamic classes */
     int dyn_per_class;
     int dyn_classes;        /* room for dynamic classes (the PM's own count) */
     long long holders_seen; /* ms, monotonic: last look at the holders */
@@ -192,7 +204,11 @@ typedef struct {
     long long hold_until; /* ms, monotonic: HOLD from the parent runs out
                              then; 0: not held */
     int parent_closed;    /* the parent's socket pair was closed */
-    int draining;         /* a graceful stop has begun */
+    void **arenas;        /* definitions taken from graceful restarts
+                             (fcgix_pm_reconcile()): static classes point
+                             into them; freed when the PM exits */
+    int narenas;
+    int draining; /* a graceful stop has begun */
 } pm_t;
 
 /** The one way to walk the slots of class @p c:
@@ -260,6 +276,11 @@ void fcgix_pm_log(const pm_t *pm, int level, int logno, const pclass_t *cls,
  *  @p why is logged. */
 void fcgix_pm_slot_stop(pm_t *pm, int c, int i, int after, const char *why);
 
+/** Stop the processes of class @p c that have had no request for a
+ *  second (since @p since, wall ms, at the earliest; a -port class's all
+ *  together), and drop its due restarts: a drain, for one class. */
+void fcgix_pm_class_stop_quiet(pm_t *pm, int c, long long since);
+
 /* ---------------------------------------------------- fcgi_pm_spawn.c */
 
 /** A listening Unix socket at @p path, mode 0600, a stale socket there
@@ -317,6 +338,33 @@ int fcgix_pm_class_of_slot(const pm_t *pm, int i);
 /** Set up the static classes and bind their sockets; every slot starts
  *  now, -init-start-delay apart. @return 0, or -1 (logged). */
 int fcgix_pm_classes_init(pm_t *pm);
+
+/** Set up static class @p c for @p app on slots @p first ..
+ *  @p first + @p n - 1 (socket names from @p base) and bind its sockets;
+ *  its processes start -init-start-delay apart. @return 0, or -1
+ *  (logged; the class is left unused). */
+int fcgix_pm_class_start_static(pm_t *pm, int c, const fcgix_pm_app_t *app,
+                                const char *base, int first, int n);
+
+/** Retirement of static classes, once per maintenance pass: each
+ *  retiring class drains (fcgix_pm_class_stop_quiet()), its processes
+ *  still busy after the drain time are stopped, and once none is left
+ *  the class and its slots are free. */
+void fcgix_pm_classes_retire(pm_t *pm);
+
+/* ------------------------------------------------ fcgi_pm_reconcile.c */
+
+/**
+ * A graceful restart whose configuration changes the static apps only:
+ * the running PM takes @p next's (named with the new generation). Each
+ * app the same as a running class but for its socket names keeps that
+ * class (and its processes); every other one gets a free class and free
+ * slots of the static room and starts; the classes no app kept retire.
+ * Nothing changes when there is not room for all the new ones.
+ * @param map  out: the class of each of @p next's apps, in their order
+ * @return 0, or -1 (no room, or a new class could not be set up: logged)
+ */
+int fcgix_pm_reconcile(pm_t *pm, const fcgix_pm_config_t *next, int *map);
 
 /** Slots of class @p c that would take a request now. */
 int fcgix_pm_class_open_slots(const pm_t *pm, int c);

@@ -28,40 +28,43 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fcgi_pm_int.h"
+#include "fcgi_pmconf.h"
 
-/* The descriptor passed with a message, or -1; any further ones are
- * closed. */
-static int passed_fd(struct msghdr *msg)
+/* The descriptors passed with a message, in order: at most @p max of
+ * them in @p fds (the rest -1); any further ones are closed. */
+static void passed_fds(struct msghdr *msg, int *fds, int max)
 {
     struct cmsghdr *c;
-    int fd = -1;
+    int k = 0, i;
 
+    for (i = 0; i < max; i++) {
+        fds[i] = -1;
+    }
     for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-        size_t n, i;
-        int *fds;
+        size_t n, m;
 
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
             continue;
         }
         n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        fds = (int *)CMSG_DATA(c);
-        for (i = 0; i < n; i++) {
+        for (m = 0; m < n; m++) {
             int got;
 
-            memcpy(&got, &fds[i], sizeof(got));
-            if (fd < 0) {
-                fd = got;
+            memcpy(&got, CMSG_DATA(c) + m * sizeof(int), sizeof(got));
+            if (k < max) {
+                fds[k++] = got;
             }
             else {
                 close(got);
             }
         }
     }
-    return fd;
 }
 
 static void hold(pm_t *pm)
@@ -86,31 +89,154 @@ static void answer(pm_t *pm, const char *text)
     }
 }
 
-static void keep(pm_t *pm, const char *args, int log_fd)
+/* A KEEP or RECONCILE after the drain began comes too late. */
+static int too_late(pm_t *pm, const char *what)
+{
+    if (!pm->draining) {
+        return 0;
+    }
+    answer(pm, "DRAINING");
+    fcgix_pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00546), NULL, getpid(),
+                 "graceful restart: %s came after the drain began; httpd "
+                 "starts a new process manager",
+                 what);
+    return 1;
+}
+
+/* The hold is over: the new configuration keeps this PM. Its error log
+ * (@p log_fd, -1: none passed) and this module's level (@p args). */
+static void kept(pm_t *pm, const char *args, int log_fd)
 {
     char *end;
     long level = strtol(args, &end, 10);
 
-    if (pm->draining) {
-        answer(pm, "DRAINING");
-        fcgix_pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00546), NULL,
-                     getpid(),
-                     "graceful restart: KEEP came after the drain began; "
-                     "httpd starts a new process manager");
-        return;
-    }
     if (end == args || *end != '\0' || level < 0 || level > 15) {
         level = -1; /* keep the old one */
     }
     pm->hold_until = 0;
-    answer(pm, "KEPT");
     if (pm->cfg->reopen_log) {
         pm->cfg->reopen_log(pm->cfg->baton, log_fd, (int)level);
     }
+}
+
+static void keep(pm_t *pm, const char *args, int log_fd)
+{
+    if (too_late(pm, "KEEP")) {
+        return;
+    }
+    answer(pm, "KEPT");
+    kept(pm, args, log_fd);
     fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00543), NULL, getpid(),
                  "graceful restart: the new configuration keeps this process "
                  "manager and its %d class(es)",
                  pm->nclasses);
+}
+
+/* The definitions root passed in @p fd (a memfd), decoded into an arena
+ * of their own (@p *arena, malloc'd). @return 0, or -1 (logged). */
+static int read_definitions(pm_t *pm, int fd, fcgix_pm_config_t *next,
+                            void **arena)
+{
+    struct stat st;
+    unsigned char *buf = NULL;
+    size_t size = 0, arena_size;
+    int rc = -1;
+
+    *arena = NULL;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0
+        && st.st_size <= FCGIX_PM_DEFINITIONS_MAX) {
+        size = (size_t)st.st_size;
+        buf = malloc(size);
+    }
+    arena_size = size * 4 + 4096;
+    if (buf && pread(fd, buf, size, 0) == (ssize_t)size
+        && (*arena = malloc(arena_size)) != NULL) {
+        memset(next, 0, sizeof(*next));
+        rc = fcgix_pmconf_decode(buf, size, next, *arena, arena_size)
+                     == FCGIX_PMCONF_OK
+                 ? 0
+                 : -1;
+    }
+    free(buf);
+    if (rc != 0) {
+        free(*arena);
+        *arena = NULL;
+        fcgix_pm_log(pm, FCGIX_PM_LOG_ERR, FCGIX_PM_LOGNO(00551), NULL,
+                     getpid(),
+                     "graceful restart: cannot read the new definitions "
+                     "httpd's parent passed; httpd starts a new process "
+                     "manager");
+    }
+    return rc;
+}
+
+/* "KEPT c0 c1 ...": the class of each new static app, for root to tell
+ * the new generation's handlers. */
+static void answer_map(pm_t *pm, const int *map, int n)
+{
+    size_t cap = (size_t)n * 12 + 8, len;
+    char *text = malloc(cap);
+    int j;
+
+    if (text == NULL) {
+        answer(pm, "NOMEM");
+        return;
+    }
+    len = (size_t)snprintf(text, cap, "KEPT");
+    for (j = 0; j < n; j++) {
+        len += (size_t)snprintf(text + len, cap - len, " %d", map[j]);
+    }
+    answer(pm, text);
+    free(text);
+}
+
+static int remember_arena(pm_t *pm, void *arena)
+{
+    void **more =
+        realloc(pm->arenas, (size_t)(pm->narenas + 1) * sizeof(*more));
+
+    if (more == NULL) {
+        return -1;
+    }
+    pm->arenas = more;
+    pm->arenas[pm->narenas++] = arena;
+    return 0;
+}
+
+/* RECONCILE: the new configuration changes only FastCgiServer pools;
+ * take them (fcgix_pm_reconcile()) and answer which class each has. */
+static void reconcile(pm_t *pm, const char *args, int defs_fd, int log_fd)
+{
+    fcgix_pm_config_t next;
+    void *arena;
+    int *map;
+
+    if (too_late(pm, "RECONCILE")) {
+        return;
+    }
+    if (read_definitions(pm, defs_fd, &next, &arena) != 0) {
+        answer(pm, "UNREADABLE");
+        return;
+    }
+    map = calloc((size_t)next.napps + 1, sizeof(*map));
+    if (map == NULL || remember_arena(pm, arena) != 0) {
+        free(map);
+        free(arena);
+        answer(pm, "NOMEM");
+        return;
+    }
+    if (fcgix_pm_reconcile(pm, &next, map) != 0) {
+        answer(pm, "NOROOM"); /* the arena stays: classes may point in */
+        free(map);
+        return;
+    }
+    answer_map(pm, map, next.napps);
+    free(map);
+    kept(pm, args, log_fd);
+    fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00552), NULL, getpid(),
+                 "graceful restart: the new configuration keeps this process "
+                 "manager; its FastCgiServer pools changed (%d now)",
+                 next.napps);
 }
 
 /* A SOCK_SEQPACKET read of 0 bytes is an empty message or the end:
@@ -132,7 +258,7 @@ void fcgix_pm_parent_serve(pm_t *pm)
     struct iovec iov = {buf, sizeof(buf) - 1};
     struct msghdr msg;
     ssize_t n;
-    int fd;
+    int fds[2];
 
     memset(&msg, 0, sizeof(msg));
     msg.msg_iov = &iov;
@@ -147,22 +273,27 @@ void fcgix_pm_parent_serve(pm_t *pm)
         pm->parent_closed = 1; /* the parent's end is gone: stop polling */
         return;
     }
-    fd = passed_fd(&msg);
+    passed_fds(&msg, fds, 2);
     buf[n] = '\0';
     if (strcmp(buf, "HOLD") == 0) {
         hold(pm);
     }
     else if (strncmp(buf, "KEEP ", 5) == 0) {
-        keep(pm, buf + 5, fd);
+        keep(pm, buf + 5, fds[0]);
+    }
+    else if (strncmp(buf, "RECONCILE ", 10) == 0) {
+        reconcile(pm, buf + 10, fds[0], fds[1]);
     }
     else {
         fcgix_pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00544), NULL,
                      getpid(),
                      "ignored a message from httpd's parent that is "
-                     "neither HOLD nor KEEP");
+                     "neither HOLD, KEEP nor RECONCILE");
     }
-    if (fd >= 0) {
-        close(fd);
+    for (n = 0; n < 2; n++) {
+        if (fds[n] >= 0) {
+            close(fds[n]);
+        }
     }
 }
 

@@ -94,7 +94,7 @@ int fcgix_pm_user_live(const pm_t *pm, uint32_t uid)
     if (uid == FCGIX_SB_NO_ID) {
         return 0;
     }
-    for (c = pm->cfg->napps; c < pm->nclasses; c++) {
+    for (c = pm->static_cap; c < pm->nclasses; c++) {
         if (fcgix_pm_class_used(pm, c) && pm->classes[c].key.uid == uid) {
             live += pm->classes[c].live;
         }
@@ -145,7 +145,7 @@ void fcgix_pm_users_publish(pm_t *pm)
     int c, n = 0, r;
     fcgix_sb_user_t *u;
 
-    for (c = pm->cfg->napps; c < pm->nclasses && n < pm->sb->nusers; c++) {
+    for (c = pm->static_cap; c < pm->nclasses && n < pm->sb->nusers; c++) {
         uint32_t uid = pm->classes[c].key.uid;
 
         if (!fcgix_pm_class_used(pm, c) || uid == FCGIX_SB_NO_ID

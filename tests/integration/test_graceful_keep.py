@@ -83,22 +83,22 @@ def graceful_during_request(srv, extra_conf):
 
 
 def test_changed_definition_replaces_processes_after_their_requests(httpd):
-    """-processes 2 -> 3: a new PM and pool; a request in flight on the
-    old pool completes; then the old PM and its processes are gone."""
+    """-processes 2 -> 3: the PM takes the new pool (FCGIX00062) and
+    starts 3 new processes; a request in flight on the old pool
+    completes; then the old processes are gone, and the PM is the same
+    (a change of anything but FastCgiServer pools, a new PM: see
+    test_new_definitions_after_a_kept_restart)."""
     srv = static_and_dynamic(httpd, 2)
-    pms = len(pm_pids(srv))
     assert "-processes 2" in srv.extra_conf
     pm, old = graceful_during_request(
         srv, srv.extra_conf.replace("-processes 2", "-processes 3"))
-    assert conftest.wait_for(lambda: len(pm_pids(srv)) > pms, 15)
-    new_pm = current_pm(srv)
-    assert new_pm != pm
-    new = pool_pids(new_pm, 3)
+    assert conftest.wait_for(lambda: log_lines(srv, "FCGIX00062"), 15)
+    assert conftest.wait_for(lambda: all(gone(p) for p in old), 15), \
+        processes_running(str(srv.docroot))
+    new = pool_pids(pm, 3)
     assert new and not new & old
-    assert conftest.wait_for(lambda: gone(pm) and all(gone(p) for p in old),
-                             15), processes_running(str(srv.docroot))
-    assert log_lines(srv, "FCGIX00049")
-    assert not log_lines(srv, PM_KEPT)
+    assert current_pm(srv) == pm and pm_pids(srv) == [pm]
+    assert not log_lines(srv, "FCGIX00049")
 
 
 def test_removed_pool_is_drained(httpd):
@@ -106,8 +106,9 @@ def test_removed_pool_is_drained(httpd):
     pm, old = graceful_during_request(srv, "\n".join(
         line for line in srv.extra_conf.splitlines()
         if not line.startswith("FastCgiServer")))
-    assert conftest.wait_for(lambda: gone(pm) and all(gone(p) for p in old),
-                             15), processes_running(str(srv.docroot))
+    assert conftest.wait_for(lambda: all(gone(p) for p in old), 15), \
+        processes_running(str(srv.docroot))
+    assert current_pm(srv) == pm
     assert fetch(srv, "/dyn/app.fcgi", 15).status == 200
     # no handler any more: the program is sent as a file
     assert fetch(srv, "/static.fcgi?pid", 15).body.startswith(b"\x7fELF")
@@ -470,3 +471,176 @@ def test_replaced_module_file_is_not_kept(httpd, workdir):
     assert len(log_lines(srv, PM_KEPT)) == kept + 1
     assert current_pm(srv) == new_pm
     assert not srv.crash_lines()
+
+
+
+# --- Per pool: only what changed is replaced ---------------------------------
+
+POOLS_RECONCILED = "FCGIX00062"
+
+
+def two_pools(httpd, a_opts="-processes 1", b_opts="-processes 2"):
+    """a.fcgi and b.fcgi, each a FastCgiServer pool of the responder, and
+    a dynamic app; returns the server and its pool lines by name."""
+    srv, dyn = dynamic_server(httpd)
+    install(conftest.RESPONDER, dyn / "app.fcgi")
+    lines = {}
+    for name, opts in (("a.fcgi", a_opts), ("b.fcgi", b_opts)):
+        app = install(conftest.RESPONDER, srv.docroot / name)
+        lines[name] = "FastCgiServer %s %s" % (app, opts)
+    srv.base_conf = srv.extra_conf
+    srv.extra_conf = "\n".join([srv.base_conf] + list(lines.values()))
+    start(srv)
+    return srv, lines
+
+
+def set_pools(srv, lines):
+    srv.extra_conf = "\n".join([srv.base_conf] + list(lines.values()))
+    srv.write_conf()
+
+
+def pids_of(pm, name, n):
+    return conftest.wait_for(
+        lambda: (lambda a: set(a) if len(a) == n else None)(
+            apps_of(pm, name)), 15)
+
+
+def reconciled(srv):
+    """A graceful restart of srv's written configuration that the running
+    PM takes (FCGIX00062)."""
+    before = len(log_lines(srv, POOLS_RECONCILED))
+    os.kill(srv.pid, signal.SIGUSR1)
+    assert conftest.wait_for(
+        lambda: len(log_lines(srv, POOLS_RECONCILED)) > before, 15), \
+        log_lines(srv, "FCGIX")
+
+
+def test_changed_pool_is_replaced_and_the_other_kept(httpd):
+    """b.fcgi -processes 2 -> 3 while a 1.5 s request runs on b: the PM
+    and a.fcgi's process stay (same pids); b gets 3 new processes; the
+    request in flight finishes 200 on an old b process; then the old b
+    processes stop, once idle."""
+    srv, lines = two_pools(httpd)
+    pm = current_pm(srv)
+    a = pids_of(pm, "a.fcgi", 1)
+    b = pids_of(pm, "b.fcgi", 2)
+    dyn = fetch(srv, "/dyn/app.fcgi?pid", 15)
+    got = []
+    t = slow_request(srv, "/b.fcgi?sleep=1500&pid", got)
+    time.sleep(0.3)
+    lines["b.fcgi"] = lines["b.fcgi"].replace("-processes 2", "-processes 3")
+    set_pools(srv, lines)
+    reconciled(srv)
+    t.join(30)
+    assert got and got[0].status == 200 and got[0].pid in b, got
+    assert current_pm(srv) == pm and pm_pids(srv) == [pm]
+    assert set(apps_of(pm, "a.fcgi")) == a
+    assert conftest.wait_for(lambda: all(gone(p) for p in b), 15), b
+    new_b = pids_of(pm, "b.fcgi", 3)
+    assert new_b and not new_b & b
+    for _ in range(6):
+        r = fetch(srv, "/b.fcgi?pid", 15)
+        assert r.status == 200 and r.pid in new_b, r
+    r = fetch(srv, "/a.fcgi?pid", 15)
+    assert r.status == 200 and r.pid in a, r
+    again = fetch(srv, "/dyn/app.fcgi?pid", 15)
+    assert again.status == 200 and again.pid == dyn.pid, (dyn, again)
+    assert log_lines(srv, "FCGIX00548") and log_lines(srv, "FCGIX00550")
+    assert conftest.wait_for(lambda: log_lines(srv, "FCGIX00547"), 15)
+    assert not log_lines(srv, "FCGIX00049")
+
+
+def test_removed_pool_drains_and_the_other_is_kept(httpd):
+    srv, lines = two_pools(httpd)
+    pm = current_pm(srv)
+    a = pids_of(pm, "a.fcgi", 1)
+    b = pids_of(pm, "b.fcgi", 2)
+    del lines["b.fcgi"]
+    set_pools(srv, lines)
+    reconciled(srv)
+    assert conftest.wait_for(lambda: all(gone(p) for p in b), 15), b
+    assert current_pm(srv) == pm and set(apps_of(pm, "a.fcgi")) == a
+    r = fetch(srv, "/a.fcgi?pid", 15)
+    assert r.status == 200 and r.pid in a, r
+    # no handler any more: the program is sent as a file
+    assert fetch(srv, "/b.fcgi?pid", 15).body.startswith(b"\x7fELF")
+
+
+def test_added_pool_starts_and_the_others_are_kept(httpd):
+    srv, lines = two_pools(httpd)
+    pm = current_pm(srv)
+    a = pids_of(pm, "a.fcgi", 1)
+    b = pids_of(pm, "b.fcgi", 2)
+    c = install(conftest.RESPONDER, srv.docroot / "c.fcgi")
+    lines["c.fcgi"] = "FastCgiServer %s -processes 2" % c
+    set_pools(srv, lines)
+    reconciled(srv)
+    assert pids_of(pm, "c.fcgi", 2)
+    r = fetch(srv, "/c.fcgi?pid", 15)
+    assert r.status == 200, r
+    assert set(apps_of(pm, "a.fcgi")) == a and set(apps_of(pm, "b.fcgi")) == b
+    assert current_pm(srv) == pm
+
+
+def test_changes_in_a_row_reuse_the_room_they_free(httpd):
+    """Six changes of b.fcgi in a row, each once the last one's old
+    processes are gone: the board's spare room is given back each time,
+    so the same PM takes every one, and a.fcgi keeps its process."""
+    srv, lines = two_pools(httpd)
+    pm = current_pm(srv)
+    a = pids_of(pm, "a.fcgi", 1)
+    b = pids_of(pm, "b.fcgi", 2)
+    base = lines["b.fcgi"]
+    for i in range(6):
+        lines["b.fcgi"] = base + " -initial-env ROUND=%d" % i
+        set_pools(srv, lines)
+        reconciled(srv)
+        assert conftest.wait_for(lambda: all(gone(p) for p in b), 15), b
+        b = pids_of(pm, "b.fcgi", 2)
+        assert b
+        r = fetch(srv, "/b.fcgi?env=ROUND", 15)
+        assert r.status == 200, r
+    assert current_pm(srv) == pm and set(apps_of(pm, "a.fcgi")) == a
+
+
+def test_no_room_for_the_new_pools_starts_a_new_pm(httpd):
+    """One pool, then eight more: the board has room for twice the pools
+    it was made for, and a few; past that a new PM starts and the old one
+    drains, as before per-pool keeping (FCGIX00549, FCGIX00052)."""
+    srv, lines = two_pools(httpd)
+    pm = current_pm(srv)
+    for k in range(8):
+        app = install(conftest.RESPONDER, srv.docroot / ("n%d.fcgi" % k))
+        lines["n%d" % k] = "FastCgiServer %s -processes 1" % app
+    set_pools(srv, lines)
+    os.kill(srv.pid, signal.SIGUSR1)
+    assert conftest.wait_for(lambda: len(pm_pids(srv)) > 1, 15), \
+        log_lines(srv, "FCGIX")
+    assert log_lines(srv, "FCGIX00549") and log_lines(srv, "FCGIX00052")
+    assert conftest.wait_for(lambda: gone(pm), 20)
+    for k in range(8):
+        r = fetch(srv, "/n%d.fcgi?pid" % k, 15)
+        assert r.status == 200, r
+
+
+def test_pool_changes_under_load_lose_nothing(httpd):
+    """Three graceful restarts that change b.fcgi while clients keep
+    asking a, b and the dynamic app: no request fails, and a.fcgi is
+    served by the same process throughout."""
+    srv, lines = two_pools(httpd)
+    pm = current_pm(srv)
+    a = pids_of(pm, "a.fcgi", 1)
+    urls = ["/a.fcgi?pid", "/b.fcgi?pid", "/dyn/app.fcgi?pid"]
+    threads, results = load_clients(srv, urls, 4, 6.0)
+    base = lines["b.fcgi"]
+    for i in range(3):
+        time.sleep(1.0)
+        lines["b.fcgi"] = base + " -initial-env ROUND=%d" % i
+        set_pools(srv, lines)
+        reconciled(srv)
+    for t in threads:
+        t.join(40)
+    failed = [(p, r) for _, _, p, r in results if r.status != 200]
+    assert results and not failed, failed[:5]
+    assert all(r.pid in a for _, _, p, r in results if p.startswith("/a."))
+    assert current_pm(srv) == pm

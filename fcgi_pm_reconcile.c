@@ -1,0 +1,199 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file  fcgi_pm_reconcile.c
+ * @brief A graceful restart that changes FastCgiServer pools, taken by
+ *        the running PM: the pools whose definition did not change keep
+ *        their classes and processes; changed and added ones start in
+ *        free room of the board's static region; the classes of changed
+ *        and removed ones retire (their processes stop once idle, then
+ *        the class and its slots are free). Whether anything but the
+ *        static apps changed, httpd's parent decides before it asks
+ *        (fcgi_launch_keep.c): only these differ.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fcgi_pm_int.h"
+#include "fcgi_pmconf.h"
+
+static int processes_of(const fcgix_pm_app_t *app)
+{
+    return app->processes > 0 ? app->processes : 1;
+}
+
+/* Whether running static class @c serves @app: the same definition but
+ * for its socket names (new apps are named with the new generation; a
+ * kept class keeps the names it was started with). */
+static int serves(const pm_t *pm, int c, const fcgix_pm_app_t *app)
+{
+    fcgix_pm_app_t same = *app;
+
+    same.socket_base = pm->classes[c].cfg.socket_base;
+    return fcgix_pm_class_used(pm, c) && !pm->classes[c].dynamic
+           && !pm->classes[c].retiring
+           && fcgix_pmconf_same_app(&pm->classes[c].cfg, &same);
+}
+
+/* What the reconcile will do, worked out before anything changes. */
+typedef struct {
+    char *class_taken; /* static_cap: used, or planned for a new app */
+    char *slot_taken;  /* static_slot_cap */
+    char *kept;        /* static_cap: a running class an app keeps */
+    char *fresh;       /* static_cap: planned for a new app */
+    int *first;        /* per new app: its first slot; -1: kept */
+} plan_t;
+
+static void plan_free(plan_t *p)
+{
+    free(p->class_taken);
+    free(p->slot_taken);
+    free(p->kept);
+    free(p->fresh);
+    free(p->first);
+}
+
+/* n free slots in a row of the static region: the first, or -1. */
+static int free_run(const pm_t *pm, const plan_t *p, int n)
+{
+    int i, run = 0;
+
+    for (i = 0; i < pm->static_slot_cap; i++) {
+        run = p->slot_taken[i] ? 0 : run + 1;
+        if (run == n) {
+            return i - n + 1;
+        }
+    }
+    return -1;
+}
+
+static int make_plan(const pm_t *pm, const fcgix_pm_config_t *next, int *map,
+                     plan_t *p)
+{
+    int c, j, i;
+
+    p->class_taken = calloc((size_t)pm->static_cap + 1, 1);
+    p->slot_taken = calloc((size_t)pm->static_slot_cap + 1, 1);
+    p->kept = calloc((size_t)pm->static_cap + 1, 1);
+    p->fresh = calloc((size_t)pm->static_cap + 1, 1);
+    p->first = calloc((size_t)next->napps + 1, sizeof(int));
+    if (!p->class_taken || !p->slot_taken || !p->kept || !p->fresh
+        || !p->first) {
+        return -1;
+    }
+    for (c = 0; c < pm->static_cap; c++) {
+        if (fcgix_pm_class_used(pm, c)) { /* retiring ones too */
+            p->class_taken[c] = 1;
+            for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+                p->slot_taken[i] = 1;
+            }
+        }
+    }
+    for (j = 0; j < next->napps; j++) {
+        map[j] = -1;
+        p->first[j] = -1;
+        for (c = 0; c < pm->static_cap && map[j] < 0; c++) {
+            if (!p->kept[c] && serves(pm, c, &next->apps[j])) {
+                map[j] = c;
+                p->kept[c] = 1;
+            }
+        }
+    }
+    for (j = 0; j < next->napps; j++) {
+        int n = processes_of(&next->apps[j]);
+
+        if (map[j] >= 0) {
+            continue;
+        }
+        c = 0;
+        while (c < pm->static_cap && p->class_taken[c]) {
+            c++;
+        }
+        p->first[j] = free_run(pm, p, n);
+        if (c >= pm->static_cap || p->first[j] < 0) {
+            return -1;
+        }
+        map[j] = c;
+        p->class_taken[c] = 1;
+        p->fresh[c] = 1;
+        memset(p->slot_taken + p->first[j], 1, (size_t)n);
+    }
+    return 0;
+}
+
+/* Start the planned new classes; on a failure, retire those started. */
+static int start_new(pm_t *pm, const fcgix_pm_config_t *next, const int *map,
+                     const plan_t *p)
+{
+    int j, k;
+
+    for (j = 0; j < next->napps; j++) {
+        if (p->first[j] < 0) {
+            continue;
+        }
+        if (fcgix_pm_class_start_static(pm, map[j], &next->apps[j],
+                                        next->apps[j].socket_base, p->first[j],
+                                        processes_of(&next->apps[j]))
+            != 0) {
+            for (k = 0; k < j; k++) {
+                if (p->first[k] >= 0) {
+                    pm->classes[map[k]].retiring = fcgix_pm_wall_ms();
+                }
+            }
+            return -1;
+        }
+        fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00548),
+                     &pm->classes[map[j]], getpid(),
+                     "graceful restart: new or changed pool, %d process(es)",
+                     processes_of(&next->apps[j]));
+    }
+    return 0;
+}
+
+/* The running classes no app kept retire. */
+static void retire_the_rest(pm_t *pm, const plan_t *p)
+{
+    long long now = fcgix_pm_wall_ms();
+    int c;
+
+    for (c = 0; c < pm->static_cap; c++) {
+        if (fcgix_pm_class_used(pm, c) && !pm->classes[c].retiring
+            && !p->kept[c] && !p->fresh[c]) {
+            pm->classes[c].retiring = now;
+            fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00550),
+                         &pm->classes[c], getpid(),
+                         "graceful restart: pool changed or removed; its "
+                         "processes stop once idle");
+        }
+    }
+}
+
+int fcgix_pm_reconcile(pm_t *pm, const fcgix_pm_config_t *next, int *map)
+{
+    plan_t p;
+    int rc;
+
+    memset(&p, 0, sizeof(p));
+    rc = make_plan(pm, next, map, &p);
+    if (rc != 0) {
+        fcgix_pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00549), NULL,
+                     getpid(),
+                     "graceful restart: no room on the board for the new or "
+                     "changed pools next to the old ones (%d classes, %d "
+                     "slots); httpd starts a new process manager",
+                     pm->static_cap, pm->static_slot_cap);
+    }
+    if (rc == 0) {
+        rc = start_new(pm, next, map, &p);
+    }
+    if (rc == 0) {
+        retire_the_rest(pm, &p);
+    }
+    plan_free(&p);
+    return rc;
+}
