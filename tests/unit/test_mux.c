@@ -160,8 +160,7 @@ static int read_rec(int fd, rec_t *r)
     return 0;
 }
 
-static void send_rec(int fd, int type, int id, const void *content,
-                     size_t len)
+static void send_rec(int fd, int type, int id, const void *content, size_t len)
 {
     unsigned char rec[FCGIX_HEADER_LEN + 65535];
 
