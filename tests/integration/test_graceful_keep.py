@@ -598,8 +598,8 @@ def test_changes_in_a_row_reuse_the_room_they_free(httpd):
         assert conftest.wait_for(lambda: all(gone(p) for p in b), 15), b
         b = pids_of(pm, "b.fcgi", 2)
         assert b
-        r = fetch(srv, "/b.fcgi?env=ROUND", 15)
-        assert r.status == 200, r
+        r = fetch(srv, "/b.fcgi?penv=ROUND", 15)
+        assert r.status == 200 and r.body == b"%d\n" % i, r
     assert current_pm(srv) == pm and set(apps_of(pm, "a.fcgi")) == a
 
 

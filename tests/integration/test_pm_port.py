@@ -110,3 +110,24 @@ def test_port_app_across_graceful_restart(httpd):
     assert_served_for(srv, 4)
     assert conftest.wait_for(lambda: all(gone(p) for p in old), 10)
     assert srv.get("/tcp.fcgi").status == 200
+
+
+def test_changed_port_pool_takes_the_port_over_in_the_same_pm(httpd):
+    """Only the -port pool changed (an -initial-env): the running PM
+    takes the new pool; its processes bind the port once the old ones,
+    idle, have stopped; requests meanwhile wait instead of failing, and
+    the PM stays."""
+    srv, port = start_port_app(httpd, 1)
+    assert conftest.wait_for(lambda: srv.get("/tcp.fcgi").status == 200, 10)
+    old = app_pids(srv)
+    pm = [p for p in children_of(srv.pid) if old and old[0] in children_of(p)]
+    srv.extra_conf += " -initial-env ROUND=1"
+    srv.write_conf()
+    os.kill(srv.pid, signal.SIGUSR1)
+    assert conftest.wait_for(
+        lambda: "FCGIX00062" in conftest.read_text(srv.error_log), 15)
+    assert_served_for(srv, 4)
+    assert conftest.wait_for(lambda: all(gone(p) for p in old), 10)
+    r = srv.get("/tcp.fcgi?penv=ROUND")
+    assert r.status == 200 and r.body == b"1\n", r
+    assert pm and not gone(pm[0]) and pm[0] in children_of(srv.pid)

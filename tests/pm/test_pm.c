@@ -46,6 +46,7 @@
 
 #include "fcgi_ctl.h"
 #include "fcgi_pm.h"
+#include "fcgi_pmconf.h"
 #include "fcgi_proto.h"
 
 /* The libfcgi test app, found at run time: $FCGIX_RESPONDER, else
@@ -3042,6 +3043,108 @@ static void test_parent_keep_is_answered(void **state)
     assert_true(wait_log(fx, "FCGIX00543: ", 1, 2000));
 }
 
+/* A memfd holding @p cfg's definitions, as httpd's parent passes them
+ * with RECONCILE. */
+static int definitions_fd(const fcgix_pm_config_t *cfg)
+{
+    size_t n = fcgix_pmconf_encode(cfg, NULL, 0);
+    unsigned char *buf = malloc(n);
+    int fd = memfd_create("defs", MFD_CLOEXEC);
+
+    assert_non_null(buf);
+    assert_true(fd >= 0);
+    assert_int_equal(fcgix_pmconf_encode(cfg, buf, n), n);
+    assert_int_equal(write(fd, buf, n), (ssize_t)n);
+    free(buf);
+    return fd;
+}
+
+/* RECONCILE with @p next's definitions; the PM's answer in @p answer. */
+static void reconcile_with(const fixture_t *fx, const fcgix_pm_config_t *next,
+                           char *answer, size_t cap)
+{
+    int fd = definitions_fd(next);
+
+    tell(fx, "HOLD", NULL, 0);
+    tell(fx, "RECONCILE 3", &fd, 1);
+    close(fd);
+    parent_answer(fx, answer, cap, 2000);
+}
+
+/* The same app under new socket names keeps its class and process; a
+ * changed one (another environment) gets a new class whose process
+ * serves, and the old class's idle process stops. */
+static void test_parent_reconcile_keeps_the_same_and_replaces_the_changed(
+    void **state)
+{
+    static const char *const other_env[] = {"FCGIX_TEST=2", NULL};
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg, next;
+    fcgix_pm_app_t app, again;
+    char answer[64], base[128];
+    int c;
+    pid_t pid = start_paired(fx, &cfg, &app, 2000), fresh;
+
+    again = app;
+    snprintf(base, sizeof(base), "%s-g2", fx->base);
+    again.socket_base = base;
+    next = cfg;
+    next.apps = &again;
+    reconcile_with(fx, &next, answer, sizeof(answer));
+    assert_string_equal(answer, "KEPT 0");
+    assert_true(wait_log(fx, "FCGIX00552: ", 1, 2000));
+    expect_serving(fx, pid);
+
+    again.env = other_env;
+    reconcile_with(fx, &next, answer, sizeof(answer));
+    assert_int_equal(sscanf(answer, "KEPT %d", &c), 1);
+    assert_true(c > 0);
+    assert_true(wait_log(fx, "FCGIX00548: ", 1, 2000));
+    assert_true(wait_log(fx, "FCGIX00550: ", 1, 2000));
+    fresh = wait_open(fx, slot_of(fx, c, 0), 0, 5000);
+    assert_true(fresh > 0 && fresh != pid);
+    assert_true(wait_gone(pid, 5000));           /* idle: stopped */
+    assert_true(wait_log(fx, "FCGIX00547: ", 1, 5000)); /* class free */
+}
+
+/* Definitions that do not decode are refused (UNREADABLE), and more new
+ * pools than the board has room for (NOROOM): nothing changes. */
+static void test_parent_reconcile_refusals_change_nothing(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg, next;
+    fcgix_pm_app_t app, many[16];
+    char answer[64], paths[16][32];
+    int fd, i;
+    pid_t pid = start_paired(fx, &cfg, &app, 2000);
+
+    fd = memfd_create("garbage", MFD_CLOEXEC);
+    assert_int_equal(write(fd, "not definitions", 15), 15);
+    tell(fx, "HOLD", NULL, 0);
+    tell(fx, "RECONCILE 3", &fd, 1);
+    close(fd);
+    parent_answer(fx, answer, sizeof(answer), 2000);
+    assert_string_equal(answer, "UNREADABLE");
+    assert_true(wait_log(fx, "FCGIX00551: ", 1, 2000));
+    tell(fx, "RECONCILE 3", NULL, 0); /* no definitions at all */
+    parent_answer(fx, answer, sizeof(answer), 2000);
+    assert_string_equal(answer, "UNREADABLE");
+
+    for (i = 0; i < 16; i++) { /* room: 2 x 1 + 4 classes */
+        many[i] = app;
+        snprintf(paths[i], sizeof(paths[i]), "/nonexistent/app%d", i);
+        many[i].path = paths[i];
+    }
+    next = cfg;
+    next.apps = many;
+    next.napps = 16;
+    reconcile_with(fx, &next, answer, sizeof(answer));
+    assert_string_equal(answer, "NOROOM");
+    assert_true(wait_log(fx, "FCGIX00549: ", 1, 2000));
+    expect_serving(fx, pid);
+    assert_false(wait_log(fx, "FCGIX00550: ", 1, 300)); /* none retired */
+}
+
 /* A KEEP that comes once the hold has run out and the drain has begun
  * is refused (DRAINING, FCGIX00546): the log descriptor is not taken,
  * nothing says "kept", and the PM drains and exits as it was going to.
@@ -3305,6 +3408,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_parent_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parent_closed_while_held, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_parent_reconcile_keeps_the_same_and_replaces_the_changed,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_parent_reconcile_refusals_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parent_fd_zero_ignored, setup,
                                         teardown),
     };
