@@ -524,8 +524,13 @@ static int class_of(const held_t *h, uint32_t *gen)
     fcgix_sb_key_t key;
 
     if (h->app) {
-        *gen = fcgix_sb_class_gen(managed.sb, h->app->board_class);
-        return h->app->board_class;
+        /* An older generation's child may hold an index that another
+         * pool has by now: then the pool is found by its path. */
+        if (fcgix_sb_class_holds(managed.sb, h->app->board_class, h->app->path,
+                                 gen)) {
+            return h->app->board_class;
+        }
+        return fcgix_sb_find_class_gen(managed.sb, h->app->path, gen);
     }
     if (h->cr) {
         key_of(h->cr, &key);

@@ -225,6 +225,18 @@ int fcgix_sb_find_class_key(fcgix_sb_t *sb, const fcgix_sb_key_t *key,
     return -1;
 }
 
+int fcgix_sb_class_holds(fcgix_sb_t *sb, int c, const char *path, uint32_t *gen)
+{
+    fcgix_sb_key_t key;
+    size_t len = strlen(path);
+
+    if (c < 0 || c >= sb->nclasses || len >= FCGIX_SB_PATH_MAX) {
+        return 0;
+    }
+    fcgix_sb_key_fastcgi(&key);
+    return class_has_path(sb->classes + c, &key, path, len, gen);
+}
+
 int fcgix_sb_find_class_gen(fcgix_sb_t *sb, const char *path, uint32_t *gen)
 {
     fcgix_sb_key_t key;

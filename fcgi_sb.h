@@ -289,6 +289,17 @@ int fcgix_sb_find_class(fcgix_sb_t *sb, const char *path);
 int fcgix_sb_find_class_gen(fcgix_sb_t *sb, const char *path, uint32_t *gen);
 
 /**
+ * Whether class @p c is ready and holds the FastCgi app @p path (no
+ * tenant, no identity: a FastCgiServer pool); @p gen as
+ * fcgix_sb_find_class_gen(). A pool's class index is only a hint: a
+ * graceful restart that changed pools frees the old one's index, and a
+ * later one may give it to another pool while an httpd child of an
+ * older generation still serves requests.
+ */
+int fcgix_sb_class_holds(fcgix_sb_t *sb, int c, const char *path,
+                         uint32_t *gen);
+
+/**
  * The ready class whose key is @p key and path @p path, or -1; @p gen as
  * fcgix_sb_find_class_gen() (key and path are read under the same
  * generation).

@@ -305,6 +305,31 @@ static void test_sb_class_generation(void **state)
     assert_true(gen2 != gen);
 }
 
+/* A pool's class index is a hint: it holds the pool only while the class
+ * is ready with its path (a graceful restart may give a freed index to
+ * another pool); out of range is no class. */
+static void test_sb_class_holds(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_class_t *k;
+    uint32_t gen = 7;
+
+    board_class(fx, 1);
+    k = fcgix_sb_class(fx->sb, 0);
+    assert_true(fcgix_sb_class_holds(fx->sb, 0, "/srv/app", &gen));
+    assert_true(fcgix_sb_class_is(fx->sb, 0, gen));
+    assert_false(fcgix_sb_class_holds(fx->sb, 0, "/srv/other", &gen));
+    assert_false(fcgix_sb_class_holds(fx->sb, -1, "/srv/app", &gen));
+    assert_false(
+        fcgix_sb_class_holds(fx->sb, fx->sb->nclasses, "/srv/app", &gen));
+    fcgix_sb_class_begin(k);
+    assert_false(fcgix_sb_class_holds(fx->sb, 0, "/srv/app", &gen));
+    strcpy(k->path, "/srv/other");
+    fcgix_sb_class_end(k); /* another pool has the index now */
+    assert_false(fcgix_sb_class_holds(fx->sb, 0, "/srv/app", &gen));
+    assert_true(fcgix_sb_class_holds(fx->sb, 0, "/srv/other", &gen));
+}
+
 /* Holder records: taken from the hint on (past a taken one), cleared by
  * the holder, or emptied by the PM for a dead holder, in which case the
  * holder must not give the lease back a second time. */
@@ -685,6 +710,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sb_max_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_class_generation, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_sb_class_holds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_holders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_max_users, setup, teardown),
