@@ -3074,8 +3074,8 @@ static void reconcile_with(const fixture_t *fx, const fcgix_pm_config_t *next,
 /* The same app under new socket names keeps its class and process; a
  * changed one (another environment) gets a new class whose process
  * serves, and the old class's idle process stops. */
-static void test_parent_reconcile_keeps_the_same_and_replaces_the_changed(
-    void **state)
+static void
+test_parent_reconcile_keeps_the_same_and_replaces_the_changed(void **state)
 {
     static const char *const other_env[] = {"FCGIX_TEST=2", NULL};
     fixture_t *fx = *state;
@@ -3103,7 +3103,7 @@ static void test_parent_reconcile_keeps_the_same_and_replaces_the_changed(
     assert_true(wait_log(fx, "FCGIX00550: ", 1, 2000));
     fresh = wait_open(fx, slot_of(fx, c, 0), 0, 5000);
     assert_true(fresh > 0 && fresh != pid);
-    assert_true(wait_gone(pid, 5000));           /* idle: stopped */
+    assert_true(wait_gone(pid, 5000));                  /* idle: stopped */
     assert_true(wait_log(fx, "FCGIX00547: ", 1, 5000)); /* class free */
 }
 
