@@ -644,3 +644,33 @@ def test_pool_changes_under_load_lose_nothing(httpd):
     assert results and not failed, failed[:5]
     assert all(r.pid in a for _, _, p, r in results if p.startswith("/a."))
     assert current_pm(srv) == pm
+
+
+def test_pm_that_dies_after_pools_changed_is_restarted(httpd):
+    """After a restart that changed b.fcgi (its class has another index
+    now), the PM is killed: the new PM lays the pools out afresh, and
+    requests still find each pool (by its path when the index is not
+    its own), served by the right program."""
+    srv, lines = two_pools(httpd, a_opts="-processes 1 -initial-env WHO=a",
+                           b_opts="-processes 1 -initial-env WHO=b")
+    pm = current_pm(srv)
+    lines["b.fcgi"] += " -initial-env ROUND=1"
+    set_pools(srv, lines)
+    reconciled(srv)
+    assert conftest.wait_for(
+        lambda: fetch(srv, "/b.fcgi?penv=ROUND", 15).body == b"1\n", 15)
+    os.kill(pm, signal.SIGKILL)
+    assert conftest.wait_for(lambda: gone(pm), 5)
+    new_pm = conftest.wait_for(
+        lambda: len(pm_pids(srv)) > 1 and current_pm(srv), 10)
+    assert new_pm and new_pm != pm, pm_pids(srv)
+    for name in ("a", "b"):
+        r = None
+        for _ in range(50):
+            r = fetch(srv, "/%s.fcgi?penv=WHO" % name, 15)
+            if r.status == 200:
+                break
+            time.sleep(0.2)
+        assert r.status == 200 and r.body == name.encode() + b"\n", (name, r)
+    r = fetch(srv, "/b.fcgi?penv=ROUND", 15)
+    assert r.status == 200 and r.body == b"1\n", r
