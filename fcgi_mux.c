@@ -1119,6 +1119,19 @@ fcgix_mux_state_t fcgix_mux_state(fcgix_mux_t *m, const char *key, int *conns,
 /* Start and stop                                                       */
 /* ------------------------------------------------------------------ */
 
+/* What fcgix_mux_start() made, once no thread runs. */
+static void free_mux(fcgix_mux_t *m)
+{
+    close(m->wake[0]);
+    close(m->wake[1]);
+    pthread_mutex_destroy(&m->lock);
+    pthread_cond_destroy(&m->decided);
+    free(m->pfd);
+    free(m->ref);
+    free(m->is_slot);
+    free(m);
+}
+
 fcgix_mux_t *fcgix_mux_start(fcgix_mux_log_fn *log, void *baton)
 {
     fcgix_mux_t *m = calloc(1, sizeof(*m));
@@ -1144,14 +1157,7 @@ fcgix_mux_t *fcgix_mux_start(fcgix_mux_log_fn *log, void *baton)
     room_for(m, 64);
     err = pthread_create(&m->thread, NULL, mux_thread, m);
     if (err != 0) {
-        close(m->wake[0]);
-        close(m->wake[1]);
-        pthread_mutex_destroy(&m->lock);
-        pthread_cond_destroy(&m->decided);
-        free(m->pfd);
-        free(m->ref);
-        free(m->is_slot);
-        free(m);
+        free_mux(m);
         errno = err;
         return NULL;
     }
@@ -1175,12 +1181,5 @@ void fcgix_mux_stop(fcgix_mux_t *m)
         free(m->apps[a].key);
         free(m->apps[a].label);
     }
-    close(m->wake[0]);
-    close(m->wake[1]);
-    pthread_mutex_destroy(&m->lock);
-    pthread_cond_destroy(&m->decided);
-    free(m->pfd);
-    free(m->ref);
-    free(m->is_slot);
-    free(m);
+    free_mux(m);
 }

@@ -388,25 +388,12 @@ def test_php_fpm_with_multiplex_never_fails(httpd, php_fpm):
 
 # --- What is asked, and where: a backend that records record types -----------
 
-class Recorder:
-    """A FastCGI backend on a Unix socket that records, per connection in
-    the order accepted, the type of every record it receives, and the
-    names each FCGI_GET_VALUES asks for. It answers FCGI_GET_VALUES as
-    libfcgi does (FCGI_MPXS_CONNS=0, one connection, one request), or
-    not at all (values="silent"), or with FCGI_MPXS_CONNS=0 and then
-    closes the connection without reading on (values="close", what
-    php-fpm is said to do; Debian 12's php-fpm 8.2 answers and serves the
-    request), or with FCGI_MPXS_CONNS=1 after 300 ms (values="slow-mux":
-    then it serves the requests of a connection interleaved, each by its
-    own id); each request gets a short 200."""
+class UnixListener:
+    """A listening Unix socket at path, open to httpd's children, whose
+    accepting thread hands each connection to self.accepted_conn()."""
 
-    BODY = b"recorded\n"
-
-    def __init__(self, path, values="zero"):
+    def __init__(self, path):
         self.path = str(path)
-        self.values = values
-        self.conns = []          # [[record type, ...]] per connection
-        self.asked = []          # [set of names] per FCGI_GET_VALUES
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
         self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -423,11 +410,40 @@ class Recorder:
                 conn, _ = self.lsock.accept()
             except OSError:
                 continue
-            types = []
-            with self.lock:
-                self.conns.append(types)
-            threading.Thread(target=self._serve, args=(conn, types),
-                             daemon=True).start()
+            self.accepted_conn(conn)
+
+    def stop(self):
+        self.stop_event.set()
+        self.thread.join(5)
+        self.lsock.close()
+
+
+class Recorder(UnixListener):
+    """A FastCGI backend on a Unix socket that records, per connection in
+    the order accepted, the type of every record it receives, and the
+    names each FCGI_GET_VALUES asks for. It answers FCGI_GET_VALUES as
+    libfcgi does (FCGI_MPXS_CONNS=0, one connection, one request), or
+    not at all (values="silent"), or with FCGI_MPXS_CONNS=0 and then
+    closes the connection without reading on (values="close", what
+    php-fpm is said to do; Debian 12's php-fpm 8.2 answers and serves the
+    request), or with FCGI_MPXS_CONNS=1 after 300 ms (values="slow-mux":
+    then it serves the requests of a connection interleaved, each by its
+    own id); each request gets a short 200."""
+
+    BODY = b"recorded\n"
+
+    def __init__(self, path, values="zero"):
+        self.values = values
+        self.conns = []          # [[record type, ...]] per connection
+        self.asked = []          # [set of names] per FCGI_GET_VALUES
+        super().__init__(path)
+
+    def accepted_conn(self, conn):
+        types = []
+        with self.lock:
+            self.conns.append(types)
+        threading.Thread(target=self._serve, args=(conn, types),
+                         daemon=True).start()
 
     def _answer_values(self, conn, content):
         """False when the connection is to be closed."""
@@ -471,11 +487,6 @@ class Recorder:
         except (OSError, TimeoutError):
             pass
         eb.close_gracefully(conn)
-
-    def stop(self):
-        self.stop_event.set()
-        self.thread.join(5)
-        self.lsock.close()
 
     def log_sections(self):
         with self.lock:
@@ -638,45 +649,31 @@ def test_client_reset_leaves_the_others_on_the_connection(httpd, go_server,
     assert_no_child_crash(srv, settle=1.0)
 
 
-class Relay:
+class Relay(UnixListener):
     """A Unix socket relay from httpd to an app; break_all() cuts every
     connection it carries at both ends, as a connection that breaks while
     the app stays up."""
 
     def __init__(self, path, upstream):
-        self.path = str(path)
         self.upstream = upstream
         self.pairs = []
         self.accepted = 0
-        self.lock = threading.Lock()
-        self.stop_event = threading.Event()
-        self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.lsock.bind(self.path)
-        os.chmod(self.path, 0o777)
-        self.lsock.listen(64)
-        self.lsock.settimeout(0.2)
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
+        super().__init__(path)
 
-    def _accept(self):
-        while not self.stop_event.is_set():
-            try:
-                down, _ = self.lsock.accept()
-            except OSError:
-                continue
-            up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                up.connect(self.upstream)
-            except OSError:
-                down.close()
-                up.close()
-                continue
-            with self.lock:
-                self.pairs.append((down, up))
-                self.accepted += 1
-            for a, b in ((down, up), (up, down)):
-                threading.Thread(target=self._pump, args=(a, b),
-                                 daemon=True).start()
+    def accepted_conn(self, down):
+        up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            up.connect(self.upstream)
+        except OSError:
+            down.close()
+            up.close()
+            return
+        with self.lock:
+            self.pairs.append((down, up))
+            self.accepted += 1
+        for a, b in ((down, up), (up, down)):
+            threading.Thread(target=self._pump, args=(a, b),
+                             daemon=True).start()
 
     @staticmethod
     def _pump(a, b):
@@ -703,9 +700,7 @@ class Relay:
         return len(pairs)
 
     def stop(self):
-        self.stop_event.set()
-        self.thread.join(5)
-        self.lsock.close()
+        super().stop()
         self.break_all()
 
 
