@@ -510,6 +510,18 @@ static apr_hash_t *static_socket_names(apr_pool_t *p, const char *ipc_dir)
     return names;
 }
 
+/* A new PM lays its pools out in their order: class j for app j. */
+static void remember_classes_in_order(apr_pool_t *p)
+{
+    int *classes = apr_palloc(p, sizeof(int) * (apr_size_t)(pm_cfg.napps + 1));
+    int j;
+
+    for (j = 0; j < pm_cfg.napps; j++) {
+        classes[j] = j;
+    }
+    fcgix_kept_pm_set_classes(kept, classes, pm_cfg.napps);
+}
+
 /* The PM's control socket, held by httpd's parent as long as the PM
  * runs: it exists before any child serves a request, and a PM restarted
  * after a crash inherits it with the requests queued on it. Root neither
@@ -795,6 +807,7 @@ static void pm_maint(int reason, void *data, apr_wait_t status)
                  FCGIX_LOGNO(00077) "FastCGI process manager (pid %d) died; "
                                     "starting a new one",
                  (int)pc->proc.pid);
+    remember_classes_in_order(pm_server->process->pconf);
     start_pm(pm_server->process->pconf, pm_server);
 }
 
@@ -812,6 +825,18 @@ static int any_host_cap(server_rec *s)
 /* How long a kept restart waits for the old generation's idle children
  * to exit (fcgix_kept_pm_wait_old_children()). */
 #define OLD_CHILDREN_WAIT_MS 300
+
+/* The same pools as the running PM's: each keeps the class it has (the
+ * running PM may have given it another index than its place in the
+ * list, at a restart that changed pools). */
+static void keep_classes(void)
+{
+    int j;
+
+    for (j = 0; j < pm_cfg.napps && kept->nclasses == pm_cfg.napps; j++) {
+        static_apps[j]->board_class = kept->classes[j];
+    }
+}
 
 /* Only the FastCgiServer pools changed: hand them to the running PM,
  * named with this generation @gen (a changed pool's new processes never
@@ -844,6 +869,7 @@ static const char *reconcile_running_pm(apr_pool_t *pconf, server_rec *s,
     for (j = 0; j < pm_cfg.napps; j++) {
         static_apps[j]->board_class = map[j];
     }
+    fcgix_kept_pm_set_classes(kept, map, pm_cfg.napps);
     /* As the next restart will name them, to compare. */
     fcgix_kept_pm_set_key(kept, &pm_cfg, fcgix_launch_holder_records());
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
@@ -875,6 +901,9 @@ static int keep_running_pm(apr_pool_t *pconf, server_rec *s,
     if (fcgix_kept_pm_same(kept, &pm_cfg, nholders)) {
         why = fcgix_kept_pm_alive(kept) ? fcgix_kept_pm_keep(kept, s)
                                         : "it has exited";
+        if (why == NULL) {
+            keep_classes();
+        }
     }
     else if (fcgix_kept_pm_same_rest(kept, &pm_cfg, nholders)) {
         why = reconcile_running_pm(pconf, s, ipc_dir, gen);
@@ -920,6 +949,7 @@ static int launch_new_pm(apr_pool_t *pconf, server_rec *s, const char *ipc_dir,
      * another name if this one is taken, and the next restart compares
      * with the names it makes itself. */
     fcgix_kept_pm_set_key(kept, &pm_cfg, fcgix_launch_holder_records());
+    remember_classes_in_order(pconf);
     rc = open_control(pconf, s, ipc_dir, ipc_fd);
     if (rc == OK) {
         rc = create_board(s);

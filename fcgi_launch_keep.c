@@ -178,6 +178,17 @@ int fcgix_kept_pm_same(const fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg,
     return same;
 }
 
+void fcgix_kept_pm_set_classes(fcgix_kept_pm_t *k, const int *classes, int n)
+{
+    free(k->classes);
+    k->nclasses = 0;
+    k->classes = malloc(sizeof(*classes) * (size_t)(n + 1));
+    if (k->classes) {
+        memcpy(k->classes, classes, sizeof(*classes) * (size_t)n);
+        k->nclasses = n;
+    }
+}
+
 void fcgix_kept_pm_set_key(fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg,
                            int nholders)
 {
@@ -451,6 +462,9 @@ void fcgix_kept_pm_forget(fcgix_kept_pm_t *k)
     k->key = NULL;
     free(k->rest_key);
     k->rest_key = NULL;
+    free(k->classes);
+    k->classes = NULL;
+    k->nclasses = 0;
     if (k->shm) {
         apr_shm_destroy(k->shm);
         k->shm = NULL;

@@ -43,6 +43,10 @@ typedef struct {
     size_t key_len;
     unsigned char *rest_key; /**< the same without the static apps */
     size_t rest_key_len;
+    int *classes; /**< the board class of each static app, in path order
+                       (malloc'd): a graceful restart that changed pools
+                       gives new ones other indexes */
+    int nclasses;
     int held;           /**< told HOLD: a graceful restart is under way */
     int *any_build_pid; /**< the running PM's pid, under a key and in a
                              layout every build shares: {1, pid} */
@@ -87,6 +91,9 @@ int fcgix_kept_pm_same_rest(const fcgix_kept_pm_t *k,
  */
 const char *fcgix_kept_pm_reconcile(fcgix_kept_pm_t *k, server_rec *s,
                                     const fcgix_pm_config_t *next, int *map);
+
+/** The board class of each of the running PM's @p n static apps. */
+void fcgix_kept_pm_set_classes(fcgix_kept_pm_t *k, const int *classes, int n);
 
 /** Remember @p cfg's definitions as the running PM's. */
 void fcgix_kept_pm_set_key(fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg,

@@ -601,6 +601,10 @@ def test_changes_in_a_row_reuse_the_room_they_free(httpd):
         r = fetch(srv, "/b.fcgi?penv=ROUND", 15)
         assert r.status == 200 and r.body == b"%d\n" % i, r
     assert current_pm(srv) == pm and set(apps_of(pm, "a.fcgi")) == a
+    graceful(srv)        # unchanged now: plain KEEP, b keeps its class
+    for _ in range(4):
+        r = fetch(srv, "/b.fcgi?pid", 15)
+        assert r.status == 200 and r.pid in b, (r, b)
 
 
 def test_no_room_for_the_new_pools_starts_a_new_pm(httpd):
