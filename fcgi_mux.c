@@ -84,6 +84,8 @@ typedef struct {
                        returns, with output in between) */
     buf_t to_req;   /* the app's records, waiting for the request */
     framer_t in;    /* the request's records, toward the app */
+    buf_t part;     /* ... the one not whole yet: records go to the
+                       shared connection whole, never interleaved */
 } slot_t;
 
 typedef struct app app_t;
@@ -260,6 +262,7 @@ static void close_pair(slot_t *s)
         s->fd = -1;
     }
     buf_free(&s->to_req);
+    buf_free(&s->part);
 }
 
 static void free_slot(conn_t *c, slot_t *s)
@@ -603,8 +606,20 @@ static void read_app(fcgix_mux_t *m, conn_t *c)
 /* From the requests                                                    */
 /* ------------------------------------------------------------------ */
 
-/* Queue one request's records for the app under its own id, with
- * FCGI_KEEP_CONN set in BEGIN_REQUEST (the connection is shared). */
+/* The request's record in s->part is whole: queue it for the app. */
+static int record_whole(conn_t *c, slot_t *s)
+{
+    int rc =
+        buf_add(&c->to_app, s->part.p + s->part.pos, buf_pending(&s->part));
+
+    s->part.pos = s->part.len = 0;
+    s->in.have = 0;
+    return rc;
+}
+
+/* Queue one request's records for the app under its own id, each once it
+ * is whole, with FCGI_KEEP_CONN set in BEGIN_REQUEST (the connection is
+ * shared). */
 static int to_app(conn_t *c, slot_t *s, const unsigned char *p, size_t n)
 {
     framer_t *f = &s->in;
@@ -625,29 +640,27 @@ static int to_app(conn_t *c, slot_t *s, const unsigned char *p, size_t n)
             if (f->hdr[1] == FCGIX_ABORT_REQUEST) {
                 s->abort_sent = 1;
             }
-            if (buf_add(&c->to_app, f->hdr, FCGIX_HEADER_LEN) < 0) {
+            if (buf_add(&s->part, f->hdr, FCGIX_HEADER_LEN) < 0
+                || (f->left == 0 && record_whole(c, s) < 0)) {
                 return -1;
-            }
-            if (f->left == 0) {
-                f->have = 0;
             }
             continue;
         }
         k = f->left < n ? f->left : n;
-        if (buf_add(&c->to_app, p, k) < 0) {
+        if (buf_add(&s->part, p, k) < 0) {
             return -1;
         }
         /* BEGIN_REQUEST's flags are its content's third byte. */
         if (f->hdr[1] == FCGIX_BEGIN_REQUEST && f->coff <= 2 && 2 < f->coff + k
             && f->clen > 2) {
-            c->to_app.p[c->to_app.len - k + (2 - f->coff)] |= FCGIX_KEEP_CONN;
+            s->part.p[s->part.len - k + (2 - f->coff)] |= FCGIX_KEEP_CONN;
         }
         f->coff += k;
         f->left -= k;
         p += k;
         n -= k;
-        if (f->left == 0) {
-            f->have = 0;
+        if (f->left == 0 && record_whole(c, s) < 0) {
+            return -1;
         }
     }
     return 0;

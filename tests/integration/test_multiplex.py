@@ -270,6 +270,21 @@ def test_conn_note_says_asked_then_shared(httpd, go_server, workdir):
     assert kinds[1:] == ["shared"] * 3, kinds
 
 
+def test_large_bodies_at_once_each_reach_their_request(httpd, go_server):
+    """12 POSTs at once, each with a 300 KiB body of its own (many STDIN
+    records each, read by httpd in pieces): the app gets each request's
+    records whole, never one inside another, and echoes each body to its
+    own request."""
+    go = go_server("unix")
+    srv = start_app(httpd, go.address, opts="-multiplex")
+    warm_up(srv)
+    batch = [Call(PATH, "echo&n=%d" % i,
+                  hashlib.sha256(b"%d" % i).digest() * (300 * 1024 // 32))
+             for i in range(12)]
+    assert_all_right(run_all(srv, batch))
+    assert not module_errors(srv), module_errors(srv)
+
+
 def test_go_external_without_multiplex_one_connection_each(httpd,
                                                            go_server):
     """The same 32 concurrent sleeping requests without -multiplex: the

@@ -588,6 +588,45 @@ static void test_join_waits_a_bounded_time(void **state)
     close(p1);
 }
 
+/* Two requests' records go to the app whole, never one inside the other,
+ * however their bytes arrive. */
+static void test_records_are_never_interleaved(void **state)
+{
+    fixture_t *fx = *state;
+    int p1 = probe_shared(fx), p2, p3;
+    static unsigned char big[60000];
+    unsigned char h[FCGIX_HEADER_LEN];
+    struct timespec pause = {0, 50 * 1000000L};
+    rec_t r;
+    size_t i;
+
+    p2 = fcgix_mux_join(fx->m, KEY);
+    p3 = fcgix_mux_join(fx->m, KEY);
+    memset(big, 'b', sizeof(big));
+    fcgix_rec_header(h, FCGIX_STDIN, 1, sizeof(big), 0);
+    write_all(p2, h, sizeof(h));
+    write_all(p2, big, sizeof(big) / 2); /* half a record */
+    nanosleep(&pause, NULL);
+    send_rec(p3, FCGIX_STDIN, 1, "hello", 5); /* a whole one meanwhile */
+    nanosleep(&pause, NULL);
+    write_all(p2, big + sizeof(big) / 2, sizeof(big) - sizeof(big) / 2);
+    assert_int_equal(read_rec(fx->app, &r), 0);
+    assert_int_equal(r.type, FCGIX_STDIN);
+    assert_int_equal(r.id, 3);
+    assert_int_equal(r.len, 5);
+    assert_memory_equal(r.content, "hello", 5);
+    assert_int_equal(read_rec(fx->app, &r), 0);
+    assert_int_equal(r.type, FCGIX_STDIN);
+    assert_int_equal(r.id, 2);
+    assert_int_equal(r.len, sizeof(big));
+    for (i = 0; i < r.len; i++) {
+        assert_int_equal(r.content[i], 'b');
+    }
+    close(p1);
+    close(p2);
+    close(p3);
+}
+
 static void test_record_for_unknown_id_breaks(void **state)
 {
     fixture_t *fx = *state;
@@ -638,6 +677,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_join_waits_a_bounded_time, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_records_are_never_interleaved,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_for_unknown_id_breaks,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_question_without_may_probe,
