@@ -313,7 +313,7 @@ static int join_mux(fcgix_req_t *req)
 /* Offer the new connection to the mux: it asks the app whether it
  * multiplexes, or makes it one more shared connection. The request then
  * goes on a socket pair to the mux. Only a request that can be sent again
- * may be the one asked with: php-fpm answers, then closes the connection
+ * may be the one asked with: an app may answer, then close the connection
  * without reading the request. */
 static void offer_mux(fcgix_req_t *req)
 {
@@ -332,7 +332,7 @@ static void offer_mux(fcgix_req_t *req)
 }
 
 /* A multiplexed request whose connection closed before the app's first
- * byte goes again, once: the one that asked (php-fpm closed the
+ * byte goes again, once: the one that asked (the app may have closed the
  * connection unread), or a bodiless GET. */
 static int mux_may_retry(const fcgix_req_t *req)
 {

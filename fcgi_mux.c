@@ -454,8 +454,8 @@ static void broke(fcgix_mux_t *m, conn_t *c, const char *why)
         return;
     }
     c->broken = 1;
-    /* php-fpm closes the connection it was asked on: no error, the
-     * request goes again on a plain one. */
+    /* An app that said no and closed the connection it was asked on: no
+     * error, the request goes again on a plain one. */
     say(m, c->nbusy > 0 && !c->plain ? FCGIX_MUX_ERROR : FCGIX_MUX_DEBUG,
         FCGIX_LOGNO(00056) "FastCGI app %s: a multiplexed connection "
                            "%s; the %d requests on it fail (bodiless GETs "

@@ -97,8 +97,8 @@ int fcgix_mux_join(fcgix_mux_t *m, const char *key);
 /**
  * Offer @p fd, a new connection to the app at @p key, to the mux: it
  * takes it when nobody has asked the app yet and @p may_probe (the
- * request can be sent again should the app close the connection on the
- * question, as php-fpm does), or when the app multiplexes and has room
+ * request can be sent again should the app answer the question and close
+ * the connection unread), or when the app multiplexes and has room
  * for another shared connection.
  * @param label    what log lines call the app (its path)
  * @param probing  out: 1 when the request goes with the question
