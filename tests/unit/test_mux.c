@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -639,6 +640,49 @@ static void test_record_for_unknown_id_breaks(void **state)
     close(p1);
 }
 
+/* Whatever an app sends (it runs as the User, and may be anything), the
+ * mux frames it or breaks the connection; it never crashes, and each
+ * request's pair ends. 300 connections of random bytes, seeded. */
+static void test_garbage_from_the_app(void **state)
+{
+    fixture_t *fx = *state;
+    unsigned char junk[4096];
+    unsigned seed = 16;
+    int round, probing, sv[2], p, i, asked = 0;
+    size_t n;
+    char key[32];
+
+    for (round = 0; round < 300; round++) {
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        snprintf(key, sizeof(key), "/garbage/%d", round);
+        p = fcgix_mux_offer(fx->m, key, "garbage", sv[1], 1, &probing);
+        assert_true(p >= 0); /* a new app each round: asked */
+        asked++;
+        send_request(p);
+        n = 1 + (size_t)(rand_r(&seed) % sizeof(junk));
+        for (i = 0; i < (int)n; i++) {
+            junk[i] = (unsigned char)rand_r(&seed);
+        }
+        if (round % 3 == 0) { /* a plausible header first */
+            fcgix_rec_header(junk, (uint8_t)(1 + rand_r(&seed) % 11),
+                             (uint16_t)(rand_r(&seed) % 3),
+                             (uint16_t)(rand_r(&seed) % 300), 0);
+        }
+        write_all(sv[0], junk, n);
+        close(sv[0]);
+        while (!eof_within(p)) { /* what it forwards, then the end */
+        }
+        close(p);
+    }
+    assert_int_equal(asked, 300);
+    /* More apps than the mux remembers came and went; it still works. */
+    p = probe_shared(fx);
+    send_rec(fx->app, FCGIX_STDOUT, 1, "one", 3);
+    send_end(fx->app, 1);
+    request_gets(p, "one");
+    close(p);
+}
+
 static void test_no_question_without_may_probe(void **state)
 {
     fixture_t *fx = *state;
@@ -681,6 +725,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_for_unknown_id_breaks,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_from_the_app, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_no_question_without_may_probe,
                                         setup, teardown),
     };
