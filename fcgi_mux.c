@@ -234,6 +234,19 @@ static int get_id(const unsigned char hdr[FCGIX_HEADER_LEN])
     return (hdr[2] << 8) | hdr[3];
 }
 
+/* Take header bytes from *@p p (of *@p n); 1 once the header is whole. */
+static int framer_header(framer_t *f, const unsigned char **p, size_t *n)
+{
+    size_t k =
+        FCGIX_HEADER_LEN - f->have < *n ? FCGIX_HEADER_LEN - f->have : *n;
+
+    memcpy(f->hdr + f->have, *p, k);
+    f->have += k;
+    *p += k;
+    *n -= k;
+    return f->have == FCGIX_HEADER_LEN;
+}
+
 /* A header is complete: what of the record is still to come. */
 static void framer_start(framer_t *f)
 {
@@ -543,12 +556,7 @@ static void from_app(fcgix_mux_t *m, conn_t *c, const unsigned char *p,
 
     while (n > 0 && !c->broken) {
         if (f->have < FCGIX_HEADER_LEN) {
-            k = FCGIX_HEADER_LEN - f->have < n ? FCGIX_HEADER_LEN - f->have : n;
-            memcpy(f->hdr + f->have, p, k);
-            f->have += k;
-            p += k;
-            n -= k;
-            if (f->have == FCGIX_HEADER_LEN
+            if (framer_header(f, &p, &n)
                 && (app_header(m, c) < 0 || f->left == 0)) {
                 if (!c->broken) {
                     app_record_done(m, c);
@@ -627,12 +635,7 @@ static int to_app(conn_t *c, slot_t *s, const unsigned char *p, size_t n)
 
     while (n > 0) {
         if (f->have < FCGIX_HEADER_LEN) {
-            k = FCGIX_HEADER_LEN - f->have < n ? FCGIX_HEADER_LEN - f->have : n;
-            memcpy(f->hdr + f->have, p, k);
-            f->have += k;
-            p += k;
-            n -= k;
-            if (f->have < FCGIX_HEADER_LEN) {
+            if (!framer_header(f, &p, &n)) {
                 continue;
             }
             framer_start(f);
