@@ -23,6 +23,7 @@ import hashlib
 import http.client
 import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -31,8 +32,8 @@ import pytest
 
 import conftest
 from helpers import (RawConn, Result, assert_no_child_crash, children_of,
-                     eb, fetch, install, log_lines, pattern, pm_pids,
-                     put_file, read_response, request_bytes, start,
+                     eb, fetch, install, load_clients, log_lines, pattern,
+                     pm_pids, put_file, read_response, request_bytes, start,
                      start_app, wait_log)
 import test_pm_apps
 from test_php import php_vars, start_php_direct
@@ -321,6 +322,36 @@ def test_go_pool_process_runs_requests_concurrently(httpd, go_app):
         took, serial)
     accepted, still_open = app_conns(srv, path)
     assert 1 <= accepted <= mux_bound(srv), (accepted, still_open)
+    assert not module_errors(srv), module_errors(srv)
+
+
+def test_go_pool_changed_by_a_graceful_restart_under_load(httpd, go_app):
+    """A FastCgiServer Go app with -multiplex, changed by a graceful
+    restart (another -initial-env) while 8 clients keep asking it: the PM
+    takes the new pool, the requests on the old process's shared
+    connections finish there, no request fails, and then a new Go process
+    serves."""
+    srv = httpd()
+    app = install(go_app, srv.docroot / "gomux.fcgi")
+    line = "FastCgiServer %s -processes 1 -multiplex" % app
+    srv.extra_conf = line
+    start(srv)
+    first = fetch(srv, "/gomux.fcgi", REQUEST_TIMEOUT)
+    assert first.status == 200, first
+    threads, results = load_clients(srv, ["/gomux.fcgi?sleep=20"], 8, 5.0)
+    time.sleep(1.5)
+    srv.extra_conf = line + " -initial-env ROUND=1"
+    srv.write_conf()
+    os.kill(srv.pid, signal.SIGUSR1)
+    assert wait_log(srv, "FCGIX00062", "only FastCgiServer pools changed")
+    for t in threads:
+        t.join(40)
+    failed = [r for _, _, _, r in results if r.status != 200]
+    assert results and not failed, failed[:5]
+    assert len({r.body for _, _, _, r in results}) >= 2, \
+        "the old and the new process both answered"
+    last = fetch(srv, "/gomux.fcgi", REQUEST_TIMEOUT)
+    assert last.status == 200 and last.body != first.body, (first, last)
     assert not module_errors(srv), module_errors(srv)
 
 
