@@ -302,13 +302,13 @@ static void discard_stale_answers(const fcgix_kept_pm_t *k)
     }
 }
 
-/* The PM's answer to KEEP, within @ms: NULL on "KEPT", else why not. */
-static const char *await_kept(const fcgix_kept_pm_t *k, int ms)
+/* The PM's answer, within KEEP_ANSWER_MS, NUL-terminated in @p buf:
+ * its length, or 0 (none came, or the pair failed). */
+static size_t await_answer(const fcgix_kept_pm_t *k, char *buf, size_t cap)
 {
     struct pollfd p = {k->chan_fd, POLLIN, 0};
-    apr_time_t end = apr_time_now() + apr_time_from_msec(ms);
-    char buf[16];
-    ssize_t n;
+    apr_time_t end = apr_time_now() + apr_time_from_msec(KEEP_ANSWER_MS);
+    ssize_t n = 0;
     int rc;
 
     do {
@@ -316,27 +316,45 @@ static const char *await_kept(const fcgix_kept_pm_t *k, int ms)
 
         rc = poll(&p, 1, left > 0 ? (int)left : 0);
     } while (rc < 0 && errno == EINTR);
-    if (rc != 1 || !(p.revents & POLLIN)) {
+    if (rc == 1 && (p.revents & POLLIN)) {
+        n = recv(k->chan_fd, buf, cap - 1, MSG_DONTWAIT);
+    }
+    buf[n > 0 ? n : 0] = '\0';
+    return n > 0 ? (size_t)n : 0;
+}
+
+/* Why the answer to KEEP is not KEPT, or NULL. */
+static const char *kept_or_why(const char *answer, size_t n)
+{
+    if (n == 0) {
         return "it did not answer KEEP within a second";
     }
-    n = recv(k->chan_fd, buf, sizeof(buf), MSG_DONTWAIT);
-    if (n == 4 && memcmp(buf, "KEPT", 4) == 0) {
+    if (strcmp(answer, "KEPT") == 0) {
         return NULL;
     }
-    return n == 8 && memcmp(buf, "DRAINING", 8) == 0
+    return strcmp(answer, "DRAINING") == 0
                ? "it had begun to drain (its hold ran out)"
                : "it answered KEEP with something else than KEPT";
 }
 
-const char *fcgix_kept_pm_keep(fcgix_kept_pm_t *k, server_rec *s)
+/* The main server's error log, to pass to the PM; -1 for syslog or none
+ * (the PM keeps what it has). */
+static int error_log_fd(server_rec *s)
 {
-    apr_os_file_t log_fd = -1;
-    char text[32];
+    apr_os_file_t fd = -1;
 
     if (s->error_log == NULL
-        || apr_os_file_get(&log_fd, s->error_log) != APR_SUCCESS) {
-        log_fd = -1; /* syslog, or none: the PM keeps what it has */
+        || apr_os_file_get(&fd, s->error_log) != APR_SUCCESS) {
+        return -1;
     }
+    return fd;
+}
+
+const char *fcgix_kept_pm_keep(fcgix_kept_pm_t *k, server_rec *s)
+{
+    int log_fd = error_log_fd(s);
+    char text[32], answer[16];
+
     snprintf(text, sizeof(text), "KEEP %d",
              ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX));
     discard_stale_answers(k);
@@ -344,7 +362,7 @@ const char *fcgix_kept_pm_keep(fcgix_kept_pm_t *k, server_rec *s)
         return apr_psprintf(s->process->pconf, "cannot tell it KEEP: %s",
                             strerror(errno));
     }
-    return await_kept(k, KEEP_ANSWER_MS);
+    return kept_or_why(answer, await_answer(k, answer, sizeof(answer)));
 }
 
 /* @p cfg's definitions in a memfd for the PM; -1 when that fails. */
@@ -379,6 +397,9 @@ static const char *read_map(const fcgix_kept_pm_t *k, const char *text, int n,
         return strncmp(text, "NOROOM", 6) == 0
                    ? "no room on its board for the new pools next to the "
                      "old ones"
+               : strncmp(text, "NOSTART", 7) == 0
+                   ? "it could not set up a new pool (its log line before "
+                     "says why)"
                : strncmp(text, "DRAINING", 8) == 0
                    ? "it had begun to drain (its hold ran out)"
                    : "it could not take the new definitions";
@@ -403,19 +424,12 @@ const char *fcgix_kept_pm_reconcile(fcgix_kept_pm_t *k, server_rec *s,
                                     const fcgix_pm_config_t *next, int *map)
 {
     apr_pool_t *p = s->process->pconf;
-    apr_os_file_t log_fd = -1;
-    struct pollfd pfd = {k->chan_fd, POLLIN, 0};
     size_t cap = (size_t)next->napps * 12 + 64;
     char text[32], *answer = apr_palloc(p, cap);
     int fds[2], rc;
-    ssize_t n;
 
-    if (s->error_log == NULL
-        || apr_os_file_get(&log_fd, s->error_log) != APR_SUCCESS) {
-        log_fd = -1;
-    }
     fds[0] = definitions_fd(next);
-    fds[1] = log_fd;
+    fds[1] = error_log_fd(s);
     if (fds[0] < 0) {
         return "cannot write the new definitions for it";
     }
@@ -427,17 +441,9 @@ const char *fcgix_kept_pm_reconcile(fcgix_kept_pm_t *k, server_rec *s,
     if (rc != 0) {
         return apr_psprintf(p, "cannot tell it RECONCILE: %s", strerror(errno));
     }
-    do {
-        rc = poll(&pfd, 1, KEEP_ANSWER_MS);
-    } while (rc < 0 && errno == EINTR);
-    if (rc != 1 || !(pfd.revents & POLLIN)) {
+    if (await_answer(k, answer, cap) == 0) {
         return "it did not answer RECONCILE within a second";
     }
-    n = recv(k->chan_fd, answer, cap - 1, MSG_DONTWAIT);
-    if (n <= 0) {
-        return "it did not answer RECONCILE";
-    }
-    answer[n] = '\0';
     return read_map(k, answer, next->napps, map);
 }
 

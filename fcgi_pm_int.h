@@ -362,7 +362,8 @@ void fcgix_pm_classes_retire(pm_t *pm);
  * slots of the static room and starts; the classes no app kept retire.
  * Nothing changes when there is not room for all the new ones.
  * @param map  out: the class of each of @p next's apps, in their order
- * @return 0, or -1 (no room, or a new class could not be set up: logged)
+ * @return 0, FCGIX_PM_NO_ROOM (nothing changed), or FCGIX_PM_NO_CLASS (a
+ *         new class could not be set up: those started retire); logged
  */
 int fcgix_pm_reconcile(pm_t *pm, const fcgix_pm_config_t *next, int *map);
 

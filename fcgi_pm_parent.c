@@ -209,7 +209,7 @@ static void reconcile(pm_t *pm, const char *args, int defs_fd, int log_fd)
 {
     fcgix_pm_config_t next;
     void *arena;
-    int *map;
+    int *map, rc;
 
     if (too_late(pm, "RECONCILE")) {
         return;
@@ -225,8 +225,9 @@ static void reconcile(pm_t *pm, const char *args, int defs_fd, int log_fd)
         answer(pm, "NOMEM");
         return;
     }
-    if (fcgix_pm_reconcile(pm, &next, map) != 0) {
-        answer(pm, "NOROOM"); /* the arena stays: classes may point in */
+    rc = fcgix_pm_reconcile(pm, &next, map);
+    if (rc != 0) { /* the arena stays: classes may point into it */
+        answer(pm, rc == FCGIX_PM_NO_ROOM ? "NOROOM" : "NOSTART");
         free(map);
         return;
     }

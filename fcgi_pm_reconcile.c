@@ -179,7 +179,7 @@ int fcgix_pm_reconcile(pm_t *pm, const fcgix_pm_config_t *next, int *map)
     int rc;
 
     memset(&p, 0, sizeof(p));
-    rc = make_plan(pm, next, map, &p);
+    rc = make_plan(pm, next, map, &p) == 0 ? 0 : FCGIX_PM_NO_ROOM;
     if (rc != 0) {
         fcgix_pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00549), NULL,
                      getpid(),
@@ -188,8 +188,8 @@ int fcgix_pm_reconcile(pm_t *pm, const fcgix_pm_config_t *next, int *map)
                      "slots); httpd starts a new process manager",
                      pm->static_cap, pm->static_slot_cap);
     }
-    if (rc == 0) {
-        rc = start_new(pm, next, map, &p);
+    if (rc == 0 && start_new(pm, next, map, &p) != 0) {
+        rc = FCGIX_PM_NO_CLASS;
     }
     if (rc == 0) {
         retire_the_rest(pm, &p);

@@ -3107,10 +3107,12 @@ test_parent_reconcile_keeps_the_same_and_replaces_the_changed(void **state)
     assert_true(wait_log(fx, "FCGIX00547: ", 1, 5000)); /* class free */
 }
 
-/* Definitions that do not decode are refused (UNREADABLE), and more new
- * pools than the board has room for (NOROOM): nothing changes. */
+/* Definitions that do not decode are refused (UNREADABLE), more new
+ * pools than the board has room for (NOROOM), a new pool that cannot be
+ * set up (NOSTART): the running pool goes on. */
 static void test_parent_reconcile_refusals_change_nothing(void **state)
 {
+    static const char *const other_env[] = {"FCGIX_TEST=2", NULL};
     fixture_t *fx = *state;
     fcgix_pm_config_t cfg, next;
     fcgix_pm_app_t app, many[16];
@@ -3141,6 +3143,16 @@ static void test_parent_reconcile_refusals_change_nothing(void **state)
     reconcile_with(fx, &next, answer, sizeof(answer));
     assert_string_equal(answer, "NOROOM");
     assert_true(wait_log(fx, "FCGIX00549: ", 1, 2000));
+    expect_serving(fx, pid);
+
+    /* A changed pool whose sockets cannot be bound (no such directory):
+     * NOSTART, the running one untouched. */
+    many[0] = app;
+    many[0].env = other_env;
+    many[0].socket_base = "/nonexistent/fcgix/app";
+    next.napps = 1;
+    reconcile_with(fx, &next, answer, sizeof(answer));
+    assert_string_equal(answer, "NOSTART");
     expect_serving(fx, pid);
     assert_false(wait_log(fx, "FCGIX00550: ", 1, 300)); /* none retired */
 }
