@@ -90,10 +90,18 @@ def start_go(workdir, go_app, where, index):
 def go_server(request, workdir, go_app):
     """factory: go_server("unix" | "tcp" | address) -> a running GoServer;
     each stopped by its PID at the end."""
+    yield from backends(
+        request, lambda i, where="unix": start_go(workdir, go_app, where, i))
+
+
+def backends(request, start_one):
+    """A fixture's factory of backends: start_one(index, *args) starts one;
+    each is tracked (its logs shown when the test fails) and stopped at
+    the end."""
     started = []
 
-    def make(where="unix"):
-        b = start_go(workdir, go_app, where, len(started))
+    def make(*args):
+        b = start_one(len(started), *args)
         started.append(b)
         conftest.track(request, b)
         return b
@@ -542,17 +550,8 @@ class Recorder(UnixListener):
 
 @pytest.fixture
 def recorder(request, workdir):
-    started = []
-
-    def make(values="zero"):
-        b = Recorder(workdir / ("recorder%d.sock" % len(started)), values)
-        started.append(b)
-        conftest.track(request, b)
-        return b
-
-    yield make
-    for b in started:
-        b.stop()
+    yield from backends(request, lambda i, values="zero": Recorder(
+        workdir / ("recorder%d.sock" % i), values))
 
 
 @pytest.mark.parametrize("opts, values", [
