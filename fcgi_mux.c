@@ -808,15 +808,26 @@ static void sweep(fcgix_mux_t *m, app_t *a, int64_t now)
 
 static int room_for(fcgix_mux_t *m, size_t n)
 {
+    struct pollfd *pfd;
+    void **ref;
+    int *is_slot;
+
     if (n <= m->pcap) {
         return 0;
     }
     n = n * 2;
-    m->pfd = realloc(m->pfd, n * sizeof(*m->pfd));
-    m->ref = realloc(m->ref, n * sizeof(*m->ref));
-    m->is_slot = realloc(m->is_slot, n * sizeof(*m->is_slot));
-    if (m->pfd == NULL || m->ref == NULL || m->is_slot == NULL) {
-        m->pcap = 0;
+    /* Each array kept as it was when its growth fails: pcap still holds
+     * for all three, and the next turn tries again. */
+    if ((pfd = realloc(m->pfd, n * sizeof(*pfd))) != NULL) {
+        m->pfd = pfd;
+    }
+    if ((ref = realloc(m->ref, n * sizeof(*ref))) != NULL) {
+        m->ref = ref;
+    }
+    if ((is_slot = realloc(m->is_slot, n * sizeof(*is_slot))) != NULL) {
+        m->is_slot = is_slot;
+    }
+    if (pfd == NULL || ref == NULL || is_slot == NULL) {
         return -1;
     }
     m->pcap = n;
