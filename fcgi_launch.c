@@ -66,6 +66,11 @@ static fcgix_kept_pm_t *kept;
  * the PM runs of each (pm_cfg.apps). */
 static fcgix_app_t **static_apps;
 static fcgix_pm_app_t *pm_apps;
+/* The virtual hosts' records in server order, as fcgix_launch_tables()
+ * numbered them (pm_cfg's own table may be numbered as the running PM
+ * knows them: number_tenants_as_kept()). */
+static const fcgix_pm_tenant_t *tenants_in_order;
+static int ntenants_in_order;
 
 /* A running PM as this generation's httpd parent watches it
  * (apr_proc_other_child). Whether it could not start is read from
@@ -394,7 +399,8 @@ static int create_board(server_rec *s)
 {
     int nclasses, nslots = fcgix_pm_board_slots(&pm_cfg, &nclasses);
     int nholders = fcgix_launch_holder_records();
-    size_t size = fcgix_sb_size(nclasses, nslots, nholders, pm_cfg.ntenants);
+    int ntenants = fcgix_pm_board_tenants(&pm_cfg);
+    size_t size = fcgix_sb_size(nclasses, nslots, nholders, ntenants);
     apr_shm_t *shm;
     apr_status_t rv = apr_shm_create(&shm, size, NULL, s->process->pool);
 
@@ -408,7 +414,7 @@ static int create_board(server_rec *s)
     }
     kept->shm = shm;
     pm_cfg.sb = fcgix_sb_init(&kept->board, apr_shm_baseaddr_get(shm), nclasses,
-                              nslots, nholders, pm_cfg.ntenants);
+                              nslots, nholders, ntenants);
     return OK;
 }
 
@@ -826,6 +832,53 @@ static int any_host_cap(server_rec *s)
  * to exit (fcgix_kept_pm_wait_old_children()). */
 #define OLD_CHILDREN_WAIT_MS 300
 
+/* Each virtual host's number is its place in the server list: the
+ * tenant table as built. */
+static void number_tenants_in_order(server_rec *s)
+{
+    int i = 0;
+
+    pm_cfg.tenants = tenants_in_order;
+    pm_cfg.ntenants = ntenants_in_order;
+    for (; s; s = s->next) {
+        fcgix_srv_conf(s)->tenant = i++;
+    }
+}
+
+/* Number the virtual hosts as the running PM knows them (@p known, then
+ * @p work: fcgi_tenant_ids.h), so that a host added or removed leaves the
+ * others' numbers, and the dynamic classes keyed by them, as they were.
+ * pm_cfg's table then has an entry for every number the PM knows, a
+ * nameless one for a host that is gone, and each host's tenant is its
+ * number. @return 0, or -1 out of memory (nothing changed). */
+static int number_tenants_as_kept(apr_pool_t *pconf, server_rec *s,
+                                  const fcgix_tenant_ids_t *known,
+                                  fcgix_tenant_ids_t *work)
+{
+    int *numbers = apr_pcalloc(
+        pconf, sizeof(*numbers) * (apr_size_t)(ntenants_in_order + 1));
+    fcgix_pm_tenant_t *table;
+    int i = 0;
+
+    if (fcgix_tenant_ids_copy(work, known) != 0
+        || fcgix_tenant_ids_number(work, tenants_in_order, ntenants_in_order,
+                                   numbers)
+               != 0) {
+        fcgix_tenant_ids_free(work);
+        return -1;
+    }
+    table = apr_pcalloc(pconf, sizeof(*table) * (apr_size_t)(work->n + 1));
+    for (i = 0; i < ntenants_in_order; i++) {
+        table[numbers[i]] = tenants_in_order[i];
+    }
+    pm_cfg.tenants = table;
+    pm_cfg.ntenants = work->n;
+    for (i = 0; s; s = s->next) {
+        fcgix_srv_conf(s)->tenant = numbers[i++];
+    }
+    return 0;
+}
+
 /* The same pools as the running PM's: each keeps the class it has (the
  * running PM may have given it another index than its place in the
  * list, at a restart that changed pools). */
@@ -883,21 +936,15 @@ static const char *reconcile_running_pm(apr_pool_t *pconf, server_rec *s,
     return NULL;
 }
 
-/* The running PM is kept across this graceful restart when this
- * configuration defines the same PM (its socket names are the ones it
- * was started with), or the same but for its FastCgiServer pools (then
- * it takes the new ones): its board, sockets and processes stay.
- * @return 1 when kept. */
-static int keep_running_pm(apr_pool_t *pconf, server_rec *s,
-                           const char *ipc_dir, int gen)
+/* Whether the running PM takes this configuration: the same definitions
+ * (KEEP), or the same but for its FastCgiServer pools and virtual hosts
+ * (RECONCILE). @return NULL when it does, else why not (logged). */
+static const char *offer_to_running_pm(apr_pool_t *pconf, server_rec *s,
+                                       const char *ipc_dir, int gen)
 {
     int nholders = fcgix_launch_holder_records();
     const char *why;
 
-    if (!kept->held) {
-        return 0;
-    }
-    kept->held = 0;
     if (fcgix_kept_pm_same(kept, &pm_cfg, nholders)) {
         why = fcgix_kept_pm_alive(kept) ? fcgix_kept_pm_keep(kept, s)
                                         : "it has exited";
@@ -915,7 +962,7 @@ static int keep_running_pm(apr_pool_t *pconf, server_rec *s,
                                         "manager starts and the old one "
                                         "(pid %d) drains",
                      (int)kept->pid);
-        return 0;
+        return "its definitions changed";
     }
     if (why) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
@@ -923,8 +970,41 @@ static int keep_running_pm(apr_pool_t *pconf, server_rec *s,
                                         "process manager (pid %d) cannot be "
                                         "kept (%s); starting a new one",
                      (int)kept->pid, why);
+    }
+    return why;
+}
+
+/* The running PM is kept across this graceful restart when this
+ * configuration defines the same PM (its socket names are the ones it
+ * was started with), or the same but for its FastCgiServer pools and
+ * virtual hosts (then it takes the new ones): its board, sockets and
+ * processes stay. The virtual hosts are numbered as it knows them; when
+ * it is not kept, in order again, for a new PM. @return 1 when kept. */
+static int keep_running_pm(apr_pool_t *pconf, server_rec *s,
+                           const char *ipc_dir, int gen)
+{
+    fcgix_tenant_ids_t numbered;
+
+    if (!kept->held) {
         return 0;
     }
+    kept->held = 0;
+    if (number_tenants_as_kept(pconf, s, &kept->tenant_ids, &numbered) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     FCGIX_LOGNO(00052) "graceful restart: the FastCGI "
+                                        "process manager (pid %d) cannot be "
+                                        "kept (out of memory); starting a "
+                                        "new one",
+                     (int)kept->pid);
+        return 0;
+    }
+    if (offer_to_running_pm(pconf, s, ipc_dir, gen) != NULL) {
+        fcgix_tenant_ids_free(&numbered);
+        number_tenants_in_order(s);
+        return 0;
+    }
+    fcgix_tenant_ids_free(&kept->tenant_ids);
+    kept->tenant_ids = numbered;
     pm_cfg.sb = &kept->board;
     pm_cfg.control_fd = kept->control_fd;
     pm_cfg.control_path = apr_pstrdup(pconf, kept->control_path);
@@ -943,7 +1023,18 @@ static int keep_running_pm(apr_pool_t *pconf, server_rec *s,
 static int launch_new_pm(apr_pool_t *pconf, server_rec *s, const char *ipc_dir,
                          int ipc_fd)
 {
+    static const fcgix_tenant_ids_t none;
     int rc;
+
+    /* It knows the virtual hosts by their places in the list. */
+    fcgix_tenant_ids_free(&kept->tenant_ids);
+    if (number_tenants_as_kept(pconf, s, &none, &kept->tenant_ids) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     FCGIX_LOGNO(00063) "out of memory numbering the virtual "
+                                        "hosts for the FastCGI process "
+                                        "manager");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     /* As named here: open_control() may bind the control socket under
      * another name if this one is taken, and the next restart compares
@@ -973,6 +1064,8 @@ static fcgix_app_t *build_pm_config(apr_pool_t *pconf, server_rec *s,
     collect_static_apps(pconf, wrapper);
     tmpl = configure_dynamic(pconf, s, wrapper);
     fcgix_launch_tables(pconf, s, &pm_cfg);
+    tenants_in_order = pm_cfg.tenants;
+    ntenants_in_order = pm_cfg.ntenants;
     name_sockets(pconf, ipc_dir, gen);
     return tmpl;
 }

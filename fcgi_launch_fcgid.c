@@ -21,6 +21,9 @@
 #include "apr_env.h"
 #include "apr_strings.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "fcgi_config.h"
 #include "fcgi_fcgid.h"
 #include "fcgi_launch.h"
@@ -87,7 +90,15 @@ static fcgix_pm_class_opts_t class_opts(apr_pool_t *p,
     return c;
 }
 
-/* A server's FcgidCmdOptions, each with mod_fcgid's defaults filled. */
+static int cmdopts_by_path(const void *a, const void *b)
+{
+    return strcmp(((const fcgix_pm_cmdopts_t *)a)->path,
+                  ((const fcgix_pm_cmdopts_t *)b)->path);
+}
+
+/* A server's FcgidCmdOptions, each with mod_fcgid's defaults filled, by
+ * path: in the same order at every restart (a hash's order is not), so
+ * that the same options encode to the same bytes (fcgi_tenant_ids.h). */
 static void tenant_cmdopts(apr_pool_t *p, const fcgix_srv_conf_t *sconf,
                            fcgix_pm_tenant_t *t, int *widest)
 {
@@ -114,6 +125,7 @@ static void tenant_cmdopts(apr_pool_t *p, const fcgix_srv_conf_t *sconf,
         }
         n++;
     }
+    qsort(all, (size_t)n, sizeof(*all), cmdopts_by_path);
     t->cmdopts = all;
     t->ncmdopts = n;
 }

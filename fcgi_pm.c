@@ -152,6 +152,13 @@ static int static_room(const fcgix_pm_config_t *cfg, int *slots)
     return 2 * cfg->napps + STATIC_SPARE_CLASSES;
 }
 
+#define SPARE_TENANTS 8
+
+int fcgix_pm_board_tenants(const fcgix_pm_config_t *cfg)
+{
+    return 2 * (cfg->ntenants > 0 ? cfg->ntenants : 0) + SPARE_TENANTS;
+}
+
 int fcgix_pm_board_slots(const fcgix_pm_config_t *cfg, int *nclasses)
 {
     int per, dyn = dynamic_room(cfg, &per), sslots,

@@ -285,6 +285,15 @@ int fcgix_pm_control_listen(const char *path);
 int fcgix_pm_board_slots(const fcgix_pm_config_t *cfg, int *nclasses);
 
 /**
+ * The virtual host records the board needs: twice the configuration's,
+ * and a few more, so that a graceful restart that adds hosts can be
+ * taken by the running PM (new hosts get numbers no host had before).
+ * @param cfg  the configuration
+ * @return the records
+ */
+int fcgix_pm_board_tenants(const fcgix_pm_config_t *cfg);
+
+/**
  * The delay before the next start of a process slot.
  * @param restart_delay_ms  the application's restart delay
  * @param failures          consecutive failed starts (0: the last process

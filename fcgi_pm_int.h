@@ -49,6 +49,8 @@
 /** Returned by fcgix_pm_class_dynamic() when the app cannot have a
  *  class. */
 #define FCGIX_PM_NO_CLASS -2
+/** Returned by fcgix_pm_tenants_merge() when out of memory. */
+#define FCGIX_PM_NO_MEMORY -3
 
 /** Out of descriptors: leave the queued control connections there this
  *  long (ms). */
@@ -197,9 +199,15 @@ typedef struct {
     int *pfd_owner;          /* what each entry serves: a client index,
                                 or FCGIX_PM_CONTROL_CLIENTS + a slot */
     int npfds;
-    int *tenant_live;     /* cfg->ntenants: their live dynamic processes,
+    /* The virtual hosts by number: cfg's, then what graceful restarts
+     * added (fcgix_pm_tenants_adopt()); a nameless record is no host. */
+    const fcgix_pm_tenant_t *tenants;
+    fcgix_pm_tenant_t *tenants_owned; /* tenants when malloc'd here */
+    int ntenants;
+    int tenant_cap;       /* the board's records: numbers < tenant_cap */
+    int *tenant_live;     /* tenant_cap: their live dynamic processes,
                              kept by fcgix_pm_slot_set_state() */
-    caplog_t *tenant_log; /* cfg->ntenants */
+    caplog_t *tenant_log; /* tenant_cap */
     caplog_t user_log;
     long long hold_until; /* ms, monotonic: HOLD from the parent runs out
                              then; 0: not held */
@@ -417,6 +425,23 @@ int fcgix_pm_tenants_init(pm_t *pm);
 
 /** Free what fcgix_pm_tenants_init() allocated. */
 void fcgix_pm_tenants_free(pm_t *pm);
+
+/**
+ * The virtual hosts of a new configuration that this PM takes
+ * (RECONCILE), worked out before anything changes: numbered as httpd's
+ * parent numbered them (fcgi_tenant_ids.h), a number @p next names keeps
+ * or gets @p next's record, one it leaves nameless keeps the one this PM
+ * has (old httpd children may still ask for it).
+ * @param merged  out: the table, malloc'd, for fcgix_pm_tenants_adopt()
+ * @return 0; FCGIX_PM_NO_ROOM (more numbers than the board's records,
+ *         logged); FCGIX_PM_NO_MEMORY
+ */
+int fcgix_pm_tenants_merge(const pm_t *pm, const fcgix_pm_config_t *next,
+                           fcgix_pm_tenant_t **merged);
+
+/** Take @p merged (@p n records, from fcgix_pm_tenants_merge()) as the
+ *  virtual hosts, and publish their caps. */
+void fcgix_pm_tenants_adopt(pm_t *pm, fcgix_pm_tenant_t *merged, int n);
 
 /** A slot of class @p c became live (@p delta 1) or stopped being live
  *  (-1): the class's, the tenant's counts and the board's copy. */

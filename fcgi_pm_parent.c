@@ -203,11 +203,13 @@ static int remember_arena(pm_t *pm, void *arena)
     return 0;
 }
 
-/* RECONCILE: the new configuration changes only FastCgiServer pools;
- * take them (fcgix_pm_reconcile()) and answer which class each has. */
+/* RECONCILE: the new configuration changes only FastCgiServer pools
+ * and virtual hosts; take them (fcgix_pm_tenants_merge(),
+ * fcgix_pm_reconcile()) and answer which class each pool has. */
 static void reconcile(pm_t *pm, const char *args, int defs_fd, int log_fd)
 {
     fcgix_pm_config_t next;
+    fcgix_pm_tenant_t *tenants;
     void *arena;
     int *map, rc;
 
@@ -225,19 +227,27 @@ static void reconcile(pm_t *pm, const char *args, int defs_fd, int log_fd)
         answer(pm, "NOMEM");
         return;
     }
-    rc = fcgix_pm_reconcile(pm, &next, map);
+    rc = fcgix_pm_tenants_merge(pm, &next, &tenants);
+    if (rc == 0) {
+        rc = fcgix_pm_reconcile(pm, &next, map);
+    }
     if (rc != 0) { /* the arena stays: classes may point into it */
-        answer(pm, rc == FCGIX_PM_NO_ROOM ? "NOROOM" : "NOSTART");
+        answer(pm, rc == FCGIX_PM_NO_ROOM    ? "NOROOM"
+                   : rc == FCGIX_PM_NO_CLASS ? "NOSTART"
+                                             : "NOMEM");
+        free(tenants);
         free(map);
         return;
     }
+    fcgix_pm_tenants_adopt(pm, tenants, next.ntenants);
     answer_map(pm, map, next.napps);
     free(map);
     kept(pm, args, log_fd);
     fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00552), NULL, getpid(),
                  "graceful restart: the new configuration keeps this process "
-                 "manager; its FastCgiServer pools changed (%d now)",
-                 next.napps);
+                 "manager; its FastCgiServer pools or virtual hosts changed "
+                 "(%d pools, %d virtual host numbers now)",
+                 next.napps, next.ntenants);
 }
 
 /* A SOCK_SEQPACKET read of 0 bytes is an empty message or the end:

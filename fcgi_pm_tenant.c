@@ -30,25 +30,44 @@
 /* Cap refusals are logged at most this often per tenant (ms). */
 #define CAPLOG_MS 10000
 
+/* Publish the caps of the first @p n virtual hosts on the board. */
+static void publish_caps(pm_t *pm, int n)
+{
+    int t;
+
+    for (t = 0; t < n; t++) {
+        fcgix_sb_tenant_t *bt = fcgix_sb_tenant(pm->sb, t);
+
+        if (bt) {
+            __atomic_store_n(&bt->max, (uint32_t)pm->tenants[t].max_processes,
+                             __ATOMIC_RELEASE);
+        }
+    }
+}
+
 int fcgix_pm_tenants_init(pm_t *pm)
 {
     const fcgix_pm_config_t *cfg = pm->cfg;
     int t, n = cfg->ntenants > 0 ? cfg->ntenants : 0;
 
-    pm->tenant_live = calloc((size_t)n + 1, sizeof(int));
-    pm->tenant_log = calloc((size_t)n + 1, sizeof(caplog_t));
+    pm->tenants = cfg->tenants;
+    pm->ntenants = n;
+    pm->tenant_cap =
+        pm->sb && (int)pm->sb->ntenants > n ? (int)pm->sb->ntenants : n;
+    pm->tenant_live = calloc((size_t)pm->tenant_cap + 1, sizeof(int));
+    pm->tenant_log = calloc((size_t)pm->tenant_cap + 1, sizeof(caplog_t));
     if (pm->tenant_live == NULL || pm->tenant_log == NULL) {
         return -1;
     }
-    for (t = 0; t < n; t++) {
+    for (t = 0; t < pm->tenant_cap; t++) {
         fcgix_sb_tenant_t *bt = fcgix_sb_tenant(pm->sb, t);
 
         if (bt) {
             __atomic_store_n(&bt->live, 0, __ATOMIC_RELEASE);
-            __atomic_store_n(&bt->max, (uint32_t)cfg->tenants[t].max_processes,
-                             __ATOMIC_RELEASE);
+            __atomic_store_n(&bt->max, 0, __ATOMIC_RELEASE);
         }
     }
+    publish_caps(pm, n);
     return 0;
 }
 
@@ -56,8 +75,50 @@ void fcgix_pm_tenants_free(pm_t *pm)
 {
     free(pm->tenant_live);
     free(pm->tenant_log);
+    free(pm->tenants_owned);
     pm->tenant_live = NULL;
     pm->tenant_log = NULL;
+    pm->tenants_owned = NULL;
+    pm->tenants = NULL;
+    pm->ntenants = 0;
+}
+
+int fcgix_pm_tenants_merge(const pm_t *pm, const fcgix_pm_config_t *next,
+                           fcgix_pm_tenant_t **merged)
+{
+    int t, n = next->ntenants > 0 ? next->ntenants : 0;
+
+    *merged = NULL;
+    if (n < pm->ntenants || n > pm->tenant_cap) {
+        /* fewer: not numbered as this PM knows them */
+        fcgix_pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00553), NULL,
+                     getpid(),
+                     "graceful restart: the new virtual hosts do not fit "
+                     "this process manager's board (%d numbers, %d "
+                     "records, %d known); httpd starts a new process "
+                     "manager",
+                     n, pm->tenant_cap, pm->ntenants);
+        return FCGIX_PM_NO_ROOM;
+    }
+    *merged = calloc((size_t)n + 1, sizeof(**merged));
+    if (*merged == NULL) {
+        return FCGIX_PM_NO_MEMORY;
+    }
+    for (t = 0; t < n; t++) {
+        (*merged)[t] = next->tenants[t].name == NULL && t < pm->ntenants
+                           ? pm->tenants[t]
+                           : next->tenants[t];
+    }
+    return 0;
+}
+
+void fcgix_pm_tenants_adopt(pm_t *pm, fcgix_pm_tenant_t *merged, int n)
+{
+    free(pm->tenants_owned);
+    pm->tenants_owned = merged;
+    pm->tenants = merged;
+    pm->ntenants = n;
+    publish_caps(pm, n);
 }
 
 /* The tenant index of class @c's key, checked; -1: none. */
@@ -65,7 +126,7 @@ static int tenant_of(const pm_t *pm, int c)
 {
     uint32_t t = pm->classes[c].key.tenant;
 
-    return t > 0 && t <= (uint32_t)pm->cfg->ntenants ? (int)t - 1 : -1;
+    return t > 0 && t <= (uint32_t)pm->ntenants ? (int)t - 1 : -1;
 }
 
 void fcgix_pm_tenant_count(pm_t *pm, int c, int delta)
@@ -115,8 +176,8 @@ int fcgix_pm_class_cap(const pm_t *pm, int c)
     if (cls->max_class > 0 && cls->live >= cls->max_class) {
         return FCGIX_SB_CAP_CLASS;
     }
-    if (t >= 0 && pm->cfg->tenants[t].max_processes > 0
-        && pm->tenant_live[t] >= pm->cfg->tenants[t].max_processes) {
+    if (t >= 0 && pm->tenants[t].max_processes > 0
+        && pm->tenant_live[t] >= pm->tenants[t].max_processes) {
         return FCGIX_SB_CAP_HOST;
     }
     if (pm->cfg->max_user_processes > 0 && cls->key.uid != FCGIX_SB_NO_ID
@@ -228,7 +289,8 @@ static const char *check_indexes(pm_t *pm, const fcgix_ctl_request_t *in,
 {
     const fcgix_pm_config_t *cfg = pm->cfg;
 
-    if (in->tenant > (unsigned)(cfg->ntenants > 0 ? cfg->ntenants : 0)) {
+    if (in->tenant > (unsigned)pm->ntenants
+        || (in->tenant > 0 && pm->tenants[in->tenant - 1].name == NULL)) {
         return "bad tenant";
     }
     if (in->cmd > (unsigned)(cfg->ncommands > 0 ? cfg->ncommands : 0)) {
@@ -295,7 +357,7 @@ const char *fcgix_pm_request_check(pm_t *pm, const fcgix_ctl_request_t *in,
 static const fcgix_pm_class_opts_t *fcgid_opts(const pm_t *pm, int t,
                                                const char *path)
 {
-    const fcgix_pm_tenant_t *ten = &pm->cfg->tenants[t];
+    const fcgix_pm_tenant_t *ten = &pm->tenants[t];
     int i;
 
     for (i = 0; i < ten->ncmdopts; i++) {
@@ -366,8 +428,8 @@ const char *fcgix_pm_cap_busy(pm_t *pm, int c, char *why, size_t cap)
 
     if (held == FCGIX_SB_CAP_HOST) {
         snprintf(why, cap, "virtual host %s is at its process cap (%d)",
-                 pm->cfg->tenants[t].name ? pm->cfg->tenants[t].name : "?",
-                 pm->cfg->tenants[t].max_processes);
+                 pm->tenants[t].name ? pm->tenants[t].name : "?",
+                 pm->tenants[t].max_processes);
         if (caplog_due(&pm->tenant_log[t], &more)) {
             fcgix_pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00537), cls,
                          getpid(), "%s (%lu more refusals not logged)", why,

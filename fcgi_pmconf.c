@@ -123,6 +123,15 @@ static void put_tenant(writer_t *w, const fcgix_pm_tenant_t *t)
     }
 }
 
+size_t fcgix_pmconf_encode_tenant(const fcgix_pm_tenant_t *t,
+                                  unsigned char *buf, size_t size)
+{
+    writer_t w = {buf, buf ? size : 0, 0};
+
+    put_tenant(&w, t);
+    return w.pos;
+}
+
 size_t fcgix_pmconf_encode(const fcgix_pm_config_t *c, unsigned char *buf,
                            size_t size)
 {

@@ -50,6 +50,14 @@ size_t fcgix_pmconf_encode(const fcgix_pm_config_t *c, unsigned char *buf,
                            size_t size);
 
 /**
+ * Encode one virtual host's record alone, as fcgix_pmconf_encode() does
+ * within the whole: two records are the same when their bytes are
+ * (fcgi_tenant_ids.h). Returns and writes as fcgix_pmconf_encode().
+ */
+size_t fcgix_pmconf_encode_tenant(const fcgix_pm_tenant_t *t,
+                                  unsigned char *buf, size_t size);
+
+/**
  * Decode @a len bytes into @a out, its arrays and strings placed in
  * @a arena. Fields that are not encoded are left as they were in @a out.
  * @param buf         the bytes

@@ -5,6 +5,7 @@ logrotate moves, the socket pair between httpd's parent and the PM, a
 PM held by a configuration that no longer loads the module, and stop and
 kill -9 after a kept restart. Under load: test_pm_supervision.py."""
 
+import http.client
 import os
 import re
 import shutil
@@ -14,7 +15,7 @@ import threading
 import time
 
 import conftest
-from helpers import (PM_KEPT, apps_of, children_of, current_pm,
+from helpers import (PM_KEPT, Result, apps_of, children_of, current_pm,
                      dynamic_server, fetch, gone, graceful_new_pm, install,
                      load_clients, log_lines, pm_pids, processes_running,
                      start, static_and_dynamic)
@@ -678,3 +679,165 @@ def test_pm_that_dies_after_pools_changed_is_restarted(httpd):
         assert r.status == 200 and r.body == name.encode() + b"\n", (name, r)
     r = fetch(srv, "/b.fcgi?penv=ROUND", 15)
     assert r.status == 200 and r.body == b"1\n", r
+
+
+# --- Virtual hosts added, removed or changed ----------------------------------
+
+def host_get(srv, host, path):
+    """GET path on virtual host `host` (its Host header); a Result."""
+    t0 = time.monotonic()
+    try:
+        r = srv.get(path, headers={"Host": host}, timeout=15)
+    except (OSError, http.client.HTTPException) as e:
+        return Result(seconds=time.monotonic() - t0, error=repr(e))
+    return Result(r.status, r.headers, r.body, time.monotonic() - t0)
+
+
+def host_pid(srv, host, path):
+    r = host_get(srv, host, path + "?pid")
+    assert r.status == 200 and r.pid, (host, path, r, log_lines(srv, ":error]"))
+    return r.pid
+
+
+def vhost_block(srv, host, extra=""):
+    """<VirtualHost> `host` on the test port, its own DocumentRoot with
+    fcgi/ (fcgid-script) and dyn/ (fastcgi-script) apps, made on first
+    use; `extra` lines inside it."""
+    root = srv.root / "sites" / host
+    for sub, handler in (("fcgi", "fcgid-script"), ("dyn", "fastcgi-script")):
+        if not (root / sub / "app.fcgi").exists():
+            (root / sub).mkdir(parents=True, mode=0o755, exist_ok=True)
+            install(conftest.RESPONDER, root / sub / "app.fcgi")
+    dirs = []
+    for sub, handler in (("fcgi", "fcgid-script"), ("dyn", "fastcgi-script")):
+        dirs += ['    <Directory "%s">' % (root / sub),
+                 "        Require all granted",
+                 "        Options +ExecCGI",
+                 "        AddHandler %s .fcgi" % handler,
+                 "    </Directory>"]
+    return "\n".join(["<VirtualHost 127.0.0.1:%d>" % srv.port,
+                      "    ServerName %s" % host,
+                      '    DocumentRoot "%s"' % root] + dirs
+                     + ([extra] if extra else []) + ["</VirtualHost>"])
+
+
+def set_vhosts(srv, hosts):
+    """`hosts`: [(name, extra lines)], in this order, after the main
+    server's lines (srv.base_conf)."""
+    srv.extra_conf = "\n".join(
+        [srv.base_conf] + [vhost_block(srv, h, x) for h, x in hosts])
+    srv.write_conf()
+
+
+def vhosts_server(httpd, hosts, main_extra=lambda srv: []):
+    """Both vocabularies: a FastCgiServer pool (static.fcgi, reached on
+    every host as /pool.fcgi), and per virtual host an fcgid-script app
+    and a fastcgi-script dynamic app, keyed by host (FastCgiMaxHostProcesses
+    keys the dynamic classes by host, as fcgid-script ones always are)."""
+    srv = httpd(records=("fastcgi_x", "fcgid"))
+    pool = install(conftest.RESPONDER, srv.docroot / "static.fcgi")
+    srv.base_conf = "\n".join([
+        "FastCgiServer %s -processes 1" % pool,
+        'Alias /pool.fcgi "%s"' % pool,
+        "FastCgiConfig -minProcesses 0",
+        "FastCgiMaxHostProcesses 4",
+        "FcgidIdleTimeout 300"] + main_extra(srv))
+    set_vhosts(srv, hosts)
+    start(srv)
+    return srv
+
+
+def serving_vhosts(srv):
+    """The new generation answers (on the first virtual host)."""
+    srv_ok = conftest.wait_for(
+        lambda: fetch(srv, "/pool.fcgi?pid", 10).status == 200, 15, 0.2)
+    assert srv_ok, log_lines(srv, ":error]")
+
+
+def pids_by_host(srv, hosts):
+    """{(host, app): pid} of the pool, the fcgid app and the dynamic app
+    as each host reaches them."""
+    return {(h, p): host_pid(srv, h, p) for h in hosts
+            for p in ("/pool.fcgi", "/fcgi/app.fcgi", "/dyn/app.fcgi")}
+
+
+def test_virtual_hosts_added_and_removed_keep_every_process(httpd):
+    """A host added before the others, then one removed from the middle:
+    the PM takes both restarts (FCGIX00062, no new PM), and every other
+    host's fcgid and dynamic apps and the pool are served by the same
+    processes throughout; the new host's apps start; the removed host's
+    processes stay until idle (FcgidIdleTimeout), as any idle process."""
+    srv = vhosts_server(httpd, [("b.test", ""), ("c.test", "")])
+    pm = current_pm(srv)
+    before = pids_by_host(srv, ["b.test", "c.test"])
+    assert len(set(before.values())) == 5, before   # one pool process
+
+    set_vhosts(srv, [("a.test", ""), ("b.test", ""), ("c.test", "")])
+    reconciled(srv)
+    serving_pool = pids_by_host(srv, ["b.test", "c.test"])
+    assert serving_pool == before, (before, serving_pool)
+    fresh = pids_by_host(srv, ["a.test"])
+    assert (set(fresh.values()) - {before[("b.test", "/pool.fcgi")]}) \
+        .isdisjoint(before.values()), (before, fresh)
+
+    set_vhosts(srv, [("a.test", ""), ("c.test", "")])
+    reconciled(srv)
+    after = pids_by_host(srv, ["a.test", "c.test"])
+    assert {k: v for k, v in after.items() if k[0] == "c.test"} == \
+        {k: v for k, v in before.items() if k[0] == "c.test"}
+    assert {k: v for k, v in after.items() if k[0] == "a.test"} == fresh
+    assert current_pm(srv) == pm and pm_pids(srv) == [pm]
+    assert not log_lines(srv, "FCGIX00049") and not log_lines(srv, "FCGIX00052")
+    assert not srv.crash_lines()
+
+    # nothing changed now: KEEP, every process the same
+    kept = len(log_lines(srv, PM_KEPT))
+    graceful(srv)
+    serving_vhosts(srv)
+    assert len(log_lines(srv, PM_KEPT)) == kept + 1
+    assert pids_by_host(srv, ["a.test", "c.test"]) == after
+
+
+def test_changed_virtual_host_gets_new_processes_and_the_others_keep(httpd):
+    """A host whose fcgid options change (FcgidInitialEnv) is a new host
+    to the PM: its apps get new processes that see the new environment;
+    the other host's keep theirs."""
+    srv = vhosts_server(httpd, [("a.test", ""), ("b.test", "")])
+    before = pids_by_host(srv, ["a.test", "b.test"])
+    set_vhosts(srv, [("a.test", ""),
+                     ("b.test", "    FcgidInitialEnv ROUND 2")])
+    reconciled(srv)
+    after = pids_by_host(srv, ["a.test", "b.test"])
+    for app in ("/pool.fcgi", "/fcgi/app.fcgi", "/dyn/app.fcgi"):
+        assert after[("a.test", app)] == before[("a.test", app)], app
+    assert after[("b.test", "/fcgi/app.fcgi")] != \
+        before[("b.test", "/fcgi/app.fcgi")]
+    assert after[("b.test", "/dyn/app.fcgi")] != \
+        before[("b.test", "/dyn/app.fcgi")]
+    r = host_get(srv, "b.test", "/fcgi/app.fcgi?penv=ROUND")
+    assert r.status == 200 and r.body == b"2\n", r
+    r = host_get(srv, "a.test", "/fcgi/app.fcgi?penv=ROUND")
+    assert r.status == 200 and r.body == b"(unset)\n", r
+    assert not log_lines(srv, "FCGIX00049")
+
+
+def test_fcgid_cmd_options_in_any_order_keep_the_pm(httpd):
+    """FcgidCmdOptions entries are kept in a hash whose order changes
+    from one configuration generation to the next; an unchanged
+    configuration must still be the same to the PM (KEEP): its fcgid
+    processes survive every restart."""
+    def cmd_options(srv):
+        paths = [install(conftest.RESPONDER, srv.docroot / ("x%d.fcgi" % i))
+                 for i in range(7)]
+        return ["FcgidCmdOptions %s MaxProcesses %d" % (p, 2 + i)
+                for i, p in enumerate(paths)]
+
+    srv = vhosts_server(httpd, [("a.test", "")], cmd_options)
+    before = host_pid(srv, "a.test", "/fcgi/app.fcgi")
+    for _ in range(5):
+        graceful(srv)
+        serving_vhosts(srv)
+        assert host_pid(srv, "a.test", "/fcgi/app.fcgi") == before
+    assert len(log_lines(srv, PM_KEPT)) == 5
+    assert not log_lines(srv, POOLS_RECONCILED)
+    assert not log_lines(srv, "FCGIX00049")

@@ -1074,7 +1074,7 @@ static pid_t start_pm_cfg(fixture_t *fx, fcgix_pm_config_t *cfg)
     int nclasses, nslots = fcgix_pm_board_slots(cfg, &nclasses);
     pid_t pid;
 
-    cfg->sb = map_board(fx, nclasses, nslots, cfg->ntenants);
+    cfg->sb = map_board(fx, nclasses, nslots, fcgix_pm_board_tenants(cfg));
     if (cfg->log == NULL) {
         cfg->log = log_to_fd;
     }
@@ -3157,6 +3157,93 @@ static void test_parent_reconcile_refusals_change_nothing(void **state)
     assert_false(wait_log(fx, "FCGIX00550: ", 1, 300)); /* none retired */
 }
 
+/* A graceful restart that adds and removes virtual hosts, numbered as
+ * httpd's parent numbers them for a kept PM (fcgi_tenant_ids.h): a.test
+ * removed (its number left nameless), b.test kept, c.test new. The PM
+ * takes them: b.test's class and process stay, c.test's cap is
+ * published and its STARTC served, a.test's old record still serves the
+ * old children's STARTC. Fewer numbers than it knows, or more than its
+ * board holds: NOROOM, and nothing changes. */
+static void test_parent_reconcile_takes_new_virtual_hosts(void **state)
+{
+    static fcgix_pm_tenant_t next_tenants[16];
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg, next;
+    fcgix_pm_app_t app, again;
+    char answer[64], base[128];
+    int b, c;
+    pid_t pid, bpid;
+
+    tenant_config(fx, &cfg, 2, 8);
+    test_tenants[1].max_processes = 3;
+    static_app(fx, &app, 1);
+    cfg.apps = &app;
+    cfg.napps = 1;
+    cfg.parent_fd = parent_pair(fx);
+    cfg.hold_ms = 2000;
+    cfg.log = log_logno_to_fd;
+    cfg.reopen_log = reopen_to_fd;
+    start_pm_cfg(fx, &cfg);
+    close(cfg.parent_fd);
+    pid = wait_open(fx, slot_of(fx, 0, 0), 0, 5000);
+    assert_true(pid > 0);
+    b = startc_ok(fx, 2, 0, RESPONDER);
+    bpid = slot_pid(slot_of(fx, b, 0));
+    assert_true(bpid > 0);
+
+    memset(next_tenants, 0, sizeof(next_tenants));
+    next_tenants[1] = test_tenants[1];
+    next_tenants[2].name = "c.test:80";
+    next_tenants[2].max_processes = 5;
+    again = app;
+    snprintf(base, sizeof(base), "%s-g2", fx->base);
+    again.socket_base = base;
+    next = cfg;
+    next.apps = &again;
+    next.tenants = next_tenants;
+    next.ntenants = 3;
+    reconcile_with(fx, &next, answer, sizeof(answer));
+    assert_string_equal(answer, "KEPT 0");
+    assert_true(wait_log(fx, "FCGIX00552: ", 1, 2000));
+    expect_serving(fx, pid);
+    assert_int_equal(fcgix_sb_tenant(fx->sb, 1)->max, 3);
+    assert_int_equal(fcgix_sb_tenant(fx->sb, 2)->max, 5);
+    assert_int_equal(startc_ok(fx, 2, 0, RESPONDER), b);
+    assert_int_equal(slot_pid(slot_of(fx, b, 0)), bpid);
+    c = startc_ok(fx, 3, 0, RESPONDER);
+    assert_true(c >= 0 && c != b);
+    assert_int_equal(fcgix_sb_class(fx->sb, c)->key.tenant, 3);
+    assert_true(startc_ok(fx, 1, 0, RESPONDER) >= 0); /* a.test's, old */
+    expect_startc_fail(fx, 4, 0, NULL, NULL, RESPONDER, "bad tenant");
+
+    next.ntenants = 2; /* fewer numbers than it knows */
+    reconcile_with(fx, &next, answer, sizeof(answer));
+    assert_string_equal(answer, "NOROOM");
+    assert_true(wait_log(fx, "FCGIX00553: ", 1, 2000));
+    next.ntenants = fcgix_pm_board_tenants(&cfg) + 1; /* past the board */
+    reconcile_with(fx, &next, answer, sizeof(answer));
+    assert_string_equal(answer, "NOROOM");
+    assert_true(wait_log(fx, "FCGIX00553: ", 2, 2000));
+    assert_int_equal(startc_ok(fx, 3, 0, RESPONDER), c);
+    assert_int_equal(slot_pid(slot_of(fx, b, 0)), bpid);
+    expect_serving(fx, pid);
+}
+
+/* A tenant number that names no host (one httpd's parent left nameless
+ * for a host that is gone, given to a PM that never knew it: a PM
+ * restarted after a crash) is refused. */
+static void test_startc_nameless_tenant_is_refused(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg;
+
+    tenant_config(fx, &cfg, 2, 8);
+    test_tenants[0].name = NULL;
+    start_pm_cfg(fx, &cfg);
+    expect_startc_fail(fx, 1, 0, NULL, NULL, RESPONDER, "bad tenant");
+    assert_true(startc_ok(fx, 2, 0, RESPONDER) >= 0);
+}
+
 /* A KEEP that comes once the hold has run out and the drain has begun
  * is refused (DRAINING, FCGIX00546): the log descriptor is not taken,
  * nothing says "kept", and the PM drains and exits as it was going to.
@@ -3425,6 +3512,10 @@ int main(void)
             setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_parent_reconcile_refusals_change_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_parent_reconcile_takes_new_virtual_hosts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_startc_nameless_tenant_is_refused,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_parent_fd_zero_ignored, setup,
                                         teardown),
     };
