@@ -48,6 +48,7 @@ WARMUP = 100               # unmeasured requests before each cycle
 WARMUP_CONNS = 2           # sent two at a time
 WARM = 200                 # measured warm requests per cycle
 NEXT = 20                  # requests timed after the first one
+WARM_STATIC = 50           # warm requests of the static file per cycle
 REPS = 5                   # graceful cycles per configuration
 FLOOR = 1.2                # first <= 1.2x warm
 REQ_TIMEOUT = 30.0         # per request
@@ -527,7 +528,10 @@ class GracefulBench(rp.Bench):
     def wait_new_generation(self, cfg, old_workers, t0):
         """Polls until every worker child of the old generation has
         exited and a static file is answered (so by the new generation);
-        returns the ms from t0. Bounded by NEW_GEN_TIMEOUT."""
+        returns the ms from t0 and that static request's own ms (the
+        first request the new generation answers: httpd's own cost of a
+        new child, with no module in the way). Bounded by
+        NEW_GEN_TIMEOUT."""
         deadline = t0 + NEW_GEN_TIMEOUT
         while time.monotonic() < deadline:
             if cfg.proc.poll() is not None:
@@ -538,7 +542,7 @@ class GracefulBench(rp.Bench):
                 try:
                     r = self.get(cfg, "/hello.txt")
                     if r[0] == 200 and r[1] == HELLO:
-                        return 1e3 * (time.monotonic() - t0)
+                        return 1e3 * (time.monotonic() - t0), r[4]
                 except (OSError, http.client.HTTPException):
                     pass
             time.sleep(POLL)
@@ -553,6 +557,8 @@ class GracefulBench(rp.Bench):
         self.warm_up(cfg)
         if cfg.app == "php" and cfg.checked is None:
             self.check_php(cfg)
+        res["warm_static"] = [self.get(cfg, "/hello.txt")[4]
+                              for _ in range(WARM_STATIC)]
         warm = [self.app_get(cfg, "warm") for _ in range(self.args.warm)]
         last_warm = time.monotonic()
         res["warm"] = [r[4] for r in warm]
@@ -564,7 +570,8 @@ class GracefulBench(rp.Bench):
         res["before"] = before
         t0 = time.monotonic()
         res["cmd_ms"] = self.graceful(cfg)
-        res["ready_ms"] = self.wait_new_generation(cfg, old_workers, t0)
+        res["ready_ms"], res["static_first"] = self.wait_new_generation(
+            cfg, old_workers, t0)
         at_first = self.app_procs(cfg)
         gap = time.monotonic() - last_warm
         first = self.app_get(cfg, "first request after the restart")
@@ -728,6 +735,9 @@ class GracefulBench(rp.Bench):
                     ttfb=rp.med([r["first_ttfb"] for r in runs]),
                     next=rp.med([x for r in runs for x in r["next"]]),
                     ready=rp.med([r["ready_ms"] for r in runs]),
+                    static_warm=rp.med([x for r in runs
+                                        for x in r["warm_static"]]),
+                    static_first=rp.med([r["static_first"] for r in runs]),
                     firsts=first)
 
     def report_pids(self):
@@ -776,6 +786,20 @@ class GracefulBench(rp.Bench):
                     c.key, c.app, s["warm"], s["first"], s["first_max"],
                     s["ratio"], "PASS" if s["ratio"] <= FLOOR else "BELOW",
                     s["idle"], s["gap"], s["idle_ratio"]))
+        log("\nthe same for httpd's own static file (hello.txt, no module "
+            "involved): warm median, and the first request the new "
+            "generation answers (the readiness probe just before the app's "
+            "first request), median over the cycles. The floor's ratio for "
+            "httpd itself, for comparison")
+        log("| config | static warm ms | static first ms | static first / "
+            "warm | app first / warm |")
+        log("|---|---|---|---|---|")
+        for c in self.configs:
+            s = self.summary(c)
+            if s is not None and s["static_warm"]:
+                log("| %s | %.3f | %.3f | %.2fx | %.2fx |" % (
+                    c.key, s["static_warm"], s["static_first"],
+                    s["static_first"] / s["static_warm"], s["ratio"]))
         for c in self.configs:
             s = self.summary(c)
             if s is not None:
@@ -846,10 +870,12 @@ def fmt_check(c):
 def progress(cfg, r, rep, reps):
     nxt = r["next"]
     return ("[rep %d/%d] %-9s warm med %.3f | graceful: command %.0f, "
-            "ready %.0f | first %.3f (TTFB %.3f%s) = %.2fx warm | next %d "
-            "med %.3f max %.3f | app pids kept %d/%d" % (
+            "ready %.0f, static first %.3f (warm %.3f) | first %.3f (TTFB "
+            "%.3f%s) = %.2fx warm | next %d med %.3f max %.3f | app pids "
+            "kept %d/%d" % (
                 rep, reps, cfg.key, rp.med(r["warm"]), r["cmd_ms"],
-                r["ready_ms"], r["first"], r["first_ttfb"],
+                r["ready_ms"], r["static_first"], rp.med(r["warm_static"]),
+                r["first"], r["first_ttfb"],
                 ", page %d us" % r["first_page"]
                 if r["first_page"] is not None else "",
                 r["first"] / rp.med(r["warm"]) if r["warm"] else 0,
