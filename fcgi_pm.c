@@ -775,7 +775,7 @@ static void free_pm(pm_t *pm)
     fcgix_pm_tenants_free(pm);
     free(pm->classes);
     for (i = 0; i < pm->narenas; i++) {
-        free(pm->arenas[i]);
+        free(pm->arenas[i].mem);
     }
     free(pm->arenas);
     free(pm->slots);

@@ -244,6 +244,7 @@ static void free_static_class(pm_t *pm, int c)
     }
     fcgix_sb_class_begin(fcgix_sb_class(pm->sb, c));
     clear_class(pm, c);
+    fcgix_pm_arenas_sweep(pm); /* it may have held the last definitions */
 }
 
 /* A path that cannot be bound is an error, not something to retry; a
@@ -430,6 +431,7 @@ static void free_class(pm_t *pm, int c)
                  "no process left; its class is free for another app");
     fcgix_sb_class_begin(fcgix_sb_class(pm->sb, c));
     clear_class(pm, c);
+    fcgix_pm_arenas_sweep(pm); /* it may have held a host record's */
 }
 
 static void free_unused_classes(pm_t *pm)

@@ -77,6 +77,13 @@ typedef struct {
                                             copy is for others to read */
 } pslot_t;
 
+/* Memory holding definitions a graceful restart handed the PM (a
+ * decoded RECONCILE, or the PM's copy of the virtual hosts it took). */
+typedef struct {
+    void *mem;
+    size_t size;
+} pm_arena_t;
+
 typedef struct {
     fcgix_pm_app_t cfg;
     int dynamic;
@@ -200,9 +207,9 @@ typedef struct {
                                 or FCGIX_PM_CONTROL_CLIENTS + a slot */
     int npfds;
     /* The virtual hosts by number: cfg's, then what graceful restarts
-     * added (fcgix_pm_tenants_adopt()); a nameless record is no host. */
+     * added (fcgix_pm_tenants_adopt(), in an arena); a nameless record
+     * is no host. */
     const fcgix_pm_tenant_t *tenants;
-    fcgix_pm_tenant_t *tenants_owned; /* tenants when malloc'd here */
     int ntenants;
     int tenant_cap;       /* the board's records: numbers < tenant_cap */
     int *tenant_live;     /* tenant_cap: their live dynamic processes,
@@ -212,11 +219,13 @@ typedef struct {
     long long hold_until; /* ms, monotonic: HOLD from the parent runs out
                              then; 0: not held */
     int parent_closed;    /* the parent's socket pair was closed */
-    void **arenas;        /* definitions taken from graceful restarts
-                             (fcgix_pm_reconcile()): static classes point
-                             into them; freed when the PM exits */
+    pm_arena_t *arenas;   /* definitions taken from graceful restarts:
+                             classes and the host table point into them;
+                             each freed once nothing does
+                             (fcgix_pm_arenas_sweep()) */
     int narenas;
-    int draining; /* a graceful stop has begun */
+    int arenas_pinned; /* a reconcile is under way: sweep nothing */
+    int draining;      /* a graceful stop has begun */
 } pm_t;
 
 /** The one way to walk the slots of class @p c:
@@ -375,6 +384,14 @@ void fcgix_pm_classes_retire(pm_t *pm);
  */
 int fcgix_pm_reconcile(pm_t *pm, const fcgix_pm_config_t *next, int *map);
 
+/** Keep @p mem (@p size bytes, malloc'd) until nothing points into it.
+ *  @return 0, or -1 out of memory (then @p mem is not kept). */
+int fcgix_pm_arena_keep(pm_t *pm, void *mem, size_t size);
+
+/** Free every kept arena that no used class and no virtual host record
+ *  points into (none while pm->arenas_pinned). */
+void fcgix_pm_arenas_sweep(pm_t *pm);
+
 /** Slots of class @p c that would take a request now. */
 int fcgix_pm_class_open_slots(const pm_t *pm, int c);
 
@@ -431,17 +448,19 @@ void fcgix_pm_tenants_free(pm_t *pm);
  * (RECONCILE), worked out before anything changes: numbered as httpd's
  * parent numbered them (fcgi_tenant_ids.h), a number @p next names keeps
  * or gets @p next's record, one it leaves nameless keeps the one this PM
- * has (old httpd children may still ask for it).
- * @param merged  out: the table, malloc'd, for fcgix_pm_tenants_adopt()
+ * has (old httpd children may still ask for it). The table is a copy of
+ * its own, in an arena the PM keeps (fcgix_pm_arena_keep()), so that it
+ * holds no older arena.
+ * @param merged  out: the table, for fcgix_pm_tenants_adopt()
  * @return 0; FCGIX_PM_NO_ROOM (more numbers than the board's records,
  *         logged); FCGIX_PM_NO_MEMORY
  */
-int fcgix_pm_tenants_merge(const pm_t *pm, const fcgix_pm_config_t *next,
-                           fcgix_pm_tenant_t **merged);
+int fcgix_pm_tenants_merge(pm_t *pm, const fcgix_pm_config_t *next,
+                           const fcgix_pm_tenant_t **merged);
 
 /** Take @p merged (@p n records, from fcgix_pm_tenants_merge()) as the
  *  virtual hosts, and publish their caps. */
-void fcgix_pm_tenants_adopt(pm_t *pm, fcgix_pm_tenant_t *merged, int n);
+void fcgix_pm_tenants_adopt(pm_t *pm, const fcgix_pm_tenant_t *merged, int n);
 
 /** A slot of class @p c became live (@p delta 1) or stopped being live
  *  (-1): the class's, the tenant's counts and the board's copy. */

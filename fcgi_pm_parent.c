@@ -133,13 +133,14 @@ static void keep(pm_t *pm, const char *args, int log_fd)
 }
 
 /* The definitions root passed in @p fd (a memfd), decoded into an arena
- * of their own (@p *arena, malloc'd). @return 0, or -1 (logged). */
+ * of their own (@p *arena, malloc'd, @p *arena_size bytes). @return 0,
+ * or -1 (logged). */
 static int read_definitions(pm_t *pm, int fd, fcgix_pm_config_t *next,
-                            void **arena)
+                            void **arena, size_t *arena_size)
 {
     struct stat st;
     unsigned char *buf = NULL;
-    size_t size = 0, arena_size;
+    size_t size = 0;
     int rc = -1;
 
     *arena = NULL;
@@ -148,11 +149,11 @@ static int read_definitions(pm_t *pm, int fd, fcgix_pm_config_t *next,
         size = (size_t)st.st_size;
         buf = malloc(size);
     }
-    arena_size = size * 4 + 4096;
+    *arena_size = size * 4 + 4096;
     if (buf && pread(fd, buf, size, 0) == (ssize_t)size
-        && (*arena = malloc(arena_size)) != NULL) {
+        && (*arena = malloc(*arena_size)) != NULL) {
         memset(next, 0, sizeof(*next));
-        rc = fcgix_pmconf_decode(buf, size, next, *arena, arena_size)
+        rc = fcgix_pmconf_decode(buf, size, next, *arena, *arena_size)
                      == FCGIX_PMCONF_OK
                  ? 0
                  : -1;
@@ -190,64 +191,65 @@ static void answer_map(pm_t *pm, const int *map, int n)
     free(text);
 }
 
-static int remember_arena(pm_t *pm, void *arena)
+/* What a refused RECONCILE answers. */
+static const char *refusal(int rc)
 {
-    void **more =
-        realloc(pm->arenas, (size_t)(pm->narenas + 1) * sizeof(*more));
-
-    if (more == NULL) {
-        return -1;
-    }
-    pm->arenas = more;
-    pm->arenas[pm->narenas++] = arena;
-    return 0;
+    return rc == FCGIX_PM_NO_ROOM    ? "NOROOM"
+           : rc == FCGIX_PM_NO_CLASS ? "NOSTART"
+                                     : "NOMEM";
 }
 
 /* RECONCILE: the new configuration changes only FastCgiServer pools
  * and virtual hosts; take them (fcgix_pm_tenants_merge(),
- * fcgix_pm_reconcile()) and answer which class each pool has. */
+ * fcgix_pm_reconcile()) and answer which class each pool has. The
+ * definitions' arena is kept as long as a class points into it. */
 static void reconcile(pm_t *pm, const char *args, int defs_fd, int log_fd)
 {
     fcgix_pm_config_t next;
-    fcgix_pm_tenant_t *tenants;
+    const fcgix_pm_tenant_t *tenants = NULL;
     void *arena;
+    size_t arena_size;
     int *map, rc;
 
     if (too_late(pm, "RECONCILE")) {
         return;
     }
-    if (read_definitions(pm, defs_fd, &next, &arena) != 0) {
+    if (read_definitions(pm, defs_fd, &next, &arena, &arena_size) != 0) {
         answer(pm, "UNREADABLE");
         return;
     }
     map = calloc((size_t)next.napps + 1, sizeof(*map));
-    if (map == NULL || remember_arena(pm, arena) != 0) {
+    if (map == NULL || fcgix_pm_arena_keep(pm, arena, arena_size) != 0) {
         free(map);
         free(arena);
         answer(pm, "NOMEM");
         return;
     }
+    pm->arenas_pinned = 1; /* next points into its arena until the end */
     rc = fcgix_pm_tenants_merge(pm, &next, &tenants);
     if (rc == 0) {
         rc = fcgix_pm_reconcile(pm, &next, map);
     }
-    if (rc != 0) { /* the arena stays: classes may point into it */
-        answer(pm, rc == FCGIX_PM_NO_ROOM    ? "NOROOM"
-                   : rc == FCGIX_PM_NO_CLASS ? "NOSTART"
-                                             : "NOMEM");
-        free(tenants);
-        free(map);
-        return;
+    if (rc == 0) {
+        fcgix_pm_tenants_adopt(pm, tenants, next.ntenants);
+        answer_map(pm, map, next.napps);
+        kept(pm, args, log_fd);
     }
-    fcgix_pm_tenants_adopt(pm, tenants, next.ntenants);
-    answer_map(pm, map, next.napps);
+    else {
+        answer(pm, refusal(rc));
+    }
     free(map);
-    kept(pm, args, log_fd);
-    fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00552), NULL, getpid(),
-                 "graceful restart: the new configuration keeps this process "
-                 "manager; its FastCgiServer pools or virtual hosts changed "
-                 "(%d pools, %d virtual host numbers now)",
-                 next.napps, next.ntenants);
+    pm->arenas_pinned = 0;
+    fcgix_pm_arenas_sweep(pm);
+    if (rc == 0) {
+        fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00552), NULL,
+                     getpid(),
+                     "graceful restart: the new configuration keeps this "
+                     "process manager; its FastCgiServer pools or virtual "
+                     "hosts changed (%d pools, %d virtual host numbers now; "
+                     "definitions of %d restart(s) held)",
+                     next.napps, next.ntenants, pm->narenas);
+    }
 }
 
 /* A SOCK_SEQPACKET read of 0 bytes is an empty message or the end:

@@ -15,6 +15,7 @@
  *        (fcgi_launch_keep.c): only these differ.
  */
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -196,4 +197,89 @@ int fcgix_pm_reconcile(pm_t *pm, const fcgix_pm_config_t *next, int *map)
     }
     plan_free(&p);
     return rc;
+}
+
+int fcgix_pm_arena_keep(pm_t *pm, void *mem, size_t size)
+{
+    pm_arena_t *more =
+        realloc(pm->arenas, (size_t)(pm->narenas + 1) * sizeof(*more));
+
+    if (more == NULL) {
+        return -1;
+    }
+    pm->arenas = more;
+    pm->arenas[pm->narenas].mem = mem;
+    pm->arenas[pm->narenas].size = size;
+    pm->narenas++;
+    return 0;
+}
+
+static int inside(const void *p, const pm_arena_t *a)
+{
+    uintptr_t at = (uintptr_t)p, start = (uintptr_t)a->mem;
+
+    return p != NULL && at >= start && at - start < a->size;
+}
+
+/* Whether class @c's definition points into @a: what fcgix_pm_class
+ * start took from the definitions it was given (its own copies of the
+ * path, socket base and directory are not). */
+static int class_uses(const pm_t *pm, int c, const pm_arena_t *a)
+{
+    const pclass_t *cls = &pm->classes[c];
+    const fcgix_pm_app_t *d = &cls->cfg;
+
+    return inside(d->path, a) || inside(d->socket_base, a) || inside(d->argv, a)
+           || inside(d->env, a) || inside(d->dir, a) || inside(d->wrapper, a)
+           || inside(d->user, a) || inside(d->group, a)
+           || inside(cls->exec_path, a);
+}
+
+static int tenants_use(const pm_t *pm, const pm_arena_t *a)
+{
+    int t;
+
+    if (inside(pm->tenants, a)) {
+        return 1;
+    }
+    for (t = 0; t < pm->ntenants; t++) {
+        if (inside(pm->tenants[t].name, a) || inside(pm->tenants[t].opts.env, a)
+            || inside(pm->tenants[t].cmdopts, a)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int arena_used(const pm_t *pm, const pm_arena_t *a)
+{
+    int c;
+
+    if (tenants_use(pm, a)) {
+        return 1;
+    }
+    for (c = 0; c < pm->nclasses; c++) {
+        if (fcgix_pm_class_used(pm, c) && class_uses(pm, c, a)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void fcgix_pm_arenas_sweep(pm_t *pm)
+{
+    int i, kept = 0;
+
+    if (pm->arenas_pinned) {
+        return;
+    }
+    for (i = 0; i < pm->narenas; i++) {
+        if (arena_used(pm, &pm->arenas[i])) {
+            pm->arenas[kept++] = pm->arenas[i];
+        }
+        else {
+            free(pm->arenas[i].mem);
+        }
+    }
+    pm->narenas = kept;
 }

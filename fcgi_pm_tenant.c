@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "fcgi_pm_int.h"
+#include "fcgi_pmconf.h"
 
 /* Cap refusals are logged at most this often per tenant (ms). */
 #define CAPLOG_MS 10000
@@ -75,17 +76,45 @@ void fcgix_pm_tenants_free(pm_t *pm)
 {
     free(pm->tenant_live);
     free(pm->tenant_log);
-    free(pm->tenants_owned);
     pm->tenant_live = NULL;
     pm->tenant_log = NULL;
-    pm->tenants_owned = NULL;
     pm->tenants = NULL;
     pm->ntenants = 0;
 }
 
-int fcgix_pm_tenants_merge(const pm_t *pm, const fcgix_pm_config_t *next,
-                           fcgix_pm_tenant_t **merged)
+/* @p n records as one block of their own (fcgi_pmconf's encoding, decoded
+ * into an arena the PM keeps); NULL out of memory. */
+static const fcgix_pm_tenant_t *
+copy_tenants(pm_t *pm, const fcgix_pm_tenant_t *all, int n)
 {
+    fcgix_pm_config_t only, copy;
+    size_t len, size;
+    unsigned char *buf;
+    void *arena = NULL;
+
+    memset(&only, 0, sizeof(only));
+    only.tenants = all;
+    only.ntenants = n;
+    len = fcgix_pmconf_encode(&only, NULL, 0);
+    size = len * 4 + 4096; /* always enough (fcgi_pmconf.h) */
+    buf = malloc(len);
+    if (buf != NULL && fcgix_pmconf_encode(&only, buf, len) == len
+        && (arena = malloc(size)) != NULL) {
+        memset(&copy, 0, sizeof(copy));
+        if (fcgix_pmconf_decode(buf, len, &copy, arena, size) != FCGIX_PMCONF_OK
+            || fcgix_pm_arena_keep(pm, arena, size) != 0) {
+            free(arena);
+            arena = NULL;
+        }
+    }
+    free(buf);
+    return arena ? copy.tenants : NULL;
+}
+
+int fcgix_pm_tenants_merge(pm_t *pm, const fcgix_pm_config_t *next,
+                           const fcgix_pm_tenant_t **merged)
+{
+    fcgix_pm_tenant_t *all;
     int t, n = next->ntenants > 0 ? next->ntenants : 0;
 
     *merged = NULL;
@@ -100,22 +129,22 @@ int fcgix_pm_tenants_merge(const pm_t *pm, const fcgix_pm_config_t *next,
                      n, pm->tenant_cap, pm->ntenants);
         return FCGIX_PM_NO_ROOM;
     }
-    *merged = calloc((size_t)n + 1, sizeof(**merged));
-    if (*merged == NULL) {
+    all = calloc((size_t)n + 1, sizeof(*all));
+    if (all == NULL) {
         return FCGIX_PM_NO_MEMORY;
     }
     for (t = 0; t < n; t++) {
-        (*merged)[t] = next->tenants[t].name == NULL && t < pm->ntenants
-                           ? pm->tenants[t]
-                           : next->tenants[t];
+        all[t] = next->tenants[t].name == NULL && t < pm->ntenants
+                     ? pm->tenants[t]
+                     : next->tenants[t];
     }
-    return 0;
+    *merged = n > 0 ? copy_tenants(pm, all, n) : pm->tenants;
+    free(all);
+    return n > 0 && *merged == NULL ? FCGIX_PM_NO_MEMORY : 0;
 }
 
-void fcgix_pm_tenants_adopt(pm_t *pm, fcgix_pm_tenant_t *merged, int n)
+void fcgix_pm_tenants_adopt(pm_t *pm, const fcgix_pm_tenant_t *merged, int n)
 {
-    free(pm->tenants_owned);
-    pm->tenants_owned = merged;
     pm->tenants = merged;
     pm->ntenants = n;
     publish_caps(pm, n);

@@ -202,6 +202,46 @@ static int wait_comm(pid_t pid, const char *comm, long timeout_ms)
     return 0;
 }
 
+#ifdef __SANITIZE_ADDRESS__
+/* Freed memory filled with garbage: what a process gets by execve(), a
+ * kernel read that ASan does not see, then shows a use after free. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "max_free_fill_size=1048576";
+}
+#endif
+
+/* Whether process @p pid's environment holds @p entry (NAME=value)
+ * within @p timeout_ms (it may not have exec'd yet). */
+static int wait_environ(pid_t pid, const char *entry, long timeout_ms)
+{
+    long long end = now_ms() + timeout_ms;
+    char path[64], buf[8192];
+    size_t len = strlen(entry);
+
+    snprintf(path, sizeof(path), "/proc/%ld/environ", (long)pid);
+    while (now_ms() < end) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        ssize_t i = 0;
+
+        if (fd >= 0) {
+            close(fd);
+        }
+        buf[n > 0 ? n : 0] = '\0';
+        while (n > 0 && i < n) {
+            if (n - i > (ssize_t)len && strncmp(buf + i, entry, len) == 0
+                && buf[i + (ssize_t)len] == '\0') {
+                return 1;
+            }
+            i += (ssize_t)strnlen(buf + i, (size_t)(n - i)) + 1;
+        }
+        sleep_ms(10);
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* The PM under test                                                   */
 /* ------------------------------------------------------------------ */
@@ -3107,6 +3147,39 @@ test_parent_reconcile_keeps_the_same_and_replaces_the_changed(void **state)
     assert_true(wait_log(fx, "FCGIX00547: ", 1, 5000)); /* class free */
 }
 
+/* Four restarts in a row that each change the pool: each takes new
+ * definitions, and those of a pool replaced since are freed once its
+ * retired class is (FCGIX00552 says how many the PM holds): two at
+ * most, the running pool's and the retiring one's, never one per
+ * restart. */
+static void test_parent_reconcile_frees_definitions_no_class_uses(void **state)
+{
+    static const char *const env_a[] = {"FCGIX_TEST=a", NULL};
+    static const char *const env_b[] = {"FCGIX_TEST=b", NULL};
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg, next;
+    fcgix_pm_app_t app, again;
+    char answer[64], base[128];
+    int round, c;
+
+    start_paired(fx, &cfg, &app, 2000);
+    for (round = 1; round <= 4; round++) {
+        again = app;
+        again.env = round % 2 ? env_a : env_b;
+        snprintf(base, sizeof(base), "%s-g%d", fx->base, round + 1);
+        again.socket_base = base;
+        next = cfg;
+        next.apps = &again;
+        reconcile_with(fx, &next, answer, sizeof(answer));
+        assert_int_equal(sscanf(answer, "KEPT %d", &c), 1);
+        assert_true(wait_log(fx, "FCGIX00552: ", round, 2000));
+        assert_true(wait_open(fx, slot_of(fx, c, 0), 0, 5000) > 0);
+        assert_true(wait_log(fx, "FCGIX00547: ", round, 5000));
+    }
+    assert_int_equal(log_count(fx, "definitions of 1 restart(s) held"), 1);
+    assert_int_equal(log_count(fx, "definitions of 2 restart(s) held"), 3);
+}
+
 /* Definitions that do not decode are refused (UNREADABLE), more new
  * pools than the board has room for (NOROOM), a new pool that cannot be
  * set up (NOSTART): the running pool goes on. */
@@ -3166,13 +3239,15 @@ static void test_parent_reconcile_refusals_change_nothing(void **state)
  * board holds: NOROOM, and nothing changes. */
 static void test_parent_reconcile_takes_new_virtual_hosts(void **state)
 {
+    static const char *const c_env[] = {"FCGIX_TENANT=c", NULL};
     static fcgix_pm_tenant_t next_tenants[16];
     fixture_t *fx = *state;
     fcgix_pm_config_t cfg, next;
     fcgix_pm_app_t app, again;
     char answer[64], base[128];
+    fcgix_sb_lease_t l0;
     int b, c;
-    pid_t pid, bpid;
+    pid_t pid, bpid, cpid;
 
     tenant_config(fx, &cfg, 2, 8);
     test_tenants[1].max_processes = 3;
@@ -3195,6 +3270,7 @@ static void test_parent_reconcile_takes_new_virtual_hosts(void **state)
     next_tenants[1] = test_tenants[1];
     next_tenants[2].name = "c.test:80";
     next_tenants[2].max_processes = 5;
+    next_tenants[2].opts.env = c_env;
     again = app;
     snprintf(base, sizeof(base), "%s-g2", fx->base);
     again.socket_base = base;
@@ -3216,7 +3292,23 @@ static void test_parent_reconcile_takes_new_virtual_hosts(void **state)
     assert_true(startc_ok(fx, 1, 0, RESPONDER) >= 0); /* a.test's, old */
     expect_startc_fail(fx, 4, 0, NULL, NULL, RESPONDER, "bad tenant");
 
-    next.ntenants = 2; /* fewer numbers than it knows */
+    /* Another host added: the PM's table is a new copy; c.test's class
+     * still starts processes with the environment of the copy before,
+     * which must outlive it (ASan): its first process busy, a STARTC
+     * starts a second. */
+    next_tenants[3].name = "d.test:80";
+    next.ntenants = 4;
+    reconcile_with(fx, &next, answer, sizeof(answer));
+    assert_string_equal(answer, "KEPT 0");
+    assert_true(wait_log(fx, "FCGIX00552: ", 2, 2000));
+    take_exclusive(fx, c, &l0);
+    assert_int_equal(startc_ok(fx, 3, 0, RESPONDER), c);
+    cpid = wait_open(fx, slot_of(fx, c, 1), 0, 5000);
+    assert_true(cpid > 0 && wait_environ(cpid, "FCGIX_TENANT=c", 3000));
+    give(fx, &l0);
+    assert_true(startc_ok(fx, 4, 0, RESPONDER) >= 0);
+
+    next.ntenants = 3; /* fewer numbers than it knows */
     reconcile_with(fx, &next, answer, sizeof(answer));
     assert_string_equal(answer, "NOROOM");
     assert_true(wait_log(fx, "FCGIX00553: ", 1, 2000));
@@ -3514,6 +3606,9 @@ int main(void)
             test_parent_reconcile_refusals_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_parent_reconcile_takes_new_virtual_hosts, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_parent_reconcile_frees_definitions_no_class_uses, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(test_startc_nameless_tenant_is_refused,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_parent_fd_zero_ignored, setup,
@@ -3526,6 +3621,10 @@ int main(void)
     find_responder();
     if (getenv("PM_TEST_FILTER")) { /* e.g. "test_control_*" */
         cmocka_set_test_filter(getenv("PM_TEST_FILTER"));
+    }
+    /* PMTEST_FILTER=test_parent_reconcile* runs only those. */
+    if (getenv("PMTEST_FILTER") != NULL) {
+        cmocka_set_test_filter(getenv("PMTEST_FILTER"));
     }
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
