@@ -905,6 +905,9 @@ static fcgix_step_t on_readable(fcgix_req_t *req)
     }
     if (!req->received) {
         req->timing.first_byte = apr_time_now();
+        if (req->lease && req->lease->answering) {
+            req->lease->answering(req->lease->baton);
+        }
     }
     req->received = 1;
     st = decode_input(req, (size_t)n);

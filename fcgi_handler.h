@@ -52,6 +52,8 @@ typedef struct {
     /** Or NULL: keep @a fd, whose exchange ended cleanly, for a later
      * request to the process; the owner closes it if it cannot. */
     void (*keep)(void *baton, int fd);
+    /** Or NULL: the process's first byte for this request came. */
+    void (*answering)(void *baton);
 } fcgix_process_ops_t;
 
 /** What runs once a process (or member) is leased for a request that is

@@ -949,6 +949,17 @@ static void give_back_now(void *baton, int answered)
     h->lease.slot = -1;
 }
 
+/* fcgix_process_ops_t.answering: tell the PM the process answers, before
+ * it may exit (fcgix_sb_note_answer()). */
+static void note_answer(void *baton)
+{
+    held_t *h = baton;
+
+    if (h->lease.slot >= 0) {
+        fcgix_sb_note_answer(managed.sb, &h->lease);
+    }
+}
+
 /* fcgix_process_ops_t.reuse: the connection this child keeps to the
  * leased process, or -1. */
 static int reuse_kept(void *baton)
@@ -1028,8 +1039,8 @@ static int fastcgi_class(request_rec *r, const char *path,
 
 int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,     0,
-                              NULL,          reuse_kept,    keep_conn};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,       0, NULL,
+                              reuse_kept,    keep_conn,     note_answer};
     fcgix_class_req_t cr;
     fcgix_app_t *target;
     held_t *h = NULL;
@@ -1047,8 +1058,8 @@ int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
 int fcgix_managed_run(request_rec *r, const fcgix_app_t *app, fcgix_run_fn *fn,
                       void *baton)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,     0,
-                              NULL,          reuse_kept,    keep_conn};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,       0, NULL,
+                              reuse_kept,    keep_conn,     note_answer};
     fcgix_app_t *target;
     held_t *h = NULL;
     int status = lease_target(r, app, NULL, app->path, &target, &h);
@@ -1059,8 +1070,8 @@ int fcgix_managed_run(request_rec *r, const fcgix_app_t *app, fcgix_run_fn *fn,
 
 int fcgix_managed_serve_class(request_rec *r, const fcgix_class_req_t *cr)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,     0,
-                              NULL,          reuse_kept,    keep_conn};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,       0, NULL,
+                              reuse_kept,    keep_conn,     note_answer};
     fcgix_app_t *target;
     held_t *h = NULL;
     int status = lease_target(r, NULL, cr, cr->path, &target, &h);
@@ -1073,8 +1084,8 @@ int fcgix_managed_authorize_class(request_rec *r, const fcgix_class_req_t *cr,
                                   const fcgix_auth_call_t *call,
                                   fcgix_auth_reply_t *reply)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,     0,
-                              NULL,          reuse_kept,    keep_conn};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,       0, NULL,
+                              reuse_kept,    keep_conn,     note_answer};
     fcgix_app_t *target;
     held_t *h = NULL;
     int status = lease_target(r, NULL, cr, cr->path, &target, &h);
@@ -1091,8 +1102,8 @@ int fcgix_managed_authorize(request_rec *r, const fcgix_app_t *app,
                             const char *path, const fcgix_auth_call_t *call,
                             fcgix_auth_reply_t *reply)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,     0,
-                              NULL,          reuse_kept,    keep_conn};
+    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,       0, NULL,
+                              reuse_kept,    keep_conn,     note_answer};
     fcgix_class_req_t cr;
     fcgix_app_t *target;
     held_t *h = NULL;

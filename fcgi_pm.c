@@ -257,18 +257,25 @@ static void log_exit(const pm_t *pm, const pclass_t *cls, pid_t pid, int st)
     }
 }
 
-/* A process that ends before -min-server-life without having served a
- * request is a failed start, and so is one that could not be executed:
- * those are backed off. */
-static int failed_start(const pm_t *pm, int c, int i)
+/* Whether the process of slot @p i answered a request: a byte of it
+ * reached a handler (fcgix_sb_note_answer()). Not the count of requests
+ * given back: a request is given back, and counted, also when the
+ * process died before answering it; and a process that exits right
+ * after its answer may be reaped before its request is given back. */
+static int started_well(const pm_t *pm, int i)
 {
-    const pslot_t *ps = &pm->slots[i];
+    return fcgix_pm_slot_answered(pm, i);
+}
 
-    if (ps->exec_failed) {
+/* A process that ends before -min-server-life (having lived @p lived ms)
+ * without having served a request is a failed start, and so is one that
+ * could not be executed: those are backed off. */
+static int failed_start(const pm_t *pm, int c, int i, long long lived)
+{
+    if (pm->slots[i].exec_failed) {
         return 1;
     }
-    return fcgix_pm_slot_served(pm, i) == 0
-           && fcgix_pm_now_ms() - ps->started < pm->classes[c].min_life;
+    return !started_well(pm, i) && lived < pm->classes[c].min_life;
 }
 
 /* A process died on its own: decide when its slot starts again. One
@@ -276,16 +283,15 @@ static int failed_start(const pm_t *pm, int c, int i)
  * after PHP_FCGI_MAX_REQUESTS), and is replaced at once, so that the
  * requests after a crash are served. Other deaths wait -restart-delay,
  * failed starts longer each time in a row. */
-static void schedule_restart(pm_t *pm, int c, int i, pid_t pid)
+static void schedule_restart(pm_t *pm, int c, int i, pid_t pid, long long lived)
 {
     pclass_t *cls = &pm->classes[c];
     pslot_t *ps = &pm->slots[i];
-    long long lived = fcgix_pm_now_ms() - ps->started;
-    int failed = failed_start(pm, c, i);
+    int failed = failed_start(pm, c, i, lived);
     long delay;
 
     ps->failures = failed ? ps->failures + 1 : 0;
-    delay = fcgix_pm_slot_served(pm, i) > 0
+    delay = started_well(pm, i)
                 ? 0
                 : fcgix_pm_backoff_ms(cls->cfg.restart_delay_ms, ps->failures);
     if (failed) {
@@ -300,6 +306,45 @@ static void schedule_restart(pm_t *pm, int c, int i, pid_t pid)
                      "lived %lld ms; restarting in %ld ms", lived, delay);
     }
     fcgix_pm_slot_schedule(pm, i, delay);
+}
+
+/* How long a dead process's verdict waits for its answer to show: the
+ * handler marks it as soon as the first byte comes, so this only covers
+ * an answer and an exit that came at once. */
+#define VERDICT_WAIT_MS 200
+
+/* Process @p pid of slot @p i died having lived @p lived ms, with
+ * requests on it (@p holders before the slot was closed): when nothing
+ * says yet that it answered, and it lived less than -min-server-life,
+ * it could be a failed start or a process that answered and exited
+ * before its handler said so. The slot waits in BACKOFF for the
+ * verdict (fcgix_pm_slot_verdict()). @return 1 when it waits. */
+static int await_verdict(pm_t *pm, int c, int i, pid_t pid, long long lived,
+                         int holders)
+{
+    pslot_t *ps = &pm->slots[i];
+
+    if (holders <= 0 || ps->exec_failed || started_well(pm, i)
+        || lived >= pm->classes[c].min_life) {
+        return 0;
+    }
+    ps->verdict_until = fcgix_pm_now_ms() + VERDICT_WAIT_MS;
+    ps->lived_ms = lived;
+    ps->dead_pid = pid;
+    fcgix_pm_slot_schedule(pm, i, VERDICT_WAIT_MS);
+    return 1;
+}
+
+int fcgix_pm_slot_verdict(pm_t *pm, int c, int i)
+{
+    pslot_t *ps = &pm->slots[i];
+
+    if (!started_well(pm, i) && fcgix_pm_now_ms() < ps->verdict_until) {
+        return 0;
+    }
+    ps->verdict_until = 0;
+    schedule_restart(pm, c, i, ps->dead_pid, ps->lived_ms);
+    return 1;
 }
 
 /* A process we stopped has exited. */
@@ -319,7 +364,8 @@ static void stopped(pm_t *pm, int i)
 static void reap(pm_t *pm)
 {
     pid_t pid;
-    int st, i, c;
+    int st, i, c, holders;
+    long long lived;
 
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
         i = find_slot(pm, pid);
@@ -335,6 +381,7 @@ static void reap(pm_t *pm)
          * taken before are ignored when given back. Connections already
          * queued are reset rather than left waiting for a restart that
          * may be backed off for a minute. */
+        holders = fcgix_sb_users(fcgix_sb_slot(pm->sb, i));
         fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
         fcgix_pm_slot_unbind(pm, i);
         log_exit(pm, &pm->classes[c], pid, st);
@@ -342,7 +389,10 @@ static void reap(pm_t *pm)
             fcgix_pm_slot_set_state(pm, i, FCGIX_SB_EMPTY, 0);
             continue; /* its pool was changed or removed: no restart */
         }
-        schedule_restart(pm, c, i, pid);
+        lived = fcgix_pm_now_ms() - pm->slots[i].started;
+        if (!await_verdict(pm, c, i, pid, lived, holders)) {
+            schedule_restart(pm, c, i, pid, lived);
+        }
     }
 }
 

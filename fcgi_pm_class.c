@@ -27,6 +27,9 @@
 
 /* The maintenance pass runs at least this often (ms). */
 #define TICK_MS 1000
+/* How often a slot waiting for the verdict on its dead process looks
+ * for its answer (fcgix_pm_slot_verdict()), ms. */
+#define VERDICT_POLL_MS 5
 
 /* ------------------------------------------------------------------ */
 /* Classes                                                             */
@@ -835,6 +838,10 @@ static long long start_due(pm_t *pm)
 
             if (ps->state != FCGIX_SB_BACKOFF) {
                 continue;
+            }
+            if (ps->verdict_until && !fcgix_pm_slot_verdict(pm, c, i)) {
+                wait = wait > VERDICT_POLL_MS ? VERDICT_POLL_MS : wait;
+                continue; /* its answer may still show */
             }
             if (ps->next_start <= now && !gone_for_good(pm, c, i)) {
                 fcgix_pm_spawn(pm, c, i);

@@ -73,6 +73,13 @@ typedef struct {
     int dynamic;    /* belongs to a dynamic class */
     int cls;        /* its class (set when the class takes the slot) */
     int port_waits; /* -port still in use: retries so far */
+    /* A process that died with requests on it, before -min-server-life
+     * and before any sign that it answered: whether it started well
+     * waits for its answer to show (fcgix_pm_slot_verdict()) until this
+     * (ms, monotonic); 0: nothing waits. */
+    long long verdict_until;
+    long long lived_ms;                  /* how long that process lived */
+    pid_t dead_pid;                      /* and its pid, for the log */
     char socket_path[FCGIX_SB_SOCK_MAX]; /* what we bound; the board's
                                             copy is for others to read */
 } pslot_t;
@@ -270,10 +277,27 @@ static inline uint64_t fcgix_pm_slot_served(const pm_t *pm, int i)
                            __ATOMIC_ACQUIRE);
 }
 
+/** Whether the process in slot @p i has begun to answer a request
+ *  (fcgix_sb_note_answer()): it may not be counted as served yet. */
+static inline int fcgix_pm_slot_answered(const pm_t *pm, int i)
+{
+    return __atomic_load_n(&fcgix_sb_slot(pm->sb, i)->answered,
+                           __ATOMIC_ACQUIRE)
+           != 0;
+}
+
 /* ---------------------------------------------------------- fcgi_pm.c */
 
 /** Monotonic clock, ms. */
 long long fcgix_pm_now_ms(void);
+
+/**
+ * Slot @p i of class @p c waits for the verdict on its dead process
+ * (pslot_t.verdict_until): decide it when the process turns out to have
+ * answered, or when the wait is over, and schedule the restart.
+ * @return 1 when decided, 0 while it still waits
+ */
+int fcgix_pm_slot_verdict(pm_t *pm, int c, int i);
 
 /** Wall clock, ms (what the board shows). */
 long long fcgix_pm_wall_ms(void);

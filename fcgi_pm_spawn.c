@@ -600,6 +600,9 @@ void fcgix_pm_slot_set_state(pm_t *pm, int i, int state, pid_t pid)
     int was = fcgix_pm_slot_live(ps);
 
     ps->state = state;
+    if (state != FCGIX_SB_BACKOFF) {
+        ps->verdict_until = 0; /* no verdict waits but in BACKOFF */
+    }
     pm->dyn_live += fcgix_pm_slot_live(ps) - was;
     fcgix_pm_tenant_count(pm, ps->cls, fcgix_pm_slot_live(ps) - was);
     ps->pid = pid;

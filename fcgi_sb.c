@@ -483,11 +483,26 @@ int fcgix_sb_close_if_idle(fcgix_sb_slot_t *s)
     return lease_cas(&s->lease, &v, lease_make(lease_epoch(v), -1));
 }
 
+void fcgix_sb_note_answer(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease)
+{
+    fcgix_sb_slot_t *s;
+
+    if (lease->slot < 0 || lease->slot >= sb->nslots) {
+        return;
+    }
+    s = fcgix_sb_slot(sb, lease->slot);
+    if (lease_epoch(LOAD(&s->lease)) == lease->epoch
+        && LOAD(&s->answered) == 0) {
+        STORE(&s->answered, 1);
+    }
+}
+
 void fcgix_sb_open(fcgix_sb_slot_t *s)
 {
     uint64_t v = LOAD(&s->lease);
 
     STORE(&s->requests, 0);
+    STORE(&s->answered, 0);
     STORE(&s->lease, lease_make(lease_epoch(v) + 1, 0));
 }
 

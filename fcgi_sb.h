@@ -97,6 +97,14 @@ typedef struct {
                                    takes the slot, and the PM kills and
                                    replaces the process */
     uint32_t restarts;        /**< starts after the first one */
+    uint32_t answered;        /**< handler: the current process has begun
+                                   to answer a request (its first byte
+                                   came); set even once the PM closed the
+                                   slot, until it reopens it. What tells
+                                   the PM that a process which exits
+                                   right after answering started well,
+                                   though the request is not counted
+                                   yet */
     uint32_t keeper;          /**< handler: the httpd child that keeps an
                                    idle connection to the process (its
                                    waker id, fcgix_sb_waker_claim()); 0:
@@ -409,6 +417,12 @@ uint32_t fcgix_sb_class_freed(fcgix_sb_t *sb, int c);
  * "freed" count then), at most @p ms milliseconds; at once if one was.
  */
 void fcgix_sb_class_wait_freed(fcgix_sb_t *sb, int c, uint32_t seen, int ms);
+
+/**
+ * The process @p lease is on has begun to answer (fcgix_sb_slot_t's
+ * answered): marked unless the slot was reopened since it was taken.
+ */
+void fcgix_sb_note_answer(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease);
 
 /**
  * Give a slot back; counts the request and returns how many requests

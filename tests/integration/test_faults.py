@@ -7,6 +7,7 @@ served."""
 
 import os
 import signal
+import socket
 import threading
 import time
 
@@ -114,6 +115,54 @@ def test_request_queued_on_a_crashing_process_goes_to_another(httpd, waits):
         assert not log_lines(srv, "FCGIX00106"), log_digest(srv)
     else:
         assert log_lines(srv, "FCGIX00106"), log_digest(srv)
+
+
+# --- a process that exits right after its answer ------------------------------
+
+def slow_read_get(srv, path, wait):
+    """GET path, then wait `wait` s before reading the answer (the handler
+    is still passing it on when the app has written it all); the answer's
+    status code."""
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=15)
+    try:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close"
+                   "\r\n\r\n" % path).encode())
+        time.sleep(wait)
+        data = b""
+        while True:
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else None
+
+
+def test_process_that_exits_after_answering_is_not_a_failed_start(httpd):
+    """A process that answers (3 MB, read slowly by the client) and exits
+    at once, younger than -min-server-life (1 s by default): the PM reaps
+    it before the request is counted, yet it started well, so it is
+    restarted at once (FCGIX00511), never backed off as a failed start
+    (FCGIX00510, then 503 for the -restart-delay)."""
+    srv = static_pool(httpd, 1, "-restart-delay 2")
+    for i in range(3):
+        status = slow_read_get(srv, "/static.fcgi?quit&bytes=3000000", 0.4)
+        assert status == 200, (i, status, log_digest(srv))
+    assert conftest.wait_for(
+        lambda: len(log_lines(srv, "FCGIX00511")) >= 3, 5), log_digest(srv)
+    assert not log_lines(srv, "FCGIX00510"), log_digest(srv)
+
+
+def test_process_that_dies_before_answering_is_still_a_failed_start(httpd):
+    """A process that reads a request and exits without a byte of answer,
+    young: a failed start, backed off (FCGIX00510), as before."""
+    srv = static_pool(httpd, 1, "-restart-delay 1")
+    r = fetch(srv, "/static.fcgi?crash=before", 15)
+    assert r.status in (502, 503), r
+    assert conftest.wait_for(lambda: log_lines(srv, "FCGIX00510"), 5), \
+        log_digest(srv)
+    assert not log_lines(srv, "FCGIX00511")
 
 
 # --- the PM killed under load ------------------------------------------------

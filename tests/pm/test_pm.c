@@ -1681,7 +1681,8 @@ static void test_clean_exit_after_requests(void **state)
     start_pm_cfg(fx, &cfg);
     s = fcgix_sb_slot(fx->sb, 0);
     assert_true(wait_open(fx, s, 0, 5000) > 0);
-    take(fx, 0, &l); /* one request served by the first process */
+    take(fx, 0, &l); /* one request served by the first process: */
+    fcgix_sb_note_answer(fx->sb, &l); /* its answer came, as a handler says */
     give(fx, &l);
     assert_true(wait_log(fx, "failure in a row", 1, 5000));
     lived = log_first(fx, "): lived ");
@@ -1691,6 +1692,73 @@ static void test_clean_exit_after_requests(void **state)
     assert_true(lived > 0);
     assert_true(failed > lived);
     assert_int_equal(log_count(fx, "1st failure in a row"), 1);
+}
+
+/* A process whose requests were given back without a byte of answer
+ * (a handler counts those too: the process died reading them) did not
+ * start well: its quick exit is a failed start, backed off. */
+static void test_requests_without_answer_are_no_good_start(void **state)
+{
+    fixture_t *fx = *state;
+    char app_path[160];
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    fcgix_sb_lease_t l;
+    fcgix_sb_slot_t *s;
+
+    snprintf(app_path, sizeof(app_path), "%s/quick.sh", fx->dir);
+    write_file(app_path, "#!/bin/sh\nsleep 0.3\nexit 0\n", 0755);
+    dyn_config(fx, &cfg, 1, 4);
+    static_app(fx, &app, 1);
+    app.path = app_path;
+    app.min_server_life_ms = 5000;
+    cfg.apps = &app;
+    cfg.napps = 1;
+    start_pm_cfg(fx, &cfg);
+    s = fcgix_sb_slot(fx->sb, 0);
+    assert_true(wait_open(fx, s, 0, 5000) > 0);
+    take(fx, 0, &l);
+    give(fx, &l); /* counted, never answered */
+    assert_true(fcgix_sb_slot(fx->sb, 0)->requests >= 1);
+    assert_true(wait_log(fx, "1st failure in a row", 1, 5000));
+    assert_int_equal(log_count(fx, "): lived "), 0);
+}
+
+/* A process that dies with a request on it, before its answer shows: the
+ * PM waits (briefly) for the answer before it decides. The answer comes
+ * after the death (the handler was slower than the reaper): restarted at
+ * once, no failure. */
+static void test_answer_after_death_is_a_good_start(void **state)
+{
+    fixture_t *fx = *state;
+    char app_path[160];
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    fcgix_sb_lease_t l;
+    fcgix_sb_slot_t *s;
+    pid_t first;
+
+    snprintf(app_path, sizeof(app_path), "%s/quick.sh", fx->dir);
+    write_file(app_path, "#!/bin/sh\nsleep 0.3\nexit 0\n", 0755);
+    dyn_config(fx, &cfg, 1, 4);
+    static_app(fx, &app, 1);
+    app.path = app_path;
+    app.min_server_life_ms = 5000;
+    app.restart_delay_ms = 3000;
+    cfg.apps = &app;
+    cfg.napps = 1;
+    start_pm_cfg(fx, &cfg);
+    s = fcgix_sb_slot(fx->sb, 0);
+    first = wait_open(fx, s, 0, 5000);
+    assert_true(first > 0);
+    take(fx, 0, &l); /* held across the death */
+    assert_true(wait_gone(first, 3000));
+    sleep_ms(20);                     /* reaped, closed: its verdict waits */
+    fcgix_sb_note_answer(fx->sb, &l); /* the answer shows, late */
+    assert_true(wait_log(fx, "): lived ", 1, 2000));
+    assert_true(wait_open(fx, s, first, 1000) > 0); /* at once, not in 3 s */
+    assert_int_equal(log_count(fx, "failure in a row"), 0);
+    give(fx, &l); /* the old epoch's lease: ignored */
 }
 
 /* Set @p path's mtime (its atime untouched). */
@@ -3544,6 +3612,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_idle_keeps_min_processes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_max_processes_after_failed_bind,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_requests_without_answer_are_no_good_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answer_after_death_is_a_good_start,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_clean_exit_after_requests, setup,
                                         teardown),
