@@ -936,6 +936,15 @@ static const char *reconcile_running_pm(apr_pool_t *pconf, server_rec *s,
     return NULL;
 }
 
+static void log_not_kept(server_rec *s, const char *why)
+{
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                 FCGIX_LOGNO(00052) "graceful restart: the FastCGI process "
+                                    "manager (pid %d) cannot be kept (%s); "
+                                    "starting a new one",
+                 (int)kept->pid, why);
+}
+
 /* Whether the running PM takes this configuration: the same definitions
  * (KEEP), or the same but for its FastCgiServer pools and virtual hosts
  * (RECONCILE). @return NULL when it does, else why not (logged). */
@@ -965,11 +974,7 @@ static const char *offer_to_running_pm(apr_pool_t *pconf, server_rec *s,
         return "its definitions changed";
     }
     if (why) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     FCGIX_LOGNO(00052) "graceful restart: the FastCGI "
-                                        "process manager (pid %d) cannot be "
-                                        "kept (%s); starting a new one",
-                     (int)kept->pid, why);
+        log_not_kept(s, why);
     }
     return why;
 }
@@ -990,12 +995,7 @@ static int keep_running_pm(apr_pool_t *pconf, server_rec *s,
     }
     kept->held = 0;
     if (number_tenants_as_kept(pconf, s, &kept->tenant_ids, &numbered) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     FCGIX_LOGNO(00052) "graceful restart: the FastCGI "
-                                        "process manager (pid %d) cannot be "
-                                        "kept (out of memory); starting a "
-                                        "new one",
-                     (int)kept->pid);
+        log_not_kept(s, "out of memory");
         return 0;
     }
     if (offer_to_running_pm(pconf, s, ipc_dir, gen) != NULL) {

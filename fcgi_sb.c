@@ -491,6 +491,9 @@ void fcgix_sb_note_answer(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease)
         return;
     }
     s = fcgix_sb_slot(sb, lease->slot);
+    /* A reopening between the look and the mark would credit the next
+     * process with one answer: at worst one failed start of it taken
+     * for a good one (restarted at once, not backed off). */
     if (lease_epoch(LOAD(&s->lease)) == lease->epoch
         && LOAD(&s->answered) == 0) {
         STORE(&s->answered, 1);

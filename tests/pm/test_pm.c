@@ -1656,6 +1656,32 @@ static int log_first(const fixture_t *fx, const char *needle)
     return found ? n : 0;
 }
 
+/* A pool of one process that exits by itself 0.3 s after its start,
+ * with -min-server-life 5 s and -restart-delay @p restart_delay_ms;
+ * started. @return its slot, once its first process runs */
+static fcgix_sb_slot_t *start_quick_app(fixture_t *fx, fcgix_pm_config_t *cfg,
+                                        fcgix_pm_app_t *app, char *path,
+                                        size_t cap, int restart_delay_ms)
+{
+    fcgix_sb_slot_t *s;
+
+    snprintf(path, cap, "%s/quick.sh", fx->dir);
+    write_file(path, "#!/bin/sh\nsleep 0.3\nexit 0\n", 0755);
+    dyn_config(fx, cfg, 1, 4);
+    static_app(fx, app, 1);
+    app->path = path;
+    app->min_server_life_ms = 5000;
+    if (restart_delay_ms > 0) {
+        app->restart_delay_ms = restart_delay_ms;
+    }
+    cfg->apps = app;
+    cfg->napps = 1;
+    start_pm_cfg(fx, cfg);
+    s = fcgix_sb_slot(fx->sb, 0);
+    assert_true(wait_open(fx, s, 0, 5000) > 0);
+    return s;
+}
+
 /* An app that exits 0 soon after starting (before -min-server-life):
  * after serving a request that is a normal end (php-cgi after
  * PHP_FCGI_MAX_REQUESTS), restarted at once; without one it is a failed
@@ -1667,20 +1693,9 @@ static void test_clean_exit_after_requests(void **state)
     fcgix_pm_config_t cfg;
     fcgix_pm_app_t app;
     fcgix_sb_lease_t l;
-    fcgix_sb_slot_t *s;
     int lived, failed;
 
-    snprintf(app_path, sizeof(app_path), "%s/quick.sh", fx->dir);
-    write_file(app_path, "#!/bin/sh\nsleep 0.3\nexit 0\n", 0755);
-    dyn_config(fx, &cfg, 1, 4);
-    static_app(fx, &app, 1);
-    app.path = app_path;
-    app.min_server_life_ms = 5000;
-    cfg.apps = &app;
-    cfg.napps = 1;
-    start_pm_cfg(fx, &cfg);
-    s = fcgix_sb_slot(fx->sb, 0);
-    assert_true(wait_open(fx, s, 0, 5000) > 0);
+    start_quick_app(fx, &cfg, &app, app_path, sizeof(app_path), 0);
     take(fx, 0, &l); /* one request served by the first process: */
     fcgix_sb_note_answer(fx->sb, &l); /* its answer came, as a handler says */
     give(fx, &l);
@@ -1704,19 +1719,8 @@ static void test_requests_without_answer_are_no_good_start(void **state)
     fcgix_pm_config_t cfg;
     fcgix_pm_app_t app;
     fcgix_sb_lease_t l;
-    fcgix_sb_slot_t *s;
 
-    snprintf(app_path, sizeof(app_path), "%s/quick.sh", fx->dir);
-    write_file(app_path, "#!/bin/sh\nsleep 0.3\nexit 0\n", 0755);
-    dyn_config(fx, &cfg, 1, 4);
-    static_app(fx, &app, 1);
-    app.path = app_path;
-    app.min_server_life_ms = 5000;
-    cfg.apps = &app;
-    cfg.napps = 1;
-    start_pm_cfg(fx, &cfg);
-    s = fcgix_sb_slot(fx->sb, 0);
-    assert_true(wait_open(fx, s, 0, 5000) > 0);
+    start_quick_app(fx, &cfg, &app, app_path, sizeof(app_path), 0);
     take(fx, 0, &l);
     give(fx, &l); /* counted, never answered */
     assert_true(fcgix_sb_slot(fx->sb, 0)->requests >= 1);
@@ -1735,22 +1739,10 @@ static void test_answer_after_death_is_a_good_start(void **state)
     fcgix_pm_config_t cfg;
     fcgix_pm_app_t app;
     fcgix_sb_lease_t l;
-    fcgix_sb_slot_t *s;
-    pid_t first;
+    fcgix_sb_slot_t *s =
+        start_quick_app(fx, &cfg, &app, app_path, sizeof(app_path), 3000);
+    pid_t first = slot_pid(s);
 
-    snprintf(app_path, sizeof(app_path), "%s/quick.sh", fx->dir);
-    write_file(app_path, "#!/bin/sh\nsleep 0.3\nexit 0\n", 0755);
-    dyn_config(fx, &cfg, 1, 4);
-    static_app(fx, &app, 1);
-    app.path = app_path;
-    app.min_server_life_ms = 5000;
-    app.restart_delay_ms = 3000;
-    cfg.apps = &app;
-    cfg.napps = 1;
-    start_pm_cfg(fx, &cfg);
-    s = fcgix_sb_slot(fx->sb, 0);
-    first = wait_open(fx, s, 0, 5000);
-    assert_true(first > 0);
     take(fx, 0, &l); /* held across the death */
     assert_true(wait_gone(first, 3000));
     sleep_ms(20);                     /* reaped, closed: its verdict waits */

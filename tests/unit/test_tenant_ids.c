@@ -50,23 +50,30 @@ static void number(fcgix_tenant_ids_t *k, const fcgix_pm_tenant_t *t, int n,
     assert_int_equal(fcgix_tenant_ids_number(k, t, n, out), 0);
 }
 
+/* Number @p n hosts against @p k and expect @p want. */
+static void expect(fcgix_tenant_ids_t *k, const fcgix_pm_tenant_t *t, int n,
+                   const int *want)
+{
+    int got[8], i;
+
+    assert_true(n <= 8);
+    number(k, t, n, got);
+    for (i = 0; i < n; i++) {
+        assert_int_equal(got[i], want[i]);
+    }
+}
+
 static void test_first_numbering_is_the_order(void **state)
 {
     fcgix_tenant_ids_t k = {0};
     fcgix_pm_tenant_t t[3] = {host("a:80", 0), host("b:80", 0),
                               host("c:80", 2)};
-    int got[3];
 
     (void)state;
-    number(&k, t, 3, got);
-    assert_int_equal(got[0], 0);
-    assert_int_equal(got[1], 1);
-    assert_int_equal(got[2], 2);
+    expect(&k, t, 3, (const int[]){0, 1, 2});
     assert_int_equal(k.n, 3);
-    number(&k, t, 3, got); /* the same list again: the same numbers */
-    assert_int_equal(got[0], 0);
-    assert_int_equal(got[1], 1);
-    assert_int_equal(got[2], 2);
+    /* the same list again: the same numbers */
+    expect(&k, t, 3, (const int[]){0, 1, 2});
     assert_int_equal(k.n, 3);
     fcgix_tenant_ids_free(&k);
     assert_int_equal(k.n, 0);
@@ -90,20 +97,10 @@ static void test_added_and_removed_hosts_leave_the_others(void **state)
 
     (void)state;
     number(&k, first, 3, got);
-    number(&k, added, 4, got);
-    assert_int_equal(got[0], 3);
-    assert_int_equal(got[1], 0);
-    assert_int_equal(got[2], 1);
-    assert_int_equal(got[3], 2);
-    number(&k, removed, 3, got);
-    assert_int_equal(got[0], 3);
-    assert_int_equal(got[1], 0);
-    assert_int_equal(got[2], 2);
-    number(&k, again, 4, got); /* d is not b: b's number 1 stays b's */
-    assert_int_equal(got[0], 3);
-    assert_int_equal(got[1], 0);
-    assert_int_equal(got[2], 4);
-    assert_int_equal(got[3], 2);
+    expect(&k, added, 4, (const int[]){3, 0, 1, 2});
+    expect(&k, removed, 3, (const int[]){3, 0, 2});
+    /* d is not b: b's number 1 stays b's */
+    expect(&k, again, 4, (const int[]){3, 0, 4, 2});
     assert_int_equal(k.n, 5);
     fcgix_tenant_ids_free(&k);
 }
@@ -118,8 +115,7 @@ static void test_a_changed_host_is_a_new_one(void **state)
     int got[1], want = 1;
 
     (void)state;
-    number(&k, t, 1, got);
-    assert_int_equal(got[0], 0);
+    expect(&k, t, 1, (const int[]){0});
     c = host("a:80", 1); /* its cap */
     number(&k, &c, 1, got);
     assert_int_equal(got[0], want++);
@@ -139,8 +135,7 @@ static void test_a_changed_host_is_a_new_one(void **state)
     c.ncmdopts = 1;
     number(&k, &c, 1, got);
     assert_int_equal(got[0], want++);
-    number(&k, t, 1, got); /* and the first one is still 0 */
-    assert_int_equal(got[0], 0);
+    expect(&k, t, 1, (const int[]){0}); /* and the first one is still 0 */
     fcgix_tenant_ids_free(&k);
 }
 
@@ -151,16 +146,10 @@ static void test_identical_hosts_get_a_number_each(void **state)
     fcgix_tenant_ids_t k = {0};
     fcgix_pm_tenant_t t[3] = {host("a:80", 0), host("a:80", 0),
                               host("b:80", 0)};
-    int got[3];
 
     (void)state;
-    number(&k, t, 3, got);
-    assert_int_equal(got[0], 0);
-    assert_int_equal(got[1], 1);
-    assert_int_equal(got[2], 2);
-    number(&k, t + 1, 2, got);
-    assert_int_equal(got[0], 0);
-    assert_int_equal(got[1], 2);
+    expect(&k, t, 3, (const int[]){0, 1, 2});
+    expect(&k, t + 1, 2, (const int[]){0, 2});
     fcgix_tenant_ids_free(&k);
 }
 
@@ -176,16 +165,12 @@ static void test_copy_is_independent(void **state)
     (void)state;
     number(&k, t, 2, got);
     assert_int_equal(fcgix_tenant_ids_copy(&c, &k), 0);
-    number(&c, more, 3, got);
-    assert_int_equal(got[0], 2);
-    assert_int_equal(got[1], 1);
-    assert_int_equal(got[2], 0);
+    expect(&c, more, 3, (const int[]){2, 1, 0});
     assert_int_equal(c.n, 3);
     assert_int_equal(k.n, 2);
     fcgix_tenant_ids_free(&k);
-    number(&c, t, 2, got); /* the copy outlives its original */
-    assert_int_equal(got[0], 0);
-    assert_int_equal(got[1], 1);
+    /* the copy outlives its original */
+    expect(&c, t, 2, (const int[]){0, 1});
     fcgix_tenant_ids_free(&c);
     assert_int_equal(fcgix_tenant_ids_copy(&none, &empty), 0);
     assert_int_equal(none.n, 0);
