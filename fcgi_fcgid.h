@@ -42,10 +42,15 @@ const fcgix_command_t *fcgix_fcgid_command_find(const char *line);
 
 /**
  * Every command of the configuration, in registry order (element i is a
- * const fcgix_command_t * with index i): the PM's command table. Valid
+ * const fcgix_command_t *; its index is i, or the number a kept PM knows
+ * it by: fcgix_fcgid_command_number()): the PM's command table. Valid
  * after post_config; NULL before.
  */
 const apr_array_header_t *fcgix_fcgid_commands(void);
+
+/** Give the registry's command @p i the number @p number: the index its
+ *  requests name it by (STARTC), and its place in the PM's table. */
+void fcgix_fcgid_command_number(int i, int number);
 
 /**
  * post_config: freeze the command registry (array and hash, kept with

@@ -185,6 +185,16 @@ const apr_array_header_t *fcgix_fcgid_commands(void)
     return frozen ? frozen->list : NULL;
 }
 
+void fcgix_fcgid_command_number(int i, int number)
+{
+    if (frozen && i >= 0 && i < frozen->list->nelts) {
+        /* the registry made it (add_command()): it is ours to change */
+        ((fcgix_command_t *)APR_ARRAY_IDX(frozen->list, i,
+                                          const fcgix_command_t *))
+            ->index = number;
+    }
+}
+
 static apr_status_t unfreeze(void *data)
 {
     (void)data;

@@ -71,6 +71,9 @@ static fcgix_pm_app_t *pm_apps;
  * knows them: number_tenants_as_kept()). */
 static const fcgix_pm_tenant_t *tenants_in_order;
 static int ntenants_in_order;
+/* The same for the command registry (fcgix_fcgid_commands()). */
+static const fcgix_pm_command_t *commands_in_order;
+static int ncommands_in_order;
 
 /* A running PM as this generation's httpd parent watches it
  * (apr_proc_other_child). Whether it could not start is read from
@@ -832,9 +835,9 @@ static int any_host_cap(server_rec *s)
  * to exit (fcgix_kept_pm_wait_old_children()). */
 #define OLD_CHILDREN_WAIT_MS 300
 
-/* Each virtual host's number is its place in the server list: the
- * tenant table as built. */
-static void number_tenants_in_order(server_rec *s)
+/* Each virtual host's number is its place in the server list, each
+ * command's its place in the registry: the tables as built. */
+static void number_in_order(server_rec *s)
 {
     int i = 0;
 
@@ -843,28 +846,61 @@ static void number_tenants_in_order(server_rec *s)
     for (; s; s = s->next) {
         fcgix_srv_conf(s)->tenant = i++;
     }
+    pm_cfg.commands = commands_in_order;
+    pm_cfg.ncommands = ncommands_in_order;
+    for (i = 0; i < ncommands_in_order; i++) {
+        fcgix_fcgid_command_number(i, i);
+    }
+}
+
+/* Number the commands as the running PM knows them (@p known, then
+ * @p work), as number_tenants_as_kept() does the virtual hosts; a
+ * command that is gone leaves a hole (no argv). @return 0, or -1 out of
+ * memory (nothing changed). */
+static int number_commands_as_kept(apr_pool_t *pconf, const fcgix_ids_t *known,
+                                   fcgix_ids_t *work)
+{
+    int *numbers = apr_pcalloc(
+        pconf, sizeof(*numbers) * (apr_size_t)(ncommands_in_order + 1));
+    fcgix_pm_command_t *table;
+    int i;
+
+    if (fcgix_ids_copy(work, known) != 0
+        || fcgix_ids_number_commands(work, commands_in_order,
+                                     ncommands_in_order, numbers)
+               != 0) {
+        fcgix_ids_free(work);
+        return -1;
+    }
+    table = apr_pcalloc(pconf, sizeof(*table) * (apr_size_t)(work->n + 1));
+    for (i = 0; i < ncommands_in_order; i++) {
+        table[numbers[i]] = commands_in_order[i];
+        fcgix_fcgid_command_number(i, numbers[i]);
+    }
+    pm_cfg.commands = work->n > 0 ? table : NULL;
+    pm_cfg.ncommands = work->n;
+    return 0;
 }
 
 /* Number the virtual hosts as the running PM knows them (@p known, then
- * @p work: fcgi_tenant_ids.h), so that a host added or removed leaves the
+ * @p work: fcgi_ids.h), so that a host added or removed leaves the
  * others' numbers, and the dynamic classes keyed by them, as they were.
  * pm_cfg's table then has an entry for every number the PM knows, a
  * nameless one for a host that is gone, and each host's tenant is its
  * number. @return 0, or -1 out of memory (nothing changed). */
 static int number_tenants_as_kept(apr_pool_t *pconf, server_rec *s,
-                                  const fcgix_tenant_ids_t *known,
-                                  fcgix_tenant_ids_t *work)
+                                  const fcgix_ids_t *known, fcgix_ids_t *work)
 {
     int *numbers = apr_pcalloc(
         pconf, sizeof(*numbers) * (apr_size_t)(ntenants_in_order + 1));
     fcgix_pm_tenant_t *table;
     int i = 0;
 
-    if (fcgix_tenant_ids_copy(work, known) != 0
-        || fcgix_tenant_ids_number(work, tenants_in_order, ntenants_in_order,
-                                   numbers)
+    if (fcgix_ids_copy(work, known) != 0
+        || fcgix_ids_number_tenants(work, tenants_in_order, ntenants_in_order,
+                                    numbers)
                != 0) {
-        fcgix_tenant_ids_free(work);
+        fcgix_ids_free(work);
         return -1;
     }
     table = apr_pcalloc(pconf, sizeof(*table) * (apr_size_t)(work->n + 1));
@@ -875,6 +911,24 @@ static int number_tenants_as_kept(apr_pool_t *pconf, server_rec *s,
     pm_cfg.ntenants = work->n;
     for (i = 0; s; s = s->next) {
         fcgix_srv_conf(s)->tenant = numbers[i++];
+    }
+    return 0;
+}
+
+/* Number the virtual hosts and the commands as the PM @p k knows them,
+ * into @p tenants and @p commands (its own, or new ones). @return 0, or
+ * -1 out of memory (then both in order, and nothing to free). */
+static int number_as_kept(apr_pool_t *pconf, server_rec *s,
+                          const fcgix_kept_pm_t *k, fcgix_ids_t *tenants,
+                          fcgix_ids_t *commands)
+{
+    if (number_tenants_as_kept(pconf, s, &k->tenant_ids, tenants) != 0) {
+        return -1;
+    }
+    if (number_commands_as_kept(pconf, &k->command_ids, commands) != 0) {
+        fcgix_ids_free(tenants);
+        number_in_order(s);
+        return -1;
     }
     return 0;
 }
@@ -981,30 +1035,34 @@ static const char *offer_to_running_pm(apr_pool_t *pconf, server_rec *s,
 
 /* The running PM is kept across this graceful restart when this
  * configuration defines the same PM (its socket names are the ones it
- * was started with), or the same but for its FastCgiServer pools and
- * virtual hosts (then it takes the new ones): its board, sockets and
- * processes stay. The virtual hosts are numbered as it knows them; when
- * it is not kept, in order again, for a new PM. @return 1 when kept. */
+ * was started with), or the same but for its FastCgiServer pools,
+ * virtual hosts and commands (then it takes the new ones): its board,
+ * sockets and processes stay. The virtual hosts and commands are
+ * numbered as it knows them; when it is not kept, in order again, for a
+ * new PM. @return 1 when kept. */
 static int keep_running_pm(apr_pool_t *pconf, server_rec *s,
                            const char *ipc_dir, int gen)
 {
-    fcgix_tenant_ids_t numbered;
+    fcgix_ids_t tenants, commands;
 
     if (!kept->held) {
         return 0;
     }
     kept->held = 0;
-    if (number_tenants_as_kept(pconf, s, &kept->tenant_ids, &numbered) != 0) {
+    if (number_as_kept(pconf, s, kept, &tenants, &commands) != 0) {
         log_not_kept(s, "out of memory");
         return 0;
     }
     if (offer_to_running_pm(pconf, s, ipc_dir, gen) != NULL) {
-        fcgix_tenant_ids_free(&numbered);
-        number_tenants_in_order(s);
+        fcgix_ids_free(&tenants);
+        fcgix_ids_free(&commands);
+        number_in_order(s);
         return 0;
     }
-    fcgix_tenant_ids_free(&kept->tenant_ids);
-    kept->tenant_ids = numbered;
+    fcgix_ids_free(&kept->tenant_ids);
+    fcgix_ids_free(&kept->command_ids);
+    kept->tenant_ids = tenants;
+    kept->command_ids = commands;
     pm_cfg.sb = &kept->board;
     pm_cfg.control_fd = kept->control_fd;
     pm_cfg.control_path = apr_pstrdup(pconf, kept->control_path);
@@ -1023,16 +1081,19 @@ static int keep_running_pm(apr_pool_t *pconf, server_rec *s,
 static int launch_new_pm(apr_pool_t *pconf, server_rec *s, const char *ipc_dir,
                          int ipc_fd)
 {
-    static const fcgix_tenant_ids_t none;
+    static const fcgix_kept_pm_t knows_none;
     int rc;
 
-    /* It knows the virtual hosts by their places in the list. */
-    fcgix_tenant_ids_free(&kept->tenant_ids);
-    if (number_tenants_as_kept(pconf, s, &none, &kept->tenant_ids) != 0) {
+    /* It knows the virtual hosts and commands by their places. */
+    fcgix_ids_free(&kept->tenant_ids);
+    fcgix_ids_free(&kept->command_ids);
+    if (number_as_kept(pconf, s, &knows_none, &kept->tenant_ids,
+                       &kept->command_ids)
+        != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      FCGIX_LOGNO(00063) "out of memory numbering the virtual "
-                                        "hosts for the FastCGI process "
-                                        "manager");
+                                        "hosts and commands for the FastCGI "
+                                        "process manager");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -1066,6 +1127,8 @@ static fcgix_app_t *build_pm_config(apr_pool_t *pconf, server_rec *s,
     fcgix_launch_tables(pconf, s, &pm_cfg);
     tenants_in_order = pm_cfg.tenants;
     ntenants_in_order = pm_cfg.ntenants;
+    commands_in_order = pm_cfg.commands;
+    ncommands_in_order = pm_cfg.ncommands;
     name_sockets(pconf, ipc_dir, gen);
     return tmpl;
 }

@@ -98,7 +98,7 @@ static int cmdopts_by_path(const void *a, const void *b)
 
 /* A server's FcgidCmdOptions, each with mod_fcgid's defaults filled, by
  * path: in the same order at every restart (a hash's order is not), so
- * that the same options encode to the same bytes (fcgi_tenant_ids.h). */
+ * that the same options encode to the same bytes (fcgi_ids.h). */
 static void tenant_cmdopts(apr_pool_t *p, const fcgix_srv_conf_t *sconf,
                            fcgix_pm_tenant_t *t, int *widest)
 {
@@ -176,7 +176,7 @@ static void build_commands(apr_pool_t *p, fcgix_pm_config_t *cfg)
         const fcgix_command_t *c =
             APR_ARRAY_IDX(cmds, i, const fcgix_command_t *);
 
-        all[c->index].argv = c->argv;
+        all[i].argv = c->argv; /* c->index is i, until renumbered */
     }
     cfg->commands = all;
     cfg->ncommands = cmds->nelts;

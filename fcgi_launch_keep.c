@@ -142,9 +142,9 @@ static unsigned char *encode_key(const fcgix_pm_config_t *cfg, int nholders,
     return key;
 }
 
-/* The key without the static apps and the virtual hosts: what must not
- * change for the running PM to take new pools and hosts
- * (fcgix_kept_pm_reconcile()). */
+/* The key without the static apps, the virtual hosts and the commands:
+ * what must not change for the running PM to take new pools, hosts and
+ * commands (fcgix_kept_pm_reconcile()). */
 static unsigned char *encode_rest(const fcgix_pm_config_t *cfg, int nholders,
                                   size_t *len)
 {
@@ -154,6 +154,8 @@ static unsigned char *encode_rest(const fcgix_pm_config_t *cfg, int nholders,
     rest.napps = 0;
     rest.tenants = NULL;
     rest.ntenants = 0;
+    rest.commands = NULL;
+    rest.ncommands = 0;
     return encode_key(&rest, nholders, len);
 }
 
@@ -471,7 +473,8 @@ void fcgix_kept_pm_forget(fcgix_kept_pm_t *k)
     k->key = NULL;
     free(k->rest_key);
     k->rest_key = NULL;
-    fcgix_tenant_ids_free(&k->tenant_ids);
+    fcgix_ids_free(&k->tenant_ids);
+    fcgix_ids_free(&k->command_ids);
     free(k->classes);
     k->classes = NULL;
     k->nclasses = 0;

@@ -25,7 +25,7 @@
 
 #include "fcgi_pm.h"
 #include "fcgi_sb.h"
-#include "fcgi_tenant_ids.h"
+#include "fcgi_ids.h"
 
 /** The running PM. Root signals and waits for @c pid and writes to
  *  @c chan_fd only: nothing read from shared memory steers it. */
@@ -42,19 +42,20 @@ typedef struct {
     fcgix_sb_t board;
     unsigned char *key; /**< its definitions, encoded (malloc'd) */
     size_t key_len;
-    unsigned char *rest_key; /**< the same without the static apps and
-                                  the virtual hosts */
+    unsigned char *rest_key; /**< the same without the static apps, the
+                                  virtual hosts and the commands */
     size_t rest_key_len;
     int *classes; /**< the board class of each static app, in path order
                        (malloc'd): a graceful restart that changed pools
                        gives new ones other indexes */
     int nclasses;
-    fcgix_tenant_ids_t tenant_ids; /**< the virtual host numbers it knows:
-                                        its tenant table's (its STARTC and
-                                        its dynamic classes' keys) */
-    int held;           /**< told HOLD: a graceful restart is under way */
-    int *any_build_pid; /**< the running PM's pid, under a key and in a
-                             layout every build shares: {1, pid} */
+    fcgix_ids_t tenant_ids;  /**< the virtual host numbers it knows:
+                                         its tenant table's (its STARTC and
+                                         its dynamic classes' keys) */
+    fcgix_ids_t command_ids; /**< the same for its command table */
+    int held;                /**< told HOLD: a graceful restart is under way */
+    int *any_build_pid;      /**< the running PM's pid, under a key and in a
+                                  layout every build shares: {1, pid} */
 } fcgix_kept_pm_t;
 
 /**

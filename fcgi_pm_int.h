@@ -49,7 +49,7 @@
 /** Returned by fcgix_pm_class_dynamic() when the app cannot have a
  *  class. */
 #define FCGIX_PM_NO_CLASS -2
-/** Returned by fcgix_pm_tenants_merge() when out of memory. */
+/** Returned by fcgix_pm_tables_merge() when out of memory. */
 #define FCGIX_PM_NO_MEMORY -3
 
 /** Out of descriptors: leave the queued control connections there this
@@ -214,10 +214,13 @@ typedef struct {
                                 or FCGIX_PM_CONTROL_CLIENTS + a slot */
     int npfds;
     /* The virtual hosts by number: cfg's, then what graceful restarts
-     * added (fcgix_pm_tenants_adopt(), in an arena); a nameless record
+     * added (fcgix_pm_tables_adopt(), in an arena); a nameless record
      * is no host. */
     const fcgix_pm_tenant_t *tenants;
     int ntenants;
+    /* The commands by number, likewise; one without argv is no command. */
+    const fcgix_pm_command_t *commands;
+    int ncommands;
     int tenant_cap;       /* the board's records: numbers < tenant_cap */
     int *tenant_live;     /* tenant_cap: their live dynamic processes,
                              kept by fcgix_pm_slot_set_state() */
@@ -467,24 +470,29 @@ int fcgix_pm_tenants_init(pm_t *pm);
 /** Free what fcgix_pm_tenants_init() allocated. */
 void fcgix_pm_tenants_free(pm_t *pm);
 
-/**
- * The virtual hosts of a new configuration that this PM takes
- * (RECONCILE), worked out before anything changes: numbered as httpd's
- * parent numbered them (fcgi_tenant_ids.h), a number @p next names keeps
- * or gets @p next's record, one it leaves nameless keeps the one this PM
- * has (old httpd children may still ask for it). The table is a copy of
- * its own, in an arena the PM keeps (fcgix_pm_arena_keep()), so that it
- * holds no older arena.
- * @param merged  out: the table, for fcgix_pm_tenants_adopt()
- * @return 0; FCGIX_PM_NO_ROOM (more numbers than the board's records,
- *         logged); FCGIX_PM_NO_MEMORY
- */
-int fcgix_pm_tenants_merge(pm_t *pm, const fcgix_pm_config_t *next,
-                           const fcgix_pm_tenant_t **merged);
+/** Command numbers a STARTC can name (fcgi_ctl's indexes). */
+#define FCGIX_PM_MAX_COMMANDS 65535
 
-/** Take @p merged (@p n records, from fcgix_pm_tenants_merge()) as the
- *  virtual hosts, and publish their caps. */
-void fcgix_pm_tenants_adopt(pm_t *pm, const fcgix_pm_tenant_t *merged, int n);
+/**
+ * The virtual hosts and commands of a new configuration that this PM
+ * takes (RECONCILE), worked out before anything changes: numbered as
+ * httpd's parent numbered them (fcgi_ids.h), a number @p next names
+ * keeps or gets @p next's record, one it leaves empty keeps the one this
+ * PM has (old httpd children may still ask for it). The tables are a
+ * copy of their own, in an arena the PM keeps (fcgix_pm_arena_keep()),
+ * so that they hold no older arena.
+ * @param merged  out: its tenants and commands, for
+ *                fcgix_pm_tables_adopt()
+ * @return 0; FCGIX_PM_NO_ROOM (more virtual host numbers than the board's
+ *         records, or fewer numbers than the PM knows; logged);
+ *         FCGIX_PM_NO_MEMORY
+ */
+int fcgix_pm_tables_merge(pm_t *pm, const fcgix_pm_config_t *next,
+                          fcgix_pm_config_t *merged);
+
+/** Take @p merged's tables (fcgix_pm_tables_merge()) as the virtual
+ *  hosts and commands, and publish the hosts' caps. */
+void fcgix_pm_tables_adopt(pm_t *pm, const fcgix_pm_config_t *merged);
 
 /** A slot of class @p c became live (@p delta 1) or stopped being live
  *  (-1): the class's, the tenant's counts and the board's copy. */

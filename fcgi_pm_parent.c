@@ -199,14 +199,14 @@ static const char *refusal(int rc)
                                      : "NOMEM";
 }
 
-/* RECONCILE: the new configuration changes only FastCgiServer pools
- * and virtual hosts; take them (fcgix_pm_tenants_merge(),
+/* RECONCILE: the new configuration changes only FastCgiServer pools,
+ * virtual hosts and commands; take them (fcgix_pm_tables_merge(),
  * fcgix_pm_reconcile()) and answer which class each pool has. The
  * definitions' arena is kept as long as a class points into it. */
 static void reconcile(pm_t *pm, const char *args, int defs_fd, int log_fd)
 {
     fcgix_pm_config_t next;
-    const fcgix_pm_tenant_t *tenants = NULL;
+    fcgix_pm_config_t tables;
     void *arena;
     size_t arena_size;
     int *map, rc;
@@ -226,12 +226,12 @@ static void reconcile(pm_t *pm, const char *args, int defs_fd, int log_fd)
         return;
     }
     pm->arenas_pinned = 1; /* next points into its arena until the end */
-    rc = fcgix_pm_tenants_merge(pm, &next, &tenants);
+    rc = fcgix_pm_tables_merge(pm, &next, &tables);
     if (rc == 0) {
         rc = fcgix_pm_reconcile(pm, &next, map);
     }
     if (rc == 0) {
-        fcgix_pm_tenants_adopt(pm, tenants, next.ntenants);
+        fcgix_pm_tables_adopt(pm, &tables);
         answer_map(pm, map, next.napps);
         kept(pm, args, log_fd);
     }

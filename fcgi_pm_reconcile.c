@@ -239,7 +239,7 @@ static int tenants_use(const pm_t *pm, const pm_arena_t *a)
 {
     int t;
 
-    if (inside(pm->tenants, a)) {
+    if (inside(pm->tenants, a) || inside(pm->commands, a)) {
         return 1;
     }
     for (t = 0; t < pm->ntenants; t++) {

@@ -53,6 +53,8 @@ int fcgix_pm_tenants_init(pm_t *pm)
 
     pm->tenants = cfg->tenants;
     pm->ntenants = n;
+    pm->commands = cfg->commands;
+    pm->ncommands = cfg->ncommands > 0 ? cfg->ncommands : 0;
     pm->tenant_cap =
         pm->sb && (int)pm->sb->ntenants > n ? (int)pm->sb->ntenants : n;
     pm->tenant_live = calloc((size_t)pm->tenant_cap + 1, sizeof(int));
@@ -82,72 +84,98 @@ void fcgix_pm_tenants_free(pm_t *pm)
     pm->ntenants = 0;
 }
 
-/* @p n records as one block of their own (fcgi_pmconf's encoding, decoded
- * into an arena the PM keeps); NULL out of memory. */
-static const fcgix_pm_tenant_t *
-copy_tenants(pm_t *pm, const fcgix_pm_tenant_t *all, int n)
+/* @p tables' virtual hosts and commands as one block of their own
+ * (fcgi_pmconf's encoding, decoded into an arena the PM keeps) in
+ * @p copy. @return 0, or -1 out of memory. */
+static int copy_tables(pm_t *pm, const fcgix_pm_config_t *tables,
+                       fcgix_pm_config_t *copy)
 {
-    fcgix_pm_config_t only, copy;
-    size_t len, size;
-    unsigned char *buf;
+    size_t len = fcgix_pmconf_encode(tables, NULL, 0);
+    size_t size = len * 4 + 4096; /* always enough (fcgi_pmconf.h) */
+    unsigned char *buf = malloc(len);
     void *arena = NULL;
 
-    memset(&only, 0, sizeof(only));
-    only.tenants = all;
-    only.ntenants = n;
-    len = fcgix_pmconf_encode(&only, NULL, 0);
-    size = len * 4 + 4096; /* always enough (fcgi_pmconf.h) */
-    buf = malloc(len);
-    if (buf != NULL && fcgix_pmconf_encode(&only, buf, len) == len
-        && (arena = malloc(size)) != NULL) {
-        memset(&copy, 0, sizeof(copy));
-        if (fcgix_pmconf_decode(buf, len, &copy, arena, size) != FCGIX_PMCONF_OK
-            || fcgix_pm_arena_keep(pm, arena, size) != 0) {
-            free(arena);
-            arena = NULL;
-        }
+    memset(copy, 0, sizeof(*copy));
+    if (buf != NULL && fcgix_pmconf_encode(tables, buf, len) == len
+        && (arena = malloc(size)) != NULL
+        && (fcgix_pmconf_decode(buf, len, copy, arena, size) != FCGIX_PMCONF_OK
+            || fcgix_pm_arena_keep(pm, arena, size) != 0)) {
+        free(arena);
+        arena = NULL;
     }
     free(buf);
-    return arena ? copy.tenants : NULL;
+    if (copy->ntenants == 0) {
+        copy->tenants = NULL; /* an empty table holds no arena */
+    }
+    if (copy->ncommands == 0) {
+        copy->commands = NULL;
+    }
+    return arena ? 0 : -1;
 }
 
-int fcgix_pm_tenants_merge(pm_t *pm, const fcgix_pm_config_t *next,
-                           const fcgix_pm_tenant_t **merged)
+/* Whether @p n numbers fit: no fewer than this PM knows (they would not
+ * be numbered as it knows them), at most @p cap. Logged when not. */
+static int numbers_fit(const pm_t *pm, const char *what, int n, int known,
+                       int cap)
 {
-    fcgix_pm_tenant_t *all;
-    int t, n = next->ntenants > 0 ? next->ntenants : 0;
+    if (n >= known && n <= cap) {
+        return 1;
+    }
+    fcgix_pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00553), NULL, getpid(),
+                 "graceful restart: the new %s do not fit this process "
+                 "manager (%d numbers, room for %d, %d known); httpd starts "
+                 "a new process manager",
+                 what, n, cap, known);
+    return 0;
+}
 
-    *merged = NULL;
-    if (n < pm->ntenants || n > pm->tenant_cap) {
-        /* fewer: not numbered as this PM knows them */
-        fcgix_pm_log(pm, FCGIX_PM_LOG_WARN, FCGIX_PM_LOGNO(00553), NULL,
-                     getpid(),
-                     "graceful restart: the new virtual hosts do not fit "
-                     "this process manager's board (%d numbers, %d "
-                     "records, %d known); httpd starts a new process "
-                     "manager",
-                     n, pm->tenant_cap, pm->ntenants);
+int fcgix_pm_tables_merge(pm_t *pm, const fcgix_pm_config_t *next,
+                          fcgix_pm_config_t *merged)
+{
+    fcgix_pm_config_t all;
+    fcgix_pm_tenant_t *tenants;
+    fcgix_pm_command_t *commands;
+    int t, nt = next->ntenants > 0 ? next->ntenants : 0,
+           nc = next->ncommands > 0 ? next->ncommands : 0, rc;
+
+    memset(merged, 0, sizeof(*merged));
+    if (!numbers_fit(pm, "virtual hosts", nt, pm->ntenants, pm->tenant_cap)
+        || !numbers_fit(pm, "commands", nc, pm->ncommands,
+                        FCGIX_PM_MAX_COMMANDS)) {
         return FCGIX_PM_NO_ROOM;
     }
-    all = calloc((size_t)n + 1, sizeof(*all));
-    if (all == NULL) {
-        return FCGIX_PM_NO_MEMORY;
+    tenants = calloc((size_t)nt + 1, sizeof(*tenants));
+    commands = calloc((size_t)nc + 1, sizeof(*commands));
+    for (t = 0; tenants && t < nt; t++) {
+        tenants[t] = next->tenants[t].name == NULL && t < pm->ntenants
+                         ? pm->tenants[t]
+                         : next->tenants[t];
     }
-    for (t = 0; t < n; t++) {
-        all[t] = next->tenants[t].name == NULL && t < pm->ntenants
-                     ? pm->tenants[t]
-                     : next->tenants[t];
+    for (t = 0; commands && t < nc; t++) {
+        commands[t] = next->commands[t].argv == NULL && t < pm->ncommands
+                          ? pm->commands[t]
+                          : next->commands[t];
     }
-    *merged = n > 0 ? copy_tenants(pm, all, n) : pm->tenants;
-    free(all);
-    return n > 0 && *merged == NULL ? FCGIX_PM_NO_MEMORY : 0;
+    memset(&all, 0, sizeof(all));
+    all.tenants = tenants;
+    all.ntenants = nt;
+    all.commands = commands;
+    all.ncommands = nc;
+    rc = tenants && commands && copy_tables(pm, &all, merged) == 0
+             ? 0
+             : FCGIX_PM_NO_MEMORY;
+    free(tenants);
+    free(commands);
+    return rc;
 }
 
-void fcgix_pm_tenants_adopt(pm_t *pm, const fcgix_pm_tenant_t *merged, int n)
+void fcgix_pm_tables_adopt(pm_t *pm, const fcgix_pm_config_t *merged)
 {
-    pm->tenants = merged;
-    pm->ntenants = n;
-    publish_caps(pm, n);
+    pm->tenants = merged->tenants;
+    pm->ntenants = merged->ntenants;
+    pm->commands = merged->commands;
+    pm->ncommands = merged->ncommands;
+    publish_caps(pm, pm->ntenants);
 }
 
 /* The tenant index of class @c's key, checked; -1: none. */
@@ -316,17 +344,15 @@ static const char *check_identity(pm_t *pm, const fcgix_ctl_request_t *in,
 static const char *check_indexes(pm_t *pm, const fcgix_ctl_request_t *in,
                                  class_req_t *req)
 {
-    const fcgix_pm_config_t *cfg = pm->cfg;
-
     if (in->tenant > (unsigned)pm->ntenants
         || (in->tenant > 0 && pm->tenants[in->tenant - 1].name == NULL)) {
         return "bad tenant";
     }
-    if (in->cmd > (unsigned)(cfg->ncommands > 0 ? cfg->ncommands : 0)) {
+    if (in->cmd > (unsigned)pm->ncommands) {
         return "bad command";
     }
     if (in->cmd > 0) {
-        req->argv = cfg->commands[in->cmd - 1].argv;
+        req->argv = pm->commands[in->cmd - 1].argv;
         if (req->argv == NULL || req->argv[0] == NULL
             || strcmp(req->argv[0], in->path) != 0) {
             return "path is not the command's program";

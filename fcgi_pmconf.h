@@ -52,7 +52,7 @@ size_t fcgix_pmconf_encode(const fcgix_pm_config_t *c, unsigned char *buf,
 /**
  * Encode one virtual host's record alone, as fcgix_pmconf_encode() does
  * within the whole: two records are the same when their bytes are
- * (fcgi_tenant_ids.h). Returns and writes as fcgix_pmconf_encode().
+ * (fcgi_ids.h). Returns and writes as fcgix_pmconf_encode().
  */
 size_t fcgix_pmconf_encode_tenant(const fcgix_pm_tenant_t *t,
                                   unsigned char *buf, size_t size);

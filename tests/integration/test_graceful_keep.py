@@ -699,10 +699,21 @@ def host_pid(srv, host, path):
     return r.pid
 
 
-def vhost_block(srv, host, extra=""):
+def host_wrapper(root):
+    """root/wrapper.sh, which runs the responder: a host's own
+    FcgidWrapper command line, as shared hosts give each site."""
+    path = root / "wrapper.sh"
+    if not path.exists():
+        path.write_text("#!/bin/sh\nexec %s\n" % conftest.RESPONDER)
+        path.chmod(0o755)
+    return path
+
+
+def vhost_block(srv, host, extra="", wrapper=False):
     """<VirtualHost> `host` on the test port, its own DocumentRoot with
-    fcgi/ (fcgid-script) and dyn/ (fastcgi-script) apps, made on first
-    use; `extra` lines inside it."""
+    fcgi/ (fcgid-script; through its own FcgidWrapper with `wrapper`) and
+    dyn/ (fastcgi-script) apps, made on first use; `extra` lines inside
+    it."""
     root = srv.root / "sites" / host
     for sub, handler in (("fcgi", "fcgid-script"), ("dyn", "fastcgi-script")):
         if not (root / sub / "app.fcgi").exists():
@@ -713,23 +724,25 @@ def vhost_block(srv, host, extra=""):
         dirs += ['    <Directory "%s">' % (root / sub),
                  "        Require all granted",
                  "        Options +ExecCGI",
-                 "        AddHandler %s .fcgi" % handler,
-                 "    </Directory>"]
+                 "        AddHandler %s .fcgi" % handler]
+        if wrapper and sub == "fcgi":
+            dirs.append("        FcgidWrapper %s .fcgi" % host_wrapper(root))
+        dirs.append("    </Directory>")
     return "\n".join(["<VirtualHost 127.0.0.1:%d>" % srv.port,
                       "    ServerName %s" % host,
                       '    DocumentRoot "%s"' % root] + dirs
                      + ([extra] if extra else []) + ["</VirtualHost>"])
 
 
-def set_vhosts(srv, hosts):
+def set_vhosts(srv, hosts, wrapper=False):
     """`hosts`: [(name, extra lines)], in this order, after the main
     server's lines (srv.base_conf)."""
     srv.extra_conf = "\n".join(
-        [srv.base_conf] + [vhost_block(srv, h, x) for h, x in hosts])
+        [srv.base_conf] + [vhost_block(srv, h, x, wrapper) for h, x in hosts])
     srv.write_conf()
 
 
-def vhosts_server(httpd, hosts, main_extra=lambda srv: []):
+def vhosts_server(httpd, hosts, main_extra=lambda srv: [], wrapper=False):
     """Both vocabularies: a FastCgiServer pool (static.fcgi, reached on
     every host as /pool.fcgi), and per virtual host an fcgid-script app
     and a fastcgi-script dynamic app, keyed by host (FastCgiMaxHostProcesses
@@ -742,7 +755,7 @@ def vhosts_server(httpd, hosts, main_extra=lambda srv: []):
         "FastCgiConfig -minProcesses 0",
         "FastCgiMaxHostProcesses 4",
         "FcgidIdleTimeout 300"] + main_extra(srv))
-    set_vhosts(srv, hosts)
+    set_vhosts(srv, hosts, wrapper)
     start(srv)
     return srv
 
@@ -796,6 +809,31 @@ def test_virtual_hosts_added_and_removed_keep_every_process(httpd):
     serving_vhosts(srv)
     assert len(log_lines(srv, PM_KEPT)) == kept + 1
     assert pids_by_host(srv, ["a.test", "c.test"]) == after
+
+
+def test_hosts_with_wrappers_of_their_own_added_and_removed(httpd):
+    """Each host runs its fcgid apps through an FcgidWrapper of its own,
+    as shared hosts do: a host added in front adds a command line before
+    the others', one removed takes one away; the PM takes both restarts
+    and the other hosts' wrapped processes stay."""
+    srv = vhosts_server(httpd, [("b.test", ""), ("c.test", "")], wrapper=True)
+    pm = current_pm(srv)
+    before = {h: host_pid(srv, h, "/fcgi/app.fcgi") for h in ("b.test",
+                                                               "c.test")}
+    assert "wrapper" not in str(before)
+    set_vhosts(srv, [("a.test", ""), ("b.test", ""), ("c.test", "")],
+               wrapper=True)
+    reconciled(srv)
+    for h in ("b.test", "c.test"):
+        assert host_pid(srv, h, "/fcgi/app.fcgi") == before[h], h
+    fresh = host_pid(srv, "a.test", "/fcgi/app.fcgi")
+    assert fresh not in before.values()
+    set_vhosts(srv, [("a.test", ""), ("c.test", "")], wrapper=True)
+    reconciled(srv)
+    assert host_pid(srv, "c.test", "/fcgi/app.fcgi") == before["c.test"]
+    assert host_pid(srv, "a.test", "/fcgi/app.fcgi") == fresh
+    assert current_pm(srv) == pm and pm_pids(srv) == [pm]
+    assert not log_lines(srv, "FCGIX00049") and not log_lines(srv, "FCGIX00052")
 
 
 def test_changed_virtual_host_gets_new_processes_and_the_others_keep(httpd):

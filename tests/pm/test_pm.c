@@ -212,6 +212,30 @@ const char *__asan_default_options(void)
 }
 #endif
 
+/* Whether process @p pid's command line holds the word @p word within
+ * @p timeout_ms (it may not have exec'd yet). */
+static int wait_cmdline_has(pid_t pid, const char *word, long timeout_ms)
+{
+    long long end = now_ms() + timeout_ms;
+    char path[64], buf[4096];
+    size_t len = strlen(word) + 1;
+
+    snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+    while (now_ms() < end) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+
+        if (fd >= 0) {
+            close(fd);
+        }
+        if (n > 0 && memmem(buf, (size_t)n, word, len) != NULL) {
+            return 1;
+        }
+        sleep_ms(10);
+    }
+    return 0;
+}
+
 /* Whether process @p pid's environment holds @p entry (NAME=value)
  * within @p timeout_ms (it may not have exec'd yet). */
 static int wait_environ(pid_t pid, const char *entry, long timeout_ms)
@@ -3291,7 +3315,7 @@ static void test_parent_reconcile_refusals_change_nothing(void **state)
 }
 
 /* A graceful restart that adds and removes virtual hosts, numbered as
- * httpd's parent numbers them for a kept PM (fcgi_tenant_ids.h): a.test
+ * httpd's parent numbers them for a kept PM (fcgi_ids.h): a.test
  * removed (its number left nameless), b.test kept, c.test new. The PM
  * takes them: b.test's class and process stay, c.test's cap is
  * published and its STARTC served, a.test's old record still serves the
@@ -3300,13 +3324,15 @@ static void test_parent_reconcile_refusals_change_nothing(void **state)
 static void test_parent_reconcile_takes_new_virtual_hosts(void **state)
 {
     static const char *const c_env[] = {"FCGIX_TENANT=c", NULL};
+    static const char *second_argv[] = {NULL, "--second", NULL};
     static fcgix_pm_tenant_t next_tenants[16];
+    static fcgix_pm_command_t next_commands[2];
     fixture_t *fx = *state;
     fcgix_pm_config_t cfg, next;
     fcgix_pm_app_t app, again;
     char answer[64], base[128];
     fcgix_sb_lease_t l0;
-    int b, c;
+    int b, c, cmd1, cmd2;
     pid_t pid, bpid, cpid;
 
     tenant_config(fx, &cfg, 2, 8);
@@ -3367,6 +3393,23 @@ static void test_parent_reconcile_takes_new_virtual_hosts(void **state)
     assert_true(cpid > 0 && wait_environ(cpid, "FCGIX_TENANT=c", 3000));
     give(fx, &l0);
     assert_true(startc_ok(fx, 4, 0, RESPONDER) >= 0);
+
+    /* The commands likewise: the first one gone (its number left empty:
+     * the PM keeps it for the old children), a second one new. */
+    second_argv[0] = RESPONDER;
+    memset(next_commands, 0, sizeof(next_commands));
+    next_commands[1].argv = second_argv;
+    next.commands = next_commands;
+    next.ncommands = 2;
+    reconcile_with(fx, &next, answer, sizeof(answer));
+    assert_string_equal(answer, "KEPT 0");
+    assert_true(wait_log(fx, "FCGIX00552: ", 3, 2000));
+    cmd1 = startc_ok(fx, 2, 1, RESPONDER);
+    cmd2 = startc_ok(fx, 2, 2, RESPONDER);
+    assert_true(cmd1 >= 0 && cmd2 >= 0 && cmd1 != cmd2);
+    assert_true(
+        wait_cmdline_has(slot_pid(slot_of(fx, cmd2, 0)), "--second", 3000));
+    expect_startc_fail(fx, 2, 3, NULL, NULL, RESPONDER, "bad command");
 
     next.ntenants = 3; /* fewer numbers than it knows */
     reconcile_with(fx, &next, answer, sizeof(answer));

@@ -4,15 +4,16 @@
  */
 
 /**
- * @file  fcgi_tenant_ids.c
- * @brief Stable virtual host numbers for a kept PM (fcgi_tenant_ids.h).
+ * @file  fcgi_ids.c
+ * @brief Stable virtual host and command numbers for a kept PM
+ *        (fcgi_ids.h).
  */
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "fcgi_pmconf.h"
-#include "fcgi_tenant_ids.h"
+#include "fcgi_ids.h"
 
 /* FNV-1a: to skip most of the byte comparisons when there are many
  * virtual hosts. */
@@ -28,7 +29,7 @@ static uint64_t hash_of(const unsigned char *b, size_t n)
 }
 
 /* Room for one more number; -1 out of memory. */
-static int grow(fcgix_tenant_ids_t *k)
+static int grow(fcgix_ids_t *k)
 {
     size_t n = (size_t)k->n + 1;
     unsigned char **ids = realloc(k->ids, n * sizeof(*ids));
@@ -52,8 +53,7 @@ static int grow(fcgix_tenant_ids_t *k)
     return 0;
 }
 
-static int append(fcgix_tenant_ids_t *k, unsigned char *id, size_t len,
-                  uint64_t hash)
+static int append(fcgix_ids_t *k, unsigned char *id, size_t len, uint64_t hash)
 {
     if (grow(k) != 0) {
         return -1;
@@ -65,7 +65,7 @@ static int append(fcgix_tenant_ids_t *k, unsigned char *id, size_t len,
 }
 
 /* The first number not yet @p taken whose record is @p id; -1: none. */
-static int find(const fcgix_tenant_ids_t *k, const char *taken,
+static int find(const fcgix_ids_t *k, const char *taken,
                 const unsigned char *id, size_t len, uint64_t hash)
 {
     int i;
@@ -79,8 +79,13 @@ static int find(const fcgix_tenant_ids_t *k, const char *taken,
     return -1;
 }
 
-static unsigned char *encode(const fcgix_pm_tenant_t *t, size_t *len)
+/* The identity of item @p i of @p items, malloc'd (NULL out of memory),
+ * its length in @p *len. */
+typedef unsigned char *encode_fn(const void *items, int i, size_t *len);
+
+static unsigned char *encode_tenant(const void *items, int i, size_t *len)
 {
+    const fcgix_pm_tenant_t *t = (const fcgix_pm_tenant_t *)items + i;
     unsigned char *id;
 
     *len = fcgix_pmconf_encode_tenant(t, NULL, 0);
@@ -91,9 +96,31 @@ static unsigned char *encode(const fcgix_pm_tenant_t *t, size_t *len)
     return id;
 }
 
-int fcgix_tenant_ids_number(fcgix_tenant_ids_t *known,
-                            const fcgix_pm_tenant_t *tenants, int n,
-                            int *numbers)
+/* A command's words, each ended by a NUL (a word holds none). */
+static unsigned char *encode_command(const void *items, int i, size_t *len)
+{
+    const char *const *argv = ((const fcgix_pm_command_t *)items)[i].argv;
+    unsigned char *id;
+    size_t at = 0;
+    int k;
+
+    *len = 0;
+    for (k = 0; argv && argv[k]; k++) {
+        *len += strlen(argv[k]) + 1;
+    }
+    id = malloc(*len + 1);
+    for (k = 0; id && argv && argv[k]; k++) {
+        size_t n = strlen(argv[k]) + 1;
+
+        memcpy(id + at, argv[k], n);
+        at += n;
+    }
+    return id;
+}
+
+/* Number @p n items against @p known (fcgix_ids_number_tenants()). */
+static int number_all(fcgix_ids_t *known, const void *items, int n,
+                      encode_fn *encode, int *numbers)
 {
     char *taken = calloc((size_t)known->n + (size_t)(n > 0 ? n : 0) + 1, 1);
     int i, rc = 0;
@@ -103,7 +130,7 @@ int fcgix_tenant_ids_number(fcgix_tenant_ids_t *known,
     }
     for (i = 0; i < n && rc == 0; i++) {
         size_t len;
-        unsigned char *id = encode(&tenants[i], &len);
+        unsigned char *id = encode(items, i, &len);
         uint64_t hash = id ? hash_of(id, len) : 0;
         int num = id ? find(known, taken, id, len, hash) : -1;
 
@@ -126,8 +153,21 @@ int fcgix_tenant_ids_number(fcgix_tenant_ids_t *known,
     return rc;
 }
 
-int fcgix_tenant_ids_copy(fcgix_tenant_ids_t *to,
-                          const fcgix_tenant_ids_t *from)
+int fcgix_ids_number_tenants(fcgix_ids_t *known,
+                             const fcgix_pm_tenant_t *tenants, int n,
+                             int *numbers)
+{
+    return number_all(known, tenants, n, encode_tenant, numbers);
+}
+
+int fcgix_ids_number_commands(fcgix_ids_t *known,
+                              const fcgix_pm_command_t *commands, int n,
+                              int *numbers)
+{
+    return number_all(known, commands, n, encode_command, numbers);
+}
+
+int fcgix_ids_copy(fcgix_ids_t *to, const fcgix_ids_t *from)
 {
     int i;
 
@@ -136,20 +176,20 @@ int fcgix_tenant_ids_copy(fcgix_tenant_ids_t *to,
         unsigned char *id = malloc(from->lens[i] + 1);
 
         if (id == NULL) {
-            fcgix_tenant_ids_free(to);
+            fcgix_ids_free(to);
             return -1;
         }
         memcpy(id, from->ids[i], from->lens[i]);
         if (append(to, id, from->lens[i], from->hashes[i]) < 0) {
             free(id);
-            fcgix_tenant_ids_free(to);
+            fcgix_ids_free(to);
             return -1;
         }
     }
     return 0;
 }
 
-void fcgix_tenant_ids_free(fcgix_tenant_ids_t *ids)
+void fcgix_ids_free(fcgix_ids_t *ids)
 {
     int i;
 
