@@ -87,7 +87,9 @@ static void reply_fail(int fd, const char *fmt, ...)
 }
 
 /* Seconds until the earliest restart of class @c, at least 1; 0 when
- * no slot is backing off. */
+ * no slot is backing off. A slot whose dead process awaits its verdict
+ * (fcgix_pm_slot_verdict()) counts: it may be a failed start, and the
+ * class must not grow by more of them meanwhile. */
 static int backoff_left_s(const pm_t *pm, int c)
 {
     long long now = fcgix_pm_now_ms(), best = -1;
@@ -96,7 +98,8 @@ static int backoff_left_s(const pm_t *pm, int c)
     for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
         const pslot_t *ps = &pm->slots[i];
 
-        if (ps->state == FCGIX_SB_BACKOFF && ps->failures > 0
+        if (ps->state == FCGIX_SB_BACKOFF
+            && (ps->failures > 0 || ps->verdict_until)
             && (best < 0 || ps->next_start < best)) {
             best = ps->next_start;
         }
