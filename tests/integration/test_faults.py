@@ -94,7 +94,10 @@ def test_request_queued_on_a_crashing_process_goes_to_another(httpd, waits):
     instead, not answered 502. Queued on the busy process's socket, the
     kernel resets it before the app saw it and it is sent again
     (FCGIX00106); with -max-conns 1 it waits in httpd instead, and goes
-    to the new process without a reset."""
+    to the new process. There it may still be sent again once: the
+    crashing request's handler hands the process on as it gives it
+    back, which can come before the PM has reaped the process and closed
+    its slot (seen about once in ten runs under ASan)."""
     srv = static_pool(httpd, 1, opts="-max-conns 1" if waits else "")
     first = served_pid(srv)
     crashing = {}
@@ -112,7 +115,7 @@ def test_request_queued_on_a_crashing_process_goes_to_another(httpd, waits):
     assert queued.status == 200 and queued.pid and queued.pid != first, (
         queued, log_digest(srv))
     if waits:
-        assert not log_lines(srv, "FCGIX00106"), log_digest(srv)
+        assert len(log_lines(srv, "FCGIX00106")) <= 1, log_digest(srv)
     else:
         assert log_lines(srv, "FCGIX00106"), log_digest(srv)
 

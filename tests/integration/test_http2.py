@@ -249,6 +249,38 @@ class H2Client:
             self.conn.end_stream(stream.sid)
             self.flush()
 
+    def send_bodies(self, pairs, timeout=30.0):
+        """Send each (stream, data) of pairs as the flow-control windows
+        allow, all of them at once as a browser would, and end each
+        stream once its data is sent. One after the other could wait for
+        good: a stream's window opens only once httpd runs its request,
+        which may wait for a worker that another stream's request holds
+        while it waits for its own body."""
+        deadline = time.monotonic() + timeout
+        left = [(st, memoryview(data)) for st, data in pairs]
+        while left:
+            sent, waiting = False, []
+            for st, view in left:
+                room = min(self.conn.local_flow_control_window(st.sid),
+                           self.conn.max_outbound_frame_size, len(view))
+                if room > 0:
+                    self.conn.send_data(st.sid, view[:room].tobytes())
+                    view, sent = view[room:], True
+                if view:
+                    waiting.append((st, view))
+                else:
+                    self.conn.end_stream(st.sid)
+            self.flush()
+            left = waiting
+            assert not any(st.reset_by_server is not None for st, _ in left), \
+                left
+            if left and not sent:
+                assert self.pump(lambda: any(
+                    st.reset_by_server is not None
+                    or self.conn.local_flow_control_window(st.sid) > 0
+                    for st, _ in left), deadline - time.monotonic()), (
+                    "no room to send on %r" % [st for st, _ in left])
+
     def reset(self, stream):
         self.conn.reset_stream(stream.sid, h2.errors.ErrorCodes.CANCEL)
         self.flush()
@@ -567,8 +599,7 @@ def test_30_streams_at_once_answers_not_mixed(httpd, responder_factory):
                 st = c.start("/app.fcgi?bytes=%d&i=%d" % (n, i))
                 want = pattern(n)
             streams.append((st, want))
-        for st, data in uploads:         # answers arrive meanwhile
-            c.send_body(st, data, end=True, timeout=30)
+        c.send_bodies(uploads, timeout=30)   # answers arrive meanwhile
         assert c.pump(lambda: all(st.ended or st.reset_by_server is not None
                                   for st, _ in streams), 30), streams
         for st, want in streams:
