@@ -1037,10 +1037,15 @@ static int fastcgi_class(request_rec *r, const char *path,
     return 1;
 }
 
+/* What the handler tells the owner of a PM-run process's lease; each
+ * request sets its own baton. */
+static const fcgix_process_ops_t managed_ops = {
+    lease_another, give_back_now, NULL,      0,
+    NULL,          reuse_kept,    keep_conn, note_answer};
+
 int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,       0, NULL,
-                              reuse_kept,    keep_conn,     note_answer};
+    fcgix_process_ops_t rt = managed_ops;
     fcgix_class_req_t cr;
     fcgix_app_t *target;
     held_t *h = NULL;
@@ -1058,8 +1063,7 @@ int fcgix_managed_serve(request_rec *r, const fcgix_app_t *app)
 int fcgix_managed_run(request_rec *r, const fcgix_app_t *app, fcgix_run_fn *fn,
                       void *baton)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,       0, NULL,
-                              reuse_kept,    keep_conn,     note_answer};
+    fcgix_process_ops_t rt = managed_ops;
     fcgix_app_t *target;
     held_t *h = NULL;
     int status = lease_target(r, app, NULL, app->path, &target, &h);
@@ -1070,8 +1074,7 @@ int fcgix_managed_run(request_rec *r, const fcgix_app_t *app, fcgix_run_fn *fn,
 
 int fcgix_managed_serve_class(request_rec *r, const fcgix_class_req_t *cr)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,       0, NULL,
-                              reuse_kept,    keep_conn,     note_answer};
+    fcgix_process_ops_t rt = managed_ops;
     fcgix_app_t *target;
     held_t *h = NULL;
     int status = lease_target(r, NULL, cr, cr->path, &target, &h);
@@ -1084,8 +1087,7 @@ int fcgix_managed_authorize_class(request_rec *r, const fcgix_class_req_t *cr,
                                   const fcgix_auth_call_t *call,
                                   fcgix_auth_reply_t *reply)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,       0, NULL,
-                              reuse_kept,    keep_conn,     note_answer};
+    fcgix_process_ops_t rt = managed_ops;
     fcgix_app_t *target;
     held_t *h = NULL;
     int status = lease_target(r, NULL, cr, cr->path, &target, &h);
@@ -1102,8 +1104,7 @@ int fcgix_managed_authorize(request_rec *r, const fcgix_app_t *app,
                             const char *path, const fcgix_auth_call_t *call,
                             fcgix_auth_reply_t *reply)
 {
-    fcgix_process_ops_t rt = {lease_another, give_back_now, NULL,       0, NULL,
-                              reuse_kept,    keep_conn,     note_answer};
+    fcgix_process_ops_t rt = managed_ops;
     fcgix_class_req_t cr;
     fcgix_app_t *target;
     held_t *h = NULL;
