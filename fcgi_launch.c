@@ -981,11 +981,12 @@ static const char *reconcile_running_pm(apr_pool_t *pconf, server_rec *s,
     fcgix_kept_pm_set_key(kept, &pm_cfg, fcgix_launch_holder_records());
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                  FCGIX_LOGNO(00062) "graceful restart: only FastCgiServer "
-                                    "pools changed; the FastCGI process "
-                                    "manager (pid %d) is kept: unchanged "
-                                    "pools keep their processes, changed "
-                                    "and new ones start, changed and "
-                                    "removed ones drain",
+                                    "pools, virtual hosts or settings of "
+                                    "dynamic apps changed; the FastCGI "
+                                    "process manager (pid %d) is kept: "
+                                    "unchanged pools keep their processes, "
+                                    "changed and new ones start, changed "
+                                    "and removed ones drain",
                  (int)kept->pid);
     return NULL;
 }
@@ -1101,6 +1102,7 @@ static int launch_new_pm(apr_pool_t *pconf, server_rec *s, const char *ipc_dir,
      * another name if this one is taken, and the next restart compares
      * with the names it makes itself. */
     fcgix_kept_pm_set_key(kept, &pm_cfg, fcgix_launch_holder_records());
+    fcgix_kept_pm_set_room(kept, &pm_cfg);
     remember_classes_in_order(pconf);
     rc = open_control(pconf, s, ipc_dir, ipc_fd);
     if (rc == OK) {

@@ -142,21 +142,34 @@ static unsigned char *encode_key(const fcgix_pm_config_t *cfg, int nholders,
     return key;
 }
 
-/* The key without the static apps, the virtual hosts and the commands:
- * what must not change for the running PM to take new pools, hosts and
- * commands (fcgix_kept_pm_reconcile()). */
+/* The key without what a running PM takes at a graceful restart
+ * (fcgix_kept_pm_reconcile()): the static apps, the virtual hosts, the
+ * commands, and the settings of dynamic apps (FastCgiConfig's template
+ * but for how processes run as another user, the limits, the times; the
+ * room they need is checked on its own, room_fits()). What is left must
+ * not change: the PM's user, chroot, sockets, board and suexec. */
 static unsigned char *encode_rest(const fcgix_pm_config_t *cfg, int nholders,
                                   size_t *len)
 {
-    fcgix_pm_config_t rest = *cfg;
+    fcgix_pm_config_t rest;
 
-    rest.apps = NULL;
-    rest.napps = 0;
-    rest.tenants = NULL;
-    rest.ntenants = 0;
-    rest.commands = NULL;
-    rest.ncommands = 0;
+    memset(&rest, 0, sizeof(rest));
+    rest.control_path = cfg->control_path;
+    rest.dynamic_base = cfg->dynamic_base;
+    rest.suexec = cfg->suexec;
+    rest.dynamic.wrapper = cfg->dynamic.wrapper;
+    rest.dynamic.user = cfg->dynamic.user;
+    rest.dynamic.group = cfg->dynamic.group;
     return encode_key(&rest, nholders, len);
+}
+
+/* Whether the running PM's board has the room @cfg's dynamic apps need:
+ * it can serve lower limits, never higher ones. */
+static int room_fits(const fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg)
+{
+    int per, classes = fcgix_pm_dynamic_room(cfg, &per);
+
+    return classes <= k->dyn_classes && per <= k->dyn_per_class;
 }
 
 int fcgix_kept_pm_same_rest(const fcgix_kept_pm_t *k,
@@ -165,10 +178,15 @@ int fcgix_kept_pm_same_rest(const fcgix_kept_pm_t *k,
     size_t len;
     unsigned char *key = encode_rest(cfg, nholders, &len);
     int same = key && k->rest_key && len == k->rest_key_len
-               && memcmp(key, k->rest_key, len) == 0;
+               && memcmp(key, k->rest_key, len) == 0 && room_fits(k, cfg);
 
     free(key);
     return same;
+}
+
+void fcgix_kept_pm_set_room(fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg)
+{
+    k->dyn_classes = fcgix_pm_dynamic_room(cfg, &k->dyn_per_class);
 }
 
 int fcgix_kept_pm_same(const fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg,

@@ -43,11 +43,14 @@ typedef struct {
     unsigned char *key; /**< its definitions, encoded (malloc'd) */
     size_t key_len;
     unsigned char *rest_key; /**< the same without the static apps, the
-                                  virtual hosts and the commands */
+                                  virtual hosts, the commands and the
+                                  settings of dynamic apps */
     size_t rest_key_len;
-    int *classes; /**< the board class of each static app, in path order
-                       (malloc'd): a graceful restart that changed pools
-                       gives new ones other indexes */
+    int dyn_classes;   /**< its board's room for dynamic classes */
+    int dyn_per_class; /**< and their slots each */
+    int *classes;      /**< the board class of each static app, in path order
+                            (malloc'd): a graceful restart that changed pools
+                            gives new ones other indexes */
     int nclasses;
     fcgix_ids_t tenant_ids;  /**< the virtual host numbers it knows:
                                          its tenant table's (its STARTC and
@@ -80,7 +83,11 @@ int fcgix_kept_pm_same(const fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg,
 
 /**
  * Whether @p cfg defines the same PM but for its static apps
- * (FastCgiServer pools): then the running PM can take them
+ * (FastCgiServer pools), virtual hosts, commands and the settings of
+ * dynamic apps (FastCgiConfig's options, -maxProcesses, -minProcesses,
+ * -killInterval, -startTimeout, -maxClassProcesses, FcgidMaxProcesses,
+ * FcgidMaxProcessesPerUser, Timeout), within its board's room for
+ * dynamic classes: then the running PM can take them
  * (fcgix_kept_pm_reconcile()).
  */
 int fcgix_kept_pm_same_rest(const fcgix_kept_pm_t *k,
@@ -100,6 +107,10 @@ const char *fcgix_kept_pm_reconcile(fcgix_kept_pm_t *k, server_rec *s,
 
 /** The board class of each of the running PM's @p n static apps. */
 void fcgix_kept_pm_set_classes(fcgix_kept_pm_t *k, const int *classes, int n);
+
+/** A new PM starts for @p cfg: remember its board's room for dynamic
+ *  classes, which a graceful restart that keeps it cannot change. */
+void fcgix_kept_pm_set_room(fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg);
 
 /** Remember @p cfg's definitions as the running PM's. */
 void fcgix_kept_pm_set_key(fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg,

@@ -112,8 +112,7 @@ long fcgix_pm_backoff_ms(int restart_delay_ms, int failures)
     return delay < FCGIX_PM_MAX_BACKOFF_MS ? delay : FCGIX_PM_MAX_BACKOFF_MS;
 }
 
-/* Dynamic classes and slots per class the board has room for. */
-static int dynamic_room(const fcgix_pm_config_t *cfg, int *per_class)
+int fcgix_pm_dynamic_room(const fcgix_pm_config_t *cfg, int *per_class)
 {
     int max = cfg->max_processes > 0 ? cfg->max_processes
                                      : FCGIX_PM_DEFAULT_MAX_PROCESSES;
@@ -161,7 +160,7 @@ int fcgix_pm_board_tenants(const fcgix_pm_config_t *cfg)
 
 int fcgix_pm_board_slots(const fcgix_pm_config_t *cfg, int *nclasses)
 {
-    int per, dyn = dynamic_room(cfg, &per), sslots,
+    int per, dyn = fcgix_pm_dynamic_room(cfg, &per), sslots,
              sclasses = static_room(cfg, &sslots);
 
     *nclasses = sclasses + dyn;
@@ -881,12 +880,13 @@ static int init_pm(pm_t *pm, const fcgix_pm_config_t *cfg)
     int nclasses, nslots = fcgix_pm_board_slots(cfg, &nclasses);
 
     memset(pm, 0, sizeof(*pm));
-    pm->cfg = cfg;
+    pm->live = *cfg;
+    pm->cfg = &pm->live;
     pm->sb = cfg->sb;
     pm->parent = getppid();
     pm->uid = geteuid();
     pm->ctl_fd = -1;
-    pm->dyn_classes = dynamic_room(cfg, &pm->dyn_per_class);
+    pm->dyn_classes = fcgix_pm_dynamic_room(cfg, &pm->dyn_per_class);
     pm->static_cap = static_room(cfg, &pm->static_slot_cap);
     if (cfg->sb == NULL || (int)cfg->sb->nclasses < nclasses
         || (int)cfg->sb->nslots < nslots) {

@@ -285,6 +285,16 @@ int fcgix_pm_control_listen(const char *path);
 int fcgix_pm_board_slots(const fcgix_pm_config_t *cfg, int *nclasses);
 
 /**
+ * The board's room for dynamic classes this configuration needs: one
+ * class per process of max_processes, of dynamic.processes slots each
+ * (both at most as fcgix_pm_board_slots() says).
+ * @param cfg        the configuration
+ * @param per_class  set to the slots per class (0: no dynamic apps)
+ * @return the classes (0: no dynamic apps)
+ */
+int fcgix_pm_dynamic_room(const fcgix_pm_config_t *cfg, int *per_class);
+
+/**
  * The virtual host records the board needs: twice the configuration's,
  * and a few more, so that a graceful restart that adds hosts can be
  * taken by the running PM (new hosts get numbers no host had before).

@@ -172,6 +172,24 @@ static void reset_flags(fcgix_sb_class_t *k)
     k->failed_starts = 0;
 }
 
+/* How long a process of @cfg must live not to count as a failed
+ * start. */
+static long min_life_of(const fcgix_pm_app_t *cfg)
+{
+    return cfg->min_server_life_ms > 0 ? cfg->min_server_life_ms
+                                       : FCGIX_PM_DEFAULT_MIN_LIFE_MS;
+}
+
+/* The requests a process of @cls takes at most, as handlers count them
+ * on the board (0: no limit; a -port class's processes share one
+ * socket, so that no handler knows which one it got). */
+static uint64_t board_max_requests(const pclass_t *cls)
+{
+    return cls->cfg.max_requests > 0 && cls->cfg.port <= 0
+               ? (uint64_t)cls->cfg.max_requests
+               : 0;
+}
+
 /* Set up class @c (board and private parts) with @n slots from @first,
  * for @req (NULL: a static app, run as @cfg says). */
 static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
@@ -207,8 +225,7 @@ static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
     else {
         fcgix_sb_key_fastcgi(&cls->key);
     }
-    cls->min_life = cfg->min_server_life_ms > 0 ? cfg->min_server_life_ms
-                                                : FCGIX_PM_DEFAULT_MIN_LIFE_MS;
+    cls->min_life = min_life_of(cfg);
     cls->first = first;
     cls->nslots = n;
     fcgix_pm_class_options(pm, c);
@@ -227,9 +244,7 @@ static int init_class(pm_t *pm, int c, const fcgix_pm_app_t *cfg,
     }
     k->mtime_s = (int64_t)st.st_mtime;
     k->inode = (uint64_t)st.st_ino;
-    k->max_requests = cls->cfg.max_requests > 0 && cfg->port <= 0
-                          ? (uint64_t)cls->cfg.max_requests
-                          : 0;
+    k->max_requests = board_max_requests(cls);
     fcgix_sb_class_end(k);
     return 0;
 }
@@ -513,7 +528,32 @@ static void take_update(pm_t *pm, int c)
                  "file changed; replacing its processes as they become idle");
     for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
         if (pm->slots[i].state == FCGIX_SB_RUNNING) {
-            pm->slots[i].update_pending = 1;
+            pm->slots[i].update_pending = UPDATE_FILE;
+            __atomic_store_n(&fcgix_sb_slot(pm->sb, i)->retiring, 1,
+                             __ATOMIC_RELEASE);
+        }
+    }
+}
+
+void fcgix_pm_class_redefine(pm_t *pm, int c)
+{
+    pclass_t *cls = &pm->classes[c];
+    const fcgix_pm_app_t *tpl = &pm->cfg->dynamic;
+    char *dir = tpl->dir ? strdup(tpl->dir) : dir_of(cls->path);
+    int i;
+
+    if (dir) { /* out of memory: the directory it has */
+        free(cls->dir);
+        cls->dir = dir;
+    }
+    cls->cfg = *tpl;
+    cls->min_life = min_life_of(tpl);
+    fcgix_pm_class_options(pm, c);
+    __atomic_store_n(&fcgix_sb_class(pm->sb, c)->max_requests,
+                     board_max_requests(cls), __ATOMIC_RELEASE);
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+        if (pm->slots[i].state == FCGIX_SB_RUNNING) {
+            pm->slots[i].update_pending = UPDATE_DEFINITION;
             __atomic_store_n(&fcgix_sb_slot(pm->sb, i)->retiring, 1,
                              __ATOMIC_RELEASE);
         }
@@ -563,7 +603,9 @@ static const char *stop_reason(pm_t *pm, int c, int i, int *after)
 
     *after = AFTER_RESTART;
     if (pm->slots[i].update_pending) {
-        return "its file changed";
+        return pm->slots[i].update_pending == UPDATE_DEFINITION
+                   ? "its definition changed at a graceful restart"
+                   : "its file changed";
     }
     if (cls->cfg.max_requests > 0 && !fcgix_pm_class_shared(cls)
         && (long)__atomic_load_n(&s->requests, __ATOMIC_ACQUIRE)

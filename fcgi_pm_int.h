@@ -59,6 +59,9 @@
 /* What happens to a slot once the process we stopped has exited. */
 enum { AFTER_EMPTY = 0, AFTER_RESTART };
 
+/* Why a running process is to be replaced once idle (pslot_t). */
+enum { UPDATE_NONE = 0, UPDATE_FILE, UPDATE_DEFINITION };
+
 typedef struct {
     pid_t pid;
     int state;            /* FCGIX_SB_* */
@@ -68,7 +71,8 @@ typedef struct {
     int failures;         /* consecutive failed starts */
     int exec_failed;      /* the child reported a failure before exec */
     int after_stop;       /* AFTER_*, STOPPING only */
-    int update_pending;   /* replace once idle: the file changed */
+    int update_pending;   /* UPDATE_*: replace once idle, as its file or
+                             its class's definition changed */
     int ever_started;
     int dynamic;    /* belongs to a dynamic class */
     int cls;        /* its class (set when the class takes the slot) */
@@ -182,7 +186,10 @@ typedef struct {
 } applog_t;
 
 typedef struct {
-    const fcgix_pm_config_t *cfg;
+    const fcgix_pm_config_t *cfg; /* &live */
+    fcgix_pm_config_t live;       /* the configuration it started with, with the
+                                     settings of the last graceful restart that
+                                     kept it (fcgix_pm_settings_take()) */
     fcgix_sb_t *sb;
     pclass_t *classes;   /* like the board's */
     int nclasses;        /* in use */
@@ -396,6 +403,12 @@ int fcgix_pm_class_start_static(pm_t *pm, int c, const fcgix_pm_app_t *app,
  *  the class and its slots are free. */
 void fcgix_pm_classes_retire(pm_t *pm);
 
+/** Dynamic class @p c takes FastCgiConfig's template as it is now: the
+ *  processes it starts from now on run with it, and its running ones are
+ *  replaced as they become idle (UPDATE_DEFINITION). Its key, path,
+ *  command, sockets and slots stay. */
+void fcgix_pm_class_redefine(pm_t *pm, int c);
+
 /* ------------------------------------------------ fcgi_pm_reconcile.c */
 
 /**
@@ -410,6 +423,18 @@ void fcgix_pm_classes_retire(pm_t *pm);
  *         new class could not be set up: those started retire); logged
  */
 int fcgix_pm_reconcile(pm_t *pm, const fcgix_pm_config_t *next, int *map);
+
+/**
+ * A graceful restart that kept the PM: take @p next's settings (the
+ * limits of dynamic apps, -killInterval, -startTimeout, Timeout's drain
+ * time, FcgidMaxProcessesPerUser, and FastCgiConfig's template but for
+ * the room per class, which is the board's). When the template changed,
+ * every dynamic class takes it and replaces its running processes as
+ * they become idle (fcgix_pm_class_redefine()); else each only takes
+ * its caps again. httpd's parent has checked that the board's room fits
+ * the new limits.
+ */
+void fcgix_pm_settings_take(pm_t *pm, const fcgix_pm_config_t *next);
 
 /** Keep @p mem (@p size bytes, malloc'd) until nothing points into it.
  *  @return 0, or -1 out of memory (then @p mem is not kept). */

@@ -200,8 +200,9 @@ static const char *refusal(int rc)
 }
 
 /* RECONCILE: the new configuration changes only FastCgiServer pools,
- * virtual hosts and commands; take them (fcgix_pm_tables_merge(),
- * fcgix_pm_reconcile()) and answer which class each pool has. The
+ * virtual hosts, commands and the settings of dynamic apps; take them
+ * (fcgix_pm_tables_merge(), fcgix_pm_reconcile(),
+ * fcgix_pm_settings_take()) and answer which class each pool has. The
  * definitions' arena is kept as long as a class points into it. */
 static void reconcile(pm_t *pm, const char *args, int defs_fd, int log_fd)
 {
@@ -232,6 +233,7 @@ static void reconcile(pm_t *pm, const char *args, int defs_fd, int log_fd)
     }
     if (rc == 0) {
         fcgix_pm_tables_adopt(pm, &tables);
+        fcgix_pm_settings_take(pm, &next);
         answer_map(pm, map, next.napps);
         kept(pm, args, log_fd);
     }

@@ -10,9 +10,9 @@
  *        their classes and processes; changed and added ones start in
  *        free room of the board's static region; the classes of changed
  *        and removed ones retire (their processes stop once idle, then
- *        the class and its slots are free). Whether anything but the
- *        static apps changed, httpd's parent decides before it asks
- *        (fcgi_launch_keep.c): only these differ.
+ *        the class and its slots are free); the settings of dynamic
+ *        apps change in place. Whether anything else changed, httpd's
+ *        parent decides before it asks (fcgi_launch_keep.c).
  */
 
 #include <stdint.h>
@@ -199,6 +199,70 @@ int fcgix_pm_reconcile(pm_t *pm, const fcgix_pm_config_t *next, int *map)
     return rc;
 }
 
+/* Whether templates @a and @b start the same processes. The room per
+ * class is left out: the PM keeps its board's (@a's). */
+static int same_template(const fcgix_pm_app_t *a, const fcgix_pm_app_t *b)
+{
+    fcgix_pm_app_t same = *b;
+
+    same.processes = a->processes;
+    return fcgix_pmconf_same_app(a, &same);
+}
+
+static int same_limits(const fcgix_pm_config_t *a, const fcgix_pm_config_t *b)
+{
+    return a->max_processes == b->max_processes
+           && a->min_processes == b->min_processes
+           && a->kill_interval_ms == b->kill_interval_ms
+           && a->start_wait_ms == b->start_wait_ms && a->drain_ms == b->drain_ms
+           && a->max_user_processes == b->max_user_processes
+           && a->fastcgi_class_max == b->fastcgi_class_max;
+}
+
+void fcgix_pm_settings_take(pm_t *pm, const fcgix_pm_config_t *next)
+{
+    fcgix_pm_config_t *live = &pm->live;
+    int redefine = !same_template(&live->dynamic, &next->dynamic);
+    int room = live->dynamic.processes, c, n = 0;
+
+    if (!redefine && same_limits(live, next)) {
+        return;
+    }
+    live->max_processes = next->max_processes;
+    live->min_processes = next->min_processes;
+    live->kill_interval_ms = next->kill_interval_ms;
+    live->start_wait_ms = next->start_wait_ms;
+    live->drain_ms = next->drain_ms;
+    live->max_user_processes = next->max_user_processes;
+    live->fastcgi_class_max = next->fastcgi_class_max;
+    if (redefine) {
+        live->dynamic = next->dynamic;
+        live->dynamic.processes = room;
+    }
+    for (c = pm->static_cap; c < pm->nclasses; c++) {
+        if (!fcgix_pm_class_used(pm, c) || !pm->classes[c].dynamic) {
+            continue;
+        }
+        if (redefine) {
+            fcgix_pm_class_redefine(pm, c);
+            n++;
+        }
+        else {
+            fcgix_pm_class_options(pm, c); /* -maxClassProcesses */
+            n++;
+        }
+    }
+    fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00554), NULL, getpid(),
+                 "graceful restart: new settings for dynamic apps taken (at "
+                 "most %d processes, %d kept when idle, idle stop after %d "
+                 "ms, drain time %d ms); %d dynamic class(es) %s",
+                 live->max_processes, live->min_processes,
+                 live->kill_interval_ms, live->drain_ms, n,
+                 redefine ? "take FastCgiConfig's new options and replace "
+                            "their running processes as they become idle"
+                          : "keep their processes");
+}
+
 int fcgix_pm_arena_keep(pm_t *pm, void *mem, size_t size)
 {
     pm_arena_t *more =
@@ -224,15 +288,18 @@ static int inside(const void *p, const pm_arena_t *a)
 /* Whether class @c's definition points into @a: what fcgix_pm_class
  * start took from the definitions it was given (its own copies of the
  * path, socket base and directory are not). */
+static int app_uses(const fcgix_pm_app_t *d, const pm_arena_t *a)
+{
+    return inside(d->path, a) || inside(d->socket_base, a) || inside(d->argv, a)
+           || inside(d->env, a) || inside(d->dir, a) || inside(d->wrapper, a)
+           || inside(d->user, a) || inside(d->group, a);
+}
+
 static int class_uses(const pm_t *pm, int c, const pm_arena_t *a)
 {
     const pclass_t *cls = &pm->classes[c];
-    const fcgix_pm_app_t *d = &cls->cfg;
 
-    return inside(d->path, a) || inside(d->socket_base, a) || inside(d->argv, a)
-           || inside(d->env, a) || inside(d->dir, a) || inside(d->wrapper, a)
-           || inside(d->user, a) || inside(d->group, a)
-           || inside(cls->exec_path, a);
+    return app_uses(&cls->cfg, a) || inside(cls->exec_path, a);
 }
 
 static int tenants_use(const pm_t *pm, const pm_arena_t *a)
@@ -255,7 +322,7 @@ static int arena_used(const pm_t *pm, const pm_arena_t *a)
 {
     int c;
 
-    if (tenants_use(pm, a)) {
+    if (tenants_use(pm, a) || app_uses(&pm->live.dynamic, a)) {
         return 1;
     }
     for (c = 0; c < pm->nclasses; c++) {

@@ -321,8 +321,7 @@ class Httpd:
         # Our .so as LoadModule names it; a test may point it at a copy
         # (an upgrade replaces the file between two generations).
         self.module = MODULE
-        # httpd's Timeout; also the PM's drain time, so that changing it
-        # defines another PM (helpers.graceful_new_pm)
+        # httpd's Timeout; also the PM's drain time
         self.timeout = 30
         # argv put before apache2's, e.g. unshare to run it in a private
         # mount namespace; it must exec apache2, whose pid stop() signals.

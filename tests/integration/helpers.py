@@ -279,10 +279,22 @@ PM_KEPT = "FCGIX00051"
 
 def graceful_new_pm(srv):
     """A graceful restart (SIGUSR1, apache2 -k graceful) whose
-    configuration defines another PM: Timeout, the PM's drain time, goes
-    up by a second. The old PM drains and a new one starts, as at every
-    graceful restart before an unchanged PM was kept."""
-    srv.timeout += 1
+    configuration defines another PM: FastCgiConfig's -maxProcesses goes
+    past the running PM's board room for dynamic classes, which a kept PM
+    cannot grow (a Timeout or a lower limit it takes). The old PM drains
+    and a new one starts, as at every graceful restart before an
+    unchanged PM was kept."""
+    srv.pm_room = getattr(srv, "pm_room", 100) + 1
+    option = "-maxProcesses %d" % srv.pm_room
+    lines = srv.extra_conf.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith("FastCgiConfig"):
+            lines[i] = "%s %s" % (
+                re.sub(r"\s-maxProcesses\s+\d+", "", line), option)
+            break
+    else:
+        lines.append("FastCgiConfig " + option)
+    srv.extra_conf = "\n".join(lines)
     srv.write_conf()
     os.kill(srv.pid, signal.SIGUSR1)
 

@@ -273,6 +273,59 @@ def test_new_definitions_after_a_kept_restart(httpd):
     assert len(log_lines(srv, PM_KEPT)) == 2
 
 
+def graceful_into(srv, extra_conf):
+    srv.extra_conf = extra_conf
+    srv.write_conf()
+    graceful(srv)
+    serving(srv)
+
+
+def process_env(srv, name):
+    got = fetch(srv, "/dyn/app.fcgi?penv=%s" % name, 15)
+    return got.body.decode().strip() if got.status == 200 else None
+
+
+def test_changed_settings_of_dynamic_apps_keep_the_pm(httpd):
+    """A graceful restart that changes only settings the PM takes
+    (Timeout, FastCgiConfig's limits and options): the PM is kept
+    (FCGIX00062, FCGIX00554) and the FastCgiServer pool keeps its
+    processes. New limits alone keep the dynamic app's process; a new
+    FastCgiConfig option (-initial-env) replaces it, once idle, by one
+    with the new environment. A limit past the running PM's board
+    (-maxProcesses up) needs a new PM (FCGIX00049)."""
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    pool = pool_pids(pm)
+    dyn = fetch(srv, "/dyn/app.fcgi?pid", 15)
+    assert dyn.status == 200 and dyn.pid
+    base = "FastCgiConfig -minProcesses 0"
+    assert base in srv.extra_conf
+
+    srv.timeout += 5
+    graceful_into(srv, srv.extra_conf.replace(
+        base, base + " -maxProcesses 20 -startTimeout 9 -killInterval 900"))
+    assert conftest.wait_for(lambda: log_lines(srv, "FCGIX00554"), 15)
+    assert "keep their processes" in log_lines(srv, "FCGIX00554")[-1]
+    assert fetch(srv, "/dyn/app.fcgi?pid", 15).pid == dyn.pid
+
+    graceful_into(srv, srv.extra_conf.replace(
+        "-killInterval 900", "-killInterval 900 -initial-env ROUND=2"))
+    assert conftest.wait_for(lambda: process_env(srv, "ROUND") == "2", 15), \
+        process_env(srv, "ROUND")
+    assert fetch(srv, "/dyn/app.fcgi?pid", 15).pid != dyn.pid
+    assert conftest.wait_for(lambda: gone(dyn.pid), 15)
+    assert log_lines(srv, "its definition changed at a graceful restart")
+    assert pm_pids(srv) == [pm] and set(apps_of(pm, "static.fcgi")) == pool
+    assert len(log_lines(srv, "FCGIX00062")) == 2
+    assert not log_lines(srv, "FCGIX00049")
+
+    graceful_into(srv, srv.extra_conf.replace(
+        "-maxProcesses 20", "-maxProcesses 200"))
+    assert log_lines(srv, "FCGIX00049")
+    assert conftest.wait_for(lambda: gone(pm), 15)
+    assert process_env(srv, "ROUND") == "2"
+
+
 def test_a_dynamic_app_started_before_is_served_by_the_same_process(httpd):
     """Warm state survives: a dynamic app's process counts its requests,
     and the count goes on after a kept restart."""

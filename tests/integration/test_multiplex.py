@@ -351,7 +351,7 @@ def test_go_pool_changed_by_a_graceful_restart_under_load(httpd, go_app):
     srv.extra_conf = line + " -initial-env ROUND=1"
     srv.write_conf()
     os.kill(srv.pid, signal.SIGUSR1)
-    assert wait_log(srv, "FCGIX00062", "only FastCgiServer pools changed")
+    assert wait_log(srv, "FCGIX00062", "only FastCgiServer pools")
     for t in threads:
         t.join(40)
     failed = [r for _, _, _, r in results if r.status != 200]

@@ -3424,6 +3424,68 @@ static void test_parent_reconcile_takes_new_virtual_hosts(void **state)
     expect_serving(fx, pid);
 }
 
+/* A graceful restart that changes only the settings of dynamic apps
+ * (fcgix_pm_settings_take()). New limits alone keep the dynamic process
+ * and take effect (-killInterval: the idle process then stops). A new
+ * template (another environment) replaces the running dynamic process,
+ * once it is idle, by one with the new environment; the static pool's
+ * process stays throughout. */
+static void test_parent_reconcile_takes_dynamic_settings(void **state)
+{
+    static const char *const new_env[] = {"FCGIX_TEST=new", NULL};
+    fixture_t *fx = *state;
+    fcgix_pm_config_t cfg, next;
+    fcgix_pm_app_t app, again;
+    fcgix_sb_lease_t l;
+    char answer[64], base[128], dyn[128];
+    int c;
+    pid_t pid = start_paired(fx, &cfg, &app, 2000), dpid, fresh;
+
+    /* another path than the static pool's: START would find that one */
+    snprintf(dyn, sizeof(dyn), "%s/dyn.fcgi", fx->dir);
+    assert_int_equal(symlink(RESPONDER, dyn), 0);
+    c = start_ok(fx, dyn);
+    assert_true(c > 0);
+    dpid = wait_open(fx, slot_of(fx, c, 0), 0, 5000);
+    assert_true(dpid > 0);
+    again = app;
+    snprintf(base, sizeof(base), "%s-g2", fx->base);
+    again.socket_base = base;
+    next = cfg;
+    next.apps = &again;
+    next.max_processes = 3;
+    next.drain_ms = 4000;
+    next.start_wait_ms = 3000;
+    reconcile_with(fx, &next, answer, sizeof(answer));
+    assert_string_equal(answer, "KEPT 0");
+    assert_true(wait_log(fx, "FCGIX00554: ", 1, 2000));
+    assert_int_equal(log_count(fx, "1 dynamic class(es) keep their"), 1);
+    assert_int_equal(slot_pid(slot_of(fx, c, 0)), dpid);
+
+    take(fx, c, &l); /* busy: replaced only once idle */
+    next.dynamic.env = new_env;
+    reconcile_with(fx, &next, answer, sizeof(answer));
+    assert_string_equal(answer, "KEPT 0");
+    assert_true(wait_log(fx, "FCGIX00554: ", 2, 2000));
+    assert_int_equal(log_count(fx, "1 dynamic class(es) take"), 1);
+    sleep_ms(500);
+    assert_false(gone(dpid));
+    give(fx, &l);
+    fresh = wait_open(fx, slot_of(fx, c, 0), dpid, 5000);
+    assert_true(fresh > 0 && wait_gone(dpid, 5000));
+    assert_true(wait_environ(fresh, "FCGIX_TEST=new", 3000));
+    assert_int_equal(log_count(fx, "its definition changed at a graceful"), 1);
+    assert_int_equal(start_ok(fx, dyn), c);
+    expect_serving(fx, pid);
+
+    next.kill_interval_ms = 300; /* before: 0, never */
+    reconcile_with(fx, &next, answer, sizeof(answer));
+    assert_string_equal(answer, "KEPT 0");
+    assert_true(wait_gone(fresh, 5000));
+    assert_int_equal(log_count(fx, "idle longer than -killInterval"), 1);
+    expect_serving(fx, pid);
+}
+
 /* A tenant number that names no host (one httpd's parent left nameless
  * for a host that is gone, given to a PM that never knew it: a PM
  * restarted after a crash) is refused. */
@@ -3716,6 +3778,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_parent_reconcile_frees_definitions_no_class_uses, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            test_parent_reconcile_takes_dynamic_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_startc_nameless_tenant_is_refused,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_parent_fd_zero_ignored, setup,
