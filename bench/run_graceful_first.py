@@ -549,6 +549,26 @@ class GracefulBench(rp.Bench):
         raise RuntimeError("the new generation did not answer within %.0f s"
                            % NEW_GEN_TIMEOUT)
 
+    def static_second(self, cfg):
+        """The control: another graceful restart, the readiness probe as
+        in the cycle, the app's processes read as before the first
+        request, and then the static file in the place of the app's
+        first request: the second request the new generation answers.
+        Its time is httpd's own cost of a request in that place, with no
+        module in the way. Returns it in ms."""
+        old_workers = self.workers(cfg)
+        if not old_workers:
+            raise RuntimeError("no worker child found before the control "
+                               "restart")
+        t0 = time.monotonic()
+        self.graceful(cfg)
+        self.wait_new_generation(cfg, old_workers, t0)
+        self.app_procs(cfg)
+        r = self.get(cfg, "/hello.txt")
+        if r[0] != 200 or r[1] != HELLO:
+            raise RuntimeError("the control's static request: %r" % (r[:2],))
+        return r[4]
+
     def cycle(self, cfg, rep):
         """Warm-up, the warm requests, a graceful restart, the first
         request after it and NEXT more; the app's pids before and after."""
@@ -594,6 +614,7 @@ class GracefulBench(rp.Bench):
             time.sleep(left)
         after = self.app_procs(cfg)
         res["after"] = after
+        res["static_second"] = self.static_second(cfg)
         res["survived"] = sorted(p for p, v in before.items()
                                  if after.get(p, (None,))[0] == v[0])
         res["old_at_first"] = sorted(p for p, v in before.items()
@@ -738,6 +759,7 @@ class GracefulBench(rp.Bench):
                     static_warm=rp.med([x for r in runs
                                         for x in r["warm_static"]]),
                     static_first=rp.med([r["static_first"] for r in runs]),
+                    static_second=rp.med([r["static_second"] for r in runs]),
                     firsts=first)
 
     def report_pids(self):
@@ -787,19 +809,29 @@ class GracefulBench(rp.Bench):
                     s["ratio"], "PASS" if s["ratio"] <= FLOOR else "BELOW",
                     s["idle"], s["gap"], s["idle_ratio"]))
         log("\nthe same for httpd's own static file (hello.txt, no module "
-            "involved): warm median, and the first request the new "
-            "generation answers (the readiness probe just before the app's "
-            "first request), median over the cycles. The floor's ratio for "
-            "httpd itself, for comparison")
+            "involved): warm median; the first request the new generation "
+            "answers (the readiness probe just before the app's first "
+            "request); and, after a second restart per cycle, the static "
+            "file in the app's first request's place (the second request "
+            "of the new generation: the control). Medians over the cycles. "
+            "'extra': first minus warm, ms, for the app and for the "
+            "control: what a request in that place costs more than a warm "
+            "one, with our module and without any")
         log("| config | static warm ms | static first ms | static first / "
-            "warm | app first / warm |")
-        log("|---|---|---|---|---|")
+            "warm | static second ms | static second / warm | app first / "
+            "warm | app extra ms | static second extra ms |")
+        log("|---|---|---|---|---|---|---|---|---|")
         for c in self.configs:
             s = self.summary(c)
             if s is not None and s["static_warm"]:
-                log("| %s | %.3f | %.3f | %.2fx | %.2fx |" % (
-                    c.key, s["static_warm"], s["static_first"],
-                    s["static_first"] / s["static_warm"], s["ratio"]))
+                log("| %s | %.3f | %.3f | %.2fx | %.3f | %.2fx | %.2fx | "
+                    "%.3f | %.3f |" % (
+                        c.key, s["static_warm"], s["static_first"],
+                        s["static_first"] / s["static_warm"],
+                        s["static_second"],
+                        s["static_second"] / s["static_warm"], s["ratio"],
+                        s["first"] - s["warm"],
+                        s["static_second"] - s["static_warm"]))
         for c in self.configs:
             s = self.summary(c)
             if s is not None:
@@ -870,12 +902,13 @@ def fmt_check(c):
 def progress(cfg, r, rep, reps):
     nxt = r["next"]
     return ("[rep %d/%d] %-9s warm med %.3f | graceful: command %.0f, "
-            "ready %.0f, static first %.3f (warm %.3f) | first %.3f (TTFB "
+            "ready %.0f, static first %.3f (warm %.3f, second %.3f) | "
+            "first %.3f (TTFB "
             "%.3f%s) = %.2fx warm | next %d med %.3f max %.3f | app pids "
             "kept %d/%d" % (
                 rep, reps, cfg.key, rp.med(r["warm"]), r["cmd_ms"],
                 r["ready_ms"], r["static_first"], rp.med(r["warm_static"]),
-                r["first"], r["first_ttfb"],
+                r["static_second"], r["first"], r["first_ttfb"],
                 ", page %d us" % r["first_page"]
                 if r["first_page"] is not None else "",
                 r["first"] / rp.med(r["warm"]) if r["warm"] else 0,
