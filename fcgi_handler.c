@@ -434,9 +434,10 @@ static int retry_is_safe(const fcgix_req_t *req)
     return !req->body.taken;
 }
 
-/* A PM-run process that dies with our request queued on its socket (it
- * crashed serving another request, or php-cgi left after
- * PHP_FCGI_MAX_REQUESTS) resets the connection before it answers. A
+/* A PM-run process that dies with our request queued on its socket
+ * resets the connection before it answers when the PM closes the socket
+ * (it keeps it for the next process when the dead one had served: then
+ * the request is simply answered by the next one). A
  * bodiless GET is safe to send to another process, and so is any request
  * whose body is kept whole when the process had closed our kept
  * connection first (it was leaving: req->kept_was_closed); anything else

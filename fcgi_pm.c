@@ -360,6 +360,21 @@ static void stopped(pm_t *pm, int i)
     fcgix_pm_slot_unbind(pm, i);
 }
 
+/* Whether the slot of a process that died on its own starts again at once
+ * (it had served: schedule_restart()). Its socket then stays bound:
+ * connections queued on it, which the process never accepted (php-cgi
+ * leaving after PHP_FCGI_MAX_REQUESTS while a request was handed its
+ * slot), are accepted by the next process instead of being reset. Any
+ * other slot's queued connections are reset (the socket is closed)
+ * rather than left waiting for a restart that may be backed off for a
+ * minute; the handler sends a request without a body again. */
+static int restarts_at_once(const pm_t *pm, int c, int i)
+{
+    return started_well(pm, i) && !pm->slots[i].exec_failed
+           && !pm->classes[c].retiring && !pm->draining && !stop_flag
+           && !graceful_flag;
+}
+
 static void reap(pm_t *pm)
 {
     pid_t pid;
@@ -377,12 +392,12 @@ static void reap(pm_t *pm)
             continue;
         }
         /* No new request may queue on a socket nobody serves; leases
-         * taken before are ignored when given back. Connections already
-         * queued are reset rather than left waiting for a restart that
-         * may be backed off for a minute. */
+         * taken before are ignored when given back. */
         holders = fcgix_sb_users(fcgix_sb_slot(pm->sb, i));
         fcgix_sb_close(fcgix_sb_slot(pm->sb, i));
-        fcgix_pm_slot_unbind(pm, i);
+        if (!restarts_at_once(pm, c, i)) {
+            fcgix_pm_slot_unbind(pm, i);
+        }
         log_exit(pm, &pm->classes[c], pid, st);
         if (pm->classes[c].retiring) {
             fcgix_pm_slot_set_state(pm, i, FCGIX_SB_EMPTY, 0);

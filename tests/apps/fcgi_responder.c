@@ -39,8 +39,11 @@
  *   conn            "conn=INODE keep=K\n": the inode of the connection's
  *                   socket (another one for each connection) and whether
  *                   the request had FCGI_KEEP_CONN
- *   quit            answer, then exit(0) (as php-cgi does after
- *                   PHP_FCGI_MAX_REQUESTS), leaving a kept connection
+ *   quit[=MS]       answer, then exit(0) (as php-cgi does after
+ *                   PHP_FCGI_MAX_REQUESTS), leaving a kept connection;
+ *                   with MS, only after MS ms in which it accepts no
+ *                   other connection (one queued meanwhile is left in
+ *                   its socket's backlog)
  * An invalid value gets a 400 answer naming the option.
  */
 
@@ -89,6 +92,7 @@ typedef struct {
     int pid;
     int conn;
     int quit;
+    long quit_ms;
     const char *headers[MAX_HEADERS];
     int nheaders;
     const char *error;
@@ -231,7 +235,7 @@ static int set_option(options *o, const char *key, const char *val)
     }
     if (strcmp(key, "quit") == 0) {
         o->quit = 1;
-        return 0;
+        return val ? set_long(val, MAX_SLEEP_MS, &o->quit_ms) : 0;
     }
     if (strcmp(key, "bytes") == 0) {
         return parse_num(val, 1LL << 40, &o->bytes);
@@ -550,8 +554,9 @@ static void drain_stdin(FCGX_Stream *in)
     }
 }
 
-/* Returns 1 when the process is to exit after this request. */
-static int handle_request(FCGX_Request *req)
+/* Returns -1, or, when the process is to exit after this request, the
+ * ms it waits first. */
+static long handle_request(FCGX_Request *req)
 {
     options o;
 
@@ -587,7 +592,7 @@ static int handle_request(FCGX_Request *req)
         _exit(CRASH_EXIT_CODE);
     }
     drain_stdin(req->in);
-    return o.quit;
+    return o.quit ? o.quit_ms : -1;
 }
 
 static int open_listener(const char *where)
@@ -638,10 +643,11 @@ int main(int argc, char **argv)
     /* libfcgi turns SIGTERM and SIGUSR1 into a graceful stop: the request
      * in progress completes, then accept fails and we exit. */
     while (FCGX_Accept_r(&req) >= 0) {
-        int quit = handle_request(&req);
+        long quit = handle_request(&req);
 
         FCGX_Finish_r(&req);
-        if (quit) {
+        if (quit >= 0) {
+            sleep_ms(quit);
             fprintf(stderr, "fcgi_responder: quitting as asked\n");
             return 0;
         }

@@ -91,13 +91,15 @@ def test_request_queued_on_a_crashing_process_goes_to_another(httpd, waits):
     """A GET that finds the only process busy, which then dies (here it
     crashes serving the request before; php-cgi also leaves after
     PHP_FCGI_MAX_REQUESTS), is served by the process the PM starts
-    instead, not answered 502. Queued on the busy process's socket, the
-    kernel resets it before the app saw it and it is sent again
-    (FCGIX00106); with -max-conns 1 it waits in httpd instead, and goes
-    to the new process. There it may still be sent again once: the
-    crashing request's handler hands the process on as it gives it
-    back, which can come before the PM has reaped the process and closed
-    its slot (seen about once in ten runs under ASan)."""
+    instead, not answered 502. Queued on the busy process's socket: the
+    process had answered, so the PM starts the next one at once on the
+    same socket, which accepts it; it is not sent again (before, the
+    socket was closed and the kernel reset the connection: FCGIX00106).
+    With -max-conns 1 it waits in httpd instead, and goes to the new
+    process. There it may still be sent again once: the crashing
+    request's handler hands the process on as it gives it back, which
+    can come before the PM has reaped the process and closed its slot
+    (seen about once in ten runs under ASan)."""
     srv = static_pool(httpd, 1, opts="-max-conns 1" if waits else "")
     first = served_pid(srv)
     crashing = {}
@@ -117,10 +119,55 @@ def test_request_queued_on_a_crashing_process_goes_to_another(httpd, waits):
     if waits:
         assert len(log_lines(srv, "FCGIX00106")) <= 1, log_digest(srv)
     else:
-        assert log_lines(srv, "FCGIX00106"), log_digest(srv)
+        assert not log_lines(srv, "FCGIX00106"), log_digest(srv)
+
+
+def test_request_queued_on_a_process_that_never_answered_is_sent_again(
+        httpd):
+    """The same with a process that dies before it has answered anything
+    (it crashes before any output, past its -min-server-life, so not a
+    failed start): nothing says it would serve if started again at once,
+    so the PM closes its socket, the kernel resets the queued GET, and
+    it is sent again (FCGIX00106) to the next process."""
+    srv = static_pool(httpd, 1, "-min-server-life 0 -restart-delay 1")
+    time.sleep(1.3)          # past the minimum life (0: 1 s)
+    crashing = {}
+
+    def crash():
+        crashing["r"] = raw_request(srv, "GET",
+                                    "/static.fcgi?sleep=300&crash=before")
+    t = threading.Thread(target=crash, daemon=True)
+    t.start()
+    time.sleep(0.15)         # the crashing request holds the process
+    queued = fetch(srv, "/static.fcgi?pid", 15)
+    t.join(15)
+    assert queued.status == 200 and queued.pid, (queued, log_digest(srv))
+    assert log_lines(srv, "FCGIX00106"), log_digest(srv)
+    assert not log_lines(srv, "FCGIX00510"), log_digest(srv)
 
 
 # --- a process that exits right after its answer ------------------------------
+
+def test_post_queued_on_a_process_that_then_exits_is_served(httpd):
+    """A process answers and then exits on its own, as php-cgi does after
+    PHP_FCGI_MAX_REQUESTS, here after 400 ms in which it accepts nothing
+    (quit=400). A POST sent meanwhile, on a new connection (no kept
+    ones), waits in its socket's backlog. The process had served, so
+    the PM starts the next one at once on the same socket, which accepts
+    the queued connection: 200 with the body echoed, not the 502 of a
+    connection reset when the socket was closed, and no resend (a body
+    cannot always be sent twice). Three rounds."""
+    srv = static_pool(httpd, 1, conf="FastCgiKeepConnections Off")
+    body = b"x" * 1000
+    for i in range(3):
+        before = served_pid(srv)
+        assert fetch(srv, "/static.fcgi?quit=400", 15).status == 200
+        r = srv.post("/static.fcgi?echo", body)
+        assert r.status == 200 and r.body == body, (i, r, log_digest(srv))
+        assert served_pid(srv) != before
+    assert not log_lines(srv, "FCGIX00106"), log_digest(srv)
+    assert not log_lines(srv, "FCGIX00510"), log_digest(srv)
+
 
 def slow_read_get(srv, path, wait):
     """GET path, then wait `wait` s before reading the answer (the handler
