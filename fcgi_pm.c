@@ -263,7 +263,7 @@ static void log_exit(const pm_t *pm, const pclass_t *cls, pid_t pid, int st)
  * after its answer may be reaped before its request is given back. */
 static int started_well(const pm_t *pm, int i)
 {
-    return fcgix_pm_slot_answered(pm, i);
+    return !pm->slots[i].exec_failed && fcgix_pm_slot_answered(pm, i);
 }
 
 /* A process that ends before -min-server-life (having lived @p lived ms)
@@ -370,9 +370,8 @@ static void stopped(pm_t *pm, int i)
  * minute; the handler sends a request without a body again. */
 static int restarts_at_once(const pm_t *pm, int c, int i)
 {
-    return started_well(pm, i) && !pm->slots[i].exec_failed
-           && !pm->classes[c].retiring && !pm->draining && !stop_flag
-           && !graceful_flag;
+    return started_well(pm, i) && !pm->classes[c].retiring && !pm->draining
+           && !stop_flag && !graceful_flag;
 }
 
 static void reap(pm_t *pm)

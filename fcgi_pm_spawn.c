@@ -708,6 +708,10 @@ static void spawned(pm_t *pm, const pclass_t *cls, int i, pid_t pid,
     ps->update_pending = 0;
     __atomic_store_n(&s->retiring, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&s->hung, 0, __ATOMIC_RELEASE);
+    /* The process before may have answered; this one has not (opening
+     * the slot clears it too, but a process that cannot be executed
+     * never opens it, and would be taken for one that served). */
+    __atomic_store_n(&s->answered, 0, __ATOMIC_RELEASE);
     if (read_verdict(pm, cls, pid, verdict_rd) != 0) {
         ps->exec_failed = 1; /* it exits at once; reap() backs off */
     }

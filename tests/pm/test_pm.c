@@ -1733,6 +1733,31 @@ static void test_clean_exit_after_requests(void **state)
     assert_int_equal(log_count(fx, "1st failure in a row"), 1);
 }
 
+/* A process that served, then exited, and whose next process cannot be
+ * executed (the program made unexecutable meanwhile): the failed exec
+ * is backed off (-restart-delay 1 s), never retried at once because the
+ * process before had answered. Before, the slot's "answered" mark was
+ * cleared only when a new process opened it, so each failed exec
+ * inherited it and was retried at once, in a loop. */
+static void test_failed_exec_after_a_good_process_backs_off(void **state)
+{
+    fixture_t *fx = *state;
+    char app_path[160];
+    fcgix_pm_config_t cfg;
+    fcgix_pm_app_t app;
+    fcgix_sb_lease_t l;
+
+    start_quick_app(fx, &cfg, &app, app_path, sizeof(app_path), 1000);
+    take(fx, 0, &l);
+    fcgix_sb_note_answer(fx->sb, &l);
+    give(fx, &l);
+    assert_int_equal(chmod(app_path, 0644), 0);
+    assert_true(wait_log(fx, ": cannot exec ", 1, 3000));
+    sleep_ms(800); /* within the back-off */
+    assert_int_equal(log_count(fx, ": cannot exec "), 1);
+    assert_int_equal(log_count(fx, "1st failure in a row"), 1);
+}
+
 /* A process whose requests were given back without a byte of answer
  * (a handler counts those too: the process died reading them) did not
  * start well: its quick exit is a failed start, backed off. */
@@ -3710,6 +3735,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_max_processes_after_failed_bind,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_failed_exec_after_a_good_process_backs_off, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_requests_without_answer_are_no_good_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answer_after_death_is_a_good_start,
