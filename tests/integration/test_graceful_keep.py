@@ -864,6 +864,40 @@ def test_virtual_hosts_added_and_removed_keep_every_process(httpd):
     assert pids_by_host(srv, ["a.test", "c.test"]) == after
 
 
+def test_lower_fcgid_limits_and_timeout_keep_every_process(httpd):
+    """mod_fcgid's server-wide limits lowered (FcgidMaxProcesses 40 -> 30,
+    FcgidMaxProcessesPerUser set) and Timeout changed: the PM takes the
+    new settings (FCGIX00554) and every host's fcgid and dynamic
+    processes and the pool stay; raising FcgidMaxProcesses past the
+    limit the PM started with needs a new PM."""
+    limits = ["FcgidMaxProcesses 40"]
+    srv = vhosts_server(httpd, [("b.test", ""), ("c.test", "")],
+                        main_extra=lambda srv: limits)
+    pm = current_pm(srv)
+    before = pids_by_host(srv, ["b.test", "c.test"])
+    base = srv.base_conf
+    srv.base_conf = base.replace(
+        "FcgidMaxProcesses 40",
+        "FcgidMaxProcesses 30\nFcgidMaxProcessesPerUser 20")
+    srv.timeout += 3
+    set_vhosts(srv, [("b.test", ""), ("c.test", "")])
+    reconciled(srv)
+    serving_vhosts(srv)
+    assert conftest.wait_for(lambda: log_lines(srv, "FCGIX00554"), 15)
+    assert "at most 30 processes" in log_lines(srv, "FCGIX00554")[-1]
+    assert pids_by_host(srv, ["b.test", "c.test"]) == before
+    assert current_pm(srv) == pm and pm_pids(srv) == [pm]
+    assert not log_lines(srv, "FCGIX00049")
+
+    srv.base_conf = base.replace("FcgidMaxProcesses 40",
+                                 "FcgidMaxProcesses 50")
+    set_vhosts(srv, [("b.test", ""), ("c.test", "")])
+    graceful(srv)
+    serving_vhosts(srv)
+    assert log_lines(srv, "FCGIX00049")
+    assert conftest.wait_for(lambda: gone(pm), 15)
+
+
 def test_hosts_with_wrappers_of_their_own_added_and_removed(httpd):
     """Each host runs its fcgid apps through an FcgidWrapper of its own,
     as shared hosts do: a host added in front adds a command line before
