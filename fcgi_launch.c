@@ -1000,6 +1000,18 @@ static void log_not_kept(server_rec *s, const char *why)
                  (int)kept->pid, why);
 }
 
+/* The new configuration needs a new PM: @what changed. */
+static const char *new_definitions(server_rec *s, const char *what)
+{
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 FCGIX_LOGNO(00049) "graceful restart: the FastCGI "
+                                    "definitions changed (%s); a new process "
+                                    "manager starts and the old one (pid %d) "
+                                    "drains",
+                 what, (int)kept->pid);
+    return "its definitions changed";
+}
+
 /* Whether the running PM takes this configuration: the same definitions
  * (KEEP), or the same but for its FastCgiServer pools and virtual hosts
  * (RECONCILE). @return NULL when it does, else why not (logged). */
@@ -1007,6 +1019,7 @@ static const char *offer_to_running_pm(apr_pool_t *pconf, server_rec *s,
                                        const char *ipc_dir, int gen)
 {
     int nholders = fcgix_launch_holder_records();
+    char room[256];
     const char *why;
 
     if (fcgix_kept_pm_same(kept, &pm_cfg, nholders)) {
@@ -1016,17 +1029,16 @@ static const char *offer_to_running_pm(apr_pool_t *pconf, server_rec *s,
             keep_classes();
         }
     }
-    else if (fcgix_kept_pm_same_rest(kept, &pm_cfg, nholders)) {
-        why = reconcile_running_pm(pconf, s, ipc_dir, gen);
+    else if (!fcgix_kept_pm_same_rest(kept, &pm_cfg, nholders)) {
+        return new_definitions(s, "User, ChrootDir, the IPC directory, "
+                                  "suexec, FastCgiWrapper, the MPM's "
+                                  "limits or the module records loaded");
+    }
+    else if (!fcgix_kept_pm_room_fits(kept, &pm_cfg, room, sizeof(room))) {
+        return new_definitions(s, room);
     }
     else {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                     FCGIX_LOGNO(00049) "graceful restart: the FastCGI "
-                                        "definitions changed; a new process "
-                                        "manager starts and the old one "
-                                        "(pid %d) drains",
-                     (int)kept->pid);
-        return "its definitions changed";
+        why = reconcile_running_pm(pconf, s, ipc_dir, gen);
     }
     if (why) {
         log_not_kept(s, why);

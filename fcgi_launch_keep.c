@@ -146,7 +146,8 @@ static unsigned char *encode_key(const fcgix_pm_config_t *cfg, int nholders,
  * (fcgix_kept_pm_reconcile()): the static apps, the virtual hosts, the
  * commands, and the settings of dynamic apps (FastCgiConfig's template
  * but for how processes run as another user, the limits, the times; the
- * room they need is checked on its own, room_fits()). What is left must
+ * room they need is checked on its own, fcgix_kept_pm_room_fits()). What
+ * is left must
  * not change: the PM's user, chroot, sockets, board and suexec. */
 static unsigned char *encode_rest(const fcgix_pm_config_t *cfg, int nholders,
                                   size_t *len)
@@ -163,13 +164,21 @@ static unsigned char *encode_rest(const fcgix_pm_config_t *cfg, int nholders,
     return encode_key(&rest, nholders, len);
 }
 
-/* Whether the running PM's board has the room @cfg's dynamic apps need:
- * it can serve lower limits, never higher ones. */
-static int room_fits(const fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg)
+int fcgix_kept_pm_room_fits(const fcgix_kept_pm_t *k,
+                            const fcgix_pm_config_t *cfg, char *why,
+                            size_t size)
 {
     int per, classes = fcgix_pm_dynamic_room(cfg, &per);
 
-    return classes <= k->dyn_classes && per <= k->dyn_per_class;
+    if (classes <= k->dyn_classes && per <= k->dyn_per_class) {
+        return 1;
+    }
+    snprintf(why, size,
+             "the new limits of dynamic apps need room for %d classes of %d "
+             "processes; its board has %d of %d (it can take lower limits, "
+             "not higher ones)",
+             classes, per, k->dyn_classes, k->dyn_per_class);
+    return 0;
 }
 
 int fcgix_kept_pm_same_rest(const fcgix_kept_pm_t *k,
@@ -178,7 +187,7 @@ int fcgix_kept_pm_same_rest(const fcgix_kept_pm_t *k,
     size_t len;
     unsigned char *key = encode_rest(cfg, nholders, &len);
     int same = key && k->rest_key && len == k->rest_key_len
-               && memcmp(key, k->rest_key, len) == 0 && room_fits(k, cfg);
+               && memcmp(key, k->rest_key, len) == 0;
 
     free(key);
     return same;

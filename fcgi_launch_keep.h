@@ -86,12 +86,22 @@ int fcgix_kept_pm_same(const fcgix_kept_pm_t *k, const fcgix_pm_config_t *cfg,
  * (FastCgiServer pools), virtual hosts, commands and the settings of
  * dynamic apps (FastCgiConfig's options, -maxProcesses, -minProcesses,
  * -killInterval, -startTimeout, -maxClassProcesses, FcgidMaxProcesses,
- * FcgidMaxProcessesPerUser, Timeout), within its board's room for
- * dynamic classes: then the running PM can take them
- * (fcgix_kept_pm_reconcile()).
+ * FcgidMaxProcessesPerUser, Timeout): then the running PM can take them
+ * (fcgix_kept_pm_reconcile()), if its board has the room for the new
+ * limits (fcgix_kept_pm_room_fits()).
  */
 int fcgix_kept_pm_same_rest(const fcgix_kept_pm_t *k,
                             const fcgix_pm_config_t *cfg, int nholders);
+
+/**
+ * Whether the running PM's board has the room @p cfg's dynamic apps need
+ * (a class per -maxProcesses, of the widest class cap's slots each): it
+ * can serve lower limits, never higher ones. If not, @p why (@p size
+ * bytes) says what is needed and what there is.
+ */
+int fcgix_kept_pm_room_fits(const fcgix_kept_pm_t *k,
+                            const fcgix_pm_config_t *cfg, char *why,
+                            size_t size);
 
 /**
  * Hand the running PM, held, the static apps of @p next (named with the

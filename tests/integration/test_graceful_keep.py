@@ -321,7 +321,7 @@ def test_changed_settings_of_dynamic_apps_keep_the_pm(httpd):
 
     graceful_into(srv, srv.extra_conf.replace(
         "-maxProcesses 20", "-maxProcesses 200"))
-    assert log_lines(srv, "FCGIX00049")
+    assert "need room for 200 classes" in log_lines(srv, "FCGIX00049")[-1]
     assert conftest.wait_for(lambda: gone(pm), 15)
     assert process_env(srv, "ROUND") == "2"
 
