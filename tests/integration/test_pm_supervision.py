@@ -230,6 +230,46 @@ def test_graceful_restart_with_new_definitions_loses_nothing(httpd, restarts,
     assert fetch(srv, "/dyn/app.fcgi?pid", 15).status == 200
 
 
+def test_graceful_restarts_with_new_dynamic_settings_under_load(httpd):
+    """Graceful restarts under load that each change FastCgiConfig (a new
+    -initial-env) and Timeout: the PM takes them (FCGIX00554), no request
+    fails, the static pool keeps its processes, and the dynamic app's
+    are replaced, once idle, by ones with the newest environment."""
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    for path in ("/static.fcgi?pid", "/dyn/app.fcgi?pid"):
+        assert fetch(srv, path, 15).status == 200, path
+    pool = conftest.wait_for(
+        lambda: (lambda a: set(a) if len(a) == 2 else None)(
+            apps_of(pm, "static.fcgi")), 10)
+    assert pool
+    base = "FastCgiConfig -minProcesses 0"
+    assert base in srv.extra_conf
+    rounds = []
+
+    def new_settings(srv):
+        rounds.append(len(rounds) + 1)
+        srv.extra_conf = "\n".join(
+            base + " -initial-env ROUND=%d" % rounds[-1]
+            if line.startswith("FastCgiConfig") else line
+            for line in srv.extra_conf.splitlines())
+        srv.timeout += 1
+        srv.write_conf()
+        os.kill(srv.pid, signal.SIGUSR1)
+
+    graceful_under_load(srv, 3, 1.5, new_settings)
+
+    def newest_env():
+        r = fetch(srv, "/dyn/app.fcgi?penv=ROUND", 15)
+        return r.status == 200 and r.body.strip() == b"3"
+    assert conftest.wait_for(newest_env, 15), log_lines(srv, "FCGIX0055")
+    assert conftest.wait_for(
+        lambda: len(log_lines(srv, "FCGIX00554")) == 3, 10)
+    assert pm_pids(srv) == [pm] and not gone(pm)
+    assert set(apps_of(pm, "static.fcgi")) == pool
+    assert not log_lines(srv, "FCGIX00049")
+
+
 def test_app_processes_get_no_httpd_descriptor(httpd):
     """An app process holds its socket as fd 0, stdout and stderr, and
     nothing else of httpd's: no listener, no log file beyond fd 2, not the
