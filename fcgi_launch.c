@@ -1013,7 +1013,8 @@ static const char *new_definitions(server_rec *s, const char *what)
 }
 
 /* Whether the running PM takes this configuration: the same definitions
- * (KEEP), or the same but for its FastCgiServer pools and virtual hosts
+ * (KEEP), or the same but for its FastCgiServer pools, virtual hosts,
+ * commands and settings of dynamic apps, within its board's room
  * (RECONCILE). @return NULL when it does, else why not (logged). */
 static const char *offer_to_running_pm(apr_pool_t *pconf, server_rec *s,
                                        const char *ipc_dir, int gen)

@@ -367,7 +367,7 @@ static void stopped(pm_t *pm, int i)
  * slot), are accepted by the next process instead of being reset. Any
  * other slot's queued connections are reset (the socket is closed)
  * rather than left waiting for a restart that may be backed off for a
- * minute; the handler sends a request without a body again. */
+ * minute; their handlers send a bodiless GET again (FCGIX00106). */
 static int restarts_at_once(const pm_t *pm, int c, int i)
 {
     return started_well(pm, i) && !pm->classes[c].retiring && !pm->draining
