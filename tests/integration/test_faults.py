@@ -86,6 +86,22 @@ def test_crash_mid_response_truncates_and_process_is_respawned(httpd):
     assert log_lines(srv, "exit signal") == []
 
 
+def queued_behind(srv, crashing_path):
+    """A GET of `crashing_path` holds the only process; 0.15 s later a GET
+    of ?pid is sent, which queues behind it. Returns both answers (the
+    first raw)."""
+    crashing = {}
+
+    def crash():
+        crashing["r"] = raw_request(srv, "GET", crashing_path)
+    t = threading.Thread(target=crash, daemon=True)
+    t.start()
+    time.sleep(0.15)         # the crashing request holds the process
+    queued = fetch(srv, "/static.fcgi?pid", 15)
+    t.join(15)
+    return crashing.get("r"), queued
+
+
 @pytest.mark.parametrize("waits", [False, True])
 def test_request_queued_on_a_crashing_process_goes_to_another(httpd, waits):
     """A GET that finds the only process busy, which then dies (here it
@@ -102,18 +118,9 @@ def test_request_queued_on_a_crashing_process_goes_to_another(httpd, waits):
     (seen about once in ten runs under ASan)."""
     srv = static_pool(httpd, 1, opts="-max-conns 1" if waits else "")
     first = served_pid(srv)
-    crashing = {}
-
-    def crash():
-        crashing["r"] = raw_request(
-            srv, "GET",
-            "/static.fcgi?chunks=2&pause=300&crash=after")
-    t = threading.Thread(target=crash, daemon=True)
-    t.start()
-    time.sleep(0.15)         # the crashing request holds the process
-    queued = fetch(srv, "/static.fcgi?pid", 15)
-    t.join(15)
-    assert_truncated(crashing["r"], "the crashing request")
+    crashing, queued = queued_behind(
+        srv, "/static.fcgi?chunks=2&pause=300&crash=after")
+    assert_truncated(crashing, "the crashing request")
     assert queued.status == 200 and queued.pid and queued.pid != first, (
         queued, log_digest(srv))
     if waits:
@@ -131,16 +138,7 @@ def test_request_queued_on_a_process_that_never_answered_is_sent_again(
     it is sent again (FCGIX00106) to the next process."""
     srv = static_pool(httpd, 1, "-min-server-life 0 -restart-delay 1")
     time.sleep(1.3)          # past the minimum life (0: 1 s)
-    crashing = {}
-
-    def crash():
-        crashing["r"] = raw_request(srv, "GET",
-                                    "/static.fcgi?sleep=300&crash=before")
-    t = threading.Thread(target=crash, daemon=True)
-    t.start()
-    time.sleep(0.15)         # the crashing request holds the process
-    queued = fetch(srv, "/static.fcgi?pid", 15)
-    t.join(15)
+    _, queued = queued_behind(srv, "/static.fcgi?sleep=300&crash=before")
     assert queued.status == 200 and queued.pid, (queued, log_digest(srv))
     assert log_lines(srv, "FCGIX00106"), log_digest(srv)
     assert not log_lines(srv, "FCGIX00510"), log_digest(srv)

@@ -1706,6 +1706,17 @@ static fcgix_sb_slot_t *start_quick_app(fixture_t *fx, fcgix_pm_config_t *cfg,
     return s;
 }
 
+/* One request of class @p c answered, as a handler does: a lease taken,
+ * its answer's first byte marked, the lease given back. */
+static void serve_one(const fixture_t *fx, int c)
+{
+    fcgix_sb_lease_t l;
+
+    take(fx, c, &l);
+    fcgix_sb_note_answer(fx->sb, &l);
+    give(fx, &l);
+}
+
 /* An app that exits 0 soon after starting (before -min-server-life):
  * after serving a request that is a normal end (php-cgi after
  * PHP_FCGI_MAX_REQUESTS), restarted at once; without one it is a failed
@@ -1716,13 +1727,10 @@ static void test_clean_exit_after_requests(void **state)
     char app_path[160];
     fcgix_pm_config_t cfg;
     fcgix_pm_app_t app;
-    fcgix_sb_lease_t l;
     int lived, failed;
 
     start_quick_app(fx, &cfg, &app, app_path, sizeof(app_path), 0);
-    take(fx, 0, &l); /* one request served by the first process: */
-    fcgix_sb_note_answer(fx->sb, &l); /* its answer came, as a handler says */
-    give(fx, &l);
+    serve_one(fx, 0); /* one request served by the first process */
     assert_true(wait_log(fx, "failure in a row", 1, 5000));
     lived = log_first(fx, "): lived ");
     failed = log_first(fx, "failure in a row");
@@ -1745,12 +1753,9 @@ static void test_failed_exec_after_a_good_process_backs_off(void **state)
     char app_path[160];
     fcgix_pm_config_t cfg;
     fcgix_pm_app_t app;
-    fcgix_sb_lease_t l;
 
     start_quick_app(fx, &cfg, &app, app_path, sizeof(app_path), 1000);
-    take(fx, 0, &l);
-    fcgix_sb_note_answer(fx->sb, &l);
-    give(fx, &l);
+    serve_one(fx, 0);
     assert_int_equal(chmod(app_path, 0644), 0);
     assert_true(wait_log(fx, ": cannot exec ", 1, 3000));
     sleep_ms(800); /* within the back-off */
