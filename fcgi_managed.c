@@ -814,6 +814,14 @@ static int lease_or_wait(request_rec *r, held_t *h)
     return rc == FCGIX_SB_FULL ? wait_for_room(r, h, 0) : rc;
 }
 
+/* The path the PM knows the class by: a FastCgiServer pool's own, not
+ * the script a request names through the fastcgi:PATH handler (a START
+ * with the script's path would ask for a dynamic app of it: 500). */
+static const char *class_path(const held_t *h)
+{
+    return h->app ? h->app->path : h->path;
+}
+
 /* No process of a -max-conns pool had room in time: logged, 503. */
 static int no_room(request_rec *r, const held_t *h)
 {
@@ -821,7 +829,7 @@ static int no_room(request_rec *r, const held_t *h)
                   FCGIX_LOGNO(00048) "FastCGI app %s: every process had its "
                                      "-max-conns %d requests until "
                                      "-appConnTimeout ran out",
-                  h->path, users_cap(h));
+                  class_path(h), users_cap(h));
     return unavailable(r, 1);
 }
 
@@ -839,7 +847,7 @@ static int take_process(request_rec *r, held_t *h)
     if (rc == FCGIX_SB_FULL) {
         return no_room(r, h);
     }
-    status = wait_for_start(r, h->cr, h->path, h->cls);
+    status = wait_for_start(r, h->cr, class_path(h), h->cls);
     if (status != OK) {
         return status;
     }
@@ -853,7 +861,7 @@ static int take_process(request_rec *r, held_t *h)
                   FCGIX_LOGNO(00084) "FastCGI app %s: started, but every "
                                      "process was taken back before this "
                                      "request could use one",
-                  h->path);
+                  class_path(h));
     return unavailable(r, 1);
 }
 

@@ -491,10 +491,13 @@ void fcgix_sb_note_answer(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease)
         return;
     }
     s = fcgix_sb_slot(sb, lease->slot);
-    /* A reopening between the look and the mark would credit the next
-     * process with one answer: at worst one failed start of it taken
-     * for a good one (restarted at once, not backed off). */
-    if (lease_epoch(LOAD(&s->lease)) == lease->epoch
+    /* A later epoch is a later process on the same socket: one that
+     * accepted our connection queued there after the lease's process
+     * died, so it answers, and the mark is its due. (A reopening between
+     * the lease's process's answer and this mark would credit the next
+     * process instead: at worst one failed start of it taken for a good
+     * one, restarted at once, not backed off.) */
+    if ((int32_t)(lease_epoch(LOAD(&s->lease)) - lease->epoch) >= 0
         && LOAD(&s->answered) == 0) {
         STORE(&s->answered, 1);
     }

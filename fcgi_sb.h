@@ -419,8 +419,10 @@ uint32_t fcgix_sb_class_freed(fcgix_sb_t *sb, int c);
 void fcgix_sb_class_wait_freed(fcgix_sb_t *sb, int c, uint32_t seen, int ms);
 
 /**
- * The process @p lease is on has begun to answer (fcgix_sb_slot_t's
- * answered): marked unless the slot was reopened since it was taken.
+ * The process that accepted the connection of @p lease has begun to
+ * answer (fcgix_sb_slot_t's answered): the lease's own process, or a
+ * later one of the slot (the PM restarts a process that had served on
+ * the same socket, and the next one accepts what was queued there).
  */
 void fcgix_sb_note_answer(fcgix_sb_t *sb, const fcgix_sb_lease_t *lease);
 

@@ -210,6 +210,31 @@ static void test_sb_stale_lease(void **state)
     assert_int_equal(fcgix_sb_users(s), 0);
 }
 
+/* The answered mark: set for the lease's own process (also once its
+ * slot is closed, a death the PM is judging), and for a later process of
+ * the slot, which answers a connection that was queued on the socket
+ * when the lease's process died; cleared when the slot opens anew. */
+static void test_sb_note_answer(void **state)
+{
+    fixture_t *fx = *state;
+    fcgix_sb_slot_t *s;
+    fcgix_sb_lease_t l;
+
+    board_class(fx, 1);
+    s = fcgix_sb_slot(fx->sb, 0);
+    fcgix_sb_open(s);
+    take(fx, 0, &l);
+    fcgix_sb_close(s); /* died under the request, not yet judged */
+    fcgix_sb_note_answer(fx->sb, &l);
+    assert_int_equal(s->answered, 1);
+    fcgix_sb_open(s); /* restarted on the same socket */
+    assert_int_equal(s->answered, 0);
+    fcgix_sb_note_answer(fx->sb, &l); /* the next process answered it */
+    assert_int_equal(s->answered, 1);
+    l.slot = fx->sb->nslots; /* out of range: ignored */
+    fcgix_sb_note_answer(fx->sb, &l);
+}
+
 static void test_sb_request_counts(void **state)
 {
     fixture_t *fx = *state;
@@ -705,6 +730,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sb_retiring_last, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_close_if_idle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_stale_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sb_note_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sb_request_counts, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sb_max_requests, setup, teardown),
