@@ -370,8 +370,8 @@ static void stopped(pm_t *pm, int i)
  * minute; their handlers send a bodiless GET again (FCGIX00106). */
 static int restarts_at_once(const pm_t *pm, int c, int i)
 {
-    return started_well(pm, i) && !pm->classes[c].retiring && !pm->draining
-           && !stop_flag && !graceful_flag;
+    return started_well(pm, i) && !pm->classes[c].retiring && !stop_flag
+           && !graceful_flag; /* graceful_flag: draining, no restart */
 }
 
 static void reap(pm_t *pm)

@@ -510,12 +510,27 @@ int fcgix_pm_class_grow(pm_t *pm, int c)
 /* Maintenance: starts, scaling, recycling, updates                    */
 /* ------------------------------------------------------------------ */
 
+/* Class @c's running processes are replaced as they become idle
+ * (stop_reason()), @why being UPDATE_*; new requests avoid them
+ * meanwhile. */
+static void replace_when_idle(pm_t *pm, int c, int why)
+{
+    int i;
+
+    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
+        if (pm->slots[i].state == FCGIX_SB_RUNNING) {
+            pm->slots[i].update_pending = why;
+            __atomic_store_n(&fcgix_sb_slot(pm->sb, i)->retiring, 1,
+                             __ATOMIC_RELEASE);
+        }
+    }
+}
+
 /* The file of class @c changed: replace its processes once idle. */
 static void take_update(pm_t *pm, int c)
 {
     fcgix_sb_class_t *k = fcgix_sb_class(pm->sb, c);
     struct stat st;
-    int i;
 
     if (stat(pm->classes[c].path, &st) != 0
         || (st.st_mtime == k->mtime_s && (uint64_t)st.st_ino == k->inode)) {
@@ -526,13 +541,7 @@ static void take_update(pm_t *pm, int c)
     fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00517), &pm->classes[c],
                  getpid(),
                  "file changed; replacing its processes as they become idle");
-    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
-        if (pm->slots[i].state == FCGIX_SB_RUNNING) {
-            pm->slots[i].update_pending = UPDATE_FILE;
-            __atomic_store_n(&fcgix_sb_slot(pm->sb, i)->retiring, 1,
-                             __ATOMIC_RELEASE);
-        }
-    }
+    replace_when_idle(pm, c, UPDATE_FILE);
 }
 
 void fcgix_pm_class_redefine(pm_t *pm, int c)
@@ -540,7 +549,6 @@ void fcgix_pm_class_redefine(pm_t *pm, int c)
     pclass_t *cls = &pm->classes[c];
     const fcgix_pm_app_t *tpl = &pm->cfg->dynamic;
     char *dir = tpl->dir ? strdup(tpl->dir) : dir_of(cls->path);
-    int i;
 
     if (dir) { /* out of memory: the directory it has */
         free(cls->dir);
@@ -551,13 +559,7 @@ void fcgix_pm_class_redefine(pm_t *pm, int c)
     fcgix_pm_class_options(pm, c);
     __atomic_store_n(&fcgix_sb_class(pm->sb, c)->max_requests,
                      board_max_requests(cls), __ATOMIC_RELEASE);
-    for (FCGIX_PM_CLASS_SLOTS(pm, c, i)) {
-        if (pm->slots[i].state == FCGIX_SB_RUNNING) {
-            pm->slots[i].update_pending = UPDATE_DEFINITION;
-            __atomic_store_n(&fcgix_sb_slot(pm->sb, i)->retiring, 1,
-                             __ATOMIC_RELEASE);
-        }
-    }
+    replace_when_idle(pm, c, UPDATE_DEFINITION);
 }
 
 /* Wall-clock ms since which slot @i's process has had no request (its

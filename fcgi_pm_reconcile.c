@@ -243,13 +243,12 @@ void fcgix_pm_settings_take(pm_t *pm, const fcgix_pm_config_t *next)
         if (!fcgix_pm_class_used(pm, c) || !pm->classes[c].dynamic) {
             continue;
         }
+        n++;
         if (redefine) {
             fcgix_pm_class_redefine(pm, c);
-            n++;
         }
         else {
             fcgix_pm_class_options(pm, c); /* -maxClassProcesses */
-            n++;
         }
     }
     fcgix_pm_log(pm, FCGIX_PM_LOG_INFO, FCGIX_PM_LOGNO(00554), NULL, getpid(),
@@ -285,9 +284,7 @@ static int inside(const void *p, const pm_arena_t *a)
     return p != NULL && at >= start && at - start < a->size;
 }
 
-/* Whether class @c's definition points into @a: what fcgix_pm_class
- * start took from the definitions it was given (its own copies of the
- * path, socket base and directory are not). */
+/* Whether definition @d points into @a. */
 static int app_uses(const fcgix_pm_app_t *d, const pm_arena_t *a)
 {
     return inside(d->path, a) || inside(d->socket_base, a) || inside(d->argv, a)
@@ -295,6 +292,9 @@ static int app_uses(const fcgix_pm_app_t *d, const pm_arena_t *a)
            || inside(d->user, a) || inside(d->group, a);
 }
 
+/* Whether class @c's definition points into @a: what fcgix_pm_class
+ * start took from the definitions it was given (its own copies of the
+ * path, socket base and directory are not). */
 static int class_uses(const pm_t *pm, int c, const pm_arena_t *a)
 {
     const pclass_t *cls = &pm->classes[c];

@@ -326,6 +326,18 @@ def test_changed_settings_of_dynamic_apps_keep_the_pm(httpd):
     assert process_env(srv, "ROUND") == "2"
 
 
+def test_new_ipc_directory_needs_a_new_pm_and_says_why(httpd):
+    """A change the running PM cannot take (its sockets' directory): a
+    new PM, and FCGIX00049 says what kind of change it was."""
+    srv = static_and_dynamic(httpd, 2)
+    pm = current_pm(srv)
+    other = srv.root / "run" / "fastcgi-other"
+    graceful_into(srv, srv.extra_conf + '\nFastCgiIpcDir "%s"' % other)
+    assert "the IPC directory" in log_lines(srv, "FCGIX00049")[-1]
+    assert conftest.wait_for(lambda: gone(pm), 15)
+    assert fetch(srv, "/dyn/app.fcgi?pid", 15).status == 200
+
+
 def test_a_dynamic_app_started_before_is_served_by_the_same_process(httpd):
     """Warm state survives: a dynamic app's process counts its requests,
     and the count goes on after a kept restart."""
